@@ -1,0 +1,381 @@
+//! One compile request's sequence of messages, from the client's command line to its result.
+//!
+//! ```text
+//! Connection --Detect--> Detector            which compiler, and its identity
+//!            (parse the arguments: sccache_core::compiler)
+//!            --Run(-E)--> Dispatcher          the preprocessed source (C family)
+//!            --HashC----> Hasher              the key
+//!            --Lookup---> storage             hit: restore outputs, reply
+//!            --Run------> Dispatcher          miss: compile, read outputs, reply
+//!            --Store----> storage             after the reply; the write's time goes to Stats
+//!            --Record---> StatsKeeper         at every step that counts
+//! ```
+//!
+//! `decide` answers whether the server takes the compile; `execute` runs an accepted one and
+//! returns the client's result together with the cache write to send once the client has it.
+//! Nothing here fails a build: every cache problem ends in running the real compiler.
+
+use crate::detector::{CompilerInfo, Detect};
+use crate::dispatcher::{ProcessOutput, Run, RunError};
+use crate::hasher::{DigestFiles, HashC};
+use crate::outputs::{self, OutputFile};
+use crate::rust_compile;
+use crate::stats::Record;
+use crate::storage::{Lookup, LookupResult, StorageHandle, Store};
+use actix::prelude::*;
+use sccache_core::compiler::gcc::{self, CCompilation};
+use sccache_core::compiler::rust::{self, RustCompilation};
+use sccache_core::compiler::{CompilerKind, Language, Parsed};
+use sccache_core::config::env_flag;
+use sccache_core::entry::CacheEntry;
+use sccache_core::hash_key::CacheKey;
+use sccache_core::protocol::{CompileFinished, CompileRequest};
+use sccache_core::stats::Event;
+use std::ffi::OsString;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// The actors a compile talks to.
+#[derive(Clone)]
+pub struct Services {
+    pub detect: Recipient<Detect>,
+    pub run: Recipient<Run>,
+    pub hash_c: Recipient<HashC>,
+    pub digest: Recipient<DigestFiles>,
+    pub stats: Recipient<Record>,
+    pub storage: StorageHandle,
+    /// How long a lookup may take before the compile goes ahead as a miss.
+    pub storage_timeout: Duration,
+}
+
+impl Services {
+    pub fn record(&self, event: Event) {
+        self.stats.do_send(Record(event));
+    }
+
+    /// Runs a process through the dispatcher.
+    pub async fn run(
+        &self,
+        exe: &OsString,
+        args: Vec<OsString>,
+        request: &CompileRequest,
+    ) -> Result<ProcessOutput, RunError> {
+        self.run
+            .send(Run {
+                exe: exe.clone(),
+                args,
+                cwd: request.cwd.clone(),
+                env: request.env.clone(),
+            })
+            .await
+            .unwrap_or(Err(RunError::Closed))
+    }
+
+    /// Asks the storage backend for an entry, within the storage timeout, counting what goes
+    /// wrong. Returns the entry on a hit.
+    pub async fn lookup(&self, key: CacheKey, label: &str) -> Option<CacheEntry> {
+        let answer = self
+            .storage
+            .lookup
+            .send(Lookup { key })
+            .timeout(self.storage_timeout)
+            .await;
+        match answer {
+            Ok(LookupResult::Hit(entry)) => Some(*entry),
+            Ok(LookupResult::Miss) => None,
+            Ok(LookupResult::Corrupt) => {
+                self.record(Event::Corrupt);
+                self.record(Event::ReadError {
+                    label: label.to_owned(),
+                });
+                None
+            }
+            Ok(LookupResult::Error(error)) => {
+                log::warn!("cache read failed: {error}");
+                self.record(Event::ReadError {
+                    label: label.to_owned(),
+                });
+                None
+            }
+            Err(MailboxError::Timeout) => {
+                log::warn!("cache read timed out after {:?}", self.storage_timeout);
+                self.record(Event::Timeout);
+                None
+            }
+            Err(MailboxError::Closed) => {
+                self.record(Event::ReadError {
+                    label: label.to_owned(),
+                });
+                None
+            }
+        }
+    }
+}
+
+/// Whether the server takes a compile.
+pub enum Decision {
+    /// Not something the server runs: the client runs the compiler itself.
+    Unhandled,
+    /// Not a compiler the server knows.
+    Unsupported(String),
+    Accepted(Plan),
+}
+
+/// An accepted compile, parsed.
+pub enum Plan {
+    C {
+        info: CompilerInfo,
+        compilation: Box<CCompilation>,
+        request: CompileRequest,
+    },
+    Rust {
+        info: CompilerInfo,
+        compilation: Box<RustCompilation>,
+        request: CompileRequest,
+    },
+}
+
+/// A cache write to send once the client has its result.
+pub type PendingStore = Option<Store>;
+
+/// Detects the compiler and reads the command line.
+pub async fn decide(services: &Services, request: CompileRequest) -> Decision {
+    services.record(Event::CompileRequest);
+    let detected = services
+        .detect
+        .send(Detect {
+            exe: request.exe.clone(),
+            cwd: request.cwd.clone(),
+            env: request.env.clone(),
+        })
+        .await;
+    let info = match detected {
+        Ok(Ok(Some(info))) => info,
+        Ok(Ok(None)) => {
+            services.record(Event::UnsupportedCompiler);
+            return Decision::Unsupported(format!("{:?} is not a known compiler", request.exe));
+        }
+        Ok(Err(error)) => {
+            log::info!("cannot detect compiler: {error}");
+            services.record(Event::UnsupportedCompiler);
+            return Decision::Unsupported(error);
+        }
+        Err(error) => {
+            log::warn!("detector unavailable: {error}");
+            return Decision::Unhandled;
+        }
+    };
+    let cwd = Path::new(&request.cwd);
+    let plan = match info.kind {
+        CompilerKind::Gcc | CompilerKind::Clang => {
+            match gcc::parse(&request.args, cwd) {
+                Parsed::Cacheable(compilation) => Plan::C {
+                    info,
+                    compilation: Box::new(compilation),
+                    request,
+                },
+                other => return refuse(services, other),
+            }
+        }
+        CompilerKind::Rustc => match rust::parse(&request.args, cwd) {
+            Parsed::Cacheable(compilation) => Plan::Rust {
+                info,
+                compilation: Box::new(compilation),
+                request,
+            },
+            other => return refuse(services, other),
+        },
+    };
+    Decision::Accepted(plan)
+}
+
+fn refuse<T>(services: &Services, parsed: Parsed<T>) -> Decision {
+    match parsed {
+        Parsed::NotCompilation => services.record(Event::NotCompilation),
+        Parsed::NotCacheable(reason) => services.record(Event::NotCacheable(reason)),
+        Parsed::Cacheable(_) => {}
+    }
+    Decision::Unhandled
+}
+
+/// Runs an accepted compile: from the cache when it can, from the compiler when it must.
+pub async fn execute(services: &Services, plan: Plan) -> (CompileFinished, PendingStore) {
+    match plan {
+        Plan::C {
+            info,
+            compilation,
+            request,
+        } => execute_c(services, &info, &compilation, &request).await,
+        Plan::Rust {
+            info,
+            compilation,
+            request,
+        } => rust_compile::execute(services, &info, &compilation, &request).await,
+    }
+}
+
+async fn execute_c(
+    services: &Services,
+    info: &CompilerInfo,
+    compilation: &CCompilation,
+    request: &CompileRequest,
+) -> (CompileFinished, PendingStore) {
+    let label = info.kind.stats_label();
+    let preprocessed = if needs_no_preprocessing(compilation.language) {
+        // `-E` prints nothing for these inputs, so the key takes the input itself.
+        let input = Path::new(&request.cwd).join(&compilation.input);
+        match tokio::fs::read(&input).await {
+            Ok(source) => source,
+            Err(_) => return (compile_uncached(services, request).await, None),
+        }
+    } else {
+        match services
+            .run(&request.exe, compilation.preprocess_args.clone(), request)
+            .await
+        {
+            Ok(output) if output.success() => output.stdout,
+            // The compile would fail the same way; run it so the user sees the compiler's own
+            // errors, and cache nothing.
+            _ => return (compile_uncached(services, request).await, None),
+        }
+    };
+    let key = services
+        .hash_c
+        .send(HashC {
+            compiler: info.identity,
+            compilation: compilation.clone(),
+            cwd: request.cwd.clone(),
+            env: request.env.clone(),
+            preprocessed,
+        })
+        .await;
+    let Ok(key) = key else {
+        return (compile_uncached(services, request).await, None);
+    };
+    let targets: Vec<OutputFile> = compilation
+        .outputs
+        .iter()
+        .map(|output| OutputFile {
+            name: output.role.entry_name().to_owned(),
+            path: Path::new(&request.cwd).join(&output.path),
+        })
+        .collect();
+    serve(services, key, label, targets, request).await
+}
+
+fn needs_no_preprocessing(language: Language) -> bool {
+    matches!(
+        language,
+        Language::PreprocessedC | Language::PreprocessedCxx | Language::Assembler
+    )
+}
+
+/// The part of a compile shared by every compiler once the key is known: look up, restore on a
+/// hit; on a miss compile, collect the outputs and prepare the write.
+pub async fn serve(
+    services: &Services,
+    key: CacheKey,
+    label: &str,
+    targets: Vec<OutputFile>,
+    request: &CompileRequest,
+) -> (CompileFinished, PendingStore) {
+    let started = Instant::now();
+    if env_flag(&|name| lookup_env(request, name), "SCCACHE_RECACHE") {
+        services.record(Event::ForcedRecache);
+    } else if let Some(entry) = services.lookup(key, label).await {
+        match outputs::restore(entry.files, targets.clone()).await {
+            Ok(()) => {
+                services.record(Event::Hit {
+                    label: label.to_owned(),
+                    read: started.elapsed(),
+                });
+                let finished = CompileFinished {
+                    exit_code: Some(0),
+                    signal: None,
+                    stdout: entry.stdout,
+                    stderr: entry.stderr,
+                };
+                return (finished, None);
+            }
+            Err(error) => {
+                log::warn!("cannot restore a hit, compiling instead: {error}");
+                services.record(Event::ReadError {
+                    label: label.to_owned(),
+                });
+            }
+        }
+    }
+    services.record(Event::Miss {
+        label: label.to_owned(),
+    });
+    let output = match services.run(&request.exe, request.args.clone(), request).await {
+        Ok(output) => output,
+        Err(error) => return (spawn_failure(error), None),
+    };
+    services.record(Event::Compiled {
+        duration: output.duration,
+        success: output.success(),
+    });
+    let store = if output.success() {
+        match outputs::collect(targets).await {
+            Ok(files) => Some(Store {
+                key,
+                entry: CacheEntry {
+                    files,
+                    stdout: output.stdout.clone(),
+                    stderr: output.stderr.clone(),
+                },
+            }),
+            Err(error) => {
+                log::warn!("compiled, but cannot cache the outputs: {error}");
+                services.record(Event::WriteFailed);
+                None
+            }
+        }
+    } else {
+        None
+    };
+    (finished(output), store)
+}
+
+/// Runs the user's command as it is, caching nothing.
+pub async fn compile_uncached(services: &Services, request: &CompileRequest) -> CompileFinished {
+    match services.run(&request.exe, request.args.clone(), request).await {
+        Ok(output) => {
+            services.record(Event::Compiled {
+                duration: output.duration,
+                success: output.success(),
+            });
+            finished(output)
+        }
+        Err(error) => spawn_failure(error),
+    }
+}
+
+fn finished(output: ProcessOutput) -> CompileFinished {
+    CompileFinished {
+        exit_code: output.exit_code,
+        signal: output.signal,
+        stdout: output.stdout,
+        stderr: output.stderr,
+    }
+}
+
+fn spawn_failure(error: RunError) -> CompileFinished {
+    CompileFinished {
+        exit_code: Some(2),
+        signal: None,
+        stdout: Vec::new(),
+        stderr: format!("sccache: {error}\n").into_bytes(),
+    }
+}
+
+/// The value of a variable in the client's environment, when it is UTF-8.
+pub fn lookup_env(request: &CompileRequest, name: &str) -> Option<String> {
+    request
+        .env
+        .iter()
+        .rev()
+        .find(|(key, _)| key == name)
+        .and_then(|(_, value)| value.to_str().map(str::to_owned))
+}

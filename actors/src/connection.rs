@@ -1,0 +1,241 @@
+//! The connection actor: one per client connection.
+//!
+//! It reads length-delimited frames, checks the protocol version and credential of each
+//! request, and answers: stats requests itself (from the stats actor and the backend), compile
+//! requests through the compile flow. A malformed or oversized frame closes this connection
+//! only; the server keeps serving everyone else. The cache write of a miss is sent after the
+//! client's `CompileFinished` is queued, so the client never waits for it.
+
+use crate::compile::{self, Decision, Services};
+use crate::lifecycle::{Activity, Shutdown};
+use crate::stats::{Snapshot, Zero};
+use crate::storage::Describe;
+use actix::io::{FramedWrite, WriteHandler};
+use actix::prelude::*;
+use bytes::{Bytes, BytesMut};
+use sccache_core::framing::MAX_FRAME_LEN;
+use sccache_core::protocol::{self, Envelope, ProtocolError, Request, Response};
+use sccache_core::stats::{Stats, StatsReport};
+use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
+
+/// The recipients a connection needs beyond the compile flow.
+#[derive(Clone)]
+pub struct Control {
+    pub snapshot: Recipient<Snapshot>,
+    pub zero: Recipient<Zero>,
+    pub describe: Recipient<Describe>,
+    pub shutdown: Recipient<Shutdown>,
+    pub activity: Recipient<Activity>,
+    /// The credential a client must present; empty when the transport already proves who the
+    /// client is.
+    pub token: Arc<str>,
+}
+
+type Writer = Box<dyn AsyncWrite + Unpin>;
+
+pub struct Connection {
+    writer: FramedWrite<Bytes, Writer, LengthDelimitedCodec>,
+    services: Services,
+    control: Control,
+    /// Requests being worked on; the actor outlives the client's half-close until they finish.
+    in_flight: usize,
+    read_closed: bool,
+}
+
+/// The codec both directions use; it refuses frames over the shared limit.
+pub fn codec() -> LengthDelimitedCodec {
+    LengthDelimitedCodec::builder()
+        .length_field_length(sccache_core::framing::LENGTH_FIELD_BYTES)
+        .max_frame_length(MAX_FRAME_LEN)
+        .big_endian()
+        .new_codec()
+}
+
+impl Connection {
+    /// Starts an actor serving one accepted stream.
+    pub fn serve<S>(stream: S, services: Services, control: Control) -> Addr<Connection>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + 'static,
+    {
+        let (read_half, write_half) = tokio::io::split(stream);
+        Connection::create(move |ctx| {
+            ctx.add_stream(FramedRead::new(read_half, codec()));
+            let writer: Writer = Box::new(write_half);
+            Connection {
+                writer: FramedWrite::new(writer, codec(), ctx),
+                services,
+                control,
+                in_flight: 0,
+                read_closed: false,
+            }
+        })
+    }
+
+    fn reply(&mut self, response: &Response) {
+        match protocol::encode(response) {
+            Ok(bytes) => self.writer.write(Bytes::from(bytes)),
+            Err(error) => log::error!("cannot encode a response: {error}"),
+        }
+    }
+
+    /// Replies, then closes the connection once the reply is written.
+    fn reply_and_close(&mut self, response: &Response) {
+        self.reply(response);
+        self.writer.close();
+    }
+
+    fn begin(&mut self) {
+        self.in_flight += 1;
+    }
+
+    /// Marks a request done; stops the actor if the client has gone and nothing else is left.
+    fn end(&mut self, ctx: &mut Context<Self>) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        if self.read_closed && self.in_flight == 0 {
+            ctx.stop();
+        }
+    }
+
+    fn handle_request(&mut self, envelope: Envelope, ctx: &mut Context<Self>) {
+        if !self.control.token.is_empty() && *envelope.token != *self.control.token {
+            log::warn!("refused a request with a wrong credential");
+            self.reply_and_close(&Response::Refused("wrong credential".into()));
+            return;
+        }
+        match envelope.request {
+            Request::Compile(request) => self.handle_compile(request, ctx),
+            Request::GetStats => {
+                self.begin();
+                let report = report(self.control.clone());
+                ctx.spawn(report.into_actor(self).map(|report, actor, ctx| {
+                    actor.reply(&Response::Stats(Box::new(report)));
+                    actor.end(ctx);
+                }));
+            }
+            Request::ZeroStats => {
+                self.control.zero.do_send(Zero);
+                self.reply(&Response::ZeroedStats);
+            }
+            Request::Shutdown => {
+                let report = report(self.control.clone());
+                ctx.spawn(report.into_actor(self).map(|report, actor, _| {
+                    actor.reply_and_close(&Response::ShuttingDown(Box::new(report)));
+                    actor.control.shutdown.do_send(Shutdown);
+                }));
+            }
+        }
+    }
+
+    fn handle_compile(
+        &mut self,
+        request: sccache_core::protocol::CompileRequest,
+        ctx: &mut Context<Self>,
+    ) {
+        self.begin();
+        let services = self.services.clone();
+        let decided = async move { compile::decide(&services, request).await };
+        ctx.spawn(decided.into_actor(self).then(|decision, actor, ctx| {
+            let plan = match decision {
+                Decision::Unhandled => {
+                    actor.reply(&Response::UnhandledCompile);
+                    actor.end(ctx);
+                    return Box::pin(fut::ready(())) as ResponseActFuture<Self, ()>;
+                }
+                Decision::Unsupported(reason) => {
+                    actor.reply(&Response::UnsupportedCompiler(reason));
+                    actor.end(ctx);
+                    return Box::pin(fut::ready(())) as ResponseActFuture<Self, ()>;
+                }
+                Decision::Accepted(plan) => plan,
+            };
+            actor.reply(&Response::CompileStarted);
+            let services = actor.services.clone();
+            let executed = async move { compile::execute(&services, plan).await };
+            Box::pin(executed.into_actor(actor).map(
+                |(finished, store), actor, ctx| {
+                    actor.reply(&Response::CompileFinished(finished));
+                    if let Some(store) = store {
+                        // After the reply: the client does not wait for the write.
+                        actor.services.storage.store.do_send(store);
+                    }
+                    actor.end(ctx);
+                },
+            ))
+        }));
+    }
+}
+
+/// Gathers the counters and the backend's description into a report.
+async fn report(control: Control) -> StatsReport {
+    let stats = control.snapshot.send(Snapshot).await.unwrap_or_else(|error| {
+        log::warn!("stats unavailable: {error}");
+        Stats::default()
+    });
+    let description = control.describe.send(Describe).await.unwrap_or_default();
+    StatsReport {
+        stats,
+        cache_location: description.location,
+        cache_size: description.size,
+        max_cache_size: description.max_size,
+        size_note: description.note,
+        version: sccache_core::VERSION.to_owned(),
+    }
+}
+
+impl Actor for Connection {
+    type Context = Context<Self>;
+
+    fn started(&mut self, _: &mut Context<Self>) {
+        self.control.activity.do_send(Activity::Opened);
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        self.control.activity.do_send(Activity::Closed);
+    }
+}
+
+impl StreamHandler<Result<BytesMut, std::io::Error>> for Connection {
+    fn handle(&mut self, frame: Result<BytesMut, std::io::Error>, ctx: &mut Context<Self>) {
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(error) => {
+                log::warn!("closing a connection: {error}");
+                self.writer.close();
+                ctx.stop();
+                return;
+            }
+        };
+        match protocol::decode_envelope(&frame) {
+            Ok(envelope) => self.handle_request(envelope, ctx),
+            Err(ProtocolError::VersionMismatch { client, server }) => {
+                log::warn!("client speaks protocol {client}, this server {server}");
+                self.reply_and_close(&Response::VersionMismatch {
+                    server_version: sccache_core::VERSION.to_owned(),
+                    protocol: server,
+                });
+            }
+            Err(error) => {
+                log::warn!("closing a connection: {error}");
+                self.reply_and_close(&Response::Refused(format!("unreadable request: {error}")));
+            }
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Context<Self>) {
+        // The client closed its side. Work in flight still finishes (a miss still gets its
+        // cache write); the actor stops when the last of it ends.
+        self.read_closed = true;
+        if self.in_flight == 0 {
+            ctx.stop();
+        }
+    }
+}
+
+impl WriteHandler<std::io::Error> for Connection {
+    fn error(&mut self, error: std::io::Error, _: &mut Context<Self>) -> Running {
+        log::debug!("cannot write to a client: {error}");
+        Running::Stop
+    }
+}

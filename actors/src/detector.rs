@@ -1,0 +1,270 @@
+//! The detector: which compiler an executable is, and its identity for the key.
+//!
+//! It probes an executable once (gcc or clang by what its preprocessor defines, rustc by
+//! `-vV`) and remembers the answer per path, size and modification time, so a rebuilt or
+//! upgraded compiler is probed again. Concurrent requests for the same compiler share one
+//! probe. The identity is a digest of the executable, its version text and, for rustc, the
+//! sysroot's libraries.
+
+use crate::dispatcher::{ProcessOutput, Run};
+use crate::hasher::DigestFiles;
+use actix::prelude::*;
+use futures::future::{BoxFuture, FutureExt, Shared};
+use sccache_core::compiler::CompilerKind;
+use sccache_core::hash_key::CompilerIdentity;
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// What the detector knows of a compiler.
+#[derive(Debug, Clone)]
+pub struct CompilerInfo {
+    pub kind: CompilerKind,
+    pub identity: CompilerIdentity,
+    /// The first line of the version text, for logs.
+    pub version: String,
+}
+
+/// Identifies the compiler at `exe`, as the client would run it from `cwd` with `env`.
+#[derive(Message, Clone)]
+#[rtype(result = "Result<Option<CompilerInfo>, String>")]
+pub struct Detect {
+    pub exe: OsString,
+    pub cwd: OsString,
+    pub env: Vec<(OsString, OsString)>,
+}
+
+type Probe = Shared<BoxFuture<'static, Result<Option<CompilerInfo>, String>>>;
+
+/// The detecting actor.
+pub struct Detector {
+    run: Recipient<Run>,
+    digest: Recipient<DigestFiles>,
+    known: HashMap<ProbeKey, Probe>,
+}
+
+/// A compiler as it stands on disk. For rustc the directory and toolchain override count too,
+/// because a rustup proxy picks the toolchain per directory.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct ProbeKey {
+    exe: OsString,
+    size: u64,
+    modified: Option<SystemTime>,
+    rustup_scope: Option<(OsString, Option<OsString>)>,
+}
+
+impl Detector {
+    pub fn new(run: Recipient<Run>, digest: Recipient<DigestFiles>) -> Self {
+        Detector {
+            run,
+            digest,
+            known: HashMap::new(),
+        }
+    }
+}
+
+impl Actor for Detector {
+    type Context = Context<Self>;
+}
+
+const KNOWN_COMPILERS_LIMIT: usize = 256;
+
+impl Handler<Detect> for Detector {
+    type Result = ResponseFuture<Result<Option<CompilerInfo>, String>>;
+
+    fn handle(&mut self, request: Detect, _: &mut Context<Self>) -> Self::Result {
+        let metadata = match std::fs::metadata(&request.exe) {
+            Ok(metadata) if metadata.is_file() => metadata,
+            Ok(_) => return Box::pin(async { Ok(None) }),
+            Err(error) => {
+                let message = format!("{:?}: {error}", request.exe);
+                return Box::pin(async move { Err(message) });
+            }
+        };
+        let looks_like_rustc = file_name_starts_with(&request.exe, "rustc");
+        let key = ProbeKey {
+            exe: request.exe.clone(),
+            size: metadata.len(),
+            modified: metadata.modified().ok(),
+            rustup_scope: looks_like_rustc.then(|| {
+                (
+                    request.cwd.clone(),
+                    env_value(&request.env, "RUSTUP_TOOLCHAIN").map(OsStr::to_owned),
+                )
+            }),
+        };
+        if self.known.len() >= KNOWN_COMPILERS_LIMIT {
+            self.known.clear();
+        }
+        let probe = self
+            .known
+            .entry(key)
+            .or_insert_with(|| {
+                probe(self.run.clone(), self.digest.clone(), request, looks_like_rustc)
+                    .boxed()
+                    .shared()
+            })
+            .clone();
+        Box::pin(probe)
+    }
+}
+
+fn file_name_starts_with(exe: &OsStr, prefix: &str) -> bool {
+    Path::new(exe)
+        .file_name()
+        .and_then(OsStr::to_str)
+        .is_some_and(|name| name.starts_with(prefix))
+}
+
+fn env_value<'a>(env: &'a [(OsString, OsString)], name: &str) -> Option<&'a OsStr> {
+    env.iter()
+        .rev()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_os_str())
+}
+
+async fn probe(
+    run: Recipient<Run>,
+    digest: Recipient<DigestFiles>,
+    request: Detect,
+    looks_like_rustc: bool,
+) -> Result<Option<CompilerInfo>, String> {
+    let runner = Runner { run: &run, request: &request };
+    if looks_like_rustc {
+        if let Some(info) = probe_rustc(&runner, &digest).await? {
+            return Ok(Some(info));
+        }
+    }
+    probe_c(&runner, &digest).await
+}
+
+/// Runs probes as the client would run the compiler.
+struct Runner<'a> {
+    run: &'a Recipient<Run>,
+    request: &'a Detect,
+}
+
+impl Runner<'_> {
+    async fn output(&self, exe: &OsStr, args: &[&OsStr]) -> Result<ProcessOutput, String> {
+        self.run
+            .send(Run {
+                exe: exe.to_owned(),
+                args: args.iter().map(|arg| arg.to_os_string()).collect(),
+                cwd: self.request.cwd.clone(),
+                env: self.request.env.clone(),
+            })
+            .await
+            .map_err(|error| error.to_string())?
+            .map_err(|error| error.to_string())
+    }
+}
+
+async fn digest_files(
+    digest: &Recipient<DigestFiles>,
+    paths: Vec<PathBuf>,
+) -> Result<Vec<[u8; 32]>, String> {
+    digest
+        .send(DigestFiles { paths })
+        .await
+        .map_err(|error| error.to_string())?
+        .map_err(|error| error.to_string())
+}
+
+const C_PROBE: &str = "#if defined(__clang__)\n__sccache_compiler_is clang\n#elif defined(__GNUC__)\n__sccache_compiler_is gcc\n#else\n__sccache_compiler_is unknown\n#endif\n";
+
+async fn probe_c(
+    runner: &Runner<'_>,
+    digest: &Recipient<DigestFiles>,
+) -> Result<Option<CompilerInfo>, String> {
+    let dir = tempfile::Builder::new()
+        .prefix("sccache-probe")
+        .tempdir()
+        .map_err(|error| format!("cannot create a probe directory: {error}"))?;
+    let source = dir.path().join("probe.c");
+    std::fs::write(&source, C_PROBE).map_err(|error| format!("cannot write a probe: {error}"))?;
+    let exe = runner.request.exe.as_os_str();
+    let output = runner
+        .output(exe, &[OsStr::new("-E"), source.as_os_str()])
+        .await?;
+    if !output.success() {
+        return Ok(None);
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let kind = match text
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("__sccache_compiler_is "))
+    {
+        Some("gcc") => CompilerKind::Gcc,
+        Some("clang") => CompilerKind::Clang,
+        _ => return Ok(None),
+    };
+    let version = runner.output(exe, &[OsStr::new("--version")]).await?;
+    let digests = digest_files(digest, vec![PathBuf::from(exe)]).await?;
+    let binary_digest = digests.first().copied().unwrap_or_default();
+    Ok(Some(CompilerInfo {
+        kind,
+        identity: CompilerIdentity::new(kind, &binary_digest, &version.stdout, b""),
+        version: first_line(&version.stdout),
+    }))
+}
+
+async fn probe_rustc(
+    runner: &Runner<'_>,
+    digest: &Recipient<DigestFiles>,
+) -> Result<Option<CompilerInfo>, String> {
+    let exe = runner.request.exe.as_os_str();
+    let version = runner.output(exe, &[OsStr::new("-vV")]).await?;
+    if !version.success() || !version.stdout.starts_with(b"rustc ") {
+        return Ok(None);
+    }
+    // A rustup proxy answers for the toolchain chosen for this directory; the sysroot names
+    // that toolchain's real files, which are what the identity must cover.
+    let sysroot = runner
+        .output(exe, &[OsStr::new("--print"), OsStr::new("sysroot")])
+        .await?;
+    if !sysroot.success() {
+        return Ok(None);
+    }
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim().to_owned());
+    let real_rustc = sysroot.join("bin").join("rustc");
+    let mut files = vec![if real_rustc.is_file() {
+        real_rustc
+    } else {
+        PathBuf::from(exe)
+    }];
+    files.extend(sysroot_libraries(&sysroot));
+    let digests = digest_files(digest, files).await?;
+    let binary_digest = digests.first().copied().unwrap_or_default();
+    let extra: Vec<u8> = digests.iter().skip(1).flatten().copied().collect();
+    Ok(Some(CompilerInfo {
+        kind: CompilerKind::Rustc,
+        identity: CompilerIdentity::new(CompilerKind::Rustc, &binary_digest, &version.stdout, &extra),
+        version: first_line(&version.stdout),
+    }))
+}
+
+/// The shared libraries of a toolchain (`lib/*.so`: rustc_driver, std), which decide the output
+/// as much as the `rustc` binary does. Sorted, so the identity does not depend on directory
+/// order.
+fn sysroot_libraries(sysroot: &Path) -> Vec<PathBuf> {
+    let mut libraries: Vec<PathBuf> = std::fs::read_dir(sysroot.join("lib"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.extension().is_some_and(|extension| extension == "so") && path.is_file()
+        })
+        .collect();
+    libraries.sort();
+    libraries
+}
+
+fn first_line(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}

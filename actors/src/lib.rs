@@ -1,0 +1,18 @@
+//! The sccache server: actix actors for connections, compiler detection, hashing, the
+//! compile-process pool, stats and storage, and the assembly that wires them (`server`).
+//!
+//! Boundary: the domain logic (what is cacheable, what goes into a key, the entry format)
+//! lives in `sccache_core`; these actors move messages, run processes and touch storage.
+//! See docs/ARCHITECTURE.md for the message table.
+
+pub mod compile;
+pub mod connection;
+pub mod detector;
+pub mod dispatcher;
+pub mod hasher;
+pub mod lifecycle;
+pub mod outputs;
+pub mod rust_compile;
+pub mod server;
+pub mod stats;
+pub mod storage;

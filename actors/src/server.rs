@@ -1,0 +1,168 @@
+//! Assembly: starts every actor, wires them together, and serves connections until the
+//! lifecycle actor stops the system.
+//!
+//! This is the only module that sees concrete actor addresses; everything else holds
+//! `Recipient`s. It chooses the storage backend from the configuration and refuses one this
+//! build lacks.
+
+use crate::compile::Services;
+use crate::connection::{Connection, Control};
+use crate::detector::Detector;
+use crate::dispatcher::Dispatcher;
+use crate::hasher::Hasher;
+use crate::lifecycle::Lifecycle;
+use crate::stats::{Record, StatsKeeper};
+use crate::storage::disk::DiskStorage;
+use crate::storage::StorageHandle;
+use actix::prelude::*;
+use sccache_core::config::{Backend, ConfigError, ServerConfig};
+use std::sync::Arc;
+
+/// Threads hashing at once.
+const HASHER_THREADS: usize = 2;
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot listen on 127.0.0.1:{port}: {source}")]
+    Bind { port: u16, source: std::io::Error },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot start the storage backend: {0}")]
+    Storage(String),
+    #[error("server runtime failed: {0}")]
+    Runtime(#[from] std::io::Error),
+}
+
+/// Runs the server until it stops (Shutdown request or idle timeout). Binds the listener
+/// first, then calls `ready(Ok(()))` or `ready(Err(message))` before serving; returns after
+/// stopping.
+pub fn run(
+    config: ServerConfig,
+    ready: Box<dyn FnOnce(Result<(), String>) + Send>,
+) -> Result<(), ServerError> {
+    let listener = match bind(config.port) {
+        Ok(listener) => listener,
+        Err(error) => {
+            ready(Err(error.to_string()));
+            return Err(error);
+        }
+    };
+    let system = System::new();
+    let started = system.block_on(async move { start(config, listener) });
+    match started {
+        Ok(()) => ready(Ok(())),
+        Err(error) => {
+            ready(Err(error.to_string()));
+            return Err(error);
+        }
+    }
+    system.run()?;
+    Ok(())
+}
+
+fn bind(port: u16) -> Result<std::net::TcpListener, ServerError> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port))
+        .map_err(|source| ServerError::Bind { port, source })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|source| ServerError::Bind { port, source })?;
+    Ok(listener)
+}
+
+/// Starts the actors and the accept loop. Runs inside the system.
+fn start(config: ServerConfig, listener: std::net::TcpListener) -> Result<(), ServerError> {
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let stats = StatsKeeper::default().start();
+    let dispatcher = Dispatcher::new(config.jobs).start();
+    let hasher = SyncArbiter::start(HASHER_THREADS, || Hasher);
+    let detector = Detector::new(dispatcher.clone().recipient(), hasher.clone().recipient()).start();
+    let storage = start_storage(&config, stats.clone().recipient())?;
+    let lifecycle = Lifecycle::new(config.idle_timeout).start();
+    let services = Services {
+        detect: detector.recipient(),
+        run: dispatcher.recipient(),
+        hash_c: hasher.clone().recipient(),
+        digest: hasher.recipient(),
+        stats: stats.clone().recipient(),
+        storage: storage.clone(),
+        storage_timeout: config.storage_timeout,
+    };
+    let control = Control {
+        snapshot: stats.clone().recipient(),
+        zero: stats.recipient(),
+        describe: storage.describe,
+        shutdown: lifecycle.clone().recipient(),
+        activity: lifecycle.recipient(),
+        token: Arc::from(""),
+    };
+    actix_rt::spawn(async move {
+        loop {
+            match listener.accept().await {
+                Ok((stream, _)) => {
+                    let _ = stream.set_nodelay(true);
+                    Connection::serve(stream, services.clone(), control.clone());
+                }
+                Err(error) => {
+                    // Running out of file descriptors is the usual cause; back off briefly
+                    // rather than spin.
+                    log::warn!("accept failed: {error}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            }
+        }
+    });
+    log::info!("listening on 127.0.0.1:{}", config.port);
+    Ok(())
+}
+
+fn start_storage(
+    config: &ServerConfig,
+    stats: Recipient<Record>,
+) -> Result<StorageHandle, ServerError> {
+    match &config.backend {
+        Backend::Disk => Ok(StorageHandle::of(
+            &DiskStorage::new(
+                config.cache_dir.clone(),
+                config.cache_size,
+                config.max_pending_writes,
+                stats,
+            )
+            .start(),
+        )),
+        #[cfg(feature = "redis")]
+        Backend::Redis(redis) => Ok(StorageHandle::of(
+            &crate::storage::redis::RedisStorage::new(
+                redis.clone(),
+                config.storage_timeout,
+                config.max_pending_writes,
+                stats,
+            )
+            .map_err(|error| ServerError::Storage(error.to_string()))?
+            .start(),
+        )),
+        #[cfg(not(feature = "redis"))]
+        Backend::Redis(_) => Err(ConfigError::FeatureMissing {
+            name: "SCCACHE_REDIS",
+            feature: "redis",
+        }
+        .into()),
+        #[cfg(feature = "s3")]
+        Backend::S3(s3) => Ok(StorageHandle::of(
+            &crate::storage::s3::S3Storage::new(
+                s3.clone(),
+                config.storage_timeout,
+                config.max_pending_writes,
+                stats,
+            )
+            .map_err(|error| ServerError::Storage(error.to_string()))?
+            .start(),
+        )),
+        #[cfg(not(feature = "s3"))]
+        Backend::S3(_) => Err(ConfigError::FeatureMissing {
+            name: "SCCACHE_BUCKET",
+            feature: "s3",
+        }
+        .into()),
+    }
+}

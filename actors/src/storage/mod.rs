@@ -1,0 +1,89 @@
+//! What every storage backend actor answers to, and the helpers they share.
+//!
+//! Each backend (disk, Redis, S3) is its own actor handling `Lookup`, `Store`, `Remove` and
+//! `Describe`. The compile flow holds only `Recipient`s of these messages, so it never knows which
+//! backend it talks to. Backends own their failures: a `Lookup` answers `Miss`, `Corrupt`,
+//! `Error` or `Hit`, never a Rust error; a `Store` reports its duration or its failure to the
+//! stats actor itself, because nobody waits for it.
+
+pub mod disk;
+
+use actix::prelude::*;
+use sccache_core::entry::{CacheEntry, EntryError};
+use sccache_core::hash_key::CacheKey;
+
+/// Finds the entry for a key.
+#[derive(Message)]
+#[rtype(result = "LookupResult")]
+pub struct Lookup {
+    pub key: CacheKey,
+}
+
+/// The answer to `Lookup`.
+#[derive(Debug)]
+pub enum LookupResult {
+    Hit(Box<CacheEntry>),
+    Miss,
+    /// The entry existed but failed its integrity check; the backend has removed it.
+    Corrupt,
+    /// The backend could not be read; the text says why, for the log.
+    Error(String),
+}
+
+/// Stores an entry. Sent with `do_send` after the client has its result: nobody waits for the
+/// answer, so the backend reports the write's duration or failure to the stats actor.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Store {
+    pub key: CacheKey,
+    pub entry: CacheEntry,
+}
+
+/// What `--show-stats` says of the backend.
+#[derive(Message)]
+#[rtype(result = "Description")]
+pub struct Describe;
+
+/// The backend's own account of itself.
+#[derive(Debug, Clone, Default)]
+pub struct Description {
+    pub location: String,
+    pub size: Option<u64>,
+    pub max_size: Option<u64>,
+    /// Why a size figure is missing, when it is.
+    pub note: Option<String>,
+}
+
+/// The backend's recipients, as the compile flow and the connection hold them.
+#[derive(Clone)]
+pub struct StorageHandle {
+    pub lookup: Recipient<Lookup>,
+    pub store: Recipient<Store>,
+    pub describe: Recipient<Describe>,
+}
+
+impl StorageHandle {
+    /// The recipients of one backend actor.
+    pub fn of<A>(address: &Addr<A>) -> Self
+    where
+        A: Actor<Context = Context<A>> + Handler<Lookup> + Handler<Store> + Handler<Describe>,
+    {
+        StorageHandle {
+            lookup: address.clone().recipient(),
+            store: address.clone().recipient(),
+            describe: address.clone().recipient(),
+        }
+    }
+}
+
+/// Decodes fetched bytes into a lookup answer; the caller removes the entry on `Corrupt`.
+pub fn decode_fetched(bytes: &[u8]) -> LookupResult {
+    match CacheEntry::decode(bytes) {
+        Ok(entry) => LookupResult::Hit(Box::new(entry)),
+        Err(EntryError::OtherFormat(_)) => LookupResult::Miss,
+        Err(error) => {
+            log::warn!("{error}");
+            LookupResult::Corrupt
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! Compiler argument parsing: what a command line asks a compiler to do, and whether that can be
+//! cached.
+//!
+//! Owns the outcome of reading a command line (`Parsed`) and the shapes a cacheable compile takes
+//! for each compiler family. It runs no process and computes no key; `hash_key` decides what a
+//! key contains from what the parsers return here.
+
+pub mod gcc;
+pub mod rust;
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The families of compilers the cache understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CompilerKind {
+    Gcc,
+    Clang,
+    Rustc,
+}
+
+impl CompilerKind {
+    /// The stats label under which hits and misses of this compiler are counted.
+    pub fn stats_label(self) -> &'static str {
+        match self {
+            CompilerKind::Gcc | CompilerKind::Clang => "C/C++",
+            CompilerKind::Rustc => "Rust",
+        }
+    }
+}
+
+impl fmt::Display for CompilerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CompilerKind::Gcc => "gcc",
+            CompilerKind::Clang => "clang",
+            CompilerKind::Rustc => "rustc",
+        })
+    }
+}
+
+/// What reading a command line found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parsed<T> {
+    /// A compile the cache can serve.
+    Cacheable(T),
+    /// A compile the cache must not serve; the reason is a short label shown in the stats
+    /// (for example `-E`, `multiple input files`, `crate-type (bin)`).
+    NotCacheable(String),
+    /// Not a compilation at all (linking, `--version`, ...).
+    NotCompilation,
+}
+
+/// The source language of a C-family compile, from `-x` or the input's extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Language {
+    C,
+    Cxx,
+    ObjectiveC,
+    ObjectiveCxx,
+    /// Already preprocessed C (`.i`, `-x cpp-output`).
+    PreprocessedC,
+    /// Already preprocessed C++ (`.ii`, `-x c++-cpp-output`).
+    PreprocessedCxx,
+    /// Assembler with C preprocessing (`.S`, `-x assembler-with-cpp`).
+    AssemblerWithCpp,
+    /// Plain assembler (`.s`, `-x assembler`).
+    Assembler,
+}
+
+impl Language {
+    /// The name gcc and clang accept after `-x` for this language.
+    pub fn as_x_arg(self) -> &'static str {
+        match self {
+            Language::C => "c",
+            Language::Cxx => "c++",
+            Language::ObjectiveC => "objective-c",
+            Language::ObjectiveCxx => "objective-c++",
+            Language::PreprocessedC => "cpp-output",
+            Language::PreprocessedCxx => "c++-cpp-output",
+            Language::AssemblerWithCpp => "assembler-with-cpp",
+            Language::Assembler => "assembler",
+        }
+    }
+}
+
+/// What one output file of a cached compile is for. The role, not the path, names a file inside
+/// a cache entry, so that a hit can restore it wherever this invocation wants it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum OutputRole {
+    /// The object file (`-o`).
+    Object,
+    /// The dependency file (`-MD`/`-MMD`, `-MF`).
+    DepFile,
+    /// The split DWARF file (`-gsplit-dwarf`).
+    SplitDwarf,
+    /// The coverage notes file (`--coverage`, `-ftest-coverage`).
+    CoverageNotes,
+}
+
+impl OutputRole {
+    /// A stable name for the role, used inside cache entries.
+    pub fn entry_name(self) -> &'static str {
+        match self {
+            OutputRole::Object => "obj",
+            OutputRole::DepFile => "d",
+            OutputRole::SplitDwarf => "dwo",
+            OutputRole::CoverageNotes => "gcno",
+        }
+    }
+}

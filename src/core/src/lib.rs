@@ -1,0 +1,18 @@
+//! Domain logic of the cache, with no actix and no sockets: the wire protocol and its framing,
+//! configuration from the environment, compiler argument parsing, the hash key, the cache entry
+//! format and the stats data.
+//!
+//! Boundary: nothing here starts a thread, an actor or a connection. Reading files (`@file`
+//! response files, dep-info) is the only I/O.
+
+pub mod compiler;
+pub mod config;
+pub mod entry;
+pub mod framing;
+pub mod hash_key;
+pub mod protocol;
+pub mod size;
+pub mod stats;
+
+/// The version text both client and server report.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,160 @@
+//! The messages a client and the server exchange, and their MessagePack encoding.
+//!
+//! Every request travels in an envelope that starts with the protocol version, so that a server
+//! can recognise a client of another version (and say so) before it tries to read the rest.
+//! This module encodes and decodes single messages; `framing` puts them on a stream.
+
+use crate::stats::StatsReport;
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
+use std::ffi::OsString;
+
+/// Bumped whenever a message changes shape. Client and server must agree on it exactly.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// A request as it travels: the protocol version first, then the client's credential for a TCP
+/// endpoint (empty over a Unix socket), then the request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Envelope {
+    pub version: u32,
+    pub token: String,
+    pub request: Request,
+}
+
+/// What a client asks of the server.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Request {
+    Compile(CompileRequest),
+    GetStats,
+    ZeroStats,
+    Shutdown,
+}
+
+/// A compiler invocation as the user made it. Paths and arguments are `OsString` because they
+/// need not be UTF-8.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CompileRequest {
+    /// The compiler executable, resolved by the client to an absolute path.
+    pub exe: OsString,
+    /// The working directory of the invocation.
+    pub cwd: OsString,
+    /// The arguments after the executable.
+    pub args: Vec<OsString>,
+    /// The client's whole environment.
+    pub env: Vec<(OsString, OsString)>,
+}
+
+/// What the server answers.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Response {
+    /// The server took the compile; `CompileFinished` follows on the same connection.
+    CompileStarted,
+    /// The compile's result, replayed from the cache or from a real compile.
+    CompileFinished(CompileFinished),
+    /// The server will not run this command: the client runs the compiler itself.
+    UnhandledCompile,
+    /// The executable is not a compiler the server knows; the client runs it itself.
+    UnsupportedCompiler(String),
+    Stats(Box<StatsReport>),
+    ZeroedStats,
+    /// The server is stopping; the final stats.
+    ShuttingDown(Box<StatsReport>),
+    /// The client speaks another protocol version; carries the server's version text.
+    VersionMismatch {
+        server_version: String,
+        protocol: u32,
+    },
+    /// The request was refused (bad credential, unreadable request).
+    Refused(String),
+}
+
+/// The outcome of a compile, as the compiler produced it (or would have).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CompileFinished {
+    /// The exit code, when the compiler exited normally.
+    pub exit_code: Option<i32>,
+    /// The signal that ended the compiler, when one did.
+    pub signal: Option<i32>,
+    #[serde(with = "serde_bytes")]
+    pub stdout: Vec<u8>,
+    #[serde(with = "serde_bytes")]
+    pub stderr: Vec<u8>,
+}
+
+/// Why a message could not be encoded or decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum ProtocolError {
+    #[error("cannot encode message: {0}")]
+    Encode(#[from] rmp_serde::encode::Error),
+    #[error("malformed message: {0}")]
+    Decode(#[from] rmp_serde::decode::Error),
+    #[error("client speaks protocol {client}, server speaks {server}")]
+    VersionMismatch { client: u32, server: u32 },
+}
+
+/// Encodes any message as MessagePack.
+pub fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, ProtocolError> {
+    Ok(rmp_serde::to_vec(message)?)
+}
+
+/// Decodes a response (client side).
+pub fn decode_response(bytes: &[u8]) -> Result<Response, ProtocolError> {
+    Ok(rmp_serde::from_slice(bytes)?)
+}
+
+/// Decodes a request envelope (server side), checking the version before reading the request so
+/// that a client of another version gets `VersionMismatch` rather than `Decode`.
+pub fn decode_envelope(bytes: &[u8]) -> Result<Envelope, ProtocolError> {
+    let (version, _, _): (u32, IgnoredAny, IgnoredAny) = rmp_serde::from_slice(bytes)?;
+    if version != PROTOCOL_VERSION {
+        return Err(ProtocolError::VersionMismatch {
+            client: version,
+            server: PROTOCOL_VERSION,
+        });
+    }
+    Ok(rmp_serde::from_slice(bytes)?)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::os::unix::ffi::OsStringExt;
+
+    #[test]
+    fn envelope_round_trips_non_utf8_arguments() {
+        let request = Request::Compile(CompileRequest {
+            exe: "/usr/bin/gcc".into(),
+            cwd: OsString::from_vec(vec![b'/', 0xff, b'x']),
+            args: vec!["-c".into(), OsString::from_vec(vec![0xfe, b'.', b'c'])],
+            env: vec![("PATH".into(), "/bin".into())],
+        });
+        let envelope = Envelope {
+            version: PROTOCOL_VERSION,
+            token: String::new(),
+            request: request.clone(),
+        };
+        let decoded = decode_envelope(&encode(&envelope).unwrap()).unwrap();
+        assert_eq!(decoded.request, request);
+    }
+
+    #[test]
+    fn other_version_is_reported_as_mismatch_not_garbage() {
+        // A future client may change the request's shape entirely; the version still reads.
+        let future = (PROTOCOL_VERSION + 1, "tok", vec![1u8, 2, 3]);
+        match decode_envelope(&encode(&future).unwrap()) {
+            Err(ProtocolError::VersionMismatch { client, .. }) => {
+                assert_eq!(client, PROTOCOL_VERSION + 1)
+            }
+            other => panic!("expected a version mismatch, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn garbage_is_a_decode_error() {
+        assert!(matches!(
+            decode_envelope(&[0xc1, 0x00, 0xff]),
+            Err(ProtocolError::Decode(_))
+        ));
+    }
+}

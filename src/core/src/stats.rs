@@ -1,0 +1,218 @@
+//! The server's counters, the events that move them, and the report a client renders.
+//!
+//! Field names follow sccache's JSON (`compile_requests`, `cache_hits.counts`, `cache_writes`,
+//! `cache_write_duration`, ...) so tools that read sccache's `--stats-format json` read ours.
+//! Only the stats actor holds a `Stats`; everyone else sends it an `Event`.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// A count per compiler family label (`C/C++`, `Rust`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PerLanguageCount {
+    pub counts: BTreeMap<String, u64>,
+    #[serde(default)]
+    pub adv_counts: BTreeMap<String, u64>,
+}
+
+impl PerLanguageCount {
+    pub fn increment(&mut self, label: &str) {
+        *self.counts.entry(label.to_owned()).or_default() += 1;
+        *self.adv_counts.entry(label.to_owned()).or_default() += 1;
+    }
+
+    pub fn all(&self) -> u64 {
+        self.counts.values().sum()
+    }
+}
+
+/// Every counter the server keeps.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Stats {
+    pub compile_requests: u64,
+    pub requests_unsupported_compiler: u64,
+    pub requests_not_compile: u64,
+    pub requests_not_cacheable: u64,
+    pub requests_executed: u64,
+    pub cache_errors: PerLanguageCount,
+    pub cache_hits: PerLanguageCount,
+    pub cache_misses: PerLanguageCount,
+    pub cache_timeouts: u64,
+    pub cache_read_errors: u64,
+    pub non_cacheable_compilations: u64,
+    pub forced_recaches: u64,
+    pub cache_write_errors: u64,
+    pub cache_writes: u64,
+    pub cache_write_duration: Duration,
+    pub cache_read_hit_duration: Duration,
+    pub compilations: u64,
+    pub compiler_write_duration: Duration,
+    pub compile_fails: u64,
+    pub not_cached: BTreeMap<String, u64>,
+    /// Entries found corrupt or truncated (each also counts as a read error and a miss).
+    pub corrupt_entries: u64,
+    /// Cache writes dropped because too many were already pending for the backend.
+    pub cache_writes_dropped: u64,
+}
+
+/// Something that happened, for the stats actor to count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A compile request arrived (counted before anything is known of it).
+    CompileRequest,
+    UnsupportedCompiler,
+    NotCompilation,
+    /// A compile the cache cannot serve, with the reason label.
+    NotCacheable(String),
+    /// A hit for a compiler family label; the time spent reading and restoring.
+    Hit {
+        label: String,
+        read: Duration,
+    },
+    Miss {
+        label: String,
+    },
+    /// The backend could not be read (counted with the miss that follows).
+    ReadError {
+        label: String,
+    },
+    /// The backend did not answer in time (counted with the miss that follows).
+    Timeout,
+    /// An entry failed its integrity check and was removed.
+    Corrupt,
+    /// The server ran a compiler for a miss; how long it took and whether it succeeded.
+    Compiled {
+        duration: Duration,
+        success: bool,
+    },
+    /// The server ran a compile it could not cache (after a forced recache or similar).
+    ForcedRecache,
+    WriteFinished {
+        duration: Duration,
+    },
+    WriteFailed,
+    WriteDropped,
+}
+
+impl Stats {
+    /// Moves the counters for one event.
+    pub fn apply(&mut self, event: Event) {
+        match event {
+            Event::CompileRequest => self.compile_requests += 1,
+            Event::UnsupportedCompiler => self.requests_unsupported_compiler += 1,
+            Event::NotCompilation => self.requests_not_compile += 1,
+            Event::NotCacheable(reason) => {
+                self.requests_not_cacheable += 1;
+                *self.not_cached.entry(reason).or_default() += 1;
+            }
+            Event::Hit { label, read } => {
+                self.requests_executed += 1;
+                self.cache_hits.increment(&label);
+                self.cache_read_hit_duration += read;
+            }
+            Event::Miss { label } => {
+                self.requests_executed += 1;
+                self.cache_misses.increment(&label);
+            }
+            Event::ReadError { label } => {
+                self.cache_read_errors += 1;
+                self.cache_errors.increment(&label);
+            }
+            Event::Timeout => self.cache_timeouts += 1,
+            Event::Corrupt => self.corrupt_entries += 1,
+            Event::Compiled { duration, success } => {
+                self.compilations += 1;
+                self.compiler_write_duration += duration;
+                if !success {
+                    self.compile_fails += 1;
+                }
+            }
+            Event::ForcedRecache => self.forced_recaches += 1,
+            Event::WriteFinished { duration } => {
+                self.cache_writes += 1;
+                self.cache_write_duration += duration;
+            }
+            Event::WriteFailed => self.cache_write_errors += 1,
+            Event::WriteDropped => self.cache_writes_dropped += 1,
+        }
+    }
+
+    pub fn average_write(&self) -> Duration {
+        average(self.cache_write_duration, self.cache_writes)
+    }
+
+    pub fn average_compile(&self) -> Duration {
+        average(self.compiler_write_duration, self.compilations)
+    }
+
+    pub fn average_read_hit(&self) -> Duration {
+        average(self.cache_read_hit_duration, self.cache_hits.all())
+    }
+}
+
+fn average(total: Duration, count: u64) -> Duration {
+    match u32::try_from(count) {
+        Ok(0) => Duration::ZERO,
+        Ok(count) => total / count,
+        Err(_) => Duration::from_secs_f64(total.as_secs_f64() / count as f64),
+    }
+}
+
+/// What `--show-stats` receives: the counters and what the storage backend says of itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsReport {
+    pub stats: Stats,
+    pub cache_location: String,
+    /// Bytes in the cache, when the backend can tell.
+    pub cache_size: Option<u64>,
+    /// The size limit, when the backend has one.
+    pub max_cache_size: Option<u64>,
+    /// A note from the backend about its size figures (for example that Redis refused CONFIG).
+    #[serde(default)]
+    pub size_note: Option<String>,
+    pub version: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hits_and_misses_count_per_language_and_as_executed() {
+        let mut stats = Stats::default();
+        stats.apply(Event::Hit {
+            label: "C/C++".into(),
+            read: Duration::from_millis(2),
+        });
+        stats.apply(Event::Miss {
+            label: "Rust".into(),
+        });
+        assert_eq!(stats.cache_hits.counts["C/C++"], 1);
+        assert_eq!(stats.cache_misses.counts["Rust"], 1);
+        assert_eq!(stats.requests_executed, 2);
+        assert_eq!(stats.average_read_hit(), Duration::from_millis(2));
+    }
+
+    #[test]
+    fn average_write_is_total_over_count() {
+        let mut stats = Stats::default();
+        assert_eq!(stats.average_write(), Duration::ZERO);
+        for millis in [1, 3] {
+            stats.apply(Event::WriteFinished {
+                duration: Duration::from_millis(millis),
+            });
+        }
+        assert_eq!(stats.average_write(), Duration::from_millis(2));
+    }
+
+    #[test]
+    fn reasons_are_counted_by_label() {
+        let mut stats = Stats::default();
+        stats.apply(Event::NotCacheable("-E".into()));
+        stats.apply(Event::NotCacheable("-E".into()));
+        assert_eq!(stats.requests_not_cacheable, 2);
+        assert_eq!(stats.not_cached["-E"], 2);
+    }
+}
