@@ -1,1 +1,12 @@
-//! x
+//! The integration suite: one test binary, so the harness links once.
+//!
+//! Every test starts its own sccache server on a free loopback port with its own cache
+//! directory, compiles real sources with real compilers, and stops what it started.
+
+mod harness;
+
+mod c_cache;
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(feature = "s3")]
+mod s3;

@@ -181,6 +181,7 @@ async fn report(control: Control) -> StatsReport {
         max_cache_size: description.max_size,
         size_note: description.note,
         version: sccache_core::VERSION.to_owned(),
+        pid: std::process::id(),
     }
 }
 

@@ -1,15 +1,402 @@
-//! The rustc compile flow: STUB until rustc caching lands; runs the compile uncached.
+//! The rustc compile flow, as cargo drives it through `RUSTC_WRAPPER`.
+//!
+//! ```text
+//! Dispatcher  --Run(--emit=dep-info, private out dir)-->  the source files and env-deps
+//! Hasher      --DigestFiles-->  sources, `--extern` crates, `-l static=` libraries
+//! (hash_key::rust_key)          the key
+//! compile::serve                lookup, restore or compile, collect
+//! ```
+//!
+//! Owns the steps that are rustc's alone: learning what a compile reads from a dep-info-only run
+//! of rustc, and keeping the output directory out of the entries. rustc writes the output
+//! directory into the `.d` file (the rule targets) and into the `--json=artifacts` notices on
+//! stderr; an entry holds a placeholder there instead, replaced by this invocation's output
+//! directory on a hit, so a hit into another target directory reads as if compiled there.
+//! It decides nothing about what goes into a key (that is `hash_key::rust_key`), and every
+//! failure before the compile ends in running rustc uncached, so that the user sees rustc's
+//! own errors.
 
-use crate::compile::{compile_uncached, PendingStore, Services};
+use crate::compile::{compile_uncached, serve, PendingStore, Services};
 use crate::detector::CompilerInfo;
-use sccache_core::compiler::rust::RustCompilation;
+use crate::hasher::DigestFiles;
+use crate::outputs::{self, OutputFile};
+use sccache_core::compiler::rust::{self, DepInfo, EmitKind, RustCompilation};
+use sccache_core::entry::{CacheEntry, EntryFile};
+use sccache_core::hash_key::{self, RustInputs};
 use sccache_core::protocol::{CompileFinished, CompileRequest};
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
+/// Stands for the output directory in stored `.d` files and artifact notices. It holds a NUL,
+/// which no path can, so it never matches anything rustc wrote.
+const OUT_DIR_PLACEHOLDER: &[u8] = b"\0sccache-out-dir\0";
+
+/// The start of the notice rustc prints on stderr for each artifact under `--json=artifacts`.
+const ARTIFACT_NOTICE: &[u8] = b"{\"artifact\":\"";
+
+/// Environment variables that hand a jobserver to a child by file descriptor. The descriptors
+/// are the client's; in the server they are closed or something else, and rustc warns about
+/// it (a warning that would then be cached and replayed).
+const JOBSERVER_VARS: &[&str] = &["CARGO_MAKEFLAGS", "MAKEFLAGS", "MFLAGS"];
+
+/// Runs an accepted rustc compile: from the cache when it can, from rustc when it must.
 pub async fn execute(
     services: &Services,
-    _info: &CompilerInfo,
-    _compilation: &RustCompilation,
+    info: &CompilerInfo,
+    compilation: &RustCompilation,
     request: &CompileRequest,
 ) -> (CompileFinished, PendingStore) {
-    (compile_uncached(services, request).await, None)
+    let request = &without_inherited_jobserver(request);
+    let Some(dep_info) = read_dep_info(services, compilation, request).await else {
+        return (compile_uncached(services, request).await, None);
+    };
+    let Some(inputs) = digest_inputs(services, compilation, request, dep_info).await else {
+        return (compile_uncached(services, request).await, None);
+    };
+    let key = hash_key::rust_key(
+        &info.identity,
+        compilation,
+        &request.cwd,
+        &request.env,
+        &inputs,
+    );
+    log::debug!("rust compile of {}: key {key}", compilation.crate_name);
+    let out_dir = Path::new(&request.cwd).join(&compilation.out_dir);
+    let targets: Vec<OutputFile> = compilation
+        .outputs
+        .iter()
+        .map(|name| OutputFile {
+            name: name.to_string_lossy().into_owned(),
+            path: out_dir.join(name),
+        })
+        .collect();
+    let label = info.kind.stats_label();
+    let (mut finished, mut store) = serve(services, key, label, targets, request).await;
+
+    let out_dir_text = out_dir_as_written(compilation);
+    match store.as_mut() {
+        // A miss: the outputs on disk are rustc's own; only the entry gets the placeholder.
+        Some(store) => hide_out_dir(&mut store.entry, compilation, &out_dir_text),
+        // A hit (or a miss whose outputs could not be collected, where there is nothing to
+        // replace): put this invocation's output directory back.
+        None if finished.exit_code == Some(0) => {
+            finished.stderr =
+                replace_artifact_dir(&finished.stderr, OUT_DIR_PLACEHOLDER, &out_dir_text);
+            if let Some(name) = dep_info_output(compilation) {
+                if let Err(error) = restore_dep_info(&out_dir.join(name), &out_dir_text).await {
+                    log::warn!("cannot rewrite the restored dep-info: {error}");
+                }
+            }
+        }
+        None => {}
+    }
+    (finished, store)
+}
+
+/// The request with the jobserver variables that name the client's file descriptors removed;
+/// a jobserver reached by a named pipe (`fifo:`) stays.
+fn without_inherited_jobserver(request: &CompileRequest) -> CompileRequest {
+    let by_descriptor = |value: &OsStr| {
+        let value = value.as_bytes();
+        let has = |needle: &[u8]| value.windows(needle.len()).any(|w| w == needle);
+        has(b"--jobserver-fds=") || (has(b"--jobserver-auth=") && !has(b"--jobserver-auth=fifo:"))
+    };
+    let mut request = request.clone();
+    request.env.retain(|(name, value)| {
+        !(JOBSERVER_VARS.iter().any(|n| name == n) && by_descriptor(value))
+    });
+    request
+}
+
+/// Runs rustc for the dep-info alone, in a private directory, and reads it. `None` when that
+/// fails for any reason: the real compile will then show what is wrong.
+async fn read_dep_info(
+    services: &Services,
+    compilation: &RustCompilation,
+    request: &CompileRequest,
+) -> Option<DepInfo> {
+    let temp = match tempfile::Builder::new()
+        .prefix("sccache-dep-info")
+        .tempdir()
+    {
+        Ok(temp) => temp,
+        Err(error) => {
+            log::warn!("cannot create a directory for the dep-info run: {error}");
+            return None;
+        }
+    };
+    let args = rust::dep_info_args(&request.args, temp.path().as_os_str());
+    let output = services.run(&request.exe, args, request).await;
+    match output {
+        Ok(output) if output.success() => {}
+        Ok(_) => return None,
+        Err(error) => {
+            log::warn!("cannot run rustc for the dep-info: {error}");
+            return None;
+        }
+    }
+    let path = temp.path().join(dep_info_name(compilation));
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => Some(rust::parse_dep_info(&text)),
+            Err(_) => {
+                log::info!("dep-info {} is not UTF-8", path.display());
+                None
+            }
+        },
+        Err(error) => {
+            log::warn!("rustc wrote no dep-info at {}: {error}", path.display());
+            None
+        }
+    }
+}
+
+/// The name rustc gives the dep-info file of this compile.
+fn dep_info_name(compilation: &RustCompilation) -> String {
+    format!("{}{}.d", compilation.crate_name, compilation.extra_filename)
+}
+
+/// The dep-info output of the compile, when it asks for one.
+fn dep_info_output(compilation: &RustCompilation) -> Option<&OsString> {
+    compilation
+        .emit
+        .contains(&EmitKind::DepInfo)
+        .then_some(compilation.dep_info.as_ref())
+        .flatten()
+}
+
+/// Digests every file the compile reads, on the hasher's threads: the sources in one message
+/// and the crates and libraries in another, so both threads work.
+async fn digest_inputs(
+    services: &Services,
+    compilation: &RustCompilation,
+    request: &CompileRequest,
+    dep_info: DepInfo,
+) -> Option<RustInputs> {
+    let cwd = Path::new(&request.cwd);
+    let source_paths: Vec<PathBuf> = dep_info.files.iter().map(|f| cwd.join(f)).collect();
+    let library_paths: Vec<PathBuf> = compilation
+        .externs
+        .iter()
+        .map(|(_, path)| cwd.join(path))
+        .chain(compilation.static_libs.iter().map(|path| cwd.join(path)))
+        .collect();
+    let (sources, libraries) = futures::join!(
+        services.digest.send(DigestFiles {
+            paths: source_paths
+        }),
+        services.digest.send(DigestFiles {
+            paths: library_paths
+        }),
+    );
+    let (sources, mut libraries) = match (sources, libraries) {
+        (Ok(Ok(sources)), Ok(Ok(libraries))) => (sources, libraries),
+        (Ok(Err(error)), _) | (_, Ok(Err(error))) => {
+            log::info!("cannot digest an input of the compile: {error}");
+            return None;
+        }
+        (Err(error), _) | (_, Err(error)) => {
+            log::warn!("hasher unavailable: {error}");
+            return None;
+        }
+    };
+    let static_libs = libraries.split_off(compilation.externs.len().min(libraries.len()));
+    Some(RustInputs {
+        sources: dep_info.files.into_iter().zip(sources).collect(),
+        externs: compilation
+            .externs
+            .iter()
+            .map(|(name, _)| name.clone())
+            .zip(libraries)
+            .collect(),
+        static_libs,
+        env_deps: dep_info
+            .env_deps
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect(),
+    })
+}
+
+/// The output directory as rustc spells it in what it writes: as given, without a trailing
+/// slash (the `.d` file escapes its spaces, see `make_escape`).
+fn out_dir_as_written(compilation: &RustCompilation) -> Vec<u8> {
+    let mut dir = compilation.out_dir.as_bytes();
+    while dir.len() > 1 && dir.ends_with(b"/") {
+        dir = &dir[..dir.len() - 1];
+    }
+    dir.to_vec()
+}
+
+/// Replaces the output directory by the placeholder in an entry about to be stored.
+fn hide_out_dir(entry: &mut CacheEntry, compilation: &RustCompilation, out_dir: &[u8]) {
+    entry.stderr = replace_artifact_dir(&entry.stderr, out_dir, OUT_DIR_PLACEHOLDER);
+    if let Some(name) = dep_info_output(compilation) {
+        let name = name.to_string_lossy();
+        if let Some(file) = entry.files.iter_mut().find(|file| file.name == name) {
+            file.data = replace_rule_dir(&file.data, &make_escape(out_dir), OUT_DIR_PLACEHOLDER);
+        }
+    }
+}
+
+/// Puts the output directory back into a restored `.d` file, atomically like every restore.
+async fn restore_dep_info(path: &Path, out_dir: &[u8]) -> Result<(), outputs::OutputError> {
+    let stored = tokio::fs::read(path)
+        .await
+        .map_err(|source| outputs::OutputError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+    let data = replace_rule_dir(&stored, OUT_DIR_PLACEHOLDER, &make_escape(out_dir));
+    if data == stored {
+        return Ok(());
+    }
+    let name = path.to_string_lossy().into_owned();
+    outputs::restore(
+        vec![EntryFile {
+            name: name.clone(),
+            mode: None,
+            data,
+        }],
+        vec![OutputFile {
+            name,
+            path: path.to_owned(),
+        }],
+    )
+    .await
+}
+
+/// A path as make-style dep-info writes it: spaces escaped with a backslash.
+fn make_escape(path: &[u8]) -> Vec<u8> {
+    let mut escaped = Vec::with_capacity(path.len());
+    for &byte in path {
+        if byte == b' ' {
+            escaped.push(b'\\');
+        }
+        escaped.push(byte);
+    }
+    escaped
+}
+
+/// Replaces `from` by `to` where it starts a line and is followed by `/`: the rule targets of a
+/// `.d` file, which are the outputs. Prerequisites (sources) are left alone.
+fn replace_rule_dir(data: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let mut result = Vec::with_capacity(data.len());
+    for line in data.split_inclusive(|&byte| byte == b'\n') {
+        match line.strip_prefix(from) {
+            Some(rest) if rest.starts_with(b"/") => {
+                result.extend_from_slice(to);
+                result.extend_from_slice(rest);
+            }
+            _ => result.extend_from_slice(line),
+        }
+    }
+    result
+}
+
+/// Replaces `from` by `to` where it starts the path of an artifact notice on stderr. A
+/// directory that JSON would escape is left alone: cargo reads only the notice's file
+/// extension, so an old path there does no harm.
+fn replace_artifact_dir(stderr: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let plain = |dir: &[u8]| {
+        !dir.iter()
+            .any(|&b| b == b'"' || b == b'\\' || b < 0x20 && b != 0)
+    };
+    if !plain(from) || !plain(to) {
+        return stderr.to_vec();
+    }
+    let mut prefix = ARTIFACT_NOTICE.to_vec();
+    prefix.extend_from_slice(from);
+    prefix.push(b'/');
+    let mut result = Vec::with_capacity(stderr.len());
+    for line in stderr.split_inclusive(|&byte| byte == b'\n') {
+        match line.strip_prefix(prefix.as_slice()) {
+            Some(rest) => {
+                result.extend_from_slice(ARTIFACT_NOTICE);
+                result.extend_from_slice(to);
+                result.push(b'/');
+                result.extend_from_slice(rest);
+            }
+            None => result.extend_from_slice(line),
+        }
+    }
+    result
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    const DEP_INFO: &[u8] = b"/t\\ a/debug/deps/foo-1.d: src/lib.rs /t\\ a/debug/deps/x.rs\n\
+        \n\
+        /t\\ a/debug/deps/libfoo-1.rmeta: src/lib.rs\n\
+        \n\
+        src/lib.rs:\n\
+        \n\
+        # env-dep:CARGO_PKG_NAME=foo\n";
+
+    #[test]
+    fn dep_info_targets_round_trip_through_the_placeholder() {
+        let dir = make_escape(b"/t a/debug/deps");
+        let stored = replace_rule_dir(DEP_INFO, &dir, OUT_DIR_PLACEHOLDER);
+        // The targets are replaced; a prerequisite in the same directory is not.
+        assert!(stored.starts_with(OUT_DIR_PLACEHOLDER));
+        assert!(stored
+            .windows(b"src/lib.rs /t\\ a/debug/deps/x.rs".len())
+            .any(|w| w == b"src/lib.rs /t\\ a/debug/deps/x.rs"));
+        let elsewhere = make_escape(b"/u/target/debug/deps");
+        let restored = replace_rule_dir(&stored, OUT_DIR_PLACEHOLDER, &elsewhere);
+        let text = String::from_utf8(restored).unwrap();
+        assert!(text.contains("\n/u/target/debug/deps/libfoo-1.rmeta: src/lib.rs\n"));
+        assert!(text.ends_with("src/lib.rs:\n\n# env-dep:CARGO_PKG_NAME=foo\n"));
+        assert_eq!(
+            replace_rule_dir(&stored, OUT_DIR_PLACEHOLDER, &dir),
+            DEP_INFO
+        );
+    }
+
+    #[test]
+    fn artifact_notices_round_trip_and_other_lines_stay() {
+        let stderr = b"{\"$message_type\":\"diagnostic\",\"rendered\":\"/t/d/x\"}\n\
+            {\"artifact\":\"/t/d/libfoo.rmeta\",\"emit\":\"metadata\"}\n";
+        let stored = replace_artifact_dir(stderr, b"/t/d", OUT_DIR_PLACEHOLDER);
+        assert_ne!(stored, stderr);
+        assert!(stored.starts_with(b"{\"$message_type\":\"diagnostic\",\"rendered\":\"/t/d/x\"}\n"));
+        let restored = replace_artifact_dir(&stored, OUT_DIR_PLACEHOLDER, b"/u/d");
+        assert!(restored.ends_with(b"{\"artifact\":\"/u/d/libfoo.rmeta\",\"emit\":\"metadata\"}\n"));
+        // A directory JSON would escape is not touched.
+        assert_eq!(
+            replace_artifact_dir(stderr, b"/t\"d", OUT_DIR_PLACEHOLDER),
+            stderr
+        );
+    }
+
+    #[test]
+    fn only_descriptor_jobservers_are_dropped() {
+        let request = CompileRequest {
+            exe: "rustc".into(),
+            cwd: "/".into(),
+            args: vec![],
+            env: vec![
+                (
+                    "CARGO_MAKEFLAGS".into(),
+                    "-j --jobserver-fds=6,7 --jobserver-auth=6,7".into(),
+                ),
+                (
+                    "MAKEFLAGS".into(),
+                    "-j4 --jobserver-auth=fifo:/tmp/fifo".into(),
+                ),
+                ("MFLAGS".into(), "--jobserver-auth=3,4".into()),
+                ("CARGO_PKG_NAME".into(), "foo".into()),
+            ],
+        };
+        let kept: Vec<String> = without_inherited_jobserver(&request)
+            .env
+            .iter()
+            .map(|(name, _)| name.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(kept, ["MAKEFLAGS", "CARGO_PKG_NAME"]);
+    }
 }

@@ -26,6 +26,8 @@ use std::fs::{self, File, Permissions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::task::{spawn_blocking, JoinError};
 
@@ -46,11 +48,18 @@ pub struct DiskStorage {
     size: u64,
     /// Writes handed to the blocking pool and not finished yet.
     pending_writes: usize,
-    /// Whether a scan (the start-up count or an eviction) is running.
-    scanning: bool,
-    /// Bytes this actor added (negative: removed) since the running scan started, which the scan
-    /// may not have seen.
-    change_during_scan: i64,
+    /// The scan (the start-up count or an eviction) running, if any.
+    scan: Option<RunningScan>,
+}
+
+/// The actor's view of a running scan, to combine the scan's count with its own changes.
+struct RunningScan {
+    /// How many shards (in the order `0/0`, `0/1`, ... `f/f`) the scan has finished.
+    shards_done: Arc<AtomicUsize>,
+    /// Bytes this actor added (negative: removed) in shards the scan had already finished, which
+    /// the scan's count therefore misses. A change landing just as the scan reads its shard may
+    /// be counted twice or not at all; the next scan corrects that.
+    missed_change: i64,
 }
 
 impl DiskStorage {
@@ -70,8 +79,7 @@ impl DiskStorage {
             stats,
             size: 0,
             pending_writes: 0,
-            scanning: false,
-            change_during_scan: 0,
+            scan: None,
         }
     }
 
@@ -79,36 +87,39 @@ impl DiskStorage {
         self.stats.do_send(Record(event));
     }
 
-    /// Notes bytes this actor added to or removed from the directory.
-    fn account(&mut self, added: u64, removed: u64) {
+    /// Notes bytes this actor added to or removed from the directory in the shard of `key`.
+    fn account(&mut self, key: &CacheKey, added: u64, removed: u64) {
         self.size = self.size.saturating_add(added).saturating_sub(removed);
-        if self.scanning {
-            self.change_during_scan = self
-                .change_during_scan
-                .saturating_add_unsigned(added)
-                .saturating_sub_unsigned(removed);
+        if let Some(scan) = &mut self.scan {
+            if scan.shards_done.load(Ordering::SeqCst) > usize::from(shard_of(key)) {
+                scan.missed_change = scan
+                    .missed_change
+                    .saturating_add_unsigned(added)
+                    .saturating_sub_unsigned(removed);
+            }
         }
     }
 
     /// Starts counting the directory in the background, evicting down to 90% of the limit if it
     /// is over the limit, unless a scan is already running.
     fn start_scan(&mut self, ctx: &mut Context<Self>) {
-        if self.scanning {
+        if self.scan.is_some() {
             return;
         }
-        self.scanning = true;
-        self.change_during_scan = 0;
+        let shards_done = Arc::new(AtomicUsize::new(0));
+        self.scan = Some(RunningScan {
+            shards_done: shards_done.clone(),
+            missed_change: 0,
+        });
         let dir = self.dir.clone();
         let limit = self.max_size;
         let target = self.max_size - self.max_size / 10;
-        let task = spawn_blocking(move || scan_and_evict(&dir, limit, target));
+        let task = spawn_blocking(move || scan_and_evict(&dir, limit, target, &shards_done));
         ctx.spawn(task.into_actor(self).map(|joined, actor, _| {
-            actor.scanning = false;
+            let missed_change = actor.scan.take().map_or(0, |scan| scan.missed_change);
             match joined {
                 Ok(report) => {
-                    actor.size = report
-                        .remaining
-                        .saturating_add_signed(actor.change_during_scan);
+                    actor.size = report.remaining.saturating_add_signed(missed_change);
                     log::debug!(
                         "cache directory {:?}: {} bytes after removing {} entries",
                         actor.dir,
@@ -124,6 +135,7 @@ impl DiskStorage {
     /// Counts a finished write and starts an eviction if the directory grew over the limit.
     fn finish_write(
         &mut self,
+        key: &CacheKey,
         path: &Path,
         joined: Result<io::Result<WriteOutcome>, JoinError>,
         ctx: &mut Context<Self>,
@@ -139,7 +151,7 @@ impl DiskStorage {
                 duration,
             }) => {
                 self.record(Event::WriteFinished { duration });
-                self.account(added, replaced);
+                self.account(key, added, replaced);
                 if self.size > self.max_size {
                     self.start_scan(ctx);
                 }
@@ -169,15 +181,19 @@ impl Handler<Lookup> for DiskStorage {
     type Result = ResponseActFuture<Self, LookupResult>;
 
     fn handle(&mut self, message: Lookup, _: &mut Context<Self>) -> Self::Result {
-        let path = entry_path(&self.dir, &message.key);
+        let key = message.key;
+        let path = entry_path(&self.dir, &key);
         let task = spawn_blocking(move || read_entry(&path));
-        Box::pin(task.into_actor(self).map(|joined, actor, _| match joined {
-            Ok((result, removed)) => {
-                actor.account(0, removed);
-                result
-            }
-            Err(error) => LookupResult::Error(format!("cache read task failed: {error}")),
-        }))
+        Box::pin(
+            task.into_actor(self)
+                .map(move |joined, actor, _| match joined {
+                    Ok((result, removed)) => {
+                        actor.account(&key, 0, removed);
+                        result
+                    }
+                    Err(error) => LookupResult::Error(format!("cache read task failed: {error}")),
+                }),
+        )
     }
 }
 
@@ -198,10 +214,11 @@ impl Handler<Store> for DiskStorage {
         let path = entry_path(&self.dir, &message.key);
         let task_path = path.clone();
         let max_size = self.max_size;
-        let task = spawn_blocking(move || write_entry(&task_path, &message.entry, max_size));
+        let Store { key, entry } = message;
+        let task = spawn_blocking(move || write_entry(&task_path, &entry, max_size));
         ctx.spawn(task.into_actor(self).map(move |joined, actor, ctx| {
             actor.pending_writes = actor.pending_writes.saturating_sub(1);
-            actor.finish_write(&path, joined, ctx);
+            actor.finish_write(&key, &path, joined, ctx);
         }));
     }
 }
@@ -221,8 +238,18 @@ impl Handler<Describe> for DiskStorage {
 
 /// Where the entry for `key` lives: `<dir>/<h0>/<h1>/<hex>`, as sccache lays it out.
 fn entry_path(dir: &Path, key: &CacheKey) -> PathBuf {
-    let hex = key.to_hex();
-    dir.join(&hex[..1]).join(&hex[1..2]).join(&hex)
+    shard_dir(dir, shard_of(key)).join(key.to_hex())
+}
+
+/// The shard of a key: its first byte, whose two hex digits name the shard's directories.
+fn shard_of(key: &CacheKey) -> u8 {
+    key.0[0]
+}
+
+/// The directory of shard `shard`: `<dir>/<high hex digit>/<low hex digit>`.
+fn shard_dir(dir: &Path, shard: u8) -> PathBuf {
+    dir.join(format!("{:x}", shard >> 4))
+        .join(format!("{:x}", shard & 0xf))
 }
 
 /// Reads and checks the entry at `path`; also returns the bytes removed when it was corrupt.
@@ -293,7 +320,9 @@ fn write_entry(path: &Path, entry: &CacheEntry, max_size: u64) -> io::Result<Wri
         .permissions(Permissions::from_mode(0o666))
         .tempfile_in(shard)?;
     temp.write_all(&bytes)?;
-    let replaced = fs::metadata(path).map(|metadata| metadata.len()).unwrap_or(0);
+    let replaced = fs::metadata(path)
+        .map(|metadata| metadata.len())
+        .unwrap_or(0);
     temp.persist(path).map_err(|error| error.error)?;
     Ok(WriteOutcome::Written {
         added,
@@ -312,37 +341,36 @@ struct ScanReport {
 }
 
 /// Sums the entries under `dir` and, when they exceed `limit`, removes the least recently used
-/// (oldest mtime first) until at most `target` bytes remain. Removes stale temp files. Runs on
-/// the blocking pool; other processes may add or remove files meanwhile, so every failure to
-/// read or remove a file just leaves it out of (or in) the count.
-fn scan_and_evict(dir: &Path, limit: u64, target: u64) -> ScanReport {
+/// (oldest mtime first) until at most `target` bytes remain. Removes stale temp files. Counts the
+/// shards it has finished in `shards_done`, so the actor knows which of its own changes the count
+/// misses. Runs on the blocking pool; other processes may add or remove files meanwhile, so every
+/// failure to read or remove a file just leaves it out of (or in) the count. Only the shard
+/// directories are visited: anything else in `dir` is not ours to count or evict.
+fn scan_and_evict(dir: &Path, limit: u64, target: u64, shards_done: &AtomicUsize) -> ScanReport {
     let now = SystemTime::now();
     let mut entries = Vec::new();
     let mut remaining = 0u64;
-    for path in shard_files(dir) {
-        let Ok(metadata) = fs::symlink_metadata(&path) else {
-            continue;
-        };
-        if !metadata.is_file() {
-            continue;
-        }
-        let modified = metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-        let age = now.duration_since(modified).unwrap_or_default();
-        let is_temp = path
-            .file_name()
-            .and_then(OsStr::to_str)
-            .is_some_and(|name| name.starts_with(TEMP_PREFIX));
-        if is_temp {
-            if age > STALE_TEMP && fs::remove_file(&path).is_ok() {
+    for shard in 0..=u8::MAX {
+        let listing = fs::read_dir(shard_dir(dir, shard)).into_iter().flatten();
+        for path in listing.flatten().map(|entry| entry.path()) {
+            let Ok(metadata) = fs::symlink_metadata(&path) else {
+                continue;
+            };
+            if !metadata.is_file() {
                 continue;
             }
-            if age > YOUNG_TEMP {
+            let modified = metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+            let age = now.duration_since(modified).unwrap_or_default();
+            if !is_temp(&path) {
+                remaining += metadata.len();
+                entries.push((modified, metadata.len(), path));
+            } else if age > STALE_TEMP && fs::remove_file(&path).is_ok() {
+                log::debug!("removed stale temp file {}", path.display());
+            } else if age > YOUNG_TEMP {
                 remaining += metadata.len();
             }
-            continue;
         }
-        remaining += metadata.len();
-        entries.push((modified, metadata.len(), path));
+        shards_done.store(usize::from(shard) + 1, Ordering::SeqCst);
     }
     let mut removed = 0;
     if remaining <= limit {
@@ -359,35 +387,20 @@ fn scan_and_evict(dir: &Path, limit: u64, target: u64) -> ScanReport {
                 removed += 1;
             }
             // Another server evicted it first.
-            Err(error) if error.kind() == io::ErrorKind::NotFound => remaining = remaining.saturating_sub(length),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                remaining = remaining.saturating_sub(length);
+            }
             Err(error) => log::debug!("cannot evict {}: {error}", path.display()),
         }
     }
     ScanReport { remaining, removed }
 }
 
-/// Every file in the shard directories `<dir>/<h0>/<h1>/`. Anything else in `dir` is not ours
-/// and is neither counted nor evicted.
-fn shard_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for first in shard_directories(dir) {
-        for second in shard_directories(&first) {
-            let listing = fs::read_dir(&second).into_iter().flatten().flatten();
-            files.extend(listing.map(|entry| entry.path()));
-        }
-    }
-    files
-}
-
-/// The children of `dir` named by one lowercase hex digit.
-fn shard_directories(dir: &Path) -> impl Iterator<Item = PathBuf> {
-    let listing = fs::read_dir(dir).into_iter().flatten().flatten();
-    listing
-        .filter(|entry| {
-            let name = entry.file_name();
-            matches!(name.as_encoded_bytes(), [b'0'..=b'9' | b'a'..=b'f'])
-        })
-        .map(|entry| entry.path())
+/// Whether `path` is a temp file: ours or another writer's, in progress or abandoned.
+fn is_temp(path: &Path) -> bool {
+    path.file_name()
+        .and_then(OsStr::to_str)
+        .is_some_and(|name| name.starts_with(TEMP_PREFIX))
 }
 
 #[cfg(test)]
@@ -484,12 +497,10 @@ mod tests {
 
     /// Bytes of entries on disk, temp files excluded.
     fn bytes_on_disk(dir: &Path) -> u64 {
-        shard_files(dir)
-            .iter()
-            .filter(|path| {
-                let name = path.file_name().unwrap().to_string_lossy();
-                !name.starts_with(TEMP_PREFIX)
-            })
+        (0..=u8::MAX)
+            .flat_map(|shard| fs::read_dir(shard_dir(dir, shard)).into_iter().flatten())
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| !is_temp(path))
             .filter_map(|path| fs::metadata(path).ok())
             .map(|metadata| metadata.len())
             .sum()
@@ -509,7 +520,12 @@ mod tests {
         async fn wait_for_writes(&self, count: usize) -> Vec<Event> {
             for _ in 0..500 {
                 let events = self.events().await;
-                if events.iter().filter(|event| is_write_outcome(event)).count() >= count {
+                if events
+                    .iter()
+                    .filter(|event| is_write_outcome(event))
+                    .count()
+                    >= count
+                {
                     return events;
                 }
                 tokio::time::sleep(Duration::from_millis(10)).await;
@@ -584,7 +600,11 @@ mod tests {
         harness.store(key(1), entry(1000, 1)).await;
         harness.store(key(2), entry(1000, 2)).await;
 
-        fs::write(harness.path(key(1)), b"garbage garbage garbage garbage garbage").unwrap();
+        fs::write(
+            harness.path(key(1)),
+            b"garbage garbage garbage garbage garbage",
+        )
+        .unwrap();
         let whole = fs::read(harness.path(key(2))).unwrap();
         fs::write(harness.path(key(2)), &whole[..whole.len() / 2]).unwrap();
 
@@ -611,10 +631,7 @@ mod tests {
             harness.store(key(number), entry(3 * 1024, number)).await;
             pause().await;
         }
-        assert!(matches!(
-            harness.lookup(key(0)).await,
-            LookupResult::Hit(_)
-        ));
+        assert!(matches!(harness.lookup(key(0)).await, LookupResult::Hit(_)));
         pause().await;
         harness.store(key(3), entry(3 * 1024, 3)).await;
         assert!(
@@ -704,7 +721,10 @@ mod tests {
             let path = entry_path(temp.path(), &key(number));
             fs::create_dir_all(path.parent().unwrap()).unwrap();
             fs::write(&path, vec![0; 1000]).unwrap();
-            set_mtime(&path, now - Duration::from_secs(100 * u64::from(10 - number)));
+            set_mtime(
+                &path,
+                now - Duration::from_secs(100 * u64::from(10 - number)),
+            );
         }
         let shard = entry_path(temp.path(), &key(1));
         let shard = shard.parent().unwrap();
@@ -716,7 +736,7 @@ mod tests {
         set_mtime(&abandoned, now - Duration::from_secs(10 * 60));
 
         assert_eq!(
-            scan_and_evict(temp.path(), 10_000, 9_000),
+            scan_and_evict(temp.path(), 10_000, 9_000, &AtomicUsize::new(0)),
             ScanReport {
                 remaining: 5100,
                 removed: 0
@@ -724,7 +744,7 @@ mod tests {
         );
         assert!(!stale.exists());
         assert_eq!(
-            scan_and_evict(temp.path(), 3000, 2700),
+            scan_and_evict(temp.path(), 3000, 2700, &AtomicUsize::new(0)),
             ScanReport {
                 remaining: 2100,
                 removed: 3
@@ -750,7 +770,9 @@ mod tests {
     #[test]
     fn a_scan_of_a_missing_directory_finds_nothing() {
         let temp = tempfile::tempdir().unwrap();
-        let report = scan_and_evict(&temp.path().join("absent"), 10, 9);
+        let shards_done = AtomicUsize::new(0);
+        let report = scan_and_evict(&temp.path().join("absent"), 10, 9, &shards_done);
+        assert_eq!(shards_done.into_inner(), 256);
         assert_eq!(
             report,
             ScanReport {

@@ -7,6 +7,10 @@
 //! stats actor itself, because nobody waits for it.
 
 pub mod disk;
+#[cfg(feature = "redis")]
+pub mod redis;
+#[cfg(feature = "s3")]
+pub mod s3;
 
 use actix::prelude::*;
 use sccache_core::entry::{CacheEntry, EntryError};

@@ -173,6 +173,9 @@ pub struct StatsReport {
     #[serde(default)]
     pub size_note: Option<String>,
     pub version: String,
+    /// The server's process id, for tools and tests that need to signal it.
+    #[serde(default)]
+    pub pid: u32,
 }
 
 #[cfg(test)]

@@ -358,6 +358,8 @@ impl Scan {
         match name.as_str() {
             "help" => self.query = true,
             "incremental" => self.refuse("incremental"),
+            // The output depends on the machine that compiles, which no key can see.
+            "target-cpu" if value == Some("native") => self.refuse("-C target-cpu=native"),
             n if REFUSED_CODEGEN.contains(&n) && !off => self.refuse(format!("-C {n}")),
             "extra-filename" => self.extra_filename = value.unwrap_or_default().to_owned(),
             "split-debuginfo" => self.split_debuginfo = value.map(str::to_owned),
@@ -546,6 +548,58 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Parsed<RustCompilation> {
         scan.apply(tok);
     }
     scan.finish(cwd)
+}
+
+/// The command line of a run of rustc that writes only the dep-info of the compile `args`
+/// describes, into `out_dir`: every `--emit` and `--out-dir` is replaced, everything else is kept
+/// as written (crate name, `-C extra-filename`, externs, cfgs), so the dep-info file has the
+/// compile's own name and lists what the compile reads. Meant for command lines `parse` accepts.
+pub fn dep_info_args(args: &[OsString], out_dir: &OsStr) -> Vec<OsString> {
+    let mut result = Vec::with_capacity(args.len() + 3);
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        let bytes = arg.as_encoded_bytes();
+        if bytes == b"--" {
+            // Free arguments follow; the replacements must come before them.
+            result.extend([
+                "--emit=dep-info".into(),
+                "--out-dir".into(),
+                out_dir.to_owned(),
+            ]);
+            result.push(arg.clone());
+            result.extend(rest.by_ref().cloned());
+            return result;
+        }
+        // The option's spelling and whether its value is in the same argument.
+        let (name, attached) = if bytes.starts_with(b"--") {
+            match split_eq(arg) {
+                Some((head, _)) => (Some(head), true),
+                None => (arg.to_str(), false),
+            }
+        } else if bytes.len() >= 2 && bytes.first() == Some(&b'-') {
+            (arg.to_str().and_then(|a| a.get(..2)), bytes.len() > 2)
+        } else {
+            (None, true)
+        };
+        match name.and_then(lookup) {
+            Some(("--emit" | "--out-dir", true)) => {
+                if !attached {
+                    rest.next();
+                }
+            }
+            Some((_, true)) if !attached => {
+                result.push(arg.clone());
+                result.extend(rest.next().cloned());
+            }
+            _ => result.push(arg.clone()),
+        }
+    }
+    result.extend([
+        "--emit=dep-info".into(),
+        "--out-dir".into(),
+        out_dir.to_owned(),
+    ]);
+    result
 }
 
 /// Splits make prerequisites at unescaped whitespace, turning `\ ` back into a space.
@@ -1050,6 +1104,44 @@ mod tests {
             let _ = parse(&args, Path::new("/"));
             let _ = parse(&[bad(junk)], Path::new("/"));
         }
+    }
+
+    #[test]
+    fn native_cpu_is_refused() {
+        assert_eq!(
+            reason(&words(&format!("{LIB} -C target-cpu=native"))),
+            "-C target-cpu=native"
+        );
+        cacheable(&words(&format!("{LIB} -C target-cpu=x86-64-v2")));
+    }
+
+    #[test]
+    fn dep_info_args_replace_emit_and_out_dir_only() {
+        let args = words(
+            "--crate-name foo --edition=2021 src/lib.rs --error-format=json --crate-type lib \
+             --emit=dep-info,metadata,link -C embed-bitcode=no -C extra-filename=-abc \
+             --out-dir /t/debug/deps -L dependency=/t/debug/deps --extern bar=/t/libbar.rmeta \
+             --cfg feature=\"x\" -Copt-level=0 -vV",
+        );
+        let rewritten = dep_info_args(&args, OsStr::new("/tmp/d"));
+        let expected = words(
+            "--crate-name foo --edition=2021 src/lib.rs --error-format=json --crate-type lib \
+             -C embed-bitcode=no -C extra-filename=-abc \
+             -L dependency=/t/debug/deps --extern bar=/t/libbar.rmeta \
+             --cfg feature=\"x\" -Copt-level=0 -vV --emit=dep-info --out-dir /tmp/d",
+        );
+        assert_eq!(rewritten, expected);
+        // Separate values are dropped with their option; a value that looks like an option
+        // stays with the option it belongs to.
+        let args = words("--emit link --out-dir o --cfg --out-dir src/lib.rs -- x.rs");
+        assert_eq!(
+            dep_info_args(&args, OsStr::new("d")),
+            words("--cfg --out-dir src/lib.rs --emit=dep-info --out-dir d -- x.rs")
+        );
+        // The rewritten line is still one the parser accepts, with only dep-info emitted.
+        let c = cacheable(&dep_info_args(&words(LIB), OsStr::new("/tmp/d")));
+        assert_eq!(c.emit, vec![EmitKind::DepInfo]);
+        assert_eq!(c.out_dir, "/tmp/d");
     }
 
     #[test]

@@ -1,0 +1,418 @@
+//! The Redis backend: the `RedisStorage` actor keeps entries in one Redis (or one Redis Cluster)
+//! shared by every machine of a team, each under `<key prefix><hex key>`.
+//!
+//! The actor owns one connection and the bookkeeping around it: whether it is being opened,
+//! ready, or resting after a failure, and how many writes are pending. Creating the actor checks
+//! the settings but connects nothing; the first message opens the connection in the background,
+//! so a Redis that is down when the server starts fails no compile. After a failure that breaks
+//! the connection (a refused connect, a dropped socket, a timeout), the actor drops it and skips
+//! Redis for `RETRY_PAUSE`, answering at once, so a Redis that is down adds no connect latency
+//! to every compile; the next message after the pause connects anew.
+//!
+//! Invariants: every Redis round trip is bounded by the storage timeout; no handler waits on
+//! Redis (each returns or spawns a future); a failure seen on an older connection never breaks
+//! a newer one (connections carry a generation). Like the other backends it counts only its
+//! writes (finished, failed, dropped), never hits or misses, and never panics on what Redis
+//! sends. Boundary: it does not evict; Redis does, by `maxmemory` and the optional expiration.
+
+mod link;
+
+pub use link::RedisSetupError;
+
+use super::{decode_fetched, Describe, Description, Lookup, LookupResult, Store};
+use crate::stats::Record;
+use actix::prelude::*;
+use futures::future::{BoxFuture, FutureExt, Shared};
+use link::{breaks_connection, Connection, Endpoint};
+use redis::{RedisError, Value};
+use sccache_core::config::RedisConfig;
+use sccache_core::hash_key::CacheKey;
+use sccache_core::stats::Event;
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::time::{Duration, Instant};
+use tokio::task::spawn_blocking;
+
+/// How long Redis is skipped after a failure that broke the connection.
+const RETRY_PAUSE: Duration = Duration::from_secs(1);
+
+/// The Redis cache backend.
+pub struct RedisStorage {
+    endpoint: Endpoint,
+    /// What `--show-stats` and the log call this Redis, password masked.
+    location: String,
+    key_prefix: String,
+    expiration: Option<Duration>,
+    timeout: Duration,
+    max_pending_writes: usize,
+    stats: Recipient<Record>,
+    /// Writes started and not finished yet.
+    pending_writes: usize,
+    link: Link,
+    /// Counts the links given up so far; a failure on an older link must not break a newer one.
+    generation: u64,
+    /// Whether the last round trip failed, so that an outage is logged once as a warning.
+    failing: bool,
+}
+
+/// The state of the actor's connection.
+enum Link {
+    /// Nothing opened yet, or the last link was given up and its pause is over.
+    Idle,
+    /// A connect running in the background; every message meanwhile waits for the same one.
+    Connecting(SharedConnect),
+    Ready(Connection),
+    /// Redis failed recently: it is skipped until `until`.
+    Resting { until: Instant, reason: String },
+}
+
+type SharedConnect = Shared<BoxFuture<'static, Result<Connection, String>>>;
+
+/// Why a round trip to Redis did not happen or did not succeed.
+#[derive(Debug)]
+enum Failure {
+    /// Skipped: Redis failed moments ago (the text says how).
+    Resting(String),
+    Connect(String),
+    Timeout(Duration),
+    Command(RedisError),
+    /// Something on our side: the entry would not encode, or a task died.
+    Local(String),
+}
+
+impl Failure {
+    /// Whether the connection should be dropped and Redis rested.
+    fn breaks_connection(&self) -> bool {
+        match self {
+            Failure::Resting(_) | Failure::Local(_) => false,
+            Failure::Connect(_) | Failure::Timeout(_) => true,
+            Failure::Command(error) => breaks_connection(error),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Resting(reason) => write!(formatter, "skipped after a recent failure ({reason})"),
+            Failure::Connect(reason) | Failure::Local(reason) => formatter.write_str(reason),
+            Failure::Timeout(timeout) => write!(formatter, "no answer within {timeout:?}"),
+            Failure::Command(error) => write!(formatter, "{error}"),
+        }
+    }
+}
+
+impl RedisStorage {
+    /// A backend for `config`, giving each round trip `timeout` and queueing at most
+    /// `max_pending_writes` writes. Fails only on settings that can never work (a malformed URL,
+    /// a database other than 0 in a cluster); connects nothing.
+    pub fn new(
+        config: RedisConfig,
+        timeout: Duration,
+        max_pending_writes: usize,
+        stats: Recipient<Record>,
+    ) -> Result<Self, RedisSetupError> {
+        let (endpoint, location) = Endpoint::new(&config, timeout)?;
+        Ok(RedisStorage {
+            endpoint,
+            location,
+            key_prefix: config.key_prefix,
+            expiration: config.expiration,
+            timeout,
+            max_pending_writes,
+            stats,
+            pending_writes: 0,
+            link: Link::Idle,
+            generation: 0,
+            failing: false,
+        })
+    }
+
+    fn record(&self, event: Event) {
+        self.stats.do_send(Record(event));
+    }
+
+    /// The Redis key of a cache key: sccache's `<prefix><hex key>`.
+    fn redis_key(&self, key: &CacheKey) -> String {
+        format!("{}{}", self.key_prefix, key.to_hex())
+    }
+
+    /// The connection to use now: the ready one, the one being opened, or a new one opened in
+    /// the background; an error while Redis rests.
+    fn acquire(
+        &mut self,
+        ctx: &mut Context<Self>,
+    ) -> Result<BoxFuture<'static, Result<Connection, Failure>>, Failure> {
+        if let Link::Resting { until, reason } = &self.link {
+            if Instant::now() < *until {
+                return Err(Failure::Resting(reason.clone()));
+            }
+            self.link = Link::Idle;
+        }
+        let connecting = match &self.link {
+            Link::Ready(connection) => return Ok(futures::future::ready(Ok(connection.clone())).boxed()),
+            Link::Connecting(connecting) => connecting.clone(),
+            Link::Idle | Link::Resting { .. } => self.start_connect(ctx),
+        };
+        Ok(connecting.map(|result| result.map_err(Failure::Connect)).boxed())
+    }
+
+    /// Opens a connection in the background; the actor keeps it once it is open.
+    fn start_connect(&mut self, ctx: &mut Context<Self>) -> SharedConnect {
+        let connecting = self.endpoint.clone().connect(self.timeout).boxed().shared();
+        self.link = Link::Connecting(connecting.clone());
+        let generation = self.generation;
+        ctx.spawn(connecting.clone().into_actor(self).map(move |result, actor, _| {
+            if actor.generation != generation {
+                return;
+            }
+            match result {
+                Ok(connection) => {
+                    log::debug!("connected to {}", actor.location);
+                    actor.link = Link::Ready(connection);
+                }
+                Err(reason) => actor.fail(generation, &Failure::Connect(reason)),
+            }
+        }));
+        connecting
+    }
+
+    /// Runs `work` on the connection within the timeout, then notes how it went.
+    fn with_connection<T, Work>(
+        &mut self,
+        ctx: &mut Context<Self>,
+        work: impl FnOnce(Connection) -> Work + 'static,
+    ) -> impl ActorFuture<Self, Output = Result<T, Failure>>
+    where
+        T: 'static,
+        Work: Future<Output = Result<T, Failure>> + 'static,
+    {
+        let acquired = self.acquire(ctx);
+        let generation = self.generation;
+        let timeout = self.timeout;
+        let round_trip = async move {
+            let connecting = acquired?;
+            let attempt = async move { work(connecting.await?).await };
+            tokio::time::timeout(timeout, attempt)
+                .await
+                .unwrap_or(Err(Failure::Timeout(timeout)))
+        };
+        round_trip.into_actor(self).map(move |result, actor, _| {
+            match &result {
+                Ok(_) => actor.succeed(),
+                Err(failure) => actor.fail(generation, failure),
+            }
+            result
+        })
+    }
+
+    fn succeed(&mut self) {
+        if self.failing {
+            log::info!("{} answers again", self.location);
+            self.failing = false;
+        }
+    }
+
+    /// Logs a failure (the first of an outage as a warning) and, if it broke the connection of
+    /// `generation`, drops that connection and rests.
+    fn fail(&mut self, generation: u64, failure: &Failure) {
+        if self.failing {
+            log::debug!("{}: {failure}", self.location);
+        } else {
+            log::warn!(
+                "{}: {failure}; cache reads count as misses and writes fail until it answers",
+                self.location
+            );
+            self.failing = true;
+        }
+        if failure.breaks_connection() && generation == self.generation {
+            self.generation += 1;
+            self.link = Link::Resting {
+                until: Instant::now() + RETRY_PAUSE,
+                reason: failure.to_string(),
+            };
+        }
+    }
+
+    /// Deletes a corrupt entry in the background.
+    fn remove(&mut self, key: String, ctx: &mut Context<Self>) {
+        let removal = self.with_connection(ctx, move |mut connection| async move {
+            let command = redis::cmd("DEL").arg(&key).clone();
+            connection.query::<()>(&command).await.map_err(Failure::Command)
+        });
+        ctx.spawn(removal.map(|_, _, _| ()));
+    }
+}
+
+impl Actor for RedisStorage {
+    type Context = Context<Self>;
+}
+
+impl Handler<Lookup> for RedisStorage {
+    type Result = ResponseActFuture<Self, LookupResult>;
+
+    fn handle(&mut self, message: Lookup, ctx: &mut Context<Self>) -> Self::Result {
+        let key = self.redis_key(&message.key);
+        let command = redis::cmd("GET").arg(&key).clone();
+        let fetch = self.with_connection(ctx, move |mut connection| async move {
+            connection
+                .query::<Option<Vec<u8>>>(&command)
+                .await
+                .map_err(Failure::Command)
+        });
+        Box::pin(
+            fetch
+                .then(|fetched, actor, _| decode(fetched).into_actor(actor))
+                .map(move |result, actor, ctx| {
+                    if matches!(result, LookupResult::Corrupt) {
+                        actor.remove(key, ctx);
+                    }
+                    result
+                }),
+        )
+    }
+}
+
+/// The answer for what GET returned; decoding runs on the blocking pool.
+async fn decode(fetched: Result<Option<Vec<u8>>, Failure>) -> LookupResult {
+    match fetched {
+        Ok(None) => LookupResult::Miss,
+        Ok(Some(bytes)) => spawn_blocking(move || decode_fetched(&bytes))
+            .await
+            .unwrap_or_else(|error| LookupResult::Error(format!("decoding task failed: {error}"))),
+        Err(failure) => LookupResult::Error(failure.to_string()),
+    }
+}
+
+impl Handler<Store> for RedisStorage {
+    type Result = ();
+
+    fn handle(&mut self, message: Store, ctx: &mut Context<Self>) {
+        if self.pending_writes >= self.max_pending_writes {
+            log::debug!(
+                "dropping cache write of {}: {} writes pending",
+                message.key,
+                self.pending_writes
+            );
+            self.record(Event::WriteDropped);
+            return;
+        }
+        self.pending_writes += 1;
+        let key = self.redis_key(&message.key);
+        let entry = message.entry;
+        let expiration = self.expiration;
+        let write = self.with_connection(ctx, move |mut connection| async move {
+            let started = Instant::now();
+            let bytes = spawn_blocking(move || entry.encode())
+                .await
+                .map_err(|error| Failure::Local(format!("encoding task failed: {error}")))?
+                .map_err(|error| Failure::Local(error.to_string()))?;
+            let mut command = redis::cmd("SET");
+            command.arg(&key).arg(bytes);
+            if let Some(expiration) = expiration {
+                command.arg("EX").arg(expiration.as_secs().max(1));
+            }
+            connection.query::<()>(&command).await.map_err(Failure::Command)?;
+            Ok(started.elapsed())
+        });
+        ctx.spawn(write.map(|result, actor, _| {
+            actor.pending_writes = actor.pending_writes.saturating_sub(1);
+            match result {
+                Ok(duration) => actor.record(Event::WriteFinished { duration }),
+                // `with_connection` has logged it.
+                Err(_) => actor.record(Event::WriteFailed),
+            }
+        }));
+    }
+}
+
+impl Handler<Describe> for RedisStorage {
+    type Result = ResponseActFuture<Self, Description>;
+
+    fn handle(&mut self, _: Describe, ctx: &mut Context<Self>) -> Self::Result {
+        let location = self.location.clone();
+        let measure = self.with_connection(ctx, |mut connection| async move {
+            let info = redis::cmd("INFO").arg("memory").clone();
+            let replies = connection
+                .query_primaries(&info)
+                .await
+                .map_err(Failure::Command)?;
+            let used = sum_used_memory(&replies);
+            let config_get = redis::cmd("CONFIG").arg("GET").arg("maxmemory").clone();
+            let max = match connection.query_primaries(&config_get).await {
+                Ok(replies) => sum_maxmemory(&replies),
+                Err(error) if breaks_connection(&error) => return Err(Failure::Command(error)),
+                Err(error) => {
+                    log::debug!("CONFIG GET maxmemory refused: {error}");
+                    Err("Redis refused CONFIG GET maxmemory".to_owned())
+                }
+            };
+            Ok((used, max))
+        });
+        Box::pin(measure.map(move |result, _, _| match result {
+            Ok((used, Ok(max))) => Description {
+                location,
+                size: used,
+                max_size: max,
+                note: match (used, max) {
+                    (_, None) => Some("Redis maxmemory is not set (0)".to_owned()),
+                    (None, _) => Some("Redis did not report used_memory".to_owned()),
+                    _ => None,
+                },
+            },
+            Ok((used, Err(note))) => Description {
+                location,
+                size: used,
+                max_size: None,
+                note: Some(note),
+            },
+            Err(failure) => Description {
+                location,
+                size: None,
+                max_size: None,
+                note: Some(format!("Redis is unreachable: {failure}")),
+            },
+        }))
+    }
+}
+
+/// The total `used_memory` of `INFO memory` replies (one per primary node).
+fn sum_used_memory(replies: &[Value]) -> Option<u64> {
+    replies.iter().try_fold(0u64, |total, reply| {
+        let text: String = redis::from_redis_value(reply).ok()?;
+        let used = text.lines().find_map(|line| {
+            line.trim().strip_prefix("used_memory:")?.parse::<u64>().ok()
+        })?;
+        Some(total.saturating_add(used))
+    })
+}
+
+/// The total `maxmemory` of `CONFIG GET maxmemory` replies (one per primary node): `None` when
+/// any node has no limit (0), since the total is then unlimited; an error note when a reply is
+/// unreadable.
+fn sum_maxmemory(replies: &[Value]) -> Result<Option<u64>, String> {
+    let unreadable = || "Redis sent an unreadable maxmemory".to_owned();
+    let mut total = 0u64;
+    for reply in replies {
+        let pairs: Vec<(String, String)> = match reply {
+            Value::Map(_) => redis::from_redis_value::<HashMap<String, String>>(reply)
+                .map(|pairs| pairs.into_iter().collect()),
+            _ => redis::from_redis_value(reply),
+        }
+        .map_err(|_| unreadable())?;
+        let max = pairs
+            .iter()
+            .find(|(name, _)| name == "maxmemory")
+            .and_then(|(_, value)| value.parse::<u64>().ok())
+            .ok_or_else(unreadable)?;
+        if max == 0 {
+            return Ok(None);
+        }
+        total = total.saturating_add(max);
+    }
+    Ok(Some(total))
+}
+
+#[cfg(test)]
+mod tests;

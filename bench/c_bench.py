@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""C benchmark: per-hit latency on a real-sized C file, and a warm rebuild of a multi-file
+project, each against the plain compiler.
+
+Usage: bench/c_bench.py [path/to/sccache]   (default: target/release/sccache)
+
+It generates its sources in a temporary directory: one translation unit of about 3,000 lines
+that includes 15 project headers and the usual libc headers, and a 40-file project built with
+make -j2. It starts its own sccache server on a free port with a private cache directory and
+stops it at the end. Figures are medians over repeated runs.
+"""
+
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPEAT = 30
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def write_big_source(directory):
+    for index in range(15):
+        lines = [f"#ifndef HEADER_{index}_H", f"#define HEADER_{index}_H", "#include <stddef.h>"]
+        for item in range(40):
+            lines.append(f"struct h{index}_s{item} {{ int a; long b; char name[{8 + item}]; }};")
+            lines.append(f"int h{index}_f{item}(const struct h{index}_s{item} *value, size_t n);")
+        lines.append("#endif")
+        with open(os.path.join(directory, f"header{index}.h"), "w") as handle:
+            handle.write("\n".join(lines) + "\n")
+    lines = ["#include <stdio.h>", "#include <stdlib.h>", "#include <string.h>"]
+    lines += [f'#include "header{index}.h"' for index in range(15)]
+    for function in range(300):
+        lines += [
+            f"int big_function_{function}(int x, const char *text) {{",
+            "    int total = 0;",
+            "    for (int i = 0; i < x; i++) {",
+            f"        total += (int)strlen(text) * {function} + i;",
+            "        if (total % 7 == 3) total ^= 0x5a5a;",
+            "    }",
+            f"    if (total > {function * 1000}) printf(\"%d\\n\", total);",
+            "    return total;",
+            "}",
+            "",
+        ]
+    with open(os.path.join(directory, "big.c"), "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    return len(lines)
+
+
+def write_project(directory):
+    os.makedirs(directory, exist_ok=True)
+    names = []
+    for index in range(40):
+        name = f"unit{index}"
+        names.append(name)
+        body = ["#include <stdio.h>", "#include <string.h>", f"int {name}(int x) {{", "    int s = 0;"]
+        body += [f"    s += x * {line} + (int)strlen(\"{name}\");" for line in range(60)]
+        body += ["    return s;", "}"]
+        with open(os.path.join(directory, f"{name}.c"), "w") as handle:
+            handle.write("\n".join(body) + "\n")
+    objects = " ".join(f"{name}.o" for name in names)
+    with open(os.path.join(directory, "Makefile"), "w") as handle:
+        handle.write(f"CC ?= gcc\nall: {objects}\n%.o: %.c\n\t$(CC) -O2 -c $< -o $@\nclean:\n\trm -f *.o\n")
+
+
+def timed(command, cwd, env, repeat=REPEAT):
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run(command, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL)
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def main():
+    sccache = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "target/release/sccache")
+    work = tempfile.mkdtemp(prefix="sccache-bench")
+    env = dict(os.environ)
+    env.update(
+        SCCACHE_SERVER_PORT=str(free_port()),
+        SCCACHE_DIR=os.path.join(work, "cache"),
+        SCCACHE_IDLE_TIMEOUT="300",
+    )
+    for name in ("SCCACHE_REDIS", "SCCACHE_BUCKET", "SCCACHE_LOG", "SCCACHE_ERROR_LOG"):
+        env.pop(name, None)
+    lines = write_big_source(work)
+    subprocess.run([sccache, "--start-server"], env=env, check=True)
+    try:
+        compile_args = ["-O2", "-c", "big.c", "-o", "big.o"]
+        preprocess = timed(["gcc", "-O2", "-E", "big.c", "-o", os.devnull], work, env)
+        plain = timed(["gcc", *compile_args], work, env, repeat=10)
+        subprocess.run([sccache, "gcc", *compile_args], cwd=work, env=env, check=True)
+        time.sleep(0.5)  # the cache write finishes after the client has its result
+        hit = timed([sccache, "gcc", *compile_args], cwd=work, env=env)
+        noop = timed(["true"], work, env)
+
+        project = os.path.join(work, "project")
+        write_project(project)
+        make = ["make", "-s", "-j2"]
+        subprocess.run([*make, "clean"], cwd=project, env=env, check=True)
+        start = time.perf_counter()
+        subprocess.run([*make, "CC=gcc"], cwd=project, env=env, check=True)
+        plain_build = time.perf_counter() - start
+        subprocess.run([*make, "clean"], cwd=project, env=env, check=True)
+        start = time.perf_counter()
+        subprocess.run([*make, f"CC={sccache} gcc"], cwd=project, env=env, check=True)
+        cold_build = time.perf_counter() - start
+        time.sleep(0.5)
+        warm = []
+        for _ in range(5):
+            subprocess.run([*make, "clean"], cwd=project, env=env, check=True)
+            start = time.perf_counter()
+            subprocess.run([*make, f"CC={sccache} gcc"], cwd=project, env=env, check=True)
+            warm.append(time.perf_counter() - start)
+        stats = json.loads(
+            subprocess.run(
+                [sccache, "--show-stats", "--stats-format", "json"], env=env, check=True, capture_output=True
+            ).stdout
+        )["stats"]
+    finally:
+        subprocess.run([sccache, "--stop-server"], env=env, stdout=subprocess.DEVNULL)
+
+    ms = lambda seconds: f"{seconds * 1000:8.2f} ms"
+    print(f"big.c: {lines} lines, 15 project headers + libc headers")
+    print(f"  process spawn floor (true)     {ms(noop)}")
+    print(f"  gcc -E (preprocessor only)     {ms(preprocess)}")
+    print(f"  plain gcc -O2 -c               {ms(plain)}")
+    print(f"  sccache hit                    {ms(hit)}")
+    print(f"  hit minus gcc -E               {ms(hit - preprocess)}")
+    print("40-file project, make -j2:")
+    print(f"  plain gcc                      {ms(plain_build)}")
+    print(f"  sccache cold (all misses)      {ms(cold_build)}")
+    print(f"  sccache warm (median of 5)     {ms(statistics.median(warm))}")
+    hits = sum(stats["cache_hits"]["counts"].values())
+    misses = sum(stats["cache_misses"]["counts"].values())
+    print(f"stats: {hits} hits, {misses} misses, {stats['cache_writes']} writes")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+//! sccache's own flags: `--start-server`, `--stop-server`, `--show-stats`, `--zero-stats`.
+//!
+//! Each sends one request and prints the answer the way sccache does. `--show-stats` and
+//! `--zero-stats` start a server when none runs, as sccache's do; `--stop-server` never does.
+//! Errors are returned to `main`, which prints them and exits 2.
+
+use crate::args::{Action, Cli};
+use crate::client::{response_name, version_mismatch_message, Connection};
+use crate::spawn::{connect_or_start, start_server};
+use crate::stats_view::{render, StatsFormat};
+use anyhow::{anyhow, Context};
+use clap::Parser;
+use sccache_core::config::{client_port, env_flag};
+use sccache_core::protocol::{Request, Response};
+use std::ffi::OsString;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+/// How long a control request may wait for its answer; a server that takes longer is stuck.
+const CONTROL_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long `--stop-server` waits for the server to close its port.
+const STOP_WAIT: Duration = Duration::from_secs(5);
+
+/// Parses the flags and runs the action; returns the exit code.
+pub fn run(argv: Vec<OsString>) -> anyhow::Result<i32> {
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(error) => {
+            // Help and version print to stdout and exit 0; usage errors to stderr, exit 2.
+            let _ = error.print();
+            return Ok(error.exit_code());
+        }
+    };
+    match cli.action() {
+        Action::StartServer => start(),
+        Action::StopServer => stop(cli.stats_format),
+        Action::ShowStats => show_stats(cli.stats_format),
+        Action::ZeroStats => zero_stats(),
+    }
+}
+
+fn lookup(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn port() -> anyhow::Result<u16> {
+    Ok(client_port(&lookup)?)
+}
+
+fn start() -> anyhow::Result<i32> {
+    if env_flag(&lookup, "SCCACHE_NO_DAEMON") {
+        return Ok(crate::server_entry::run_foreground());
+    }
+    let port = port()?;
+    print_out("sccache: Starting the server...\n");
+    start_server(port).map_err(|error| anyhow!("server failed to start: {error}"))?;
+    Ok(0)
+}
+
+fn stop(format: StatsFormat) -> anyhow::Result<i32> {
+    let port = port()?;
+    if format == StatsFormat::Text {
+        // sccache's line; left out of JSON output so stdout stays one JSON document.
+        print_out("Stopping sccache server...\n");
+    }
+    let mut connection =
+        Connection::open(port).with_context(|| format!("no server running on port {port}"))?;
+    match call(&mut connection, Request::Shutdown)? {
+        Response::ShuttingDown(report) => {
+            print_out(&render(&report, format)?);
+            // The server finishes replies and pending writes before it closes its port. Wait
+            // for that, so that once this command returns a new server (perhaps with other
+            // settings) can start and no compile reaches the old one.
+            drop(connection);
+            wait_for_port_closed(port, STOP_WAIT);
+            Ok(0)
+        }
+        other => Err(unexpected(other)),
+    }
+}
+
+fn show_stats(format: StatsFormat) -> anyhow::Result<i32> {
+    let mut connection =
+        connect_or_start(port()?).map_err(|error| anyhow!("server failed to start: {error}"))?;
+    match call(&mut connection, Request::GetStats)? {
+        Response::Stats(report) => {
+            print_out(&render(&report, format)?);
+            Ok(0)
+        }
+        other => Err(unexpected(other)),
+    }
+}
+
+fn zero_stats() -> anyhow::Result<i32> {
+    let mut connection =
+        connect_or_start(port()?).map_err(|error| anyhow!("server failed to start: {error}"))?;
+    match call(&mut connection, Request::ZeroStats)? {
+        Response::ZeroedStats => {
+            print_out("Statistics zeroed.\n");
+            Ok(0)
+        }
+        other => Err(unexpected(other)),
+    }
+}
+
+fn call(connection: &mut Connection, request: Request) -> anyhow::Result<Response> {
+    connection
+        .set_read_timeout(Some(CONTROL_TIMEOUT))
+        .context("cannot configure the connection")?;
+    Ok(connection.call(request)?)
+}
+
+/// Polls until nothing accepts on `port`, for up to `limit`.
+fn wait_for_port_closed(port: u16, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline && Connection::open(port).is_ok() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The error for an answer that does not fit the request.
+fn unexpected(response: Response) -> anyhow::Error {
+    match response {
+        Response::VersionMismatch {
+            server_version,
+            protocol,
+        } => anyhow!(version_mismatch_message(&server_version, protocol)),
+        Response::Refused(message) => anyhow!("the server refused the request: {message}"),
+        other => anyhow!("the server answered {}", response_name(&other)),
+    }
+}
+
+/// Prints to stdout, ignoring a closed pipe (`sccache -s | head -1` is not an error).
+fn print_out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unexpected_answers_read_clearly() {
+        let error = unexpected(Response::Refused("bad token".into()));
+        assert_eq!(
+            error.to_string(),
+            "the server refused the request: bad token"
+        );
+        let error = unexpected(Response::ZeroedStats);
+        assert_eq!(error.to_string(), "the server answered ZeroedStats");
+    }
+
+    #[test]
+    fn usage_errors_exit_2_and_help_exits_0() {
+        let code = run(vec!["sccache".into(), "--no-such-flag".into()]).unwrap();
+        assert_eq!(code, 2);
+    }
+}

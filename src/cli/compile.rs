@@ -1,0 +1,214 @@
+//! Compile mode: resolve the compiler, ask the server to run it through the cache, and end the
+//! way the compiler would have, by the server's result or by running the compiler here.
+//!
+//! Invariant: the user's build never depends on the server. Any trouble reaching or hearing
+//! from it ends in a local compile, with one warning line when the server misbehaved and none
+//! when it merely declined. Invariant: the compiler never runs here after the server sent a
+//! result (`CompileFinished`), so a compile is not run twice.
+
+use crate::client::{response_name, version_mismatch_message, Connection};
+use crate::fallback;
+use crate::resolve::{own_exe, resolve_compiler, Resolution};
+use crate::spawn::connect_or_start;
+use anyhow::Context;
+use sccache_core::config::client_port;
+use sccache_core::protocol::{CompileFinished, CompileRequest, Request, Response};
+use std::ffi::OsString;
+
+/// Exit code when the compiler cannot be found, as sccache exits.
+const NOT_FOUND: i32 = 2;
+
+/// What the server made of a compile.
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    /// The server's result, to replay.
+    Finished(CompileFinished),
+    /// Run the compiler here; warn with the message first when there is one.
+    Local(Option<String>),
+}
+
+/// Runs `compiler args` through the cache and returns the exit code.
+pub fn run(compiler: OsString, args: Vec<OsString>) -> anyhow::Result<i32> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let path_var = std::env::var_os("PATH");
+    let own = own_exe();
+    let exe = match resolve_compiler(&compiler, &cwd, path_var.as_deref(), own.as_deref()) {
+        Resolution::Found(exe) => exe,
+        Resolution::NotFound => {
+            eprintln!(
+                "sccache: cannot find compiler \"{}\"",
+                compiler.to_string_lossy()
+            );
+            return Ok(NOT_FOUND);
+        }
+        Resolution::IsSelf(path) => {
+            eprintln!(
+                "sccache: {} is sccache itself, not a compiler",
+                path.display()
+            );
+            return Ok(NOT_FOUND);
+        }
+    };
+    let request = CompileRequest {
+        exe: exe.clone().into_os_string(),
+        cwd: cwd.into_os_string(),
+        args: args.clone(),
+        env: std::env::vars_os().collect(),
+    };
+    match through_server(request) {
+        Outcome::Finished(finished) => Ok(fallback::replay(finished)),
+        Outcome::Local(warning) => {
+            if let Some(warning) = warning {
+                eprintln!("sccache: {warning}");
+            }
+            Ok(fallback::run_locally(&exe, &args))
+        }
+    }
+}
+
+fn through_server(request: CompileRequest) -> Outcome {
+    let port = match client_port(&|name| std::env::var(name).ok()) {
+        Ok(port) => port,
+        Err(error) => return warn_local(format!("{error}; compiling locally")),
+    };
+    let mut connection = match connect_or_start(port) {
+        Ok(connection) => connection,
+        Err(error) => {
+            return warn_local(format!(
+                "server failed to start: {error}; compiling locally"
+            ))
+        }
+    };
+    if let Err(error) = connection.send(Request::Compile(request)) {
+        return warn_local(format!("{error}; compiling locally"));
+    }
+    await_result(&mut connection)
+}
+
+/// Reads the server's answers to a compile. No read timeout: a compile may take minutes, and a
+/// server that dies closes the connection.
+fn await_result(connection: &mut Connection) -> Outcome {
+    let mut started = false;
+    loop {
+        let response = match connection.receive() {
+            Ok(response) => response,
+            Err(error) => return warn_local(format!("{error}; compiling locally")),
+        };
+        match response {
+            Response::CompileStarted if !started => started = true,
+            Response::CompileFinished(finished) => return Outcome::Finished(finished),
+            Response::UnhandledCompile | Response::UnsupportedCompiler(_) if !started => {
+                return Outcome::Local(None)
+            }
+            Response::VersionMismatch {
+                server_version,
+                protocol,
+            } => return warn_local(version_mismatch_message(&server_version, protocol)),
+            Response::Refused(message) => {
+                return warn_local(format!(
+                    "the server refused the compile ({message}); compiling locally"
+                ))
+            }
+            other => {
+                return warn_local(format!(
+                    "the server answered {} to a compile; compiling locally",
+                    response_name(&other)
+                ))
+            }
+        }
+    }
+}
+
+fn warn_local(message: String) -> Outcome {
+    Outcome::Local(Some(message))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use sccache_core::framing::write_frame;
+    use sccache_core::protocol::encode;
+    use std::net::{Ipv4Addr, TcpListener};
+
+    /// A fake server that answers any request with `frames` (raw), then closes.
+    fn answer_with(frames: Vec<Vec<u8>>) -> Outcome {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let _ = sccache_core::framing::read_frame(&mut stream).unwrap();
+            for frame in frames {
+                write_frame(&mut stream, &frame).unwrap();
+            }
+        });
+        let mut connection = Connection::open(port).unwrap();
+        connection.send(Request::GetStats).unwrap();
+        let outcome = await_result(&mut connection);
+        server.join().unwrap();
+        outcome
+    }
+
+    fn frame(response: Response) -> Vec<u8> {
+        encode(&response).unwrap()
+    }
+
+    #[test]
+    fn started_then_finished_is_replayed() {
+        let finished = CompileFinished {
+            exit_code: Some(0),
+            stdout: b"out".to_vec(),
+            ..CompileFinished::default()
+        };
+        assert_eq!(
+            answer_with(vec![
+                frame(Response::CompileStarted),
+                frame(Response::CompileFinished(finished.clone()))
+            ]),
+            Outcome::Finished(finished)
+        );
+    }
+
+    #[test]
+    fn unhandled_compiles_locally_without_a_warning() {
+        assert_eq!(
+            answer_with(vec![frame(Response::UnhandledCompile)]),
+            Outcome::Local(None)
+        );
+        assert_eq!(
+            answer_with(vec![frame(Response::UnsupportedCompiler("ld".into()))]),
+            Outcome::Local(None)
+        );
+    }
+
+    #[test]
+    fn death_after_start_compiles_locally_with_a_warning() {
+        match answer_with(vec![frame(Response::CompileStarted)]) {
+            Outcome::Local(Some(warning)) => {
+                assert!(warning.contains("closed the connection"), "{warning}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn garbage_compiles_locally_with_a_warning() {
+        match answer_with(vec![vec![0xc1, 0xc1]]) {
+            Outcome::Local(Some(warning)) => assert!(warning.contains("garbage"), "{warning}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn version_mismatch_warns_with_the_remedy() {
+        match answer_with(vec![frame(Response::VersionMismatch {
+            server_version: "0.0.1".into(),
+            protocol: 99,
+        })]) {
+            Outcome::Local(Some(warning)) => {
+                assert!(warning.contains("--stop-server"), "{warning}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! Running the server in this process: as the daemon a client spawned (`SCCACHE_START_SERVER=1`)
+//! or in the foreground (`SCCACHE_NO_DAEMON=1 sccache --start-server`).
+//!
+//! This module sets up logging, reads the configuration, hands both to
+//! `sccache_actors::server::run`, and tells whoever waits (the spawning client through
+//! `SCCACHE_STARTUP_NOTIFY`, or a person at the terminal) whether the server is listening.
+//! Invariant: a waiting client always hears one status, even when the server fails before it
+//! binds, so it never sits out the whole startup timeout. The server's own work lives in the
+//! actors crate.
+
+use crate::spawn::{NOTIFY_VAR, STATUS_FAILED, STATUS_READY};
+use sccache_actors::server::ServerError;
+use sccache_core::config::{server_config, ServerConfig};
+use std::ffi::OsString;
+use std::io::{ErrorKind, Write};
+use std::os::unix::net::UnixStream;
+use std::sync::{Arc, Mutex};
+
+/// Exit code of a server that could not start or stopped on an error.
+const FAILED: i32 = 2;
+
+/// Where the startup status goes.
+enum Listener {
+    /// The client that spawned this daemon, waiting on a Unix socket.
+    Socket(OsString),
+    /// A person at a terminal: a line on stderr.
+    Terminal { port: u16 },
+}
+
+/// Delivers the startup status exactly once, whichever of the server and this module gets to it.
+#[derive(Clone)]
+struct Notifier {
+    listener: Arc<Mutex<Option<Listener>>>,
+}
+
+impl Notifier {
+    fn new(listener: Listener) -> Notifier {
+        Notifier {
+            listener: Arc::new(Mutex::new(Some(listener))),
+        }
+    }
+
+    /// Sends `status` unless a status was already sent.
+    fn send(&self, status: Result<(), String>) {
+        let taken = match self.listener.lock() {
+            Ok(mut guard) => guard.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        match taken {
+            Some(Listener::Socket(path)) => notify_socket(&path, &status),
+            Some(Listener::Terminal { port }) => match status {
+                Ok(()) => eprintln!("sccache: listening on port {port}"),
+                Err(message) => eprintln!("sccache: server failed to start: {message}"),
+            },
+            None => {}
+        }
+    }
+}
+
+fn notify_socket(path: &OsString, status: &Result<(), String>) {
+    let mut message = Vec::new();
+    match status {
+        Ok(()) => message.push(STATUS_READY),
+        Err(text) => {
+            message.push(STATUS_FAILED);
+            message.extend_from_slice(text.as_bytes());
+        }
+    }
+    let sent = UnixStream::connect(path).and_then(|mut stream| stream.write_all(&message));
+    if let Err(error) = sent {
+        log::warn!("cannot report startup status to {path:?}: {error}");
+    }
+}
+
+/// Whether this process was spawned to be the server.
+pub fn requested() -> bool {
+    sccache_core::config::env_flag(&lookup, crate::spawn::START_SERVER_VAR)
+}
+
+fn lookup(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// Runs as the daemon a client spawned; returns the process's exit code.
+pub fn run_daemon() -> i32 {
+    // Leave the spawning client's session, so its terminal's signals do not reach the server.
+    // The client already did this between fork and exec; failing again (as session leader) is
+    // expected and harmless.
+    // SAFETY: setsid takes no arguments and changes only this process's session.
+    unsafe {
+        libc::setsid();
+    }
+    init_logging(true);
+    let notifier = match std::env::var_os(NOTIFY_VAR) {
+        Some(path) => Notifier::new(Listener::Socket(path)),
+        None => Notifier::new(Listener::Terminal {
+            port: sccache_core::config::client_port(&lookup)
+                .unwrap_or(sccache_core::config::DEFAULT_PORT),
+        }),
+    };
+    serve(notifier)
+}
+
+/// Runs in the foreground, logging to stderr; returns the process's exit code.
+pub fn run_foreground() -> i32 {
+    init_logging(false);
+    let port = match sccache_core::config::client_port(&lookup) {
+        Ok(port) => port,
+        Err(error) => {
+            eprintln!("sccache: server failed to start: {error}");
+            return FAILED;
+        }
+    };
+    serve(Notifier::new(Listener::Terminal { port }))
+}
+
+fn serve(notifier: Notifier) -> i32 {
+    let config: ServerConfig = match server_config(&lookup) {
+        Ok(config) => config,
+        Err(error) => {
+            log::error!("server failed to start: {error}");
+            notifier.send(Err(error.to_string()));
+            return FAILED;
+        }
+    };
+    let ready_notifier = notifier.clone();
+    let ready = Box::new(move |status: Result<(), String>| ready_notifier.send(status));
+    match sccache_actors::server::run(config, ready) {
+        Ok(()) => 0,
+        Err(error) => {
+            match &error {
+                // Another client's server won the race for the port; that is how concurrent
+                // starts resolve, not a fault.
+                ServerError::Bind { source, .. } if source.kind() == ErrorKind::AddrInUse => {
+                    log::info!("not serving: {error}")
+                }
+                _ => log::error!("server stopped: {error}"),
+            }
+            // Reaches the waiting client only if the server failed before it reported.
+            notifier.send(Err(error.to_string()));
+            FAILED
+        }
+    }
+}
+
+/// Logging from `SCCACHE_LOG` (default `warn`). The daemon writes to `SCCACHE_ERROR_LOG`
+/// (appending) when set, since its stderr goes nowhere; the foreground server writes to stderr.
+fn init_logging(daemon: bool) {
+    let filter = lookup("SCCACHE_LOG")
+        .filter(|value| !value.is_empty())
+        .unwrap_or_else(|| "warn".to_owned());
+    let mut builder = env_logger::Builder::new();
+    builder.parse_filters(&filter);
+    let log_file = lookup("SCCACHE_ERROR_LOG").filter(|value| daemon && !value.is_empty());
+    if let Some(path) = log_file {
+        // A log file that cannot be opened must not stop the cache; the daemon then logs to
+        // its (null) stderr.
+        if let Ok(file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+        {
+            builder.target(env_logger::Target::Pipe(Box::new(file)));
+        }
+    }
+    let _ = builder.try_init();
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn status_is_sent_once_as_byte_and_message() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("notify.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let notifier = Notifier::new(Listener::Socket(path.into_os_string()));
+        notifier.send(Err("port taken".into()));
+        // A second status (the server's error after it already reported) is not sent.
+        notifier.send(Ok(()));
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut received = Vec::new();
+        stream.read_to_end(&mut received).unwrap();
+        assert_eq!(received, b"\x01port taken");
+        listener.set_nonblocking(true).unwrap();
+        assert!(listener.accept().is_err());
+    }
+}

@@ -1,0 +1,338 @@
+//! Starting the background server: spawn this binary as a daemon and wait until it says it is
+//! listening (or why it is not) on a private Unix socket.
+//!
+//! The notify protocol is one message on `SCCACHE_STARTUP_NOTIFY`: byte 0 for ready, or byte 1
+//! followed by a UTF-8 message for failed, then end of stream. `server_entry` is the other side.
+//!
+//! Invariant: when many clients start a server at once (`make -j32` on a cold machine), all but
+//! one lose the race for the port; a loser's "address in use" is treated as "a server is
+//! starting" and the client waits for the port instead of failing, so the build ends with one
+//! server and every compile served. This module never runs a compile and never waits on the
+//! daemon after it is ready (the daemon outlives the client).
+
+use crate::client::Connection;
+use mio::net::UnixListener;
+use mio::{Events, Interest, Poll, Token};
+use std::fmt;
+use std::io::{self, Read};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a new server may take to report; sccache's own default.
+pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long to wait for the port when another client's server won the race to bind it.
+const RACE_WAIT: Duration = Duration::from_secs(5);
+/// How often to look whether the child died without reporting.
+const CHILD_CHECK_INTERVAL: Duration = Duration::from_millis(100);
+/// The longest status message read; a server's error text is a line or two.
+const MAX_STATUS_BYTES: usize = 64 * 1024;
+
+/// The variable that makes this binary run as the server.
+pub const START_SERVER_VAR: &str = "SCCACHE_START_SERVER";
+/// The variable naming the socket the server reports its status on.
+pub const NOTIFY_VAR: &str = "SCCACHE_STARTUP_NOTIFY";
+/// Status byte: the server is listening.
+pub const STATUS_READY: u8 = 0;
+/// Status byte: the server failed; a UTF-8 message follows.
+pub const STATUS_FAILED: u8 = 1;
+
+/// Why a server could not be started.
+#[derive(Debug)]
+pub enum StartError {
+    /// The server reported a failure (its message).
+    Failed(String),
+    /// The server did not report in time.
+    TimedOut,
+    /// The server exited without reporting.
+    Exited(ExitStatus),
+    /// The client could not prepare or spawn it.
+    Setup(String, io::Error),
+    /// It reported ready, yet the port does not accept connections.
+    Unreachable(u16, io::Error),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::Failed(message) => write!(formatter, "{message}"),
+            StartError::TimedOut => write!(
+                formatter,
+                "it did not report within {} s",
+                STARTUP_TIMEOUT.as_secs()
+            ),
+            StartError::Exited(status) => {
+                write!(formatter, "it exited ({status}) before it was ready")
+            }
+            StartError::Setup(what, error) => write!(formatter, "{what}: {error}"),
+            StartError::Unreachable(port, error) => {
+                write!(
+                    formatter,
+                    "it started, but port {port} refuses connections: {error}"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// What the server reported.
+#[derive(Debug, PartialEq, Eq)]
+enum Status {
+    Ready,
+    Failed(String),
+}
+
+/// Connects to the server on `port`, starting one first if none answers.
+pub fn connect_or_start(port: u16) -> Result<Connection, StartError> {
+    if let Ok(connection) = Connection::open(port) {
+        return Ok(connection);
+    }
+    start_server(port)?;
+    Connection::open(port).map_err(|error| StartError::Unreachable(port, error))
+}
+
+/// Starts a server for `port` and returns once one is listening there: the new one, or another
+/// client's that won the race for the port.
+pub fn start_server(port: u16) -> Result<(), StartError> {
+    let setup = |what: &str| {
+        let what = what.to_owned();
+        move |error| StartError::Setup(what, error)
+    };
+    let directory = tempfile::Builder::new()
+        .prefix("sccache-notify")
+        .tempdir()
+        .map_err(setup("cannot create a directory for the startup socket"))?;
+    let socket_path = directory.path().join("notify.sock");
+    let mut listener =
+        UnixListener::bind(&socket_path).map_err(setup("cannot create the startup socket"))?;
+    let mut child = spawn_daemon(&socket_path).map_err(setup("cannot spawn the server"))?;
+    match wait_for_status(&mut listener, &mut child, STARTUP_TIMEOUT)? {
+        Status::Ready => Ok(()),
+        Status::Failed(message) => {
+            reap_soon(&mut child);
+            if is_address_in_use(&message) && wait_for_port(port, RACE_WAIT) {
+                Ok(())
+            } else {
+                Err(StartError::Failed(message))
+            }
+        }
+    }
+}
+
+/// Spawns this binary as the server, detached: no stdio, its own session (so the terminal's
+/// Ctrl-C and hang-up reach the build, not the server), not waited for.
+fn spawn_daemon(socket_path: &Path) -> io::Result<Child> {
+    let exe = std::env::current_exe()?;
+    let mut command = Command::new(exe);
+    command
+        .env(START_SERVER_VAR, "1")
+        .env(NOTIFY_VAR, socket_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: the closure runs between fork and exec and only calls setsid, which is
+    // async-signal-safe and touches no memory. Its failure (already a session leader) is
+    // harmless, so it is ignored.
+    unsafe {
+        command.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    command.spawn()
+}
+
+/// Waits up to `timeout` for the child to connect to `listener` and report, noticing early if
+/// the child dies without a word.
+fn wait_for_status(
+    listener: &mut UnixListener,
+    child: &mut Child,
+    timeout: Duration,
+) -> Result<Status, StartError> {
+    const LISTENER: Token = Token(0);
+    const STREAM: Token = Token(1);
+    let io_error = |what: &'static str| move |error| StartError::Setup(what.to_owned(), error);
+    let mut poll = Poll::new().map_err(io_error("cannot wait for the server"))?;
+    poll.registry()
+        .register(listener, LISTENER, Interest::READABLE)
+        .map_err(io_error("cannot wait for the server"))?;
+    let deadline = Instant::now() + timeout;
+    let mut events = Events::with_capacity(4);
+    let mut stream: Option<mio::net::UnixStream> = None;
+    let mut received = Vec::new();
+    let mut exited: Option<ExitStatus> = None;
+    loop {
+        if stream.is_none() {
+            match listener.accept() {
+                Ok((mut accepted, _)) => {
+                    poll.registry()
+                        .register(&mut accepted, STREAM, Interest::READABLE)
+                        .map_err(io_error("cannot read the server's status"))?;
+                    stream = Some(accepted);
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                Err(error) => return Err(io_error("cannot accept the server's status")(error)),
+            }
+        }
+        if let Some(open) = stream.as_mut() {
+            // Readiness is edge-triggered: read until the socket has nothing more for now.
+            let mut buffer = [0u8; 4096];
+            loop {
+                match open.read(&mut buffer) {
+                    Ok(0) => return Ok(parse_status(&received)),
+                    Ok(count) => {
+                        received.extend_from_slice(&buffer[..count]);
+                        if received.len() > MAX_STATUS_BYTES {
+                            return Ok(parse_status(&received));
+                        }
+                    }
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                    Err(error) => return Err(io_error("cannot read the server's status")(error)),
+                }
+            }
+        } else if let Some(status) = exited {
+            // The child had exited before the last accept, which found no connection: it
+            // will never report.
+            return Err(StartError::Exited(status));
+        } else if let Ok(Some(status)) = child.try_wait() {
+            // Look once more for a connection it made just before exiting.
+            exited = Some(status);
+            continue;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(StartError::TimedOut);
+        }
+        let wait = (deadline - now).min(CHILD_CHECK_INTERVAL);
+        match poll.poll(&mut events, Some(wait)) {
+            Ok(()) => {}
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(io_error("cannot wait for the server")(error)),
+        }
+    }
+}
+
+fn parse_status(received: &[u8]) -> Status {
+    match received.split_first() {
+        Some((&STATUS_READY, _)) => Status::Ready,
+        Some((&STATUS_FAILED, message)) => {
+            Status::Failed(String::from_utf8_lossy(message).trim_end().to_owned())
+        }
+        Some((other, _)) => Status::Failed(format!("unknown startup status byte {other}")),
+        None => Status::Failed("it closed the startup socket without a status".to_owned()),
+    }
+}
+
+/// Whether a failure message says the port is taken: another client's server won the race.
+fn is_address_in_use(message: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
+    lower.contains("address already in use")
+        || lower.contains("address in use")
+        || lower.contains("addrinuse")
+}
+
+/// Polls the port until a server accepts there, for up to `limit`.
+pub fn wait_for_port(port: u16, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if Connection::open(port).is_ok() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A server that reported failure exits right after; wait a moment for it so it does not stay
+/// a zombie while this client compiles locally.
+fn reap_soon(child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < deadline {
+        match child.try_wait() {
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            _ => return,
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn status_bytes_parse() {
+        assert_eq!(parse_status(&[STATUS_READY]), Status::Ready);
+        assert_eq!(
+            parse_status(b"\x01bad SCCACHE_DIR\n"),
+            Status::Failed("bad SCCACHE_DIR".into())
+        );
+        assert!(matches!(parse_status(&[]), Status::Failed(_)));
+        assert!(matches!(parse_status(&[7]), Status::Failed(_)));
+    }
+
+    #[test]
+    fn address_in_use_is_recognised_in_io_error_text() {
+        let error = io::Error::from(io::ErrorKind::AddrInUse);
+        assert!(is_address_in_use(&error.to_string()));
+        assert!(is_address_in_use(
+            "cannot listen on 127.0.0.1:4226: Address already in use (os error 98)"
+        ));
+        assert!(!is_address_in_use(
+            "SCCACHE_CACHE_SIZE=\"lots\" is not valid"
+        ));
+    }
+
+    fn notify_socket() -> (tempfile::TempDir, std::path::PathBuf, UnixListener) {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("notify.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        (directory, path, listener)
+    }
+
+    #[test]
+    fn a_reported_failure_is_read_through_the_socket() {
+        let (_directory, path, mut listener) = notify_socket();
+        let mut child = Command::new("/bin/sleep").arg("5").spawn().unwrap();
+        let reporter = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            let mut stream = std::os::unix::net::UnixStream::connect(&path).unwrap();
+            stream.write_all(b"\x01no cache dir").unwrap();
+        });
+        let status = wait_for_status(&mut listener, &mut child, Duration::from_secs(5));
+        reporter.join().unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(status.unwrap(), Status::Failed("no cache dir".into()));
+    }
+
+    #[test]
+    fn a_child_dying_silently_is_noticed_before_the_timeout() {
+        let (_directory, _path, mut listener) = notify_socket();
+        let mut child = Command::new("/bin/sh")
+            .args(["-c", "exit 3"])
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        let status = wait_for_status(&mut listener, &mut child, Duration::from_secs(10));
+        assert!(matches!(status, Err(StartError::Exited(_))), "{status:?}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn silence_times_out() {
+        let (_directory, _path, mut listener) = notify_socket();
+        let mut child = Command::new("/bin/sleep").arg("5").spawn().unwrap();
+        let status = wait_for_status(&mut listener, &mut child, Duration::from_millis(200));
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(matches!(status, Err(StartError::TimedOut)), "{status:?}");
+    }
+}

@@ -1,0 +1,402 @@
+//! Renders a `StatsReport` the way `sccache --show-stats` does: text with sccache's labels and
+//! layout, or JSON with sccache's field names.
+//!
+//! The text layout is a label column padded to a common width, then values right-aligned in a
+//! value column; a suffix such as ` %` or ` s` hangs past the value column, as sccache prints
+//! it. This module only formats; it does not talk to the server or decide any figure.
+
+use sccache_core::size::format_size;
+use sccache_core::stats::{Stats, StatsReport};
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// The narrowest label column, so a report looks like sccache's even when labels are short.
+const MIN_LABEL_WIDTH: usize = 31;
+/// The narrowest value column.
+const MIN_VALUE_WIDTH: usize = 8;
+/// Durations under this are printed with microsecond precision, so a fast cache write does
+/// not read `0.000 s`.
+const FINE_DURATION_BELOW: Duration = Duration::from_millis(10);
+
+/// How `--show-stats` prints.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatsFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// The report in the requested format, ending with a newline.
+pub fn render(report: &StatsReport, format: StatsFormat) -> anyhow::Result<String> {
+    match format {
+        StatsFormat::Text => Ok(render_text(report)),
+        StatsFormat::Json => Ok(format!("{}\n", serde_json::to_string(report)?)),
+    }
+}
+
+/// One line of the table: a label, a value aligned in the value column, and an optional suffix
+/// printed after the value column (` %`, ` s`, ` MiB`).
+struct Row {
+    label: String,
+    value: String,
+    suffix: String,
+}
+
+impl Row {
+    fn count(label: impl Into<String>, value: u64) -> Row {
+        Row {
+            label: label.into(),
+            value: value.to_string(),
+            suffix: String::new(),
+        }
+    }
+
+    fn with_suffix(label: impl Into<String>, (value, suffix): (String, String)) -> Row {
+        Row {
+            label: label.into(),
+            value,
+            suffix,
+        }
+    }
+}
+
+/// The report as sccache's text table.
+pub fn render_text(report: &StatsReport) -> String {
+    let stats = &report.stats;
+    let rows = counter_rows(stats);
+    let mut reasons: Vec<(&String, &u64)> = stats.not_cached.iter().collect();
+    // Most frequent reason first, as sccache lists them; ties in name order for stable output.
+    reasons.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+    let size_rows = size_rows(report);
+
+    let label_width = rows
+        .iter()
+        .chain(&size_rows)
+        .map(|row| row.label.chars().count())
+        .chain(reasons.iter().map(|(reason, _)| reason.chars().count()))
+        .chain([MIN_LABEL_WIDTH])
+        .max()
+        .unwrap_or(MIN_LABEL_WIDTH);
+    let value_width = rows
+        .iter()
+        .chain(&size_rows)
+        .map(|row| row.value.chars().count())
+        .chain(reasons.iter().map(|(_, count)| count.to_string().len()))
+        .chain([MIN_VALUE_WIDTH])
+        .max()
+        .unwrap_or(MIN_VALUE_WIDTH);
+
+    let mut text = String::new();
+    let push_row = |text: &mut String, row: &Row| {
+        let _ = writeln!(
+            text,
+            "{:<label_width$} {:>value_width$}{}",
+            row.label, row.value, row.suffix
+        );
+    };
+    for row in &rows {
+        push_row(&mut text, row);
+    }
+    let _ = writeln!(
+        text,
+        "{:<label_width$} {}",
+        "Cache location", report.cache_location
+    );
+    if let (None, Some(note)) = (report.cache_size, &report.size_note) {
+        let _ = writeln!(text, "{:<label_width$} {}", "Cache size", note);
+    }
+    for row in &size_rows {
+        push_row(&mut text, row);
+    }
+    if !reasons.is_empty() {
+        text.push_str("\nNon-cacheable reasons:\n");
+        for (reason, count) in reasons {
+            push_row(&mut text, &Row::count(reason.clone(), *count));
+        }
+    }
+    text
+}
+
+fn counter_rows(stats: &Stats) -> Vec<Row> {
+    let mut rows = vec![
+        Row::count("Compile requests", stats.compile_requests),
+        Row::count("Compile requests executed", stats.requests_executed),
+        Row::count("Cache hits", stats.cache_hits.all()),
+    ];
+    for (language, count) in &stats.cache_hits.counts {
+        rows.push(Row::count(format!("Cache hits ({language})"), *count));
+    }
+    rows.push(Row::count("Cache misses", stats.cache_misses.all()));
+    for (language, count) in &stats.cache_misses.counts {
+        rows.push(Row::count(format!("Cache misses ({language})"), *count));
+    }
+    rows.push(Row::with_suffix(
+        "Cache hits rate",
+        hit_rate(stats.cache_hits.all(), stats.cache_misses.all()),
+    ));
+    let mut languages: Vec<&String> = stats
+        .cache_hits
+        .counts
+        .keys()
+        .chain(stats.cache_misses.counts.keys())
+        .collect();
+    languages.sort();
+    languages.dedup();
+    for language in languages {
+        let hits = stats.cache_hits.counts.get(language).copied().unwrap_or(0);
+        let misses = stats
+            .cache_misses
+            .counts
+            .get(language)
+            .copied()
+            .unwrap_or(0);
+        rows.push(Row::with_suffix(
+            format!("Cache hits rate ({language})"),
+            hit_rate(hits, misses),
+        ));
+    }
+    rows.extend([
+        Row::count("Cache timeouts", stats.cache_timeouts),
+        Row::count("Cache read errors", stats.cache_read_errors),
+        Row::count("Forced recaches", stats.forced_recaches),
+        Row::count("Cache write errors", stats.cache_write_errors),
+        Row::count("Cache writes", stats.cache_writes),
+        Row::count("Cache writes dropped", stats.cache_writes_dropped),
+        Row::count("Corrupt cache entries", stats.corrupt_entries),
+        Row::count("Compilations", stats.compilations),
+        Row::count("Compilation failures", stats.compile_fails),
+        Row::count(
+            "Non-cacheable compilations",
+            stats.non_cacheable_compilations,
+        ),
+        Row::count("Non-cacheable calls", stats.requests_not_cacheable),
+        Row::count("Non-compilation calls", stats.requests_not_compile),
+        Row::count(
+            "Unsupported compiler calls",
+            stats.requests_unsupported_compiler,
+        ),
+        Row::with_suffix("Average cache write", seconds(stats.average_write())),
+        Row::with_suffix("Average compiler", seconds(stats.average_compile())),
+        Row::with_suffix("Average cache read hit", seconds(stats.average_read_hit())),
+    ]);
+    rows
+}
+
+fn size_rows(report: &StatsReport) -> Vec<Row> {
+    let mut rows = Vec::new();
+    if let Some(size) = report.cache_size {
+        rows.push(Row::with_suffix("Cache size", size_parts(size)));
+    }
+    if let Some(max) = report.max_cache_size {
+        rows.push(Row::with_suffix("Max cache size", size_parts(max)));
+    }
+    rows
+}
+
+/// A hit rate as sccache prints it: `50.00` with a ` %` suffix, or `-` when nothing was looked up.
+fn hit_rate(hits: u64, misses: u64) -> (String, String) {
+    let total = hits.saturating_add(misses);
+    if total == 0 {
+        return ("-".to_owned(), String::new());
+    }
+    let rate = hits as f64 * 100.0 / total as f64;
+    (format!("{rate:.2}"), " %".to_owned())
+}
+
+/// A duration in seconds, with six decimals under 10 ms so small figures stay visible.
+fn seconds(duration: Duration) -> (String, String) {
+    let value = if duration.is_zero() || duration >= FINE_DURATION_BELOW {
+        format!("{:.3}", duration.as_secs_f64())
+    } else {
+        format!("{:.6}", duration.as_secs_f64())
+    };
+    (value, " s".to_owned())
+}
+
+/// Splits `format_size`'s text into the number (aligned) and the unit (hanging), dropping a
+/// trailing `.0` as sccache shows whole sizes (`10 GiB`).
+fn size_parts(bytes: u64) -> (String, String) {
+    let text = format_size(bytes);
+    match text.split_once(' ') {
+        Some((number, unit)) => {
+            let number = number.strip_suffix(".0").unwrap_or(number);
+            (number.to_owned(), format!(" {unit}"))
+        }
+        None => (text, String::new()),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use sccache_core::stats::Event;
+
+    fn sample() -> StatsReport {
+        let mut stats = Stats::default();
+        for _ in 0..3 {
+            stats.apply(Event::CompileRequest);
+        }
+        stats.apply(Event::Hit {
+            label: "C/C++".into(),
+            read: Duration::from_micros(150),
+        });
+        stats.apply(Event::Miss {
+            label: "Rust".into(),
+        });
+        stats.apply(Event::Compiled {
+            duration: Duration::from_millis(120),
+            success: true,
+        });
+        stats.apply(Event::WriteFinished {
+            duration: Duration::from_micros(300),
+        });
+        stats.apply(Event::NotCacheable("-E".into()));
+        stats.apply(Event::NotCacheable("multiple input files".into()));
+        stats.apply(Event::NotCacheable("multiple input files".into()));
+        StatsReport {
+            stats,
+            cache_location: "Local disk: \"/root/.cache/sccache\"".into(),
+            cache_size: Some(1_258_291),
+            max_cache_size: Some(10 << 30),
+            size_note: None,
+            version: "0.1.0".into(),
+            ..StatsReport::default()
+        }
+    }
+
+    /// The line whose label column holds exactly `label`.
+    fn line<'a>(text: &'a str, label: &str) -> &'a str {
+        text.lines()
+            .find(|line| line.get(..MIN_LABEL_WIDTH).map(str::trim_end) == Some(label))
+            .unwrap_or_else(|| panic!("no line {label:?} in\n{text}"))
+    }
+
+    #[test]
+    fn every_label_is_present() {
+        let text = render_text(&sample());
+        for label in [
+            "Compile requests",
+            "Compile requests executed",
+            "Cache hits",
+            "Cache hits (C/C++)",
+            "Cache misses",
+            "Cache misses (Rust)",
+            "Cache hits rate",
+            "Cache hits rate (C/C++)",
+            "Cache hits rate (Rust)",
+            "Cache timeouts",
+            "Cache read errors",
+            "Forced recaches",
+            "Cache write errors",
+            "Cache writes",
+            "Cache writes dropped",
+            "Corrupt cache entries",
+            "Compilations",
+            "Compilation failures",
+            "Non-cacheable compilations",
+            "Non-cacheable calls",
+            "Non-compilation calls",
+            "Unsupported compiler calls",
+            "Average cache write",
+            "Average compiler",
+            "Average cache read hit",
+            "Cache location",
+            "Cache size",
+            "Max cache size",
+            "Non-cacheable reasons:",
+        ] {
+            assert!(
+                text.lines().any(|line| line.starts_with(label)),
+                "missing {label:?} in\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn values_line_up_in_sccaches_columns() {
+        let text = render_text(&sample());
+        assert_eq!(
+            line(&text, "Compile requests"),
+            "Compile requests                       3"
+        );
+        assert_eq!(
+            line(&text, "Cache hits rate"),
+            "Cache hits rate                    50.00 %"
+        );
+        assert_eq!(
+            line(&text, "Average compiler"),
+            "Average compiler                   0.120 s"
+        );
+        assert_eq!(
+            line(&text, "Max cache size"),
+            "Max cache size                        10 GiB"
+        );
+        assert_eq!(
+            line(&text, "Cache size"),
+            "Cache size                           1.2 MiB"
+        );
+        assert_eq!(
+            line(&text, "Cache location"),
+            "Cache location                  Local disk: \"/root/.cache/sccache\""
+        );
+    }
+
+    #[test]
+    fn fast_durations_keep_their_precision() {
+        let text = render_text(&sample());
+        assert!(
+            line(&text, "Average cache write").ends_with("0.000300 s"),
+            "{text}"
+        );
+        assert!(
+            line(&text, "Average cache read hit").ends_with("0.000150 s"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn hit_rate_is_a_dash_without_lookups() {
+        let text = render_text(&StatsReport::default());
+        assert!(line(&text, "Cache hits rate").ends_with(" -"), "{text}");
+        assert!(!text.contains("Non-cacheable reasons"));
+    }
+
+    #[test]
+    fn reasons_are_listed_most_frequent_first() {
+        let text = render_text(&sample());
+        let reasons: Vec<&str> = text
+            .split("Non-cacheable reasons:\n")
+            .nth(1)
+            .unwrap()
+            .lines()
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                "multiple input files                   2",
+                "-E                                     1"
+            ]
+        );
+    }
+
+    #[test]
+    fn size_note_stands_in_for_an_unknown_size() {
+        let report = StatsReport {
+            size_note: Some("unknown (CONFIG refused)".into()),
+            ..StatsReport::default()
+        };
+        let text = render_text(&report);
+        assert!(text.contains("Cache size                      unknown (CONFIG refused)"));
+        assert!(!text.contains("Max cache size"));
+    }
+
+    #[test]
+    fn json_uses_sccaches_field_names() {
+        let json = render(&sample(), StatsFormat::Json).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(value["stats"]["compile_requests"], 3);
+        assert_eq!(value["stats"]["cache_hits"]["counts"]["C/C++"], 1);
+        assert_eq!(value["max_cache_size"], 10u64 << 30);
+    }
+}

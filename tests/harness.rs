@@ -1,0 +1,263 @@
+//! Test harness: starts sccache servers on free loopback ports with private cache directories,
+//! runs compiles through the real binary, and reads the server's stats.
+//!
+//! Every server the harness starts is stopped when its handle is dropped (and has a short idle
+//! timeout as a backstop), so a failing test leaves nothing running.
+
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use tempfile::TempDir;
+
+/// The sccache binary under test.
+pub fn sccache_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_sccache"))
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .unwrap_or_else(|error| panic!("no free port: {error}"))
+}
+
+/// Whether a program is on PATH; tests needing it are skipped with a note when it is not, so
+/// the suite says what it did not check.
+pub fn have(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+/// A copy of a fixture directory under `tests/fixtures` in a fresh temporary directory.
+pub fn fixture(name: &str) -> TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("sccache-test")
+        .tempdir()
+        .unwrap_or_else(|error| panic!("tempdir: {error}"));
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    copy_dir(&source, dir.path());
+    dir
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap_or_else(|error| panic!("mkdir {}: {error}", to.display()));
+    for entry in std::fs::read_dir(from).unwrap_or_else(|error| panic!("{}: {error}", from.display())) {
+        let entry = entry.unwrap_or_else(|error| panic!("{error}"));
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            if entry.file_name() == "target" {
+                continue;
+            }
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target)
+                .unwrap_or_else(|error| panic!("copy {}: {error}", entry.path().display()));
+        }
+    }
+}
+
+/// A running sccache server of this test.
+pub struct Server {
+    pub port: u16,
+    pub cache_dir: PathBuf,
+    /// Extra environment for the server and every client call.
+    pub env: Vec<(String, String)>,
+    _cache_root: Option<TempDir>,
+}
+
+impl Server {
+    /// A server with a fresh disk cache.
+    pub fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    /// A server with a fresh disk cache and extra settings.
+    pub fn start_with(env: &[(&str, &str)]) -> Server {
+        let root = tempfile::Builder::new()
+            .prefix("sccache-cache")
+            .tempdir()
+            .unwrap_or_else(|error| panic!("tempdir: {error}"));
+        let server = Server::configured(root.path().join("cache"), env, Some(root));
+        server.start_server();
+        server
+    }
+
+    /// A server using an existing cache directory (it is not removed afterwards).
+    pub fn start_in(cache_dir: &Path, env: &[(&str, &str)]) -> Server {
+        let server = Server::configured(cache_dir.to_path_buf(), env, None);
+        server.start_server();
+        server
+    }
+
+    /// A server handle whose server is not started: the first client call starts it.
+    pub fn configured(cache_dir: PathBuf, env: &[(&str, &str)], root: Option<TempDir>) -> Server {
+        Server {
+            port: free_port(),
+            cache_dir,
+            env: env
+                .iter()
+                .map(|(key, value)| (key.to_string(), value.to_string()))
+                .collect(),
+            _cache_root: root,
+        }
+    }
+
+    fn start_server(&self) {
+        let output = self.sccache(["--start-server"]);
+        assert!(
+            output.status.success(),
+            "--start-server failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// A command running `program` with this server's environment.
+    pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
+        let mut command = Command::new(program);
+        command
+            .env("SCCACHE_SERVER_PORT", self.port.to_string())
+            .env("SCCACHE_DIR", &self.cache_dir)
+            .env("SCCACHE_IDLE_TIMEOUT", "120")
+            .env_remove("SCCACHE_REDIS")
+            .env_remove("SCCACHE_BUCKET")
+            .env_remove("RUSTC_WRAPPER")
+            .env_remove("SCCACHE_RECACHE")
+            .env_remove("SCCACHE_NO_DAEMON")
+            .env("SCCACHE_LOG", "debug")
+            .env("SCCACHE_ERROR_LOG", self.log_path());
+        for (key, value) in &self.env {
+            command.env(key, value);
+        }
+        command
+    }
+
+    /// Where the server writes its log.
+    pub fn log_path(&self) -> PathBuf {
+        let parent = self.cache_dir.parent().unwrap_or(Path::new("/tmp"));
+        parent.join(format!("sccache-{}.log", self.port))
+    }
+
+    /// Runs `sccache <args>` and returns its output.
+    pub fn sccache<I, S>(&self, args: I) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.command(sccache_bin())
+            .args(args)
+            .output()
+            .unwrap_or_else(|error| panic!("cannot run sccache: {error}"))
+    }
+
+    /// Runs `sccache <compiler> <args>` in `cwd`.
+    pub fn compile(&self, cwd: &Path, compiler: &str, args: &[&str]) -> Output {
+        self.command(sccache_bin())
+            .current_dir(cwd)
+            .arg(compiler)
+            .args(args)
+            .output()
+            .unwrap_or_else(|error| panic!("cannot run sccache {compiler}: {error}"))
+    }
+
+    /// The server's stats as sccache's JSON.
+    pub fn stats(&self) -> serde_json::Value {
+        let output = self.sccache(["--show-stats", "--stats-format", "json"]);
+        assert!(
+            output.status.success(),
+            "--show-stats failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
+            panic!(
+                "stats are not JSON ({error}): {}",
+                String::from_utf8_lossy(&output.stdout)
+            )
+        })
+    }
+
+    /// Polls the stats until `ready` holds, for counters moved by asynchronous work (cache
+    /// writes). Panics after ten seconds with the last stats.
+    pub fn wait_for_stats(&self, ready: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let stats = self.stats();
+            if ready(&stats) {
+                return stats;
+            }
+            if std::time::Instant::now() > deadline {
+                panic!("stats never got there: {stats:#}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    pub fn stop(&self) -> Output {
+        self.sccache(["--stop-server"])
+    }
+
+    /// The server's log so far, for assertion messages.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+
+/// A counter of the stats JSON by path, e.g. `count(&stats, "cache_hits.counts.C/C++")`; a
+/// missing per-language count is zero.
+pub fn count(stats: &serde_json::Value, path: &str) -> u64 {
+    let mut value = &stats["stats"];
+    let mut rest = path;
+    while !rest.is_empty() {
+        let (head, tail) = match rest.split_once('.') {
+            // Per-language labels such as `C/C++` contain no dots, so splitting is safe up to
+            // the `counts.` level.
+            Some((head, tail)) if head != "counts" => (head, tail),
+            Some((head, tail)) => {
+                value = &value[head];
+                (tail, "")
+            }
+            None => (rest, ""),
+        };
+        value = &value[head];
+        rest = tail;
+    }
+    value.as_u64().unwrap_or(0)
+}
+
+/// Runs a command and returns its output, panicking if it cannot start.
+pub fn run(command: &mut Command) -> Output {
+    command
+        .output()
+        .unwrap_or_else(|error| panic!("cannot run {command:?}: {error}"))
+}
+
+/// Asserts a command succeeded, showing its output if not.
+pub fn assert_success(output: &Output, what: &str) {
+    assert!(
+        output.status.success(),
+        "{what} failed with {:?}\nstdout: {}\nstderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The bytes of a file, panicking with its path if unreadable.
+pub fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
