@@ -6,6 +6,8 @@
 mod harness;
 
 mod c_cache;
+mod faults;
+mod rust_cache;
 #[cfg(feature = "redis")]
 mod redis;
 #[cfg(feature = "s3")]

@@ -171,7 +171,10 @@ impl RedisCluster {
             .iter()
             .all(|node| node.cli(&["cluster", "info"]).contains("cluster_state:ok"))
         {
-            assert!(Instant::now() < deadline, "the cluster never got to cluster_state:ok");
+            assert!(
+                Instant::now() < deadline,
+                "the cluster never got to cluster_state:ok"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         cluster
@@ -208,13 +211,19 @@ fn cluster_port() -> u16 {
 fn compile_all(server: &Server, dir: &Path) {
     for (source, object) in SOURCES {
         let output = server.compile(dir, "gcc", &["-c", source, "-o", object]);
-        assert_success(&output, &format!("gcc -c {source}\nserver log:\n{}", server.log()));
+        assert_success(
+            &output,
+            &format!("gcc -c {source}\nserver log:\n{}", server.log()),
+        );
         assert!(dir.join(object).exists(), "{object} was not written");
     }
 }
 
 fn location(stats: &Value) -> String {
-    stats["cache_location"].as_str().unwrap_or_default().to_owned()
+    stats["cache_location"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 #[test]
@@ -266,7 +275,11 @@ fn maxmemory_is_the_max_cache_size() {
     let redis = RedisServer::start(&["--maxmemory", "100mb"]);
     let server = Server::start_with(&[("SCCACHE_REDIS", &redis.url())]);
     let stats = server.stats();
-    assert_eq!(stats["max_cache_size"].as_u64(), Some(104_857_600), "{stats:#}");
+    assert_eq!(
+        stats["max_cache_size"].as_u64(),
+        Some(104_857_600),
+        "{stats:#}"
+    );
 }
 
 #[test]
@@ -306,7 +319,10 @@ fn killing_redis_fails_no_compile_and_a_restarted_redis_is_used_again() {
         let object = format!("down{number}.o");
         let output = server.compile(dir.path(), "gcc", &["-O1", "-c", source, "-o", &object]);
         assert_success(&output, &format!("compile of {source} with Redis down"));
-        assert!(dir.path().join(&object).exists(), "{object} was not written");
+        assert!(
+            dir.path().join(&object).exists(),
+            "{object} was not written"
+        );
     }
     let stats = server.wait_for_stats(|stats| {
         count(stats, "cache_writes") + count(stats, "cache_write_errors") >= 4
@@ -354,7 +370,10 @@ fn key_prefixes_keep_caches_apart() {
     let dir = fixture("c");
     assert_success(&team_a.compile(dir.path(), "gcc", &args), "team a");
     team_a.wait_for_stats(|stats| count(stats, "cache_writes") == 1);
-    assert_eq!(redis.cli(&["--scan", "--pattern", "a/*"]).lines().count(), 1);
+    assert_eq!(
+        redis.cli(&["--scan", "--pattern", "a/*"]).lines().count(),
+        1
+    );
 
     let team_b = Server::start_with(&[("SCCACHE_REDIS", &url), ("SCCACHE_REDIS_KEY_PREFIX", "b/")]);
     let dir = fixture("c");
@@ -367,7 +386,10 @@ fn key_prefixes_keep_caches_apart() {
     let team_a_again =
         Server::start_with(&[("SCCACHE_REDIS", &url), ("SCCACHE_REDIS_KEY_PREFIX", "a/")]);
     let dir = fixture("c");
-    assert_success(&team_a_again.compile(dir.path(), "gcc", &args), "team a again");
+    assert_success(
+        &team_a_again.compile(dir.path(), "gcc", &args),
+        "team a again",
+    );
     let stats = team_a_again.stats();
     assert_eq!(count(&stats, "cache_hits.counts.C/C++"), 1, "{stats:#}");
 }
@@ -394,6 +416,12 @@ fn a_redis_cluster_is_shared() {
             read(&first_dir.path().join(object))
         );
     }
-    assert!(location(&stats).starts_with("Redis cluster: 127.0.0.1:"), "{stats:#}");
-    assert!(stats["cache_size"].as_u64().is_some_and(|size| size > 0), "{stats:#}");
+    assert!(
+        location(&stats).starts_with("Redis cluster: 127.0.0.1:"),
+        "{stats:#}"
+    );
+    assert!(
+        stats["cache_size"].as_u64().is_some_and(|size| size > 0),
+        "{stats:#}"
+    );
 }

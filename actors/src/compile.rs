@@ -35,6 +35,9 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+/// How much longer than the storage timeout the flow waits for a lookup's answer.
+const LOOKUP_TIMEOUT_MARGIN: Duration = Duration::from_millis(500);
+
 /// The actors a compile talks to.
 #[derive(Clone)]
 pub struct Services {
@@ -78,7 +81,9 @@ impl Services {
             .storage
             .lookup
             .send(Lookup { key })
-            .timeout(self.storage_timeout)
+            // Backends bound their own round trips by the storage timeout and say why they
+            // failed; this outer bound, a little longer, only catches a backend that hangs.
+            .timeout(self.storage_timeout + LOOKUP_TIMEOUT_MARGIN)
             .await;
         match answer {
             Ok(LookupResult::Hit(entry)) => Some(*entry),

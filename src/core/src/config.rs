@@ -6,11 +6,13 @@
 //! from. Docs for each setting: docs/CONFIGURATION.md.
 
 use crate::size::parse_size;
-use std::path::PathBuf;
+use std::fmt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// The port sccache has always listened on.
-pub const DEFAULT_PORT: u16 = 4226;
+/// The server's socket in the private directory.
+pub const SOCKET_FILE: &str = "server.sock";
 const DEFAULT_CACHE_SIZE: u64 = 10 << 30;
 const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 600;
 const DEFAULT_STORAGE_TIMEOUT_MS: u64 = 2_000;
@@ -77,12 +79,32 @@ pub struct S3Config {
     pub no_credentials: bool,
 }
 
+/// Where the server listens and the client connects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// A Unix socket at this path; the default, and `SCCACHE_SERVER_UDS`.
+    Unix(PathBuf),
+    /// TCP on 127.0.0.1 at this port (`SCCACHE_SERVER_PORT`); clients present a token.
+    Tcp(u16),
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Endpoint::Unix(path) => write!(formatter, "{}", path.display()),
+            Endpoint::Tcp(port) => write!(formatter, "127.0.0.1:{port}"),
+        }
+    }
+}
+
 /// Everything the server needs to know at start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
     pub cache_dir: PathBuf,
     pub cache_size: u64,
-    pub port: u16,
+    pub endpoint: Endpoint,
+    /// The user's private runtime directory: the default socket and the TCP token live here.
+    pub private_dir: PathBuf,
     /// Stop after this long without a request; `None` never stops.
     pub idle_timeout: Option<Duration>,
     /// How many compilers may run at once.
@@ -126,7 +148,8 @@ pub fn server_config(lookup: &dyn Fn(&str) -> Option<String>) -> Result<ServerCo
     Ok(ServerConfig {
         cache_dir,
         cache_size,
-        port: client_port(lookup)?,
+        endpoint: client_endpoint(lookup)?,
+        private_dir: private_dir(lookup),
         idle_timeout: (idle_secs > 0).then(|| Duration::from_secs(idle_secs)),
         jobs: usize::try_from(jobs).unwrap_or(usize::MAX),
         backend: backend(&get)?,
@@ -144,18 +167,53 @@ pub fn server_config(lookup: &dyn Fn(&str) -> Option<String>) -> Result<ServerCo
     })
 }
 
-/// The port the client connects to and the server listens on.
-pub fn client_port(lookup: &dyn Fn(&str) -> Option<String>) -> Result<u16, ConfigError> {
-    match lookup("SCCACHE_SERVER_PORT").filter(|value| !value.is_empty()) {
-        None => Ok(DEFAULT_PORT),
+/// Where the client connects and the server listens: `SCCACHE_SERVER_UDS` (a socket path), else
+/// `SCCACHE_SERVER_PORT` (TCP on loopback), else a socket in the private directory.
+pub fn client_endpoint(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Endpoint, ConfigError> {
+    let get = |name: &str| lookup(name).filter(|value| !value.is_empty());
+    if let Some(path) = get("SCCACHE_SERVER_UDS") {
+        // Clients in other directories must find the same socket.
+        if !Path::new(&path).is_absolute() {
+            return Err(ConfigError::Invalid {
+                name: "SCCACHE_SERVER_UDS",
+                value: path,
+                expected: "an absolute path for the server's Unix socket",
+            });
+        }
+        return Ok(Endpoint::Unix(PathBuf::from(path)));
+    }
+    match get("SCCACHE_SERVER_PORT") {
+        None => Ok(Endpoint::Unix(private_dir(lookup).join(SOCKET_FILE))),
         Some(text) => match text.trim().parse::<u16>() {
-            Ok(port) if port > 0 => Ok(port),
+            Ok(port) if port > 0 => Ok(Endpoint::Tcp(port)),
             _ => Err(ConfigError::Invalid {
                 name: "SCCACHE_SERVER_PORT",
                 value: text,
                 expected: "a port number from 1 to 65535",
             }),
         },
+    }
+}
+
+/// The user's private runtime directory: `$XDG_RUNTIME_DIR/sccache` when `XDG_RUNTIME_DIR` is
+/// a directory of this user, else `sccache-<uid>` in the temporary directory. This only names
+/// it; `access::credential` creates it or checks that it is private.
+pub fn private_dir(lookup: &dyn Fn(&str) -> Option<String>) -> PathBuf {
+    let get = |name: &str| lookup(name).filter(|value| !value.is_empty());
+    let uid = crate::access::current_uid();
+    let runtime = get("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|path| path.is_absolute())
+        .filter(|path| {
+            std::fs::metadata(path).is_ok_and(|metadata| metadata.is_dir() && metadata.uid() == uid)
+        });
+    match runtime {
+        Some(runtime) => runtime.join("sccache"),
+        None => get("TMPDIR")
+            .map(PathBuf::from)
+            .filter(|path| path.is_absolute())
+            .unwrap_or_else(|| PathBuf::from("/tmp"))
+            .join(format!("sccache-{uid}")),
     }
 }
 
@@ -351,12 +409,20 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn config(pairs: &[(&str, &str)]) -> Result<ServerConfig, ConfigError> {
-        let map: HashMap<String, String> = pairs
+    fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
             .iter()
             .map(|(key, value)| (key.to_string(), value.to_string()))
-            .collect();
-        let mut with_dir = map.clone();
+            .collect()
+    }
+
+    fn endpoint(pairs: &[(&str, &str)]) -> Result<Endpoint, ConfigError> {
+        let map = map(pairs);
+        client_endpoint(&move |name| map.get(name).cloned())
+    }
+
+    fn config(pairs: &[(&str, &str)]) -> Result<ServerConfig, ConfigError> {
+        let mut with_dir = map(pairs);
         with_dir
             .entry("SCCACHE_DIR".into())
             .or_insert_with(|| "/tmp/sccache-test".into());
@@ -365,8 +431,8 @@ mod tests {
 
     #[test]
     fn defaults_are_sccaches() {
-        let config = config(&[]).unwrap();
-        assert_eq!(config.port, 4226);
+        let config = config(&[("SCCACHE_SERVER_PORT", "4226")]).unwrap();
+        assert_eq!(config.endpoint, Endpoint::Tcp(4226));
         assert_eq!(config.cache_size, 10 << 30);
         assert_eq!(config.idle_timeout, Some(Duration::from_secs(600)));
         assert_eq!(config.backend, Backend::Disk);
@@ -444,5 +510,88 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn an_explicit_socket_wins_over_a_port() {
+        assert_eq!(
+            endpoint(&[
+                ("SCCACHE_SERVER_UDS", "/run/x/sccache.sock"),
+                ("SCCACHE_SERVER_PORT", "4226")
+            ])
+            .unwrap(),
+            Endpoint::Unix("/run/x/sccache.sock".into())
+        );
+        let error = endpoint(&[("SCCACHE_SERVER_UDS", "relative.sock")]).unwrap_err();
+        assert!(error.to_string().contains("SCCACHE_SERVER_UDS"), "{error}");
+    }
+
+    #[test]
+    fn a_port_means_tcp_and_a_bad_port_names_the_setting() {
+        assert_eq!(
+            endpoint(&[("SCCACHE_SERVER_PORT", " 5000 ")]).unwrap(),
+            Endpoint::Tcp(5000)
+        );
+        for bad in ["0", "70000", "http"] {
+            let error = endpoint(&[("SCCACHE_SERVER_PORT", bad)]).unwrap_err();
+            assert!(error.to_string().contains("SCCACHE_SERVER_PORT"), "{error}");
+        }
+        // Empty is unset.
+        assert!(matches!(
+            endpoint(&[("SCCACHE_SERVER_PORT", "")]).unwrap(),
+            Endpoint::Unix(_)
+        ));
+    }
+
+    #[test]
+    fn the_default_socket_is_under_a_runtime_dir_of_this_user() {
+        let runtime = tempfile::tempdir().unwrap();
+        let runtime_text = runtime.path().to_str().unwrap();
+        assert_eq!(
+            endpoint(&[("XDG_RUNTIME_DIR", runtime_text)]).unwrap(),
+            Endpoint::Unix(runtime.path().join("sccache").join(SOCKET_FILE))
+        );
+    }
+
+    #[test]
+    fn without_a_usable_runtime_dir_the_socket_is_in_the_temp_dir() {
+        let uid = crate::access::current_uid();
+        let temp = tempfile::tempdir().unwrap();
+        let temp_text = temp.path().to_str().unwrap();
+        let expected = Endpoint::Unix(temp.path().join(format!("sccache-{uid}/server.sock")));
+        // Unset, missing, relative, or not a directory: all fall back.
+        let file = temp.path().join("file");
+        std::fs::write(&file, b"").unwrap();
+        for runtime in ["", "/no/such/dir", "relative", file.to_str().unwrap()] {
+            assert_eq!(
+                endpoint(&[("XDG_RUNTIME_DIR", runtime), ("TMPDIR", temp_text)]).unwrap(),
+                expected,
+                "{runtime}"
+            );
+        }
+        assert_eq!(
+            endpoint(&[]).unwrap(),
+            Endpoint::Unix(PathBuf::from(format!("/tmp/sccache-{uid}/server.sock")))
+        );
+    }
+
+    #[test]
+    fn a_runtime_dir_of_another_user_is_not_used() {
+        if crate::access::current_uid() != 0 {
+            eprintln!("note: not root; cannot chown a directory to another user, skipped");
+            return;
+        }
+        let runtime = tempfile::tempdir().unwrap();
+        std::os::unix::fs::chown(runtime.path(), Some(65534), Some(65534)).unwrap();
+        let temp = tempfile::tempdir().unwrap();
+        let chosen = endpoint(&[
+            ("XDG_RUNTIME_DIR", runtime.path().to_str().unwrap()),
+            ("TMPDIR", temp.path().to_str().unwrap()),
+        ])
+        .unwrap();
+        assert_eq!(
+            chosen,
+            Endpoint::Unix(temp.path().join("sccache-0").join(SOCKET_FILE))
+        );
     }
 }

@@ -1,10 +1,13 @@
 //! Domain logic of the cache, with no actix and no sockets: the wire protocol and its framing,
-//! configuration from the environment, compiler argument parsing, the hash key, the cache entry
-//! format and the stats data.
+//! configuration from the environment, who may reach the server (the private directory and the
+//! TCP token), compiler argument parsing, the hash key, the cache entry format and the stats
+//! data.
 //!
 //! Boundary: nothing here starts a thread, an actor or a connection. Reading files (`@file`
-//! response files, dep-info) is the only I/O.
+//! response files, dep-info) and preparing the user's private directory and token (`access`)
+//! are the only I/O.
 
+pub mod access;
 pub mod compiler;
 pub mod config;
 pub mod entry;

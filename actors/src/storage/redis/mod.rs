@@ -15,20 +15,20 @@
 //! writes (finished, failed, dropped), never hits or misses, and never panics on what Redis
 //! sends. Boundary: it does not evict; Redis does, by `maxmemory` and the optional expiration.
 
+mod describe;
 mod link;
 
 pub use link::RedisSetupError;
 
-use super::{decode_fetched, Describe, Description, Lookup, LookupResult, Store};
+use super::{decode_fetched, Lookup, LookupResult, Store};
 use crate::stats::Record;
 use actix::prelude::*;
 use futures::future::{BoxFuture, FutureExt, Shared};
-use link::{breaks_connection, Connection, Endpoint};
-use redis::{RedisError, Value};
+use link::{Connection, Endpoint};
+use redis::RedisError;
 use sccache_core::config::RedisConfig;
 use sccache_core::hash_key::CacheKey;
 use sccache_core::stats::Event;
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -64,7 +64,10 @@ enum Link {
     Connecting(SharedConnect),
     Ready(Connection),
     /// Redis failed recently: it is skipped until `until`.
-    Resting { until: Instant, reason: String },
+    Resting {
+        until: Instant,
+        reason: String,
+    },
 }
 
 type SharedConnect = Shared<BoxFuture<'static, Result<Connection, String>>>;
@@ -87,7 +90,7 @@ impl Failure {
         match self {
             Failure::Resting(_) | Failure::Local(_) => false,
             Failure::Connect(_) | Failure::Timeout(_) => true,
-            Failure::Command(error) => breaks_connection(error),
+            Failure::Command(error) => link::breaks_connection(error),
         }
     }
 }
@@ -95,7 +98,9 @@ impl Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Failure::Resting(reason) => write!(formatter, "skipped after a recent failure ({reason})"),
+            Failure::Resting(reason) => {
+                write!(formatter, "skipped after a recent failure ({reason})")
+            }
             Failure::Connect(reason) | Failure::Local(reason) => formatter.write_str(reason),
             Failure::Timeout(timeout) => write!(formatter, "no answer within {timeout:?}"),
             Failure::Command(error) => write!(formatter, "{error}"),
@@ -151,11 +156,15 @@ impl RedisStorage {
             self.link = Link::Idle;
         }
         let connecting = match &self.link {
-            Link::Ready(connection) => return Ok(futures::future::ready(Ok(connection.clone())).boxed()),
+            Link::Ready(connection) => {
+                return Ok(futures::future::ready(Ok(connection.clone())).boxed())
+            }
             Link::Connecting(connecting) => connecting.clone(),
             Link::Idle | Link::Resting { .. } => self.start_connect(ctx),
         };
-        Ok(connecting.map(|result| result.map_err(Failure::Connect)).boxed())
+        Ok(connecting
+            .map(|result| result.map_err(Failure::Connect))
+            .boxed())
     }
 
     /// Opens a connection in the background; the actor keeps it once it is open.
@@ -163,18 +172,23 @@ impl RedisStorage {
         let connecting = self.endpoint.clone().connect(self.timeout).boxed().shared();
         self.link = Link::Connecting(connecting.clone());
         let generation = self.generation;
-        ctx.spawn(connecting.clone().into_actor(self).map(move |result, actor, _| {
-            if actor.generation != generation {
-                return;
-            }
-            match result {
-                Ok(connection) => {
-                    log::debug!("connected to {}", actor.location);
-                    actor.link = Link::Ready(connection);
-                }
-                Err(reason) => actor.fail(generation, &Failure::Connect(reason)),
-            }
-        }));
+        ctx.spawn(
+            connecting
+                .clone()
+                .into_actor(self)
+                .map(move |result, actor, _| {
+                    if actor.generation != generation {
+                        return;
+                    }
+                    match result {
+                        Ok(connection) => {
+                            log::debug!("connected to {}", actor.location);
+                            actor.link = Link::Ready(connection);
+                        }
+                        Err(reason) => actor.fail(generation, &Failure::Connect(reason)),
+                    }
+                }),
+        );
         connecting
     }
 
@@ -221,7 +235,8 @@ impl RedisStorage {
             log::debug!("{}: {failure}", self.location);
         } else {
             log::warn!(
-                "{}: {failure}; cache reads count as misses and writes fail until it answers",
+                "{}: {failure} (until Redis answers again, further failures are logged at \
+                 debug level; reads count as misses and writes as failed)",
                 self.location
             );
             self.failing = true;
@@ -239,7 +254,10 @@ impl RedisStorage {
     fn remove(&mut self, key: String, ctx: &mut Context<Self>) {
         let removal = self.with_connection(ctx, move |mut connection| async move {
             let command = redis::cmd("DEL").arg(&key).clone();
-            connection.query::<()>(&command).await.map_err(Failure::Command)
+            connection
+                .query::<()>(&command)
+                .await
+                .map_err(Failure::Command)
         });
         ctx.spawn(removal.map(|_, _, _| ()));
     }
@@ -313,7 +331,10 @@ impl Handler<Store> for RedisStorage {
             if let Some(expiration) = expiration {
                 command.arg("EX").arg(expiration.as_secs().max(1));
             }
-            connection.query::<()>(&command).await.map_err(Failure::Command)?;
+            connection
+                .query::<()>(&command)
+                .await
+                .map_err(Failure::Command)?;
             Ok(started.elapsed())
         });
         ctx.spawn(write.map(|result, actor, _| {
@@ -325,93 +346,6 @@ impl Handler<Store> for RedisStorage {
             }
         }));
     }
-}
-
-impl Handler<Describe> for RedisStorage {
-    type Result = ResponseActFuture<Self, Description>;
-
-    fn handle(&mut self, _: Describe, ctx: &mut Context<Self>) -> Self::Result {
-        let location = self.location.clone();
-        let measure = self.with_connection(ctx, |mut connection| async move {
-            let info = redis::cmd("INFO").arg("memory").clone();
-            let replies = connection
-                .query_primaries(&info)
-                .await
-                .map_err(Failure::Command)?;
-            let used = sum_used_memory(&replies);
-            let config_get = redis::cmd("CONFIG").arg("GET").arg("maxmemory").clone();
-            let max = match connection.query_primaries(&config_get).await {
-                Ok(replies) => sum_maxmemory(&replies),
-                Err(error) if breaks_connection(&error) => return Err(Failure::Command(error)),
-                Err(error) => {
-                    log::debug!("CONFIG GET maxmemory refused: {error}");
-                    Err("Redis refused CONFIG GET maxmemory".to_owned())
-                }
-            };
-            Ok((used, max))
-        });
-        Box::pin(measure.map(move |result, _, _| match result {
-            Ok((used, Ok(max))) => Description {
-                location,
-                size: used,
-                max_size: max,
-                note: match (used, max) {
-                    (_, None) => Some("Redis maxmemory is not set (0)".to_owned()),
-                    (None, _) => Some("Redis did not report used_memory".to_owned()),
-                    _ => None,
-                },
-            },
-            Ok((used, Err(note))) => Description {
-                location,
-                size: used,
-                max_size: None,
-                note: Some(note),
-            },
-            Err(failure) => Description {
-                location,
-                size: None,
-                max_size: None,
-                note: Some(format!("Redis is unreachable: {failure}")),
-            },
-        }))
-    }
-}
-
-/// The total `used_memory` of `INFO memory` replies (one per primary node).
-fn sum_used_memory(replies: &[Value]) -> Option<u64> {
-    replies.iter().try_fold(0u64, |total, reply| {
-        let text: String = redis::from_redis_value(reply).ok()?;
-        let used = text.lines().find_map(|line| {
-            line.trim().strip_prefix("used_memory:")?.parse::<u64>().ok()
-        })?;
-        Some(total.saturating_add(used))
-    })
-}
-
-/// The total `maxmemory` of `CONFIG GET maxmemory` replies (one per primary node): `None` when
-/// any node has no limit (0), since the total is then unlimited; an error note when a reply is
-/// unreadable.
-fn sum_maxmemory(replies: &[Value]) -> Result<Option<u64>, String> {
-    let unreadable = || "Redis sent an unreadable maxmemory".to_owned();
-    let mut total = 0u64;
-    for reply in replies {
-        let pairs: Vec<(String, String)> = match reply {
-            Value::Map(_) => redis::from_redis_value::<HashMap<String, String>>(reply)
-                .map(|pairs| pairs.into_iter().collect()),
-            _ => redis::from_redis_value(reply),
-        }
-        .map_err(|_| unreadable())?;
-        let max = pairs
-            .iter()
-            .find(|(name, _)| name == "maxmemory")
-            .and_then(|(_, value)| value.parse::<u64>().ok())
-            .ok_or_else(unreadable)?;
-        if max == 0 {
-            return Ok(None);
-        }
-        total = total.saturating_add(max);
-    }
-    Ok(Some(total))
 }
 
 #[cfg(test)]

@@ -5,8 +5,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use super::describe::{sum_maxmemory, sum_used_memory};
 use super::*;
 use crate::stats::{Snapshot, StatsKeeper};
+use crate::storage::{Describe, Description};
+use redis::Value;
 use sccache_core::entry::{CacheEntry, EntryFile};
 use sccache_core::stats::Stats;
 use std::net::TcpListener;
@@ -54,7 +57,10 @@ impl RedisProcess {
             if answer.contains("PONG") || answer.contains("NOAUTH") {
                 return process;
             }
-            assert!(Instant::now() < deadline, "redis-server on {port} never answered");
+            assert!(
+                Instant::now() < deadline,
+                "redis-server on {port} never answered"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -109,7 +115,9 @@ fn entry(length: usize, seed: u8) -> CacheEntry {
         files: vec![EntryFile {
             name: "obj".into(),
             mode: None,
-            data: (0..length).map(|index| (index as u8).wrapping_mul(seed)).collect(),
+            data: (0..length)
+                .map(|index| (index as u8).wrapping_mul(seed))
+                .collect(),
         }],
         stdout: b"out".to_vec(),
         stderr: b"warning: x".to_vec(),
@@ -147,7 +155,10 @@ impl Harness {
             if ready(&stats) {
                 return stats;
             }
-            assert!(Instant::now() < deadline, "stats never got there: {stats:?}");
+            assert!(
+                Instant::now() < deadline,
+                "stats never got there: {stats:?}"
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
@@ -180,8 +191,14 @@ async fn a_stored_entry_is_found_whole_under_its_prefixed_key() {
     let stored = entry(100_000, 7);
     let stats = harness.store(key(1), stored.clone()).await;
     assert_eq!(stats.cache_writes, 1, "{stats:?}");
-    assert_eq!(redis.cli(&["exists", &format!("team/{}", key(1).to_hex())]), "1");
-    assert_eq!(redis.cli(&["ttl", &format!("team/{}", key(1).to_hex())]), "-1");
+    assert_eq!(
+        redis.cli(&["exists", &format!("team/{}", key(1).to_hex())]),
+        "1"
+    );
+    assert_eq!(
+        redis.cli(&["ttl", &format!("team/{}", key(1).to_hex())]),
+        "-1"
+    );
     match harness.lookup(key(1)).await {
         LookupResult::Hit(found) => assert_eq!(*found, stored),
         other => panic!("expected a hit, got {other:?}"),
@@ -211,7 +228,10 @@ async fn a_corrupt_entry_is_reported_and_deleted() {
     assert!(matches!(result, LookupResult::Corrupt), "{result:?}");
     let deadline = Instant::now() + Duration::from_secs(5);
     while redis.cli(&["exists", &hex]) != "0" {
-        assert!(Instant::now() < deadline, "the corrupt entry was not deleted");
+        assert!(
+            Instant::now() < deadline,
+            "the corrupt entry was not deleted"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(matches!(harness.lookup(key(1)).await, LookupResult::Miss));
@@ -235,7 +255,10 @@ async fn describe_reports_used_memory_and_maxmemory() {
         description.location,
         format!("Redis: redis://127.0.0.1:{}/0", redis.port)
     );
-    assert!(description.size.is_some_and(|size| size > 0), "{description:?}");
+    assert!(
+        description.size.is_some_and(|size| size > 0),
+        "{description:?}"
+    );
     assert_eq!(description.max_size, None);
     assert_eq!(
         description.note.as_deref(),
@@ -307,7 +330,9 @@ async fn a_redis_down_at_start_is_used_once_it_comes_up() {
     assert!(started.elapsed() < Duration::from_secs(1));
     let description = harness.describe().await;
     assert_eq!(description.size, None);
-    assert!(description.note.is_some_and(|note| note.contains("unreachable")));
+    assert!(description
+        .note
+        .is_some_and(|note| note.contains("unreachable")));
 
     let _redis = RedisProcess::start_on(port, &[]);
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -316,7 +341,10 @@ async fn a_redis_down_at_start_is_used_once_it_comes_up() {
         if stats.cache_writes == 1 {
             break;
         }
-        assert!(Instant::now() < deadline, "never wrote after Redis came up: {stats:?}");
+        assert!(
+            Instant::now() < deadline,
+            "never wrote after Redis came up: {stats:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(matches!(harness.lookup(key(1)).await, LookupResult::Hit(_)));
@@ -340,7 +368,10 @@ async fn a_restarted_redis_is_reconnected() {
         if stats.cache_writes == 2 {
             break;
         }
-        assert!(Instant::now() < deadline, "never wrote after the restart: {stats:?}");
+        assert!(
+            Instant::now() < deadline,
+            "never wrote after the restart: {stats:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(matches!(harness.lookup(key(2)).await, LookupResult::Hit(_)));
@@ -348,7 +379,8 @@ async fn a_restarted_redis_is_reconnected() {
 
 #[test]
 fn memory_figures_are_read_from_replies() {
-    let info = Value::BulkString(b"# Memory\r\nused_memory:1234\r\nused_memory_human:1K\r\n".to_vec());
+    let info =
+        Value::BulkString(b"# Memory\r\nused_memory:1234\r\nused_memory_human:1K\r\n".to_vec());
     assert_eq!(sum_used_memory(&[info.clone(), info]), Some(2468));
     assert_eq!(sum_used_memory(&[Value::Nil]), None);
     let pair = |value: &str| {

@@ -5,9 +5,9 @@
 //! It knows nothing of cache entries, keys, stats or actors: it moves bytes under object names.
 //! Invariant: every request ends within its time limit, whatever the endpoint does.
 
-use rusoto_core::request::HttpClient;
 use bytes::Bytes;
 use futures::stream;
+use rusoto_core::request::HttpClient;
 use rusoto_core::{ByteStream, Client, Region, RusotoError};
 use rusoto_credential::{AutoRefreshingProvider, ChainProvider};
 use rusoto_s3::{
@@ -62,9 +62,7 @@ impl BucketError {
         match self {
             BucketError::TimedOut(_) | BucketError::Unreachable(_) => true,
             BucketError::Status { status, .. } => *status >= 500,
-            BucketError::Refused(_) | BucketError::Credentials(_) | BucketError::Other(_) => {
-                false
-            }
+            BucketError::Refused(_) | BucketError::Credentials(_) | BucketError::Other(_) => false,
         }
     }
 
@@ -154,11 +152,11 @@ impl Bucket {
                     return match classify(error) {
                         // An answer without a body (or another server's wording) still says
                         // 404; only a missing bucket is not a missing object.
-                        BucketError::Status { status: 404, code, .. } if code != "NoSuchBucket" => {
-                            Ok(None)
-                        }
+                        BucketError::Status {
+                            status: 404, code, ..
+                        } if code != "NoSuchBucket" => Ok(None),
                         other => Err(other),
-                    }
+                    };
                 }
             };
             let mut bytes = Vec::new();
@@ -205,7 +203,31 @@ impl Bucket {
             bucket: self.name.clone(),
             ..Default::default()
         };
-        let head = async { self.client.head_bucket(request).await.map_err(classify) };
+        let head = async {
+            self.client
+                .head_bucket(request)
+                .await
+                .map_err(|error| match classify(error) {
+                    // An answer to HEAD has no body to name the error; the status does.
+                    BucketError::Status {
+                        status,
+                        code,
+                        message,
+                    } if code.is_empty() => {
+                        let code = match status {
+                            403 => "AccessDenied",
+                            404 => "NoSuchBucket",
+                            _ => "",
+                        };
+                        BucketError::Status {
+                            status,
+                            code: code.to_owned(),
+                            message,
+                        }
+                    }
+                    other => other,
+                })
+        };
         within(self.read_timeout, head).await
     }
 }
@@ -214,7 +236,11 @@ impl Bucket {
 /// or `http://` by `SCCACHE_S3_USE_SSL`; without an endpoint, AWS's own for the region.
 pub fn endpoint_url(config: &S3Config) -> String {
     let scheme = if config.use_ssl { "https" } else { "http" };
-    match config.endpoint.as_deref().map(|text| text.trim_end_matches('/')) {
+    match config
+        .endpoint
+        .as_deref()
+        .map(|text| text.trim_end_matches('/'))
+    {
         Some(endpoint) if endpoint.contains("://") => endpoint.to_owned(),
         Some(endpoint) => format!("{scheme}://{endpoint}"),
         None if config.region.starts_with("cn-") => {

@@ -168,7 +168,10 @@ impl Handler<Lookup> for S3Storage {
                 // Another reader may remove it first, or the store may refuse; either way the
                 // entry is counted corrupt and the next write replaces it.
                 if let Err(error) = bucket.delete(&object).await {
-                    log::debug!("S3 bucket {}: cannot remove {object}: {error}", bucket.name());
+                    log::debug!(
+                        "S3 bucket {}: cannot remove {object}: {error}",
+                        bucket.name()
+                    );
                 }
             }
             decoded
@@ -181,7 +184,10 @@ impl Handler<Store> for S3Storage {
 
     fn handle(&mut self, message: Store, ctx: &mut Context<Self>) {
         if self.read_only {
-            log::debug!("not storing {}: anonymous S3 access is read-only", message.key);
+            log::debug!(
+                "not storing {}: anonymous S3 access is read-only",
+                message.key
+            );
             return;
         }
         if self.pending_writes >= self.max_pending_writes {
@@ -243,7 +249,7 @@ impl Handler<Describe> for S3Storage {
 enum WriteError {
     #[error("cannot encode the entry: {0}")]
     Encode(String),
-    #[error("{error} (after {attempts} attempts)")]
+    #[error("{error}{}", if *attempts > 1 { format!(" (after {attempts} attempts)") } else { String::new() })]
     Bucket { error: BucketError, attempts: usize },
 }
 

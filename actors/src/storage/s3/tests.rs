@@ -23,7 +23,14 @@ impl Moto {
     fn start() -> Moto {
         let port = free_port();
         let child = Command::new("python3")
-            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -32,7 +39,8 @@ impl Moto {
         let mut moto = Moto { port, child };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() && moto.request("GET", "/", b"").0 > 0
+            if TcpStream::connect(("127.0.0.1", port)).is_ok()
+                && moto.request("GET", "/", b"").0 > 0
             {
                 return moto;
             }
@@ -80,7 +88,10 @@ impl Moto {
             .and_then(|status| status.parse().ok())
             .unwrap_or(0);
         let body = answer[split + 4..].to_vec();
-        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
             return (status, dechunk(&body));
         }
         (status, body)
@@ -297,7 +308,11 @@ async fn an_endpoint_without_a_scheme_uses_plain_http_without_ssl() {
 async fn a_corrupt_object_is_reported_and_removed() {
     let moto = Moto::start();
     moto.create_bucket("cache");
-    let harness = start(config(&moto.endpoint(), "cache", ""), Duration::from_secs(5), 4);
+    let harness = start(
+        config(&moto.endpoint(), "cache", ""),
+        Duration::from_secs(5),
+        4,
+    );
     let path = format!("/cache/{}", object_name("", &key(3)));
     let mut bytes = entry(1000, 3).encode().unwrap();
     bytes.truncate(bytes.len() / 2);
@@ -313,15 +328,26 @@ async fn a_corrupt_object_is_reported_and_removed() {
 #[actix_rt::test]
 async fn a_missing_bucket_fails_reads_and_writes_without_retrying() {
     let moto = Moto::start();
-    let harness = start(config(&moto.endpoint(), "absent", ""), Duration::from_secs(5), 4);
+    let harness = start(
+        config(&moto.endpoint(), "absent", ""),
+        Duration::from_secs(5),
+        4,
+    );
     match harness.lookup(key(4)).await {
         LookupResult::Error(text) => assert!(text.contains("NoSuchBucket"), "{text}"),
         other => panic!("expected an error, got {other:?}"),
     }
     let started = Instant::now();
-    assert_eq!(harness.store(key(4), entry(10, 4)).await, Event::WriteFailed);
+    assert_eq!(
+        harness.store(key(4), entry(10, 4)).await,
+        Event::WriteFailed
+    );
     // A refusal is final: no pauses for retries.
-    assert!(started.elapsed() < Duration::from_millis(200), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(200),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[actix_rt::test]
@@ -329,12 +355,22 @@ async fn an_unreachable_endpoint_is_counted_not_fatal() {
     let endpoint = format!("http://127.0.0.1:{}", free_port());
     let harness = start(config(&endpoint, "cache", ""), Duration::from_secs(5), 4);
     let started = Instant::now();
-    assert!(matches!(harness.lookup(key(5)).await, LookupResult::Error(_)));
+    assert!(matches!(
+        harness.lookup(key(5)).await,
+        LookupResult::Error(_)
+    ));
     assert!(started.elapsed() < Duration::from_secs(2));
     // The write is tried three times with pauses between.
     let started = Instant::now();
-    assert_eq!(harness.store(key(5), entry(10, 5)).await, Event::WriteFailed);
-    assert!(started.elapsed() >= Duration::from_millis(1000), "{:?}", started.elapsed());
+    assert_eq!(
+        harness.store(key(5), entry(10, 5)).await,
+        Event::WriteFailed
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(1000),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[actix_rt::test]
@@ -342,13 +378,21 @@ async fn a_silent_endpoint_times_out() {
     // Accepts connections and never answers.
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    let harness = start(config(&endpoint, "cache", ""), Duration::from_millis(300), 4);
+    let harness = start(
+        config(&endpoint, "cache", ""),
+        Duration::from_millis(300),
+        4,
+    );
     let started = Instant::now();
     match harness.lookup(key(6)).await {
         LookupResult::Error(text) => assert!(text.contains("no answer within"), "{text}"),
         other => panic!("expected a timeout, got {other:?}"),
     }
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     drop(listener);
 }
 
@@ -356,7 +400,10 @@ async fn a_silent_endpoint_times_out() {
 async fn writes_beyond_the_pending_bound_are_dropped() {
     let endpoint = format!("http://127.0.0.1:{}", free_port());
     let harness = start(config(&endpoint, "cache", ""), Duration::from_secs(1), 0);
-    assert_eq!(harness.store(key(7), entry(10, 7)).await, Event::WriteDropped);
+    assert_eq!(
+        harness.store(key(7), entry(10, 7)).await,
+        Event::WriteDropped
+    );
 }
 
 #[actix_rt::test]

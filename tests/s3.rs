@@ -1,0 +1,422 @@
+//! The S3 backend through the real server, against moto's standalone S3 server on a free
+//! loopback port: hits shared between servers through a bucket, key prefixes and the object
+//! layout, an S3 server that goes away or stops answering mid-build, a bucket without a region,
+//! anonymous reads of a public bucket and a missing bucket.
+//!
+//! Each test starts its own moto (killed when the test ends) and its own sccache servers.
+
+use crate::harness::{assert_success, count, fixture, read, Server};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The C fixture's compiles: source and object.
+const SOURCES: [(&str, &str); 3] = [
+    ("hello.c", "hello.o"),
+    ("util.c", "util.o"),
+    ("warn.c", "warn.o"),
+];
+
+/// Moto checks no signature but treats a request without one as anonymous, which the bucket's
+/// policy may refuse; the harness's own requests carry this one.
+const FAKE_SIGNATURE: &str = "AWS4-HMAC-SHA256 \
+    Credential=test/20240101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0";
+
+/// A moto S3 server of one test, killed on drop.
+struct Moto {
+    port: u16,
+    child: Child,
+}
+
+impl Moto {
+    /// Starts moto on a free port and waits (at most 30 seconds) until it answers HTTP.
+    fn start() -> Moto {
+        let importable = Command::new("python3")
+            .args(["-c", "import moto.server"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        assert!(
+            importable,
+            "moto is not installed (pip install 'moto[server]')"
+        );
+        let port = crate::harness::free_port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start moto: {error}"));
+        let mut moto = Moto { port, child };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while moto.request("GET", "/", b"").0 == 0 {
+            if let Ok(Some(status)) = moto.child.try_wait() {
+                panic!("moto exited at start: {status}");
+            }
+            assert!(Instant::now() < deadline, "moto did not answer on {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        moto
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills moto and waits until it is gone.
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Sends one HTTP/1.1 request and returns the status (0 if there was no answer) and the body.
+    fn request(&self, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return (0, Vec::new());
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\n\
+             Content-Type: application/octet-stream\r\nAuthorization: {FAKE_SIGNATURE}\r\n\
+             Connection: close\r\n\r\n",
+            self.port,
+            body.len()
+        );
+        if stream.write_all(head.as_bytes()).is_err() || stream.write_all(body).is_err() {
+            return (0, Vec::new());
+        }
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        let Some(split) = answer.windows(4).position(|window| window == b"\r\n\r\n") else {
+            return (0, Vec::new());
+        };
+        let status = String::from_utf8_lossy(&answer[..split])
+            .split_whitespace()
+            .nth(1)
+            .and_then(|status| status.parse().ok())
+            .unwrap_or(0);
+        (status, answer[split + 4..].to_vec())
+    }
+
+    fn create_bucket(&self, bucket: &str) {
+        let (status, body) = self.request("PUT", &format!("/{bucket}"), b"");
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    }
+
+    /// Lets anyone read the bucket's objects (not list them), as a public cache does.
+    fn allow_public_reads(&self, bucket: &str) {
+        let statement = format!(
+            r#"{{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"{}"}}"#,
+            format_args!("arn:aws:s3:::{bucket}/*")
+        );
+        let policy = format!(r#"{{"Version":"2012-10-17","Statement":[{statement}]}}"#);
+        let (status, body) = self.request("PUT", &format!("/{bucket}?policy"), policy.as_bytes());
+        assert!(status < 300, "{status}: {}", String::from_utf8_lossy(&body));
+    }
+
+    /// The names of every object in the bucket.
+    fn list(&self, bucket: &str) -> Vec<String> {
+        let (status, body) = self.request("GET", &format!("/{bucket}?list-type=2"), b"");
+        let body = String::from_utf8_lossy(&body).to_string();
+        assert_eq!(status, 200, "{body}");
+        body.split("<Key>")
+            .skip(1)
+            .filter_map(|rest| rest.split_once("</Key>"))
+            .map(|(key, _)| key.to_owned())
+            .collect()
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The settings of a server using `bucket` on `moto` with credentials, plus `extra`.
+fn s3_env(moto: &Moto, bucket: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("AWS_ACCESS_KEY_ID", "test".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
+        ("SCCACHE_BUCKET", bucket.to_owned()),
+        ("SCCACHE_REGION", "us-east-1".to_owned()),
+        ("SCCACHE_ENDPOINT", moto.endpoint()),
+        ("SCCACHE_S3_USE_SSL", "false".to_owned()),
+    ];
+    env.extend(extra.iter().map(|(key, value)| (*key, value.to_string())));
+    env.into_iter()
+        .map(|(key, value)| (key.to_owned(), value))
+        .collect()
+}
+
+fn start_server(env: &[(String, String)]) -> Server {
+    let pairs: Vec<(&str, &str)> = env
+        .iter()
+        .map(|(key, value)| (key.as_str(), value.as_str()))
+        .collect();
+    Server::start_with(&pairs)
+}
+
+/// Compiles every fixture source in `dir`, asserting success; returns the longest compile.
+fn compile_all(server: &Server, dir: &Path) -> Duration {
+    let mut longest = Duration::ZERO;
+    for (source, object) in SOURCES {
+        let started = Instant::now();
+        let output = server.compile(dir, "gcc", &["-c", source, "-o", object]);
+        longest = longest.max(started.elapsed());
+        assert_success(
+            &output,
+            &format!("sccache gcc -c {source}\n{}", server.log()),
+        );
+        assert!(dir.join(object).exists(), "{object} missing");
+    }
+    longest
+}
+
+#[test]
+fn two_servers_share_hits_through_a_bucket() {
+    let moto = Moto::start();
+    moto.create_bucket("shared");
+    let env = s3_env(&moto, "shared", &[]);
+
+    let first = start_server(&env);
+    let first_dir = fixture("c");
+    compile_all(&first, first_dir.path());
+    let stats = first.wait_for_stats(|stats| count(stats, "cache_writes") >= 3);
+    assert_eq!(count(&stats, "cache_misses.counts.C/C++"), 3, "{stats:#}");
+    assert_eq!(count(&stats, "cache_write_errors"), 0, "{stats:#}");
+    assert_eq!(moto.list("shared").len(), 3);
+
+    let second = start_server(&env);
+    assert_ne!(first.cache_dir, second.cache_dir);
+    let second_dir = fixture("c");
+    compile_all(&second, second_dir.path());
+    let stats = second.stats();
+    assert_eq!(count(&stats, "cache_hits.counts.C/C++"), 3, "{stats:#}");
+    assert_eq!(count(&stats, "cache_misses.counts.C/C++"), 0, "{stats:#}");
+    for (_, object) in SOURCES {
+        assert_eq!(
+            read(&first_dir.path().join(object)),
+            read(&second_dir.path().join(object)),
+            "{object}"
+        );
+    }
+    let location = stats["cache_location"].as_str().unwrap_or_default();
+    assert_eq!(
+        location,
+        format!(
+            "S3, bucket: shared, region: us-east-1, endpoint: {}, prefix: ",
+            moto.endpoint()
+        )
+    );
+    let shown = second.sccache(["--show-stats"]);
+    assert!(
+        String::from_utf8_lossy(&shown.stdout).contains("S3, bucket: shared"),
+        "{}",
+        String::from_utf8_lossy(&shown.stdout)
+    );
+}
+
+#[test]
+fn a_key_prefix_keeps_two_caches_apart() {
+    let moto = Moto::start();
+    moto.create_bucket("prefixed");
+    let alpha = s3_env(
+        &moto,
+        "prefixed",
+        &[("SCCACHE_S3_KEY_PREFIX", "team/alpha/")],
+    );
+    let beta = s3_env(&moto, "prefixed", &[("SCCACHE_S3_KEY_PREFIX", "beta")]);
+
+    let first = start_server(&alpha);
+    let first_dir = fixture("c");
+    let hello = ["-c", "hello.c", "-o", "hello.o"];
+    assert_success(&first.compile(first_dir.path(), "gcc", &hello), "alpha");
+    first.wait_for_stats(|stats| count(stats, "cache_writes") >= 1);
+
+    let other = start_server(&beta);
+    let other_dir = fixture("c");
+    assert_success(&other.compile(other_dir.path(), "gcc", &hello), "beta");
+    let stats = other.wait_for_stats(|stats| count(stats, "cache_writes") >= 1);
+    assert_eq!(count(&stats, "cache_hits.counts.C/C++"), 0, "{stats:#}");
+    assert_eq!(count(&stats, "cache_misses.counts.C/C++"), 1, "{stats:#}");
+    assert!(stats["cache_location"]
+        .as_str()
+        .unwrap_or_default()
+        .ends_with("prefix: beta"));
+
+    // A third server with the first prefix reads the first server's entry.
+    let again = start_server(&alpha);
+    let again_dir = fixture("c");
+    assert_success(
+        &again.compile(again_dir.path(), "gcc", &hello),
+        "alpha again",
+    );
+    assert_eq!(count(&again.stats(), "cache_hits.counts.C/C++"), 1);
+
+    // Both entries have the same key, under each prefix, in sccache's layout.
+    let mut objects = moto.list("prefixed");
+    objects.sort();
+    assert_eq!(objects.len(), 2, "{objects:?}");
+    for (object, prefix) in objects.iter().zip(["beta/", "team/alpha/"]) {
+        let rest = object
+            .strip_prefix(prefix)
+            .unwrap_or_else(|| panic!("{object} does not start with {prefix}"));
+        let parts: Vec<&str> = rest.split('/').collect();
+        assert_eq!(parts.len(), 4, "{object}");
+        let hex = parts[3];
+        assert_eq!(hex.len(), 64, "{object}");
+        assert!(
+            hex.chars().all(|digit| digit.is_ascii_hexdigit()),
+            "{object}"
+        );
+        for (index, part) in parts[..3].iter().enumerate() {
+            assert_eq!(*part, &hex[index..index + 1], "{object}");
+        }
+    }
+    assert_eq!(
+        objects[0].strip_prefix("beta/"),
+        objects[1].strip_prefix("team/alpha/")
+    );
+}
+
+#[test]
+fn builds_go_on_when_the_s3_server_dies_or_hangs() {
+    let mut moto = Moto::start();
+    moto.create_bucket("flaky");
+    let port = moto.port;
+    let env = s3_env(&moto, "flaky", &[("SCCACHE_STORAGE_TIMEOUT_MS", "1000")]);
+    let server = start_server(&env);
+    let dir = fixture("c");
+    let hello = ["-c", "hello.c", "-o", "hello.o"];
+    assert_success(&server.compile(dir.path(), "gcc", &hello), "first");
+    server.wait_for_stats(|stats| count(stats, "cache_writes") >= 1);
+
+    // Gone: connections are refused, so lookups fail at once and writes fail after retries.
+    moto.stop();
+    let dead_dir = fixture("c");
+    let longest = compile_all(&server, dead_dir.path());
+    assert!(
+        longest < Duration::from_secs(3),
+        "a compile took {longest:?}"
+    );
+    let stats = server.wait_for_stats(|stats| count(stats, "cache_write_errors") >= 3);
+    assert_eq!(count(&stats, "cache_read_errors"), 3, "{stats:#}");
+    assert_eq!(count(&stats, "cache_hits.counts.C/C++"), 0, "{stats:#}");
+
+    // Hanging: the port accepts connections and never answers, so lookups time out.
+    let listener = TcpListener::bind(("127.0.0.1", port))
+        .unwrap_or_else(|error| panic!("cannot take over port {port}: {error}"));
+    let hung_dir = fixture("c");
+    let longest = compile_all(&server, hung_dir.path());
+    assert!(
+        longest < Duration::from_secs(4),
+        "a compile took {longest:?}"
+    );
+    let stats = server.stats();
+    let failed_reads = count(&stats, "cache_read_errors") + count(&stats, "cache_timeouts");
+    assert_eq!(failed_reads, 6, "{stats:#}");
+    assert_eq!(count(&stats, "compile_requests"), 7, "{stats:#}");
+    for (_, object) in SOURCES {
+        assert_eq!(
+            read(&dead_dir.path().join(object)),
+            read(&hung_dir.path().join(object))
+        );
+    }
+    drop(listener);
+}
+
+#[test]
+fn a_bucket_without_a_region_refuses_to_start_and_compiles_locally() {
+    let root = tempfile::Builder::new()
+        .prefix("sccache-cache")
+        .tempdir()
+        .unwrap_or_else(|error| panic!("tempdir: {error}"));
+    let server = Server::configured(
+        root.path().join("cache"),
+        &[("SCCACHE_BUCKET", "no-region")],
+        None,
+    );
+    let start = server.sccache(["--start-server"]);
+    assert!(
+        !start.status.success(),
+        "the server started without a region"
+    );
+    let stderr = String::from_utf8_lossy(&start.stderr);
+    assert!(stderr.contains("SCCACHE_REGION"), "{stderr}");
+
+    let dir = fixture("c");
+    let output = server.compile(dir.path(), "gcc", &["-c", "hello.c", "-o", "hello.o"]);
+    assert_success(&output, "compile without a server");
+    assert!(dir.path().join("hello.o").exists());
+}
+
+#[test]
+fn anonymous_servers_read_a_public_bucket() {
+    let moto = Moto::start();
+    moto.create_bucket("public");
+    let writer = start_server(&s3_env(&moto, "public", &[]));
+    let writer_dir = fixture("c");
+    compile_all(&writer, writer_dir.path());
+    writer.wait_for_stats(|stats| count(stats, "cache_writes") >= 3);
+    moto.allow_public_reads("public");
+
+    // No AWS keys: the server must not need any.
+    let anonymous_env: Vec<(String, String)> = s3_env(&moto, "public", &[])
+        .into_iter()
+        .filter(|(key, _)| !key.starts_with("AWS_"))
+        .chain([("SCCACHE_S3_NO_CREDENTIALS".to_owned(), "true".to_owned())])
+        .collect();
+    let reader = start_server(&anonymous_env);
+    let reader_dir = fixture("c");
+    compile_all(&reader, reader_dir.path());
+    let stats = reader.stats();
+    assert_eq!(count(&stats, "cache_hits.counts.C/C++"), 3, "{stats:#}");
+    for (_, object) in SOURCES {
+        assert_eq!(
+            read(&writer_dir.path().join(object)),
+            read(&reader_dir.path().join(object))
+        );
+    }
+
+    // A miss is compiled and, the access being read-only, not written.
+    std::fs::write(
+        reader_dir.path().join("new.c"),
+        "int new_one(void) { return 7; }\n",
+    )
+    .unwrap_or_else(|error| panic!("{error}"));
+    let output = reader.compile(reader_dir.path(), "gcc", &["-c", "new.c", "-o", "new.o"]);
+    assert_success(&output, "anonymous miss");
+    std::thread::sleep(Duration::from_millis(500));
+    let stats = reader.stats();
+    assert_eq!(count(&stats, "cache_misses.counts.C/C++"), 1, "{stats:#}");
+    assert_eq!(count(&stats, "cache_read_errors"), 0, "{stats:#}");
+    assert_eq!(count(&stats, "cache_writes"), 0, "{stats:#}");
+    assert_eq!(count(&stats, "cache_write_errors"), 0, "{stats:#}");
+    assert_eq!(moto.list("public").len(), 3);
+}
+
+#[test]
+fn a_missing_bucket_counts_errors_and_logs_the_first_write_failure() {
+    let moto = Moto::start();
+    let server = start_server(&s3_env(&moto, "absent", &[]));
+    let dir = fixture("c");
+    compile_all(&server, dir.path());
+    let stats = server.wait_for_stats(|stats| count(stats, "cache_write_errors") >= 3);
+    assert_eq!(count(&stats, "cache_read_errors"), 3, "{stats:#}");
+    assert_eq!(count(&stats, "cache_writes"), 0, "{stats:#}");
+    let log = server.log();
+    assert_eq!(log.matches("PutObject failed").count(), 1, "{log}");
+    assert!(log.contains("NoSuchBucket"), "{log}");
+}
