@@ -150,7 +150,7 @@ fn read_token(path: &Path) -> Result<String, AccessError> {
         path: path.to_owned(),
         source,
     };
-    let mut file = OpenOptions::new()
+    let file = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW)
         .open(path)
@@ -162,8 +162,7 @@ fn read_token(path: &Path) -> Result<String, AccessError> {
     check_owner_and_mode(path, &metadata)?;
     let mut text = String::new();
     // One byte more than a token, so that a longer file is noticed without reading it all.
-    file.by_ref()
-        .take(2 * TOKEN_BYTES as u64 + 2)
+    file.take(2 * TOKEN_BYTES as u64 + 2)
         .read_to_string(&mut text)
         .map_err(|_| AccessError::BadToken {
             path: path.to_owned(),

@@ -249,8 +249,17 @@ impl Handler<Describe> for S3Storage {
 enum WriteError {
     #[error("cannot encode the entry: {0}")]
     Encode(String),
-    #[error("{error}{}", if *attempts > 1 { format!(" (after {attempts} attempts)") } else { String::new() })]
+    #[error("{error}{}", after_attempts(*attempts))]
     Bucket { error: BucketError, attempts: usize },
+}
+
+/// How a failure after retries says so.
+fn after_attempts(attempts: usize) -> String {
+    if attempts > 1 {
+        format!(" (after {attempts} attempts)")
+    } else {
+        String::new()
+    }
 }
 
 /// Stores `bytes` as `object`, trying again after a pause while the failure may pass.
