@@ -3,7 +3,7 @@
 //! key, non-cacheable calls, and the server's lifecycle (auto-start, stop, idle timeout,
 //! zeroing, a killed server, garbage on the port).
 
-use crate::harness::{assert_success, count, fixture, have, read, run, Server};
+use crate::harness::{assert_same_file, assert_success, count, fixture, have, read, run, Server};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -23,13 +23,13 @@ fn miss_then_hit_is_byte_identical(compiler: &str) {
 
     let miss = server.compile(dir.path(), compiler, &["-c", "hello.c", "-o", "hello.o"]);
     assert_success(&miss, "miss");
-    assert_eq!(read(&dir.path().join("hello.o")), read(&dir.path().join("plain.o")));
+    assert_same_file(&dir.path().join("hello.o"), &dir.path().join("plain.o"));
     server.wait_for_stats(|stats| count(stats, "cache_writes") == 1);
 
     std::fs::remove_file(dir.path().join("hello.o")).unwrap_or_default();
     let hit = server.compile(dir.path(), compiler, &["-c", "hello.c", "-o", "hello.o"]);
     assert_success(&hit, "hit");
-    assert_eq!(read(&dir.path().join("hello.o")), read(&dir.path().join("plain.o")));
+    assert_same_file(&dir.path().join("hello.o"), &dir.path().join("plain.o"));
 
     let stats = server.stats();
     assert_eq!(count(&stats, "cache_hits.counts.C/C++"), 1, "{stats:#}");
@@ -62,7 +62,7 @@ fn cxx_miss_then_hit_is_byte_identical() {
     for _ in 0..2 {
         let output = server.compile(dir.path(), "g++", &["-std=c++17", "-O2", "-c", "vec.cpp", "-o", "vec.o"]);
         assert_success(&output, "g++");
-        assert_eq!(read(&dir.path().join("vec.o")), read(&dir.path().join("plain.o")));
+        assert_same_file(&dir.path().join("vec.o"), &dir.path().join("plain.o"));
         server.wait_for_stats(|stats| count(stats, "cache_writes") == 1);
     }
     assert_eq!(count(&server.stats(), "cache_hits.counts.C/C++"), 1);
@@ -151,7 +151,7 @@ fn header_define_and_optimisation_changes_each_miss() {
     .unwrap_or_default();
     compile(&["-c", "util.c", "-o", "util.o"]);
     plain_compile(dir.path(), "gcc", &["-c", "util.c", "-o", "plain.o"]);
-    assert_eq!(read(&dir.path().join("util.o")), read(&dir.path().join("plain.o")));
+    assert_same_file(&dir.path().join("util.o"), &dir.path().join("plain.o"));
 
     let stats = server.stats();
     assert_eq!(count(&stats, "cache_hits.counts.C/C++"), 1, "{stats:#}");
@@ -309,7 +309,7 @@ fn the_client_compiles_when_the_server_is_killed_mid_build() {
     for source in &sources {
         let object = dir.path().join(source.replace(".c", ".o"));
         plain_compile(dir.path(), "gcc", &["-c", source, "-o", "plain.o"]);
-        assert_eq!(read(&object), read(&dir.path().join("plain.o")), "{source}");
+        assert_same_file(&object, &dir.path().join("plain.o"));
     }
 }
 
@@ -332,4 +332,63 @@ fn garbage_on_the_port_leaves_the_server_serving() {
     }
     assert_success(&server.compile(dir.path(), "gcc", &["-c", "util.c", "-o", "util.o"]), "compile after garbage");
     assert_eq!(count(&server.stats(), "cache_misses.counts.C/C++"), 1);
+}
+
+#[test]
+fn masquerading_as_gcc_through_a_symlink_caches() {
+    let server = Server::start();
+    let dir = fixture("c");
+    let bin = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    std::os::unix::fs::symlink(crate::harness::sccache_bin(), bin.path().join("gcc"))
+        .unwrap_or_else(|error| panic!("{error}"));
+    let path = format!("{}:{}", bin.path().display(), std::env::var("PATH").unwrap_or_default());
+    plain_compile(dir.path(), "gcc", &["-c", "hello.c", "-o", "plain.o"]);
+    for _ in 0..2 {
+        let output = run(server
+            .command("gcc")
+            .env("PATH", &path)
+            .current_dir(dir.path())
+            .args(["-c", "hello.c", "-o", "hello.o"]));
+        assert_success(&output, "masquerading gcc");
+        assert_same_file(&dir.path().join("hello.o"), &dir.path().join("plain.o"));
+        server.wait_for_stats(|stats| count(stats, "cache_writes") == 1);
+    }
+    assert_eq!(count(&server.stats(), "cache_hits.counts.C/C++"), 1);
+    assert!(server.log().contains("listening"), "SCCACHE_ERROR_LOG has no server log");
+}
+
+/// Compiles twice through the cache, removing every output between, and checks each output of
+/// the hit against the miss's (the cached compile) and, when the compiler is deterministic for
+/// these flags, against a plain compile's.
+fn hit_restores_every_output(args: &[&str], outputs: &[&str], deterministic: bool) {
+    let server = Server::start();
+    let dir = fixture("c");
+    plain_compile(dir.path(), "gcc", args);
+    let plain: Vec<Vec<u8>> = outputs.iter().map(|output| read(&dir.path().join(output))).collect();
+    for output in outputs {
+        std::fs::remove_file(dir.path().join(output)).unwrap_or_default();
+    }
+    assert_success(&server.compile(dir.path(), "gcc", args), "miss");
+    let missed: Vec<Vec<u8>> = outputs.iter().map(|output| read(&dir.path().join(output))).collect();
+    server.wait_for_stats(|stats| count(stats, "cache_writes") == 1);
+    for output in outputs {
+        std::fs::remove_file(dir.path().join(output)).unwrap_or_else(|error| panic!("{output}: {error}"));
+    }
+    assert_success(&server.compile(dir.path(), "gcc", args), "hit");
+    assert_eq!(count(&server.stats(), "cache_hits.counts.C/C++"), 1);
+    for ((output, missed), plain) in outputs.iter().zip(missed).zip(plain) {
+        let restored = read(&dir.path().join(output));
+        assert!(restored == missed, "{output} from the hit differs from the cached compile's");
+        assert!(!deterministic || restored == plain, "{output} from the hit differs from a plain compile's");
+    }
+}
+
+#[test]
+fn split_dwarf_hit_restores_the_dwo() {
+    hit_restores_every_output(&["-g", "-gsplit-dwarf", "-c", "util.c", "-o", "util.o"], &["util.o", "util.dwo"], true);
+}
+
+#[test]
+fn coverage_hit_restores_the_gcno() {
+    hit_restores_every_output(&["--coverage", "-c", "util.c", "-o", "util.o"], &["util.o", "util.gcno"], false);
 }

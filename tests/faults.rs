@@ -3,7 +3,7 @@
 //! Each test asserts that every build succeeds and every later hit is byte-identical to a plain
 //! compile.
 
-use crate::harness::{assert_success, count, fixture, read, run, sccache_bin, Server};
+use crate::harness::{assert_same_file, assert_success, count, fixture, read, run, sccache_bin, Server};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -38,11 +38,7 @@ fn assert_objects_match_plain(dir: &Path, sources: &[String]) -> usize {
             .args(["-c", source, "-o"])
             .arg(&plain));
         assert_success(&output, "plain gcc");
-        assert_eq!(
-            read(&dir.join(object_of(source))),
-            read(&plain),
-            "{source} differs from a plain compile"
-        );
+        assert_same_file(&dir.join(object_of(source)), &plain);
     }
     sources.len()
 }

@@ -72,6 +72,8 @@ pub struct Server {
     pub cache_dir: PathBuf,
     /// Extra environment for the server and every client call.
     pub env: Vec<(String, String)>,
+    /// This test's `XDG_RUNTIME_DIR`: its private directory (and TCP token) live here.
+    pub runtime_dir: TempDir,
     _cache_root: Option<TempDir>,
 }
 
@@ -108,6 +110,10 @@ impl Server {
                 .iter()
                 .map(|(key, value)| (key.to_string(), value.to_string()))
                 .collect(),
+            runtime_dir: tempfile::Builder::new()
+                .prefix("sccache-run")
+                .tempdir()
+                .unwrap_or_else(|error| panic!("tempdir: {error}")),
             _cache_root: root,
         }
     }
@@ -126,6 +132,8 @@ impl Server {
         let mut command = Command::new(program);
         command
             .env("SCCACHE_SERVER_PORT", self.port.to_string())
+            .env_remove("SCCACHE_SERVER_UDS")
+            .env("XDG_RUNTIME_DIR", self.runtime_dir.path())
             .env("SCCACHE_DIR", &self.cache_dir)
             .env("SCCACHE_IDLE_TIMEOUT", "120")
             .env_remove("SCCACHE_REDIS")
@@ -260,4 +268,20 @@ pub fn assert_success(output: &Output, what: &str) {
 /// The bytes of a file, panicking with its path if unreadable.
 pub fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+/// Asserts two files have the same bytes; on a difference it says where, not what (objects are
+/// too large to print).
+pub fn assert_same_file(actual: &Path, expected: &Path) {
+    let (left, right) = (read(actual), read(expected));
+    if left != right {
+        let first = left.iter().zip(&right).position(|(a, b)| a != b);
+        panic!(
+            "{} ({} bytes) differs from {} ({} bytes); first difference at byte {first:?}",
+            actual.display(),
+            left.len(),
+            expected.display(),
+            right.len()
+        );
+    }
 }

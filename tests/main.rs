@@ -5,6 +5,7 @@
 
 mod harness;
 
+mod access;
 mod c_cache;
 mod faults;
 mod rust_cache;

@@ -13,6 +13,7 @@ use crate::storage::Describe;
 use actix::io::{FramedWrite, WriteHandler};
 use actix::prelude::*;
 use bytes::{Bytes, BytesMut};
+use sccache_core::access::credentials_match;
 use sccache_core::framing::MAX_FRAME_LEN;
 use sccache_core::protocol::{self, Envelope, ProtocolError, Request, Response};
 use sccache_core::stats::{Stats, StatsReport};
@@ -99,7 +100,9 @@ impl Connection {
     }
 
     fn handle_request(&mut self, envelope: Envelope, ctx: &mut Context<Self>) {
-        if !self.control.token.is_empty() && *envelope.token != *self.control.token {
+        if !self.control.token.is_empty()
+            && !credentials_match(&envelope.token, &self.control.token)
+        {
             log::warn!("refused a request with a wrong credential");
             self.reply_and_close(&Response::Refused("wrong credential".into()));
             return;
@@ -153,26 +156,32 @@ impl Connection {
             actor.reply(&Response::CompileStarted);
             let services = actor.services.clone();
             let executed = async move { compile::execute(&services, plan).await };
-            Box::pin(executed.into_actor(actor).map(
-                |(finished, store), actor, ctx| {
-                    actor.reply(&Response::CompileFinished(finished));
-                    if let Some(store) = store {
-                        // After the reply: the client does not wait for the write.
-                        actor.services.storage.store.do_send(store);
-                    }
-                    actor.end(ctx);
-                },
-            ))
+            Box::pin(
+                executed
+                    .into_actor(actor)
+                    .map(|(finished, store), actor, ctx| {
+                        actor.reply(&Response::CompileFinished(finished));
+                        if let Some(store) = store {
+                            // After the reply: the client does not wait for the write.
+                            actor.services.storage.store.do_send(store);
+                        }
+                        actor.end(ctx);
+                    }),
+            )
         }));
     }
 }
 
 /// Gathers the counters and the backend's description into a report.
 async fn report(control: Control) -> StatsReport {
-    let stats = control.snapshot.send(Snapshot).await.unwrap_or_else(|error| {
-        log::warn!("stats unavailable: {error}");
-        Stats::default()
-    });
+    let stats = control
+        .snapshot
+        .send(Snapshot)
+        .await
+        .unwrap_or_else(|error| {
+            log::warn!("stats unavailable: {error}");
+            Stats::default()
+        });
     let description = control.describe.send(Describe).await.unwrap_or_default();
     StatsReport {
         stats,

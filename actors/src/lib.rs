@@ -11,6 +11,7 @@ pub mod detector;
 pub mod dispatcher;
 pub mod hasher;
 pub mod lifecycle;
+pub mod listener;
 pub mod outputs;
 pub mod rust_compile;
 pub mod server;

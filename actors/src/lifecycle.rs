@@ -2,10 +2,13 @@
 //!
 //! Connections report when they open and close; the actor stops the system after
 //! `SCCACHE_IDLE_TIMEOUT` without any connection, or shortly after a `Shutdown` request (the
-//! delay lets the reply reach the client and pending cache writes finish).
+//! delay lets the reply reach the client and pending cache writes finish). A `Shutdown` stops
+//! the accept loop at once, so no new client reaches a server that is going away.
 
 use actix::prelude::*;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::Notify;
 
 /// How often the idle timeout is checked.
 const IDLE_CHECK_INTERVAL: Duration = Duration::from_millis(500);
@@ -16,14 +19,17 @@ pub struct Lifecycle {
     idle_timeout: Option<Duration>,
     open_connections: usize,
     last_activity: Instant,
+    /// Notified on `Shutdown`; the accept loop stops listening.
+    stop_accepting: Arc<Notify>,
 }
 
 impl Lifecycle {
-    pub fn new(idle_timeout: Option<Duration>) -> Self {
+    pub fn new(idle_timeout: Option<Duration>, stop_accepting: Arc<Notify>) -> Self {
         Lifecycle {
             idle_timeout,
             open_connections: 0,
             last_activity: Instant::now(),
+            stop_accepting,
         }
     }
 }
@@ -73,6 +79,8 @@ impl Handler<Shutdown> for Lifecycle {
 
     fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
         log::info!("shutdown requested");
+        // `notify_one` keeps the wake-up even if the accept loop is not waiting right now.
+        self.stop_accepting.notify_one();
         ctx.run_later(SHUTDOWN_GRACE, |_, _| System::current().stop());
     }
 }

@@ -27,6 +27,7 @@ use sccache_core::protocol::{CompileFinished, CompileRequest};
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 /// Stands for the output directory in stored `.d` files and artifact notices. It holds a NUL,
 /// which no path can, so it never matches anything rustc wrote.
@@ -48,9 +49,11 @@ pub async fn execute(
     request: &CompileRequest,
 ) -> (CompileFinished, PendingStore) {
     let request = &without_inherited_jobserver(request);
+    let started = Instant::now();
     let Some(dep_info) = read_dep_info(services, compilation, request).await else {
         return (compile_uncached(services, request).await, None);
     };
+    let dep_info_time = started.elapsed();
     let Some(inputs) = digest_inputs(services, compilation, request, dep_info).await else {
         return (compile_uncached(services, request).await, None);
     };
@@ -61,7 +64,11 @@ pub async fn execute(
         &request.env,
         &inputs,
     );
-    log::debug!("rust compile of {}: key {key}", compilation.crate_name);
+    log::debug!(
+        "rust compile of {}: key {key} (dep-info run {dep_info_time:?}, digests {:?})",
+        compilation.crate_name,
+        started.elapsed() - dep_info_time
+    );
     let out_dir = Path::new(&request.cwd).join(&compilation.out_dir);
     let targets: Vec<OutputFile> = compilation
         .outputs
@@ -85,7 +92,10 @@ pub async fn execute(
                 replace_artifact_dir(&finished.stderr, OUT_DIR_PLACEHOLDER, &out_dir_text);
             if let Some(name) = dep_info_output(compilation) {
                 if let Err(error) = restore_dep_info(&out_dir.join(name), &out_dir_text).await {
-                    log::warn!("cannot rewrite the restored dep-info: {error}");
+                    // A `.d` file naming no real output would mislead cargo; the real compile
+                    // writes every output again.
+                    log::warn!("cannot rewrite the restored dep-info, compiling: {error}");
+                    return (compile_uncached(services, request).await, None);
                 }
             }
         }
@@ -359,16 +369,18 @@ mod tests {
 
     #[test]
     fn artifact_notices_round_trip_and_other_lines_stay() {
-        let stderr = b"{\"$message_type\":\"diagnostic\",\"rendered\":\"/t/d/x\"}\n\
-            {\"artifact\":\"/t/d/libfoo.rmeta\",\"emit\":\"metadata\"}\n";
-        let stored = replace_artifact_dir(stderr, b"/t/d", OUT_DIR_PLACEHOLDER);
+        let diagnostic: &[u8] = b"{\"$message_type\":\"diagnostic\",\"rendered\":\"/t/d/x\"}\n";
+        let notice =
+            |dir: &str| format!("{{\"artifact\":\"{dir}/libfoo.rmeta\",\"emit\":\"metadata\"}}\n");
+        let stderr = [diagnostic, notice("/t/d").as_bytes()].concat();
+        let stored = replace_artifact_dir(&stderr, b"/t/d", OUT_DIR_PLACEHOLDER);
         assert_ne!(stored, stderr);
-        assert!(stored.starts_with(b"{\"$message_type\":\"diagnostic\",\"rendered\":\"/t/d/x\"}\n"));
+        assert!(stored.starts_with(diagnostic));
         let restored = replace_artifact_dir(&stored, OUT_DIR_PLACEHOLDER, b"/u/d");
-        assert!(restored.ends_with(b"{\"artifact\":\"/u/d/libfoo.rmeta\",\"emit\":\"metadata\"}\n"));
+        assert_eq!(restored, [diagnostic, notice("/u/d").as_bytes()].concat());
         // A directory JSON would escape is not touched.
         assert_eq!(
-            replace_artifact_dir(stderr, b"/t\"d", OUT_DIR_PLACEHOLDER),
+            replace_artifact_dir(&stderr, b"/t\"d", OUT_DIR_PLACEHOLDER),
             stderr
         );
     }

@@ -3,20 +3,23 @@
 //!
 //! This is the only module that sees concrete actor addresses; everything else holds
 //! `Recipient`s. It chooses the storage backend from the configuration and refuses one this
-//! build lacks.
+//! build lacks, and prepares access (the private directory, the TCP token) before it listens.
 
 use crate::compile::Services;
-use crate::connection::{Connection, Control};
+use crate::connection::Control;
 use crate::detector::Detector;
 use crate::dispatcher::Dispatcher;
 use crate::hasher::Hasher;
 use crate::lifecycle::Lifecycle;
+use crate::listener::{self, Bound, Listener};
 use crate::stats::{Record, StatsKeeper};
 use crate::storage::disk::DiskStorage;
 use crate::storage::StorageHandle;
 use actix::prelude::*;
-use sccache_core::config::{Backend, ConfigError, ServerConfig};
+use sccache_core::access::{self, AccessError};
+use sccache_core::config::{Backend, ConfigError, Endpoint, ServerConfig};
 use std::sync::Arc;
+use tokio::sync::Notify;
 
 /// Threads hashing at once.
 const HASHER_THREADS: usize = 2;
@@ -24,8 +27,17 @@ const HASHER_THREADS: usize = 2;
 /// Why the server could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    #[error("cannot listen on 127.0.0.1:{port}: {source}")]
-    Bind { port: u16, source: std::io::Error },
+    #[error("cannot listen on {endpoint}: {source}")]
+    Bind {
+        endpoint: Endpoint,
+        source: std::io::Error,
+    },
+    /// Another server answers on the socket. The wording is the one the spawning client
+    /// recognises as "another server won the race".
+    #[error("cannot listen on {endpoint}: address already in use by a running server")]
+    InUse { endpoint: Endpoint },
+    #[error(transparent)]
+    Access(#[from] AccessError),
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error("cannot start the storage backend: {0}")]
@@ -34,22 +46,25 @@ pub enum ServerError {
     Runtime(#[from] std::io::Error),
 }
 
-/// Runs the server until it stops (Shutdown request or idle timeout). Binds the listener
-/// first, then calls `ready(Ok(()))` or `ready(Err(message))` before serving; returns after
-/// stopping.
+/// Runs the server until it stops (Shutdown request or idle timeout). Checks access and binds
+/// the listener first, then calls `ready(Ok(()))` or `ready(Err(message))` before serving;
+/// returns after stopping.
 pub fn run(
     config: ServerConfig,
     ready: Box<dyn FnOnce(Result<(), String>) + Send>,
 ) -> Result<(), ServerError> {
-    let listener = match bind(config.port) {
-        Ok(listener) => listener,
+    let bound = access::credential(&config.endpoint, &config.private_dir)
+        .map_err(ServerError::from)
+        .and_then(|token| Ok((token, listener::bind(&config.endpoint)?)));
+    let (token, bound) = match bound {
+        Ok(bound) => bound,
         Err(error) => {
             ready(Err(error.to_string()));
             return Err(error);
         }
     };
     let system = System::new();
-    let started = system.block_on(async move { start(config, listener) });
+    let started = system.block_on(async move { start(config, bound, token) });
     match started {
         Ok(()) => ready(Ok(())),
         Err(error) => {
@@ -61,24 +76,17 @@ pub fn run(
     Ok(())
 }
 
-fn bind(port: u16) -> Result<std::net::TcpListener, ServerError> {
-    let listener = std::net::TcpListener::bind(("127.0.0.1", port))
-        .map_err(|source| ServerError::Bind { port, source })?;
-    listener
-        .set_nonblocking(true)
-        .map_err(|source| ServerError::Bind { port, source })?;
-    Ok(listener)
-}
-
 /// Starts the actors and the accept loop. Runs inside the system.
-fn start(config: ServerConfig, listener: std::net::TcpListener) -> Result<(), ServerError> {
-    let listener = tokio::net::TcpListener::from_std(listener)?;
+fn start(config: ServerConfig, bound: Bound, token: String) -> Result<(), ServerError> {
+    let listener = Listener::attach(bound)?;
     let stats = StatsKeeper::default().start();
     let dispatcher = Dispatcher::new(config.jobs).start();
     let hasher = SyncArbiter::start(HASHER_THREADS, || Hasher);
-    let detector = Detector::new(dispatcher.clone().recipient(), hasher.clone().recipient()).start();
+    let detector =
+        Detector::new(dispatcher.clone().recipient(), hasher.clone().recipient()).start();
     let storage = start_storage(&config, stats.clone().recipient())?;
-    let lifecycle = Lifecycle::new(config.idle_timeout).start();
+    let stop_accepting = Arc::new(Notify::new());
+    let lifecycle = Lifecycle::new(config.idle_timeout, stop_accepting.clone()).start();
     let services = Services {
         detect: detector.recipient(),
         run: dispatcher.recipient(),
@@ -94,25 +102,10 @@ fn start(config: ServerConfig, listener: std::net::TcpListener) -> Result<(), Se
         describe: storage.describe,
         shutdown: lifecycle.clone().recipient(),
         activity: lifecycle.recipient(),
-        token: Arc::from(""),
+        token: Arc::from(token),
     };
-    actix_rt::spawn(async move {
-        loop {
-            match listener.accept().await {
-                Ok((stream, _)) => {
-                    let _ = stream.set_nodelay(true);
-                    Connection::serve(stream, services.clone(), control.clone());
-                }
-                Err(error) => {
-                    // Running out of file descriptors is the usual cause; back off briefly
-                    // rather than spin.
-                    log::warn!("accept failed: {error}");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-            }
-        }
-    });
-    log::info!("listening on 127.0.0.1:{}", config.port);
+    actix_rt::spawn(listener.serve_until(stop_accepting, services, control));
+    log::info!("listening on {}", config.endpoint);
     Ok(())
 }
 

@@ -1,17 +1,21 @@
-//! One connection to the server: connect to `127.0.0.1:<port>`, send one request in its
-//! envelope, read the responses.
+//! One connection to the server: connect to its endpoint (the Unix socket, or `127.0.0.1:<port>`
+//! with the user's token), send one request in its envelope, read the responses.
 //!
 //! The failure kinds are typed because callers branch on them: a compile falls back to the local
 //! compiler on any of them, but words its warning by kind. This module neither starts a server
 //! nor decides what to do with an answer.
 
+use sccache_core::access::{credential, current_uid, AccessError};
+use sccache_core::config::{client_endpoint, private_dir, Endpoint};
 use sccache_core::framing::{read_frame, write_frame, FrameError};
 use sccache_core::protocol::{
     decode_response, encode, Envelope, Request, Response, PROTOCOL_VERSION,
 };
 use std::fmt;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 /// How long to wait for the server to accept. A live server on loopback accepts at once; a wait
@@ -58,31 +62,105 @@ impl From<FrameError> for ClientError {
     }
 }
 
+/// Where the server is and the credential it wants (empty over a Unix socket).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerAddress {
+    pub endpoint: Endpoint,
+    token: String,
+}
+
+impl ServerAddress {
+    /// The server of this environment's settings. Creates the private directory (and the TCP
+    /// token) when missing, and refuses ones another account could have planted.
+    pub fn from_env() -> Result<ServerAddress, AccessError> {
+        let lookup = |name: &str| std::env::var(name).ok();
+        let endpoint = client_endpoint(&lookup)?;
+        let token = credential(&endpoint, &private_dir(&lookup))?;
+        Ok(ServerAddress { endpoint, token })
+    }
+}
+
+impl fmt::Display for ServerAddress {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{}", self.endpoint)
+    }
+}
+
+/// The stream under a connection.
+enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Read for Stream {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(stream) => stream.read(buffer),
+            Stream::Unix(stream) => stream.read(buffer),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buffer: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(stream) => stream.write(buffer),
+            Stream::Unix(stream) => stream.write(buffer),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(stream) => stream.flush(),
+            Stream::Unix(stream) => stream.flush(),
+        }
+    }
+}
+
 /// An open connection to the server.
 pub struct Connection {
-    stream: TcpStream,
+    stream: Stream,
+    token: String,
 }
 
 impl Connection {
-    /// Connects to the server on loopback `port`, waiting at most `CONNECT_TIMEOUT`.
-    pub fn open(port: u16) -> io::Result<Connection> {
-        let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        let stream = TcpStream::connect_timeout(&address, CONNECT_TIMEOUT)?;
-        // Requests and answers are single small frames; do not let Nagle hold them back.
-        stream.set_nodelay(true)?;
-        Ok(Connection { stream })
+    /// Connects to the server, waiting at most `CONNECT_TIMEOUT` for TCP (a Unix socket
+    /// answers or refuses at once).
+    pub fn open(address: &ServerAddress) -> io::Result<Connection> {
+        let stream = match &address.endpoint {
+            Endpoint::Tcp(port) => {
+                let socket = SocketAddr::from((Ipv4Addr::LOCALHOST, *port));
+                let stream = TcpStream::connect_timeout(&socket, CONNECT_TIMEOUT)?;
+                // Requests and answers are single small frames; do not let Nagle hold them
+                // back.
+                stream.set_nodelay(true)?;
+                Stream::Tcp(stream)
+            }
+            Endpoint::Unix(path) => {
+                let stream = UnixStream::connect(path)?;
+                check_server_uid(&stream)?;
+                Stream::Unix(stream)
+            }
+        };
+        Ok(Connection {
+            stream,
+            token: address.token.clone(),
+        })
     }
 
     /// Bounds how long each later read may wait (`None`: forever, for compiles).
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.stream.set_read_timeout(timeout)
+        match &self.stream {
+            Stream::Tcp(stream) => stream.set_read_timeout(timeout),
+            Stream::Unix(stream) => stream.set_read_timeout(timeout),
+        }
     }
 
     /// Sends one request in an envelope of this client's protocol version.
     pub fn send(&mut self, request: Request) -> Result<(), ClientError> {
         let envelope = Envelope {
             version: PROTOCOL_VERSION,
-            token: String::new(),
+            token: self.token.clone(),
             request,
         };
         let payload =
@@ -105,6 +183,42 @@ impl Connection {
         self.send(request)?;
         self.receive()
     }
+}
+
+/// Refuses a server of another uid: a socket at an explicit `SCCACHE_SERVER_UDS` in a shared
+/// directory could be someone else's, and a compile request carries the whole environment.
+fn check_server_uid(stream: &UnixStream) -> io::Result<()> {
+    let mut credentials = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut length = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: the descriptor is open for the call, and the pointers are to a `ucred` and its
+    // size, as SO_PEERCRED expects.
+    let status = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            std::ptr::addr_of_mut!(credentials).cast(),
+            &mut length,
+        )
+    };
+    if status != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let own = current_uid();
+    if credentials.uid != own {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "the server socket belongs to uid {}, not {own}",
+                credentials.uid
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A short name for a response, for messages about unexpected answers (never the whole body).
@@ -133,10 +247,18 @@ pub fn version_mismatch_message(server_version: &str, server_protocol: u32) -> S
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use sccache_core::protocol::decode_envelope;
     use std::net::TcpListener;
+
+    /// The address of a test server on loopback `port` wanting `token`.
+    pub fn tcp_address(port: u16, token: &str) -> ServerAddress {
+        ServerAddress {
+            endpoint: Endpoint::Tcp(port),
+            token: token.to_owned(),
+        }
+    }
 
     #[test]
     fn a_request_arrives_as_one_envelope_and_the_answer_decodes() {
@@ -145,18 +267,42 @@ mod tests {
         let server = std::thread::spawn(move || {
             let (mut stream, _) = listener.accept().unwrap();
             let envelope = decode_envelope(&read_frame(&mut stream).unwrap()).unwrap();
+            assert_eq!(envelope.token, "secret");
             assert_eq!(envelope.request, Request::ZeroStats);
             write_frame(&mut stream, &encode(&Response::ZeroedStats).unwrap()).unwrap();
             // Then garbage, then a close.
             write_frame(&mut stream, &[0xc1]).unwrap();
         });
-        let mut connection = Connection::open(port).unwrap();
+        let mut connection = Connection::open(&tcp_address(port, "secret")).unwrap();
         assert_eq!(
             connection.call(Request::ZeroStats).unwrap(),
             Response::ZeroedStats
         );
         assert!(matches!(connection.receive(), Err(ClientError::Garbage(_))));
         assert!(matches!(connection.receive(), Err(ClientError::Closed)));
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn a_unix_socket_carries_an_empty_token() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("server.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let envelope = decode_envelope(&read_frame(&mut stream).unwrap()).unwrap();
+            assert_eq!(envelope.token, "");
+            write_frame(&mut stream, &encode(&Response::ZeroedStats).unwrap()).unwrap();
+        });
+        let address = ServerAddress {
+            endpoint: Endpoint::Unix(path),
+            token: String::new(),
+        };
+        let mut connection = Connection::open(&address).unwrap();
+        assert_eq!(
+            connection.call(Request::ZeroStats).unwrap(),
+            Response::ZeroedStats
+        );
         server.join().unwrap();
     }
 

@@ -5,12 +5,12 @@
 //! Errors are returned to `main`, which prints them and exits 2.
 
 use crate::args::{Action, Cli};
-use crate::client::{response_name, version_mismatch_message, Connection};
+use crate::client::{response_name, version_mismatch_message, Connection, ServerAddress};
 use crate::spawn::{connect_or_start, start_server};
 use crate::stats_view::{render, StatsFormat};
 use anyhow::{anyhow, Context};
 use clap::Parser;
-use sccache_core::config::{client_port, env_flag};
+use sccache_core::config::env_flag;
 use sccache_core::protocol::{Request, Response};
 use std::ffi::OsString;
 use std::io::Write;
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 /// How long a control request may wait for its answer; a server that takes longer is stuck.
 const CONTROL_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long `--stop-server` waits for the server to close its port.
+/// How long `--stop-server` waits for the server to close its endpoint.
 const STOP_WAIT: Duration = Duration::from_secs(5);
 
 /// Parses the flags and runs the action; returns the exit code.
@@ -43,36 +43,36 @@ fn lookup(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-fn port() -> anyhow::Result<u16> {
-    Ok(client_port(&lookup)?)
+fn address() -> anyhow::Result<ServerAddress> {
+    Ok(ServerAddress::from_env()?)
 }
 
 fn start() -> anyhow::Result<i32> {
     if env_flag(&lookup, "SCCACHE_NO_DAEMON") {
         return Ok(crate::server_entry::run_foreground());
     }
-    let port = port()?;
+    let address = address()?;
     print_out("sccache: Starting the server...\n");
-    start_server(port).map_err(|error| anyhow!("server failed to start: {error}"))?;
+    start_server(&address).map_err(|error| anyhow!("server failed to start: {error}"))?;
     Ok(0)
 }
 
 fn stop(format: StatsFormat) -> anyhow::Result<i32> {
-    let port = port()?;
+    let address = address()?;
     if format == StatsFormat::Text {
         // sccache's line; left out of JSON output so stdout stays one JSON document.
         print_out("Stopping sccache server...\n");
     }
     let mut connection =
-        Connection::open(port).with_context(|| format!("no server running on port {port}"))?;
+        Connection::open(&address).with_context(|| format!("no server running on {address}"))?;
     match call(&mut connection, Request::Shutdown)? {
         Response::ShuttingDown(report) => {
             print_out(&render(&report, format)?);
-            // The server finishes replies and pending writes before it closes its port. Wait
-            // for that, so that once this command returns a new server (perhaps with other
-            // settings) can start and no compile reaches the old one.
+            // The server stops listening as soon as it gets the request. Wait for that, so
+            // that once this command returns a new server (perhaps with other settings) can
+            // start and no compile reaches the old one.
             drop(connection);
-            wait_for_port_closed(port, STOP_WAIT);
+            wait_for_closed(&address, STOP_WAIT);
             Ok(0)
         }
         other => Err(unexpected(other)),
@@ -80,8 +80,8 @@ fn stop(format: StatsFormat) -> anyhow::Result<i32> {
 }
 
 fn show_stats(format: StatsFormat) -> anyhow::Result<i32> {
-    let mut connection =
-        connect_or_start(port()?).map_err(|error| anyhow!("server failed to start: {error}"))?;
+    let mut connection = connect_or_start(&address()?)
+        .map_err(|error| anyhow!("server failed to start: {error}"))?;
     match call(&mut connection, Request::GetStats)? {
         Response::Stats(report) => {
             print_out(&render(&report, format)?);
@@ -92,8 +92,8 @@ fn show_stats(format: StatsFormat) -> anyhow::Result<i32> {
 }
 
 fn zero_stats() -> anyhow::Result<i32> {
-    let mut connection =
-        connect_or_start(port()?).map_err(|error| anyhow!("server failed to start: {error}"))?;
+    let mut connection = connect_or_start(&address()?)
+        .map_err(|error| anyhow!("server failed to start: {error}"))?;
     match call(&mut connection, Request::ZeroStats)? {
         Response::ZeroedStats => {
             print_out("Statistics zeroed.\n");
@@ -110,10 +110,10 @@ fn call(connection: &mut Connection, request: Request) -> anyhow::Result<Respons
     Ok(connection.call(request)?)
 }
 
-/// Polls until nothing accepts on `port`, for up to `limit`.
-fn wait_for_port_closed(port: u16, limit: Duration) {
+/// Polls until nothing accepts at `address`, for up to `limit`.
+fn wait_for_closed(address: &ServerAddress, limit: Duration) {
     let deadline = Instant::now() + limit;
-    while Instant::now() < deadline && Connection::open(port).is_ok() {
+    while Instant::now() < deadline && Connection::open(address).is_ok() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }

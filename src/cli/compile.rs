@@ -6,12 +6,11 @@
 //! when it merely declined. Invariant: the compiler never runs here after the server sent a
 //! result (`CompileFinished`), so a compile is not run twice.
 
-use crate::client::{response_name, version_mismatch_message, Connection};
+use crate::client::{response_name, version_mismatch_message, Connection, ServerAddress};
 use crate::fallback;
 use crate::resolve::{own_exe, resolve_compiler, Resolution};
 use crate::spawn::connect_or_start;
 use anyhow::Context;
-use sccache_core::config::client_port;
 use sccache_core::protocol::{CompileFinished, CompileRequest, Request, Response};
 use std::ffi::OsString;
 
@@ -67,11 +66,11 @@ pub fn run(compiler: OsString, args: Vec<OsString>) -> anyhow::Result<i32> {
 }
 
 fn through_server(request: CompileRequest) -> Outcome {
-    let port = match client_port(&|name| std::env::var(name).ok()) {
-        Ok(port) => port,
+    let address = match ServerAddress::from_env() {
+        Ok(address) => address,
         Err(error) => return warn_local(format!("{error}; compiling locally")),
     };
-    let mut connection = match connect_or_start(port) {
+    let mut connection = match connect_or_start(&address) {
         Ok(connection) => connection,
         Err(error) => {
             return warn_local(format!(
@@ -142,7 +141,8 @@ mod tests {
                 write_frame(&mut stream, &frame).unwrap();
             }
         });
-        let mut connection = Connection::open(port).unwrap();
+        let mut connection =
+            Connection::open(&crate::client::tests::tcp_address(port, "")).unwrap();
         connection.send(Request::GetStats).unwrap();
         let outcome = await_result(&mut connection);
         server.join().unwrap();
@@ -195,6 +195,16 @@ mod tests {
     fn garbage_compiles_locally_with_a_warning() {
         match answer_with(vec![vec![0xc1, 0xc1]]) {
             Outcome::Local(Some(warning)) => assert!(warning.contains("garbage"), "{warning}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_wrong_credential_compiles_locally_with_a_warning() {
+        match answer_with(vec![frame(Response::Refused("wrong credential".into()))]) {
+            Outcome::Local(Some(warning)) => {
+                assert!(warning.contains("wrong credential"), "{warning}")
+            }
             other => panic!("{other:?}"),
         }
     }

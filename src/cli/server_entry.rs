@@ -10,7 +10,7 @@
 
 use crate::spawn::{NOTIFY_VAR, STATUS_FAILED, STATUS_READY};
 use sccache_actors::server::ServerError;
-use sccache_core::config::{server_config, ServerConfig};
+use sccache_core::config::{client_endpoint, server_config, ServerConfig};
 use std::ffi::OsString;
 use std::io::{ErrorKind, Write};
 use std::os::unix::net::UnixStream;
@@ -23,8 +23,8 @@ const FAILED: i32 = 2;
 enum Listener {
     /// The client that spawned this daemon, waiting on a Unix socket.
     Socket(OsString),
-    /// A person at a terminal: a line on stderr.
-    Terminal { port: u16 },
+    /// A person at a terminal: a line on stderr naming the endpoint.
+    Terminal { endpoint: String },
 }
 
 /// Delivers the startup status exactly once, whichever of the server and this module gets to it.
@@ -48,8 +48,8 @@ impl Notifier {
         };
         match taken {
             Some(Listener::Socket(path)) => notify_socket(&path, &status),
-            Some(Listener::Terminal { port }) => match status {
-                Ok(()) => eprintln!("sccache: listening on port {port}"),
+            Some(Listener::Terminal { endpoint }) => match status {
+                Ok(()) => eprintln!("sccache: listening on {endpoint}"),
                 Err(message) => eprintln!("sccache: server failed to start: {message}"),
             },
             None => {}
@@ -94,8 +94,7 @@ pub fn run_daemon() -> i32 {
     let notifier = match std::env::var_os(NOTIFY_VAR) {
         Some(path) => Notifier::new(Listener::Socket(path)),
         None => Notifier::new(Listener::Terminal {
-            port: sccache_core::config::client_port(&lookup)
-                .unwrap_or(sccache_core::config::DEFAULT_PORT),
+            endpoint: endpoint_text(),
         }),
     };
     serve(notifier)
@@ -104,14 +103,18 @@ pub fn run_daemon() -> i32 {
 /// Runs in the foreground, logging to stderr; returns the process's exit code.
 pub fn run_foreground() -> i32 {
     init_logging(false);
-    let port = match sccache_core::config::client_port(&lookup) {
-        Ok(port) => port,
-        Err(error) => {
-            eprintln!("sccache: server failed to start: {error}");
-            return FAILED;
-        }
-    };
-    serve(Notifier::new(Listener::Terminal { port }))
+    serve(Notifier::new(Listener::Terminal {
+        endpoint: endpoint_text(),
+    }))
+}
+
+/// The endpoint for a message to a person; a bad setting is reported when the server reads
+/// its configuration.
+fn endpoint_text() -> String {
+    client_endpoint(&lookup).map_or_else(
+        |_| "its endpoint".to_owned(),
+        |endpoint| endpoint.to_string(),
+    )
 }
 
 fn serve(notifier: Notifier) -> i32 {
@@ -129,11 +132,12 @@ fn serve(notifier: Notifier) -> i32 {
         Ok(()) => 0,
         Err(error) => {
             match &error {
-                // Another client's server won the race for the port; that is how concurrent
-                // starts resolve, not a fault.
+                // Another client's server won the race for the endpoint; that is how
+                // concurrent starts resolve, not a fault.
                 ServerError::Bind { source, .. } if source.kind() == ErrorKind::AddrInUse => {
                     log::info!("not serving: {error}")
                 }
+                ServerError::InUse { .. } => log::info!("not serving: {error}"),
                 _ => log::error!("server stopped: {error}"),
             }
             // Reaches the waiting client only if the server failed before it reported.

@@ -5,12 +5,13 @@
 //! followed by a UTF-8 message for failed, then end of stream. `server_entry` is the other side.
 //!
 //! Invariant: when many clients start a server at once (`make -j32` on a cold machine), all but
-//! one lose the race for the port; a loser's "address in use" is treated as "a server is
-//! starting" and the client waits for the port instead of failing, so the build ends with one
-//! server and every compile served. This module never runs a compile and never waits on the
+//! one lose the race for the endpoint (port or Unix socket); a loser's "address in use" is
+//! treated as "a server is starting" and the client waits for the endpoint instead of failing,
+//! so the build ends with one server and every compile served. The daemon inherits this
+//! client's environment, so it chooses the same endpoint. This module never runs a compile and never waits on the
 //! daemon after it is ready (the daemon outlives the client).
 
-use crate::client::Connection;
+use crate::client::{Connection, ServerAddress};
 use mio::net::UnixListener;
 use mio::{Events, Interest, Poll, Token};
 use std::fmt;
@@ -22,7 +23,7 @@ use std::time::{Duration, Instant};
 
 /// How long a new server may take to report; sccache's own default.
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long to wait for the port when another client's server won the race to bind it.
+/// How long to wait for the endpoint when another client's server won the race to bind it.
 const RACE_WAIT: Duration = Duration::from_secs(5);
 /// How often to look whether the child died without reporting.
 const CHILD_CHECK_INTERVAL: Duration = Duration::from_millis(100);
@@ -49,8 +50,8 @@ pub enum StartError {
     Exited(ExitStatus),
     /// The client could not prepare or spawn it.
     Setup(String, io::Error),
-    /// It reported ready, yet the port does not accept connections.
-    Unreachable(u16, io::Error),
+    /// It reported ready, yet its endpoint does not accept connections.
+    Unreachable(String, io::Error),
 }
 
 impl fmt::Display for StartError {
@@ -66,10 +67,10 @@ impl fmt::Display for StartError {
                 write!(formatter, "it exited ({status}) before it was ready")
             }
             StartError::Setup(what, error) => write!(formatter, "{what}: {error}"),
-            StartError::Unreachable(port, error) => {
+            StartError::Unreachable(endpoint, error) => {
                 write!(
                     formatter,
-                    "it started, but port {port} refuses connections: {error}"
+                    "it started, but {endpoint} refuses connections: {error}"
                 )
             }
         }
@@ -85,18 +86,18 @@ enum Status {
     Failed(String),
 }
 
-/// Connects to the server on `port`, starting one first if none answers.
-pub fn connect_or_start(port: u16) -> Result<Connection, StartError> {
-    if let Ok(connection) = Connection::open(port) {
+/// Connects to the server at `address`, starting one first if none answers.
+pub fn connect_or_start(address: &ServerAddress) -> Result<Connection, StartError> {
+    if let Ok(connection) = Connection::open(address) {
         return Ok(connection);
     }
-    start_server(port)?;
-    Connection::open(port).map_err(|error| StartError::Unreachable(port, error))
+    start_server(address)?;
+    Connection::open(address).map_err(|error| StartError::Unreachable(address.to_string(), error))
 }
 
-/// Starts a server for `port` and returns once one is listening there: the new one, or another
-/// client's that won the race for the port.
-pub fn start_server(port: u16) -> Result<(), StartError> {
+/// Starts a server for `address` and returns once one is listening there: the new one, or
+/// another client's that won the race for the endpoint.
+pub fn start_server(address: &ServerAddress) -> Result<(), StartError> {
     let setup = |what: &str| {
         let what = what.to_owned();
         move |error| StartError::Setup(what, error)
@@ -113,7 +114,7 @@ pub fn start_server(port: u16) -> Result<(), StartError> {
         Status::Ready => Ok(()),
         Status::Failed(message) => {
             reap_soon(&mut child);
-            if is_address_in_use(&message) && wait_for_port(port, RACE_WAIT) {
+            if is_address_in_use(&message) && wait_for_server(address, RACE_WAIT) {
                 Ok(())
             } else {
                 Err(StartError::Failed(message))
@@ -227,7 +228,7 @@ fn parse_status(received: &[u8]) -> Status {
     }
 }
 
-/// Whether a failure message says the port is taken: another client's server won the race.
+/// Whether a failure message says the endpoint is taken: another client's server won the race.
 fn is_address_in_use(message: &str) -> bool {
     let lower = message.to_ascii_lowercase();
     lower.contains("address already in use")
@@ -235,11 +236,11 @@ fn is_address_in_use(message: &str) -> bool {
         || lower.contains("addrinuse")
 }
 
-/// Polls the port until a server accepts there, for up to `limit`.
-pub fn wait_for_port(port: u16, limit: Duration) -> bool {
+/// Polls the endpoint until a server accepts there, for up to `limit`.
+pub fn wait_for_server(address: &ServerAddress, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
     loop {
-        if Connection::open(port).is_ok() {
+        if Connection::open(address).is_ok() {
             return true;
         }
         if Instant::now() >= deadline {
@@ -285,6 +286,11 @@ mod tests {
         assert!(is_address_in_use(
             "cannot listen on 127.0.0.1:4226: Address already in use (os error 98)"
         ));
+        // The server's words for a live server on its Unix socket.
+        let live = sccache_actors::server::ServerError::InUse {
+            endpoint: sccache_core::config::Endpoint::Unix("/run/user/1/sccache/s.sock".into()),
+        };
+        assert!(is_address_in_use(&live.to_string()));
         assert!(!is_address_in_use(
             "SCCACHE_CACHE_SIZE=\"lots\" is not valid"
         ));

@@ -295,6 +295,11 @@ mod tests {
 /// without rustc reporting it in the dep-info.
 const RUST_ENV_IGNORED: &[&str] = &["CARGO_MAKEFLAGS", "CARGO_BUILD_JOBS"];
 
+/// Variables besides cargo's that change what rustc accepts: `RUSTC_BOOTSTRAP` lets a stable
+/// compiler take unstable features, so a crate that fails to compile without it must not hit
+/// an entry compiled with it.
+const RUST_ENV_VARS: &[&str] = &["RUSTC_BOOTSTRAP"];
+
 /// The prefix of cargo's registry variables, left out of a rust key.
 const RUST_ENV_IGNORED_PREFIX: &str = "CARGO_REGISTRIES_";
 
@@ -327,8 +332,9 @@ pub struct RustInputs {
 
 /// The key of a rustc compile: the compiler (with its sysroot), the arguments that change the
 /// outputs, the contents of every source, extern crate and static library, the variables the
-/// source reads, cargo's `CARGO_*` variables, and the working directory (rustc writes it into
-/// debug info and diagnostics print paths relative to it). The output directory is not in it.
+/// source reads, cargo's `CARGO_*` variables, `RUSTC_BOOTSTRAP`, and the working directory
+/// (rustc writes it into debug info, and diagnostics print paths relative to it). The output
+/// directory is not in it.
 pub fn rust_key(
     compiler: &CompilerIdentity,
     compilation: &crate::compiler::rust::RustCompilation,
@@ -367,6 +373,7 @@ pub fn rust_key(
     env_deps.dedup();
     key.field("env deps", &(env_deps.len() as u64).to_le_bytes());
     hash_env(&mut key, env, &env_deps);
+    hash_env(&mut key, env, RUST_ENV_VARS);
 
     // The last value of each name wins, as in a process environment.
     let mut cargo_env: Vec<(&OsStr, &OsStr)> = Vec::new();
@@ -504,6 +511,7 @@ mod rust_tests {
         assert_ne!(unset, empty);
         assert_ne!(empty, one);
         assert_ne!(one, two);
+        assert_ne!(unset, key_with(&[("RUSTC_BOOTSTRAP", "1")], &inputs()));
         // A variable the source does not read and cargo does not own changes nothing.
         assert_eq!(unset, key_with(&[("OTHER", "1")], &inputs()));
         // The last assignment of a variable is the one the compile sees.
