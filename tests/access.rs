@@ -20,6 +20,8 @@ use tempfile::TempDir;
 
 /// The environment variable that turns `foreign_client` from a no-op into the helper.
 const FOREIGN_SOCKET_VAR: &str = "SCCACHE_TEST_FOREIGN_SOCKET";
+/// The environment variable that turns `foreign_server` from a no-op into the helper.
+const FOREIGN_LISTEN_VAR: &str = "SCCACHE_TEST_FOREIGN_LISTEN";
 
 /// A server on the default endpoint: no `SCCACHE_SERVER_PORT`, a private runtime directory.
 struct UnixServer {
@@ -334,20 +336,11 @@ fn a_peer_of_another_uid_is_refused() {
     set_mode(server.runtime.path(), 0o755);
     set_mode(&server.private_dir(), 0o755);
     set_mode(&server.socket(), 0o666);
-    let helper = run(Command::new(
-        std::env::current_exe().unwrap_or_else(|error| panic!("{error}")),
-    )
-    .args([
+    let helper = run(&mut as_another_user(
         "access::foreign_client",
-        "--exact",
-        "--ignored",
-        "--nocapture",
-    ])
-    .args(["--test-threads", "1"])
-    .env(FOREIGN_SOCKET_VAR, server.socket())
-    .current_dir("/")
-    .uid(65534)
-    .gid(65534));
+        FOREIGN_SOCKET_VAR,
+        &server.socket(),
+    ));
     set_mode(server.runtime.path(), 0o700);
     set_mode(&server.private_dir(), 0o700);
     set_mode(&server.socket(), 0o600);
@@ -361,6 +354,104 @@ fn a_peer_of_another_uid_is_refused() {
     assert_eq!(count(&stats, "requests_executed"), 0, "{stats:#}");
     let log = server.log();
     assert!(log.contains("refused a connection from uid 65534"), "{log}");
+}
+
+/// Runs this test binary's ignored helper `name` as uid 65534 with `var` set to `value`.
+fn as_another_user(name: &str, var: &str, value: &Path) -> Command {
+    let mut command =
+        Command::new(std::env::current_exe().unwrap_or_else(|error| panic!("{error}")));
+    command
+        .args([
+            name,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env(var, value)
+        .current_dir("/")
+        .uid(65534)
+        .gid(65534);
+    command
+}
+
+/// Another account's listener for `a_socket_of_another_user_is_not_used`: binds the socket the
+/// variable names, accepts for three seconds, and prints how many bytes any client sent.
+#[test]
+#[ignore = "a helper that a_socket_of_another_user_is_not_used runs as another user"]
+fn foreign_server() {
+    let Some(path) = std::env::var_os(FOREIGN_LISTEN_VAR) else {
+        return;
+    };
+    let listener =
+        std::os::unix::net::UnixListener::bind(&path).unwrap_or_else(|error| panic!("{error}"));
+    set_mode(Path::new(&path), 0o666);
+    listener
+        .set_nonblocking(true)
+        .unwrap_or_else(|error| panic!("{error}"));
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        if let Ok((mut stream, _)) = listener.accept() {
+            let _ = stream.set_nonblocking(false);
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+            let mut received = Vec::new();
+            let _ = stream.read_to_end(&mut received);
+            if !received.is_empty() {
+                println!("FOREIGN received {} bytes", received.len());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    println!("FOREIGN done");
+}
+
+#[test]
+fn a_socket_of_another_user_is_not_used() {
+    if !is_root() {
+        eprintln!("note: not root; cannot run a server as another user, skipped");
+        return;
+    }
+    let shared = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    set_mode(shared.path(), 0o777);
+    let socket = shared.path().join("sccache.sock");
+    let helper = as_another_user("access::foreign_server", FOREIGN_LISTEN_VAR, &socket)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("{error}"));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !socket.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the other user's server never listened"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let server = UnixServer::new(true);
+    let dir = fixture("c");
+    let started = Instant::now();
+    let output = run(server
+        .command(sccache_bin())
+        .env("SCCACHE_SERVER_UDS", &socket)
+        .current_dir(dir.path())
+        .args(["gcc", "-c", "hello.c", "-o", "hello.o"]));
+    assert_success(&output, "compile");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the client waited"
+    );
+    let warning = String::from_utf8_lossy(&output.stderr);
+    assert!(warning.contains("belongs to uid 65534"), "{warning}");
+    assert!(dir.path().join("hello.o").exists());
+    let helper = helper
+        .wait_with_output()
+        .unwrap_or_else(|error| panic!("{error}"));
+    let said = String::from_utf8_lossy(&helper.stdout);
+    assert!(said.contains("FOREIGN done"), "{said}");
+    assert!(
+        !said.contains("FOREIGN received"),
+        "the client sent to it: {said}"
+    );
 }
 
 fn send(stream: &mut impl Write, token: &str, request: Request) -> std::io::Result<()> {

@@ -25,7 +25,9 @@ use tokio::sync::Notify;
 /// A bound listener, not yet attached to a runtime.
 pub enum Bound {
     Tcp(std::net::TcpListener),
-    Unix(std::os::unix::net::UnixListener, SocketFile),
+    /// The file comes first so that it is dropped (and checked) while the listener still holds
+    /// the socket's inode: a freed inode number could be reused by a newer server's socket.
+    Unix(SocketFile, std::os::unix::net::UnixListener),
 }
 
 /// The socket file this server created; removed when dropped, unless another server has
@@ -68,7 +70,7 @@ pub fn bind(endpoint: &Endpoint) -> Result<Bound, ServerError> {
                 Unix::Io(source) => bind_error(source),
             })?;
             listener.set_nonblocking(true).map_err(bind_error)?;
-            Ok(Bound::Unix(listener, file))
+            Ok(Bound::Unix(file, listener))
         }
     }
 }
@@ -153,8 +155,8 @@ fn lock_beside(path: &Path) -> io::Result<fs::File> {
 /// A listener on the runtime.
 pub enum Listener {
     Tcp(tokio::net::TcpListener),
-    /// The socket file is removed when the listener is dropped.
-    Unix(tokio::net::UnixListener, SocketFile),
+    /// The socket file is removed when the listener is dropped (file first, as in `Bound`).
+    Unix(SocketFile, tokio::net::UnixListener),
 }
 
 impl Listener {
@@ -162,8 +164,8 @@ impl Listener {
     pub fn attach(bound: Bound) -> io::Result<Listener> {
         Ok(match bound {
             Bound::Tcp(listener) => Listener::Tcp(tokio::net::TcpListener::from_std(listener)?),
-            Bound::Unix(listener, file) => {
-                Listener::Unix(tokio::net::UnixListener::from_std(listener)?, file)
+            Bound::Unix(file, listener) => {
+                Listener::Unix(file, tokio::net::UnixListener::from_std(listener)?)
             }
         })
     }
@@ -210,7 +212,7 @@ impl Listener {
     async fn accept(&self) -> io::Result<Accepted> {
         match self {
             Listener::Tcp(listener) => Ok(Accepted::Tcp(listener.accept().await?.0)),
-            Listener::Unix(listener, _) => Ok(Accepted::Unix(listener.accept().await?.0)),
+            Listener::Unix(_, listener) => Ok(Accepted::Unix(listener.accept().await?.0)),
         }
     }
 }
@@ -231,7 +233,7 @@ mod tests {
         let path = dir.path().join("server.sock");
         drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
         assert!(path.exists());
-        let Ok(Bound::Unix(_listener, file)) = bind(&Endpoint::Unix(path.clone())) else {
+        let Ok(Bound::Unix(file, _listener)) = bind(&Endpoint::Unix(path.clone())) else {
             panic!("bind failed");
         };
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
@@ -269,10 +271,10 @@ mod tests {
     fn a_replaced_socket_is_not_removed_by_its_old_owner() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("server.sock");
-        let Ok(Bound::Unix(listener, file)) = bind(&Endpoint::Unix(path.clone())) else {
+        let Ok(Bound::Unix(file, _listener)) = bind(&Endpoint::Unix(path.clone())) else {
             panic!("bind failed");
         };
-        drop(listener);
+        // Someone removes the file while this server still runs, and another server binds.
         fs::remove_file(&path).unwrap();
         let _newer = std::os::unix::net::UnixListener::bind(&path).unwrap();
         drop(file);

@@ -52,6 +52,8 @@ pub enum StartError {
     Setup(String, io::Error),
     /// It reported ready, yet its endpoint does not accept connections.
     Unreachable(String, io::Error),
+    /// The endpoint may not be used: the socket is another user's.
+    Forbidden(String, io::Error),
 }
 
 impl fmt::Display for StartError {
@@ -67,6 +69,9 @@ impl fmt::Display for StartError {
                 write!(formatter, "it exited ({status}) before it was ready")
             }
             StartError::Setup(what, error) => write!(formatter, "{what}: {error}"),
+            StartError::Forbidden(endpoint, error) => {
+                write!(formatter, "cannot use {endpoint}: {error}")
+            }
             StartError::Unreachable(endpoint, error) => {
                 write!(
                     formatter,
@@ -88,8 +93,13 @@ enum Status {
 
 /// Connects to the server at `address`, starting one first if none answers.
 pub fn connect_or_start(address: &ServerAddress) -> Result<Connection, StartError> {
-    if let Ok(connection) = Connection::open(address) {
-        return Ok(connection);
+    match Connection::open(address) {
+        Ok(connection) => return Ok(connection),
+        // Someone else's socket is in the way; starting a server would only find it in use.
+        Err(error) if error.kind() == io::ErrorKind::PermissionDenied => {
+            return Err(StartError::Forbidden(address.to_string(), error))
+        }
+        Err(_) => {}
     }
     start_server(address)?;
     Connection::open(address).map_err(|error| StartError::Unreachable(address.to_string(), error))
