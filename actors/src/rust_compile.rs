@@ -20,7 +20,7 @@ use crate::compile::{compile_uncached, serve, PendingStore, Services};
 use crate::detector::CompilerInfo;
 use crate::hasher::DigestFiles;
 use crate::outputs::{self, OutputFile};
-use sccache_core::compiler::rust::{self, DepInfo, EmitKind, RustCompilation};
+use sccache_core::compiler::rust::{self, DepInfo, RustCompilation};
 use sccache_core::entry::{CacheEntry, EntryFile};
 use sccache_core::hash_key::{self, RustInputs};
 use sccache_core::protocol::{CompileFinished, CompileRequest};
@@ -169,11 +169,7 @@ fn dep_info_name(compilation: &RustCompilation) -> String {
 
 /// The dep-info output of the compile, when it asks for one.
 fn dep_info_output(compilation: &RustCompilation) -> Option<&OsString> {
-    compilation
-        .emit
-        .contains(&EmitKind::DepInfo)
-        .then_some(compilation.dep_info.as_ref())
-        .flatten()
+    compilation.dep_info.as_ref()
 }
 
 /// Digests every file the compile reads, on the hasher's threads: the sources in one message

@@ -161,7 +161,8 @@ fn read_token(path: &Path) -> Result<String, AccessError> {
     }
     check_owner_and_mode(path, &metadata)?;
     let mut text = String::new();
-    // One byte more than a token, so that a longer file is noticed without reading it all.
+    // A token, a newline and one byte more, so that a longer file is noticed without reading it
+    // all.
     file.take(2 * TOKEN_BYTES as u64 + 2)
         .read_to_string(&mut text)
         .map_err(|_| AccessError::BadToken {
