@@ -45,7 +45,10 @@ fn gcc_miss_then_hit_is_byte_identical() {
 
 #[test]
 fn clang_miss_then_hit_is_byte_identical() {
-    assert!(have("clang"), "clang is not installed (.ci/run installs it)");
+    assert!(
+        have("clang"),
+        "clang is not installed (.ci/run installs it)"
+    );
     miss_then_hit_is_byte_identical("clang");
 }
 
@@ -58,9 +61,17 @@ fn cxx_miss_then_hit_is_byte_identical() {
         "#include <vector>\nint sum() { std::vector<int> v{1, 2, 3}; int s = 0; for (int x : v) s += x; return s; }\n",
     )
     .unwrap_or_default();
-    plain_compile(dir.path(), "g++", &["-std=c++17", "-O2", "-c", "vec.cpp", "-o", "plain.o"]);
+    plain_compile(
+        dir.path(),
+        "g++",
+        &["-std=c++17", "-O2", "-c", "vec.cpp", "-o", "plain.o"],
+    );
     for _ in 0..2 {
-        let output = server.compile(dir.path(), "g++", &["-std=c++17", "-O2", "-c", "vec.cpp", "-o", "vec.o"]);
+        let output = server.compile(
+            dir.path(),
+            "g++",
+            &["-std=c++17", "-O2", "-c", "vec.cpp", "-o", "vec.o"],
+        );
         assert_success(&output, "g++");
         assert_same_file(&dir.path().join("vec.o"), &dir.path().join("plain.o"));
         server.wait_for_stats(|stats| count(stats, "cache_writes") == 1);
@@ -76,7 +87,10 @@ fn warnings_are_replayed_on_a_hit() {
     let miss = server.compile(dir.path(), "gcc", &args);
     assert_success(&miss, "miss");
     let warning = String::from_utf8_lossy(&miss.stderr).into_owned();
-    assert!(warning.contains("never_used"), "no warning on the miss: {warning}");
+    assert!(
+        warning.contains("never_used"),
+        "no warning on the miss: {warning}"
+    );
     server.wait_for_stats(|stats| count(stats, "cache_writes") == 1);
 
     let hit = server.compile(dir.path(), "gcc", &args);
@@ -90,12 +104,17 @@ fn warnings_are_replayed_on_a_hit() {
 fn a_failing_compile_passes_its_errors_through_and_is_not_cached() {
     let server = Server::start();
     let dir = fixture("c");
-    let plain = run(Command::new("gcc").current_dir(dir.path()).args(["-c", "broken.c", "-o", "plain.o"]));
+    let plain = run(Command::new("gcc")
+        .current_dir(dir.path())
+        .args(["-c", "broken.c", "-o", "plain.o"]));
     assert!(!plain.status.success());
     for _ in 0..2 {
         let output = server.compile(dir.path(), "gcc", &["-c", "broken.c", "-o", "broken.o"]);
         assert_eq!(output.status.code(), plain.status.code());
-        assert_eq!(String::from_utf8_lossy(&output.stderr), String::from_utf8_lossy(&plain.stderr));
+        assert_eq!(
+            String::from_utf8_lossy(&output.stderr),
+            String::from_utf8_lossy(&plain.stderr)
+        );
         assert!(!dir.path().join("broken.o").exists());
     }
     let stats = server.stats();
@@ -108,7 +127,11 @@ fn a_failing_compile_passes_its_errors_through_and_is_not_cached() {
 fn dependency_file_on_a_hit_matches_the_compilers() {
     let server = Server::start();
     let dir = fixture("c");
-    plain_compile(dir.path(), "gcc", &["-MD", "-MF", "plain.d", "-c", "hello.c", "-o", "hello.o"]);
+    plain_compile(
+        dir.path(),
+        "gcc",
+        &["-MD", "-MF", "plain.d", "-c", "hello.c", "-o", "hello.o"],
+    );
     let expected = read(&dir.path().join("plain.d"));
     std::fs::remove_file(dir.path().join("hello.o")).unwrap_or_default();
 
@@ -125,7 +148,14 @@ fn dependency_file_on_a_hit_matches_the_compilers() {
     assert!(dir.path().join("hello.o").exists());
 
     // The default target names the object; a compile to another object must not reuse it.
-    assert_success(&server.compile(dir.path(), "gcc", &["-MD", "-c", "hello.c", "-o", "other.o"]), "other");
+    assert_success(
+        &server.compile(
+            dir.path(),
+            "gcc",
+            &["-MD", "-c", "hello.c", "-o", "other.o"],
+        ),
+        "other",
+    );
     let other = String::from_utf8_lossy(&read(&dir.path().join("other.d"))).into_owned();
     assert!(other.starts_with("other.o:"), "{other}");
 }
@@ -172,14 +202,20 @@ fn non_cacheable_calls_are_counted_with_reasons_and_still_work() {
     assert_success(&preprocess, "-E");
     assert!(String::from_utf8_lossy(&preprocess.stdout).contains("util_twice"));
     // Two sources at once.
-    assert_success(&server.compile(dir.path(), "gcc", &["-c", "util.c", "warn.c"]), "two sources");
+    assert_success(
+        &server.compile(dir.path(), "gcc", &["-c", "util.c", "warn.c"]),
+        "two sources",
+    );
     assert!(dir.path().join("warn.o").exists());
 
     let stats = server.stats();
     assert_eq!(count(&stats, "requests_not_compile"), 1, "{stats:#}");
     assert_eq!(count(&stats, "requests_not_cacheable"), 2, "{stats:#}");
     assert_eq!(stats["stats"]["not_cached"]["-E"], 1, "{stats:#}");
-    assert_eq!(stats["stats"]["not_cached"]["multiple input files"], 1, "{stats:#}");
+    assert_eq!(
+        stats["stats"]["not_cached"]["multiple input files"], 1,
+        "{stats:#}"
+    );
 
     let text = server.sccache(["--show-stats"]);
     let text = String::from_utf8_lossy(&text.stdout);
@@ -202,7 +238,10 @@ fn the_first_compile_starts_a_server_and_stop_server_prints_stats() {
     let root = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
     let server = Server::configured(root.path().join("cache"), &[], None);
     assert!(TcpStream::connect(("127.0.0.1", server.port)).is_err());
-    assert_success(&server.compile(dir.path(), "gcc", &["-c", "util.c", "-o", "util.o"]), "compile");
+    assert_success(
+        &server.compile(dir.path(), "gcc", &["-c", "util.c", "-o", "util.o"]),
+        "compile",
+    );
     assert!(TcpStream::connect(("127.0.0.1", server.port)).is_ok());
     assert_eq!(count(&server.stats(), "cache_misses.counts.C/C++"), 1);
 
@@ -227,7 +266,10 @@ fn wait_until_closed(port: u16, interval: Duration) {
 fn an_idle_server_stops_by_itself() {
     let server = Server::start_with(&[("SCCACHE_IDLE_TIMEOUT", "1")]);
     let dir = fixture("c");
-    assert_success(&server.compile(dir.path(), "gcc", &["-c", "util.c", "-o", "util.o"]), "compile");
+    assert_success(
+        &server.compile(dir.path(), "gcc", &["-c", "util.c", "-o", "util.o"]),
+        "compile",
+    );
     std::thread::sleep(Duration::from_millis(1500));
     wait_until_closed(server.port, Duration::from_millis(1500));
 }
@@ -236,12 +278,21 @@ fn an_idle_server_stops_by_itself() {
 fn zero_stats_resets_every_counter() {
     let server = Server::start();
     let dir = fixture("c");
-    assert_success(&server.compile(dir.path(), "gcc", &["-c", "util.c", "-o", "util.o"]), "compile");
+    assert_success(
+        &server.compile(dir.path(), "gcc", &["-c", "util.c", "-o", "util.o"]),
+        "compile",
+    );
     server.wait_for_stats(|stats| count(stats, "cache_writes") == 1);
     let zero = server.sccache(["--zero-stats"]);
     assert_success(&zero, "--zero-stats");
     let stats = server.stats();
-    for field in ["compile_requests", "requests_executed", "cache_writes", "compilations", "cache_misses.counts.C/C++"] {
+    for field in [
+        "compile_requests",
+        "requests_executed",
+        "cache_writes",
+        "compilations",
+        "cache_misses.counts.C/C++",
+    ] {
         assert_eq!(count(&stats, field), 0, "{field} after zeroing: {stats:#}");
     }
 }
@@ -250,10 +301,14 @@ fn zero_stats_resets_every_counter() {
 fn average_cache_write_is_above_zero_after_a_write() {
     let server = Server::start();
     let dir = fixture("c");
-    assert_success(&server.compile(dir.path(), "gcc", &["-c", "hello.c", "-o", "hello.o"]), "compile");
+    assert_success(
+        &server.compile(dir.path(), "gcc", &["-c", "hello.c", "-o", "hello.o"]),
+        "compile",
+    );
     let stats = server.wait_for_stats(|stats| count(stats, "cache_writes") == 1);
     let duration = &stats["stats"]["cache_write_duration"];
-    let nanos = duration["secs"].as_u64().unwrap_or(0) * 1_000_000_000 + duration["nanos"].as_u64().unwrap_or(0);
+    let nanos = duration["secs"].as_u64().unwrap_or(0) * 1_000_000_000
+        + duration["nanos"].as_u64().unwrap_or(0);
     assert!(nanos > 0, "{stats:#}");
 
     let text = server.sccache(["--show-stats"]);
@@ -280,7 +335,9 @@ fn the_client_compiles_when_the_server_is_killed_mid_build() {
     let sources: Vec<String> = (0..12)
         .map(|index| {
             let name = format!("gen{index}.c");
-            let body = format!("#include \"util.h\"\nint gen{index}(void) {{ return util_answer() + {index}; }}\n");
+            let body = format!(
+                "#include \"util.h\"\nint gen{index}(void) {{ return util_answer() + {index}; }}\n"
+            );
             std::fs::write(dir.path().join(&name), body).unwrap_or_default();
             name
         })
@@ -304,7 +361,10 @@ fn the_client_compiles_when_the_server_is_killed_mid_build() {
         .collect();
     for mut child in children {
         let status = child.wait().unwrap_or_else(|error| panic!("{error}"));
-        assert!(status.success(), "a compile failed after the server was killed");
+        assert!(
+            status.success(),
+            "a compile failed after the server was killed"
+        );
     }
     for source in &sources {
         let object = dir.path().join(source.replace(".c", ".o"));
@@ -323,14 +383,20 @@ fn garbage_on_the_port_leaves_the_server_serving() {
         &b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"[..],
         &b"\x00\x00\x00\x03\xc1\xc1\xc1"[..],
     ] {
-        let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap_or_else(|error| panic!("{error}"));
+        let mut stream = TcpStream::connect(("127.0.0.1", server.port))
+            .unwrap_or_else(|error| panic!("{error}"));
         stream.write_all(garbage).unwrap_or_default();
-        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap_or_default();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap_or_default();
         let mut answer = Vec::new();
         // The server answers or closes; it must not hang on to the connection forever.
         let _ = stream.read_to_end(&mut answer);
     }
-    assert_success(&server.compile(dir.path(), "gcc", &["-c", "util.c", "-o", "util.o"]), "compile after garbage");
+    assert_success(
+        &server.compile(dir.path(), "gcc", &["-c", "util.c", "-o", "util.o"]),
+        "compile after garbage",
+    );
     assert_eq!(count(&server.stats(), "cache_misses.counts.C/C++"), 1);
 }
 
@@ -341,7 +407,11 @@ fn masquerading_as_gcc_through_a_symlink_caches() {
     let bin = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
     std::os::unix::fs::symlink(crate::harness::sccache_bin(), bin.path().join("gcc"))
         .unwrap_or_else(|error| panic!("{error}"));
-    let path = format!("{}:{}", bin.path().display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     plain_compile(dir.path(), "gcc", &["-c", "hello.c", "-o", "plain.o"]);
     for _ in 0..2 {
         let output = run(server
@@ -354,7 +424,10 @@ fn masquerading_as_gcc_through_a_symlink_caches() {
         server.wait_for_stats(|stats| count(stats, "cache_writes") == 1);
     }
     assert_eq!(count(&server.stats(), "cache_hits.counts.C/C++"), 1);
-    assert!(server.log().contains("listening"), "SCCACHE_ERROR_LOG has no server log");
+    assert!(
+        server.log().contains("listening"),
+        "SCCACHE_ERROR_LOG has no server log"
+    );
 }
 
 /// Compiles twice through the cache, removing every output between, and checks each output of
@@ -364,31 +437,52 @@ fn hit_restores_every_output(args: &[&str], outputs: &[&str], deterministic: boo
     let server = Server::start();
     let dir = fixture("c");
     plain_compile(dir.path(), "gcc", args);
-    let plain: Vec<Vec<u8>> = outputs.iter().map(|output| read(&dir.path().join(output))).collect();
+    let plain: Vec<Vec<u8>> = outputs
+        .iter()
+        .map(|output| read(&dir.path().join(output)))
+        .collect();
     for output in outputs {
         std::fs::remove_file(dir.path().join(output)).unwrap_or_default();
     }
     assert_success(&server.compile(dir.path(), "gcc", args), "miss");
-    let missed: Vec<Vec<u8>> = outputs.iter().map(|output| read(&dir.path().join(output))).collect();
+    let missed: Vec<Vec<u8>> = outputs
+        .iter()
+        .map(|output| read(&dir.path().join(output)))
+        .collect();
     server.wait_for_stats(|stats| count(stats, "cache_writes") == 1);
     for output in outputs {
-        std::fs::remove_file(dir.path().join(output)).unwrap_or_else(|error| panic!("{output}: {error}"));
+        std::fs::remove_file(dir.path().join(output))
+            .unwrap_or_else(|error| panic!("{output}: {error}"));
     }
     assert_success(&server.compile(dir.path(), "gcc", args), "hit");
     assert_eq!(count(&server.stats(), "cache_hits.counts.C/C++"), 1);
     for ((output, missed), plain) in outputs.iter().zip(missed).zip(plain) {
         let restored = read(&dir.path().join(output));
-        assert!(restored == missed, "{output} from the hit differs from the cached compile's");
-        assert!(!deterministic || restored == plain, "{output} from the hit differs from a plain compile's");
+        assert!(
+            restored == missed,
+            "{output} from the hit differs from the cached compile's"
+        );
+        assert!(
+            !deterministic || restored == plain,
+            "{output} from the hit differs from a plain compile's"
+        );
     }
 }
 
 #[test]
 fn split_dwarf_hit_restores_the_dwo() {
-    hit_restores_every_output(&["-g", "-gsplit-dwarf", "-c", "util.c", "-o", "util.o"], &["util.o", "util.dwo"], true);
+    hit_restores_every_output(
+        &["-g", "-gsplit-dwarf", "-c", "util.c", "-o", "util.o"],
+        &["util.o", "util.dwo"],
+        true,
+    );
 }
 
 #[test]
 fn coverage_hit_restores_the_gcno() {
-    hit_restores_every_output(&["--coverage", "-c", "util.c", "-o", "util.o"], &["util.o", "util.gcno"], false);
+    hit_restores_every_output(
+        &["--coverage", "-c", "util.c", "-o", "util.o"],
+        &["util.o", "util.gcno"],
+        false,
+    );
 }

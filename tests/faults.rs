@@ -3,7 +3,9 @@
 //! Each test asserts that every build succeeds and every later hit is byte-identical to a plain
 //! compile.
 
-use crate::harness::{assert_same_file, assert_success, count, fixture, read, run, sccache_bin, Server};
+use crate::harness::{
+    assert_same_file, assert_success, count, fixture, read, run, sccache_bin, Server,
+};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -110,7 +112,9 @@ fn a_server_killed_mid_build_loses_no_build_and_corrupts_no_entry() {
     parallel_build(&server, dir.path(), &sources, || {});
     let new_pid = server.stats()["pid"].as_u64().unwrap_or(0);
     assert_ne!(new_pid, pid, "a new server should have started");
-    server.wait_for_stats(|stats| count(stats, "cache_writes") + count(stats, "cache_hits.counts.C/C++") >= 16);
+    server.wait_for_stats(|stats| {
+        count(stats, "cache_writes") + count(stats, "cache_hits.counts.C/C++") >= 16
+    });
     parallel_build(&server, dir.path(), &sources, || {});
     let checked = assert_objects_match_plain(dir.path(), &sources);
     let stats = server.stats();
@@ -145,7 +149,10 @@ fn a_tiny_size_limit_keeps_the_cache_within_it_and_builds_succeed() {
     }
     std::thread::sleep(Duration::from_millis(500));
     let on_disk = disk_usage(&server.cache_dir);
-    assert!(on_disk <= 4096, "cache holds {on_disk} bytes over a 4 KiB limit");
+    assert!(
+        on_disk <= 4096,
+        "cache holds {on_disk} bytes over a 4 KiB limit"
+    );
 }
 
 fn disk_usage(dir: &Path) -> u64 {
@@ -172,7 +179,11 @@ fn entry_files(dir: &Path) -> Vec<PathBuf> {
             let path = entry.path();
             if path.is_dir() {
                 pending.push(path);
-            } else if path.file_name().and_then(|name| name.to_str()).is_some_and(|name| name.len() == 64) {
+            } else if path
+                .file_name()
+                .and_then(|name| name.to_str())
+                .is_some_and(|name| name.len() == 64)
+            {
                 files.push(path);
             }
         }
@@ -186,7 +197,10 @@ fn truncated_or_garbage_entries_are_misses_removed_and_counted() {
     let dir = fixture("c");
     let sources = generate_sources(dir.path(), 2);
     for source in &sources {
-        assert_success(&server.compile(dir.path(), "gcc", &["-c", source, "-o", &object_of(source)]), "miss");
+        assert_success(
+            &server.compile(dir.path(), "gcc", &["-c", source, "-o", &object_of(source)]),
+            "miss",
+        );
     }
     server.wait_for_stats(|stats| count(stats, "cache_writes") == 2);
     let entries = entry_files(&server.cache_dir);
@@ -197,7 +211,10 @@ fn truncated_or_garbage_entries_are_misses_removed_and_counted() {
 
     for source in &sources {
         std::fs::remove_file(dir.path().join(object_of(source))).unwrap_or_default();
-        assert_success(&server.compile(dir.path(), "gcc", &["-c", source, "-o", &object_of(source)]), "recompile");
+        assert_success(
+            &server.compile(dir.path(), "gcc", &["-c", source, "-o", &object_of(source)]),
+            "recompile",
+        );
     }
     assert_objects_match_plain(dir.path(), &sources);
     let stats = server.wait_for_stats(|stats| count(stats, "cache_writes") == 4);
@@ -206,7 +223,10 @@ fn truncated_or_garbage_entries_are_misses_removed_and_counted() {
     assert_eq!(count(&stats, "cache_hits.counts.C/C++"), 0, "{stats:#}");
     // The corrupt entries were replaced by good ones, which now hit.
     for source in &sources {
-        assert_success(&server.compile(dir.path(), "gcc", &["-c", source, "-o", &object_of(source)]), "hit");
+        assert_success(
+            &server.compile(dir.path(), "gcc", &["-c", source, "-o", &object_of(source)]),
+            "hit",
+        );
     }
     assert_objects_match_plain(dir.path(), &sources);
     assert_eq!(count(&server.stats(), "cache_hits.counts.C/C++"), 2);
@@ -221,15 +241,25 @@ fn make_j32_on_a_cold_machine_ends_with_one_server_and_every_compile_right() {
     let objects: Vec<String> = sources.iter().map(|source| object_of(source)).collect();
     std::fs::write(
         dir.path().join("Makefile"),
-        format!("all: {}\n%.o: %.c\n\t$(CC) -c $< -o $@\n", objects.join(" ")),
+        format!(
+            "all: {}\n%.o: %.c\n\t$(CC) -c $< -o $@\n",
+            objects.join(" ")
+        ),
     )
     .unwrap_or_default();
     let cc = format!("CC={} gcc", sccache_bin().display());
-    let output = run(server.command("make").current_dir(dir.path()).args(["-s", "-j32", &cc]));
+    let output = run(server
+        .command("make")
+        .current_dir(dir.path())
+        .args(["-s", "-j32", &cc]));
     assert_success(&output, "make -j32");
     assert_eq!(assert_objects_match_plain(dir.path(), &sources), 32);
     let servers = servers_on(server.port);
-    assert_eq!(servers.len(), 1, "servers running for the port: {servers:?}");
+    assert_eq!(
+        servers.len(),
+        1,
+        "servers running for the port: {servers:?}"
+    );
     let stats = server.stats();
     assert_eq!(count(&stats, "cache_misses.counts.C/C++"), 32, "{stats:#}");
 }
@@ -247,7 +277,8 @@ fn two_servers_sharing_one_cache_directory_stay_correct_and_within_the_limit() {
     let sources_two = generate_sources(dir_two.path(), 24);
     for _ in 0..2 {
         let one = std::thread::scope(|scope| {
-            let handle = scope.spawn(|| parallel_build(&first, dir_one.path(), &sources_one, || {}));
+            let handle =
+                scope.spawn(|| parallel_build(&first, dir_one.path(), &sources_one, || {}));
             parallel_build(&second, dir_two.path(), &sources_two, || {});
             handle.join().is_ok()
         });
@@ -261,13 +292,22 @@ fn two_servers_sharing_one_cache_directory_stay_correct_and_within_the_limit() {
         assert_eq!(count(&stats, "corrupt_entries"), 0, "{stats:#}");
     }
     // Both servers are still serving.
-    assert_success(&first.compile(dir_one.path(), "gcc", &["-c", "util.c", "-o", "util.o"]), "first");
-    assert_success(&second.compile(dir_two.path(), "gcc", &["-c", "util.c", "-o", "util.o"]), "second");
+    assert_success(
+        &first.compile(dir_one.path(), "gcc", &["-c", "util.c", "-o", "util.o"]),
+        "first",
+    );
+    assert_success(
+        &second.compile(dir_two.path(), "gcc", &["-c", "util.c", "-o", "util.o"]),
+        "second",
+    );
     // Each server evicts after a rescan of the shared directory, so together they keep it near
     // the limit; allow one in-flight entry per server beyond it.
     std::thread::sleep(Duration::from_millis(1000));
     let on_disk = disk_usage(&shared);
-    assert!(on_disk <= 24 * 1024 + 2 * 4096, "shared cache holds {on_disk} bytes");
+    assert!(
+        on_disk <= 24 * 1024 + 2 * 4096,
+        "shared cache holds {on_disk} bytes"
+    );
 }
 
 #[test]

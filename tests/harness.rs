@@ -51,7 +51,9 @@ pub fn fixture(name: &str) -> TempDir {
 
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap_or_else(|error| panic!("mkdir {}: {error}", to.display()));
-    for entry in std::fs::read_dir(from).unwrap_or_else(|error| panic!("{}: {error}", from.display())) {
+    for entry in
+        std::fs::read_dir(from).unwrap_or_else(|error| panic!("{}: {error}", from.display()))
+    {
         let entry = entry.unwrap_or_else(|error| panic!("{error}"));
         let target = to.join(entry.file_name());
         if entry.path().is_dir() {

@@ -8,8 +8,8 @@ mod harness;
 mod access;
 mod c_cache;
 mod faults;
-mod rust_cache;
 #[cfg(feature = "redis")]
 mod redis;
+mod rust_cache;
 #[cfg(feature = "s3")]
 mod s3;

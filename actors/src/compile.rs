@@ -172,16 +172,14 @@ pub async fn decide(services: &Services, request: CompileRequest) -> Decision {
     };
     let cwd = Path::new(&request.cwd);
     let plan = match info.kind {
-        CompilerKind::Gcc | CompilerKind::Clang => {
-            match gcc::parse(&request.args, cwd) {
-                Parsed::Cacheable(compilation) => Plan::C {
-                    info,
-                    compilation: Box::new(compilation),
-                    request,
-                },
-                other => return refuse(services, other),
-            }
-        }
+        CompilerKind::Gcc | CompilerKind::Clang => match gcc::parse(&request.args, cwd) {
+            Parsed::Cacheable(compilation) => Plan::C {
+                info,
+                compilation: Box::new(compilation),
+                request,
+            },
+            other => return refuse(services, other),
+        },
         CompilerKind::Rustc => match rust::parse(&request.args, cwd) {
             Parsed::Cacheable(compilation) => Plan::Rust {
                 info,
@@ -313,7 +311,10 @@ pub async fn serve(
     services.record(Event::Miss {
         label: label.to_owned(),
     });
-    let output = match services.run(&request.exe, request.args.clone(), request).await {
+    let output = match services
+        .run(&request.exe, request.args.clone(), request)
+        .await
+    {
         Ok(output) => output,
         Err(error) => return (spawn_failure(error), None),
     };
@@ -345,7 +346,10 @@ pub async fn serve(
 
 /// Runs the user's command as it is, caching nothing.
 pub async fn compile_uncached(services: &Services, request: &CompileRequest) -> CompileFinished {
-    match services.run(&request.exe, request.args.clone(), request).await {
+    match services
+        .run(&request.exe, request.args.clone(), request)
+        .await
+    {
         Ok(output) => {
             services.record(Event::Compiled {
                 duration: output.duration,

@@ -101,9 +101,14 @@ impl Handler<Detect> for Detector {
             .known
             .entry(key)
             .or_insert_with(|| {
-                probe(self.run.clone(), self.digest.clone(), request, looks_like_rustc)
-                    .boxed()
-                    .shared()
+                probe(
+                    self.run.clone(),
+                    self.digest.clone(),
+                    request,
+                    looks_like_rustc,
+                )
+                .boxed()
+                .shared()
             })
             .clone();
         Box::pin(probe)
@@ -130,7 +135,10 @@ async fn probe(
     request: Detect,
     looks_like_rustc: bool,
 ) -> Result<Option<CompilerInfo>, String> {
-    let runner = Runner { run: &run, request: &request };
+    let runner = Runner {
+        run: &run,
+        request: &request,
+    };
     if looks_like_rustc {
         if let Some(info) = probe_rustc(&runner, &digest).await? {
             return Ok(Some(info));
@@ -239,7 +247,12 @@ async fn probe_rustc(
     let extra: Vec<u8> = digests.iter().skip(1).flatten().copied().collect();
     Ok(Some(CompilerInfo {
         kind: CompilerKind::Rustc,
-        identity: CompilerIdentity::new(CompilerKind::Rustc, &binary_digest, &version.stdout, &extra),
+        identity: CompilerIdentity::new(
+            CompilerKind::Rustc,
+            &binary_digest,
+            &version.stdout,
+            &extra,
+        ),
         version: first_line(&version.stdout),
     }))
 }
