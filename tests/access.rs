@@ -2,7 +2,9 @@
 //! each peer, the per-user token over TCP, refusing a directory another account could have
 //! planted, and a shutdown that stops accepting at once. Threat model: docs/SECURITY.md.
 
-use crate::harness::{assert_success, count, fixture, read, run, sccache_bin, Server};
+use crate::harness::{
+    assert_success, count, fixture, read, receive, run, sccache_bin, send, Server,
+};
 use sccache_core::framing::{read_frame, write_frame};
 use sccache_core::protocol::{
     decode_response, encode, CompileRequest, Envelope, Request, Response, PROTOCOL_VERSION,
@@ -452,23 +454,6 @@ fn a_socket_of_another_user_is_not_used() {
         !said.contains("FOREIGN received"),
         "the client sent to it: {said}"
     );
-}
-
-fn send(stream: &mut impl Write, token: &str, request: Request) -> std::io::Result<()> {
-    let envelope = Envelope {
-        version: PROTOCOL_VERSION,
-        token: token.to_owned(),
-        request,
-    };
-    let payload = encode(&envelope).map_err(std::io::Error::other)?;
-    write_frame(stream, &payload).map_err(std::io::Error::other)
-}
-
-/// The next response, or `None` once the server closed the connection (or said nothing for the
-/// read timeout).
-fn receive(stream: &mut impl Read) -> Option<Response> {
-    let frame = read_frame(stream).ok()?;
-    Some(decode_response(&frame).unwrap_or_else(|error| panic!("garbage: {error}")))
 }
 
 fn tcp(server: &Server) -> TcpStream {

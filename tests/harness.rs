@@ -6,7 +6,12 @@
 
 #![allow(dead_code)]
 
+use sccache_core::framing::{read_frame, write_frame};
+use sccache_core::protocol::{
+    decode_response, encode, Envelope, Request, Response, PROTOCOL_VERSION,
+};
 use std::ffi::OsStr;
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -286,4 +291,31 @@ pub fn assert_same_file(actual: &Path, expected: &Path) {
             right.len()
         );
     }
+}
+
+/// Sends one request by hand, as a client would, with `token` as the credential.
+pub fn send(stream: &mut impl Write, token: &str, request: Request) -> std::io::Result<()> {
+    let envelope = Envelope {
+        version: PROTOCOL_VERSION,
+        token: token.to_owned(),
+        request,
+    };
+    let payload = encode(&envelope).map_err(std::io::Error::other)?;
+    write_frame(stream, &payload).map_err(std::io::Error::other)
+}
+
+/// The next response, or `None` once the server closed the connection (or said nothing for the
+/// read timeout).
+pub fn receive(stream: &mut impl Read) -> Option<Response> {
+    let frame = read_frame(stream).ok()?;
+    Some(decode_response(&frame).unwrap_or_else(|error| panic!("garbage: {error}")))
+}
+
+/// The TCP secret the client binary presents to `server`.
+pub fn token(server: &Server) -> String {
+    let path = server.runtime_dir.path().join("sccache").join("tcp-token");
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+        .trim()
+        .to_owned()
 }

@@ -8,6 +8,7 @@ mod harness;
 mod access;
 mod c_cache;
 mod faults;
+mod hostile;
 #[cfg(feature = "redis")]
 mod redis;
 mod rust_cache;
