@@ -5,12 +5,9 @@
 use crate::harness::{
     assert_success, count, fixture, read, receive, run, sccache_bin, send, Server,
 };
-use sccache_core::framing::{read_frame, write_frame};
-use sccache_core::protocol::{
-    decode_response, encode, CompileRequest, Envelope, Request, Response, PROTOCOL_VERSION,
-};
+use sccache_core::protocol::{CompileRequest, Request, Response};
 use std::ffi::OsStr;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::TcpStream;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
