@@ -143,6 +143,27 @@ pub enum Plan {
 /// A cache write to send once the client has its result.
 pub type PendingStore = Option<Store>;
 
+/// How `serve` answered a compile.
+pub enum Served {
+    /// From the cache: the outputs are restored.
+    Hit(CompileFinished),
+    /// From the compiler, with the write to send once the client has the result (none when
+    /// the compile failed or its outputs could not be read).
+    Compiled {
+        finished: CompileFinished,
+        store: PendingStore,
+    },
+}
+
+impl Served {
+    pub fn into_parts(self) -> (CompileFinished, PendingStore) {
+        match self {
+            Served::Hit(finished) => (finished, None),
+            Served::Compiled { finished, store } => (finished, store),
+        }
+    }
+}
+
 /// Detects the compiler and reads the command line.
 pub async fn decide(services: &Services, request: CompileRequest) -> Decision {
     services.record(Event::CompileRequest);
@@ -263,7 +284,9 @@ async fn execute_c(
             path: Path::new(&request.cwd).join(&output.path),
         })
         .collect();
-    serve(services, key, label, targets, request).await
+    serve(services, key, label, targets, request)
+        .await
+        .into_parts()
 }
 
 fn needs_no_preprocessing(language: Language) -> bool {
@@ -281,7 +304,7 @@ pub async fn serve(
     label: &str,
     targets: Vec<OutputFile>,
     request: &CompileRequest,
-) -> (CompileFinished, PendingStore) {
+) -> Served {
     let started = Instant::now();
     if env_flag(&|name| lookup_env(request, name), "SCCACHE_RECACHE") {
         services.record(Event::ForcedRecache);
@@ -292,13 +315,12 @@ pub async fn serve(
                     label: label.to_owned(),
                     read: started.elapsed(),
                 });
-                let finished = CompileFinished {
+                return Served::Hit(CompileFinished {
                     exit_code: Some(0),
                     signal: None,
                     stdout: entry.stdout,
                     stderr: entry.stderr,
-                };
-                return (finished, None);
+                });
             }
             Err(error) => {
                 log::warn!("cannot restore a hit, compiling instead: {error}");
@@ -316,7 +338,12 @@ pub async fn serve(
         .await
     {
         Ok(output) => output,
-        Err(error) => return (spawn_failure(error), None),
+        Err(error) => {
+            return Served::Compiled {
+                finished: spawn_failure(error),
+                store: None,
+            }
+        }
     };
     services.record(Event::Compiled {
         duration: output.duration,
@@ -341,7 +368,10 @@ pub async fn serve(
     } else {
         None
     };
-    (finished(output), store)
+    Served::Compiled {
+        finished: finished(output),
+        store,
+    }
 }
 
 /// Runs the user's command as it is, caching nothing.

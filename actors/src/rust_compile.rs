@@ -16,7 +16,7 @@
 //! failure before the compile ends in running rustc uncached, so that the user sees rustc's
 //! own errors.
 
-use crate::compile::{compile_uncached, serve, PendingStore, Services};
+use crate::compile::{compile_uncached, serve, PendingStore, Served, Services};
 use crate::detector::CompilerInfo;
 use crate::hasher::DigestFiles;
 use crate::outputs::{self, OutputFile};
@@ -79,15 +79,20 @@ pub async fn execute(
         })
         .collect();
     let label = info.kind.stats_label();
-    let (mut finished, mut store) = serve(services, key, label, targets, request).await;
-
     let out_dir_text = out_dir_as_written(compilation);
-    match store.as_mut() {
+    match serve(services, key, label, targets, request).await {
         // A miss: the outputs on disk are rustc's own; only the entry gets the placeholder.
-        Some(store) => hide_out_dir(&mut store.entry, compilation, &out_dir_text),
-        // A hit (or a miss whose outputs could not be collected, where there is nothing to
-        // replace): put this invocation's output directory back.
-        None if finished.exit_code == Some(0) => {
+        Served::Compiled {
+            finished,
+            mut store,
+        } => {
+            if let Some(store) = store.as_mut() {
+                hide_out_dir(&mut store.entry, compilation, &out_dir_text);
+            }
+            (finished, store)
+        }
+        // A hit: put this invocation's output directory back.
+        Served::Hit(mut finished) => {
             finished.stderr =
                 replace_artifact_dir(&finished.stderr, OUT_DIR_PLACEHOLDER, &out_dir_text);
             if let Some(name) = dep_info_output(compilation) {
@@ -98,10 +103,9 @@ pub async fn execute(
                     return (compile_uncached(services, request).await, None);
                 }
             }
+            (finished, None)
         }
-        None => {}
     }
-    (finished, store)
 }
 
 /// The request with the jobserver variables that name the client's file descriptors removed;
