@@ -486,3 +486,43 @@ fn coverage_hit_restores_the_gcno() {
         false,
     );
 }
+
+#[test]
+fn no_daemon_keeps_the_server_in_the_foreground() {
+    let root = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let server = Server::configured(root.path().join("cache"), &[], None);
+    let mut foreground = server
+        .command(crate::harness::sccache_bin())
+        .arg("--start-server")
+        .env("SCCACHE_NO_DAEMON", "1")
+        .env_remove("SCCACHE_ERROR_LOG")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|error| panic!("{error}"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", server.port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the foreground server never listened"
+        );
+        assert!(
+            foreground.try_wait().ok().flatten().is_none(),
+            "the foreground server exited"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let dir = fixture("c");
+    assert_success(
+        &server.compile(dir.path(), "gcc", &["-c", "util.c", "-o", "util.o"]),
+        "compile",
+    );
+    let stats = server.stats();
+    assert_eq!(count(&stats, "cache_misses.counts.C/C++"), 1, "{stats:#}");
+    assert_eq!(stats["pid"].as_u64(), Some(u64::from(foreground.id())));
+    assert_success(&server.stop(), "--stop-server");
+    let status = foreground.wait().unwrap_or_else(|error| panic!("{error}"));
+    assert!(
+        status.success(),
+        "the foreground server ended with {status:?}"
+    );
+}

@@ -6,6 +6,9 @@
 //! The fixture has three library crates (`util`; `greet`, which depends on `util`; `gen`, with
 //! a build script) and a binary `app` using them. Only the libraries are cacheable: the binary
 //! and the build script count as `crate-type (bin)`.
+//!
+//! The remote backends' tests (`redis.rs`, `s3.rs`) share the fixture build through
+//! `assert_cargo_build_shared`.
 
 use crate::harness::{assert_success, count, fixture, have, run, Server};
 use std::path::{Path, PathBuf};
@@ -13,10 +16,123 @@ use std::process::Output;
 use tempfile::TempDir;
 
 /// The library crates of the fixture: the hits of a fully cached build.
-const LIBRARIES: u64 = 3;
+pub(crate) const LIBRARIES: u64 = 3;
 
 /// The line the fixture's binary prints without features or env-deps.
-const PLAIN_OUTPUT: &str = "hello from greet (from data.txt), env dep unset; answer 42\n";
+pub(crate) const PLAIN_OUTPUT: &str =
+    "hello from greet (from data.txt), env dep unset; answer 42\n";
+
+/// Runs cargo with `args` in the fixture workspace `dir` through `server` (`RUSTC_WRAPPER`),
+/// into `target`, without incremental compilation unless `env` (added last) says otherwise.
+pub(crate) fn cargo_in(
+    server: &Server,
+    dir: &Path,
+    target: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Output {
+    assert!(have("cargo"), "cargo is not installed");
+    let mut command = server.command("cargo");
+    command
+        .current_dir(dir)
+        .args(args)
+        .env("RUSTC_WRAPPER", crate::harness::sccache_bin())
+        .env("CARGO_TARGET_DIR", target)
+        .env("CARGO_INCREMENTAL", "0")
+        .env_remove("CARGO_BUILD_RUSTC_WRAPPER")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("FIXTURE_ENV_DEP");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    run(&mut command)
+}
+
+/// What the fixture's binary built into `target` prints.
+pub(crate) fn run_app_in(target: &Path) -> String {
+    let output = run(&mut std::process::Command::new(
+        target.join("debug").join("app"),
+    ));
+    assert_success(&output, "the fixture's binary");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[cfg(any(feature = "redis", feature = "s3"))]
+/// The `.rlib` and `.rmeta` files of the libraries in `<target>/debug/deps`, sorted by name.
+fn library_artifacts(target: &Path) -> Vec<String> {
+    let deps = target.join("debug").join("deps");
+    let mut names: Vec<String> = std::fs::read_dir(&deps)
+        .unwrap_or_else(|error| panic!("{}: {error}", deps.display()))
+        .map(|entry| {
+            entry
+                .unwrap_or_else(|error| panic!("{}: {error}", deps.display()))
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter(|name| name.ends_with(".rlib") || name.ends_with(".rmeta"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[cfg(any(feature = "redis", feature = "s3"))]
+/// The cargo fixture shared through a remote cache by two servers with their own `SCCACHE_DIR`s.
+///
+/// `first` builds a copy of the fixture (every library a miss) and its writes are awaited; the
+/// target directory is then moved aside and `second` builds the same checkout again: another
+/// machine with the same checkout path, since the working directory and cargo's paths
+/// (`CARGO_MANIFEST_DIR`, a build script's `OUT_DIR`) are in a rust key. Every library must be a
+/// hit of `second`'s very first build, its `.rlib`s and `.rmeta`s the first build's bytes, and
+/// the binary must print the same. Returns the first server's stats after its writes.
+pub(crate) fn assert_cargo_build_shared(first: &Server, second: &Server) -> serde_json::Value {
+    assert_ne!(first.cache_dir, second.cache_dir);
+    let dir = fixture("cargo");
+    let target = dir.path().join("target");
+    let build = ["build", "--offline"];
+    let output = cargo_in(first, dir.path(), &target, &build, &[]);
+    assert_success(&output, &format!("first cargo build\n{}", first.log()));
+    let stats = first.wait_for_stats(|stats| {
+        count(stats, "cache_writes") + count(stats, "cache_write_errors") >= LIBRARIES
+    });
+    assert_eq!(
+        count(&stats, "cache_misses.counts.Rust"),
+        LIBRARIES,
+        "{stats:#}"
+    );
+    assert_eq!(count(&stats, "cache_hits.counts.Rust"), 0, "{stats:#}");
+    assert_eq!(count(&stats, "cache_writes"), LIBRARIES, "{stats:#}");
+    assert_eq!(run_app_in(&target), PLAIN_OUTPUT);
+
+    let first_target = dir.path().join("target-first");
+    std::fs::rename(&target, &first_target)
+        .unwrap_or_else(|error| panic!("moving {} aside: {error}", target.display()));
+    let output = cargo_in(second, dir.path(), &target, &build, &[]);
+    assert_success(&output, &format!("second cargo build\n{}", second.log()));
+    let second_stats = second.stats();
+    assert_eq!(
+        count(&second_stats, "cache_hits.counts.Rust"),
+        LIBRARIES,
+        "{second_stats:#}\n{}",
+        second.log()
+    );
+    assert_eq!(
+        count(&second_stats, "cache_misses.counts.Rust"),
+        0,
+        "{second_stats:#}"
+    );
+    assert_eq!(run_app_in(&target), PLAIN_OUTPUT);
+
+    let artifacts = library_artifacts(&first_target);
+    assert_eq!(artifacts.len() as u64, 2 * LIBRARIES, "{artifacts:?}");
+    assert_eq!(library_artifacts(&target), artifacts);
+    let first_deps = first_target.join("debug").join("deps");
+    let second_deps = target.join("debug").join("deps");
+    for name in &artifacts {
+        crate::harness::assert_same_file(&second_deps.join(name), &first_deps.join(name));
+    }
+    stats
+}
 
 /// A copy of the fixture workspace with its own server and target directory.
 struct Workspace {
@@ -40,20 +156,7 @@ impl Workspace {
     /// Runs cargo in the workspace through sccache, without incremental compilation unless
     /// `env` says otherwise.
     fn cargo(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut command = self.server.command("cargo");
-        command
-            .current_dir(self.dir.path())
-            .args(args)
-            .env("RUSTC_WRAPPER", crate::harness::sccache_bin())
-            .env("CARGO_TARGET_DIR", self.target_dir())
-            .env("CARGO_INCREMENTAL", "0")
-            .env_remove("CARGO_BUILD_RUSTC_WRAPPER")
-            .env_remove("RUSTC_WORKSPACE_WRAPPER")
-            .env_remove("FIXTURE_ENV_DEP");
-        for (name, value) in env {
-            command.env(name, value);
-        }
-        run(&mut command)
+        cargo_in(&self.server, self.dir.path(), &self.target_dir(), args, env)
     }
 
     /// `cargo clean`, then `cargo build` with `args`. Returns the build's output.
@@ -95,11 +198,7 @@ impl Workspace {
 
     /// What the fixture's binary prints.
     fn run_app(&self) -> String {
-        let output = run(&mut std::process::Command::new(
-            self.target_dir().join("debug").join("app"),
-        ));
-        assert_success(&output, "the fixture's binary");
-        String::from_utf8_lossy(&output.stdout).into_owned()
+        run_app_in(&self.target_dir())
     }
 
     fn edit(&self, file: &str, edit: impl FnOnce(String) -> String) {

@@ -44,7 +44,16 @@ impl Moto {
             "moto is not installed (pip install 'moto[server]')"
         );
         let port = crate::harness::free_port();
-        let child = Command::new("python3")
+        let child = Moto::spawn(port);
+        let mut moto = Moto { port, child };
+        if let Err(error) = moto.wait_until_answering() {
+            panic!("{error}");
+        }
+        moto
+    }
+
+    fn spawn(port: u16) -> Child {
+        Command::new("python3")
             .args([
                 "-m",
                 "moto.server",
@@ -57,17 +66,41 @@ impl Moto {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|error| panic!("cannot start moto: {error}"));
-        let mut moto = Moto { port, child };
+            .unwrap_or_else(|error| panic!("cannot start moto: {error}"))
+    }
+
+    /// Waits (at most 30 seconds) until moto answers HTTP; an error if it exits first.
+    fn wait_until_answering(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while moto.request("GET", "/", b"").0 == 0 {
-            if let Ok(Some(status)) = moto.child.try_wait() {
-                panic!("moto exited at start: {status}");
+        while self.request("GET", "/", b"").0 == 0 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("moto exited at start: {status}"));
             }
-            assert!(Instant::now() < deadline, "moto did not answer on {port}");
+            assert!(
+                Instant::now() < deadline,
+                "moto did not answer on {}",
+                self.port
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
-        moto
+        Ok(())
+    }
+
+    /// Starts a new moto on the same port after `stop`. Moto keeps everything in memory, so
+    /// the new one has no buckets.
+    fn restart(&mut self) {
+        self.stop();
+        let mut last_error = String::new();
+        // The port was just released: give it a few tries.
+        for _ in 0..5 {
+            self.child = Moto::spawn(self.port);
+            match self.wait_until_answering() {
+                Ok(()) => return,
+                Err(error) => last_error = error,
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        panic!("cannot restart moto on {}: {last_error}", self.port);
     }
 
     fn endpoint(&self) -> String {
