@@ -199,3 +199,35 @@ fn absurd_requests_are_answered_and_the_server_keeps_serving() {
         "server holds {memory} KiB after absurd requests"
     );
 }
+
+#[test]
+fn a_client_of_another_version_is_told_so_and_can_still_stop_the_server() {
+    let server = Server::start();
+    let future = sccache_core::protocol::PROTOCOL_VERSION + 1;
+    let send_as_future = |request: Request| {
+        let mut stream = connect(&server);
+        let payload = sccache_core::protocol::encode(&(future, token(&server), request))
+            .unwrap_or_else(|error| panic!("{error}"));
+        sccache_core::framing::write_frame(&mut stream, &payload)
+            .unwrap_or_else(|error| panic!("{error}"));
+        receive(&mut stream)
+    };
+    match send_as_future(Request::GetStats) {
+        Some(Response::VersionMismatch { protocol, .. }) => {
+            assert_eq!(protocol, sccache_core::protocol::PROTOCOL_VERSION)
+        }
+        other => panic!("expected a version mismatch, got {other:?}"),
+    }
+    assert!(matches!(
+        send_as_future(Request::Shutdown),
+        Some(Response::ShuttingDown(_))
+    ));
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while TcpStream::connect(("127.0.0.1", server.port)).is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -4,10 +4,11 @@
 //!
 //! Every test starts its own `redis-server`s on free loopback ports, each in its own temporary
 //! directory, and kills them when done. A missing `redis-server` fails the tests (CI installs
-//! it): they never pass without having talked to Redis. Rust crates through Redis are not
-//! covered here yet; they come with rustc caching.
+//! it): they never pass without having talked to Redis. Both the C fixture and the cargo fixture
+//! are shared.
 
 use crate::harness::{assert_success, count, fixture, free_port, have, read, run, Server};
+use crate::rust_cache::{assert_cargo_build_shared, LIBRARIES};
 use serde_json::Value;
 use std::net::TcpListener;
 use std::path::Path;
@@ -256,6 +257,17 @@ fn two_servers_share_one_cache_through_redis() {
 }
 
 #[test]
+fn two_servers_share_the_cargo_build_through_redis() {
+    let redis = RedisServer::start(&[]);
+    let url = redis.url();
+    let first = Server::start_with(&[("SCCACHE_REDIS", &url)]);
+    let second = Server::start_with(&[("SCCACHE_REDIS", &url)]);
+    let stats = assert_cargo_build_shared(&first, &second);
+    assert_eq!(count(&stats, "cache_write_errors"), 0, "{stats:#}");
+    assert_eq!(redis.cli(&["dbsize"]), LIBRARIES.to_string());
+}
+
+#[test]
 fn show_stats_reports_the_redis_location_and_its_memory() {
     let redis = RedisServer::start(&[]);
     let server = Server::start_with(&[("SCCACHE_REDIS", &redis.url())]);
@@ -359,6 +371,38 @@ fn killing_redis_fails_no_compile_and_a_restarted_redis_is_used_again() {
         );
     }
     assert!(redis.cli(&["dbsize"]).parse::<u64>().unwrap_or(0) >= 1);
+
+    // A new source is written to the restarted Redis, and compiling it again is a hit from there.
+    let before = server.wait_for_stats(|stats| {
+        count(stats, "cache_writes") + count(stats, "cache_write_errors")
+            >= count(stats, "cache_misses.counts.C/C++")
+    });
+    let writes = count(&before, "cache_writes");
+    let hits = count(&before, "cache_hits.counts.C/C++");
+    let keys = redis.cli(&["dbsize"]).parse::<u64>().unwrap_or(0);
+    std::fs::write(
+        dir.path().join("again.c"),
+        "int again(void) { return 17; }\n",
+    )
+    .unwrap_or_else(|error| panic!("again.c: {error}"));
+    let again = ["-c", "again.c", "-o", "again.o"];
+    assert_success(&server.compile(dir.path(), "gcc", &again), "again.c");
+    let stats = server.wait_for_stats(|stats| count(stats, "cache_writes") > writes);
+    assert_eq!(count(&stats, "cache_writes"), writes + 1, "{stats:#}");
+    assert_eq!(redis.cli(&["dbsize"]), (keys + 1).to_string());
+    std::fs::remove_file(dir.path().join("again.o"))
+        .unwrap_or_else(|error| panic!("again.o: {error}"));
+    assert_success(&server.compile(dir.path(), "gcc", &again), "again.c again");
+    assert!(
+        dir.path().join("again.o").exists(),
+        "again.o was not restored"
+    );
+    let stats = server.stats();
+    assert_eq!(
+        count(&stats, "cache_hits.counts.C/C++"),
+        hits + 1,
+        "{stats:#}"
+    );
 }
 
 #[test]

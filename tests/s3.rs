@@ -1,11 +1,14 @@
 //! The S3 backend through the real server, against moto's standalone S3 server on a free
 //! loopback port: hits shared between servers through a bucket, key prefixes and the object
 //! layout, an S3 server that goes away or stops answering mid-build, a bucket without a region,
-//! anonymous reads of a public bucket and a missing bucket.
+//! anonymous reads of a public bucket and a missing bucket. The cargo fixture is shared too, and
+//! an S3 server that stops mid-build and comes back on the same port is used again by the same
+//! sccache server.
 //!
 //! Each test starts its own moto (killed when the test ends) and its own sccache servers.
 
 use crate::harness::{assert_success, count, fixture, read, Server};
+use crate::rust_cache::{assert_cargo_build_shared, LIBRARIES};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -262,6 +265,18 @@ fn two_servers_share_hits_through_a_bucket() {
 }
 
 #[test]
+fn two_servers_share_the_cargo_build_through_a_bucket() {
+    let moto = Moto::start();
+    moto.create_bucket("crates");
+    let env = s3_env(&moto, "crates", &[]);
+    let first = start_server(&env);
+    let second = start_server(&env);
+    let stats = assert_cargo_build_shared(&first, &second);
+    assert_eq!(count(&stats, "cache_write_errors"), 0, "{stats:#}");
+    assert_eq!(moto.list("crates").len() as u64, LIBRARIES);
+}
+
+#[test]
 fn a_key_prefix_keeps_two_caches_apart() {
     let moto = Moto::start();
     moto.create_bucket("prefixed");
@@ -368,6 +383,96 @@ fn builds_go_on_when_the_s3_server_dies_or_hangs() {
         );
     }
     drop(listener);
+}
+
+#[test]
+fn a_restarted_s3_server_is_used_again_without_restarting_sccache() {
+    let mut moto = Moto::start();
+    moto.create_bucket("comeback");
+    let env = s3_env(&moto, "comeback", &[("SCCACHE_STORAGE_TIMEOUT_MS", "1000")]);
+    let server = start_server(&env);
+    let dir = fixture("c");
+    let hello = ["-c", "hello.c", "-o", "hello.o"];
+    assert_success(&server.compile(dir.path(), "gcc", &hello), "first");
+    server.wait_for_stats(|stats| count(stats, "cache_writes") >= 1);
+
+    // Stopped in the middle of the build: every compile succeeds, and the failures are counted.
+    moto.stop();
+    let down_dir = fixture("c");
+    compile_all(&server, down_dir.path());
+    let stats = server.wait_for_stats(|stats| count(stats, "cache_write_errors") >= 3);
+    assert_eq!(count(&stats, "cache_read_errors"), 3, "{stats:#}");
+    assert_eq!(count(&stats, "cache_writes"), 1, "{stats:#}");
+
+    // Back on the same port, empty (moto keeps nothing): the bucket is created again, and the
+    // same sccache server writes to it once its connections are re-established.
+    moto.restart();
+    moto.create_bucket("comeback");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let source = format!("after{attempt}.c");
+        std::fs::write(
+            dir.path().join(&source),
+            format!("int after_{attempt}(void) {{ return {attempt}; }}\n"),
+        )
+        .unwrap_or_else(|error| panic!("{source}: {error}"));
+        let output = server.compile(dir.path(), "gcc", &["-c", &source, "-o", "after.o"]);
+        assert_success(&output, "compile after the restart");
+        std::thread::sleep(Duration::from_millis(200));
+        let stats = server.stats();
+        if count(&stats, "cache_writes") > 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no write reached the restarted S3 server: {stats:#}\n{}",
+            server.log()
+        );
+    }
+
+    // A new source is written to the bucket, and compiling it again is a hit from there.
+    let before = server.wait_for_stats(|stats| {
+        count(stats, "cache_writes") + count(stats, "cache_write_errors")
+            >= count(stats, "cache_misses.counts.C/C++")
+    });
+    let writes = count(&before, "cache_writes");
+    let hits = count(&before, "cache_hits.counts.C/C++");
+    std::fs::write(
+        dir.path().join("again.c"),
+        "int again(void) { return 17; }\n",
+    )
+    .unwrap_or_else(|error| panic!("again.c: {error}"));
+    let again = ["-c", "again.c", "-o", "again.o"];
+    assert_success(&server.compile(dir.path(), "gcc", &again), "again.c");
+    let stats = server.wait_for_stats(|stats| count(stats, "cache_writes") > writes);
+    assert_eq!(count(&stats, "cache_writes"), writes + 1, "{stats:#}");
+    std::fs::remove_file(dir.path().join("again.o"))
+        .unwrap_or_else(|error| panic!("again.o: {error}"));
+    assert_success(&server.compile(dir.path(), "gcc", &again), "again.c again");
+    assert!(
+        dir.path().join("again.o").exists(),
+        "again.o was not restored"
+    );
+    let stats = server.stats();
+    assert_eq!(
+        count(&stats, "cache_hits.counts.C/C++"),
+        hits + 1,
+        "{stats:#}"
+    );
+    let objects = moto.list("comeback");
+    assert_eq!(
+        objects.len() as u64,
+        count(&stats, "cache_writes") - 1,
+        "{objects:?}"
+    );
+    // One server all along: its counters were never reset.
+    assert_eq!(
+        count(&stats, "compile_requests"),
+        1 + 3 + attempt + 2,
+        "{stats:#}"
+    );
 }
 
 #[test]

@@ -221,6 +221,17 @@ impl StreamHandler<Result<BytesMut, std::io::Error>> for Connection {
             Ok(envelope) => self.handle_request(envelope, ctx),
             Err(ProtocolError::VersionMismatch { client, server }) => {
                 log::warn!("client speaks protocol {client}, this server {server}");
+                if let Some(token) = protocol::shutdown_of_any_version(&frame) {
+                    // `--stop-server` must work across versions: it is how a user replaces a
+                    // server of another version.
+                    let envelope = Envelope {
+                        version: server,
+                        token,
+                        request: Request::Shutdown,
+                    };
+                    self.handle_request(envelope, ctx);
+                    return;
+                }
                 self.reply_and_close(&Response::VersionMismatch {
                     server_version: sccache_core::VERSION.to_owned(),
                     protocol: server,

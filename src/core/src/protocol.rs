@@ -115,6 +115,15 @@ pub fn decode_envelope(bytes: &[u8]) -> Result<Envelope, ProtocolError> {
     Ok(rmp_serde::from_slice(bytes)?)
 }
 
+/// The credential of a `Shutdown` request from a client of any protocol version, if these bytes
+/// are one. `Shutdown` is a unit variant, encoded as its name in every version, so the
+/// `sccache --stop-server` that a version-mismatch warning recommends can stop an older or
+/// newer server.
+pub fn shutdown_of_any_version(bytes: &[u8]) -> Option<String> {
+    let (_, token, request): (u32, String, String) = rmp_serde::from_slice(bytes).ok()?;
+    (request == "Shutdown").then_some(token)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -148,6 +157,17 @@ mod tests {
             }
             other => panic!("expected a version mismatch, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn shutdown_reads_in_any_version() {
+        let future = (PROTOCOL_VERSION + 7, "tok", Request::Shutdown);
+        assert_eq!(
+            shutdown_of_any_version(&encode(&future).unwrap()),
+            Some("tok".to_owned())
+        );
+        let stats = (PROTOCOL_VERSION + 7, "tok", Request::GetStats);
+        assert_eq!(shutdown_of_any_version(&encode(&stats).unwrap()), None);
     }
 
     #[test]
