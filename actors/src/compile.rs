@@ -245,6 +245,7 @@ async fn execute_c(
     request: &CompileRequest,
 ) -> (CompileFinished, PendingStore) {
     let label = info.kind.stats_label();
+    let started = Instant::now();
     let preprocessed = if needs_no_preprocessing(compilation.language) {
         // `-E` prints nothing for these inputs, so the key takes the input itself.
         let input = Path::new(&request.cwd).join(&compilation.input);
@@ -276,6 +277,11 @@ async fn execute_c(
     let Ok(key) = key else {
         return (compile_uncached(services, request).await, None);
     };
+    log::debug!(
+        "{:?}: key {key} after {:?} (preprocess and hash)",
+        compilation.input,
+        started.elapsed()
+    );
     let targets: Vec<OutputFile> = compilation
         .outputs
         .iter()
@@ -311,6 +317,7 @@ pub async fn serve(
     } else if let Some(entry) = services.lookup(key, label).await {
         match outputs::restore(entry.files, targets.clone()).await {
             Ok(()) => {
+                log::debug!("hit {key}: looked up and restored in {:?}", started.elapsed());
                 services.record(Event::Hit {
                     label: label.to_owned(),
                     read: started.elapsed(),
