@@ -526,3 +526,93 @@ fn no_daemon_keeps_the_server_in_the_foreground() {
         "the foreground server ended with {status:?}"
     );
 }
+
+#[test]
+fn outputs_that_are_not_regular_files_are_neither_stored_nor_replaced() {
+    let server = Server::start();
+    let dir = fixture("c");
+    plain_compile(dir.path(), "gcc", &["-c", "util.c", "-o", "plain.o"]);
+    // A compile to /dev/null must not leave an empty "object" for later compiles to hit.
+    assert_success(
+        &server.compile(dir.path(), "gcc", &["-c", "util.c", "-o", "/dev/null"]),
+        "-o /dev/null",
+    );
+    assert_success(
+        &server.compile(dir.path(), "gcc", &["-c", "util.c", "-o", "util.o"]),
+        "-o util.o",
+    );
+    assert_same_file(&dir.path().join("util.o"), &dir.path().join("plain.o"));
+    assert!(
+        std::fs::metadata("/dev/null").is_ok_and(|metadata| !metadata.is_file()),
+        "/dev/null was replaced"
+    );
+
+    // An output reached through a symlink is written through it, on a miss and on a hit.
+    std::os::unix::fs::symlink("real.o", dir.path().join("link.o"))
+        .unwrap_or_else(|error| panic!("{error}"));
+    for _ in 0..2 {
+        std::fs::remove_file(dir.path().join("real.o")).unwrap_or_default();
+        assert_success(
+            &server.compile(dir.path(), "gcc", &["-c", "util.c", "-o", "link.o"]),
+            "-o link.o",
+        );
+        let link = std::fs::symlink_metadata(dir.path().join("link.o"))
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert!(
+            link.file_type().is_symlink(),
+            "link.o was replaced by a file"
+        );
+        assert_same_file(&dir.path().join("real.o"), &dir.path().join("plain.o"));
+    }
+}
+
+#[test]
+fn clang_and_clangxx_never_share_an_entry() {
+    assert!(
+        have("clang++"),
+        "clang++ is not installed (.ci/run installs clang)"
+    );
+    let server = Server::start();
+    let dir = fixture("c");
+    std::fs::write(
+        dir.path().join("add.c"),
+        "int add2(int a, int b) { return a + b; }\n",
+    )
+    .unwrap_or_default();
+    // `-P` drops line markers, which would otherwise differ between the two drivers.
+    plain_compile(
+        dir.path(),
+        "clang++",
+        &["-P", "-c", "add.c", "-o", "plain.o"],
+    );
+    assert_success(
+        &server.compile(dir.path(), "clang", &["-P", "-c", "add.c", "-o", "c.o"]),
+        "clang",
+    );
+    server.wait_for_stats(|stats| count(stats, "cache_writes") == 1);
+    let cxx = server.compile(dir.path(), "clang++", &["-P", "-c", "add.c", "-o", "cxx.o"]);
+    assert_success(&cxx, "clang++");
+    assert_same_file(&dir.path().join("cxx.o"), &dir.path().join("plain.o"));
+    assert_eq!(count(&server.stats(), "cache_hits.counts.C/C++"), 0);
+}
+
+#[test]
+fn dependency_output_variables_are_not_cacheable() {
+    let server = Server::start();
+    let dir = fixture("c");
+    for _ in 0..2 {
+        let output = run(server
+            .command(crate::harness::sccache_bin())
+            .current_dir(dir.path())
+            .env("DEPENDENCIES_OUTPUT", "deps.txt")
+            .args(["gcc", "-c", "util.c", "-o", "util.o"]));
+        assert_success(&output, "compile with DEPENDENCIES_OUTPUT");
+    }
+    let rules = String::from_utf8_lossy(&read(&dir.path().join("deps.txt"))).into_owned();
+    assert_eq!(rules.matches("util.o:").count(), 2, "{rules}");
+    let stats = server.stats();
+    assert_eq!(
+        stats["stats"]["not_cached"]["DEPENDENCIES_OUTPUT"], 2,
+        "{stats:#}"
+    );
+}

@@ -38,6 +38,9 @@ use std::time::{Duration, Instant};
 /// How much longer than the storage timeout the flow waits for a lookup's answer.
 const LOOKUP_TIMEOUT_MARGIN: Duration = Duration::from_millis(500);
 
+/// Variables that make gcc write dependency rules to a file of their naming.
+const DEPENDENCY_ENV_VARS: &[&str] = &["DEPENDENCIES_OUTPUT", "SUNPRO_DEPENDENCIES"];
+
 /// The actors a compile talks to.
 #[derive(Clone)]
 pub struct Services {
@@ -193,7 +196,7 @@ pub async fn decide(services: &Services, request: CompileRequest) -> Decision {
     };
     let cwd = Path::new(&request.cwd);
     let plan = match info.kind {
-        CompilerKind::Gcc | CompilerKind::Clang => match gcc::parse(&request.args, cwd) {
+        CompilerKind::Gcc | CompilerKind::Clang => match c_parse(&request, cwd) {
             Parsed::Cacheable(compilation) => Plan::C {
                 info,
                 compilation: Box::new(compilation),
@@ -211,6 +214,20 @@ pub async fn decide(services: &Services, request: CompileRequest) -> Decision {
         },
     };
     Decision::Accepted(plan)
+}
+
+/// Reads a gcc/clang command line, refusing compiles whose environment makes the compiler write
+/// files a hit would not.
+fn c_parse(request: &CompileRequest, cwd: &Path) -> Parsed<CCompilation> {
+    if let Some(name) = DEPENDENCY_ENV_VARS
+        .iter()
+        .find(|name| request.env.iter().any(|(key, _)| key == **name))
+    {
+        // The compiler appends a dependency rule to the file these name, on the preprocessor
+        // run and the compile alike; a hit would write none.
+        return Parsed::NotCacheable((*name).to_owned());
+    }
+    gcc::parse(&request.args, cwd)
 }
 
 fn refuse<T>(services: &Services, parsed: Parsed<T>) -> Decision {
@@ -317,7 +334,10 @@ pub async fn serve(
     } else if let Some(entry) = services.lookup(key, label).await {
         match outputs::restore(entry.files, targets.clone()).await {
             Ok(()) => {
-                log::debug!("hit {key}: looked up and restored in {:?}", started.elapsed());
+                log::debug!(
+                    "hit {key}: looked up and restored in {:?}",
+                    started.elapsed()
+                );
                 services.record(Event::Hit {
                     label: label.to_owned(),
                     read: started.elapsed(),

@@ -14,6 +14,7 @@ use sccache_core::compiler::CompilerKind;
 use sccache_core::hash_key::CompilerIdentity;
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -210,9 +211,12 @@ async fn probe_c(
     let version = runner.output(exe, &[OsStr::new("--version")]).await?;
     let digests = digest_files(digest, vec![PathBuf::from(exe)]).await?;
     let binary_digest = digests.first().copied().unwrap_or_default();
+    // A driver behaves by the name it is run as (clang and clang++ are one binary), so the
+    // name is part of who compiled.
+    let name = Path::new(exe).file_name().unwrap_or_default().as_bytes();
     Ok(Some(CompilerInfo {
         kind,
-        identity: CompilerIdentity::new(kind, &binary_digest, &version.stdout, b""),
+        identity: CompilerIdentity::new(kind, &binary_digest, &version.stdout, name),
         version: first_line(&version.stdout),
     }))
 }

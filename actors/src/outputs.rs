@@ -30,6 +30,8 @@ pub enum OutputError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{0} is not a regular file")]
+    NotRegular(PathBuf),
     #[error("the cache entry has no file named {0:?}")]
     MissingInEntry(String),
     #[error("blocking task failed: {0}")]
@@ -46,11 +48,14 @@ pub async fn collect(files: Vec<OutputFile>) -> Result<Vec<EntryFile>, OutputErr
                     path: file.path.clone(),
                     source,
                 };
+                // Only a regular file is an output worth keeping: a compile to /dev/null or
+                // through a symlink must not store what reading that path happens to give.
+                let metadata = std::fs::symlink_metadata(&file.path).map_err(read)?;
+                if !metadata.is_file() {
+                    return Err(OutputError::NotRegular(file.path));
+                }
                 let data = std::fs::read(&file.path).map_err(read)?;
-                let mode = std::fs::metadata(&file.path)
-                    .map_err(read)?
-                    .permissions()
-                    .mode();
+                let mode = metadata.permissions().mode();
                 Ok(EntryFile {
                     name: file.name,
                     mode: Some(mode & 0o777),
@@ -86,6 +91,16 @@ pub async fn restore(
 }
 
 fn write_atomically(path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<()> {
+    // Renaming over a device, a FIFO or a symlink would replace it instead of writing where
+    // the compiler would have written; leave those to the compiler.
+    match std::fs::symlink_metadata(path) {
+        Ok(existing) if !existing.is_file() => {
+            return Err(std::io::Error::other(
+                "the target exists and is not a regular file",
+            ))
+        }
+        _ => {}
+    }
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),

@@ -15,7 +15,7 @@ use std::os::unix::ffi::OsStrExt;
 
 /// Changed whenever the key's recipe changes, so old entries stop matching instead of being
 /// misread.
-const KEY_RECIPE: &str = "sccache-actix key recipe 1";
+const KEY_RECIPE: &str = "sccache-actix key recipe 2";
 
 /// Environment variables that change what gcc or clang produce or print. Variables that only
 /// move where files go are not here.
@@ -34,6 +34,7 @@ const C_ENV_VARS: &[&str] = &[
     "TERM_URLS",
     "COLUMNS",
     "LANG",
+    "LANGUAGE",
     "LC_ALL",
     "LC_CTYPE",
     "LC_MESSAGES",
@@ -151,6 +152,9 @@ pub fn c_key(
     let mut key = KeyWriter::new("c compile");
     key.field("compiler", &compiler.digest);
     key.field("language", compilation.language.as_x_arg().as_bytes());
+    // The input's name reaches the object (the symbol table's FILE entry, debug info) even
+    // where the preprocessed text does not carry it (assembler input, `-P`).
+    key.field("input", compilation.input.as_bytes());
     key.list("args", compilation.key_args.iter().map(OsString::as_os_str));
     let roles: Vec<&str> = compilation
         .outputs
