@@ -616,3 +616,81 @@ fn dependency_output_variables_are_not_cacheable() {
         "{stats:#}"
     );
 }
+
+#[test]
+fn files_the_assembler_includes_make_a_compile_uncacheable() {
+    let server = Server::start();
+    let dir = fixture("c");
+    std::fs::write(
+        dir.path().join("embed.c"),
+        "__asm__(\".section .rodata\\nblob: .incbin \\\"blob.bin\\\"\\n.text\");\nint embed(void) { return 1; }\n",
+    )
+    .unwrap_or_default();
+    for content in ["AAAA", "BBBB"] {
+        std::fs::write(dir.path().join("blob.bin"), content).unwrap_or_default();
+        assert_success(
+            &server.compile(dir.path(), "gcc", &["-c", "embed.c", "-o", "embed.o"]),
+            "embed",
+        );
+        plain_compile(dir.path(), "gcc", &["-c", "embed.c", "-o", "plain.o"]);
+        assert_same_file(&dir.path().join("embed.o"), &dir.path().join("plain.o"));
+    }
+    let stats = server.stats();
+    assert_eq!(stats["stats"]["not_cached"][".incbin"], 2, "{stats:#}");
+    assert_eq!(count(&stats, "cache_hits.counts.C/C++"), 0, "{stats:#}");
+}
+
+#[test]
+fn identical_sources_under_other_names_do_not_share_an_object() {
+    let server = Server::start();
+    let dir = fixture("c");
+    let body = "int same(void) { return 7; }\n";
+    for name in ["p3.c", "p4.c"] {
+        std::fs::write(dir.path().join(name), body).unwrap_or_default();
+    }
+    for name in ["p3", "p4"] {
+        let (source, object) = (format!("{name}.c"), format!("{name}.o"));
+        assert_success(
+            &server.compile(dir.path(), "gcc", &["-P", "-c", &source, "-o", &object]),
+            &source,
+        );
+        server.wait_for_stats(|stats| count(stats, "cache_writes") >= 1);
+        plain_compile(dir.path(), "gcc", &["-P", "-c", &source, "-o", "plain.o"]);
+        assert_same_file(&dir.path().join(&object), &dir.path().join("plain.o"));
+    }
+}
+
+#[test]
+fn macros_recorded_in_debug_info_reach_the_key() {
+    assert!(
+        have("clang"),
+        "clang is not installed (.ci/run installs it)"
+    );
+    let server = Server::start();
+    let dir = fixture("c");
+    for value in ["222", "333"] {
+        std::fs::write(
+            dir.path().join("m.h"),
+            format!("#define UNUSED_MACRO {value}\n"),
+        )
+        .unwrap_or_default();
+        std::fs::write(
+            dir.path().join("x.c"),
+            "#include \"m.h\"\nint f(void) { return 3; }\n",
+        )
+        .unwrap_or_default();
+        let args = ["-fdebug-macro", "-g", "-c", "x.c", "-o", "x.o"];
+        assert_success(
+            &server.compile(dir.path(), "clang", &args),
+            "clang -fdebug-macro",
+        );
+        plain_compile(
+            dir.path(),
+            "clang",
+            &["-fdebug-macro", "-g", "-c", "x.c", "-o", "plain.o"],
+        );
+        assert_same_file(&dir.path().join("x.o"), &dir.path().join("plain.o"));
+        server.wait_for_stats(|stats| count(stats, "cache_writes") >= 1);
+    }
+    assert_eq!(count(&server.stats(), "cache_hits.counts.C/C++"), 0);
+}

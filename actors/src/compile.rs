@@ -4,7 +4,7 @@
 //! Connection --Detect--> Detector            which compiler, and its identity
 //!            (parse the arguments: sccache_core::compiler)
 //!            --Run(-E)--> Dispatcher          the preprocessed source (C family)
-//!            --HashC----> Hasher              the key
+//!            (key: sccache_core::hash_key, over the digest taken as -E streamed out)
 //!            --Lookup---> storage             hit: restore outputs, reply
 //!            --Run------> Dispatcher          miss: compile, read outputs, reply
 //!            --Store----> storage             after the reply; the write's time goes to Stats
@@ -17,7 +17,7 @@
 
 use crate::detector::{CompilerInfo, Detect};
 use crate::dispatcher::{ProcessOutput, Run, RunError};
-use crate::hasher::{DigestFiles, HashC};
+use crate::hasher::DigestFiles;
 use crate::outputs::{self, OutputFile};
 use crate::rust_compile;
 use crate::stats::Record;
@@ -28,8 +28,9 @@ use sccache_core::compiler::rust::{self, RustCompilation};
 use sccache_core::compiler::{CompilerKind, Language, Parsed};
 use sccache_core::config::env_flag;
 use sccache_core::entry::CacheEntry;
-use sccache_core::hash_key::CacheKey;
+use sccache_core::hash_key::{self, CacheKey};
 use sccache_core::protocol::{CompileFinished, CompileRequest};
+use sccache_core::source_digest::SourceDigest;
 use sccache_core::stats::Event;
 use std::ffi::OsString;
 use std::path::Path;
@@ -46,7 +47,6 @@ const DEPENDENCY_ENV_VARS: &[&str] = &["DEPENDENCIES_OUTPUT", "SUNPRO_DEPENDENCI
 pub struct Services {
     pub detect: Recipient<Detect>,
     pub run: Recipient<Run>,
-    pub hash_c: Recipient<HashC>,
     pub digest: Recipient<DigestFiles>,
     pub stats: Recipient<Record>,
     pub storage: StorageHandle,
@@ -66,15 +66,18 @@ impl Services {
         args: Vec<OsString>,
         request: &CompileRequest,
     ) -> Result<ProcessOutput, RunError> {
-        self.run
-            .send(Run {
-                exe: exe.clone(),
-                args,
-                cwd: request.cwd.clone(),
-                env: request.env.clone(),
-            })
-            .await
-            .unwrap_or(Err(RunError::Closed))
+        self.dispatch(Run::new(
+            exe.clone(),
+            args,
+            request.cwd.clone(),
+            request.env.clone(),
+        ))
+        .await
+    }
+
+    /// Sends a prepared run to the dispatcher.
+    pub async fn dispatch(&self, run: Run) -> Result<ProcessOutput, RunError> {
+        self.run.send(run).await.unwrap_or(Err(RunError::Closed))
     }
 
     /// Asks the storage backend for an entry, within the storage timeout, counting what goes
@@ -263,37 +266,44 @@ async fn execute_c(
 ) -> (CompileFinished, PendingStore) {
     let label = info.kind.stats_label();
     let started = Instant::now();
-    let preprocessed = if needs_no_preprocessing(compilation.language) {
+    let source = if needs_no_preprocessing(compilation.language) {
         // `-E` prints nothing for these inputs, so the key takes the input itself.
         let input = Path::new(&request.cwd).join(&compilation.input);
         match tokio::fs::read(&input).await {
-            Ok(source) => source,
+            Ok(text) => SourceDigest::of(&text),
             Err(_) => return (compile_uncached(services, request).await, None),
         }
     } else {
-        match services
-            .run(&request.exe, compilation.preprocess_args.clone(), request)
-            .await
-        {
-            Ok(output) if output.success() => output.stdout,
+        let mut run = Run::new(
+            request.exe.clone(),
+            compilation.preprocess_args.clone(),
+            request.cwd.clone(),
+            request.env.clone(),
+        );
+        run.stdout_digest = Some(SourceDigest::new());
+        match services.dispatch(run).await {
+            Ok(ProcessOutput {
+                exit_code: Some(0),
+                stdout_summary: Some(summary),
+                ..
+            }) => summary,
             // The compile would fail the same way; run it so the user sees the compiler's own
             // errors, and cache nothing.
             _ => return (compile_uncached(services, request).await, None),
         }
     };
-    let key = services
-        .hash_c
-        .send(HashC {
-            compiler: info.identity,
-            compilation: compilation.clone(),
-            cwd: request.cwd.clone(),
-            env: request.env.clone(),
-            preprocessed,
-        })
-        .await;
-    let Ok(key) = key else {
+    if let Some(reason) = source.refusal {
+        services.record(Event::NotCacheable(reason.to_owned()));
         return (compile_uncached(services, request).await, None);
-    };
+    }
+    let key = hash_key::c_key(
+        &info.identity,
+        &request.exe,
+        compilation,
+        &request.cwd,
+        &request.env,
+        &source,
+    );
     log::debug!(
         "{:?}: key {key} after {:?} (preprocess and hash)",
         compilation.input,

@@ -157,12 +157,12 @@ struct Runner<'a> {
 impl Runner<'_> {
     async fn output(&self, exe: &OsStr, args: &[&OsStr]) -> Result<ProcessOutput, String> {
         self.run
-            .send(Run {
-                exe: exe.to_owned(),
-                args: args.iter().map(|arg| arg.to_os_string()).collect(),
-                cwd: self.request.cwd.clone(),
-                env: self.request.env.clone(),
-            })
+            .send(Run::new(
+                exe.to_owned(),
+                args.iter().map(|arg| arg.to_os_string()).collect(),
+                self.request.cwd.clone(),
+                self.request.env.clone(),
+            ))
             .await
             .map_err(|error| error.to_string())?
             .map_err(|error| error.to_string())

@@ -5,10 +5,12 @@
 //! spawned and awaited asynchronously; the actor itself never blocks.
 
 use actix::prelude::*;
+use sccache_core::source_digest::{SourceDigest, SourceSummary};
 use std::ffi::OsString;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::Semaphore;
 
 /// The pool.
@@ -37,6 +39,27 @@ pub struct Run {
     pub cwd: OsString,
     /// The whole environment of the process (the client's, usually).
     pub env: Vec<(OsString, OsString)>,
+    /// When set, stdout is fed to this digest as it arrives instead of being kept: the
+    /// preprocessor's output is hashed while the preprocessor still runs.
+    pub stdout_digest: Option<SourceDigest>,
+}
+
+impl Run {
+    /// Runs `exe` with `args` in `cwd` with exactly `env`, keeping stdout.
+    pub fn new(
+        exe: OsString,
+        args: Vec<OsString>,
+        cwd: OsString,
+        env: Vec<(OsString, OsString)>,
+    ) -> Run {
+        Run {
+            exe,
+            args,
+            cwd,
+            env,
+            stdout_digest: None,
+        }
+    }
 }
 
 /// What a process did.
@@ -44,8 +67,11 @@ pub struct Run {
 pub struct ProcessOutput {
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
+    /// Empty when stdout went to a digest.
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
+    /// The digest of stdout, when the run asked for one.
+    pub stdout_summary: Option<SourceSummary>,
     /// Time from spawn to exit, not counting the wait for a slot.
     pub duration: Duration,
 }
@@ -82,7 +108,11 @@ impl Handler<Run> for Dispatcher {
 
 async fn run_process(run: Run) -> Result<ProcessOutput, RunError> {
     let started = Instant::now();
-    let output = tokio::process::Command::new(&run.exe)
+    let spawn_error = |source| RunError::Spawn {
+        exe: run.exe.clone(),
+        source,
+    };
+    let mut child = tokio::process::Command::new(&run.exe)
         .args(&run.args)
         .current_dir(&run.cwd)
         .env_clear()
@@ -91,18 +121,46 @@ async fn run_process(run: Run) -> Result<ProcessOutput, RunError> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
-        .output()
-        .await
-        .map_err(|source| RunError::Spawn {
-            exe: run.exe.clone(),
-            source,
-        })?;
+        .spawn()
+        .map_err(spawn_error)?;
+    let stdout_pipe = child.stdout.take();
+    let stderr_pipe = child.stderr.take();
+    let mut digest = run.stdout_digest;
+    // Both pipes are drained together so that a child filling one never blocks on the other.
+    let (stdout, stderr) = tokio::join!(
+        drain(stdout_pipe, digest.as_mut()),
+        drain(stderr_pipe, None)
+    );
+    let status = child.wait().await.map_err(spawn_error)?;
     use std::os::unix::process::ExitStatusExt;
     Ok(ProcessOutput {
-        exit_code: output.status.code(),
-        signal: output.status.signal(),
-        stdout: output.stdout,
-        stderr: output.stderr,
+        exit_code: status.code(),
+        signal: status.signal(),
+        stdout: stdout.map_err(spawn_error)?,
+        stderr: stderr.map_err(spawn_error)?,
+        stdout_summary: digest.map(SourceDigest::finish),
         duration: started.elapsed(),
     })
+}
+
+/// Reads a pipe to its end, into a buffer or, when given, into a digest.
+async fn drain(
+    pipe: Option<impl AsyncRead + Unpin>,
+    mut digest: Option<&mut SourceDigest>,
+) -> std::io::Result<Vec<u8>> {
+    let mut kept = Vec::new();
+    let Some(mut pipe) = pipe else {
+        return Ok(kept);
+    };
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let read = pipe.read(&mut chunk).await?;
+        if read == 0 {
+            return Ok(kept);
+        }
+        match digest.as_deref_mut() {
+            Some(digest) => digest.update(&chunk[..read]),
+            None => kept.extend_from_slice(&chunk[..read]),
+        }
+    }
 }

@@ -1,13 +1,12 @@
-//! The hasher: CPU-bound hashing on its own threads (a `SyncArbiter`), so that hashing a large
-//! preprocessed file or an rlib never stalls the actors that answer clients.
+//! The hasher: CPU-bound hashing of files on its own threads (a `SyncArbiter`), so that hashing
+//! an rlib or a compiler's libraries never stalls the actors that answer clients.
 //!
-//! It computes keys through `sccache_core::hash_key` and file digests; it decides nothing about
-//! what goes into a key.
+//! It digests files; it decides nothing about what goes into a key. (The preprocessed text of a
+//! C compile is digested as it streams out of the preprocessor, in the dispatcher's read loop,
+//! so that it overlaps the preprocessor's run.)
 
 use actix::prelude::*;
-use sccache_core::compiler::gcc::CCompilation;
-use sccache_core::hash_key::{self, CacheKey, CompilerIdentity};
-use std::ffi::OsString;
+use sccache_core::hash_key;
 use std::path::PathBuf;
 
 /// The hashing actor; run it with `SyncArbiter::start`.
@@ -15,31 +14,6 @@ pub struct Hasher;
 
 impl Actor for Hasher {
     type Context = SyncContext<Self>;
-}
-
-/// Computes the key of a gcc/clang compile from its preprocessed source.
-#[derive(Message)]
-#[rtype(result = "CacheKey")]
-pub struct HashC {
-    pub compiler: CompilerIdentity,
-    pub compilation: CCompilation,
-    pub cwd: OsString,
-    pub env: Vec<(OsString, OsString)>,
-    pub preprocessed: Vec<u8>,
-}
-
-impl Handler<HashC> for Hasher {
-    type Result = MessageResult<HashC>;
-
-    fn handle(&mut self, message: HashC, _: &mut SyncContext<Self>) -> Self::Result {
-        MessageResult(hash_key::c_key(
-            &message.compiler,
-            &message.compilation,
-            &message.cwd,
-            &message.env,
-            &message.preprocessed,
-        ))
-    }
 }
 
 /// Digests the contents of files, in order; a file that cannot be read is an error naming it.

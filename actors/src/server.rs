@@ -90,7 +90,6 @@ fn start(config: ServerConfig, bound: Bound, token: String) -> Result<(), Server
     let services = Services {
         detect: detector.recipient(),
         run: dispatcher.recipient(),
-        hash_c: hasher.clone().recipient(),
         digest: hasher.recipient(),
         stats: stats.clone().recipient(),
         storage: storage.clone(),

@@ -8,6 +8,7 @@
 
 use crate::compiler::gcc::CCompilation;
 use crate::compiler::CompilerKind;
+use crate::source_digest::SourceSummary;
 use sha2::{Digest, Sha256};
 use std::ffi::{OsStr, OsString};
 use std::fmt;
@@ -140,14 +141,16 @@ pub fn digest(bytes: &[u8]) -> [u8; 32] {
 }
 
 /// The key of a gcc/clang compile: the compiler, the language, the arguments that change the
-/// output, the preprocessed source, the environment that changes the compiler's behaviour, and
+/// output, the preprocessed source (by its digest, taken as it streamed out of the
+/// preprocessor: `source_digest`), the environment that changes the compiler's behaviour, and
 /// the working directory when the compiler writes it into an output.
 pub fn c_key(
     compiler: &CompilerIdentity,
+    exe: &OsStr,
     compilation: &CCompilation,
     cwd: &OsStr,
     env: &[(OsString, OsString)],
-    preprocessed: &[u8],
+    source: &SourceSummary,
 ) -> CacheKey {
     let mut key = KeyWriter::new("c compile");
     key.field("compiler", &compiler.digest);
@@ -165,8 +168,17 @@ pub fn c_key(
     if compilation.cwd_in_key {
         key.field("cwd", cwd.as_bytes());
     }
+    if compilation
+        .key_args
+        .iter()
+        .any(|arg| arg == crate::compiler::gcc::RECORDED_COMMAND_LINE)
+    {
+        // A recorded command line holds the driver's own path too.
+        key.field("exe", exe.as_bytes());
+    }
     hash_env(&mut key, env, C_ENV_VARS);
-    key.field("preprocessed", preprocessed);
+    key.field("preprocessed digest", &source.digest);
+    key.field("preprocessed length", &source.length.to_le_bytes());
     key.finish()
 }
 
@@ -205,6 +217,10 @@ mod tests {
         }
     }
 
+    fn source(text: &[u8]) -> SourceSummary {
+        crate::source_digest::SourceDigest::of(text)
+    }
+
     fn identity() -> CompilerIdentity {
         CompilerIdentity::new(CompilerKind::Gcc, &[1; 32], b"gcc 12", b"")
     }
@@ -213,24 +229,27 @@ mod tests {
     fn arguments_and_source_change_the_key() {
         let base = c_key(
             &identity(),
+            "gcc".as_ref(),
             &compilation(&["-O2"]),
             "/w".as_ref(),
             &[],
-            b"int x;",
+            &source(b"int x;"),
         );
         let other_flag = c_key(
             &identity(),
+            "gcc".as_ref(),
             &compilation(&["-O0"]),
             "/w".as_ref(),
             &[],
-            b"int x;",
+            &source(b"int x;"),
         );
         let other_source = c_key(
             &identity(),
+            "gcc".as_ref(),
             &compilation(&["-O2"]),
             "/w".as_ref(),
             &[],
-            b"int y;",
+            &source(b"int y;"),
         );
         assert_ne!(base, other_flag);
         assert_ne!(base, other_source);
@@ -240,17 +259,19 @@ mod tests {
     fn fields_cannot_run_into_each_other() {
         let split = c_key(
             &identity(),
+            "gcc".as_ref(),
             &compilation(&["-DA", "B"]),
             "/w".as_ref(),
             &[],
-            b"",
+            &source(b""),
         );
         let joined = c_key(
             &identity(),
+            "gcc".as_ref(),
             &compilation(&["-DAB"]),
             "/w".as_ref(),
             &[],
-            b"",
+            &source(b""),
         );
         assert_ne!(split, joined);
     }
@@ -259,33 +280,70 @@ mod tests {
     fn cwd_counts_only_when_written_into_outputs() {
         let mut plain = compilation(&[]);
         assert_eq!(
-            c_key(&identity(), &plain, "/a".as_ref(), &[], b""),
-            c_key(&identity(), &plain, "/b".as_ref(), &[], b"")
+            c_key(
+                &identity(),
+                "gcc".as_ref(),
+                &plain,
+                "/a".as_ref(),
+                &[],
+                &source(b"")
+            ),
+            c_key(
+                &identity(),
+                "gcc".as_ref(),
+                &plain,
+                "/b".as_ref(),
+                &[],
+                &source(b"")
+            )
         );
         plain.cwd_in_key = true;
         assert_ne!(
-            c_key(&identity(), &plain, "/a".as_ref(), &[], b""),
-            c_key(&identity(), &plain, "/b".as_ref(), &[], b"")
+            c_key(
+                &identity(),
+                "gcc".as_ref(),
+                &plain,
+                "/a".as_ref(),
+                &[],
+                &source(b"")
+            ),
+            c_key(
+                &identity(),
+                "gcc".as_ref(),
+                &plain,
+                "/b".as_ref(),
+                &[],
+                &source(b"")
+            )
         );
     }
 
     #[test]
     fn relevant_environment_counts_and_unset_differs_from_empty() {
         let compilation = compilation(&[]);
-        let unset = c_key(&identity(), &compilation, "/".as_ref(), &[], b"");
+        let unset = c_key(
+            &identity(),
+            "gcc".as_ref(),
+            &compilation,
+            "/".as_ref(),
+            &[],
+            &source(b""),
+        );
         let empty = c_key(
             &identity(),
+            "gcc".as_ref(),
             &compilation,
             "/".as_ref(),
             &[("CPATH".into(), "".into())],
-            b"",
+            &source(b""),
         );
         let irrelevant = c_key(
             &identity(),
+            "gcc".as_ref(),
             &compilation,
             "/".as_ref(),
             &[("HOME".into(), "/x".into())],
-            b"",
+            &source(b""),
         );
         assert_ne!(unset, empty);
         assert_eq!(unset, irrelevant);

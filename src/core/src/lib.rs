@@ -15,6 +15,7 @@ pub mod framing;
 pub mod hash_key;
 pub mod protocol;
 pub mod size;
+pub mod source_digest;
 pub mod stats;
 
 /// The version text both client and server report.

@@ -92,8 +92,17 @@ enum Role {
     ToPreprocessor,
     /// Coverage instrumentation: whether it writes notes and whether it embeds the `.gcda` path.
     Coverage { notes: bool, arcs: bool },
-    /// Records the whole command line, output path included, into the object.
-    RecordsCommandLine,
+    /// `-frecord-gcc-switches`/`-frecord-command-line` and their negations: whether the whole
+    /// command line, output path included, is written into the object.
+    RecordsCommandLine(bool),
+    /// clang's `-fdebug-macro`/`-fno-debug-macro`: whether macro definitions go into the
+    /// debug info.
+    DebugMacro(bool),
+    /// `-P`: changes only what `-E` prints (no line markers), so key only; without the markers
+    /// the input's and the headers' names would vanish from the preprocessed text.
+    PrintOnly,
+    /// `-fopt-info...`: prints to stderr, or with `=FILE` writes a file a hit would not restore.
+    OptInfo,
     /// Makes the compiler stop before writing an object.
     Stop(Stop),
     /// Makes the compile uncacheable, with the reason shown in the stats.
@@ -146,8 +155,16 @@ static FLAGS: &[(&str, Take, Role)] = &[
     ("-fprofile-instr-generate", Prefix, Coverage { notes: false, arcs: true }),
     ("-fcs-profile-generate", Prefix, Coverage { notes: false, arcs: true }),
     ("-fcoverage-mapping", Alone, Coverage { notes: false, arcs: false }),
-    ("-frecord-gcc-switches", Alone, RecordsCommandLine),
-    ("-frecord-command-line", Alone, RecordsCommandLine),
+    ("-frecord-gcc-switches", Alone, RecordsCommandLine(true)),
+    ("-frecord-command-line", Alone, RecordsCommandLine(true)),
+    ("-fno-record-gcc-switches", Alone, RecordsCommandLine(false)),
+    ("-fno-record-command-line", Alone, RecordsCommandLine(false)),
+    ("-fdebug-macro", Alone, DebugMacro(true)), ("-fno-debug-macro", Alone, DebugMacro(false)),
+    ("-P", Alone, PrintOnly), ("--no-line-commands", Alone, PrintOnly),
+    ("-fopt-info", Prefix, OptInfo),
+    // Without `-E`, gcc reads `-dM` as an RTL dump; with `-E` it prints only the macros, so the
+    // preprocessed text would lose the code.
+    ("-dM", Alone, No("-dM")),
     ("-fprofile-use", Prefix, No("-fprofile-use")),
     ("-fprofile-instr-use", Prefix, No("-fprofile-use")),
     ("-fprofile-sample-use", Prefix, No("-fprofile-use")),
@@ -172,7 +189,7 @@ static FLAGS: &[(&str, Take, Role)] = &[
     ("-fdiagnostics-format=json-file", Alone, No("-fdiagnostics-format")),
     ("-fsyntax-only", Alone, No("-fsyntax-only")), ("--analyze", Alone, No("--analyze")),
     ("-emit-ast", Alone, No("-emit-ast")),
-    ("-aux-info", Separate, No("-aux-info")),
+    ("-aux-info", Separate, No("-aux-info")), ("-aux-info=", Prefix, No("-aux-info")),
     ("-specs", Prefix, No("-specs")), ("--specs", Prefix, No("-specs")),
     ("--config", Either, No("--config")), ("-working-directory", Either, No("-working-directory")),
     ("-dumpbase", Separate, No("-dumpbase")), ("-dumpbase-ext", Separate, No("-dumpbase")),
@@ -204,6 +221,14 @@ struct Scan {
     dep_path: Option<OsString>,
     /// The last debug level asked for: on, off (`-g0`), or never mentioned.
     debug: Option<bool>,
+    /// The debug level as gcc counts it (0 none, 2 for a plain `-g`, 3 with macros).
+    level: u8,
+    /// clang's `-fdebug-macro` in force.
+    debug_macro: bool,
+    /// `-frecord-gcc-switches`/`-frecord-command-line` in force (a section of the object).
+    record_f: bool,
+    /// `-grecord-gcc-switches`/`-grecord-command-line` in force (the debug info's producer).
+    record_g: bool,
     split_dwarf: bool,
     notes: bool,
     obj_in_key: bool,
@@ -283,7 +308,15 @@ impl Scan {
                 if plugin {
                     self.refuse("compiler plugin");
                 }
-                self.both(written);
+                match value_str {
+                    // cc1's own `-P`: only what `-E` prints, as for `PrintOnly`.
+                    Some("-P") => self.key.extend_from_slice(written),
+                    Some("-debug-info-macro") => {
+                        self.debug_macro = true;
+                        self.both(written);
+                    }
+                    _ => self.both(written),
+                }
             }
             ToPreprocessor => {
                 // Dependency options handed straight to the preprocessor would write a file
@@ -304,7 +337,20 @@ impl Scan {
                         "-Wp,-M"
                     });
                 }
-                self.both(written);
+                // `-P` handed to the preprocessor only strips line markers from `-E`: key
+                // only, as above; other items passed along with it still reach `-E`.
+                let items = items.unwrap_or("");
+                if s == "-Xpreprocessor" && items == "-P" {
+                    self.key.extend_from_slice(written);
+                } else if s != "-Xpreprocessor" && items.split(',').any(|item| item == "-P") {
+                    self.key.extend_from_slice(written);
+                    let kept: Vec<&str> = items.split(',').filter(|i| *i != "-P").collect();
+                    if kept.iter().any(|i| !i.is_empty()) {
+                        self.pre.push(format!("-Wp,{}", kept.join(",")).into());
+                    }
+                } else {
+                    self.both(written);
+                }
             }
             Coverage { notes, arcs } => {
                 // gcc writes the working directory into the notes and the absolute `.gcda`
@@ -314,27 +360,59 @@ impl Scan {
                 self.obj_in_key |= arcs;
                 self.cwd_in_key = true;
             }
-            RecordsCommandLine => {
+            RecordsCommandLine(on) => {
                 self.both(written);
-                self.obj_in_key = true;
+                self.record_f = on;
+            }
+            DebugMacro(on) => {
+                self.both(written);
+                self.debug_macro = on;
+            }
+            PrintOnly => self.key.extend_from_slice(written),
+            OptInfo => {
+                if s.contains('=') {
+                    self.refuse("-fopt-info file");
+                }
+                self.both(written);
             }
             Stop(stop) => self.stop = Some(self.stop.map_or(stop, |s| s.min(stop))),
             No(reason) => self.refuse(reason),
         }
     }
 
-    /// Follows the debug level and split DWARF through the `-g` flags.
+    /// Follows the debug level, split DWARF and the recording of the command line through the
+    /// `-g` flags.
     fn debug_flag(&mut self, s: &str) {
         match s {
             "-gsplit-dwarf" | "-gsplit-dwarf=split" => self.split_dwarf = true,
             "-gsplit-dwarf=single" | "-gno-split-dwarf" => self.split_dwarf = false,
+            "-grecord-gcc-switches" | "-grecord-command-line" => self.record_g = true,
+            "-gno-record-gcc-switches" | "-gno-record-command-line" => self.record_g = false,
             // Compression and negated features do not turn debug info on or off.
             _ if s.starts_with("-gz") || s.starts_with("-gno-") => {}
-            "-grecord-gcc-switches" => self.obj_in_key = true,
             "-gcolumn-info" | "-gstrict-dwarf" => {}
-            _ if s.ends_with('0') && !s.starts_with("-gdwarf") => self.debug = Some(false),
-            _ => self.debug = Some(true),
+            _ if s.ends_with('0') && !s.starts_with("-gdwarf") => {
+                self.debug = Some(false);
+                self.level = 0;
+            }
+            _ => {
+                self.debug = Some(true);
+                // gcc: `-g3`, `-ggdb3`... set the level; a level-less `-g`, `-ggdb` or
+                // `-gdwarf-N` keeps the one in force (`-g3 -g` still writes macros) and
+                // starts at 2. Only an explicit lower level turns level 3 off.
+                let digit = s.bytes().last().filter(u8::is_ascii_digit);
+                self.level = match digit {
+                    Some(d) if !s.starts_with("-gdwarf") => d - b'0',
+                    _ => self.level.max(2),
+                };
+            }
         }
+    }
+
+    /// Whether the object gets the macro definitions in its debug info, which `-E` prints
+    /// only with `-dD`. Erring towards yes only adds text to the key.
+    fn macros_in_object(&self) -> bool {
+        self.debug_macro || self.level >= 3
     }
 }
 
@@ -399,7 +477,7 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Parsed<CCompilation> {
         return Parsed::NotCacheable(reason.into());
     }
     let mut scan = Scan::default();
-    let mut rest = expanded.into_iter();
+    let mut rest = expanded.iter().cloned();
     while let Some(arg) = rest.next() {
         let is_flag = arg.as_encoded_bytes().first() == Some(&b'-') && arg != "-";
         if !is_flag {
@@ -434,12 +512,43 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Parsed<CCompilation> {
         };
         scan.flag(&s, role, value.as_deref(), &written);
     }
-    finish(scan)
+    if scan.record_f || scan.record_g {
+        // The object holds the command line as given: `-o`, `-MF`, the input's path and
+        // `@file` names included. Only the very same command line may share a key, so both
+        // the arguments as given and as expanded go in, each list after its length.
+        scan.key.push(RECORDED_COMMAND_LINE.into());
+        for list in [args, &expanded[..]] {
+            scan.key.push(list.len().to_string().into());
+            scan.key.extend_from_slice(list);
+        }
+    }
+    finish(scan, cwd)
+}
+
+/// The key argument before the recorded command line (see `parse`).
+pub const RECORDED_COMMAND_LINE: &str = "--sccache-recorded-command-line";
+
+/// Whether a path written by the compile, read from `cwd`, names a device or a kernel file
+/// (`/dev/null`, `/dev/stdout`, `/proc/self/fd/1`) rather than a file a hit could restore.
+/// The check is lexical: `..` is resolved by name, symbolic links are not followed.
+fn is_device(path: &OsStr, cwd: &Path) -> bool {
+    use std::path::Component;
+    let mut normal = PathBuf::new();
+    for component in cwd.join(path).components() {
+        match component {
+            Component::ParentDir => {
+                normal.pop();
+            }
+            Component::CurDir => {}
+            other => normal.push(other),
+        }
+    }
+    normal.starts_with("/dev") || normal.starts_with("/proc")
 }
 
 /// Turns a finished scan into the outcome, in a fixed order of precedence: an early stop
 /// (`-E`, `-M`, `-S`), then no `-c` (not a compile), then the first refusal, then the inputs.
-fn finish(mut scan: Scan) -> Parsed<CCompilation> {
+fn finish(mut scan: Scan, cwd: &Path) -> Parsed<CCompilation> {
     if let Some(stop) = scan.stop {
         let label = match stop {
             Stop::Preprocess => "-E",
@@ -454,6 +563,17 @@ fn finish(mut scan: Scan) -> Parsed<CCompilation> {
     // Which `-g0`/`-gsplit-dwarf` orders still write a `.dwo` differs across compiler versions.
     if scan.split_dwarf && scan.debug == Some(false) {
         scan.refuse("-gsplit-dwarf with -g0");
+    }
+    // Caching what was written to `/dev/null` would store an empty object, and restoring a
+    // hit would write over the device.
+    let dep_path = scan.dep_path.as_ref().filter(|_| scan.dep_gen);
+    if scan
+        .output
+        .iter()
+        .chain(dep_path)
+        .any(|path| is_device(path, cwd))
+    {
+        scan.refuse("output to a device");
     }
     if let Some(reason) = scan.reason {
         return Parsed::NotCacheable(reason.into());
@@ -507,6 +627,11 @@ fn finish(mut scan: Scan) -> Parsed<CCompilation> {
     if scan.obj_in_key {
         scan.key.extend(["-o".into(), object.clone()]);
     }
+    if scan.macros_in_object() {
+        // The object's debug info holds every macro definition, used or not; with `-dD` the
+        // preprocessed text, and so the key, holds them too. Last, so it wins over a `-dN`.
+        scan.pre.push("-dD".into());
+    }
     scan.pre.push("-E".into());
     Parsed::Cacheable(CCompilation {
         language,
@@ -516,6 +641,42 @@ fn finish(mut scan: Scan) -> Parsed<CCompilation> {
         key_args: scan.key,
         cwd_in_key: scan.cwd_in_key || scan.debug == Some(true) || scan.split_dwarf,
     })
+}
+
+/// Why a compile's preprocessed text (or assembler source) makes it uncacheable: the assembler
+/// reads files named in `.incbin`/`.include` directives, which reach neither the preprocessed
+/// text nor the key.
+///
+/// Both assemblers take directive names in any case (`.INCBIN`), so the match ignores case; it
+/// wants the name to end there (`.include_dirs` is not one) but asks nothing of what comes
+/// before, since inline assembly puts directives after `"` or a `\n` escape. A C member named
+/// `include` is thus refused too, which costs a miss, never a wrong hit. Linear: the dots are
+/// found with `memchr`'s SIMD search, and each is followed by a bounded comparison.
+pub fn refusal_in_source(source: &[u8]) -> Option<&'static str> {
+    const DIRECTIVES: [(&[u8], &str); 2] = [(b"incbin", ".incbin"), (b"include", ".include")];
+    for dot in memchr::memchr_iter(b'.', source) {
+        let after = &source[dot + 1..];
+        // Cheap reject first: nearly every dot in C is followed by something other than `in`.
+        if !after
+            .get(..3)
+            .is_some_and(|head| head.eq_ignore_ascii_case(b"inc"))
+        {
+            continue;
+        }
+        for (name, label) in DIRECTIVES {
+            let ends_name = |next: Option<&u8>| {
+                !next.is_some_and(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'$' | b'.'))
+            };
+            if after
+                .get(..name.len())
+                .is_some_and(|word| word.eq_ignore_ascii_case(name))
+                && ends_name(after.get(name.len()))
+            {
+                return Some(label);
+            }
+        }
+    }
+    None
 }
 
 /// Replaces every `@file` by the arguments in that file, recursively, reading relative paths
@@ -903,10 +1064,11 @@ mod tests {
         let c = ok(&args);
         assert_eq!(c.input, "main.c");
         let mut expected: Vec<&str> = args.iter().copied().filter(|a| *a != "-c").collect();
-        assert_eq!(
-            strs(&c.preprocess_args[..c.preprocess_args.len() - 1]),
-            expected
-        );
+        // `-Xpreprocessor -P` only strips line markers from `-E`: key only.
+        let mut pre = expected.clone();
+        let at = pre.iter().position(|a| *a == "-Xpreprocessor").unwrap();
+        pre.drain(at..at + 2);
+        assert_eq!(strs(&c.preprocess_args[..c.preprocess_args.len() - 1]), pre);
         expected.retain(|a| *a != "main.c");
         assert_eq!(strs(&c.key_args), expected);
     }
@@ -1141,6 +1303,15 @@ mod tests {
             (&["-Xpreprocessor", "-MD"], "-Xpreprocessor -M"),
             (&["-o", "a.o", "-o", "b.o"], "multiple -o"),
             (&["-o", "-"], "output to stdout"),
+            (&["-fopt-info-vec-missed=opt.txt"], "-fopt-info file"),
+            (&["-fopt-info=opt.txt"], "-fopt-info file"),
+            (&["-fopt-info-all=stderr"], "-fopt-info file"),
+            (&["-fdump-ipa-all"], "-fdump"),
+            (&["-fcallgraph-info=su,da"], "-fcallgraph-info"),
+            (&["-aux-info=x.h"], "-aux-info"),
+            (&["-save-temps=cwd"], "-save-temps"),
+            (&["--save-temps"], "-save-temps"),
+            (&["-dM"], "-dM"),
             (&["--version"], "--version"),
             (&["-print-search-dirs"], "-print"),
             (&["-dumpdir", "x"], "-dumpbase"),
@@ -1271,5 +1442,275 @@ mod tests {
             parse(&bad_x, Path::new("/")),
             Parsed::NotCacheable("unknown -x language".into())
         );
+    }
+
+    fn pre_without_input_and_e(c: &CCompilation) -> Vec<&str> {
+        strs(&c.preprocess_args)
+            .into_iter()
+            .filter(|a| !matches!(*a, "f.c" | "-E"))
+            .collect()
+    }
+
+    #[test]
+    fn macros_in_debug_info_reach_the_preprocessed_text() {
+        // (extra args, whether `-dD` is added)
+        let cases: &[(&[&str], bool)] = &[
+            (&[], false),
+            (&["-g"], false),
+            (&["-g2"], false),
+            (&["-g3"], true),
+            (&["-ggdb3"], true),
+            (&["-gdwarf-4", "-g3"], true),
+            (&["-g3", "-gdwarf-4"], true),
+            (&["-g3", "-g"], true),
+            (&["-g3", "-ggdb"], true),
+            (&["-g3", "-g1"], false),
+            (&["-g3", "-g2"], false),
+            (&["-g3", "-g0"], false),
+            (&["-g3", "-g0", "-g"], false),
+            (&["-ggdb3", "-ggdb2"], false),
+            (&["-gdwarf-3"], false),
+            (&["-g", "-fdebug-macro"], true),
+            (&["-fdebug-macro", "-g"], true),
+            (&["-fdebug-macro"], true),
+            (&["-g", "-fdebug-macro", "-fno-debug-macro"], false),
+            (&["-g", "-fno-debug-macro", "-fdebug-macro"], true),
+            (&["-g", "-Xclang", "-debug-info-macro"], true),
+        ];
+        for (extra, macros) in cases {
+            let mut args = vec!["-c", "f.c"];
+            args.extend_from_slice(extra);
+            let c = ok(&args);
+            let pre = strs(&c.preprocess_args);
+            assert_eq!(pre.last(), Some(&"-E"), "{extra:?}");
+            let expected: Vec<&str> = extra
+                .iter()
+                .copied()
+                .chain(macros.then_some("-dD"))
+                .collect();
+            assert_eq!(pre_without_input_and_e(&c), expected, "{extra:?}");
+            // `-dD` changes only what `-E` prints; it is not a key argument.
+            assert_eq!(strs(&c.key_args), *extra, "{extra:?}");
+        }
+        // `-dD` comes after a user's `-dN`, so the definitions are printed in full.
+        let c = ok(&["-c", "f.c", "-dN", "-g3"]);
+        assert_eq!(pre_without_input_and_e(&c), ["-dN", "-g3", "-dD"]);
+    }
+
+    #[test]
+    fn no_line_markers_flag_stays_out_of_preprocessing() {
+        let c = ok(&["-c", "f.c", "-P", "-O2"]);
+        assert_eq!(strs(&c.preprocess_args), ["f.c", "-O2", "-E"]);
+        assert_eq!(strs(&c.key_args), ["-P", "-O2"]);
+        let c = ok(&["-c", "f.c", "--no-line-commands"]);
+        assert_eq!(strs(&c.preprocess_args), ["f.c", "-E"]);
+        assert_eq!(strs(&c.key_args), ["--no-line-commands"]);
+        let c = ok(&["-c", "f.c", "-Xpreprocessor", "-P"]);
+        assert_eq!(strs(&c.preprocess_args), ["f.c", "-E"]);
+        assert_eq!(strs(&c.key_args), ["-Xpreprocessor", "-P"]);
+        let c = ok(&["-c", "f.c", "-Xclang", "-P"]);
+        assert_eq!(strs(&c.preprocess_args), ["f.c", "-E"]);
+        assert_eq!(strs(&c.key_args), ["-Xclang", "-P"]);
+        let c = ok(&["-c", "f.c", "-Wp,-P"]);
+        assert_eq!(strs(&c.preprocess_args), ["f.c", "-E"]);
+        assert_eq!(strs(&c.key_args), ["-Wp,-P"]);
+        // Other items passed along with `-P` still reach `-E`.
+        let c = ok(&["-c", "f.c", "-Wp,-DX,-P,-DY"]);
+        assert_eq!(strs(&c.preprocess_args), ["f.c", "-Wp,-DX,-DY", "-E"]);
+        assert_eq!(strs(&c.key_args), ["-Wp,-DX,-P,-DY"]);
+        // Names that only start with `P` are ordinary items.
+        let c = ok(&["-c", "f.c", "-Wp,-PX"]);
+        assert_eq!(strs(&c.preprocess_args), ["f.c", "-Wp,-PX", "-E"]);
+    }
+
+    /// The key arguments after the recorded command line's marker, if any.
+    fn recorded(c: &CCompilation) -> Option<Vec<&str>> {
+        let key = strs(&c.key_args);
+        let at = key.iter().position(|a| *a == RECORDED_COMMAND_LINE)?;
+        Some(key[at + 1..].to_vec())
+    }
+
+    #[test]
+    fn recorded_command_line_puts_every_argument_in_key() {
+        for flag in [
+            "-frecord-gcc-switches",
+            "-frecord-command-line",
+            "-grecord-gcc-switches",
+            "-grecord-command-line",
+        ] {
+            let args = [
+                "-c", "src/f.c", "-o", "out/f.o", "-MD", "-MF", "d/f.d", flag,
+            ];
+            let c = ok(&args);
+            let mut expected = vec!["8"];
+            expected.extend_from_slice(&args);
+            expected.push("8");
+            expected.extend_from_slice(&args);
+            // `-MD` without `-MT` still adds its default target after the lists.
+            expected.extend(["-MQ", "out/f.o"]);
+            assert_eq!(recorded(&c), Some(expected), "{flag}");
+            // The marker and the lists come after the flag's own key entries.
+            assert_eq!(strs(&c.key_args)[..3], ["-MD", flag, RECORDED_COMMAND_LINE]);
+            // The same compile under other paths records another command line.
+            let other = ok(&["-c", "f.c", "-o", "out/f.o", "-MD", "-MF", "d/f.d", flag]);
+            assert_ne!(other.key_args, c.key_args, "{flag}");
+        }
+        // Turned off later: nothing recorded, and the object path is not needed either.
+        for args in [
+            &[
+                "-c",
+                "f.c",
+                "-frecord-gcc-switches",
+                "-fno-record-gcc-switches",
+            ][..],
+            &[
+                "-c",
+                "f.c",
+                "-frecord-command-line",
+                "-fno-record-command-line",
+            ],
+            &[
+                "-c",
+                "f.c",
+                "-grecord-gcc-switches",
+                "-gno-record-gcc-switches",
+            ],
+            &[
+                "-c",
+                "f.c",
+                "-grecord-command-line",
+                "-gno-record-command-line",
+            ],
+            &["-c", "f.c", "-g"],
+        ] {
+            let c = ok(args);
+            assert_eq!(recorded(&c), None, "{args:?}");
+            assert!(!strs(&c.key_args).contains(&"-o"), "{args:?}");
+        }
+        // The section and the debug info's producer are separate switches.
+        let c = ok(&[
+            "-c",
+            "f.c",
+            "-frecord-gcc-switches",
+            "-gno-record-gcc-switches",
+        ]);
+        assert!(recorded(&c).is_some());
+        let c = ok(&[
+            "-c",
+            "f.c",
+            "-grecord-gcc-switches",
+            "-fno-record-gcc-switches",
+        ]);
+        assert!(recorded(&c).is_some());
+        // `-grecord-gcc-switches` does not by itself turn debug info on.
+        assert!(!ok(&["-c", "f.c", "-grecord-gcc-switches"]).cwd_in_key);
+    }
+
+    #[test]
+    fn recorded_command_line_keeps_response_file_names() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.rsp"), "-c f.c").unwrap();
+        std::fs::write(dir.path().join("b.rsp"), "-c f.c").unwrap();
+        let key = |rsp: &str| match parse_in(&["-frecord-gcc-switches", rsp], dir.path()) {
+            Parsed::Cacheable(c) => c.key_args,
+            other => panic!("{other:?}"),
+        };
+        let a = key("@a.rsp");
+        assert_eq!(
+            strs(&a),
+            [
+                "-frecord-gcc-switches",
+                RECORDED_COMMAND_LINE,
+                "2",
+                "-frecord-gcc-switches",
+                "@a.rsp",
+                "3",
+                "-frecord-gcc-switches",
+                "-c",
+                "f.c"
+            ]
+        );
+        assert_ne!(a, key("@b.rsp"));
+    }
+
+    #[test]
+    fn output_to_a_device() {
+        for extra in [
+            &["-o", "/dev/null"][..],
+            &["-o/dev/null"],
+            &["--output=/dev/stdout"],
+            &["-o", "/dev/fd/1"],
+            &["-o", "/proc/self/fd/1"],
+            &["-o", "/tmp/../dev/null"],
+            &["-o", "/dev/null", "-MD"],
+            &["-o", "f.o", "-MD", "-MF", "/dev/null"],
+            &["-o", "f.o", "-MMD", "-MF/dev/stdout"],
+        ] {
+            let mut args = vec!["-c", "f.c"];
+            args.extend_from_slice(extra);
+            assert_eq!(no(&args), "output to a device", "{extra:?}");
+        }
+        // Relative paths are read from the working directory.
+        assert_eq!(
+            parse_in(&["-c", "f.c", "-o", "null"], Path::new("/dev")),
+            Parsed::NotCacheable("output to a device".into())
+        );
+        assert_eq!(
+            parse_in(&["-c", "f.c", "-o", "../dev/null"], Path::new("/tmp")),
+            Parsed::NotCacheable("output to a device".into())
+        );
+        // Only paths the compile writes count; an `-MF` without `-MD` writes nothing.
+        ok(&["-c", "f.c", "-MF", "/dev/null"]);
+        ok(&["-c", "f.c", "-o", "/tmp/device.o", "-I/dev/include"]);
+        ok(&["-c", "f.c", "-o", "/devices/f.o"]);
+        assert_eq!(
+            parse_in(&["-c", "f.c", "-o", "dev/null"], Path::new("/home")),
+            Parsed::Cacheable(ok(&["-c", "f.c", "-o", "dev/null"]))
+        );
+    }
+
+    #[test]
+    fn opt_info_to_stderr_is_fine() {
+        for flag in ["-fopt-info", "-fopt-info-vec-missed", "-ftime-report"] {
+            let c = ok(&["-c", "f.c", flag]);
+            assert_eq!(strs(&c.key_args), [flag]);
+        }
+    }
+
+    #[test]
+    fn assembler_directives_that_read_files() {
+        let cases: &[(&[u8], Option<&str>)] = &[
+            (b"", None),
+            (b"int x = a.b + 1.5;", None),
+            (b".incbin \"blob.bin\"\n", Some(".incbin")),
+            (b"  .include \"macros.s\"\n", Some(".include")),
+            (b"\t.INCBIN \"x\"", Some(".incbin")),
+            (b".IncLude\t\"x\"", Some(".include")),
+            // Inline assembly: after a quote or a `\n` escape, at the very end.
+            (b"asm(\".incbin \\\"x\\\"\");", Some(".incbin")),
+            (b"asm(\"nop\\n.include \\\"m.s\\\"\");", Some(".include")),
+            (b"asm(\".incbin\\\"x\\\"\");", Some(".incbin")),
+            (b"x .include", Some(".include")),
+            // Longer names are other symbols.
+            (b"opts.include_dirs = 0; y.incbins; z.included", None),
+            (b"a.incbin2 b.include$ c.inc", None),
+            (b"int inc, incbin, include;", None),
+            // The first directive found is the reason.
+            (b".inc .include x .incbin y", Some(".include")),
+            (b"..incbin ", Some(".incbin")),
+        ];
+        for (source, expected) in cases {
+            assert_eq!(
+                refusal_in_source(source),
+                *expected,
+                "{}",
+                String::from_utf8_lossy(source)
+            );
+        }
+        // A directive far into a large text is still found.
+        let mut big = b"s.member = 1.0; ".repeat(200_000);
+        assert_eq!(refusal_in_source(&big), None);
+        big.extend_from_slice(b"\n.incbin \"x\"\n");
+        assert_eq!(refusal_in_source(&big), Some(".incbin"));
     }
 }
