@@ -12,7 +12,6 @@ stops it at the end. Figures are medians over repeated runs.
 
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -20,12 +19,6 @@ import tempfile
 import time
 
 REPEAT = 30
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def write_big_source(directory):
@@ -73,6 +66,17 @@ def write_project(directory):
         handle.write(f"CC ?= gcc\nall: {objects}\n%.o: %.c\n\t$(CC) -O2 -c $< -o $@\nclean:\n\trm -f *.o\n")
 
 
+def timed_pair(first, second, cwd, env, repeat=REPEAT):
+    """Medians of two commands run alternately, so that drift in machine load hits both."""
+    samples = ([], [])
+    for _ in range(repeat):
+        for command, bucket in ((first, samples[0]), (second, samples[1])):
+            start = time.perf_counter()
+            subprocess.run(command, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL)
+            bucket.append(time.perf_counter() - start)
+    return statistics.median(samples[0]), statistics.median(samples[1])
+
+
 def timed(command, cwd, env, repeat=REPEAT):
     samples = []
     for _ in range(repeat):
@@ -87,21 +91,26 @@ def main():
     work = tempfile.mkdtemp(prefix="sccache-bench")
     env = dict(os.environ)
     env.update(
-        SCCACHE_SERVER_PORT=str(free_port()),
+        # The default transport (a Unix socket), at a private path so that a user's own server
+        # is left alone.
+        SCCACHE_SERVER_UDS=os.path.join(work, "server.sock"),
         SCCACHE_DIR=os.path.join(work, "cache"),
         SCCACHE_IDLE_TIMEOUT="300",
     )
-    for name in ("SCCACHE_REDIS", "SCCACHE_BUCKET", "SCCACHE_LOG", "SCCACHE_ERROR_LOG"):
+    for name in ("SCCACHE_REDIS", "SCCACHE_BUCKET", "SCCACHE_LOG", "SCCACHE_ERROR_LOG", "SCCACHE_SERVER_PORT"):
         env.pop(name, None)
     lines = write_big_source(work)
     subprocess.run([sccache, "--start-server"], env=env, check=True)
     try:
         compile_args = ["-O2", "-c", "big.c", "-o", "big.o"]
-        preprocess = timed(["gcc", "-O2", "-E", "big.c", "-o", os.devnull], work, env)
-        plain = timed(["gcc", *compile_args], work, env, repeat=10)
+        plain = timed(["gcc", *compile_args], work, env, repeat=5)
         subprocess.run([sccache, "gcc", *compile_args], cwd=work, env=env, check=True)
         time.sleep(0.5)  # the cache write finishes after the client has its result
-        hit = timed([sccache, "gcc", *compile_args], cwd=work, env=env)
+        # A hit runs the preprocessor once; compare it with the preprocessor alone (its output
+        # discarded), run alternately with the hit.
+        preprocess, hit = timed_pair(
+            ["gcc", "-O2", "-E", "big.c"], [sccache, "gcc", *compile_args], work, env, repeat=60
+        )
         noop = timed(["true"], work, env)
 
         project = os.path.join(work, "project")
