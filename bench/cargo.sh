@@ -22,7 +22,8 @@ sccache=$(cd "$(dirname "$sccache")" && pwd)/$(basename "$sccache")
 
 work=$(mktemp -d)
 export SCCACHE_DIR="$work/cache"
-export SCCACHE_SERVER_PORT=$((20000 + RANDOM % 20000))
+export SCCACHE_SERVER_UDS="$work/server.sock"
+unset SCCACHE_SERVER_PORT
 export SCCACHE_IDLE_TIMEOUT=600
 export CARGO_TARGET_DIR="$work/target"
 export CARGO_INCREMENTAL=0

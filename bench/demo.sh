@@ -8,7 +8,8 @@ sccache="$PWD/target/release/sccache"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export SCCACHE_DIR="$work/cache"
-export SCCACHE_SERVER_PORT=$((20000 + RANDOM % 20000))
+export SCCACHE_SERVER_UDS="$work/server.sock"
+unset SCCACHE_SERVER_PORT
 cp tests/fixtures/c/hello.c tests/fixtures/c/util.h "$work/"
 cd "$work"
 

@@ -125,42 +125,76 @@ async fn run_process(run: Run) -> Result<ProcessOutput, RunError> {
         .map_err(spawn_error)?;
     let stdout_pipe = child.stdout.take();
     let stderr_pipe = child.stderr.take();
-    let mut digest = run.stdout_digest;
     // Both pipes are drained together so that a child filling one never blocks on the other.
-    let (stdout, stderr) = tokio::join!(
-        drain(stdout_pipe, digest.as_mut()),
-        drain(stderr_pipe, None)
-    );
+    let (stdout, stderr) = match run.stdout_digest {
+        Some(digest) => {
+            let (digested, stderr) =
+                tokio::join!(digest_pipe(stdout_pipe, digest), drain(stderr_pipe));
+            (digested.map(|summary| (Vec::new(), Some(summary))), stderr)
+        }
+        None => {
+            let (stdout, stderr) = tokio::join!(drain(stdout_pipe), drain(stderr_pipe));
+            (stdout.map(|stdout| (stdout, None)), stderr)
+        }
+    };
     let status = child.wait().await.map_err(spawn_error)?;
+    let stdout = stdout.map_err(spawn_error)?;
     use std::os::unix::process::ExitStatusExt;
     Ok(ProcessOutput {
         exit_code: status.code(),
         signal: status.signal(),
-        stdout: stdout.map_err(spawn_error)?,
+        stdout: stdout.0,
         stderr: stderr.map_err(spawn_error)?,
-        stdout_summary: digest.map(SourceDigest::finish),
+        stdout_summary: stdout.1,
         duration: started.elapsed(),
     })
 }
 
-/// Reads a pipe to its end, into a buffer or, when given, into a digest.
-async fn drain(
-    pipe: Option<impl AsyncRead + Unpin>,
-    mut digest: Option<&mut SourceDigest>,
-) -> std::io::Result<Vec<u8>> {
+/// Bytes read from a pipe at a time.
+const CHUNK: usize = 64 * 1024;
+/// Chunks read but not yet hashed, at most.
+const CHUNKS_IN_FLIGHT: usize = 16;
+
+/// Reads a pipe to its end.
+async fn drain(pipe: Option<impl AsyncRead + Unpin>) -> std::io::Result<Vec<u8>> {
     let mut kept = Vec::new();
-    let Some(mut pipe) = pipe else {
-        return Ok(kept);
-    };
-    let mut chunk = vec![0u8; 64 * 1024];
-    loop {
-        let read = pipe.read(&mut chunk).await?;
-        if read == 0 {
-            return Ok(kept);
+    if let Some(mut pipe) = pipe {
+        pipe.read_to_end(&mut kept).await?;
+    }
+    Ok(kept)
+}
+
+/// Reads a pipe to its end, digesting each chunk as it arrives. The hashing runs on the
+/// blocking pool, fed through a channel, so that it overlaps the child's run without taking
+/// CPU time on the actors' thread.
+async fn digest_pipe(
+    pipe: Option<impl AsyncRead + Unpin>,
+    mut digest: SourceDigest,
+) -> std::io::Result<SourceSummary> {
+    // A bounded channel: a preprocessor faster than the hashing waits rather than piling up
+    // its output in memory.
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
+    let hashing = tokio::task::spawn_blocking(move || {
+        while let Some(chunk) = receiver.blocking_recv() {
+            digest.update(&chunk);
         }
-        match digest.as_deref_mut() {
-            Some(digest) => digest.update(&chunk[..read]),
-            None => kept.extend_from_slice(&chunk[..read]),
+        digest.finish()
+    });
+    if let Some(mut pipe) = pipe {
+        loop {
+            let mut chunk = vec![0u8; CHUNK];
+            let read = pipe.read(&mut chunk).await?;
+            if read == 0 {
+                break;
+            }
+            chunk.truncate(read);
+            if sender.send(chunk).await.is_err() {
+                break;
+            }
         }
     }
+    drop(sender);
+    hashing
+        .await
+        .map_err(|error| std::io::Error::other(format!("digest task failed: {error}")))
 }
