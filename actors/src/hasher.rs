@@ -2,8 +2,8 @@
 //! an rlib or a compiler's libraries never stalls the actors that answer clients.
 //!
 //! It digests files; it decides nothing about what goes into a key. (The preprocessed text of a
-//! C compile is digested as it streams out of the preprocessor, in the dispatcher's read loop,
-//! so that it overlaps the preprocessor's run.)
+//! C compile is digested as it streams out of the preprocessor, on the blocking pool fed by the
+//! dispatcher, so that the hashing overlaps the preprocessor's run.)
 
 use actix::prelude::*;
 use sccache_core::hash_key;
