@@ -17,7 +17,7 @@
 
 use crate::detector::{CompilerInfo, Detect};
 use crate::dispatcher::{ProcessOutput, Run, RunError};
-use crate::hasher::DigestFiles;
+use crate::hasher::{DigestFiles, DigestStream};
 use crate::outputs::{self, OutputFile};
 use crate::rust_compile;
 use crate::stats::Record;
@@ -48,6 +48,7 @@ pub struct Services {
     pub detect: Recipient<Detect>,
     pub run: Recipient<Run>,
     pub digest: Recipient<DigestFiles>,
+    pub digest_stream: Recipient<DigestStream>,
     pub stats: Recipient<Record>,
     pub storage: StorageHandle,
     /// How long a lookup may take before the compile goes ahead as a miss.
@@ -274,19 +275,21 @@ async fn execute_c(
             Err(_) => return (compile_uncached(services, request).await, None),
         }
     } else {
+        let (sink, chunks) = tokio::sync::mpsc::unbounded_channel();
         let mut run = Run::new(
             request.exe.clone(),
             compilation.preprocess_args.clone(),
             request.cwd.clone(),
             request.env.clone(),
         );
-        run.stdout_digest = Some(SourceDigest::new());
-        match services.dispatch(run).await {
-            Ok(ProcessOutput {
-                exit_code: Some(0),
-                stdout_summary: Some(summary),
-                ..
-            }) => summary,
+        run.stdout_sink = Some(sink);
+        // The hasher digests the text while the preprocessor still writes it.
+        let (ran, digested) = tokio::join!(
+            services.dispatch(run),
+            services.digest_stream.send(DigestStream { chunks })
+        );
+        match (ran, digested) {
+            (Ok(output), Ok(summary)) if output.success() => summary,
             // The compile would fail the same way; run it so the user sees the compiler's own
             // errors, and cache nothing.
             _ => return (compile_uncached(services, request).await, None),

@@ -5,13 +5,15 @@
 //! spawned and awaited asynchronously; the actor itself never blocks.
 
 use actix::prelude::*;
-use sccache_core::source_digest::{SourceDigest, SourceSummary};
 use std::ffi::OsString;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::Semaphore;
+
+/// Where a run's stdout goes chunk by chunk, when it is not kept.
+pub type StdoutSink = tokio::sync::mpsc::UnboundedSender<Vec<u8>>;
 
 /// The pool.
 pub struct Dispatcher {
@@ -39,9 +41,9 @@ pub struct Run {
     pub cwd: OsString,
     /// The whole environment of the process (the client's, usually).
     pub env: Vec<(OsString, OsString)>,
-    /// When set, stdout is fed to this digest as it arrives instead of being kept: the
-    /// preprocessor's output is hashed while the preprocessor still runs.
-    pub stdout_digest: Option<SourceDigest>,
+    /// When set, stdout is sent here chunk by chunk as it arrives instead of being kept, so
+    /// that a consumer (the hasher, for preprocessed text) works while the process still runs.
+    pub stdout_sink: Option<StdoutSink>,
 }
 
 impl Run {
@@ -57,7 +59,7 @@ impl Run {
             args,
             cwd,
             env,
-            stdout_digest: None,
+            stdout_sink: None,
         }
     }
 }
@@ -67,11 +69,9 @@ impl Run {
 pub struct ProcessOutput {
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
-    /// Empty when stdout went to a digest.
+    /// Empty when stdout went to a sink.
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
-    /// The digest of stdout, when the run asked for one.
-    pub stdout_summary: Option<SourceSummary>,
     /// Time from spawn to exit, not counting the wait for a slot.
     pub duration: Duration,
 }
@@ -126,34 +126,26 @@ async fn run_process(run: Run) -> Result<ProcessOutput, RunError> {
     let stdout_pipe = child.stdout.take();
     let stderr_pipe = child.stderr.take();
     // Both pipes are drained together so that a child filling one never blocks on the other.
-    let (stdout, stderr) = match run.stdout_digest {
-        Some(digest) => {
-            let (digested, stderr) =
-                tokio::join!(digest_pipe(stdout_pipe, digest), drain(stderr_pipe));
-            (digested.map(|summary| (Vec::new(), Some(summary))), stderr)
+    let (stdout, stderr) = match run.stdout_sink {
+        Some(sink) => {
+            let (sent, stderr) = tokio::join!(forward(stdout_pipe, sink), drain(stderr_pipe));
+            (sent.map(|()| Vec::new()), stderr)
         }
-        None => {
-            let (stdout, stderr) = tokio::join!(drain(stdout_pipe), drain(stderr_pipe));
-            (stdout.map(|stdout| (stdout, None)), stderr)
-        }
+        None => tokio::join!(drain(stdout_pipe), drain(stderr_pipe)),
     };
     let status = child.wait().await.map_err(spawn_error)?;
-    let stdout = stdout.map_err(spawn_error)?;
     use std::os::unix::process::ExitStatusExt;
     Ok(ProcessOutput {
         exit_code: status.code(),
         signal: status.signal(),
-        stdout: stdout.0,
+        stdout: stdout.map_err(spawn_error)?,
         stderr: stderr.map_err(spawn_error)?,
-        stdout_summary: stdout.1,
         duration: started.elapsed(),
     })
 }
 
 /// Bytes read from a pipe at a time.
 const CHUNK: usize = 64 * 1024;
-/// Chunks read but not yet hashed, at most.
-const CHUNKS_IN_FLIGHT: usize = 16;
 
 /// Reads a pipe to its end.
 async fn drain(pipe: Option<impl AsyncRead + Unpin>) -> std::io::Result<Vec<u8>> {
@@ -164,37 +156,22 @@ async fn drain(pipe: Option<impl AsyncRead + Unpin>) -> std::io::Result<Vec<u8>>
     Ok(kept)
 }
 
-/// Reads a pipe to its end, digesting each chunk as it arrives. The hashing runs on the
-/// blocking pool, fed through a channel, so that it overlaps the child's run without taking
-/// CPU time on the actors' thread.
-async fn digest_pipe(
-    pipe: Option<impl AsyncRead + Unpin>,
-    mut digest: SourceDigest,
-) -> std::io::Result<SourceSummary> {
-    // A bounded channel: a preprocessor faster than the hashing waits rather than piling up
-    // its output in memory.
-    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
-    let hashing = tokio::task::spawn_blocking(move || {
-        while let Some(chunk) = receiver.blocking_recv() {
-            digest.update(&chunk);
+/// Reads a pipe to its end, sending each chunk to `sink` as it arrives. The channel is
+/// unbounded on purpose: the process must never wait on the consumer, so no cycle of waits can
+/// form between the dispatcher's slots and the consumer's threads; what it buffers is at most
+/// the output, which would otherwise be kept whole.
+async fn forward(pipe: Option<impl AsyncRead + Unpin>, sink: StdoutSink) -> std::io::Result<()> {
+    let Some(mut pipe) = pipe else {
+        return Ok(());
+    };
+    loop {
+        let mut chunk = vec![0u8; CHUNK];
+        let read = pipe.read(&mut chunk).await?;
+        if read == 0 {
+            return Ok(());
         }
-        digest.finish()
-    });
-    if let Some(mut pipe) = pipe {
-        loop {
-            let mut chunk = vec![0u8; CHUNK];
-            let read = pipe.read(&mut chunk).await?;
-            if read == 0 {
-                break;
-            }
-            chunk.truncate(read);
-            if sender.send(chunk).await.is_err() {
-                break;
-            }
-        }
+        chunk.truncate(read);
+        // A consumer that has gone away wants no more; the process is still drained.
+        let _ = sink.send(chunk);
     }
-    drop(sender);
-    hashing
-        .await
-        .map_err(|error| std::io::Error::other(format!("digest task failed: {error}")))
 }

@@ -1,12 +1,15 @@
 //! The hasher: CPU-bound hashing of files on its own threads (a `SyncArbiter`), so that hashing
 //! an rlib or a compiler's libraries never stalls the actors that answer clients.
 //!
-//! It digests files; it decides nothing about what goes into a key. (The preprocessed text of a
-//! C compile is digested as it streams out of the preprocessor, on the blocking pool fed by the
-//! dispatcher, so that the hashing overlaps the preprocessor's run.)
+//! It digests files, and the preprocessed text of a C compile chunk by chunk as the dispatcher
+//! forwards it from the running preprocessor (`DigestStream`), so that a hit costs the
+//! preprocessor and little more. It decides nothing about what goes into a key. A stream holds
+//! one thread until its sender is dropped; the server starts one thread more than the
+//! dispatcher runs processes, so a file digest always finds a thread.
 
 use actix::prelude::*;
 use sccache_core::hash_key;
+use sccache_core::source_digest::{SourceDigest, SourceSummary};
 use std::path::PathBuf;
 
 /// The hashing actor; run it with `SyncArbiter::start`.
@@ -14,6 +17,25 @@ pub struct Hasher;
 
 impl Actor for Hasher {
     type Context = SyncContext<Self>;
+}
+
+/// Digests text arriving over a channel, until every sender is dropped.
+#[derive(Message)]
+#[rtype(result = "SourceSummary")]
+pub struct DigestStream {
+    pub chunks: tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
+}
+
+impl Handler<DigestStream> for Hasher {
+    type Result = MessageResult<DigestStream>;
+
+    fn handle(&mut self, mut message: DigestStream, _: &mut SyncContext<Self>) -> Self::Result {
+        let mut digest = SourceDigest::new();
+        while let Some(chunk) = message.chunks.blocking_recv() {
+            digest.update(&chunk);
+        }
+        MessageResult(digest.finish())
+    }
 }
 
 /// Digests the contents of files, in order; a file that cannot be read is an error naming it.

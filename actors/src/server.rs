@@ -21,9 +21,6 @@ use sccache_core::config::{Backend, ConfigError, Endpoint, ServerConfig};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
-/// Threads hashing at once.
-const HASHER_THREADS: usize = 2;
-
 /// Why the server could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -81,7 +78,9 @@ fn start(config: ServerConfig, bound: Bound, token: String) -> Result<(), Server
     let listener = Listener::attach(bound)?;
     let stats = StatsKeeper::default().start();
     let dispatcher = Dispatcher::new(config.jobs).start();
-    let hasher = SyncArbiter::start(HASHER_THREADS, || Hasher);
+    // A preprocessor's digest holds a hasher thread while the process runs: one thread per
+    // process the dispatcher may run, and one more for file digests.
+    let hasher = SyncArbiter::start(config.jobs + 1, || Hasher);
     let detector =
         Detector::new(dispatcher.clone().recipient(), hasher.clone().recipient()).start();
     let storage = start_storage(&config, stats.clone().recipient())?;
@@ -90,7 +89,8 @@ fn start(config: ServerConfig, bound: Bound, token: String) -> Result<(), Server
     let services = Services {
         detect: detector.recipient(),
         run: dispatcher.recipient(),
-        digest: hasher.recipient(),
+        digest: hasher.clone().recipient(),
+        digest_stream: hasher.recipient(),
         stats: stats.clone().recipient(),
         storage: storage.clone(),
         storage_timeout: config.storage_timeout,
