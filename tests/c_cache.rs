@@ -637,6 +637,7 @@ fn files_the_assembler_includes_make_a_compile_uncacheable() {
     }
     let stats = server.stats();
     assert_eq!(stats["stats"]["not_cached"][".incbin"], 2, "{stats:#}");
+    assert_eq!(count(&stats, "non_cacheable_compilations"), 2, "{stats:#}");
     assert_eq!(count(&stats, "cache_hits.counts.C/C++"), 0, "{stats:#}");
 }
 

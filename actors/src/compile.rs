@@ -416,6 +416,7 @@ pub async fn serve(
 
 /// Runs the user's command as it is, caching nothing.
 pub async fn compile_uncached(services: &Services, request: &CompileRequest) -> CompileFinished {
+    services.record(Event::UncachedCompile);
     match services
         .run(&request.exe, request.args.clone(), request)
         .await

@@ -87,8 +87,11 @@ pub enum Event {
         duration: Duration,
         success: bool,
     },
-    /// The server ran a compile it could not cache (after a forced recache or similar).
+    /// A forced recache (`SCCACHE_RECACHE`): the entry is compiled again and overwritten.
     ForcedRecache,
+    /// The server ran a compile it had taken but could not cache (its preprocessor failed, its
+    /// source makes it uncacheable, ...).
+    UncachedCompile,
     WriteFinished {
         duration: Duration,
     },
@@ -130,6 +133,7 @@ impl Stats {
                 }
             }
             Event::ForcedRecache => self.forced_recaches += 1,
+            Event::UncachedCompile => self.non_cacheable_compilations += 1,
             Event::WriteFinished { duration } => {
                 self.cache_writes += 1;
                 self.cache_write_duration += duration;
