@@ -1,0 +1,95 @@
+//! Scanning the disk cache's directory: summing the entries in the shards, removing the least
+//! recently used ones when the total is over the limit, and removing stale temp files.
+//!
+//! Plain functions meant for tokio's blocking pool; they hold no state between calls and must
+//! not assume they are alone in the directory, since other servers may share it.
+
+use super::{shard_dir, TEMP_PREFIX};
+use std::ffi::OsStr;
+use std::fs;
+use std::io;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+
+/// Temp files younger than this are writes in progress: neither counted nor removed.
+const YOUNG_TEMP: Duration = Duration::from_secs(60);
+/// Temp files older than this were left by a crashed writer and are removed by scans.
+const STALE_TEMP: Duration = Duration::from_secs(60 * 60);
+
+/// What a scan of the cache directory found and left.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct ScanReport {
+    /// Bytes left in entries and in temp files old enough not to be writes in progress.
+    pub(super) remaining: u64,
+    /// Entries removed to get under the limit.
+    pub(super) removed: usize,
+}
+
+/// Sums the entries under `dir` and, when they exceed `limit`, removes the least recently used
+/// (oldest mtime first) until at most `target` bytes remain. Removes stale temp files. Counts the
+/// shards it has finished in `shards_done`, so the actor knows which of its own changes the count
+/// misses. Runs on the blocking pool; other processes may add or remove files meanwhile, so every
+/// failure to read or remove a file just leaves it out of (or in) the count. Only the shard
+/// directories are visited: anything else in `dir` is not ours to count or evict.
+pub(super) fn scan_and_evict(
+    dir: &Path,
+    limit: u64,
+    target: u64,
+    shards_done: &AtomicUsize,
+) -> ScanReport {
+    let now = SystemTime::now();
+    let mut entries = Vec::new();
+    let mut remaining = 0u64;
+    for shard in 0..=u8::MAX {
+        let listing = fs::read_dir(shard_dir(dir, shard)).into_iter().flatten();
+        for path in listing.flatten().map(|entry| entry.path()) {
+            let Ok(metadata) = fs::symlink_metadata(&path) else {
+                continue;
+            };
+            if !metadata.is_file() {
+                continue;
+            }
+            let modified = metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+            let age = now.duration_since(modified).unwrap_or_default();
+            if !is_temp(&path) {
+                remaining += metadata.len();
+                entries.push((modified, metadata.len(), path));
+            } else if age > STALE_TEMP && fs::remove_file(&path).is_ok() {
+                log::debug!("removed stale temp file {}", path.display());
+            } else if age > YOUNG_TEMP {
+                remaining += metadata.len();
+            }
+        }
+        shards_done.store(usize::from(shard) + 1, Ordering::SeqCst);
+    }
+    let mut removed = 0;
+    if remaining <= limit {
+        return ScanReport { remaining, removed };
+    }
+    entries.sort_unstable_by_key(|(modified, _, _)| *modified);
+    for (_, length, path) in entries {
+        if remaining <= target {
+            break;
+        }
+        match fs::remove_file(&path) {
+            Ok(()) => {
+                remaining = remaining.saturating_sub(length);
+                removed += 1;
+            }
+            // Another server evicted it first.
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                remaining = remaining.saturating_sub(length);
+            }
+            Err(error) => log::debug!("cannot evict {}: {error}", path.display()),
+        }
+    }
+    ScanReport { remaining, removed }
+}
+
+/// Whether `path` is a temp file: ours or another writer's, in progress or abandoned.
+pub(super) fn is_temp(path: &Path) -> bool {
+    path.file_name()
+        .and_then(OsStr::to_str)
+        .is_some_and(|name| name.starts_with(TEMP_PREFIX))
+}

@@ -1,0 +1,378 @@
+//! Tests of the disk backend: the actor against a real temp directory (stores, lookups,
+//! corruption, eviction, failures, the pending-write bound, the start-up scan) and the scan and
+//! write functions on their own.
+
+use super::scan::{is_temp, ScanReport};
+use super::*;
+use sccache_core::entry::EntryFile;
+
+/// Stands in for the stats actor, keeping every event it is sent.
+#[derive(Default)]
+struct Collector {
+    events: Vec<Event>,
+}
+
+impl Actor for Collector {
+    type Context = Context<Self>;
+}
+
+impl Handler<Record> for Collector {
+    type Result = ();
+
+    fn handle(&mut self, message: Record, _: &mut Context<Self>) {
+        self.events.push(message.0);
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "Vec<Event>")]
+struct Events;
+
+impl Handler<Events> for Collector {
+    type Result = MessageResult<Events>;
+
+    fn handle(&mut self, _: Events, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.events.clone())
+    }
+}
+
+struct Harness {
+    storage: Addr<DiskStorage>,
+    collector: Addr<Collector>,
+    dir: PathBuf,
+}
+
+fn start(dir: &Path, max_size: u64, max_pending_writes: usize) -> Harness {
+    let collector = Collector::default().start();
+    let storage = DiskStorage::new(
+        dir.to_path_buf(),
+        max_size,
+        max_pending_writes,
+        collector.clone().recipient(),
+    )
+    .start();
+    Harness {
+        storage,
+        collector,
+        dir: dir.to_path_buf(),
+    }
+}
+
+fn key(number: u8) -> CacheKey {
+    CacheKey([number; 32])
+}
+
+fn entry(size: usize, fill: u8) -> CacheEntry {
+    CacheEntry {
+        files: vec![EntryFile {
+            name: "obj".into(),
+            mode: None,
+            data: vec![fill; size],
+        }],
+        stdout: b"out".to_vec(),
+        stderr: vec![],
+    }
+}
+
+fn is_write_outcome(event: &Event) -> bool {
+    matches!(
+        event,
+        Event::WriteFinished { .. } | Event::WriteFailed | Event::WriteDropped
+    )
+}
+
+/// Polls `condition` every 10 ms for up to five seconds.
+async fn eventually(mut condition: impl FnMut() -> bool) -> bool {
+    for _ in 0..500 {
+        if condition() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    false
+}
+
+/// Bytes of entries on disk, temp files excluded.
+fn bytes_on_disk(dir: &Path) -> u64 {
+    (0..=u8::MAX)
+        .flat_map(|shard| fs::read_dir(shard_dir(dir, shard)).into_iter().flatten())
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| !is_temp(path))
+        .filter_map(|path| fs::metadata(path).ok())
+        .map(|metadata| metadata.len())
+        .sum()
+}
+
+fn set_mtime(path: &Path, time: SystemTime) {
+    let file = File::options().write(true).open(path).unwrap();
+    file.set_modified(time).unwrap();
+}
+
+impl Harness {
+    async fn events(&self) -> Vec<Event> {
+        self.collector.send(Events).await.unwrap()
+    }
+
+    /// Waits until `count` writes have been finished, failed or dropped in all.
+    async fn wait_for_writes(&self, count: usize) -> Vec<Event> {
+        for _ in 0..500 {
+            let events = self.events().await;
+            if events
+                .iter()
+                .filter(|event| is_write_outcome(event))
+                .count()
+                >= count
+            {
+                return events;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("fewer than {count} writes reported");
+    }
+
+    /// Stores an entry and waits until its write is reported.
+    async fn store(&self, key: CacheKey, entry: CacheEntry) -> Event {
+        let before = self.events().await.len();
+        self.storage.do_send(Store { key, entry });
+        let events = self.wait_for_writes(before + 1).await;
+        events[before].clone()
+    }
+
+    async fn lookup(&self, key: CacheKey) -> LookupResult {
+        self.storage.send(Lookup { key }).await.unwrap()
+    }
+
+    async fn size(&self) -> u64 {
+        self.storage.send(Describe).await.unwrap().size.unwrap()
+    }
+
+    fn path(&self, key: CacheKey) -> PathBuf {
+        entry_path(&self.dir, &key)
+    }
+}
+
+#[actix_rt::test]
+async fn a_stored_entry_is_found_whole() {
+    let temp = tempfile::tempdir().unwrap();
+    let harness = start(temp.path(), 1 << 20, 4);
+    let stored = entry(1000, 7);
+    let event = harness.store(key(1), stored.clone()).await;
+    assert!(matches!(event, Event::WriteFinished { .. }), "{event:?}");
+
+    let hex = key(1).to_hex();
+    let path = temp.path().join(&hex[..1]).join(&hex[1..2]).join(&hex);
+    assert_eq!(harness.path(key(1)), path);
+    match harness.lookup(key(1)).await {
+        LookupResult::Hit(found) => assert_eq!(*found, stored),
+        other => panic!("expected a hit, got {other:?}"),
+    }
+    assert!(matches!(harness.lookup(key(2)).await, LookupResult::Miss));
+
+    let description = harness.storage.send(Describe).await.unwrap();
+    assert_eq!(description.size, Some(fs::metadata(&path).unwrap().len()));
+    assert_eq!(description.max_size, Some(1 << 20));
+    assert_eq!(
+        description.location,
+        format!("Local disk: {:?}", temp.path())
+    );
+}
+
+#[actix_rt::test]
+async fn storing_a_key_again_replaces_its_entry() {
+    let temp = tempfile::tempdir().unwrap();
+    let harness = start(temp.path(), 1 << 20, 4);
+    harness.store(key(1), entry(1000, 1)).await;
+    harness.store(key(1), entry(2000, 2)).await;
+    match harness.lookup(key(1)).await {
+        LookupResult::Hit(found) => assert_eq!(*found, entry(2000, 2)),
+        other => panic!("expected a hit, got {other:?}"),
+    }
+    assert_eq!(harness.size().await, bytes_on_disk(temp.path()));
+}
+
+#[actix_rt::test]
+async fn corrupt_and_truncated_entries_are_reported_and_removed() {
+    let temp = tempfile::tempdir().unwrap();
+    let harness = start(temp.path(), 1 << 20, 4);
+    harness.store(key(1), entry(1000, 1)).await;
+    harness.store(key(2), entry(1000, 2)).await;
+
+    fs::write(
+        harness.path(key(1)),
+        b"garbage garbage garbage garbage garbage",
+    )
+    .unwrap();
+    let whole = fs::read(harness.path(key(2))).unwrap();
+    fs::write(harness.path(key(2)), &whole[..whole.len() / 2]).unwrap();
+
+    for number in [1, 2] {
+        let result = harness.lookup(key(number)).await;
+        assert!(matches!(result, LookupResult::Corrupt), "{result:?}");
+        assert!(!harness.path(key(number)).exists());
+    }
+    // The overwritten files' sizes are unknown to the actor; it subtracts what it removed.
+    assert!(harness.size().await < 2 * whole.len() as u64);
+    assert!(matches!(harness.lookup(key(1)).await, LookupResult::Miss));
+}
+
+#[actix_rt::test]
+async fn eviction_keeps_the_limit_and_the_recently_used_entries() {
+    let temp = tempfile::tempdir().unwrap();
+    let limit = 10 * 1024;
+    let harness = start(temp.path(), limit, 16);
+    let pause = || tokio::time::sleep(Duration::from_millis(20));
+
+    // Three entries of a little over 3 KiB fit; the first is then used, so the fourth write
+    // evicts the second and third.
+    for number in 0..3 {
+        harness.store(key(number), entry(3 * 1024, number)).await;
+        pause().await;
+    }
+    assert!(matches!(harness.lookup(key(0)).await, LookupResult::Hit(_)));
+    pause().await;
+    harness.store(key(3), entry(3 * 1024, 3)).await;
+    assert!(eventually(|| !harness.path(key(1)).exists() && !harness.path(key(2)).exists()).await);
+    assert!(harness.path(key(0)).exists());
+    assert!(harness.path(key(3)).exists());
+
+    for number in 4..10 {
+        harness.store(key(number), entry(3 * 1024, number)).await;
+        pause().await;
+    }
+    assert!(eventually(|| bytes_on_disk(temp.path()) <= limit).await);
+    assert!(harness.path(key(9)).exists());
+    let mut size = harness.size().await;
+    for _ in 0..500 {
+        if size <= limit {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        size = harness.size().await;
+    }
+    assert_eq!(size, bytes_on_disk(temp.path()));
+    let events = harness.events().await;
+    assert!(events
+        .iter()
+        .all(|event| matches!(event, Event::WriteFinished { .. })));
+}
+
+#[actix_rt::test]
+async fn an_unwritable_directory_counts_failures() {
+    let temp = tempfile::tempdir().unwrap();
+    let file = temp.path().join("file");
+    fs::write(&file, b"not a directory").unwrap();
+    // Root ignores permission bits, so a path under a regular file stands in for a cache
+    // directory that cannot be written.
+    let harness = start(&file.join("cache"), 1 << 20, 4);
+    let event = harness.store(key(1), entry(100, 1)).await;
+    assert_eq!(event, Event::WriteFailed);
+    assert!(matches!(
+        harness.lookup(key(1)).await,
+        LookupResult::Error(_)
+    ));
+    assert_eq!(harness.size().await, 0);
+}
+
+#[actix_rt::test]
+async fn writes_beyond_the_pending_bound_are_dropped() {
+    let temp = tempfile::tempdir().unwrap();
+    let harness = start(temp.path(), 1 << 20, 0);
+    let event = harness.store(key(1), entry(100, 1)).await;
+    assert_eq!(event, Event::WriteDropped);
+    assert!(!harness.path(key(1)).exists());
+}
+
+#[actix_rt::test]
+async fn the_start_up_scan_counts_existing_entries_in_the_background() {
+    let temp = tempfile::tempdir().unwrap();
+    for number in 1..=3u8 {
+        let path = entry_path(temp.path(), &key(number));
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, vec![0; 1000]).unwrap();
+    }
+    let shard = entry_path(temp.path(), &key(1));
+    let shard = shard.parent().unwrap();
+    // A write in progress and a file that is not in a shard count for nothing.
+    fs::write(shard.join(".tmpWRITING"), vec![0; 500]).unwrap();
+    fs::write(temp.path().join("README"), vec![0; 100]).unwrap();
+
+    let harness = start(temp.path(), 1 << 20, 4);
+    let mut size = 0;
+    for _ in 0..500 {
+        size = harness.size().await;
+        if size != 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(size, 3000);
+}
+
+#[test]
+fn a_scan_evicts_the_oldest_entries_and_stale_temp_files() {
+    let temp = tempfile::tempdir().unwrap();
+    let now = SystemTime::now();
+    for number in 1..=5u8 {
+        let path = entry_path(temp.path(), &key(number));
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, vec![0; 1000]).unwrap();
+        set_mtime(
+            &path,
+            now - Duration::from_secs(100 * u64::from(10 - number)),
+        );
+    }
+    let shard = entry_path(temp.path(), &key(1));
+    let shard = shard.parent().unwrap();
+    let stale = shard.join(".tmpSTALE");
+    fs::write(&stale, vec![0; 100]).unwrap();
+    set_mtime(&stale, now - Duration::from_secs(2 * 60 * 60));
+    let abandoned = shard.join(".tmpABANDONED");
+    fs::write(&abandoned, vec![0; 100]).unwrap();
+    set_mtime(&abandoned, now - Duration::from_secs(10 * 60));
+
+    assert_eq!(
+        scan_and_evict(temp.path(), 10_000, 9_000, &AtomicUsize::new(0)),
+        ScanReport {
+            remaining: 5100,
+            removed: 0
+        }
+    );
+    assert!(!stale.exists());
+    assert_eq!(
+        scan_and_evict(temp.path(), 3000, 2700, &AtomicUsize::new(0)),
+        ScanReport {
+            remaining: 2100,
+            removed: 3
+        }
+    );
+    let survivors: Vec<bool> = (1..=5u8)
+        .map(|number| entry_path(temp.path(), &key(number)).exists())
+        .collect();
+    assert_eq!(survivors, [false, false, false, true, true]);
+    assert!(abandoned.exists());
+}
+
+#[test]
+fn an_entry_bigger_than_the_cache_is_not_written() {
+    let temp = tempfile::tempdir().unwrap();
+    let path = entry_path(temp.path(), &key(1));
+    let outcome = write_entry(&path, &entry(1000, 1), 500).unwrap();
+    assert!(matches!(outcome, WriteOutcome::TooBig(_)), "{outcome:?}");
+    assert!(!path.exists());
+    assert!(!temp.path().join(&key(1).to_hex()[..1]).exists());
+}
+
+#[test]
+fn a_scan_of_a_missing_directory_finds_nothing() {
+    let temp = tempfile::tempdir().unwrap();
+    let shards_done = AtomicUsize::new(0);
+    let report = scan_and_evict(&temp.path().join("absent"), 10, 9, &shards_done);
+    assert_eq!(shards_done.into_inner(), 256);
+    assert_eq!(
+        report,
+        ScanReport {
+            remaining: 0,
+            removed: 0
+        }
+    );
+}

@@ -1,0 +1,231 @@
+//! One pass over the expanded gcc/clang arguments: `Scan` gathers the preprocessor and key
+//! argument lists, the inputs with their `-x` language, the outputs asked for, the debug and
+//! coverage settings that reach the outputs, and the first reason to refuse.
+//!
+//! It applies one flag at a time as the flag table classifies it. It must not look at files or
+//! decide the outcome; `finish` in `mod.rs` does that once every argument is read.
+
+use super::flags::{Role, Stop};
+use super::language::x_language;
+use crate::compiler::Language;
+use std::ffi::{OsStr, OsString};
+use Role::*;
+
+/// Everything learnt from one pass over the expanded arguments.
+#[derive(Default)]
+pub(super) struct Scan {
+    pub(super) pre: Vec<OsString>,
+    pub(super) key: Vec<OsString>,
+    /// Each input with the `-x` language in force where it stands (`None` for "by extension").
+    pub(super) inputs: Vec<(OsString, Option<Language>)>,
+    pub(super) x: Option<Language>,
+    pub(super) compile: bool,
+    pub(super) stop: Option<Stop>,
+    /// The first reason found not to cache; later ones would only hide it.
+    pub(super) reason: Option<&'static str>,
+    pub(super) output: Option<OsString>,
+    pub(super) dep_gen: bool,
+    pub(super) dep_target: bool,
+    pub(super) dep_path: Option<OsString>,
+    /// The last debug level asked for: on, off (`-g0`), or never mentioned.
+    pub(super) debug: Option<bool>,
+    /// The debug level as gcc counts it (0 none, 2 for a plain `-g`, 3 with macros).
+    pub(super) level: u8,
+    /// clang's `-fdebug-macro` in force.
+    pub(super) debug_macro: bool,
+    /// `-frecord-gcc-switches`/`-frecord-command-line` in force (a section of the object).
+    pub(super) record_f: bool,
+    /// `-grecord-gcc-switches`/`-grecord-command-line` in force (the debug info's producer).
+    pub(super) record_g: bool,
+    pub(super) split_dwarf: bool,
+    pub(super) notes: bool,
+    pub(super) obj_in_key: bool,
+    pub(super) cwd_in_key: bool,
+    pub(super) arches: Vec<OsString>,
+}
+
+impl Scan {
+    pub(super) fn refuse(&mut self, reason: &'static str) {
+        self.reason.get_or_insert(reason);
+    }
+
+    fn both(&mut self, written: &[OsString]) {
+        self.pre.extend_from_slice(written);
+        self.key.extend_from_slice(written);
+    }
+
+    /// Applies one flag; `value` is its value however it was written, `written` the arguments
+    /// it occupied on the command line.
+    pub(super) fn flag(
+        &mut self,
+        s: &str,
+        role: Role,
+        value: Option<&OsStr>,
+        written: &[OsString],
+    ) {
+        let value_str = value.and_then(OsStr::to_str);
+        match role {
+            Plain => self.both(written),
+            Compile => self.compile = true,
+            Output => {
+                if self.output.is_some() {
+                    self.refuse("multiple -o");
+                }
+                if value_str == Some("-") {
+                    self.refuse("output to stdout");
+                }
+                self.output = value.map(OsStr::to_os_string);
+            }
+            Lang => {
+                self.both(written);
+                self.x = match value_str.map(x_language) {
+                    Some(Ok(language)) => language,
+                    Some(Err(reason)) => {
+                        self.refuse(reason);
+                        None
+                    }
+                    None => {
+                        self.refuse("unknown -x language");
+                        None
+                    }
+                };
+            }
+            DepGen => {
+                self.dep_gen = true;
+                self.key.extend_from_slice(written);
+            }
+            DepKey => self.key.extend_from_slice(written),
+            DepTarget => {
+                self.dep_target = true;
+                self.key.extend_from_slice(written);
+            }
+            DepPath => self.dep_path = value.map(OsStr::to_os_string),
+            Debug => {
+                self.both(written);
+                self.debug_flag(s);
+            }
+            Arch => {
+                self.both(written);
+                if let Some(arch) = value {
+                    if !self.arches.iter().any(|a| a == arch) {
+                        self.arches.push(arch.to_os_string());
+                    }
+                }
+                if self.arches.len() > 1 {
+                    self.refuse("multiple -arch");
+                }
+            }
+            Xclang => {
+                // cc1 loads plugins with `-load`/`-plugin`; their code is not in the key.
+                let plugin = matches!(value_str, Some("-load" | "-plugin" | "-add-plugin"))
+                    || value_str.is_some_and(|v| v.starts_with("-plugin-arg"));
+                if plugin {
+                    self.refuse("compiler plugin");
+                }
+                match value_str {
+                    // cc1's own `-P`: only what `-E` prints, as for `PrintOnly`.
+                    Some("-P") => self.key.extend_from_slice(written),
+                    Some("-debug-info-macro") => {
+                        self.debug_macro = true;
+                        self.both(written);
+                    }
+                    _ => self.both(written),
+                }
+            }
+            ToPreprocessor => {
+                // Dependency options handed straight to the preprocessor would write a file
+                // during `-E` and add an output this parser does not track.
+                let items = if s == "-Xpreprocessor" {
+                    value_str
+                } else {
+                    s.get(4..)
+                };
+                let writes_deps = match items {
+                    Some(items) => items.split(',').any(|item| item.starts_with("-M")),
+                    None => true,
+                };
+                if writes_deps {
+                    self.refuse(if s == "-Xpreprocessor" {
+                        "-Xpreprocessor -M"
+                    } else {
+                        "-Wp,-M"
+                    });
+                }
+                // `-P` handed to the preprocessor only strips line markers from `-E`: key
+                // only, as above; other items passed along with it still reach `-E`.
+                let items = items.unwrap_or("");
+                if s == "-Xpreprocessor" && items == "-P" {
+                    self.key.extend_from_slice(written);
+                } else if s != "-Xpreprocessor" && items.split(',').any(|item| item == "-P") {
+                    self.key.extend_from_slice(written);
+                    let kept: Vec<&str> = items.split(',').filter(|i| *i != "-P").collect();
+                    if kept.iter().any(|i| !i.is_empty()) {
+                        self.pre.push(format!("-Wp,{}", kept.join(",")).into());
+                    }
+                } else {
+                    self.both(written);
+                }
+            }
+            Coverage { notes, arcs } => {
+                // gcc writes the working directory into the notes and the absolute `.gcda`
+                // path, derived from the object path, into the object.
+                self.both(written);
+                self.notes |= notes;
+                self.obj_in_key |= arcs;
+                self.cwd_in_key = true;
+            }
+            RecordsCommandLine(on) => {
+                self.both(written);
+                self.record_f = on;
+            }
+            DebugMacro(on) => {
+                self.both(written);
+                self.debug_macro = on;
+            }
+            PrintOnly => self.key.extend_from_slice(written),
+            OptInfo => {
+                if s.contains('=') {
+                    self.refuse("-fopt-info file");
+                }
+                self.both(written);
+            }
+            Stop(stop) => self.stop = Some(self.stop.map_or(stop, |s| s.min(stop))),
+            No(reason) => self.refuse(reason),
+        }
+    }
+
+    /// Follows the debug level, split DWARF and the recording of the command line through the
+    /// `-g` flags.
+    fn debug_flag(&mut self, s: &str) {
+        match s {
+            "-gsplit-dwarf" | "-gsplit-dwarf=split" => self.split_dwarf = true,
+            "-gsplit-dwarf=single" | "-gno-split-dwarf" => self.split_dwarf = false,
+            "-grecord-gcc-switches" | "-grecord-command-line" => self.record_g = true,
+            "-gno-record-gcc-switches" | "-gno-record-command-line" => self.record_g = false,
+            // Compression and negated features do not turn debug info on or off.
+            _ if s.starts_with("-gz") || s.starts_with("-gno-") => {}
+            "-gcolumn-info" | "-gstrict-dwarf" => {}
+            _ if s.ends_with('0') && !s.starts_with("-gdwarf") => {
+                self.debug = Some(false);
+                self.level = 0;
+            }
+            _ => {
+                self.debug = Some(true);
+                // gcc: `-g3`, `-ggdb3`... set the level; a level-less `-g`, `-ggdb` or
+                // `-gdwarf-N` keeps the one in force (`-g3 -g` still writes macros) and
+                // starts at 2. Only an explicit lower level turns level 3 off.
+                let digit = s.bytes().last().filter(u8::is_ascii_digit);
+                self.level = match digit {
+                    Some(d) if !s.starts_with("-gdwarf") => d - b'0',
+                    _ => self.level.max(2),
+                };
+            }
+        }
+    }
+
+    /// Whether the object gets the macro definitions in its debug info, which `-E` prints
+    /// only with `-dD`. Erring towards yes only adds text to the key.
+    pub(super) fn macros_in_object(&self) -> bool {
+        self.debug_macro || self.level >= 3
+    }
+}

@@ -1,0 +1,178 @@
+//! Tests of the files a compile writes: the object, the dependency file, split DWARF and
+//! coverage notes, and outputs that name a device.
+
+use super::*;
+
+#[test]
+fn default_and_attached_output() {
+    assert_eq!(
+        output(&ok(&["-c", "src/dir/foo.cpp"]), OutputRole::Object),
+        Some("foo.o")
+    );
+    assert_eq!(
+        output(&ok(&["-c", "a.c", "-oout/a.o"]), OutputRole::Object),
+        Some("out/a.o")
+    );
+    assert_eq!(
+        output(&ok(&["-c", "a.c", "--output=x.o"]), OutputRole::Object),
+        Some("x.o")
+    );
+    assert_eq!(
+        output(&ok(&["-c", "a.c", "--output", "y.o"]), OutputRole::Object),
+        Some("y.o")
+    );
+}
+
+#[test]
+fn output_path_is_never_in_key_or_preprocess() {
+    let c = ok(&["-O2", "-c", "-o", "build/x.o", "x.c", "-Wall"]);
+    assert_eq!(strs(&c.key_args), ["-O2", "-Wall"]);
+    assert_eq!(strs(&c.preprocess_args), ["-O2", "x.c", "-Wall", "-E"]);
+}
+
+#[test]
+fn md_mf_keeps_path_out_and_target_in() {
+    let c = ok(&[
+        "-c", "f.c", "-o", "obj/f.o", "-MD", "-MF", "deps/f.d", "-MT", "tgt",
+    ]);
+    assert_eq!(strs(&c.key_args), ["-MD", "-MT", "tgt"]);
+    assert_eq!(output(&c, OutputRole::DepFile), Some("deps/f.d"));
+    assert_eq!(strs(&c.preprocess_args), ["f.c", "-E"]);
+    let c = ok(&["-c", "f.c", "-MMD", "-MFdeps/f.d", "-MQ$x", "-MP"]);
+    assert_eq!(strs(&c.key_args), ["-MMD", "-MQ$x", "-MP"]);
+    assert_eq!(output(&c, OutputRole::DepFile), Some("deps/f.d"));
+    assert_eq!(c.outputs[0].role, OutputRole::Object);
+}
+
+#[test]
+fn md_without_target_keys_object_path() {
+    let c = ok(&["-c", "f.c", "-o", "obj/f.o", "-MD"]);
+    assert_eq!(strs(&c.key_args), ["-MD", "-MQ", "obj/f.o"]);
+    assert_eq!(output(&c, OutputRole::DepFile), Some("obj/f.d"));
+    let c = ok(&["-c", "src/f.c", "-MMD"]);
+    assert_eq!(strs(&c.key_args), ["-MMD", "-MQ", "f.o"]);
+    assert_eq!(output(&c, OutputRole::DepFile), Some("f.d"));
+}
+
+#[test]
+fn mf_alone_is_ignored() {
+    let c = ok(&["-c", "f.c", "-MF", "x.d", "-MT", "t"]);
+    assert_eq!(c.outputs.len(), 1);
+    assert_eq!(strs(&c.key_args), ["-MT", "t"]);
+    assert_eq!(strs(&c.preprocess_args), ["f.c", "-E"]);
+}
+
+#[test]
+fn split_dwarf() {
+    let c = ok(&["-c", "f.c", "-o", "out/f.o", "-g", "-gsplit-dwarf"]);
+    assert_eq!(output(&c, OutputRole::SplitDwarf), Some("out/f.dwo"));
+    assert_eq!(strs(&c.key_args), ["-g", "-gsplit-dwarf", "-o", "out/f.o"]);
+    assert!(c.cwd_in_key);
+    let c = ok(&["-c", "f.c", "-gsplit-dwarf"]);
+    assert_eq!(output(&c, OutputRole::SplitDwarf), Some("f.dwo"));
+    assert!(c.cwd_in_key);
+    let c = ok(&["-c", "f.c", "-g", "-gsplit-dwarf", "-gno-split-dwarf"]);
+    assert_eq!(output(&c, OutputRole::SplitDwarf), None);
+    assert_eq!(
+        no(&["-c", "f.c", "-gsplit-dwarf", "-g0"]),
+        "-gsplit-dwarf with -g0"
+    );
+    assert_eq!(
+        no(&["-c", "f.c", "-g0", "-gsplit-dwarf"]),
+        "-gsplit-dwarf with -g0"
+    );
+}
+
+#[test]
+fn coverage() {
+    let c = ok(&["-c", "f.c", "-o", "o/f.o", "--coverage"]);
+    assert_eq!(output(&c, OutputRole::CoverageNotes), Some("o/f.gcno"));
+    assert_eq!(strs(&c.key_args), ["--coverage", "-o", "o/f.o"]);
+    assert!(c.cwd_in_key);
+    let c = ok(&["-c", "f.c", "-ftest-coverage"]);
+    assert_eq!(output(&c, OutputRole::CoverageNotes), Some("f.gcno"));
+    assert!(c.cwd_in_key);
+    for flag in [
+        "-fprofile-arcs",
+        "-fprofile-generate",
+        "-fprofile-generate=dir",
+    ] {
+        let c = ok(&["-c", "f.c", flag]);
+        assert_eq!(c.outputs.len(), 1, "{flag}");
+        assert_eq!(strs(&c.key_args), [flag, "-o", "f.o"]);
+        assert!(c.cwd_in_key, "{flag}");
+    }
+}
+
+#[test]
+fn all_outputs_in_order() {
+    let c = ok(&[
+        "-c",
+        "f.c",
+        "-o",
+        "f.o",
+        "-MD",
+        "-g",
+        "-gsplit-dwarf",
+        "--coverage",
+    ]);
+    let roles: Vec<_> = c.outputs.iter().map(|o| o.role).collect();
+    assert_eq!(
+        roles,
+        [
+            OutputRole::Object,
+            OutputRole::DepFile,
+            OutputRole::SplitDwarf,
+            OutputRole::CoverageNotes
+        ]
+    );
+    assert_eq!(
+        strs(&c.key_args),
+        [
+            "-MD",
+            "-g",
+            "-gsplit-dwarf",
+            "--coverage",
+            "-MQ",
+            "f.o",
+            "-o",
+            "f.o"
+        ]
+    );
+}
+
+#[test]
+fn output_to_a_device() {
+    for extra in [
+        &["-o", "/dev/null"][..],
+        &["-o/dev/null"],
+        &["--output=/dev/stdout"],
+        &["-o", "/dev/fd/1"],
+        &["-o", "/proc/self/fd/1"],
+        &["-o", "/tmp/../dev/null"],
+        &["-o", "/dev/null", "-MD"],
+        &["-o", "f.o", "-MD", "-MF", "/dev/null"],
+        &["-o", "f.o", "-MMD", "-MF/dev/stdout"],
+    ] {
+        let mut args = vec!["-c", "f.c"];
+        args.extend_from_slice(extra);
+        assert_eq!(no(&args), "output to a device", "{extra:?}");
+    }
+    // Relative paths are read from the working directory.
+    assert_eq!(
+        parse_in(&["-c", "f.c", "-o", "null"], Path::new("/dev")),
+        Parsed::NotCacheable("output to a device".into())
+    );
+    assert_eq!(
+        parse_in(&["-c", "f.c", "-o", "../dev/null"], Path::new("/tmp")),
+        Parsed::NotCacheable("output to a device".into())
+    );
+    // Only paths the compile writes count; an `-MF` without `-MD` writes nothing.
+    ok(&["-c", "f.c", "-MF", "/dev/null"]);
+    ok(&["-c", "f.c", "-o", "/tmp/device.o", "-I/dev/include"]);
+    ok(&["-c", "f.c", "-o", "/devices/f.o"]);
+    assert_eq!(
+        parse_in(&["-c", "f.c", "-o", "dev/null"], Path::new("/home")),
+        Parsed::Cacheable(ok(&["-c", "f.c", "-o", "dev/null"]))
+    );
+}

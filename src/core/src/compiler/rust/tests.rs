@@ -1,0 +1,515 @@
+//! Unit tests of rustc command-line reading, the dep-info run's command line and dep-info
+//! parsing.
+
+use super::*;
+#[cfg(unix)]
+use std::ffi::OsStr;
+
+fn os(args: &[&str]) -> Vec<OsString> {
+    args.iter().map(OsString::from).collect()
+}
+
+fn words(line: &str) -> Vec<OsString> {
+    line.split_whitespace().map(OsString::from).collect()
+}
+
+fn cacheable(args: &[OsString]) -> RustCompilation {
+    match parse(args, Path::new("/nonexistent")) {
+        Parsed::Cacheable(c) => c,
+        other => panic!("expected cacheable, got {other:?} for {args:?}"),
+    }
+}
+
+fn reason(args: &[OsString]) -> String {
+    match parse(args, Path::new("/nonexistent")) {
+        Parsed::NotCacheable(r) => r,
+        other => panic!("expected not cacheable, got {other:?} for {args:?}"),
+    }
+}
+
+const LIB: &str = "--crate-name foo src/lib.rs --crate-type lib --out-dir /o";
+
+/// A line as cargo 1.8x writes it for a dependency-carrying library in a dev build.
+fn cargo_lib_line() -> Vec<OsString> {
+    let mut args = os(&[
+        "--crate-name",
+        "foo_bar",
+        "--edition=2021",
+        "src/lib.rs",
+        "--error-format=json",
+        "--json=diagnostic-rendered-ansi,artifacts,future-incompat",
+        "--diagnostic-width=120",
+        "--crate-type",
+        "lib",
+        "--emit=dep-info,metadata,link",
+        "-C",
+        "embed-bitcode=no",
+        "-C",
+        "debuginfo=2",
+        "--check-cfg",
+        "cfg(docsrs)",
+        "--check-cfg",
+        "cfg(feature, values(\"default\", \"std\"))",
+        "--cfg",
+        "feature=\"default\"",
+        "--cfg",
+        "feature=\"std\"",
+        "-C",
+        "metadata=1a2b3c4d5e6f7a8b",
+        "-C",
+        "extra-filename=-1a2b3c4d5e6f7a8b",
+        "--out-dir",
+        "/tmp/t/target/debug/deps",
+        "-L",
+        "dependency=/tmp/t/target/debug/deps",
+        "--extern",
+        "serde=/tmp/t/target/debug/deps/libserde-0123456789abcdef.rmeta",
+        "--extern",
+        "noprelude:alloc=/tmp/t/target/debug/deps/liballoc-0123.rlib",
+        "--extern",
+        "priv:itoa=/tmp/t/target/debug/deps/libitoa-4567.rmeta",
+        "--cap-lints",
+        "allow",
+    ]);
+    args.extend(words(
+        "-C strip=debuginfo -C opt-level=0 -A warnings --warn unused -g",
+    ));
+    args
+}
+
+#[test]
+fn cargo_lib_invocation_is_cacheable() {
+    let c = cacheable(&cargo_lib_line());
+    assert_eq!(c.crate_name, "foo_bar");
+    assert_eq!(c.crate_types, vec!["lib"]);
+    assert_eq!(
+        c.emit,
+        vec![EmitKind::Link, EmitKind::Metadata, EmitKind::DepInfo]
+    );
+    assert_eq!(c.input, "src/lib.rs");
+    assert_eq!(c.out_dir, "/tmp/t/target/debug/deps");
+    assert_eq!(c.extra_filename, "-1a2b3c4d5e6f7a8b");
+    assert_eq!(c.error_format.as_deref(), Some("json"));
+    assert_eq!(
+        c.json.as_deref(),
+        Some("diagnostic-rendered-ansi,artifacts,future-incompat")
+    );
+    assert_eq!(c.color, None);
+    assert_eq!(
+        c.outputs,
+        os(&[
+            "libfoo_bar-1a2b3c4d5e6f7a8b.rlib",
+            "libfoo_bar-1a2b3c4d5e6f7a8b.rmeta",
+            "foo_bar-1a2b3c4d5e6f7a8b.d",
+        ])
+    );
+    assert_eq!(c.dep_info, Some("foo_bar-1a2b3c4d5e6f7a8b.d".into()));
+    let names: Vec<&str> = c.externs.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, vec!["serde", "alloc", "itoa"]);
+    assert_eq!(
+        c.externs[1].1,
+        "/tmp/t/target/debug/deps/liballoc-0123.rlib"
+    );
+    // Paths of outputs, search directories and externs stay out of the key.
+    let key: Vec<&str> = c.key_args.iter().map(|a| a.to_str().unwrap()).collect();
+    assert!(key.iter().all(|a| !a.contains("/tmp/t/target")), "{key:?}");
+    assert!(!key.contains(&"--out-dir") && !key.contains(&"-L"));
+    for kept in [
+        "src/lib.rs",
+        "noprelude:alloc",
+        "priv:itoa",
+        "metadata=1a2b3c4d5e6f7a8b",
+    ] {
+        assert!(key.contains(&kept), "{kept} missing from {key:?}");
+    }
+    assert!(key.windows(2).any(|w| w
+        == [
+            "--json",
+            "diagnostic-rendered-ansi,artifacts,future-incompat"
+        ]));
+    assert!(key.windows(2).any(|w| w == ["-W", "unused"]));
+    assert!(key.ends_with(&[
+        "--crate-type",
+        "lib",
+        "--emit",
+        "link,metadata,dep-info",
+        "--cfg",
+        "feature=\"default\"",
+        "--cfg",
+        "feature=\"std\"",
+        "--check-cfg",
+        "cfg(docsrs)",
+        "--check-cfg",
+        "cfg(feature, values(\"default\", \"std\"))",
+    ]));
+}
+
+#[test]
+fn rlib_and_staticlib_outputs() {
+    let c = cacheable(&words(
+        "--crate-name foo src/lib.rs --crate-type rlib --crate-type staticlib,lib --out-dir o",
+    ));
+    assert_eq!(c.crate_types, vec!["rlib", "staticlib", "lib"]);
+    assert_eq!(c.emit, vec![EmitKind::Link]);
+    let static_name = if cfg!(target_env = "msvc") {
+        "foo.lib"
+    } else {
+        "libfoo.a"
+    };
+    assert_eq!(c.outputs, os(&["libfoo.rlib", static_name]));
+    assert_eq!(c.dep_info, None);
+    let c = cacheable(&words(&format!(
+        "{LIB} --crate-type staticlib --emit=metadata"
+    )));
+    assert_eq!(c.outputs, os(&["libfoo.rmeta"]));
+}
+
+#[test]
+fn refused_crate_types_use_first_offender() {
+    assert_eq!(
+        reason(&words(&format!("{LIB} --crate-type bin"))),
+        "crate-type (bin)"
+    );
+    assert_eq!(
+        reason(&words(&format!("{LIB} --crate-type=proc-macro"))),
+        "crate-type (proc-macro)"
+    );
+    assert_eq!(
+        reason(&words(&format!("{LIB} --crate-type cdylib,dylib"))),
+        "crate-type (cdylib)"
+    );
+    assert_eq!(
+        reason(&words(&format!("{LIB} --crate-type dylib"))),
+        "crate-type (dylib)"
+    );
+    assert_eq!(
+        reason(&words(&format!("{LIB} --crate-type weird"))),
+        "crate-type (unknown)"
+    );
+}
+
+#[test]
+fn incremental_in_every_spelling() {
+    for flag in [
+        "-C incremental=/i",
+        "-Cincremental=/i",
+        "--codegen incremental=/i",
+        "--codegen=incremental=/i",
+    ] {
+        assert_eq!(
+            reason(&words(&format!("{LIB} {flag}"))),
+            "incremental",
+            "{flag}"
+        );
+    }
+}
+
+#[test]
+fn queries_are_not_compilations() {
+    let probe = "- --crate-name ___ --print=file-names --crate-type bin --crate-type rlib \
+                 --crate-type dylib --crate-type cdylib --crate-type staticlib \
+                 --crate-type proc-macro --print=sysroot --print=split-debuginfo \
+                 --print=crate-name --print=cfg";
+    for line in [
+        probe,
+        "-vV",
+        "-V",
+        "--version",
+        "--help",
+        "-h",
+        "-C help",
+        "-W help",
+        "--explain E0308",
+    ] {
+        assert_eq!(
+            parse(&words(line), Path::new("/")),
+            Parsed::NotCompilation,
+            "{line}"
+        );
+    }
+    assert_eq!(parse(&[], Path::new("/")), Parsed::NotCompilation);
+    // Without `--print`, stdin input is a refusal.
+    assert_eq!(
+        reason(&words("- --crate-name x --crate-type lib --out-dir o")),
+        "stdin input"
+    );
+}
+
+#[test]
+fn cfg_order_does_not_change_the_key() {
+    let a = cacheable(&words(&format!(
+        "{LIB} --cfg a --cfg=b --check-cfg cfg(a) --check-cfg=cfg(b)"
+    )));
+    let b = cacheable(&words(&format!(
+        "--cfg b --check-cfg cfg(b) {LIB} --check-cfg cfg(a) --cfg a"
+    )));
+    assert_eq!(a.key_args, b.key_args);
+    let c = cacheable(&words(&format!("{LIB} --cfg a --cfg c")));
+    assert_ne!(a.key_args, c.key_args);
+}
+
+#[test]
+fn attached_and_separate_values_share_a_key() {
+    let a = cacheable(&words(
+        "--crate-name=foo --edition=2021 src/lib.rs --crate-type=lib --emit=link,metadata \
+         -Copt-level=3 -Awarnings --out-dir=/a -Ldependency=/d --extern=x=/x --cap-lints=allow \
+         --codegen=debug_assertions=on -ldylib=z --target=x86_64-unknown-linux-gnu",
+    ));
+    let b = cacheable(&words(
+        "--crate-name foo --edition 2021 src/lib.rs --crate-type lib --emit metadata --emit link \
+         -C opt-level=3 --allow warnings --out-dir /b -L dependency=/e --extern x=/y --cap-lints allow \
+         -C debug-assertions=on -l dylib=z --target x86_64-unknown-linux-gnu -L native=.",
+    ));
+    assert_eq!(a.key_args, b.key_args);
+    assert_ne!(a.out_dir, b.out_dir);
+}
+
+#[test]
+fn static_libs_are_found_in_search_dirs() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("native")).unwrap();
+    std::fs::create_dir_all(tmp.path().join("deps")).unwrap();
+    std::fs::create_dir_all(tmp.path().join("plain")).unwrap();
+    std::fs::write(tmp.path().join("native/libz.a"), b"!<arch>\n").unwrap();
+    std::fs::write(tmp.path().join("deps/libz.a"), b"!<arch>\n").unwrap();
+    std::fs::write(tmp.path().join("plain/libq.a"), b"!<arch>\n").unwrap();
+    std::fs::write(tmp.path().join("plain/exact.o"), b"").unwrap();
+    let target = "--target x86_64-unknown-linux-gnu";
+    let line = format!(
+        "{LIB} {target} -L dependency=deps -L native=native -Lplain -l static=z -lstatic=q:renamed \
+         -l static:+verbatim=exact.o -l dylib=ssl -l m"
+    );
+    let c = match parse(&words(&line), tmp.path()) {
+        Parsed::Cacheable(c) => c,
+        other => panic!("{other:?}"),
+    };
+    let expect: Vec<OsString> = ["native/libz.a", "plain/libq.a", "plain/exact.o"]
+        .iter()
+        .map(|p| Path::new(p).as_os_str().to_owned())
+        .collect();
+    assert_eq!(c.static_libs, expect);
+    assert!(c.key_args.iter().any(|a| a == "static=z"));
+    let missing = format!("{LIB} {target} -L native=native -l static=nothere");
+    assert_eq!(
+        parse(&words(&missing), tmp.path()),
+        Parsed::NotCacheable("static library not found".into())
+    );
+    // Directories of every kind are searched, after the native ones.
+    let deps_only = format!("{LIB} {target} -L dependency=deps -l static=z");
+    match parse(&words(&deps_only), tmp.path()) {
+        Parsed::Cacheable(c) => assert_eq!(c.static_libs, vec![OsString::from("deps/libz.a")]),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn externs_without_path_stay_in_key_only() {
+    let c = cacheable(&words(&format!(
+        "{LIB} --extern proc_macro --extern a=liba.rlib"
+    )));
+    assert_eq!(
+        c.externs,
+        vec![("a".to_owned(), OsString::from("liba.rlib"))]
+    );
+    let key = &c.key_args;
+    assert!(key.windows(2).any(|w| w == ["--extern", "proc_macro"]));
+    assert!(key.windows(2).any(|w| w == ["--extern", "a"]));
+    assert!(!key.iter().any(|a| a == "liba.rlib"));
+}
+
+#[test]
+fn refusals() {
+    let cases = [
+        ("-o out.rlib", "-o"),
+        ("--emit=link=out.rlib", "--emit with path"),
+        ("--emit asm", "--emit (asm)"),
+        ("--emit=link,llvm-ir", "--emit (llvm-ir)"),
+        ("--emit mir", "--emit (mir)"),
+        ("-Z unstable-options", "-Z"),
+        ("-Zthreads=8", "-Z"),
+        ("--test", "--test"),
+        ("@args.txt", "@file"),
+        ("--frobnicate", "unknown flag"),
+        ("-q", "unknown flag"),
+        ("--test=x", "unknown flag"),
+        ("-C profile-use=/p.profdata", "-C profile-use"),
+        ("-C profile-generate", "-C profile-generate"),
+        ("-C save-temps", "-C save-temps"),
+        ("--target my-target.json", "target spec file"),
+        ("src/other.rs", "multiple input files"),
+        (
+            "-C split-debuginfo=unpacked --target x86_64-unknown-linux-gnu",
+            "-C split-debuginfo",
+        ),
+        ("--cap-lints", "missing value"),
+    ];
+    for (extra, label) in cases {
+        assert_eq!(reason(&words(&format!("{LIB} {extra}"))), label, "{extra}");
+    }
+    assert_eq!(
+        reason(&words("--crate-type lib src/lib.rs --out-dir o")),
+        "no --crate-name"
+    );
+    assert_eq!(
+        reason(&words("--crate-name x src/lib.rs --out-dir o")),
+        "no --crate-type"
+    );
+    assert_eq!(
+        reason(&words("--crate-name x src/lib.rs --crate-type lib")),
+        "no --out-dir"
+    );
+    // No input and nothing else wrong: not a compile at all.
+    assert_eq!(
+        parse(
+            &words("--crate-name x --crate-type lib --out-dir o"),
+            Path::new("/")
+        ),
+        Parsed::NotCompilation
+    );
+}
+
+#[test]
+fn accepted_flags() {
+    for extra in [
+        "-C linker=cc -C save-temps=no",
+        "--remap-path-prefix /home/me=/src",
+        "-C split-debuginfo=unpacked --target aarch64-apple-darwin",
+        "-C split-debuginfo=off",
+        "--sysroot /opt/rust -O --verbose --color always --force-warn x -D y --deny z -F w --forbid v",
+    ] {
+        cacheable(&words(&format!("{LIB} {extra}")));
+    }
+    // After a bare `--` every argument is a source file.
+    let c = cacheable(&words(
+        "--crate-name foo --crate-type lib --out-dir o -- src/lib.rs",
+    ));
+    assert_eq!(c.input, "src/lib.rs");
+    let c = cacheable(&words(&format!("{LIB} --color=always")));
+    assert_eq!(c.color.as_deref(), Some("always"));
+    assert!(c.key_args.windows(2).any(|w| w == ["--color", "always"]));
+}
+
+#[cfg(unix)]
+#[test]
+fn non_utf8_never_panics() {
+    use std::os::unix::ffi::OsStrExt;
+    let bad = |b: &[u8]| OsStr::from_bytes(b).to_owned();
+    let base = words(LIB);
+    // A non-UTF-8 flag or text value is refused.
+    for arg in [
+        bad(b"--\xff"),
+        bad(b"-\xff"),
+        bad(b"--edition=\xff"),
+        bad(b"-C\xff"),
+    ] {
+        let mut args = base.clone();
+        args.push(arg.clone());
+        assert_eq!(reason(&args), "non-UTF-8 argument", "{arg:?}");
+    }
+    // Non-UTF-8 paths are carried as they are.
+    let mut args = os(&["--crate-name", "foo", "--crate-type", "lib", "--out-dir"]);
+    args.extend([
+        bad(b"/o\xff"),
+        bad(b"src/\xfe.rs"),
+        "--extern".into(),
+        bad(b"a=/x\xff"),
+    ]);
+    args.extend([
+        "-L".into(),
+        bad(b"native=/n\xff"),
+        "--sysroot".into(),
+        bad(b"/s\xff"),
+    ]);
+    let c = cacheable(&args);
+    assert_eq!(c.out_dir, bad(b"/o\xff"));
+    assert_eq!(c.input, bad(b"src/\xfe.rs"));
+    assert_eq!(c.externs, vec![("a".to_owned(), bad(b"/x\xff"))]);
+    // Garbage of every shape must not panic.
+    for junk in [
+        b"\xff".as_slice(),
+        b"-",
+        b"--=",
+        b"-\xff\xfe",
+        b"--extern",
+        b"=",
+        b"@\xff",
+    ] {
+        let mut args = base.clone();
+        args.push(bad(junk));
+        let _ = parse(&args, Path::new("/"));
+        let _ = parse(&[bad(junk)], Path::new("/"));
+    }
+}
+
+#[test]
+fn native_cpu_is_refused() {
+    assert_eq!(
+        reason(&words(&format!("{LIB} -C target-cpu=native"))),
+        "-C target-cpu=native"
+    );
+    cacheable(&words(&format!("{LIB} -C target-cpu=x86-64-v2")));
+}
+
+#[test]
+fn dep_info_args_replace_emit_and_out_dir_only() {
+    let args = words(
+        "--crate-name foo --edition=2021 src/lib.rs --error-format=json --crate-type lib \
+         --emit=dep-info,metadata,link -C embed-bitcode=no -C extra-filename=-abc \
+         --out-dir /t/debug/deps -L dependency=/t/debug/deps --extern bar=/t/libbar.rmeta \
+         --cfg feature=\"x\" -Copt-level=0 -vV",
+    );
+    let rewritten = dep_info_args(&args, OsStr::new("/tmp/d"));
+    let expected = words(
+        "--crate-name foo --edition=2021 src/lib.rs --error-format=json --crate-type lib \
+         -C embed-bitcode=no -C extra-filename=-abc \
+         -L dependency=/t/debug/deps --extern bar=/t/libbar.rmeta \
+         --cfg feature=\"x\" -Copt-level=0 -vV --emit=dep-info --out-dir /tmp/d",
+    );
+    assert_eq!(rewritten, expected);
+    // Separate values are dropped with their option; a value that looks like an option
+    // stays with the option it belongs to.
+    let args = words("--emit link --out-dir o --cfg --out-dir src/lib.rs -- x.rs");
+    assert_eq!(
+        dep_info_args(&args, OsStr::new("d")),
+        words("--cfg --out-dir src/lib.rs --emit=dep-info --out-dir d -- x.rs")
+    );
+    // The rewritten line is still one the parser accepts, with only dep-info emitted.
+    let c = cacheable(&dep_info_args(&words(LIB), OsStr::new("/tmp/d")));
+    assert_eq!(c.emit, vec![EmitKind::DepInfo]);
+    assert_eq!(c.out_dir, "/tmp/d");
+}
+
+#[test]
+fn dep_info_files_and_env() {
+    let sample = "/tmp/t/target/debug/deps/foo-abc.d: src/lib.rs src/data.txt src/with\\ space.rs\n\
+                  \n\
+                  /tmp/t/target/debug/deps/libfoo-abc.rmeta: src/lib.rs src/data.txt src/with\\ space.rs\n\
+                  \n\
+                  src/lib.rs:\n\
+                  src/data.txt:\n\
+                  src/with\\ space.rs:\n\
+                  \n\
+                  # env-dep:CARGO_PKG_NAME=foo\n\
+                  # env-dep:MY_VAR\n\
+                  # env-dep:EQ=a=b\\nc\n";
+    let info = parse_dep_info(sample);
+    assert_eq!(
+        info.files,
+        vec!["src/lib.rs", "src/data.txt", "src/with space.rs"]
+    );
+    assert_eq!(
+        info.env_deps,
+        vec![
+            ("CARGO_PKG_NAME".to_owned(), Some("foo".to_owned())),
+            ("MY_VAR".to_owned(), None),
+            ("EQ".to_owned(), Some("a=b\\nc".to_owned())),
+        ]
+    );
+    let windows = "C:\\t\\foo.d: C:\\src\\lib.rs \\\n  C:\\src\\a.rs\n";
+    assert_eq!(
+        parse_dep_info(windows).files,
+        vec!["C:\\src\\lib.rs", "C:\\src\\a.rs"]
+    );
+    assert_eq!(parse_dep_info("foo.d:\n").files, Vec::<String>::new());
+    assert_eq!(parse_dep_info(""), DepInfo::default());
+}
