@@ -17,7 +17,7 @@
 
 use crate::detector::{CompilerInfo, Detect};
 use crate::dispatcher::{ProcessOutput, Run, RunError};
-use crate::hasher::{DigestFiles, DigestStream};
+use crate::hasher::{DigestFiles, DigestSource};
 use crate::outputs::{self, OutputFile};
 use crate::rust_compile;
 use crate::stats::Record;
@@ -30,10 +30,10 @@ use sccache_core::config::env_flag;
 use sccache_core::entry::CacheEntry;
 use sccache_core::hash_key::{self, CacheKey};
 use sccache_core::protocol::{CompileFinished, CompileRequest};
-use sccache_core::source_digest::SourceDigest;
+use sccache_core::source_digest::SourceSummary;
 use sccache_core::stats::Event;
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// How much longer than the storage timeout the flow waits for a lookup's answer.
@@ -48,7 +48,7 @@ pub struct Services {
     pub detect: Recipient<Detect>,
     pub run: Recipient<Run>,
     pub digest: Recipient<DigestFiles>,
-    pub digest_stream: Recipient<DigestStream>,
+    pub digest_source: Recipient<DigestSource>,
     pub stats: Recipient<Record>,
     pub storage: StorageHandle,
     /// How long a lookup may take before the compile goes ahead as a miss.
@@ -267,33 +267,10 @@ async fn execute_c(
 ) -> (CompileFinished, PendingStore) {
     let label = info.kind.stats_label();
     let started = Instant::now();
-    let source = if needs_no_preprocessing(compilation.language) {
-        // `-E` prints nothing for these inputs, so the key takes the input itself.
-        let input = Path::new(&request.cwd).join(&compilation.input);
-        match tokio::fs::read(&input).await {
-            Ok(text) => SourceDigest::of(&text),
-            Err(_) => return (compile_uncached(services, request).await, None),
-        }
-    } else {
-        let (sink, chunks) = tokio::sync::mpsc::unbounded_channel();
-        let mut run = Run::new(
-            request.exe.clone(),
-            compilation.preprocess_args.clone(),
-            request.cwd.clone(),
-            request.env.clone(),
-        );
-        run.stdout_sink = Some(sink);
-        // The hasher digests the text while the preprocessor still writes it.
-        let (ran, digested) = tokio::join!(
-            services.dispatch(run),
-            services.digest_stream.send(DigestStream { chunks })
-        );
-        match (ran, digested) {
-            (Ok(output), Ok(summary)) if output.success() => summary,
-            // The compile would fail the same way; run it so the user sees the compiler's own
-            // errors, and cache nothing.
-            _ => return (compile_uncached(services, request).await, None),
-        }
+    let Some(source) = source_summary(services, compilation, request).await else {
+        // The compile would fail the same way (or the scratch file could not be made); run it
+        // so the user sees the compiler's own errors, and cache nothing.
+        return (compile_uncached(services, request).await, None);
     };
     if let Some(reason) = source.refusal {
         services.record(Event::NotCacheable(reason.to_owned()));
@@ -325,6 +302,50 @@ async fn execute_c(
         .into_parts()
 }
 
+/// The digest of the compile's source text: the preprocessor's output, written to a scratch
+/// file and hashed on the hasher's threads, or the input itself where `-E` prints nothing.
+/// `None` when the preprocessor fails or the text cannot be read.
+async fn source_summary(
+    services: &Services,
+    compilation: &CCompilation,
+    request: &CompileRequest,
+) -> Option<SourceSummary> {
+    let digest = |path: PathBuf| services.digest_source.send(DigestSource { path });
+    if needs_no_preprocessing(compilation.language) {
+        let input = Path::new(&request.cwd).join(&compilation.input);
+        return digest(input).await.ok()?.ok();
+    }
+    // A file rather than a pipe: the preprocessor writes it without waking the server for
+    // every 4 KiB it prints, and on a memory file system that is the cheapest place to write.
+    let scratch = tempfile::Builder::new()
+        .prefix("sccache-cpp")
+        .suffix(".i")
+        .tempfile_in(scratch_dir())
+        .ok()?;
+    let mut args = compilation.preprocess_args.clone();
+    args.push("-o".into());
+    args.push(scratch.path().as_os_str().to_owned());
+    let output = services.run(&request.exe, args, request).await.ok()?;
+    if !output.success() {
+        return None;
+    }
+    digest(scratch.path().to_path_buf()).await.ok()?.ok()
+}
+
+/// Where preprocessed text is written: the memory file system when there is one.
+fn scratch_dir() -> &'static Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let shm = Path::new("/dev/shm");
+        let writable = tempfile::tempfile_in(shm).is_ok();
+        if writable {
+            shm.to_path_buf()
+        } else {
+            std::env::temp_dir()
+        }
+    })
+}
+
 fn needs_no_preprocessing(language: Language) -> bool {
     matches!(
         language,
@@ -345,10 +366,11 @@ pub async fn serve(
     if env_flag(&|name| lookup_env(request, name), "SCCACHE_RECACHE") {
         services.record(Event::ForcedRecache);
     } else if let Some(entry) = services.lookup(key, label).await {
+        let looked_up = started.elapsed();
         match outputs::restore(entry.files, targets.clone()).await {
             Ok(()) => {
                 log::debug!(
-                    "hit {key}: looked up and restored in {:?}",
+                    "hit {key}: looked up in {looked_up:?}, restored by {:?}",
                     started.elapsed()
                 );
                 services.record(Event::Hit {

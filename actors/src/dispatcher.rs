@@ -12,9 +12,6 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::Semaphore;
 
-/// Where a run's stdout goes chunk by chunk, when it is not kept.
-pub type StdoutSink = tokio::sync::mpsc::UnboundedSender<Vec<u8>>;
-
 /// The pool.
 pub struct Dispatcher {
     slots: Arc<Semaphore>,
@@ -41,9 +38,6 @@ pub struct Run {
     pub cwd: OsString,
     /// The whole environment of the process (the client's, usually).
     pub env: Vec<(OsString, OsString)>,
-    /// When set, stdout is sent here chunk by chunk as it arrives instead of being kept, so
-    /// that a consumer (the hasher, for preprocessed text) works while the process still runs.
-    pub stdout_sink: Option<StdoutSink>,
 }
 
 impl Run {
@@ -59,7 +53,6 @@ impl Run {
             args,
             cwd,
             env,
-            stdout_sink: None,
         }
     }
 }
@@ -69,7 +62,6 @@ impl Run {
 pub struct ProcessOutput {
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
-    /// Empty when stdout went to a sink.
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
     /// Time from spawn to exit, not counting the wait for a slot.
@@ -126,13 +118,7 @@ async fn run_process(run: Run) -> Result<ProcessOutput, RunError> {
     let stdout_pipe = child.stdout.take();
     let stderr_pipe = child.stderr.take();
     // Both pipes are drained together so that a child filling one never blocks on the other.
-    let (stdout, stderr) = match run.stdout_sink {
-        Some(sink) => {
-            let (sent, stderr) = tokio::join!(forward(stdout_pipe, sink), drain(stderr_pipe));
-            (sent.map(|()| Vec::new()), stderr)
-        }
-        None => tokio::join!(drain(stdout_pipe), drain(stderr_pipe)),
-    };
+    let (stdout, stderr) = tokio::join!(drain(stdout_pipe), drain(stderr_pipe));
     let status = child.wait().await.map_err(spawn_error)?;
     use std::os::unix::process::ExitStatusExt;
     Ok(ProcessOutput {
@@ -144,9 +130,6 @@ async fn run_process(run: Run) -> Result<ProcessOutput, RunError> {
     })
 }
 
-/// Bytes read from a pipe at a time.
-const CHUNK: usize = 64 * 1024;
-
 /// Reads a pipe to its end.
 async fn drain(pipe: Option<impl AsyncRead + Unpin>) -> std::io::Result<Vec<u8>> {
     let mut kept = Vec::new();
@@ -154,24 +137,4 @@ async fn drain(pipe: Option<impl AsyncRead + Unpin>) -> std::io::Result<Vec<u8>>
         pipe.read_to_end(&mut kept).await?;
     }
     Ok(kept)
-}
-
-/// Reads a pipe to its end, sending each chunk to `sink` as it arrives. The channel is
-/// unbounded on purpose: the process must never wait on the consumer, so no cycle of waits can
-/// form between the dispatcher's slots and the consumer's threads; what it buffers is at most
-/// the output, which would otherwise be kept whole.
-async fn forward(pipe: Option<impl AsyncRead + Unpin>, sink: StdoutSink) -> std::io::Result<()> {
-    let Some(mut pipe) = pipe else {
-        return Ok(());
-    };
-    loop {
-        let mut chunk = vec![0u8; CHUNK];
-        let read = pipe.read(&mut chunk).await?;
-        if read == 0 {
-            return Ok(());
-        }
-        chunk.truncate(read);
-        // A consumer that has gone away wants no more; the process is still drained.
-        let _ = sink.send(chunk);
-    }
 }

@@ -1,11 +1,9 @@
 //! The hasher: CPU-bound hashing of files on its own threads (a `SyncArbiter`), so that hashing
 //! an rlib or a compiler's libraries never stalls the actors that answer clients.
 //!
-//! It digests files, and the preprocessed text of a C compile chunk by chunk as the dispatcher
-//! forwards it from the running preprocessor (`DigestStream`), so that a hit costs the
-//! preprocessor and little more. It decides nothing about what goes into a key. A stream holds
-//! one thread until its sender is dropped; the server starts one thread more than the
-//! dispatcher runs processes, so a file digest always finds a thread.
+//! It digests files: the preprocessed text of a C compile (`DigestSource`, which also scans it
+//! for directives that make a compile uncacheable), the sources and externs of a rust compile,
+//! compiler binaries. It decides nothing about what goes into a key.
 
 use actix::prelude::*;
 use sccache_core::hash_key;
@@ -19,22 +17,19 @@ impl Actor for Hasher {
     type Context = SyncContext<Self>;
 }
 
-/// Digests text arriving over a channel, until every sender is dropped.
+/// Digests a compile's source text from a file: the preprocessed text the preprocessor wrote
+/// to a scratch file, or an input that needs no preprocessing.
 #[derive(Message)]
-#[rtype(result = "SourceSummary")]
-pub struct DigestStream {
-    pub chunks: tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
+#[rtype(result = "Result<SourceSummary, std::io::Error>")]
+pub struct DigestSource {
+    pub path: PathBuf,
 }
 
-impl Handler<DigestStream> for Hasher {
-    type Result = MessageResult<DigestStream>;
+impl Handler<DigestSource> for Hasher {
+    type Result = Result<SourceSummary, std::io::Error>;
 
-    fn handle(&mut self, mut message: DigestStream, _: &mut SyncContext<Self>) -> Self::Result {
-        let mut digest = SourceDigest::new();
-        while let Some(chunk) = message.chunks.blocking_recv() {
-            digest.update(&chunk);
-        }
-        MessageResult(digest.finish())
+    fn handle(&mut self, message: DigestSource, _: &mut SyncContext<Self>) -> Self::Result {
+        Ok(SourceDigest::of(&std::fs::read(&message.path)?))
     }
 }
 

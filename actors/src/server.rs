@@ -78,9 +78,9 @@ fn start(config: ServerConfig, bound: Bound, token: String) -> Result<(), Server
     let listener = Listener::attach(bound)?;
     let stats = StatsKeeper::default().start();
     let dispatcher = Dispatcher::new(config.jobs).start();
-    // A preprocessor's digest holds a hasher thread while the process runs: one thread per
-    // process the dispatcher may run, and one more for file digests.
-    let hasher = SyncArbiter::start(config.jobs + 1, || Hasher);
+    // As many hashing threads as compilers running at once: each finished preprocessor's text
+    // is hashed while the next runs.
+    let hasher = SyncArbiter::start(config.jobs, || Hasher);
     let detector =
         Detector::new(dispatcher.clone().recipient(), hasher.clone().recipient()).start();
     let storage = start_storage(&config, stats.clone().recipient())?;
@@ -90,7 +90,7 @@ fn start(config: ServerConfig, bound: Bound, token: String) -> Result<(), Server
         detect: detector.recipient(),
         run: dispatcher.recipient(),
         digest: hasher.clone().recipient(),
-        digest_stream: hasher.recipient(),
+        digest_source: hasher.recipient(),
         stats: stats.clone().recipient(),
         storage: storage.clone(),
         storage_timeout: config.storage_timeout,

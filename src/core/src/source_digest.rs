@@ -1,9 +1,8 @@
-//! The digest of a compile's source text taken as it streams out of the preprocessor, with the
-//! scan for directives that make a compile uncacheable.
+//! The digest of a compile's source text, with the scan for directives that make a compile
+//! uncacheable.
 //!
-//! Feeding chunks as they arrive lets the server hash while the preprocessor still runs, so a
-//! hit costs the preprocessor and almost nothing more; the text itself is never kept. The key
-//! takes the digest (`hash_key::c_key`), not the text.
+//! It can be fed in chunks (the scan finds a directive split across two), so a caller may hash
+//! text as it arrives. The key takes the digest (`hash_key::c_key`), not the text.
 
 use crate::compiler::gcc::refusal_in_source;
 use sha2::{Digest, Sha256};

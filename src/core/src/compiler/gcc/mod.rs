@@ -130,7 +130,8 @@ fn is_device(path: &OsStr, cwd: &Path) -> bool {
             other => normal.push(other),
         }
     }
-    normal.starts_with("/dev") || normal.starts_with("/proc")
+    // `/dev/shm` is an ordinary (memory) file system that people build in.
+    (normal.starts_with("/dev") && !normal.starts_with("/dev/shm")) || normal.starts_with("/proc")
 }
 
 /// Turns a finished scan into the outcome, in a fixed order of precedence: an early stop

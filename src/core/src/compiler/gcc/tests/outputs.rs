@@ -171,6 +171,11 @@ fn output_to_a_device() {
     ok(&["-c", "f.c", "-MF", "/dev/null"]);
     ok(&["-c", "f.c", "-o", "/tmp/device.o", "-I/dev/include"]);
     ok(&["-c", "f.c", "-o", "/devices/f.o"]);
+    // A build in the memory file system is an ordinary build.
+    assert!(matches!(
+        parse_in(&["-c", "f.c", "-o", "f.o"], Path::new("/dev/shm/build")),
+        Parsed::Cacheable(_)
+    ));
     assert_eq!(
         parse_in(&["-c", "f.c", "-o", "dev/null"], Path::new("/home")),
         Parsed::Cacheable(ok(&["-c", "f.c", "-o", "dev/null"]))
