@@ -12,9 +12,11 @@ pub mod redis;
 #[cfg(feature = "s3")]
 pub mod s3;
 
+use crate::stats::Record;
 use actix::prelude::*;
 use sccache_core::entry::{CacheEntry, EntryError};
 use sccache_core::hash_key::CacheKey;
+use sccache_core::stats::Event;
 
 /// Finds the entry for a key.
 #[derive(Message)]
@@ -77,6 +79,40 @@ impl StorageHandle {
             store: address.clone().recipient(),
             describe: address.clone().recipient(),
         }
+    }
+}
+
+/// The bound on a backend's writes under way: `do_send` ignores mailbox capacity, so each
+/// backend admits a write only while fewer than the limit are pending, and counts the rest as
+/// dropped instead of queueing them without end.
+#[derive(Debug)]
+pub struct PendingWrites {
+    pending: usize,
+    limit: usize,
+}
+
+impl PendingWrites {
+    pub fn new(limit: usize) -> Self {
+        PendingWrites { pending: 0, limit }
+    }
+
+    /// Whether a write of `key` may start; a refused one is counted as dropped.
+    pub fn admit(&mut self, key: &CacheKey, stats: &Recipient<Record>) -> bool {
+        if self.pending >= self.limit {
+            log::debug!(
+                "dropping cache write of {key}: {} writes pending",
+                self.pending
+            );
+            stats.do_send(Record(Event::WriteDropped));
+            return false;
+        }
+        self.pending += 1;
+        true
+    }
+
+    /// A write admitted earlier has finished, one way or the other.
+    pub fn finished(&mut self) {
+        self.pending = self.pending.saturating_sub(1);
     }
 }
 

@@ -21,7 +21,7 @@
 
 mod scan;
 
-use super::{decode_fetched, Describe, Description, Lookup, LookupResult, Store};
+use super::{decode_fetched, Describe, Description, Lookup, LookupResult, PendingWrites, Store};
 use crate::stats::Record;
 use actix::prelude::*;
 use scan::scan_and_evict;
@@ -44,12 +44,11 @@ const TEMP_PREFIX: &str = ".tmp";
 pub struct DiskStorage {
     dir: PathBuf,
     max_size: u64,
-    max_pending_writes: usize,
     stats: Recipient<Record>,
     /// Bytes of entries on disk as far as this actor knows; each scan corrects it.
     size: u64,
     /// Writes handed to the blocking pool and not finished yet.
-    pending_writes: usize,
+    pending_writes: PendingWrites,
     /// The scan (the start-up count or an eviction) running, if any.
     scan: Option<RunningScan>,
 }
@@ -77,10 +76,9 @@ impl DiskStorage {
         DiskStorage {
             dir,
             max_size,
-            max_pending_writes,
+            pending_writes: PendingWrites::new(max_pending_writes),
             stats,
             size: 0,
-            pending_writes: 0,
             scan: None,
         }
     }
@@ -203,23 +201,16 @@ impl Handler<Store> for DiskStorage {
     type Result = ();
 
     fn handle(&mut self, message: Store, ctx: &mut Context<Self>) {
-        if self.pending_writes >= self.max_pending_writes {
-            log::debug!(
-                "dropping cache write of {}: {} writes pending",
-                message.key,
-                self.pending_writes
-            );
-            self.record(Event::WriteDropped);
+        if !self.pending_writes.admit(&message.key, &self.stats) {
             return;
         }
-        self.pending_writes += 1;
         let path = entry_path(&self.dir, &message.key);
         let task_path = path.clone();
         let max_size = self.max_size;
         let Store { key, entry } = message;
         let task = spawn_blocking(move || write_entry(&task_path, &entry, max_size));
         ctx.spawn(task.into_actor(self).map(move |joined, actor, ctx| {
-            actor.pending_writes = actor.pending_writes.saturating_sub(1);
+            actor.pending_writes.finished();
             actor.finish_write(&key, &path, joined, ctx);
         }));
     }

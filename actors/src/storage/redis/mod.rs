@@ -20,7 +20,7 @@ mod link;
 
 pub use link::RedisSetupError;
 
-use super::{decode_fetched, Lookup, LookupResult, Store};
+use super::{decode_fetched, Lookup, LookupResult, PendingWrites, Store};
 use crate::stats::Record;
 use actix::prelude::*;
 use futures::future::{BoxFuture, FutureExt, Shared};
@@ -45,10 +45,9 @@ pub struct RedisStorage {
     key_prefix: String,
     expiration: Option<Duration>,
     timeout: Duration,
-    max_pending_writes: usize,
     stats: Recipient<Record>,
     /// Writes started and not finished yet.
-    pending_writes: usize,
+    pending_writes: PendingWrites,
     link: Link,
     /// Counts the links given up so far; a failure on an older link must not break a newer one.
     generation: u64,
@@ -125,9 +124,8 @@ impl RedisStorage {
             key_prefix: config.key_prefix,
             expiration: config.expiration,
             timeout,
-            max_pending_writes,
+            pending_writes: PendingWrites::new(max_pending_writes),
             stats,
-            pending_writes: 0,
             link: Link::Idle,
             generation: 0,
             failing: false,
@@ -307,16 +305,9 @@ impl Handler<Store> for RedisStorage {
     type Result = ();
 
     fn handle(&mut self, message: Store, ctx: &mut Context<Self>) {
-        if self.pending_writes >= self.max_pending_writes {
-            log::debug!(
-                "dropping cache write of {}: {} writes pending",
-                message.key,
-                self.pending_writes
-            );
-            self.record(Event::WriteDropped);
+        if !self.pending_writes.admit(&message.key, &self.stats) {
             return;
         }
-        self.pending_writes += 1;
         let key = self.redis_key(&message.key);
         let entry = message.entry;
         let expiration = self.expiration;
@@ -338,7 +329,7 @@ impl Handler<Store> for RedisStorage {
             Ok(started.elapsed())
         });
         ctx.spawn(write.map(|result, actor, _| {
-            actor.pending_writes = actor.pending_writes.saturating_sub(1);
+            actor.pending_writes.finished();
             match result {
                 Ok(duration) => actor.record(Event::WriteFinished { duration }),
                 // `with_connection` has logged it.

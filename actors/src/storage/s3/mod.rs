@@ -17,7 +17,7 @@
 
 mod bucket;
 
-use super::{decode_fetched, Describe, Description, Lookup, LookupResult, Store};
+use super::{decode_fetched, Describe, Description, Lookup, LookupResult, PendingWrites, Store};
 use crate::stats::Record;
 use actix::prelude::*;
 use bucket::{Bucket, BucketError};
@@ -43,10 +43,9 @@ pub struct S3Storage {
     key_prefix: String,
     /// Anonymous access: lookups only, and a refusal (403) reads as a miss.
     read_only: bool,
-    max_pending_writes: usize,
     stats: Recipient<Record>,
     /// Writes started and not finished yet.
-    pending_writes: usize,
+    pending_writes: PendingWrites,
     /// Whether a write has failed since the last one that succeeded; only the first failure of
     /// such a streak is logged as an error, so a wrong bucket or a 403 shows once, not per write.
     failing: bool,
@@ -69,9 +68,8 @@ impl S3Storage {
             region: config.region,
             key_prefix: config.key_prefix,
             read_only: config.no_credentials,
-            max_pending_writes,
+            pending_writes: PendingWrites::new(max_pending_writes),
             stats,
-            pending_writes: 0,
             failing: false,
         })
     }
@@ -82,7 +80,7 @@ impl S3Storage {
 
     /// Counts a finished write and logs the first failure of a streak.
     fn finish_write(&mut self, object: &str, outcome: Result<Duration, WriteError>) {
-        self.pending_writes = self.pending_writes.saturating_sub(1);
+        self.pending_writes.finished();
         match outcome {
             Ok(duration) => {
                 if self.failing {
@@ -190,16 +188,9 @@ impl Handler<Store> for S3Storage {
             );
             return;
         }
-        if self.pending_writes >= self.max_pending_writes {
-            log::debug!(
-                "dropping cache write of {}: {} writes pending",
-                message.key,
-                self.pending_writes
-            );
-            self.record(Event::WriteDropped);
+        if !self.pending_writes.admit(&message.key, &self.stats) {
             return;
         }
-        self.pending_writes += 1;
         let bucket = self.bucket.clone();
         let object = object_name(&self.key_prefix, &message.key);
         let entry = message.entry;
