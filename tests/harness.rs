@@ -319,3 +319,33 @@ pub fn token(server: &Server) -> String {
         .trim()
         .to_owned()
 }
+
+/// Compiles new sources in `dir` through `server` until one of their cache writes lands (a
+/// restarted backend is in use again), within fifteen seconds; `backend` names it in the
+/// failure message. Returns how many compiles it made.
+pub fn compile_until_a_write_lands(server: &Server, dir: &Path, backend: &str) -> u64 {
+    let written_before = count(&server.stats(), "cache_writes");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let source = format!("after{attempt}.c");
+        std::fs::write(
+            dir.join(&source),
+            format!("int after_{attempt}(void) {{ return {attempt}; }}\n"),
+        )
+        .unwrap_or_else(|error| panic!("{source}: {error}"));
+        let output = server.compile(dir, "gcc", &["-c", &source, "-o", "after.o"]);
+        assert_success(&output, "compile after the restart");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let stats = server.stats();
+        if count(&stats, "cache_writes") > written_before {
+            return attempt;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no write reached the restarted {backend}: {stats:#}\n{}",
+            server.log()
+        );
+    }
+}

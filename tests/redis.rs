@@ -7,7 +7,9 @@
 //! it): they never pass without having talked to Redis. Both the C fixture and the cargo fixture
 //! are shared.
 
-use crate::harness::{assert_success, count, fixture, free_port, have, read, run, Server};
+use crate::harness::{
+    assert_success, compile_until_a_write_lands, count, fixture, free_port, have, read, run, Server,
+};
 use crate::rust_cache::{assert_cargo_build_shared, LIBRARIES};
 use serde_json::Value;
 use std::net::TcpListener;
@@ -347,29 +349,7 @@ fn killing_redis_fails_no_compile_and_a_restarted_redis_is_used_again() {
 
     // Redis comes back on the same port: the same sccache server writes to it again.
     redis.restart();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let source = format!("after{attempt}.c");
-        std::fs::write(
-            dir.path().join(&source),
-            format!("int after_{attempt}(void) {{ return {attempt}; }}\n"),
-        )
-        .unwrap_or_else(|error| panic!("{source}: {error}"));
-        let output = server.compile(dir.path(), "gcc", &["-c", &source, "-o", "after.o"]);
-        assert_success(&output, "compile after the restart");
-        std::thread::sleep(Duration::from_millis(200));
-        let stats = server.stats();
-        if count(&stats, "cache_writes") > 1 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no write reached the restarted Redis: {stats:#}\n{}",
-            server.log()
-        );
-    }
+    let _ = compile_until_a_write_lands(&server, dir.path(), "Redis");
     assert!(redis.cli(&["dbsize"]).parse::<u64>().unwrap_or(0) >= 1);
 
     // A new source is written to the restarted Redis, and compiling it again is a hit from there.

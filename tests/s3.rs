@@ -7,7 +7,7 @@
 //!
 //! Each test starts its own moto (killed when the test ends) and its own sccache servers.
 
-use crate::harness::{assert_success, count, fixture, read, Server};
+use crate::harness::{assert_success, compile_until_a_write_lands, count, fixture, read, Server};
 use crate::rust_cache::{assert_cargo_build_shared, LIBRARIES};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -408,29 +408,7 @@ fn a_restarted_s3_server_is_used_again_without_restarting_sccache() {
     // same sccache server writes to it once its connections are re-established.
     moto.restart();
     moto.create_bucket("comeback");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let source = format!("after{attempt}.c");
-        std::fs::write(
-            dir.path().join(&source),
-            format!("int after_{attempt}(void) {{ return {attempt}; }}\n"),
-        )
-        .unwrap_or_else(|error| panic!("{source}: {error}"));
-        let output = server.compile(dir.path(), "gcc", &["-c", &source, "-o", "after.o"]);
-        assert_success(&output, "compile after the restart");
-        std::thread::sleep(Duration::from_millis(200));
-        let stats = server.stats();
-        if count(&stats, "cache_writes") > 1 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no write reached the restarted S3 server: {stats:#}\n{}",
-            server.log()
-        );
-    }
+    let attempt = compile_until_a_write_lands(&server, dir.path(), "S3 server");
 
     // A new source is written to the bucket, and compiling it again is a hit from there.
     let before = server.wait_for_stats(|stats| {
