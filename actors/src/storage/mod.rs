@@ -11,6 +11,8 @@ pub mod disk;
 pub mod redis;
 #[cfg(feature = "s3")]
 pub mod s3;
+#[cfg(test)]
+mod test_support;
 
 use crate::stats::Record;
 use actix::prelude::*;

@@ -4,37 +4,8 @@
 
 use super::scan::{is_temp, ScanReport};
 use super::*;
+use crate::storage::test_support::{Collector, Events};
 use sccache_core::entry::EntryFile;
-
-/// Stands in for the stats actor, keeping every event it is sent.
-#[derive(Default)]
-struct Collector {
-    events: Vec<Event>,
-}
-
-impl Actor for Collector {
-    type Context = Context<Self>;
-}
-
-impl Handler<Record> for Collector {
-    type Result = ();
-
-    fn handle(&mut self, message: Record, _: &mut Context<Self>) {
-        self.events.push(message.0);
-    }
-}
-
-#[derive(Message)]
-#[rtype(result = "Vec<Event>")]
-struct Events;
-
-impl Handler<Events> for Collector {
-    type Result = MessageResult<Events>;
-
-    fn handle(&mut self, _: Events, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.events.clone())
-    }
-}
 
 struct Harness {
     storage: Addr<DiskStorage>,

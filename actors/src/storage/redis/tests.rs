@@ -8,11 +8,11 @@
 use super::describe::{sum_maxmemory, sum_used_memory};
 use super::*;
 use crate::stats::{Snapshot, StatsKeeper};
+use crate::storage::test_support::free_port;
 use crate::storage::{Describe, Description};
 use redis::Value;
 use sccache_core::entry::{CacheEntry, EntryFile};
 use sccache_core::stats::Stats;
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use tempfile::TempDir;
 
@@ -84,14 +84,6 @@ impl Drop for RedisProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn config(url: &str) -> RedisConfig {

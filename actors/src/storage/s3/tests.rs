@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
+use crate::storage::test_support::{free_port, Collector, Events};
 use sccache_core::entry::{CacheEntry, EntryFile};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -132,44 +133,6 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
         body = &body[end + 4 + size..];
     }
     out
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Stands in for the stats actor, keeping every event it is sent.
-#[derive(Default)]
-struct Collector {
-    events: Vec<Event>,
-}
-
-impl Actor for Collector {
-    type Context = Context<Self>;
-}
-
-impl Handler<Record> for Collector {
-    type Result = ();
-
-    fn handle(&mut self, message: Record, _: &mut Context<Self>) {
-        self.events.push(message.0);
-    }
-}
-
-#[derive(Message)]
-#[rtype(result = "Vec<Event>")]
-struct Events;
-
-impl Handler<Events> for Collector {
-    type Result = MessageResult<Events>;
-
-    fn handle(&mut self, _: Events, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.events.clone())
-    }
 }
 
 fn config(endpoint: &str, bucket: &str, prefix: &str) -> S3Config {
