@@ -4,7 +4,10 @@
 //! Every server the harness starts is stopped when its handle is dropped (and has a short idle
 //! timeout as a backstop), so a failing test leaves nothing running.
 
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "each test module uses a different part of the harness"
+)]
 
 use sccache_core::framing::{read_frame, write_frame};
 use sccache_core::protocol::{

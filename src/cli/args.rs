@@ -122,7 +122,10 @@ impl Cli {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on anything unexpected"
+)]
 mod tests {
     use super::*;
 

@@ -138,7 +138,10 @@ fn print_out(text: &str) {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on anything unexpected"
+)]
 mod tests {
     use super::*;
 

@@ -123,7 +123,10 @@ fn warn_local(message: String) -> Outcome {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on anything unexpected"
+)]
 mod tests {
     use super::*;
     use sccache_core::framing::write_frame;

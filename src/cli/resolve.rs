@@ -72,7 +72,10 @@ fn is_self(candidate: &Path, own_exe: Option<&Path>) -> bool {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on anything unexpected"
+)]
 mod tests {
     use super::*;
     use std::ffi::OsString;

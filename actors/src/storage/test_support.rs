@@ -1,7 +1,10 @@
 //! Test doubles shared by the storage backends' unit tests: a stand-in for the stats actor
 //! that keeps every event, and free loopback ports for the servers the tests start.
 
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on anything unexpected"
+)]
 
 use crate::stats::Record;
 use actix::prelude::*;

@@ -82,7 +82,10 @@ impl CacheEntry {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on anything unexpected"
+)]
 mod tests {
     use super::*;
 

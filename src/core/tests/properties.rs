@@ -4,7 +4,11 @@
 //! `cargo test`; proptest keeps any failing input under `proptest-regressions/` so it is
 //! replayed first from then on.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly on anything unexpected"
+)]
 
 use proptest::prelude::*;
 use sccache_core::compiler::{gcc, rust, OutputRole, Parsed};

@@ -238,7 +238,10 @@ fn display_url(info: &ConnectionInfo) -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on anything unexpected"
+)]
 mod tests {
     use super::*;
 

@@ -1,7 +1,11 @@
 //! Tests of the S3 backend against a real S3-compatible server: moto's standalone server on a
 //! free loopback port, started per test and killed when the test ends.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly on anything unexpected"
+)]
 
 use super::*;
 use crate::storage::test_support::{free_port, Collector, Events};
