@@ -11,6 +11,7 @@ stops it at the end. Figures are medians over repeated runs.
 """
 
 import json
+import re
 import os
 import statistics
 import subprocess
@@ -86,6 +87,31 @@ def timed(command, cwd, env, repeat=REPEAT):
     return statistics.median(samples)
 
 
+def server_overhead_ms(log_path):
+    """Per hit: (digest done - preprocessor run) + lookup and restore, in ms, from the log."""
+    units = {"ns": 1e-6, "µs": 1e-3, "us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+    def duration(text):
+        match = re.match(r"([0-9.]+)(ns|µs|us|ms|s)", text)
+        return float(match.group(1)) * units[match.group(2)] if match else None
+
+    overheads, pending = [], None
+    try:
+        lines = open(log_path, encoding="utf-8", errors="replace").read().splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        ran = re.search(r"preprocessor ran \S+ \((\S+) with the dispatch\), digest done at (\S+)", line)
+        if ran:
+            pending = duration(ran.group(2)) - duration(ran.group(1))
+            continue
+        restored = re.search(r"restored by (\S+)", line)
+        if restored and pending is not None:
+            overheads.append(pending + duration(restored.group(1)))
+            pending = None
+    return overheads
+
+
 def main():
     sccache = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "target/release/sccache")
     work = tempfile.mkdtemp(prefix="sccache-bench")
@@ -97,8 +123,11 @@ def main():
         SCCACHE_DIR=os.path.join(work, "cache"),
         SCCACHE_IDLE_TIMEOUT="300",
     )
-    for name in ("SCCACHE_REDIS", "SCCACHE_BUCKET", "SCCACHE_LOG", "SCCACHE_ERROR_LOG", "SCCACHE_SERVER_PORT"):
+    for name in ("SCCACHE_REDIS", "SCCACHE_BUCKET", "SCCACHE_SERVER_PORT"):
         env.pop(name, None)
+    # The server's own timings of each hit, to split what it adds from the preprocessor's run.
+    log_path = os.path.join(work, "server.log")
+    env.update(SCCACHE_LOG="sccache_actors::compile=debug", SCCACHE_ERROR_LOG=log_path)
     lines = write_big_source(work)
     subprocess.run([sccache, "--start-server"], env=env, check=True)
     try:
@@ -161,6 +190,12 @@ def main():
     print(f"  plain gcc                      {ms(plain_build)}")
     print(f"  sccache cold (all misses)      {ms(cold_build)}")
     print(f"  sccache warm (median of 5)     {ms(statistics.median(warm))}")
+    server_overheads = server_overhead_ms(log_path)
+    if server_overheads:
+        print("server's own work per big.c hit, beyond the preprocessor's run (from its log):")
+        print(f"  digest + lookup + restore      {statistics.median(server_overheads):8.2f} ms (median)")
+        print("  (the rest of a hit is the preprocessor's run and the client's own start: see the")
+        print("   process spawn floor above)")
     hits = sum(stats["cache_hits"]["counts"].values())
     misses = sum(stats["cache_misses"]["counts"].values())
     print(f"stats: {hits} hits, {misses} misses, {stats['cache_writes']} writes")

@@ -325,11 +325,19 @@ async fn source_summary(
     let mut args = compilation.preprocess_args.clone();
     args.push("-o".into());
     args.push(scratch.path().as_os_str().to_owned());
+    let started = Instant::now();
     let output = services.run(&request.exe, args, request).await.ok()?;
     if !output.success() {
         return None;
     }
-    digest(scratch.path().to_path_buf()).await.ok()?.ok()
+    let ran = started.elapsed();
+    let summary = digest(scratch.path().to_path_buf()).await.ok()?.ok();
+    log::debug!(
+        "preprocessor ran {:?} ({ran:?} with the dispatch), digest done at {:?}",
+        output.duration,
+        started.elapsed()
+    );
+    summary
 }
 
 /// Where preprocessed text is written: the memory file system when there is one.
