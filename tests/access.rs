@@ -311,6 +311,7 @@ fn foreign_client() {
             "/dev/null".into(),
         ],
         env: Vec::new(),
+        stderr_is_terminal: false,
     });
     if let Err(error) = send(&mut stream, "", request) {
         println!("FOREIGN send failed: {error}");
@@ -482,6 +483,7 @@ fn tcp_answers_only_the_users_token() {
         cwd: dir.path().into(),
         args: vec!["-c".into(), "hello.c".into(), "-o".into(), "hello.o".into()],
         env: std::env::vars_os().collect(),
+        stderr_is_terminal: false,
     });
     let mut wrong = token.to_owned().into_bytes();
     wrong[0] = if wrong[0] == b'0' { b'1' } else { b'0' };

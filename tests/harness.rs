@@ -11,13 +11,15 @@
 
 use sccache_core::framing::{read_frame, write_frame};
 use sccache_core::protocol::{
-    decode_response, encode, Envelope, Request, Response, PROTOCOL_VERSION,
+    decode_response, encode, CompileRequest, Envelope, Request, Response, PROTOCOL_VERSION,
 };
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::net::TcpListener;
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 use tempfile::TempDir;
 
 /// The sccache binary under test.
@@ -351,4 +353,53 @@ pub fn compile_until_a_write_lands(server: &Server, dir: &Path, backend: &str) -
             server.log()
         );
     }
+}
+
+/// Sends a compile request by hand and returns the responses until the connection ends.
+pub fn compile_by_hand(server: &Server, request: CompileRequest) -> Vec<Response> {
+    let mut stream = connect(server);
+    send(&mut stream, &token(server), Request::Compile(request))
+        .unwrap_or_else(|error| panic!("cannot send: {error}"));
+    let mut responses = Vec::new();
+    while let Some(response) = receive(&mut stream) {
+        let done = !matches!(response, Response::CompileStarted);
+        responses.push(response);
+        if done {
+            break;
+        }
+    }
+    responses
+}
+
+/// A compile request as the client would send it, with this process's environment.
+pub fn request(exe: OsString, cwd: OsString, args: Vec<OsString>) -> CompileRequest {
+    CompileRequest {
+        exe,
+        cwd,
+        args,
+        env: std::env::vars_os().collect(),
+        stderr_is_terminal: false,
+    }
+}
+
+/// The gcc on PATH.
+pub fn gcc_path() -> OsString {
+    std::env::var_os("PATH")
+        .unwrap_or_default()
+        .to_string_lossy()
+        .split(':')
+        .map(|dir| std::path::Path::new(dir).join("gcc"))
+        .find(|path| path.is_file())
+        .map(|path| path.into_os_string())
+        .unwrap_or_else(|| "/usr/bin/gcc".into())
+}
+
+/// A connection to `server`'s TCP port, with a generous read timeout.
+pub fn connect(server: &Server) -> TcpStream {
+    let stream = TcpStream::connect(("127.0.0.1", server.port))
+        .unwrap_or_else(|error| panic!("cannot connect: {error}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap_or_default();
+    stream
 }

@@ -3,22 +3,16 @@
 //! an executable that does not exist). Each must end in a closed connection or an answer, with
 //! the server still serving others and its memory bounded.
 
-use crate::harness::{assert_success, count, fixture, receive, send, token, Server};
-use sccache_core::protocol::{CompileRequest, Request, Response};
+use crate::harness::{
+    assert_success, compile_by_hand, connect, count, fixture, gcc_path, receive, request, token,
+    Server,
+};
+use sccache_core::protocol::{Request, Response};
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::ffi::OsStringExt;
 use std::time::Duration;
-
-fn connect(server: &Server) -> TcpStream {
-    let stream = TcpStream::connect(("127.0.0.1", server.port))
-        .unwrap_or_else(|error| panic!("cannot connect: {error}"));
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap_or_default();
-    stream
-}
 
 /// Sends raw bytes and reads until the server closes or answers; returns whether it closed
 /// within the timeout.
@@ -101,42 +95,6 @@ fn random_bytes_truncated_frames_and_huge_claims_close_only_their_connection() {
         memory < 200 * 1024,
         "server holds {memory} KiB after hostile input"
     );
-}
-
-/// Sends a compile request by hand and returns the responses until the connection ends.
-fn compile_by_hand(server: &Server, request: CompileRequest) -> Vec<Response> {
-    let mut stream = connect(server);
-    send(&mut stream, &token(server), Request::Compile(request))
-        .unwrap_or_else(|error| panic!("cannot send: {error}"));
-    let mut responses = Vec::new();
-    while let Some(response) = receive(&mut stream) {
-        let done = !matches!(response, Response::CompileStarted);
-        responses.push(response);
-        if done {
-            break;
-        }
-    }
-    responses
-}
-
-fn request(exe: OsString, cwd: OsString, args: Vec<OsString>) -> CompileRequest {
-    CompileRequest {
-        exe,
-        cwd,
-        args,
-        env: std::env::vars_os().collect(),
-    }
-}
-
-fn gcc_path() -> OsString {
-    std::env::var_os("PATH")
-        .unwrap_or_default()
-        .to_string_lossy()
-        .split(':')
-        .map(|dir| std::path::Path::new(dir).join("gcc"))
-        .find(|path| path.is_file())
-        .map(|path| path.into_os_string())
-        .unwrap_or_else(|| "/usr/bin/gcc".into())
 }
 
 #[test]

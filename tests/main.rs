@@ -14,3 +14,4 @@ mod redis;
 mod rust_cache;
 #[cfg(feature = "s3")]
 mod s3;
+mod terminal;

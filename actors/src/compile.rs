@@ -201,11 +201,15 @@ pub async fn decide(services: &Services, request: CompileRequest) -> Decision {
     let cwd = Path::new(&request.cwd);
     let plan = match info.kind {
         CompilerKind::Gcc | CompilerKind::Clang => match c_parse(&request, cwd) {
-            Parsed::Cacheable(compilation) => Plan::C {
-                info,
-                compilation: Box::new(compilation),
-                request,
-            },
+            Parsed::Cacheable(mut compilation) => {
+                let mut request = request;
+                colour_for_a_terminal(&mut request, &mut compilation);
+                Plan::C {
+                    info,
+                    compilation: Box::new(compilation),
+                    request,
+                }
+            }
             other => return refuse(services, other),
         },
         CompilerKind::Rustc => match rust::parse(&request.args, cwd) {
@@ -218,6 +222,32 @@ pub async fn decide(services: &Services, request: CompileRequest) -> Decision {
         },
     };
     Decision::Accepted(plan)
+}
+
+/// Flags by which a user already chose whether diagnostics are coloured.
+const COLOUR_FLAGS: &[&str] = &[
+    "-fdiagnostics-color",
+    "-fno-diagnostics-color",
+    "-fcolor-diagnostics",
+    "-fno-color-diagnostics",
+];
+
+/// gcc and clang colour their diagnostics when stderr is a terminal; the compilers the server
+/// runs write to pipes. For a client on a terminal that chose nothing, ask for colour
+/// explicitly, in the compile and in the key (so a coloured entry never replays to a pipe).
+fn colour_for_a_terminal(request: &mut CompileRequest, compilation: &mut CCompilation) {
+    let chosen = request.args.iter().any(|arg| {
+        arg.to_str().is_some_and(|arg| {
+            COLOUR_FLAGS
+                .iter()
+                .any(|flag| arg == *flag || arg.starts_with(&format!("{flag}=")))
+        })
+    });
+    if request.stderr_is_terminal && !chosen {
+        let flag = OsString::from("-fdiagnostics-color=always");
+        request.args.push(flag.clone());
+        compilation.key_args.push(flag);
+    }
 }
 
 /// Reads a gcc/clang command line, refusing compiles whose environment makes the compiler write

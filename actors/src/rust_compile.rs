@@ -407,6 +407,7 @@ mod tests {
                 ("MFLAGS".into(), "--jobserver-auth=3,4".into()),
                 ("CARGO_PKG_NAME".into(), "foo".into()),
             ],
+            stderr_is_terminal: false,
         };
         let kept: Vec<String> = without_inherited_jobserver(&request)
             .env

@@ -53,6 +53,7 @@ pub fn run(compiler: OsString, args: Vec<OsString>) -> anyhow::Result<i32> {
         cwd: cwd.into_os_string(),
         args: args.clone(),
         env: std::env::vars_os().collect(),
+        stderr_is_terminal: std::io::IsTerminal::is_terminal(&std::io::stderr()),
     };
     match through_server(request) {
         Outcome::Finished(finished) => Ok(fallback::replay(finished)),

@@ -42,6 +42,10 @@ pub struct CompileRequest {
     pub args: Vec<OsString>,
     /// The client's whole environment.
     pub env: Vec<(OsString, OsString)>,
+    /// Whether the client's stderr is a terminal, where compilers colour their diagnostics by
+    /// default; the server's compilers write to pipes and must be asked to.
+    #[serde(default)]
+    pub stderr_is_terminal: bool,
 }
 
 /// What the server answers.
@@ -140,6 +144,7 @@ mod tests {
             cwd: OsString::from_vec(vec![b'/', 0xff, b'x']),
             args: vec!["-c".into(), OsString::from_vec(vec![0xfe, b'.', b'c'])],
             env: vec![("PATH".into(), "/bin".into())],
+            stderr_is_terminal: true,
         });
         let envelope = Envelope {
             version: PROTOCOL_VERSION,
