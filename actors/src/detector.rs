@@ -25,6 +25,44 @@ pub struct CompilerInfo {
     pub identity: CompilerIdentity,
     /// The first line of the version text, for logs.
     pub version: String,
+    /// The files the identity was taken from, as they stood (a toolchain's real rustc and
+    /// libraries, which `rustup update` replaces behind an unchanged proxy). A remembered probe
+    /// whose files changed is probed again.
+    pub files: Vec<FileStamp>,
+}
+
+/// A file's modification time and size, or `None` when it does not exist.
+pub type FileStamp = (PathBuf, Option<(SystemTime, u64)>);
+
+fn stamp(path: PathBuf) -> FileStamp {
+    let state = std::fs::metadata(&path)
+        .ok()
+        .and_then(|metadata| Some((metadata.modified().ok()?, metadata.len())));
+    (path, state)
+}
+
+fn unchanged(files: &[FileStamp]) -> bool {
+    files
+        .iter()
+        .all(|(path, state)| stamp(path.clone()).1 == *state)
+}
+
+/// The files by which rustup chooses a toolchain for `cwd`: `rust-toolchain(.toml)` in it and
+/// every directory above, and rustup's settings (default toolchain, directory overrides).
+/// Their stamps are part of the probe's key, so choosing another toolchain is seen at once.
+fn toolchain_selectors(cwd: &Path, env: &[(OsString, OsString)]) -> Vec<FileStamp> {
+    let mut files: Vec<FileStamp> = cwd
+        .ancestors()
+        .flat_map(|dir| ["rust-toolchain", "rust-toolchain.toml"].map(|name| dir.join(name)))
+        .map(stamp)
+        .collect();
+    let rustup_home = env_value(env, "RUSTUP_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env_value(env, "HOME").map(|home| Path::new(home).join(".rustup")));
+    if let Some(rustup_home) = rustup_home {
+        files.push(stamp(rustup_home.join("settings.toml")));
+    }
+    files
 }
 
 /// Identifies the compiler at `exe`, as the client would run it from `cwd` with `env`.
@@ -52,7 +90,15 @@ struct ProbeKey {
     exe: OsString,
     size: u64,
     modified: Option<SystemTime>,
-    rustup_scope: Option<(OsString, Option<OsString>)>,
+    rustup_scope: Option<RustupScope>,
+}
+
+/// What decides which toolchain a rustup proxy runs for a request.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct RustupScope {
+    cwd: OsString,
+    toolchain_variable: Option<OsString>,
+    selectors: Vec<FileStamp>,
 }
 
 impl Detector {
@@ -88,15 +134,22 @@ impl Handler<Detect> for Detector {
             exe: request.exe.clone(),
             size: metadata.len(),
             modified: metadata.modified().ok(),
-            rustup_scope: looks_like_rustc.then(|| {
-                (
-                    request.cwd.clone(),
-                    env_value(&request.env, "RUSTUP_TOOLCHAIN").map(OsStr::to_owned),
-                )
+            rustup_scope: looks_like_rustc.then(|| RustupScope {
+                cwd: request.cwd.clone(),
+                toolchain_variable: env_value(&request.env, "RUSTUP_TOOLCHAIN")
+                    .map(OsStr::to_owned),
+                selectors: toolchain_selectors(Path::new(&request.cwd), &request.env),
             }),
         };
         if self.known.len() >= KNOWN_COMPILERS_LIMIT {
             self.known.clear();
+        }
+        // A toolchain updated in place behind the same proxy is probed again.
+        let stale = self.known.get(&key).is_some_and(
+            |probe| matches!(probe.peek(), Some(Ok(Some(info))) if !unchanged(&info.files)),
+        );
+        if stale {
+            self.known.remove(&key);
         }
         let probe = self
             .known
@@ -218,6 +271,7 @@ async fn probe_c(
         kind,
         identity: CompilerIdentity::new(kind, &binary_digest, &version.stdout, name),
         version: first_line(&version.stdout),
+        files: Vec::new(),
     }))
 }
 
@@ -246,6 +300,7 @@ async fn probe_rustc(
         PathBuf::from(exe)
     }];
     files.extend(sysroot_libraries(&sysroot));
+    let stamps = files.iter().cloned().map(stamp).collect();
     let digests = digest_files(digest, files).await?;
     let binary_digest = digests.first().copied().unwrap_or_default();
     let extra: Vec<u8> = digests.iter().skip(1).flatten().copied().collect();
@@ -258,6 +313,7 @@ async fn probe_rustc(
             &extra,
         ),
         version: first_line(&version.stdout),
+        files: stamps,
     }))
 }
 
@@ -284,4 +340,47 @@ fn first_line(bytes: &[u8]) -> String {
         .next()
         .unwrap_or_default()
         .to_owned()
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on anything unexpected"
+)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_toolchain_file_anywhere_above_changes_the_selectors() {
+        let root = tempfile::tempdir().unwrap();
+        let cwd = root.path().join("workspace/crate");
+        std::fs::create_dir_all(&cwd).unwrap();
+        let env = vec![("HOME".into(), root.path().as_os_str().to_owned())];
+        let before = toolchain_selectors(&cwd, &env);
+        std::fs::write(
+            root.path().join("workspace/rust-toolchain.toml"),
+            "[toolchain]\nchannel = \"nightly\"\n",
+        )
+        .unwrap();
+        assert_ne!(before, toolchain_selectors(&cwd, &env));
+        let with_file = toolchain_selectors(&cwd, &env);
+        std::fs::create_dir_all(root.path().join(".rustup")).unwrap();
+        std::fs::write(
+            root.path().join(".rustup/settings.toml"),
+            "default = \"beta\"\n",
+        )
+        .unwrap();
+        assert_ne!(with_file, toolchain_selectors(&cwd, &env));
+    }
+
+    #[test]
+    fn a_replaced_toolchain_file_is_seen() {
+        let root = tempfile::tempdir().unwrap();
+        let library = root.path().join("librustc_driver.so");
+        std::fs::write(&library, b"old").unwrap();
+        let files = vec![stamp(library.clone())];
+        assert!(unchanged(&files));
+        std::fs::write(&library, b"the new toolchain").unwrap();
+        assert!(!unchanged(&files));
+    }
 }
