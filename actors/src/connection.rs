@@ -42,7 +42,7 @@ pub struct Connection {
     control: Control,
     /// Requests being worked on; the actor outlives the client's half-close until they finish.
     in_flight: usize,
-    read_closed: bool,
+    client_gone: bool,
 }
 
 /// The codec both directions use; it refuses frames over the shared limit.
@@ -69,7 +69,7 @@ impl Connection {
                 services,
                 control,
                 in_flight: 0,
-                read_closed: false,
+                client_gone: false,
             }
         })
     }
@@ -91,10 +91,19 @@ impl Connection {
         self.in_flight += 1;
     }
 
+    /// The client will read nothing more: stop now if nothing is in flight, else when the last
+    /// request ends.
+    fn client_left(&mut self, ctx: &mut Context<Self>) {
+        self.client_gone = true;
+        if self.in_flight == 0 {
+            ctx.stop();
+        }
+    }
+
     /// Marks a request done; stops the actor if the client has gone and nothing else is left.
     fn end(&mut self, ctx: &mut Context<Self>) {
         self.in_flight = self.in_flight.saturating_sub(1);
-        if self.read_closed && self.in_flight == 0 {
+        if self.client_gone && self.in_flight == 0 {
             ctx.stop();
         }
     }
@@ -122,10 +131,12 @@ impl Connection {
                 self.reply(&Response::ZeroedStats);
             }
             Request::Shutdown => {
+                self.begin();
                 let report = report(self.control.clone());
-                ctx.spawn(report.into_actor(self).map(|report, actor, _| {
+                ctx.spawn(report.into_actor(self).map(|report, actor, ctx| {
                     actor.reply_and_close(&Response::ShuttingDown(Box::new(report)));
                     actor.control.shutdown.do_send(Shutdown);
+                    actor.end(ctx);
                 }));
             }
         }
@@ -137,9 +148,10 @@ impl Connection {
         ctx: &mut Context<Self>,
     ) {
         self.begin();
+        let received = std::time::Instant::now();
         let services = self.services.clone();
         let decided = async move { compile::decide(&services, request).await };
-        ctx.spawn(decided.into_actor(self).then(|decision, actor, ctx| {
+        ctx.spawn(decided.into_actor(self).then(move |decision, actor, ctx| {
             let plan = match decision {
                 Decision::Unhandled => {
                     actor.reply(&Response::UnhandledCompile);
@@ -154,13 +166,18 @@ impl Connection {
                 Decision::Accepted(plan) => plan,
             };
             actor.reply(&Response::CompileStarted);
+            log::debug!("compile taken {:?} after its request", received.elapsed());
             let services = actor.services.clone();
             let executed = async move { compile::execute(&services, plan).await };
             Box::pin(
                 executed
                     .into_actor(actor)
-                    .map(|(finished, store), actor, ctx| {
+                    .map(move |(finished, store), actor, ctx| {
                         actor.reply(&Response::CompileFinished(finished));
+                        log::debug!(
+                            "compile answered {:?} after its request",
+                            received.elapsed()
+                        );
                         if let Some(store) = store {
                             // After the reply: the client does not wait for the write.
                             actor.services.storage.store.do_send(store);
@@ -211,9 +228,11 @@ impl StreamHandler<Result<BytesMut, std::io::Error>> for Connection {
         let frame = match frame {
             Ok(frame) => frame,
             Err(error) => {
+                // A client that went away (or sent what is no frame) gets nothing more; work it
+                // already started still finishes, so a miss is still compiled and stored.
                 log::warn!("closing a connection: {error}");
                 self.writer.close();
-                ctx.stop();
+                self.client_left(ctx);
                 return;
             }
         };
@@ -247,16 +266,24 @@ impl StreamHandler<Result<BytesMut, std::io::Error>> for Connection {
     fn finished(&mut self, ctx: &mut Context<Self>) {
         // The client closed its side. Work in flight still finishes (a miss still gets its
         // cache write); the actor stops when the last of it ends.
-        self.read_closed = true;
-        if self.in_flight == 0 {
-            ctx.stop();
-        }
+        self.client_left(ctx);
     }
 }
 
 impl WriteHandler<std::io::Error> for Connection {
     fn error(&mut self, error: std::io::Error, _: &mut Context<Self>) -> Running {
         log::debug!("cannot write to a client: {error}");
-        Running::Stop
+        self.client_gone = true;
+        // Stopping now would drop the compiles in flight, and with them their cache writes.
+        if self.in_flight > 0 {
+            Running::Continue
+        } else {
+            Running::Stop
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Context<Self>) {
+        // The writer was closed after a last reply; compiles in flight still finish.
+        self.client_left(ctx);
     }
 }
