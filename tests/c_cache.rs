@@ -3,7 +3,10 @@
 //! key, non-cacheable calls, and the server's lifecycle (auto-start, stop, idle timeout,
 //! zeroing, a killed server, garbage on the port).
 
-use crate::harness::{assert_same_file, assert_success, count, fixture, have, read, run, Server};
+use crate::harness::{
+    assert_outcomes_add_up, assert_same_file, assert_success, count, fixture, have, read, run,
+    Server,
+};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -117,10 +120,24 @@ fn a_failing_compile_passes_its_errors_through_and_is_not_cached() {
         );
         assert!(!dir.path().join("broken.o").exists());
     }
+    // A source whose preprocessing fails: the compiler's own error, once, and an outcome.
+    std::fs::write(
+        dir.path().join("missing.c"),
+        "#include \"no_such_header.h\"\n",
+    )
+    .unwrap_or_default();
+    let missing = server.compile(dir.path(), "gcc", &["-c", "missing.c", "-o", "missing.o"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no_such_header.h"));
     let stats = server.stats();
     assert_eq!(count(&stats, "cache_hits.counts.C/C++"), 0, "{stats:#}");
-    assert_eq!(count(&stats, "compile_fails"), 2, "{stats:#}");
+    assert_eq!(count(&stats, "compile_fails"), 3, "{stats:#}");
     assert_eq!(count(&stats, "cache_writes"), 0, "{stats:#}");
+    assert_eq!(
+        stats["stats"]["not_cached"]["preprocessor failed"], 1,
+        "{stats:#}"
+    );
+    assert_outcomes_add_up(&stats);
 }
 
 #[test]
@@ -217,6 +234,7 @@ fn non_cacheable_calls_are_counted_with_reasons_and_still_work() {
         "{stats:#}"
     );
 
+    assert_outcomes_add_up(&stats);
     let text = server.sccache(["--show-stats"]);
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("Non-cacheable reasons"), "{text}");
@@ -638,6 +656,7 @@ fn files_the_assembler_includes_make_a_compile_uncacheable() {
     let stats = server.stats();
     assert_eq!(stats["stats"]["not_cached"][".incbin"], 2, "{stats:#}");
     assert_eq!(count(&stats, "non_cacheable_compilations"), 2, "{stats:#}");
+    assert_outcomes_add_up(&stats);
     assert_eq!(count(&stats, "cache_hits.counts.C/C++"), 0, "{stats:#}");
 }
 

@@ -403,3 +403,23 @@ pub fn connect(server: &Server) -> TcpStream {
         .unwrap_or_default();
     stream
 }
+
+/// Asserts that every compile request was counted exactly once, as a hit, a miss, a
+/// non-cacheable call, a non-compilation call or an unsupported compiler call. Only valid once
+/// no request is in flight.
+pub fn assert_outcomes_add_up(stats: &serde_json::Value) {
+    let outcomes = count(stats, "requests_executed")
+        + count(stats, "requests_not_cacheable")
+        + count(stats, "requests_not_compile")
+        + count(stats, "requests_unsupported_compiler");
+    assert_eq!(
+        count(stats, "compile_requests"),
+        outcomes,
+        "requests and their outcomes differ: {stats:#}"
+    );
+    let executed = count(stats, "cache_hits.counts.C/C++")
+        + count(stats, "cache_hits.counts.Rust")
+        + count(stats, "cache_misses.counts.C/C++")
+        + count(stats, "cache_misses.counts.Rust");
+    assert_eq!(count(stats, "requests_executed"), executed, "{stats:#}");
+}

@@ -195,6 +195,7 @@ pub async fn decide(services: &Services, request: CompileRequest) -> Decision {
         }
         Err(error) => {
             log::warn!("detector unavailable: {error}");
+            services.record(Event::NotCacheable("detector unavailable".to_owned()));
             return Decision::Unhandled;
         }
     };
@@ -300,11 +301,14 @@ async fn execute_c(
     let Some(source) = source_summary(services, compilation, request).await else {
         // The compile would fail the same way (or the scratch file could not be made); run it
         // so the user sees the compiler's own errors, and cache nothing.
-        return (compile_uncached(services, request).await, None);
+        let reason = Some("preprocessor failed");
+        return (compile_uncached(services, request, reason).await, None);
     };
     if let Some(reason) = source.refusal {
-        services.record(Event::NotCacheable(reason.to_owned()));
-        return (compile_uncached(services, request).await, None);
+        return (
+            compile_uncached(services, request, Some(reason)).await,
+            None,
+        );
     }
     let key = hash_key::c_key(
         &info.identity,
@@ -474,8 +478,16 @@ pub async fn serve(
     }
 }
 
-/// Runs the user's command as it is, caching nothing.
-pub async fn compile_uncached(services: &Services, request: &CompileRequest) -> CompileFinished {
+/// Runs the user's command as it is, caching nothing. `reason` is the request's outcome for the
+/// stats (why it could not be cached); `None` when the request was already counted.
+pub async fn compile_uncached(
+    services: &Services,
+    request: &CompileRequest,
+    reason: Option<&str>,
+) -> CompileFinished {
+    if let Some(reason) = reason {
+        services.record(Event::NotCacheable(reason.to_owned()));
+    }
     services.record(Event::UncachedCompile);
     match services
         .run(&request.exe, request.args.clone(), request)

@@ -144,10 +144,17 @@ impl Handler<Detect> for Detector {
         if self.known.len() >= KNOWN_COMPILERS_LIMIT {
             self.known.clear();
         }
-        // A toolchain updated in place behind the same proxy is probed again.
-        let stale = self.known.get(&key).is_some_and(
-            |probe| matches!(probe.peek(), Some(Ok(Some(info))) if !unchanged(&info.files)),
-        );
+        // A toolchain updated in place behind the same proxy is probed again, and so is a
+        // probe that failed (a spawn refused under load must not make a compiler unsupported
+        // for good).
+        let stale = self
+            .known
+            .get(&key)
+            .is_some_and(|probe| match probe.peek() {
+                Some(Ok(Some(info))) => !unchanged(&info.files),
+                Some(Err(_)) => true,
+                _ => false,
+            });
         if stale {
             self.known.remove(&key);
         }

@@ -51,11 +51,13 @@ pub async fn execute(
     let request = &without_inherited_jobserver(request);
     let started = Instant::now();
     let Some(dep_info) = read_dep_info(services, compilation, request).await else {
-        return (compile_uncached(services, request).await, None);
+        let reason = Some("dep-info run failed");
+        return (compile_uncached(services, request, reason).await, None);
     };
     let dep_info_time = started.elapsed();
     let Some(inputs) = digest_inputs(services, compilation, request, dep_info).await else {
-        return (compile_uncached(services, request).await, None);
+        let reason = Some("unreadable input");
+        return (compile_uncached(services, request, reason).await, None);
     };
     let key = hash_key::rust_key(
         &info.identity,
@@ -99,8 +101,9 @@ pub async fn execute(
                 if let Err(error) = restore_dep_info(&out_dir.join(name), &out_dir_text).await {
                     // A `.d` file naming no real output would mislead cargo; the real compile
                     // writes every output again.
+                    // Already counted as a hit; the compile is counted as a compilation.
                     log::warn!("cannot rewrite the restored dep-info, compiling: {error}");
-                    return (compile_uncached(services, request).await, None);
+                    return (compile_uncached(services, request, None).await, None);
                 }
             }
             (finished, None)

@@ -53,7 +53,8 @@ pub struct Stats {
     pub not_cached: BTreeMap<String, u64>,
     /// Entries found corrupt or truncated (each also counts as a read error and a miss).
     pub corrupt_entries: u64,
-    /// Cache writes dropped because too many were already pending for the backend.
+    /// Cache writes not made: too many were already pending for the backend, or the entry alone
+    /// was larger than the cache.
     pub cache_writes_dropped: u64,
 }
 

@@ -156,11 +156,16 @@ impl DiskStorage {
                     self.start_scan(ctx);
                 }
             }
-            Ok(WriteOutcome::TooBig(length)) => log::debug!(
-                "not caching {}: its {length} bytes exceed the cache size limit of {}",
-                path.display(),
-                self.max_size
-            ),
+            Ok(WriteOutcome::TooBig(length)) => {
+                log::debug!(
+                    "not caching {}: its {length} bytes exceed the cache size limit of {}",
+                    path.display(),
+                    self.max_size
+                );
+                // Not written, and not for lack of room among the pending writes: counted
+                // with the dropped writes so that `--show-stats` shows it.
+                self.record(Event::WriteDropped);
+            }
             Err(error) => {
                 log::warn!("cannot write cache entry {}: {error}", path.display());
                 self.record(Event::WriteFailed);
