@@ -30,6 +30,7 @@ use sccache_core::hash_key::CacheKey;
 use sccache_core::stats::Event;
 use std::fs::{self, File, Permissions};
 use std::io::{self, Read, Write};
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -274,9 +275,16 @@ fn read_entry(path: &Path) -> (LookupResult, u64) {
             (LookupResult::Hit(entry), 0)
         }
         LookupResult::Corrupt => {
-            let removed = match fs::remove_file(path) {
-                Ok(()) => bytes.len() as u64,
-                Err(_) => 0,
+            // Remove only the file that was read: another writer (a second server sharing the
+            // directory) may have renamed a good entry into place since.
+            let still_ours = match (file.metadata(), fs::symlink_metadata(path)) {
+                (Ok(read), Ok(now)) => read.dev() == now.dev() && read.ino() == now.ino(),
+                _ => false,
+            };
+            let removed = if still_ours && fs::remove_file(path).is_ok() {
+                bytes.len() as u64
+            } else {
+                0
             };
             (LookupResult::Corrupt, removed)
         }
