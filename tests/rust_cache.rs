@@ -305,3 +305,60 @@ fn incremental_builds_compile_and_are_counted() {
     );
     assert_eq!(workspace.rust_counts(), (0, 0));
 }
+
+#[test]
+fn a_crate_built_into_another_target_directory_hits_with_its_own_paths() {
+    let server = Server::start();
+    let dir = fixture("cargo");
+    // `--target-dir`, not CARGO_TARGET_DIR: every CARGO_* variable is in a rust key.
+    let build = |target: &Path| {
+        let mut command = server.command("cargo");
+        command
+            .current_dir(dir.path())
+            .args(["build", "--offline", "--target-dir"])
+            .arg(target)
+            .env("RUSTC_WRAPPER", crate::harness::sccache_bin())
+            .env("CARGO_INCREMENTAL", "0")
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_BUILD_RUSTC_WRAPPER")
+            .env_remove("RUSTC_WORKSPACE_WRAPPER")
+            .env_remove("FIXTURE_ENV_DEP");
+        let output = run(&mut command);
+        assert_success(
+            &output,
+            &format!("cargo build --target-dir {}", target.display()),
+        );
+    };
+    let first = dir.path().join("target-one");
+    build(&first);
+    server.wait_for_stats(|stats| count(stats, "cache_writes") >= LIBRARIES);
+    let second = dir.path().join("target-two");
+    build(&second);
+    assert_eq!(run_app_in(&second), PLAIN_OUTPUT);
+    // `gen` reads its build script's OUT_DIR, which names the target directory, so it misses;
+    // the others hit, and their dep-info files name the new directory, never the old one or
+    // the placeholder the cache stores.
+    let stats = server.stats();
+    assert_eq!(
+        count(&stats, "cache_hits.counts.Rust"),
+        LIBRARIES - 1,
+        "{stats:#}"
+    );
+    let deps = second.join("debug").join("deps");
+    let dep_files: Vec<PathBuf> = std::fs::read_dir(&deps)
+        .unwrap_or_else(|error| panic!("{}: {error}", deps.display()))
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.extension().is_some_and(|extension| extension == "d")
+                && path
+                    .file_name()
+                    .is_some_and(|name| name.to_string_lossy().starts_with("util"))
+        })
+        .collect();
+    assert_eq!(dep_files.len(), 1, "{dep_files:?}");
+    let text = String::from_utf8_lossy(&crate::harness::read(&dep_files[0])).into_owned();
+    assert!(text.contains(&deps.display().to_string()), "{text}");
+    assert!(!text.contains("target-one"), "{text}");
+    assert!(!text.contains('\0'), "{text:?}");
+}

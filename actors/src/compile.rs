@@ -150,25 +150,21 @@ pub enum Plan {
 /// A cache write to send once the client has its result.
 pub type PendingStore = Option<Store>;
 
-/// How `serve` answered a compile.
-pub enum Served {
-    /// From the cache: the outputs are restored.
-    Hit(CompileFinished),
-    /// From the compiler, with the write to send once the client has the result (none when
-    /// the compile failed or its outputs could not be read).
-    Compiled {
-        finished: CompileFinished,
-        store: PendingStore,
-    },
+/// What an entry needs on its way into and out of the cache, beyond its files: the rust flow
+/// keeps the absolute output directory out of stored entries and puts this invocation's back.
+pub trait EntryAdapter {
+    /// Prepares an entry of this compile's outputs for storing.
+    fn for_store(&self, entry: &mut CacheEntry);
+    /// Prepares a stored entry for restoring into this compile's outputs.
+    fn for_restore(&self, entry: &mut CacheEntry);
 }
 
-impl Served {
-    pub fn into_parts(self) -> (CompileFinished, PendingStore) {
-        match self {
-            Served::Hit(finished) => (finished, None),
-            Served::Compiled { finished, store } => (finished, store),
-        }
-    }
+/// Entries stored and restored as they are (C compiles).
+pub struct AsIs;
+
+impl EntryAdapter for AsIs {
+    fn for_store(&self, _: &mut CacheEntry) {}
+    fn for_restore(&self, _: &mut CacheEntry) {}
 }
 
 /// Detects the compiler and reads the command line.
@@ -331,9 +327,7 @@ async fn execute_c(
             path: Path::new(&request.cwd).join(&output.path),
         })
         .collect();
-    serve(services, key, label, targets, request)
-        .await
-        .into_parts()
+    serve(services, key, label, targets, request, &AsIs).await
 }
 
 /// The digest of the compile's source text: the preprocessor's output, written to a scratch
@@ -403,12 +397,14 @@ pub async fn serve(
     label: &str,
     targets: Vec<OutputFile>,
     request: &CompileRequest,
-) -> Served {
+    adapter: &dyn EntryAdapter,
+) -> (CompileFinished, PendingStore) {
     let started = Instant::now();
     if env_flag(&|name| lookup_env(request, name), "SCCACHE_RECACHE") {
         services.record(Event::ForcedRecache);
-    } else if let Some(entry) = services.lookup(key, label).await {
+    } else if let Some(mut entry) = services.lookup(key, label).await {
         let looked_up = started.elapsed();
+        adapter.for_restore(&mut entry);
         match outputs::restore(entry.files, targets.clone()).await {
             Ok(()) => {
                 log::debug!(
@@ -419,12 +415,13 @@ pub async fn serve(
                     label: label.to_owned(),
                     read: started.elapsed(),
                 });
-                return Served::Hit(CompileFinished {
+                let finished = CompileFinished {
                     exit_code: Some(0),
                     signal: None,
                     stdout: entry.stdout,
                     stderr: entry.stderr,
-                });
+                };
+                return (finished, None);
             }
             Err(error) => {
                 log::warn!("cannot restore a hit, compiling instead: {error}");
@@ -442,12 +439,7 @@ pub async fn serve(
         .await
     {
         Ok(output) => output,
-        Err(error) => {
-            return Served::Compiled {
-                finished: spawn_failure(error),
-                store: None,
-            }
-        }
+        Err(error) => return (spawn_failure(error), None),
     };
     services.record(Event::Compiled {
         duration: output.duration,
@@ -455,14 +447,15 @@ pub async fn serve(
     });
     let store = if output.success() {
         match outputs::collect(targets).await {
-            Ok(files) => Some(Store {
-                key,
-                entry: CacheEntry {
+            Ok(files) => {
+                let mut entry = CacheEntry {
                     files,
                     stdout: output.stdout.clone(),
                     stderr: output.stderr.clone(),
-                },
-            }),
+                };
+                adapter.for_store(&mut entry);
+                Some(Store { key, entry })
+            }
             Err(error) => {
                 log::warn!("compiled, but cannot cache the outputs: {error}");
                 services.record(Event::WriteFailed);
@@ -472,10 +465,7 @@ pub async fn serve(
     } else {
         None
     };
-    Served::Compiled {
-        finished: finished(output),
-        store,
-    }
+    (finished(output), store)
 }
 
 /// Runs the user's command as it is, caching nothing. `reason` is the request's outcome for the

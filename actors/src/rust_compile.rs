@@ -16,15 +16,15 @@
 //! failure before the compile ends in running rustc uncached, so that the user sees rustc's
 //! own errors.
 
-use crate::compile::{compile_uncached, serve, PendingStore, Served, Services};
+use crate::compile::{compile_uncached, serve, EntryAdapter, PendingStore, Services};
 use crate::detector::CompilerInfo;
 use crate::hasher::DigestFiles;
-use crate::outputs::{self, OutputFile};
+use crate::outputs::OutputFile;
 use sccache_core::compiler::rust::{self, DepInfo, RustCompilation};
-use sccache_core::entry::{CacheEntry, EntryFile};
+use sccache_core::entry::CacheEntry;
 use sccache_core::hash_key::{self, RustInputs};
 use sccache_core::protocol::{CompileFinished, CompileRequest};
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -81,32 +81,40 @@ pub async fn execute(
         })
         .collect();
     let label = info.kind.stats_label();
-    let out_dir_text = out_dir_as_written(compilation);
-    match serve(services, key, label, targets, request).await {
-        // A miss: the outputs on disk are rustc's own; only the entry gets the placeholder.
-        Served::Compiled {
-            finished,
-            mut store,
-        } => {
-            if let Some(store) = store.as_mut() {
-                hide_out_dir(&mut store.entry, compilation, &out_dir_text);
+    let adapter = OutDir {
+        compilation,
+        written: out_dir_as_written(compilation),
+    };
+    serve(services, key, label, targets, request, &adapter).await
+}
+
+/// Keeps the output directory out of stored entries: rustc writes it into the `.d` file's
+/// rule targets and into the artifact notices on stderr.
+struct OutDir<'a> {
+    compilation: &'a RustCompilation,
+    /// The output directory as rustc writes it.
+    written: Vec<u8>,
+}
+
+impl EntryAdapter for OutDir<'_> {
+    fn for_store(&self, entry: &mut CacheEntry) {
+        entry.stderr = replace_artifact_dir(&entry.stderr, &self.written, OUT_DIR_PLACEHOLDER);
+        self.replace_in_dep_info(entry, &make_escape(&self.written), OUT_DIR_PLACEHOLDER);
+    }
+
+    fn for_restore(&self, entry: &mut CacheEntry) {
+        entry.stderr = replace_artifact_dir(&entry.stderr, OUT_DIR_PLACEHOLDER, &self.written);
+        self.replace_in_dep_info(entry, OUT_DIR_PLACEHOLDER, &make_escape(&self.written));
+    }
+}
+
+impl OutDir<'_> {
+    fn replace_in_dep_info(&self, entry: &mut CacheEntry, from: &[u8], to: &[u8]) {
+        if let Some(name) = &self.compilation.dep_info {
+            let name = name.to_string_lossy();
+            if let Some(file) = entry.files.iter_mut().find(|file| file.name == name) {
+                file.data = replace_rule_dir(&file.data, from, to);
             }
-            (finished, store)
-        }
-        // A hit: put this invocation's output directory back.
-        Served::Hit(mut finished) => {
-            finished.stderr =
-                replace_artifact_dir(&finished.stderr, OUT_DIR_PLACEHOLDER, &out_dir_text);
-            if let Some(name) = dep_info_output(compilation) {
-                if let Err(error) = restore_dep_info(&out_dir.join(name), &out_dir_text).await {
-                    // A `.d` file naming no real output would mislead cargo; the real compile
-                    // writes every output again.
-                    // Already counted as a hit; the compile is counted as a compilation.
-                    log::warn!("cannot rewrite the restored dep-info, compiling: {error}");
-                    return (compile_uncached(services, request, None).await, None);
-                }
-            }
-            (finished, None)
         }
     }
 }
@@ -174,11 +182,6 @@ fn dep_info_name(compilation: &RustCompilation) -> String {
     format!("{}{}.d", compilation.crate_name, compilation.extra_filename)
 }
 
-/// The dep-info output of the compile, when it asks for one.
-fn dep_info_output(compilation: &RustCompilation) -> Option<&OsString> {
-    compilation.dep_info.as_ref()
-}
-
 /// Digests every file the compile reads, on the hasher's threads: the sources in one message
 /// and the crates and libraries in another, so both threads work.
 async fn digest_inputs(
@@ -240,44 +243,6 @@ fn out_dir_as_written(compilation: &RustCompilation) -> Vec<u8> {
         dir = &dir[..dir.len() - 1];
     }
     dir.to_vec()
-}
-
-/// Replaces the output directory by the placeholder in an entry about to be stored.
-fn hide_out_dir(entry: &mut CacheEntry, compilation: &RustCompilation, out_dir: &[u8]) {
-    entry.stderr = replace_artifact_dir(&entry.stderr, out_dir, OUT_DIR_PLACEHOLDER);
-    if let Some(name) = dep_info_output(compilation) {
-        let name = name.to_string_lossy();
-        if let Some(file) = entry.files.iter_mut().find(|file| file.name == name) {
-            file.data = replace_rule_dir(&file.data, &make_escape(out_dir), OUT_DIR_PLACEHOLDER);
-        }
-    }
-}
-
-/// Puts the output directory back into a restored `.d` file, atomically like every restore.
-async fn restore_dep_info(path: &Path, out_dir: &[u8]) -> Result<(), outputs::OutputError> {
-    let stored = tokio::fs::read(path)
-        .await
-        .map_err(|source| outputs::OutputError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-    let data = replace_rule_dir(&stored, OUT_DIR_PLACEHOLDER, &make_escape(out_dir));
-    if data == stored {
-        return Ok(());
-    }
-    let name = path.to_string_lossy().into_owned();
-    outputs::restore(
-        vec![EntryFile {
-            name: name.clone(),
-            mode: None,
-            data,
-        }],
-        vec![OutputFile {
-            name,
-            path: path.to_owned(),
-        }],
-    )
-    .await
 }
 
 /// A path as make-style dep-info writes it: spaces escaped with a backslash.
