@@ -555,10 +555,11 @@ fn shutdown_stops_accepting_before_the_grace_period_ends() {
         assert!(Instant::now() < deadline, "the server kept accepting");
         std::thread::sleep(Duration::from_millis(5));
     }
-    // The server lingers 300 ms for replies and pending writes; its port must close well before.
+    // The server lingers a second for replies and pending writes; its port must close well
+    // before (with room for a loaded machine).
     let closed_after = asked.elapsed();
     assert!(
-        closed_after < Duration::from_millis(250),
+        closed_after < Duration::from_millis(700),
         "the port closed only after {closed_after:?}"
     );
     // And the process is still finishing, so it was the shutdown, not the exit, that closed it.

@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 /// How often the idle timeout is checked.
 const IDLE_CHECK_INTERVAL: Duration = Duration::from_millis(500);
 /// How long a requested shutdown waits for replies and pending writes.
-const SHUTDOWN_GRACE: Duration = Duration::from_millis(300);
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(1000);
 
 pub struct Lifecycle {
     idle_timeout: Option<Duration>,
