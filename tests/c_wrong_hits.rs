@@ -1,0 +1,187 @@
+//! C compiles that must never be served a wrong hit, each one found by a review: outputs that
+//! are not regular files, two drivers of one binary, dependency files named by the environment,
+//! files the assembler reads, identical sources under other names, macros recorded in debug
+//! info.
+
+use crate::harness::{
+    assert_outcomes_add_up, assert_same_file, assert_success, count, fixture, have, read, run,
+    Server,
+};
+use std::path::Path;
+use std::process::Command;
+
+/// Compiles without sccache, for comparison.
+fn plain_compile(dir: &Path, compiler: &str, args: &[&str]) {
+    let output = run(Command::new(compiler).current_dir(dir).args(args));
+    assert_success(&output, &format!("plain {compiler} {args:?}"));
+}
+
+#[test]
+fn outputs_that_are_not_regular_files_are_neither_stored_nor_replaced() {
+    let server = Server::start();
+    let dir = fixture("c");
+    plain_compile(dir.path(), "gcc", &["-c", "util.c", "-o", "plain.o"]);
+    // A compile to /dev/null must not leave an empty "object" for later compiles to hit.
+    assert_success(
+        &server.compile(dir.path(), "gcc", &["-c", "util.c", "-o", "/dev/null"]),
+        "-o /dev/null",
+    );
+    assert_success(
+        &server.compile(dir.path(), "gcc", &["-c", "util.c", "-o", "util.o"]),
+        "-o util.o",
+    );
+    assert_same_file(&dir.path().join("util.o"), &dir.path().join("plain.o"));
+    assert!(
+        std::fs::metadata("/dev/null").is_ok_and(|metadata| !metadata.is_file()),
+        "/dev/null was replaced"
+    );
+
+    // An output reached through a symlink is written through it, on a miss and on a hit.
+    std::os::unix::fs::symlink("real.o", dir.path().join("link.o"))
+        .unwrap_or_else(|error| panic!("{error}"));
+    for _ in 0..2 {
+        std::fs::remove_file(dir.path().join("real.o")).unwrap_or_default();
+        assert_success(
+            &server.compile(dir.path(), "gcc", &["-c", "util.c", "-o", "link.o"]),
+            "-o link.o",
+        );
+        let link = std::fs::symlink_metadata(dir.path().join("link.o"))
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert!(
+            link.file_type().is_symlink(),
+            "link.o was replaced by a file"
+        );
+        assert_same_file(&dir.path().join("real.o"), &dir.path().join("plain.o"));
+    }
+}
+
+#[test]
+fn clang_and_clangxx_never_share_an_entry() {
+    assert!(
+        have("clang++"),
+        "clang++ is not installed (.ci/run installs clang)"
+    );
+    let server = Server::start();
+    let dir = fixture("c");
+    std::fs::write(
+        dir.path().join("add.c"),
+        "int add2(int a, int b) { return a + b; }\n",
+    )
+    .unwrap_or_default();
+    // `-P` drops line markers, which would otherwise differ between the two drivers.
+    plain_compile(
+        dir.path(),
+        "clang++",
+        &["-P", "-c", "add.c", "-o", "plain.o"],
+    );
+    assert_success(
+        &server.compile(dir.path(), "clang", &["-P", "-c", "add.c", "-o", "c.o"]),
+        "clang",
+    );
+    server.wait_for_stats(|stats| count(stats, "cache_writes") == 1);
+    let cxx = server.compile(dir.path(), "clang++", &["-P", "-c", "add.c", "-o", "cxx.o"]);
+    assert_success(&cxx, "clang++");
+    assert_same_file(&dir.path().join("cxx.o"), &dir.path().join("plain.o"));
+    assert_eq!(count(&server.stats(), "cache_hits.counts.C/C++"), 0);
+}
+
+#[test]
+fn dependency_output_variables_are_not_cacheable() {
+    let server = Server::start();
+    let dir = fixture("c");
+    for _ in 0..2 {
+        let output = run(server
+            .command(crate::harness::sccache_bin())
+            .current_dir(dir.path())
+            .env("DEPENDENCIES_OUTPUT", "deps.txt")
+            .args(["gcc", "-c", "util.c", "-o", "util.o"]));
+        assert_success(&output, "compile with DEPENDENCIES_OUTPUT");
+    }
+    let rules = String::from_utf8_lossy(&read(&dir.path().join("deps.txt"))).into_owned();
+    assert_eq!(rules.matches("util.o:").count(), 2, "{rules}");
+    let stats = server.stats();
+    assert_eq!(
+        stats["stats"]["not_cached"]["DEPENDENCIES_OUTPUT"], 2,
+        "{stats:#}"
+    );
+}
+
+#[test]
+fn files_the_assembler_includes_make_a_compile_uncacheable() {
+    let server = Server::start();
+    let dir = fixture("c");
+    std::fs::write(
+        dir.path().join("embed.c"),
+        "__asm__(\".section .rodata\\nblob: .incbin \\\"blob.bin\\\"\\n.text\");\nint embed(void) { return 1; }\n",
+    )
+    .unwrap_or_default();
+    for content in ["AAAA", "BBBB"] {
+        std::fs::write(dir.path().join("blob.bin"), content).unwrap_or_default();
+        assert_success(
+            &server.compile(dir.path(), "gcc", &["-c", "embed.c", "-o", "embed.o"]),
+            "embed",
+        );
+        plain_compile(dir.path(), "gcc", &["-c", "embed.c", "-o", "plain.o"]);
+        assert_same_file(&dir.path().join("embed.o"), &dir.path().join("plain.o"));
+    }
+    let stats = server.stats();
+    assert_eq!(stats["stats"]["not_cached"][".incbin"], 2, "{stats:#}");
+    assert_eq!(count(&stats, "non_cacheable_compilations"), 2, "{stats:#}");
+    assert_outcomes_add_up(&stats);
+    assert_eq!(count(&stats, "cache_hits.counts.C/C++"), 0, "{stats:#}");
+}
+
+#[test]
+fn identical_sources_under_other_names_do_not_share_an_object() {
+    let server = Server::start();
+    let dir = fixture("c");
+    let body = "int same(void) { return 7; }\n";
+    for name in ["p3.c", "p4.c"] {
+        std::fs::write(dir.path().join(name), body).unwrap_or_default();
+    }
+    for name in ["p3", "p4"] {
+        let (source, object) = (format!("{name}.c"), format!("{name}.o"));
+        assert_success(
+            &server.compile(dir.path(), "gcc", &["-P", "-c", &source, "-o", &object]),
+            &source,
+        );
+        server.wait_for_stats(|stats| count(stats, "cache_writes") >= 1);
+        plain_compile(dir.path(), "gcc", &["-P", "-c", &source, "-o", "plain.o"]);
+        assert_same_file(&dir.path().join(&object), &dir.path().join("plain.o"));
+    }
+}
+
+#[test]
+fn macros_recorded_in_debug_info_reach_the_key() {
+    assert!(
+        have("clang"),
+        "clang is not installed (.ci/run installs it)"
+    );
+    let server = Server::start();
+    let dir = fixture("c");
+    for value in ["222", "333"] {
+        std::fs::write(
+            dir.path().join("m.h"),
+            format!("#define UNUSED_MACRO {value}\n"),
+        )
+        .unwrap_or_default();
+        std::fs::write(
+            dir.path().join("x.c"),
+            "#include \"m.h\"\nint f(void) { return 3; }\n",
+        )
+        .unwrap_or_default();
+        let args = ["-fdebug-macro", "-g", "-c", "x.c", "-o", "x.o"];
+        assert_success(
+            &server.compile(dir.path(), "clang", &args),
+            "clang -fdebug-macro",
+        );
+        plain_compile(
+            dir.path(),
+            "clang",
+            &["-fdebug-macro", "-g", "-c", "x.c", "-o", "plain.o"],
+        );
+        assert_same_file(&dir.path().join("x.o"), &dir.path().join("plain.o"));
+        server.wait_for_stats(|stats| count(stats, "cache_writes") >= 1);
+    }
+    assert_eq!(count(&server.stats(), "cache_hits.counts.C/C++"), 0);
+}
