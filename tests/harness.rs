@@ -423,3 +423,31 @@ pub fn assert_outcomes_add_up(stats: &serde_json::Value) {
         + count(stats, "cache_misses.counts.Rust");
     assert_eq!(count(stats, "requests_executed"), executed, "{stats:#}");
 }
+
+/// Compiles a new source through `server` once its earlier writes have settled, waits for its
+/// cache write, then compiles it again and asserts that this second compile is a hit that
+/// restores the object: a backend brought back is really used again. Returns the final stats.
+pub fn assert_new_source_is_stored_then_hit(server: &Server, dir: &Path) -> serde_json::Value {
+    let before = server.wait_for_stats(|stats| {
+        count(stats, "cache_writes") + count(stats, "cache_write_errors")
+            >= count(stats, "cache_misses.counts.C/C++")
+    });
+    let writes = count(&before, "cache_writes");
+    let hits = count(&before, "cache_hits.counts.C/C++");
+    std::fs::write(dir.join("again.c"), "int again(void) { return 17; }\n")
+        .unwrap_or_else(|error| panic!("again.c: {error}"));
+    let again = ["-c", "again.c", "-o", "again.o"];
+    assert_success(&server.compile(dir, "gcc", &again), "again.c");
+    let stats = server.wait_for_stats(|stats| count(stats, "cache_writes") > writes);
+    assert_eq!(count(&stats, "cache_writes"), writes + 1, "{stats:#}");
+    std::fs::remove_file(dir.join("again.o")).unwrap_or_else(|error| panic!("again.o: {error}"));
+    assert_success(&server.compile(dir, "gcc", &again), "again.c again");
+    assert!(dir.join("again.o").exists(), "again.o was not restored");
+    let stats = server.stats();
+    assert_eq!(
+        count(&stats, "cache_hits.counts.C/C++"),
+        hits + 1,
+        "{stats:#}"
+    );
+    stats
+}

@@ -8,7 +8,8 @@
 //! are shared.
 
 use crate::harness::{
-    assert_success, compile_until_a_write_lands, count, fixture, free_port, have, read, run, Server,
+    assert_new_source_is_stored_then_hit, assert_success, compile_until_a_write_lands, count,
+    fixture, free_port, have, read, run, Server,
 };
 use crate::rust_cache::{assert_cargo_build_shared, LIBRARIES};
 use serde_json::Value;
@@ -353,36 +354,9 @@ fn killing_redis_fails_no_compile_and_a_restarted_redis_is_used_again() {
     assert!(redis.cli(&["dbsize"]).parse::<u64>().unwrap_or(0) >= 1);
 
     // A new source is written to the restarted Redis, and compiling it again is a hit from there.
-    let before = server.wait_for_stats(|stats| {
-        count(stats, "cache_writes") + count(stats, "cache_write_errors")
-            >= count(stats, "cache_misses.counts.C/C++")
-    });
-    let writes = count(&before, "cache_writes");
-    let hits = count(&before, "cache_hits.counts.C/C++");
     let keys = redis.cli(&["dbsize"]).parse::<u64>().unwrap_or(0);
-    std::fs::write(
-        dir.path().join("again.c"),
-        "int again(void) { return 17; }\n",
-    )
-    .unwrap_or_else(|error| panic!("again.c: {error}"));
-    let again = ["-c", "again.c", "-o", "again.o"];
-    assert_success(&server.compile(dir.path(), "gcc", &again), "again.c");
-    let stats = server.wait_for_stats(|stats| count(stats, "cache_writes") > writes);
-    assert_eq!(count(&stats, "cache_writes"), writes + 1, "{stats:#}");
+    assert_new_source_is_stored_then_hit(&server, dir.path());
     assert_eq!(redis.cli(&["dbsize"]), (keys + 1).to_string());
-    std::fs::remove_file(dir.path().join("again.o"))
-        .unwrap_or_else(|error| panic!("again.o: {error}"));
-    assert_success(&server.compile(dir.path(), "gcc", &again), "again.c again");
-    assert!(
-        dir.path().join("again.o").exists(),
-        "again.o was not restored"
-    );
-    let stats = server.stats();
-    assert_eq!(
-        count(&stats, "cache_hits.counts.C/C++"),
-        hits + 1,
-        "{stats:#}"
-    );
 }
 
 #[test]

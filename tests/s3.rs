@@ -7,7 +7,10 @@
 //!
 //! Each test starts its own moto (killed when the test ends) and its own sccache servers.
 
-use crate::harness::{assert_success, compile_until_a_write_lands, count, fixture, read, Server};
+use crate::harness::{
+    assert_new_source_is_stored_then_hit, assert_success, compile_until_a_write_lands, count,
+    fixture, read, Server,
+};
 use crate::rust_cache::{assert_cargo_build_shared, LIBRARIES};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -411,34 +414,7 @@ fn a_restarted_s3_server_is_used_again_without_restarting_sccache() {
     let attempt = compile_until_a_write_lands(&server, dir.path(), "S3 server");
 
     // A new source is written to the bucket, and compiling it again is a hit from there.
-    let before = server.wait_for_stats(|stats| {
-        count(stats, "cache_writes") + count(stats, "cache_write_errors")
-            >= count(stats, "cache_misses.counts.C/C++")
-    });
-    let writes = count(&before, "cache_writes");
-    let hits = count(&before, "cache_hits.counts.C/C++");
-    std::fs::write(
-        dir.path().join("again.c"),
-        "int again(void) { return 17; }\n",
-    )
-    .unwrap_or_else(|error| panic!("again.c: {error}"));
-    let again = ["-c", "again.c", "-o", "again.o"];
-    assert_success(&server.compile(dir.path(), "gcc", &again), "again.c");
-    let stats = server.wait_for_stats(|stats| count(stats, "cache_writes") > writes);
-    assert_eq!(count(&stats, "cache_writes"), writes + 1, "{stats:#}");
-    std::fs::remove_file(dir.path().join("again.o"))
-        .unwrap_or_else(|error| panic!("again.o: {error}"));
-    assert_success(&server.compile(dir.path(), "gcc", &again), "again.c again");
-    assert!(
-        dir.path().join("again.o").exists(),
-        "again.o was not restored"
-    );
-    let stats = server.stats();
-    assert_eq!(
-        count(&stats, "cache_hits.counts.C/C++"),
-        hits + 1,
-        "{stats:#}"
-    );
+    let stats = assert_new_source_is_stored_then_hit(&server, dir.path());
     let objects = moto.list("comeback");
     assert_eq!(
         objects.len() as u64,
