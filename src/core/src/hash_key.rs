@@ -221,130 +221,57 @@ mod tests {
         crate::source_digest::SourceDigest::of(text)
     }
 
+    /// The key of `compilation` by gcc in `cwd` with `env`, over the source `text`.
+    fn key(
+        compilation: &CCompilation,
+        cwd: &str,
+        env: &[(OsString, OsString)],
+        text: &[u8],
+    ) -> CacheKey {
+        c_key(
+            &identity(),
+            "gcc".as_ref(),
+            compilation,
+            cwd.as_ref(),
+            env,
+            &source(text),
+        )
+    }
+
     fn identity() -> CompilerIdentity {
         CompilerIdentity::new(CompilerKind::Gcc, &[1; 32], b"gcc 12", b"")
     }
 
     #[test]
     fn arguments_and_source_change_the_key() {
-        let base = c_key(
-            &identity(),
-            "gcc".as_ref(),
-            &compilation(&["-O2"]),
-            "/w".as_ref(),
-            &[],
-            &source(b"int x;"),
-        );
-        let other_flag = c_key(
-            &identity(),
-            "gcc".as_ref(),
-            &compilation(&["-O0"]),
-            "/w".as_ref(),
-            &[],
-            &source(b"int x;"),
-        );
-        let other_source = c_key(
-            &identity(),
-            "gcc".as_ref(),
-            &compilation(&["-O2"]),
-            "/w".as_ref(),
-            &[],
-            &source(b"int y;"),
-        );
+        let base = key(&compilation(&["-O2"]), "/w", &[], b"int x;");
+        let other_flag = key(&compilation(&["-O0"]), "/w", &[], b"int x;");
+        let other_source = key(&compilation(&["-O2"]), "/w", &[], b"int y;");
         assert_ne!(base, other_flag);
         assert_ne!(base, other_source);
     }
 
     #[test]
     fn fields_cannot_run_into_each_other() {
-        let split = c_key(
-            &identity(),
-            "gcc".as_ref(),
-            &compilation(&["-DA", "B"]),
-            "/w".as_ref(),
-            &[],
-            &source(b""),
-        );
-        let joined = c_key(
-            &identity(),
-            "gcc".as_ref(),
-            &compilation(&["-DAB"]),
-            "/w".as_ref(),
-            &[],
-            &source(b""),
-        );
+        let split = key(&compilation(&["-DA", "B"]), "/w", &[], b"");
+        let joined = key(&compilation(&["-DAB"]), "/w", &[], b"");
         assert_ne!(split, joined);
     }
 
     #[test]
     fn cwd_counts_only_when_written_into_outputs() {
         let mut plain = compilation(&[]);
-        assert_eq!(
-            c_key(
-                &identity(),
-                "gcc".as_ref(),
-                &plain,
-                "/a".as_ref(),
-                &[],
-                &source(b"")
-            ),
-            c_key(
-                &identity(),
-                "gcc".as_ref(),
-                &plain,
-                "/b".as_ref(),
-                &[],
-                &source(b"")
-            )
-        );
+        assert_eq!(key(&plain, "/a", &[], b""), key(&plain, "/b", &[], b""));
         plain.cwd_in_key = true;
-        assert_ne!(
-            c_key(
-                &identity(),
-                "gcc".as_ref(),
-                &plain,
-                "/a".as_ref(),
-                &[],
-                &source(b"")
-            ),
-            c_key(
-                &identity(),
-                "gcc".as_ref(),
-                &plain,
-                "/b".as_ref(),
-                &[],
-                &source(b"")
-            )
-        );
+        assert_ne!(key(&plain, "/a", &[], b""), key(&plain, "/b", &[], b""));
     }
 
     #[test]
     fn relevant_environment_counts_and_unset_differs_from_empty() {
         let compilation = compilation(&[]);
-        let unset = c_key(
-            &identity(),
-            "gcc".as_ref(),
-            &compilation,
-            "/".as_ref(),
-            &[],
-            &source(b""),
-        );
-        let empty = c_key(
-            &identity(),
-            "gcc".as_ref(),
-            &compilation,
-            "/".as_ref(),
-            &[("CPATH".into(), "".into())],
-            &source(b""),
-        );
-        let irrelevant = c_key(
-            &identity(),
-            "gcc".as_ref(),
-            &compilation,
-            "/".as_ref(),
-            &[("HOME".into(), "/x".into())],
-            &source(b""),
-        );
+        let unset = key(&compilation, "/", &[], b"");
+        let empty = key(&compilation, "/", &[("CPATH".into(), "".into())], b"");
+        let irrelevant = key(&compilation, "/", &[("HOME".into(), "/x".into())], b"");
         assert_ne!(unset, empty);
         assert_eq!(unset, irrelevant);
     }
