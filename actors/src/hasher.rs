@@ -7,7 +7,7 @@
 
 use actix::prelude::*;
 use sccache_core::hash_key;
-use sccache_core::source_digest::{SourceDigest, SourceSummary};
+use sccache_core::source_digest::{summarize, SourceSummary};
 use std::path::PathBuf;
 
 /// The hashing actor; run it with `SyncArbiter::start`.
@@ -29,7 +29,7 @@ impl Handler<DigestSource> for Hasher {
     type Result = Result<SourceSummary, std::io::Error>;
 
     fn handle(&mut self, message: DigestSource, _: &mut SyncContext<Self>) -> Self::Result {
-        Ok(SourceDigest::of(&std::fs::read(&message.path)?))
+        Ok(summarize(&std::fs::read(&message.path)?))
     }
 }
 

@@ -218,7 +218,7 @@ mod tests {
     }
 
     fn source(text: &[u8]) -> SourceSummary {
-        crate::source_digest::SourceDigest::of(text)
+        crate::source_digest::summarize(text)
     }
 
     /// The key of `compilation` by gcc in `cwd` with `env`, over the source `text`.
