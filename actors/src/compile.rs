@@ -67,17 +67,7 @@ impl Services {
         args: Vec<OsString>,
         request: &CompileRequest,
     ) -> Result<ProcessOutput, RunError> {
-        self.dispatch(Run::new(
-            exe.clone(),
-            args,
-            request.cwd.clone(),
-            request.env.clone(),
-        ))
-        .await
-    }
-
-    /// Sends a prepared run to the dispatcher.
-    pub async fn dispatch(&self, run: Run) -> Result<ProcessOutput, RunError> {
+        let run = Run::new(exe.clone(), args, request.cwd.clone(), request.env.clone());
         self.run.send(run).await.unwrap_or(Err(RunError::Closed))
     }
 
