@@ -350,6 +350,8 @@ async fn source_summary(
     }
     let ran = started.elapsed();
     let summary = digest(scratch.path().to_path_buf()).await.ok()?.ok();
+    // Removing the scratch file is no part of the answer; the blocking pool does it meanwhile.
+    tokio::task::spawn_blocking(move || drop(scratch));
     log::debug!(
         "preprocessor ran {:?} ({ran:?} with the dispatch), digest done at {:?}",
         output.duration,

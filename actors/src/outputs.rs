@@ -2,7 +2,9 @@
 //!
 //! Collecting reads the files a compile wrote; restoring writes an entry's files where this
 //! invocation wants them, each to a temporary file beside its target and then renamed over it,
-//! so a concurrent reader (make, another rustc reading an rlib) never sees a partial file.
+//! so a concurrent reader (make, another rustc reading an rlib) never sees a partial file. A
+//! target that already holds the entry's bytes (a rebuild whose output did not change) is only
+//! given a new modification time, as rewriting it would.
 //! Both are blocking and run on tokio's blocking pool, never on an actor's thread.
 
 use sccache_core::entry::EntryFile;
@@ -91,15 +93,23 @@ pub async fn restore(
 }
 
 fn write_atomically(path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<()> {
+    // Without a mode, keep what a compiler would create: 0644 under the usual umask.
+    let mode = mode.unwrap_or(0o644);
     // Renaming over a device, a FIFO or a symlink would replace it instead of writing where
     // the compiler would have written; leave those to the compiler.
-    match std::fs::symlink_metadata(path) {
+    let existing = match std::fs::symlink_metadata(path) {
         Ok(existing) if !existing.is_file() => {
             return Err(std::io::Error::other(
                 "the target exists and is not a regular file",
             ))
         }
-        _ => {}
+        Ok(existing) => Some(existing),
+        Err(_) => None,
+    };
+    if let Some(existing) = &existing {
+        if touched_if_identical(path, existing, data, mode) {
+            return Ok(());
+        }
     }
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
@@ -109,12 +119,38 @@ fn write_atomically(path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Res
         .prefix(".sccache-restore")
         .tempfile_in(dir)?;
     temp.write_all(data)?;
-    // Without a mode, keep what a compiler would create: 0644 under the usual umask.
-    let mode = mode.unwrap_or(0o644);
     temp.as_file()
         .set_permissions(std::fs::Permissions::from_mode(mode))?;
+    if existing.is_some() {
+        // ext4 (auto_da_alloc) writes a file's data out before a rename that replaces another
+        // file, which made a hit wait ~0.4 ms for the disk. Unlinked first, the old file is
+        // gone before the new one appears: a reader sees the old file, no file, or the whole
+        // new one, never part of one. A crash right after leaves what a compiler's own
+        // truncate-and-write can leave.
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(error),
+        }
+    }
     temp.persist(path).map_err(|error| error.error)?;
     Ok(())
+}
+
+/// When the target already holds exactly `data` with `mode` (a rebuild whose output did not
+/// change), sets its modification time to now, as rewriting it would, and says so. Any doubt
+/// (a different size or mode, a read error, a file this user may not touch) answers `false`,
+/// and the file is rewritten.
+fn touched_if_identical(path: &Path, existing: &std::fs::Metadata, data: &[u8], mode: u32) -> bool {
+    if existing.len() != data.len() as u64 || existing.permissions().mode() & 0o7777 != mode {
+        return false;
+    }
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut current = Vec::with_capacity(data.len());
+    let same = std::io::Read::read_to_end(&mut file, &mut current).is_ok() && current == data;
+    same && file.set_modified(std::time::SystemTime::now()).is_ok()
 }
 
 async fn blocking<T: Send + 'static>(
@@ -123,4 +159,86 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|error| OutputError::Task(error.to_string()))?
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on anything unexpected"
+)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+    use std::time::{Duration, SystemTime};
+
+    /// A target written an hour ago, so that a restore's new modification time shows.
+    fn old_target(dir: &Path, data: &[u8], mode: u32) -> PathBuf {
+        let path = dir.join("out.o");
+        std::fs::write(&path, data).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        let an_hour_ago = SystemTime::now() - Duration::from_secs(3600);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(an_hour_ago)
+            .unwrap();
+        path
+    }
+
+    fn age(path: &Path) -> Duration {
+        let modified = std::fs::metadata(path).unwrap().modified().unwrap();
+        SystemTime::now()
+            .duration_since(modified)
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn an_identical_target_is_only_touched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = old_target(dir.path(), b"object", 0o644);
+        let inode = std::fs::metadata(&path).unwrap().ino();
+        write_atomically(&path, b"object", Some(0o644)).unwrap();
+        let after = std::fs::metadata(&path).unwrap();
+        assert_eq!(after.ino(), inode, "the file was rewritten");
+        assert!(age(&path) < Duration::from_secs(60), "mtime not renewed");
+        assert_eq!(std::fs::read(&path).unwrap(), b"object");
+    }
+
+    #[test]
+    fn a_different_target_is_replaced_whole() {
+        for (old, old_mode) in [
+            (&b"object!"[..], 0o644),
+            (b"0bject", 0o644),
+            (b"object", 0o600),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = old_target(dir.path(), old, old_mode);
+            let inode = std::fs::metadata(&path).unwrap().ino();
+            write_atomically(&path, b"object", Some(0o644)).unwrap();
+            let after = std::fs::metadata(&path).unwrap();
+            assert_ne!(
+                after.ino(),
+                inode,
+                "{old:?} {old_mode:o} was written in place"
+            );
+            assert_eq!(after.permissions().mode() & 0o777, 0o644);
+            assert_eq!(std::fs::read(&path).unwrap(), b"object");
+            assert!(age(&path) < Duration::from_secs(60));
+            // No temp file is left beside the target.
+            assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        }
+    }
+
+    #[test]
+    fn a_missing_target_is_created_and_a_symlink_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.o");
+        write_atomically(&path, b"object", None).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"object");
+        let link = dir.path().join("link.o");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        assert!(write_atomically(&link, b"other", None).is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), b"object");
+    }
 }

@@ -31,7 +31,7 @@ pub fn run(compiler: OsString, args: Vec<OsString>) -> anyhow::Result<i32> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let path_var = std::env::var_os("PATH");
     let own = own_exe();
-    let exe = match resolve_compiler(&compiler, &cwd, path_var.as_deref(), own.as_deref()) {
+    let exe = match resolve_compiler(&compiler, &cwd, path_var.as_deref(), own) {
         Resolution::Found(exe) => exe,
         Resolution::NotFound => {
             eprintln!(

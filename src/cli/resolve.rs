@@ -3,11 +3,11 @@
 //!
 //! Invariant: the result is absolute but not canonicalized, because compilers such as clang
 //! behave by the name they are run under (`clang++` is a symlink to `clang`). Invariant: a
-//! `PATH` candidate that is this very binary (a masquerade symlink such as `gcc -> sccache`) is
-//! skipped, so sccache never finds itself and recurses.
+//! `PATH` candidate that is this very binary (a masquerade symlink such as `gcc -> sccache`, or
+//! a hard link) is skipped, so sccache never finds itself and recurses.
 
 use std::ffi::OsStr;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// What looking up a compiler found.
@@ -19,24 +19,47 @@ pub enum Resolution {
     IsSelf(PathBuf),
 }
 
-/// Looks up `name` as a compile names it. `own_exe` is this binary's canonical path, when known.
+/// A file's identity on its file system: what every link to it, symbolic or hard, shares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileId {
+    device: u64,
+    inode: u64,
+}
+
+impl FileId {
+    /// The identity of the file `path` leads to, following symlinks.
+    pub fn of(path: &Path) -> Option<FileId> {
+        std::fs::metadata(path)
+            .ok()
+            .map(|metadata| FileId::from(&metadata))
+    }
+}
+
+impl From<&std::fs::Metadata> for FileId {
+    fn from(metadata: &std::fs::Metadata) -> Self {
+        FileId {
+            device: metadata.dev(),
+            inode: metadata.ino(),
+        }
+    }
+}
+
+/// Looks up `name` as a compile names it. `own_exe` is this binary's identity, when known.
 pub fn resolve_compiler(
     name: &OsStr,
     cwd: &Path,
     path_var: Option<&OsStr>,
-    own_exe: Option<&Path>,
+    own_exe: Option<FileId>,
 ) -> Resolution {
     if name.is_empty() {
         return Resolution::NotFound;
     }
     if name.as_encoded_bytes().contains(&b'/') {
         let candidate = absolute(cwd, Path::new(name));
-        return if !is_executable_file(&candidate) {
-            Resolution::NotFound
-        } else if is_self(&candidate, own_exe) {
-            Resolution::IsSelf(candidate)
-        } else {
-            Resolution::Found(candidate)
+        return match executable_file(&candidate) {
+            None => Resolution::NotFound,
+            Some(id) if Some(id) == own_exe => Resolution::IsSelf(candidate),
+            Some(_) => Resolution::Found(candidate),
         };
     }
     let Some(path_var) = path_var else {
@@ -44,13 +67,13 @@ pub fn resolve_compiler(
     };
     std::env::split_paths(path_var)
         .map(|directory| absolute(cwd, &directory.join(name)))
-        .find(|candidate| is_executable_file(candidate) && !is_self(candidate, own_exe))
+        .find(|candidate| executable_file(candidate).is_some_and(|id| Some(id) != own_exe))
         .map_or(Resolution::NotFound, Resolution::Found)
 }
 
-/// This binary's canonical path, for `resolve_compiler`'s self check.
-pub fn own_exe() -> Option<PathBuf> {
-    std::env::current_exe().and_then(std::fs::canonicalize).ok()
+/// This binary's identity, for `resolve_compiler`'s self check.
+pub fn own_exe() -> Option<FileId> {
+    FileId::of(&std::env::current_exe().ok()?)
 }
 
 /// `path` made absolute against `cwd`, with `.` components dropped. `..` is kept: resolving it
@@ -59,16 +82,11 @@ fn absolute(cwd: &Path, path: &Path) -> PathBuf {
     cwd.join(path).components().collect()
 }
 
-fn is_executable_file(path: &Path) -> bool {
-    std::fs::metadata(path)
-        .is_ok_and(|metadata| metadata.is_file() && metadata.permissions().mode() & 0o111 != 0)
-}
-
-fn is_self(candidate: &Path, own_exe: Option<&Path>) -> bool {
-    match (own_exe, std::fs::canonicalize(candidate)) {
-        (Some(own), Ok(canonical)) => canonical == own,
-        _ => false,
-    }
+/// The identity of `path` when it leads to an executable regular file.
+fn executable_file(path: &Path) -> Option<FileId> {
+    let metadata = std::fs::metadata(path).ok()?;
+    let executable = metadata.is_file() && metadata.permissions().mode() & 0o111 != 0;
+    executable.then(|| FileId::from(&metadata))
 }
 
 #[cfg(test)]
@@ -98,25 +116,24 @@ mod tests {
         std::os::unix::fs::symlink(&own, masquerade_dir.join("gcc")).unwrap();
         executable(&real_dir.join("gcc"));
         let path_var = std::env::join_paths([&masquerade_dir, &real_dir]).unwrap();
-        let own_canonical = fs::canonicalize(&own).unwrap();
+        let own_id = FileId::of(&own);
         assert_eq!(
-            resolve_compiler(
-                OsStr::new("gcc"),
-                root.path(),
-                Some(&path_var),
-                Some(&own_canonical)
-            ),
+            resolve_compiler(OsStr::new("gcc"), root.path(), Some(&path_var), own_id),
+            Resolution::Found(real_dir.join("gcc"))
+        );
+        // A hard link to ourselves is ourselves too.
+        let linked_dir = root.path().join("linked");
+        fs::create_dir_all(&linked_dir).unwrap();
+        fs::hard_link(&own, linked_dir.join("gcc")).unwrap();
+        let path_var = std::env::join_paths([&linked_dir, &real_dir]).unwrap();
+        assert_eq!(
+            resolve_compiler(OsStr::new("gcc"), root.path(), Some(&path_var), own_id),
             Resolution::Found(real_dir.join("gcc"))
         );
         // Without the real compiler, the only candidate is ourselves: not found.
         fs::remove_file(real_dir.join("gcc")).unwrap();
         assert_eq!(
-            resolve_compiler(
-                OsStr::new("gcc"),
-                root.path(),
-                Some(&path_var),
-                Some(&own_canonical)
-            ),
+            resolve_compiler(OsStr::new("gcc"), root.path(), Some(&path_var), own_id),
             Resolution::NotFound
         );
     }
@@ -153,14 +170,9 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let own = root.path().join("sccache");
         executable(&own);
-        let own_canonical = fs::canonicalize(&own).unwrap();
+        let own_id = FileId::of(&own);
         assert_eq!(
-            resolve_compiler(
-                OsStr::new("./sccache"),
-                root.path(),
-                None,
-                Some(&own_canonical)
-            ),
+            resolve_compiler(OsStr::new("./sccache"), root.path(), None, own_id),
             Resolution::IsSelf(own)
         );
     }

@@ -16,7 +16,7 @@ use std::os::unix::ffi::OsStrExt;
 
 /// Changed whenever the key's recipe changes, so old entries stop matching instead of being
 /// misread.
-const KEY_RECIPE: &str = "sccache-actix key recipe 2";
+const KEY_RECIPE: &str = "sccache-actix key recipe 3";
 
 /// Environment variables that change what gcc or clang produce or print. Variables that only
 /// move where files go are not here.
