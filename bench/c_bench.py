@@ -67,15 +67,20 @@ def write_project(directory):
         handle.write(f"CC ?= gcc\nall: {objects}\n%.o: %.c\n\t$(CC) -O2 -c $< -o $@\nclean:\n\trm -f *.o\n")
 
 
-def timed_pair(first, second, cwd, env, repeat=REPEAT):
-    """Medians of two commands run alternately, so that drift in machine load hits both."""
-    samples = ([], [])
+def timed_group(commands, cwd, env, repeat=REPEAT):
+    """Per command, the median time and the median of its difference to the first command in
+    the same round. The commands run in turn, round after round, so that drift in the
+    machine's load hits all of them alike."""
+    samples = [[] for _ in commands]
     for _ in range(repeat):
-        for command, bucket in ((first, samples[0]), (second, samples[1])):
+        for command, bucket in zip(commands, samples):
             start = time.perf_counter()
             subprocess.run(command, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL)
             bucket.append(time.perf_counter() - start)
-    return statistics.median(samples[0]), statistics.median(samples[1])
+    return [
+        (statistics.median(bucket), statistics.median([b - a for a, b in zip(samples[0], bucket)]))
+        for bucket in samples
+    ]
 
 
 def timed(command, cwd, env, repeat=REPEAT):
@@ -88,27 +93,32 @@ def timed(command, cwd, env, repeat=REPEAT):
 
 
 def server_overhead_ms(log_path):
-    """Per hit: (digest done - preprocessor run) + lookup and restore, in ms, from the log."""
+    """Per hit of big.c, from the server's log: (request to answer) - (the preprocessor's run
+    with its dispatch), in ms, and whether the early digest was used."""
     units = {"ns": 1e-6, "µs": 1e-3, "us": 1e-3, "ms": 1.0, "s": 1000.0}
 
     def duration(text):
         match = re.match(r"([0-9.]+)(ns|µs|us|ms|s)", text)
         return float(match.group(1)) * units[match.group(2)] if match else None
 
-    overheads, pending = [], None
+    overheads, ran, early, hit = [], None, False, False
     try:
         lines = open(log_path, encoding="utf-8", errors="replace").read().splitlines()
     except OSError:
         return []
     for line in lines:
-        ran = re.search(r"preprocessor ran \S+ \((\S+) with the dispatch\), digest done at (\S+)", line)
-        if ran:
-            pending = duration(ran.group(2)) - duration(ran.group(1))
-            continue
-        restored = re.search(r"restored by (\S+)", line)
-        if restored and pending is not None:
-            overheads.append(pending + duration(restored.group(1)))
-            pending = None
+        found = re.search(r"preprocessor ran \S+ \((\S+) with the dispatch\)", line)
+        if found:
+            ran, early, hit = duration(found.group(1)), False, False
+        elif '"big.c": key' in line:
+            early = "early" in line
+        elif "] hit " in line:
+            hit = True
+        else:
+            answered = re.search(r"compile answered (\S+) after its request", line)
+            if answered and ran is not None and hit:
+                overheads.append((duration(answered.group(1)) - ran, early))
+                ran = None
     return overheads
 
 
@@ -125,9 +135,7 @@ def main():
     )
     for name in ("SCCACHE_REDIS", "SCCACHE_BUCKET", "SCCACHE_SERVER_PORT"):
         env.pop(name, None)
-    # The server's own timings of each hit, to split what it adds from the preprocessor's run.
-    log_path = os.path.join(work, "server.log")
-    env.update(SCCACHE_LOG="sccache_actors::compile=debug", SCCACHE_ERROR_LOG=log_path)
+    env.pop("SCCACHE_LOG", None)
     lines = write_big_source(work)
     subprocess.run([sccache, "--start-server"], env=env, check=True)
     try:
@@ -135,19 +143,19 @@ def main():
         plain = timed(["gcc", *compile_args], work, env, repeat=5)
         subprocess.run([sccache, "gcc", *compile_args], cwd=work, env=env, check=True)
         time.sleep(0.5)  # the cache write finishes after the client has its result
-        # A hit runs the preprocessor once (writing to a scratch file on /dev/shm when there
-        # is one); compare it with the preprocessor alone, run alternately with the hit, both
-        # printing to stdout (discarded) and writing to such a file.
-        preprocess, hit = timed_pair(
-            ["gcc", "-O2", "-E", "big.c"], [sccache, "gcc", *compile_args], work, env, repeat=60
-        )
+        # A hit runs the preprocessor once, writing to a scratch file on /dev/shm when there
+        # is one. Compare it, round by round, with the preprocessor alone printing to stdout
+        # (discarded) and writing to such a file.
         scratch = "/dev/shm" if os.access("/dev/shm", os.W_OK) else work
-        preprocess_file, _ = timed_pair(
-            ["gcc", "-O2", "-E", "big.c", "-o", os.path.join(scratch, "bench-pp.i")],
-            ["true"],
+        (preprocess, _), (preprocess_file, _), (hit, hit_over) = timed_group(
+            [
+                ["gcc", "-O2", "-E", "big.c"],
+                ["gcc", "-O2", "-E", "big.c", "-o", os.path.join(scratch, "bench-pp.i")],
+                [sccache, "gcc", *compile_args],
+            ],
             work,
             env,
-            repeat=30,
+            repeat=120,
         )
         noop = timed(["true"], work, env)
 
@@ -177,6 +185,22 @@ def main():
     finally:
         subprocess.run([sccache, "--stop-server"], env=env, stdout=subprocess.DEVNULL)
 
+    # The server's own timings of some more hits, to split what it adds from the preprocessor's
+    # run; a server of their own, since the debug log they need costs time of its own.
+    log_path = os.path.join(work, "server.log")
+    logged = dict(
+        env,
+        SCCACHE_LOG="sccache_actors::compile=debug,sccache_actors::c_compile=debug,"
+        "sccache_actors::connection=debug",
+        SCCACHE_ERROR_LOG=log_path,
+    )
+    subprocess.run([sccache, "--start-server"], env=logged, check=True)
+    try:
+        for _ in range(30):
+            subprocess.run([sccache, "gcc", *compile_args], cwd=work, env=logged, check=True)
+    finally:
+        subprocess.run([sccache, "--stop-server"], env=logged, stdout=subprocess.DEVNULL)
+
     ms = lambda seconds: f"{seconds * 1000:8.2f} ms"
     print(f"big.c: {lines} lines, 15 project headers + libc headers")
     print(f"  process spawn floor (true)     {ms(noop)}")
@@ -184,7 +208,7 @@ def main():
     print(f"  gcc -E -o <tmpfs file>         {ms(preprocess_file)}")
     print(f"  plain gcc -O2 -c               {ms(plain)}")
     print(f"  sccache hit                    {ms(hit)}")
-    print(f"  hit minus gcc -E > stdout      {ms(hit - preprocess)}")
+    print(f"  hit minus gcc -E > stdout      {ms(hit - preprocess)}  (median per round {ms(hit_over)})")
     print(f"  hit minus gcc -E -o file       {ms(hit - preprocess_file)}")
     print("40-file project, make -j2:")
     print(f"  plain gcc                      {ms(plain_build)}")
@@ -192,8 +216,10 @@ def main():
     print(f"  sccache warm (median of 5)     {ms(statistics.median(warm))}")
     server_overheads = server_overhead_ms(log_path)
     if server_overheads:
-        print("server's own work per big.c hit, beyond the preprocessor's run (from its log):")
-        print(f"  digest + lookup + restore      {statistics.median(server_overheads):8.2f} ms (median)")
+        early = sum(1 for _, was_early in server_overheads if was_early)
+        print("the server's own time per big.c hit, request to answer minus the preprocessor's run")
+        print(f"  (from its log, median)         {ms(statistics.median(o for o, _ in server_overheads) / 1000)}")
+        print(f"  hits digested early            {early} of {len(server_overheads)}")
         print("  (the rest of a hit is the preprocessor's run and the client's own start: see the")
         print("   process spawn floor above)")
     hits = sum(stats["cache_hits"]["counts"].values())

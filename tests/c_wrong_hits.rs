@@ -1,12 +1,13 @@
 //! C compiles that must never be served a wrong hit, each one found by a review: outputs that
 //! are not regular files, two drivers of one binary, dependency files named by the environment,
 //! files the assembler reads, identical sources under other names, macros recorded in debug
-//! info.
+//! info, a preprocessor output written twice.
 
 use crate::harness::{
     assert_outcomes_add_up, assert_same_file, assert_success, count, fixture, have, read, run,
     Server,
 };
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
@@ -184,4 +185,50 @@ fn macros_recorded_in_debug_info_reach_the_key() {
         server.wait_for_stats(|stats| count(stats, "cache_writes") >= 1);
     }
     assert_eq!(count(&server.stats(), "cache_hits.counts.C/C++"), 0);
+}
+
+#[test]
+fn a_preprocessor_output_written_twice_is_keyed_by_its_last_contents() {
+    // The server digests the preprocessor's output as soon as the file is closed, while the
+    // driver exits. A compiler that writes that file twice must be keyed by what it wrote
+    // last: this "gcc" first writes other text there, then runs the real preprocessor.
+    let server = Server::start();
+    let dir = fixture("c");
+    let wrapper = dir.path().join("wrap");
+    std::fs::create_dir(&wrapper).unwrap_or_default();
+    let script = wrapper.join("gcc");
+    let text = r#"#!/bin/sh
+if [ -n "$STALE_FIRST" ]; then
+  case " $* " in *" -E "*)
+    previous=""
+    for arg in "$@"; do
+      if [ "$previous" = -o ]; then printf 'int stale;\n' > "$arg"; sleep 0.2; fi
+      previous="$arg"
+    done;;
+  esac
+fi
+exec gcc "$@"
+"#;
+    std::fs::write(&script, text).unwrap_or_else(|error| panic!("{error}"));
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+        .unwrap_or_else(|error| panic!("{error}"));
+    let compile = |stale: bool| {
+        let mut command = server.command(crate::harness::sccache_bin());
+        command
+            .current_dir(dir.path())
+            .args(["wrap/gcc", "-c", "util.c", "-o", "util.o"]);
+        if stale {
+            command.env("STALE_FIRST", "1");
+        }
+        assert_success(&run(&mut command), "wrap/gcc -c util.c");
+    };
+    compile(true);
+    server.wait_for_stats(|stats| count(stats, "cache_writes") >= 1);
+    // The same compile without the stale write must find what the first one stored.
+    compile(false);
+    let stats = server.stats();
+    assert_eq!(count(&stats, "cache_hits.counts.C/C++"), 1, "{stats}");
+    plain_compile(dir.path(), "gcc", &["-c", "util.c", "-o", "plain.o"]);
+    assert_same_file(&dir.path().join("util.o"), &dir.path().join("plain.o"));
+    assert_outcomes_add_up(&stats);
 }

@@ -3,18 +3,20 @@
 //! ```text
 //! Connection --Detect--> Detector            which compiler, and its identity
 //!            (parse the arguments: sccache_core::compiler)
-//!            --Run(-E)--> Dispatcher          the preprocessed source (C family)
-//!            (key: sccache_core::hash_key, over the digest taken as -E streamed out)
+//!            --Run(-E)--> Dispatcher          the preprocessed source (C family: c_compile)
+//!            --Digest---> Hasher              (key: sccache_core::hash_key, over the digest)
 //!            --Lookup---> storage             hit: restore outputs, reply
 //!            --Run------> Dispatcher          miss: compile, read outputs, reply
 //!            --Store----> storage             after the reply; the write's time goes to Stats
 //!            --Record---> StatsKeeper         at every step that counts
 //! ```
 //!
-//! `decide` answers whether the server takes the compile; `execute` runs an accepted one and
-//! returns the client's result together with the cache write to send once the client has it.
+//! `decide` answers whether the server takes the compile; `execute` hands an accepted one to
+//! its family's flow (`c_compile`, `rust_compile`), which keys it and calls `serve`; the
+//! result comes back with the cache write to send once the client has it.
 //! Nothing here fails a build: every cache problem ends in running the real compiler.
 
+use crate::c_compile;
 use crate::detector::{CompilerInfo, Detect};
 use crate::dispatcher::{ProcessOutput, Run, RunError};
 use crate::hasher::{DigestFiles, DigestSource};
@@ -25,15 +27,14 @@ use crate::storage::{Lookup, LookupResult, StorageHandle, Store};
 use actix::prelude::*;
 use sccache_core::compiler::gcc::{self, CCompilation};
 use sccache_core::compiler::rust::{self, RustCompilation};
-use sccache_core::compiler::{CompilerKind, Language, Parsed};
+use sccache_core::compiler::{CompilerKind, Parsed};
 use sccache_core::config::env_flag;
 use sccache_core::entry::CacheEntry;
-use sccache_core::hash_key::{self, CacheKey};
+use sccache_core::hash_key::CacheKey;
 use sccache_core::protocol::{CompileFinished, CompileRequest};
-use sccache_core::source_digest::SourceSummary;
 use sccache_core::stats::Event;
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// How much longer than the storage timeout the flow waits for a lookup's answer.
@@ -267,7 +268,7 @@ pub async fn execute(services: &Services, plan: Plan) -> (CompileFinished, Pendi
             info,
             compilation,
             request,
-        } => execute_c(services, &info, &compilation, &request).await,
+        } => c_compile::execute(services, &info, &compilation, &request).await,
         Plan::Rust {
             info,
             compilation,
@@ -276,136 +277,47 @@ pub async fn execute(services: &Services, plan: Plan) -> (CompileFinished, Pendi
     }
 }
 
-async fn execute_c(
-    services: &Services,
-    info: &CompilerInfo,
-    compilation: &CCompilation,
-    request: &CompileRequest,
-) -> (CompileFinished, PendingStore) {
-    let label = info.kind.stats_label();
-    let started = Instant::now();
-    let Some(source) = source_summary(services, compilation, request).await else {
-        // The compile would fail the same way (or the scratch file could not be made); run it
-        // so the user sees the compiler's own errors, and cache nothing.
-        let reason = Some("preprocessor failed");
-        return (compile_uncached(services, request, reason).await, None);
-    };
-    if let Some(reason) = source.refusal {
-        return (
-            compile_uncached(services, request, Some(reason)).await,
-            None,
-        );
-    }
-    let key = hash_key::c_key(
-        &info.identity,
-        &request.exe,
-        compilation,
-        &request.cwd,
-        &request.env,
-        &source,
-    );
-    log::debug!(
-        "{:?}: key {key} after {:?} (preprocess and hash)",
-        compilation.input,
-        started.elapsed()
-    );
-    let targets: Vec<OutputFile> = compilation
-        .outputs
-        .iter()
-        .map(|output| OutputFile {
-            name: output.role.entry_name().to_owned(),
-            path: Path::new(&request.cwd).join(&output.path),
-        })
-        .collect();
-    serve(services, key, label, targets, request, &AsIs).await
+/// A lookup of the key made before `serve` (the C flow's, while the preprocessor's driver was
+/// exiting): what it found and how long it took.
+pub struct EarlyLookup {
+    pub entry: Option<CacheEntry>,
+    pub took: Duration,
 }
 
-/// The digest of the compile's source text: the preprocessor's output, written to a scratch
-/// file and hashed on the hasher's threads, or the input itself where `-E` prints nothing.
-/// `None` when the preprocessor fails or the text cannot be read.
-async fn source_summary(
-    services: &Services,
-    compilation: &CCompilation,
-    request: &CompileRequest,
-) -> Option<SourceSummary> {
-    let digest = |path: PathBuf| services.digest_source.send(DigestSource { path });
-    if needs_no_preprocessing(compilation.language) {
-        let input = Path::new(&request.cwd).join(&compilation.input);
-        return digest(input).await.ok()?.ok();
-    }
-    // A file rather than a pipe: the preprocessor writes it without waking the server for
-    // every 4 KiB it prints, and on a memory file system that is the cheapest place to write.
-    let scratch = tempfile::Builder::new()
-        .prefix("sccache-cpp")
-        .suffix(".i")
-        .tempfile_in(scratch_dir())
-        .ok()?;
-    let mut args = compilation.preprocess_args.clone();
-    args.push("-o".into());
-    args.push(scratch.path().as_os_str().to_owned());
-    let started = Instant::now();
-    let output = services.run(&request.exe, args, request).await.ok()?;
-    if !output.success() {
-        return None;
-    }
-    let ran = started.elapsed();
-    let summary = digest(scratch.path().to_path_buf()).await.ok()?.ok();
-    // Removing the scratch file is no part of the answer; the blocking pool does it meanwhile.
-    tokio::task::spawn_blocking(move || drop(scratch));
-    log::debug!(
-        "preprocessor ran {:?} ({ran:?} with the dispatch), digest done at {:?}",
-        output.duration,
-        started.elapsed()
-    );
-    summary
-}
-
-/// Where preprocessed text is written: the memory file system when there is one.
-fn scratch_dir() -> &'static Path {
-    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
-        let shm = Path::new("/dev/shm");
-        let writable = tempfile::tempfile_in(shm).is_ok();
-        if writable {
-            shm.to_path_buf()
-        } else {
-            std::env::temp_dir()
-        }
-    })
-}
-
-fn needs_no_preprocessing(language: Language) -> bool {
-    matches!(
-        language,
-        Language::PreprocessedC | Language::PreprocessedCxx | Language::Assembler
-    )
-}
-
-/// The part of a compile shared by every compiler once the key is known: look up, restore on a
-/// hit; on a miss compile, collect the outputs and prepare the write.
+/// The part of a compile shared by every compiler once the key is known: look up (unless
+/// `early` did), restore on a hit; on a miss compile, collect the outputs and prepare the write.
 pub async fn serve(
     services: &Services,
     key: CacheKey,
+    early: Option<EarlyLookup>,
     label: &str,
     targets: Vec<OutputFile>,
     request: &CompileRequest,
     adapter: &dyn EntryAdapter,
 ) -> (CompileFinished, PendingStore) {
     let started = Instant::now();
-    if env_flag(&|name| lookup_env(request, name), "SCCACHE_RECACHE") {
+    let found = if env_flag(&|name| lookup_env(request, name), "SCCACHE_RECACHE") {
         services.record(Event::ForcedRecache);
-    } else if let Some(mut entry) = services.lookup(key, label).await {
-        let looked_up = started.elapsed();
+        None
+    } else {
+        match early {
+            Some(early) => early.entry.map(|entry| (entry, early.took)),
+            None => {
+                let entry = services.lookup(key, label).await;
+                entry.map(|entry| (entry, started.elapsed()))
+            }
+        }
+    };
+    if let Some((mut entry, looked_up)) = found {
+        let restoring = Instant::now();
         adapter.for_restore(&mut entry);
         match outputs::restore(entry.files, targets.clone()).await {
             Ok(()) => {
-                log::debug!(
-                    "hit {key}: looked up in {looked_up:?}, restored by {:?}",
-                    started.elapsed()
-                );
+                let restored = restoring.elapsed();
+                log::debug!("hit {key}: looked up in {looked_up:?}, restored in {restored:?}");
                 services.record(Event::Hit {
                     label: label.to_owned(),
-                    read: started.elapsed(),
+                    read: looked_up + restored,
                 });
                 let finished = CompileFinished {
                     exit_code: Some(0),

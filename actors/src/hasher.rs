@@ -5,9 +5,11 @@
 //! for directives that make a compile uncacheable), the sources and externs of a rust compile,
 //! compiler binaries. It decides nothing about what goes into a key.
 
+use crate::close_watch::FileStamp;
 use actix::prelude::*;
 use sccache_core::hash_key;
 use sccache_core::source_digest::{summarize, SourceSummary};
+use std::io::Read;
 use std::path::PathBuf;
 
 /// The hashing actor; run it with `SyncArbiter::start`.
@@ -20,16 +22,38 @@ impl Actor for Hasher {
 /// Digests a compile's source text from a file: the preprocessed text the preprocessor wrote
 /// to a scratch file, or an input that needs no preprocessing.
 #[derive(Message)]
-#[rtype(result = "Result<SourceSummary, std::io::Error>")]
+#[rtype(result = "Result<DigestedSource, std::io::Error>")]
 pub struct DigestSource {
     pub path: PathBuf,
 }
 
+/// A source text's digest, with the stamp of the file it was read from.
+#[derive(Debug, Clone, Copy)]
+pub struct DigestedSource {
+    pub summary: SourceSummary,
+    pub stamp: FileStamp,
+}
+
 impl Handler<DigestSource> for Hasher {
-    type Result = Result<SourceSummary, std::io::Error>;
+    type Result = Result<DigestedSource, std::io::Error>;
 
     fn handle(&mut self, message: DigestSource, _: &mut SyncContext<Self>) -> Self::Result {
-        Ok(summarize(&std::fs::read(&message.path)?))
+        let mut file = std::fs::File::open(&message.path)?;
+        let before = file.metadata()?;
+        let mut text = Vec::with_capacity(usize::try_from(before.len()).unwrap_or(0));
+        file.read_to_end(&mut text)?;
+        // A file that changed while it was read has no one digest.
+        let stamp = FileStamp::of(&before);
+        if FileStamp::of(&file.metadata()?) != stamp {
+            return Err(std::io::Error::other(format!(
+                "{} changed while it was read",
+                message.path.display()
+            )));
+        }
+        Ok(DigestedSource {
+            summary: summarize(&text),
+            stamp,
+        })
     }
 }
 

@@ -5,6 +5,8 @@
 //! lives in `sccache_core`; these actors move messages, run processes and touch storage.
 //! See docs/ARCHITECTURE.md for the message table.
 
+pub mod c_compile;
+pub mod close_watch;
 pub mod compile;
 pub mod connection;
 pub mod detector;

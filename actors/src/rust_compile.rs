@@ -85,7 +85,7 @@ pub async fn execute(
         compilation,
         written: out_dir_as_written(compilation),
     };
-    serve(services, key, label, targets, request, &adapter).await
+    serve(services, key, None, label, targets, request, &adapter).await
 }
 
 /// Keeps the output directory out of stored entries: rustc writes it into the `.d` file's

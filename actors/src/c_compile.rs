@@ -1,0 +1,256 @@
+//! The C family's flow (gcc, clang; C, C++, assembler): preprocess, digest the preprocessed
+//! text, key, then the shared `compile::serve`.
+//!
+//! ```text
+//! Run(-E -o scratch) ──────────────────────────────────────────────▶ exit status
+//!        └─ cc1 closes scratch (CloseWatch) ─▶ DigestSource ─▶ key ─▶ Lookup
+//! ```
+//!
+//! The preprocessor writes to a scratch file. When the compiler writes that file in place
+//! (gcc's cc1 does), its close is seen before the driver exits, and the digest and lookup run
+//! in the gap, on the hasher and storage as always. What they found is used only if the
+//! preprocessor then succeeds, the file was not written again and is still the one read;
+//! otherwise the digest is taken again from the finished file, the ordinary way.
+
+use crate::close_watch::{CloseWatch, FileStamp};
+use crate::compile::{
+    compile_uncached, lookup_env, serve, AsIs, EarlyLookup, PendingStore, Services,
+};
+use crate::detector::CompilerInfo;
+use crate::dispatcher::{ProcessOutput, RunError};
+use crate::hasher::{DigestSource, DigestedSource};
+use crate::outputs::OutputFile;
+use sccache_core::compiler::gcc::CCompilation;
+use sccache_core::compiler::Language;
+use sccache_core::config::env_flag;
+use sccache_core::hash_key::{self, CacheKey};
+use sccache_core::protocol::{CompileFinished, CompileRequest};
+use sccache_core::source_digest::SourceSummary;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Runs an accepted C-family compile.
+pub async fn execute(
+    services: &Services,
+    info: &CompilerInfo,
+    compilation: &CCompilation,
+    request: &CompileRequest,
+) -> (CompileFinished, PendingStore) {
+    let label = info.kind.stats_label();
+    let started = Instant::now();
+    let key_of = |source: &SourceSummary| {
+        hash_key::c_key(
+            &info.identity,
+            &request.exe,
+            compilation,
+            &request.cwd,
+            &request.env,
+            source,
+        )
+    };
+    let recache = env_flag(&|name| lookup_env(request, name), "SCCACHE_RECACHE");
+    let keyed = Keyed {
+        key_of: &key_of,
+        label,
+        look_up: !recache,
+    };
+    let Some(source) = source(services, compilation, request, &keyed).await else {
+        // The compile would fail the same way (or the scratch file could not be made); run it
+        // so the user sees the compiler's own errors, and cache nothing.
+        let reason = Some("preprocessor failed");
+        return (compile_uncached(services, request, reason).await, None);
+    };
+    if let Some(reason) = source.summary.refusal {
+        return (
+            compile_uncached(services, request, Some(reason)).await,
+            None,
+        );
+    }
+    let key = key_of(&source.summary);
+    log::debug!(
+        "{:?}: key {key} after {:?} (preprocess and hash{})",
+        compilation.input,
+        started.elapsed(),
+        if source.early.is_some() {
+            ", early"
+        } else {
+            ""
+        }
+    );
+    let targets: Vec<OutputFile> = compilation
+        .outputs
+        .iter()
+        .map(|output| OutputFile {
+            name: output.role.entry_name().to_owned(),
+            path: Path::new(&request.cwd).join(&output.path),
+        })
+        .collect();
+    serve(services, key, source.early, label, targets, request, &AsIs).await
+}
+
+/// How a digest becomes a key and a lookup, for the early lookup.
+struct Keyed<'a> {
+    key_of: &'a dyn Fn(&SourceSummary) -> CacheKey,
+    label: &'a str,
+    /// False under `SCCACHE_RECACHE`: the entry is to be replaced, not read.
+    look_up: bool,
+}
+
+/// The compile's source text, digested, with the lookup of its key when that was done early.
+struct Source {
+    summary: SourceSummary,
+    early: Option<EarlyLookup>,
+}
+
+/// What the early path found, before it is known to be usable.
+struct Early {
+    digested: DigestedSource,
+    lookup: Option<EarlyLookup>,
+}
+
+/// The digest of the compile's source text: the preprocessor's output, written to a scratch
+/// file and hashed on the hasher's threads, or the input itself where `-E` prints nothing.
+/// `None` when the preprocessor fails or the text cannot be read.
+async fn source(
+    services: &Services,
+    compilation: &CCompilation,
+    request: &CompileRequest,
+    keyed: &Keyed<'_>,
+) -> Option<Source> {
+    let digest = |path: PathBuf| services.digest_source.send(DigestSource { path });
+    if needs_no_preprocessing(compilation.language) {
+        let input = Path::new(&request.cwd).join(&compilation.input);
+        let digested = digest(input).await.ok()?.ok()?;
+        return Some(Source {
+            summary: digested.summary,
+            early: None,
+        });
+    }
+    // A file rather than a pipe: the preprocessor writes it without waking the server for
+    // every 4 KiB it prints, and on a memory file system that is the cheapest place to write.
+    let scratch = tempfile::Builder::new()
+        .prefix("sccache-cpp")
+        .suffix(".i")
+        .tempfile_in(scratch_dir())
+        .ok()?;
+    let path = scratch.path().to_path_buf();
+    // Without inotify (or out of watches), every hit takes the ordinary path.
+    let watch = CloseWatch::new(&path).ok();
+    let mut args = compilation.preprocess_args.clone();
+    args.push("-o".into());
+    args.push(path.as_os_str().to_owned());
+    let started = Instant::now();
+    let (output, early) = run_and_look_early(
+        services.run(&request.exe, args, request),
+        early_lookup(services, watch.as_ref(), &path, keyed),
+        watch.as_ref(),
+    )
+    .await;
+    let output = output.ok()?;
+    if !output.success() {
+        return None;
+    }
+    let ran = started.elapsed();
+    // Usable only if the close that started it was the file's last write and the file is
+    // still the one that was read.
+    let early = early.filter(|early| {
+        watch.as_ref().is_some_and(|watch| watch.closes() == 1)
+            && FileStamp::at(&path) == Some(early.digested.stamp)
+    });
+    let source = match early {
+        Some(early) => Source {
+            summary: early.digested.summary,
+            early: early.lookup,
+        },
+        None => Source {
+            summary: digest(path).await.ok()?.ok()?.summary,
+            early: None,
+        },
+    };
+    // Removing the scratch file is no part of the answer; the blocking pool does it meanwhile.
+    tokio::task::spawn_blocking(move || drop(scratch));
+    log::debug!(
+        "preprocessor ran {:?} ({ran:?} with the dispatch), digest done at {:?}",
+        output.duration,
+        started.elapsed()
+    );
+    Some(source)
+}
+
+/// Runs the preprocessor and, beside it, the early digest and lookup, which start only when
+/// the watch sees the output closed. When the preprocessor's driver exits first, an early path
+/// that has already started is awaited (it is ahead of starting over); one that has not is
+/// dropped.
+async fn run_and_look_early(
+    run: impl std::future::Future<Output = Result<ProcessOutput, RunError>>,
+    early: impl std::future::Future<Output = Option<Early>>,
+    watch: Option<&CloseWatch>,
+) -> (Result<ProcessOutput, RunError>, Option<Early>) {
+    tokio::pin!(run);
+    tokio::pin!(early);
+    tokio::select! {
+        biased;
+        found = &mut early => (run.await, found),
+        output = &mut run => {
+            let started = watch.is_some_and(|watch| watch.seen());
+            (output, if started { early.await } else { None })
+        }
+    }
+}
+
+/// Once the scratch file is closed after writing: its digest, and the lookup of the key it
+/// makes. Never resolves without a watch or a close.
+async fn early_lookup(
+    services: &Services,
+    watch: Option<&CloseWatch>,
+    path: &Path,
+    keyed: &Keyed<'_>,
+) -> Option<Early> {
+    let Some(watch) = watch else {
+        return std::future::pending().await;
+    };
+    if watch.closed().await.is_err() {
+        return std::future::pending().await;
+    }
+    let digested = services
+        .digest_source
+        .send(DigestSource {
+            path: path.to_path_buf(),
+        })
+        .await
+        .ok()?
+        .ok()?;
+    let lookup = if keyed.look_up && digested.summary.refusal.is_none() {
+        let started = Instant::now();
+        let key = (keyed.key_of)(&digested.summary);
+        let entry = services.lookup(key, keyed.label).await;
+        Some(EarlyLookup {
+            entry,
+            took: started.elapsed(),
+        })
+    } else {
+        None
+    };
+    Some(Early { digested, lookup })
+}
+
+/// Where preprocessed text is written: the memory file system when there is one.
+fn scratch_dir() -> &'static Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let shm = Path::new("/dev/shm");
+        let writable = tempfile::tempfile_in(shm).is_ok();
+        if writable {
+            shm.to_path_buf()
+        } else {
+            std::env::temp_dir()
+        }
+    })
+}
+
+fn needs_no_preprocessing(language: Language) -> bool {
+    matches!(
+        language,
+        Language::PreprocessedC | Language::PreprocessedCxx | Language::Assembler
+    )
+}
