@@ -141,6 +141,15 @@ pub enum Plan {
 /// A cache write to send once the client has its result.
 pub type PendingStore = Option<Store>;
 
+/// What follows the reply to a compile, off the client's path.
+#[derive(Default)]
+pub struct AfterReply {
+    /// The cache write to send.
+    pub store: PendingStore,
+    /// A scratch file to remove (the C flow's preprocessed text).
+    pub scratch: Option<tempfile::TempPath>,
+}
+
 /// What an entry needs on its way into and out of the cache, beyond its files: the rust flow
 /// keeps the absolute output directory out of stored entries and puts this invocation's back.
 pub trait EntryAdapter {
@@ -262,7 +271,7 @@ fn refuse<T>(services: &Services, parsed: Parsed<T>) -> Decision {
 }
 
 /// Runs an accepted compile: from the cache when it can, from the compiler when it must.
-pub async fn execute(services: &Services, plan: Plan) -> (CompileFinished, PendingStore) {
+pub async fn execute(services: &Services, plan: Plan) -> (CompileFinished, AfterReply) {
     match plan {
         Plan::C {
             info,
@@ -273,7 +282,17 @@ pub async fn execute(services: &Services, plan: Plan) -> (CompileFinished, Pendi
             info,
             compilation,
             request,
-        } => rust_compile::execute(services, &info, &compilation, &request).await,
+        } => {
+            let (finished, store) =
+                rust_compile::execute(services, &info, &compilation, &request).await;
+            (
+                finished,
+                AfterReply {
+                    store,
+                    scratch: None,
+                },
+            )
+        }
     }
 }
 

@@ -172,16 +172,18 @@ impl Connection {
             Box::pin(
                 executed
                     .into_actor(actor)
-                    .map(move |(finished, store), actor, ctx| {
+                    .map(move |(finished, after), actor, ctx| {
                         actor.reply(&Response::CompileFinished(finished));
                         log::debug!(
                             "compile answered {:?} after its request",
                             received.elapsed()
                         );
-                        if let Some(store) = store {
-                            // After the reply: the client does not wait for the write.
+                        // After the reply: the client waits neither for the write nor for
+                        // the scratch file's removal.
+                        if let Some(store) = after.store {
                             actor.services.storage.store.do_send(store);
                         }
+                        drop(after.scratch);
                         actor.end(ctx);
                     }),
             )
