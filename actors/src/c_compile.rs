@@ -51,7 +51,6 @@ pub async fn execute(
     let recache = env_flag(&|name| lookup_env(request, name), "SCCACHE_RECACHE");
     let keyed = Keyed {
         key_of: &key_of,
-        label,
         look_up: !recache,
     };
     let Some(source) = source(services, compilation, request, &keyed).await else {
@@ -98,7 +97,6 @@ pub async fn execute(
 /// How a digest becomes a key and a lookup, for the early lookup.
 struct Keyed<'a> {
     key_of: &'a dyn Fn(&SourceSummary) -> CacheKey,
-    label: &'a str,
     /// False under `SCCACHE_RECACHE`: the entry is to be replaced, not read.
     look_up: bool,
 }
@@ -207,20 +205,16 @@ async fn run_and_look_early(
     }
 }
 
-/// Once the scratch file is closed after writing: its digest, and the lookup of the key it
-/// makes. Never resolves without a watch or a close.
+/// Once the scratch file is closed after writing: its digest, and the fetch of the key it
+/// makes (counted only if the result is kept). `None` at once without a watch, and when the
+/// watch fails.
 async fn early_lookup(
     services: &Services,
     watch: Option<&CloseWatch>,
     path: &Path,
     keyed: &Keyed<'_>,
 ) -> Option<Early> {
-    let Some(watch) = watch else {
-        return std::future::pending().await;
-    };
-    if watch.closed().await.is_err() {
-        return std::future::pending().await;
-    }
+    watch?.closed().await.ok()?;
     let digested = services
         .digest_source
         .send(DigestSource {
@@ -232,9 +226,9 @@ async fn early_lookup(
     let lookup = if keyed.look_up && digested.summary.refusal.is_none() {
         let started = Instant::now();
         let key = (keyed.key_of)(&digested.summary);
-        let entry = services.lookup(key, keyed.label).await;
+        let fetched = services.fetch(key).await;
         Some(EarlyLookup {
-            entry,
+            fetched,
             took: started.elapsed(),
         })
     } else {

@@ -12,32 +12,45 @@
 //! event loop): instances are a scarce per-user resource (128 by default) that editors and file
 //! watchers of the same user need too, and closing one waits for a kernel grace period.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::ffi::CString;
+use std::future::poll_fn;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
+use std::task::{Poll, Waker};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
-/// The thread's inotify instance and the closes counted per watch.
+/// The thread's inotify instance, and what each watch has seen.
 struct Instance {
     inotify: AsyncFd<OwnedFd>,
-    /// Closes-after-write read from the queue so far, by watch descriptor.
-    closes: RefCell<HashMap<i32, u32>>,
+    watches: RefCell<HashMap<i32, Seen>>,
+    /// Set when reading the queue failed: every watch then fails too.
+    broken: Cell<bool>,
+}
+
+/// One watch's closes-after-write so far, and the task waiting for the first.
+#[derive(Default)]
+struct Seen {
+    closes: u32,
+    waiting: Option<Waker>,
 }
 
 thread_local! {
     /// Made on first use; `None` when inotify is unavailable (then no watch is ever made).
-    static INSTANCE: Option<Rc<Instance>> = Instance::new().ok().map(Rc::new);
+    static INSTANCE: Option<Rc<Instance>> = Instance::start().ok();
 }
 
 impl Instance {
-    fn new() -> io::Result<Instance> {
+    /// Makes the instance and spawns its reader on this thread's event loop: the reader is
+    /// the only one to wait for the descriptor's readiness, so no waiter can miss an event
+    /// that somebody else read.
+    fn start() -> io::Result<Rc<Instance>> {
         // SAFETY: inotify_init1 takes no pointers; the result is checked before use.
         let raw = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
         if raw < 0 {
@@ -48,13 +61,18 @@ impl Instance {
         // SAFETY: the OwnedFd keeps the descriptor open, naming the same one, for as long as
         // the AsyncFd owns it.
         let inotify = unsafe { AsyncFd::register_with_interest(descriptor, Interest::READABLE) }?;
-        Ok(Instance {
+        let instance = Rc::new(Instance {
             inotify,
-            closes: RefCell::new(HashMap::new()),
-        })
+            watches: RefCell::new(HashMap::new()),
+            broken: Cell::new(false),
+        });
+        tokio::task::spawn_local(read_forever(Rc::downgrade(&instance)));
+        Ok(instance)
     }
 
-    /// Reads whatever events are queued and counts each watch's closes-after-write.
+    /// Reads whatever events are queued, counts each watch's closes-after-write and wakes the
+    /// task waiting on a watch that saw its first. A lost event (the queue overflowed) makes
+    /// every watch's early read unusable, as a second close would.
     fn drain(&self) -> io::Result<()> {
         const EVENT_HEADER: usize = std::mem::size_of::<libc::inotify_event>();
         let mut buffer = [0u8; 4096];
@@ -72,10 +90,12 @@ impl Instance {
                 return match error.kind() {
                     io::ErrorKind::WouldBlock => Ok(()),
                     io::ErrorKind::Interrupted => continue,
-                    _ => Err(error),
+                    _ => {
+                        self.break_all();
+                        Err(error)
+                    }
                 };
             };
-            let mut closes = self.closes.borrow_mut();
             let mut offset = 0;
             while offset + EVENT_HEADER <= length {
                 // The header: wd (i32), mask (u32), cookie (u32), len (u32), then the name.
@@ -86,13 +106,65 @@ impl Instance {
                         .and_then(|bytes| bytes.try_into().ok())
                         .map_or(0, u32::from_ne_bytes)
                 };
-                let watch = field(0) as i32;
-                if field(4) & libc::IN_CLOSE_WRITE != 0 {
-                    if let Some(count) = closes.get_mut(&watch) {
-                        *count += 1;
-                    }
+                let mask = field(4);
+                if mask & libc::IN_Q_OVERFLOW != 0 {
+                    self.count_everywhere(2);
+                } else if mask & libc::IN_CLOSE_WRITE != 0 {
+                    self.count(field(0) as i32);
                 }
                 offset += EVENT_HEADER + field(12) as usize;
+            }
+        }
+    }
+
+    fn count(&self, watch: i32) {
+        let woken = self.watches.borrow_mut().get_mut(&watch).and_then(|seen| {
+            seen.closes += 1;
+            seen.waiting.take()
+        });
+        if let Some(task) = woken {
+            task.wake();
+        }
+    }
+
+    /// Counts `closes` for every watch and wakes every waiting task.
+    fn count_everywhere(&self, closes: u32) {
+        let woken: Vec<Waker> = self
+            .watches
+            .borrow_mut()
+            .values_mut()
+            .filter_map(|seen| {
+                seen.closes += closes;
+                seen.waiting.take()
+            })
+            .collect();
+        woken.into_iter().for_each(Waker::wake);
+    }
+
+    fn break_all(&self) {
+        self.broken.set(true);
+        self.count_everywhere(0);
+    }
+}
+
+/// The instance's reader: drains the queue whenever it is readable, as long as the instance
+/// lives (the thread's, so as long as the event loop).
+async fn read_forever(instance: Weak<Instance>) {
+    loop {
+        let Some(live) = instance.upgrade() else {
+            return;
+        };
+        let ready = live.inotify.readable().await;
+        match ready {
+            Ok(mut ready) => {
+                if live.drain().is_err() {
+                    return;
+                }
+                ready.clear_ready();
+            }
+            Err(_) => {
+                live.break_all();
+                return;
             }
         }
     }
@@ -110,6 +182,7 @@ impl CloseWatch {
     pub fn new(path: &Path) -> io::Result<CloseWatch> {
         let instance = INSTANCE
             .with(Clone::clone)
+            .filter(|instance| !instance.broken.get())
             .ok_or_else(|| io::Error::other("inotify is unavailable"))?;
         let name = CString::new(path.as_os_str().as_bytes())?;
         // SAFETY: `name` is a NUL-terminated string that outlives the call.
@@ -123,50 +196,57 @@ impl CloseWatch {
         if watch < 0 {
             return Err(io::Error::last_os_error());
         }
-        // A descriptor is new for each watch (the kernel does not reuse them soon), so no
-        // count is inherited from an earlier file.
-        instance.closes.borrow_mut().insert(watch, 0);
+        // A descriptor is new for each watch (the kernel hands them out in turn), so no count
+        // is inherited from an earlier file.
+        instance.watches.borrow_mut().insert(watch, Seen::default());
         Ok(CloseWatch { instance, watch })
     }
 
-    /// Resolves once a close-after-write of the file has been reported.
+    /// Resolves once a close-after-write of the file has been reported; fails if the
+    /// instance can no longer read events.
     pub async fn closed(&self) -> io::Result<()> {
-        loop {
-            self.instance.drain()?;
-            if self.count() > 0 {
-                return Ok(());
+        poll_fn(|context| {
+            if self.instance.broken.get() {
+                return Poll::Ready(Err(io::Error::other("inotify events cannot be read")));
             }
-            let mut ready = self.instance.inotify.readable().await?;
-            // Whoever drains first counts every watch's events; the rest find nothing to read.
-            ready.clear_ready();
-        }
+            let mut watches = self.instance.watches.borrow_mut();
+            let Some(seen) = watches.get_mut(&self.watch) else {
+                return Poll::Ready(Err(io::Error::other("the watch is gone")));
+            };
+            if seen.closes > 0 {
+                return Poll::Ready(Ok(()));
+            }
+            seen.waiting = Some(context.waker().clone());
+            Poll::Pending
+        })
+        .await
     }
 
-    /// How many closes-after-write of the file have been reported so far, queued ones too.
+    /// How many closes-after-write of the file have been reported so far, queued ones too
+    /// (read here, without waiting for the reader).
     pub fn closes(&self) -> u32 {
-        // A failed read adds nothing; the count stays as it was.
+        // A failed read breaks every watch; `broken` then answers for it.
         let _ = self.instance.drain();
-        self.count()
-    }
-
-    /// Whether the file has been closed after writing at least once.
-    pub fn seen(&self) -> bool {
-        self.closes() > 0
-    }
-
-    fn count(&self) -> u32 {
+        if self.instance.broken.get() {
+            return u32::MAX;
+        }
         self.instance
-            .closes
+            .watches
             .borrow()
             .get(&self.watch)
-            .copied()
-            .unwrap_or(0)
+            .map_or(0, |seen| seen.closes)
+    }
+
+    /// Whether the file has been closed after writing at least once (or the watch broke:
+    /// either way, an early path under way will finish without waiting).
+    pub fn seen(&self) -> bool {
+        self.closes() > 0
     }
 }
 
 impl Drop for CloseWatch {
     fn drop(&mut self) {
-        self.instance.closes.borrow_mut().remove(&self.watch);
+        self.instance.watches.borrow_mut().remove(&self.watch);
         // SAFETY: plain integers. Fails harmlessly when the kernel already removed the watch
         // (the file was deleted).
         unsafe { libc::inotify_rm_watch(self.instance.inotify.get_ref().as_raw_fd(), self.watch) };
@@ -256,6 +336,27 @@ mod tests {
         closed.unwrap().unwrap();
         writer.join().unwrap();
         assert_eq!(other.closes(), 1);
+    }
+
+    #[actix_rt::test]
+    async fn a_close_that_another_watch_read_still_wakes_its_own() {
+        let first = tempfile::NamedTempFile::new().unwrap();
+        let second = tempfile::NamedTempFile::new().unwrap();
+        let watch = CloseWatch::new(first.path()).unwrap();
+        let other = CloseWatch::new(second.path()).unwrap();
+        // A task waiting for the first file's close, polled again only when woken.
+        let waiting = tokio::task::spawn_local(async move { watch.closed().await });
+        tokio::task::yield_now().await;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(first.path())
+            .unwrap();
+        // The other watch reads the queue first, and with it the first file's close.
+        assert_eq!(other.closes(), 0);
+        match tokio::time::timeout(Duration::from_secs(2), waiting).await {
+            Ok(closed) => closed.unwrap().unwrap(),
+            Err(_) => panic!("the close was read by another watch and never reported"),
+        }
     }
 
     #[test]

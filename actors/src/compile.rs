@@ -75,14 +75,24 @@ impl Services {
     /// Asks the storage backend for an entry, within the storage timeout, counting what goes
     /// wrong. Returns the entry on a hit.
     pub async fn lookup(&self, key: CacheKey, label: &str) -> Option<CacheEntry> {
-        let answer = self
-            .storage
+        let fetched = self.fetch(key).await;
+        self.account(fetched, label)
+    }
+
+    /// Asks the storage backend for an entry, within the storage timeout, counting nothing
+    /// yet (an early lookup may be thrown away).
+    pub async fn fetch(&self, key: CacheKey) -> Fetched {
+        self.storage
             .lookup
             .send(Lookup { key })
             // Backends bound their own round trips by the storage timeout and say why they
             // failed; this outer bound, a little longer, only catches a backend that hangs.
             .timeout(self.storage_timeout + LOOKUP_TIMEOUT_MARGIN)
-            .await;
+            .await
+    }
+
+    /// Counts what went wrong with a fetch; the entry on a hit.
+    pub fn account(&self, answer: Fetched, label: &str) -> Option<CacheEntry> {
         match answer {
             Ok(LookupResult::Hit(entry)) => Some(*entry),
             Ok(LookupResult::Miss) => None,
@@ -114,6 +124,9 @@ impl Services {
         }
     }
 }
+
+/// A storage answer, not yet counted.
+pub type Fetched = Result<LookupResult, MailboxError>;
 
 /// Whether the server takes a compile.
 pub enum Decision {
@@ -299,7 +312,7 @@ pub async fn execute(services: &Services, plan: Plan) -> (CompileFinished, After
 /// A lookup of the key made before `serve` (the C flow's, while the preprocessor's driver was
 /// exiting): what it found and how long it took.
 pub struct EarlyLookup {
-    pub entry: Option<CacheEntry>,
+    pub fetched: Fetched,
     pub took: Duration,
 }
 
@@ -320,7 +333,9 @@ pub async fn serve(
         None
     } else {
         match early {
-            Some(early) => early.entry.map(|entry| (entry, early.took)),
+            Some(early) => services
+                .account(early.fetched, label)
+                .map(|entry| (entry, early.took)),
             None => {
                 let entry = services.lookup(key, label).await;
                 entry.map(|entry| (entry, started.elapsed()))

@@ -97,19 +97,14 @@ fn write_atomically(path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Res
     let mode = mode.unwrap_or(0o644);
     // Renaming over a device, a FIFO or a symlink would replace it instead of writing where
     // the compiler would have written; leave those to the compiler.
-    let existing = match std::fs::symlink_metadata(path) {
+    match std::fs::symlink_metadata(path) {
         Ok(existing) if !existing.is_file() => {
             return Err(std::io::Error::other(
                 "the target exists and is not a regular file",
             ))
         }
-        Ok(existing) => Some(existing),
-        Err(_) => None,
-    };
-    if let Some(existing) = &existing {
-        if touched_if_identical(path, existing, data, mode) {
-            return Ok(());
-        }
+        Ok(existing) if touched_if_identical(path, &existing, data, mode) => return Ok(()),
+        _ => {}
     }
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
@@ -121,18 +116,9 @@ fn write_atomically(path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Res
     temp.write_all(data)?;
     temp.as_file()
         .set_permissions(std::fs::Permissions::from_mode(mode))?;
-    if existing.is_some() {
-        // ext4 (auto_da_alloc) writes a file's data out before a rename that replaces another
-        // file, which made a hit wait ~0.4 ms for the disk. Unlinked first, the old file is
-        // gone before the new one appears: a reader sees the old file, no file, or the whole
-        // new one, never part of one. A crash right after leaves what a compiler's own
-        // truncate-and-write can leave.
-        match std::fs::remove_file(path) {
-            Ok(()) => {}
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-            Err(error) => return Err(error),
-        }
-    }
+    // Renamed over the old file, never unlinking it first: a reader sees the old file or the
+    // new one, and ext4 (auto_da_alloc) writes the new data out before such a rename (about
+    // 0.4 ms here), so a crash cannot leave an empty object with a fresh mtime.
     temp.persist(path).map_err(|error| error.error)?;
     Ok(())
 }
@@ -140,7 +126,10 @@ fn write_atomically(path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Res
 /// When the target already holds exactly `data` with `mode` (a rebuild whose output did not
 /// change), sets its modification time to now, as rewriting it would, and says so. Any doubt
 /// (a different size or mode, a read error, a file this user may not touch) answers `false`,
-/// and the file is rewritten.
+/// and the file is rewritten. "Now" is the file system's clock (`UTIME_NOW`), as for a write,
+/// not this machine's: on NFS the two can differ, and make compares against the former.
+/// (Two writers racing for one output are already a broken build; the later one wins here
+/// as anywhere.)
 fn touched_if_identical(path: &Path, existing: &std::fs::Metadata, data: &[u8], mode: u32) -> bool {
     if existing.len() != data.len() as u64 || existing.permissions().mode() & 0o7777 != mode {
         return false;
@@ -150,7 +139,28 @@ fn touched_if_identical(path: &Path, existing: &std::fs::Metadata, data: &[u8], 
     };
     let mut current = Vec::with_capacity(data.len());
     let same = std::io::Read::read_to_end(&mut file, &mut current).is_ok() && current == data;
-    same && file.set_modified(std::time::SystemTime::now()).is_ok()
+    same && touch(&file).is_ok()
+}
+
+/// Sets a file's modification time to the file system's now, leaving its access time.
+fn touch(file: &std::fs::File) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let times = [
+        libc::timespec {
+            tv_sec: 0,
+            tv_nsec: libc::UTIME_OMIT,
+        },
+        libc::timespec {
+            tv_sec: 0,
+            tv_nsec: libc::UTIME_NOW,
+        },
+    ];
+    // SAFETY: `times` is an array of the two timespecs futimens reads; the descriptor is open.
+    if unsafe { libc::futimens(file.as_raw_fd(), times.as_ptr()) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 async fn blocking<T: Send + 'static>(
