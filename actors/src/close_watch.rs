@@ -178,7 +178,8 @@ pub struct CloseWatch {
 
 impl CloseWatch {
     /// Watches the file at `path`, which must exist. Fails when inotify is unavailable or out
-    /// of watches; the caller then goes without.
+    /// of watches; the caller then goes without. Call it on an event loop (an actix arbiter):
+    /// the thread's first call spawns the reader task there.
     pub fn new(path: &Path) -> io::Result<CloseWatch> {
         let instance = INSTANCE
             .with(Clone::clone)
