@@ -342,28 +342,57 @@ fn a_key_prefix_keeps_two_caches_apart() {
     );
 }
 
+/// What `stopped_mid_build` leaves: the S3 server (stopped), the sccache server, the fixture
+/// compiled while S3 was down, that build's longest compile and the stats after it.
+struct StoppedMidBuild {
+    moto: Moto,
+    server: Server,
+    dir: tempfile::TempDir,
+    longest: Duration,
+    stats: serde_json::Value,
+}
+
+/// A server on `bucket` stores one object; then S3 stops (connections refused), and every
+/// fixture source is compiled through the same server: each must succeed, lookups failing at
+/// once and writes after their retries. Asserts the three failed reads.
+fn stopped_mid_build(bucket: &str) -> StoppedMidBuild {
+    let mut moto = Moto::start();
+    moto.create_bucket(bucket);
+    let env = s3_env(&moto, bucket, &[("SCCACHE_STORAGE_TIMEOUT_MS", "1000")]);
+    let server = start_server(&env);
+    let first = fixture("c");
+    let hello = ["-c", "hello.c", "-o", "hello.o"];
+    assert_success(&server.compile(first.path(), "gcc", &hello), "first");
+    server.wait_for_stats(|stats| count(stats, "cache_writes") >= 1);
+    moto.stop();
+    let dir = fixture("c");
+    let longest = compile_all(&server, dir.path());
+    let stats = server.wait_for_stats(|stats| count(stats, "cache_write_errors") >= 3);
+    assert_eq!(count(&stats, "cache_read_errors"), 3, "{stats:#}");
+    StoppedMidBuild {
+        moto,
+        server,
+        dir,
+        longest,
+        stats,
+    }
+}
+
 #[test]
 fn builds_go_on_when_the_s3_server_dies_or_hangs() {
-    let mut moto = Moto::start();
-    moto.create_bucket("flaky");
-    let port = moto.port;
-    let env = s3_env(&moto, "flaky", &[("SCCACHE_STORAGE_TIMEOUT_MS", "1000")]);
-    let server = start_server(&env);
-    let dir = fixture("c");
-    let hello = ["-c", "hello.c", "-o", "hello.o"];
-    assert_success(&server.compile(dir.path(), "gcc", &hello), "first");
-    server.wait_for_stats(|stats| count(stats, "cache_writes") >= 1);
-
     // Gone: connections are refused, so lookups fail at once and writes fail after retries.
-    moto.stop();
-    let dead_dir = fixture("c");
-    let longest = compile_all(&server, dead_dir.path());
+    let StoppedMidBuild {
+        moto,
+        server,
+        dir: dead_dir,
+        longest,
+        stats,
+    } = stopped_mid_build("flaky");
+    let port = moto.port;
     assert!(
         longest < Duration::from_secs(3),
         "a compile took {longest:?}"
     );
-    let stats = server.wait_for_stats(|stats| count(stats, "cache_write_errors") >= 3);
-    assert_eq!(count(&stats, "cache_read_errors"), 3, "{stats:#}");
     assert_eq!(count(&stats, "cache_hits.counts.C/C++"), 0, "{stats:#}");
 
     // Hanging: the port accepts connections and never answers, so lookups time out.
@@ -390,21 +419,14 @@ fn builds_go_on_when_the_s3_server_dies_or_hangs() {
 
 #[test]
 fn a_restarted_s3_server_is_used_again_without_restarting_sccache() {
-    let mut moto = Moto::start();
-    moto.create_bucket("comeback");
-    let env = s3_env(&moto, "comeback", &[("SCCACHE_STORAGE_TIMEOUT_MS", "1000")]);
-    let server = start_server(&env);
-    let dir = fixture("c");
-    let hello = ["-c", "hello.c", "-o", "hello.o"];
-    assert_success(&server.compile(dir.path(), "gcc", &hello), "first");
-    server.wait_for_stats(|stats| count(stats, "cache_writes") >= 1);
-
     // Stopped in the middle of the build: every compile succeeds, and the failures are counted.
-    moto.stop();
-    let down_dir = fixture("c");
-    compile_all(&server, down_dir.path());
-    let stats = server.wait_for_stats(|stats| count(stats, "cache_write_errors") >= 3);
-    assert_eq!(count(&stats, "cache_read_errors"), 3, "{stats:#}");
+    let StoppedMidBuild {
+        mut moto,
+        server,
+        dir,
+        stats,
+        ..
+    } = stopped_mid_build("comeback");
     assert_eq!(count(&stats, "cache_writes"), 1, "{stats:#}");
 
     // Back on the same port, empty (moto keeps nothing): the bucket is created again, and the

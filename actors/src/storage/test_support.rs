@@ -1,5 +1,6 @@
 //! Test doubles shared by the storage backends' unit tests: a stand-in for the stats actor
-//! that keeps every event, and free loopback ports for the servers the tests start.
+//! that keeps every event, sample entries, and free loopback ports for the servers the tests
+//! start.
 
 #![allow(
     clippy::unwrap_used,
@@ -8,6 +9,7 @@
 
 use crate::stats::Record;
 use actix::prelude::*;
+use sccache_core::entry::{CacheEntry, EntryFile};
 use sccache_core::stats::Event;
 
 /// Stands in for the stats actor, keeping every event it is sent.
@@ -38,6 +40,19 @@ impl Handler<Events> for Collector {
 
     fn handle(&mut self, _: Events, _: &mut Context<Self>) -> Self::Result {
         MessageResult(self.events.clone())
+    }
+}
+
+/// An entry of one `size`-byte object filled with `fill`, with some stdout and stderr.
+pub fn entry(size: usize, fill: u8) -> CacheEntry {
+    CacheEntry {
+        files: vec![EntryFile {
+            name: "obj".into(),
+            mode: None,
+            data: vec![fill; size],
+        }],
+        stdout: b"out".to_vec(),
+        stderr: b"warning".to_vec(),
     }
 }
 

@@ -4,8 +4,7 @@
 
 use super::scan::{is_temp, ScanReport};
 use super::*;
-use crate::storage::test_support::{Collector, Events};
-use sccache_core::entry::EntryFile;
+use crate::storage::test_support::{entry, Collector, Events};
 
 struct Harness {
     storage: Addr<DiskStorage>,
@@ -31,18 +30,6 @@ fn start(dir: &Path, max_size: u64, max_pending_writes: usize) -> Harness {
 
 fn key(number: u8) -> CacheKey {
     CacheKey([number; 32])
-}
-
-fn entry(size: usize, fill: u8) -> CacheEntry {
-    CacheEntry {
-        files: vec![EntryFile {
-            name: "obj".into(),
-            mode: None,
-            data: vec![fill; size],
-        }],
-        stdout: b"out".to_vec(),
-        stderr: vec![],
-    }
 }
 
 fn is_write_outcome(event: &Event) -> bool {

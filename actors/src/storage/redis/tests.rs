@@ -12,10 +12,10 @@
 use super::describe::{sum_maxmemory, sum_used_memory};
 use super::*;
 use crate::stats::{Snapshot, StatsKeeper};
-use crate::storage::test_support::free_port;
+use crate::storage::test_support::{entry, free_port};
 use crate::storage::{Describe, Description};
 use redis::Value;
-use sccache_core::entry::{CacheEntry, EntryFile};
+use sccache_core::entry::CacheEntry;
 use sccache_core::stats::Stats;
 use std::process::{Child, Command, Stdio};
 use tempfile::TempDir;
@@ -104,20 +104,6 @@ fn config(url: &str) -> RedisConfig {
 
 fn key(number: u8) -> CacheKey {
     CacheKey([number; 32])
-}
-
-fn entry(length: usize, seed: u8) -> CacheEntry {
-    CacheEntry {
-        files: vec![EntryFile {
-            name: "obj".into(),
-            mode: None,
-            data: (0..length)
-                .map(|index| (index as u8).wrapping_mul(seed))
-                .collect(),
-        }],
-        stdout: b"out".to_vec(),
-        stderr: b"warning: x".to_vec(),
-    }
 }
 
 struct Harness {

@@ -8,8 +8,8 @@
 )]
 
 use super::*;
-use crate::storage::test_support::{free_port, Collector, Events};
-use sccache_core::entry::{CacheEntry, EntryFile};
+use crate::storage::test_support::{entry, free_port, Collector, Events};
+use sccache_core::entry::CacheEntry;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -200,18 +200,6 @@ fn key(number: u8) -> CacheKey {
     bytes[0] = 0xab;
     bytes[1] = 0xc0 | number;
     CacheKey(bytes)
-}
-
-fn entry(size: usize, fill: u8) -> CacheEntry {
-    CacheEntry {
-        files: vec![EntryFile {
-            name: "obj".into(),
-            mode: None,
-            data: vec![fill; size],
-        }],
-        stdout: b"out".to_vec(),
-        stderr: b"warning".to_vec(),
-    }
 }
 
 #[test]
