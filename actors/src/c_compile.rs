@@ -64,7 +64,10 @@ pub async fn execute(
         let finished = compile_uncached(services, request, Some(reason)).await;
         return (finished, AfterReply::default());
     }
-    let key = key_of(&source.summary);
+    let key = match &source.early {
+        Some(early) => early.key,
+        None => key_of(&source.summary),
+    };
     log::debug!(
         "{:?}: key {key} after {:?} (preprocess and hash{})",
         compilation.input,
@@ -228,6 +231,7 @@ async fn early_lookup(
         let key = (keyed.key_of)(&digested.summary);
         let fetched = services.fetch(key).await;
         Some(EarlyLookup {
+            key,
             fetched,
             took: started.elapsed(),
         })

@@ -21,7 +21,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 use std::task::{Poll, Waker};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
@@ -66,7 +66,7 @@ impl Instance {
             watches: RefCell::new(HashMap::new()),
             broken: Cell::new(false),
         });
-        tokio::task::spawn_local(read_forever(Rc::downgrade(&instance)));
+        tokio::task::spawn_local(read_forever(Rc::clone(&instance)));
         Ok(instance)
     }
 
@@ -147,23 +147,19 @@ impl Instance {
     }
 }
 
-/// The instance's reader: drains the queue whenever it is readable, as long as the instance
-/// lives (the thread's, so as long as the event loop).
-async fn read_forever(instance: Weak<Instance>) {
+/// The instance's reader: drains the queue whenever it is readable, for as long as the event
+/// loop runs (the instance is the thread's, so it lives as long).
+async fn read_forever(instance: Rc<Instance>) {
     loop {
-        let Some(live) = instance.upgrade() else {
-            return;
-        };
-        let ready = live.inotify.readable().await;
-        match ready {
+        match instance.inotify.readable().await {
             Ok(mut ready) => {
-                if live.drain().is_err() {
+                if instance.drain().is_err() {
                     return;
                 }
                 ready.clear_ready();
             }
             Err(_) => {
-                live.break_all();
+                instance.break_all();
                 return;
             }
         }

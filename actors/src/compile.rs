@@ -312,6 +312,8 @@ pub async fn execute(services: &Services, plan: Plan) -> (CompileFinished, After
 /// A lookup of the key made before `serve` (the C flow's, while the preprocessor's driver was
 /// exiting): what it found and how long it took.
 pub struct EarlyLookup {
+    /// The key fetched, so the flow need not compute it again.
+    pub key: CacheKey,
     pub fetched: Fetched,
     pub took: Duration,
 }
