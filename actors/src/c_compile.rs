@@ -12,12 +12,13 @@
 //! preprocessor then succeeds, the file was not written again and is still the one read;
 //! otherwise the digest is taken again from the finished file, the ordinary way.
 
-use crate::close_watch::{CloseWatch, FileStamp};
+use crate::close_watch::CloseWatch;
 use crate::compile::{
     compile_uncached, lookup_env, serve, AfterReply, AsIs, EarlyLookup, Services,
 };
 use crate::detector::CompilerInfo;
 use crate::dispatcher::{ProcessOutput, RunError};
+use crate::file_stamp::FileStamp;
 use crate::hasher::{DigestSource, DigestedSource};
 use crate::outputs::OutputFile;
 use sccache_core::compiler::gcc::CCompilation;

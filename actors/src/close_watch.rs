@@ -5,8 +5,8 @@
 //!
 //! Only a hint. The flow uses what it read early only when, once the preprocessor has exited
 //! successfully, exactly one close-after-write of the file was reported and the file is still
-//! the one that was read (`FileStamp`). A compiler that writes its output elsewhere and renames
-//! it into place (clang) never triggers the watch; its hits take the ordinary path.
+//! the one that was read (`file_stamp`). A compiler that writes its output elsewhere and
+//! renames it into place (clang) never triggers the watch; its hits take the ordinary path.
 //!
 //! One inotify instance serves every watch of a thread (the compile flows run on the server's
 //! event loop): instances are a scarce per-user resource (128 by default) that editors and file
@@ -19,7 +19,6 @@ use std::future::poll_fn;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
@@ -250,34 +249,6 @@ impl Drop for CloseWatch {
     }
 }
 
-/// What identifies a file's contents for the span of one compile: which inode, its size and
-/// its last modification.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FileStamp {
-    device: u64,
-    inode: u64,
-    size: u64,
-    modified: (i64, i64),
-}
-
-impl FileStamp {
-    pub fn of(metadata: &std::fs::Metadata) -> FileStamp {
-        FileStamp {
-            device: metadata.dev(),
-            inode: metadata.ino(),
-            size: metadata.size(),
-            modified: (metadata.mtime(), metadata.mtime_nsec()),
-        }
-    }
-
-    /// The stamp of the file now at `path`.
-    pub fn at(path: &Path) -> Option<FileStamp> {
-        std::fs::metadata(path)
-            .ok()
-            .map(|metadata| FileStamp::of(&metadata))
-    }
-}
-
 #[cfg(test)]
 #[allow(
     clippy::unwrap_used,
@@ -345,23 +316,5 @@ mod tests {
             Ok(closed) => closed.unwrap().unwrap(),
             Err(_) => panic!("the close was read by another watch and never reported"),
         }
-    }
-
-    #[test]
-    fn a_stamp_changes_with_the_contents_or_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a.i");
-        std::fs::write(&path, b"int x;\n").unwrap();
-        let first = FileStamp::at(&path).unwrap();
-        assert_eq!(FileStamp::at(&path), Some(first));
-        std::fs::write(&path, b"int xy;\n").unwrap();
-        assert_ne!(FileStamp::at(&path), Some(first));
-        let other = dir.path().join("b.i");
-        std::fs::write(&other, b"int x;\n").unwrap();
-        std::fs::rename(&other, &path).unwrap();
-        assert_ne!(
-            FileStamp::at(&path).map(|stamp| stamp.inode),
-            Some(first.inode)
-        );
     }
 }

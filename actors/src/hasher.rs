@@ -5,7 +5,7 @@
 //! for directives that make a compile uncacheable), the sources and externs of a rust compile,
 //! compiler binaries. It decides nothing about what goes into a key.
 
-use crate::close_watch::FileStamp;
+use crate::file_stamp::FileStamp;
 use actix::prelude::*;
 use sccache_core::hash_key;
 use sccache_core::source_digest::{summarize, SourceSummary};

@@ -11,6 +11,7 @@ pub mod compile;
 pub mod connection;
 pub mod detector;
 pub mod dispatcher;
+pub mod file_stamp;
 pub mod hasher;
 pub mod lifecycle;
 pub mod listener;
