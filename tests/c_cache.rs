@@ -544,3 +544,31 @@ fn no_daemon_keeps_the_server_in_the_foreground() {
         "the foreground server ended with {status:?}"
     );
 }
+
+#[test]
+fn sccache_recache_compiles_again_and_replaces_the_entry() {
+    let server = Server::start();
+    let dir = fixture("c");
+    let args = ["-c", "util.c", "-o", "util.o"];
+    assert_success(&server.compile(dir.path(), "gcc", &args), "miss");
+    server.wait_for_stats(|stats| count(stats, "cache_writes") >= 1);
+    // Forced: no lookup (neither early nor ordinary), a real compile, a new write.
+    let mut forced = server.command(crate::harness::sccache_bin());
+    forced
+        .current_dir(dir.path())
+        .env("SCCACHE_RECACHE", "1")
+        .arg("gcc")
+        .args(args);
+    assert_success(&run(&mut forced), "recache");
+    let stats = server.wait_for_stats(|stats| count(stats, "cache_writes") >= 2);
+    assert_eq!(count(&stats, "forced_recaches"), 1, "{stats:#}");
+    assert_eq!(count(&stats, "cache_hits.counts.C/C++"), 0, "{stats:#}");
+    assert_eq!(count(&stats, "compilations"), 2, "{stats:#}");
+    // And without it, the replaced entry serves a hit.
+    assert_success(&server.compile(dir.path(), "gcc", &args), "hit");
+    let stats = server.stats();
+    assert_eq!(count(&stats, "cache_hits.counts.C/C++"), 1, "{stats:#}");
+    plain_compile(dir.path(), "gcc", &["-c", "util.c", "-o", "plain.o"]);
+    assert_same_file(&dir.path().join("util.o"), &dir.path().join("plain.o"));
+    assert_outcomes_add_up(&stats);
+}

@@ -49,12 +49,10 @@ pub async fn execute(
             source,
         )
     };
+    // Under SCCACHE_RECACHE the entry is to be replaced, not read: no early lookup.
     let recache = env_flag(&|name| lookup_env(request, name), "SCCACHE_RECACHE");
-    let keyed = Keyed {
-        key_of: &key_of,
-        look_up: !recache,
-    };
-    let Some(source) = source(services, compilation, request, &keyed).await else {
+    let look_up: Option<KeyOf> = (!recache).then_some(&key_of);
+    let Some(source) = source(services, compilation, request, look_up).await else {
         // The compile would fail the same way (or the scratch file could not be made); run it
         // so the user sees the compiler's own errors, and cache nothing.
         let reason = Some("preprocessor failed");
@@ -98,12 +96,8 @@ pub async fn execute(
     )
 }
 
-/// How a digest becomes a key and a lookup, for the early lookup.
-struct Keyed<'a> {
-    key_of: &'a dyn Fn(&SourceSummary) -> CacheKey,
-    /// False under `SCCACHE_RECACHE`: the entry is to be replaced, not read.
-    look_up: bool,
-}
+/// How a digest becomes this compile's key.
+type KeyOf<'a> = &'a dyn Fn(&SourceSummary) -> CacheKey;
 
 /// The compile's source text, digested, with the lookup of its key when that was done early.
 struct Source {
@@ -126,7 +120,7 @@ async fn source(
     services: &Services,
     compilation: &CCompilation,
     request: &CompileRequest,
-    keyed: &Keyed<'_>,
+    look_up: Option<KeyOf<'_>>,
 ) -> Option<Source> {
     let digest = |path: PathBuf| services.digest_source.send(DigestSource { path });
     if needs_no_preprocessing(compilation.language) {
@@ -154,7 +148,7 @@ async fn source(
     let started = Instant::now();
     let (output, early) = run_and_look_early(
         services.run(&request.exe, args, request),
-        early_lookup(services, watch.as_ref(), &path, keyed),
+        early_lookup(services, watch.as_ref(), &path, look_up),
         watch.as_ref(),
     )
     .await;
@@ -210,13 +204,13 @@ async fn run_and_look_early(
 }
 
 /// Once the scratch file is closed after writing: its digest, and the fetch of the key it
-/// makes (counted only if the result is kept). `None` at once without a watch, and when the
-/// watch fails.
+/// makes with `look_up` (counted only if the result is kept; none without `look_up`). `None`
+/// at once without a watch, and when the watch fails.
 async fn early_lookup(
     services: &Services,
     watch: Option<&CloseWatch>,
     path: &Path,
-    keyed: &Keyed<'_>,
+    look_up: Option<KeyOf<'_>>,
 ) -> Option<Early> {
     watch?.closed().await.ok()?;
     let digested = services
@@ -227,9 +221,10 @@ async fn early_lookup(
         .await
         .ok()?
         .ok()?;
-    let lookup = if keyed.look_up && digested.summary.refusal.is_none() {
+    let key_of = look_up.filter(|_| digested.summary.refusal.is_none());
+    let lookup = if let Some(key_of) = key_of {
         let started = Instant::now();
-        let key = (keyed.key_of)(&digested.summary);
+        let key = key_of(&digested.summary);
         let fetched = services.fetch(key).await;
         Some(EarlyLookup {
             key,
