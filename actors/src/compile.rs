@@ -34,8 +34,14 @@ use sccache_core::hash_key::CacheKey;
 use sccache_core::protocol::{CompileFinished, CompileRequest};
 use sccache_core::stats::Event;
 use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
+
+/// Environment variables that hand a jobserver to a child by file descriptor. The descriptors
+/// are the client's; in the server they are closed or something else, and a compiler warns
+/// about it (rustc does: a warning that would then be cached and replayed).
+const JOBSERVER_VARS: &[&str] = &["CARGO_MAKEFLAGS", "MAKEFLAGS", "MFLAGS"];
 
 /// How much longer than the storage timeout the flow waits for a lookup's answer.
 const LOOKUP_TIMEOUT_MARGIN: Duration = Duration::from_millis(500);
@@ -181,8 +187,11 @@ impl EntryAdapter for AsIs {
 }
 
 /// Detects the compiler and reads the command line.
-pub async fn decide(services: &Services, request: CompileRequest) -> Decision {
+pub async fn decide(services: &Services, mut request: CompileRequest) -> Decision {
     services.record(Event::CompileRequest);
+    // Every process the server runs for this request gets the client's environment, minus what
+    // only made sense in the client's process.
+    drop_inherited_jobserver(&mut request.env);
     let detected = services
         .detect
         .send(Detect {
@@ -460,4 +469,42 @@ pub fn lookup_env(request: &CompileRequest, name: &str) -> Option<String> {
         .rev()
         .find(|(key, _)| key == name)
         .and_then(|(_, value)| value.to_str().map(str::to_owned))
+}
+
+/// Removes the jobserver variables that name the client's file descriptors; a jobserver
+/// reached by a named pipe (`fifo:`) stays.
+fn drop_inherited_jobserver(env: &mut Vec<(OsString, OsString)>) {
+    let by_descriptor = |value: &OsString| {
+        let value = value.as_bytes();
+        let has = |needle: &[u8]| value.windows(needle.len()).any(|w| w == needle);
+        has(b"--jobserver-fds=") || (has(b"--jobserver-auth=") && !has(b"--jobserver-auth=fifo:"))
+    };
+    env.retain(|(name, value)| !(JOBSERVER_VARS.iter().any(|n| name == n) && by_descriptor(value)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_descriptor_jobservers_are_dropped() {
+        let mut env: Vec<(OsString, OsString)> = vec![
+            (
+                "CARGO_MAKEFLAGS".into(),
+                "-j --jobserver-fds=6,7 --jobserver-auth=6,7".into(),
+            ),
+            (
+                "MAKEFLAGS".into(),
+                "-j4 --jobserver-auth=fifo:/tmp/fifo".into(),
+            ),
+            ("MFLAGS".into(), "--jobserver-auth=3,4".into()),
+            ("CARGO_PKG_NAME".into(), "foo".into()),
+        ];
+        drop_inherited_jobserver(&mut env);
+        let kept: Vec<String> = env
+            .iter()
+            .map(|(name, _)| name.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(kept, ["MAKEFLAGS", "CARGO_PKG_NAME"]);
+    }
 }

@@ -24,7 +24,6 @@ use sccache_core::compiler::rust::{self, DepInfo, RustCompilation};
 use sccache_core::entry::CacheEntry;
 use sccache_core::hash_key::{self, RustInputs};
 use sccache_core::protocol::{CompileFinished, CompileRequest};
-use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -36,11 +35,6 @@ const OUT_DIR_PLACEHOLDER: &[u8] = b"\0sccache-out-dir\0";
 /// The start of the notice rustc prints on stderr for each artifact under `--json=artifacts`.
 const ARTIFACT_NOTICE: &[u8] = b"{\"artifact\":\"";
 
-/// Environment variables that hand a jobserver to a child by file descriptor. The descriptors
-/// are the client's; in the server they are closed or something else, and rustc warns about
-/// it (a warning that would then be cached and replayed).
-const JOBSERVER_VARS: &[&str] = &["CARGO_MAKEFLAGS", "MAKEFLAGS", "MFLAGS"];
-
 /// Runs an accepted rustc compile: from the cache when it can, from rustc when it must.
 pub async fn execute(
     services: &Services,
@@ -48,7 +42,6 @@ pub async fn execute(
     compilation: &RustCompilation,
     request: &CompileRequest,
 ) -> (CompileFinished, PendingStore) {
-    let request = &without_inherited_jobserver(request);
     let started = Instant::now();
     let Some(dep_info) = read_dep_info(services, compilation, request).await else {
         let reason = Some("dep-info run failed");
@@ -117,21 +110,6 @@ impl OutDir<'_> {
             }
         }
     }
-}
-
-/// The request with the jobserver variables that name the client's file descriptors removed;
-/// a jobserver reached by a named pipe (`fifo:`) stays.
-fn without_inherited_jobserver(request: &CompileRequest) -> CompileRequest {
-    let by_descriptor = |value: &OsStr| {
-        let value = value.as_bytes();
-        let has = |needle: &[u8]| value.windows(needle.len()).any(|w| w == needle);
-        has(b"--jobserver-fds=") || (has(b"--jobserver-auth=") && !has(b"--jobserver-auth=fifo:"))
-    };
-    let mut request = request.clone();
-    request.env.retain(|(name, value)| {
-        !(JOBSERVER_VARS.iter().any(|n| name == n) && by_descriptor(value))
-    });
-    request
 }
 
 /// Runs rustc for the dep-info alone, in a private directory, and reads it. `None` when that
@@ -355,33 +333,5 @@ mod tests {
             replace_artifact_dir(&stderr, b"/t\"d", OUT_DIR_PLACEHOLDER),
             stderr
         );
-    }
-
-    #[test]
-    fn only_descriptor_jobservers_are_dropped() {
-        let request = CompileRequest {
-            exe: "rustc".into(),
-            cwd: "/".into(),
-            args: vec![],
-            env: vec![
-                (
-                    "CARGO_MAKEFLAGS".into(),
-                    "-j --jobserver-fds=6,7 --jobserver-auth=6,7".into(),
-                ),
-                (
-                    "MAKEFLAGS".into(),
-                    "-j4 --jobserver-auth=fifo:/tmp/fifo".into(),
-                ),
-                ("MFLAGS".into(), "--jobserver-auth=3,4".into()),
-                ("CARGO_PKG_NAME".into(), "foo".into()),
-            ],
-            stderr_is_terminal: false,
-        };
-        let kept: Vec<String> = without_inherited_jobserver(&request)
-            .env
-            .iter()
-            .map(|(name, _)| name.to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(kept, ["MAKEFLAGS", "CARGO_PKG_NAME"]);
     }
 }
