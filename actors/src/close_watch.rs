@@ -250,10 +250,6 @@ impl Drop for CloseWatch {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on anything unexpected"
-)]
 mod tests {
     use super::*;
     use std::io::Write;

@@ -34,10 +34,6 @@ impl FileStamp {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on anything unexpected"
-)]
 mod tests {
     use super::*;
 

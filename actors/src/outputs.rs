@@ -172,10 +172,6 @@ async fn blocking<T: Send + 'static>(
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on anything unexpected"
-)]
 mod tests {
     use super::*;
     use std::os::unix::fs::MetadataExt;

@@ -281,11 +281,6 @@ fn replace_artifact_dir(stderr: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "a test fails loudly on anything unexpected"
-)]
 mod tests {
     use super::*;
 

@@ -122,10 +122,6 @@ impl Cli {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on anything unexpected"
-)]
 mod tests {
     use super::*;
 

@@ -246,10 +246,6 @@ pub fn version_mismatch_message(server_version: &str, server_protocol: u32) -> S
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on anything unexpected"
-)]
 pub(crate) mod tests {
     use super::*;
     use sccache_core::protocol::decode_envelope;

@@ -138,10 +138,6 @@ fn print_out(text: &str) {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on anything unexpected"
-)]
 mod tests {
     use super::*;
 

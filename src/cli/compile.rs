@@ -124,10 +124,6 @@ fn warn_local(message: String) -> Outcome {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on anything unexpected"
-)]
 mod tests {
     use super::*;
     use sccache_core::framing::write_frame;

@@ -78,10 +78,6 @@ pub fn die_by_signal(signal: i32) -> i32 {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on anything unexpected"
-)]
 mod tests {
     use super::*;
 

@@ -90,10 +90,6 @@ fn executable_file(path: &Path) -> Option<FileId> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on anything unexpected"
-)]
 mod tests {
     use super::*;
     use std::ffi::OsString;

@@ -171,10 +171,6 @@ fn init_logging(daemon: bool) {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on anything unexpected"
-)]
 mod tests {
     use super::*;
     use std::io::Read;

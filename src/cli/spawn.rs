@@ -273,10 +273,6 @@ fn reap_soon(child: &mut Child) {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on anything unexpected"
-)]
 mod tests {
     use super::*;
     use std::io::Write;

@@ -227,10 +227,6 @@ fn size_parts(bytes: u64) -> (String, String) {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on anything unexpected"
-)]
 mod tests {
     use super::*;
     use sccache_core::stats::Event;

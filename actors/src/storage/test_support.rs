@@ -2,11 +2,6 @@
 //! that keeps every event, sample entries, and free loopback ports for the servers the tests
 //! start.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on anything unexpected"
-)]
-
 use crate::stats::Record;
 use actix::prelude::*;
 use sccache_core::entry::{CacheEntry, EntryFile};

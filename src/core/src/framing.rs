@@ -56,10 +56,6 @@ pub fn read_frame(reader: &mut impl Read) -> Result<Vec<u8>, FrameError> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on anything unexpected"
-)]
 mod tests {
     use super::*;
 

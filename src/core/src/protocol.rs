@@ -129,10 +129,6 @@ pub fn shutdown_of_any_version(bytes: &[u8]) -> Option<String> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on anything unexpected"
-)]
 mod tests {
     use super::*;
     use std::os::unix::ffi::OsStringExt;

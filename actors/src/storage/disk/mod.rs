@@ -338,9 +338,4 @@ fn write_entry(path: &Path, entry: &CacheEntry, max_size: u64) -> io::Result<Wri
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "a test fails loudly on anything unexpected"
-)]
 mod tests;

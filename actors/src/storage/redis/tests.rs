@@ -3,12 +3,6 @@
 //! `redis-server` must be installed (CI installs it): a missing server fails these tests rather
 //! than skipping them, so a green run always means Redis was exercised.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "a test fails loudly on anything unexpected"
-)]
-
 use super::describe::{sum_maxmemory, sum_used_memory};
 use super::*;
 use crate::stats::{Snapshot, StatsKeeper};

@@ -288,11 +288,6 @@ fn xml_element(body: &str, name: &str) -> Option<String> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "a test fails loudly on anything unexpected"
-)]
 mod tests {
     use super::*;
 

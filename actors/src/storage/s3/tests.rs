@@ -1,12 +1,6 @@
 //! Tests of the S3 backend against a real S3-compatible server: moto's standalone server on a
 //! free loopback port, started per test and killed when the test ends.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "a test fails loudly on anything unexpected"
-)]
-
 use super::*;
 use crate::storage::test_support::{entry, free_port, Collector, Events};
 use sccache_core::entry::CacheEntry;

@@ -178,8 +178,4 @@ pub fn env_flag(lookup: &dyn Fn(&str) -> Option<String>, name: &str) -> bool {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on anything unexpected"
-)]
 mod tests;

@@ -237,9 +237,4 @@ fn refused(why: &str) -> Parsed<RustCompilation> {
 }
 
 #[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "a test fails loudly on anything unexpected"
-)]
 mod tests;

@@ -1,12 +1,6 @@
 //! Unit tests of gcc/clang command-line reading, one file per concept; the helpers shared by
 //! them are here.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "a test fails loudly on anything unexpected"
-)]
-
 mod arguments;
 mod asm_directives;
 mod key_and_preprocessing;
