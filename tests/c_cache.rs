@@ -572,3 +572,35 @@ fn sccache_recache_compiles_again_and_replaces_the_entry() {
     assert_same_file(&dir.path().join("util.o"), &dir.path().join("plain.o"));
     assert_outcomes_add_up(&stats);
 }
+
+#[test]
+fn a_compile_with_stdin_and_stdout_closed_still_works_and_hits() {
+    // Build tools may start a compile with standard descriptors closed. sccache sets its
+    // process up itself (no Rust runtime; `process_start` has the unit test of that), and such
+    // a start must still print, compile, and hit.
+    let server = Server::start();
+    let dir = fixture("c");
+    plain_compile(dir.path(), "gcc", &["-c", "hello.c", "-o", "plain.o"]);
+    let closed = |args: &[&str]| {
+        let output = run(server
+            .command("sh")
+            .current_dir(dir.path())
+            .arg("-c")
+            .arg(r#"exec "$0" "$@" <&- >&-"#)
+            .arg(crate::harness::sccache_bin())
+            .args(args));
+        assert_success(
+            &output,
+            &format!("sccache {args:?} with stdin and stdout closed"),
+        );
+    };
+    closed(&["--version"]);
+    for _ in 0..2 {
+        closed(&["gcc", "-c", "hello.c", "-o", "hello.o"]);
+        assert_same_file(&dir.path().join("hello.o"), &dir.path().join("plain.o"));
+        server.wait_for_stats(|stats| count(stats, "cache_writes") == 1);
+    }
+    let stats = server.stats();
+    assert_eq!(count(&stats, "cache_hits.counts.C/C++"), 1, "{stats}");
+    assert_outcomes_add_up(&stats);
+}

@@ -1,7 +1,7 @@
 //! C compiles that must never be served a wrong hit, each one found by a review: outputs that
 //! are not regular files, two drivers of one binary, dependency files named by the environment,
 //! files the assembler reads, identical sources under other names, macros recorded in debug
-//! info, a preprocessor output written twice.
+//! info, a preprocessor output written twice, a preprocessor that fails after writing.
 
 use crate::harness::{
     assert_outcomes_add_up, assert_same_file, assert_success, count, fixture, have, read, run,
@@ -230,5 +230,76 @@ exec gcc "$@"
     assert_eq!(count(&stats, "cache_hits.counts.C/C++"), 1, "{stats}");
     plain_compile(dir.path(), "gcc", &["-c", "util.c", "-o", "plain.o"]);
     assert_same_file(&dir.path().join("util.o"), &dir.path().join("plain.o"));
+    assert_outcomes_add_up(&stats);
+}
+
+#[test]
+fn a_preprocessor_that_fails_after_writing_changes_no_output() {
+    // The server looks a hit up and prepares its restore as soon as the preprocessor's output
+    // is closed, before the driver exits. If the driver then fails, nothing of that hit may
+    // reach the outputs: this "gcc" preprocesses for real, then exits 1, and fails compiles.
+    let server = Server::start();
+    let dir = fixture("c");
+    let wrapper = dir.path().join("wrap");
+    std::fs::create_dir(&wrapper).unwrap_or_default();
+    let script = wrapper.join("gcc");
+    let text = r#"#!/bin/sh
+if [ -n "$FAIL_AFTER_PREPROCESSING" ]; then
+  case " $* " in *" -E "*) gcc "$@"; exit 1;; esac
+  echo "wrap: compile failed" >&2
+  exit 1
+fi
+exec gcc "$@"
+"#;
+    std::fs::write(&script, text).unwrap_or_else(|error| panic!("{error}"));
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+        .unwrap_or_else(|error| panic!("{error}"));
+    let compile = |fail: bool| {
+        let mut command = server.command(crate::harness::sccache_bin());
+        command
+            .current_dir(dir.path())
+            .args(["wrap/gcc", "-c", "util.c", "-o", "util.o"]);
+        if fail {
+            command.env("FAIL_AFTER_PREPROCESSING", "1");
+        }
+        run(&mut command)
+    };
+    assert_success(&compile(false), "wrap/gcc -c util.c");
+    server.wait_for_stats(|stats| count(stats, "cache_writes") >= 1);
+    let object = read(&dir.path().join("util.o"));
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    // The output missing, holding other bytes, and holding the entry's own bytes (which a hit
+    // would only touch).
+    for before in [None, Some(b"not this object".to_vec()), Some(object)] {
+        let path = dir.path().join("util.o");
+        let _ = std::fs::remove_file(&path);
+        if let Some(bytes) = &before {
+            std::fs::write(&path, bytes).unwrap_or_else(|error| panic!("{error}"));
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .and_then(|file| file.set_modified(an_hour_ago))
+                .unwrap_or_else(|error| panic!("{error}"));
+        }
+        let output = compile(true);
+        assert_eq!(output.status.code(), Some(1), "{output:?}");
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("wrap: compile failed"),
+            "{output:?}"
+        );
+        assert!(std::fs::read(&path).ok() == before, "the output changed");
+        if before.is_some() {
+            let modified = std::fs::metadata(&path).and_then(|metadata| metadata.modified());
+            assert_eq!(modified.ok(), Some(an_hour_ago), "the output was touched");
+        }
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap_or_else(|error| panic!("{error}"))
+            .filter_map(|entry| entry.ok())
+            .filter(|entry| entry.file_name().to_string_lossy().starts_with(".sccache"))
+            .collect();
+        assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    }
+    let stats = server.stats();
+    assert_eq!(count(&stats, "cache_hits.counts.C/C++"), 0, "{stats}");
     assert_outcomes_add_up(&stats);
 }

@@ -2,15 +2,18 @@
 //! text, key, then the shared `compile::serve`.
 //!
 //! ```text
-//! Run(-E -o scratch) ──────────────────────────────────────────────▶ exit status
-//!        └─ cc1 closes scratch (CloseWatch) ─▶ DigestSource ─▶ key ─▶ Lookup
+//! Run(-E -o scratch) ─────────────────────────────────────────────────────────▶ exit status
+//!        └─ cc1 closes scratch (CloseWatch) ─▶ DigestSource ─▶ key ─▶ Lookup ─▶ prepare
 //! ```
 //!
 //! The preprocessor writes to a scratch file. When the compiler writes that file in place
-//! (gcc's cc1 does), its close is seen before the driver exits, and the digest and lookup run
-//! in the gap, on the hasher and storage as always. What they found is used only if the
-//! preprocessor then succeeds, the file was not written again and is still the one read;
-//! otherwise the digest is taken again from the finished file, the ordinary way.
+//! (gcc's cc1 does), its close is seen before the driver exits, and the digest, the lookup
+//! and, on a hit, the restore's preparation (`outputs::prepare`: files written beside their
+//! targets or found identical) run in the gap, on the hasher, storage and blocking pool as
+//! always. What they found is used only if the preprocessor then succeeds, the file was not
+//! written again and is still the one read; then the restore is only put in place. Otherwise
+//! the preparation is dropped, which changes no target, and the digest is taken again from
+//! the finished file, the ordinary way.
 
 use crate::close_watch::CloseWatch;
 use crate::compile::{
@@ -20,7 +23,8 @@ use crate::detector::CompilerInfo;
 use crate::dispatcher::{ProcessOutput, RunError};
 use crate::file_stamp::FileStamp;
 use crate::hasher::{DigestSource, DigestedSource};
-use crate::outputs::OutputFile;
+use crate::outputs::{self, OutputFile};
+use crate::storage::LookupResult;
 use sccache_core::compiler::gcc::CCompilation;
 use sccache_core::compiler::Language;
 use sccache_core::config::env_flag;
@@ -52,7 +56,19 @@ pub async fn execute(
     // Under SCCACHE_RECACHE the entry is to be replaced, not read: no early lookup.
     let recache = env_flag(&|name| lookup_env(request, name), "SCCACHE_RECACHE");
     let look_up: Option<KeyOf> = (!recache).then_some(&key_of);
-    let Some(source) = source(services, compilation, request, look_up).await else {
+    let targets: Vec<OutputFile> = compilation
+        .outputs
+        .iter()
+        .map(|output| OutputFile {
+            name: output.role.entry_name().to_owned(),
+            path: Path::new(&request.cwd).join(&output.path),
+        })
+        .collect();
+    let early = look_up.map(|key_of| EarlyHit {
+        key_of,
+        targets: &targets,
+    });
+    let Some(source) = source(services, compilation, request, early).await else {
         // The compile would fail the same way (or the scratch file could not be made); run it
         // so the user sees the compiler's own errors, and cache nothing.
         let reason = Some("preprocessor failed");
@@ -77,14 +93,6 @@ pub async fn execute(
             ""
         }
     );
-    let targets: Vec<OutputFile> = compilation
-        .outputs
-        .iter()
-        .map(|output| OutputFile {
-            name: output.role.entry_name().to_owned(),
-            path: Path::new(&request.cwd).join(&output.path),
-        })
-        .collect();
     let (finished, store) =
         serve(services, key, source.early, label, targets, request, &AsIs).await;
     (
@@ -98,6 +106,13 @@ pub async fn execute(
 
 /// How a digest becomes this compile's key.
 type KeyOf<'a> = &'a dyn Fn(&SourceSummary) -> CacheKey;
+
+/// What the early path needs to look a hit up and make its restore ready.
+#[derive(Clone, Copy)]
+struct EarlyHit<'a> {
+    key_of: KeyOf<'a>,
+    targets: &'a [OutputFile],
+}
 
 /// The compile's source text, digested, with the lookup of its key when that was done early.
 struct Source {
@@ -120,7 +135,7 @@ async fn source(
     services: &Services,
     compilation: &CCompilation,
     request: &CompileRequest,
-    look_up: Option<KeyOf<'_>>,
+    look_up: Option<EarlyHit<'_>>,
 ) -> Option<Source> {
     let digest = |path: PathBuf| services.digest_source.send(DigestSource { path });
     if needs_no_preprocessing(compilation.language) {
@@ -203,14 +218,15 @@ async fn run_and_look_early(
     }
 }
 
-/// Once the scratch file is closed after writing: its digest, and the fetch of the key it
-/// makes with `look_up` (counted only if the result is kept; none without `look_up`). `None`
-/// at once without a watch, and when the watch fails.
+/// Once the scratch file is closed after writing: its digest, the fetch of the key it makes
+/// with `look_up` (counted only if the result is kept; none without `look_up`) and, on a hit,
+/// the restore made ready (put in place only if the result is kept). `None` at once without
+/// a watch, and when the watch fails.
 async fn early_lookup(
     services: &Services,
     watch: Option<&CloseWatch>,
     path: &Path,
-    look_up: Option<KeyOf<'_>>,
+    look_up: Option<EarlyHit<'_>>,
 ) -> Option<Early> {
     watch?.closed().await.ok()?;
     let digested = services
@@ -221,14 +237,22 @@ async fn early_lookup(
         .await
         .ok()?
         .ok()?;
-    let key_of = look_up.filter(|_| digested.summary.refusal.is_none());
-    let lookup = if let Some(key_of) = key_of {
+    let look_up = look_up.filter(|_| digested.summary.refusal.is_none());
+    let lookup = if let Some(EarlyHit { key_of, targets }) = look_up {
         let started = Instant::now();
         let key = key_of(&digested.summary);
-        let fetched = services.fetch(key).await;
+        let mut fetched = services.fetch(key).await;
+        let mut prepared = None;
+        if let Ok(LookupResult::Hit(entry)) = &mut fetched {
+            let files = std::mem::take(&mut entry.files);
+            let (files, ready) = outputs::prepare(files, targets.to_vec()).await;
+            entry.files = files;
+            prepared = Some(ready);
+        }
         Some(EarlyLookup {
             key,
             fetched,
+            prepared,
             took: started.elapsed(),
         })
     } else {

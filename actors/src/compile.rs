@@ -176,6 +176,11 @@ pub trait EntryAdapter {
     fn for_store(&self, entry: &mut CacheEntry);
     /// Prepares a stored entry for restoring into this compile's outputs.
     fn for_restore(&self, entry: &mut CacheEntry);
+    /// Whether `for_restore` leaves the files as stored, so that a restore prepared from the
+    /// entry as fetched (an early lookup's) is the right one.
+    fn restores_as_stored(&self) -> bool {
+        false
+    }
 }
 
 /// Entries stored and restored as they are (C compiles).
@@ -184,6 +189,9 @@ pub struct AsIs;
 impl EntryAdapter for AsIs {
     fn for_store(&self, _: &mut CacheEntry) {}
     fn for_restore(&self, _: &mut CacheEntry) {}
+    fn restores_as_stored(&self) -> bool {
+        true
+    }
 }
 
 /// Detects the compiler and reads the command line.
@@ -319,11 +327,14 @@ pub async fn execute(services: &Services, plan: Plan) -> (CompileFinished, After
 }
 
 /// A lookup of the key made before `serve` (the C flow's, while the preprocessor's driver was
-/// exiting): what it found and how long it took.
+/// exiting): what it found, the restore of a hit made ready, and how long both took.
 pub struct EarlyLookup {
     /// The key fetched, so the flow need not compute it again.
     pub key: CacheKey,
     pub fetched: Fetched,
+    /// On a hit, its files prepared from the entry as fetched (used only by a flow whose
+    /// entries are restored as stored), to be put in place once the hit is certain.
+    pub prepared: Option<Result<outputs::Prepared, outputs::OutputError>>,
     pub took: Duration,
 }
 
@@ -344,19 +355,29 @@ pub async fn serve(
         None
     } else {
         match early {
-            Some(early) => services
-                .account(early.fetched, label)
-                .map(|entry| (entry, early.took)),
+            Some(early) => {
+                let prepared = early.prepared.filter(|_| adapter.restores_as_stored());
+                services
+                    .account(early.fetched, label)
+                    .map(|entry| (entry, early.took, prepared))
+            }
             None => {
                 let entry = services.lookup(key, label).await;
-                entry.map(|entry| (entry, started.elapsed()))
+                entry.map(|entry| (entry, started.elapsed(), None))
             }
         }
     };
-    if let Some((mut entry, looked_up)) = found {
+    if let Some((mut entry, looked_up, prepared)) = found {
         let restoring = Instant::now();
-        adapter.for_restore(&mut entry);
-        match outputs::restore(entry.files, targets.clone()).await {
+        let put = match prepared {
+            Some(Ok(prepared)) => outputs::put_in_place(prepared).await,
+            Some(Err(error)) => Err(error),
+            None => {
+                adapter.for_restore(&mut entry);
+                outputs::restore(std::mem::take(&mut entry.files), targets.clone()).await
+            }
+        };
+        match put {
             Ok(()) => {
                 let restored = restoring.elapsed();
                 log::debug!("hit {key}: looked up in {looked_up:?}, restored in {restored:?}");

@@ -5,7 +5,12 @@
 //! so a concurrent reader (make, another rustc reading an rlib) never sees a partial file. A
 //! target that already holds the entry's bytes (a rebuild whose output did not change) is only
 //! given a new modification time, as rewriting it would.
-//! Both are blocking and run on tokio's blocking pool, never on an actor's thread.
+//!
+//! A restore is prepared (temporary files written, identical targets found) and then put in
+//! place (touches and renames); the C flow prepares while the preprocessor's driver exits and
+//! puts in place once it exited cleanly. Reading and writing run on tokio's blocking pool,
+//! never on an actor's thread; only putting in place may run there, when it is a metadata
+//! call or two on a local file system.
 
 use sccache_core::entry::EntryFile;
 use std::io::Write;
@@ -74,37 +79,131 @@ pub async fn restore(
     entry_files: Vec<EntryFile>,
     targets: Vec<OutputFile>,
 ) -> Result<(), OutputError> {
-    blocking(move || {
-        for target in &targets {
-            let file = entry_files
-                .iter()
-                .find(|file| file.name == target.name)
-                .ok_or_else(|| OutputError::MissingInEntry(target.name.clone()))?;
-            write_atomically(&target.path, &file.data, file.mode).map_err(|source| {
+    blocking(move || prepare_now(&entry_files, &targets)?.commit()).await
+}
+
+/// An entry's files made ready beside their targets but not yet in place: each either written
+/// to a temporary file to be renamed over its target, or found already there (the same bytes
+/// and mode) to have its modification time renewed. Dropping it leaves every target as it was
+/// and removes the temporary files, so a restore can be prepared before it is known to be
+/// wanted (the C flow prepares while the preprocessor's driver exits).
+#[derive(Debug)]
+pub struct Prepared {
+    steps: Vec<Step>,
+    /// Putting every file in place is a metadata call or two on a local file system: cheap
+    /// enough for an actor's thread (see `put_in_place`).
+    cheap: bool,
+}
+
+#[derive(Debug)]
+enum Step {
+    /// The target holds the entry's bytes and mode already; renew its modification time.
+    Touch { file: std::fs::File, path: PathBuf },
+    /// The entry's bytes in a temporary file beside the target, to be renamed over it.
+    Replace {
+        temp: tempfile::NamedTempFile,
+        path: PathBuf,
+    },
+}
+
+/// Prepares the restore of the entry's files to their targets (see `Prepared`), on the
+/// blocking pool. The files come back with the answer.
+pub async fn prepare(
+    entry_files: Vec<EntryFile>,
+    targets: Vec<OutputFile>,
+) -> (Vec<EntryFile>, Result<Prepared, OutputError>) {
+    let prepared = tokio::task::spawn_blocking(move || {
+        let prepared = prepare_now(&entry_files, &targets);
+        (entry_files, prepared)
+    })
+    .await;
+    match prepared {
+        Ok(done) => done,
+        Err(error) => (Vec::new(), Err(OutputError::Task(error.to_string()))),
+    }
+}
+
+/// Puts a prepared restore in place: on this thread when that is cheap (see `Prepared`), on
+/// the blocking pool otherwise (renaming over an existing file on ext4 writes the new one out
+/// first; any call on a network file system is a round trip).
+pub async fn put_in_place(prepared: Prepared) -> Result<(), OutputError> {
+    if prepared.cheap {
+        prepared.commit()
+    } else {
+        blocking(move || prepared.commit()).await
+    }
+}
+
+impl Prepared {
+    /// Puts every file in place, in the targets' order.
+    fn commit(self) -> Result<(), OutputError> {
+        for step in self.steps {
+            match step {
+                Step::Touch { file, path } => {
+                    touch(&file).map_err(|source| OutputError::Write { path, source })?
+                }
+                Step::Replace { temp, path } => {
+                    // Renamed over the old file, never unlinking it first: a reader sees the
+                    // old file or the new one, and ext4 (auto_da_alloc) writes the new data out
+                    // before such a rename (about 0.4 ms here), so a crash cannot leave an
+                    // empty object with a fresh mtime.
+                    if let Err(error) = temp.persist(&path) {
+                        return Err(OutputError::Write {
+                            path,
+                            source: error.error,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn prepare_now(entry_files: &[EntryFile], targets: &[OutputFile]) -> Result<Prepared, OutputError> {
+    let mut steps = Vec::with_capacity(targets.len());
+    let mut cheap = true;
+    for target in targets {
+        let file = entry_files
+            .iter()
+            .find(|file| file.name == target.name)
+            .ok_or_else(|| OutputError::MissingInEntry(target.name.clone()))?;
+        let (step, step_is_cheap) =
+            prepare_one(&target.path, &file.data, file.mode).map_err(|source| {
                 OutputError::Write {
                     path: target.path.clone(),
                     source,
                 }
             })?;
-        }
-        Ok(())
-    })
-    .await
+        cheap &= step_is_cheap;
+        steps.push(step);
+    }
+    Ok(Prepared { steps, cheap })
 }
 
-fn write_atomically(path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<()> {
+/// The step that puts `data` at `path`, and whether taking it is cheap: a touch, or a rename to
+/// a name that does not exist yet, on a local file system.
+fn prepare_one(path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<(Step, bool)> {
     // Without a mode, keep what a compiler would create: 0644 under the usual umask.
     let mode = mode.unwrap_or(0o644);
     // Renaming over a device, a FIFO or a symlink would replace it instead of writing where
     // the compiler would have written; leave those to the compiler.
-    match std::fs::symlink_metadata(path) {
+    let existing = match std::fs::symlink_metadata(path) {
         Ok(existing) if !existing.is_file() => {
             return Err(std::io::Error::other(
                 "the target exists and is not a regular file",
             ))
         }
-        Ok(existing) if touched_if_identical(path, &existing, data, mode) => return Ok(()),
-        _ => {}
+        Ok(existing) => Some(existing),
+        Err(_) => None,
+    };
+    if let Some(file) = existing
+        .as_ref()
+        .and_then(|existing| open_if_identical(path, existing, data, mode))
+    {
+        let cheap = on_local_file_system(&file);
+        let path = path.to_path_buf();
+        return Ok((Step::Touch { file, path }, cheap));
     }
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
@@ -116,30 +215,59 @@ fn write_atomically(path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Res
     temp.write_all(data)?;
     temp.as_file()
         .set_permissions(std::fs::Permissions::from_mode(mode))?;
-    // Renamed over the old file, never unlinking it first: a reader sees the old file or the
-    // new one, and ext4 (auto_da_alloc) writes the new data out before such a rename (about
-    // 0.4 ms here), so a crash cannot leave an empty object with a fresh mtime.
-    temp.persist(path).map_err(|error| error.error)?;
-    Ok(())
+    let cheap = existing.is_none() && on_local_file_system(temp.as_file());
+    let path = path.to_path_buf();
+    Ok((Step::Replace { temp, path }, cheap))
 }
 
-/// When the target already holds exactly `data` with `mode` (a rebuild whose output did not
-/// change), sets its modification time to now, as rewriting it would, and says so. Any doubt
-/// (a different size or mode, a read error, a file this user may not touch) answers `false`,
-/// and the file is rewritten. "Now" is the file system's clock (`UTIME_NOW`), as for a write,
-/// not this machine's: on NFS the two can differ, and make compares against the former.
-/// (Two writers racing for one output are already a broken build; the later one wins here
-/// as anywhere.)
-fn touched_if_identical(path: &Path, existing: &std::fs::Metadata, data: &[u8], mode: u32) -> bool {
+/// The target, open, when it already holds exactly `data` with `mode` (a rebuild whose output
+/// did not change) and this user owns it, so renewing its modification time will work. Any
+/// doubt (a different size or mode, a read error, another owner) answers `None`, and the file
+/// is rewritten. (Two writers racing for one output are already a broken build; the later one
+/// wins here as anywhere.)
+fn open_if_identical(
+    path: &Path,
+    existing: &std::fs::Metadata,
+    data: &[u8],
+    mode: u32,
+) -> Option<std::fs::File> {
+    use std::os::unix::fs::MetadataExt;
     if existing.len() != data.len() as u64 || existing.permissions().mode() & 0o7777 != mode {
-        return false;
+        return None;
     }
-    let Ok(mut file) = std::fs::File::open(path) else {
-        return false;
-    };
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    if existing.uid() != euid && euid != 0 {
+        return None;
+    }
+    let mut file = std::fs::File::open(path).ok()?;
     let mut current = Vec::with_capacity(data.len());
     let same = std::io::Read::read_to_end(&mut file, &mut current).is_ok() && current == data;
-    same && touch(&file).is_ok()
+    same.then_some(file)
+}
+
+/// Whether `file` lives on a file system whose metadata calls are local and quick: the usual
+/// disk and memory file systems (network and FUSE file systems are not).
+fn on_local_file_system(file: &std::fs::File) -> bool {
+    use std::os::fd::AsRawFd;
+    // ext4 (and ext2/3), XFS, Btrfs, tmpfs, overlayfs, F2FS, ZFS.
+    const LOCAL: [u32; 7] = [
+        0xef53,
+        0x5846_5342,
+        0x9123_683e,
+        0x0102_1994,
+        0x794c_7630,
+        0xf2f5_2010,
+        0x2fc1_2fc1,
+    ];
+    let mut stat = std::mem::MaybeUninit::<libc::statfs>::uninit();
+    // SAFETY: the descriptor is open and `stat` is a statfs for fstatfs to fill.
+    if unsafe { libc::fstatfs(file.as_raw_fd(), stat.as_mut_ptr()) } != 0 {
+        return false;
+    }
+    // SAFETY: fstatfs returned 0, so it filled `stat`.
+    let kind = unsafe { stat.assume_init() }.f_type;
+    LOCAL.contains(&(kind as u32))
 }
 
 /// Sets a file's modification time to the file system's now, leaving its access time.
@@ -197,6 +325,94 @@ mod tests {
         SystemTime::now()
             .duration_since(modified)
             .unwrap_or_default()
+    }
+
+    /// Prepares and puts one file in place at once, as `restore` does.
+    fn write_atomically(path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<()> {
+        let (step, cheap) = prepare_one(path, data, mode)?;
+        Prepared {
+            steps: vec![step],
+            cheap,
+        }
+        .commit()
+        .map_err(std::io::Error::other)
+    }
+
+    fn entry_file(data: &[u8]) -> Vec<EntryFile> {
+        vec![EntryFile {
+            name: "obj".into(),
+            mode: Some(0o644),
+            data: data.to_vec(),
+        }]
+    }
+
+    fn target(path: &Path) -> Vec<OutputFile> {
+        vec![OutputFile {
+            name: "obj".into(),
+            path: path.to_path_buf(),
+        }]
+    }
+
+    #[test]
+    fn a_prepared_restore_changes_nothing_until_put_in_place() {
+        for old in [&b"object"[..], b"older object"] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = old_target(dir.path(), old, 0o644);
+            let before = std::fs::metadata(&path).unwrap().modified().unwrap();
+            let prepared = prepare_now(&entry_file(b"object"), &target(&path)).unwrap();
+            assert_eq!(std::fs::read(&path).unwrap(), old);
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().modified().unwrap(),
+                before
+            );
+            prepared.commit().unwrap();
+            assert_eq!(std::fs::read(&path).unwrap(), b"object");
+            assert!(age(&path) < Duration::from_secs(60), "mtime not renewed");
+            assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        }
+    }
+
+    #[test]
+    fn a_dropped_restore_leaves_the_target_and_no_temporary_file() {
+        for existing in [None, Some(&b"older object"[..])] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = match existing {
+                Some(old) => old_target(dir.path(), old, 0o644),
+                None => dir.path().join("out.o"),
+            };
+            let prepared = prepare_now(&entry_file(b"object"), &target(&path)).unwrap();
+            drop(prepared);
+            assert_eq!(std::fs::read(&path).ok().as_deref(), existing);
+            let left = std::fs::read_dir(dir.path()).unwrap().count();
+            assert_eq!(left, usize::from(existing.is_some()));
+        }
+    }
+
+    #[test]
+    fn only_touches_and_new_names_on_a_memory_file_system_are_cheap() {
+        let shm = Path::new("/dev/shm");
+        if !shm.is_dir() {
+            return;
+        }
+        let dir = tempfile::tempdir_in(shm).unwrap();
+        let new = dir.path().join("new.o");
+        assert!(
+            prepare_now(&entry_file(b"object"), &target(&new))
+                .unwrap()
+                .cheap
+        );
+        let same = old_target(dir.path(), b"object", 0o644);
+        assert!(
+            prepare_now(&entry_file(b"object"), &target(&same))
+                .unwrap()
+                .cheap
+        );
+        std::fs::write(&same, b"other!").unwrap();
+        assert!(
+            !prepare_now(&entry_file(b"object"), &target(&same))
+                .unwrap()
+                .cheap
+        );
     }
 
     #[test]
