@@ -8,13 +8,18 @@
 //! Codemap: `args` (what was asked), `compile` (compile mode), `resolve` (finding the compiler),
 //! `client` (one connection), `spawn` (starting the daemon), `fallback` (running the compiler
 //! here, exit statuses), `commands` (sccache's flags), `stats_view` (rendering stats),
-//! `server_entry` (being the server).
+//! `server_entry` (being the server), `process_start` (what Rust's runtime would set up).
+
+// The entry point is `main` below, without Rust's runtime setup: see `process_start`. (Test
+// builds keep the test harness's own.)
+#![cfg_attr(not(test), no_main)]
 
 mod args;
 mod client;
 mod commands;
 mod compile;
 mod fallback;
+mod process_start;
 mod resolve;
 mod server_entry;
 mod spawn;
@@ -22,7 +27,20 @@ mod stats_view;
 
 use args::Invocation;
 
-fn main() {
+/// The process's entry point, called by the C library with the arguments, which std reads
+/// for itself.
+#[cfg(not(test))]
+#[no_mangle]
+pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+    start()
+}
+
+/// Prepares the process, runs what was asked, and exits with its code through
+/// `std::process::exit`, which flushes std's buffered output as returning from a Rust `main`
+/// would. (Unused in test builds, whose entry point is the test harness.)
+#[cfg_attr(test, allow(dead_code))]
+fn start() -> ! {
+    process_start::prepare();
     let code = match run() {
         Ok(code) => code,
         Err(error) => {

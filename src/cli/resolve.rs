@@ -71,9 +71,11 @@ pub fn resolve_compiler(
         .map_or(Resolution::NotFound, Resolution::Found)
 }
 
-/// This binary's identity, for `resolve_compiler`'s self check.
+/// This binary's identity, for `resolve_compiler`'s self check: one stat of `/proc/self/exe`,
+/// which leads to the running executable itself, and reading that link's text only where
+/// there is no `/proc`.
 pub fn own_exe() -> Option<FileId> {
-    FileId::of(&std::env::current_exe().ok()?)
+    FileId::of(Path::new("/proc/self/exe")).or_else(|| FileId::of(&std::env::current_exe().ok()?))
 }
 
 /// `path` made absolute against `cwd`, with `.` components dropped. `..` is kept: resolving it
