@@ -244,10 +244,9 @@ async fn early_lookup(
         let mut fetched = services.fetch(key).await;
         let mut prepared = None;
         if let Ok(LookupResult::Hit(entry)) = &mut fetched {
+            // The files go to the preparation for good; the entry keeps its stdout and stderr.
             let files = std::mem::take(&mut entry.files);
-            let (files, ready) = outputs::prepare(files, targets.to_vec()).await;
-            entry.files = files;
-            prepared = Some(ready);
+            prepared = Some(outputs::prepare(files, targets.to_vec()).await);
         }
         Some(EarlyLookup {
             key,

@@ -332,8 +332,10 @@ pub struct EarlyLookup {
     /// The key fetched, so the flow need not compute it again.
     pub key: CacheKey,
     pub fetched: Fetched,
-    /// On a hit, its files prepared from the entry as fetched (used only by a flow whose
-    /// entries are restored as stored), to be put in place once the hit is certain.
+    /// On a hit, its files prepared from the entry as fetched, to be put in place once the
+    /// hit is certain; the entry in `fetched` no longer holds them. Only a flow whose entries
+    /// are restored as stored may prepare early (the C flow, `AsIs`); for any other, `serve`
+    /// finds no files to restore and compiles instead.
     pub prepared: Option<Result<outputs::Prepared, outputs::OutputError>>,
     pub took: Duration,
 }

@@ -107,20 +107,13 @@ enum Step {
 }
 
 /// Prepares the restore of the entry's files to their targets (see `Prepared`), on the
-/// blocking pool. The files come back with the answer.
+/// blocking pool, where the files are also freed: freeing a large buffer on an actor's thread
+/// costs it a malloc consolidation (tens of µs) on the way to the reply.
 pub async fn prepare(
     entry_files: Vec<EntryFile>,
     targets: Vec<OutputFile>,
-) -> (Vec<EntryFile>, Result<Prepared, OutputError>) {
-    let prepared = tokio::task::spawn_blocking(move || {
-        let prepared = prepare_now(&entry_files, &targets);
-        (entry_files, prepared)
-    })
-    .await;
-    match prepared {
-        Ok(done) => done,
-        Err(error) => (Vec::new(), Err(OutputError::Task(error.to_string()))),
-    }
+) -> Result<Prepared, OutputError> {
+    blocking(move || prepare_now(&entry_files, &targets)).await
 }
 
 /// Puts a prepared restore in place: on this thread when that is cheap (see `Prepared`), on

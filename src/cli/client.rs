@@ -12,7 +12,7 @@ use sccache_core::protocol::{
     decode_response, encode, Envelope, Request, Response, PROTOCOL_VERSION,
 };
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
@@ -119,7 +119,8 @@ impl Write for Stream {
 
 /// An open connection to the server.
 pub struct Connection {
-    stream: Stream,
+    /// Buffered for reading, so that a frame's length and body usually arrive in one read.
+    stream: BufReader<Stream>,
     token: String,
 }
 
@@ -143,14 +144,14 @@ impl Connection {
             }
         };
         Ok(Connection {
-            stream,
+            stream: BufReader::new(stream),
             token: address.token.clone(),
         })
     }
 
     /// Bounds how long each later read may wait (`None`: forever, for compiles).
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        match &self.stream {
+        match self.stream.get_ref() {
             Stream::Tcp(stream) => stream.set_read_timeout(timeout),
             Stream::Unix(stream) => stream.set_read_timeout(timeout),
         }
@@ -168,8 +169,9 @@ impl Connection {
         // Frame into memory first so the request leaves in one write.
         let mut frame = Vec::with_capacity(payload.len() + 4);
         write_frame(&mut frame, &payload)?;
-        self.stream.write_all(&frame).map_err(ClientError::Io)?;
-        self.stream.flush().map_err(ClientError::Io)
+        let stream = self.stream.get_mut();
+        stream.write_all(&frame).map_err(ClientError::Io)?;
+        stream.flush().map_err(ClientError::Io)
     }
 
     /// Reads the next response.
