@@ -9,6 +9,7 @@ use crate::harness::{
 };
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -576,10 +577,18 @@ fn sccache_recache_compiles_again_and_replaces_the_entry() {
 #[test]
 fn a_compile_with_stdin_and_stdout_closed_still_works_and_hits() {
     // Build tools may start a compile with standard descriptors closed. sccache sets its
-    // process up itself (no Rust runtime; `process_start` has the unit test of that), and such
-    // a start must still print, compile, and hit.
+    // process up itself (no Rust runtime), so it must put /dev/null there first, as the
+    // runtime would: a compiler it runs itself must find /dev/null, not a closed descriptor
+    // or a socket of sccache's. This "compiler" is one the server does not know, so the
+    // client runs it with its own descriptors; it records what its stdin is.
     let server = Server::start();
     let dir = fixture("c");
+    let probe = dir.path().join("probe-cc");
+    let text = "#!/bin/sh\n[ \"$1\" = record ] || exit 1\n\
+                readlink /proc/self/fd/0 > stdin.txt 2>/dev/null || echo closed > stdin.txt\n";
+    std::fs::write(&probe, text).unwrap_or_else(|error| panic!("{error}"));
+    std::fs::set_permissions(&probe, std::fs::Permissions::from_mode(0o755))
+        .unwrap_or_else(|error| panic!("{error}"));
     plain_compile(dir.path(), "gcc", &["-c", "hello.c", "-o", "plain.o"]);
     let closed = |args: &[&str]| {
         let output = run(server
@@ -594,6 +603,9 @@ fn a_compile_with_stdin_and_stdout_closed_still_works_and_hits() {
             &format!("sccache {args:?} with stdin and stdout closed"),
         );
     };
+    closed(&["./probe-cc", "record"]);
+    let stdin = std::fs::read_to_string(dir.path().join("stdin.txt")).unwrap_or_default();
+    assert_eq!(stdin.trim(), "/dev/null", "the compiler's stdin");
     closed(&["--version"]);
     for _ in 0..2 {
         closed(&["gcc", "-c", "hello.c", "-o", "hello.o"]);

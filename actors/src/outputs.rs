@@ -13,6 +13,7 @@
 //! call or two on a local file system.
 
 use sccache_core::entry::EntryFile;
+use std::collections::VecDeque;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -79,7 +80,7 @@ pub async fn restore(
     entry_files: Vec<EntryFile>,
     targets: Vec<OutputFile>,
 ) -> Result<(), OutputError> {
-    blocking(move || prepare_now(&entry_files, &targets)?.commit()).await
+    blocking(move || prepare_now(&entry_files, &targets)?.take_steps(Pace::Any)).await
 }
 
 /// An entry's files made ready beside their targets but not yet in place: each either written
@@ -89,10 +90,18 @@ pub async fn restore(
 /// wanted (the C flow prepares while the preprocessor's driver exits).
 #[derive(Debug)]
 pub struct Prepared {
-    steps: Vec<Step>,
+    steps: VecDeque<Step>,
     /// Putting every file in place is a metadata call or two on a local file system: cheap
     /// enough for an actor's thread (see `put_in_place`).
     cheap: bool,
+}
+
+/// Where steps are taken: on an actor's thread (`Quick`: a rename must not replace a file, as
+/// that can be slow), or on the blocking pool (`Any`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pace {
+    Quick,
+    Any,
 }
 
 #[derive(Debug)]
@@ -118,22 +127,41 @@ pub async fn prepare(
 
 /// Puts a prepared restore in place: on this thread when that is cheap (see `Prepared`), on
 /// the blocking pool otherwise (renaming over an existing file on ext4 writes the new one out
-/// first; any call on a network file system is a round trip).
-pub async fn put_in_place(prepared: Prepared) -> Result<(), OutputError> {
+/// first; any call on a network file system is a round trip). A target that appeared since
+/// the restore was prepared sends the rest to the blocking pool too.
+pub async fn put_in_place(mut prepared: Prepared) -> Result<(), OutputError> {
     if prepared.cheap {
-        prepared.commit()
-    } else {
-        blocking(move || prepared.commit()).await
+        prepared.take_steps(Pace::Quick)?;
+        if prepared.steps.is_empty() {
+            return Ok(());
+        }
     }
+    blocking(move || prepared.take_steps(Pace::Any)).await
 }
 
 impl Prepared {
-    /// Puts every file in place, in the targets' order.
-    fn commit(self) -> Result<(), OutputError> {
-        for step in self.steps {
+    /// Takes the steps in the targets' order. At `Pace::Quick`, a rename that would replace a
+    /// file stops there, leaving that step and the rest in place.
+    fn take_steps(&mut self, pace: Pace) -> Result<(), OutputError> {
+        while let Some(step) = self.steps.pop_front() {
             match step {
                 Step::Touch { file, path } => {
-                    touch(&file).map_err(|source| OutputError::Write { path, source })?
+                    let touched = still_at(&file, &path).and_then(|()| touch(&file));
+                    touched.map_err(|source| OutputError::Write { path, source })?
+                }
+                Step::Replace { temp, path } if pace == Pace::Quick => {
+                    match temp.persist_noclobber(&path) {
+                        Ok(_) => {}
+                        Err(error) if error.error.kind() == std::io::ErrorKind::AlreadyExists => {
+                            let temp = error.file;
+                            self.steps.push_front(Step::Replace { temp, path });
+                            return Ok(());
+                        }
+                        Err(error) => {
+                            let source = error.error;
+                            return Err(OutputError::Write { path, source });
+                        }
+                    }
                 }
                 Step::Replace { temp, path } => {
                     // Renamed over the old file, never unlinking it first: a reader sees the
@@ -141,10 +169,8 @@ impl Prepared {
                     // before such a rename (about 0.4 ms here), so a crash cannot leave an
                     // empty object with a fresh mtime.
                     if let Err(error) = temp.persist(&path) {
-                        return Err(OutputError::Write {
-                            path,
-                            source: error.error,
-                        });
+                        let source = error.error;
+                        return Err(OutputError::Write { path, source });
                     }
                 }
             }
@@ -153,8 +179,40 @@ impl Prepared {
     }
 }
 
+impl Drop for Prepared {
+    /// Closes what was kept open and removes the temporary files of steps not taken: off an
+    /// actor's thread unless that is cheap (closing a written file on a network file system
+    /// flushes it).
+    fn drop(&mut self) {
+        if self.cheap || self.steps.is_empty() {
+            return;
+        }
+        let steps = std::mem::take(&mut self.steps);
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn_blocking(move || drop(steps));
+            }
+            Err(_) => drop(steps),
+        }
+    }
+}
+
+/// Whether `path` still names the file `file` was opened from: a touch must not land on a file
+/// that another writer has since replaced.
+fn still_at(file: &std::fs::File, path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let (open, named) = (file.metadata()?, std::fs::symlink_metadata(path)?);
+    if (open.dev(), open.ino()) == (named.dev(), named.ino()) {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(
+            "the output was replaced since it was checked",
+        ))
+    }
+}
+
 fn prepare_now(entry_files: &[EntryFile], targets: &[OutputFile]) -> Result<Prepared, OutputError> {
-    let mut steps = Vec::with_capacity(targets.len());
+    let mut steps = VecDeque::with_capacity(targets.len());
     let mut cheap = true;
     for target in targets {
         let file = entry_files
@@ -169,7 +227,7 @@ fn prepare_now(entry_files: &[EntryFile], targets: &[OutputFile]) -> Result<Prep
                 }
             })?;
         cheap &= step_is_cheap;
-        steps.push(step);
+        steps.push_back(step);
     }
     Ok(Prepared { steps, cheap })
 }
@@ -214,9 +272,9 @@ fn prepare_one(path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<(
 }
 
 /// The target, open, when it already holds exactly `data` with `mode` (a rebuild whose output
-/// did not change) and this user owns it, so renewing its modification time will work. Any
-/// doubt (a different size or mode, a read error, another owner) answers `None`, and the file
-/// is rewritten. (Two writers racing for one output are already a broken build; the later one
+/// did not change) and this user owns it, so renewing its modification time will work (even
+/// root may not touch another user's file without CAP_FOWNER). Any doubt (a different size or
+/// mode, a read error, another owner) answers `None`, and the file is rewritten. (Two writers racing for one output are already a broken build; the later one
 /// wins here as anywhere.)
 fn open_if_identical(
     path: &Path,
@@ -229,8 +287,7 @@ fn open_if_identical(
         return None;
     }
     // SAFETY: geteuid has no preconditions and cannot fail.
-    let euid = unsafe { libc::geteuid() };
-    if existing.uid() != euid && euid != 0 {
+    if existing.uid() != unsafe { libc::geteuid() } {
         return None;
     }
     let mut file = std::fs::File::open(path).ok()?;
@@ -240,16 +297,16 @@ fn open_if_identical(
 }
 
 /// Whether `file` lives on a file system whose metadata calls are local and quick: the usual
-/// disk and memory file systems (network and FUSE file systems are not).
+/// disk and memory file systems. Not network or FUSE file systems, and not overlayfs, where
+/// touching a file of a lower layer first copies it whole to the upper one.
 fn on_local_file_system(file: &std::fs::File) -> bool {
     use std::os::fd::AsRawFd;
-    // ext4 (and ext2/3), XFS, Btrfs, tmpfs, overlayfs, F2FS, ZFS.
-    const LOCAL: [u32; 7] = [
+    // ext4 (and ext2/3), XFS, Btrfs, tmpfs, F2FS, ZFS.
+    const LOCAL: [u32; 6] = [
         0xef53,
         0x5846_5342,
         0x9123_683e,
         0x0102_1994,
-        0x794c_7630,
         0xf2f5_2010,
         0x2fc1_2fc1,
     ];
@@ -324,10 +381,10 @@ mod tests {
     fn write_atomically(path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<()> {
         let (step, cheap) = prepare_one(path, data, mode)?;
         Prepared {
-            steps: vec![step],
+            steps: VecDeque::from([step]),
             cheap,
         }
-        .commit()
+        .take_steps(Pace::Any)
         .map_err(std::io::Error::other)
     }
 
@@ -352,13 +409,13 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let path = old_target(dir.path(), old, 0o644);
             let before = std::fs::metadata(&path).unwrap().modified().unwrap();
-            let prepared = prepare_now(&entry_file(b"object"), &target(&path)).unwrap();
+            let mut prepared = prepare_now(&entry_file(b"object"), &target(&path)).unwrap();
             assert_eq!(std::fs::read(&path).unwrap(), old);
             assert_eq!(
                 std::fs::metadata(&path).unwrap().modified().unwrap(),
                 before
             );
-            prepared.commit().unwrap();
+            prepared.take_steps(Pace::Any).unwrap();
             assert_eq!(std::fs::read(&path).unwrap(), b"object");
             assert!(age(&path) < Duration::from_secs(60), "mtime not renewed");
             assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
@@ -378,6 +435,61 @@ mod tests {
             assert_eq!(std::fs::read(&path).ok().as_deref(), existing);
             let left = std::fs::read_dir(dir.path()).unwrap().count();
             assert_eq!(left, usize::from(existing.is_some()));
+        }
+    }
+
+    #[test]
+    fn a_touch_does_not_land_on_a_target_replaced_since_it_was_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = old_target(dir.path(), b"object", 0o644);
+        let mut prepared = prepare_now(&entry_file(b"object"), &target(&path)).unwrap();
+        assert!(matches!(prepared.steps[0], Step::Touch { .. }));
+        // Another writer replaces the output in between.
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        let other = old_target(&elsewhere, b"object", 0o644);
+        std::fs::rename(&other, &path).unwrap();
+        assert!(prepared.take_steps(Pace::Any).is_err());
+        assert!(
+            age(&path) > Duration::from_secs(600),
+            "the new file was touched"
+        );
+    }
+
+    #[test]
+    fn a_quick_rename_leaves_a_target_that_appeared_to_the_blocking_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.o");
+        let mut prepared = prepare_now(&entry_file(b"object"), &target(&path)).unwrap();
+        std::fs::write(&path, b"someone else's").unwrap();
+        prepared.take_steps(Pace::Quick).unwrap();
+        assert_eq!(prepared.steps.len(), 1, "the rename was not left");
+        assert_eq!(std::fs::read(&path).unwrap(), b"someone else's");
+        prepared.take_steps(Pace::Any).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"object");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn another_users_identical_target_is_rewritten_not_touched() {
+        // Renewing another user's file's time needs CAP_FOWNER, which even root may lack.
+        let dir = tempfile::tempdir().unwrap();
+        let path = old_target(dir.path(), b"object", 0o644);
+        let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a NUL-terminated path; only root may give a file away, others skip.
+        if unsafe { libc::chown(c_path.as_ptr(), 4321, 4321) } != 0 {
+            return;
+        }
+        let prepared = prepare_now(&entry_file(b"object"), &target(&path)).unwrap();
+        assert!(matches!(prepared.steps[0], Step::Replace { .. }));
+    }
+
+    #[test]
+    fn proc_is_not_a_local_file_system_and_tmpfs_is() {
+        let proc_file = std::fs::File::open("/proc/self/stat").unwrap();
+        assert!(!on_local_file_system(&proc_file));
+        if let Ok(shm) = tempfile::tempfile_in("/dev/shm") {
+            assert!(on_local_file_system(&shm));
         }
     }
 

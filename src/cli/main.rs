@@ -11,8 +11,8 @@
 //! `server_entry` (being the server), `process_start` (what Rust's runtime would set up).
 
 // The entry point is `main` below, without Rust's runtime setup: see `process_start`. (Test
-// builds keep the test harness's own.)
-#![cfg_attr(not(test), no_main)]
+// builds keep the test harness's own. Only with glibc, which hands std the arguments itself.)
+#![cfg_attr(all(not(test), target_env = "gnu"), no_main)]
 
 mod args;
 mod client;
@@ -29,24 +29,32 @@ use args::Invocation;
 
 /// The process's entry point, called by the C library with the arguments, which std reads
 /// for itself.
-#[cfg(not(test))]
+#[cfg(all(not(test), target_env = "gnu"))]
 #[no_mangle]
 pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
     start()
 }
 
+/// Elsewhere, Rust's own entry point, around the same start.
+#[cfg(all(not(test), not(target_env = "gnu")))]
+fn main() {
+    start()
+}
+
 /// Prepares the process, runs what was asked, and exits with its code through
 /// `std::process::exit`, which flushes std's buffered output as returning from a Rust `main`
-/// would. (Unused in test builds, whose entry point is the test harness.)
+/// would. A panic ends it as Rust's runtime would: its message printed (by the panic hook),
+/// exit code 101. (Unused in test builds, whose entry point is the test harness.)
 #[cfg_attr(test, allow(dead_code))]
 fn start() -> ! {
     process_start::prepare();
-    let code = match run() {
-        Ok(code) => code,
-        Err(error) => {
+    let code = match std::panic::catch_unwind(run) {
+        Ok(Ok(code)) => code,
+        Ok(Err(error)) => {
             eprintln!("sccache: {error:#}");
             2
         }
+        Err(_) => 101,
     };
     std::process::exit(code);
 }

@@ -13,7 +13,8 @@
 //!
 //! Left out: the stack-overflow message (an overflow is still a crash, reported as `SIGSEGV`)
 //! and the main thread's name in panic messages. Arguments and the environment need no setup
-//! (glibc hands them to std itself).
+//! (glibc hands them to std itself; elsewhere the binary keeps Rust's entry point). A panic
+//! still prints its message and exits 101, as `main.rs` catches it where the runtime would.
 
 use std::os::raw::c_int;
 
