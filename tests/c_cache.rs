@@ -5,11 +5,10 @@
 
 use crate::harness::{
     assert_outcomes_add_up, assert_same_file, assert_success, count, fixture, have, read, run,
-    Server,
+    write_script, Server,
 };
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -586,9 +585,7 @@ fn a_compile_with_stdin_and_stdout_closed_still_works_and_hits() {
     let probe = dir.path().join("probe-cc");
     let text = "#!/bin/sh\n[ \"$1\" = record ] || exit 1\n\
                 readlink /proc/self/fd/0 > stdin.txt 2>/dev/null || echo closed > stdin.txt\n";
-    std::fs::write(&probe, text).unwrap_or_else(|error| panic!("{error}"));
-    std::fs::set_permissions(&probe, std::fs::Permissions::from_mode(0o755))
-        .unwrap_or_else(|error| panic!("{error}"));
+    write_script(&probe, text);
     plain_compile(dir.path(), "gcc", &["-c", "hello.c", "-o", "plain.o"]);
     let closed = |args: &[&str]| {
         let output = run(server

@@ -4,10 +4,9 @@
 //! info, a preprocessor output written twice, a preprocessor that fails after writing.
 
 use crate::harness::{
-    assert_outcomes_add_up, assert_same_file, assert_success, count, fixture, have, read, run,
-    Server,
+    assert_outcomes_add_up, assert_same_file, assert_success, compile_through_wrapper, count,
+    fixture, have, read, run, Server,
 };
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
@@ -194,9 +193,6 @@ fn a_preprocessor_output_written_twice_is_keyed_by_its_last_contents() {
     // last: this "gcc" first writes other text there, then runs the real preprocessor.
     let server = Server::start();
     let dir = fixture("c");
-    let wrapper = dir.path().join("wrap");
-    std::fs::create_dir(&wrapper).unwrap_or_default();
-    let script = wrapper.join("gcc");
     let text = r#"#!/bin/sh
 if [ -n "$STALE_FIRST" ]; then
   case " $* " in *" -E "*)
@@ -209,18 +205,10 @@ if [ -n "$STALE_FIRST" ]; then
 fi
 exec gcc "$@"
 "#;
-    std::fs::write(&script, text).unwrap_or_else(|error| panic!("{error}"));
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
-        .unwrap_or_else(|error| panic!("{error}"));
     let compile = |stale: bool| {
-        let mut command = server.command(crate::harness::sccache_bin());
-        command
-            .current_dir(dir.path())
-            .args(["wrap/gcc", "-c", "util.c", "-o", "util.o"]);
-        if stale {
-            command.env("STALE_FIRST", "1");
-        }
-        assert_success(&run(&mut command), "wrap/gcc -c util.c");
+        let env: &[(&str, &str)] = if stale { &[("STALE_FIRST", "1")] } else { &[] };
+        let output = compile_through_wrapper(&server, dir.path(), text, env);
+        assert_success(&output, "wrap/gcc -c util.c");
     };
     compile(true);
     server.wait_for_stats(|stats| count(stats, "cache_writes") >= 1);
@@ -240,9 +228,6 @@ fn a_preprocessor_that_fails_after_writing_changes_no_output() {
     // reach the outputs: this "gcc" preprocesses for real, then exits 1, and fails compiles.
     let server = Server::start();
     let dir = fixture("c");
-    let wrapper = dir.path().join("wrap");
-    std::fs::create_dir(&wrapper).unwrap_or_default();
-    let script = wrapper.join("gcc");
     let text = r#"#!/bin/sh
 if [ -n "$FAIL_AFTER_PREPROCESSING" ]; then
   case " $* " in *" -E "*) gcc "$@"; exit 1;; esac
@@ -251,18 +236,13 @@ if [ -n "$FAIL_AFTER_PREPROCESSING" ]; then
 fi
 exec gcc "$@"
 "#;
-    std::fs::write(&script, text).unwrap_or_else(|error| panic!("{error}"));
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
-        .unwrap_or_else(|error| panic!("{error}"));
     let compile = |fail: bool| {
-        let mut command = server.command(crate::harness::sccache_bin());
-        command
-            .current_dir(dir.path())
-            .args(["wrap/gcc", "-c", "util.c", "-o", "util.o"]);
-        if fail {
-            command.env("FAIL_AFTER_PREPROCESSING", "1");
-        }
-        run(&mut command)
+        let env: &[(&str, &str)] = if fail {
+            &[("FAIL_AFTER_PREPROCESSING", "1")]
+        } else {
+            &[]
+        };
+        compile_through_wrapper(&server, dir.path(), text, env)
     };
     assert_success(&compile(false), "wrap/gcc -c util.c");
     server.wait_for_stats(|stats| count(stats, "cache_writes") >= 1);

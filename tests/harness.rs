@@ -284,6 +284,35 @@ pub fn read(path: &Path) -> Vec<u8> {
 
 /// Asserts two files have the same bytes; on a difference it says where, not what (objects are
 /// too large to print).
+/// Writes an executable script (a stand-in compiler) at `path`.
+pub fn write_script(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap_or_else(|error| panic!("{error}"));
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+        .unwrap_or_else(|error| panic!("{error}"));
+}
+
+/// Runs `sccache wrap/gcc -c util.c -o util.o` in `dir`, where `wrap/gcc` is a stand-in
+/// compiler written from `script`, with `env` set.
+pub fn compile_through_wrapper(
+    server: &Server,
+    dir: &Path,
+    script: &str,
+    env: &[(&str, &str)],
+) -> Output {
+    let wrapper = dir.join("wrap");
+    std::fs::create_dir_all(&wrapper).unwrap_or_else(|error| panic!("{error}"));
+    let gcc = wrapper.join("gcc");
+    if std::fs::read_to_string(&gcc).ok().as_deref() != Some(script) {
+        write_script(&gcc, script);
+    }
+    run(server
+        .command(sccache_bin())
+        .current_dir(dir)
+        .args(["wrap/gcc", "-c", "util.c", "-o", "util.o"])
+        .envs(env.iter().copied()))
+}
+
 pub fn assert_same_file(actual: &Path, expected: &Path) {
     let (left, right) = (read(actual), read(expected));
     if left != right {
