@@ -13,6 +13,7 @@ stops it at the end. Figures are medians over repeated runs.
 import json
 import re
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -68,19 +69,33 @@ def write_project(directory):
 
 
 def timed_group(commands, cwd, env, repeat=REPEAT):
-    """Per command, the median time and the median of its difference to the first command in
-    the same round. The commands run in turn, round after round, so that drift in the
-    machine's load hits all of them alike."""
+    """Per command, its times. The commands run in turn, in a new random order each round,
+    round after round, so that drift in the machine's load hits all of them alike."""
     samples = [[] for _ in commands]
     for _ in range(repeat):
-        for command, bucket in zip(commands, samples):
+        order = list(range(len(commands)))
+        random.shuffle(order)
+        for index in order:
             start = time.perf_counter()
-            subprocess.run(command, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL)
-            bucket.append(time.perf_counter() - start)
-    return [
-        (statistics.median(bucket), statistics.median([b - a for a, b in zip(samples[0], bucket)]))
-        for bucket in samples
-    ]
+            subprocess.run(commands[index], cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL)
+            samples[index].append(time.perf_counter() - start)
+    return samples
+
+
+def quartile(samples):
+    """The lower quartile: on a shared machine, interference only ever adds time, so this is
+    steadier than the median when neighbours are busy."""
+    return sorted(samples)[len(samples) // 4]
+
+
+def overhead(hit, base):
+    """The hit's time over `base`'s: difference of medians, of lower quartiles, and the median
+    of the differences within a round."""
+    return (
+        statistics.median(hit) - statistics.median(base),
+        quartile(hit) - quartile(base),
+        statistics.median([h - b for h, b in zip(hit, base)]),
+    )
 
 
 def timed(command, cwd, env, repeat=REPEAT):
@@ -147,7 +162,7 @@ def main():
         # is one. Compare it, round by round, with the preprocessor alone printing to stdout
         # (discarded) and writing to such a file.
         scratch = "/dev/shm" if os.access("/dev/shm", os.W_OK) else work
-        (preprocess, _), (preprocess_file, _), (hit, hit_over) = timed_group(
+        preprocess, preprocess_file, hit = timed_group(
             [
                 ["gcc", "-O2", "-E", "big.c"],
                 ["gcc", "-O2", "-E", "big.c", "-o", os.path.join(scratch, "bench-pp.i")],
@@ -155,7 +170,7 @@ def main():
             ],
             work,
             env,
-            repeat=120,
+            repeat=200,
         )
         noop = timed(["true"], work, env)
 
@@ -204,12 +219,14 @@ def main():
     ms = lambda seconds: f"{seconds * 1000:8.2f} ms"
     print(f"big.c: {lines} lines, 15 project headers + libc headers")
     print(f"  process spawn floor (true)     {ms(noop)}")
-    print(f"  gcc -E > stdout                {ms(preprocess)}")
-    print(f"  gcc -E -o <tmpfs file>         {ms(preprocess_file)}")
+    print(f"  gcc -E > stdout                {ms(statistics.median(preprocess))}")
+    print(f"  gcc -E -o <tmpfs file>         {ms(statistics.median(preprocess_file))}")
     print(f"  plain gcc -O2 -c               {ms(plain)}")
-    print(f"  sccache hit                    {ms(hit)}")
-    print(f"  hit minus gcc -E > stdout      {ms(hit - preprocess)}  (median per round {ms(hit_over)})")
-    print(f"  hit minus gcc -E -o file       {ms(hit - preprocess_file)}")
+    print(f"  sccache hit                    {ms(statistics.median(hit))}")
+    print("  hit minus gcc -E (medians; lower quartiles; median of the differences in a round)")
+    for name, base in (("> stdout", preprocess), ("-o file", preprocess_file)):
+        medians, quartiles, per_round = overhead(hit, base)
+        print(f"    {name:10s}                 {ms(medians)}; {ms(quartiles)}; {ms(per_round)}")
     print("40-file project, make -j2:")
     print(f"  plain gcc                      {ms(plain_build)}")
     print(f"  sccache cold (all misses)      {ms(cold_build)}")
