@@ -122,6 +122,8 @@ pub struct Connection {
     /// Buffered for reading, so that a frame's length and body usually arrive in one read.
     stream: BufReader<Stream>,
     token: String,
+    /// Whether reads wait at most a set time (control commands); compiles wait forever.
+    timed: bool,
 }
 
 impl Connection {
@@ -146,11 +148,13 @@ impl Connection {
         Ok(Connection {
             stream: BufReader::new(stream),
             token: address.token.clone(),
+            timed: false,
         })
     }
 
     /// Bounds how long each later read may wait (`None`: forever, for compiles).
-    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.timed = timeout.is_some();
         match self.stream.get_ref() {
             Stream::Tcp(stream) => stream.set_read_timeout(timeout),
             Stream::Unix(stream) => stream.set_read_timeout(timeout),
@@ -176,6 +180,9 @@ impl Connection {
 
     /// Reads the next response.
     pub fn receive(&mut self) -> Result<Response, ClientError> {
+        if !self.timed && self.stream.buffer().is_empty() {
+            wait_readable(self.stream.get_ref());
+        }
         let frame = read_frame(&mut self.stream)?;
         decode_response(&frame).map_err(|error| ClientError::Garbage(error.to_string()))
     }
@@ -184,6 +191,30 @@ impl Connection {
     pub fn call(&mut self, request: Request) -> Result<Response, ClientError> {
         self.send(request)?;
         self.receive()
+    }
+}
+
+/// Waits until the server has sent something (or closed the connection). A thread blocked in
+/// `recv` on a Unix socket is also woken, for nothing, when the server reads the request (the
+/// kernel announces the freed buffer space to every waiter); `poll` for input is not. On a
+/// 2-vCPU machine that needless wake-up preempts the server just as it starts the compile.
+/// Errors are left to the read that follows.
+fn wait_readable(stream: &Stream) {
+    let fd = match stream {
+        Stream::Tcp(stream) => stream.as_raw_fd(),
+        Stream::Unix(stream) => stream.as_raw_fd(),
+    };
+    let mut poll = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: one valid pollfd for the descriptor of a stream this connection owns.
+        let ready = unsafe { libc::poll(&mut poll, 1, -1) };
+        if ready >= 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+            return;
+        }
     }
 }
 
