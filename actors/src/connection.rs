@@ -183,11 +183,23 @@ impl Connection {
                         if let Some(store) = after.store {
                             actor.services.storage.store.do_send(store);
                         }
-                        drop(after.scratch);
+                        remove_after_flush(after.scratch);
                         actor.end(ctx);
                     }),
             )
         }));
+    }
+}
+
+/// Removes the scratch file once the reply has left. The writer sends a queued frame only when
+/// this actor is next polled, after the current handler returns; removing a 200 KB file from
+/// tmpfs here (~30 µs) would come first. A task of its own that yields once runs after that.
+fn remove_after_flush(scratch: Option<tempfile::TempPath>) {
+    if let Some(scratch) = scratch {
+        tokio::task::spawn_local(async move {
+            tokio::task::yield_now().await;
+            drop(scratch);
+        });
     }
 }
 
@@ -287,5 +299,23 @@ impl WriteHandler<std::io::Error> for Connection {
     fn finished(&mut self, ctx: &mut Context<Self>) {
         // The writer was closed after a last reply; compiles in flight still finish.
         self.client_left(ctx);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[actix_rt::test]
+    async fn the_scratch_file_is_removed_after_the_current_task_yields() {
+        let scratch = tempfile::NamedTempFile::new().unwrap().into_temp_path();
+        let path = scratch.to_path_buf();
+        remove_after_flush(Some(scratch));
+        // Not yet: the handler that queued the reply is still running.
+        assert!(path.exists());
+        for _ in 0..4 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!path.exists());
     }
 }
