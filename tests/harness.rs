@@ -282,8 +282,6 @@ pub fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
 }
 
-/// Asserts two files have the same bytes; on a difference it says where, not what (objects are
-/// too large to print).
 /// Writes an executable script (a stand-in compiler) at `path`.
 pub fn write_script(path: &Path, text: &str) {
     use std::os::unix::fs::PermissionsExt;
@@ -313,6 +311,8 @@ pub fn compile_through_wrapper(
         .envs(env.iter().copied()))
 }
 
+/// Asserts two files have the same bytes; on a difference it says where, not what (objects are
+/// too large to print).
 pub fn assert_same_file(actual: &Path, expected: &Path) {
     let (left, right) = (read(actual), read(expected));
     if left != right {

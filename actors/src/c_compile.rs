@@ -76,6 +76,9 @@ pub async fn execute(
         return (finished, AfterReply::default());
     };
     if let Some(reason) = source.summary.refusal {
+        // The preprocessed text is not needed for the compile; free the memory file system of
+        // it now rather than after a compile that may take minutes.
+        drop(source.scratch);
         let finished = compile_uncached(services, request, Some(reason)).await;
         return (finished, AfterReply::default());
     }

@@ -358,6 +358,9 @@ pub async fn serve(
     } else {
         match early {
             Some(early) => {
+                // An early preparation took the entry's files; only a flow that restores them
+                // as stored may make one (else the restore below finds no files and compiles).
+                debug_assert!(early.prepared.is_none() || adapter.restores_as_stored());
                 let prepared = early.prepared.filter(|_| adapter.restores_as_stored());
                 services
                     .account(early.fetched, label)
