@@ -17,7 +17,7 @@
 
 use crate::close_watch::CloseWatch;
 use crate::compile::{
-    compile_uncached, lookup_env, serve, AfterReply, AsIs, EarlyLookup, Services,
+    compile_uncached, lookup_env, serve, AfterReply, AsIs, EarlyLookup, EntryAdapter, Services,
 };
 use crate::detector::CompilerInfo;
 use crate::dispatcher::{ProcessOutput, RunError};
@@ -42,6 +42,8 @@ pub async fn execute(
     request: &CompileRequest,
 ) -> (CompileFinished, AfterReply) {
     let label = info.kind.stats_label();
+    // C entries are stored and restored as they are.
+    let adapter: &dyn EntryAdapter = &AsIs;
     let started = Instant::now();
     let key_of = |source: &SourceSummary| {
         hash_key::c_key(
@@ -67,6 +69,7 @@ pub async fn execute(
     let early = look_up.map(|key_of| EarlyHit {
         key_of,
         targets: &targets,
+        adapter,
     });
     let Some(source) = source(services, compilation, request, early).await else {
         // The compile would fail the same way (or the scratch file could not be made); run it
@@ -96,8 +99,16 @@ pub async fn execute(
             ""
         }
     );
-    let (finished, store) =
-        serve(services, key, source.early, label, targets, request, &AsIs).await;
+    let (finished, store) = serve(
+        services,
+        key,
+        source.early,
+        label,
+        targets,
+        request,
+        adapter,
+    )
+    .await;
     (
         finished,
         AfterReply {
@@ -110,11 +121,13 @@ pub async fn execute(
 /// How a digest becomes this compile's key.
 type KeyOf<'a> = &'a dyn Fn(&SourceSummary) -> CacheKey;
 
-/// What the early path needs to look a hit up and make its restore ready.
+/// What the early path needs to look a hit up and make its restore ready: the flow's key and
+/// outputs, and the adapter `serve` is given too.
 #[derive(Clone, Copy)]
 struct EarlyHit<'a> {
     key_of: KeyOf<'a>,
     targets: &'a [OutputFile],
+    adapter: &'a dyn EntryAdapter,
 }
 
 /// The compile's source text, digested, with the lookup of its key when that was done early.
@@ -241,13 +254,20 @@ async fn early_lookup(
         .ok()?
         .ok()?;
     let look_up = look_up.filter(|_| digested.summary.refusal.is_none());
-    let lookup = if let Some(EarlyHit { key_of, targets }) = look_up {
+    let lookup = if let Some(EarlyHit {
+        key_of,
+        targets,
+        adapter,
+    }) = look_up
+    {
         let started = Instant::now();
         let key = key_of(&digested.summary);
         let mut fetched = services.fetch(key).await;
         let mut prepared = None;
         if let Ok(LookupResult::Hit(entry)) = &mut fetched {
-            // The files go to the preparation for good; the entry keeps its stdout and stderr.
+            // Made ready for restoring here, as `serve` would; the files then go to the
+            // preparation for good, and the entry keeps its stdout and stderr.
+            adapter.for_restore(entry);
             let files = std::mem::take(&mut entry.files);
             prepared = Some(outputs::prepare(files, targets.to_vec()).await);
         }

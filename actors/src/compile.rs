@@ -176,11 +176,6 @@ pub trait EntryAdapter {
     fn for_store(&self, entry: &mut CacheEntry);
     /// Prepares a stored entry for restoring into this compile's outputs.
     fn for_restore(&self, entry: &mut CacheEntry);
-    /// Whether `for_restore` leaves the files as stored, so that a restore prepared from the
-    /// entry as fetched (an early lookup's) is the right one.
-    fn restores_as_stored(&self) -> bool {
-        false
-    }
 }
 
 /// Entries stored and restored as they are (C compiles).
@@ -189,9 +184,6 @@ pub struct AsIs;
 impl EntryAdapter for AsIs {
     fn for_store(&self, _: &mut CacheEntry) {}
     fn for_restore(&self, _: &mut CacheEntry) {}
-    fn restores_as_stored(&self) -> bool {
-        true
-    }
 }
 
 /// Detects the compiler and reads the command line.
@@ -332,10 +324,9 @@ pub struct EarlyLookup {
     /// The key fetched, so the flow need not compute it again.
     pub key: CacheKey,
     pub fetched: Fetched,
-    /// On a hit, its files prepared from the entry as fetched, to be put in place once the
-    /// hit is certain; the entry in `fetched` no longer holds them. Only a flow whose entries
-    /// are restored as stored may prepare early (the C flow, `AsIs`); for any other, `serve`
-    /// finds no files to restore and compiles instead.
+    /// On a hit, its files prepared for restoring, to be put in place once the hit is certain.
+    /// The entry in `fetched` has been through the flow's `EntryAdapter::for_restore` already
+    /// and no longer holds its files.
     pub prepared: Option<Result<outputs::Prepared, outputs::OutputError>>,
     pub took: Duration,
 }
@@ -357,15 +348,9 @@ pub async fn serve(
         None
     } else {
         match early {
-            Some(early) => {
-                // An early preparation took the entry's files; only a flow that restores them
-                // as stored may make one (else the restore below finds no files and compiles).
-                debug_assert!(early.prepared.is_none() || adapter.restores_as_stored());
-                let prepared = early.prepared.filter(|_| adapter.restores_as_stored());
-                services
-                    .account(early.fetched, label)
-                    .map(|entry| (entry, early.took, prepared))
-            }
+            Some(early) => services
+                .account(early.fetched, label)
+                .map(|entry| (entry, early.took, early.prepared)),
             None => {
                 let entry = services.lookup(key, label).await;
                 entry.map(|entry| (entry, started.elapsed(), None))
