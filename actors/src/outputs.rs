@@ -12,6 +12,7 @@
 //! never on an actor's thread; only putting in place may run there, when it is a metadata
 //! call or two on a local file system.
 
+use crate::file_stamp::FileStamp;
 use sccache_core::entry::EntryFile;
 use std::collections::VecDeque;
 use std::io::Write;
@@ -106,8 +107,13 @@ enum Pace {
 
 #[derive(Debug)]
 enum Step {
-    /// The target holds the entry's bytes and mode already; renew its modification time.
-    Touch { file: std::fs::File, path: PathBuf },
+    /// The target holds the entry's bytes and mode already; renew its modification time, if
+    /// the path still names the file as it was checked (`stamp`).
+    Touch {
+        file: std::fs::File,
+        path: PathBuf,
+        stamp: FileStamp,
+    },
     /// The entry's bytes in a temporary file beside the target, to be renamed over it.
     Replace {
         temp: tempfile::NamedTempFile,
@@ -145,9 +151,15 @@ impl Prepared {
     fn take_steps(&mut self, pace: Pace) -> Result<(), OutputError> {
         while let Some(step) = self.steps.pop_front() {
             match step {
-                Step::Touch { file, path } => {
-                    let touched = still_at(&file, &path).and_then(|()| touch(&file));
-                    touched.map_err(|source| OutputError::Write { path, source })?
+                Step::Touch { file, path, stamp } => {
+                    // Another writer may have replaced or rewritten the output since: a touch
+                    // must not vouch for bytes nobody compared.
+                    if FileStamp::at(&path) != Some(stamp) {
+                        let source =
+                            std::io::Error::other("the output changed since it was checked");
+                        return Err(OutputError::Write { path, source });
+                    }
+                    touch(&file).map_err(|source| OutputError::Write { path, source })?
                 }
                 Step::Replace { temp, path } if pace == Pace::Quick => {
                     match temp.persist_noclobber(&path) {
@@ -197,20 +209,6 @@ impl Drop for Prepared {
     }
 }
 
-/// Whether `path` still names the file `file` was opened from: a touch must not land on a file
-/// that another writer has since replaced.
-fn still_at(file: &std::fs::File, path: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    let (open, named) = (file.metadata()?, std::fs::symlink_metadata(path)?);
-    if (open.dev(), open.ino()) == (named.dev(), named.ino()) {
-        Ok(())
-    } else {
-        Err(std::io::Error::other(
-            "the output was replaced since it was checked",
-        ))
-    }
-}
-
 fn prepare_now(entry_files: &[EntryFile], targets: &[OutputFile]) -> Result<Prepared, OutputError> {
     let mut steps = VecDeque::with_capacity(targets.len());
     let mut cheap = true;
@@ -248,13 +246,12 @@ fn prepare_one(path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<(
         Ok(existing) => Some(existing),
         Err(_) => None,
     };
-    if let Some(file) = existing
-        .as_ref()
-        .and_then(|existing| open_if_identical(path, existing, data, mode))
-    {
-        let cheap = on_local_file_system(&file);
-        let path = path.to_path_buf();
-        return Ok((Step::Touch { file, path }, cheap));
+    if let Some(existing) = &existing {
+        if let Some(file) = open_if_identical(path, existing, data, mode) {
+            let cheap = on_local_file_system(&file);
+            let (path, stamp) = (path.to_path_buf(), FileStamp::of(existing));
+            return Ok((Step::Touch { file, path, stamp }, cheap));
+        }
     }
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
@@ -274,8 +271,10 @@ fn prepare_one(path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<(
 /// The target, open, when it already holds exactly `data` with `mode` (a rebuild whose output
 /// did not change) and this user owns it, so renewing its modification time will work (even
 /// root may not touch another user's file without CAP_FOWNER). Any doubt (a different size or
-/// mode, a read error, another owner) answers `None`, and the file is rewritten. (Two writers racing for one output are already a broken build; the later one
-/// wins here as anywhere.)
+/// mode, a read error, another owner) answers `None`, and the file is rewritten. It is
+/// compared a block at a time, stopping at the first difference, without a copy of it in
+/// memory. (Two writers racing for one output are already a broken build; the later one wins
+/// here as anywhere.)
 fn open_if_identical(
     path: &Path,
     existing: &std::fs::Metadata,
@@ -291,10 +290,22 @@ fn open_if_identical(
         return None;
     }
     let mut file = std::fs::File::open(path).ok()?;
-    let mut current = Vec::with_capacity(data.len());
-    let same = std::io::Read::read_to_end(&mut file, &mut current).is_ok() && current == data;
-    same.then_some(file)
+    let mut block = vec![0u8; COMPARE_BLOCK.min(data.len())];
+    let mut rest = data;
+    while !rest.is_empty() {
+        let length = block.len().min(rest.len());
+        std::io::Read::read_exact(&mut file, &mut block[..length]).ok()?;
+        let (expected, after) = rest.split_at(length);
+        if block[..length] != *expected {
+            return None;
+        }
+        rest = after;
+    }
+    Some(file)
 }
+
+/// How much of a target `open_if_identical` reads at a time.
+const COMPARE_BLOCK: usize = 64 * 1024;
 
 /// Whether `file` lives on a file system whose metadata calls are local and quick: the usual
 /// disk and memory file systems. Not network or FUSE file systems, and not overlayfs, where
@@ -454,6 +465,22 @@ mod tests {
             age(&path) > Duration::from_secs(600),
             "the new file was touched"
         );
+    }
+
+    #[test]
+    fn a_touch_does_not_vouch_for_a_target_rewritten_in_place_since() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = old_target(dir.path(), b"object", 0o644);
+        let mut prepared = prepare_now(&entry_file(b"object"), &target(&path)).unwrap();
+        // Same inode, other bytes of the same length.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"0bject")
+            .unwrap();
+        assert!(prepared.take_steps(Pace::Any).is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), b"0bject");
     }
 
     #[test]
