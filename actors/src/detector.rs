@@ -1,12 +1,13 @@
 //! The detector: which compiler an executable is, and its identity for the key.
 //!
 //! It probes an executable once (gcc or clang by what its preprocessor defines, rustc by
-//! `-vV`) and remembers the answer per path, size and modification time, so a rebuilt or
-//! upgraded compiler is probed again. Concurrent requests for the same compiler share one
+//! `-vV`) and remembers the answer per path and `FileStamp` (inode, size, modification time),
+//! so a rebuilt or upgraded compiler is probed again. Concurrent requests for the same compiler share one
 //! probe. The identity is a digest of the executable, its version text and, for rustc, the
 //! sysroot's libraries.
 
 use crate::dispatcher::{ProcessOutput, Run};
+use crate::file_stamp::FileStamp;
 use crate::hasher::DigestFiles;
 use actix::prelude::*;
 use futures::future::{BoxFuture, FutureExt, Shared};
@@ -16,7 +17,6 @@ use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 /// What the detector knows of a compiler.
 #[derive(Debug, Clone)]
@@ -28,20 +28,18 @@ pub struct CompilerInfo {
     /// The files the identity was taken from, as they stood (a toolchain's real rustc and
     /// libraries, which `rustup update` replaces behind an unchanged proxy). A remembered probe
     /// whose files changed is probed again.
-    pub files: Vec<FileStamp>,
+    pub files: Vec<PathStamp>,
 }
 
-/// A file's modification time and size, or `None` when it does not exist.
-pub type FileStamp = (PathBuf, Option<(SystemTime, u64)>);
+/// A file's path and its stamp, or `None` when it does not exist.
+pub type PathStamp = (PathBuf, Option<FileStamp>);
 
-fn stamp(path: PathBuf) -> FileStamp {
-    let state = std::fs::metadata(&path)
-        .ok()
-        .and_then(|metadata| Some((metadata.modified().ok()?, metadata.len())));
+fn stamp(path: PathBuf) -> PathStamp {
+    let state = FileStamp::at(&path);
     (path, state)
 }
 
-fn unchanged(files: &[FileStamp]) -> bool {
+fn unchanged(files: &[PathStamp]) -> bool {
     files
         .iter()
         .all(|(path, state)| stamp(path.clone()).1 == *state)
@@ -50,8 +48,8 @@ fn unchanged(files: &[FileStamp]) -> bool {
 /// The files by which rustup chooses a toolchain for `cwd`: `rust-toolchain(.toml)` in it and
 /// every directory above, and rustup's settings (default toolchain, directory overrides).
 /// Their stamps are part of the probe's key, so choosing another toolchain is seen at once.
-fn toolchain_selectors(cwd: &Path, env: &[(OsString, OsString)]) -> Vec<FileStamp> {
-    let mut files: Vec<FileStamp> = cwd
+fn toolchain_selectors(cwd: &Path, env: &[(OsString, OsString)]) -> Vec<PathStamp> {
+    let mut files: Vec<PathStamp> = cwd
         .ancestors()
         .flat_map(|dir| ["rust-toolchain", "rust-toolchain.toml"].map(|name| dir.join(name)))
         .map(stamp)
@@ -88,8 +86,7 @@ pub struct Detector {
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct ProbeKey {
     exe: OsString,
-    size: u64,
-    modified: Option<SystemTime>,
+    stamp: FileStamp,
     rustup_scope: Option<RustupScope>,
 }
 
@@ -98,7 +95,7 @@ struct ProbeKey {
 struct RustupScope {
     cwd: OsString,
     toolchain_variable: Option<OsString>,
-    selectors: Vec<FileStamp>,
+    selectors: Vec<PathStamp>,
 }
 
 impl Detector {
@@ -132,8 +129,7 @@ impl Handler<Detect> for Detector {
         let looks_like_rustc = file_name_starts_with(&request.exe, "rustc");
         let key = ProbeKey {
             exe: request.exe.clone(),
-            size: metadata.len(),
-            modified: metadata.modified().ok(),
+            stamp: FileStamp::of(&metadata),
             rustup_scope: looks_like_rustc.then(|| RustupScope {
                 cwd: request.cwd.clone(),
                 toolchain_variable: env_value(&request.env, "RUSTUP_TOOLCHAIN")

@@ -1,13 +1,14 @@
-//! `FileStamp`: what identifies a file's contents for the span of one compile (which inode,
-//! its size, its last modification), so that a digest taken from a file can later be checked
-//! to still describe the file there.
+//! `FileStamp`: what identifies a file's contents (which inode, its size, its last
+//! modification), so that what was read or probed from a file can later be checked to still
+//! describe the file there: the early C digest, an output compared before a touch, a
+//! compiler the detector remembers.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 /// What identifies a file's contents for the span of one compile: which inode, its size and
 /// its last modification.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FileStamp {
     device: u64,
     inode: u64,
