@@ -16,3 +16,4 @@ mod rust_cache;
 #[cfg(feature = "s3")]
 mod s3;
 mod terminal;
+mod tidy;

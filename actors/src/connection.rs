@@ -6,7 +6,7 @@
 //! only; the server keeps serving everyone else. The cache write of a miss is sent after the
 //! client's `CompileFinished` is queued, so the client never waits for it.
 
-use crate::compile::{self, Decision, Services};
+use crate::flow::{self, Decision, Services};
 use crate::lifecycle::{Activity, Shutdown};
 use crate::stats::{Snapshot, Zero};
 use crate::storage::Describe;
@@ -150,7 +150,7 @@ impl Connection {
         self.begin();
         let received = std::time::Instant::now();
         let services = self.services.clone();
-        let decided = async move { compile::decide(&services, request).await };
+        let decided = async move { flow::decide(&services, request).await };
         ctx.spawn(decided.into_actor(self).then(move |decision, actor, ctx| {
             let plan = match decision {
                 Decision::Unhandled => {
@@ -168,7 +168,7 @@ impl Connection {
             actor.reply(&Response::CompileStarted);
             log::debug!("compile taken {:?} after its request", received.elapsed());
             let services = actor.services.clone();
-            let executed = async move { compile::execute(&services, plan).await };
+            let executed = async move { flow::execute(&services, plan).await };
             Box::pin(
                 executed
                     .into_actor(actor)
@@ -193,7 +193,7 @@ impl Connection {
 
 /// Removes the scratch file once the reply has left. The writer sends a queued frame only when
 /// this actor is next polled, after the current handler returns; removing a 200 KB file from
-/// tmpfs here (~30 µs) would come first. A task of its own that yields once runs after that.
+/// tmpfs here would come first. A task of its own that yields once runs after that.
 fn remove_after_flush(scratch: Option<tempfile::TempPath>) {
     if let Some(scratch) = scratch {
         tokio::task::spawn_local(async move {

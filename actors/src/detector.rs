@@ -5,6 +5,10 @@
 //! so a rebuilt or upgraded compiler is probed again. Concurrent requests for the same compiler share one
 //! probe. The identity is a digest of the executable, its version text and, for rustc, the
 //! sysroot's libraries.
+//!
+//! On the event loop it only stats files (the compiler named, and for rustc the toolchain's
+//! selectors and files, all metadata a compile's own path lookups keep cached); the probes'
+//! own files are written, read and listed on the blocking pool.
 
 use crate::dispatcher::{ProcessOutput, Run};
 use crate::file_stamp::FileStamp;
@@ -238,20 +242,33 @@ async fn digest_files(
 
 const C_PROBE: &str = "#if defined(__clang__)\n__sccache_compiler_is clang\n#elif defined(__GNUC__)\n__sccache_compiler_is gcc\n#else\n__sccache_compiler_is unknown\n#endif\n";
 
-async fn probe_c(
-    runner: &Runner<'_>,
-    digest: &Recipient<DigestFiles>,
-) -> Result<Option<CompilerInfo>, String> {
+/// A private directory holding the C probe's source, and the source's path.
+fn write_c_probe() -> Result<(tempfile::TempDir, PathBuf), String> {
     let dir = tempfile::Builder::new()
         .prefix("sccache-probe")
         .tempdir()
         .map_err(|error| format!("cannot create a probe directory: {error}"))?;
     let source = dir.path().join("probe.c");
     std::fs::write(&source, C_PROBE).map_err(|error| format!("cannot write a probe: {error}"))?;
+    Ok((dir, source))
+}
+
+async fn probe_c(
+    runner: &Runner<'_>,
+    digest: &Recipient<DigestFiles>,
+) -> Result<Option<CompilerInfo>, String> {
+    // The probe's file is written on the blocking pool: the event loop does not wait on the
+    // file system for more than a stat.
+    let (dir, source) = tokio::task::spawn_blocking(write_c_probe)
+        .await
+        .map_err(|error| format!("cannot write a probe: {error}"))??;
     let exe = runner.request.exe.as_os_str();
     let output = runner
         .output(exe, &[OsStr::new("-E"), source.as_os_str()])
-        .await?;
+        .await;
+    // Removed on the blocking pool, as it was written.
+    tokio::task::spawn_blocking(move || drop(dir));
+    let output = output?;
     if !output.success() {
         return Ok(None);
     }
@@ -296,14 +313,11 @@ async fn probe_rustc(
         return Ok(None);
     }
     let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim().to_owned());
-    let real_rustc = sysroot.join("bin").join("rustc");
-    let mut files = vec![if real_rustc.is_file() {
-        real_rustc
-    } else {
-        PathBuf::from(exe)
-    }];
-    files.extend(sysroot_libraries(&sysroot));
-    let stamps = files.iter().cloned().map(stamp).collect();
+    let proxy = PathBuf::from(exe);
+    // Listing the toolchain's files reads directories: on the blocking pool.
+    let (files, stamps) = tokio::task::spawn_blocking(move || toolchain_files(&sysroot, proxy))
+        .await
+        .map_err(|error| format!("cannot list the toolchain's files: {error}"))?;
     let digests = digest_files(digest, files).await?;
     let binary_digest = digests.first().copied().unwrap_or_default();
     let extra: Vec<u8> = digests.iter().skip(1).flatten().copied().collect();
@@ -318,6 +332,20 @@ async fn probe_rustc(
         version: first_line(&version.stdout),
         files: stamps,
     }))
+}
+
+/// The files that make a toolchain (its real rustc, or the proxy when there is none, then its
+/// libraries), and their stamps as they stand now.
+fn toolchain_files(sysroot: &Path, proxy: PathBuf) -> (Vec<PathBuf>, Vec<PathStamp>) {
+    let real_rustc = sysroot.join("bin").join("rustc");
+    let mut files = vec![if real_rustc.is_file() {
+        real_rustc
+    } else {
+        proxy
+    }];
+    files.extend(sysroot_libraries(sysroot));
+    let stamps = files.iter().cloned().map(stamp).collect();
+    (files, stamps)
 }
 
 /// The shared libraries of a toolchain (`lib/*.so`: rustc_driver, std), which decide the output

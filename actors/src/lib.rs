@@ -5,18 +5,16 @@
 //! lives in `sccache_core`; these actors move messages, run processes and touch storage.
 //! See docs/ARCHITECTURE.md for the message table.
 
-pub mod c_compile;
 pub mod close_watch;
-pub mod compile;
 pub mod connection;
 pub mod detector;
 pub mod dispatcher;
 pub mod file_stamp;
+pub mod flow;
 pub mod hasher;
 pub mod lifecycle;
 pub mod listener;
 pub mod outputs;
-pub mod rust_compile;
 pub mod server;
 pub mod stats;
 pub mod storage;

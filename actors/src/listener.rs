@@ -8,8 +8,8 @@
 //! directory around the socket was opened up by mistake. TCP peers cannot be identified, so
 //! over TCP the connection actor checks the token instead. This module does not read requests.
 
-use crate::compile::Services;
 use crate::connection::{Connection, Control};
+use crate::flow::Services;
 use crate::server::ServerError;
 use sccache_core::access::current_uid;
 use sccache_core::config::Endpoint;

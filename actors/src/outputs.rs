@@ -123,7 +123,7 @@ enum Step {
 
 /// Prepares the restore of the entry's files to their targets (see `Prepared`), on the
 /// blocking pool, where the files are also freed: freeing a large buffer on an actor's thread
-/// costs it a malloc consolidation (tens of µs) on the way to the reply.
+/// costs it a malloc consolidation on the way to the reply.
 pub async fn prepare(
     entry_files: Vec<EntryFile>,
     targets: Vec<OutputFile>,
@@ -178,7 +178,7 @@ impl Prepared {
                 Step::Replace { temp, path } => {
                     // Renamed over the old file, never unlinking it first: a reader sees the
                     // old file or the new one, and ext4 (auto_da_alloc) writes the new data out
-                    // before such a rename (about 0.4 ms here), so a crash cannot leave an
+                    // before such a rename, so a crash cannot leave an
                     // empty object with a fresh mtime.
                     if let Err(error) = temp.persist(&path) {
                         let source = error.error;

@@ -5,10 +5,10 @@
 //! `Recipient`s. It chooses the storage backend from the configuration and refuses one this
 //! build lacks, and prepares access (the private directory, the TCP token) before it listens.
 
-use crate::compile::Services;
 use crate::connection::Control;
 use crate::detector::Detector;
 use crate::dispatcher::Dispatcher;
+use crate::flow::Services;
 use crate::hasher::Hasher;
 use crate::lifecycle::Lifecycle;
 use crate::listener::{self, Bound, Listener};

@@ -1,7 +1,7 @@
 //! The process's start, done here instead of by Rust's runtime (the binary is `#![no_main]`).
 //!
 //! Every compile of a build runs this binary once, so its start is on the path of every hit.
-//! Rust's runtime setup costs ~0.1 ms on the 2-core VM, most of it finding the main thread's
+//! Rust's runtime setup costs a measurable part of a hit (bench/README.md), most of it finding the main thread's
 //! stack bounds for the stack-overflow message (glibc reads all of `/proc/self/maps` for that)
 //! and installing that handler. This module keeps the two parts of that setup that change what
 //! the program does, and leaves the rest:

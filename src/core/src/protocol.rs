@@ -92,8 +92,8 @@ pub struct CompileFinished {
 
 /// `OsString`s on the wire as MessagePack binaries of their bytes. serde's own encoding is an
 /// enum holding an array with one number per byte, which a compile request (mostly its
-/// environment) took ~10 times longer to encode and decode: 26 µs for a 3 KB request, 136 µs
-/// for a CI runner's 15 KB, on the path of every hit.
+/// environment) took several times longer to encode and decode, on the path of every hit
+/// (bench/README.md has the figures).
 mod os_bytes {
     use serde::{Deserialize, Deserializer, Serializer};
     use serde_bytes::{ByteBuf, Bytes};

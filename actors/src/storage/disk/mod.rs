@@ -1,5 +1,5 @@
 //! The local disk backend: the `DiskStorage` actor keeps entries as files under `SCCACHE_DIR` in
-//! sccache's sharded layout (`<dir>/<h0>/<h1>/<hex key>`) and evicts the least recently used ones
+//! sccache's sharded layout (the layout only: the entry format is ours) (`<dir>/<h0>/<h1>/<hex key>`) and evicts the least recently used ones
 //! to stay under the size limit.
 //!
 //! The actor owns only bookkeeping: an approximate total size, the count of pending writes and

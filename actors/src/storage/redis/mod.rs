@@ -136,7 +136,8 @@ impl RedisStorage {
         self.stats.do_send(Record(event));
     }
 
-    /// The Redis key of a cache key: sccache's `<prefix><hex key>`.
+    /// The Redis key of a cache key: `<prefix><hex key>`, named as sccache names them (the
+/// entries themselves are ours).
     fn redis_key(&self, key: &CacheKey) -> String {
         format!("{}{}", self.key_prefix, key.to_hex())
     }

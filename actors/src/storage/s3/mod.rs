@@ -1,6 +1,7 @@
 //! The S3 backend: the `S3Storage` actor keeps entries as objects in a bucket of any
-//! S3-compatible store, named `<prefix>/<k0>/<k1>/<k2>/<hex key>` as sccache names them, so
-//! several servers (and sccache itself) share hits through one bucket.
+//! S3-compatible store, named `<prefix>/<k0>/<k1>/<k2>/<hex key>` (sccache's naming; the entries
+//! inside are ours, which the released sccache does not read), so several of our servers share
+//! hits through one bucket.
 //!
 //! The actor owns only bookkeeping: the count of pending writes and whether the current streak of
 //! failed writes has been logged. Requests run as futures on the actor's arbiter, each within a

@@ -31,11 +31,27 @@ pub(super) fn expand_response_files(
         if depth >= MAX_RESPONSE_DEPTH {
             return Err("@file nesting too deep");
         }
-        let bytes = std::fs::read(cwd.join(path)).map_err(|_| "unreadable @file")?;
+        let bytes = read_regular_file(&cwd.join(path)).ok_or("unreadable @file")?;
         let words = split_response_file(&bytes).ok_or("unreadable @file")?;
         expand_response_files(&words, cwd, depth + 1, out)?;
     }
     Ok(())
+}
+
+/// A response file's bytes, when it is a regular file. A FIFO, a terminal or another device
+/// could block the reader forever or read differently for the compiler (which reads it again),
+/// so anything else is refused.
+fn read_regular_file(path: &Path) -> Option<Vec<u8>> {
+    if !std::fs::metadata(path).ok()?.is_file() {
+        return None;
+    }
+    let mut file = std::fs::File::open(path).ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut file, &mut bytes).ok()?;
+    Some(bytes)
 }
 
 /// Splits a response file like libiberty's `buildargv`: whitespace separates arguments, single

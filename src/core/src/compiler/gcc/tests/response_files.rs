@@ -44,6 +44,26 @@ fn response_file_problems() {
     );
 }
 
+/// A FIFO as a response file would block its reader until something writes to it (and the
+/// compiler would read it a second time): it is refused without being opened.
+#[test]
+fn response_file_that_is_a_fifo_is_refused_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(dir.path().join("args.fifo"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(
+        parse_in(&["-c", "f.c", "@args.fifo"], dir.path()),
+        Parsed::NotCacheable("unreadable @file".into())
+    );
+    assert_eq!(
+        parse_in(&["-c", "f.c", "@/dev/null"], dir.path()),
+        Parsed::NotCacheable("unreadable @file".into())
+    );
+}
+
 #[test]
 fn response_file_splitting() {
     let words = split_response_file(b"  a\\\"b \"c d\" 'e \\' f' \"\\\"\" g\\\n\\").unwrap();

@@ -1,5 +1,5 @@
-//! The C family's flow (gcc, clang; C, C++, assembler): preprocess, digest the preprocessed
-//! text, key, then the shared `compile::serve`.
+//! The C family (gcc, clang; C, C++, assembler): reading its command line, and its key from
+//! the preprocessed text.
 //!
 //! ```text
 //! Run(-E -o scratch) ─────────────────────────────────────────────────────────▶ exit status
@@ -8,126 +8,174 @@
 //!
 //! The preprocessor writes to a scratch file. When the compiler writes that file in place
 //! (gcc's cc1 does), its close is seen before the driver exits, and the digest, the lookup
-//! and, on a hit, the restore's preparation (`outputs::prepare`: files written beside their
-//! targets or found identical) run in the gap, on the hasher, storage and blocking pool as
-//! always. What they found is used only if the preprocessor then succeeds, the file was not
-//! written again and is still the one read; then the restore is only put in place. Otherwise
-//! the preparation is dropped, which changes no target, and the digest is taken again from
-//! the finished file, the ordinary way.
+//! and, on a hit, the restore's preparation (`steps::look_up_early`) run in the gap, on the
+//! hasher, storage and blocking pool as always. What they found is used only if the
+//! preprocessor then succeeds, the file was not written again and is still the one read;
+//! then the restore is only put in place. Otherwise the preparation is dropped, which changes
+//! no target, and the digest is taken again from the finished file, the ordinary way.
 
 use crate::close_watch::CloseWatch;
-use crate::compile::{
-    compile_uncached, lookup_env, serve, AfterReply, AsIs, EarlyLookup, EntryAdapter, Services,
-};
 use crate::detector::CompilerInfo;
 use crate::dispatcher::{ProcessOutput, RunError};
 use crate::file_stamp::FileStamp;
+use crate::flow::family::{AsIs, EarlyLookup, EarlyRestore, EntryAdapter, Family, Keyed};
+use crate::flow::request_env;
+use crate::flow::services::Services;
+use crate::flow::steps::look_up_early;
 use crate::hasher::{DigestSource, DigestedSource};
-use crate::outputs::{self, OutputFile};
-use crate::storage::LookupResult;
-use sccache_core::compiler::gcc::CCompilation;
-use sccache_core::compiler::Language;
-use sccache_core::config::env_flag;
+use crate::outputs::OutputFile;
+use sccache_core::compiler::gcc::{self, CCompilation};
+use sccache_core::compiler::{Language, Parsed};
 use sccache_core::hash_key::{self, CacheKey};
-use sccache_core::protocol::{CompileFinished, CompileRequest};
+use sccache_core::protocol::CompileRequest;
 use sccache_core::source_digest::SourceSummary;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// Runs an accepted C-family compile.
-pub async fn execute(
-    services: &Services,
-    info: &CompilerInfo,
-    compilation: &CCompilation,
-    request: &CompileRequest,
-) -> (CompileFinished, AfterReply) {
-    let label = info.kind.stats_label();
-    // C entries are stored and restored as they are.
-    let adapter: &dyn EntryAdapter = &AsIs;
-    let started = Instant::now();
-    let key_of = |source: &SourceSummary| {
-        hash_key::c_key(
-            &info.identity,
-            &request.exe,
-            compilation,
-            &request.cwd,
-            &request.env,
-            source,
-        )
-    };
-    // Under SCCACHE_RECACHE the entry is to be replaced, not read: no early lookup.
-    let recache = env_flag(&|name| lookup_env(request, name), "SCCACHE_RECACHE");
-    let look_up: Option<KeyOf> = (!recache).then_some(&key_of);
-    let targets: Vec<OutputFile> = compilation
-        .outputs
-        .iter()
-        .map(|output| OutputFile {
-            name: output.role.entry_name().to_owned(),
-            path: Path::new(&request.cwd).join(&output.path),
-        })
-        .collect();
-    let early = look_up.map(|key_of| EarlyHit {
-        key_of,
-        targets: &targets,
-        adapter,
-    });
-    let Some(source) = source(services, compilation, request, early).await else {
-        // The compile would fail the same way (or the scratch file could not be made); run it
-        // so the user sees the compiler's own errors, and cache nothing.
-        let reason = Some("preprocessor failed");
-        let finished = compile_uncached(services, request, reason).await;
-        return (finished, AfterReply::default());
-    };
-    if let Some(reason) = source.summary.refusal {
-        // The preprocessed text is not needed for the compile; free the memory file system of
-        // it now rather than after a compile that may take minutes.
-        drop(source.scratch);
-        let finished = compile_uncached(services, request, Some(reason)).await;
-        return (finished, AfterReply::default());
-    }
-    let key = match &source.early {
-        Some(early) => early.key,
-        None => key_of(&source.summary),
-    };
-    log::debug!(
-        "{:?}: key {key} after {:?} (preprocess and hash{})",
-        compilation.input,
-        started.elapsed(),
-        if source.early.is_some() {
-            ", early"
-        } else {
-            ""
+/// Variables that make gcc write dependency rules to a file of their naming.
+const DEPENDENCY_ENV_VARS: &[&str] = &["DEPENDENCIES_OUTPUT", "SUNPRO_DEPENDENCIES"];
+
+/// Flags by which a user already chose whether diagnostics are coloured.
+const COLOUR_FLAGS: &[&str] = &[
+    "-fdiagnostics-color",
+    "-fno-diagnostics-color",
+    "-fcolor-diagnostics",
+    "-fno-color-diagnostics",
+];
+
+/// A gcc or clang compile, as its command line asks for it.
+pub struct CFamily {
+    compilation: CCompilation,
+}
+
+impl Family for CFamily {
+    /// Reads a gcc/clang command line, refusing compiles whose environment makes the compiler
+    /// write files a hit would not.
+    fn accept(request: &mut CompileRequest) -> Parsed<Self> {
+        if let Some(name) = DEPENDENCY_ENV_VARS
+            .iter()
+            .find(|name| request_env::is_set(request, name))
+        {
+            // The compiler appends a dependency rule to the file these name, on the
+            // preprocessor run and the compile alike; a hit would write none.
+            return Parsed::NotCacheable((*name).to_owned());
         }
-    );
-    let (finished, store) = serve(
-        services,
-        key,
-        source.early,
-        label,
-        targets,
-        request,
-        adapter,
-    )
-    .await;
-    (
-        finished,
-        AfterReply {
-            store,
+        match gcc::parse(&request.args, Path::new(&request.cwd)) {
+            Parsed::Cacheable(mut compilation) => {
+                colour_for_a_terminal(request, &mut compilation);
+                Parsed::Cacheable(CFamily { compilation })
+            }
+            Parsed::NotCacheable(reason) => Parsed::NotCacheable(reason),
+            Parsed::NotCompilation => Parsed::NotCompilation,
+        }
+    }
+
+    fn accept_reads_files(request: &CompileRequest) -> bool {
+        request
+            .args
+            .iter()
+            .any(|arg| arg.as_encoded_bytes().first() == Some(&b'@'))
+    }
+
+    fn targets(&self, request: &CompileRequest) -> Vec<OutputFile> {
+        self.compilation
+            .outputs
+            .iter()
+            .map(|output| OutputFile {
+                name: output.role.entry_name().to_owned(),
+                path: Path::new(&request.cwd).join(&output.path),
+            })
+            .collect()
+    }
+
+    /// C entries are stored and restored as they are.
+    fn adapter(&self) -> Box<dyn EntryAdapter + '_> {
+        Box::new(AsIs)
+    }
+
+    async fn key(
+        &self,
+        services: &Services,
+        info: &CompilerInfo,
+        request: &CompileRequest,
+        early: Option<EarlyRestore<'_>>,
+    ) -> Keyed {
+        let compilation = &self.compilation;
+        let started = Instant::now();
+        let key_of = |source: &SourceSummary| {
+            hash_key::c_key(
+                &info.identity,
+                &request.exe,
+                compilation,
+                &request.cwd,
+                &request.env,
+                source,
+            )
+        };
+        let early = early.map(|restore| EarlyHit {
+            key_of: &key_of,
+            restore,
+        });
+        let Some(source) = source(services, compilation, request, early).await else {
+            // The compile would fail the same way (or the scratch file could not be made);
+            // it runs so that the user sees the compiler's own errors, and nothing is cached.
+            return Keyed::Refused("preprocessor failed");
+        };
+        if let Some(reason) = source.summary.refusal {
+            // The preprocessed text is not needed for the compile: the scratch file goes
+            // with `source`, now rather than after a compile that may take minutes.
+            return Keyed::Refused(reason);
+        }
+        let key = match &source.early {
+            Some(early) => early.key,
+            None => key_of(&source.summary),
+        };
+        log::debug!(
+            "{:?}: key {key} after {:?} (preprocess and hash{})",
+            compilation.input,
+            started.elapsed(),
+            if source.early.is_some() {
+                ", early"
+            } else {
+                ""
+            }
+        );
+        Keyed::Key {
+            key,
+            early: source.early,
             scratch: source.scratch,
-        },
-    )
+        }
+    }
+}
+
+/// gcc and clang colour their diagnostics when stderr is a terminal; the compilers the server
+/// runs write to pipes. For a client on a terminal that chose nothing, ask for colour
+/// explicitly, in the compile and in the key (so a coloured entry never replays to a pipe).
+fn colour_for_a_terminal(request: &mut CompileRequest, compilation: &mut CCompilation) {
+    let chosen = request.args.iter().any(|arg| {
+        arg.to_str().is_some_and(|arg| {
+            COLOUR_FLAGS
+                .iter()
+                .any(|flag| arg == *flag || arg.starts_with(&format!("{flag}=")))
+        })
+    });
+    if request.stderr_is_terminal && !chosen {
+        let flag = OsString::from("-fdiagnostics-color=always");
+        request.args.push(flag.clone());
+        compilation.key_args.push(flag);
+    }
 }
 
 /// How a digest becomes this compile's key.
 type KeyOf<'a> = &'a dyn Fn(&SourceSummary) -> CacheKey;
 
-/// What the early path needs to look a hit up and make its restore ready: the flow's key and
-/// outputs, and the adapter `serve` is given too.
+/// What the early path needs to look a hit up and make its restore ready: the family's key
+/// and what the shared steps would restore with.
 #[derive(Clone, Copy)]
 struct EarlyHit<'a> {
     key_of: KeyOf<'a>,
-    targets: &'a [OutputFile],
-    adapter: &'a dyn EntryAdapter,
+    restore: EarlyRestore<'a>,
 }
 
 /// The compile's source text, digested, with the lookup of its key when that was done early.
@@ -201,8 +249,8 @@ async fn source(
     let source = Source {
         summary,
         early,
-        // Removed after the reply, on the event loop: unlinking on tmpfs takes ~30 µs, less
-        // than waking a blocking-pool thread to do it (~80 µs on the 2-core VM).
+        // Removed after the reply, on the event loop: unlinking on tmpfs costs less than
+        // waking a blocking-pool thread to do it (bench/README.md has the figures).
         scratch: Some(scratch.into_temp_path()),
     };
     log::debug!(
@@ -254,31 +302,11 @@ async fn early_lookup(
         .ok()?
         .ok()?;
     let look_up = look_up.filter(|_| digested.summary.refusal.is_none());
-    let lookup = if let Some(EarlyHit {
-        key_of,
-        targets,
-        adapter,
-    }) = look_up
-    {
-        let started = Instant::now();
-        let key = key_of(&digested.summary);
-        let mut fetched = services.fetch(key).await;
-        let mut prepared = None;
-        if let Ok(LookupResult::Hit(entry)) = &mut fetched {
-            // Made ready for restoring here, as `serve` would; the files then go to the
-            // preparation for good, and the entry keeps its stdout and stderr.
-            adapter.for_restore(entry);
-            let files = std::mem::take(&mut entry.files);
-            prepared = Some(outputs::prepare(files, targets.to_vec()).await);
+    let lookup = match look_up {
+        Some(EarlyHit { key_of, restore }) => {
+            Some(look_up_early(services, key_of(&digested.summary), restore).await)
         }
-        Some(EarlyLookup {
-            key,
-            fetched,
-            prepared,
-            took: started.elapsed(),
-        })
-    } else {
-        None
+        None => None,
     };
     Some(Early { digested, lookup })
 }

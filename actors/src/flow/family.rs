@@ -1,0 +1,101 @@
+//! What a compiler family supplies to the pipeline: the `Family` trait, the `EntryAdapter` an
+//! entry passes through on its way into and out of the cache, and `Keyed`, what keying a
+//! compile found (with an `EarlyLookup` when the family looked its key up itself).
+//!
+//! A family owns the steps that are its alone (reading its command line, learning what the
+//! compile reads, its outputs' names); the shared steps in `steps.rs` own the rest. Nothing
+//! here names a family.
+
+use crate::detector::CompilerInfo;
+use crate::flow::services::{Fetched, Services};
+use crate::outputs::{self, OutputFile};
+use sccache_core::compiler::Parsed;
+use sccache_core::entry::CacheEntry;
+use sccache_core::hash_key::CacheKey;
+use sccache_core::protocol::CompileRequest;
+use std::future::Future;
+use std::time::Duration;
+
+/// A compiler family's parts of the pipeline. The pipeline runs on one event-loop thread, so
+/// the futures need not be `Send`.
+pub trait Family: Sized + Send + 'static {
+    /// Reads a command line. It may adjust the request for the server's way of running the
+    /// compiler (the C family asks for colour a terminal would have had), in the compile and
+    /// in the key alike.
+    fn accept(request: &mut CompileRequest) -> Parsed<Self>;
+
+    /// Whether `accept` would read files (`@file` response files): it then runs on the
+    /// blocking pool, not on the event loop.
+    fn accept_reads_files(_request: &CompileRequest) -> bool {
+        false
+    }
+
+    /// The files the compile writes, by their names in an entry.
+    fn targets(&self, request: &CompileRequest) -> Vec<OutputFile>;
+
+    /// How entries of this compile are adapted for storing and restoring.
+    fn adapter(&self) -> Box<dyn EntryAdapter + '_>;
+
+    /// The compile's key, from everything that decides its outputs. With `early`, a family
+    /// that learns its key before the work that found it has finished may look it up at once
+    /// (`steps::look_up_early`); the pipeline then uses that lookup instead of its own.
+    fn key(
+        &self,
+        services: &Services,
+        info: &CompilerInfo,
+        request: &CompileRequest,
+        early: Option<EarlyRestore<'_>>,
+    ) -> impl Future<Output = Keyed>;
+}
+
+/// What keying a compile found.
+pub enum Keyed {
+    /// The key, with a lookup already made (see `Family::key`) and a scratch file to remove
+    /// once the client has its answer.
+    Key {
+        key: CacheKey,
+        early: Option<EarlyLookup>,
+        scratch: Option<tempfile::TempPath>,
+    },
+    /// No key can be had: the compile runs uncached, counted under this reason (the
+    /// preprocessor failed, an input is unreadable, the source reads a file unseen).
+    Refused(&'static str),
+}
+
+/// A lookup of the key made before `serve` (the C family's, while the preprocessor's driver
+/// was exiting): what it found, the restore of a hit made ready, and how long both took.
+pub struct EarlyLookup {
+    /// The key fetched, so the family need not compute it again.
+    pub key: CacheKey,
+    pub fetched: Fetched,
+    /// On a hit, its files prepared for restoring, to be put in place once the hit is certain.
+    /// The entry in `fetched` has been through the `EntryAdapter::for_restore` already and no
+    /// longer holds its files.
+    pub prepared: Option<Result<outputs::Prepared, outputs::OutputError>>,
+    pub took: Duration,
+}
+
+/// What a lookup made before the shared steps needs to make a hit's restore ready: the
+/// compile's outputs and the adapter the shared steps would apply.
+#[derive(Clone, Copy)]
+pub struct EarlyRestore<'a> {
+    pub targets: &'a [OutputFile],
+    pub adapter: &'a dyn EntryAdapter,
+}
+
+/// What an entry needs on its way into and out of the cache, beyond its files: the rust flow
+/// keeps the absolute output directory out of stored entries and puts this invocation's back.
+pub trait EntryAdapter {
+    /// Prepares an entry of this compile's outputs for storing.
+    fn for_store(&self, entry: &mut CacheEntry);
+    /// Prepares a stored entry for restoring into this compile's outputs.
+    fn for_restore(&self, entry: &mut CacheEntry);
+}
+
+/// Entries stored and restored as they are (C compiles).
+pub struct AsIs;
+
+impl EntryAdapter for AsIs {
+    fn for_store(&self, _: &mut CacheEntry) {}
+    fn for_restore(&self, _: &mut CacheEntry) {}
+}

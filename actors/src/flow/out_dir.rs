@@ -1,0 +1,177 @@
+//! Keeping the output directory out of rustc's cache entries.
+//!
+//! rustc writes the output directory into the `.d` file (the rule targets) and into the
+//! `--json=artifacts` notices on stderr. An entry holds a placeholder there instead, replaced
+//! by this invocation's output directory on a hit, so a hit into another target directory
+//! reads as if compiled there. Sources named in the `.d` file are left alone.
+
+use crate::flow::family::EntryAdapter;
+use sccache_core::compiler::rust::RustCompilation;
+use sccache_core::entry::CacheEntry;
+use std::os::unix::ffi::OsStrExt;
+
+/// Stands for the output directory in stored `.d` files and artifact notices. It holds a NUL,
+/// which no path can, so it never matches anything rustc wrote.
+const OUT_DIR_PLACEHOLDER: &[u8] = b"\0sccache-out-dir\0";
+
+/// The start of the notice rustc prints on stderr for each artifact under `--json=artifacts`.
+const ARTIFACT_NOTICE: &[u8] = b"{\"artifact\":\"";
+
+/// Keeps the output directory out of stored entries: rustc writes it into the `.d` file's
+/// rule targets and into the artifact notices on stderr.
+pub struct OutDir<'a> {
+    compilation: &'a RustCompilation,
+    /// The output directory as rustc writes it.
+    written: Vec<u8>,
+}
+
+impl EntryAdapter for OutDir<'_> {
+    fn for_store(&self, entry: &mut CacheEntry) {
+        entry.stderr = replace_artifact_dir(&entry.stderr, &self.written, OUT_DIR_PLACEHOLDER);
+        self.replace_in_dep_info(entry, &make_escape(&self.written), OUT_DIR_PLACEHOLDER);
+    }
+
+    fn for_restore(&self, entry: &mut CacheEntry) {
+        entry.stderr = replace_artifact_dir(&entry.stderr, OUT_DIR_PLACEHOLDER, &self.written);
+        self.replace_in_dep_info(entry, OUT_DIR_PLACEHOLDER, &make_escape(&self.written));
+    }
+}
+
+impl OutDir<'_> {
+    fn replace_in_dep_info(&self, entry: &mut CacheEntry, from: &[u8], to: &[u8]) {
+        if let Some(name) = &self.compilation.dep_info {
+            let name = name.to_string_lossy();
+            if let Some(file) = entry.files.iter_mut().find(|file| file.name == name) {
+                file.data = replace_rule_dir(&file.data, from, to);
+            }
+        }
+    }
+}
+
+impl<'a> OutDir<'a> {
+    /// The adapter for a compile's entries.
+    pub fn new(compilation: &'a RustCompilation) -> Self {
+        OutDir {
+            compilation,
+            written: out_dir_as_written(compilation),
+        }
+    }
+}
+
+/// The output directory as rustc spells it in what it writes: as given, without a trailing
+/// slash (the `.d` file escapes its spaces, see `make_escape`).
+fn out_dir_as_written(compilation: &RustCompilation) -> Vec<u8> {
+    let mut dir = compilation.out_dir.as_bytes();
+    while dir.len() > 1 && dir.ends_with(b"/") {
+        dir = &dir[..dir.len() - 1];
+    }
+    dir.to_vec()
+}
+
+/// A path as make-style dep-info writes it: spaces escaped with a backslash.
+fn make_escape(path: &[u8]) -> Vec<u8> {
+    let mut escaped = Vec::with_capacity(path.len());
+    for &byte in path {
+        if byte == b' ' {
+            escaped.push(b'\\');
+        }
+        escaped.push(byte);
+    }
+    escaped
+}
+
+/// Replaces `from` by `to` where it starts a line and is followed by `/`: the rule targets of a
+/// `.d` file, which are the outputs. Prerequisites (sources) are left alone.
+fn replace_rule_dir(data: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let mut result = Vec::with_capacity(data.len());
+    for line in data.split_inclusive(|&byte| byte == b'\n') {
+        match line.strip_prefix(from) {
+            Some(rest) if rest.starts_with(b"/") => {
+                result.extend_from_slice(to);
+                result.extend_from_slice(rest);
+            }
+            _ => result.extend_from_slice(line),
+        }
+    }
+    result
+}
+
+/// Replaces `from` by `to` where it starts the path of an artifact notice on stderr. A
+/// directory that JSON would escape is left alone: cargo reads only the notice's file
+/// extension, so an old path there does no harm.
+fn replace_artifact_dir(stderr: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let plain = |dir: &[u8]| {
+        !dir.iter()
+            .any(|&b| b == b'"' || b == b'\\' || b < 0x20 && b != 0)
+    };
+    if !plain(from) || !plain(to) {
+        return stderr.to_vec();
+    }
+    let mut prefix = ARTIFACT_NOTICE.to_vec();
+    prefix.extend_from_slice(from);
+    prefix.push(b'/');
+    let mut result = Vec::with_capacity(stderr.len());
+    for line in stderr.split_inclusive(|&byte| byte == b'\n') {
+        match line.strip_prefix(prefix.as_slice()) {
+            Some(rest) => {
+                result.extend_from_slice(ARTIFACT_NOTICE);
+                result.extend_from_slice(to);
+                result.push(b'/');
+                result.extend_from_slice(rest);
+            }
+            None => result.extend_from_slice(line),
+        }
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEP_INFO: &[u8] = b"/t\\ a/debug/deps/foo-1.d: src/lib.rs /t\\ a/debug/deps/x.rs\n\
+        \n\
+        /t\\ a/debug/deps/libfoo-1.rmeta: src/lib.rs\n\
+        \n\
+        src/lib.rs:\n\
+        \n\
+        # env-dep:CARGO_PKG_NAME=foo\n";
+
+    #[test]
+    fn dep_info_targets_round_trip_through_the_placeholder() {
+        let dir = make_escape(b"/t a/debug/deps");
+        let stored = replace_rule_dir(DEP_INFO, &dir, OUT_DIR_PLACEHOLDER);
+        // The targets are replaced; a prerequisite in the same directory is not.
+        assert!(stored.starts_with(OUT_DIR_PLACEHOLDER));
+        assert!(stored
+            .windows(b"src/lib.rs /t\\ a/debug/deps/x.rs".len())
+            .any(|w| w == b"src/lib.rs /t\\ a/debug/deps/x.rs"));
+        let elsewhere = make_escape(b"/u/target/debug/deps");
+        let restored = replace_rule_dir(&stored, OUT_DIR_PLACEHOLDER, &elsewhere);
+        let text = String::from_utf8(restored).unwrap();
+        assert!(text.contains("\n/u/target/debug/deps/libfoo-1.rmeta: src/lib.rs\n"));
+        assert!(text.ends_with("src/lib.rs:\n\n# env-dep:CARGO_PKG_NAME=foo\n"));
+        assert_eq!(
+            replace_rule_dir(&stored, OUT_DIR_PLACEHOLDER, &dir),
+            DEP_INFO
+        );
+    }
+
+    #[test]
+    fn artifact_notices_round_trip_and_other_lines_stay() {
+        let diagnostic: &[u8] = b"{\"$message_type\":\"diagnostic\",\"rendered\":\"/t/d/x\"}\n";
+        let notice =
+            |dir: &str| format!("{{\"artifact\":\"{dir}/libfoo.rmeta\",\"emit\":\"metadata\"}}\n");
+        let stderr = [diagnostic, notice("/t/d").as_bytes()].concat();
+        let stored = replace_artifact_dir(&stderr, b"/t/d", OUT_DIR_PLACEHOLDER);
+        assert_ne!(stored, stderr);
+        assert!(stored.starts_with(diagnostic));
+        let restored = replace_artifact_dir(&stored, OUT_DIR_PLACEHOLDER, b"/u/d");
+        assert_eq!(restored, [diagnostic, notice("/u/d").as_bytes()].concat());
+        // A directory JSON would escape is not touched.
+        assert_eq!(
+            replace_artifact_dir(&stderr, b"/t\"d", OUT_DIR_PLACEHOLDER),
+            stderr
+        );
+    }
+}

@@ -1,0 +1,105 @@
+//! The one place that reads a compile request's environment: a variable's value, whether a
+//! flag is set, and which inherited variables the server must not pass on.
+//!
+//! The environment is the client's, sent with the request; the server's own is never
+//! consulted for a compile.
+
+use sccache_core::config::env_flag;
+use sccache_core::protocol::CompileRequest;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+
+/// Environment variables that hand a jobserver to a child by file descriptor. The descriptors
+/// are the client's; in the server they are closed or something else, and a compiler warns
+/// about it (rustc does: a warning that would then be cached and replayed).
+const JOBSERVER_VARS: &[&str] = &["CARGO_MAKEFLAGS", "MAKEFLAGS", "MFLAGS"];
+
+/// The value of a variable in the client's environment, as it was set (the last one wins).
+pub fn value<'a>(request: &'a CompileRequest, name: &str) -> Option<&'a OsStr> {
+    request
+        .env
+        .iter()
+        .rev()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_os_str())
+}
+
+/// The value of a variable in the client's environment, when it is UTF-8.
+pub fn text(request: &CompileRequest, name: &str) -> Option<String> {
+    value(request, name).and_then(|value| value.to_str().map(str::to_owned))
+}
+
+/// Whether the client's environment sets a variable at all (to anything, even empty).
+pub fn is_set(request: &CompileRequest, name: &str) -> bool {
+    value(request, name).is_some()
+}
+
+/// `SCCACHE_RECACHE`: the entry is to be replaced, not read.
+pub fn recache(request: &CompileRequest) -> bool {
+    env_flag(&|name| text(request, name), "SCCACHE_RECACHE")
+}
+
+/// Removes the jobserver variables that name the client's file descriptors; a jobserver
+/// reached by a named pipe (`fifo:`) stays.
+pub fn drop_inherited_jobserver(env: &mut Vec<(OsString, OsString)>) {
+    let by_descriptor = |value: &OsString| {
+        let value = value.as_bytes();
+        let has = |needle: &[u8]| value.windows(needle.len()).any(|w| w == needle);
+        has(b"--jobserver-fds=") || (has(b"--jobserver-auth=") && !has(b"--jobserver-auth=fifo:"))
+    };
+    env.retain(|(name, value)| !(JOBSERVER_VARS.iter().any(|n| name == n) && by_descriptor(value)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(env: &[(&str, &str)]) -> CompileRequest {
+        CompileRequest {
+            exe: "cc".into(),
+            args: Vec::new(),
+            cwd: "/".into(),
+            env: env
+                .iter()
+                .map(|(name, value)| (name.into(), value.into()))
+                .collect(),
+            stderr_is_terminal: false,
+        }
+    }
+
+    #[test]
+    fn the_last_setting_wins_and_empty_is_set() {
+        let request = request(&[("A", "1"), ("A", "2"), ("B", "")]);
+        assert_eq!(text(&request, "A").as_deref(), Some("2"));
+        assert!(is_set(&request, "B"));
+        assert!(!is_set(&request, "C"));
+    }
+
+    #[test]
+    fn recache_reads_the_clients_flag() {
+        assert!(recache(&request(&[("SCCACHE_RECACHE", "1")])));
+        assert!(!recache(&request(&[])));
+    }
+
+    #[test]
+    fn only_descriptor_jobservers_are_dropped() {
+        let mut env: Vec<(OsString, OsString)> = vec![
+            (
+                "CARGO_MAKEFLAGS".into(),
+                "-j --jobserver-fds=6,7 --jobserver-auth=6,7".into(),
+            ),
+            (
+                "MAKEFLAGS".into(),
+                "-j4 --jobserver-auth=fifo:/tmp/fifo".into(),
+            ),
+            ("MFLAGS".into(), "--jobserver-auth=3,4".into()),
+            ("CARGO_PKG_NAME".into(), "foo".into()),
+        ];
+        drop_inherited_jobserver(&mut env);
+        let kept: Vec<String> = env
+            .iter()
+            .map(|(name, _)| name.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(kept, ["MAKEFLAGS", "CARGO_PKG_NAME"]);
+    }
+}

@@ -1,0 +1,222 @@
+//! The rustc family, as cargo drives it through `RUSTC_WRAPPER`: reading its command line, and
+//! its key from what a dep-info-only run of rustc says the compile reads.
+//!
+//! ```text
+//! Dispatcher  --Run(--emit=dep-info, private out dir)-->  the source files and env-deps
+//! Hasher      --DigestFiles-->  sources, `--extern` crates, `-l static=` libraries
+//! (hash_key::rust_key)          the key
+//! ```
+//!
+//! The output directory is kept out of entries by `out_dir::OutDir`. This decides nothing
+//! about what goes into a key (that is `hash_key::rust_key`), and every failure before the
+//! compile ends in running rustc uncached, so that the user sees rustc's own errors.
+
+use crate::detector::CompilerInfo;
+use crate::flow::family::{EarlyRestore, EntryAdapter, Family, Keyed};
+use crate::flow::out_dir::OutDir;
+use crate::flow::services::Services;
+use crate::hasher::DigestFiles;
+use crate::outputs::OutputFile;
+use sccache_core::compiler::rust::{self, DepInfo, RustCompilation};
+use sccache_core::compiler::Parsed;
+use sccache_core::hash_key::{self, RustInputs};
+use sccache_core::protocol::CompileRequest;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// A rustc compile, as its command line asks for it.
+pub struct Rustc {
+    compilation: RustCompilation,
+}
+
+impl Family for Rustc {
+    fn accept(request: &mut CompileRequest) -> Parsed<Self> {
+        match rust::parse(&request.args, Path::new(&request.cwd)) {
+            Parsed::Cacheable(compilation) => Parsed::Cacheable(Rustc { compilation }),
+            Parsed::NotCacheable(reason) => Parsed::NotCacheable(reason),
+            Parsed::NotCompilation => Parsed::NotCompilation,
+        }
+    }
+
+    fn targets(&self, request: &CompileRequest) -> Vec<OutputFile> {
+        let out_dir = Path::new(&request.cwd).join(&self.compilation.out_dir);
+        self.compilation
+            .outputs
+            .iter()
+            .map(|name| OutputFile {
+                name: name.to_string_lossy().into_owned(),
+                path: out_dir.join(name),
+            })
+            .collect()
+    }
+
+    fn adapter(&self) -> Box<dyn EntryAdapter + '_> {
+        Box::new(OutDir::new(&self.compilation))
+    }
+
+    /// rustc learns nothing early: the key needs every source's digest first.
+    async fn key(
+        &self,
+        services: &Services,
+        info: &CompilerInfo,
+        request: &CompileRequest,
+        _early: Option<EarlyRestore<'_>>,
+    ) -> Keyed {
+        let compilation = &self.compilation;
+        let started = Instant::now();
+        let Some(dep_info) = read_dep_info(services, compilation, request).await else {
+            return Keyed::Refused("dep-info run failed");
+        };
+        let dep_info_time = started.elapsed();
+        let Some(inputs) = digest_inputs(services, compilation, request, dep_info).await else {
+            return Keyed::Refused("unreadable input");
+        };
+        let key = hash_key::rust_key(
+            &info.identity,
+            compilation,
+            &request.cwd,
+            &request.env,
+            &inputs,
+        );
+        log::debug!(
+            "rust compile of {}: key {key} (dep-info run {dep_info_time:?}, digests {:?})",
+            compilation.crate_name,
+            started.elapsed() - dep_info_time
+        );
+        Keyed::Key {
+            key,
+            early: None,
+            scratch: None,
+        }
+    }
+}
+
+/// Runs rustc for the dep-info alone, in a private directory, and reads it. `None` when that
+/// fails for any reason: the real compile will then show what is wrong.
+async fn read_dep_info(
+    services: &Services,
+    compilation: &RustCompilation,
+    request: &CompileRequest,
+) -> Option<DepInfo> {
+    let dir = match private_dir().await {
+        Ok(dir) => DepInfoDir(Some(dir)),
+        Err(error) => {
+            log::warn!("cannot create a directory for the dep-info run: {error}");
+            return None;
+        }
+    };
+    let args = rust::dep_info_args(&request.args, dir.path().as_os_str());
+    let output = services.run(&request.exe, args, request).await;
+    match output {
+        Ok(output) if output.success() => {}
+        Ok(_) => return None,
+        Err(error) => {
+            log::warn!("cannot run rustc for the dep-info: {error}");
+            return None;
+        }
+    }
+    let path = dir.path().join(dep_info_name(compilation));
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => Some(rust::parse_dep_info(&text)),
+            Err(_) => {
+                log::info!("dep-info {} is not UTF-8", path.display());
+                None
+            }
+        },
+        Err(error) => {
+            log::warn!("rustc wrote no dep-info at {}: {error}", path.display());
+            None
+        }
+    }
+}
+
+/// Creates the dep-info run's directory on the blocking pool: the event loop does not wait on
+/// the file system.
+async fn private_dir() -> std::io::Result<tempfile::TempDir> {
+    tokio::task::spawn_blocking(|| {
+        tempfile::Builder::new()
+            .prefix("sccache-dep-info")
+            .tempdir()
+    })
+    .await
+    .unwrap_or_else(|error| Err(std::io::Error::other(error)))
+}
+
+/// The dep-info run's directory, removed on the blocking pool when dropped (removing a
+/// directory tree is file-system work the event loop does not wait on).
+struct DepInfoDir(Option<tempfile::TempDir>);
+
+impl DepInfoDir {
+    fn path(&self) -> &Path {
+        self.0
+            .as_ref()
+            .map_or(Path::new(""), tempfile::TempDir::path)
+    }
+}
+
+impl Drop for DepInfoDir {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.take() {
+            tokio::task::spawn_blocking(move || drop(dir));
+        }
+    }
+}
+
+/// The name rustc gives the dep-info file of this compile.
+fn dep_info_name(compilation: &RustCompilation) -> String {
+    format!("{}{}.d", compilation.crate_name, compilation.extra_filename)
+}
+
+/// Digests every file the compile reads, on the hasher's threads: the sources in one message
+/// and the crates and libraries in another, so both threads work.
+async fn digest_inputs(
+    services: &Services,
+    compilation: &RustCompilation,
+    request: &CompileRequest,
+    dep_info: DepInfo,
+) -> Option<RustInputs> {
+    let cwd = Path::new(&request.cwd);
+    let source_paths: Vec<PathBuf> = dep_info.files.iter().map(|f| cwd.join(f)).collect();
+    let library_paths: Vec<PathBuf> = compilation
+        .externs
+        .iter()
+        .map(|(_, path)| cwd.join(path))
+        .chain(compilation.static_libs.iter().map(|path| cwd.join(path)))
+        .collect();
+    let (sources, libraries) = futures::join!(
+        services.digest.send(DigestFiles {
+            paths: source_paths
+        }),
+        services.digest.send(DigestFiles {
+            paths: library_paths
+        }),
+    );
+    let (sources, mut libraries) = match (sources, libraries) {
+        (Ok(Ok(sources)), Ok(Ok(libraries))) => (sources, libraries),
+        (Ok(Err(error)), _) | (_, Ok(Err(error))) => {
+            log::info!("cannot digest an input of the compile: {error}");
+            return None;
+        }
+        (Err(error), _) | (_, Err(error)) => {
+            log::warn!("hasher unavailable: {error}");
+            return None;
+        }
+    };
+    let static_libs = libraries.split_off(compilation.externs.len().min(libraries.len()));
+    Some(RustInputs {
+        sources: dep_info.files.into_iter().zip(sources).collect(),
+        externs: compilation
+            .externs
+            .iter()
+            .map(|(name, _)| name.clone())
+            .zip(libraries)
+            .collect(),
+        static_libs,
+        env_deps: dep_info
+            .env_deps
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect(),
+    })
+}

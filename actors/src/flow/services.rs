@@ -1,0 +1,103 @@
+//! `Services`: the actors a compile talks to, and the ways the pipeline asks them.
+//!
+//! It owns the storage timeout and how a lookup's failures are counted (a corrupt entry, a
+//! read error, a timeout each become a miss and an event). It decides nothing about keys or
+//! outputs.
+
+use crate::detector::Detect;
+use crate::dispatcher::{ProcessOutput, Run, RunError};
+use crate::hasher::{DigestFiles, DigestSource};
+use crate::stats::Record;
+use crate::storage::{Lookup, LookupResult, StorageHandle};
+use actix::prelude::*;
+use sccache_core::entry::CacheEntry;
+use sccache_core::hash_key::CacheKey;
+use sccache_core::protocol::CompileRequest;
+use sccache_core::stats::Event;
+use std::ffi::OsString;
+use std::time::Duration;
+
+/// How much longer than the storage timeout the flow waits for a lookup's answer.
+const LOOKUP_TIMEOUT_MARGIN: Duration = Duration::from_millis(500);
+
+/// The actors a compile talks to.
+#[derive(Clone)]
+pub struct Services {
+    pub detect: Recipient<Detect>,
+    pub run: Recipient<Run>,
+    pub digest: Recipient<DigestFiles>,
+    pub digest_source: Recipient<DigestSource>,
+    pub stats: Recipient<Record>,
+    pub storage: StorageHandle,
+    /// How long a lookup may take before the compile goes ahead as a miss.
+    pub storage_timeout: Duration,
+}
+
+/// A storage answer, not yet counted.
+pub type Fetched = Result<LookupResult, MailboxError>;
+
+impl Services {
+    pub fn record(&self, event: Event) {
+        self.stats.do_send(Record(event));
+    }
+
+    /// Runs a process through the dispatcher, in the request's directory and environment.
+    pub async fn run(
+        &self,
+        exe: &OsString,
+        args: Vec<OsString>,
+        request: &CompileRequest,
+    ) -> Result<ProcessOutput, RunError> {
+        let run = Run::new(exe.clone(), args, request.cwd.clone(), request.env.clone());
+        self.run.send(run).await.unwrap_or(Err(RunError::Closed))
+    }
+
+    /// Asks the storage backend for an entry, within the storage timeout, counting what goes
+    /// wrong. Returns the entry on a hit.
+    pub async fn lookup(&self, key: CacheKey, label: &str) -> Option<CacheEntry> {
+        let fetched = self.fetch(key).await;
+        self.account(fetched, label)
+    }
+
+    /// Asks the storage backend for an entry, within the storage timeout, counting nothing
+    /// yet (an early lookup may be thrown away).
+    pub async fn fetch(&self, key: CacheKey) -> Fetched {
+        self.storage
+            .lookup
+            .send(Lookup { key })
+            // Backends bound their own round trips by the storage timeout and say why they
+            // failed; this outer bound, a little longer, only catches a backend that hangs.
+            .timeout(self.storage_timeout + LOOKUP_TIMEOUT_MARGIN)
+            .await
+    }
+
+    /// Counts what went wrong with a fetch; the entry on a hit.
+    pub fn account(&self, answer: Fetched, label: &str) -> Option<CacheEntry> {
+        let read_error = || Event::ReadError {
+            label: label.to_owned(),
+        };
+        match answer {
+            Ok(LookupResult::Hit(entry)) => Some(*entry),
+            Ok(LookupResult::Miss) => None,
+            Ok(LookupResult::Corrupt) => {
+                self.record(Event::Corrupt);
+                self.record(read_error());
+                None
+            }
+            Ok(LookupResult::Error(error)) => {
+                log::warn!("cache read failed: {error}");
+                self.record(read_error());
+                None
+            }
+            Err(MailboxError::Timeout) => {
+                log::warn!("cache read timed out after {:?}", self.storage_timeout);
+                self.record(Event::Timeout);
+                None
+            }
+            Err(MailboxError::Closed) => {
+                self.record(read_error());
+                None
+            }
+        }
+    }
+}

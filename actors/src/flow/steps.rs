@@ -1,0 +1,265 @@
+//! The shared steps of every compile once a family has accepted it: key (the family's part),
+//! look up, restore on a hit, compile and collect on a miss, and the write to send after the
+//! reply.
+//!
+//! ```text
+//! run ─▶ Family::key ─▶ serve: Lookup (unless the family looked up early)
+//!                              hit:  restore (or put a prepared restore in place), reply
+//!                              miss: Run the compiler, collect outputs, reply, then Store
+//! ```
+//!
+//! Nothing here names a compiler family, and nothing here fails a build: every cache problem
+//! ends in running the real compiler, whose own output reaches the user unchanged.
+
+use crate::detector::CompilerInfo;
+use crate::dispatcher::{ProcessOutput, RunError};
+use crate::flow::family::{EarlyLookup, EarlyRestore, EntryAdapter, Family, Keyed};
+use crate::flow::request_env;
+use crate::flow::services::Services;
+use crate::outputs::{self, OutputFile};
+use crate::storage::{LookupResult, Store};
+use sccache_core::entry::CacheEntry;
+use sccache_core::hash_key::CacheKey;
+use sccache_core::protocol::{CompileFinished, CompileRequest};
+use sccache_core::stats::Event;
+use std::time::Instant;
+
+/// A compile a family accepted: the compiler, the family's reading of the command line, and
+/// the request (as the family adjusted it).
+pub struct Accepted<F> {
+    pub info: CompilerInfo,
+    pub family: Box<F>,
+    pub request: CompileRequest,
+}
+
+/// What follows the reply to a compile, off the client's path. Every family's compile ends
+/// in this shape.
+#[derive(Default)]
+pub struct AfterReply {
+    /// The cache write to send.
+    pub store: Option<Store>,
+    /// A scratch file to remove (the C family's preprocessed text).
+    pub scratch: Option<tempfile::TempPath>,
+}
+
+/// Runs an accepted compile: from the cache when it can, from the compiler when it must.
+pub async fn run<F: Family>(
+    services: &Services,
+    accepted: Accepted<F>,
+) -> (CompileFinished, AfterReply) {
+    let Accepted {
+        info,
+        family,
+        request,
+    } = accepted;
+    let recache = request_env::recache(&request);
+    let targets = family.targets(&request);
+    let adapter = family.adapter();
+    // Under SCCACHE_RECACHE the entry is to be replaced, not read: no early lookup either.
+    let early = (!recache).then_some(EarlyRestore {
+        targets: &targets,
+        adapter: &*adapter,
+    });
+    match family.key(services, &info, &request, early).await {
+        Keyed::Refused(reason) => {
+            let finished = compile_uncached(services, &request, Some(reason)).await;
+            (finished, AfterReply::default())
+        }
+        Keyed::Key {
+            key,
+            early,
+            scratch,
+        } => {
+            let served = Served {
+                key,
+                early,
+                recache,
+                label: info.kind.stats_label(),
+                targets,
+                request: &request,
+                adapter: &*adapter,
+            };
+            let (finished, store) = serve(services, served).await;
+            (finished, AfterReply { store, scratch })
+        }
+    }
+}
+
+/// Fetches `key` at once and, on a hit, makes its restore ready (`outputs::prepare`: files
+/// written beside their targets or found identical), changing no target. Nothing is counted
+/// until `serve` takes the result.
+pub async fn look_up_early(
+    services: &Services,
+    key: CacheKey,
+    restore: EarlyRestore<'_>,
+) -> EarlyLookup {
+    let started = Instant::now();
+    let mut fetched = services.fetch(key).await;
+    let mut prepared = None;
+    if let Ok(LookupResult::Hit(entry)) = &mut fetched {
+        // Made ready for restoring here, as `serve` would; the files then go to the
+        // preparation for good, and the entry keeps its stdout and stderr.
+        restore.adapter.for_restore(entry);
+        let files = std::mem::take(&mut entry.files);
+        prepared = Some(outputs::prepare(files, restore.targets.to_vec()).await);
+    }
+    EarlyLookup {
+        key,
+        fetched,
+        prepared,
+        took: started.elapsed(),
+    }
+}
+
+/// What `serve` needs once the key is known.
+struct Served<'a> {
+    key: CacheKey,
+    early: Option<EarlyLookup>,
+    recache: bool,
+    label: &'static str,
+    targets: Vec<OutputFile>,
+    request: &'a CompileRequest,
+    adapter: &'a dyn EntryAdapter,
+}
+
+/// Looks up (unless an early lookup did), restores on a hit; on a miss compiles, collects the
+/// outputs and prepares the write.
+async fn serve(services: &Services, served: Served<'_>) -> (CompileFinished, Option<Store>) {
+    let Served {
+        key,
+        early,
+        recache,
+        label,
+        targets,
+        request,
+        adapter,
+    } = served;
+    let started = Instant::now();
+    let found = if recache {
+        services.record(Event::ForcedRecache);
+        None
+    } else {
+        match early {
+            Some(early) => services
+                .account(early.fetched, label)
+                .map(|entry| (entry, early.took, early.prepared)),
+            None => {
+                let entry = services.lookup(key, label).await;
+                entry.map(|entry| (entry, started.elapsed(), None))
+            }
+        }
+    };
+    if let Some((mut entry, looked_up, prepared)) = found {
+        let restoring = Instant::now();
+        let put = match prepared {
+            Some(Ok(prepared)) => outputs::put_in_place(prepared).await,
+            Some(Err(error)) => Err(error),
+            None => {
+                adapter.for_restore(&mut entry);
+                outputs::restore(std::mem::take(&mut entry.files), targets.clone()).await
+            }
+        };
+        match put {
+            Ok(()) => {
+                let restored = restoring.elapsed();
+                log::debug!("hit {key}: looked up in {looked_up:?}, restored in {restored:?}");
+                services.record(Event::Hit {
+                    label: label.to_owned(),
+                    read: looked_up + restored,
+                });
+                let finished = CompileFinished {
+                    exit_code: Some(0),
+                    signal: None,
+                    stdout: entry.stdout,
+                    stderr: entry.stderr,
+                };
+                return (finished, None);
+            }
+            Err(error) => {
+                log::warn!("cannot restore a hit, compiling instead: {error}");
+                services.record(Event::ReadError {
+                    label: label.to_owned(),
+                });
+            }
+        }
+    }
+    services.record(Event::Miss {
+        label: label.to_owned(),
+    });
+    let output = match services
+        .run(&request.exe, request.args.clone(), request)
+        .await
+    {
+        Ok(output) => output,
+        Err(error) => return (spawn_failure(error), None),
+    };
+    services.record(Event::Compiled {
+        duration: output.duration,
+        success: output.success(),
+    });
+    let store = if output.success() {
+        match outputs::collect(targets).await {
+            Ok(files) => {
+                let mut entry = CacheEntry {
+                    files,
+                    stdout: output.stdout.clone(),
+                    stderr: output.stderr.clone(),
+                };
+                adapter.for_store(&mut entry);
+                Some(Store { key, entry })
+            }
+            Err(error) => {
+                log::warn!("compiled, but cannot cache the outputs: {error}");
+                services.record(Event::WriteFailed);
+                None
+            }
+        }
+    } else {
+        None
+    };
+    (finished(output), store)
+}
+
+/// Runs the user's command as it is, caching nothing. `reason` is the request's outcome for the
+/// stats (why it could not be cached); `None` when the request was already counted.
+pub async fn compile_uncached(
+    services: &Services,
+    request: &CompileRequest,
+    reason: Option<&str>,
+) -> CompileFinished {
+    if let Some(reason) = reason {
+        services.record(Event::NotCacheable(reason.to_owned()));
+    }
+    services.record(Event::UncachedCompile);
+    match services
+        .run(&request.exe, request.args.clone(), request)
+        .await
+    {
+        Ok(output) => {
+            services.record(Event::Compiled {
+                duration: output.duration,
+                success: output.success(),
+            });
+            finished(output)
+        }
+        Err(error) => spawn_failure(error),
+    }
+}
+
+fn finished(output: ProcessOutput) -> CompileFinished {
+    CompileFinished {
+        exit_code: output.exit_code,
+        signal: output.signal,
+        stdout: output.stdout,
+        stderr: output.stderr,
+    }
+}
+
+fn spawn_failure(error: RunError) -> CompileFinished {
+    CompileFinished {
+        exit_code: Some(2),
+        signal: None,
+        stdout: Vec::new(),
+        stderr: format!("sccache: {error}\n").into_bytes(),
+    }
+}
