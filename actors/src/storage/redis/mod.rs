@@ -137,7 +137,7 @@ impl RedisStorage {
     }
 
     /// The Redis key of a cache key: `<prefix><hex key>`, named as sccache names them (the
-/// entries themselves are ours).
+    /// entries themselves are ours).
     fn redis_key(&self, key: &CacheKey) -> String {
         format!("{}{}", self.key_prefix, key.to_hex())
     }
