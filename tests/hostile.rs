@@ -189,30 +189,3 @@ fn a_client_of_another_version_is_told_so_and_can_still_stop_the_server() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
-
-#[test]
-fn a_client_that_vanishes_mid_compile_still_gets_its_compile_cached() {
-    let server = Server::start();
-    let dir = fixture("c");
-    let compile = request(
-        gcc_path(),
-        dir.path().as_os_str().to_owned(),
-        ["-c", "hello.c", "-o", "hello.o"]
-            .map(OsString::from)
-            .to_vec(),
-    );
-    let mut stream = connect(&server);
-    crate::harness::send(&mut stream, &token(&server), Request::Compile(compile))
-        .unwrap_or_else(|error| panic!("cannot send: {error}"));
-    // Leave `CompileStarted` unread, so that closing resets the connection (as a killed make
-    // would) while the server is still compiling.
-    std::thread::sleep(Duration::from_millis(100));
-    drop(stream);
-    let stats = server.wait_for_stats(|stats| count(stats, "cache_writes") == 1);
-    assert_eq!(count(&stats, "compilations"), 1, "{stats:#}");
-    assert_success(
-        &server.compile(dir.path(), "gcc", &["-c", "hello.c", "-o", "hello.o"]),
-        "the next compile",
-    );
-    assert_eq!(count(&server.stats(), "cache_hits.counts.C/C++"), 1);
-}

@@ -5,6 +5,7 @@
 
 mod harness;
 
+mod abandoned;
 mod access;
 mod c_cache;
 mod c_wrong_hits;

@@ -3,6 +3,11 @@
 //! server's modules import each other without a cycle (the flows never import the dispatcher
 //! that calls them; the assembly and the listener share their error type from below).
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "a tree that cannot be read is a failed check; the panic says where"
+)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -208,7 +213,7 @@ fn expand(path: &str) -> Vec<String> {
             items
                 .into_iter()
                 .filter(|item| !item.is_empty())
-                .flat_map(|item| expand(item))
+                .flat_map(expand)
                 .map(|tail| format!("{prefix}{tail}"))
                 .collect()
         }
@@ -323,11 +328,12 @@ fn the_servers_modules_import_each_other_without_a_cycle() {
 
 #[test]
 fn the_binarys_modules_import_each_other_without_a_cycle() {
-    for src in ["src/cli"] {
-        let graph = import_graph(&root().join(src));
-        assert!(graph.len() > 8, "too few modules read in {src}: {graph:?}");
-        if let Some(cycle) = find_cycle(&graph) {
-            panic!("import cycle in {src}: {}", cycle.join(" -> "));
-        }
+    let graph = import_graph(&root().join("src/cli"));
+    assert!(
+        graph.len() > 8,
+        "too few modules read in src/cli: {graph:?}"
+    );
+    if let Some(cycle) = find_cycle(&graph) {
+        panic!("import cycle in src/cli: {}", cycle.join(" -> "));
     }
 }

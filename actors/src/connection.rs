@@ -4,7 +4,9 @@
 //! request, and answers: stats requests itself (from the stats actor and the backend), compile
 //! requests through the compile flow. A malformed or oversized frame closes this connection
 //! only; the server keeps serving everyone else. The cache write of a miss is sent after the
-//! client's `CompileFinished` is queued, so the client never waits for it.
+//! client's `CompileFinished` is queued, so the client never waits for it. When the client goes
+//! (its socket closed or broken), the compiles it asked for are interrupted and write none of
+//! its files (`Services::client_gone`).
 
 use crate::flow::{self, Decision, Services};
 use crate::lifecycle::{Activity, Shutdown};
@@ -56,10 +58,12 @@ pub fn codec() -> LengthDelimitedCodec {
 
 impl Connection {
     /// Starts an actor serving one accepted stream.
-    pub fn serve<S>(stream: S, services: Services, control: Control) -> Addr<Connection>
+    pub fn serve<S>(stream: S, mut services: Services, control: Control) -> Addr<Connection>
     where
         S: AsyncRead + AsyncWrite + Unpin + 'static,
     {
+        // This client's own token: its compiles stop when it goes.
+        services.client_gone = tokio_util::sync::CancellationToken::new();
         let (read_half, write_half) = tokio::io::split(stream);
         Connection::create(move |ctx| {
             ctx.add_stream(FramedRead::new(read_half, codec()));
@@ -95,6 +99,7 @@ impl Connection {
     /// request ends.
     fn client_left(&mut self, ctx: &mut Context<Self>) {
         self.client_gone = true;
+        self.services.client_gone.cancel();
         if self.in_flight == 0 {
             ctx.stop();
         }
@@ -242,8 +247,8 @@ impl StreamHandler<Result<BytesMut, std::io::Error>> for Connection {
         let frame = match frame {
             Ok(frame) => frame,
             Err(error) => {
-                // A client that went away (or sent what is no frame) gets nothing more; work it
-                // already started still finishes, so a miss is still compiled and stored.
+                // A client that went away (or sent what is no frame) gets nothing more; its
+                // compiles are interrupted, and the actor stops once they have ended.
                 log::warn!("closing a connection: {error}");
                 self.writer.close();
                 self.client_left(ctx);
@@ -278,8 +283,8 @@ impl StreamHandler<Result<BytesMut, std::io::Error>> for Connection {
     }
 
     fn finished(&mut self, ctx: &mut Context<Self>) {
-        // The client closed its side. Work in flight still finishes (a miss still gets its
-        // cache write); the actor stops when the last of it ends.
+        // The client closed its side: its compiles in flight are interrupted (they write
+        // none of its files now); the actor stops when the last of them ends.
         self.client_left(ctx);
     }
 }
@@ -288,7 +293,9 @@ impl WriteHandler<std::io::Error> for Connection {
     fn error(&mut self, error: std::io::Error, _: &mut Context<Self>) -> Running {
         log::debug!("cannot write to a client: {error}");
         self.client_gone = true;
-        // Stopping now would drop the compiles in flight, and with them their cache writes.
+        self.services.client_gone.cancel();
+        // Stopping now would drop the compiles in flight before their processes are
+        // interrupted and waited for.
         if self.in_flight > 0 {
             Running::Continue
         } else {

@@ -3,6 +3,12 @@
 //! Every process the server runs for a client (preprocessor, compiler, probe) goes through
 //! `Run`, so at most `jobs` of them run at once however many clients are waiting. Processes are
 //! spawned and awaited asynchronously; the actor itself never blocks.
+//!
+//! A run may carry the token of its client's connection: when the client is gone (a build
+//! interrupted with Ctrl-C), the process's group is sent SIGINT, as the terminal would have
+//! sent it to a compiler run by hand, so that it stops and removes its partial outputs; and a
+//! run asked for after that does not start. An abandoned compile never writes the user's
+//! files later, over what the next build produced.
 
 use actix::prelude::*;
 use std::ffi::OsString;
@@ -11,6 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 
 /// The pool.
 pub struct Dispatcher {
@@ -38,6 +45,8 @@ pub struct Run {
     pub cwd: OsString,
     /// The whole environment of the process (the client's, usually).
     pub env: Vec<(OsString, OsString)>,
+    /// Cancelled when the client that asked for the process is gone.
+    pub client_gone: Option<CancellationToken>,
 }
 
 impl Run {
@@ -53,7 +62,20 @@ impl Run {
             args,
             cwd,
             env,
+            client_gone: None,
         }
+    }
+
+    /// The same run, stopped if the client is gone (see the module doc).
+    pub fn for_client(mut self, client_gone: CancellationToken) -> Run {
+        self.client_gone = Some(client_gone);
+        self
+    }
+
+    fn abandoned(&self) -> bool {
+        self.client_gone
+            .as_ref()
+            .is_some_and(CancellationToken::is_cancelled)
     }
 }
 
@@ -84,6 +106,8 @@ pub enum RunError {
     },
     #[error("the dispatcher is shutting down")]
     Closed,
+    #[error("the client is gone")]
+    Abandoned,
 }
 
 impl Handler<Run> for Dispatcher {
@@ -93,6 +117,9 @@ impl Handler<Run> for Dispatcher {
         let slots = self.slots.clone();
         Box::pin(async move {
             let _slot = slots.acquire_owned().await.map_err(|_| RunError::Closed)?;
+            if run.abandoned() {
+                return Err(RunError::Abandoned);
+            }
             run_process(run).await
         })
     }
@@ -113,13 +140,38 @@ async fn run_process(run: Run) -> Result<ProcessOutput, RunError> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
+        // A group of its own, so that the driver and the programs it runs (cc1, as) can be
+        // interrupted together, as a terminal's Ctrl-C would.
+        .process_group(0)
         .spawn()
         .map_err(spawn_error)?;
+    let group = child.id();
     let stdout_pipe = child.stdout.take();
     let stderr_pipe = child.stderr.take();
-    // Both pipes are drained together so that a child filling one never blocks on the other.
-    let (stdout, stderr) = tokio::join!(drain(stdout_pipe), drain(stderr_pipe));
-    let status = child.wait().await.map_err(spawn_error)?;
+    let finished = async {
+        // Both pipes are drained together so that a child filling one never blocks on the
+        // other.
+        let (stdout, stderr) = tokio::join!(drain(stdout_pipe), drain(stderr_pipe));
+        (stdout, stderr, child.wait().await)
+    };
+    tokio::pin!(finished);
+    let client_gone = async {
+        match &run.client_gone {
+            Some(token) => token.cancelled().await,
+            None => std::future::pending().await,
+        }
+    };
+    let (stdout, stderr, status) = tokio::select! {
+        finished = &mut finished => finished,
+        () = client_gone => {
+            if let Some(group) = group {
+                interrupt(group);
+            }
+            // It is waited for all the same: the driver removes its outputs on the way out.
+            finished.await
+        }
+    };
+    let status = status.map_err(spawn_error)?;
     use std::os::unix::process::ExitStatusExt;
     Ok(ProcessOutput {
         exit_code: status.code(),
@@ -128,6 +180,19 @@ async fn run_process(run: Run) -> Result<ProcessOutput, RunError> {
         stderr: stderr.map_err(spawn_error)?,
         duration: started.elapsed(),
     })
+}
+
+/// Sends SIGINT to the process group led by `leader`.
+fn interrupt(leader: u32) {
+    let group = i32::try_from(leader)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw);
+    if let Some(group) = group {
+        if let Err(error) = rustix::process::kill_process_group(group, rustix::process::Signal::INT)
+        {
+            log::debug!("cannot interrupt an abandoned compile: {error}");
+        }
+    }
 }
 
 /// Reads a pipe to its end.

@@ -94,6 +94,8 @@ fn start(config: ServerConfig, bound: Bound, token: String) -> Result<(), Server
         stats: stats.clone().recipient(),
         storage: storage.clone(),
         storage_timeout: config.storage_timeout,
+        // Each connection replaces it with its own (`Connection::serve`).
+        client_gone: tokio_util::sync::CancellationToken::new(),
     };
     let control = Control {
         snapshot: stats.clone().recipient(),

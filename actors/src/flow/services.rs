@@ -16,6 +16,7 @@ use sccache_core::protocol::CompileRequest;
 use sccache_core::stats::Event;
 use std::ffi::OsString;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// How much longer than the storage timeout the flow waits for a lookup's answer.
 const LOOKUP_TIMEOUT_MARGIN: Duration = Duration::from_millis(500);
@@ -31,6 +32,9 @@ pub struct Services {
     pub storage: StorageHandle,
     /// How long a lookup may take before the compile goes ahead as a miss.
     pub storage_timeout: Duration,
+    /// Cancelled when the client of this connection is gone: its processes are interrupted
+    /// and its outputs left alone (`Connection::serve` gives each connection its own).
+    pub client_gone: CancellationToken,
 }
 
 /// A storage answer, not yet counted.
@@ -48,8 +52,14 @@ impl Services {
         args: Vec<OsString>,
         request: &CompileRequest,
     ) -> Result<ProcessOutput, RunError> {
-        let run = Run::new(exe.clone(), args, request.cwd.clone(), request.env.clone());
+        let run = Run::new(exe.clone(), args, request.cwd.clone(), request.env.clone())
+            .for_client(self.client_gone.clone());
         self.run.send(run).await.unwrap_or(Err(RunError::Closed))
+    }
+
+    /// Whether the client has gone: nothing of the user's may be written for it any more.
+    pub fn client_is_gone(&self) -> bool {
+        self.client_gone.is_cancelled()
     }
 
     /// Asks the storage backend for an entry, within the storage timeout, counting what goes

@@ -150,6 +150,12 @@ async fn serve(services: &Services, served: Served<'_>) -> (CompileFinished, Opt
         }
     };
     if let Some((mut entry, looked_up, prepared)) = found {
+        if services.client_is_gone() {
+            // Nobody waits for this hit, and the user's files may be newer than it by now
+            // (an interrupted build, run again): they are left alone.
+            log::debug!("hit {key} abandoned by its client; nothing restored");
+            return (abandoned(), None);
+        }
         let restoring = Instant::now();
         let put = match prepared {
             Some(Ok(prepared)) => outputs::put_in_place(prepared).await,
@@ -253,6 +259,11 @@ fn finished(output: ProcessOutput) -> CompileFinished {
         stdout: output.stdout,
         stderr: output.stderr,
     }
+}
+
+/// The answer to a compile whose client has gone; nobody reads it.
+fn abandoned() -> CompileFinished {
+    spawn_failure(RunError::Abandoned)
 }
 
 fn spawn_failure(error: RunError) -> CompileFinished {

@@ -1,0 +1,87 @@
+//! A build interrupted mid-compile: make is stopped with Ctrl-C and the sccache clients under it
+//! die with it. The server must interrupt what they asked for, as the terminal would have
+//! interrupted a compiler run by hand, and never write their files afterwards: the next build
+//! may already have written newer ones, and an older object with a newer time would never be
+//! rebuilt.
+
+use crate::harness::{
+    compile_by_hand, connect, count, fixture, read, receive, request, send, token, write_script,
+    Server,
+};
+use sccache_core::protocol::{Request, Response};
+use std::ffi::OsString;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// A gcc that, for the compile proper (`-c` without `-E`), says it started and then waits for
+/// a `release` file before compiling; every other run (the probe, the preprocessor) is gcc's.
+fn held_gcc(dir: &Path) -> OsString {
+    let gcc = crate::harness::gcc_path();
+    let script = format!(
+        "#!/bin/sh\n\
+         case \" $* \" in *\" -E \"*) exec {gcc} \"$@\";; esac\n\
+         case \" $* \" in *\" -c \"*)\n\
+           touch started\n\
+           i=0\n\
+           while [ ! -e release ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done;;\n\
+         esac\n\
+         exec {gcc} \"$@\"\n",
+        gcc = gcc.to_string_lossy()
+    );
+    let path = dir.join("held-gcc");
+    write_script(&path, &script);
+    path.into_os_string()
+}
+
+fn wait_for_file(path: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !path.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn an_abandoned_compile_is_interrupted_and_never_overwrites_a_newer_output() {
+    let server = Server::start();
+    let dir = fixture("c");
+    let exe = held_gcc(dir.path());
+    let args: Vec<OsString> = ["-c", "hello.c", "-o", "hello.o"]
+        .map(OsString::from)
+        .to_vec();
+    let compile = request(exe.clone(), dir.path().as_os_str().to_owned(), args.clone());
+    let mut stream = connect(&server);
+    send(&mut stream, &token(&server), Request::Compile(compile))
+        .unwrap_or_else(|error| panic!("cannot send: {error}"));
+    assert!(matches!(
+        receive(&mut stream),
+        Some(Response::CompileStarted)
+    ));
+    wait_for_file(&dir.path().join("started"));
+    // The client dies (make was interrupted), and the next build writes a newer object.
+    drop(stream);
+    let newer = b"the next build's object".to_vec();
+    std::fs::write(dir.path().join("hello.o"), &newer).unwrap();
+    // The abandoned compile ends, interrupted: counted as a failed compile, with no write.
+    let stats = server.wait_for_stats(|stats| count(stats, "compile_fails") == 1);
+    assert_eq!(count(&stats, "cache_writes"), 0, "{stats:#}");
+    // The compile's processes have exited (the dispatcher waits for them before it counts);
+    // were one still waiting, this would let it compile over the newer object.
+    std::fs::write(dir.path().join("release"), b"").unwrap();
+    assert_eq!(read(&dir.path().join("hello.o")), newer);
+
+    // A client that stays gets its compile as usual.
+    std::fs::remove_file(dir.path().join("hello.o")).unwrap();
+    let compile = request(exe, dir.path().as_os_str().to_owned(), args);
+    let responses = compile_by_hand(&server, compile);
+    assert!(
+        matches!(responses.last(), Some(Response::CompileFinished(finished)) if finished.exit_code == Some(0)),
+        "{responses:?}"
+    );
+    assert!(dir.path().join("hello.o").exists());
+    server.wait_for_stats(|stats| count(stats, "cache_writes") == 1);
+}
