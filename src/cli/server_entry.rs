@@ -86,10 +86,7 @@ pub fn run_daemon() -> i32 {
     // Leave the spawning client's session, so its terminal's signals do not reach the server.
     // The client already did this between fork and exec; failing again (as session leader) is
     // expected and harmless.
-    // SAFETY: setsid takes no arguments and changes only this process's session.
-    unsafe {
-        libc::setsid();
-    }
+    let _ = rustix::process::setsid();
     init_logging(true);
     let notifier = match std::env::var_os(NOTIFY_VAR) {
         Some(path) => Notifier::new(Listener::Socket(path)),

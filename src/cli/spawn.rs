@@ -16,7 +16,6 @@ use mio::net::UnixListener;
 use mio::{Events, Interest, Poll, Token};
 use std::fmt;
 use std::io::{self, Read};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -144,16 +143,7 @@ fn spawn_daemon(socket_path: &Path) -> io::Result<Child> {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    // SAFETY: the closure runs between fork and exec and only calls setsid, which is
-    // async-signal-safe and touches no memory. Its failure (already a session leader) is
-    // harmless, so it is ignored.
-    unsafe {
-        command.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
-    }
-    command.spawn()
+    crate::sys::in_own_session(&mut command).spawn()
 }
 
 /// Waits up to `timeout` for the child to connect to `listener` and report, noticing early if
