@@ -18,5 +18,6 @@ pub mod listener;
 pub mod outputs;
 pub mod rust_compile;
 pub mod server;
+pub mod server_error;
 pub mod stats;
 pub mod storage;

@@ -10,7 +10,7 @@
 
 use crate::compile::Services;
 use crate::connection::{Connection, Control};
-use crate::server::ServerError;
+use crate::server_error::ServerError;
 use sccache_core::access::{current_uid, NO_FOLLOW};
 use sccache_core::config::Endpoint;
 use std::fs::{self, OpenOptions};

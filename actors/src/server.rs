@@ -12,36 +12,15 @@ use crate::dispatcher::Dispatcher;
 use crate::hasher::Hasher;
 use crate::lifecycle::Lifecycle;
 use crate::listener::{self, Bound, Listener};
+use crate::server_error::ServerError;
 use crate::stats::{Record, StatsKeeper};
 use crate::storage::disk::DiskStorage;
 use crate::storage::StorageHandle;
 use actix::prelude::*;
-use sccache_core::access::{self, AccessError};
-use sccache_core::config::{Backend, ConfigError, Endpoint, ServerConfig};
+use sccache_core::access;
+use sccache_core::config::{Backend, ServerConfig};
 use std::sync::Arc;
 use tokio::sync::Notify;
-
-/// Why the server could not run.
-#[derive(Debug, thiserror::Error)]
-pub enum ServerError {
-    #[error("cannot listen on {endpoint}: {source}")]
-    Bind {
-        endpoint: Endpoint,
-        source: std::io::Error,
-    },
-    /// Another server answers on the socket. The wording is the one the spawning client
-    /// recognises as "another server won the race".
-    #[error("cannot listen on {endpoint}: address already in use by a running server")]
-    InUse { endpoint: Endpoint },
-    #[error(transparent)]
-    Access(#[from] AccessError),
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error("cannot start the storage backend: {0}")]
-    Storage(String),
-    #[error("server runtime failed: {0}")]
-    Runtime(#[from] std::io::Error),
-}
 
 /// Runs the server until it stops (Shutdown request or idle timeout). Checks access and binds
 /// the listener first, then calls `ready(Ok(()))` or `ready(Err(message))` before serving;
@@ -134,7 +113,7 @@ fn start_storage(
             .start(),
         )),
         #[cfg(not(feature = "redis"))]
-        Backend::Redis(_) => Err(ConfigError::FeatureMissing {
+        Backend::Redis(_) => Err(sccache_core::config::ConfigError::FeatureMissing {
             name: "SCCACHE_REDIS",
             feature: "redis",
         }
@@ -151,7 +130,7 @@ fn start_storage(
             .start(),
         )),
         #[cfg(not(feature = "s3"))]
-        Backend::S3(_) => Err(ConfigError::FeatureMissing {
+        Backend::S3(_) => Err(sccache_core::config::ConfigError::FeatureMissing {
             name: "SCCACHE_BUCKET",
             feature: "s3",
         }

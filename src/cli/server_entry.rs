@@ -9,7 +9,7 @@
 //! actors crate.
 
 use crate::spawn::{NOTIFY_VAR, STATUS_FAILED, STATUS_READY};
-use sccache_actors::server::ServerError;
+use sccache_actors::server_error::ServerError;
 use sccache_core::config::{client_endpoint, server_config, ServerConfig};
 use std::ffi::OsString;
 use std::io::{ErrorKind, Write};

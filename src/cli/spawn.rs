@@ -286,7 +286,7 @@ mod tests {
             "cannot listen on 127.0.0.1:4226: Address already in use (os error 98)"
         ));
         // The server's words for a live server on its Unix socket.
-        let live = sccache_actors::server::ServerError::InUse {
+        let live = sccache_actors::server_error::ServerError::InUse {
             endpoint: sccache_core::config::Endpoint::Unix("/run/user/1/sccache/s.sock".into()),
         };
         assert!(is_address_in_use(&live.to_string()));
