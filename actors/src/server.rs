@@ -22,20 +22,20 @@ use sccache_core::config::{Backend, ServerConfig};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
+/// Told once whether the server is listening, or why it is not, before it serves.
+pub type Ready = Box<dyn FnOnce(Result<(), &ServerError>) + Send>;
+
 /// Runs the server until it stops (Shutdown request or idle timeout). Checks access and binds
-/// the listener first, then calls `ready(Ok(()))` or `ready(Err(message))` before serving;
+/// the listener first, then calls `ready(Ok(()))` or `ready(Err(error))` before serving;
 /// returns after stopping.
-pub fn run(
-    config: ServerConfig,
-    ready: Box<dyn FnOnce(Result<(), String>) + Send>,
-) -> Result<(), ServerError> {
+pub fn run(config: ServerConfig, ready: Ready) -> Result<(), ServerError> {
     let bound = access::credential(&config.endpoint, &config.private_dir)
         .map_err(ServerError::from)
         .and_then(|token| Ok((token, listener::bind(&config.endpoint)?)));
     let (token, bound) = match bound {
         Ok(bound) => bound,
         Err(error) => {
-            ready(Err(error.to_string()));
+            ready(Err(&error));
             return Err(error);
         }
     };
@@ -44,7 +44,7 @@ pub fn run(
     match started {
         Ok(()) => ready(Ok(())),
         Err(error) => {
-            ready(Err(error.to_string()));
+            ready(Err(&error));
             return Err(error);
         }
     }
