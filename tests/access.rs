@@ -50,8 +50,7 @@ impl UnixServer {
         if self.xdg {
             self.runtime.path().join("sccache")
         } else {
-            // SAFETY: geteuid has no preconditions.
-            let uid = unsafe { libc::geteuid() };
+            let uid = sccache_core::access::current_uid();
             self.runtime.path().join(format!("sccache-{uid}"))
         }
     }
@@ -143,8 +142,7 @@ fn set_mode(path: &Path, mode: u32) {
 }
 
 fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
+    sccache_core::access::current_uid() == 0
 }
 
 fn plain_object(dir: &Path) -> Vec<u8> {

@@ -365,8 +365,7 @@ fn the_client_compiles_when_the_server_is_killed_mid_build() {
         .enumerate()
         .map(|(index, source)| {
             if index == 4 {
-                // SAFETY: kill has no memory-safety preconditions; the pid is the test's server.
-                unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+                crate::harness::kill_hard(pid);
             }
             server
                 .command(crate::harness::sccache_bin())

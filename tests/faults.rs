@@ -4,7 +4,7 @@
 //! compile.
 
 use crate::harness::{
-    assert_same_file, assert_success, count, fixture, read, run, sccache_bin, Server,
+    assert_same_file, assert_success, count, fixture, kill_hard, read, run, sccache_bin, Server,
 };
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -71,11 +71,6 @@ fn parallel_build(server: &Server, dir: &Path, sources: &[String], mid_build: im
     }
 }
 
-fn kill(pid: u64) {
-    // SAFETY: kill has no memory-safety preconditions; the pid is the test's own server.
-    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-}
-
 /// The pids of sccache servers serving `port`, found through their environment.
 fn servers_on(port: u16) -> Vec<u32> {
     let wanted_port = format!("SCCACHE_SERVER_PORT={port}");
@@ -102,7 +97,7 @@ fn a_server_killed_mid_build_loses_no_build_and_corrupts_no_entry() {
     let sources = generate_sources(dir.path(), 16);
     let pid = server.stats()["pid"].as_u64().unwrap_or(0);
     assert!(pid > 0);
-    parallel_build(&server, dir.path(), &sources, || kill(pid));
+    parallel_build(&server, dir.path(), &sources, || kill_hard(pid));
     assert_objects_match_plain(dir.path(), &sources);
 
     // The next build starts a new server on the same cache and every hit must be right.

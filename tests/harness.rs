@@ -259,6 +259,16 @@ pub fn count(stats: &serde_json::Value, path: &str) -> u64 {
     value.as_u64().unwrap_or(0)
 }
 
+/// Kills the process `pid` (a server the test started) with SIGKILL, as a crash would end it.
+/// A server that is already gone is no failure: the test checks the builds, not the kill.
+pub fn kill_hard(pid: u64) {
+    let pid = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+        .unwrap_or_else(|| panic!("{pid} is not a process id"));
+    let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+}
+
 /// Runs a command and returns its output, panicking if it cannot start.
 pub fn run(command: &mut Command) -> Output {
     command

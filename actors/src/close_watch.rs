@@ -12,18 +12,17 @@
 //! event loop): instances are a scarce per-user resource (128 by default) that editors and file
 //! watchers of the same user need too, and closing one waits for a kernel grace period.
 
+use rustix::fs::inotify;
+use rustix::io::Errno;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::ffi::CString;
 use std::future::poll_fn;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 use tokio::io::unix::AsyncFd;
-use tokio::io::Interest;
 
 /// The thread's inotify instance, and what each watch has seen.
 struct Instance {
@@ -50,16 +49,9 @@ impl Instance {
     /// the only one to wait for the descriptor's readiness, so no waiter can miss an event
     /// that somebody else read.
     fn start() -> io::Result<Rc<Instance>> {
-        // SAFETY: inotify_init1 takes no pointers; the result is checked before use.
-        let raw = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `raw` is a descriptor just returned to us and owned by nothing else.
-        let descriptor = unsafe { OwnedFd::from_raw_fd(raw) };
-        // SAFETY: the OwnedFd keeps the descriptor open, naming the same one, for as long as
-        // the AsyncFd owns it.
-        let inotify = unsafe { AsyncFd::register_with_interest(descriptor, Interest::READABLE) }?;
+        let descriptor =
+            inotify::init(inotify::CreateFlags::NONBLOCK | inotify::CreateFlags::CLOEXEC)?;
+        let inotify = crate::sys::readable(descriptor)?;
         let instance = Rc::new(Instance {
             inotify,
             watches: RefCell::new(HashMap::new()),
@@ -73,31 +65,22 @@ impl Instance {
     /// task waiting on a watch that saw its first. A lost event (the queue overflowed) makes
     /// every watch's early read unusable, as a second close would.
     fn drain(&self) -> io::Result<()> {
-        const EVENT_HEADER: usize = std::mem::size_of::<libc::inotify_event>();
+        // The kernel's `struct inotify_event` header: wd (i32), mask (u32), cookie (u32),
+        // len (u32), then `len` bytes of name.
+        const EVENT_HEADER: usize = 16;
         let mut buffer = [0u8; 4096];
         loop {
-            // SAFETY: the buffer is valid for writes of its whole length.
-            let length = unsafe {
-                libc::read(
-                    self.inotify.get_ref().as_raw_fd(),
-                    buffer.as_mut_ptr().cast(),
-                    buffer.len(),
-                )
-            };
-            let Ok(length) = usize::try_from(length) else {
-                let error = io::Error::last_os_error();
-                return match error.kind() {
-                    io::ErrorKind::WouldBlock => Ok(()),
-                    io::ErrorKind::Interrupted => continue,
-                    _ => {
-                        self.break_all();
-                        Err(error)
-                    }
-                };
+            let length = match rustix::io::read(self.inotify.get_ref(), &mut buffer[..]) {
+                Ok(length) => length,
+                Err(Errno::AGAIN) => return Ok(()),
+                Err(Errno::INTR) => continue,
+                Err(error) => {
+                    self.break_all();
+                    return Err(error.into());
+                }
             };
             let mut offset = 0;
             while offset + EVENT_HEADER <= length {
-                // The header: wd (i32), mask (u32), cookie (u32), len (u32), then the name.
                 let field = |at: usize| {
                     let start = offset + at;
                     buffer
@@ -105,10 +88,10 @@ impl Instance {
                         .and_then(|bytes| bytes.try_into().ok())
                         .map_or(0, u32::from_ne_bytes)
                 };
-                let mask = field(4);
-                if mask & libc::IN_Q_OVERFLOW != 0 {
+                let mask = inotify::ReadFlags::from_bits_retain(field(4));
+                if mask.contains(inotify::ReadFlags::QUEUE_OVERFLOW) {
                     self.count_everywhere(2);
-                } else if mask & libc::IN_CLOSE_WRITE != 0 {
+                } else if mask.contains(inotify::ReadFlags::CLOSE_WRITE) {
                     self.count(field(0) as i32);
                 }
                 offset += EVENT_HEADER + field(12) as usize;
@@ -180,18 +163,11 @@ impl CloseWatch {
             .with(Clone::clone)
             .filter(|instance| !instance.broken.get())
             .ok_or_else(|| io::Error::other("inotify is unavailable"))?;
-        let name = CString::new(path.as_os_str().as_bytes())?;
-        // SAFETY: `name` is a NUL-terminated string that outlives the call.
-        let watch = unsafe {
-            libc::inotify_add_watch(
-                instance.inotify.get_ref().as_raw_fd(),
-                name.as_ptr(),
-                libc::IN_CLOSE_WRITE,
-            )
-        };
-        if watch < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let watch = inotify::add_watch(
+            instance.inotify.get_ref(),
+            path,
+            inotify::WatchFlags::CLOSE_WRITE,
+        )?;
         // A descriptor is new for each watch (the kernel hands them out in turn), so no count
         // is inherited from an earlier file.
         instance.watches.borrow_mut().insert(watch, Seen::default());
@@ -243,9 +219,8 @@ impl CloseWatch {
 impl Drop for CloseWatch {
     fn drop(&mut self) {
         self.instance.watches.borrow_mut().remove(&self.watch);
-        // SAFETY: plain integers. Fails harmlessly when the kernel already removed the watch
-        // (the file was deleted).
-        unsafe { libc::inotify_rm_watch(self.instance.inotify.get_ref().as_raw_fd(), self.watch) };
+        // Fails harmlessly when the kernel already removed the watch (the file was deleted).
+        let _ = inotify::remove_watch(self.instance.inotify.get_ref(), self.watch);
     }
 }
 

@@ -16,5 +16,7 @@ pub mod lifecycle;
 pub mod listener;
 pub mod outputs;
 pub mod server;
+pub mod server_error;
 pub mod stats;
 pub mod storage;
+pub mod sys;

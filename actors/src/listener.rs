@@ -10,12 +10,11 @@
 
 use crate::connection::{Connection, Control};
 use crate::flow::Services;
-use crate::server::ServerError;
-use sccache_core::access::current_uid;
+use crate::server_error::ServerError;
+use sccache_core::access::{current_uid, NO_FOLLOW};
 use sccache_core::config::Endpoint;
 use std::fs::{self, OpenOptions};
 use std::io;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -138,16 +137,13 @@ fn lock_beside(path: &Path) -> io::Result<fs::File> {
         .create(true)
         .truncate(false)
         .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
+        .custom_flags(NO_FOLLOW)
         .open(lock_path)?;
     loop {
-        // SAFETY: the descriptor is open for the duration of the call.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
-            return Ok(file);
-        }
-        let error = io::Error::last_os_error();
-        if error.kind() != io::ErrorKind::Interrupted {
-            return Err(error);
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive) {
+            Ok(()) => return Ok(file),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(error) => return Err(error.into()),
         }
     }
 }

@@ -285,8 +285,7 @@ fn open_if_identical(
     if existing.len() != data.len() as u64 || existing.permissions().mode() & 0o7777 != mode {
         return None;
     }
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if existing.uid() != unsafe { libc::geteuid() } {
+    if existing.uid() != sccache_core::access::current_uid() {
         return None;
     }
     let mut file = std::fs::File::open(path).ok()?;
@@ -311,45 +310,46 @@ const COMPARE_BLOCK: usize = 64 * 1024;
 /// disk and memory file systems. Not network or FUSE file systems, and not overlayfs, where
 /// touching a file of a lower layer first copies it whole to the upper one.
 fn on_local_file_system(file: &std::fs::File) -> bool {
-    use std::os::fd::AsRawFd;
-    // ext4 (and ext2/3), XFS, Btrfs, tmpfs, F2FS, ZFS.
     const LOCAL: [u32; 6] = [
-        0xef53,
-        0x5846_5342,
-        0x9123_683e,
-        0x0102_1994,
-        0xf2f5_2010,
-        0x2fc1_2fc1,
+        EXT4_SUPER_MAGIC,
+        XFS_SUPER_MAGIC,
+        BTRFS_SUPER_MAGIC,
+        TMPFS_MAGIC,
+        F2FS_SUPER_MAGIC,
+        ZFS_SUPER_MAGIC,
     ];
-    let mut stat = std::mem::MaybeUninit::<libc::statfs>::uninit();
-    // SAFETY: the descriptor is open and `stat` is a statfs for fstatfs to fill.
-    if unsafe { libc::fstatfs(file.as_raw_fd(), stat.as_mut_ptr()) } != 0 {
-        return false;
+    match rustix::fs::fstatfs(file) {
+        // `f_type` is a signed word of the platform's width and the magic numbers are 32 bits
+        // (on a 32-bit platform Btrfs's comes back negative): compare the low 32 bits.
+        Ok(stat) => LOCAL.contains(&(stat.f_type as u32)),
+        Err(_) => false,
     }
-    // SAFETY: fstatfs returned 0, so it filled `stat`.
-    let kind = unsafe { stat.assume_init() }.f_type;
-    LOCAL.contains(&(kind as u32))
 }
+
+/// `statfs`'s `f_type` of the file systems `on_local_file_system` trusts (linux/magic.h; ZFS's
+/// from OpenZFS). ext2 and ext3 share ext4's.
+const EXT4_SUPER_MAGIC: u32 = 0xef53;
+const XFS_SUPER_MAGIC: u32 = 0x5846_5342;
+const BTRFS_SUPER_MAGIC: u32 = 0x9123_683e;
+const TMPFS_MAGIC: u32 = 0x0102_1994;
+const F2FS_SUPER_MAGIC: u32 = 0xf2f5_2010;
+const ZFS_SUPER_MAGIC: u32 = 0x2fc1_2fc1;
 
 /// Sets a file's modification time to the file system's now, leaving its access time.
 fn touch(file: &std::fs::File) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let times = [
-        libc::timespec {
+    use rustix::fs::{Timespec, Timestamps, UTIME_NOW, UTIME_OMIT};
+    let times = Timestamps {
+        last_access: Timespec {
             tv_sec: 0,
-            tv_nsec: libc::UTIME_OMIT,
+            tv_nsec: UTIME_OMIT,
         },
-        libc::timespec {
+        last_modification: Timespec {
             tv_sec: 0,
-            tv_nsec: libc::UTIME_NOW,
+            tv_nsec: UTIME_NOW,
         },
-    ];
-    // SAFETY: `times` is an array of the two timespecs futimens reads; the descriptor is open.
-    if unsafe { libc::futimens(file.as_raw_fd(), times.as_ptr()) } == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    };
+    rustix::fs::futimens(file, &times)?;
+    Ok(())
 }
 
 async fn blocking<T: Send + 'static>(
@@ -502,9 +502,8 @@ mod tests {
         // Renewing another user's file's time needs CAP_FOWNER, which even root may lack.
         let dir = tempfile::tempdir().unwrap();
         let path = old_target(dir.path(), b"object", 0o644);
-        let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-        // SAFETY: a NUL-terminated path; only root may give a file away, others skip.
-        if unsafe { libc::chown(c_path.as_ptr(), 4321, 4321) } != 0 {
+        // Only root may give a file away; others skip.
+        if std::os::unix::fs::chown(&path, Some(4321), Some(4321)).is_err() {
             return;
         }
         let prepared = prepare_now(&entry_file(b"object"), &target(&path)).unwrap();

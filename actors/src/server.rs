@@ -12,51 +12,30 @@ use crate::flow::Services;
 use crate::hasher::Hasher;
 use crate::lifecycle::Lifecycle;
 use crate::listener::{self, Bound, Listener};
+use crate::server_error::ServerError;
 use crate::stats::{Record, StatsKeeper};
 use crate::storage::disk::DiskStorage;
 use crate::storage::StorageHandle;
 use actix::prelude::*;
-use sccache_core::access::{self, AccessError};
-use sccache_core::config::{Backend, ConfigError, Endpoint, ServerConfig};
+use sccache_core::access;
+use sccache_core::config::{Backend, ServerConfig};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
-/// Why the server could not run.
-#[derive(Debug, thiserror::Error)]
-pub enum ServerError {
-    #[error("cannot listen on {endpoint}: {source}")]
-    Bind {
-        endpoint: Endpoint,
-        source: std::io::Error,
-    },
-    /// Another server answers on the socket. The wording is the one the spawning client
-    /// recognises as "another server won the race".
-    #[error("cannot listen on {endpoint}: address already in use by a running server")]
-    InUse { endpoint: Endpoint },
-    #[error(transparent)]
-    Access(#[from] AccessError),
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error("cannot start the storage backend: {0}")]
-    Storage(String),
-    #[error("server runtime failed: {0}")]
-    Runtime(#[from] std::io::Error),
-}
+/// Told once whether the server is listening, or why it is not, before it serves.
+pub type Ready = Box<dyn FnOnce(Result<(), &ServerError>) + Send>;
 
 /// Runs the server until it stops (Shutdown request or idle timeout). Checks access and binds
-/// the listener first, then calls `ready(Ok(()))` or `ready(Err(message))` before serving;
+/// the listener first, then calls `ready(Ok(()))` or `ready(Err(error))` before serving;
 /// returns after stopping.
-pub fn run(
-    config: ServerConfig,
-    ready: Box<dyn FnOnce(Result<(), String>) + Send>,
-) -> Result<(), ServerError> {
+pub fn run(config: ServerConfig, ready: Ready) -> Result<(), ServerError> {
     let bound = access::credential(&config.endpoint, &config.private_dir)
         .map_err(ServerError::from)
         .and_then(|token| Ok((token, listener::bind(&config.endpoint)?)));
     let (token, bound) = match bound {
         Ok(bound) => bound,
         Err(error) => {
-            ready(Err(error.to_string()));
+            ready(Err(&error));
             return Err(error);
         }
     };
@@ -65,7 +44,7 @@ pub fn run(
     match started {
         Ok(()) => ready(Ok(())),
         Err(error) => {
-            ready(Err(error.to_string()));
+            ready(Err(&error));
             return Err(error);
         }
     }
@@ -136,7 +115,7 @@ fn start_storage(
             .start(),
         )),
         #[cfg(not(feature = "redis"))]
-        Backend::Redis(_) => Err(ConfigError::FeatureMissing {
+        Backend::Redis(_) => Err(sccache_core::config::ConfigError::FeatureMissing {
             name: "SCCACHE_REDIS",
             feature: "redis",
         }
@@ -153,7 +132,7 @@ fn start_storage(
             .start(),
         )),
         #[cfg(not(feature = "s3"))]
-        Backend::S3(_) => Err(ConfigError::FeatureMissing {
+        Backend::S3(_) => Err(sccache_core::config::ConfigError::FeatureMissing {
             name: "SCCACHE_BUCKET",
             feature: "s3",
         }

@@ -5,6 +5,7 @@
 //! compiler on any of them, but words its warning by kind. This module neither starts a server
 //! nor decides what to do with an answer.
 
+use rustix::event::{PollFd, PollFlags};
 use sccache_core::access::{credential, current_uid, AccessError};
 use sccache_core::config::{client_endpoint, private_dir, Endpoint};
 use sccache_core::framing::{read_frame, write_frame, FrameError};
@@ -14,7 +15,7 @@ use sccache_core::protocol::{
 use std::fmt;
 use std::io::{self, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
@@ -200,20 +201,15 @@ impl Connection {
 /// 2-vCPU machine that needless wake-up preempts the server just as it starts the compile.
 /// Errors are left to the read that follows.
 fn wait_readable(stream: &Stream) {
-    let fd = match stream {
-        Stream::Tcp(stream) => stream.as_raw_fd(),
-        Stream::Unix(stream) => stream.as_raw_fd(),
+    let descriptor = match stream {
+        Stream::Tcp(stream) => stream.as_fd(),
+        Stream::Unix(stream) => stream.as_fd(),
     };
-    let mut poll = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
+    let mut poll = [PollFd::new(&descriptor, PollFlags::IN)];
     loop {
-        // SAFETY: one valid pollfd for the descriptor of a stream this connection owns.
-        let ready = unsafe { libc::poll(&mut poll, 1, -1) };
-        if ready >= 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-            return;
+        match rustix::event::poll(&mut poll, None) {
+            Err(rustix::io::Errno::INTR) => continue,
+            _ => return,
         }
     }
 }
@@ -221,34 +217,12 @@ fn wait_readable(stream: &Stream) {
 /// Refuses a server of another uid: a socket at an explicit `SCCACHE_SERVER_UDS` in a shared
 /// directory could be someone else's, and a compile request carries the whole environment.
 fn check_server_uid(stream: &UnixStream) -> io::Result<()> {
-    let mut credentials = libc::ucred {
-        pid: 0,
-        uid: 0,
-        gid: 0,
-    };
-    let mut length = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
-    // SAFETY: the descriptor is open for the call, and the pointers are to a `ucred` and its
-    // size, as SO_PEERCRED expects.
-    let status = unsafe {
-        libc::getsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_PEERCRED,
-            std::ptr::addr_of_mut!(credentials).cast(),
-            &mut length,
-        )
-    };
-    if status != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let peer = rustix::net::sockopt::socket_peercred(stream)?.uid.as_raw();
     let own = current_uid();
-    if credentials.uid != own {
+    if peer != own {
         return Err(io::Error::new(
             io::ErrorKind::PermissionDenied,
-            format!(
-                "the server socket belongs to uid {}, not {own}",
-                credentials.uid
-            ),
+            format!("the server socket belongs to uid {peer}, not {own}"),
         ));
     }
     Ok(())

@@ -63,16 +63,7 @@ pub fn die_by_signal(signal: i32) -> i32 {
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
     if (1..=64).contains(&signal) {
-        // SAFETY: plain libc calls on a valid signal number; no Rust state is touched, and the
-        // handler installed is the default one.
-        unsafe {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            libc::sigaddset(&mut set, signal);
-            libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
-            libc::signal(signal, libc::SIG_DFL);
-            libc::raise(signal);
-        }
+        crate::sys::raise_with_default_action(signal);
     }
     128_i32.saturating_add(signal)
 }

@@ -8,11 +8,11 @@
 //! binds, so it never sits out the whole startup timeout. The server's own work lives in the
 //! actors crate.
 
-use crate::spawn::{NOTIFY_VAR, STATUS_FAILED, STATUS_READY};
-use sccache_actors::server::ServerError;
+use crate::spawn::{Status, NOTIFY_VAR};
+use sccache_actors::server_error::ServerError;
 use sccache_core::config::{client_endpoint, server_config, ServerConfig};
 use std::ffi::OsString;
-use std::io::{ErrorKind, Write};
+use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex};
 
@@ -41,7 +41,7 @@ impl Notifier {
     }
 
     /// Sends `status` unless a status was already sent.
-    fn send(&self, status: Result<(), String>) {
+    fn send(&self, status: Status) {
         let taken = match self.listener.lock() {
             Ok(mut guard) => guard.take(),
             Err(poisoned) => poisoned.into_inner().take(),
@@ -49,23 +49,18 @@ impl Notifier {
         match taken {
             Some(Listener::Socket(path)) => notify_socket(&path, &status),
             Some(Listener::Terminal { endpoint }) => match status {
-                Ok(()) => eprintln!("sccache: listening on {endpoint}"),
-                Err(message) => eprintln!("sccache: server failed to start: {message}"),
+                Status::Ready => eprintln!("sccache: listening on {endpoint}"),
+                Status::Failed(message) | Status::Taken(message) => {
+                    eprintln!("sccache: server failed to start: {message}")
+                }
             },
             None => {}
         }
     }
 }
 
-fn notify_socket(path: &OsString, status: &Result<(), String>) {
-    let mut message = Vec::new();
-    match status {
-        Ok(()) => message.push(STATUS_READY),
-        Err(text) => {
-            message.push(STATUS_FAILED);
-            message.extend_from_slice(text.as_bytes());
-        }
-    }
+fn notify_socket(path: &OsString, status: &Status) {
+    let message = status.encode();
     let sent = UnixStream::connect(path).and_then(|mut stream| stream.write_all(&message));
     if let Err(error) = sent {
         log::warn!("cannot report startup status to {path:?}: {error}");
@@ -86,10 +81,10 @@ pub fn run_daemon() -> i32 {
     // Leave the spawning client's session, so its terminal's signals do not reach the server.
     // The client already did this between fork and exec; failing again (as session leader) is
     // expected and harmless.
-    // SAFETY: setsid takes no arguments and changes only this process's session.
-    unsafe {
-        libc::setsid();
-    }
+    let _ = rustix::process::setsid();
+    // The compilers it runs inherit ignored signals, and gcc keeps an ignored SIGINT ignored;
+    // the server interrupts an abandoned compile with SIGINT, so the default action is back.
+    crate::sys::restore_interrupt_actions();
     init_logging(true);
     let notifier = match std::env::var_os(NOTIFY_VAR) {
         Some(path) => Notifier::new(Listener::Socket(path)),
@@ -122,28 +117,38 @@ fn serve(notifier: Notifier) -> i32 {
         Ok(config) => config,
         Err(error) => {
             log::error!("server failed to start: {error}");
-            notifier.send(Err(error.to_string()));
+            notifier.send(Status::Failed(error.to_string()));
             return FAILED;
         }
     };
     let ready_notifier = notifier.clone();
-    let ready = Box::new(move |status: Result<(), String>| ready_notifier.send(status));
+    let ready = Box::new(move |result: Result<(), &ServerError>| {
+        ready_notifier.send(startup_status(result))
+    });
     match sccache_actors::server::run(config, ready) {
         Ok(()) => 0,
         Err(error) => {
-            match &error {
+            if error.is_endpoint_taken() {
                 // Another client's server won the race for the endpoint; that is how
                 // concurrent starts resolve, not a fault.
-                ServerError::Bind { source, .. } if source.kind() == ErrorKind::AddrInUse => {
-                    log::info!("not serving: {error}")
-                }
-                ServerError::InUse { .. } => log::info!("not serving: {error}"),
-                _ => log::error!("server stopped: {error}"),
+                log::info!("not serving: {error}")
+            } else {
+                log::error!("server stopped: {error}")
             }
             // Reaches the waiting client only if the server failed before it reported.
-            notifier.send(Err(error.to_string()));
+            notifier.send(startup_status(Err(&error)));
             FAILED
         }
+    }
+}
+
+/// The status for the waiting client: a taken endpoint is told apart, so that the client uses
+/// the server that holds it instead of giving up.
+fn startup_status(result: Result<(), &ServerError>) -> Status {
+    match result {
+        Ok(()) => Status::Ready,
+        Err(error) if error.is_endpoint_taken() => Status::Taken(error.to_string()),
+        Err(error) => Status::Failed(error.to_string()),
     }
 }
 
@@ -181,14 +186,32 @@ mod tests {
         let path = directory.path().join("notify.sock");
         let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
         let notifier = Notifier::new(Listener::Socket(path.into_os_string()));
-        notifier.send(Err("port taken".into()));
+        notifier.send(Status::Failed("no cache dir".into()));
         // A second status (the server's error after it already reported) is not sent.
-        notifier.send(Ok(()));
+        notifier.send(Status::Ready);
         let (mut stream, _) = listener.accept().unwrap();
         let mut received = Vec::new();
         stream.read_to_end(&mut received).unwrap();
-        assert_eq!(received, b"\x01port taken");
+        assert_eq!(received, b"\x01no cache dir");
         listener.set_nonblocking(true).unwrap();
         assert!(listener.accept().is_err());
+    }
+
+    #[test]
+    fn a_taken_endpoint_is_reported_as_taken_not_failed() {
+        let endpoint = sccache_core::config::Endpoint::Unix("/run/user/1/sccache/s.sock".into());
+        let in_use = ServerError::InUse { endpoint };
+        assert_eq!(
+            startup_status(Err(&in_use)),
+            Status::Taken(in_use.to_string())
+        );
+        let port_taken = ServerError::Bind {
+            endpoint: sccache_core::config::Endpoint::Tcp(4226),
+            source: std::io::Error::from(std::io::ErrorKind::AddrInUse),
+        };
+        assert!(matches!(startup_status(Err(&port_taken)), Status::Taken(_)));
+        let storage = ServerError::Storage("no bucket".into());
+        assert!(matches!(startup_status(Err(&storage)), Status::Failed(_)));
+        assert_eq!(startup_status(Ok(())), Status::Ready);
     }
 }

@@ -1,22 +1,22 @@
 //! Starting the background server: spawn this binary as a daemon and wait until it says it is
 //! listening (or why it is not) on a private Unix socket.
 //!
-//! The notify protocol is one message on `SCCACHE_STARTUP_NOTIFY`: byte 0 for ready, or byte 1
-//! followed by a UTF-8 message for failed, then end of stream. `server_entry` is the other side.
+//! The notify protocol is one message on `SCCACHE_STARTUP_NOTIFY`: a status byte (`Status`),
+//! for a failure followed by a UTF-8 message, then end of stream. `server_entry` is the other
+//! side.
 //!
 //! Invariant: when many clients start a server at once (`make -j32` on a cold machine), all but
-//! one lose the race for the endpoint (port or Unix socket); a loser's "address in use" is
-//! treated as "a server is starting" and the client waits for the endpoint instead of failing,
-//! so the build ends with one server and every compile served. The daemon inherits this
-//! client's environment, so it chooses the same endpoint. This module never runs a compile and never waits on the
-//! daemon after it is ready (the daemon outlives the client).
+//! one lose the race for the endpoint (port or Unix socket); a loser reports `Status::Taken`,
+//! and its client waits for the endpoint instead of failing, so the build ends with one server
+//! and every compile served. The daemon inherits this client's environment, so it chooses the
+//! same endpoint. This module never runs a compile and never waits on the daemon after it is
+//! ready (the daemon outlives the client).
 
 use crate::client::{Connection, ServerAddress};
 use mio::net::UnixListener;
 use mio::{Events, Interest, Poll, Token};
 use std::fmt;
 use std::io::{self, Read};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -38,6 +38,9 @@ pub const NOTIFY_VAR: &str = "SCCACHE_STARTUP_NOTIFY";
 pub const STATUS_READY: u8 = 0;
 /// Status byte: the server failed; a UTF-8 message follows.
 pub const STATUS_FAILED: u8 = 1;
+/// Status byte: another server holds the endpoint (it won the race to start); a UTF-8 message
+/// follows.
+pub const STATUS_TAKEN: u8 = 2;
 
 /// Why a server could not be started.
 #[derive(Debug)]
@@ -84,11 +87,43 @@ impl fmt::Display for StartError {
 
 impl std::error::Error for StartError {}
 
-/// What the server reported.
+/// What the server reports on the startup socket.
 #[derive(Debug, PartialEq, Eq)]
-enum Status {
+pub enum Status {
+    /// It is listening.
     Ready,
+    /// It could not start (why).
     Failed(String),
+    /// Another server holds the endpoint, so this one does not serve (the message, should
+    /// that server not answer either).
+    Taken(String),
+}
+
+impl Status {
+    /// The bytes sent on the startup socket.
+    pub fn encode(&self) -> Vec<u8> {
+        let (byte, text) = match self {
+            Status::Ready => (STATUS_READY, ""),
+            Status::Failed(text) => (STATUS_FAILED, text.as_str()),
+            Status::Taken(text) => (STATUS_TAKEN, text.as_str()),
+        };
+        let mut message = Vec::with_capacity(1 + text.len());
+        message.push(byte);
+        message.extend_from_slice(text.as_bytes());
+        message
+    }
+
+    /// The status in the bytes received; anything unexpected is a failure.
+    fn decode(received: &[u8]) -> Status {
+        let text = |message: &[u8]| String::from_utf8_lossy(message).trim_end().to_owned();
+        match received.split_first() {
+            Some((&STATUS_READY, _)) => Status::Ready,
+            Some((&STATUS_FAILED, message)) => Status::Failed(text(message)),
+            Some((&STATUS_TAKEN, message)) => Status::Taken(text(message)),
+            Some((other, _)) => Status::Failed(format!("unknown startup status byte {other}")),
+            None => Status::Failed("it closed the startup socket without a status".to_owned()),
+        }
+    }
 }
 
 /// Connects to the server at `address`, starting one first if none answers.
@@ -122,13 +157,17 @@ pub fn start_server(address: &ServerAddress) -> Result<(), StartError> {
     let mut child = spawn_daemon(&socket_path).map_err(setup("cannot spawn the server"))?;
     match wait_for_status(&mut listener, &mut child, STARTUP_TIMEOUT)? {
         Status::Ready => Ok(()),
-        Status::Failed(message) => {
+        Status::Taken(message) => {
             reap_soon(&mut child);
-            if is_address_in_use(&message) && wait_for_server(address, RACE_WAIT) {
+            if wait_for_server(address, RACE_WAIT) {
                 Ok(())
             } else {
                 Err(StartError::Failed(message))
             }
+        }
+        Status::Failed(message) => {
+            reap_soon(&mut child);
+            Err(StartError::Failed(message))
         }
     }
 }
@@ -144,16 +183,7 @@ fn spawn_daemon(socket_path: &Path) -> io::Result<Child> {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    // SAFETY: the closure runs between fork and exec and only calls setsid, which is
-    // async-signal-safe and touches no memory. Its failure (already a session leader) is
-    // harmless, so it is ignored.
-    unsafe {
-        command.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
-    }
-    command.spawn()
+    crate::sys::in_own_session(&mut command).spawn()
 }
 
 /// Waits up to `timeout` for the child to connect to `listener` and report, noticing early if
@@ -193,11 +223,11 @@ fn wait_for_status(
             let mut buffer = [0u8; 4096];
             loop {
                 match open.read(&mut buffer) {
-                    Ok(0) => return Ok(parse_status(&received)),
+                    Ok(0) => return Ok(Status::decode(&received)),
                     Ok(count) => {
                         received.extend_from_slice(&buffer[..count]);
                         if received.len() > MAX_STATUS_BYTES {
-                            return Ok(parse_status(&received));
+                            return Ok(Status::decode(&received));
                         }
                     }
                     Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
@@ -225,25 +255,6 @@ fn wait_for_status(
             Err(error) => return Err(io_error("cannot wait for the server")(error)),
         }
     }
-}
-
-fn parse_status(received: &[u8]) -> Status {
-    match received.split_first() {
-        Some((&STATUS_READY, _)) => Status::Ready,
-        Some((&STATUS_FAILED, message)) => {
-            Status::Failed(String::from_utf8_lossy(message).trim_end().to_owned())
-        }
-        Some((other, _)) => Status::Failed(format!("unknown startup status byte {other}")),
-        None => Status::Failed("it closed the startup socket without a status".to_owned()),
-    }
-}
-
-/// Whether a failure message says the endpoint is taken: another client's server won the race.
-fn is_address_in_use(message: &str) -> bool {
-    let lower = message.to_ascii_lowercase();
-    lower.contains("address already in use")
-        || lower.contains("address in use")
-        || lower.contains("addrinuse")
 }
 
 /// Polls the endpoint until a server accepts there, for up to `limit`.
@@ -279,29 +290,36 @@ mod tests {
 
     #[test]
     fn status_bytes_parse() {
-        assert_eq!(parse_status(&[STATUS_READY]), Status::Ready);
+        assert_eq!(Status::decode(&[STATUS_READY]), Status::Ready);
         assert_eq!(
-            parse_status(b"\x01bad SCCACHE_DIR\n"),
+            Status::decode(b"\x01bad SCCACHE_DIR\n"),
             Status::Failed("bad SCCACHE_DIR".into())
         );
-        assert!(matches!(parse_status(&[]), Status::Failed(_)));
-        assert!(matches!(parse_status(&[7]), Status::Failed(_)));
+        assert_eq!(
+            Status::decode(b"\x02cannot listen on 127.0.0.1:4226"),
+            Status::Taken("cannot listen on 127.0.0.1:4226".into())
+        );
+        assert!(matches!(Status::decode(&[]), Status::Failed(_)));
+        assert!(matches!(Status::decode(&[7]), Status::Failed(_)));
     }
 
     #[test]
-    fn address_in_use_is_recognised_in_io_error_text() {
-        let error = io::Error::from(io::ErrorKind::AddrInUse);
-        assert!(is_address_in_use(&error.to_string()));
-        assert!(is_address_in_use(
-            "cannot listen on 127.0.0.1:4226: Address already in use (os error 98)"
-        ));
-        // The server's words for a live server on its Unix socket.
-        let live = sccache_actors::server::ServerError::InUse {
-            endpoint: sccache_core::config::Endpoint::Unix("/run/user/1/sccache/s.sock".into()),
-        };
-        assert!(is_address_in_use(&live.to_string()));
-        assert!(!is_address_in_use(
-            "SCCACHE_CACHE_SIZE=\"lots\" is not valid"
+    fn statuses_survive_encoding() {
+        for status in [
+            Status::Ready,
+            Status::Failed("no cache dir".into()),
+            Status::Taken("address already in use".into()),
+        ] {
+            assert_eq!(Status::decode(&status.encode()), status);
+        }
+    }
+
+    #[test]
+    fn a_failure_that_mentions_a_taken_address_is_still_a_failure() {
+        // Only the status byte says that another server won; words in a message do not.
+        assert!(matches!(
+            Status::decode(b"\x01cannot start the storage backend: address in use"),
+            Status::Failed(_)
         ));
     }
 

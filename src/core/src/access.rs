@@ -21,6 +21,10 @@ use std::path::{Path, PathBuf};
 pub const TOKEN_FILE: &str = "tcp-token";
 /// Random bytes in a token; it is stored as twice as many hex digits.
 const TOKEN_BYTES: usize = 32;
+/// `O_NOFOLLOW` for `OpenOptionsExt::custom_flags`: files in the private directory are opened
+/// without following a symbolic link someone could have planted in their place. (The flag's
+/// value fits an `i32` on every architecture.)
+pub const NO_FOLLOW: i32 = rustix::fs::OFlags::NOFOLLOW.bits() as i32;
 
 /// Why the endpoint cannot be used safely.
 #[derive(Debug, thiserror::Error)]
@@ -40,8 +44,7 @@ pub enum AccessError {
 
 /// The effective uid of this process: the owner its files get and the uid its peers present.
 pub fn current_uid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
+    rustix::process::geteuid().as_raw()
 }
 
 /// The credential a client presents for `endpoint` (empty over a Unix socket), after making
@@ -122,7 +125,7 @@ fn create_token(private_dir: &Path, path: &Path) -> Result<(), AccessError> {
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
+        .custom_flags(NO_FOLLOW)
         .open(&temporary)
         .and_then(|mut file| {
             file.write_all(text.as_bytes())?;
@@ -152,7 +155,7 @@ fn read_token(path: &Path) -> Result<String, AccessError> {
     };
     let file = OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
+        .custom_flags(NO_FOLLOW)
         .open(path)
         .map_err(io_error)?;
     let metadata = file.metadata().map_err(io_error)?;

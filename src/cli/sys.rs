@@ -1,0 +1,58 @@
+//! The system-level steps that neither std nor rustix offers safely: running code in the
+//! child between fork and exec (to give the daemon its own session from its first
+//! instruction), and restoring signals' default actions (in order to die by one, and in the
+//! daemon, so that the compilers it runs can be interrupted).
+//!
+//! Boundary: apart from `process_start` (start-up code that must stay raw), this is the only
+//! module of the binary with `unsafe`; every other system call goes through rustix or std.
+//! Each block here says why it is sound. This module decides nothing: callers choose when.
+
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+/// Makes `command`'s child leave this process's session (setsid) before it execs, so the
+/// terminal's Ctrl-C and hang-up never reach it, not even while it starts. Its failure (the
+/// child already leads a session) is harmless and ignored.
+pub fn in_own_session(command: &mut Command) -> &mut Command {
+    // SAFETY: the closure runs in the child between fork and exec, where only
+    // async-signal-safe work is allowed. rustix's setsid is a single system call that
+    // allocates nothing, takes no lock and touches no memory of the parent's.
+    unsafe {
+        command.pre_exec(|| {
+            let _ = rustix::process::setsid();
+            Ok(())
+        })
+    }
+}
+
+/// Restores the default action of the signals that interrupt a compile (SIGINT, SIGTERM,
+/// SIGHUP), which the daemon may have inherited as ignored (a build started in the background
+/// by a shell ignores SIGINT). Only an explicit kill reaches the daemon, in a session of its
+/// own, so this changes nothing for it; it matters for the compilers it runs, which inherit
+/// the actions.
+pub fn restore_interrupt_actions() {
+    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: installing the default action for a valid signal number runs no handler
+        // and touches no Rust state.
+        unsafe {
+            libc::signal(signal, libc::SIG_DFL);
+        }
+    }
+}
+
+/// Raises `signal` at this thread with its default action restored and the signal unblocked,
+/// so that a signal that kills ends the process as the compiler ended. Returns if the process
+/// survives it (a signal whose default action is to be ignored).
+pub fn raise_with_default_action(signal: i32) {
+    // SAFETY: the calls take a signal number (the caller checked its range) and a signal set
+    // that lives on this stack for the duration of the calls; they touch no Rust state, and
+    // the action installed is the default one, so no handler can run Rust code.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, signal);
+        libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::signal(signal, libc::SIG_DFL);
+        libc::raise(signal);
+    }
+}
