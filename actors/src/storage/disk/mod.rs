@@ -189,7 +189,7 @@ impl Handler<Lookup> for DiskStorage {
     fn handle(&mut self, message: Lookup, _: &mut Context<Self>) -> Self::Result {
         let key = message.key;
         let path = entry_path(&self.dir, &key);
-        let task = spawn_blocking(move || read_entry(&path));
+        let task = spawn_blocking(move || read_entry(&path, &key));
         Box::pin(
             task.into_actor(self)
                 .map(move |joined, actor, _| match joined {
@@ -214,7 +214,7 @@ impl Handler<Store> for DiskStorage {
         let task_path = path.clone();
         let max_size = self.max_size;
         let Store { key, entry } = message;
-        let task = spawn_blocking(move || write_entry(&task_path, &entry, max_size));
+        let task = spawn_blocking(move || write_entry(&task_path, &key, &entry, max_size));
         ctx.spawn(task.into_actor(self).map(move |joined, actor, ctx| {
             actor.pending_writes.finished();
             actor.finish_write(&key, &path, joined, ctx);
@@ -251,9 +251,9 @@ fn shard_dir(dir: &Path, shard: u8) -> PathBuf {
         .join(format!("{:x}", shard & 0xf))
 }
 
-/// Reads and checks the entry at `path`; also returns the bytes removed when it was corrupt.
-/// Runs on the blocking pool.
-fn read_entry(path: &Path) -> (LookupResult, u64) {
+/// Reads and checks the entry of `key` at `path`; also returns the bytes removed when it was
+/// corrupt. Runs on the blocking pool.
+fn read_entry(path: &Path, key: &CacheKey) -> (LookupResult, u64) {
     let mut file = match File::open(path) {
         Ok(file) => file,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return (LookupResult::Miss, 0),
@@ -267,7 +267,7 @@ fn read_entry(path: &Path) -> (LookupResult, u64) {
         let text = format!("cannot read {}: {error}", path.display());
         return (LookupResult::Error(text), 0);
     }
-    match decode_fetched(&bytes) {
+    match decode_fetched(&bytes, key) {
         LookupResult::Hit(entry) => {
             // The eviction order is the files' mtimes, so a hit makes the entry recently used.
             // Failing that (a file another user owns) only makes it older than it is.
@@ -305,12 +305,17 @@ enum WriteOutcome {
     TooBig(u64),
 }
 
-/// Encodes `entry` and writes it to `path` through a temp file in the same shard, so that readers
+/// Encodes `entry` as `key`'s and writes it to `path` through a temp file in the same shard, so that readers
 /// (ours or another server's) see the old entry, no entry or the whole new one. Runs on the
 /// blocking pool.
-fn write_entry(path: &Path, entry: &CacheEntry, max_size: u64) -> io::Result<WriteOutcome> {
+fn write_entry(
+    path: &Path,
+    key: &CacheKey,
+    entry: &CacheEntry,
+    max_size: u64,
+) -> io::Result<WriteOutcome> {
     let started = Instant::now();
-    let bytes = entry.encode().map_err(io::Error::other)?;
+    let bytes = entry.encode(key).map_err(io::Error::other)?;
     let added = bytes.len() as u64;
     if added > max_size {
         return Ok(WriteOutcome::TooBig(added));
