@@ -13,6 +13,7 @@ use sccache_actors::server::ServerError;
 use sccache_core::config::{client_endpoint, server_config, ServerConfig};
 use std::ffi::OsString;
 use std::io::{ErrorKind, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex};
 
@@ -158,10 +159,12 @@ fn init_logging(daemon: bool) {
     let log_file = lookup("SCCACHE_ERROR_LOG").filter(|value| daemon && !value.is_empty());
     if let Some(path) = log_file {
         // A log file that cannot be opened must not stop the cache; the daemon then logs to
-        // its (null) stderr.
+        // its (null) stderr. A new one is this user's alone (command lines and paths are
+        // logged); an existing one keeps the mode it has.
         if let Ok(file) = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(&path)
         {
             builder.target(env_logger::Target::Pipe(Box::new(file)));
