@@ -1,7 +1,7 @@
 //! Running the server in this process: as the daemon a client spawned (`SCCACHE_START_SERVER=1`)
 //! or in the foreground (`SCCACHE_NO_DAEMON=1 sccache --start-server`).
 //!
-//! This module sets up logging, reads the configuration, hands both to
+//! This module sets up logging (`logging`), reads the configuration, hands both to
 //! `sccache_actors::server::run`, and tells whoever waits (the spawning client through
 //! `SCCACHE_STARTUP_NOTIFY`, or a person at the terminal) whether the server is listening.
 //! Invariant: a waiting client always hears one status, even when the server fails before it
@@ -13,7 +13,6 @@ use sccache_actors::server::ServerError;
 use sccache_core::config::{client_endpoint, server_config, ServerConfig};
 use std::ffi::OsString;
 use std::io::{ErrorKind, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex};
 
@@ -91,7 +90,7 @@ pub fn run_daemon() -> i32 {
     unsafe {
         libc::setsid();
     }
-    init_logging(true);
+    crate::logging::init(true, lookup);
     let notifier = match std::env::var_os(NOTIFY_VAR) {
         Some(path) => Notifier::new(Listener::Socket(path)),
         None => Notifier::new(Listener::Terminal {
@@ -103,7 +102,7 @@ pub fn run_daemon() -> i32 {
 
 /// Runs in the foreground, logging to stderr; returns the process's exit code.
 pub fn run_foreground() -> i32 {
-    init_logging(false);
+    crate::logging::init(false, lookup);
     serve(Notifier::new(Listener::Terminal {
         endpoint: endpoint_text(),
     }))
@@ -146,31 +145,6 @@ fn serve(notifier: Notifier) -> i32 {
             FAILED
         }
     }
-}
-
-/// Logging from `SCCACHE_LOG` (default `warn`). The daemon writes to `SCCACHE_ERROR_LOG`
-/// (appending) when set, since its stderr goes nowhere; the foreground server writes to stderr.
-fn init_logging(daemon: bool) {
-    let filter = lookup("SCCACHE_LOG")
-        .filter(|value| !value.is_empty())
-        .unwrap_or_else(|| "warn".to_owned());
-    let mut builder = env_logger::Builder::new();
-    builder.parse_filters(&filter);
-    let log_file = lookup("SCCACHE_ERROR_LOG").filter(|value| daemon && !value.is_empty());
-    if let Some(path) = log_file {
-        // A log file that cannot be opened must not stop the cache; the daemon then logs to
-        // its (null) stderr. A new one is this user's alone (command lines and paths are
-        // logged); an existing one keeps the mode it has.
-        if let Ok(file) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(&path)
-        {
-            builder.target(env_logger::Target::Pipe(Box::new(file)));
-        }
-    }
-    let _ = builder.try_init();
 }
 
 #[cfg(test)]
