@@ -272,12 +272,24 @@ exec gcc "$@"
             let modified = std::fs::metadata(&path).and_then(|metadata| metadata.modified());
             assert_eq!(modified.ok(), Some(an_hour_ago), "the output was touched");
         }
-        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
-            .unwrap_or_else(|error| panic!("{error}"))
-            .filter_map(|entry| entry.ok())
-            .filter(|entry| entry.file_name().to_string_lossy().starts_with(".sccache"))
-            .collect();
-        assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+        // An unused preparation is freed on the blocking pool (closing a written file may
+        // flush it), which can finish just after the reply: wait for that, not forever.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+                .unwrap_or_else(|error| panic!("{error}"))
+                .filter_map(|entry| entry.ok())
+                .filter(|entry| entry.file_name().to_string_lossy().starts_with(".sccache"))
+                .collect();
+            if leftovers.is_empty() {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "temporary files left: {leftovers:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
     let stats = server.stats();
     assert_eq!(count(&stats, "cache_hits.counts.C/C++"), 0, "{stats}");

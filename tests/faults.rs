@@ -337,3 +337,34 @@ fn bad_settings_fail_the_server_start_by_name_and_the_client_still_compiles() {
         assert_objects_match_plain(dir.path(), &["util.c".to_owned()]);
     }
 }
+
+#[test]
+fn an_entry_file_under_another_key_is_a_miss_removed_and_counted() {
+    let server = Server::start();
+    let dir = fixture("c");
+    let sources = generate_sources(dir.path(), 2);
+    for source in &sources {
+        assert_success(
+            &server.compile(dir.path(), "gcc", &["-c", source, "-o", &object_of(source)]),
+            "miss",
+        );
+    }
+    server.wait_for_stats(|stats| count(stats, "cache_writes") == 2);
+    let entries = entry_files(&server.cache_dir);
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    // A whole, well-formed entry, but of the other key: a misplaced file, or a planted one.
+    std::fs::copy(&entries[0], &entries[1]).unwrap_or_else(|error| panic!("{error}"));
+
+    for source in &sources {
+        std::fs::remove_file(dir.path().join(object_of(source))).unwrap_or_default();
+        assert_success(
+            &server.compile(dir.path(), "gcc", &["-c", source, "-o", &object_of(source)]),
+            "recompile",
+        );
+    }
+    assert_objects_match_plain(dir.path(), &sources);
+    let stats = server.wait_for_stats(|stats| count(stats, "cache_writes") == 3);
+    assert_eq!(count(&stats, "corrupt_entries"), 1, "{stats:#}");
+    assert_eq!(count(&stats, "cache_hits.counts.C/C++"), 1, "{stats:#}");
+    assert_eq!(count(&stats, "cache_misses.counts.C/C++"), 3, "{stats:#}");
+}

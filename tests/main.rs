@@ -11,6 +11,7 @@ mod c_cache;
 mod c_wrong_hits;
 mod faults;
 mod hostile;
+mod privacy;
 #[cfg(feature = "redis")]
 mod redis;
 mod rust_cache;

@@ -306,6 +306,8 @@ fn a_password_is_masked_and_a_database_number_used() {
     let expected = format!("redis://:***@127.0.0.1:{}/3", redis.port);
     assert!(location(&stats).contains(&expected), "{stats:#}");
     assert!(!stats.to_string().contains("secret"), "{stats:#}");
+    let text = String::from_utf8_lossy(&first.sccache(["--show-stats"]).stdout).to_string();
+    assert!(!text.contains("secret"), "{text}");
 
     let first_dir = fixture("c");
     compile_all(&first, first_dir.path());
@@ -318,6 +320,10 @@ fn a_password_is_masked_and_a_database_number_used() {
     compile_all(&second, second_dir.path());
     let stats = second.stats();
     assert_eq!(count(&stats, "cache_hits.counts.C/C++"), 3, "{stats:#}");
+    for server in [&first, &second] {
+        let log = server.log();
+        assert!(!log.contains("secret"), "{log}");
+    }
 }
 
 #[test]

@@ -534,3 +534,56 @@ fn a_missing_bucket_counts_errors_and_logs_the_first_write_failure() {
     assert_eq!(log.matches("PutObject failed").count(), 1, "{log}");
     assert!(log.contains("NoSuchBucket"), "{log}");
 }
+
+#[test]
+fn no_secret_reaches_the_debug_log_or_the_stats() {
+    let moto = Moto::start();
+    moto.create_bucket("private");
+    let secret_key = "SecretAccessKeyThatMustNotShow";
+    let session_token = "SessionTokenThatMustNotShow";
+    let endpoint_password = "EndpointPasswordThatMustNotShow";
+    let endpoint = format!(
+        "http://endpointuser:{endpoint_password}@127.0.0.1:{}",
+        moto.port
+    );
+    let mut env = s3_env(
+        &moto,
+        "private",
+        &[
+            ("AWS_SESSION_TOKEN", session_token),
+            ("SCCACHE_ENDPOINT", &endpoint),
+        ],
+    );
+    env.retain(|(key, _)| key != "AWS_SECRET_ACCESS_KEY");
+    env.push(("AWS_SECRET_ACCESS_KEY".into(), secret_key.into()));
+    // The harness runs every server at SCCACHE_LOG=debug; trace is asked for by name too.
+    env.push(("SCCACHE_LOG".into(), "trace".into()));
+    let server = start_server(&env);
+    let dir = fixture("c");
+    compile_all(&server, dir.path());
+    server.wait_for_stats(|stats| {
+        count(stats, "cache_writes") + count(stats, "cache_write_errors") >= 3
+    });
+    let json = server.stats().to_string();
+    let text = server.sccache(["--show-stats"]);
+    let text = String::from_utf8_lossy(&text.stdout).to_string();
+    assert!(json.contains("endpointuser:***@127.0.0.1"), "{json}");
+    assert!(text.contains("endpointuser:***@127.0.0.1"), "{text}");
+    let tcp_token = crate::harness::token(&server);
+    let log = server.log();
+    assert!(log.contains("DEBUG"), "not a debug log: {log}");
+    for (what, secret) in [
+        ("secret key", secret_key),
+        ("session token", session_token),
+        ("endpoint password", endpoint_password),
+        ("request signature", "Signature="),
+        ("TCP token", &tcp_token),
+    ] {
+        for (place, shown) in [("log", &log), ("JSON stats", &json), ("text stats", &text)] {
+            assert!(
+                !shown.contains(secret),
+                "the {what} is in the {place}:\n{shown}"
+            );
+        }
+    }
+}

@@ -63,11 +63,21 @@ impl From<FrameError> for ClientError {
     }
 }
 
-/// Where the server is and the credential it wants (empty over a Unix socket).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where the server is and the credential it wants (empty over a Unix socket). `Debug` hides
+/// the credential.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ServerAddress {
     pub endpoint: Endpoint,
     token: String,
+}
+
+impl std::fmt::Debug for ServerAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerAddress")
+            .field("endpoint", &self.endpoint)
+            .field("token", &"***")
+            .finish()
+    }
 }
 
 impl ServerAddress {

@@ -8,8 +8,8 @@
 //! Codemap: `args` (what was asked), `compile` (compile mode), `resolve` (finding the compiler),
 //! `client` (one connection), `spawn` (starting the daemon), `fallback` (running the compiler
 //! here, exit statuses), `commands` (sccache's flags), `stats_view` (rendering stats),
-//! `server_entry` (being the server), `process_start` (what Rust's runtime would set up), `sys`
-//! (the system calls no safe wrapper offers).
+//! `server_entry` (being the server), `logging` (its log, secrets kept out), `process_start`
+//! (what Rust's runtime would set up), `sys` (the system calls no safe wrapper offers).
 
 // The entry point is `main` below, without Rust's runtime setup: see `process_start`. (Test
 // builds keep the test harness's own. Only with glibc, which hands std the arguments itself.)
@@ -20,6 +20,7 @@ mod client;
 mod commands;
 mod compile;
 mod fallback;
+mod logging;
 mod process_start;
 mod resolve;
 mod server_entry;

@@ -1,7 +1,7 @@
 //! Running the server in this process: as the daemon a client spawned (`SCCACHE_START_SERVER=1`)
 //! or in the foreground (`SCCACHE_NO_DAEMON=1 sccache --start-server`).
 //!
-//! This module sets up logging, reads the configuration, hands both to
+//! This module sets up logging (`logging`), reads the configuration, hands both to
 //! `sccache_actors::server::run`, and tells whoever waits (the spawning client through
 //! `SCCACHE_STARTUP_NOTIFY`, or a person at the terminal) whether the server is listening.
 //! Invariant: a waiting client always hears one status, even when the server fails before it
@@ -85,7 +85,7 @@ pub fn run_daemon() -> i32 {
     // The compilers it runs inherit ignored signals, and gcc keeps an ignored SIGINT ignored;
     // the server interrupts an abandoned compile with SIGINT, so the default action is back.
     crate::sys::restore_interrupt_actions();
-    init_logging(true);
+    crate::logging::init(true, lookup);
     let notifier = match std::env::var_os(NOTIFY_VAR) {
         Some(path) => Notifier::new(Listener::Socket(path)),
         None => Notifier::new(Listener::Terminal {
@@ -97,7 +97,7 @@ pub fn run_daemon() -> i32 {
 
 /// Runs in the foreground, logging to stderr; returns the process's exit code.
 pub fn run_foreground() -> i32 {
-    init_logging(false);
+    crate::logging::init(false, lookup);
     serve(Notifier::new(Listener::Terminal {
         endpoint: endpoint_text(),
     }))
@@ -150,29 +150,6 @@ fn startup_status(result: Result<(), &ServerError>) -> Status {
         Err(error) if error.is_endpoint_taken() => Status::Taken(error.to_string()),
         Err(error) => Status::Failed(error.to_string()),
     }
-}
-
-/// Logging from `SCCACHE_LOG` (default `warn`). The daemon writes to `SCCACHE_ERROR_LOG`
-/// (appending) when set, since its stderr goes nowhere; the foreground server writes to stderr.
-fn init_logging(daemon: bool) {
-    let filter = lookup("SCCACHE_LOG")
-        .filter(|value| !value.is_empty())
-        .unwrap_or_else(|| "warn".to_owned());
-    let mut builder = env_logger::Builder::new();
-    builder.parse_filters(&filter);
-    let log_file = lookup("SCCACHE_ERROR_LOG").filter(|value| daemon && !value.is_empty());
-    if let Some(path) = log_file {
-        // A log file that cannot be opened must not stop the cache; the daemon then logs to
-        // its (null) stderr.
-        if let Ok(file) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-        {
-            builder.target(env_logger::Target::Pipe(Box::new(file)));
-        }
-    }
-    let _ = builder.try_init();
 }
 
 #[cfg(test)]

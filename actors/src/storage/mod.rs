@@ -118,14 +118,38 @@ impl PendingWrites {
     }
 }
 
-/// Decodes fetched bytes into a lookup answer; the caller removes the entry on `Corrupt`.
-pub fn decode_fetched(bytes: &[u8]) -> LookupResult {
-    match CacheEntry::decode(bytes) {
+/// Decodes the bytes fetched for `key` into a lookup answer; the caller removes the entry on
+/// `Corrupt`. An entry that records another key (a file copied or renamed into this key's
+/// place) is as unusable as a torn one, and is answered the same way: `Corrupt`.
+pub fn decode_fetched(bytes: &[u8], key: &CacheKey) -> LookupResult {
+    match CacheEntry::decode(bytes, key) {
         Ok(entry) => LookupResult::Hit(Box::new(entry)),
         Err(EntryError::OtherFormat(_)) => LookupResult::Miss,
         Err(error) => {
             log::warn!("{error}");
             LookupResult::Corrupt
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_fetched_under_another_key_is_corrupt() {
+        let entry = CacheEntry {
+            stdout: b"hello".to_vec(),
+            ..CacheEntry::default()
+        };
+        let bytes = entry.encode(&CacheKey([1; 32])).unwrap();
+        assert!(matches!(
+            decode_fetched(&bytes, &CacheKey([1; 32])),
+            LookupResult::Hit(found) if *found == entry
+        ));
+        assert!(matches!(
+            decode_fetched(&bytes, &CacheKey([2; 32])),
+            LookupResult::Corrupt
+        ));
     }
 }

@@ -8,14 +8,15 @@ use crate::stats::StatsReport;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use std::ffi::OsString;
+use std::fmt;
 
 /// Bumped whenever a message changes shape. Client and server must agree on it exactly.
 /// (2: paths, arguments and the environment travel as binaries.)
 pub const PROTOCOL_VERSION: u32 = 2;
 
 /// A request as it travels: the protocol version first, then the client's credential for a TCP
-/// endpoint (empty over a Unix socket), then the request.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// endpoint (empty over a Unix socket), then the request. `Debug` hides the credential.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Envelope {
     pub version: u32,
     pub token: String,
@@ -33,7 +34,8 @@ pub enum Request {
 
 /// A compiler invocation as the user made it. Paths and arguments are `OsString` because they
 /// need not be UTF-8; each travels as a MessagePack binary of its bytes (see `os_bytes`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+/// `Debug` shows the environment's names, not its values (which hold the user's secrets).
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct CompileRequest {
     /// The compiler executable, resolved by the client to an absolute path.
     #[serde(with = "os_bytes::one")]
@@ -51,6 +53,30 @@ pub struct CompileRequest {
     /// default; the server's compilers write to pipes and must be asked to.
     #[serde(default)]
     pub stderr_is_terminal: bool,
+}
+
+impl fmt::Debug for Envelope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let token = if self.token.is_empty() { "" } else { "***" };
+        f.debug_struct("Envelope")
+            .field("version", &self.version)
+            .field("token", &token)
+            .field("request", &self.request)
+            .finish()
+    }
+}
+
+impl fmt::Debug for CompileRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let env_names: Vec<&OsString> = self.env.iter().map(|(name, _)| name).collect();
+        f.debug_struct("CompileRequest")
+            .field("exe", &self.exe)
+            .field("cwd", &self.cwd)
+            .field("args", &self.args)
+            .field("env_names", &env_names)
+            .field("stderr_is_terminal", &self.stderr_is_terminal)
+            .finish()
+    }
 }
 
 /// What the server answers.
@@ -212,6 +238,25 @@ pub fn shutdown_of_any_version(bytes: &[u8]) -> Option<String> {
 mod tests {
     use super::*;
     use std::os::unix::ffi::OsStringExt;
+
+    #[test]
+    fn debug_shows_neither_the_token_nor_the_environment_s_values() {
+        let envelope = Envelope {
+            version: PROTOCOL_VERSION,
+            token: "tokensecret".into(),
+            request: Request::Compile(CompileRequest {
+                exe: "/usr/bin/gcc".into(),
+                cwd: "/".into(),
+                args: vec!["-c".into()],
+                env: vec![("AWS_SECRET_ACCESS_KEY".into(), "envsecret".into())],
+                stderr_is_terminal: false,
+            }),
+        };
+        let shown = format!("{envelope:?}");
+        assert!(!shown.contains("envsecret"), "{shown}");
+        assert!(!shown.contains("tokensecret"), "{shown}");
+        assert!(shown.contains("AWS_SECRET_ACCESS_KEY"), "{shown}");
+    }
 
     #[test]
     fn envelope_round_trips_non_utf8_arguments() {

@@ -14,6 +14,7 @@ use proptest::prelude::*;
 use sccache_core::compiler::{gcc, rust, OutputRole, Parsed};
 use sccache_core::entry::CacheEntry;
 use sccache_core::framing::{read_frame, MAX_FRAME_LEN};
+use sccache_core::hash_key::CacheKey;
 use sccache_core::protocol::{decode_envelope, decode_response};
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
@@ -140,7 +141,7 @@ proptest! {
     fn decoders_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
         let _ = decode_envelope(&bytes);
         let _ = decode_response(&bytes);
-        let _ = CacheEntry::decode(&bytes);
+        let _ = CacheEntry::decode(&bytes, &CacheKey([0; 32]));
     }
 
     #[test]

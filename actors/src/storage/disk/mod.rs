@@ -9,6 +9,13 @@
 //! compilers or of what an entry holds beyond its bytes, and it counts no hits, misses or corrupt
 //! entries (the compile flow does); it reports only its writes to the stats actor.
 //!
+//! Invariant: what the server creates is as private as the cache directory. A cache directory
+//! it creates is 0700 (this user's alone); the shard directories get the cache directory's
+//! permission bits and entry files (and their temp files) those bits without execute, both
+//! less the umask. So a new cache holds 0700 directories and 0600 entries, while a directory
+//! the user made group-shared (say 0770 or 2770) keeps that mode and its entries are readable
+//! by the group, as the user chose.
+//!
 //! Invariants: an entry appears under its final name only whole (it is written to a temp file in
 //! its shard, then renamed over the final name); a failed write is counted and logged, never a
 //! panic. Boundary: the directory may be shared with other servers, so eviction rescans the whole
@@ -28,10 +35,10 @@ use scan::scan_and_evict;
 use sccache_core::entry::CacheEntry;
 use sccache_core::hash_key::CacheKey;
 use sccache_core::stats::Event;
-use std::fs::{self, File, Permissions};
+use std::fs::{self, DirBuilder, File, Permissions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::MetadataExt;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -189,7 +196,7 @@ impl Handler<Lookup> for DiskStorage {
     fn handle(&mut self, message: Lookup, _: &mut Context<Self>) -> Self::Result {
         let key = message.key;
         let path = entry_path(&self.dir, &key);
-        let task = spawn_blocking(move || read_entry(&path));
+        let task = spawn_blocking(move || read_entry(&path, &key));
         Box::pin(
             task.into_actor(self)
                 .map(move |joined, actor, _| match joined {
@@ -212,9 +219,10 @@ impl Handler<Store> for DiskStorage {
         }
         let path = entry_path(&self.dir, &message.key);
         let task_path = path.clone();
+        let dir = self.dir.clone();
         let max_size = self.max_size;
         let Store { key, entry } = message;
-        let task = spawn_blocking(move || write_entry(&task_path, &entry, max_size));
+        let task = spawn_blocking(move || write_entry(&dir, &task_path, &key, &entry, max_size));
         ctx.spawn(task.into_actor(self).map(move |joined, actor, ctx| {
             actor.pending_writes.finished();
             actor.finish_write(&key, &path, joined, ctx);
@@ -251,9 +259,9 @@ fn shard_dir(dir: &Path, shard: u8) -> PathBuf {
         .join(format!("{:x}", shard & 0xf))
 }
 
-/// Reads and checks the entry at `path`; also returns the bytes removed when it was corrupt.
-/// Runs on the blocking pool.
-fn read_entry(path: &Path) -> (LookupResult, u64) {
+/// Reads and checks the entry of `key` at `path`; also returns the bytes removed when it was
+/// corrupt. Runs on the blocking pool.
+fn read_entry(path: &Path, key: &CacheKey) -> (LookupResult, u64) {
     let mut file = match File::open(path) {
         Ok(file) => file,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return (LookupResult::Miss, 0),
@@ -267,7 +275,7 @@ fn read_entry(path: &Path) -> (LookupResult, u64) {
         let text = format!("cannot read {}: {error}", path.display());
         return (LookupResult::Error(text), 0);
     }
-    match decode_fetched(&bytes) {
+    match decode_fetched(&bytes, key) {
         LookupResult::Hit(entry) => {
             // The eviction order is the files' mtimes, so a hit makes the entry recently used.
             // Failing that (a file another user owns) only makes it older than it is.
@@ -305,12 +313,18 @@ enum WriteOutcome {
     TooBig(u64),
 }
 
-/// Encodes `entry` and writes it to `path` through a temp file in the same shard, so that readers
-/// (ours or another server's) see the old entry, no entry or the whole new one. Runs on the
-/// blocking pool.
-fn write_entry(path: &Path, entry: &CacheEntry, max_size: u64) -> io::Result<WriteOutcome> {
+/// Encodes `entry` as `key`'s and writes it to `path` in the cache directory `dir` through a
+/// temp file in the same shard, so that readers (ours or another server's) see the old entry,
+/// no entry or the whole new one. Runs on the blocking pool.
+fn write_entry(
+    dir: &Path,
+    path: &Path,
+    key: &CacheKey,
+    entry: &CacheEntry,
+    max_size: u64,
+) -> io::Result<WriteOutcome> {
     let started = Instant::now();
-    let bytes = entry.encode().map_err(io::Error::other)?;
+    let bytes = entry.encode(key).map_err(io::Error::other)?;
     let added = bytes.len() as u64;
     if added > max_size {
         return Ok(WriteOutcome::TooBig(added));
@@ -318,12 +332,16 @@ fn write_entry(path: &Path, entry: &CacheEntry, max_size: u64) -> io::Result<Wri
     let shard = path
         .parent()
         .ok_or_else(|| io::Error::other("entry path has no directory"))?;
-    fs::create_dir_all(shard)?;
-    // Mode 0666 before the umask, like a plain `File::create`, so that a cache directory shared
-    // between users stays readable as it is with sccache (tempfile's default is 0600).
+    let dir_mode = cache_dir_mode(dir)?;
+    DirBuilder::new()
+        .recursive(true)
+        .mode(dir_mode)
+        .create(shard)?;
+    // Set explicitly rather than left to tempfile's 0600: a cache directory the user shares
+    // with a group shares its entries too.
     let mut temp = tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
-        .permissions(Permissions::from_mode(0o666))
+        .permissions(Permissions::from_mode(dir_mode & 0o666))
         .tempfile_in(shard)?;
     temp.write_all(&bytes)?;
     let replaced = fs::metadata(path)
@@ -335,6 +353,21 @@ fn write_entry(path: &Path, entry: &CacheEntry, max_size: u64) -> io::Result<Wri
         replaced,
         duration: started.elapsed(),
     })
+}
+
+/// The permission bits of the cache directory `dir`; creates it (and missing parents) private
+/// to this user, 0700, when it does not exist. An existing directory keeps its mode: the user
+/// chose it. Asked on every write (one stat, beside a whole file's write), so a `chmod` of
+/// the directory applies to the next entries without a restart.
+fn cache_dir_mode(dir: &Path) -> io::Result<u32> {
+    match fs::metadata(dir) {
+        Ok(metadata) => Ok(metadata.permissions().mode() & 0o777),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {
+            DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+            Ok(fs::metadata(dir)?.permissions().mode() & 0o777)
+        }
+        Err(error) => Err(error),
+    }
 }
 
 #[cfg(test)]

@@ -314,7 +314,7 @@ fn a_scan_evicts_the_oldest_entries_and_stale_temp_files() {
 fn an_entry_bigger_than_the_cache_is_not_written() {
     let temp = tempfile::tempdir().unwrap();
     let path = entry_path(temp.path(), &key(1));
-    let outcome = write_entry(&path, &entry(1000, 1), 500).unwrap();
+    let outcome = write_entry(temp.path(), &path, &key(1), &entry(1000, 1), 500).unwrap();
     assert!(matches!(outcome, WriteOutcome::TooBig(_)), "{outcome:?}");
     assert!(!path.exists());
     assert!(!temp.path().join(&key(1).to_hex()[..1]).exists());

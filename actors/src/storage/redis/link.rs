@@ -15,7 +15,7 @@ use redis::{
     Client, Cmd, ConnectionAddr, ConnectionInfo, ErrorKind, FromRedisValue, IntoConnectionInfo,
     RedisError, RedisResult, Value,
 };
-use sccache_core::config::{mask_password, RedisConfig};
+use sccache_core::config::{mask_credentials, RedisConfig};
 use std::time::Duration;
 
 /// Why the Redis settings cannot make a client.
@@ -191,7 +191,7 @@ fn node_info(
         .into_connection_info()
         .map_err(|error| RedisSetupError::InvalidUrl {
             setting,
-            url: mask_password(url),
+            url: mask_credentials(url),
             reason: error.to_string(),
         })?;
     if let Some(username) = &config.username {

@@ -270,7 +270,8 @@ impl Handler<Lookup> for RedisStorage {
     type Result = ResponseActFuture<Self, LookupResult>;
 
     fn handle(&mut self, message: Lookup, ctx: &mut Context<Self>) -> Self::Result {
-        let key = self.redis_key(&message.key);
+        let cache_key = message.key;
+        let key = self.redis_key(&cache_key);
         let command = redis::cmd("GET").arg(&key).clone();
         let fetch = self.with_connection(ctx, move |mut connection| async move {
             connection
@@ -280,7 +281,7 @@ impl Handler<Lookup> for RedisStorage {
         });
         Box::pin(
             fetch
-                .then(|fetched, actor, _| decode(fetched).into_actor(actor))
+                .then(move |fetched, actor, _| decode(fetched, cache_key).into_actor(actor))
                 .map(move |result, actor, ctx| {
                     if matches!(result, LookupResult::Corrupt) {
                         actor.remove(key, ctx);
@@ -291,11 +292,11 @@ impl Handler<Lookup> for RedisStorage {
     }
 }
 
-/// The answer for what GET returned; decoding runs on the blocking pool.
-async fn decode(fetched: Result<Option<Vec<u8>>, Failure>) -> LookupResult {
+/// The answer for what GET returned for `key`; decoding runs on the blocking pool.
+async fn decode(fetched: Result<Option<Vec<u8>>, Failure>, key: CacheKey) -> LookupResult {
     match fetched {
         Ok(None) => LookupResult::Miss,
-        Ok(Some(bytes)) => spawn_blocking(move || decode_fetched(&bytes))
+        Ok(Some(bytes)) => spawn_blocking(move || decode_fetched(&bytes, &key))
             .await
             .unwrap_or_else(|error| LookupResult::Error(format!("decoding task failed: {error}"))),
         Err(failure) => LookupResult::Error(failure.to_string()),
@@ -310,11 +311,12 @@ impl Handler<Store> for RedisStorage {
             return;
         }
         let key = self.redis_key(&message.key);
+        let cache_key = message.key;
         let entry = message.entry;
         let expiration = self.expiration;
         let write = self.with_connection(ctx, move |mut connection| async move {
             let started = Instant::now();
-            let bytes = spawn_blocking(move || entry.encode())
+            let bytes = spawn_blocking(move || entry.encode(&cache_key))
                 .await
                 .map_err(|error| Failure::Local(format!("encoding task failed: {error}")))?
                 .map_err(|error| Failure::Local(error.to_string()))?;

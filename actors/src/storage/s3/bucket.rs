@@ -14,7 +14,7 @@ use rusoto_s3::{
     DeleteObjectRequest, GetObjectError, GetObjectRequest, HeadBucketRequest, PutObjectRequest,
     S3Client, S3,
 };
-use sccache_core::config::S3Config;
+use sccache_core::config::{mask_credentials, S3Config};
 use std::future::Future;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
@@ -89,7 +89,8 @@ fn describe_status(status: u16, code: &str, message: &str) -> String {
 pub struct Bucket {
     client: S3Client,
     name: String,
-    endpoint: String,
+    /// The endpoint's URL for messages, credentials masked.
+    shown_endpoint: String,
     read_timeout: Duration,
     write_timeout: Duration,
 }
@@ -107,6 +108,7 @@ impl Bucket {
             name: config.region.clone(),
             endpoint: endpoint.clone(),
         };
+        let shown_endpoint = mask_credentials(&endpoint);
         let http = HttpClient::new().map_err(|error| SetupError::Tls(error.to_string()))?;
         let client = if config.no_credentials {
             Client::new_not_signing(http)
@@ -122,7 +124,7 @@ impl Bucket {
         Ok(Bucket {
             client: S3Client::new_with_client(client, region),
             name: config.bucket.clone(),
-            endpoint,
+            shown_endpoint,
             read_timeout,
             write_timeout,
         })
@@ -132,9 +134,10 @@ impl Bucket {
         &self.name
     }
 
-    /// The endpoint's URL, scheme included.
+    /// The endpoint's URL, scheme included, for messages and `--show-stats`: credentials in
+    /// `SCCACHE_ENDPOINT` (`http://user:pass@host`) are masked, so no caller can show them.
     pub fn endpoint(&self) -> &str {
-        &self.endpoint
+        &self.shown_endpoint
     }
 
     /// The object's bytes, or `None` when the bucket has no such object.

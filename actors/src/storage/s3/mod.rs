@@ -140,7 +140,8 @@ impl Handler<Lookup> for S3Storage {
 
     fn handle(&mut self, message: Lookup, _: &mut Context<Self>) -> Self::Result {
         let bucket = self.bucket.clone();
-        let object = object_name(&self.key_prefix, &message.key);
+        let key = message.key;
+        let object = object_name(&self.key_prefix, &key);
         let read_only = self.read_only;
         Box::pin(async move {
             let bytes = match bucket.get(&object).await {
@@ -159,7 +160,7 @@ impl Handler<Lookup> for S3Storage {
                     ))
                 }
             };
-            let decoded = match spawn_blocking(move || decode_fetched(&bytes)).await {
+            let decoded = match spawn_blocking(move || decode_fetched(&bytes, &key)).await {
                 Ok(decoded) => decoded,
                 Err(error) => return LookupResult::Error(format!("decode task failed: {error}")),
             };
@@ -194,11 +195,12 @@ impl Handler<Store> for S3Storage {
         }
         let bucket = self.bucket.clone();
         let object = object_name(&self.key_prefix, &message.key);
+        let key = message.key;
         let entry = message.entry;
         let task_object = object.clone();
         let write = async move {
             let started = Instant::now();
-            let bytes = spawn_blocking(move || entry.encode())
+            let bytes = spawn_blocking(move || entry.encode(&key))
                 .await
                 .map_err(|error| WriteError::Encode(error.to_string()))?
                 .map_err(|error| WriteError::Encode(error.to_string()))?;

@@ -227,7 +227,7 @@ async fn a_stored_entry_is_found_whole_under_its_object_name() {
     let hex = key(1).to_hex();
     let (status, body) = moto.request("GET", &format!("/cache/team/a/b/c/{hex}"), b"");
     assert_eq!(status, 200);
-    assert_eq!(body, stored.encode().unwrap());
+    assert_eq!(body, stored.encode(&key(1)).unwrap());
 
     let description = harness.storage.send(Describe).await.unwrap();
     assert_eq!(
@@ -263,7 +263,7 @@ async fn a_corrupt_object_is_reported_and_removed() {
         4,
     );
     let path = format!("/cache/{}", object_name("", &key(3)));
-    let mut bytes = entry(1000, 3).encode().unwrap();
+    let mut bytes = entry(1000, 3).encode(&key(3)).unwrap();
     bytes.truncate(bytes.len() / 2);
     assert_eq!(moto.request("PUT", &path, &bytes).0, 200);
     assert_eq!(moto.request("GET", &path, b"").1, bytes);
@@ -361,7 +361,11 @@ async fn anonymous_access_reads_and_never_writes() {
     moto.create_bucket("public");
     let stored = entry(500, 8);
     let path = format!("/public/{}", object_name("", &key(8)));
-    assert_eq!(moto.request("PUT", &path, &stored.encode().unwrap()).0, 200);
+    assert_eq!(
+        moto.request("PUT", &path, &stored.encode(&key(8)).unwrap())
+            .0,
+        200
+    );
 
     let mut anonymous = config(&moto.endpoint(), "public", "");
     anonymous.no_credentials = true;

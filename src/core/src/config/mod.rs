@@ -6,16 +6,19 @@
 //! from. Docs for each setting: docs/CONFIGURATION.md.
 //!
 //! Split by concept: `endpoint` is where the server listens and the client connects, `redis` and
-//! `s3` read the remote backends' settings. This file holds the server's settings as a whole,
-//! the choice of backend and the helpers every reader shares.
+//! `s3` read the remote backends' settings, `secret` shows settings with their secrets masked.
+//! This file holds the server's settings as a whole, the choice of backend and the helpers every
+//! reader shares.
 
 mod endpoint;
 mod redis;
 mod s3;
+mod secret;
 
 pub use endpoint::{client_endpoint, private_dir, Endpoint, SOCKET_FILE};
-pub use redis::{mask_password, RedisConfig};
+pub use redis::RedisConfig;
 pub use s3::S3Config;
+pub use secret::mask_credentials;
 
 use crate::size::parse_size;
 use redis::redis_config;

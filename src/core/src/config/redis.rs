@@ -4,11 +4,13 @@
 //!
 //! It checks the shape of the URLs only; it must not connect to Redis.
 
+use super::secret::mask_credentials;
 use super::{parse_number, ConfigError};
 use std::time::Duration;
 
 /// Which Redis to use and how.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `Debug` (in `secret`) masks the password and the URLs' credentials.
+#[derive(Clone, PartialEq, Eq)]
 pub struct RedisConfig {
     /// One URL for a single node, or the nodes of a cluster.
     pub endpoints: Vec<String>,
@@ -98,7 +100,7 @@ fn with_scheme(endpoint: &str) -> String {
 fn check_redis_url(name: &'static str, url: &str) -> Result<String, ConfigError> {
     let invalid = || ConfigError::Invalid {
         name,
-        value: mask_password(url),
+        value: mask_credentials(url),
         expected: "redis://[:<passwd>@]<hostname>[:port][/<db>]",
     };
     let rest = url
@@ -122,19 +124,4 @@ fn check_redis_url(name: &'static str, url: &str) -> Result<String, ConfigError>
         return Err(invalid());
     }
     Ok(url.to_owned())
-}
-
-/// Hides the password of a Redis URL for display.
-pub fn mask_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rsplit_once('@') {
-        Some((credentials, host)) => {
-            let user = credentials.split_once(':').map_or("", |(user, _)| user);
-            format!("{scheme}://{user}:***@{host}{}", &rest[authority_end..])
-        }
-        None => url.to_owned(),
-    }
 }

@@ -6,7 +6,8 @@
 use super::{flag, ConfigError};
 
 /// Which bucket to use and how.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `Debug` (in `secret`) masks the endpoint's credentials.
+#[derive(Clone, PartialEq, Eq)]
 pub struct S3Config {
     pub bucket: String,
     pub region: String,

@@ -66,7 +66,7 @@ fn redis_url_is_checked_and_masked() {
     let good = config(&[("SCCACHE_REDIS", "redis://:secret@127.0.0.1:6379/2")]).unwrap();
     assert!(matches!(good.backend, Backend::Redis(_)));
     assert_eq!(
-        mask_password("redis://:secret@127.0.0.1:6379/2"),
+        mask_credentials("redis://:secret@127.0.0.1:6379/2"),
         "redis://:***@127.0.0.1:6379/2"
     );
     assert!(config(&[("SCCACHE_REDIS", "redis://host:notaport")]).is_err());
