@@ -26,11 +26,13 @@
 //! `scan`, run on the blocking pool; this file holds the actor, the layout of the directory and
 //! the reading and writing of one entry.
 
+mod layout;
 mod scan;
 
 use super::{decode_fetched, Describe, Description, Lookup, LookupResult, PendingWrites, Store};
 use crate::stats::Record;
 use actix::prelude::*;
+use layout::{entry_path, shard_of, TEMP_PREFIX};
 use scan::scan_and_evict;
 use sccache_core::entry::CacheEntry;
 use sccache_core::hash_key::CacheKey;
@@ -44,9 +46,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::task::{spawn_blocking, JoinError};
-
-/// How the names of temp files start, ours and those of other writers using `tempfile`.
-const TEMP_PREFIX: &str = ".tmp";
 
 /// The local disk cache backend.
 pub struct DiskStorage {
@@ -241,22 +240,6 @@ impl Handler<Describe> for DiskStorage {
             note: None,
         })
     }
-}
-
-/// Where the entry for `key` lives: `<dir>/<h0>/<h1>/<hex>`, as sccache lays it out.
-fn entry_path(dir: &Path, key: &CacheKey) -> PathBuf {
-    shard_dir(dir, shard_of(key)).join(key.to_hex())
-}
-
-/// The shard of a key: its first byte, whose two hex digits name the shard's directories.
-fn shard_of(key: &CacheKey) -> u8 {
-    key.0[0]
-}
-
-/// The directory of shard `shard`: `<dir>/<high hex digit>/<low hex digit>`.
-fn shard_dir(dir: &Path, shard: u8) -> PathBuf {
-    dir.join(format!("{:x}", shard >> 4))
-        .join(format!("{:x}", shard & 0xf))
 }
 
 /// Reads and checks the entry of `key` at `path`; also returns the bytes removed when it was

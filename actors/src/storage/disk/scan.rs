@@ -4,7 +4,7 @@
 //! Plain functions meant for tokio's blocking pool; they hold no state between calls and must
 //! not assume they are alone in the directory, since other servers may share it.
 
-use super::{shard_dir, TEMP_PREFIX};
+use super::layout::{shard_dir, TEMP_PREFIX};
 use std::ffi::OsStr;
 use std::fs;
 use std::io;

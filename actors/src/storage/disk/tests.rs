@@ -2,6 +2,7 @@
 //! corruption, eviction, failures, the pending-write bound, the start-up scan) and the scan and
 //! write functions on their own.
 
+use super::layout::shard_dir;
 use super::scan::{is_temp, ScanReport};
 use super::*;
 use crate::storage::test_support::{entry, Collector, Events};
