@@ -9,6 +9,7 @@ mod abandoned;
 mod access;
 mod c_cache;
 mod c_wrong_hits;
+mod daemon;
 mod faults;
 mod hostile;
 mod privacy;

@@ -82,6 +82,7 @@ pub fn run_daemon() -> i32 {
     // The client already did this between fork and exec; failing again (as session leader) is
     // expected and harmless.
     let _ = rustix::process::setsid();
+    crate::sys::close_inherited_descriptors();
     // The compilers it runs inherit ignored signals, and gcc keeps an ignored SIGINT ignored;
     // the server interrupts an abandoned compile with SIGINT, so the default action is back.
     crate::sys::restore_interrupt_actions();

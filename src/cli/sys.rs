@@ -40,6 +40,32 @@ pub fn restore_interrupt_actions() {
     }
 }
 
+/// Closes every descriptor above stderr that this process inherited: the daemon outlives the
+/// client that started it, and a descriptor it kept (a pipe a build's output goes to, as in
+/// `make 2>&1 | tee log`, a jobserver, a lock) would keep whoever waits on its other end
+/// waiting until the server exits. Call it first thing, before this process opens anything.
+pub fn close_inherited_descriptors() {
+    let inherited: Vec<i32> = match std::fs::read_dir("/proc/self/fd") {
+        // Collected whole first: the listing's own descriptor is closed when it is dropped.
+        Ok(listing) => listing
+            .flatten()
+            .filter_map(|entry| entry.file_name().to_str()?.parse().ok())
+            .collect(),
+        // Without /proc: the descriptors a default limit allows.
+        Err(_) => (3..1024).collect(),
+    };
+    for descriptor in inherited.into_iter().filter(|&descriptor| descriptor > 2) {
+        // SAFETY: this runs at the daemon's start, before it opens anything: no Rust object
+        // owns or uses any descriptor above 2, so closing them invalidates nothing. The
+        // listing's own descriptor is already closed; closing it again fails harmlessly
+        // (EBADF), as does closing a number that is not open. (libc's close reports that;
+        // rustix's treats it as a bug.)
+        unsafe {
+            libc::close(descriptor);
+        }
+    }
+}
+
 /// Raises `signal` at this thread with its default action restored and the signal unblocked,
 /// so that a signal that kills ends the process as the compiler ended. Returns if the process
 /// survives it (a signal whose default action is to be ignored).
