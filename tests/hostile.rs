@@ -5,14 +5,14 @@
 
 use crate::harness::{
     assert_success, compile_by_hand, connect, count, fixture, gcc_path, receive, request, token,
-    Server,
+    write_script, Server,
 };
 use sccache_core::protocol::{Request, Response};
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::ffi::OsStringExt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Sends raw bytes and reads until the server closes or answers; returns whether it closed
 /// within the timeout.
@@ -190,12 +190,28 @@ fn a_client_of_another_version_is_told_so_and_can_still_stop_the_server() {
     }
 }
 
+/// A stand-in gcc whose compile (not its preprocessing, nor the detector's probes) announces
+/// itself by creating `started` and then waits until `release` exists, so a test can act while
+/// a compile is certainly running.
+const HELD_COMPILER: &str = r#"#!/bin/sh
+case " $* " in
+  *" -E "*|*" --version "*) exec gcc "$@";;
+esac
+here=$(dirname "$0")
+: > "$here/started"
+while [ ! -e "$here/release" ]; do sleep 0.01; done
+exec gcc "$@"
+"#;
+
 #[test]
 fn a_client_that_vanishes_mid_compile_still_gets_its_compile_cached() {
     let server = Server::start();
     let dir = fixture("c");
+    let wrapper = dir.path().join("wrap");
+    std::fs::create_dir(&wrapper).unwrap_or_else(|error| panic!("{error}"));
+    write_script(&wrapper.join("gcc"), HELD_COMPILER);
     let compile = request(
-        gcc_path(),
+        wrapper.join("gcc").into_os_string(),
         dir.path().as_os_str().to_owned(),
         ["-c", "hello.c", "-o", "hello.o"]
             .map(OsString::from)
@@ -204,14 +220,19 @@ fn a_client_that_vanishes_mid_compile_still_gets_its_compile_cached() {
     let mut stream = connect(&server);
     crate::harness::send(&mut stream, &token(&server), Request::Compile(compile))
         .unwrap_or_else(|error| panic!("cannot send: {error}"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !wrapper.join("started").exists() {
+        assert!(Instant::now() < deadline, "the compile never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     // Leave `CompileStarted` unread, so that closing resets the connection (as a killed make
-    // would) while the server is still compiling.
-    std::thread::sleep(Duration::from_millis(100));
+    // would) while the compiler is still held.
     drop(stream);
+    std::fs::write(wrapper.join("release"), "").unwrap_or_else(|error| panic!("{error}"));
     let stats = server.wait_for_stats(|stats| count(stats, "cache_writes") == 1);
     assert_eq!(count(&stats, "compilations"), 1, "{stats:#}");
     assert_success(
-        &server.compile(dir.path(), "gcc", &["-c", "hello.c", "-o", "hello.o"]),
+        &server.compile(dir.path(), "wrap/gcc", &["-c", "hello.c", "-o", "hello.o"]),
         "the next compile",
     );
     assert_eq!(count(&server.stats(), "cache_hits.counts.C/C++"), 1);
