@@ -268,20 +268,6 @@ fn a_socket_dir_others_can_open_is_refused() {
     assert_refused(&server, "mode 0777");
 }
 
-#[test]
-fn a_socket_dir_of_another_user_is_refused() {
-    if !is_root() {
-        eprintln!("note: not root; cannot make a directory of another user, skipped");
-        return;
-    }
-    let server = UnixServer::new(true);
-    std::fs::create_dir(server.private_dir()).unwrap_or_else(|error| panic!("{error}"));
-    set_mode(&server.private_dir(), 0o700);
-    std::os::unix::fs::chown(server.private_dir(), Some(65534), Some(65534))
-        .unwrap_or_else(|error| panic!("{error}"));
-    assert_refused(&server, "owned by uid 65534");
-}
-
 /// The other account's side of `a_peer_of_another_uid_is_refused`: run (as that account) only
 /// when the variable names a socket. It connects, sends a compile request, and prints what came
 /// back.
@@ -319,39 +305,6 @@ fn foreign_client() {
         println!("FOREIGN response {response:?}");
     }
     println!("FOREIGN closed");
-}
-
-#[test]
-fn a_peer_of_another_uid_is_refused() {
-    if !is_root() {
-        eprintln!("note: not root; cannot run a client as another user, skipped");
-        return;
-    }
-    let server = UnixServer::new(true);
-    assert_success(&server.sccache(["--start-server"]), "--start-server");
-    // A misconfigured directory lets the other account reach the socket; the uid check is
-    // all that stands in the way.
-    set_mode(server.runtime.path(), 0o755);
-    set_mode(&server.private_dir(), 0o755);
-    set_mode(&server.socket(), 0o666);
-    let helper = run(&mut as_another_user(
-        "access::foreign_client",
-        FOREIGN_SOCKET_VAR,
-        &server.socket(),
-    ));
-    set_mode(server.runtime.path(), 0o700);
-    set_mode(&server.private_dir(), 0o700);
-    set_mode(&server.socket(), 0o600);
-
-    let said = String::from_utf8_lossy(&helper.stdout);
-    assert!(said.contains("FOREIGN connected"), "{said}");
-    assert!(said.contains("FOREIGN closed"), "{said}");
-    assert!(!said.contains("FOREIGN response"), "{said}");
-    let stats = server.stats();
-    assert_eq!(count(&stats, "compile_requests"), 0, "{stats:#}");
-    assert_eq!(count(&stats, "requests_executed"), 0, "{stats:#}");
-    let log = server.log();
-    assert!(log.contains("refused a connection from uid 65534"), "{log}");
 }
 
 /// Runs this test binary's ignored helper `name` as uid 65534 with `var` set to `value`.
@@ -402,54 +355,6 @@ fn foreign_server() {
         std::thread::sleep(Duration::from_millis(10));
     }
     println!("FOREIGN done");
-}
-
-#[test]
-fn a_socket_of_another_user_is_not_used() {
-    if !is_root() {
-        eprintln!("note: not root; cannot run a server as another user, skipped");
-        return;
-    }
-    let shared = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
-    set_mode(shared.path(), 0o777);
-    let socket = shared.path().join("sccache.sock");
-    let helper = as_another_user("access::foreign_server", FOREIGN_LISTEN_VAR, &socket)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|error| panic!("{error}"));
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !socket.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "the other user's server never listened"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let server = UnixServer::new(true);
-    let dir = fixture("c");
-    let started = Instant::now();
-    let output = run(server
-        .command(sccache_bin())
-        .env("SCCACHE_SERVER_UDS", &socket)
-        .current_dir(dir.path())
-        .args(["gcc", "-c", "hello.c", "-o", "hello.o"]));
-    assert_success(&output, "compile");
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "the client waited"
-    );
-    let warning = String::from_utf8_lossy(&output.stderr);
-    assert!(warning.contains("belongs to uid 65534"), "{warning}");
-    assert!(dir.path().join("hello.o").exists());
-    let helper = helper
-        .wait_with_output()
-        .unwrap_or_else(|error| panic!("{error}"));
-    let said = String::from_utf8_lossy(&helper.stdout);
-    assert!(said.contains("FOREIGN done"), "{said}");
-    assert!(
-        !said.contains("FOREIGN received"),
-        "the client sent to it: {said}"
-    );
 }
 
 fn tcp(server: &Server) -> TcpStream {
@@ -569,4 +474,103 @@ fn shutdown_stops_accepting_before_the_grace_period_ends() {
         running,
         "the port only closed when the server exited: {state}"
     );
+}
+
+/// The tests that act as another user, which only root can. They are ignored in an ordinary run,
+/// so that a run without root reports them as not run rather than as passed; `.ci/test` runs
+/// them by this module's name when it is root.
+mod needs_root {
+    use super::*;
+
+    #[test]
+    #[ignore = "needs root (.ci/test runs it as root): it makes a directory of another user"]
+    fn a_socket_dir_of_another_user_is_refused() {
+        assert!(
+            is_root(),
+            "needs root: it makes a directory of another user"
+        );
+        let server = UnixServer::new(true);
+        std::fs::create_dir(server.private_dir()).unwrap_or_else(|error| panic!("{error}"));
+        set_mode(&server.private_dir(), 0o700);
+        std::os::unix::fs::chown(server.private_dir(), Some(65534), Some(65534))
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert_refused(&server, "owned by uid 65534");
+    }
+
+    #[test]
+    #[ignore = "needs root (.ci/test runs it as root): it runs a client as another user"]
+    fn a_peer_of_another_uid_is_refused() {
+        assert!(is_root(), "needs root: it runs a client as another user");
+        let server = UnixServer::new(true);
+        assert_success(&server.sccache(["--start-server"]), "--start-server");
+        // A misconfigured directory lets the other account reach the socket; the uid check is
+        // all that stands in the way.
+        set_mode(server.runtime.path(), 0o755);
+        set_mode(&server.private_dir(), 0o755);
+        set_mode(&server.socket(), 0o666);
+        let helper = run(&mut as_another_user(
+            "access::foreign_client",
+            FOREIGN_SOCKET_VAR,
+            &server.socket(),
+        ));
+        set_mode(server.runtime.path(), 0o700);
+        set_mode(&server.private_dir(), 0o700);
+        set_mode(&server.socket(), 0o600);
+
+        let said = String::from_utf8_lossy(&helper.stdout);
+        assert!(said.contains("FOREIGN connected"), "{said}");
+        assert!(said.contains("FOREIGN closed"), "{said}");
+        assert!(!said.contains("FOREIGN response"), "{said}");
+        let stats = server.stats();
+        assert_eq!(count(&stats, "compile_requests"), 0, "{stats:#}");
+        assert_eq!(count(&stats, "requests_executed"), 0, "{stats:#}");
+        let log = server.log();
+        assert!(log.contains("refused a connection from uid 65534"), "{log}");
+    }
+
+    #[test]
+    #[ignore = "needs root (.ci/test runs it as root): it runs a server as another user"]
+    fn a_socket_of_another_user_is_not_used() {
+        assert!(is_root(), "needs root: it runs a server as another user");
+        let shared = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+        set_mode(shared.path(), 0o777);
+        let socket = shared.path().join("sccache.sock");
+        let helper = as_another_user("access::foreign_server", FOREIGN_LISTEN_VAR, &socket)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|error| panic!("{error}"));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !socket.exists() {
+            assert!(
+                Instant::now() < deadline,
+                "the other user's server never listened"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let server = UnixServer::new(true);
+        let dir = fixture("c");
+        let started = Instant::now();
+        let output = run(server
+            .command(sccache_bin())
+            .env("SCCACHE_SERVER_UDS", &socket)
+            .current_dir(dir.path())
+            .args(["gcc", "-c", "hello.c", "-o", "hello.o"]));
+        assert_success(&output, "compile");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "the client waited"
+        );
+        let warning = String::from_utf8_lossy(&output.stderr);
+        assert!(warning.contains("belongs to uid 65534"), "{warning}");
+        assert!(dir.path().join("hello.o").exists());
+        let helper = helper
+            .wait_with_output()
+            .unwrap_or_else(|error| panic!("{error}"));
+        let said = String::from_utf8_lossy(&helper.stdout);
+        assert!(said.contains("FOREIGN done"), "{said}");
+        assert!(
+            !said.contains("FOREIGN received"),
+            "the client sent to it: {said}"
+        );
+    }
 }

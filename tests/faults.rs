@@ -293,9 +293,14 @@ fn two_servers_sharing_one_cache_directory_stay_correct_and_within_the_limit() {
         assert_objects_match_plain(dir_one.path(), &sources_one);
         assert_objects_match_plain(dir_two.path(), &sources_two);
     }
-    std::thread::sleep(Duration::from_millis(1000));
     for server in [&first, &second] {
-        let stats = server.stats();
+        // Every miss ends in one outcome of its write; wait for all of them.
+        let stats = server.wait_for_stats(|stats| {
+            count(stats, "cache_writes")
+                + count(stats, "cache_write_errors")
+                + count(stats, "cache_writes_dropped")
+                >= count(stats, "cache_misses.counts.C/C++")
+        });
         assert_eq!(count(&stats, "corrupt_entries"), 0, "{stats:#}");
     }
     // Both servers are still serving.

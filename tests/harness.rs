@@ -13,12 +13,15 @@ use sccache_core::framing::{read_frame, write_frame};
 use sccache_core::protocol::{
     decode_response, encode, CompileRequest, Envelope, Request, Response, PROTOCOL_VERSION,
 };
+use std::collections::BTreeSet;
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 use tempfile::TempDir;
 
@@ -27,12 +30,42 @@ pub fn sccache_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_sccache"))
 }
 
-/// A loopback port nobody listens on right now.
+/// A loopback port nobody listens on right now and that no other test of this process was
+/// handed. A port the kernel picks (`bind` to port 0) is free only until someone else binds
+/// first, and every outgoing connection of every test draws from the same ephemeral range; so
+/// the ports come from below that range, in turn (starting at a place that depends on the
+/// process id, so that parallel runs of the suite start apart), each checked free and recorded
+/// as handed out.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .unwrap_or_else(|error| panic!("no free port: {error}"))
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const LOWEST: u32 = 10_000;
+    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32_768);
+    let span = ephemeral_start.saturating_sub(LOWEST).max(1_000);
+    let start = std::process::id().wrapping_mul(7_919) % span;
+    for _ in 0..span {
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = u16::try_from(LOWEST + (start + offset) % span)
+            .unwrap_or_else(|error| panic!("{error}"));
+        if reserve_port(port) {
+            return port;
+        }
+    }
+    panic!("no free port below {ephemeral_start}");
+}
+
+/// Records `port` as handed out if no test of this process has it and nobody listens on it now;
+/// for a port that goes with another (a Redis cluster's bus port).
+pub fn reserve_port(port: u16) -> bool {
+    static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    let mut handed_out = HANDED_OUT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    !handed_out.contains(&port)
+        && TcpListener::bind(("127.0.0.1", port)).is_ok()
+        && handed_out.insert(port)
 }
 
 /// Whether a program is on PATH; tests needing it are skipped with a note when it is not, so
@@ -218,6 +251,23 @@ impl Server {
                 panic!("stats never got there: {stats:#}");
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// Polls the server's log until it contains `text`, for an event that leaves no counter
+    /// (a write the backend declined). Panics after ten seconds with the log.
+    pub fn wait_for_log(&self, text: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let log = self.log();
+            if log.contains(text) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the log never said {text:?}:\n{log}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
     }
 

@@ -9,11 +9,10 @@
 
 use crate::harness::{
     assert_new_source_is_stored_then_hit, assert_success, compile_until_a_write_lands, count,
-    fixture, free_port, have, read, run, Server,
+    fixture, free_port, have, read, reserve_port, run, Server,
 };
 use crate::rust_cache::{assert_cargo_build_shared, LIBRARIES};
 use serde_json::Value;
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -205,7 +204,7 @@ impl RedisCluster {
 fn cluster_port() -> u16 {
     loop {
         let port = free_port();
-        if port <= 55535 && TcpListener::bind(("127.0.0.1", port + 10000)).is_ok() {
+        if port <= 55535 && reserve_port(port + 10000) {
             return port;
         }
     }

@@ -62,12 +62,9 @@ impl Endpoint {
         config: &RedisConfig,
         timeout: Duration,
     ) -> Result<(Endpoint, String), RedisSetupError> {
-        let setting = if config.cluster {
-            "SCCACHE_REDIS_CLUSTER_ENDPOINTS"
-        } else {
-            // The parsed settings no longer say which of the two the URL came from.
-            "SCCACHE_REDIS (or SCCACHE_REDIS_ENDPOINT)"
-        };
+        // The redis crate's own parser is the only check of the URLs (sccache-core's config
+        // keeps them as written), so every URL it accepts works, `unix://` ones too.
+        let setting = config.setting;
         let nodes = config
             .endpoints
             .iter()
@@ -218,13 +215,24 @@ fn address(addr: &ConnectionAddr) -> String {
     }
 }
 
-/// The URL that `info` stands for, with the password masked: `redis://[user:***@]host:port/db`.
+/// The URL that `info` stands for, built from the parsed parts with the password masked:
+/// `redis://[user:***@]host:port/db`, or `unix:///path?db=N[&user=…][&pass=***]`.
 fn display_url(info: &ConnectionInfo) -> String {
-    let scheme = match info.addr {
-        ConnectionAddr::TcpTls { .. } => "rediss",
-        _ => "redis",
-    };
     let user = info.redis.username.as_deref().unwrap_or("");
+    let scheme = match &info.addr {
+        ConnectionAddr::TcpTls { .. } => "rediss",
+        ConnectionAddr::Tcp(..) => "redis",
+        ConnectionAddr::Unix(path) => {
+            let mut url = format!("unix://{}?db={}", path.display(), info.redis.db);
+            if !user.is_empty() {
+                url.push_str(&format!("&user={user}"));
+            }
+            if info.redis.password.is_some() {
+                url.push_str("&pass=***");
+            }
+            return url;
+        }
+    };
     let credentials = match (&info.redis.password, user) {
         (Some(_), user) => format!("{user}:***@"),
         (None, "") => String::new(),
@@ -244,6 +252,11 @@ mod tests {
     fn config(endpoints: &[&str], cluster: bool) -> RedisConfig {
         RedisConfig {
             endpoints: endpoints.iter().map(|url| url.to_string()).collect(),
+            setting: if cluster {
+                "SCCACHE_REDIS_CLUSTER_ENDPOINTS"
+            } else {
+                "SCCACHE_REDIS"
+            },
             cluster,
             username: None,
             password: None,
@@ -303,6 +316,19 @@ mod tests {
         .unwrap()
         .to_string();
         assert!(error.contains("TLS"), "{error}");
+    }
+
+    #[test]
+    fn the_redis_crate_decides_which_urls_are_good() {
+        let shown = location(&config(&["unix:///run/redis.sock?db=2&pass=secret"], false));
+        assert_eq!(shown, "Redis: unix:///run/redis.sock?db=2&pass=***");
+        let mut settings = config(&["http://nope"], false);
+        settings.setting = "SCCACHE_REDIS_ENDPOINT";
+        let error = Endpoint::new(&settings, Duration::from_secs(1))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(error.starts_with("SCCACHE_REDIS_ENDPOINT: "), "{error}");
     }
 
     #[test]

@@ -87,6 +87,7 @@ impl Drop for RedisProcess {
 fn config(url: &str) -> RedisConfig {
     RedisConfig {
         endpoints: vec![url.to_owned()],
+        setting: "SCCACHE_REDIS",
         cluster: false,
         username: None,
         password: None,

@@ -1,10 +1,12 @@
 //! The Redis backend's settings: `SCCACHE_REDIS`, `SCCACHE_REDIS_ENDPOINT` or
-//! `SCCACHE_REDIS_CLUSTER_ENDPOINTS` and the settings that go with them, with the URLs checked
-//! and their passwords masked for display.
+//! `SCCACHE_REDIS_CLUSTER_ENDPOINTS` and the settings that go with them, and which of the three
+//! the URLs came from.
 //!
-//! It checks the shape of the URLs only; it must not connect to Redis.
+//! It does not parse the URLs: the redis crate's own parser does, when the backend starts
+//! (`sccache-actors`' `storage/redis/link.rs`), so that every URL the crate accepts (`unix://`
+//! ones too) is accepted and no other; a second grammar here could only disagree with it. It
+//! must not connect to Redis.
 
-use super::secret::mask_credentials;
 use super::{parse_number, ConfigError};
 use std::time::Duration;
 
@@ -14,6 +16,8 @@ use std::time::Duration;
 pub struct RedisConfig {
     /// One URL for a single node, or the nodes of a cluster.
     pub endpoints: Vec<String>,
+    /// The variable the URLs came from, for the errors that the parser of the URLs reports.
+    pub setting: &'static str,
     pub cluster: bool,
     pub username: Option<String>,
     pub password: Option<String>,
@@ -29,7 +33,7 @@ pub(super) fn redis_config(
     let url = get("SCCACHE_REDIS");
     let endpoint = get("SCCACHE_REDIS_ENDPOINT");
     let cluster = get("SCCACHE_REDIS_CLUSTER_ENDPOINTS");
-    let endpoints: Vec<String> = match (url, endpoint, cluster) {
+    let (setting, endpoints): (&'static str, Vec<String>) = match (url, endpoint, cluster) {
         (None, None, None) => return Ok(None),
         (Some(_), Some(_), _) => {
             return Err(ConfigError::Conflict {
@@ -43,20 +47,26 @@ pub(super) fn redis_config(
                 second: "SCCACHE_REDIS or SCCACHE_REDIS_ENDPOINT",
             })
         }
-        (Some(url), None, None) => vec![check_redis_url("SCCACHE_REDIS", &url)?],
+        (Some(url), None, None) => ("SCCACHE_REDIS", vec![url.trim().to_owned()]),
         (None, Some(endpoint), None) => {
-            vec![check_redis_url(
-                "SCCACHE_REDIS_ENDPOINT",
-                &with_scheme(&endpoint),
-            )?]
+            ("SCCACHE_REDIS_ENDPOINT", vec![with_scheme(endpoint.trim())])
         }
-        (None, None, Some(list)) => list
-            .split(',')
-            .map(str::trim)
-            .filter(|node| !node.is_empty())
-            .map(|node| check_redis_url("SCCACHE_REDIS_CLUSTER_ENDPOINTS", &with_scheme(node)))
-            .collect::<Result<_, _>>()?,
+        (None, None, Some(list)) => (
+            "SCCACHE_REDIS_CLUSTER_ENDPOINTS",
+            list.split(',')
+                .map(str::trim)
+                .filter(|node| !node.is_empty())
+                .map(with_scheme)
+                .collect(),
+        ),
     };
+    if endpoints.iter().all(String::is_empty) {
+        return Err(ConfigError::Invalid {
+            name: setting,
+            value: String::new(),
+            expected: "a Redis URL",
+        });
+    }
     let is_cluster = get("SCCACHE_REDIS_CLUSTER_ENDPOINTS").is_some();
     let db = match get("SCCACHE_REDIS_DB") {
         None => None,
@@ -79,6 +89,7 @@ pub(super) fn redis_config(
     let expiration = parse_number(get, "SCCACHE_REDIS_EXPIRATION", 0)?;
     Ok(Some(RedisConfig {
         endpoints,
+        setting,
         cluster: is_cluster,
         username: get("SCCACHE_REDIS_USERNAME"),
         password: get("SCCACHE_REDIS_PASSWORD"),
@@ -94,34 +105,4 @@ fn with_scheme(endpoint: &str) -> String {
     } else {
         format!("redis://{endpoint}")
     }
-}
-
-/// Checks the shape `redis[s]://[[user]:<passwd>@]<host>[:port][/<db>]`.
-fn check_redis_url(name: &'static str, url: &str) -> Result<String, ConfigError> {
-    let invalid = || ConfigError::Invalid {
-        name,
-        value: mask_credentials(url),
-        expected: "redis://[:<passwd>@]<hostname>[:port][/<db>]",
-    };
-    let rest = url
-        .strip_prefix("redis://")
-        .or_else(|| url.strip_prefix("rediss://"))
-        .ok_or_else(invalid)?;
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    let host_port = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
-    let (host, port) = match host_port.rsplit_once(':') {
-        Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => (host, Some(port)),
-        _ => (host_port, None),
-    };
-    if host.is_empty() || port.is_some_and(|port| port.parse::<u16>().is_err()) {
-        return Err(invalid());
-    }
-    let db = path.trim_start_matches('/');
-    if !db.is_empty() && db.parse::<i64>().is_err() {
-        return Err(invalid());
-    }
-    Ok(url.to_owned())
 }

@@ -13,17 +13,23 @@ pub const MASK: &str = "***";
 
 /// The URL with the password of its user information masked: `scheme://user:***@host/path`.
 /// User information without a `:` may be a token by itself and is masked whole (`:***@`). A
-/// URL without a scheme (`user:pass@host:port`) is masked the same way.
+/// URL without a scheme (`user:pass@host:port`) is masked the same way. Everything before the
+/// last `@` counts as user information: a password may hold a `/` or an `@` that a parser
+/// would have wanted percent-encoded, and masking too much hides nothing secret.
 pub fn mask_credentials(url: &str) -> String {
     let (scheme, rest) = match url.split_once("://") {
         Some((scheme, rest)) => (format!("{scheme}://"), rest),
         None => (String::new(), url),
     };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rsplit_once('@') {
-        Some((credentials, host)) => {
-            let user = credentials.split_once(':').map_or("", |(user, _)| user);
-            format!("{scheme}{user}:{MASK}@{host}{}", &rest[authority_end..])
+    match rest.rsplit_once('@') {
+        Some((credentials, after)) => {
+            let user = credentials
+                .split_once(':')
+                .map_or("", |(user, _)| user)
+                .split(['/', '?', '#'])
+                .next()
+                .unwrap_or_default();
+            format!("{scheme}{user}:{MASK}@{after}")
         }
         None => url.to_owned(),
     }
@@ -38,6 +44,7 @@ impl fmt::Debug for RedisConfig {
             .collect();
         f.debug_struct("RedisConfig")
             .field("endpoints", &endpoints)
+            .field("setting", &self.setting)
             .field("cluster", &self.cluster)
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| MASK))
@@ -92,6 +99,7 @@ mod tests {
     fn debug_of_the_settings_shows_no_secret() {
         let redis = RedisConfig {
             endpoints: vec!["redis://:urlsecret@127.0.0.1/1".into()],
+            setting: "SCCACHE_REDIS",
             cluster: false,
             username: Some("me".into()),
             password: Some("setsecret".into()),
