@@ -99,9 +99,13 @@ fn unsafe_stays_in_its_modules_and_says_why() {
             }
             // `unsafe fn` and `unsafe extern` declare; a block must say why it is sound.
             let declares = code.contains("unsafe fn") || code.contains("unsafe extern");
-            let explained = lines[index.saturating_sub(4)..=index]
-                .iter()
-                .any(|line| line.contains("SAFETY:"));
+            // The comment block right above the line (or the line itself) says why.
+            let explained = line.contains("SAFETY:")
+                || lines[..index]
+                    .iter()
+                    .rev()
+                    .take_while(|line| line.trim_start().starts_with("//"))
+                    .any(|line| line.contains("SAFETY:"));
             if !declares && !explained {
                 unexplained.push(format!("{name}:{}", index + 1));
             }

@@ -38,6 +38,12 @@ impl Family for Rustc {
         }
     }
 
+    /// rustc's command line names `-L` directories that the parser searches for static
+    /// libraries; a rustc compile takes long enough that the blocking pool's hop is nothing.
+    fn accept_reads_files(_request: &CompileRequest) -> bool {
+        true
+    }
+
     fn targets(&self, request: &CompileRequest) -> Vec<OutputFile> {
         let out_dir = Path::new(&request.cwd).join(&self.compilation.out_dir);
         self.compilation

@@ -68,8 +68,10 @@ pub struct RustCompilation {
     /// `noprelude:` options. Name-only externs have no file here; they stay in `key_args`.
     pub externs: Vec<(String, OsString)>,
     /// The files `-l static=NAME` link, found in the `-L` directories (`-L native=` and plain
-    /// `-L` ones first, as rustc searches them). A path is relative to the compile's working
-    /// directory when its `-L` directory was.
+    /// `-L` ones first, as rustc searches them), then every other static archive (`lib*.a`,
+    /// `*.lib`) in the `native` and plain `-L` directories, which `#[link(kind = "static")]`
+    /// in the source may bundle. A path is relative to the compile's working directory when
+    /// its `-L` directory was.
     pub static_libs: Vec<OsString>,
     /// Every argument that can change the outputs, normalised (`--flag value`, `-C name=value`)
     /// so that equivalent command lines share a key. `--out-dir`, `-L` and the paths of
@@ -163,6 +165,19 @@ impl Scan {
                 None => return refused("static library not found"),
             }
         }
+        // A `#[link(name = "…", kind = "static")]` in the source bundles a library named
+        // nowhere on the command line into the rlib, found in the same directories. Every
+        // static archive they hold is keyed, so none of them can change unseen.
+        for (kind, dir) in &dirs {
+            if matches!(kind.as_str(), "native" | "all") {
+                for archive in static_archives_in(&cwd.join(dir)) {
+                    let path = Path::new(dir).join(archive).into_os_string();
+                    if !static_libs.contains(&path) {
+                        static_libs.push(path);
+                    }
+                }
+            }
+        }
 
         let mut emit = self.emit;
         if emit.is_empty() {
@@ -238,3 +253,22 @@ fn refused(why: &str) -> Parsed<RustCompilation> {
 
 #[cfg(test)]
 mod tests;
+
+/// The static archives in `dir` (`lib*.a`, `*.lib`), by name, sorted; none when it cannot be
+/// read (rustc would find nothing there either).
+fn static_archives_in(dir: &Path) -> Vec<OsString> {
+    let mut archives: Vec<OsString> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            (name.starts_with("lib") && name.ends_with(".a")) || name.ends_with(".lib")
+        })
+        .filter(|entry| entry.path().is_file())
+        .map(|entry| entry.file_name())
+        .collect();
+    archives.sort();
+    archives
+}

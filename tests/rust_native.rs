@@ -1,0 +1,96 @@
+//! Native static libraries that rustc bundles into an rlib: one named only by
+//! `#[link(kind = "static")]` in the source is copied into the rlib, so its contents are part
+//! of what the compile produces and must be in the key.
+
+use crate::harness::{assert_success, count, fixture, have, read, run, Server};
+use std::path::Path;
+use std::process::Command;
+
+/// Builds `nat/libanswer.a` from `answer.c` in `dir`, answering `value`.
+fn build_archive(dir: &Path, value: i32) {
+    std::fs::write(
+        dir.join("answer.c"),
+        format!("int answer(void) {{ return {value}; }}\n"),
+    )
+    .unwrap_or_else(|error| panic!("{error}"));
+    std::fs::create_dir_all(dir.join("nat")).unwrap_or_else(|error| panic!("{error}"));
+    assert_success(
+        &run(Command::new("gcc")
+            .current_dir(dir)
+            .args(["-c", "answer.c", "-o", "answer.o"])),
+        "gcc",
+    );
+    let _ = std::fs::remove_file(dir.join("nat/libanswer.a"));
+    assert_success(
+        &run(Command::new("ar")
+            .current_dir(dir)
+            .args(["rcs", "nat/libanswer.a", "answer.o"])),
+        "ar",
+    );
+}
+
+/// rustc's arguments as cargo would pass them for the fixture's library, into `out`.
+fn rustc_args(out: &str) -> Vec<String> {
+    [
+        "--crate-name",
+        "native",
+        "--edition=2021",
+        "src/lib.rs",
+        "--crate-type",
+        "lib",
+        "--emit=dep-info,metadata,link",
+        "-C",
+        "metadata=0123456789abcdef",
+        "-C",
+        "extra-filename=-0123456789abcdef",
+        "--out-dir",
+        out,
+        "-L",
+        "native=nat",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+const RLIB: &str = "libnative-0123456789abcdef.rlib";
+
+#[test]
+fn a_static_library_named_only_in_the_source_is_in_the_key() {
+    assert!(have("rustc"), "rustc is not installed");
+    let server = Server::start();
+    let dir = fixture("native");
+    let compile = |out: &str| {
+        std::fs::create_dir_all(dir.path().join(out)).unwrap();
+        let output = run(server
+            .command(crate::harness::sccache_bin())
+            .current_dir(dir.path())
+            .arg("rustc")
+            .args(rustc_args(out)));
+        assert_success(&output, "sccache rustc");
+    };
+    let plain = |out: &str| {
+        std::fs::create_dir_all(dir.path().join(out)).unwrap();
+        let output = run(Command::new("rustc")
+            .current_dir(dir.path())
+            .args(rustc_args(out)));
+        assert_success(&output, "rustc");
+    };
+    build_archive(dir.path(), 42);
+    compile("out1");
+    server.wait_for_stats(|stats| count(stats, "cache_writes") == 1);
+    compile("out2");
+    assert_eq!(count(&server.stats(), "cache_hits.counts.Rust"), 1);
+
+    // The library changes; the source and the command line do not.
+    build_archive(dir.path(), 43);
+    compile("out3");
+    let stats = server.stats();
+    assert_eq!(count(&stats, "cache_hits.counts.Rust"), 1, "{stats:#}");
+    assert_eq!(count(&stats, "cache_misses.counts.Rust"), 2, "{stats:#}");
+    plain("plain");
+    assert_eq!(
+        read(&dir.path().join("out3").join(RLIB)),
+        read(&dir.path().join("plain").join(RLIB)),
+        "the rlib differs from a plain compile's"
+    );
+}
