@@ -7,6 +7,7 @@ mod harness;
 
 mod access;
 mod c_cache;
+mod c_toolchain;
 mod c_wrong_hits;
 mod faults;
 mod hostile;
