@@ -27,21 +27,54 @@ fn appending_as(byte: &str) -> String {
     )
 }
 
-/// Compiles `util.c` to `object` in `dir`, through the server when `server` is given.
+/// Compiles `util.c` to `object` in `dir` with gcc, through the server when `server` is given.
 fn compile_util(server: Option<&Server>, dir: &Path, path: &str, object: &str) {
+    compile_util_with(server, dir, path, &["gcc"], object);
+}
+
+/// Compiles `util.c` to `object` in `dir` with `compiler` (and its flags).
+fn compile_util_with(
+    server: Option<&Server>,
+    dir: &Path,
+    path: &str,
+    compiler: &[&str],
+    object: &str,
+) {
     let mut command = match server {
         Some(server) => {
             let mut command = server.command(sccache_bin());
-            command.arg("gcc");
+            command.args(compiler);
             command
         }
-        None => Command::new("gcc"),
+        None => {
+            let mut command = Command::new(compiler[0]);
+            command.args(&compiler[1..]);
+            command
+        }
     };
     let output = run(command
         .current_dir(dir)
         .env("PATH", path)
         .args(["-c", "util.c", "-o", object]));
-    assert_success(&output, &format!("gcc -o {object}"));
+    assert_success(&output, &format!("{compiler:?} -o {object}"));
+}
+
+#[test]
+fn clangs_external_assembler_put_in_a_b_directory_is_not_served_the_old_object() {
+    let server = Server::start();
+    let dir = fixture("c");
+    let tools = dir.path().join("tools");
+    std::fs::create_dir_all(&tools).unwrap_or_default();
+    let path = path_with(&tools);
+    // clang looks for `as` in `-B` directories before its own; not on PATH first.
+    let clang = ["clang", "-fno-integrated-as", "-Btools"];
+    compile_util_with(Some(&server), dir.path(), &path, &clang, "util.o");
+    server.wait_for_stats(|stats| count(stats, "cache_writes") == 1);
+    write_script(&tools.join("as"), &appending_as("A"));
+    compile_util_with(Some(&server), dir.path(), &path, &clang, "util.o");
+    compile_util_with(None, dir.path(), &path, &clang, "plain.o");
+    assert_same_file(&dir.path().join("util.o"), &dir.path().join("plain.o"));
+    assert_eq!(count(&server.stats(), "cache_hits.counts.C/C++"), 0);
 }
 
 #[test]

@@ -104,7 +104,9 @@ impl DryRun {
                 .collect();
             dry_run.text.extend_from_slice(&words.join(&b' '));
             dry_run.text.push(b'\n');
-            if let Some(command) = line.strip_prefix(b" ") {
+            // clang notes ` (in-process)` before a cc1 it runs in its own process.
+            let note = line.starts_with(b" (");
+            if let Some(command) = line.strip_prefix(b" ").filter(|_| !note) {
                 if let Some(program) = command.split(|byte| *byte == b' ').find(|w| !w.is_empty()) {
                     dry_run.programs.push(unquote(program));
                 }
@@ -215,7 +217,7 @@ mod tests {
             DryRun::read(other.as_bytes(), OsStr::new("/p"), OsStr::new("/w")).text,
             read.text
         );
-        let clang = b"InstalledDir: /usr/bin\nConfiguration file: /usr/bin/clang.cfg\n \"/usr/lib/llvm-14/bin/clang\" \"-cc1\" \"/p/probe\" \"-fdebug-compilation-dir=/w/x\"\n";
+        let clang = b"InstalledDir: /usr/bin\nConfiguration file: /usr/bin/clang.cfg\n (in-process)\n \"/usr/lib/llvm-14/bin/clang\" \"-cc1\" \"/p/probe\" \"-fdebug-compilation-dir=/w/x\"\n";
         let read = DryRun::read(clang, OsStr::new("/p"), OsStr::new("/w/x"));
         let elsewhere = DryRun::read(clang, OsStr::new("/p"), OsStr::new("/w"));
         assert_ne!(read.text, elsewhere.text);
