@@ -1,7 +1,7 @@
 //! The detector: which compiler an executable is, and its identity for the key.
 //!
 //! It probes an executable once (gcc or clang by what its preprocessor defines, rustc by
-//! `-vV`) and remembers the answer per path and `FileStamp` (inode, size, modification time),
+//! `-vV`) and remembers the answer per path and `FileStamp` (inode, size, modification and change times),
 //! so a rebuilt or upgraded compiler is probed again. Concurrent requests for the same compiler share one
 //! probe. The identity is a digest of the executable, its version text and, for rustc, the
 //! sysroot's libraries.
@@ -38,12 +38,12 @@ pub struct CompilerInfo {
 /// A file's path and its stamp, or `None` when it does not exist.
 pub type PathStamp = (PathBuf, Option<FileStamp>);
 
-fn stamp(path: PathBuf) -> PathStamp {
+pub(crate) fn stamp(path: PathBuf) -> PathStamp {
     let state = FileStamp::at(&path);
     (path, state)
 }
 
-fn unchanged(files: &[PathStamp]) -> bool {
+pub(crate) fn unchanged(files: &[PathStamp]) -> bool {
     files
         .iter()
         .all(|(path, state)| stamp(path.clone()).1 == *state)

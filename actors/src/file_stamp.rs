@@ -1,19 +1,22 @@
 //! `FileStamp`: what identifies a file's contents (which inode, its size, its last
-//! modification), so that what was read or probed from a file can later be checked to still
+//! modification and its last status change), so that what was read or probed from a file can later be checked to still
 //! describe the file there: the early C digest, an output compared before a touch, a
 //! compiler the detector remembers.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-/// What identifies a file's contents for the span of one compile: which inode, its size and
-/// its last modification.
+/// What identifies a file's contents for the span of one compile: which inode, its size, its
+/// last modification and its last status change. The status change time (ctime) is there
+/// because the others can be put back (`touch -r` restores the mtime, an edit can keep the
+/// size), but no unprivileged program can set the ctime: any write moves it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FileStamp {
     device: u64,
     inode: u64,
     size: u64,
     modified: (i64, i64),
+    changed: (i64, i64),
 }
 
 impl FileStamp {
@@ -23,6 +26,7 @@ impl FileStamp {
             inode: metadata.ino(),
             size: metadata.size(),
             modified: (metadata.mtime(), metadata.mtime_nsec()),
+            changed: (metadata.ctime(), metadata.ctime_nsec()),
         }
     }
 
@@ -54,5 +58,22 @@ mod tests {
             FileStamp::at(&path).map(|stamp| stamp.inode),
             Some(first.inode)
         );
+    }
+
+    #[test]
+    fn an_edit_in_place_with_size_and_mtime_put_back_is_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gcc");
+        std::fs::write(&path, b"exec gcc \"$@\"\n").unwrap();
+        let before = std::fs::metadata(&path).unwrap();
+        let first = FileStamp::of(&before);
+        // Let the clock move past the file system's timestamp granularity.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&path, b"exec g++ \"$@\"\n").unwrap();
+        let file = std::fs::File::options().write(true).open(&path).unwrap();
+        file.set_modified(before.modified().unwrap()).unwrap();
+        let after = FileStamp::at(&path).unwrap();
+        assert_eq!((after.size, after.modified), (first.size, first.modified));
+        assert_ne!(after, first);
     }
 }

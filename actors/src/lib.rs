@@ -9,6 +9,7 @@ pub mod close_watch;
 pub mod connection;
 pub mod detector;
 pub mod dispatcher;
+pub mod driver_probe;
 pub mod file_stamp;
 pub mod flow;
 pub mod hasher;

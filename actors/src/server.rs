@@ -8,6 +8,7 @@
 use crate::connection::Control;
 use crate::detector::Detector;
 use crate::dispatcher::Dispatcher;
+use crate::driver_probe::DriverProber;
 use crate::flow::Services;
 use crate::hasher::Hasher;
 use crate::lifecycle::Lifecycle;
@@ -62,11 +63,14 @@ fn start(config: ServerConfig, bound: Bound, token: String) -> Result<(), Server
     let hasher = SyncArbiter::start(config.jobs, || Hasher);
     let detector =
         Detector::new(dispatcher.clone().recipient(), hasher.clone().recipient()).start();
+    let driver_prober =
+        DriverProber::new(dispatcher.clone().recipient(), hasher.clone().recipient()).start();
     let storage = start_storage(&config, stats.clone().recipient())?;
     let stop_accepting = Arc::new(Notify::new());
     let lifecycle = Lifecycle::new(config.idle_timeout, stop_accepting.clone()).start();
     let services = Services {
         detect: detector.recipient(),
+        probe_driver: driver_prober.recipient(),
         run: dispatcher.recipient(),
         digest: hasher.clone().recipient(),
         digest_source: hasher.recipient(),

@@ -17,6 +17,7 @@
 use crate::close_watch::CloseWatch;
 use crate::detector::CompilerInfo;
 use crate::dispatcher::{ProcessOutput, RunError};
+use crate::driver_probe::ProbeDriver;
 use crate::file_stamp::FileStamp;
 use crate::flow::family::{AsIs, EarlyLookup, EarlyRestore, EntryAdapter, Family, Keyed};
 use crate::flow::request_env;
@@ -103,9 +104,18 @@ impl Family for CFamily {
     ) -> Keyed {
         let compilation = &self.compilation;
         let started = Instant::now();
+        // What compiles is what the driver runs (cc1, as, the real clang), as it expands the
+        // flags on this machine: without knowing it, nothing is cached.
+        let identity = match driver_digest(services, compilation, request).await {
+            Ok(driver) => info.identity.with_driver(&driver),
+            Err(error) => {
+                log::info!("{:?}: {error}", request.exe);
+                return Keyed::Refused("unknown driver programs");
+            }
+        };
         let key_of = |source: &SourceSummary| {
             hash_key::c_key(
-                &info.identity,
+                &identity,
                 &request.exe,
                 compilation,
                 &request.cwd,
@@ -147,6 +157,26 @@ impl Family for CFamily {
             scratch: source.scratch,
         }
     }
+}
+
+/// The digest of what the driver runs and reads for this compile (`driver_probe`): remembered,
+/// so a hit only stats the files it found.
+async fn driver_digest(
+    services: &Services,
+    compilation: &CCompilation,
+    request: &CompileRequest,
+) -> Result<[u8; 32], String> {
+    services
+        .probe_driver
+        .send(ProbeDriver {
+            exe: request.exe.clone(),
+            cwd: request.cwd.clone(),
+            env: request.env.clone(),
+            driver_args: compilation.driver_args.clone(),
+            language: compilation.language.as_x_arg(),
+        })
+        .await
+        .map_err(|error| error.to_string())?
 }
 
 /// gcc and clang colour their diagnostics when stderr is a terminal; the compilers the server

@@ -6,6 +6,7 @@
 
 use crate::detector::Detect;
 use crate::dispatcher::{ProcessOutput, Run, RunError};
+use crate::driver_probe::ProbeDriver;
 use crate::hasher::{DigestFiles, DigestSource};
 use crate::stats::Record;
 use crate::storage::{Lookup, LookupResult, StorageHandle};
@@ -25,6 +26,7 @@ const LOOKUP_TIMEOUT_MARGIN: Duration = Duration::from_millis(500);
 #[derive(Clone)]
 pub struct Services {
     pub detect: Recipient<Detect>,
+    pub probe_driver: Recipient<ProbeDriver>,
     pub run: Recipient<Run>,
     pub digest: Recipient<DigestFiles>,
     pub digest_source: Recipient<DigestSource>,

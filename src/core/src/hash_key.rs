@@ -16,7 +16,7 @@ use std::os::unix::ffi::OsStrExt;
 
 /// Changed whenever the key's recipe changes, so old entries stop matching instead of being
 /// misread.
-const KEY_RECIPE: &str = "sccache-actix key recipe 3";
+const KEY_RECIPE: &str = "sccache-actix key recipe 4";
 
 /// Environment variables that change what gcc or clang produce or print. Variables that only
 /// move where files go are not here.
@@ -100,6 +100,35 @@ impl CompilerIdentity {
             digest: key.finish().0,
         }
     }
+}
+
+impl CompilerIdentity {
+    /// This identity together with what its driver runs and reads for a compile
+    /// (`driver_digest`): the same driver with another `cc1`, `as` or configuration file, or
+    /// expanding `-march=native` for another CPU, is another compiler.
+    pub fn with_driver(&self, driver: &[u8; 32]) -> CompilerIdentity {
+        let mut key = KeyWriter::new("compiler identity with its driver's programs");
+        key.field("compiler", &self.digest);
+        key.field("driver", driver);
+        CompilerIdentity {
+            kind: self.kind,
+            digest: key.finish().0,
+        }
+    }
+}
+
+/// The digest of what a gcc/clang driver does for a compile: its dry run's text (the commands
+/// with their expanded flags, the probe's own file names taken out) and the contents of every
+/// file it runs or reads (programs, configuration files), by path.
+pub fn driver_digest(dry_run_text: &[u8], files: &[(&OsStr, [u8; 32])]) -> [u8; 32] {
+    let mut key = KeyWriter::new("driver");
+    key.field("dry run", dry_run_text);
+    key.field("files", &(files.len() as u64).to_le_bytes());
+    for (path, digest) in files {
+        key.field("path", path.as_bytes());
+        key.field("contents", digest);
+    }
+    key.finish().0
 }
 
 /// A SHA-256 writer that labels and length-prefixes every field.
@@ -214,6 +243,7 @@ mod tests {
             preprocess_args: vec![],
             key_args: args.iter().map(OsString::from).collect(),
             cwd_in_key: false,
+            driver_args: vec![],
         }
     }
 
@@ -274,6 +304,20 @@ mod tests {
         let irrelevant = key(&compilation, "/", &[("HOME".into(), "/x".into())], b"");
         assert_ne!(unset, empty);
         assert_eq!(unset, irrelevant);
+    }
+
+    #[test]
+    fn the_drivers_programs_and_dry_run_change_the_identity() {
+        let base = identity().with_driver(&driver_digest(b"cc1 -march=x86-64", &[]));
+        let other_cpu = identity().with_driver(&driver_digest(b"cc1 -march=haswell", &[]));
+        let assembler = [("/usr/bin/as".as_ref(), [1; 32])];
+        let with_as = identity().with_driver(&driver_digest(b"cc1 -march=x86-64", &assembler));
+        let new_as = [("/usr/bin/as".as_ref(), [2; 32])];
+        let with_new_as = identity().with_driver(&driver_digest(b"cc1 -march=x86-64", &new_as));
+        assert_ne!(base, other_cpu);
+        assert_ne!(base, with_as);
+        assert_ne!(with_as, with_new_as);
+        assert_ne!(base, identity());
     }
 }
 

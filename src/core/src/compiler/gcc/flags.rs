@@ -132,6 +132,24 @@ pub(super) static FLAGS: &[(&str, Take, Role)] = &[
     ("-fprofile-sample-use", Prefix, No("-fprofile-use")),
     ("-fauto-profile", Prefix, No("-fprofile-use")),
     ("-fprofile-list", Prefix, No("-fprofile-list")),
+    // Flags that make the compiler read a file the preprocessor does not: its contents would
+    // be missing from the key. `-fbranch-probabilities` reads the `.gcda` of a profiled run.
+    ("-fbranch-probabilities", Alone, No("-fprofile-use")),
+    ("-fprofile-remapping-file", Prefix, No("-fprofile-use")),
+    ("-fprofile-instrument-use-path", Prefix, No("-fprofile-use")),
+    ("-fprofile-note", Prefix, No("-fprofile-note")),
+    ("-fxray-always-instrument", Prefix, No("-fxray attribute list")),
+    ("-fxray-never-instrument", Prefix, No("-fxray attribute list")),
+    ("-fxray-attr-list", Prefix, No("-fxray attribute list")),
+    ("-fsanitize-system-ignorelist", Prefix, No("-fsanitize-ignorelist")),
+    ("-fbasic-block-sections", Prefix, No("-fbasic-block-sections")),
+    ("-fthinlto-index", Prefix, No("-fthinlto-index")),
+    ("-fembed-offload-object", Prefix, No("-fembed-offload-object")),
+    ("-fmodule-map-file", Prefix, No("clang modules")),
+    ("-fprebuilt-module-path", Prefix, No("clang modules")),
+    // With it, `-E` prints `#pragma GCC pch_preprocess "x.h.gch"` instead of the header: the
+    // precompiled header's contents would reach the compile but not the key.
+    ("-fpch-preprocess", Alone, No("-fpch-preprocess")),
     ("-fsanitize-blacklist", Prefix, No("-fsanitize-ignorelist")),
     ("-fsanitize-ignorelist", Prefix, No("-fsanitize-ignorelist")),
     ("-fsanitize-coverage-allowlist", Prefix, No("-fsanitize-coverage-allowlist")),

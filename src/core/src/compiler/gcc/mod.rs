@@ -13,12 +13,14 @@
 //! decision of the outcome once the scan is done.
 
 mod asm_directives;
+mod driver;
 mod flags;
 mod language;
 mod response_file;
 mod scan;
 
 pub use asm_directives::refusal_in_source;
+pub use driver::{program_dirs, DryRun};
 
 use super::{Language, OutputRole, Parsed};
 use flags::{lookup, Stop, Take::*};
@@ -55,6 +57,10 @@ pub struct CCompilation {
     /// Whether the working directory is written into an output (debug info, coverage), so that
     /// the key must include it.
     pub cwd_in_key: bool,
+    /// The arguments that change which programs the driver runs or how it expands flags on
+    /// this machine (`-B`, `--target`, `-march=native`...): the server's dry run of the driver
+    /// (`driver::DryRun`) is made with these, and its programs and text go into the key.
+    pub driver_args: Vec<OsString>,
 }
 
 /// Reads a gcc or clang command line. `cwd` resolves `@file` response files and relative paths.
@@ -109,7 +115,8 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Parsed<CCompilation> {
             scan.key.extend_from_slice(list);
         }
     }
-    finish(scan, cwd)
+    let driver_args = driver::driver_args(&expanded);
+    finish(scan, cwd, driver_args)
 }
 
 /// The key argument before the recorded command line (see `parse`).
@@ -136,7 +143,7 @@ fn is_device(path: &OsStr, cwd: &Path) -> bool {
 
 /// Turns a finished scan into the outcome, in a fixed order of precedence: an early stop
 /// (`-E`, `-M`, `-S`), then no `-c` (not a compile), then the first refusal, then the inputs.
-fn finish(mut scan: Scan, cwd: &Path) -> Parsed<CCompilation> {
+fn finish(mut scan: Scan, cwd: &Path, driver_args: Vec<OsString>) -> Parsed<CCompilation> {
     if let Some(stop) = scan.stop {
         let label = match stop {
             Stop::Preprocess => "-E",
@@ -228,6 +235,7 @@ fn finish(mut scan: Scan, cwd: &Path) -> Parsed<CCompilation> {
         preprocess_args: scan.pre,
         key_args: scan.key,
         cwd_in_key: scan.cwd_in_key || scan.debug == Some(true) || scan.split_dwarf,
+        driver_args,
     })
 }
 

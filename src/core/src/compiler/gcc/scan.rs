@@ -42,7 +42,42 @@ pub(super) struct Scan {
     pub(super) obj_in_key: bool,
     pub(super) cwd_in_key: bool,
     pub(super) arches: Vec<OsString>,
+    /// The next `-Xclang` argument is the value of a known cc1 option.
+    pub(super) xclang_value_next: bool,
 }
+
+/// cc1 options (passed with `-Xclang`) that read no file and change the outputs only through
+/// the key's arguments.
+const XCLANG_KNOWN: &[&str] = &[
+    "-disable-O0-optnone",
+    "-disable-llvm-passes",
+    "-disable-llvm-optzns",
+    "-disable-llvm-verifier",
+    "-fno-pch-timestamp",
+    "-fexperimental-new-pass-manager",
+    "-fno-experimental-new-pass-manager",
+    "-mconstructor-aliases",
+    "-mno-constructor-aliases",
+    "-emit-llvm-uselists",
+    "-fcolor-diagnostics",
+    "-fno-color-diagnostics",
+    "-fno-semantic-interposition",
+    "-fforce-emit-vtables",
+    "-no-opaque-pointers",
+    "-opaque-pointers",
+];
+
+/// cc1 options with their value glued on (`-fdebug-compilation-dir=DIR`) that read no file.
+const XCLANG_KNOWN_PREFIXES: &[&str] = &["-fdebug-compilation-dir=", "-mframe-pointer="];
+
+/// cc1 options whose value is the next `-Xclang` argument and names no file.
+const XCLANG_WITH_VALUE: &[&str] = &[
+    "-target-feature",
+    "-target-cpu",
+    "-mllvm",
+    "-fdebug-compilation-dir",
+    "-main-file-name",
+];
 
 impl Scan {
     pub(super) fn refuse(&mut self, reason: &'static str) {
@@ -115,23 +150,7 @@ impl Scan {
                     self.refuse("multiple -arch");
                 }
             }
-            Xclang => {
-                // cc1 loads plugins with `-load`/`-plugin`; their code is not in the key.
-                let plugin = matches!(value_str, Some("-load" | "-plugin" | "-add-plugin"))
-                    || value_str.is_some_and(|v| v.starts_with("-plugin-arg"));
-                if plugin {
-                    self.refuse("compiler plugin");
-                }
-                match value_str {
-                    // cc1's own `-P`: only what `-E` prints, as for `PrintOnly`.
-                    Some("-P") => self.key.extend_from_slice(written),
-                    Some("-debug-info-macro") => {
-                        self.debug_macro = true;
-                        self.both(written);
-                    }
-                    _ => self.both(written),
-                }
-            }
+            Xclang => self.xclang(value_str, written),
             ToPreprocessor => {
                 // Dependency options handed straight to the preprocessor would write a file
                 // during `-E` and add an output this parser does not track.
@@ -191,6 +210,50 @@ impl Scan {
             }
             Stop(stop) => self.stop = Some(self.stop.map_or(stop, |s| s.min(stop))),
             No(reason) => self.refuse(reason),
+        }
+    }
+
+    /// Applies one `-Xclang` argument. cc1 options are many and some read files (profiles,
+    /// plugins) or turn on what the key must know (debug info): only the ones known here are
+    /// taken, anything else makes the compile uncacheable.
+    fn xclang(&mut self, value: Option<&str>, written: &[OsString]) {
+        if std::mem::take(&mut self.xclang_value_next) {
+            // The value of the cc1 option before (`-Xclang -target-feature -Xclang +avx`).
+            self.both(written);
+            return;
+        }
+        let Some(value) = value else {
+            return self.refuse("-Xclang");
+        };
+        let plugin = matches!(value, "-load" | "-plugin" | "-add-plugin")
+            || value.starts_with("-plugin-arg");
+        if plugin {
+            // cc1 loads plugins with `-load`/`-plugin`; their code is not in the key.
+            return self.refuse("compiler plugin");
+        }
+        match value {
+            // cc1's own `-P`: only what `-E` prints, as for `PrintOnly`.
+            "-P" => self.key.extend_from_slice(written),
+            "-debug-info-macro" => {
+                self.debug_macro = true;
+                self.both(written);
+            }
+            // Debug info, with the working directory in it, as `-g` would.
+            _ if value.starts_with("-debug-info-kind=") => {
+                self.both(written);
+                self.debug = Some(true);
+                self.level = self.level.max(2);
+            }
+            _ if XCLANG_WITH_VALUE.contains(&value) => {
+                self.xclang_value_next = true;
+                self.both(written);
+            }
+            _ if XCLANG_KNOWN.contains(&value)
+                || XCLANG_KNOWN_PREFIXES.iter().any(|p| value.starts_with(p)) =>
+            {
+                self.both(written)
+            }
+            _ => self.refuse("-Xclang with an option not known to be safe"),
         }
     }
 

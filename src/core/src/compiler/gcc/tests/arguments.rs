@@ -121,7 +121,7 @@ fn separate_values_are_not_inputs() {
         "-Xpreprocessor",
         "-P",
         "-Xclang",
-        "-fno-pch",
+        "-fno-pch-timestamp",
         "-arch",
         "x86_64",
         "-target",

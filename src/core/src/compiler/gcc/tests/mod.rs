@@ -3,6 +3,7 @@
 
 mod arguments;
 mod asm_directives;
+mod file_flags;
 mod key_and_preprocessing;
 mod languages;
 mod outputs;
