@@ -4,7 +4,7 @@
 //! It only names paths and ports; it must not create or check the private directory, which
 //! `access::credential` does.
 
-use super::ConfigError;
+use super::read::ConfigError;
 use std::fmt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};

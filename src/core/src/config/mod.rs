@@ -7,20 +7,24 @@
 //!
 //! Split by concept: `endpoint` is where the server listens and the client connects, `redis` and
 //! `s3` read the remote backends' settings, `secret` shows settings with their secrets masked.
-//! This file holds the server's settings as a whole, the choice of backend and the helpers every
-//! reader shares.
+//! `read` holds
+//! `ConfigError` and the helpers every reader shares. This file holds the server's settings as a
+//! whole and the choice of backend; the readers never import it.
 
 mod endpoint;
+mod read;
 mod redis;
 mod s3;
 mod secret;
 
 pub use endpoint::{client_endpoint, private_dir, Endpoint, SOCKET_FILE};
+pub use read::{env_flag, ConfigError};
 pub use redis::RedisConfig;
 pub use s3::S3Config;
 pub use secret::mask_credentials;
 
 use crate::size::parse_size;
+use read::parse_number;
 use redis::redis_config;
 use s3::s3_config;
 use std::path::PathBuf;
@@ -30,34 +34,6 @@ const DEFAULT_CACHE_SIZE: u64 = 10 << 30;
 const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 600;
 const DEFAULT_STORAGE_TIMEOUT_MS: u64 = 2_000;
 const DEFAULT_MAX_PENDING_WRITES: usize = 256;
-
-/// A setting that could not be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{name}={value:?} is not valid: {expected}")]
-    Invalid {
-        name: &'static str,
-        value: String,
-        expected: &'static str,
-    },
-    #[error("{set} is set but {missing} is not; both are needed")]
-    Missing {
-        set: &'static str,
-        missing: &'static str,
-    },
-    #[error("{first} and {second} are both set; use only one")]
-    Conflict {
-        first: &'static str,
-        second: &'static str,
-    },
-    #[error("{name} is set but this sccache was built without the `{feature}` feature")]
-    FeatureMissing {
-        name: &'static str,
-        feature: &'static str,
-    },
-    #[error("no cache directory: set SCCACHE_DIR (no home directory was found)")]
-    NoCacheDir,
-}
 
 /// Where the server keeps its cache.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,25 +113,6 @@ pub fn server_config(lookup: &dyn Fn(&str) -> Option<String>) -> Result<ServerCo
     })
 }
 
-fn parse_number(
-    get: &dyn Fn(&str) -> Option<String>,
-    name: &'static str,
-    default: u64,
-) -> Result<u64, ConfigError> {
-    match get(name) {
-        None => Ok(default),
-        Some(text) => text.trim().parse().map_err(|_| ConfigError::Invalid {
-            name,
-            value: text,
-            expected: "a whole number",
-        }),
-    }
-}
-
-fn flag(get: &dyn Fn(&str) -> Option<String>, name: &str) -> bool {
-    get(name).is_some_and(|value| !matches!(value.as_str(), "0" | "false" | "off" | "no"))
-}
-
 fn backend(get: &dyn Fn(&str) -> Option<String>) -> Result<Backend, ConfigError> {
     let redis = redis_config(get)?;
     let s3 = s3_config(get)?;
@@ -170,14 +127,6 @@ fn backend(get: &dyn Fn(&str) -> Option<String>) -> Result<Backend, ConfigError>
         (None, Some(s3)) => Ok(Backend::S3(s3)),
         (None, None) => Ok(Backend::Disk),
     }
-}
-
-/// Whether an environment flag such as `SCCACHE_NO_DAEMON` or `SCCACHE_RECACHE` is on.
-pub fn env_flag(lookup: &dyn Fn(&str) -> Option<String>, name: &str) -> bool {
-    flag(
-        &|key: &str| lookup(key).filter(|value| !value.is_empty()),
-        name,
-    )
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! ones too) is accepted and no other; a second grammar here could only disagree with it. It
 //! must not connect to Redis.
 
-use super::{parse_number, ConfigError};
+use super::read::{parse_number, ConfigError};
 use std::time::Duration;
 
 /// Which Redis to use and how.

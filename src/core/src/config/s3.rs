@@ -3,7 +3,7 @@
 //!
 //! It must not reach the bucket or look for credentials; the S3 actor does that.
 
-use super::{flag, ConfigError};
+use super::read::{flag, ConfigError};
 
 /// Which bucket to use and how.
 /// `Debug` (in `secret`) masks the endpoint's credentials.

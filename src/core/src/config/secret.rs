@@ -5,7 +5,8 @@
 //! Invariant: whatever shows a setting shows it through here; a password, a token or the
 //! secret half of a URL's user information is never printed.
 
-use super::{RedisConfig, S3Config};
+use super::redis::RedisConfig;
+use super::s3::S3Config;
 use std::fmt;
 
 /// What stands in for a hidden secret.

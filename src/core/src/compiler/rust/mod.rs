@@ -14,39 +14,18 @@
 //! argument has been read.
 
 mod dep_info;
+mod emit;
 mod scan;
 mod tokens;
 
 pub use dep_info::{dep_info_args, parse_dep_info, DepInfo};
+pub use emit::EmitKind;
 
 use super::Parsed;
 use scan::Scan;
 use std::ffi::OsString;
 use std::path::Path;
 use tokens::tokenize;
-
-/// One kind of output `--emit` asks for, among those the cache can store. The order of the
-/// variants is the order `emit` and `outputs` are listed in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum EmitKind {
-    /// The crate itself: an `.rlib` or a static library.
-    Link,
-    /// The `.rmeta` metadata file.
-    Metadata,
-    /// The make-style `.d` dependency file.
-    DepInfo,
-}
-
-impl EmitKind {
-    /// The spelling rustc accepts after `--emit`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EmitKind::Link => "link",
-            EmitKind::Metadata => "metadata",
-            EmitKind::DepInfo => "dep-info",
-        }
-    }
-}
 
 /// A cacheable rustc compile of one library crate.
 #[derive(Debug, Clone, PartialEq, Eq)]

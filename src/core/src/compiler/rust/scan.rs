@@ -5,8 +5,8 @@
 //! It must not look at files or decide the outcome; `finish` in `mod.rs` does that once every
 //! argument has been read.
 
+use super::emit::EmitKind;
 use super::tokens::{split_eq, Tok};
-use super::EmitKind;
 use std::ffi::OsString;
 
 /// The `-L` kinds rustc recognises before a `=`; a path without one of them is of kind `all`.
