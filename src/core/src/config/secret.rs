@@ -79,9 +79,15 @@ mod tests {
             mask_credentials("redis://:secret@127.0.0.1:6379/2"),
             "redis://:***@127.0.0.1:6379/2"
         );
+        // A password may hold `/` and `@` unencoded, so everything before the last `@` is
+        // hidden, even where that was a path: too much hidden, never a secret shown.
         assert_eq!(
             mask_credentials("http://user:pass@minio:9000/path@x"),
-            "http://user:***@minio:9000/path@x"
+            "http://user:***@x"
+        );
+        assert_eq!(
+            mask_credentials("redis://me:se/cr@t@127.0.0.1/2"),
+            "redis://me:***@127.0.0.1/2"
         );
         assert_eq!(mask_credentials("https://token@host"), "https://:***@host");
         assert_eq!(
