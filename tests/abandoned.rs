@@ -13,14 +13,14 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// A gcc that, for the compile proper (`-c` without `-E`), says it started and then waits for
-/// a `release` file before compiling; every other run (the probe, the preprocessor) is gcc's.
+/// A gcc that, for the compile proper (of `hello.o`), says it started and then waits for a
+/// `release` file before compiling; every other run (the probes, the preprocessor) is gcc's.
 fn held_gcc(dir: &Path) -> OsString {
     let gcc = crate::harness::gcc_path();
     let script = format!(
         "#!/bin/sh\n\
-         case \" $* \" in *\" -E \"*) exec {gcc} \"$@\";; esac\n\
-         case \" $* \" in *\" -c \"*)\n\
+         case \" $* \" in *\" -E \"*|*\" -### \"*) exec {gcc} \"$@\";; esac\n\
+         case \" $* \" in *\" -o hello.o \"*)\n\
            touch started\n\
            i=0\n\
            while [ ! -e release ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done;;\n\
