@@ -7,7 +7,9 @@ mod harness;
 
 mod access;
 mod c_cache;
+mod c_unseen_reads;
 mod c_wrong_hits;
+mod changed_during_compile;
 mod faults;
 mod hostile;
 #[cfg(feature = "redis")]
@@ -17,3 +19,4 @@ mod rust_cache;
 mod s3;
 mod terminal;
 mod tidy;
+mod unseen_inputs;
