@@ -20,6 +20,7 @@ fn a_client_on_a_terminal_gets_coloured_diagnostics_from_the_compile_and_from_th
                 .to_vec(),
         );
         compile.stderr_is_terminal = terminal;
+        set_env(&mut compile.env, &[("TERM", Some("xterm"))]);
         match compile_by_hand(&server, compile).last() {
             Some(Response::CompileFinished(finished)) => {
                 assert_eq!(finished.exit_code, Some(0));
@@ -36,4 +37,51 @@ fn a_client_on_a_terminal_gets_coloured_diagnostics_from_the_compile_and_from_th
     let plain = warn(false);
     assert!(!plain.contains(&0x1b), "colour sent to a pipe");
     assert!(String::from_utf8_lossy(&plain).contains("never_used"));
+}
+
+/// Sets (or with `None` removes) variables of a request's environment.
+fn set_env(env: &mut Vec<(OsString, OsString)>, vars: &[(&str, Option<&str>)]) {
+    for (name, value) in vars {
+        env.retain(|(key, _)| key != name);
+        if let Some(value) = value {
+            env.push((name.into(), value.into()));
+        }
+    }
+}
+
+#[test]
+fn a_terminal_the_compiler_would_not_colour_gets_no_colour() {
+    // gcc and clang print plain diagnostics to a terminal with TERM=dumb or no TERM, and gcc
+    // with an empty GCC_COLORS; NO_COLOR asks for plain text.
+    let server = Server::start();
+    let dir = fixture("c");
+    let cwd = dir.path().as_os_str().to_owned();
+    let cases: &[&[(&str, Option<&str>)]] = &[
+        &[("TERM", Some("dumb"))],
+        &[("TERM", None)],
+        &[("TERM", Some("xterm")), ("GCC_COLORS", Some(""))],
+        &[("TERM", Some("xterm")), ("NO_COLOR", Some("1"))],
+    ];
+    for vars in cases {
+        let mut compile = request(
+            gcc_path(),
+            cwd.clone(),
+            ["-Wall", "-c", "warn.c", "-o", "warn.o"]
+                .map(OsString::from)
+                .to_vec(),
+        );
+        compile.stderr_is_terminal = true;
+        set_env(
+            &mut compile.env,
+            &[("GCC_COLORS", None), ("NO_COLOR", None), ("TERM", None)],
+        );
+        set_env(&mut compile.env, vars);
+        match compile_by_hand(&server, compile).last() {
+            Some(Response::CompileFinished(finished)) => {
+                assert!(!finished.stderr.contains(&0x1b), "colour with {vars:?}");
+                assert!(String::from_utf8_lossy(&finished.stderr).contains("never_used"));
+            }
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
 }

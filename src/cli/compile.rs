@@ -48,6 +48,12 @@ pub fn run(compiler: OsString, args: Vec<OsString>) -> anyhow::Result<i32> {
             return Ok(NOT_FOUND);
         }
     };
+    if crate::local_inputs::reason_to_compile_here(&args, &cwd).is_some() {
+        // The server would read its own stdin or descriptors, or wait on a FIFO holding one
+        // of its compile slots: this process compiles it, silently (the build's output stays
+        // the compiler's own) and uncounted by the server.
+        return Ok(fallback::run_locally(&exe, &args));
+    }
     let request = CompileRequest {
         exe: exe.clone().into_os_string(),
         cwd: cwd.into_os_string(),

@@ -6,6 +6,7 @@
 //! and the server is `sccache_actors::server`.
 //!
 //! Codemap: `args` (what was asked), `compile` (compile mode), `resolve` (finding the compiler),
+//! `local_inputs` (inputs only this process can read),
 //! `client` (one connection), `spawn` (starting the daemon), `fallback` (running the compiler
 //! here, exit statuses), `commands` (sccache's flags), `stats_view` (rendering stats),
 //! `server_entry` (being the server), `logging` (its log, secrets kept out), `process_start`
@@ -20,6 +21,7 @@ mod client;
 mod commands;
 mod compile;
 mod fallback;
+mod local_inputs;
 mod logging;
 mod process_start;
 mod resolve;

@@ -162,6 +162,7 @@ fn counter_rows(stats: &Stats) -> Vec<Row> {
         Row::count("Cache write errors", stats.cache_write_errors),
         Row::count("Cache writes", stats.cache_writes),
         Row::count("Cache writes dropped", stats.cache_writes_dropped),
+        Row::count("Inputs changed during compile", stats.inputs_changed),
         Row::count("Corrupt cache entries", stats.corrupt_entries),
         Row::count("Compilations", stats.compilations),
         Row::count("Compilation failures", stats.compile_fails),

@@ -20,6 +20,7 @@ use crate::dispatcher::{ProcessOutput, RunError};
 use crate::driver_probe::ProbeDriver;
 use crate::file_stamp::FileStamp;
 use crate::flow::family::{AsIs, EarlyLookup, EarlyRestore, EntryAdapter, Family, Keyed};
+use crate::flow::read_since::{ReadFiles, ReadSince};
 use crate::flow::request_env;
 use crate::flow::services::Services;
 use crate::flow::steps::look_up_early;
@@ -30,7 +31,7 @@ use sccache_core::compiler::{Language, Parsed};
 use sccache_core::hash_key::{self, CacheKey};
 use sccache_core::protocol::CompileRequest;
 use sccache_core::source_digest::SourceSummary;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -64,6 +65,11 @@ impl Family for CFamily {
         }
         match gcc::parse(&request.args, Path::new(&request.cwd)) {
             Parsed::Cacheable(mut compilation) => {
+                if !is_regular_or_missing(&Path::new(&request.cwd).join(&compilation.input)) {
+                    // A FIFO or socket would hold a compile slot until someone writes to it
+                    // (an older client sends them); refused, the client compiles it itself.
+                    return Parsed::NotCacheable("input not a regular file".into());
+                }
                 colour_for_a_terminal(request, &mut compilation);
                 Parsed::Cacheable(CFamily { compilation })
             }
@@ -155,6 +161,7 @@ impl Family for CFamily {
             key,
             early: source.early,
             scratch: source.scratch,
+            read: Some(Box::new(source.read)),
         }
     }
 }
@@ -179,10 +186,20 @@ async fn driver_digest(
         .map_err(|error| error.to_string())?
 }
 
+/// Whether `path` is a regular file, or nothing at all (the compiler then reports it). A stat
+/// on a known path: allowed on the event loop.
+fn is_regular_or_missing(path: &Path) -> bool {
+    std::fs::metadata(path).map_or(true, |metadata| metadata.is_file())
+}
+
 /// gcc and clang colour their diagnostics when stderr is a terminal; the compilers the server
-/// runs write to pipes. For a client on a terminal that chose nothing, ask for colour
-/// explicitly, in the compile and in the key (so a coloured entry never replays to a pipe).
+/// runs write to pipes. For a client on a terminal that chose nothing, and whose compiler would
+/// colour there, ask for colour explicitly, in the compile and in the key (so a coloured entry
+/// never replays to a pipe).
 fn colour_for_a_terminal(request: &mut CompileRequest, compilation: &mut CCompilation) {
+    if !would_colour_a_terminal(request) {
+        return;
+    }
     let chosen = request.args.iter().any(|arg| {
         arg.to_str().is_some_and(|arg| {
             COLOUR_FLAGS
@@ -195,6 +212,18 @@ fn colour_for_a_terminal(request: &mut CompileRequest, compilation: &mut CCompil
         request.args.push(flag.clone());
         compilation.key_args.push(flag);
     }
+}
+
+/// Whether the compiler, writing to the client's terminal, would colour: both gcc and clang
+/// stay plain when `TERM` is unset, empty or `dumb`; gcc when `GCC_COLORS` is set and empty.
+/// `NO_COLOR` (set and not empty) is the user's wish for no colour; gcc 12 and clang 14 ignore
+/// it, others honour it, and plain diagnostics are the side that costs nothing.
+fn would_colour_a_terminal(request: &CompileRequest) -> bool {
+    let term = request_env::value(request, "TERM");
+    let term_colours = term.is_some_and(|term| !term.is_empty() && term != "dumb");
+    let gcc_colours_off = request_env::value(request, "GCC_COLORS").is_some_and(OsStr::is_empty);
+    let no_colour = request_env::value(request, "NO_COLOR").is_some_and(|value| !value.is_empty());
+    term_colours && !gcc_colours_off && !no_colour
 }
 
 /// How a digest becomes this compile's key.
@@ -214,6 +243,8 @@ struct Source {
     early: Option<EarlyLookup>,
     /// The preprocessed text's file, removed once the client has its answer.
     scratch: Option<tempfile::TempPath>,
+    /// What was read for the key, and since when.
+    read: ReadSince,
 }
 
 /// What the early path found, before it is known to be usable.
@@ -234,11 +265,17 @@ async fn source(
     let digest = |path: PathBuf| services.digest_source.send(DigestSource { path });
     if needs_no_preprocessing(compilation.language) {
         let input = Path::new(&request.cwd).join(&compilation.input);
+        let files = ReadFiles {
+            paths: vec![input.clone()],
+            markers_in: None,
+        };
+        let read = ReadSince::now(files, Path::new(&request.cwd));
         let digested = digest(input).await.ok()?.ok()?;
         return Some(Source {
             summary: digested.summary,
             early: None,
             scratch: None,
+            read,
         });
     }
     // A file rather than a pipe: the preprocessor writes it without waking the server for
@@ -249,6 +286,12 @@ async fn source(
         .tempfile_in(scratch_dir())
         .ok()?;
     let path = scratch.path().to_path_buf();
+    // Made just now: its change time is the file system's clock before anything was read.
+    let files = ReadFiles {
+        paths: vec![PathBuf::from(&compilation.input)],
+        markers_in: Some(path.clone()),
+    };
+    let read = ReadSince::from_marker(&path, files, Path::new(&request.cwd));
     // Without inotify (or out of watches), every hit takes the ordinary path.
     let watch = CloseWatch::new(&path).ok();
     let mut args = compilation.preprocess_args.clone();
@@ -282,6 +325,7 @@ async fn source(
         // Removed after the reply, on the event loop: unlinking on tmpfs costs less than
         // waking a blocking-pool thread to do it (bench/README.md has the figures).
         scratch: Some(scratch.into_temp_path()),
+        read,
     };
     log::debug!(
         "preprocessor ran {:?} ({ran:?} with the dispatch), digest done at {:?}",

@@ -7,6 +7,7 @@
 //! here names a family.
 
 use crate::detector::CompilerInfo;
+use crate::flow::read_since::ReadSince;
 use crate::flow::services::{Fetched, Services};
 use crate::outputs::{self, OutputFile};
 use sccache_core::compiler::Parsed;
@@ -56,6 +57,9 @@ pub enum Keyed {
         key: CacheKey,
         early: Option<EarlyLookup>,
         scratch: Option<tempfile::TempPath>,
+        /// The files the key was taken from, to check on a miss that none changed during the
+        /// compile before its result is stored (`read_since.rs`).
+        read: Option<Box<ReadSince>>,
     },
     /// No key can be had: the compile runs uncached, counted under this reason (the
     /// preprocessor failed, an input is unreadable, the source reads a file unseen).

@@ -20,6 +20,7 @@ pub mod c;
 pub mod dispatch;
 pub mod family;
 pub mod out_dir;
+pub mod read_since;
 pub mod request_env;
 pub mod rust;
 pub mod services;

@@ -14,6 +14,7 @@
 use crate::detector::CompilerInfo;
 use crate::flow::family::{EarlyRestore, EntryAdapter, Family, Keyed};
 use crate::flow::out_dir::OutDir;
+use crate::flow::read_since::{ReadFiles, ReadSince, Started};
 use crate::flow::services::Services;
 use crate::hasher::DigestFiles;
 use crate::outputs::OutputFile;
@@ -70,10 +71,17 @@ impl Family for Rustc {
     ) -> Keyed {
         let compilation = &self.compilation;
         let started = Instant::now();
-        let Some(dep_info) = read_dep_info(services, compilation, request).await else {
+        let Some((dep_info, started_reading)) = read_dep_info(services, compilation, request).await
+        else {
             return Keyed::Refused("dep-info run failed");
         };
         let dep_info_time = started.elapsed();
+        let cwd = Path::new(&request.cwd);
+        let read_files = ReadFiles {
+            paths: dep_info.files.iter().map(|file| cwd.join(file)).collect(),
+            markers_in: None,
+        };
+        let read = ReadSince::new(started_reading, read_files, cwd);
         let Some(inputs) = digest_inputs(services, compilation, request, dep_info).await else {
             return Keyed::Refused("unreadable input");
         };
@@ -93,17 +101,19 @@ impl Family for Rustc {
             key,
             early: None,
             scratch: None,
+            read: Some(Box::new(read)),
         }
     }
 }
 
-/// Runs rustc for the dep-info alone, in a private directory, and reads it. `None` when that
+/// Runs rustc for the dep-info alone, in a private directory, and reads it, with when rustc
+/// started reading (the directory's making, by the file system's clock). `None` when that
 /// fails for any reason: the real compile will then show what is wrong.
 async fn read_dep_info(
     services: &Services,
     compilation: &RustCompilation,
     request: &CompileRequest,
-) -> Option<DepInfo> {
+) -> Option<(DepInfo, Started)> {
     let dir = match private_dir().await {
         Ok(dir) => DepInfoDir(Some(dir)),
         Err(error) => {
@@ -111,6 +121,8 @@ async fn read_dep_info(
             return None;
         }
     };
+    // A stat of a directory just made in the temporary directory, a metadata call.
+    let started = Started::at(dir.path());
     let args = rust::dep_info_args(&request.args, dir.path().as_os_str());
     let output = services.run(&request.exe, args, request).await;
     match output {
@@ -124,7 +136,7 @@ async fn read_dep_info(
     let path = dir.path().join(dep_info_name(compilation));
     match tokio::fs::read(&path).await {
         Ok(bytes) => match String::from_utf8(bytes) {
-            Ok(text) => Some(rust::parse_dep_info(&text)),
+            Ok(text) => Some((rust::parse_dep_info(&text), started)),
             Err(_) => {
                 log::info!("dep-info {} is not UTF-8", path.display());
                 None

@@ -14,6 +14,7 @@
 use crate::detector::CompilerInfo;
 use crate::dispatcher::{ProcessOutput, RunError};
 use crate::flow::family::{EarlyLookup, EarlyRestore, EntryAdapter, Family, Keyed};
+use crate::flow::read_since::ReadSince;
 use crate::flow::request_env;
 use crate::flow::services::Services;
 use crate::outputs::{self, OutputFile};
@@ -69,10 +70,12 @@ pub async fn run<F: Family>(
             key,
             early,
             scratch,
+            read,
         } => {
             let served = Served {
                 key,
                 early,
+                read,
                 recache,
                 label: info.kind.stats_label(),
                 targets,
@@ -115,6 +118,7 @@ pub async fn look_up_early(
 struct Served<'a> {
     key: CacheKey,
     early: Option<EarlyLookup>,
+    read: Option<Box<ReadSince>>,
     recache: bool,
     label: &'static str,
     targets: Vec<OutputFile>,
@@ -128,6 +132,7 @@ async fn serve(services: &Services, served: Served<'_>) -> (CompileFinished, Opt
     let Served {
         key,
         early,
+        read,
         recache,
         label,
         targets,
@@ -203,7 +208,14 @@ async fn serve(services: &Services, served: Served<'_>) -> (CompileFinished, Opt
         duration: output.duration,
         success: output.success(),
     });
-    let store = if output.success() {
+    let unchanged = match read {
+        Some(read) if output.success() => read.unchanged().await,
+        _ => true,
+    };
+    let store = if output.success() && !unchanged {
+        services.record(Event::InputChanged);
+        None
+    } else if output.success() {
         match outputs::collect(targets).await {
             Ok(files) => {
                 let mut entry = CacheEntry {

@@ -196,6 +196,9 @@ pub fn c_key(
     key.field("outputs", roles.join(",").as_bytes());
     if compilation.cwd_in_key {
         key.field("cwd", cwd.as_bytes());
+        // gcc (libiberty's getpwd) and clang write `$PWD` as spelled when it names the working
+        // directory: two symbolic links to one directory give two objects.
+        hash_env(&mut key, env, &["PWD"]);
     }
     if compilation
         .key_args

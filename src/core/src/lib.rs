@@ -13,6 +13,7 @@ pub mod config;
 pub mod entry;
 pub mod framing;
 pub mod hash_key;
+pub mod line_markers;
 pub mod protocol;
 pub mod size;
 pub mod source_digest;

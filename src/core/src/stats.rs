@@ -56,6 +56,8 @@ pub struct Stats {
     /// Cache writes not made: too many were already pending for the backend, or the entry alone
     /// was larger than the cache.
     pub cache_writes_dropped: u64,
+    /// Results not stored because a file the compile read may have changed while it ran.
+    pub inputs_changed: u64,
 }
 
 /// Something that happened, for the stats actor to count.
@@ -98,6 +100,8 @@ pub enum Event {
     },
     WriteFailed,
     WriteDropped,
+    /// A result not stored: a file the compile read may have changed while it ran.
+    InputChanged,
 }
 
 impl Stats {
@@ -141,6 +145,7 @@ impl Stats {
             }
             Event::WriteFailed => self.cache_write_errors += 1,
             Event::WriteDropped => self.cache_writes_dropped += 1,
+            Event::InputChanged => self.inputs_changed += 1,
         }
     }
 

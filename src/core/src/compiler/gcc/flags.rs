@@ -52,6 +52,9 @@ pub(super) enum Role {
     Xclang,
     /// `-Xpreprocessor`/`-Wp,`: dependency options passed this way would write files.
     ToPreprocessor,
+    /// `-Xassembler`/`-Wa,`: options that may make the assembler write files or record the
+    /// working directory.
+    ToAssembler,
     /// Coverage instrumentation: whether it writes notes and whether it embeds the `.gcda` path.
     Coverage { notes: bool, arcs: bool },
     /// `-frecord-gcc-switches`/`-frecord-command-line` and their negations: whether the whole
@@ -104,7 +107,8 @@ pub(super) static FLAGS: &[(&str, Take, Role)] = &[
     ("--define-macro", Either, Plain), ("--undefine-macro", Either, Plain),
     ("--include", Either, Plain), ("--param", Either, Plain),
     ("--target", Either, Plain), ("--gcc-toolchain", Either, Plain),
-    ("-Xlinker", Separate, Plain), ("-Xassembler", Separate, Plain),
+    ("-Xlinker", Separate, Plain), ("-Xassembler", Separate, ToAssembler),
+    ("-Wa,", Prefix, ToAssembler),
     ("-Xpreprocessor", Separate, ToPreprocessor), ("-Wp,", Prefix, ToPreprocessor),
     ("-Xclang", Separate, Xclang), ("-arch", Separate, Arch),
     ("-target", Separate, Plain), ("-mllvm", Separate, Plain),

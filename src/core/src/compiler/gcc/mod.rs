@@ -72,6 +72,11 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Parsed<CCompilation> {
     let mut scan = Scan::default();
     let mut rest = expanded.iter().cloned();
     while let Some(arg) = rest.next() {
+        if names_descriptor(&arg) {
+            // The server's own stdin or descriptors, not the client's (`-include /dev/stdin`,
+            // `/dev/fd/63` from a shell's `<(...)`); the client compiles these itself.
+            scan.refuse("reads a descriptor");
+        }
         let is_flag = arg.as_encoded_bytes().first() == Some(&b'-') && arg != "-";
         if !is_flag {
             scan.pre.push(arg.clone());
@@ -141,6 +146,15 @@ fn is_device(path: &OsStr, cwd: &Path) -> bool {
     (normal.starts_with("/dev") && !normal.starts_with("/dev/shm")) || normal.starts_with("/proc")
 }
 
+/// Whether an argument spells a descriptor of the process reading it, anywhere in it.
+fn names_descriptor(arg: &OsStr) -> bool {
+    const NAMES: &[&[u8]] = &[b"/dev/stdin", b"/dev/fd/", b"/proc/self/fd/", b"/dev/tty"];
+    let bytes = arg.as_encoded_bytes();
+    NAMES
+        .iter()
+        .any(|name| bytes.windows(name.len()).any(|window| window == *name))
+}
+
 /// Turns a finished scan into the outcome, in a fixed order of precedence: an early stop
 /// (`-E`, `-M`, `-S`), then no `-c` (not a compile), then the first refusal, then the inputs.
 fn finish(mut scan: Scan, cwd: &Path, driver_args: Vec<OsString>) -> Parsed<CCompilation> {
@@ -181,6 +195,10 @@ fn finish(mut scan: Scan, cwd: &Path, driver_args: Vec<OsString>) -> Parsed<CCom
         [one] => one.clone(),
         _ => return Parsed::NotCacheable("multiple input files".into()),
     };
+    // A device read as a source (`/dev/zero`, a terminal) never ends or is not a file to key.
+    if is_device(&input, cwd) {
+        return Parsed::NotCacheable("input from a device".into());
+    }
     let language = match x.map_or_else(|| ext_language(&input), Ok) {
         Ok(language) => language,
         Err(reason) => return Parsed::NotCacheable(reason.into()),

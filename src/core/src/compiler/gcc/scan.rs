@@ -185,6 +185,18 @@ impl Scan {
                     self.both(written);
                 }
             }
+            ToAssembler => {
+                self.both(written);
+                let items = if s == "-Xassembler" {
+                    value_str.map(|item| vec![item])
+                } else {
+                    s.get(4..).map(|items| items.split(',').collect())
+                };
+                match items {
+                    Some(items) => self.assembler_items(&items),
+                    None => self.refuse("non-UTF-8 assembler option"),
+                }
+            }
             Coverage { notes, arcs } => {
                 // gcc writes the working directory into the notes and the absolute `.gcda`
                 // path, derived from the object path, into the object.
@@ -257,6 +269,29 @@ impl Scan {
         }
     }
 
+    /// Options handed to the assembler. Those that write files a hit would not restore
+    /// (listings `-a...=file`, dependencies `--MD file`, another object `-o`) or read options
+    /// from a file (`@file`) are refused; its own debug info (`-g`, `--gdwarf-N`) records the
+    /// working directory, which then goes into the key.
+    fn assembler_items(&mut self, items: &[&str]) {
+        for item in items {
+            let writes_file = item.starts_with("-a")
+                || item.starts_with("--MD")
+                || item.starts_with("-MD")
+                || item.starts_with("-o")
+                || item.starts_with('@');
+            if writes_file {
+                self.refuse("assembler option writing a file");
+            }
+            let debug = matches!(*item, "-g" | "--gen-debug" | "--gstabs" | "--gstabs+")
+                || item.starts_with("--gdwarf")
+                || item.starts_with("-gdwarf");
+            if debug {
+                self.cwd_in_key = true;
+            }
+        }
+    }
+
     /// Follows the debug level, split DWARF and the recording of the command line through the
     /// `-g` flags.
     fn debug_flag(&mut self, s: &str) {
@@ -268,6 +303,9 @@ impl Scan {
             // Compression and negated features do not turn debug info on or off.
             _ if s.starts_with("-gz") || s.starts_with("-gno-") => {}
             "-gcolumn-info" | "-gstrict-dwarf" => {}
+            // clang embeds each file's raw text, comments and all, which the preprocessed
+            // text does not carry.
+            "-gembed-source" => self.refuse("-gembed-source"),
             _ if s.ends_with('0') && !s.starts_with("-gdwarf") => {
                 self.debug = Some(false);
                 self.level = 0;

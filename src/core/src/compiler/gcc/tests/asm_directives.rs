@@ -23,6 +23,16 @@ fn assembler_directives_that_read_files() {
         // The first directive found is the reason.
         (b".inc .include x .incbin y", Some(".include")),
         (b"..incbin ", Some(".incbin")),
+        // gas substitutions put names together when the assembler runs.
+        (
+            b"asm(\".macro m a\\n.\\\\a\\\\()bin \\\"f\\\"\\n.endm\\nm inc\");",
+            Some(".macro"),
+        ),
+        (
+            b"asm(\".irp x,inc\\n.\\\\x\\\\()bin\\n.endr\");",
+            Some(".irp"),
+        ),
+        (b"asm(\".irpc x,i\");", Some(".irpc")),
     ];
     for (source, expected) in cases {
         assert_eq!(
@@ -37,4 +47,45 @@ fn assembler_directives_that_read_files() {
     assert_eq!(refusal_in_source(&big), None);
     big.extend_from_slice(b"\n.incbin \"x\"\n");
     assert_eq!(refusal_in_source(&big), Some(".incbin"));
+}
+
+#[test]
+fn inline_assembly_is_read_as_the_assembler_gets_it() {
+    let cases: &[(&[u8], Option<&str>)] = &[
+        // Adjacent literals are joined, escapes decoded.
+        (b"asm(\".in\" \"cbin \\\"blob\\\"\");", Some(".incbin")),
+        (
+            b"__asm__ volatile (\".\"\n \"include \\\"m.s\\\"\");",
+            Some(".include"),
+        ),
+        (b"__asm(\"\\x2eincbin \\\"b\\\"\");", Some(".incbin")),
+        (b"asm(\"\\056inc\\x62in \\\"b\\\"\");", Some(".incbin")),
+        (
+            b"asm goto (\".in\" \"clude x\" : : : : l);",
+            Some(".include"),
+        ),
+        // glibc's symbol renames and ordinary inline assembly pass.
+        (
+            b"extern int fscanf (FILE *, const char *, ...) __asm__ (\"\" \"__isoc99_fscanf\");",
+            None,
+        ),
+        (
+            b"asm volatile(\"mov %1, %0\\n\\tadd $1, %0\" : \"=r\"(x) : \"r\"(y));",
+            None,
+        ),
+        (
+            b"int basm(int); char *plasma = \"x\"; wasm(\".in\" \"cbin\");",
+            None,
+        ),
+        (b"asm", None),
+        (b"asm(\"unterminated", None),
+    ];
+    for (source, expected) in cases {
+        assert_eq!(
+            refusal_in_source(source),
+            *expected,
+            "{}",
+            String::from_utf8_lossy(source)
+        );
+    }
 }

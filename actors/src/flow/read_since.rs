@@ -1,0 +1,179 @@
+//! Whether any file a compile read may have changed since its key was taken: a header edited
+//! between the preprocessor's run and the compile's would store the edited code's object under
+//! the old text's key, and once the edit is reverted every hit would return the edited code.
+//!
+//! The rule is git's "racily clean" one. The start is read from the file system's own clock
+//! (the change time of a file the flow creates just before the first read: the C family's
+//! scratch file, the rust family's dep-info directory), so no skew between the system clock
+//! and the coarse clock the kernel stamps files with matters. After the compile, each file read
+//! is stat'ed; a change time (which nothing can set back, unlike the modification time) or
+//! modification time at or after the start means the file may have changed during the compile,
+//! and the result is not stored. A file whose times have no fraction of a second is on a file
+//! system with whole-second (FAT: two-second) times, where a later change could carry an
+//! earlier stamp: two seconds of margin there. Network file systems stamp with the server's
+//! clock; their skew is not covered.
+//!
+//! Runs on a miss only, on the blocking pool: hits never pay for it.
+
+use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// Nanoseconds since the epoch, as the file system stamps files.
+type Nanos = i128;
+
+/// Margin for file systems that stamp whole seconds (two for FAT).
+const COARSE_MARGIN: Nanos = 2_000_000_000;
+
+/// Margin when the start comes from the system clock rather than a file's stamp: the kernel
+/// stamps files with a clock up to one tick (at most 10 ms) behind it.
+const TICK_MARGIN: Nanos = 20_000_000;
+
+/// The files a compile read and when it began reading them.
+pub struct ReadSince {
+    started: Nanos,
+    files: ReadFiles,
+    cwd: PathBuf,
+}
+
+/// When a compile began reading, by the file system's clock where it could be had.
+#[derive(Debug, Clone, Copy)]
+pub struct Started(Nanos);
+
+impl Started {
+    /// The change time of `marker`, a file or directory just created; or, when it cannot be
+    /// stat'ed, the system clock now less a tick.
+    pub fn at(marker: &Path) -> Started {
+        Started(
+            std::fs::metadata(marker)
+                .map(|metadata| nanos(metadata.ctime(), metadata.ctime_nsec()))
+                .unwrap_or_else(|_| now() - TICK_MARGIN),
+        )
+    }
+}
+
+/// The files a compile read.
+pub struct ReadFiles {
+    /// Named already (the input, the rust dep-info's files).
+    pub paths: Vec<PathBuf>,
+    /// Preprocessed text whose line markers name the rest.
+    pub markers_in: Option<PathBuf>,
+}
+
+impl ReadSince {
+    /// Reads started at the change time of `marker`, a file or directory just created; or, when
+    /// it cannot be stat'ed, at the system clock now less a tick.
+    pub fn from_marker(marker: &Path, files: ReadFiles, cwd: &Path) -> ReadSince {
+        ReadSince::new(Started::at(marker), files, cwd)
+    }
+
+    pub fn new(started: Started, files: ReadFiles, cwd: &Path) -> ReadSince {
+        ReadSince {
+            started: started.0,
+            files,
+            cwd: cwd.to_path_buf(),
+        }
+    }
+
+    /// Reads started now, by the system clock (less a tick).
+    pub fn now(files: ReadFiles, cwd: &Path) -> ReadSince {
+        ReadSince {
+            started: now() - TICK_MARGIN,
+            files,
+            cwd: cwd.to_path_buf(),
+        }
+    }
+
+    /// Whether every file read is certainly unchanged since the start (on the blocking pool).
+    pub async fn unchanged(self) -> bool {
+        tokio::task::spawn_blocking(move || self.check())
+            .await
+            .unwrap_or(false)
+    }
+
+    fn check(&self) -> bool {
+        let mut paths = self.files.paths.clone();
+        if let Some(text) = &self.files.markers_in {
+            match std::fs::read(text) {
+                Ok(text) => paths.extend(
+                    sccache_core::line_markers::files_named(&text)
+                        .into_iter()
+                        .map(|name| PathBuf::from(std::ffi::OsString::from_vec(name))),
+                ),
+                Err(error) => {
+                    log::info!("cannot read {} again: {error}", text.display());
+                    return false;
+                }
+            }
+        }
+        paths
+            .iter()
+            .all(|path| self.unchanged_file(&self.cwd.join(path)))
+    }
+
+    fn unchanged_file(&self, path: &Path) -> bool {
+        let Ok(metadata) = std::fs::metadata(path) else {
+            log::info!("{} read by the compile is gone", path.display());
+            return false;
+        };
+        if metadata.is_dir() {
+            return true;
+        }
+        let changed = nanos(metadata.ctime(), metadata.ctime_nsec());
+        let modified = nanos(metadata.mtime(), metadata.mtime_nsec());
+        let whole_seconds = metadata.ctime_nsec() == 0 && metadata.mtime_nsec() == 0;
+        let margin = if whole_seconds { COARSE_MARGIN } else { 0 };
+        let since = self.started - margin;
+        let unchanged = changed < since && modified < since;
+        if !unchanged {
+            log::info!(
+                "{} may have changed during the compile: not stored",
+                path.display()
+            );
+        }
+        unchanged
+    }
+}
+
+fn nanos(seconds: i64, nanoseconds: i64) -> Nanos {
+    Nanos::from(seconds) * 1_000_000_000 + Nanos::from(nanoseconds)
+}
+
+fn now() -> Nanos {
+    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        Ok(since) => since.as_nanos() as Nanos,
+        // A clock before 1970 makes every file look changed: nothing is stored.
+        Err(_) => Nanos::MAX / 2,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_changed_after_the_start_is_caught_and_an_older_one_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("old.h");
+        std::fs::write(&old, "old").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        let marker = dir.path().join("marker");
+        std::fs::write(&marker, "").unwrap();
+        let files = |paths: &[&str], markers_in: Option<PathBuf>| ReadFiles {
+            paths: paths.iter().map(PathBuf::from).collect(),
+            markers_in,
+        };
+        let read = |paths: &[&str]| {
+            ReadSince::from_marker(&marker, files(paths, None), dir.path()).check()
+        };
+        assert!(read(&["old.h"]));
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        std::fs::write(dir.path().join("new.h"), "new").unwrap();
+        assert!(!read(&["old.h", "new.h"]));
+        assert!(!read(&["gone.h"]));
+        let text = dir.path().join("t.i");
+        std::fs::write(&text, "# 1 \"old.h\"\n# 1 \"new.h\" 1\n").unwrap();
+        let markers = ReadSince::from_marker(&marker, files(&["old.h"], Some(text)), dir.path());
+        assert!(!markers.check());
+    }
+}

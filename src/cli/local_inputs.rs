@@ -1,0 +1,99 @@
+//! Inputs only this process can read: its stdin (`-`, `/dev/stdin`), its descriptors
+//! (`/dev/fd/N`, `/proc/self/fd/N`, a shell's `<(...)`), and files that are not regular files
+//! (a FIFO, a socket, a terminal). The server is another process with other descriptors: it
+//! would compile an empty stdin into an empty object, fail to open the descriptor, or wait
+//! forever on a FIFO while holding one of its compile slots. Such compiles run here.
+//!
+//! The check knows no compiler's flags (the client holds no parsing of them): it looks at every
+//! argument. An argument that is not a flag, or an `@file`, is a path that is stat'ed; any
+//! argument naming a descriptor by its spelling (`-include/dev/stdin` too) counts. Erring
+//! towards a local compile costs only the cache.
+
+use std::ffi::OsStr;
+use std::os::unix::fs::FileTypeExt;
+use std::path::Path;
+
+/// Spellings of this process's own descriptors, anywhere in an argument.
+const DESCRIPTOR_NAMES: &[&str] = &["/dev/stdin", "/dev/fd/", "/proc/self/fd/", "/dev/tty"];
+
+/// Why `args`, run from `cwd`, read something the server cannot see as this process does.
+pub fn reason_to_compile_here(args: &[std::ffi::OsString], cwd: &Path) -> Option<&'static str> {
+    args.iter().find_map(|arg| reason_for(arg, cwd))
+}
+
+fn reason_for(arg: &OsStr, cwd: &Path) -> Option<&'static str> {
+    if arg == "-" {
+        return Some("stdin input");
+    }
+    let bytes = arg.as_encoded_bytes();
+    let names_descriptor = DESCRIPTOR_NAMES.iter().any(|name| {
+        bytes
+            .windows(name.len())
+            .any(|window| window == name.as_bytes())
+    });
+    if names_descriptor {
+        return Some("a descriptor of the client");
+    }
+    let path = match bytes.first() {
+        Some(b'-') | None => return None,
+        Some(b'@') => Path::new(OsStr::new(
+            arg.to_str().and_then(|arg| arg.get(1..)).unwrap_or(""),
+        )),
+        Some(_) => Path::new(arg),
+    };
+    // `/dev/null` is an empty file to any reader; writing to it is the server's to refuse.
+    if path == Path::new("/dev/null") {
+        return None;
+    }
+    // A stat of an argument that names no file (a flag's value, a target) finds nothing.
+    let file_type = std::fs::metadata(cwd.join(path)).ok()?.file_type();
+    let special = file_type.is_fifo()
+        || file_type.is_socket()
+        || file_type.is_char_device()
+        || file_type.is_block_device();
+    special.then_some("not a regular file")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsString;
+
+    fn reason(args: &[&str], cwd: &Path) -> Option<&'static str> {
+        let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+        reason_to_compile_here(&args, cwd)
+    }
+
+    #[test]
+    fn stdin_descriptors_and_special_files_compile_here() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.c"), "int a;").unwrap();
+        let cwd = dir.path();
+        assert_eq!(reason(&["-c", "a.c", "-o", "a.o"], cwd), None);
+        assert_eq!(reason(&["-c", "a.c", "-o", "/dev/null"], cwd), None);
+        assert_eq!(reason(&["-x", "c", "-c", "-"], cwd), Some("stdin input"));
+        for args in [
+            &["-c", "/dev/stdin"][..],
+            &["-c", "/dev/fd/63"],
+            &["-c", "/proc/self/fd/0"],
+            &["-include/dev/stdin", "-c", "a.c"],
+            &["-include", "/dev/stdin", "-c", "a.c"],
+            &["@/dev/stdin"],
+        ] {
+            assert_eq!(
+                reason(args, cwd),
+                Some("a descriptor of the client"),
+                "{args:?}"
+            );
+        }
+        let fifo = dir.path().join("fifo.c");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.unwrap().success());
+        assert_eq!(reason(&["-c", "fifo.c"], cwd), Some("not a regular file"));
+        assert_eq!(reason(&["@fifo.c"], cwd), Some("not a regular file"));
+        assert_eq!(
+            reason(&["-c", "/dev/zero"], cwd),
+            Some("not a regular file")
+        );
+    }
+}
