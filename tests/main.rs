@@ -8,6 +8,7 @@ mod harness;
 mod abandoned;
 mod access;
 mod c_cache;
+mod c_debug_columns;
 mod c_toolchain;
 mod c_unseen_reads;
 mod c_wrong_hits;

@@ -3,8 +3,10 @@
 //!
 //! It digests files: the preprocessed text of a C compile (`DigestSource`, which also scans it
 //! for directives that make a compile uncacheable), the sources and externs of a rust compile,
-//! compiler binaries. It decides nothing about what goes into a key.
+//! compiler binaries, and the files a preprocessor read (`DigestReadFiles`, through the shared
+//! `DigestMemo`). It decides nothing about what goes into a key.
 
+use crate::digest_memo::DigestMemo;
 use crate::file_stamp::FileStamp;
 use actix::prelude::*;
 use sccache_core::hash_key;
@@ -12,8 +14,16 @@ use sccache_core::source_digest::{summarize, SourceSummary};
 use std::io::Read;
 use std::path::PathBuf;
 
-/// The hashing actor; run it with `SyncArbiter::start`.
-pub struct Hasher;
+/// The hashing actor; run it with `SyncArbiter::start`, every thread with the same memo.
+pub struct Hasher {
+    memo: DigestMemo,
+}
+
+impl Hasher {
+    pub fn new(memo: DigestMemo) -> Self {
+        Hasher { memo }
+    }
+}
 
 impl Actor for Hasher {
     type Context = SyncContext<Self>;
@@ -77,6 +87,39 @@ impl Handler<DigestFiles> for Hasher {
                     .map_err(|error| {
                         std::io::Error::new(error.kind(), format!("{}: {error}", path.display()))
                     })
+            })
+            .collect()
+    }
+}
+
+/// Digests, as they are on disk, the files a preprocessor read: those the line markers of the
+/// preprocessed text at `text` name, relative ones from `cwd`. A name that is no file (a
+/// `#line` directive may make one up) has no digest; a file that cannot be read is an error.
+#[derive(Message)]
+#[rtype(result = "Result<Vec<(Vec<u8>, Option<[u8; 32]>)>, std::io::Error>")]
+pub struct DigestReadFiles {
+    pub text: PathBuf,
+    pub cwd: PathBuf,
+}
+
+impl Handler<DigestReadFiles> for Hasher {
+    type Result = Result<Vec<(Vec<u8>, Option<[u8; 32]>)>, std::io::Error>;
+
+    fn handle(&mut self, message: DigestReadFiles, _: &mut SyncContext<Self>) -> Self::Result {
+        use std::os::unix::ffi::OsStrExt;
+        let text = std::fs::read(&message.text)?;
+        sccache_core::line_markers::files_named(&text)
+            .into_iter()
+            .map(|name| {
+                let path = message.cwd.join(std::ffi::OsStr::from_bytes(&name));
+                match self.memo.digest(&path) {
+                    Ok(digest) => Ok((name, Some(digest))),
+                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok((name, None)),
+                    Err(error) => Err(std::io::Error::new(
+                        error.kind(),
+                        format!("{}: {error}", path.display()),
+                    )),
+                }
             })
             .collect()
     }

@@ -8,6 +8,7 @@
 pub mod close_watch;
 pub mod connection;
 pub mod detector;
+pub mod digest_memo;
 pub mod dispatcher;
 pub mod driver_probe;
 pub mod file_stamp;

@@ -60,7 +60,8 @@ fn start(config: ServerConfig, bound: Bound, token: String) -> Result<(), Server
     let dispatcher = Dispatcher::new(config.jobs).start();
     // As many hashing threads as compilers running at once: each finished preprocessor's text
     // is hashed while the next runs.
-    let hasher = SyncArbiter::start(config.jobs, || Hasher);
+    let memo = crate::digest_memo::DigestMemo::default();
+    let hasher = SyncArbiter::start(config.jobs, move || Hasher::new(memo.clone()));
     let detector =
         Detector::new(dispatcher.clone().recipient(), hasher.clone().recipient()).start();
     let driver_prober =
@@ -73,7 +74,8 @@ fn start(config: ServerConfig, bound: Bound, token: String) -> Result<(), Server
         probe_driver: driver_prober.recipient(),
         run: dispatcher.recipient(),
         digest: hasher.clone().recipient(),
-        digest_source: hasher.recipient(),
+        digest_source: hasher.clone().recipient(),
+        digest_read_files: hasher.recipient(),
         stats: stats.clone().recipient(),
         storage: storage.clone(),
         storage_timeout: config.storage_timeout,

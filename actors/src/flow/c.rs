@@ -24,7 +24,7 @@ use crate::flow::read_since::{ReadFiles, ReadSince};
 use crate::flow::request_env;
 use crate::flow::services::Services;
 use crate::flow::steps::look_up_early;
-use crate::hasher::{DigestSource, DigestedSource};
+use crate::hasher::{DigestReadFiles, DigestSource, DigestedSource};
 use crate::outputs::OutputFile;
 use sccache_core::compiler::gcc::{self, CCompilation};
 use sccache_core::compiler::{Language, Parsed};
@@ -129,10 +129,14 @@ impl Family for CFamily {
                 source,
             )
         };
-        let early = early.map(|restore| EarlyHit {
-            key_of: &key_of,
-            restore,
-        });
+        // With debug info the key needs the files read as well, known only once the
+        // preprocessor is done: no early lookup.
+        let early = early
+            .filter(|_| !compilation.debug_info)
+            .map(|restore| EarlyHit {
+                key_of: &key_of,
+                restore,
+            });
         let Some(source) = source(services, compilation, request, early).await else {
             // The compile would fail the same way (or the scratch file could not be made);
             // it runs so that the user sees the compiler's own errors, and nothing is cached.
@@ -146,6 +150,13 @@ impl Family for CFamily {
         let key = match &source.early {
             Some(early) => early.key,
             None => key_of(&source.summary),
+        };
+        let key = match (&source.scratch, compilation.debug_info) {
+            (Some(scratch), true) => match with_read_files(services, scratch, request, key).await {
+                Some(key) => key,
+                None => return Keyed::Refused("unreadable header"),
+            },
+            _ => key,
         };
         log::debug!(
             "{:?}: key {key} after {:?} (preprocess and hash{})",
@@ -190,6 +201,35 @@ async fn driver_digest(
 /// on a known path: allowed on the event loop.
 fn is_regular_or_missing(path: &Path) -> bool {
     std::fs::metadata(path).map_or(true, |metadata| metadata.is_file())
+}
+
+/// `key` extended by the files the preprocessor read, as they are on disk
+/// (`hash_key::with_read_files`): debug info's columns follow whitespace that the
+/// preprocessed text at `scratch` does not keep. `None` when one cannot be read.
+async fn with_read_files(
+    services: &Services,
+    scratch: &Path,
+    request: &CompileRequest,
+    key: CacheKey,
+) -> Option<CacheKey> {
+    let read = services
+        .digest_read_files
+        .send(DigestReadFiles {
+            text: scratch.to_path_buf(),
+            cwd: PathBuf::from(&request.cwd),
+        })
+        .await;
+    match read {
+        Ok(Ok(files)) => Some(hash_key::with_read_files(key, &files)),
+        Ok(Err(error)) => {
+            log::info!("cannot digest a file the preprocessor read: {error}");
+            None
+        }
+        Err(error) => {
+            log::warn!("hasher unavailable: {error}");
+            None
+        }
+    }
 }
 
 /// gcc and clang colour their diagnostics when stderr is a terminal; the compilers the server

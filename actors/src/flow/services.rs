@@ -7,7 +7,7 @@
 use crate::detector::Detect;
 use crate::dispatcher::{ProcessOutput, Run, RunError};
 use crate::driver_probe::ProbeDriver;
-use crate::hasher::{DigestFiles, DigestSource};
+use crate::hasher::{DigestFiles, DigestReadFiles, DigestSource};
 use crate::stats::Record;
 use crate::storage::{Lookup, LookupResult, StorageHandle};
 use actix::prelude::*;
@@ -30,6 +30,7 @@ pub struct Services {
     pub run: Recipient<Run>,
     pub digest: Recipient<DigestFiles>,
     pub digest_source: Recipient<DigestSource>,
+    pub digest_read_files: Recipient<DigestReadFiles>,
     pub stats: Recipient<Record>,
     pub storage: StorageHandle,
     /// How long a lookup may take before the compile goes ahead as a miss.

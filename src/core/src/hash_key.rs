@@ -164,6 +164,24 @@ impl KeyWriter {
     }
 }
 
+/// A C key extended by the files the preprocessor read, as they are on disk (by name as the
+/// line markers give them, and their contents' digests; `None` for a name that is no file,
+/// such as one a `#line` directive made up). With debug info the object's line tables carry
+/// columns, which the preprocessed text does not keep, so the raw text must decide the key.
+pub fn with_read_files(key: CacheKey, files: &[(Vec<u8>, Option<[u8; 32]>)]) -> CacheKey {
+    let mut writer = KeyWriter::new("c compile, with the files read");
+    writer.field("key", &key.0);
+    writer.field("files", &(files.len() as u64).to_le_bytes());
+    for (name, digest) in files {
+        writer.field("name", name);
+        match digest {
+            Some(digest) => writer.field("contents", digest),
+            None => writer.field("no file", b""),
+        }
+    }
+    writer.finish()
+}
+
 /// SHA-256 of a byte string: for file contents that reach a key through their digest.
 pub fn digest(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
@@ -246,6 +264,7 @@ mod tests {
             preprocess_args: vec![],
             key_args: args.iter().map(OsString::from).collect(),
             cwd_in_key: false,
+            debug_info: false,
             driver_args: vec![],
         }
     }

@@ -57,6 +57,10 @@ pub struct CCompilation {
     /// Whether the working directory is written into an output (debug info, coverage), so that
     /// the key must include it.
     pub cwd_in_key: bool,
+    /// Whether the object gets debug info. Its line tables carry columns, which whitespace in
+    /// the middle of a line moves and the preprocessed text does not show; the key then takes
+    /// the sources as they are on disk too.
+    pub debug_info: bool,
     /// The arguments that change which programs the driver runs or how it expands flags on
     /// this machine (`-B`, `--target`, `-march=native`...): the server's dry run of the driver
     /// (`driver::DryRun`) is made with these, and its programs and text go into the key.
@@ -253,6 +257,7 @@ fn finish(mut scan: Scan, cwd: &Path, driver_args: Vec<OsString>) -> Parsed<CCom
         preprocess_args: scan.pre,
         key_args: scan.key,
         cwd_in_key: scan.cwd_in_key || scan.debug == Some(true) || scan.split_dwarf,
+        debug_info: scan.debug == Some(true) || scan.split_dwarf,
         driver_args,
     })
 }
