@@ -1,6 +1,7 @@
-//! Native static libraries that rustc bundles into an rlib: one named only by
-//! `#[link(kind = "static")]` in the source is copied into the rlib, so its contents are part
-//! of what the compile produces and must be in the key.
+//! What "native" means to rustc, in the key. A static library named only by
+//! `#[link(kind = "static")]` in the source is copied into the rlib, so its contents are part of
+//! what the compile produces; and `-C target-cpu=native` means this machine's CPU, which a cache
+//! shared with other machines must tell apart.
 
 use crate::harness::{assert_success, count, fixture, have, read, run, Server};
 use std::path::Path;
@@ -93,4 +94,82 @@ fn a_static_library_named_only_in_the_source_is_in_the_key() {
         read(&dir.path().join("plain").join(RLIB)),
         "the rlib differs from a plain compile's"
     );
+}
+
+/// A rustc that stands for another machine's: `-C target-cpu=native` means `$FAKE_CPU` to it.
+const RUSTC_ON_ANOTHER_CPU: &str = r#"#!/bin/sh
+for arg in "$@"; do
+  shift
+  if [ "$arg" = "target-cpu=native" ]; then arg="target-cpu=$FAKE_CPU"; fi
+  set -- "$@" "$arg"
+done
+exec rustc "$@"
+"#;
+
+#[test]
+fn target_cpu_native_is_keyed_by_the_cpu_it_means() {
+    assert!(have("rustc"), "rustc is not installed");
+    let root = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let cache = root.path().join("cache");
+    let dir = fixture("native");
+    std::fs::write(
+        dir.path().join("src/lib.rs"),
+        "//! x\npub fn sum(values: &[u64]) -> u64 {\n    values.iter().sum()\n}\n",
+    )
+    .unwrap_or_else(|error| panic!("{error}"));
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap_or_else(|error| panic!("{error}"));
+    crate::harness::write_script(&bin.join("rustc"), RUSTC_ON_ANOTHER_CPU);
+    let args = |out: &str| {
+        let mut args = rustc_args(out);
+        args.truncate(args.len() - 2); // no -L native=nat
+        args.extend([
+            "-C".into(),
+            "target-cpu=native".into(),
+            "-C".into(),
+            "opt-level=3".into(),
+        ]);
+        args
+    };
+    // Two machines sharing one cache: the first's CPU is a plain x86-64, the second's a Haswell.
+    for (cpu, out, hits) in [
+        ("x86-64", "out1", 0),
+        ("x86-64", "out2", 1),
+        ("haswell", "out3", 0),
+    ] {
+        let server = Server::start_in(&cache, &[]);
+        std::fs::create_dir_all(dir.path().join(out)).unwrap_or_else(|error| panic!("{error}"));
+        let output = run(server
+            .command(crate::harness::sccache_bin())
+            .current_dir(dir.path())
+            .env("FAKE_CPU", cpu)
+            .arg(bin.join("rustc"))
+            .args(args(out)));
+        assert_success(&output, "sccache rustc -C target-cpu=native");
+        let stats = server.wait_for_stats(|stats| {
+            count(stats, "cache_hits.counts.Rust") + count(stats, "cache_writes") >= 1
+        });
+        assert_eq!(
+            count(&stats, "cache_hits.counts.Rust"),
+            hits,
+            "{cpu}: {stats:#}"
+        );
+        let plain_out = format!("plain-{cpu}");
+        std::fs::create_dir_all(dir.path().join(&plain_out))
+            .unwrap_or_else(|error| panic!("{error}"));
+        let mut plain_args = args(&plain_out);
+        let last = plain_args.len() - 3;
+        plain_args[last] = format!("target-cpu={cpu}");
+        assert_success(
+            &run(Command::new("rustc")
+                .current_dir(dir.path())
+                .args(plain_args)),
+            "plain rustc",
+        );
+        assert_eq!(
+            read(&dir.path().join(out).join(RLIB)),
+            read(&dir.path().join(&plain_out).join(RLIB)),
+            "{cpu}: the rlib differs from a plain compile for that CPU"
+        );
+    }
 }

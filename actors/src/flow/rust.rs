@@ -82,9 +82,15 @@ impl Family for Rustc {
             markers_in: None,
         };
         let read = ReadSince::new(started_reading, read_files, cwd);
-        let Some(inputs) = digest_inputs(services, compilation, request, dep_info).await else {
+        let Some(mut inputs) = digest_inputs(services, compilation, request, dep_info).await else {
             return Keyed::Refused("unreadable input");
         };
+        if compilation.native_cpu {
+            match native_cpu(services, compilation, request).await {
+                Some(native) => inputs.native_cpu = Some(native),
+                None => return Keyed::Refused("-C target-cpu=native unresolved"),
+            }
+        }
         let key = hash_key::rust_key(
             &info.identity,
             compilation,
@@ -236,5 +242,43 @@ async fn digest_inputs(
             .into_iter()
             .map(|(name, _)| name)
             .collect(),
+        native_cpu: None,
     })
+}
+
+/// What `-C target-cpu=native` means on this machine, as this rustc says: the CPU it picks
+/// (`--print target-cpus` names it) and the features that come with it (`--print cfg`).
+/// `None` when rustc cannot tell.
+async fn native_cpu(
+    services: &Services,
+    compilation: &RustCompilation,
+    request: &CompileRequest,
+) -> Option<Vec<u8>> {
+    let mut args: Vec<std::ffi::OsString> = [
+        "-C",
+        "target-cpu=native",
+        "--print",
+        "target-cpus",
+        "--print",
+        "cfg",
+    ]
+    .map(Into::into)
+    .to_vec();
+    if let Some(target) = &compilation.target {
+        args.extend(["--target".into(), target.into()]);
+    }
+    match services.run(&request.exe, args, request).await {
+        Ok(output) if output.success() => Some(output.stdout),
+        Ok(output) => {
+            log::info!(
+                "rustc cannot say what target-cpu=native is: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            None
+        }
+        Err(error) => {
+            log::warn!("cannot run rustc for target-cpu=native: {error}");
+            None
+        }
+    }
 }

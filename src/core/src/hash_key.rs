@@ -383,6 +383,9 @@ pub struct RustInputs {
     /// values are taken from the client's environment, not from the dep-info: this
     /// invocation's environment is the one the outputs must match.
     pub env_deps: Vec<String>,
+    /// With `-C target-cpu=native`: what rustc says `native` is on this machine (its
+    /// `--print target-cpus` and `--print cfg` for it: the CPU and its features).
+    pub native_cpu: Option<Vec<u8>>,
 }
 
 /// The key of a rustc compile: the compiler (with its sysroot), the arguments that change the
@@ -421,6 +424,9 @@ pub fn rust_key(
     );
     for digest in &inputs.static_libs {
         key.field("static lib digest", digest);
+    }
+    if let Some(native) = &inputs.native_cpu {
+        key.field("native cpu", native);
     }
 
     let mut env_deps: Vec<&str> = inputs.env_deps.iter().map(String::as_str).collect();
@@ -466,6 +472,8 @@ mod rust_tests {
             json: None,
             outputs: vec!["libfoo.rlib".into()],
             dep_info: None,
+            native_cpu: false,
+            target: None,
         }
     }
 
@@ -482,6 +490,7 @@ mod rust_tests {
             externs: vec![("bar".into(), [3; 32])],
             static_libs: vec![[4; 32]],
             env_deps: vec!["MY_VAR".into()],
+            native_cpu: None,
         }
     }
 
@@ -518,6 +527,12 @@ mod rust_tests {
         let mut static_lib = inputs();
         static_lib.static_libs[0] = [9; 32];
         changed.push(key_with(&[], &static_lib));
+        let mut native = inputs();
+        native.native_cpu = Some(b"native - (currently haswell)".to_vec());
+        changed.push(key_with(&[], &native));
+        let mut other_native = inputs();
+        other_native.native_cpu = Some(b"native - (currently znver3)".to_vec());
+        changed.push(key_with(&[], &other_native));
         changed.push(rust_key(
             &identity(),
             &compilation(&["--crate-name", "foo", "--cfg", "x"]),

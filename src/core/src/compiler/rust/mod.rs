@@ -67,6 +67,10 @@ pub struct RustCompilation {
     pub outputs: Vec<OsString>,
     /// The name of the dep-info file within `out_dir`, when `--emit` asks for one.
     pub dep_info: Option<OsString>,
+    /// `-C target-cpu=native`: the key must hold what `native` means on this machine.
+    pub native_cpu: bool,
+    /// The `--target` value, if any.
+    pub target: Option<String>,
 }
 
 /// Reads a rustc command line (`args` without the rustc executable). `cwd` is the compile's
@@ -223,6 +227,8 @@ impl Scan {
             json: self.json,
             outputs,
             dep_info,
+            native_cpu: self.native_cpu,
+            target: self.target,
         })
     }
 }

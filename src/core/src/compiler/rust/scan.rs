@@ -51,6 +51,8 @@ pub(super) struct Scan {
     pub(super) error_format: Option<String>,
     pub(super) json: Option<String>,
     pub(super) target: Option<String>,
+    /// `-C target-cpu=native` is in force.
+    pub(super) native_cpu: bool,
     pub(super) split_debuginfo: Option<String>,
 }
 
@@ -154,8 +156,9 @@ impl Scan {
         match name.as_str() {
             "help" => self.query = true,
             "incremental" => self.refuse("incremental"),
-            // The output depends on the machine that compiles, which no key can see.
-            "target-cpu" if value == Some("native") => self.refuse("-C target-cpu=native"),
+            // The output depends on the machine that compiles: the flow asks rustc what
+            // `native` means here, and that goes into the key. The last one counts.
+            "target-cpu" => self.native_cpu = value == Some("native"),
             n if REFUSED_CODEGEN.contains(&n) && !off => self.refuse(format!("-C {n}")),
             "extra-filename" => self.extra_filename = value.unwrap_or_default().to_owned(),
             "split-debuginfo" => self.split_debuginfo = value.map(str::to_owned),

@@ -442,12 +442,12 @@ fn non_utf8_never_panics() {
 }
 
 #[test]
-fn native_cpu_is_refused() {
-    assert_eq!(
-        reason(&words(&format!("{LIB} -C target-cpu=native"))),
-        "-C target-cpu=native"
-    );
-    cacheable(&words(&format!("{LIB} -C target-cpu=x86-64-v2")));
+fn native_cpu_is_marked_for_the_flow_to_resolve() {
+    assert!(cacheable(&words(&format!("{LIB} -C target-cpu=native"))).native_cpu);
+    assert!(!cacheable(&words(&format!("{LIB} -C target-cpu=x86-64-v2"))).native_cpu);
+    // The last one counts.
+    let later = format!("{LIB} -C target-cpu=native -C target-cpu=x86-64");
+    assert!(!cacheable(&words(&later)).native_cpu);
 }
 
 #[test]

@@ -68,6 +68,7 @@ const NO_FILE_READ: &[&str] = &[
     "-Xpreprocessor",
     "-Wp,",
     "-Xassembler",
+    "-Wa,",
     // Where the driver finds its programs: its dry run's programs are digested.
     "-B",
     "--gcc-toolchain",
