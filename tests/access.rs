@@ -310,6 +310,7 @@ fn foreign_client() {
         ],
         env: Vec::new(),
         stderr_is_terminal: false,
+        umask: 0o022,
     });
     if let Err(error) = send(&mut stream, "", request) {
         println!("FOREIGN send failed: {error}");
@@ -482,6 +483,7 @@ fn tcp_answers_only_the_users_token() {
         args: vec!["-c".into(), "hello.c".into(), "-o".into(), "hello.o".into()],
         env: std::env::vars_os().collect(),
         stderr_is_terminal: false,
+        umask: 0o022,
     });
     let mut wrong = token.to_owned().into_bytes();
     wrong[0] = if wrong[0] == b'0' { b'1' } else { b'0' };

@@ -19,3 +19,4 @@ mod rust_cache;
 mod s3;
 mod terminal;
 mod tidy;
+mod umask;

@@ -54,6 +54,7 @@ pub fn run(compiler: OsString, args: Vec<OsString>) -> anyhow::Result<i32> {
         args: args.clone(),
         env: std::env::vars_os().collect(),
         stderr_is_terminal: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        umask: own_umask(),
     };
     match through_server(request) {
         Outcome::Finished(finished) => Ok(fallback::replay(finished)),
@@ -64,6 +65,16 @@ pub fn run(compiler: OsString, args: Vec<OsString>) -> anyhow::Result<i32> {
             Ok(fallback::run_locally(&exe, &args))
         }
     }
+}
+
+/// This process's umask. Setting it is the only way to read it besides a file read of
+/// /proc/self/status; it is put back at once, and the client runs no other thread that could
+/// create a file in between.
+fn own_umask() -> u32 {
+    use rustix::fs::Mode;
+    let umask = rustix::process::umask(Mode::from_raw_mode(0o022));
+    rustix::process::umask(umask);
+    umask.as_raw_mode()
 }
 
 fn through_server(request: CompileRequest) -> Outcome {

@@ -11,8 +11,8 @@ use std::ffi::OsString;
 use std::fmt;
 
 /// Bumped whenever a message changes shape. Client and server must agree on it exactly.
-/// (2: paths, arguments and the environment travel as binaries.)
-pub const PROTOCOL_VERSION: u32 = 2;
+/// (2: paths, arguments and the environment travel as binaries. 3: the client's umask.)
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// A request as it travels: the protocol version first, then the client's credential for a TCP
 /// endpoint (empty over a Unix socket), then the request. `Debug` hides the credential.
@@ -51,8 +51,10 @@ pub struct CompileRequest {
     pub env: Vec<(OsString, OsString)>,
     /// Whether the client's stderr is a terminal, where compilers colour their diagnostics by
     /// default; the server's compilers write to pipes and must be asked to.
-    #[serde(default)]
     pub stderr_is_terminal: bool,
+    /// The client's umask: the compilers the server runs for it create files under it, and
+    /// restored outputs get the mode a compile would have given them.
+    pub umask: u32,
 }
 
 impl fmt::Debug for Envelope {
@@ -75,6 +77,7 @@ impl fmt::Debug for CompileRequest {
             .field("args", &self.args)
             .field("env_names", &env_names)
             .field("stderr_is_terminal", &self.stderr_is_terminal)
+            .field("umask", &format_args!("{:03o}", self.umask))
             .finish()
     }
 }
@@ -250,6 +253,7 @@ mod tests {
                 args: vec!["-c".into()],
                 env: vec![("AWS_SECRET_ACCESS_KEY".into(), "envsecret".into())],
                 stderr_is_terminal: false,
+                umask: 0o22,
             }),
         };
         let shown = format!("{envelope:?}");
@@ -266,6 +270,7 @@ mod tests {
             args: vec!["-c".into(), OsString::from_vec(vec![0xfe, b'.', b'c'])],
             env: vec![("PATH".into(), "/bin".into())],
             stderr_is_terminal: true,
+            umask: 0o77,
         });
         let envelope = Envelope {
             version: PROTOCOL_VERSION,
@@ -287,6 +292,7 @@ mod tests {
             args: vec![strange.clone()],
             env: vec![(strange.clone(), strange)],
             stderr_is_terminal: false,
+            umask: 0,
         });
         let bytes = encode(&request).unwrap();
         assert!(bytes.len() < 5 * 200 + 64, "{} bytes", bytes.len());
