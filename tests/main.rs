@@ -20,3 +20,4 @@ mod s3;
 mod terminal;
 mod tidy;
 mod umask;
+mod wire;

@@ -10,6 +10,7 @@
 
 use crate::flow::{self, Decision, Services};
 use crate::lifecycle::{Activity, Shutdown};
+use crate::read_budget::{BudgetedCodec, ReadBudget};
 use crate::stats::{Snapshot, Zero};
 use crate::storage::Describe;
 use actix::io::{FramedWrite, WriteHandler};
@@ -34,6 +35,8 @@ pub struct Control {
     /// The credential a client must present; empty when the transport already proves who the
     /// client is.
     pub token: Arc<str>,
+    /// The bound on request bytes being read over all connections.
+    pub read_budget: Arc<ReadBudget>,
 }
 
 type Writer = Box<dyn AsyncWrite + Unpin>;
@@ -47,7 +50,7 @@ pub struct Connection {
     client_gone: bool,
 }
 
-/// The codec both directions use; it refuses frames over the shared limit.
+/// The codec of responses; it refuses frames over the shared limit.
 pub fn codec() -> LengthDelimitedCodec {
     LengthDelimitedCodec::builder()
         .length_field_length(sccache_core::framing::LENGTH_FIELD_BYTES)
@@ -66,7 +69,8 @@ impl Connection {
         services.client_gone = tokio_util::sync::CancellationToken::new();
         let (read_half, write_half) = tokio::io::split(stream);
         Connection::create(move |ctx| {
-            ctx.add_stream(FramedRead::new(read_half, codec()));
+            let requests = BudgetedCodec::new(control.read_budget.clone());
+            ctx.add_stream(FramedRead::new(read_half, requests));
             let writer: Writer = Box::new(write_half);
             Connection {
                 writer: FramedWrite::new(writer, codec(), ctx),
@@ -178,7 +182,10 @@ impl Connection {
                 executed
                     .into_actor(actor)
                     .map(move |(finished, after), actor, ctx| {
-                        actor.reply(&Response::CompileFinished(finished));
+                        // Large output in chunks, so no frame nears the limit.
+                        for frame in protocol::finished_in_frames(finished) {
+                            actor.reply(&frame);
+                        }
                         log::debug!(
                             "compile answered {:?} after its request",
                             received.elapsed()

@@ -250,6 +250,7 @@ pub fn response_name(response: &Response) -> &'static str {
         Response::ShuttingDown(_) => "ShuttingDown",
         Response::VersionMismatch { .. } => "VersionMismatch",
         Response::Refused(_) => "Refused",
+        Response::Output { .. } => "Output",
     }
 }
 

@@ -11,7 +11,7 @@ use crate::fallback;
 use crate::resolve::{own_exe, resolve_compiler, Resolution};
 use crate::spawn::connect_or_start;
 use anyhow::Context;
-use sccache_core::protocol::{CompileFinished, CompileRequest, Request, Response};
+use sccache_core::protocol::{CompileFinished, CompileRequest, OutputStream, Request, Response};
 use std::ffi::OsString;
 
 /// Exit code when the compiler cannot be found, as sccache exits.
@@ -100,6 +100,10 @@ fn through_server(request: CompileRequest) -> Outcome {
 /// server that dies closes the connection.
 fn await_result(connection: &mut Connection) -> Outcome {
     let mut started = false;
+    // Output that came in chunks ahead of the `CompileFinished` carrying the rest. It is
+    // replayed only with the result: the connection may still break, and then the compile
+    // runs here and prints its own.
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
     loop {
         let response = match connection.receive() {
             Ok(response) => response,
@@ -107,7 +111,17 @@ fn await_result(connection: &mut Connection) -> Outcome {
         };
         match response {
             Response::CompileStarted if !started => started = true,
-            Response::CompileFinished(finished) => return Outcome::Finished(finished),
+            Response::Output { stream, bytes } if started => match stream {
+                OutputStream::Stdout => stdout.extend_from_slice(&bytes),
+                OutputStream::Stderr => stderr.extend_from_slice(&bytes),
+            },
+            Response::CompileFinished(mut finished) => {
+                stdout.append(&mut finished.stdout);
+                stderr.append(&mut finished.stderr);
+                finished.stdout = stdout;
+                finished.stderr = stderr;
+                return Outcome::Finished(finished);
+            }
             Response::UnhandledCompile | Response::UnsupportedCompiler(_) if !started => {
                 return Outcome::Local(None)
             }
@@ -178,6 +192,26 @@ mod tests {
             ]),
             Outcome::Finished(finished)
         );
+    }
+
+    #[test]
+    fn output_in_chunks_is_put_back_together() {
+        let finished = CompileFinished {
+            exit_code: Some(1),
+            stdout: vec![b'o'; 3 * sccache_core::protocol::OUTPUT_CHUNK / 2],
+            stderr: (0..5 * sccache_core::protocol::OUTPUT_CHUNK / 2)
+                .map(|index| index as u8)
+                .collect(),
+            ..CompileFinished::default()
+        };
+        let mut frames = vec![frame(Response::CompileStarted)];
+        frames.extend(
+            sccache_core::protocol::finished_in_frames(finished.clone())
+                .into_iter()
+                .map(frame),
+        );
+        assert!(frames.len() > 3);
+        assert_eq!(answer_with(frames), Outcome::Finished(finished));
     }
 
     #[test]
