@@ -533,7 +533,7 @@ fn a_client_with_another_token_compiles_locally() {
     std::fs::write(&token_path, original).unwrap_or_else(|error| panic!("{error}"));
     assert_success(&output, "compile");
     let warning = String::from_utf8_lossy(&output.stderr);
-    assert!(warning.contains("wrong credential"), "{warning}");
+    assert!(warning.contains("did not prove"), "{warning}");
     assert!(warning.contains("compiling locally"), "{warning}");
     assert!(dir.path().join("hello.o").exists());
     assert_eq!(count(&server.stats(), "compile_requests"), 0);

@@ -1,7 +1,13 @@
 //! What travels between client and server: output far over the frame limit arrives whole
-//! (in chunks) and is counted once.
+//! (in chunks) and is counted once, and over TCP nothing secret goes to a listener that does
+//! not hold the user's token.
 
-use crate::harness::{assert_success, compile_through_wrapper, count, fixture, Server};
+use crate::harness::{
+    assert_success, compile_through_wrapper, count, fixture, run, sccache_bin, Server,
+};
+use std::io::Read;
+use std::net::TcpListener;
+use std::time::Duration;
 
 /// A "gcc" that prints `seq 1 9000000` (about 68 MiB, more than a frame may hold) on stderr
 /// when it compiles, and is gcc otherwise (probes, the preprocessor).
@@ -39,4 +45,48 @@ fn output_over_the_frame_limit_arrives_whole_and_is_compiled_once() {
     let stats = server.stats();
     assert_eq!(count(&stats, "cache_hits.counts.C/C++"), 1, "{stats:#}");
     assert_eq!(count(&stats, "compile_requests"), 2, "{stats:#}");
+}
+
+#[test]
+fn a_listener_without_the_token_gets_neither_it_nor_the_environment() {
+    // Someone listens on the port first, as another account could before the server starts.
+    let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap_or_else(|error| panic!("{error}"));
+    let mut server = Server::configured(std::env::temp_dir().join("sccache-never"), &[], None);
+    server.port = listener
+        .local_addr()
+        .unwrap_or_else(|error| panic!("{error}"))
+        .port();
+    let received = std::thread::spawn(move || {
+        let mut heard = Vec::new();
+        // The client's connection, answered with nothing but silence and a close.
+        if let Ok((mut stream, _)) = listener.accept() {
+            stream
+                .set_read_timeout(Some(Duration::from_secs(2)))
+                .unwrap_or_else(|error| panic!("{error}"));
+            let mut buffer = [0u8; 65536];
+            while let Ok(read) = stream.read(&mut buffer) {
+                if read == 0 {
+                    break;
+                }
+                heard.extend_from_slice(&buffer[..read]);
+            }
+        }
+        heard
+    });
+    let dir = fixture("c");
+    let marker = "marker-value-7f3a9c";
+    let output = run(server
+        .command(sccache_bin())
+        .current_dir(dir.path())
+        .env("SCCACHE_TEST_MARKER", marker)
+        .args(["gcc", "-c", "util.c", "-o", "util.o"]));
+    assert_success(&output, "a compile facing a foreign listener");
+    assert!(dir.path().join("util.o").exists());
+    let heard = received.join().unwrap_or_default();
+    let token = crate::harness::token(&server);
+    let contains = |needle: &[u8]| heard.windows(needle.len()).any(|window| window == needle);
+    assert!(!token.is_empty());
+    assert!(!contains(token.as_bytes()), "the token was sent");
+    assert!(!contains(marker.as_bytes()), "the environment was sent");
+    assert!(!contains(b"util.c"), "the command line was sent");
 }

@@ -18,6 +18,7 @@ use actix::prelude::*;
 use bytes::{Bytes, BytesMut};
 use sccache_core::access::credentials_match;
 use sccache_core::framing::MAX_FRAME_LEN;
+use sccache_core::handshake;
 use sccache_core::protocol::{self, Envelope, ProtocolError, Request, Response};
 use sccache_core::stats::{Stats, StatsReport};
 use std::sync::Arc;
@@ -48,6 +49,8 @@ pub struct Connection {
     /// Requests being worked on; the actor outlives the client's half-close until they finish.
     in_flight: usize,
     client_gone: bool,
+    /// Over TCP, after `Hello`: the proof the client's requests carry in place of the token.
+    client_proof: Option<String>,
 }
 
 /// The codec of responses; it refuses frames over the shared limit.
@@ -78,6 +81,7 @@ impl Connection {
                 control,
                 in_flight: 0,
                 client_gone: false,
+                client_proof: None,
             }
         })
     }
@@ -117,15 +121,50 @@ impl Connection {
         }
     }
 
+    /// Answers a TCP client's `Hello` with this server's nonce and proof of the token, and
+    /// remembers the proof its requests must carry (see `sccache_core::handshake`).
+    fn answer_hello(&mut self, client_nonce: &[u8]) {
+        if self.control.token.is_empty() || client_nonce.len() != handshake::NONCE_LEN {
+            self.reply_and_close(&Response::Refused("unexpected handshake".into()));
+            return;
+        }
+        let nonce = match handshake::nonce() {
+            Ok(nonce) => nonce,
+            Err(error) => {
+                log::error!("{error}");
+                self.reply_and_close(&Response::Refused(error.to_string()));
+                return;
+            }
+        };
+        let token = &self.control.token;
+        let proof = handshake::server_proof(token, client_nonce, &nonce);
+        self.client_proof = Some(handshake::client_proof(token, client_nonce, &nonce));
+        self.reply(&Response::Challenge { nonce, proof });
+    }
+
+    /// Whether a request's credential is good: the proof after a handshake, or the token
+    /// itself (which only a client that already trusts this server sends, e.g. a
+    /// `--stop-server` of another version).
+    fn credential_is_good(&self, presented: &str) -> bool {
+        let token = &self.control.token;
+        token.is_empty()
+            || credentials_match(presented, token)
+            || (self.client_proof.as_deref())
+                .is_some_and(|proof| credentials_match(presented, proof))
+    }
+
     fn handle_request(&mut self, envelope: Envelope, ctx: &mut Context<Self>) {
-        if !self.control.token.is_empty()
-            && !credentials_match(&envelope.token, &self.control.token)
-        {
+        if let Request::Hello { nonce } = &envelope.request {
+            self.answer_hello(nonce);
+            return;
+        }
+        if !self.credential_is_good(&envelope.token) {
             log::warn!("refused a request with a wrong credential");
             self.reply_and_close(&Response::Refused("wrong credential".into()));
             return;
         }
         match envelope.request {
+            Request::Hello { .. } => {}
             Request::Compile(request) => self.handle_compile(request, ctx),
             Request::GetStats => {
                 self.begin();

@@ -161,6 +161,15 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         let server = std::thread::spawn(move || {
             let (mut stream, _) = listener.accept().unwrap();
+            // The handshake, as a server holding the (empty) token answers it.
+            let hello = sccache_core::framing::read_frame(&mut stream).unwrap();
+            let hello = sccache_core::protocol::decode_envelope(&hello).unwrap();
+            let Request::Hello { nonce: client } = hello.request else {
+                panic!("{hello:?}")
+            };
+            let nonce = vec![7; sccache_core::handshake::NONCE_LEN];
+            let proof = sccache_core::handshake::server_proof("", &client, &nonce);
+            write_frame(&mut stream, &frame(Response::Challenge { nonce, proof })).unwrap();
             let _ = sccache_core::framing::read_frame(&mut stream).unwrap();
             for frame in frames {
                 write_frame(&mut stream, &frame).unwrap();

@@ -11,8 +11,8 @@ use std::ffi::OsString;
 use std::fmt;
 
 /// Bumped whenever a message changes shape. Client and server must agree on it exactly.
-/// (2: paths, arguments and the environment travel as binaries. 3: the client's umask, output
-/// in `Output` chunks.)
+/// (2: paths, arguments and the environment travel as binaries. 3: the client's umask, the
+/// TCP handshake `Hello`/`Challenge`, output in `Output` chunks.)
 pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The most bytes of compiler output one `Output` frame carries; larger output travels in
@@ -35,6 +35,12 @@ pub enum Request {
     GetStats,
     ZeroStats,
     Shutdown,
+    /// Over TCP, the first request: the client's nonce for the mutual proof of the token
+    /// (`handshake`); the envelope's token is empty.
+    Hello {
+        #[serde(with = "serde_bytes")]
+        nonce: Vec<u8>,
+    },
 }
 
 /// A compiler invocation as the user made it. Paths and arguments are `OsString` because they
@@ -109,6 +115,12 @@ pub enum Response {
     },
     /// The request was refused (bad credential, unreadable request).
     Refused(String),
+    /// The answer to `Hello`: the server's nonce and its proof that it holds the token.
+    Challenge {
+        #[serde(with = "serde_bytes")]
+        nonce: Vec<u8>,
+        proof: String,
+    },
     /// Compiler output to put before what the `CompileFinished` that follows carries: large
     /// output travels in chunks of at most `OUTPUT_CHUNK` bytes.
     Output {
