@@ -58,10 +58,11 @@ fn a_listener_without_the_token_gets_neither_it_nor_the_environment() {
         .port();
     let received = std::thread::spawn(move || {
         let mut heard = Vec::new();
-        // The client's connection, answered with nothing but silence and a close.
+        // The client's connection, answered with nothing but silence until the client gives
+        // up (a listener that closed at once would only be the easier case).
         if let Ok((mut stream, _)) = listener.accept() {
             stream
-                .set_read_timeout(Some(Duration::from_secs(2)))
+                .set_read_timeout(Some(Duration::from_secs(30)))
                 .unwrap_or_else(|error| panic!("{error}"));
             let mut buffer = [0u8; 65536];
             while let Ok(read) = stream.read(&mut buffer) {
@@ -75,12 +76,19 @@ fn a_listener_without_the_token_gets_neither_it_nor_the_environment() {
     });
     let dir = fixture("c");
     let marker = "marker-value-7f3a9c";
+    let started = std::time::Instant::now();
     let output = run(server
         .command(sccache_bin())
         .current_dir(dir.path())
         .env("SCCACHE_TEST_MARKER", marker)
         .args(["gcc", "-c", "util.c", "-o", "util.o"]));
     assert_success(&output, "a compile facing a foreign listener");
+    assert!(
+        started.elapsed() < Duration::from_secs(25),
+        "the client hung"
+    );
+    let warning = String::from_utf8_lossy(&output.stderr);
+    assert!(warning.contains("compiling locally"), "{warning}");
     assert!(dir.path().join("util.o").exists());
     let heard = received.join().unwrap_or_default();
     let token = crate::harness::token(&server);

@@ -27,6 +27,11 @@ use std::time::Duration;
 /// this long means there is none worth waiting for.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// How long to wait for the answer to `Hello`. A server answers it at once, without waiting
+/// for any compile; a listener that stays silent this long is not one, and the compile must
+/// not hang on it.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Why talking to the server failed.
 #[derive(Debug)]
 pub enum ClientError {
@@ -216,7 +221,16 @@ impl Connection {
             nonce: client_nonce.clone(),
         };
         self.send_envelope(String::new(), hello)?;
-        match self.receive()? {
+        let untimed = !self.timed;
+        if untimed {
+            self.set_read_timeout(Some(HANDSHAKE_TIMEOUT))
+                .map_err(ClientError::Io)?;
+        }
+        let answer = self.receive();
+        if untimed {
+            self.set_read_timeout(None).map_err(ClientError::Io)?;
+        }
+        match answer? {
             Response::Challenge { nonce, proof } => {
                 let expected = handshake::server_proof(&self.token, &client_nonce, &nonce);
                 if nonce.len() != handshake::NONCE_LEN || !credentials_match(&proof, &expected) {
