@@ -1,8 +1,10 @@
 //! The connection actor: one per client connection.
 //!
-//! It reads length-delimited frames, checks the protocol version and credential of each
-//! request, and answers: stats requests itself (from the stats actor and the backend), compile
-//! requests through the compile flow. A malformed or oversized frame closes this connection
+//! It reads length-delimited frames (within the request limits of `read_budget`), checks the
+//! protocol version and credential of each request (over TCP, the proof agreed in a `Hello`
+//! handshake, `sccache_core::handshake`), and answers: stats requests itself (from the stats
+//! actor and the backend), compile requests through the compile flow, whose large output goes
+//! out in chunks. A malformed or oversized frame closes this connection
 //! only; the server keeps serving everyone else. The cache write of a miss is sent after the
 //! client's `CompileFinished` is queued, so the client never waits for it. When the client goes
 //! (its socket closed or broken), the compiles it asked for are interrupted and write none of
@@ -164,6 +166,7 @@ impl Connection {
             return;
         }
         match envelope.request {
+            // Answered above, before any credential is due.
             Request::Hello { .. } => {}
             Request::Compile(request) => self.handle_compile(request, ctx),
             Request::GetStats => {
