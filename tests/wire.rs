@@ -1,10 +1,13 @@
 //! What travels between client and server: output far over the frame limit arrives whole
 //! (in chunks) and is counted once, and over TCP nothing secret goes to a listener that does
-//! not hold the user's token.
+//! not hold the user's token, while `--stop-server` can still stop an older server of this
+//! user's.
 
 use crate::harness::{
     assert_success, compile_through_wrapper, count, fixture, run, sccache_bin, Server,
 };
+use sccache_core::framing::{read_frame, write_frame};
+use sccache_core::protocol::{encode, Response};
 use std::io::Read;
 use std::net::TcpListener;
 use std::time::Duration;
@@ -97,4 +100,39 @@ fn a_listener_without_the_token_gets_neither_it_nor_the_environment() {
     assert!(!contains(token.as_bytes()), "the token was sent");
     assert!(!contains(marker.as_bytes()), "the environment was sent");
     assert!(!contains(b"util.c"), "the command line was sent");
+}
+
+#[test]
+fn stop_server_stops_an_older_server_of_this_user_over_tcp() {
+    // A server of protocol 2 answers the handshake with a version mismatch and closes; it
+    // still obeys a `Shutdown` carrying the token itself, which may go to a listener of this
+    // user (this test's own).
+    let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap_or_else(|error| panic!("{error}"));
+    let mut server = Server::configured(std::env::temp_dir().join("sccache-never"), &[], None);
+    server.port = listener
+        .local_addr()
+        .unwrap_or_else(|error| panic!("{error}"))
+        .port();
+    let old_server = std::thread::spawn(move || {
+        let mismatch = Response::VersionMismatch {
+            server_version: "0.0.1".into(),
+            protocol: 2,
+        };
+        let (mut first, _) = listener.accept().unwrap_or_else(|error| panic!("{error}"));
+        read_frame(&mut first).unwrap_or_else(|error| panic!("{error}"));
+        write_frame(&mut first, &encode(&mismatch).unwrap_or_default())
+            .unwrap_or_else(|error| panic!("{error}"));
+        drop(first);
+        let (mut second, _) = listener.accept().unwrap_or_else(|error| panic!("{error}"));
+        let frame = read_frame(&mut second).unwrap_or_else(|error| panic!("{error}"));
+        let token = sccache_core::protocol::shutdown_of_any_version(&frame);
+        let stopping = Response::ShuttingDown(Box::default());
+        write_frame(&mut second, &encode(&stopping).unwrap_or_default())
+            .unwrap_or_else(|error| panic!("{error}"));
+        token
+    });
+    let output = server.stop();
+    let token = old_server.join().unwrap_or_default();
+    assert_success(&output, "sccache --stop-server facing a protocol-2 server");
+    assert_eq!(token, Some(crate::harness::token(&server)));
 }

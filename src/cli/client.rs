@@ -43,6 +43,9 @@ pub enum ClientError {
     Garbage(String),
     /// The TCP listener did not prove that it holds the user's token; nothing was sent to it.
     Untrusted(String),
+    /// A listener on this TCP port is another user's (or its owner is unknown); the token was
+    /// not sent to it.
+    ForeignListener(u16),
 }
 
 impl fmt::Display for ClientError {
@@ -59,6 +62,10 @@ impl fmt::Display for ClientError {
                 formatter,
                 "the server on {endpoint} did not prove that it holds this user's token (a \
                  changed token file, or another account listening there); nothing was sent to it"
+            ),
+            ClientError::ForeignListener(port) => write!(
+                formatter,
+                "127.0.0.1:{port} is not (only) this user's to listen on; the token was not sent"
             ),
         }
     }
@@ -197,6 +204,21 @@ impl Connection {
             Stream::Tcp(stream) => stream.set_read_timeout(timeout),
             Stream::Unix(stream) => stream.set_read_timeout(timeout),
         }
+    }
+
+    /// Sends `request` with the token itself and no handshake, for a server of an older
+    /// protocol (which cannot answer `Hello` but obeys a `Shutdown` of any version). Over TCP
+    /// only when every listener that a connection to the port can reach is this user's
+    /// (`listener_owner`); a Unix socket's owner was checked when it was opened.
+    pub fn send_to_older_server(&mut self, request: Request) -> Result<(), ClientError> {
+        self.handshake_due = false;
+        if let Stream::Tcp(stream) = self.stream.get_ref() {
+            let port = stream.peer_addr().map_err(ClientError::Io)?.port();
+            if !crate::listener_owner::listener_is_ours(port) {
+                return Err(ClientError::ForeignListener(port));
+            }
+        }
+        self.send_envelope(self.token.clone(), request)
     }
 
     /// Sends one request in an envelope of this client's protocol version; over TCP, after the

@@ -20,6 +20,7 @@ mod client;
 mod commands;
 mod compile;
 mod fallback;
+mod listener_owner;
 mod logging;
 mod process_start;
 mod resolve;
