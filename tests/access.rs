@@ -21,6 +21,8 @@ use tempfile::TempDir;
 const FOREIGN_SOCKET_VAR: &str = "SCCACHE_TEST_FOREIGN_SOCKET";
 /// The environment variable that turns `foreign_server` from a no-op into the helper.
 const FOREIGN_LISTEN_VAR: &str = "SCCACHE_TEST_FOREIGN_LISTEN";
+/// The loopback port `foreign_old_server` listens on.
+const FOREIGN_PORT_VAR: &str = "SCCACHE_TEST_FOREIGN_PORT";
 
 /// A server on the default endpoint: no `SCCACHE_SERVER_PORT`, a private runtime directory.
 struct UnixServer {
@@ -296,6 +298,7 @@ fn foreign_client() {
         ],
         env: Vec::new(),
         stderr_is_terminal: false,
+        umask: 0o022,
     });
     if let Err(error) = send(&mut stream, "", request) {
         println!("FOREIGN send failed: {error}");
@@ -357,6 +360,42 @@ fn foreign_server() {
     println!("FOREIGN done");
 }
 
+/// Another account's listener on a TCP port for `a_tcp_port_of_another_user_gets_no_token`:
+/// answers every frame as a server of protocol 2 would (a version mismatch) for four seconds,
+/// and prints each frame it gets in hexadecimal.
+#[test]
+#[ignore = "a helper that a_tcp_port_of_another_user_gets_no_token runs as another user"]
+fn foreign_old_server() {
+    let Some(port) = std::env::var(FOREIGN_PORT_VAR).ok() else {
+        return;
+    };
+    let listener = std::net::TcpListener::bind(format!("127.0.0.1:{port}"))
+        .unwrap_or_else(|error| panic!("{error}"));
+    println!("FOREIGN listening");
+    listener
+        .set_nonblocking(true)
+        .unwrap_or_else(|error| panic!("{error}"));
+    let mismatch = Response::VersionMismatch {
+        server_version: "0.0.1".into(),
+        protocol: 2,
+    };
+    let deadline = Instant::now() + Duration::from_secs(4);
+    while Instant::now() < deadline {
+        if let Ok((mut stream, _)) = listener.accept() {
+            let _ = stream.set_nonblocking(false);
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+            if let Ok(frame) = sccache_core::framing::read_frame(&mut stream) {
+                let hex: String = frame.iter().map(|byte| format!("{byte:02x}")).collect();
+                println!("FOREIGN frame {hex}");
+                let answer = sccache_core::protocol::encode(&mismatch).unwrap_or_default();
+                let _ = sccache_core::framing::write_frame(&mut stream, &answer);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    println!("FOREIGN done");
+}
+
 fn tcp(server: &Server) -> TcpStream {
     let stream = TcpStream::connect(("127.0.0.1", server.port))
         .unwrap_or_else(|error| panic!("connect: {error}"));
@@ -387,6 +426,7 @@ fn tcp_answers_only_the_users_token() {
         args: vec!["-c".into(), "hello.c".into(), "-o".into(), "hello.o".into()],
         env: std::env::vars_os().collect(),
         stderr_is_terminal: false,
+        umask: 0o022,
     });
     let mut wrong = token.to_owned().into_bytes();
     wrong[0] = if wrong[0] == b'0' { b'1' } else { b'0' };
@@ -436,7 +476,7 @@ fn a_client_with_another_token_compiles_locally() {
     std::fs::write(&token_path, original).unwrap_or_else(|error| panic!("{error}"));
     assert_success(&output, "compile");
     let warning = String::from_utf8_lossy(&output.stderr);
-    assert!(warning.contains("wrong credential"), "{warning}");
+    assert!(warning.contains("did not prove"), "{warning}");
     assert!(warning.contains("compiling locally"), "{warning}");
     assert!(dir.path().join("hello.o").exists());
     assert_eq!(count(&server.stats(), "compile_requests"), 0);
@@ -481,6 +521,49 @@ fn shutdown_stops_accepting_before_the_grace_period_ends() {
 /// them by this module's name when it is root.
 mod needs_root {
     use super::*;
+
+    #[test]
+    #[ignore = "needs root (.ci/test runs it as root): it listens as another user"]
+    fn a_tcp_port_of_another_user_gets_no_token() {
+        assert!(is_root(), "needs root: it listens as another user");
+        // Another account holds the port and poses as an older server, whose version mismatch
+        // would make `--stop-server` fall back to sending the token itself.
+        let port = crate::harness::free_port();
+        let helper = as_another_user(
+            "access::foreign_old_server",
+            FOREIGN_PORT_VAR,
+            Path::new(&port.to_string()),
+        )
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("{error}"));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the other user never listened");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let mut server = Server::configured(std::env::temp_dir().join("sccache-never"), &[], None);
+        server.port = port;
+        let stop = server.stop();
+        assert!(!stop.status.success(), "--stop-server claimed success");
+        let said = String::from_utf8_lossy(&stop.stderr);
+        assert!(said.contains("not (only) this user's"), "{said}");
+        let dir = fixture("c");
+        let output = server.compile(dir.path(), "gcc", &["-c", "hello.c", "-o", "hello.o"]);
+        assert_success(&output, "a compile facing another user's old server");
+        assert!(dir.path().join("hello.o").exists());
+        let helper = helper
+            .wait_with_output()
+            .unwrap_or_else(|error| panic!("{error}"));
+        let heard = String::from_utf8_lossy(&helper.stdout);
+        assert!(heard.contains("FOREIGN done"), "{heard}");
+        assert!(heard.contains("FOREIGN frame"), "{heard}");
+        let token: String = crate::harness::token(&server)
+            .bytes()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        assert!(!heard.contains(&token), "the token was sent: {heard}");
+    }
 
     #[test]
     #[ignore = "needs root (.ci/test runs it as root): it makes a directory of another user"]

@@ -468,6 +468,7 @@ pub fn request(exe: OsString, cwd: OsString, args: Vec<OsString>) -> CompileRequ
         args,
         env: std::env::vars_os().collect(),
         stderr_is_terminal: false,
+        umask: 0o022,
     }
 }
 

@@ -80,6 +80,9 @@ fn random_bytes_truncated_frames_and_huge_claims_close_only_their_connection() {
     assert!(send_raw(&server, &[0xff, 0xff, 0xff, 0xff, 0, 0, 0]));
     let over = (sccache_core::framing::MAX_FRAME_LEN as u32 + 1).to_be_bytes();
     assert!(send_raw(&server, &[&over[..], &[1, 2, 3][..]].concat()));
+    // Requests are small: a frame just over their own limit is refused as well.
+    let over = (sccache_core::framing::MAX_REQUEST_LEN as u32 + 1).to_be_bytes();
+    assert!(send_raw(&server, &[&over[..], &[1, 2, 3][..]].concat()));
     // Many half-open connections at once, dropped without a word.
     let idle: Vec<TcpStream> = (0..100)
         .map(|_| {
@@ -156,6 +159,39 @@ fn absurd_requests_are_answered_and_the_server_keeps_serving() {
         memory < 300 * 1024,
         "server holds {memory} KiB after absurd requests"
     );
+}
+
+#[test]
+fn many_connections_sending_large_requests_share_one_memory_budget() {
+    // Each connection announces a request just under the request limit and sends all of it
+    // but its last byte, then waits: without a bound over all connections the server would
+    // hold every one of them.
+    let server = Server::start();
+    let pid = server.stats()["pid"].as_u64().unwrap_or(0);
+    let length = sccache_core::framing::MAX_REQUEST_LEN - 1;
+    let body = vec![0x90u8; length - 1];
+    let mut held = Vec::new();
+    let mut closed = 0;
+    for _ in 0..40 {
+        let mut stream = connect(&server);
+        let sent = stream
+            .write_all(&(length as u32).to_be_bytes())
+            .and_then(|()| stream.write_all(&body));
+        match sent {
+            Ok(()) => held.push(stream),
+            Err(_) => closed += 1,
+        }
+    }
+    let memory = resident_kib(pid);
+    assert!(
+        memory < 400 * 1024,
+        "server holds {memory} KiB for 40 partial requests of 16 MiB"
+    );
+    // Those over the budget (256 MiB: 15 of these) were closed before they were read.
+    assert!(closed >= 20, "only {closed} of 40 connections were refused");
+    // Once they go, the budget is free again.
+    drop(held);
+    assert_still_serving(&server);
 }
 
 #[test]

@@ -25,4 +25,6 @@ mod rust_native;
 mod s3;
 mod terminal;
 mod tidy;
+mod umask;
 mod unseen_inputs;
+mod wire;

@@ -1,8 +1,10 @@
 //! The connection actor: one per client connection.
 //!
-//! It reads length-delimited frames, checks the protocol version and credential of each
-//! request, and answers: stats requests itself (from the stats actor and the backend), compile
-//! requests through the compile flow. A malformed or oversized frame closes this connection
+//! It reads length-delimited frames (within the request limits of `read_budget`), checks the
+//! protocol version and credential of each request (over TCP, the proof agreed in a `Hello`
+//! handshake, `sccache_core::handshake`), and answers: stats requests itself (from the stats
+//! actor and the backend), compile requests through the compile flow, whose large output goes
+//! out in chunks. A malformed or oversized frame closes this connection
 //! only; the server keeps serving everyone else. The cache write of a miss is sent after the
 //! client's `CompileFinished` is queued, so the client never waits for it. When the client goes
 //! (its socket closed or broken), the compiles it asked for are interrupted and write none of
@@ -10,6 +12,7 @@
 
 use crate::flow::{self, Decision, Services};
 use crate::lifecycle::{Activity, Shutdown};
+use crate::read_budget::{BudgetedCodec, ReadBudget};
 use crate::stats::{Snapshot, Zero};
 use crate::storage::Describe;
 use actix::io::{FramedWrite, WriteHandler};
@@ -17,6 +20,7 @@ use actix::prelude::*;
 use bytes::{Bytes, BytesMut};
 use sccache_core::access::credentials_match;
 use sccache_core::framing::MAX_FRAME_LEN;
+use sccache_core::handshake;
 use sccache_core::protocol::{self, Envelope, ProtocolError, Request, Response};
 use sccache_core::stats::{Stats, StatsReport};
 use std::sync::Arc;
@@ -34,6 +38,8 @@ pub struct Control {
     /// The credential a client must present; empty when the transport already proves who the
     /// client is.
     pub token: Arc<str>,
+    /// The bound on request bytes being read over all connections.
+    pub read_budget: Arc<ReadBudget>,
 }
 
 type Writer = Box<dyn AsyncWrite + Unpin>;
@@ -45,9 +51,11 @@ pub struct Connection {
     /// Requests being worked on; the actor outlives the client's half-close until they finish.
     in_flight: usize,
     client_gone: bool,
+    /// Over TCP, after `Hello`: the proof the client's requests carry in place of the token.
+    client_proof: Option<String>,
 }
 
-/// The codec both directions use; it refuses frames over the shared limit.
+/// The codec of responses; it refuses frames over the shared limit.
 pub fn codec() -> LengthDelimitedCodec {
     LengthDelimitedCodec::builder()
         .length_field_length(sccache_core::framing::LENGTH_FIELD_BYTES)
@@ -66,7 +74,8 @@ impl Connection {
         services.client_gone = tokio_util::sync::CancellationToken::new();
         let (read_half, write_half) = tokio::io::split(stream);
         Connection::create(move |ctx| {
-            ctx.add_stream(FramedRead::new(read_half, codec()));
+            let requests = BudgetedCodec::new(control.read_budget.clone());
+            ctx.add_stream(FramedRead::new(read_half, requests));
             let writer: Writer = Box::new(write_half);
             Connection {
                 writer: FramedWrite::new(writer, codec(), ctx),
@@ -74,6 +83,7 @@ impl Connection {
                 control,
                 in_flight: 0,
                 client_gone: false,
+                client_proof: None,
             }
         })
     }
@@ -113,15 +123,51 @@ impl Connection {
         }
     }
 
+    /// Answers a TCP client's `Hello` with this server's nonce and proof of the token, and
+    /// remembers the proof its requests must carry (see `sccache_core::handshake`).
+    fn answer_hello(&mut self, client_nonce: &[u8]) {
+        if self.control.token.is_empty() || client_nonce.len() != handshake::NONCE_LEN {
+            self.reply_and_close(&Response::Refused("unexpected handshake".into()));
+            return;
+        }
+        let nonce = match handshake::nonce() {
+            Ok(nonce) => nonce,
+            Err(error) => {
+                log::error!("{error}");
+                self.reply_and_close(&Response::Refused(error.to_string()));
+                return;
+            }
+        };
+        let token = &self.control.token;
+        let proof = handshake::server_proof(token, client_nonce, &nonce);
+        self.client_proof = Some(handshake::client_proof(token, client_nonce, &nonce));
+        self.reply(&Response::Challenge { nonce, proof });
+    }
+
+    /// Whether a request's credential is good: the proof after a handshake, or the token
+    /// itself (which only a client that already trusts this server sends, e.g. a
+    /// `--stop-server` of another version).
+    fn credential_is_good(&self, presented: &str) -> bool {
+        let token = &self.control.token;
+        token.is_empty()
+            || credentials_match(presented, token)
+            || (self.client_proof.as_deref())
+                .is_some_and(|proof| credentials_match(presented, proof))
+    }
+
     fn handle_request(&mut self, envelope: Envelope, ctx: &mut Context<Self>) {
-        if !self.control.token.is_empty()
-            && !credentials_match(&envelope.token, &self.control.token)
-        {
+        if let Request::Hello { nonce } = &envelope.request {
+            self.answer_hello(nonce);
+            return;
+        }
+        if !self.credential_is_good(&envelope.token) {
             log::warn!("refused a request with a wrong credential");
             self.reply_and_close(&Response::Refused("wrong credential".into()));
             return;
         }
         match envelope.request {
+            // Answered above, before any credential is due.
+            Request::Hello { .. } => {}
             Request::Compile(request) => self.handle_compile(request, ctx),
             Request::GetStats => {
                 self.begin();
@@ -178,7 +224,10 @@ impl Connection {
                 executed
                     .into_actor(actor)
                     .map(move |(finished, after), actor, ctx| {
-                        actor.reply(&Response::CompileFinished(finished));
+                        // Large output in chunks, so no frame nears the limit.
+                        for frame in protocol::finished_in_frames(finished) {
+                            actor.reply(&frame);
+                        }
                         log::debug!(
                             "compile answered {:?} after its request",
                             received.elapsed()

@@ -26,6 +26,8 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     pub fn new(jobs: usize) -> Self {
+        // Read now, at start, rather than on an actor's thread at the first compile.
+        server_umask();
         Dispatcher {
             slots: Arc::new(Semaphore::new(jobs.max(1))),
         }
@@ -47,6 +49,8 @@ pub struct Run {
     pub env: Vec<(OsString, OsString)>,
     /// Cancelled when the client that asked for the process is gone.
     pub client_gone: Option<CancellationToken>,
+    /// The client's umask, under which the process creates files (`None`: the server's).
+    pub umask: Option<u32>,
 }
 
 impl Run {
@@ -63,7 +67,15 @@ impl Run {
             cwd,
             env,
             client_gone: None,
+            umask: None,
         }
+    }
+
+    /// The same run, creating files under the client's `umask` as the compiler run by hand
+    /// would.
+    pub fn under_umask(mut self, umask: u32) -> Run {
+        self.umask = Some(umask);
+        self
     }
 
     /// The same run, stopped if the client is gone (see the module doc).
@@ -131,7 +143,11 @@ async fn run_process(run: Run) -> Result<ProcessOutput, RunError> {
         exe: run.exe.clone(),
         source,
     };
-    let mut child = tokio::process::Command::new(&run.exe)
+    let mut command = tokio::process::Command::new(&run.exe);
+    if let Some(umask) = run.umask.filter(|&umask| umask != server_umask()) {
+        crate::sys::with_umask(&mut command, umask);
+    }
+    let mut child = command
         .args(&run.args)
         .current_dir(&run.cwd)
         .env_clear()
@@ -179,6 +195,24 @@ async fn run_process(run: Run) -> Result<ProcessOutput, RunError> {
         stdout: stdout.map_err(spawn_error)?,
         stderr: stderr.map_err(spawn_error)?,
         duration: started.elapsed(),
+    })
+}
+
+/// The server's own umask, which its children inherit; read once, from /proc rather than by
+/// setting it, which would race with threads creating files. Unknown counts as 022, the
+/// usual value, so a client's other umask is still applied.
+fn server_umask() -> u32 {
+    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|status| {
+                let line = status
+                    .lines()
+                    .find_map(|line| line.strip_prefix("Umask:"))?;
+                u32::from_str_radix(line.trim(), 8).ok()
+            })
+            .unwrap_or(0o022)
     })
 }
 

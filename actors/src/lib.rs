@@ -17,6 +17,7 @@ pub mod hasher;
 pub mod lifecycle;
 pub mod listener;
 pub mod outputs;
+pub mod read_budget;
 pub mod server;
 pub mod server_error;
 pub mod stats;

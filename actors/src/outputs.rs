@@ -76,12 +76,25 @@ pub async fn collect(files: Vec<OutputFile>) -> Result<Vec<EntryFile>, OutputErr
     .await
 }
 
-/// Writes the entry's files to their targets, each atomically.
+/// Writes the entry's files to their targets, each atomically, with the mode a compile under
+/// `umask` would have given them.
 pub async fn restore(
     entry_files: Vec<EntryFile>,
     targets: Vec<OutputFile>,
+    umask: u32,
 ) -> Result<(), OutputError> {
-    blocking(move || prepare_now(&entry_files, &targets)?.take_steps(Pace::Any)).await
+    blocking(move || prepare_now(&entry_files, &targets, umask)?.take_steps(Pace::Any)).await
+}
+
+/// The mode a compiler creating the file under `umask` gives it: it asks for 0777 for an
+/// executable (a stored mode with any execute bit) and 0666 otherwise, less the umask. (No
+/// stored mode: a plain file.)
+pub fn created_mode(stored: Option<u32>, umask: u32) -> u32 {
+    let asked = match stored {
+        Some(mode) if mode & 0o111 != 0 => 0o777,
+        _ => 0o666,
+    };
+    asked & !umask & 0o777
 }
 
 /// An entry's files made ready beside their targets but not yet in place: each either written
@@ -127,8 +140,9 @@ enum Step {
 pub async fn prepare(
     entry_files: Vec<EntryFile>,
     targets: Vec<OutputFile>,
+    umask: u32,
 ) -> Result<Prepared, OutputError> {
-    blocking(move || prepare_now(&entry_files, &targets)).await
+    blocking(move || prepare_now(&entry_files, &targets, umask)).await
 }
 
 /// Puts a prepared restore in place: on this thread when that is cheap (see `Prepared`), on
@@ -209,7 +223,11 @@ impl Drop for Prepared {
     }
 }
 
-fn prepare_now(entry_files: &[EntryFile], targets: &[OutputFile]) -> Result<Prepared, OutputError> {
+fn prepare_now(
+    entry_files: &[EntryFile],
+    targets: &[OutputFile],
+    umask: u32,
+) -> Result<Prepared, OutputError> {
     let mut steps = VecDeque::with_capacity(targets.len());
     let mut cheap = true;
     for target in targets {
@@ -217,12 +235,11 @@ fn prepare_now(entry_files: &[EntryFile], targets: &[OutputFile]) -> Result<Prep
             .iter()
             .find(|file| file.name == target.name)
             .ok_or_else(|| OutputError::MissingInEntry(target.name.clone()))?;
+        let mode = created_mode(file.mode, umask);
         let (step, step_is_cheap) =
-            prepare_one(&target.path, &file.data, file.mode).map_err(|source| {
-                OutputError::Write {
-                    path: target.path.clone(),
-                    source,
-                }
+            prepare_one(&target.path, &file.data, mode).map_err(|source| OutputError::Write {
+                path: target.path.clone(),
+                source,
             })?;
         cheap &= step_is_cheap;
         steps.push_back(step);
@@ -230,11 +247,10 @@ fn prepare_now(entry_files: &[EntryFile], targets: &[OutputFile]) -> Result<Prep
     Ok(Prepared { steps, cheap })
 }
 
-/// The step that puts `data` at `path`, and whether taking it is cheap: a touch, or a rename to
-/// a name that does not exist yet, on a local file system.
-fn prepare_one(path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<(Step, bool)> {
-    // Without a mode, keep what a compiler would create: 0644 under the usual umask.
-    let mode = mode.unwrap_or(0o644);
+/// The step that puts `data` at `path` with `mode`, and whether taking it is cheap: a touch,
+/// or a rename to a name that does not exist yet, on a local file system. A target of the
+/// same bytes but another mode is replaced, so it gets the mode a compile would give it.
+fn prepare_one(path: &Path, data: &[u8], mode: u32) -> std::io::Result<(Step, bool)> {
     // Renaming over a device, a FIFO or a symlink would replace it instead of writing where
     // the compiler would have written; leave those to the compiler.
     let existing = match std::fs::symlink_metadata(path) {
@@ -390,7 +406,7 @@ mod tests {
 
     /// Prepares and puts one file in place at once, as `restore` does.
     fn write_atomically(path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<()> {
-        let (step, cheap) = prepare_one(path, data, mode)?;
+        let (step, cheap) = prepare_one(path, data, created_mode(mode, 0o022))?;
         Prepared {
             steps: VecDeque::from([step]),
             cheap,
@@ -420,7 +436,7 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let path = old_target(dir.path(), old, 0o644);
             let before = std::fs::metadata(&path).unwrap().modified().unwrap();
-            let mut prepared = prepare_now(&entry_file(b"object"), &target(&path)).unwrap();
+            let mut prepared = prepare_now(&entry_file(b"object"), &target(&path), 0o022).unwrap();
             assert_eq!(std::fs::read(&path).unwrap(), old);
             assert_eq!(
                 std::fs::metadata(&path).unwrap().modified().unwrap(),
@@ -441,7 +457,7 @@ mod tests {
                 Some(old) => old_target(dir.path(), old, 0o644),
                 None => dir.path().join("out.o"),
             };
-            let prepared = prepare_now(&entry_file(b"object"), &target(&path)).unwrap();
+            let prepared = prepare_now(&entry_file(b"object"), &target(&path), 0o022).unwrap();
             drop(prepared);
             assert_eq!(std::fs::read(&path).ok().as_deref(), existing);
             let left = std::fs::read_dir(dir.path()).unwrap().count();
@@ -453,7 +469,7 @@ mod tests {
     fn a_touch_does_not_land_on_a_target_replaced_since_it_was_checked() {
         let dir = tempfile::tempdir().unwrap();
         let path = old_target(dir.path(), b"object", 0o644);
-        let mut prepared = prepare_now(&entry_file(b"object"), &target(&path)).unwrap();
+        let mut prepared = prepare_now(&entry_file(b"object"), &target(&path), 0o022).unwrap();
         assert!(matches!(prepared.steps[0], Step::Touch { .. }));
         // Another writer replaces the output in between.
         let elsewhere = dir.path().join("elsewhere");
@@ -471,7 +487,7 @@ mod tests {
     fn a_touch_does_not_vouch_for_a_target_rewritten_in_place_since() {
         let dir = tempfile::tempdir().unwrap();
         let path = old_target(dir.path(), b"object", 0o644);
-        let mut prepared = prepare_now(&entry_file(b"object"), &target(&path)).unwrap();
+        let mut prepared = prepare_now(&entry_file(b"object"), &target(&path), 0o022).unwrap();
         // Same inode, other bytes of the same length.
         std::fs::OpenOptions::new()
             .write(true)
@@ -487,7 +503,7 @@ mod tests {
     fn a_quick_rename_leaves_a_target_that_appeared_to_the_blocking_pool() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.o");
-        let mut prepared = prepare_now(&entry_file(b"object"), &target(&path)).unwrap();
+        let mut prepared = prepare_now(&entry_file(b"object"), &target(&path), 0o022).unwrap();
         std::fs::write(&path, b"someone else's").unwrap();
         prepared.take_steps(Pace::Quick).unwrap();
         assert_eq!(prepared.steps.len(), 1, "the rename was not left");
@@ -506,7 +522,7 @@ mod tests {
         if std::os::unix::fs::chown(&path, Some(4321), Some(4321)).is_err() {
             return;
         }
-        let prepared = prepare_now(&entry_file(b"object"), &target(&path)).unwrap();
+        let prepared = prepare_now(&entry_file(b"object"), &target(&path), 0o022).unwrap();
         assert!(matches!(prepared.steps[0], Step::Replace { .. }));
     }
 
@@ -528,19 +544,19 @@ mod tests {
         let dir = tempfile::tempdir_in(shm).unwrap();
         let new = dir.path().join("new.o");
         assert!(
-            prepare_now(&entry_file(b"object"), &target(&new))
+            prepare_now(&entry_file(b"object"), &target(&new), 0o022)
                 .unwrap()
                 .cheap
         );
         let same = old_target(dir.path(), b"object", 0o644);
         assert!(
-            prepare_now(&entry_file(b"object"), &target(&same))
+            prepare_now(&entry_file(b"object"), &target(&same), 0o022)
                 .unwrap()
                 .cheap
         );
         std::fs::write(&same, b"other!").unwrap();
         assert!(
-            !prepare_now(&entry_file(b"object"), &target(&same))
+            !prepare_now(&entry_file(b"object"), &target(&same), 0o022)
                 .unwrap()
                 .cheap
         );

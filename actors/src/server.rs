@@ -89,6 +89,7 @@ fn start(config: ServerConfig, bound: Bound, token: String) -> Result<(), Server
         shutdown: lifecycle.clone().recipient(),
         activity: lifecycle.recipient(),
         token: Arc::from(token),
+        read_budget: crate::read_budget::ReadBudget::new(crate::read_budget::REQUEST_BUFFER_BUDGET),
     };
     actix_rt::spawn(listener.serve_until(stop_accepting, services, control));
     log::info!("listening on {}", config.endpoint);

@@ -1,8 +1,11 @@
-//! The server's one `unsafe` call: registering a descriptor with tokio's reactor.
+//! The server's `unsafe` calls: registering a descriptor with tokio's reactor, and setting a
+//! child's umask between fork and exec.
 //!
 //! tokio 1.54 made `AsyncFd` registration `unsafe` (its safe constructors are deprecated as
 //! unsound: `AsRawFd` does not promise the descriptor stays open), and nothing else in tokio
-//! waits on an arbitrary descriptor's readiness. Everything else the server asks of the
+//! waits on an arbitrary descriptor's readiness. A command has no umask setting, and the
+//! server's own umask is shared by all its threads, so a child that must create files under
+//! a client's umask sets it itself (`pre_exec`). Everything else the server asks of the
 //! system goes through `rustix` or std.
 
 use std::io;
@@ -16,4 +19,20 @@ pub fn readable(descriptor: OwnedFd) -> io::Result<AsyncFd<OwnedFd>> {
     // open file, for as long as the AsyncFd lives; nothing else closes it.
     let registered = unsafe { AsyncFd::register_with_interest(descriptor, Interest::READABLE) };
     registered.map_err(io::Error::from)
+}
+
+/// Makes `command`'s process run under `umask` (the client's), which it sets between fork and
+/// exec. This makes tokio fork instead of `posix_spawn`, so it is only for a umask that
+/// differs from the server's own.
+pub fn with_umask(command: &mut tokio::process::Command, umask: u32) {
+    let mask = rustix::fs::Mode::from_raw_mode(umask & 0o777);
+    // SAFETY: the closure runs in the forked child before exec, where only async-signal-safe
+    // calls are allowed; it makes one, umask(2) (rustix's wrapper is a bare system call that
+    // neither allocates nor takes a lock), and touches no other state.
+    unsafe {
+        command.pre_exec(move || {
+            rustix::process::umask(mask);
+            Ok(())
+        });
+    }
 }

@@ -1,14 +1,18 @@
 //! One connection to the server: connect to its endpoint (the Unix socket, or `127.0.0.1:<port>`
 //! with the user's token), send one request in its envelope, read the responses.
 //!
+//! Invariant: over TCP nothing but a nonce leaves before the listener has proved that it holds
+//! the user's token (`sccache_core::handshake`); requests then carry a proof, never the token.
+//!
 //! The failure kinds are typed because callers branch on them: a compile falls back to the local
 //! compiler on any of them, but words its warning by kind. This module neither starts a server
 //! nor decides what to do with an answer.
 
 use rustix::event::{PollFd, PollFlags};
-use sccache_core::access::{credential, current_uid, AccessError};
+use sccache_core::access::{credential, credentials_match, current_uid, AccessError};
 use sccache_core::config::{client_endpoint, private_dir, Endpoint};
 use sccache_core::framing::{read_frame, write_frame, FrameError};
+use sccache_core::handshake;
 use sccache_core::protocol::{
     decode_response, encode, Envelope, Request, Response, PROTOCOL_VERSION,
 };
@@ -23,6 +27,11 @@ use std::time::Duration;
 /// this long means there is none worth waiting for.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// How long to wait for the answer to `Hello`. A server answers it at once, without waiting
+/// for any compile; a listener that stays silent this long is not one, and the compile must
+/// not hang on it.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Why talking to the server failed.
 #[derive(Debug)]
 pub enum ClientError {
@@ -32,6 +41,11 @@ pub enum ClientError {
     Io(io::Error),
     /// The server's bytes did not decode as a response.
     Garbage(String),
+    /// The TCP listener did not prove that it holds the user's token; nothing was sent to it.
+    Untrusted(String),
+    /// A listener on this TCP port is another user's (or its owner is unknown); the token was
+    /// not sent to it.
+    ForeignListener(u16),
 }
 
 impl fmt::Display for ClientError {
@@ -44,6 +58,15 @@ impl fmt::Display for ClientError {
             ClientError::Garbage(detail) => {
                 write!(formatter, "the server answered garbage ({detail})")
             }
+            ClientError::Untrusted(endpoint) => write!(
+                formatter,
+                "the server on {endpoint} did not prove that it holds this user's token (a \
+                 changed token file, or another account listening there); nothing was sent to it"
+            ),
+            ClientError::ForeignListener(port) => write!(
+                formatter,
+                "127.0.0.1:{port} is not (only) this user's to listen on; the token was not sent"
+            ),
         }
     }
 }
@@ -132,7 +155,15 @@ impl Write for Stream {
 pub struct Connection {
     /// Buffered for reading, so that a frame's length and body usually arrive in one read.
     stream: BufReader<Stream>,
+    /// The user's token (empty over a Unix socket); over TCP it never leaves this process.
     token: String,
+    /// What requests carry as their credential: over TCP, the proof agreed in the handshake.
+    credential: String,
+    /// Over TCP, before the first request: the listener must first prove it holds the token.
+    handshake_due: bool,
+    /// The answer to a handshake that was not a challenge (a server of another version, a
+    /// refusal), given to the next `receive` in place of the request's answer.
+    pending: Option<Response>,
     /// Whether reads wait at most a set time (control commands); compiles wait forever.
     timed: bool,
 }
@@ -157,8 +188,11 @@ impl Connection {
             }
         };
         Ok(Connection {
+            handshake_due: matches!(stream, Stream::Tcp(_)),
             stream: BufReader::new(stream),
             token: address.token.clone(),
+            credential: String::new(),
+            pending: None,
             timed: false,
         })
     }
@@ -172,11 +206,73 @@ impl Connection {
         }
     }
 
-    /// Sends one request in an envelope of this client's protocol version.
+    /// Sends `request` with the token itself and no handshake, for a server of an older
+    /// protocol (which cannot answer `Hello` but obeys a `Shutdown` of any version). Over TCP
+    /// only when every listener that a connection to the port can reach is this user's
+    /// (`listener_owner`); a Unix socket's owner was checked when it was opened.
+    pub fn send_to_older_server(&mut self, request: Request) -> Result<(), ClientError> {
+        self.handshake_due = false;
+        if let Stream::Tcp(stream) = self.stream.get_ref() {
+            let port = stream.peer_addr().map_err(ClientError::Io)?.port();
+            if !crate::listener_owner::listener_is_ours(port) {
+                return Err(ClientError::ForeignListener(port));
+            }
+        }
+        self.send_envelope(self.token.clone(), request)
+    }
+
+    /// Sends one request in an envelope of this client's protocol version; over TCP, after the
+    /// handshake. When the handshake is answered otherwise than by a challenge, the request is
+    /// not sent and that answer is the next `receive`'s.
     pub fn send(&mut self, request: Request) -> Result<(), ClientError> {
+        if std::mem::take(&mut self.handshake_due) {
+            if let Some(answer) = self.handshake()? {
+                self.pending = Some(answer);
+                return Ok(());
+            }
+        }
+        self.send_envelope(self.credential.clone(), request)
+    }
+
+    /// Sends a nonce and checks the server's proof of the token; keeps the proof of this side
+    /// for the requests that follow. `Some`: the server answered something else.
+    fn handshake(&mut self) -> Result<Option<Response>, ClientError> {
+        let garbage = |error: handshake::NonceError| ClientError::Garbage(error.to_string());
+        let client_nonce = handshake::nonce().map_err(garbage)?;
+        let hello = Request::Hello {
+            nonce: client_nonce.clone(),
+        };
+        self.send_envelope(String::new(), hello)?;
+        let untimed = !self.timed;
+        if untimed {
+            self.set_read_timeout(Some(HANDSHAKE_TIMEOUT))
+                .map_err(ClientError::Io)?;
+        }
+        let answer = self.receive();
+        if untimed {
+            self.set_read_timeout(None).map_err(ClientError::Io)?;
+        }
+        match answer? {
+            Response::Challenge { nonce, proof } => {
+                let expected = handshake::server_proof(&self.token, &client_nonce, &nonce);
+                if nonce.len() != handshake::NONCE_LEN || !credentials_match(&proof, &expected) {
+                    let endpoint = match self.stream.get_ref() {
+                        Stream::Tcp(stream) => stream.peer_addr().map(|a| a.to_string()),
+                        Stream::Unix(_) => Ok("the socket".to_owned()),
+                    };
+                    return Err(ClientError::Untrusted(endpoint.unwrap_or_default()));
+                }
+                self.credential = handshake::client_proof(&self.token, &client_nonce, &nonce);
+                Ok(None)
+            }
+            other => Ok(Some(other)),
+        }
+    }
+
+    fn send_envelope(&mut self, credential: String, request: Request) -> Result<(), ClientError> {
         let envelope = Envelope {
             version: PROTOCOL_VERSION,
-            token: self.token.clone(),
+            token: credential,
             request,
         };
         let payload =
@@ -191,6 +287,9 @@ impl Connection {
 
     /// Reads the next response.
     pub fn receive(&mut self) -> Result<Response, ClientError> {
+        if let Some(answer) = self.pending.take() {
+            return Ok(answer);
+        }
         if !self.timed && self.stream.buffer().is_empty() {
             wait_readable(self.stream.get_ref());
         }
@@ -250,6 +349,8 @@ pub fn response_name(response: &Response) -> &'static str {
         Response::ShuttingDown(_) => "ShuttingDown",
         Response::VersionMismatch { .. } => "VersionMismatch",
         Response::Refused(_) => "Refused",
+        Response::Challenge { .. } => "Challenge",
+        Response::Output { .. } => "Output",
     }
 }
 
@@ -282,8 +383,24 @@ pub(crate) mod tests {
         let port = listener.local_addr().unwrap().port();
         let server = std::thread::spawn(move || {
             let (mut stream, _) = listener.accept().unwrap();
+            // The handshake first: the token itself never travels.
+            let hello = decode_envelope(&read_frame(&mut stream).unwrap()).unwrap();
+            let Request::Hello { nonce: client } = hello.request else {
+                panic!("{hello:?}")
+            };
+            assert_eq!(hello.token, "");
+            let nonce = handshake::nonce().unwrap();
+            let proof = handshake::server_proof("secret", &client, &nonce);
+            let challenge = Response::Challenge {
+                nonce: nonce.clone(),
+                proof,
+            };
+            write_frame(&mut stream, &encode(&challenge).unwrap()).unwrap();
             let envelope = decode_envelope(&read_frame(&mut stream).unwrap()).unwrap();
-            assert_eq!(envelope.token, "secret");
+            assert_eq!(
+                envelope.token,
+                handshake::client_proof("secret", &client, &nonce)
+            );
             assert_eq!(envelope.request, Request::ZeroStats);
             write_frame(&mut stream, &encode(&Response::ZeroedStats).unwrap()).unwrap();
             // Then garbage, then a close.
@@ -297,6 +414,31 @@ pub(crate) mod tests {
         assert!(matches!(connection.receive(), Err(ClientError::Garbage(_))));
         assert!(matches!(connection.receive(), Err(ClientError::Closed)));
         server.join().unwrap();
+    }
+
+    #[test]
+    fn a_listener_without_the_token_receives_only_a_nonce() {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let hello = read_frame(&mut stream).unwrap();
+            let challenge = Response::Challenge {
+                nonce: vec![1; handshake::NONCE_LEN],
+                proof: "00".repeat(32),
+            };
+            write_frame(&mut stream, &encode(&challenge).unwrap()).unwrap();
+            let mut rest = Vec::new();
+            stream.read_to_end(&mut rest).unwrap();
+            (hello, rest)
+        });
+        let mut connection = Connection::open(&tcp_address(port, "secret")).unwrap();
+        let error = connection.send(Request::ZeroStats).unwrap_err();
+        assert!(matches!(error, ClientError::Untrusted(_)), "{error}");
+        drop(connection);
+        let (hello, rest) = server.join().unwrap();
+        assert!(rest.is_empty(), "sent after a bad proof: {rest:?}");
+        assert!(!hello.windows(6).any(|window| window == b"secret"));
     }
 
     #[test]

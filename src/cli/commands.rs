@@ -65,7 +65,22 @@ fn stop(format: StatsFormat) -> anyhow::Result<i32> {
     }
     let mut connection =
         Connection::open(&address).with_context(|| format!("no server running on {address}"))?;
-    match call(&mut connection, Request::Shutdown)? {
+    let mut answer = call(&mut connection, Request::Shutdown)?;
+    if let Response::VersionMismatch { .. } = answer {
+        // A server of another version is what a user stops this way to replace it. One of an
+        // older protocol cannot answer the TCP handshake, and closed the connection: it is
+        // sent the token itself, if the port is this user's to listen on.
+        connection = Connection::open(&address)
+            .with_context(|| format!("no server running on {address}"))?;
+        connection
+            .set_read_timeout(Some(CONTROL_TIMEOUT))
+            .context("cannot configure the connection")?;
+        match connection.send_to_older_server(Request::Shutdown) {
+            Ok(()) => answer = connection.receive()?,
+            Err(error) => return Err(anyhow!("{}: {error}", unexpected(answer))),
+        }
+    }
+    match answer {
         Response::ShuttingDown(report) => {
             print_out(&render(&report, format)?);
             // The server stops listening as soon as it gets the request. Wait for that, so

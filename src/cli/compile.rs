@@ -11,7 +11,7 @@ use crate::fallback;
 use crate::resolve::{own_exe, resolve_compiler, Resolution};
 use crate::spawn::connect_or_start;
 use anyhow::Context;
-use sccache_core::protocol::{CompileFinished, CompileRequest, Request, Response};
+use sccache_core::protocol::{CompileFinished, CompileRequest, OutputStream, Request, Response};
 use std::ffi::OsString;
 
 /// Exit code when the compiler cannot be found, as sccache exits.
@@ -60,6 +60,7 @@ pub fn run(compiler: OsString, args: Vec<OsString>) -> anyhow::Result<i32> {
         args: args.clone(),
         env: std::env::vars_os().collect(),
         stderr_is_terminal: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        umask: own_umask(),
     };
     match through_server(request) {
         Outcome::Finished(finished) => Ok(fallback::replay(finished)),
@@ -70,6 +71,16 @@ pub fn run(compiler: OsString, args: Vec<OsString>) -> anyhow::Result<i32> {
             Ok(fallback::run_locally(&exe, &args))
         }
     }
+}
+
+/// This process's umask. Setting it is the only way to read it besides a file read of
+/// /proc/self/status; it is put back at once, and the client runs no other thread that could
+/// create a file in between.
+fn own_umask() -> u32 {
+    use rustix::fs::Mode;
+    let umask = rustix::process::umask(Mode::from_raw_mode(0o022));
+    rustix::process::umask(umask);
+    umask.as_raw_mode()
 }
 
 fn through_server(request: CompileRequest) -> Outcome {
@@ -95,6 +106,10 @@ fn through_server(request: CompileRequest) -> Outcome {
 /// server that dies closes the connection.
 fn await_result(connection: &mut Connection) -> Outcome {
     let mut started = false;
+    // Output that came in chunks ahead of the `CompileFinished` carrying the rest. It is
+    // replayed only with the result: the connection may still break, and then the compile
+    // runs here and prints its own.
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
     loop {
         let response = match connection.receive() {
             Ok(response) => response,
@@ -102,7 +117,17 @@ fn await_result(connection: &mut Connection) -> Outcome {
         };
         match response {
             Response::CompileStarted if !started => started = true,
-            Response::CompileFinished(finished) => return Outcome::Finished(finished),
+            Response::Output { stream, bytes } if started => match stream {
+                OutputStream::Stdout => stdout.extend_from_slice(&bytes),
+                OutputStream::Stderr => stderr.extend_from_slice(&bytes),
+            },
+            Response::CompileFinished(mut finished) => {
+                stdout.append(&mut finished.stdout);
+                stderr.append(&mut finished.stderr);
+                finished.stdout = stdout;
+                finished.stderr = stderr;
+                return Outcome::Finished(finished);
+            }
             Response::UnhandledCompile | Response::UnsupportedCompiler(_) if !started => {
                 return Outcome::Local(None)
             }
@@ -142,6 +167,15 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         let server = std::thread::spawn(move || {
             let (mut stream, _) = listener.accept().unwrap();
+            // The handshake, as a server holding the (empty) token answers it.
+            let hello = sccache_core::framing::read_frame(&mut stream).unwrap();
+            let hello = sccache_core::protocol::decode_envelope(&hello).unwrap();
+            let Request::Hello { nonce: client } = hello.request else {
+                panic!("{hello:?}")
+            };
+            let nonce = vec![7; sccache_core::handshake::NONCE_LEN];
+            let proof = sccache_core::handshake::server_proof("", &client, &nonce);
+            write_frame(&mut stream, &frame(Response::Challenge { nonce, proof })).unwrap();
             let _ = sccache_core::framing::read_frame(&mut stream).unwrap();
             for frame in frames {
                 write_frame(&mut stream, &frame).unwrap();
@@ -173,6 +207,26 @@ mod tests {
             ]),
             Outcome::Finished(finished)
         );
+    }
+
+    #[test]
+    fn output_in_chunks_is_put_back_together() {
+        let finished = CompileFinished {
+            exit_code: Some(1),
+            stdout: vec![b'o'; 3 * sccache_core::protocol::OUTPUT_CHUNK / 2],
+            stderr: (0..5 * sccache_core::protocol::OUTPUT_CHUNK / 2)
+                .map(|index| index as u8)
+                .collect(),
+            ..CompileFinished::default()
+        };
+        let mut frames = vec![frame(Response::CompileStarted)];
+        frames.extend(
+            sccache_core::protocol::finished_in_frames(finished.clone())
+                .into_iter()
+                .map(frame),
+        );
+        assert!(frames.len() > 3);
+        assert_eq!(answer_with(frames), Outcome::Finished(finished));
     }
 
     #[test]

@@ -85,6 +85,8 @@ pub struct EarlyLookup {
 pub struct EarlyRestore<'a> {
     pub targets: &'a [OutputFile],
     pub adapter: &'a dyn EntryAdapter,
+    /// The client's umask, which decides the restored files' modes.
+    pub umask: u32,
 }
 
 /// What an entry needs on its way into and out of the cache, beyond its files: the rust flow

@@ -64,6 +64,7 @@ mod tests {
                 .map(|(name, value)| (name.into(), value.into()))
                 .collect(),
             stderr_is_terminal: false,
+            umask: 0o022,
         }
     }
 

@@ -56,7 +56,8 @@ impl Services {
         request: &CompileRequest,
     ) -> Result<ProcessOutput, RunError> {
         let run = Run::new(exe.clone(), args, request.cwd.clone(), request.env.clone())
-            .for_client(self.client_gone.clone());
+            .for_client(self.client_gone.clone())
+            .under_umask(request.umask);
         self.run.send(run).await.unwrap_or(Err(RunError::Closed))
     }
 

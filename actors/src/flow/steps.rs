@@ -60,6 +60,7 @@ pub async fn run<F: Family>(
     let early = (!recache).then_some(EarlyRestore {
         targets: &targets,
         adapter: &*adapter,
+        umask: request.umask,
     });
     match family.key(services, &info, &request, early).await {
         Keyed::Refused(reason) => {
@@ -104,7 +105,8 @@ pub async fn look_up_early(
         // preparation for good, and the entry keeps its stdout and stderr.
         restore.adapter.for_restore(entry);
         let files = std::mem::take(&mut entry.files);
-        prepared = Some(outputs::prepare(files, restore.targets.to_vec()).await);
+        let targets = restore.targets.to_vec();
+        prepared = Some(outputs::prepare(files, targets, restore.umask).await);
     }
     EarlyLookup {
         key,
@@ -167,7 +169,8 @@ async fn serve(services: &Services, served: Served<'_>) -> (CompileFinished, Opt
             Some(Err(error)) => Err(error),
             None => {
                 adapter.for_restore(&mut entry);
-                outputs::restore(std::mem::take(&mut entry.files), targets.clone()).await
+                let files = std::mem::take(&mut entry.files);
+                outputs::restore(files, targets.clone(), request.umask).await
             }
         };
         match put {

@@ -13,6 +13,12 @@ pub const LENGTH_FIELD_BYTES: usize = 4;
 /// easily; a frame claiming more is garbage, and the connection is closed without reading it.
 pub const MAX_FRAME_LEN: usize = 64 * 1024 * 1024;
 
+/// The largest request frame the server reads. Requests are a command line and an
+/// environment, which the kernel bounds far below this (a command line and environment of
+/// more than a few MiB cannot be executed with the usual stack limit); only responses carry
+/// bulk data, and large output travels in chunks.
+pub const MAX_REQUEST_LEN: usize = 16 * 1024 * 1024;
+
 /// Why a frame could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {

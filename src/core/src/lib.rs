@@ -12,6 +12,7 @@ pub mod compiler;
 pub mod config;
 pub mod entry;
 pub mod framing;
+pub mod handshake;
 pub mod hash_key;
 pub mod line_markers;
 pub mod protocol;

@@ -11,8 +11,13 @@ use std::ffi::OsString;
 use std::fmt;
 
 /// Bumped whenever a message changes shape. Client and server must agree on it exactly.
-/// (2: paths, arguments and the environment travel as binaries.)
-pub const PROTOCOL_VERSION: u32 = 2;
+/// (2: paths, arguments and the environment travel as binaries. 3: the client's umask, the
+/// TCP handshake `Hello`/`Challenge`, output in `Output` chunks.)
+pub const PROTOCOL_VERSION: u32 = 3;
+
+/// The most bytes of compiler output one `Output` frame carries; larger output travels in
+/// several, so no response comes near the frame limit however much a compiler prints.
+pub const OUTPUT_CHUNK: usize = 1024 * 1024;
 
 /// A request as it travels: the protocol version first, then the client's credential for a TCP
 /// endpoint (empty over a Unix socket), then the request. `Debug` hides the credential.
@@ -30,6 +35,12 @@ pub enum Request {
     GetStats,
     ZeroStats,
     Shutdown,
+    /// Over TCP, the first request: the client's nonce for the mutual proof of the token
+    /// (`handshake`); the envelope's token is empty.
+    Hello {
+        #[serde(with = "serde_bytes")]
+        nonce: Vec<u8>,
+    },
 }
 
 /// A compiler invocation as the user made it. Paths and arguments are `OsString` because they
@@ -51,8 +62,10 @@ pub struct CompileRequest {
     pub env: Vec<(OsString, OsString)>,
     /// Whether the client's stderr is a terminal, where compilers colour their diagnostics by
     /// default; the server's compilers write to pipes and must be asked to.
-    #[serde(default)]
     pub stderr_is_terminal: bool,
+    /// The client's umask: the compilers the server runs for it create files under it, and
+    /// restored outputs get the mode a compile would have given them.
+    pub umask: u32,
 }
 
 impl fmt::Debug for Envelope {
@@ -75,6 +88,7 @@ impl fmt::Debug for CompileRequest {
             .field("args", &self.args)
             .field("env_names", &env_names)
             .field("stderr_is_terminal", &self.stderr_is_terminal)
+            .field("umask", &format_args!("{:03o}", self.umask))
             .finish()
     }
 }
@@ -101,6 +115,48 @@ pub enum Response {
     },
     /// The request was refused (bad credential, unreadable request).
     Refused(String),
+    /// The answer to `Hello`: the server's nonce and its proof that it holds the token.
+    Challenge {
+        #[serde(with = "serde_bytes")]
+        nonce: Vec<u8>,
+        proof: String,
+    },
+    /// Compiler output to put before what the `CompileFinished` that follows carries: large
+    /// output travels in chunks of at most `OUTPUT_CHUNK` bytes.
+    Output {
+        stream: OutputStream,
+        #[serde(with = "serde_bytes")]
+        bytes: Vec<u8>,
+    },
+}
+
+/// Which of the compiler's streams an `Output` chunk belongs to.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum OutputStream {
+    Stdout,
+    Stderr,
+}
+
+/// The responses that carry a compile's result: its output beyond the last `OUTPUT_CHUNK`
+/// bytes of each stream in `Output` frames, then the `CompileFinished` with the rest.
+pub fn finished_in_frames(mut finished: CompileFinished) -> Vec<Response> {
+    let mut frames = Vec::new();
+    for (stream, bytes) in [
+        (OutputStream::Stdout, &mut finished.stdout),
+        (OutputStream::Stderr, &mut finished.stderr),
+    ] {
+        if bytes.len() <= OUTPUT_CHUNK {
+            continue;
+        }
+        let last = (bytes.len() - 1) / OUTPUT_CHUNK * OUTPUT_CHUNK;
+        for chunk in bytes[..last].chunks(OUTPUT_CHUNK) {
+            let bytes = chunk.to_vec();
+            frames.push(Response::Output { stream, bytes });
+        }
+        *bytes = bytes.split_off(last);
+    }
+    frames.push(Response::CompileFinished(finished));
+    frames
 }
 
 /// The outcome of a compile, as the compiler produced it (or would have).
@@ -250,6 +306,7 @@ mod tests {
                 args: vec!["-c".into()],
                 env: vec![("AWS_SECRET_ACCESS_KEY".into(), "envsecret".into())],
                 stderr_is_terminal: false,
+                umask: 0o22,
             }),
         };
         let shown = format!("{envelope:?}");
@@ -266,6 +323,7 @@ mod tests {
             args: vec!["-c".into(), OsString::from_vec(vec![0xfe, b'.', b'c'])],
             env: vec![("PATH".into(), "/bin".into())],
             stderr_is_terminal: true,
+            umask: 0o77,
         });
         let envelope = Envelope {
             version: PROTOCOL_VERSION,
@@ -287,6 +345,7 @@ mod tests {
             args: vec![strange.clone()],
             env: vec![(strange.clone(), strange)],
             stderr_is_terminal: false,
+            umask: 0,
         });
         let bytes = encode(&request).unwrap();
         assert!(bytes.len() < 5 * 200 + 64, "{} bytes", bytes.len());
@@ -318,6 +377,40 @@ mod tests {
         );
         let stats = (PROTOCOL_VERSION + 7, "tok", Request::GetStats);
         assert_eq!(shutdown_of_any_version(&encode(&stats).unwrap()), None);
+    }
+
+    #[test]
+    fn large_output_travels_in_chunks_and_reassembles() {
+        let finished = CompileFinished {
+            exit_code: Some(0),
+            signal: None,
+            stdout: vec![1; OUTPUT_CHUNK],
+            stderr: (0..3 * OUTPUT_CHUNK + 5).map(|index| index as u8).collect(),
+        };
+        let frames = finished_in_frames(finished.clone());
+        assert_eq!(frames.len(), 4);
+        let mut stderr = Vec::new();
+        for frame in &frames[..3] {
+            match frame {
+                Response::Output {
+                    stream: OutputStream::Stderr,
+                    bytes,
+                } => {
+                    assert_eq!(bytes.len(), OUTPUT_CHUNK);
+                    stderr.extend_from_slice(bytes);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        match &frames[3] {
+            Response::CompileFinished(last) => {
+                assert_eq!(last.stdout, finished.stdout);
+                assert_eq!(last.stderr.len(), 5);
+                stderr.extend_from_slice(&last.stderr);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(stderr, finished.stderr);
     }
 
     #[test]
