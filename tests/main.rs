@@ -10,6 +10,7 @@ mod access;
 mod c_cache;
 mod c_toolchain;
 mod c_wrong_hits;
+mod config_file;
 mod daemon;
 mod faults;
 mod hostile;

@@ -56,6 +56,9 @@ pub struct Stats {
     /// Cache writes not made: too many were already pending for the backend, or the entry alone
     /// was larger than the cache.
     pub cache_writes_dropped: u64,
+    /// Cache writes not made because the cache is read-only (`SCCACHE_LOCAL_RW_MODE=READ_ONLY`
+    /// and its siblings).
+    pub cache_writes_skipped: u64,
 }
 
 /// Something that happened, for the stats actor to count.
@@ -98,6 +101,8 @@ pub enum Event {
     },
     WriteFailed,
     WriteDropped,
+    /// A write not made: the cache is read-only.
+    WriteSkipped,
 }
 
 impl Stats {
@@ -141,6 +146,7 @@ impl Stats {
             }
             Event::WriteFailed => self.cache_write_errors += 1,
             Event::WriteDropped => self.cache_writes_dropped += 1,
+            Event::WriteSkipped => self.cache_writes_skipped += 1,
         }
     }
 
