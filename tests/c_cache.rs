@@ -612,3 +612,33 @@ fn a_compile_with_stdin_and_stdout_closed_still_works_and_hits() {
     assert_eq!(count(&stats, "cache_hits.counts.C/C++"), 1, "{stats}");
     assert_outcomes_add_up(&stats);
 }
+
+#[test]
+fn a_compile_to_dev_null_is_counted_and_hit_without_touching_the_device() {
+    let server = Server::start();
+    let dir = fixture("c");
+    let args = ["-Wall", "-c", "hello.c", "-o", "/dev/null"];
+    assert_success(&server.compile(dir.path(), "gcc", &args), "miss");
+    server.wait_for_stats(|stats| count(stats, "cache_writes") == 1);
+    assert_success(&server.compile(dir.path(), "gcc", &args), "hit");
+    let stats = server.stats();
+    assert_eq!(count(&stats, "cache_hits.counts.C/C++"), 1, "{stats:#}");
+    assert_eq!(count(&stats, "cache_misses.counts.C/C++"), 1, "{stats:#}");
+    assert_eq!(count(&stats, "requests_not_cacheable"), 0, "{stats:#}");
+    assert!(
+        std::fs::metadata("/dev/null").is_ok_and(|metadata| !metadata.is_file()),
+        "/dev/null was replaced"
+    );
+    // The entry holds no object, so the same compile keeping its object is a miss.
+    assert_success(
+        &server.compile(
+            dir.path(),
+            "gcc",
+            &["-Wall", "-c", "hello.c", "-o", "hello.o"],
+        ),
+        "to a file",
+    );
+    assert!(read(&dir.path().join("hello.o")).len() > 16);
+    let stats = server.stats();
+    assert_eq!(count(&stats, "cache_misses.counts.C/C++"), 2, "{stats:#}");
+}

@@ -181,6 +181,8 @@ impl Server {
             .env("XDG_RUNTIME_DIR", self.runtime_dir.path())
             .env("SCCACHE_DIR", &self.cache_dir)
             .env("SCCACHE_IDLE_TIMEOUT", "120")
+            // The user's own config file must not steer the tests; sccache's tests do the same.
+            .env("SCCACHE_CONF", "/nonexistent/sccache-test-config")
             .env_remove("SCCACHE_REDIS")
             .env_remove("SCCACHE_BUCKET")
             .env_remove("RUSTC_WRAPPER")

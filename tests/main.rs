@@ -13,6 +13,7 @@ mod c_toolchain;
 mod c_unseen_reads;
 mod c_wrong_hits;
 mod changed_during_compile;
+mod config_file;
 mod daemon;
 mod faults;
 mod hostile;

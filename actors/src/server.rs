@@ -19,7 +19,7 @@ use crate::storage::disk::DiskStorage;
 use crate::storage::StorageHandle;
 use actix::prelude::*;
 use sccache_core::access;
-use sccache_core::config::{Backend, ServerConfig};
+use sccache_core::config::{Backend, CacheMode, ServerConfig};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -108,6 +108,7 @@ fn start_storage(
                 config.max_pending_writes,
                 stats,
             )
+            .read_only(config.disk_mode == CacheMode::ReadOnly)
             .start(),
         )),
         #[cfg(feature = "redis")]

@@ -1,7 +1,8 @@
 //! Running the server in this process: as the daemon a client spawned (`SCCACHE_START_SERVER=1`)
 //! or in the foreground (`SCCACHE_NO_DAEMON=1 sccache --start-server`).
 //!
-//! This module sets up logging (`logging`), reads the configuration, hands both to
+//! This module sets up logging (`logging`), reads the configuration (environment, then the
+//! config file), hands both to
 //! `sccache_actors::server::run`, and tells whoever waits (the spawning client through
 //! `SCCACHE_STARTUP_NOTIFY`, or a person at the terminal) whether the server is listening.
 //! Invariant: a waiting client always hears one status, even when the server fails before it
@@ -10,7 +11,7 @@
 
 use crate::spawn::{Status, NOTIFY_VAR};
 use sccache_actors::server_error::ServerError;
-use sccache_core::config::{client_endpoint, server_config, ServerConfig};
+use sccache_core::config::{client_endpoint, load_server_config, ServerConfig};
 use std::ffi::OsString;
 use std::io::Write;
 use std::os::unix::net::UnixStream;
@@ -114,8 +115,13 @@ fn endpoint_text() -> String {
 }
 
 fn serve(notifier: Notifier) -> i32 {
-    let config: ServerConfig = match server_config(&lookup) {
-        Ok(config) => config,
+    let config: ServerConfig = match load_server_config(&lookup) {
+        Ok((config, ignored)) => {
+            for warning in ignored {
+                log::warn!("config file: {warning}");
+            }
+            config
+        }
         Err(error) => {
             log::error!("server failed to start: {error}");
             notifier.send(Status::Failed(error.to_string()));

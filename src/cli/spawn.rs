@@ -21,7 +21,8 @@ use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-/// How long a new server may take to report; sccache's own default.
+/// How long a new server may take to report, unless the config file's
+/// `server_startup_timeout_ms` says otherwise; sccache's own default.
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long to wait for the endpoint when another client's server won the race to bind it.
 const RACE_WAIT: Duration = Duration::from_secs(5);
@@ -47,8 +48,8 @@ pub const STATUS_TAKEN: u8 = 2;
 pub enum StartError {
     /// The server reported a failure (its message).
     Failed(String),
-    /// The server did not report in time.
-    TimedOut,
+    /// The server did not report within this time.
+    TimedOut(Duration),
     /// The server exited without reporting.
     Exited(ExitStatus),
     /// The client could not prepare or spawn it.
@@ -63,10 +64,10 @@ impl fmt::Display for StartError {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StartError::Failed(message) => write!(formatter, "{message}"),
-            StartError::TimedOut => write!(
+            StartError::TimedOut(timeout) => write!(
                 formatter,
-                "it did not report within {} s",
-                STARTUP_TIMEOUT.as_secs()
+                "it did not report within {} ms",
+                timeout.as_millis()
             ),
             StartError::Exited(status) => {
                 write!(formatter, "it exited ({status}) before it was ready")
@@ -155,7 +156,9 @@ pub fn start_server(address: &ServerAddress) -> Result<(), StartError> {
     let mut listener =
         UnixListener::bind(&socket_path).map_err(setup("cannot create the startup socket"))?;
     let mut child = spawn_daemon(&socket_path).map_err(setup("cannot spawn the server"))?;
-    match wait_for_status(&mut listener, &mut child, STARTUP_TIMEOUT)? {
+    let timeout = sccache_core::config::startup_timeout(&|name| std::env::var(name).ok())
+        .unwrap_or(STARTUP_TIMEOUT);
+    match wait_for_status(&mut listener, &mut child, timeout)? {
         Status::Ready => Ok(()),
         Status::Taken(message) => {
             reap_soon(&mut child);
@@ -246,7 +249,7 @@ fn wait_for_status(
         }
         let now = Instant::now();
         if now >= deadline {
-            return Err(StartError::TimedOut);
+            return Err(StartError::TimedOut(timeout));
         }
         let wait = (deadline - now).min(CHILD_CHECK_INTERVAL);
         match poll.poll(&mut events, Some(wait)) {
@@ -366,6 +369,6 @@ mod tests {
         let status = wait_for_status(&mut listener, &mut child, Duration::from_millis(200));
         let _ = child.kill();
         let _ = child.wait();
-        assert!(matches!(status, Err(StartError::TimedOut)), "{status:?}");
+        assert!(matches!(status, Err(StartError::TimedOut(_))), "{status:?}");
     }
 }

@@ -58,6 +58,9 @@ pub struct Stats {
     pub cache_writes_dropped: u64,
     /// Results not stored because a file the compile read may have changed while it ran.
     pub inputs_changed: u64,
+    /// Cache writes not made because the cache is read-only (`SCCACHE_LOCAL_RW_MODE=READ_ONLY`
+    /// and its siblings).
+    pub cache_writes_skipped: u64,
 }
 
 /// Something that happened, for the stats actor to count.
@@ -102,6 +105,8 @@ pub enum Event {
     WriteDropped,
     /// A result not stored: a file the compile read may have changed while it ran.
     InputChanged,
+    /// A write not made: the cache is read-only.
+    WriteSkipped,
 }
 
 impl Stats {
@@ -146,6 +151,7 @@ impl Stats {
             Event::WriteFailed => self.cache_write_errors += 1,
             Event::WriteDropped => self.cache_writes_dropped += 1,
             Event::InputChanged => self.inputs_changed += 1,
+            Event::WriteSkipped => self.cache_writes_skipped += 1,
         }
     }
 

@@ -33,7 +33,7 @@ use super::{decode_fetched, Describe, Description, Lookup, LookupResult, Pending
 use crate::stats::Record;
 use actix::prelude::*;
 use layout::{entry_path, shard_of, TEMP_PREFIX};
-use scan::scan_and_evict;
+use scan::{count_only, scan_and_evict};
 use sccache_core::entry::CacheEntry;
 use sccache_core::hash_key::CacheKey;
 use sccache_core::stats::Event;
@@ -58,6 +58,8 @@ pub struct DiskStorage {
     pending_writes: PendingWrites,
     /// The scan (the start-up count or an eviction) running, if any.
     scan: Option<RunningScan>,
+    /// `SCCACHE_LOCAL_RW_MODE=READ_ONLY`: nothing in the directory is changed.
+    read_only: bool,
 }
 
 /// The actor's view of a running scan, to combine the scan's count with its own changes.
@@ -87,7 +89,16 @@ impl DiskStorage {
             stats,
             size: 0,
             scan: None,
+            read_only: false,
         }
+    }
+
+    /// The same backend, read-only: entries are read but never written, touched, removed or
+    /// evicted, since a read-only cache is often one shared by many readers (a CI runner's
+    /// primed cache) that only its owner may change. Each write not made is counted as skipped.
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
     }
 
     fn record(&self, event: Event) {
@@ -121,7 +132,14 @@ impl DiskStorage {
         let dir = self.dir.clone();
         let limit = self.max_size;
         let target = self.max_size - self.max_size / 10;
-        let task = spawn_blocking(move || scan_and_evict(&dir, limit, target, &shards_done));
+        let read_only = self.read_only;
+        let task = spawn_blocking(move || {
+            if read_only {
+                count_only(&dir, &shards_done)
+            } else {
+                scan_and_evict(&dir, limit, target, &shards_done)
+            }
+        });
         ctx.spawn(task.into_actor(self).map(|joined, actor, _| {
             let missed_change = actor.scan.take().map_or(0, |scan| scan.missed_change);
             match joined {
@@ -195,7 +213,8 @@ impl Handler<Lookup> for DiskStorage {
     fn handle(&mut self, message: Lookup, _: &mut Context<Self>) -> Self::Result {
         let key = message.key;
         let path = entry_path(&self.dir, &key);
-        let task = spawn_blocking(move || read_entry(&path, &key));
+        let read_only = self.read_only;
+        let task = spawn_blocking(move || read_entry(&path, &key, read_only));
         Box::pin(
             task.into_actor(self)
                 .map(move |joined, actor, _| match joined {
@@ -213,6 +232,11 @@ impl Handler<Store> for DiskStorage {
     type Result = ();
 
     fn handle(&mut self, message: Store, ctx: &mut Context<Self>) {
+        if self.read_only {
+            log::debug!("not storing {}: the disk cache is read-only", message.key);
+            self.record(Event::WriteSkipped);
+            return;
+        }
         if !self.pending_writes.admit(&message.key, &self.stats) {
             return;
         }
@@ -243,8 +267,9 @@ impl Handler<Describe> for DiskStorage {
 }
 
 /// Reads and checks the entry of `key` at `path`; also returns the bytes removed when it was
-/// corrupt. Runs on the blocking pool.
-fn read_entry(path: &Path, key: &CacheKey) -> (LookupResult, u64) {
+/// corrupt. A `read_only` cache is left as it is: no touch on a hit, no removal of a corrupt
+/// entry. Runs on the blocking pool.
+fn read_entry(path: &Path, key: &CacheKey, read_only: bool) -> (LookupResult, u64) {
     let mut file = match File::open(path) {
         Ok(file) => file,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return (LookupResult::Miss, 0),
@@ -262,9 +287,12 @@ fn read_entry(path: &Path, key: &CacheKey) -> (LookupResult, u64) {
         LookupResult::Hit(entry) => {
             // The eviction order is the files' mtimes, so a hit makes the entry recently used.
             // Failing that (a file another user owns) only makes it older than it is.
-            let _ = file.set_modified(SystemTime::now());
+            if !read_only {
+                let _ = file.set_modified(SystemTime::now());
+            }
             (LookupResult::Hit(entry), 0)
         }
+        LookupResult::Corrupt if read_only => (LookupResult::Corrupt, 0),
         LookupResult::Corrupt => {
             // Remove only the file that was read: another writer (a second server sharing the
             // directory) may have renamed a good entry into place since.

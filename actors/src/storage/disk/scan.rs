@@ -38,6 +38,17 @@ pub(super) fn scan_and_evict(
     target: u64,
     shards_done: &AtomicUsize,
 ) -> ScanReport {
+    scan(dir, Some((limit, target)), shards_done)
+}
+
+/// Sums the entries under `dir` as `scan_and_evict` does, but removes nothing: the scan of a
+/// read-only cache.
+pub(super) fn count_only(dir: &Path, shards_done: &AtomicUsize) -> ScanReport {
+    scan(dir, None, shards_done)
+}
+
+/// The scan; `eviction` is the limit and target, `None` for a scan that changes nothing.
+fn scan(dir: &Path, eviction: Option<(u64, u64)>, shards_done: &AtomicUsize) -> ScanReport {
     let now = SystemTime::now();
     let mut entries = Vec::new();
     let mut remaining = 0u64;
@@ -55,7 +66,7 @@ pub(super) fn scan_and_evict(
             if !is_temp(&path) {
                 remaining += metadata.len();
                 entries.push((modified, metadata.len(), path));
-            } else if age > STALE_TEMP && fs::remove_file(&path).is_ok() {
+            } else if age > STALE_TEMP && eviction.is_some() && fs::remove_file(&path).is_ok() {
                 log::debug!("removed stale temp file {}", path.display());
             } else if age > YOUNG_TEMP {
                 remaining += metadata.len();
@@ -64,6 +75,9 @@ pub(super) fn scan_and_evict(
         shards_done.store(usize::from(shard) + 1, Ordering::SeqCst);
     }
     let mut removed = 0;
+    let Some((limit, target)) = eviction else {
+        return ScanReport { remaining, removed };
+    };
     if remaining <= limit {
         return ScanReport { remaining, removed };
     }

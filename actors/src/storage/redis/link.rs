@@ -248,6 +248,7 @@ fn display_url(info: &ConnectionInfo) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sccache_core::config::CacheMode;
 
     fn config(endpoints: &[&str], cluster: bool) -> RedisConfig {
         RedisConfig {
@@ -263,6 +264,7 @@ mod tests {
             db: None,
             key_prefix: String::new(),
             expiration: None,
+            mode: CacheMode::ReadWrite,
         }
     }
 

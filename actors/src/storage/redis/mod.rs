@@ -26,7 +26,7 @@ use actix::prelude::*;
 use futures::future::{BoxFuture, FutureExt, Shared};
 use link::{Connection, Endpoint};
 use redis::RedisError;
-use sccache_core::config::RedisConfig;
+use sccache_core::config::{CacheMode, RedisConfig};
 use sccache_core::hash_key::CacheKey;
 use sccache_core::stats::Event;
 use std::fmt;
@@ -44,6 +44,8 @@ pub struct RedisStorage {
     location: String,
     key_prefix: String,
     expiration: Option<Duration>,
+    /// `SCCACHE_REDIS_RW_MODE=READ_ONLY`: lookups only; nothing is written or removed.
+    read_only: bool,
     timeout: Duration,
     stats: Recipient<Record>,
     /// Writes started and not finished yet.
@@ -123,6 +125,7 @@ impl RedisStorage {
             location,
             key_prefix: config.key_prefix,
             expiration: config.expiration,
+            read_only: config.mode == CacheMode::ReadOnly,
             timeout,
             pending_writes: PendingWrites::new(max_pending_writes),
             stats,
@@ -283,7 +286,7 @@ impl Handler<Lookup> for RedisStorage {
             fetch
                 .then(move |fetched, actor, _| decode(fetched, cache_key).into_actor(actor))
                 .map(move |result, actor, ctx| {
-                    if matches!(result, LookupResult::Corrupt) {
+                    if matches!(result, LookupResult::Corrupt) && !actor.read_only {
                         actor.remove(key, ctx);
                     }
                     result
@@ -307,6 +310,11 @@ impl Handler<Store> for RedisStorage {
     type Result = ();
 
     fn handle(&mut self, message: Store, ctx: &mut Context<Self>) {
+        if self.read_only {
+            log::debug!("not storing {}: the Redis cache is read-only", message.key);
+            self.record(Event::WriteSkipped);
+            return;
+        }
         if !self.pending_writes.admit(&message.key, &self.stats) {
             return;
         }

@@ -9,6 +9,7 @@ use crate::stats::{Snapshot, StatsKeeper};
 use crate::storage::test_support::{entry, free_port};
 use crate::storage::{Describe, Description};
 use redis::Value;
+use sccache_core::config::CacheMode;
 use sccache_core::entry::CacheEntry;
 use sccache_core::stats::Stats;
 use std::process::{Child, Command, Stdio};
@@ -94,6 +95,7 @@ fn config(url: &str) -> RedisConfig {
         db: None,
         key_prefix: String::new(),
         expiration: None,
+        mode: CacheMode::ReadWrite,
     }
 }
 

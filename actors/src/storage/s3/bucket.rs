@@ -293,6 +293,7 @@ fn xml_element(body: &str, name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sccache_core::config::CacheMode;
 
     fn config(endpoint: Option<&str>, use_ssl: bool) -> S3Config {
         S3Config {
@@ -302,6 +303,7 @@ mod tests {
             use_ssl,
             key_prefix: String::new(),
             no_credentials: false,
+            mode: CacheMode::ReadWrite,
         }
     }
 

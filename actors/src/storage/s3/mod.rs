@@ -23,7 +23,7 @@ use crate::stats::Record;
 use actix::prelude::*;
 use bucket::{Bucket, BucketError};
 use bytes::Bytes;
-use sccache_core::config::S3Config;
+use sccache_core::config::{CacheMode, S3Config};
 use sccache_core::hash_key::CacheKey;
 use sccache_core::stats::Event;
 use std::time::{Duration, Instant};
@@ -44,6 +44,8 @@ pub struct S3Storage {
     key_prefix: String,
     /// Anonymous access: lookups only, and a refusal (403) reads as a miss.
     read_only: bool,
+    /// `SCCACHE_S3_RW_MODE=READ_ONLY`: lookups only, with the bucket's credentials.
+    read_only_mode: bool,
     stats: Recipient<Record>,
     /// Writes started and not finished yet.
     pending_writes: PendingWrites,
@@ -69,6 +71,7 @@ impl S3Storage {
             region: config.region,
             key_prefix: config.key_prefix,
             read_only: config.no_credentials,
+            read_only_mode: config.mode == CacheMode::ReadOnly,
             pending_writes: PendingWrites::new(max_pending_writes),
             stats,
             failing: false,
@@ -143,6 +146,7 @@ impl Handler<Lookup> for S3Storage {
         let key = message.key;
         let object = object_name(&self.key_prefix, &key);
         let read_only = self.read_only;
+        let read_only_mode = self.read_only_mode;
         Box::pin(async move {
             let bytes = match bucket.get(&object).await {
                 Ok(Some(bytes)) => bytes,
@@ -164,7 +168,7 @@ impl Handler<Lookup> for S3Storage {
                 Ok(decoded) => decoded,
                 Err(error) => return LookupResult::Error(format!("decode task failed: {error}")),
             };
-            if matches!(decoded, LookupResult::Corrupt) && !read_only {
+            if matches!(decoded, LookupResult::Corrupt) && !read_only && !read_only_mode {
                 // Another reader may remove it first, or the store may refuse; either way the
                 // entry is counted corrupt and the next write replaces it.
                 if let Err(error) = bucket.delete(&object).await {
@@ -183,11 +187,9 @@ impl Handler<Store> for S3Storage {
     type Result = ();
 
     fn handle(&mut self, message: Store, ctx: &mut Context<Self>) {
-        if self.read_only {
-            log::debug!(
-                "not storing {}: anonymous S3 access is read-only",
-                message.key
-            );
+        if self.read_only || self.read_only_mode {
+            log::debug!("not storing {}: the S3 cache is read-only", message.key);
+            self.stats.do_send(Record(Event::WriteSkipped));
             return;
         }
         if !self.pending_writes.admit(&message.key, &self.stats) {

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::storage::test_support::{entry, free_port, Collector, Events};
+use sccache_core::config::CacheMode;
 use sccache_core::entry::CacheEntry;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -141,6 +142,7 @@ fn config(endpoint: &str, bucket: &str, prefix: &str) -> S3Config {
         use_ssl: false,
         key_prefix: prefix.into(),
         no_credentials: false,
+        mode: CacheMode::ReadWrite,
     }
 }
 

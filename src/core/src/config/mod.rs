@@ -1,4 +1,5 @@
-//! The server's and client's settings, read from `SCCACHE_*` environment variables.
+//! The server's and client's settings, read from `SCCACHE_*` environment variables and
+//! sccache's config file, the environment overriding the file.
 //!
 //! Every setting is read here and nowhere else, and a bad value is an error that names the
 //! variable. Reading takes a lookup function rather than the process environment so that tests
@@ -7,24 +8,28 @@
 //!
 //! Split by concept: `endpoint` is where the server listens and the client connects, `redis` and
 //! `s3` read the remote backends' settings, `secret` shows settings with their secrets masked.
-//! `read` holds
+//! `file` reads the config file into a layer under the variables' names (`tables` maps its
+//! keys), which `load_server_config` puts behind the environment. `read` holds
 //! `ConfigError` and the helpers every reader shares. This file holds the server's settings as a
 //! whole and the choice of backend; the readers never import it.
 
 mod endpoint;
+mod file;
 mod read;
 mod redis;
 mod s3;
 mod secret;
+mod tables;
 
 pub use endpoint::{client_endpoint, private_dir, Endpoint, SOCKET_FILE};
-pub use read::{env_flag, ConfigError};
+pub use file::{config_path, read_config_file, FileLayer, CONF_VAR};
+pub use read::{env_flag, CacheMode, ConfigError};
 pub use redis::RedisConfig;
 pub use s3::S3Config;
 pub use secret::mask_credentials;
 
 use crate::size::parse_size;
-use read::parse_number;
+use read::{cache_mode, parse_number};
 use redis::redis_config;
 use s3::s3_config;
 use std::path::PathBuf;
@@ -48,6 +53,8 @@ pub enum Backend {
 pub struct ServerConfig {
     pub cache_dir: PathBuf,
     pub cache_size: u64,
+    /// `SCCACHE_LOCAL_RW_MODE`: whether the disk cache is written.
+    pub disk_mode: CacheMode,
     pub endpoint: Endpoint,
     /// The user's private runtime directory: the default socket and the TCP token live here.
     pub private_dir: PathBuf,
@@ -94,6 +101,7 @@ pub fn server_config(lookup: &dyn Fn(&str) -> Option<String>) -> Result<ServerCo
     Ok(ServerConfig {
         cache_dir,
         cache_size,
+        disk_mode: cache_mode(&get, "SCCACHE_LOCAL_RW_MODE")?,
         endpoint: client_endpoint(lookup)?,
         private_dir: private_dir(lookup),
         idle_timeout: (idle_secs > 0).then(|| Duration::from_secs(idle_secs)),
@@ -111,6 +119,32 @@ pub fn server_config(lookup: &dyn Fn(&str) -> Option<String>) -> Result<ServerCo
         )?)
         .unwrap_or(usize::MAX),
     })
+}
+
+/// The server's settings as it reads them at start: the environment `env`, then the config
+/// file. Also returns what the file holds that is not acted on, for the log.
+pub fn load_server_config(
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(ServerConfig, Vec<String>), ConfigError> {
+    let Some(layer) = read_config_file(env)? else {
+        return Ok((server_config(env)?, Vec::new()));
+    };
+    let layered = |name: &str| {
+        env(name)
+            .filter(|value| !value.is_empty())
+            .or_else(|| layer.value(name))
+    };
+    match server_config(&layered) {
+        Ok(config) => Ok((config, layer.warnings().to_vec())),
+        Err(error) => Err(layer.attribute(error, env)),
+    }
+}
+
+/// How long a client waits for a server it started, when the config file says
+/// (`server_startup_timeout_ms`). A file that cannot be read gives no answer here: the server
+/// reports it when it starts.
+pub fn startup_timeout(env: &dyn Fn(&str) -> Option<String>) -> Option<Duration> {
+    read_config_file(env).ok().flatten()?.startup_timeout()
 }
 
 fn backend(get: &dyn Fn(&str) -> Option<String>) -> Result<Backend, ConfigError> {

@@ -7,7 +7,7 @@
 //! ones too) is accepted and no other; a second grammar here could only disagree with it. It
 //! must not connect to Redis.
 
-use super::read::{parse_number, ConfigError};
+use super::read::{cache_mode, parse_number, CacheMode, ConfigError};
 use std::time::Duration;
 
 /// Which Redis to use and how.
@@ -25,6 +25,8 @@ pub struct RedisConfig {
     pub key_prefix: String,
     /// Time to live of each entry; `None` keeps entries until Redis evicts them.
     pub expiration: Option<Duration>,
+    /// `SCCACHE_REDIS_RW_MODE`.
+    pub mode: CacheMode,
 }
 
 pub(super) fn redis_config(
@@ -96,6 +98,7 @@ pub(super) fn redis_config(
         db,
         key_prefix: get("SCCACHE_REDIS_KEY_PREFIX").unwrap_or_default(),
         expiration: (expiration > 0).then(|| Duration::from_secs(expiration)),
+        mode: cache_mode(get, "SCCACHE_REDIS_RW_MODE")?,
     }))
 }
 

@@ -3,7 +3,7 @@
 //!
 //! It must not reach the bucket or look for credentials; the S3 actor does that.
 
-use super::read::{flag, ConfigError};
+use super::read::{cache_mode, flag, CacheMode, ConfigError};
 
 /// Which bucket to use and how.
 /// `Debug` (in `secret`) masks the endpoint's credentials.
@@ -15,6 +15,8 @@ pub struct S3Config {
     pub use_ssl: bool,
     pub key_prefix: String,
     pub no_credentials: bool,
+    /// `SCCACHE_S3_RW_MODE`; anonymous access is read-only whatever it says.
+    pub mode: CacheMode,
 }
 
 pub(super) fn s3_config(
@@ -43,5 +45,6 @@ pub(super) fn s3_config(
         use_ssl: get("SCCACHE_S3_USE_SSL").is_none_or(|_| flag(get, "SCCACHE_S3_USE_SSL")),
         key_prefix,
         no_credentials: flag(get, "SCCACHE_S3_NO_CREDENTIALS"),
+        mode: cache_mode(get, "SCCACHE_S3_RW_MODE")?,
     }))
 }

@@ -52,6 +52,7 @@ impl fmt::Debug for RedisConfig {
             .field("db", &self.db)
             .field("key_prefix", &self.key_prefix)
             .field("expiration", &self.expiration)
+            .field("mode", &self.mode)
             .finish()
     }
 }
@@ -65,6 +66,7 @@ impl fmt::Debug for S3Config {
             .field("use_ssl", &self.use_ssl)
             .field("key_prefix", &self.key_prefix)
             .field("no_credentials", &self.no_credentials)
+            .field("mode", &self.mode)
             .finish()
     }
 }
@@ -72,6 +74,7 @@ impl fmt::Debug for S3Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::read::CacheMode;
 
     #[test]
     fn a_password_is_masked_and_the_rest_kept() {
@@ -113,6 +116,7 @@ mod tests {
             db: None,
             key_prefix: String::new(),
             expiration: None,
+            mode: CacheMode::ReadWrite,
         };
         let shown = format!("{redis:?}");
         assert!(!shown.contains("secret"), "{shown}");
@@ -124,6 +128,7 @@ mod tests {
             use_ssl: false,
             key_prefix: String::new(),
             no_credentials: false,
+            mode: CacheMode::ReadWrite,
         };
         let shown = format!("{s3:?}");
         assert!(!shown.contains("secret"), "{shown}");

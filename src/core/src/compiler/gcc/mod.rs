@@ -44,7 +44,8 @@ pub struct CCompilation {
     pub language: Language,
     /// The source file, as written on the command line.
     pub input: OsString,
-    /// Every file the compile writes; the object comes first.
+    /// Every file the compile writes and a hit restores; the object comes first. An output to
+    /// `/dev/null` is left out (and `DISCARDED_OUTPUT` is in the key).
     pub outputs: Vec<COutput>,
     /// The arguments that make the same compiler print this compile's preprocessed source on
     /// stdout: `<exe> <preprocess_args>`. They include `-E` and the input and write no file.
@@ -131,10 +132,9 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Parsed<CCompilation> {
 /// The key argument before the recorded command line (see `parse`).
 pub const RECORDED_COMMAND_LINE: &str = "--sccache-recorded-command-line";
 
-/// Whether a path written by the compile, read from `cwd`, names a device or a kernel file
-/// (`/dev/null`, `/dev/stdout`, `/proc/self/fd/1`) rather than a file a hit could restore.
-/// The check is lexical: `..` is resolved by name, symbolic links are not followed.
-fn is_device(path: &OsStr, cwd: &Path) -> bool {
+/// A path written by the compile, read from `cwd`, with `.` and `..` resolved by name
+/// (symbolic links are not followed).
+fn lexical(path: &OsStr, cwd: &Path) -> PathBuf {
     use std::path::Component;
     let mut normal = PathBuf::new();
     for component in cwd.join(path).components() {
@@ -146,6 +146,13 @@ fn is_device(path: &OsStr, cwd: &Path) -> bool {
             other => normal.push(other),
         }
     }
+    normal
+}
+
+/// Whether a path written by the compile names a device or a kernel file (`/dev/null`,
+/// `/dev/stdout`, `/proc/self/fd/1`) rather than a file a hit could restore.
+fn is_device(path: &OsStr, cwd: &Path) -> bool {
+    let normal = lexical(path, cwd);
     // `/dev/shm` is an ordinary (memory) file system that people build in.
     (normal.starts_with("/dev") && !normal.starts_with("/dev/shm")) || normal.starts_with("/proc")
 }
@@ -158,6 +165,16 @@ fn names_descriptor(arg: &OsStr) -> bool {
         .iter()
         .any(|name| bytes.windows(name.len()).any(|window| window == *name))
 }
+
+/// Whether a path written by the compile is `/dev/null`: an output thrown away, which a hit
+/// need not restore (a syntax check, `-o /dev/null`, or `-MF /dev/null`).
+fn is_null(path: &OsStr, cwd: &Path) -> bool {
+    lexical(path, cwd) == Path::new("/dev/null")
+}
+
+/// The key argument naming an output thrown away (`-o /dev/null`): such a compile's entry
+/// lacks that file, so it must never serve a compile that keeps it.
+pub const DISCARDED_OUTPUT: &str = "--sccache-discarded-output";
 
 /// Turns a finished scan into the outcome, in a fixed order of precedence: an early stop
 /// (`-E`, `-M`, `-S`), then no `-c` (not a compile), then the first refusal, then the inputs.
@@ -176,17 +193,6 @@ fn finish(mut scan: Scan, cwd: &Path, driver_args: Vec<OsString>) -> Parsed<CCom
     // Which `-g0`/`-gsplit-dwarf` orders still write a `.dwo` differs across compiler versions.
     if scan.split_dwarf && scan.debug == Some(false) {
         scan.refuse("-gsplit-dwarf with -g0");
-    }
-    // Caching what was written to `/dev/null` would store an empty object, and restoring a
-    // hit would write over the device.
-    let dep_path = scan.dep_path.as_ref().filter(|_| scan.dep_gen);
-    if scan
-        .output
-        .iter()
-        .chain(dep_path)
-        .any(|path| is_device(path, cwd))
-    {
-        scan.refuse("output to a device");
     }
     if let Some(reason) = scan.reason {
         return Parsed::NotCacheable(reason.into());
@@ -244,6 +250,22 @@ fn finish(mut scan: Scan, cwd: &Path, driver_args: Vec<OsString>) -> Parsed<CCom
     if scan.obj_in_key {
         scan.key.extend(["-o".into(), object.clone()]);
     }
+    // An output to `/dev/null` is neither collected nor restored, and the key says so (the
+    // entry lacks it). Any other device is refused: `/dev/stdout` would have to reach the
+    // client's stdout, which the server cannot write, and a sibling of `/dev/null`
+    // (`/dev/null.d`, `.dwo`) is no file a compile can write.
+    let mut kept = Vec::with_capacity(outputs.len());
+    for output in outputs {
+        if is_null(&output.path, cwd) {
+            scan.key
+                .extend([DISCARDED_OUTPUT.into(), output.role.entry_name().into()]);
+        } else if is_device(&output.path, cwd) {
+            return Parsed::NotCacheable("output to a device".into());
+        } else {
+            kept.push(output);
+        }
+    }
+    let outputs = kept;
     if scan.macros_in_object() {
         // The object's debug info holds every macro definition, used or not; with `-dD` the
         // preprocessed text, and so the key, holds them too. Last, so it wins over a `-dN`.

@@ -144,14 +144,13 @@ fn all_outputs_in_order() {
 #[test]
 fn output_to_a_device() {
     for extra in [
-        &["-o", "/dev/null"][..],
-        &["-o/dev/null"],
-        &["--output=/dev/stdout"],
+        &["--output=/dev/stdout"][..],
         &["-o", "/dev/fd/1"],
         &["-o", "/proc/self/fd/1"],
-        &["-o", "/tmp/../dev/null"],
+        &["-o", "/tmp/../dev/stdout"],
+        // The dependency file would be `/dev/null.d`.
         &["-o", "/dev/null", "-MD"],
-        &["-o", "f.o", "-MD", "-MF", "/dev/null"],
+        &["-o", "/dev/null", "-gsplit-dwarf", "-g"],
         &["-o", "f.o", "-MMD", "-MF/dev/stdout"],
     ] {
         let mut args = vec!["-c", "f.c"];
@@ -160,11 +159,11 @@ fn output_to_a_device() {
     }
     // Relative paths are read from the working directory.
     assert_eq!(
-        parse_in(&["-c", "f.c", "-o", "null"], Path::new("/dev")),
+        parse_in(&["-c", "f.c", "-o", "stdout"], Path::new("/dev")),
         Parsed::NotCacheable("output to a device".into())
     );
     assert_eq!(
-        parse_in(&["-c", "f.c", "-o", "../dev/null"], Path::new("/tmp")),
+        parse_in(&["-c", "f.c", "-o", "../dev/stdout"], Path::new("/tmp")),
         Parsed::NotCacheable("output to a device".into())
     );
     // Only paths the compile writes count; an `-MF` without `-MD` writes nothing.
@@ -180,4 +179,38 @@ fn output_to_a_device() {
         parse_in(&["-c", "f.c", "-o", "dev/null"], Path::new("/home")),
         Parsed::Cacheable(ok(&["-c", "f.c", "-o", "dev/null"]))
     );
+}
+
+#[test]
+fn an_output_to_dev_null_is_left_out_and_keyed_as_discarded() {
+    for (extra, kept, discarded) in [
+        (&["-o", "/dev/null"][..], &[][..], "obj"),
+        (&["-o/dev/null"], &[], "obj"),
+        (&["-o", "/tmp/../dev/null"], &[], "obj"),
+        (
+            &["-o", "/dev/null", "-MD", "-MF", "f.d"],
+            &[OutputRole::DepFile],
+            "obj",
+        ),
+        (
+            &["-o", "f.o", "-MD", "-MF", "/dev/null"],
+            &[OutputRole::Object],
+            "d",
+        ),
+    ] {
+        let mut args = vec!["-c", "f.c"];
+        args.extend_from_slice(extra);
+        let c = ok(&args);
+        let roles: Vec<OutputRole> = c.outputs.iter().map(|output| output.role).collect();
+        assert_eq!(roles, kept, "{extra:?}");
+        let key = strs(&c.key_args);
+        let at = key.iter().position(|arg| *arg == DISCARDED_OUTPUT);
+        assert_eq!(at.map(|at| key[at + 1]), Some(discarded), "{key:?}");
+    }
+    // The same compile keeping its object has another key.
+    assert!(!strs(&ok(&["-c", "f.c", "-o", "f.o"]).key_args).contains(&DISCARDED_OUTPUT));
+    assert!(matches!(
+        parse_in(&["-c", "f.c", "-o", "null"], Path::new("/dev")),
+        Parsed::Cacheable(c) if c.outputs.is_empty()
+    ));
 }
