@@ -26,9 +26,10 @@ use crate::flow::services::Services;
 use crate::flow::steps::look_up_early;
 use crate::hasher::{DigestReadFiles, DigestSource, DigestedSource};
 use crate::outputs::OutputFile;
+use futures::future::{FutureExt, LocalBoxFuture, Shared};
 use sccache_core::compiler::gcc::{self, CCompilation};
 use sccache_core::compiler::{Language, Parsed};
-use sccache_core::hash_key::{self, CacheKey};
+use sccache_core::hash_key::{self, CacheKey, CompilerIdentity};
 use sccache_core::protocol::CompileRequest;
 use sccache_core::source_digest::SourceSummary;
 use std::ffi::{OsStr, OsString};
@@ -111,17 +112,12 @@ impl Family for CFamily {
         let compilation = &self.compilation;
         let started = Instant::now();
         // What compiles is what the driver runs (cc1, as, the real clang), as it expands the
-        // flags on this machine: without knowing it, nothing is cached.
-        let identity = match driver_digest(services, compilation, request).await {
-            Ok(driver) => info.identity.with_driver(&driver),
-            Err(error) => {
-                log::info!("{:?}: {error}", request.exe);
-                return Keyed::Refused("unknown driver programs");
-            }
-        };
-        let key_of = |source: &SourceSummary| {
+        // flags on this machine: without knowing it, nothing is cached. Asked for beside the
+        // preprocessor's run, which does not need it.
+        let identity = probe_identity(services, info, compilation, request);
+        let key_of = |source: &SourceSummary, identity: &CompilerIdentity| {
             hash_key::c_key(
-                &identity,
+                identity,
                 &request.exe,
                 compilation,
                 &request.cwd,
@@ -135,6 +131,7 @@ impl Family for CFamily {
             .filter(|_| !compilation.debug_info)
             .map(|restore| EarlyHit {
                 key_of: &key_of,
+                identity: &identity,
                 restore,
             });
         let Some(source) = source(services, compilation, request, early).await else {
@@ -147,9 +144,12 @@ impl Family for CFamily {
             // with `source`, now rather than after a compile that may take minutes.
             return Keyed::Refused(reason);
         }
+        let Some(identity) = identity.await else {
+            return Keyed::Refused("unknown driver programs");
+        };
         let key = match &source.early {
             Some(early) => early.key,
-            None => key_of(&source.summary),
+            None => key_of(&source.summary, &identity),
         };
         let key = match (&source.scratch, compilation.debug_info) {
             (Some(scratch), true) => match with_read_files(services, scratch, request, key).await {
@@ -179,23 +179,50 @@ impl Family for CFamily {
 
 /// The digest of what the driver runs and reads for this compile (`driver_probe`): remembered,
 /// so a hit only stats the files it found.
-async fn driver_digest(
+///
+/// The question is sent at once, on a task of its own, so that it runs beside the
+/// preprocessor; the answer is shared by the early path and the ordinary one. `None` when the
+/// driver's programs cannot be told.
+fn probe_identity(
     services: &Services,
+    info: &CompilerInfo,
     compilation: &CCompilation,
     request: &CompileRequest,
-) -> Result<[u8; 32], String> {
-    services
-        .probe_driver
-        .send(ProbeDriver {
-            exe: request.exe.clone(),
-            cwd: request.cwd.clone(),
-            env: request.env.clone(),
-            driver_args: compilation.driver_args.clone(),
-            language: compilation.language.as_x_arg(),
-        })
-        .await
-        .map_err(|error| error.to_string())?
+) -> Identity {
+    let message = ProbeDriver {
+        exe: request.exe.clone(),
+        cwd: request.cwd.clone(),
+        env: request.env.clone(),
+        driver_args: compilation.driver_args.clone(),
+        language: compilation.language.as_x_arg(),
+    };
+    let probe_driver = services.probe_driver.clone();
+    let asked = tokio::task::spawn_local(async move { probe_driver.send(message).await });
+    let base = info.identity;
+    let exe = request.exe.clone();
+    async move {
+        match asked.await {
+            Ok(Ok(Ok(driver))) => Some(base.with_driver(&driver)),
+            Ok(Ok(Err(error))) => {
+                log::info!("{exe:?}: {error}");
+                None
+            }
+            Ok(Err(error)) => {
+                log::warn!("driver prober unavailable: {error}");
+                None
+            }
+            Err(error) => {
+                log::warn!("driver probe task failed: {error}");
+                None
+            }
+        }
+    }
+    .boxed_local()
+    .shared()
 }
+
+/// The compiler's identity with what its driver runs, once known (see `probe_identity`).
+type Identity = Shared<LocalBoxFuture<'static, Option<CompilerIdentity>>>;
 
 /// Whether `path` is a regular file, or nothing at all (the compiler then reports it). A stat
 /// on a known path: allowed on the event loop.
@@ -266,14 +293,15 @@ fn would_colour_a_terminal(request: &CompileRequest) -> bool {
     term_colours && !gcc_colours_off && !no_colour
 }
 
-/// How a digest becomes this compile's key.
-type KeyOf<'a> = &'a dyn Fn(&SourceSummary) -> CacheKey;
+/// How a digest becomes this compile's key, with the compiler's identity.
+type KeyOf<'a> = &'a dyn Fn(&SourceSummary, &CompilerIdentity) -> CacheKey;
 
 /// What the early path needs to look a hit up and make its restore ready: the family's key
 /// and what the shared steps would restore with.
 #[derive(Clone, Copy)]
 struct EarlyHit<'a> {
     key_of: KeyOf<'a>,
+    identity: &'a Identity,
     restore: EarlyRestore<'a>,
 }
 
@@ -417,9 +445,16 @@ async fn early_lookup(
         .ok()?;
     let look_up = look_up.filter(|_| digested.summary.refusal.is_none());
     let lookup = match look_up {
-        Some(EarlyHit { key_of, restore }) => {
-            Some(look_up_early(services, key_of(&digested.summary), restore).await)
-        }
+        Some(EarlyHit {
+            key_of,
+            identity,
+            restore,
+        }) => match identity.clone().await {
+            Some(identity) => {
+                Some(look_up_early(services, key_of(&digested.summary, &identity), restore).await)
+            }
+            None => None,
+        },
         None => None,
     };
     Some(Early { digested, lookup })
