@@ -21,7 +21,7 @@ use crate::storage::{LookupResult, Store};
 use sccache_core::entry::CacheEntry;
 use sccache_core::hash_key::CacheKey;
 use sccache_core::protocol::{CompileFinished, CompileRequest};
-use sccache_core::stats::Event;
+use sccache_core::stats::{Event, StatsLabel};
 use std::time::Instant;
 
 /// A compile a family accepted: the compiler, the family's reading of the command line, and
@@ -74,7 +74,7 @@ pub async fn run<F: Family>(
                 key,
                 early,
                 recache,
-                label: info.kind.stats_label(),
+                label: info.kind.stats_label(family.language()),
                 targets,
                 request: &request,
                 adapter: &*adapter,
@@ -116,7 +116,7 @@ struct Served<'a> {
     key: CacheKey,
     early: Option<EarlyLookup>,
     recache: bool,
-    label: &'static str,
+    label: StatsLabel,
     targets: Vec<OutputFile>,
     request: &'a CompileRequest,
     adapter: &'a dyn EntryAdapter,
@@ -141,10 +141,10 @@ async fn serve(services: &Services, served: Served<'_>) -> (CompileFinished, Opt
     } else {
         match early {
             Some(early) => services
-                .account(early.fetched, label)
+                .account(early.fetched, &label)
                 .map(|entry| (entry, early.took, early.prepared)),
             None => {
-                let entry = services.lookup(key, label).await;
+                let entry = services.lookup(key, &label).await;
                 entry.map(|entry| (entry, started.elapsed(), None))
             }
         }
@@ -170,7 +170,7 @@ async fn serve(services: &Services, served: Served<'_>) -> (CompileFinished, Opt
                 let restored = restoring.elapsed();
                 log::debug!("hit {key}: looked up in {looked_up:?}, restored in {restored:?}");
                 services.record(Event::Hit {
-                    label: label.to_owned(),
+                    label: label.clone(),
                     read: looked_up + restored,
                 });
                 let finished = CompileFinished {
@@ -184,14 +184,12 @@ async fn serve(services: &Services, served: Served<'_>) -> (CompileFinished, Opt
             Err(error) => {
                 log::warn!("cannot restore a hit, compiling instead: {error}");
                 services.record(Event::ReadError {
-                    label: label.to_owned(),
+                    label: label.clone(),
                 });
             }
         }
     }
-    services.record(Event::Miss {
-        label: label.to_owned(),
-    });
+    services.record(Event::Miss { label });
     let output = match services
         .run(&request.exe, request.args.clone(), request)
         .await

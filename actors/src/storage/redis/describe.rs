@@ -46,18 +46,21 @@ impl Handler<Describe> for RedisStorage {
                     (None, _) => Some("Redis did not report used_memory".to_owned()),
                     _ => None,
                 },
+                read_only: false,
             },
             Ok((used, Err(note))) => Description {
                 location,
                 size: used,
                 max_size: None,
                 note: Some(note),
+                read_only: false,
             },
             Err(failure) => Description {
                 location,
                 size: None,
                 max_size: None,
                 note: Some(format!("Redis is unreachable: {failure}")),
+                read_only: false,
             },
         }))
     }

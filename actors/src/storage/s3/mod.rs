@@ -234,6 +234,7 @@ impl Handler<Describe> for S3Storage {
             size: None,
             max_size: None,
             note: Some(note),
+            read_only: self.read_only,
         })
     }
 }
