@@ -11,6 +11,7 @@ mod c_cache;
 mod c_toolchain;
 mod c_wrong_hits;
 mod daemon;
+mod dropin;
 mod faults;
 mod hostile;
 mod privacy;

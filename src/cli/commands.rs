@@ -66,7 +66,7 @@ fn start() -> anyhow::Result<i32> {
     }
     let address = address()?;
     print_out("sccache: Starting the server...\n");
-    start_server(&address).map_err(|error| anyhow!("Server startup failed: {error}"))?;
+    start_server(&address, true).map_err(|error| anyhow!("Server startup failed: {error}"))?;
     // The endpoint may be held by another program: the spawned server then reports it taken
     // and the client finds something accepting there. Only an answer proves it is a server.
     let answered = Connection::open(&address)
