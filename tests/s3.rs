@@ -591,7 +591,10 @@ fn no_secret_reaches_the_debug_log_or_the_stats() {
     env.push(("AWS_SECRET_ACCESS_KEY".into(), secret_key.into()));
     // The harness runs every server at SCCACHE_LOG=debug; trace is asked for by name too.
     env.push(("SCCACHE_LOG".into(), "trace".into()));
-    let server = start_server(&env);
+    // Started by the first compile: moto does not serve this bucket through an endpoint with
+    // credentials in it, which an explicit start's read check would refuse; what matters here
+    // is what the log and the stats show, whatever S3 answers.
+    let server = unstarted_server(&env);
     let dir = fixture("c");
     compile_all(&server, dir.path());
     server.wait_for_stats(|stats| {
