@@ -15,6 +15,7 @@ mod c_wrong_hits;
 mod changed_during_compile;
 mod config_file;
 mod daemon;
+mod dropin;
 mod faults;
 mod hostile;
 mod privacy;

@@ -22,7 +22,7 @@ use sccache_core::access::credentials_match;
 use sccache_core::framing::MAX_FRAME_LEN;
 use sccache_core::handshake;
 use sccache_core::protocol::{self, Envelope, ProtocolError, Request, Response};
-use sccache_core::stats::{Stats, StatsReport};
+use sccache_core::stats::{CacheMode, Stats, StatsReport};
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
@@ -275,6 +275,13 @@ async fn report(control: Control) -> StatsReport {
         max_cache_size: description.max_size,
         size_note: description.note,
         version: sccache_core::VERSION.to_owned(),
+        use_preprocessor_cache_mode: false,
+        basedirs: Vec::new(),
+        effective_cache_mode: Some(if description.read_only {
+            CacheMode::ReadOnly
+        } else {
+            CacheMode::ReadWrite
+        }),
         pid: std::process::id(),
     }
 }

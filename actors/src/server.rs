@@ -27,9 +27,10 @@ use tokio::sync::Notify;
 pub type Ready = Box<dyn FnOnce(Result<(), &ServerError>) + Send>;
 
 /// Runs the server until it stops (Shutdown request or idle timeout). Checks access and binds
-/// the listener first, then calls `ready(Ok(()))` or `ready(Err(error))` before serving;
-/// returns after stopping.
-pub fn run(config: ServerConfig, ready: Ready) -> Result<(), ServerError> {
+/// the listener first (and with `check_storage` reads the remote cache once, as sccache does
+/// when it starts), then calls `ready(Ok(()))` or `ready(Err(error))` before serving; returns
+/// after stopping.
+pub fn run(config: ServerConfig, check_storage: bool, ready: Ready) -> Result<(), ServerError> {
     let bound = access::credential(&config.endpoint, &config.private_dir)
         .map_err(ServerError::from)
         .and_then(|token| Ok((token, listener::bind(&config.endpoint)?)));
@@ -41,6 +42,12 @@ pub fn run(config: ServerConfig, ready: Ready) -> Result<(), ServerError> {
         }
     };
     let system = System::new();
+    if check_storage {
+        if let Err(error) = system.block_on(storage_readable(&config)) {
+            ready(Err(&error));
+            return Err(error);
+        }
+    }
     let started = system.block_on(async move { start(config, bound, token) });
     match started {
         Ok(()) => ready(Ok(())),
@@ -94,6 +101,21 @@ fn start(config: ServerConfig, bound: Bound, token: String) -> Result<(), Server
     actix_rt::spawn(listener.serve_until(stop_accepting, services, control));
     log::info!("listening on {}", config.endpoint);
     Ok(())
+}
+
+/// Whether the remote cache can be read: an explicit start fails on a cache it cannot use,
+/// where a server started by a compile goes on and counts the errors. The disk cache is not
+/// checked here (its directory is made when needed), nor Redis (it reconnects by itself).
+async fn storage_readable(config: &ServerConfig) -> Result<(), ServerError> {
+    match &config.backend {
+        #[cfg(feature = "s3")]
+        Backend::S3(s3) => crate::storage::s3::check_readable(s3, config.storage_timeout)
+            .await
+            .map_err(|error| {
+                ServerError::Storage(format!("cache storage failed to read: {error}"))
+            }),
+        _ => Ok(()),
+    }
 }
 
 fn start_storage(

@@ -72,11 +72,11 @@ fn masquerade_name(program: &OsStr) -> Option<OsString> {
     about = "A shared compilation cache. Run `sccache <compiler> <args>` to compile through the cache.",
     arg_required_else_help = true,
     override_usage = "sccache <compiler> [ARGS]...\n       \
-                      sccache [OPTIONS] <--start-server|--stop-server|--show-stats|--zero-stats>",
+                      sccache [OPTIONS] <--start-server|--stop-server|--show-stats|--show-adv-stats|--zero-stats>",
     group(
         ArgGroup::new("command")
             .required(true)
-            .args(["start_server", "stop_server", "show_stats", "zero_stats"])
+            .args(["start_server", "stop_server", "show_stats", "show_adv_stats", "zero_stats"])
     )
 )]
 pub struct Cli {
@@ -86,9 +86,12 @@ pub struct Cli {
     /// Stop the background server and print its final statistics.
     #[arg(long)]
     pub stop_server: bool,
-    /// Show the server's statistics (starting the server if none runs).
+    /// Show the server's statistics (zeros when no server runs; none is started).
     #[arg(short = 's', long)]
     pub show_stats: bool,
+    /// Show the statistics counted by language and compiler (`c [gcc]`), not by language group.
+    #[arg(long)]
+    pub show_adv_stats: bool,
     /// Reset the server's statistics to zero.
     #[arg(short = 'z', long)]
     pub zero_stats: bool,
@@ -103,6 +106,7 @@ pub enum Action {
     StartServer,
     StopServer,
     ShowStats,
+    ShowAdvStats,
     ZeroStats,
 }
 
@@ -115,6 +119,8 @@ impl Cli {
             Action::StopServer
         } else if self.zero_stats {
             Action::ZeroStats
+        } else if self.show_adv_stats {
+            Action::ShowAdvStats
         } else {
             Action::ShowStats
         }
@@ -189,6 +195,10 @@ mod tests {
         let parse = |items: &[&str]| Cli::try_parse_from(argv(items)).map(|cli| cli.action());
         assert_eq!(parse(&["sccache", "-s"]).unwrap(), Action::ShowStats);
         assert_eq!(parse(&["sccache", "-z"]).unwrap(), Action::ZeroStats);
+        assert_eq!(
+            parse(&["sccache", "--show-adv-stats"]).unwrap(),
+            Action::ShowAdvStats
+        );
         assert_eq!(
             parse(&["sccache", "--start-server"]).unwrap(),
             Action::StartServer

@@ -1,7 +1,10 @@
 //! sccache's own flags: `--start-server`, `--stop-server`, `--show-stats`, `--zero-stats`.
 //!
-//! Each sends one request and prints the answer the way sccache does. `--show-stats` and
-//! `--zero-stats` start a server when none runs, as sccache's do; `--stop-server` never does.
+//! Each sends one request and prints the answer the way sccache does. `--zero-stats` starts a
+//! server when none runs, as sccache's does; `--show-stats` shows zeros instead (a new server
+//! would have nothing else to show), and `--stop-server` never starts one. An explicit
+//! `--start-server` that does not end with an sccache server answering fails with sccache's
+//! `Server startup failed: ...` (a compile's auto-start, in `compile`, falls back instead).
 //! Errors are returned to `main`, which prints them and exits 2.
 
 use crate::args::{Action, Cli};
@@ -10,8 +13,9 @@ use crate::spawn::{connect_or_start, start_server};
 use crate::stats_view::{render, StatsFormat};
 use anyhow::{anyhow, Context};
 use clap::Parser;
-use sccache_core::config::env_flag;
+use sccache_core::config::{env_flag, server_config, Backend};
 use sccache_core::protocol::{Request, Response};
+use sccache_core::stats::StatsReport;
 use std::ffi::OsString;
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -20,6 +24,9 @@ use std::time::{Duration, Instant};
 const CONTROL_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long `--stop-server` waits for the server to close its endpoint.
 const STOP_WAIT: Duration = Duration::from_secs(5);
+/// How long a server just started (or found holding the endpoint) may take to answer a stats
+/// request before `--start-server` decides that what listens there is not an sccache server.
+const STARTED_ANSWER_WAIT: Duration = Duration::from_secs(5);
 
 /// Parses the flags and runs the action; returns the exit code.
 pub fn run(argv: Vec<OsString>) -> anyhow::Result<i32> {
@@ -31,10 +38,16 @@ pub fn run(argv: Vec<OsString>) -> anyhow::Result<i32> {
             return Ok(error.exit_code());
         }
     };
-    match cli.action() {
+    let action = cli.action();
+    // A foreground server sets up its own log (to stderr); everything else logs as a client.
+    if !(action == Action::StartServer && env_flag(&lookup, "SCCACHE_NO_DAEMON")) {
+        crate::logging::init_client(lookup);
+    }
+    match action {
         Action::StartServer => start(),
         Action::StopServer => stop(cli.stats_format),
-        Action::ShowStats => show_stats(cli.stats_format),
+        Action::ShowStats => show_stats(cli.stats_format, false),
+        Action::ShowAdvStats => show_stats(cli.stats_format, true),
         Action::ZeroStats => zero_stats(),
     }
 }
@@ -53,8 +66,26 @@ fn start() -> anyhow::Result<i32> {
     }
     let address = address()?;
     print_out("sccache: Starting the server...\n");
-    start_server(&address).map_err(|error| anyhow!("server failed to start: {error}"))?;
-    Ok(0)
+    start_server(&address, true).map_err(|error| anyhow!("Server startup failed: {error}"))?;
+    // The endpoint may be held by another program: the spawned server then reports it taken
+    // and the client finds something accepting there. Only an answer proves it is a server.
+    let answered = Connection::open(&address)
+        .map_err(anyhow::Error::from)
+        .and_then(|mut connection| {
+            connection.set_read_timeout(Some(STARTED_ANSWER_WAIT))?;
+            Ok(connection.call(Request::GetStats)?)
+        });
+    match answered {
+        Ok(Response::Stats(_)) => {
+            log::debug!("a server answers on {address}");
+            Ok(0)
+        }
+        Ok(other) => Err(anyhow!("Server startup failed: {}", unexpected(other))),
+        Err(error) => Err(anyhow!(
+            "Server startup failed: {address} is in use by something that does not answer \
+             as an sccache server: {error:#}"
+        )),
+    }
 }
 
 fn stop(format: StatsFormat) -> anyhow::Result<i32> {
@@ -82,7 +113,7 @@ fn stop(format: StatsFormat) -> anyhow::Result<i32> {
     }
     match answer {
         Response::ShuttingDown(report) => {
-            print_out(&render(&report, format)?);
+            print_out(&render(&report, format, false)?);
             // The server stops listening as soon as it gets the request. Wait for that, so
             // that once this command returns a new server (perhaps with other settings) can
             // start and no compile reaches the old one.
@@ -94,16 +125,39 @@ fn stop(format: StatsFormat) -> anyhow::Result<i32> {
     }
 }
 
-fn show_stats(format: StatsFormat) -> anyhow::Result<i32> {
-    let mut connection = connect_or_start(&address()?)
-        .map_err(|error| anyhow!("server failed to start: {error}"))?;
-    match call(&mut connection, Request::GetStats)? {
-        Response::Stats(report) => {
-            print_out(&render(&report, format)?);
-            Ok(0)
+fn show_stats(format: StatsFormat, advanced: bool) -> anyhow::Result<i32> {
+    let address = address()?;
+    log::debug!("asking the server on {address} for its stats");
+    let report = match Connection::open(&address) {
+        Ok(mut connection) => match call(&mut connection, Request::GetStats)? {
+            Response::Stats(report) => *report,
+            other => return Err(unexpected(other)),
+        },
+        Err(error) => {
+            // As sccache does: a server started now would only have zeros to show.
+            log::debug!("no server on {address} ({error}); showing empty stats");
+            offline_report()
         }
-        other => Err(unexpected(other)),
+    };
+    print_out(&render(&report, format, advanced)?);
+    Ok(0)
+}
+
+/// The stats when no server runs: zeros, with the cache the settings name.
+fn offline_report() -> StatsReport {
+    let mut report = StatsReport {
+        version: sccache_core::VERSION.to_owned(),
+        ..StatsReport::default()
+    };
+    match server_config(&lookup) {
+        Ok(config) if matches!(config.backend, Backend::Disk) => {
+            report.cache_location = format!("Local disk: {:?}", config.cache_dir);
+            report.max_cache_size = Some(config.cache_size);
+        }
+        Ok(_) => {}
+        Err(error) => log::debug!("settings not readable: {error}"),
     }
+    report
 }
 
 fn zero_stats() -> anyhow::Result<i32> {

@@ -96,10 +96,23 @@ fn through_server(request: CompileRequest) -> Outcome {
             ))
         }
     };
+    log::debug!(
+        "compile of {:?} sent to the server on {address}",
+        request.exe
+    );
     if let Err(error) = connection.send(Request::Compile(request)) {
         return warn_local(format!("{error}; compiling locally"));
     }
-    await_result(&mut connection)
+    let outcome = await_result(&mut connection);
+    match &outcome {
+        Outcome::Finished(finished) => log::debug!(
+            "the server ran it: exit code {:?}, signal {:?}",
+            finished.exit_code,
+            finished.signal
+        ),
+        Outcome::Local(why) => log::debug!("compiling locally: {why:?}"),
+    }
+    outcome
 }
 
 /// Reads the server's answers to a compile. No read timeout: a compile may take minutes, and a

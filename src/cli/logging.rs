@@ -1,6 +1,9 @@
-//! The server's logger: `SCCACHE_LOG` as an `env_logger` filter, written to `SCCACHE_ERROR_LOG`
-//! (the daemon) or stderr (the foreground server), with the records of other crates held to
-//! warnings and errors whatever the filter says.
+//! The logger: `SCCACHE_LOG` as an `env_logger` filter, written to `SCCACHE_ERROR_LOG` (the
+//! daemon, and a client when it is set) or stderr (the foreground server, and a client
+//! otherwise), with the records of other crates held to warnings and errors whatever the filter
+//! says. Timestamps are to the second, to the millisecond with `SCCACHE_LOG_MILLIS` (any value),
+//! as sccache's are. A client logs only when `SCCACHE_LOG` is set, as sccache's does, so a
+//! compile's stderr is the compiler's alone by default.
 //!
 //! Why the cap: at debug level rusoto logs every request's headers (the `Authorization`
 //! signature, `x-amz-security-token`: the session token) and its canonical request, and other
@@ -22,9 +25,26 @@ pub fn init(daemon: bool, lookup: impl Fn(&str) -> Option<String>) {
     let filter = lookup("SCCACHE_LOG")
         .filter(|value| !value.is_empty())
         .unwrap_or_else(|| "warn".to_owned());
+    install(&filter, daemon, &lookup);
+}
+
+/// Sets up a client's logging (compiles and commands) when `SCCACHE_LOG` is set: to
+/// `SCCACHE_ERROR_LOG` when that is set too (our own test harness and users who collect the
+/// server's log there keep compiles' stderr clean), else to stderr as sccache's client does.
+pub fn init_client(lookup: impl Fn(&str) -> Option<String>) {
+    if let Some(filter) = lookup("SCCACHE_LOG").filter(|value| !value.is_empty()) {
+        install(&filter, true, &lookup);
+    }
+}
+
+/// Installs the logger with `filter`; to `SCCACHE_ERROR_LOG` when `to_file` and it is set.
+fn install(filter: &str, to_file: bool, lookup: &dyn Fn(&str) -> Option<String>) {
     let mut builder = env_logger::Builder::new();
-    builder.parse_filters(&filter);
-    let log_file = lookup("SCCACHE_ERROR_LOG").filter(|value| daemon && !value.is_empty());
+    builder.parse_filters(filter);
+    if lookup("SCCACHE_LOG_MILLIS").is_some() {
+        builder.format_timestamp_millis();
+    }
+    let log_file = lookup("SCCACHE_ERROR_LOG").filter(|value| to_file && !value.is_empty());
     if let Some(path) = log_file {
         // A log file that cannot be opened must not stop the cache; the daemon then logs to
         // its (null) stderr. A new one is this user's alone (command lines and paths are

@@ -70,7 +70,10 @@ fn run() -> anyhow::Result<i32> {
         return Ok(server_entry::run_daemon());
     }
     match args::classify(std::env::args_os().collect()) {
-        Invocation::Compile { compiler, args } => compile::run(compiler, args),
+        Invocation::Compile { compiler, args } => {
+            logging::init_client(|name| std::env::var(name).ok());
+            compile::run(compiler, args)
+        }
         Invocation::Command(argv) => commands::run(argv),
     }
 }

@@ -9,7 +9,7 @@
 //! binds, so it never sits out the whole startup timeout. The server's own work lives in the
 //! actors crate.
 
-use crate::spawn::{Status, NOTIFY_VAR};
+use crate::spawn::{Status, CHECK_STORAGE_VAR, NOTIFY_VAR};
 use sccache_actors::server_error::ServerError;
 use sccache_core::config::{client_endpoint, load_server_config, ServerConfig};
 use std::ffi::OsString;
@@ -70,7 +70,11 @@ fn notify_socket(path: &OsString, status: &Status) {
 
 /// Whether this process was spawned to be the server.
 pub fn requested() -> bool {
-    sccache_core::config::env_flag(&lookup, crate::spawn::START_SERVER_VAR)
+    requested_flag(crate::spawn::START_SERVER_VAR)
+}
+
+fn requested_flag(name: &str) -> bool {
+    sccache_core::config::env_flag(&lookup, name)
 }
 
 fn lookup(name: &str) -> Option<String> {
@@ -94,15 +98,19 @@ pub fn run_daemon() -> i32 {
             endpoint: endpoint_text(),
         }),
     };
-    serve(notifier)
+    serve(notifier, requested_flag(CHECK_STORAGE_VAR))
 }
 
 /// Runs in the foreground, logging to stderr; returns the process's exit code.
 pub fn run_foreground() -> i32 {
     crate::logging::init(false, lookup);
-    serve(Notifier::new(Listener::Terminal {
-        endpoint: endpoint_text(),
-    }))
+    // Started by hand: a cache it cannot use is an error to show now, as sccache shows it.
+    serve(
+        Notifier::new(Listener::Terminal {
+            endpoint: endpoint_text(),
+        }),
+        true,
+    )
 }
 
 /// The endpoint for a message to a person; a bad setting is reported when the server reads
@@ -114,7 +122,7 @@ fn endpoint_text() -> String {
     )
 }
 
-fn serve(notifier: Notifier) -> i32 {
+fn serve(notifier: Notifier, check_storage: bool) -> i32 {
     let config: ServerConfig = match load_server_config(&lookup) {
         Ok((config, ignored)) => {
             for warning in ignored {
@@ -132,7 +140,7 @@ fn serve(notifier: Notifier) -> i32 {
     let ready = Box::new(move |result: Result<(), &ServerError>| {
         ready_notifier.send(startup_status(result))
     });
-    match sccache_actors::server::run(config, ready) {
+    match sccache_actors::server::run(config, check_storage, ready) {
         Ok(()) => 0,
         Err(error) => {
             if error.is_endpoint_taken() {

@@ -33,6 +33,9 @@ const MAX_STATUS_BYTES: usize = 64 * 1024;
 
 /// The variable that makes this binary run as the server.
 pub const START_SERVER_VAR: &str = "SCCACHE_START_SERVER";
+/// The variable that makes the server read its remote cache once before it reports ready (an
+/// explicit `--start-server`, which fails on a cache it cannot use).
+pub const CHECK_STORAGE_VAR: &str = "SCCACHE_CHECK_STORAGE";
 /// The variable naming the socket the server reports its status on.
 pub const NOTIFY_VAR: &str = "SCCACHE_STARTUP_NOTIFY";
 /// Status byte: the server is listening.
@@ -127,7 +130,8 @@ impl Status {
     }
 }
 
-/// Connects to the server at `address`, starting one first if none answers.
+/// Connects to the server at `address`, starting one first if none answers. A server started
+/// here does not check its remote cache first: a compile falls back, it does not fail.
 pub fn connect_or_start(address: &ServerAddress) -> Result<Connection, StartError> {
     match Connection::open(address) {
         Ok(connection) => return Ok(connection),
@@ -137,13 +141,14 @@ pub fn connect_or_start(address: &ServerAddress) -> Result<Connection, StartErro
         }
         Err(_) => {}
     }
-    start_server(address)?;
+    start_server(address, false)?;
     Connection::open(address).map_err(|error| StartError::Unreachable(address.to_string(), error))
 }
 
 /// Starts a server for `address` and returns once one is listening there: the new one, or
-/// another client's that won the race for the endpoint.
-pub fn start_server(address: &ServerAddress) -> Result<(), StartError> {
+/// another client's that won the race for the endpoint. With `check_storage` the new server
+/// reads its remote cache once first and fails if it cannot (an explicit `--start-server`).
+pub fn start_server(address: &ServerAddress, check_storage: bool) -> Result<(), StartError> {
     let setup = |what: &str| {
         let what = what.to_owned();
         move |error| StartError::Setup(what, error)
@@ -155,7 +160,8 @@ pub fn start_server(address: &ServerAddress) -> Result<(), StartError> {
     let socket_path = directory.path().join("notify.sock");
     let mut listener =
         UnixListener::bind(&socket_path).map_err(setup("cannot create the startup socket"))?;
-    let mut child = spawn_daemon(&socket_path).map_err(setup("cannot spawn the server"))?;
+    let mut child =
+        spawn_daemon(&socket_path, check_storage).map_err(setup("cannot spawn the server"))?;
     let timeout = sccache_core::config::startup_timeout(&|name| std::env::var(name).ok())
         .unwrap_or(STARTUP_TIMEOUT);
     match wait_for_status(&mut listener, &mut child, timeout)? {
@@ -177,9 +183,14 @@ pub fn start_server(address: &ServerAddress) -> Result<(), StartError> {
 
 /// Spawns this binary as the server, detached: no stdio, its own session (so the terminal's
 /// Ctrl-C and hang-up reach the build, not the server), not waited for.
-fn spawn_daemon(socket_path: &Path) -> io::Result<Child> {
+fn spawn_daemon(socket_path: &Path, check_storage: bool) -> io::Result<Child> {
     let exe = std::env::current_exe()?;
     let mut command = Command::new(exe);
+    if check_storage {
+        command.env(CHECK_STORAGE_VAR, "1");
+    } else {
+        command.env_remove(CHECK_STORAGE_VAR);
+    }
     command
         .env(START_SERVER_VAR, "1")
         .env(NOTIFY_VAR, socket_path)

@@ -6,7 +6,8 @@
 //! it. This module only formats; it does not talk to the server or decide any figure.
 
 use sccache_core::size::format_size;
-use sccache_core::stats::{Stats, StatsReport};
+use sccache_core::stats::{PerLanguageCount, Stats, StatsReport};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -26,10 +27,11 @@ pub enum StatsFormat {
     Json,
 }
 
-/// The report in the requested format, ending with a newline.
-pub fn render(report: &StatsReport, format: StatsFormat) -> anyhow::Result<String> {
+/// The report in the requested format, ending with a newline. `advanced` counts by language
+/// and compiler (`c [gcc]`), as `--show-adv-stats` does, instead of by language group.
+pub fn render(report: &StatsReport, format: StatsFormat, advanced: bool) -> anyhow::Result<String> {
     match format {
-        StatsFormat::Text => Ok(render_text(report)),
+        StatsFormat::Text => Ok(render_text(report, advanced)),
         StatsFormat::Json => Ok(format!("{}\n", serde_json::to_string(report)?)),
     }
 }
@@ -60,10 +62,11 @@ impl Row {
     }
 }
 
-/// The report as sccache's text table.
-pub fn render_text(report: &StatsReport) -> String {
+/// The report as sccache's text table: the counters, the non-cacheable reasons, then what the
+/// server says of its cache, in sccache's order and with its labels.
+pub fn render_text(report: &StatsReport, advanced: bool) -> String {
     let stats = &report.stats;
-    let rows = counter_rows(stats);
+    let rows = counter_rows(stats, advanced);
     let mut reasons: Vec<(&String, &u64)> = stats.not_cached.iter().collect();
     // Most frequent reason first, as sccache lists them; ties in name order for stable output.
     reasons.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
@@ -94,18 +97,10 @@ pub fn render_text(report: &StatsReport) -> String {
             row.label, row.value, row.suffix
         );
     };
+    let push_text = |text: &mut String, label: &str, value: &str| {
+        let _ = writeln!(text, "{label:<label_width$} {value}");
+    };
     for row in &rows {
-        push_row(&mut text, row);
-    }
-    let _ = writeln!(
-        text,
-        "{:<label_width$} {}",
-        "Cache location", report.cache_location
-    );
-    if let (None, Some(note)) = (report.cache_size, &report.size_note) {
-        let _ = writeln!(text, "{:<label_width$} {}", "Cache size", note);
-    }
-    for row in &size_rows {
         push_row(&mut text, row);
     }
     if !reasons.is_empty() {
@@ -113,46 +108,75 @@ pub fn render_text(report: &StatsReport) -> String {
         for (reason, count) in reasons {
             push_row(&mut text, &Row::count(reason.clone(), *count));
         }
+        text.push('\n');
+    }
+    push_text(&mut text, "Cache location", &report.cache_location);
+    if let (true, Some(mode)) = (advanced, report.effective_cache_mode) {
+        push_text(&mut text, "Effective cache mode", &format!("{mode:?}"));
+    }
+    let basedirs = if report.basedirs.is_empty() {
+        "(none)".to_owned()
+    } else {
+        report.basedirs.join(", ")
+    };
+    push_text(&mut text, "Base directories", &basedirs);
+    if report.cache_location.starts_with("Local disk") {
+        let direct = if report.use_preprocessor_cache_mode {
+            "yes"
+        } else {
+            "no"
+        };
+        push_text(&mut text, "Use direct/preprocessor mode?", direct);
+    }
+    push_text(&mut text, "Version (client)", &report.version);
+    if let (None, Some(note)) = (report.cache_size, &report.size_note) {
+        push_text(&mut text, "Cache size", note);
+    }
+    for row in &size_rows {
+        push_row(&mut text, row);
     }
     text
 }
 
-fn counter_rows(stats: &Stats) -> Vec<Row> {
+/// A counter per language: by language group (`C/C++`), or with `advanced` by language and
+/// compiler (`c [gcc]`).
+fn per_language(counts: &PerLanguageCount, advanced: bool) -> &BTreeMap<String, u64> {
+    if advanced {
+        &counts.adv_counts
+    } else {
+        &counts.counts
+    }
+}
+
+/// The total of a counter, then one row per language.
+fn language_rows(rows: &mut Vec<Row>, label: &str, counts: &PerLanguageCount, advanced: bool) {
+    rows.push(Row::count(label, counts.all()));
+    for (language, count) in per_language(counts, advanced) {
+        rows.push(Row::count(format!("{label} ({language})"), *count));
+    }
+}
+
+fn counter_rows(stats: &Stats, advanced: bool) -> Vec<Row> {
     let mut rows = vec![
         Row::count("Compile requests", stats.compile_requests),
         Row::count("Compile requests executed", stats.requests_executed),
-        Row::count("Cache hits", stats.cache_hits.all()),
     ];
-    for (language, count) in &stats.cache_hits.counts {
-        rows.push(Row::count(format!("Cache hits ({language})"), *count));
-    }
-    rows.push(Row::count("Cache misses", stats.cache_misses.all()));
-    for (language, count) in &stats.cache_misses.counts {
-        rows.push(Row::count(format!("Cache misses ({language})"), *count));
-    }
+    language_rows(&mut rows, "Cache hits", &stats.cache_hits, advanced);
+    language_rows(&mut rows, "Cache misses", &stats.cache_misses, advanced);
     rows.push(Row::with_suffix(
         "Cache hits rate",
         hit_rate(stats.cache_hits.all(), stats.cache_misses.all()),
     ));
-    let mut languages: Vec<&String> = stats
-        .cache_hits
-        .counts
-        .keys()
-        .chain(stats.cache_misses.counts.keys())
-        .collect();
+    let hits = per_language(&stats.cache_hits, advanced);
+    let misses = per_language(&stats.cache_misses, advanced);
+    let mut languages: Vec<&String> = hits.keys().chain(misses.keys()).collect();
     languages.sort();
     languages.dedup();
     for language in languages {
-        let hits = stats.cache_hits.counts.get(language).copied().unwrap_or(0);
-        let misses = stats
-            .cache_misses
-            .counts
-            .get(language)
-            .copied()
-            .unwrap_or(0);
+        let count = |counts: &BTreeMap<String, u64>| counts.get(language).copied().unwrap_or(0);
         rows.push(Row::with_suffix(
             format!("Cache hits rate ({language})"),
-            hit_rate(hits, misses),
+            hit_rate(count(hits), count(misses)),
         ));
     }
     rows.extend([
@@ -165,6 +189,9 @@ fn counter_rows(stats: &Stats) -> Vec<Row> {
         Row::count("Inputs changed during compile", stats.inputs_changed),
         Row::count("Cache writes skipped", stats.cache_writes_skipped),
         Row::count("Corrupt cache entries", stats.corrupt_entries),
+    ]);
+    language_rows(&mut rows, "Cache errors", &stats.cache_errors, advanced);
+    rows.extend([
         Row::count("Compilations", stats.compilations),
         Row::count("Compilation failures", stats.compile_fails),
         Row::count(
@@ -180,6 +207,7 @@ fn counter_rows(stats: &Stats) -> Vec<Row> {
         Row::with_suffix("Average cache write", seconds(stats.average_write())),
         Row::with_suffix("Average compiler", seconds(stats.average_compile())),
         Row::with_suffix("Average cache read hit", seconds(stats.average_read_hit())),
+        Row::count("Failed distributed compilations", stats.dist_errors),
     ]);
     rows
 }
@@ -231,7 +259,8 @@ fn size_parts(bytes: u64) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sccache_core::stats::Event;
+    use sccache_core::compiler::{CompilerKind, Language};
+    use sccache_core::stats::{CacheMode, Event};
 
     fn sample() -> StatsReport {
         let mut stats = Stats::default();
@@ -239,11 +268,11 @@ mod tests {
             stats.apply(Event::CompileRequest);
         }
         stats.apply(Event::Hit {
-            label: "C/C++".into(),
+            label: CompilerKind::Gcc.stats_label(Some(Language::C)),
             read: Duration::from_micros(150),
         });
         stats.apply(Event::Miss {
-            label: "Rust".into(),
+            label: CompilerKind::Rustc.stats_label(None),
         });
         stats.apply(Event::Compiled {
             duration: Duration::from_millis(120),
@@ -275,7 +304,7 @@ mod tests {
 
     #[test]
     fn every_label_is_present() {
-        let text = render_text(&sample());
+        let text = render_text(&sample(), false);
         for label in [
             "Compile requests",
             "Compile requests executed",
@@ -303,7 +332,12 @@ mod tests {
             "Average cache write",
             "Average compiler",
             "Average cache read hit",
+            "Failed distributed compilations",
+            "Cache errors",
             "Cache location",
+            "Base directories",
+            "Use direct/preprocessor mode?",
+            "Version (client)",
             "Cache size",
             "Max cache size",
             "Non-cacheable reasons:",
@@ -317,7 +351,7 @@ mod tests {
 
     #[test]
     fn values_line_up_in_sccaches_columns() {
-        let text = render_text(&sample());
+        let text = render_text(&sample(), false);
         assert_eq!(
             line(&text, "Compile requests"),
             "Compile requests                       3"
@@ -346,7 +380,7 @@ mod tests {
 
     #[test]
     fn fast_durations_keep_their_precision() {
-        let text = render_text(&sample());
+        let text = render_text(&sample(), false);
         assert!(
             line(&text, "Average cache write").ends_with("0.000300 s"),
             "{text}"
@@ -359,20 +393,23 @@ mod tests {
 
     #[test]
     fn hit_rate_is_a_dash_without_lookups() {
-        let text = render_text(&StatsReport::default());
+        let text = render_text(&StatsReport::default(), false);
         assert!(line(&text, "Cache hits rate").ends_with(" -"), "{text}");
         assert!(!text.contains("Non-cacheable reasons"));
     }
 
     #[test]
     fn reasons_are_listed_most_frequent_first() {
-        let text = render_text(&sample());
+        let text = render_text(&sample(), false);
         let reasons: Vec<&str> = text
             .split("Non-cacheable reasons:\n")
             .nth(1)
             .unwrap()
             .lines()
+            .take_while(|line| !line.is_empty())
             .collect();
+        // sccache's order: the reasons, a blank line, then what the server says of its cache.
+        assert!(text.contains("-E                                     1\n\nCache location"));
         assert_eq!(
             reasons,
             [
@@ -388,17 +425,55 @@ mod tests {
             size_note: Some("unknown (CONFIG refused)".into()),
             ..StatsReport::default()
         };
-        let text = render_text(&report);
+        let text = render_text(&report, false);
         assert!(text.contains("Cache size                      unknown (CONFIG refused)"));
         assert!(!text.contains("Max cache size"));
     }
 
     #[test]
     fn json_uses_sccaches_field_names() {
-        let json = render(&sample(), StatsFormat::Json).unwrap();
+        let json = render(&sample(), StatsFormat::Json, false).unwrap();
         let value: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(value["stats"]["compile_requests"], 3);
         assert_eq!(value["stats"]["cache_hits"]["counts"]["C/C++"], 1);
+        assert_eq!(value["stats"]["cache_hits"]["adv_counts"]["c [gcc]"], 1);
         assert_eq!(value["max_cache_size"], 10u64 << 30);
+        // Every field of sccache's `ServerInfo` (and its stats) is there for its readers.
+        for field in [
+            "use_preprocessor_cache_mode",
+            "basedirs",
+            "effective_cache_mode",
+        ] {
+            assert!(value.get(field).is_some(), "{field} missing in {json}");
+        }
+        for field in ["dist_compiles", "dist_errors", "multi_level"] {
+            assert!(
+                value["stats"].get(field).is_some(),
+                "{field} missing in {json}"
+            );
+        }
+    }
+
+    #[test]
+    fn advanced_stats_count_by_language_and_compiler() {
+        let mut report = sample();
+        report.effective_cache_mode = Some(CacheMode::ReadWrite);
+        let text = render_text(&report, true);
+        for label in [
+            "Cache hits (c [gcc])",
+            "Cache misses (rust)",
+            "Cache hits rate (c [gcc])",
+            "Cache hits rate (rust)",
+            "Effective cache mode",
+        ] {
+            assert!(
+                text.lines().any(|line| line.starts_with(label)),
+                "missing {label:?} in\n{text}"
+            );
+        }
+        assert!(!text.contains("(C/C++)"), "{text}");
+        assert!(line(&text, "Effective cache mode").ends_with("ReadWrite"));
+        // Plain stats leave the cache mode out, as sccache's do.
+        assert!(!render_text(&report, false).contains("Effective cache mode"));
     }
 }

@@ -102,6 +102,10 @@ impl Family for CFamily {
         Box::new(AsIs)
     }
 
+    fn language(&self) -> Option<Language> {
+        Some(self.compilation.language)
+    }
+
     async fn key(
         &self,
         services: &Services,

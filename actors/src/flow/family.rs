@@ -10,7 +10,7 @@ use crate::detector::CompilerInfo;
 use crate::flow::read_since::ReadSince;
 use crate::flow::services::{Fetched, Services};
 use crate::outputs::{self, OutputFile};
-use sccache_core::compiler::Parsed;
+use sccache_core::compiler::{Language, Parsed};
 use sccache_core::entry::CacheEntry;
 use sccache_core::hash_key::CacheKey;
 use sccache_core::protocol::CompileRequest;
@@ -36,6 +36,11 @@ pub trait Family: Sized + Send + 'static {
 
     /// How entries of this compile are adapted for storing and restoring.
     fn adapter(&self) -> Box<dyn EntryAdapter + '_>;
+
+    /// The source language, for the stats label (`c [gcc]`), when the family has several.
+    fn language(&self) -> Option<Language> {
+        None
+    }
 
     /// The compile's key, from everything that decides its outputs. With `early`, a family
     /// that learns its key before the work that found it has finished may look it up at once

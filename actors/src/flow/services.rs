@@ -14,7 +14,7 @@ use actix::prelude::*;
 use sccache_core::entry::CacheEntry;
 use sccache_core::hash_key::CacheKey;
 use sccache_core::protocol::CompileRequest;
-use sccache_core::stats::Event;
+use sccache_core::stats::{Event, StatsLabel};
 use std::ffi::OsString;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -68,7 +68,7 @@ impl Services {
 
     /// Asks the storage backend for an entry, within the storage timeout, counting what goes
     /// wrong. Returns the entry on a hit.
-    pub async fn lookup(&self, key: CacheKey, label: &str) -> Option<CacheEntry> {
+    pub async fn lookup(&self, key: CacheKey, label: &StatsLabel) -> Option<CacheEntry> {
         let fetched = self.fetch(key).await;
         self.account(fetched, label)
     }
@@ -86,9 +86,9 @@ impl Services {
     }
 
     /// Counts what went wrong with a fetch; the entry on a hit.
-    pub fn account(&self, answer: Fetched, label: &str) -> Option<CacheEntry> {
+    pub fn account(&self, answer: Fetched, label: &StatsLabel) -> Option<CacheEntry> {
         let read_error = || Event::ReadError {
-            label: label.to_owned(),
+            label: label.clone(),
         };
         match answer {
             Ok(LookupResult::Hit(entry)) => Some(*entry),

@@ -22,7 +22,7 @@ use crate::storage::{LookupResult, Store};
 use sccache_core::entry::CacheEntry;
 use sccache_core::hash_key::CacheKey;
 use sccache_core::protocol::{CompileFinished, CompileRequest};
-use sccache_core::stats::Event;
+use sccache_core::stats::{Event, StatsLabel};
 use std::time::Instant;
 
 /// A compile a family accepted: the compiler, the family's reading of the command line, and
@@ -78,7 +78,7 @@ pub async fn run<F: Family>(
                 early,
                 read,
                 recache,
-                label: info.kind.stats_label(),
+                label: info.kind.stats_label(family.language()),
                 targets,
                 request: &request,
                 adapter: &*adapter,
@@ -122,7 +122,7 @@ struct Served<'a> {
     early: Option<EarlyLookup>,
     read: Option<Box<ReadSince>>,
     recache: bool,
-    label: &'static str,
+    label: StatsLabel,
     targets: Vec<OutputFile>,
     request: &'a CompileRequest,
     adapter: &'a dyn EntryAdapter,
@@ -148,10 +148,10 @@ async fn serve(services: &Services, served: Served<'_>) -> (CompileFinished, Opt
     } else {
         match early {
             Some(early) => services
-                .account(early.fetched, label)
+                .account(early.fetched, &label)
                 .map(|entry| (entry, early.took, early.prepared)),
             None => {
-                let entry = services.lookup(key, label).await;
+                let entry = services.lookup(key, &label).await;
                 entry.map(|entry| (entry, started.elapsed(), None))
             }
         }
@@ -178,7 +178,7 @@ async fn serve(services: &Services, served: Served<'_>) -> (CompileFinished, Opt
                 let restored = restoring.elapsed();
                 log::debug!("hit {key}: looked up in {looked_up:?}, restored in {restored:?}");
                 services.record(Event::Hit {
-                    label: label.to_owned(),
+                    label: label.clone(),
                     read: looked_up + restored,
                 });
                 let finished = CompileFinished {
@@ -192,14 +192,12 @@ async fn serve(services: &Services, served: Served<'_>) -> (CompileFinished, Opt
             Err(error) => {
                 log::warn!("cannot restore a hit, compiling instead: {error}");
                 services.record(Event::ReadError {
-                    label: label.to_owned(),
+                    label: label.clone(),
                 });
             }
         }
     }
-    services.record(Event::Miss {
-        label: label.to_owned(),
-    });
+    services.record(Event::Miss { label });
     let output = match services
         .run(&request.exe, request.args.clone(), request)
         .await

@@ -60,6 +60,8 @@ pub struct Description {
     pub max_size: Option<u64>,
     /// Why a size figure is missing, when it is.
     pub note: Option<String>,
+    /// Whether the backend only reads (sccache's `effective_cache_mode`).
+    pub read_only: bool,
 }
 
 /// The backend's recipients, as the compile flow and the connection hold them.

@@ -1,14 +1,25 @@
 //! The server's counters, the events that move them, and the report a client renders.
 //!
 //! Field names follow sccache's JSON (`compile_requests`, `cache_hits.counts`, `cache_writes`,
-//! `cache_write_duration`, ...) so tools that read sccache's `--stats-format json` read ours.
+//! `cache_write_duration`, ...) so tools that read sccache's `--stats-format json` read ours:
+//! every field of sccache's `ServerInfo` is present (those of features we do not have, such as
+//! distributed compiles, stay zero or empty), and our own additions come on top.
 //! Only the stats actor holds a `Stats`; everyone else sends it an `Event`.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// A count per compiler family label (`C/C++`, `Rust`).
+/// The two names a compile is counted under, as sccache names them: the language group
+/// (`C/C++`, `Assembler`, `Rust`) for `counts` and `--show-stats`, and the language with the
+/// compiler (`c [gcc]`, `c++ [clang]`, `rust`) for `adv_counts` and `--show-adv-stats`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatsLabel {
+    pub group: &'static str,
+    pub detail: String,
+}
+
+/// A count per language group (`counts`) and per language and compiler (`adv_counts`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PerLanguageCount {
     pub counts: BTreeMap<String, u64>,
@@ -17,9 +28,9 @@ pub struct PerLanguageCount {
 }
 
 impl PerLanguageCount {
-    pub fn increment(&mut self, label: &str) {
-        *self.counts.entry(label.to_owned()).or_default() += 1;
-        *self.adv_counts.entry(label.to_owned()).or_default() += 1;
+    pub fn increment(&mut self, label: &StatsLabel) {
+        *self.counts.entry(label.group.to_owned()).or_default() += 1;
+        *self.adv_counts.entry(label.detail.clone()).or_default() += 1;
     }
 
     pub fn all(&self) -> u64 {
@@ -51,6 +62,14 @@ pub struct Stats {
     pub compiler_write_duration: Duration,
     pub compile_fails: u64,
     pub not_cached: BTreeMap<String, u64>,
+    /// sccache's distributed compiles, per build server; always empty here (there is no
+    /// distributed compilation), present so that sccache's readers find the field.
+    pub dist_compiles: BTreeMap<String, u64>,
+    /// sccache's failed distributed compiles; always zero here, for the same reason.
+    pub dist_errors: u64,
+    /// sccache's per-level figures of a multi-level cache; always `null` here (one backend at
+    /// a time), present so that sccache's readers find the field.
+    pub multi_level: Option<()>,
     /// Entries found corrupt or truncated (each also counts as a read error and a miss).
     pub corrupt_entries: u64,
     /// Cache writes not made: too many were already pending for the backend, or the entry alone
@@ -74,15 +93,15 @@ pub enum Event {
     NotCacheable(String),
     /// A hit for a compiler family label; the time spent reading and restoring.
     Hit {
-        label: String,
+        label: StatsLabel,
         read: Duration,
     },
     Miss {
-        label: String,
+        label: StatsLabel,
     },
     /// The backend could not be read (counted with the miss that follows).
     ReadError {
-        label: String,
+        label: StatsLabel,
     },
     /// The backend did not answer in time (counted with the miss that follows).
     Timeout,
@@ -176,6 +195,14 @@ fn average(total: Duration, count: u64) -> Duration {
     }
 }
 
+/// Whether the server writes to its cache, as sccache's JSON names it
+/// (`effective_cache_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CacheMode {
+    ReadOnly,
+    ReadWrite,
+}
+
 /// What `--show-stats` receives: the counters and what the storage backend says of itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatsReport {
@@ -189,6 +216,17 @@ pub struct StatsReport {
     #[serde(default)]
     pub size_note: Option<String>,
     pub version: String,
+    /// sccache's direct ("preprocessor cache") mode; always off here: every C hit runs the
+    /// preprocessor (see docs/ARCHITECTURE.md).
+    #[serde(default)]
+    pub use_preprocessor_cache_mode: bool,
+    /// sccache's base directories, stripped from paths before hashing; none here.
+    #[serde(default)]
+    pub basedirs: Vec<String>,
+    /// Whether the cache is written; `None` when no server answered (sccache's stats without a
+    /// server).
+    #[serde(default)]
+    pub effective_cache_mode: Option<CacheMode>,
     /// The server's process id, for tools and tests that need to signal it.
     #[serde(default)]
     pub pid: u32,
@@ -202,14 +240,22 @@ mod tests {
     fn hits_and_misses_count_per_language_and_as_executed() {
         let mut stats = Stats::default();
         stats.apply(Event::Hit {
-            label: "C/C++".into(),
+            label: StatsLabel {
+                group: "C/C++",
+                detail: "c [gcc]".into(),
+            },
             read: Duration::from_millis(2),
         });
         stats.apply(Event::Miss {
-            label: "Rust".into(),
+            label: StatsLabel {
+                group: "Rust",
+                detail: "rust".into(),
+            },
         });
         assert_eq!(stats.cache_hits.counts["C/C++"], 1);
+        assert_eq!(stats.cache_hits.adv_counts["c [gcc]"], 1);
         assert_eq!(stats.cache_misses.counts["Rust"], 1);
+        assert_eq!(stats.cache_misses.adv_counts["rust"], 1);
         assert_eq!(stats.requests_executed, 2);
         assert_eq!(stats.average_read_hit(), Duration::from_millis(2));
     }

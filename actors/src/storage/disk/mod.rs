@@ -262,6 +262,7 @@ impl Handler<Describe> for DiskStorage {
             size: Some(self.size),
             max_size: Some(self.max_size),
             note: None,
+            read_only: self.read_only,
         })
     }
 }

@@ -18,6 +18,7 @@ impl Handler<Describe> for RedisStorage {
 
     fn handle(&mut self, _: Describe, ctx: &mut Context<Self>) -> Self::Result {
         let location = self.location.clone();
+        let read_only = self.read_only;
         let measure = self.with_connection(ctx, |mut connection| async move {
             let info = redis::cmd("INFO").arg("memory").clone();
             let replies = connection
@@ -46,18 +47,21 @@ impl Handler<Describe> for RedisStorage {
                     (None, _) => Some("Redis did not report used_memory".to_owned()),
                     _ => None,
                 },
+                read_only,
             },
             Ok((used, Err(note))) => Description {
                 location,
                 size: used,
                 max_size: None,
                 note: Some(note),
+                read_only,
             },
             Err(failure) => Description {
                 location,
                 size: None,
                 max_size: None,
                 note: Some(format!("Redis is unreachable: {failure}")),
+                read_only,
             },
         }))
     }

@@ -236,6 +236,7 @@ impl Handler<Describe> for S3Storage {
             size: None,
             max_size: None,
             note: Some(note),
+            read_only: self.read_only || self.read_only_mode,
         })
     }
 }
@@ -277,6 +278,34 @@ async fn put_with_retries(bucket: &Bucket, object: &str, bytes: Bytes) -> Result
             }
             _ => return Err(WriteError::Bucket { error, attempts }),
         }
+    }
+}
+
+/// The object an explicit start reads to prove the bucket can be read, as sccache reads it
+/// (under the key prefix).
+const CHECK_OBJECT: &str = ".sccache_check";
+
+/// Reads the check object once, for an explicit `--start-server`: `Ok` when the bucket answers,
+/// with or without the object; the error otherwise (no such bucket, credentials refused, the
+/// endpoint unreachable). Anonymous access is not checked, as the background check is not.
+pub async fn check_readable(config: &S3Config, timeout: Duration) -> Result<(), String> {
+    if config.no_credentials {
+        return Ok(());
+    }
+    let bucket = Bucket::new(config, timeout, timeout.max(MIN_WRITE_TIMEOUT))
+        .map_err(|error| error.to_string())?;
+    let object = if config.key_prefix.is_empty() {
+        CHECK_OBJECT.to_owned()
+    } else {
+        format!("{}/{CHECK_OBJECT}", config.key_prefix)
+    };
+    match bucket.get(&object).await {
+        Ok(_) => Ok(()),
+        Err(error) => Err(format!(
+            "S3 bucket {} at {}: {error}",
+            bucket.name(),
+            bucket.endpoint()
+        )),
     }
 }
 

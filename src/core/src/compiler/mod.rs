@@ -8,6 +8,7 @@
 pub mod gcc;
 pub mod rust;
 
+use crate::stats::StatsLabel;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -20,11 +21,24 @@ pub enum CompilerKind {
 }
 
 impl CompilerKind {
-    /// The stats label under which hits and misses of this compiler are counted.
-    pub fn stats_label(self) -> &'static str {
-        match self {
-            CompilerKind::Gcc | CompilerKind::Clang => "C/C++",
-            CompilerKind::Rustc => "Rust",
+    /// The names under which hits and misses of this compiler are counted, as sccache counts
+    /// them: the language group, and the language with the compiler (`c [gcc]`). `language` is
+    /// the C family's source language (`None` for rustc, whose label has no compiler part).
+    pub fn stats_label(self, language: Option<Language>) -> StatsLabel {
+        let compiler = match self {
+            CompilerKind::Gcc => "gcc",
+            CompilerKind::Clang => "clang",
+            CompilerKind::Rustc => {
+                return StatsLabel {
+                    group: "Rust",
+                    detail: "rust".to_owned(),
+                }
+            }
+        };
+        let language = language.unwrap_or(Language::C);
+        StatsLabel {
+            group: language.stats_group(),
+            detail: format!("{} [{compiler}]", language.stats_name()),
         }
     }
 }
@@ -69,6 +83,29 @@ pub enum Language {
 }
 
 impl Language {
+    /// The language group sccache counts this language under (`--show-stats`, `counts`).
+    pub fn stats_group(self) -> &'static str {
+        match self {
+            Language::AssemblerWithCpp | Language::Assembler => "Assembler",
+            _ => "C/C++",
+        }
+    }
+
+    /// The language's name in sccache's detailed labels (`--show-adv-stats`, `adv_counts`):
+    /// sccache's own spellings, so that dashboards keyed on them keep working.
+    pub fn stats_name(self) -> &'static str {
+        match self {
+            Language::C => "c",
+            Language::Cxx => "c++",
+            Language::ObjectiveC => "objc",
+            Language::ObjectiveCxx => "objc++",
+            Language::PreprocessedC => "cPreprocessed",
+            Language::PreprocessedCxx => "c++Preprocessed",
+            Language::AssemblerWithCpp => "assemblerToPreprocess",
+            Language::Assembler => "assembler",
+        }
+    }
+
     /// The name gcc and clang accept after `-x` for this language.
     pub fn as_x_arg(self) -> &'static str {
         match self {
@@ -107,5 +144,34 @@ impl OutputRole {
             OutputRole::SplitDwarf => "dwo",
             OutputRole::CoverageNotes => "gcno",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_labels_are_sccaches() {
+        let label = |kind: CompilerKind, language| {
+            let label = kind.stats_label(language);
+            (label.group, label.detail)
+        };
+        assert_eq!(
+            label(CompilerKind::Gcc, Some(Language::C)),
+            ("C/C++", "c [gcc]".to_owned())
+        );
+        assert_eq!(
+            label(CompilerKind::Clang, Some(Language::Cxx)),
+            ("C/C++", "c++ [clang]".to_owned())
+        );
+        assert_eq!(
+            label(CompilerKind::Gcc, Some(Language::AssemblerWithCpp)),
+            ("Assembler", "assemblerToPreprocess [gcc]".to_owned())
+        );
+        assert_eq!(
+            label(CompilerKind::Rustc, None),
+            ("Rust", "rust".to_owned())
+        );
     }
 }
