@@ -187,7 +187,10 @@ impl Server {
             .env_remove("SCCACHE_RECACHE")
             .env_remove("SCCACHE_NO_DAEMON")
             .env("SCCACHE_LOG", "debug")
-            .env("SCCACHE_ERROR_LOG", self.log_path());
+            .env("SCCACHE_ERROR_LOG", self.log_path())
+            // Direct mode's manifest writes count as cache writes, which most tests count
+            // exactly; its own tests (`c_direct.rs`) turn it on.
+            .env("SCCACHE_DIRECT", "false");
         for (key, value) in &self.env {
             command.env(key, value);
         }

@@ -19,6 +19,7 @@ use crate::detector::CompilerInfo;
 use crate::dispatcher::{ProcessOutput, RunError};
 use crate::driver_probe::ProbeDriver;
 use crate::file_stamp::FileStamp;
+use crate::flow::c_direct::{self, Looked, Preprocessed};
 use crate::flow::family::{AsIs, EarlyLookup, EarlyRestore, EntryAdapter, Family, Keyed};
 use crate::flow::read_since::{ReadFiles, ReadSince};
 use crate::flow::request_env;
@@ -119,6 +120,17 @@ impl Family for CFamily {
                 return Keyed::Refused("unknown driver programs");
             }
         };
+        // Direct mode first: a hit found from a manifest runs no process at all. Not under
+        // SCCACHE_RECACHE (no `early`), where the result is to be made again.
+        let mut direct = None;
+        if let Some(restore) = early.filter(|_| services.direct) {
+            let label = info.kind.stats_label();
+            match c_direct::look_up(services, &identity, compilation, request, restore, label).await
+            {
+                Looked::Hit(keyed) => return keyed,
+                Looked::Miss(found) => direct = found,
+            }
+        }
         let key_of = |source: &SourceSummary| {
             hash_key::c_key(
                 &identity,
@@ -137,7 +149,8 @@ impl Family for CFamily {
                 key_of: &key_of,
                 restore,
             });
-        let Some(source) = source(services, compilation, request, early).await else {
+        let verbose = direct.is_some();
+        let Some(source) = source(services, compilation, request, early, verbose).await else {
             // The compile would fail the same way (or the scratch file could not be made);
             // it runs so that the user sees the compiler's own errors, and nothing is cached.
             return Keyed::Refused("preprocessor failed");
@@ -168,11 +181,26 @@ impl Family for CFamily {
                 ""
             }
         );
+        // With a manifest to update, the scratch file goes to the record, made after the reply.
+        let (scratch, follow_up) = match (direct, source.scratch) {
+            (Some(direct), Some(scratch)) => {
+                let preprocessed = Preprocessed {
+                    scratch,
+                    stderr: source.stderr,
+                    started: source.read.started(),
+                    cwd: PathBuf::from(&request.cwd),
+                };
+                let record = c_direct::record(services, direct, preprocessed, key);
+                (None, Some(record))
+            }
+            (_, scratch) => (scratch, None),
+        };
         Keyed::Key {
             key,
             early: source.early,
-            scratch: source.scratch,
+            scratch,
             read: Some(Box::new(source.read)),
+            follow_up,
         }
     }
 }
@@ -285,6 +313,8 @@ struct Source {
     scratch: Option<tempfile::TempPath>,
     /// What was read for the key, and since when.
     read: ReadSince,
+    /// What the preprocessor printed on stderr (with `-v`, its include search list).
+    stderr: Vec<u8>,
 }
 
 /// What the early path found, before it is known to be usable.
@@ -295,12 +325,14 @@ struct Early {
 
 /// The digest of the compile's source text: the preprocessor's output, written to a scratch
 /// file and hashed on the hasher's threads, or the input itself where `-E` prints nothing.
-/// `None` when the preprocessor fails or the text cannot be read.
+/// `None` when the preprocessor fails or the text cannot be read. With `verbose`, the
+/// preprocessor also reports its include search list (`-v`), for direct mode.
 async fn source(
     services: &Services,
     compilation: &CCompilation,
     request: &CompileRequest,
     look_up: Option<EarlyHit<'_>>,
+    verbose: bool,
 ) -> Option<Source> {
     let digest = |path: PathBuf| services.digest_source.send(DigestSource { path });
     if needs_no_preprocessing(compilation.language) {
@@ -316,6 +348,7 @@ async fn source(
             early: None,
             scratch: None,
             read,
+            stderr: Vec::new(),
         });
     }
     // A file rather than a pipe: the preprocessor writes it without waking the server for
@@ -335,6 +368,9 @@ async fn source(
     // Without inotify (or out of watches), every hit takes the ordinary path.
     let watch = CloseWatch::new(&path).ok();
     let mut args = compilation.preprocess_args.clone();
+    if verbose {
+        args.push("-v".into());
+    }
     args.push("-o".into());
     args.push(path.as_os_str().to_owned());
     let started = Instant::now();
@@ -366,6 +402,7 @@ async fn source(
         // waking a blocking-pool thread to do it (bench/README.md has the figures).
         scratch: Some(scratch.into_temp_path()),
         read,
+        stderr: output.stderr,
     };
     log::debug!(
         "preprocessor ran {:?} ({ran:?} with the dispatch), digest done at {:?}",

@@ -232,6 +232,35 @@ pub fn c_key(
     key.finish()
 }
 
+/// The key of a C compile's direct-mode manifest (`direct`): everything `c_key` takes except
+/// the preprocessed text, which is what direct mode avoids making, and in its place the
+/// source file's digest, the working directory (and `$PWD`) always (relative include
+/// directories and the names a manifest records are relative to it) and the manifest format.
+/// What the preprocessor then reads is in the manifest, checked on every hit.
+pub fn manifest_key(
+    compiler: &CompilerIdentity,
+    exe: &OsStr,
+    compilation: &CCompilation,
+    cwd: &OsStr,
+    env: &[(OsString, OsString)],
+    input_digest: &[u8; 32],
+) -> CacheKey {
+    let no_text = SourceSummary {
+        digest: [0; 32],
+        length: u64::MAX,
+        refusal: None,
+    };
+    let without_text = c_key(compiler, exe, compilation, cwd, env, &no_text);
+    let mut key = KeyWriter::new("c direct manifest");
+    key.field("format", &crate::direct::MANIFEST_VERSION.to_le_bytes());
+    key.field("compile", &without_text.0);
+    key.field("exe", exe.as_bytes());
+    key.field("cwd", cwd.as_bytes());
+    hash_env(&mut key, env, &["PWD"]);
+    key.field("input digest", input_digest);
+    key.finish()
+}
+
 /// Adds the named variables of `env` in the order of `names`, marking absent ones, so that a
 /// variable set to the empty string differs from one not set.
 fn hash_env(key: &mut KeyWriter, env: &[(OsString, OsString)], names: &[&str]) {
