@@ -357,3 +357,29 @@ fn find_manifest(dir: &Path) -> Option<std::path::PathBuf> {
     }
     None
 }
+
+#[test]
+fn a_file_gcc_skips_under_pragma_once_is_watched_too() {
+    // gcc skips y/o.h, identical to x/o.h (size, modification second, contents) under
+    // `#pragma once`, and names it in no line marker.
+    let text = "#pragma once\nextern int once;\n";
+    let project = Project::new(&[
+        (
+            "a.c",
+            "#include \"x/o.h\"\n#include \"y/o.h\"\nint v(void) { return 1; }\n",
+        ),
+        ("x/o.h", text),
+        ("y/o.h", text),
+    ]);
+    let when = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+    for name in ["x/o.h", "y/o.h"] {
+        let file = std::fs::File::options()
+            .write(true)
+            .open(project.path(name))
+            .unwrap();
+        file.set_modified(when).unwrap();
+    }
+    refused_after(&project, "gcc", &["-c", "a.c"], || {
+        project.write("y/o.h", "#pragma once\nint other = 2;\n")
+    });
+}

@@ -6,16 +6,16 @@
 //! preprocessor began (`Started::settled_before`, git's "racily clean" rule), so a later
 //! change always moves a stamp the record holds; and a record holds every file read and every
 //! include-search candidate that was no file (`direct::probes`). A check accepts a record only
-//! if every file read is the one recorded (same stamp, or same digest) and every candidate is
-//! still no file. What goes into keys is decided in `hash_key`, not here.
+//! if every file read is the one recorded (same stamp, or same digest), every candidate is
+//! still no file, and every candidate that was a file unread keeps its stamp. What goes into keys is decided in `hash_key`, not here.
 
 use crate::file_stamp::FileStamp;
 use crate::flow::read_since::Started;
 use crate::hasher::Hasher;
 use actix::prelude::*;
 use sccache_core::direct::probes;
-use sccache_core::direct::scan::scan_header;
-use sccache_core::direct::{ByteBuf, Manifest, NoFiles, ReadFile, Recorded};
+use sccache_core::direct::scan::{scan_header, HeaderScan};
+use sccache_core::direct::{ByteBuf, Manifest, NoFiles, Present, ReadFile, Recorded};
 use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -71,7 +71,14 @@ impl Hasher {
         let no_new_dirs = recorded.no_dir.iter().all(|dir| {
             !std::fs::metadata(cwd.join(OsStr::from_bytes(dir))).is_ok_and(|m| m.is_dir())
         });
-        files_same && no_new_dirs && recorded.no_file.iter().all(|group| no_files(cwd, group))
+        let present_same = recorded.present.iter().all(|file| {
+            FileStamp::at(&cwd.join(OsStr::from_bytes(&file.name))).map(|stamp| stamp.recorded())
+                == Some(file.stamp)
+        });
+        files_same
+            && no_new_dirs
+            && present_same
+            && recorded.no_file.iter().all(|group| no_files(cwd, group))
     }
 }
 
@@ -116,11 +123,14 @@ fn record(message: &RecordRead) -> Result<Recorded, &'static str> {
     let mut asked = Vec::new();
     let mut read_inodes = HashSet::new();
     let mut no_file = Vec::new();
+    let (mut computed_include, mut pragma_once) = (false, false);
     for name in &names {
         let path = message.cwd.join(OsStr::from_bytes(name));
         let (file, scan) = read_settled(&path, name, message.started)?;
         read_inodes.insert((file.stamp.device, file.stamp.inode));
-        asked.extend(scan);
+        asked.extend(scan.asked);
+        computed_include |= scan.computed_include;
+        pragma_once |= scan.pragma_once;
         files.push(file);
         // A precompiled header beside a header read would be used in its place.
         let mut pch = Vec::new();
@@ -137,8 +147,14 @@ fn record(message: &RecordRead) -> Result<Recorded, &'static str> {
             names: pch,
         });
     }
+    if computed_include && pragma_once {
+        // A file gcc skips under `#pragma once` is named nowhere, and a macro-named include
+        // hides its spelling too: nothing would say where to look.
+        return Err("computed #include with #pragma once");
+    }
     let candidates = probes::candidates(&search, &names, &asked).ok_or("too many probes")?;
     let mut no_dir = Vec::new();
+    let mut present = Vec::new();
     for (dir, paths) in candidates {
         let dir_path = message.cwd.join(OsStr::from_bytes(&dir));
         if !std::fs::metadata(&dir_path).is_ok_and(|metadata| metadata.is_dir()) {
@@ -156,6 +172,12 @@ fn record(message: &RecordRead) -> Result<Recorded, &'static str> {
                     if !read && !message.started.settled_before(&metadata) {
                         return Err("new file on the include path");
                     }
+                    if !read {
+                        present.push(Present {
+                            name: path,
+                            stamp: FileStamp::of(&metadata).recorded(),
+                        });
+                    }
                 }
                 _ => absent.push(ByteBuf::from(basename(&path).to_vec())),
             }
@@ -168,18 +190,19 @@ fn record(message: &RecordRead) -> Result<Recorded, &'static str> {
         files,
         no_file,
         no_dir,
+        present,
         result: [0; 32],
     })
 }
 
 /// Reads a file the preprocessor read, refusing one that changed since it began, changes
-/// while read, or holds what direct mode cannot replay. Returns its record and the names its
-/// `__has_include`s ask about.
+/// while read, or holds what direct mode cannot replay. Returns its record and what the scan
+/// of its bytes found.
 fn read_settled(
     path: &Path,
     name: &[u8],
     started: Started,
-) -> Result<(ReadFile, Vec<Vec<u8>>), &'static str> {
+) -> Result<(ReadFile, HeaderScan), &'static str> {
     let before = std::fs::metadata(path).map_err(|_| "file read is gone")?;
     if !before.is_file() {
         return Err("read a file that is not regular");
@@ -201,7 +224,7 @@ fn read_settled(
         stamp: stamp.recorded(),
         digest: sccache_core::hash_key::digest(&bytes),
     };
-    Ok((file, scan.has_include))
+    Ok((file, scan))
 }
 
 fn basename(path: &[u8]) -> &[u8] {

@@ -52,12 +52,20 @@ pub struct ReadFile {
     pub digest: [u8; 32],
 }
 
+/// A candidate of an include search that was a file the preprocessor did not read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Present {
+    #[serde(with = "serde_bytes")]
+    pub name: Vec<u8>,
+    pub stamp: Stamp,
+}
+
 /// Names in one directory that must name no regular file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NoFiles {
     #[serde(with = "serde_bytes")]
     pub dir: Vec<u8>,
-    pub names: Vec<serde_bytes::ByteBuf>,
+    pub names: Vec<ByteBuf>,
 }
 
 /// One result stored under a manifest, with what must hold for it to be this compile's.
@@ -69,7 +77,10 @@ pub struct Recorded {
     /// `.gch`).
     pub no_file: Vec<NoFiles>,
     /// Directories that did not exist: one covers every probe beneath it.
-    pub no_dir: Vec<serde_bytes::ByteBuf>,
+    pub no_dir: Vec<ByteBuf>,
+    /// Candidates that were files and were not read, by stamp: gcc skips a file identical to
+    /// one read under `#pragma once` without naming it, so such a file must not change.
+    pub present: Vec<Present>,
     /// The key of the result.
     pub result: [u8; 32],
 }
@@ -137,9 +148,10 @@ mod tests {
             files: Vec::new(),
             no_file: vec![NoFiles {
                 dir: b"inc1".to_vec(),
-                names: vec![serde_bytes::ByteBuf::from(b"conf.h".to_vec())],
+                names: vec![ByteBuf::from(b"conf.h".to_vec())],
             }],
             no_dir: Vec::new(),
+            present: Vec::new(),
             result: [result; 32],
         }
     }

@@ -40,10 +40,12 @@ pub fn search_dirs(stderr: &[u8]) -> Option<Vec<Vec<u8>>> {
             ended = true;
         } else if in_list {
             let dir = line.strip_prefix(b" ")?;
-            let dir = dir
-                .strip_suffix(b" (framework directory)")
-                .or_else(|| dir.strip_suffix(b" (headermap)"))
-                .unwrap_or(dir);
+            if dir.ends_with(b" (headermap)") {
+                // A header map is a file mapping names to paths: its contents would have to
+                // be read and followed, which direct mode does not do.
+                return None;
+            }
+            let dir = dir.strip_suffix(b" (framework directory)").unwrap_or(dir);
             dirs.push(dir.to_vec());
         }
     }

@@ -28,6 +28,9 @@ const REFUSED_FLAG_PREFIXES: &[&str] = &[
     "-fprofile-instr-use",
     "-fsanitize-ignorelist",
     "-fsanitize-blacklist",
+    "-fsanitize-system-ignorelist",
+    "-ivfsoverlay",
+    "-index-header-map",
     "-fsanitize-coverage-allowlist",
     "-fsanitize-coverage-ignorelist",
     "-fprofile-list",
@@ -78,8 +81,14 @@ fn prefix_reason(prefix: &str) -> &'static str {
 pub struct HeaderScan {
     /// Why the result cannot be recorded, if it cannot.
     pub refusal: Option<&'static str>,
-    /// The names `__has_include`/`__has_include_next` ask about, as spelled.
-    pub has_include: Vec<Vec<u8>>,
+    /// The names `__has_include`/`__has_include_next` ask about and `#include`,
+    /// `#include_next` and `#import` name, as spelled.
+    pub asked: Vec<Vec<u8>>,
+    /// Whether an `#include` names its file by a macro.
+    pub computed_include: bool,
+    /// Whether the file says `#pragma once`: gcc then skips, without a line marker, another
+    /// file of the same size, modification second and contents.
+    pub pragma_once: bool,
 }
 
 /// Scans a file the preprocessor read.
@@ -103,14 +112,42 @@ pub fn scan_header(bytes: &[u8]) -> HeaderScan {
     for at in memmem::find_iter(bytes, b"__has_include") {
         match has_include_argument(&bytes[at + b"__has_include".len()..]) {
             Argument::NotACall => {}
-            Argument::Literal(name) => scan.has_include.push(name.to_vec()),
+            Argument::Literal(name) => scan.asked.push(name.to_vec()),
             Argument::Computed => {
                 scan.refusal = Some("computed __has_include");
                 return scan;
             }
         }
     }
+    for at in memmem::find_iter(bytes, b"include").chain(memmem::find_iter(bytes, b"import")) {
+        if !is_directive(bytes, at) {
+            continue;
+        }
+        let rest = skip_identifier(&bytes[at..]);
+        let rest = skip_blanks(rest);
+        match literal(rest) {
+            Some(name) => scan.asked.push(name.to_vec()),
+            None => scan.computed_include = true,
+        }
+    }
+    scan.pragma_once = memmem::find_iter(bytes, b"once").any(|at| {
+        let before = bytes[..at].trim_ascii_end();
+        before.ends_with(b"pragma") && is_directive(bytes, before.len() - b"pragma".len())
+    });
     scan
+}
+
+/// A `"name"` or `<name>` at the start of `rest`.
+fn literal(rest: &[u8]) -> Option<&[u8]> {
+    let close = match rest.first() {
+        Some(b'<') => b'>',
+        Some(b'"') => b'"',
+        _ => return None,
+    };
+    let end = rest[1..]
+        .iter()
+        .position(|byte| *byte == close || *byte == b'\n')?;
+    (rest[1 + end] == close).then(|| &rest[1..1 + end])
 }
 
 /// Whether the word at `at` follows a `#` (and blanks) at the start of a directive.
@@ -138,13 +175,8 @@ fn has_include_argument(rest: &[u8]) -> Argument<'_> {
         return Argument::NotACall;
     };
     let rest = skip_blanks(rest);
-    let close = match rest.first() {
-        Some(b'<') => b'>',
-        Some(b'"') => b'"',
-        _ => return Argument::Computed,
-    };
-    match rest[1..].iter().position(|byte| *byte == close) {
-        Some(end) => Argument::Literal(&rest[1..1 + end]),
+    match literal(rest) {
+        Some(name) => Argument::Literal(name),
         None => Argument::Computed,
     }
 }
@@ -181,7 +213,11 @@ mod tests {
             b"#ifdef __has_include\n#if __has_include(<a/b.h>) || __has_include_next (\"c.h\")\n",
         );
         assert_eq!(scan.refusal, None);
-        assert_eq!(scan.has_include, [b"a/b.h".to_vec(), b"c.h".to_vec()]);
+        assert_eq!(scan.asked, [b"a/b.h".to_vec(), b"c.h".to_vec()]);
+        let scan = scan_header(b"# include <x/y.h>\n#include_next \"z.h\"\n#include NAME\n");
+        assert_eq!(scan.asked, [b"x/y.h".to_vec(), b"z.h".to_vec()]);
+        assert!(scan.computed_include && !scan.pragma_once);
+        assert!(scan_header(b"#  pragma   once\n").pragma_once);
         assert_eq!(
             scan_header(b"#define H(x) __has_include(x)").refusal,
             Some("computed __has_include")
