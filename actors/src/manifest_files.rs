@@ -18,7 +18,7 @@ use sccache_core::direct::scan::{scan_header, HeaderScan};
 use sccache_core::direct::{ByteBuf, Manifest, NoFiles, Present, ReadFile, Recorded};
 use std::collections::HashSet;
 use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -37,24 +37,38 @@ impl Handler<DigestFile> for Hasher {
     }
 }
 
-/// Finds the newest record of `manifest` that still holds; its result key.
+/// Finds the newest record of `manifest` that still holds.
 #[derive(Message)]
-#[rtype(result = "Option<[u8; 32]>")]
+#[rtype(result = "Option<Holding>")]
 pub struct CheckManifest {
     pub manifest: Manifest,
     pub cwd: PathBuf,
 }
 
+/// A record that holds: its result key and the files it was made from.
+pub struct Holding {
+    pub result: [u8; 32],
+    pub files: Vec<PathBuf>,
+}
+
 impl Handler<CheckManifest> for Hasher {
-    type Result = Option<[u8; 32]>;
+    type Result = Option<Holding>;
 
     fn handle(&mut self, message: CheckManifest, _: &mut SyncContext<Self>) -> Self::Result {
-        message
+        let recorded = message
             .manifest
             .results
-            .iter()
-            .find(|recorded| self.holds(recorded, &message.cwd))
-            .map(|recorded| recorded.result)
+            .into_iter()
+            .find(|recorded| self.holds(recorded, &message.cwd))?;
+        let files = recorded
+            .files
+            .into_iter()
+            .map(|file| PathBuf::from(std::ffi::OsString::from_vec(file.name)))
+            .collect();
+        Some(Holding {
+            result: recorded.result,
+            files,
+        })
     }
 }
 

@@ -19,6 +19,7 @@ use crate::detector::CompilerInfo;
 use crate::dispatcher::{ProcessOutput, RunError};
 use crate::driver_probe::ProbeDriver;
 use crate::file_stamp::FileStamp;
+use crate::flow::c_colour;
 use crate::flow::c_direct::{self, Looked, Preprocessed};
 use crate::flow::family::{AsIs, EarlyLookup, EarlyRestore, EntryAdapter, Family, Keyed};
 use crate::flow::read_since::{ReadFiles, ReadSince};
@@ -32,20 +33,11 @@ use sccache_core::compiler::{Language, Parsed};
 use sccache_core::hash_key::{self, CacheKey};
 use sccache_core::protocol::CompileRequest;
 use sccache_core::source_digest::SourceSummary;
-use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Variables that make gcc write dependency rules to a file of their naming.
 const DEPENDENCY_ENV_VARS: &[&str] = &["DEPENDENCIES_OUTPUT", "SUNPRO_DEPENDENCIES"];
-
-/// Flags by which a user already chose whether diagnostics are coloured.
-const COLOUR_FLAGS: &[&str] = &[
-    "-fdiagnostics-color",
-    "-fno-diagnostics-color",
-    "-fcolor-diagnostics",
-    "-fno-color-diagnostics",
-];
 
 /// A gcc or clang compile, as its command line asks for it.
 pub struct CFamily {
@@ -71,7 +63,7 @@ impl Family for CFamily {
                     // (an older client sends them); refused, the client compiles it itself.
                     return Parsed::NotCacheable("input not a regular file".into());
                 }
-                colour_for_a_terminal(request, &mut compilation);
+                c_colour::colour_for_a_terminal(request, &mut compilation);
                 Parsed::Cacheable(CFamily { compilation })
             }
             Parsed::NotCacheable(reason) => Parsed::NotCacheable(reason),
@@ -258,40 +250,6 @@ async fn with_read_files(
             None
         }
     }
-}
-
-/// gcc and clang colour their diagnostics when stderr is a terminal; the compilers the server
-/// runs write to pipes. For a client on a terminal that chose nothing, and whose compiler would
-/// colour there, ask for colour explicitly, in the compile and in the key (so a coloured entry
-/// never replays to a pipe).
-fn colour_for_a_terminal(request: &mut CompileRequest, compilation: &mut CCompilation) {
-    if !would_colour_a_terminal(request) {
-        return;
-    }
-    let chosen = request.args.iter().any(|arg| {
-        arg.to_str().is_some_and(|arg| {
-            COLOUR_FLAGS
-                .iter()
-                .any(|flag| arg == *flag || arg.starts_with(&format!("{flag}=")))
-        })
-    });
-    if request.stderr_is_terminal && !chosen {
-        let flag = OsString::from("-fdiagnostics-color=always");
-        request.args.push(flag.clone());
-        compilation.key_args.push(flag);
-    }
-}
-
-/// Whether the compiler, writing to the client's terminal, would colour: both gcc and clang
-/// stay plain when `TERM` is unset, empty or `dumb`; gcc when `GCC_COLORS` is set and empty.
-/// `NO_COLOR` (set and not empty) is the user's wish for no colour; gcc 12 and clang 14 ignore
-/// it, others honour it, and plain diagnostics are the side that costs nothing.
-fn would_colour_a_terminal(request: &CompileRequest) -> bool {
-    let term = request_env::value(request, "TERM");
-    let term_colours = term.is_some_and(|term| !term.is_empty() && term != "dumb");
-    let gcc_colours_off = request_env::value(request, "GCC_COLORS").is_some_and(OsStr::is_empty);
-    let no_colour = request_env::value(request, "NO_COLOR").is_some_and(|value| !value.is_empty());
-    term_colours && !gcc_colours_off && !no_colour
 }
 
 /// How a digest becomes this compile's key.

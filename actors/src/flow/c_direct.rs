@@ -12,10 +12,10 @@
 //! checks are in `manifest_files.rs`, the key in `hash_key::manifest_key`.
 
 use crate::flow::family::{EarlyRestore, FollowUp, Keyed};
-use crate::flow::read_since::Started;
+use crate::flow::read_since::{ReadFiles, ReadSince, Started};
 use crate::flow::services::Services;
 use crate::flow::steps::look_up_early;
-use crate::manifest_files::{CheckManifest, DigestFile, RecordRead};
+use crate::manifest_files::{CheckManifest, DigestFile, Holding, RecordRead};
 use crate::storage::{LookupResult, Store};
 use sccache_core::compiler::gcc::CCompilation;
 use sccache_core::compiler::Language;
@@ -96,17 +96,24 @@ pub async fn look_up(
             Manifest::default()
         }
     };
-    if let Some(found) = check(services, &manifest, &cwd).await {
-        let key = CacheKey(found);
+    // Before the check: should the restore fail and the compile run after all, a file
+    // changed since then keeps its result out of the cache (`read_since`).
+    let started = Started::now();
+    if let Some(Holding { result, files }) = check(services, &manifest, &cwd).await {
+        let key = CacheKey(result);
         let lookup = look_up_early(services, key, restore).await;
         if matches!(lookup.fetched, Ok(LookupResult::Hit(_))) {
             services.record(Event::DirectHit);
             log::debug!("{:?}: direct hit {key}", compilation.input);
+            let files = ReadFiles {
+                paths: files,
+                markers_in: None,
+            };
             return Looked::Hit(Keyed::Key {
                 key,
                 early: Some(lookup),
                 scratch: None,
-                read: None,
+                read: Some(Box::new(ReadSince::new(started, files, &cwd))),
                 follow_up: None,
             });
         }
@@ -121,7 +128,7 @@ pub async fn look_up(
 }
 
 /// The newest record of `manifest` that still holds, checked on the hasher's threads.
-async fn check(services: &Services, manifest: &Manifest, cwd: &Path) -> Option<[u8; 32]> {
+async fn check(services: &Services, manifest: &Manifest, cwd: &Path) -> Option<Holding> {
     if manifest.results.is_empty() {
         return None;
     }

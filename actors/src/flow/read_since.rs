@@ -53,6 +53,11 @@ impl Started {
 }
 
 impl Started {
+    /// Now, by the system clock less a tick.
+    pub fn now() -> Started {
+        Started(now() - TICK_MARGIN)
+    }
+
     /// Whether a file (or directory) with `metadata` last changed safely before the start:
     /// git's "racily clean" rule, with two seconds of margin on whole-second file systems.
     pub fn settled_before(&self, metadata: &std::fs::Metadata) -> bool {
