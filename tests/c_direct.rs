@@ -383,3 +383,21 @@ fn a_file_gcc_skips_under_pragma_once_is_watched_too() {
         project.write("y/o.h", "#pragma once\nint other = 2;\n")
     });
 }
+
+#[test]
+fn sccache_direct_false_turns_direct_mode_off() {
+    let server = Server::start_with(&[("SCCACHE_DIRECT", "false")]);
+    let dir = crate::harness::fixture("c");
+    let args = ["-c", "hello.c", "-o", "hello.o"];
+    for _ in 0..3 {
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        assert_success(&server.compile(dir.path(), "gcc", &args), "compile");
+        server.wait_for_stats(|stats| count(stats, "cache_writes") == 1);
+    }
+    let stats = server.stats();
+    assert_eq!(count(&stats, "cache_hits.counts.C/C++"), 2, "{stats:#}");
+    assert_eq!(count(&stats, "direct_hits"), 0, "{stats:#}");
+    assert_eq!(count(&stats, "direct_misses"), 0, "{stats:#}");
+    let text = String::from_utf8_lossy(&server.sccache(["--show-stats"]).stdout).into_owned();
+    assert!(text.contains("Direct mode hits (C/C++)"), "{text}");
+}
