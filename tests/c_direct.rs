@@ -78,7 +78,7 @@ impl Project {
 
 /// Writes made and reasons for not recording, summed.
 fn progress(stats: &serde_json::Value) -> u64 {
-    let reasons: u64 = stats["not_direct"]
+    let reasons: u64 = stats["stats"]["not_direct"]
         .as_object()
         .map(|map| map.values().filter_map(|value| value.as_u64()).sum())
         .unwrap_or(0);
@@ -400,4 +400,27 @@ fn sccache_direct_false_turns_direct_mode_off() {
     assert_eq!(count(&stats, "direct_misses"), 0, "{stats:#}");
     let text = String::from_utf8_lossy(&server.sccache(["--show-stats"]).stdout).into_owned();
     assert!(text.contains("Direct mode hits (C/C++)"), "{text}");
+}
+
+#[test]
+fn a_precompiled_header_beside_a_header_read_refuses_direct_mode() {
+    let project = Project::new(&[("a.c", CONF_USER), ("inc/conf.h", "#define CONF 1\n")]);
+    let args = ["-c", "a.c", "-Iinc"];
+    let refused =
+        |project: &Project| count(&project.server.stats(), "not_direct.precompiled header");
+    assert!(!project.compile("gcc", &args, &[]));
+    assert!(project.compile("gcc", &args, &[]));
+    // gcc ignores a .gch that is not valid; what matters is that direct mode stops trusting
+    // its record once one appears, and records none while it is there.
+    project.write("inc/conf.h.gch", "not a precompiled header");
+    assert!(!project.compile("gcc", &args, &[]), "a .gch appeared");
+    assert_eq!(refused(&project), 1);
+    assert!(
+        !project.compile("gcc", &args, &[]),
+        "no record beside a .gch"
+    );
+    assert_eq!(refused(&project), 2);
+    // Gone again: the first record's conditions hold once more.
+    std::fs::remove_file(project.path("inc/conf.h.gch")).unwrap();
+    assert!(project.compile("gcc", &args, &[]), "direct after the .gch");
 }
