@@ -89,6 +89,10 @@ pub fn fixture(name: &str) -> TempDir {
         .join("tests/fixtures")
         .join(name);
     copy_dir(&source, dir.path());
+    // Past the file system's clock tick: a source copied in the tick a compile starts in may
+    // have changed during it (`read_since`), and its result is then not stored, which tests
+    // that count writes would take for a failure.
+    std::thread::sleep(std::time::Duration::from_millis(30));
     dir
 }
 
