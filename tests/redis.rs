@@ -428,3 +428,24 @@ fn a_redis_cluster_is_shared() {
         "{stats:#}"
     );
 }
+
+#[test]
+fn a_manifest_through_redis_gives_a_second_server_a_direct_hit() {
+    let redis = RedisServer::start(&[]);
+    let url = redis.url();
+    let env = [("SCCACHE_REDIS", url.as_str()), ("SCCACHE_DIRECT", "true")];
+    let dir = fixture("c");
+    let args = ["-c", "hello.c", "-o", "hello.o"];
+    // Past the clock tick: the fixture is older than the preprocessor's start.
+    std::thread::sleep(Duration::from_millis(30));
+    let first = Server::start_with(&env);
+    assert_success(&first.compile(dir.path(), "gcc", &args), "first server");
+    // The result, then the manifest.
+    first.wait_for_stats(|stats| count(stats, "cache_writes") == 2);
+    first.stop();
+    let second = Server::start_with(&env);
+    assert_success(&second.compile(dir.path(), "gcc", &args), "second server");
+    let stats = second.stats();
+    assert_eq!(count(&stats, "direct_hits"), 1, "{stats:#}");
+    assert_eq!(count(&stats, "compilations"), 0, "{stats:#}");
+}

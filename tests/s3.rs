@@ -540,6 +540,10 @@ fn anonymous_servers_read_a_public_bucket() {
         "int new_one(void) { return 7; }\n",
     )
     .unwrap_or_else(|error| panic!("{error}"));
+    // Past the file system's clock tick: a source written in the tick the compile starts in
+    // may have changed during it, and its result is not offered for storing at all
+    // (`read_since`), so the backend would have nothing to decline.
+    std::thread::sleep(Duration::from_millis(30));
     let output = reader.compile(reader_dir.path(), "gcc", &["-c", "new.c", "-o", "new.o"]);
     assert_success(&output, "anonymous miss");
     // The backend counts the write it declines: that is the event to wait for (a backend that
@@ -621,4 +625,25 @@ fn no_secret_reaches_the_debug_log_or_the_stats() {
             );
         }
     }
+}
+
+#[test]
+fn a_manifest_through_a_bucket_gives_a_second_server_a_direct_hit() {
+    let moto = Moto::start();
+    moto.create_bucket("direct");
+    let env = s3_env(&moto, "direct", &[("SCCACHE_DIRECT", "true")]);
+    let dir = fixture("c");
+    let args = ["-c", "hello.c", "-o", "hello.o"];
+    // Past the clock tick: the fixture is older than the preprocessor's start.
+    std::thread::sleep(Duration::from_millis(30));
+    let first = start_server(&env);
+    assert_success(&first.compile(dir.path(), "gcc", &args), "first server");
+    // The result, then the manifest.
+    first.wait_for_stats(|stats| count(stats, "cache_writes") == 2);
+    first.stop();
+    let second = start_server(&env);
+    assert_success(&second.compile(dir.path(), "gcc", &args), "second server");
+    let stats = second.stats();
+    assert_eq!(count(&stats, "direct_hits"), 1, "{stats:#}");
+    assert_eq!(count(&stats, "compilations"), 0, "{stats:#}");
 }

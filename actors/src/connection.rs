@@ -237,6 +237,10 @@ impl Connection {
                         if let Some(store) = after.store {
                             actor.services.storage.store.do_send(store);
                         }
+                        // Not tied to this connection's actor, which ends now.
+                        if let Some(follow_up) = after.follow_up {
+                            actix::spawn(follow_up);
+                        }
                         remove_after_flush(after.scratch);
                         actor.end(ctx);
                     }),

@@ -30,6 +30,17 @@ impl FileStamp {
         }
     }
 
+    /// The stamp as a direct-mode manifest records it.
+    pub fn recorded(&self) -> sccache_core::direct::Stamp {
+        sccache_core::direct::Stamp {
+            device: self.device,
+            inode: self.inode,
+            size: self.size,
+            modified: self.modified,
+            changed: self.changed,
+        }
+    }
+
     /// The stamp of the file now at `path`.
     pub fn at(path: &Path) -> Option<FileStamp> {
         std::fs::metadata(path)

@@ -16,7 +16,8 @@ use std::path::PathBuf;
 
 /// The hashing actor; run it with `SyncArbiter::start`, every thread with the same memo.
 pub struct Hasher {
-    memo: DigestMemo,
+    /// Also read by the direct-mode handlers (`manifest_files.rs`).
+    pub(crate) memo: DigestMemo,
 }
 
 impl Hasher {

@@ -16,6 +16,7 @@ pub mod flow;
 pub mod hasher;
 pub mod lifecycle;
 pub mod listener;
+pub mod manifest_files;
 pub mod outputs;
 pub mod read_budget;
 pub mod server;

@@ -192,6 +192,8 @@ fn counter_rows(stats: &Stats, advanced: bool) -> Vec<Row> {
     ]);
     language_rows(&mut rows, "Cache errors", &stats.cache_errors, advanced);
     rows.extend([
+        Row::count("Direct mode hits (C/C++)", stats.direct_hits),
+        Row::count("Direct mode misses (C/C++)", stats.direct_misses),
         Row::count("Compilations", stats.compilations),
         Row::count("Compilation failures", stats.compile_fails),
         Row::count(
@@ -204,6 +206,15 @@ fn counter_rows(stats: &Stats, advanced: bool) -> Vec<Row> {
             "Unsupported compiler calls",
             stats.requests_unsupported_compiler,
         ),
+    ]);
+    // Why compiles took the preprocessor path without a direct lookup or record.
+    rows.extend(
+        stats
+            .not_direct
+            .iter()
+            .map(|(reason, count)| Row::count(format!("Not direct ({reason})"), *count)),
+    );
+    rows.extend([
         Row::with_suffix("Average cache write", seconds(stats.average_write())),
         Row::with_suffix("Average compiler", seconds(stats.average_compile())),
         Row::with_suffix("Average cache read hit", seconds(stats.average_read_hit())),

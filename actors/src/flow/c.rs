@@ -19,6 +19,8 @@ use crate::detector::CompilerInfo;
 use crate::dispatcher::{ProcessOutput, RunError};
 use crate::driver_probe::ProbeDriver;
 use crate::file_stamp::FileStamp;
+use crate::flow::c_colour;
+use crate::flow::c_direct::{self, Looked, Preprocessed};
 use crate::flow::family::{AsIs, EarlyLookup, EarlyRestore, EntryAdapter, Family, Keyed};
 use crate::flow::read_since::{ReadFiles, ReadSince};
 use crate::flow::request_env;
@@ -32,20 +34,11 @@ use sccache_core::compiler::{Language, Parsed};
 use sccache_core::hash_key::{self, CacheKey, CompilerIdentity};
 use sccache_core::protocol::CompileRequest;
 use sccache_core::source_digest::SourceSummary;
-use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Variables that make gcc write dependency rules to a file of their naming.
 const DEPENDENCY_ENV_VARS: &[&str] = &["DEPENDENCIES_OUTPUT", "SUNPRO_DEPENDENCIES"];
-
-/// Flags by which a user already chose whether diagnostics are coloured.
-const COLOUR_FLAGS: &[&str] = &[
-    "-fdiagnostics-color",
-    "-fno-diagnostics-color",
-    "-fcolor-diagnostics",
-    "-fno-color-diagnostics",
-];
 
 /// A gcc or clang compile, as its command line asks for it.
 pub struct CFamily {
@@ -71,7 +64,7 @@ impl Family for CFamily {
                     // (an older client sends them); refused, the client compiles it itself.
                     return Parsed::NotCacheable("input not a regular file".into());
                 }
-                colour_for_a_terminal(request, &mut compilation);
+                c_colour::colour_for_a_terminal(request, &mut compilation);
                 Parsed::Cacheable(CFamily { compilation })
             }
             Parsed::NotCacheable(reason) => Parsed::NotCacheable(reason),
@@ -117,8 +110,23 @@ impl Family for CFamily {
         let started = Instant::now();
         // What compiles is what the driver runs (cc1, as, the real clang), as it expands the
         // flags on this machine: without knowing it, nothing is cached. Asked for beside the
-        // preprocessor's run, which does not need it.
+        // preprocessor's run, which does not need it (direct mode does, before it).
         let identity = probe_identity(services, info, compilation, request);
+        // Direct mode first: a hit found from a manifest runs no process at all. Not under
+        // SCCACHE_RECACHE (no `early`), where the result is to be made again.
+        let mut direct = None;
+        if let Some(restore) = early.filter(|_| services.direct) {
+            let Some(identity) = identity.clone().await else {
+                return Keyed::Refused("unknown driver programs");
+            };
+            let label = info.kind.stats_label(Some(compilation.language));
+            match c_direct::look_up(services, &identity, compilation, request, restore, &label)
+                .await
+            {
+                Looked::Hit(keyed) => return keyed,
+                Looked::Miss(found) => direct = found,
+            }
+        }
         let key_of = |source: &SourceSummary, identity: &CompilerIdentity| {
             hash_key::c_key(
                 identity,
@@ -138,7 +146,8 @@ impl Family for CFamily {
                 identity: &identity,
                 restore,
             });
-        let Some(source) = source(services, compilation, request, early).await else {
+        let verbose = direct.is_some();
+        let Some(source) = source(services, compilation, request, early, verbose).await else {
             // The compile would fail the same way (or the scratch file could not be made);
             // it runs so that the user sees the compiler's own errors, and nothing is cached.
             return Keyed::Refused("preprocessor failed");
@@ -172,11 +181,26 @@ impl Family for CFamily {
                 ""
             }
         );
+        // With a manifest to update, the scratch file goes to the record, made after the reply.
+        let (scratch, follow_up) = match (direct, source.scratch) {
+            (Some(direct), Some(scratch)) => {
+                let preprocessed = Preprocessed {
+                    scratch,
+                    stderr: source.stderr,
+                    started: source.read.started(),
+                    cwd: PathBuf::from(&request.cwd),
+                };
+                let record = c_direct::record(services, direct, preprocessed, key);
+                (None, Some(record))
+            }
+            (_, scratch) => (scratch, None),
+        };
         Keyed::Key {
             key,
             early: source.early,
-            scratch: source.scratch,
+            scratch,
             read: Some(Box::new(source.read)),
+            follow_up,
         }
     }
 }
@@ -263,40 +287,6 @@ async fn with_read_files(
     }
 }
 
-/// gcc and clang colour their diagnostics when stderr is a terminal; the compilers the server
-/// runs write to pipes. For a client on a terminal that chose nothing, and whose compiler would
-/// colour there, ask for colour explicitly, in the compile and in the key (so a coloured entry
-/// never replays to a pipe).
-fn colour_for_a_terminal(request: &mut CompileRequest, compilation: &mut CCompilation) {
-    if !would_colour_a_terminal(request) {
-        return;
-    }
-    let chosen = request.args.iter().any(|arg| {
-        arg.to_str().is_some_and(|arg| {
-            COLOUR_FLAGS
-                .iter()
-                .any(|flag| arg == *flag || arg.starts_with(&format!("{flag}=")))
-        })
-    });
-    if request.stderr_is_terminal && !chosen {
-        let flag = OsString::from("-fdiagnostics-color=always");
-        request.args.push(flag.clone());
-        compilation.key_args.push(flag);
-    }
-}
-
-/// Whether the compiler, writing to the client's terminal, would colour: both gcc and clang
-/// stay plain when `TERM` is unset, empty or `dumb`; gcc when `GCC_COLORS` is set and empty.
-/// `NO_COLOR` (set and not empty) is the user's wish for no colour; gcc 12 and clang 14 ignore
-/// it, others honour it, and plain diagnostics are the side that costs nothing.
-fn would_colour_a_terminal(request: &CompileRequest) -> bool {
-    let term = request_env::value(request, "TERM");
-    let term_colours = term.is_some_and(|term| !term.is_empty() && term != "dumb");
-    let gcc_colours_off = request_env::value(request, "GCC_COLORS").is_some_and(OsStr::is_empty);
-    let no_colour = request_env::value(request, "NO_COLOR").is_some_and(|value| !value.is_empty());
-    term_colours && !gcc_colours_off && !no_colour
-}
-
 /// How a digest becomes this compile's key, with the compiler's identity.
 type KeyOf<'a> = &'a dyn Fn(&SourceSummary, &CompilerIdentity) -> CacheKey;
 
@@ -317,6 +307,8 @@ struct Source {
     scratch: Option<tempfile::TempPath>,
     /// What was read for the key, and since when.
     read: ReadSince,
+    /// What the preprocessor printed on stderr (with `-v`, its include search list).
+    stderr: Vec<u8>,
 }
 
 /// What the early path found, before it is known to be usable.
@@ -327,12 +319,14 @@ struct Early {
 
 /// The digest of the compile's source text: the preprocessor's output, written to a scratch
 /// file and hashed on the hasher's threads, or the input itself where `-E` prints nothing.
-/// `None` when the preprocessor fails or the text cannot be read.
+/// `None` when the preprocessor fails or the text cannot be read. With `verbose`, the
+/// preprocessor also reports its include search list (`-v`), for direct mode.
 async fn source(
     services: &Services,
     compilation: &CCompilation,
     request: &CompileRequest,
     look_up: Option<EarlyHit<'_>>,
+    verbose: bool,
 ) -> Option<Source> {
     let digest = |path: PathBuf| services.digest_source.send(DigestSource { path });
     if needs_no_preprocessing(compilation.language) {
@@ -348,6 +342,7 @@ async fn source(
             early: None,
             scratch: None,
             read,
+            stderr: Vec::new(),
         });
     }
     // A file rather than a pipe: the preprocessor writes it without waking the server for
@@ -367,6 +362,9 @@ async fn source(
     // Without inotify (or out of watches), every hit takes the ordinary path.
     let watch = CloseWatch::new(&path).ok();
     let mut args = compilation.preprocess_args.clone();
+    if verbose {
+        args.push("-v".into());
+    }
     args.push("-o".into());
     args.push(path.as_os_str().to_owned());
     let started = Instant::now();
@@ -398,6 +396,7 @@ async fn source(
         // waking a blocking-pool thread to do it (bench/README.md has the figures).
         scratch: Some(scratch.into_temp_path()),
         read,
+        stderr: output.stderr,
     };
     log::debug!(
         "preprocessor ran {:?} ({ran:?} with the dispatch), digest done at {:?}",

@@ -65,11 +65,17 @@ pub enum Keyed {
         /// The files the key was taken from, to check on a miss that none changed during the
         /// compile before its result is stored (`read_since.rs`).
         read: Option<Box<ReadSince>>,
+        /// Work to run after the reply once the key's result is in the cache (a hit, or a
+        /// miss whose result is being stored): the C family's manifest record.
+        follow_up: Option<FollowUp>,
     },
     /// No key can be had: the compile runs uncached, counted under this reason (the
     /// preprocessor failed, an input is unreadable, the source reads a file unseen).
     Refused(&'static str),
 }
+
+/// Work a family leaves for after the reply; it runs on the event loop, on its own.
+pub type FollowUp = std::pin::Pin<Box<dyn Future<Output = ()>>>;
 
 /// A lookup of the key made before `serve` (the C family's, while the preprocessor's driver
 /// was exiting): what it found, the restore of a hit made ready, and how long both took.

@@ -17,6 +17,8 @@
 //! problem ends in running the real compiler.
 
 pub mod c;
+pub mod c_colour;
+pub mod c_direct;
 pub mod dispatch;
 pub mod family;
 pub mod out_dir;

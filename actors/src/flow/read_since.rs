@@ -52,6 +52,24 @@ impl Started {
     }
 }
 
+impl Started {
+    /// Now, by the system clock less a tick.
+    pub fn now() -> Started {
+        Started(now() - TICK_MARGIN)
+    }
+
+    /// Whether a file (or directory) with `metadata` last changed safely before the start:
+    /// git's "racily clean" rule, with two seconds of margin on whole-second file systems.
+    pub fn settled_before(&self, metadata: &std::fs::Metadata) -> bool {
+        let changed = nanos(metadata.ctime(), metadata.ctime_nsec());
+        let modified = nanos(metadata.mtime(), metadata.mtime_nsec());
+        let whole_seconds = metadata.ctime_nsec() == 0 && metadata.mtime_nsec() == 0;
+        let margin = if whole_seconds { COARSE_MARGIN } else { 0 };
+        let since = self.0 - margin;
+        changed < since && modified < since
+    }
+}
+
 /// The files a compile read.
 pub struct ReadFiles {
     /// Named already (the input, the rust dep-info's files).
@@ -82,6 +100,11 @@ impl ReadSince {
             files,
             cwd: cwd.to_path_buf(),
         }
+    }
+
+    /// When reading began.
+    pub fn started(&self) -> Started {
+        Started(self.started)
     }
 
     /// Whether every file read is certainly unchanged since the start (on the blocking pool).
@@ -119,12 +142,7 @@ impl ReadSince {
         if metadata.is_dir() {
             return true;
         }
-        let changed = nanos(metadata.ctime(), metadata.ctime_nsec());
-        let modified = nanos(metadata.mtime(), metadata.mtime_nsec());
-        let whole_seconds = metadata.ctime_nsec() == 0 && metadata.mtime_nsec() == 0;
-        let margin = if whole_seconds { COARSE_MARGIN } else { 0 };
-        let since = self.started - margin;
-        let unchanged = changed < since && modified < since;
+        let unchanged = Started(self.started).settled_before(&metadata);
         if !unchanged {
             log::info!(
                 "{} may have changed during the compile: not stored",

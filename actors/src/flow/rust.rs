@@ -108,6 +108,7 @@ impl Family for Rustc {
             early: None,
             scratch: None,
             read: Some(Box::new(read)),
+            follow_up: None,
         }
     }
 }

@@ -8,6 +8,7 @@ use crate::detector::Detect;
 use crate::dispatcher::{ProcessOutput, Run, RunError};
 use crate::driver_probe::ProbeDriver;
 use crate::hasher::{DigestFiles, DigestReadFiles, DigestSource};
+use crate::manifest_files::{CheckManifest, DigestFile, RecordRead};
 use crate::stats::Record;
 use crate::storage::{Lookup, LookupResult, StorageHandle};
 use actix::prelude::*;
@@ -31,6 +32,11 @@ pub struct Services {
     pub digest: Recipient<DigestFiles>,
     pub digest_source: Recipient<DigestSource>,
     pub digest_read_files: Recipient<DigestReadFiles>,
+    pub digest_file: Recipient<DigestFile>,
+    pub check_manifest: Recipient<CheckManifest>,
+    pub record_read: Recipient<RecordRead>,
+    /// Whether C compiles may use direct mode (`SCCACHE_DIRECT`).
+    pub direct: bool,
     pub stats: Recipient<Record>,
     pub storage: StorageHandle,
     /// How long a lookup may take before the compile goes ahead as a miss.

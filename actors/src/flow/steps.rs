@@ -13,7 +13,7 @@
 
 use crate::detector::CompilerInfo;
 use crate::dispatcher::{ProcessOutput, RunError};
-use crate::flow::family::{EarlyLookup, EarlyRestore, EntryAdapter, Family, Keyed};
+use crate::flow::family::{EarlyLookup, EarlyRestore, EntryAdapter, Family, FollowUp, Keyed};
 use crate::flow::read_since::ReadSince;
 use crate::flow::request_env;
 use crate::flow::services::Services;
@@ -41,6 +41,8 @@ pub struct AfterReply {
     pub store: Option<Store>,
     /// A scratch file to remove (the C family's preprocessed text).
     pub scratch: Option<tempfile::TempPath>,
+    /// The family's work once the result is in the cache (`Keyed::Key::follow_up`).
+    pub follow_up: Option<FollowUp>,
 }
 
 /// Runs an accepted compile: from the cache when it can, from the compiler when it must.
@@ -72,6 +74,7 @@ pub async fn run<F: Family>(
             early,
             scratch,
             read,
+            follow_up,
         } => {
             let served = Served {
                 key,
@@ -83,8 +86,14 @@ pub async fn run<F: Family>(
                 request: &request,
                 adapter: &*adapter,
             };
-            let (finished, store) = serve(services, served).await;
-            (finished, AfterReply { store, scratch })
+            let (finished, store, cached) = serve(services, served).await;
+            let follow_up = follow_up.filter(|_| cached);
+            let after = AfterReply {
+                store,
+                scratch,
+                follow_up,
+            };
+            (finished, after)
         }
     }
 }
@@ -129,8 +138,9 @@ struct Served<'a> {
 }
 
 /// Looks up (unless an early lookup did), restores on a hit; on a miss compiles, collects the
-/// outputs and prepares the write.
-async fn serve(services: &Services, served: Served<'_>) -> (CompileFinished, Option<Store>) {
+/// outputs and prepares the write. Also says whether the key's result is in the cache now
+/// (a hit, or a write prepared).
+async fn serve(services: &Services, served: Served<'_>) -> (CompileFinished, Option<Store>, bool) {
     let Served {
         key,
         early,
@@ -161,7 +171,7 @@ async fn serve(services: &Services, served: Served<'_>) -> (CompileFinished, Opt
             // Nobody waits for this hit, and the user's files may be newer than it by now
             // (an interrupted build, run again): they are left alone.
             log::debug!("hit {key} abandoned by its client; nothing restored");
-            return (abandoned(), None);
+            return (abandoned(), None, false);
         }
         let restoring = Instant::now();
         let put = match prepared {
@@ -187,7 +197,7 @@ async fn serve(services: &Services, served: Served<'_>) -> (CompileFinished, Opt
                     stdout: entry.stdout,
                     stderr: entry.stderr,
                 };
-                return (finished, None);
+                return (finished, None, true);
             }
             Err(error) => {
                 log::warn!("cannot restore a hit, compiling instead: {error}");
@@ -203,7 +213,7 @@ async fn serve(services: &Services, served: Served<'_>) -> (CompileFinished, Opt
         .await
     {
         Ok(output) => output,
-        Err(error) => return (spawn_failure(error), None),
+        Err(error) => return (spawn_failure(error), None, false),
     };
     services.record(Event::Compiled {
         duration: output.duration,
@@ -236,7 +246,8 @@ async fn serve(services: &Services, served: Served<'_>) -> (CompileFinished, Opt
     } else {
         None
     };
-    (finished(output), store)
+    let cached = store.is_some();
+    (finished(output), store, cached)
 }
 
 /// Runs the user's command as it is, caching nothing. `reason` is the request's outcome for the

@@ -47,6 +47,12 @@ const C_ENV_VARS: &[&str] = &[
     "CLANG_CONFIG_FILE_USER_DIR",
 ];
 
+/// Variables that change what gcc's preprocessor reads or how it reads the command line, beyond
+/// `C_ENV_VARS` (which every C key takes): gcc edits its own arguments by
+/// `QA_OVERRIDE_GCC3_OPTIONS`. In a manifest's key only: the preprocessed text shows what they
+/// did on the ordinary path.
+const DIRECT_ENV_VARS: &[&str] = &["QA_OVERRIDE_GCC3_OPTIONS"];
+
 /// A cache key: the SHA-256 of everything that decides a compile's outputs.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CacheKey(pub [u8; 32]);
@@ -232,6 +238,36 @@ pub fn c_key(
     key.finish()
 }
 
+/// The key of a C compile's direct-mode manifest (`direct`): everything `c_key` takes except
+/// the preprocessed text, which is what direct mode avoids making, and in its place the
+/// source file's digest, the working directory (and `$PWD`) always (relative include
+/// directories and the names a manifest records are relative to it) and the manifest format.
+/// What the preprocessor then reads is in the manifest, checked on every hit.
+pub fn manifest_key(
+    compiler: &CompilerIdentity,
+    exe: &OsStr,
+    compilation: &CCompilation,
+    cwd: &OsStr,
+    env: &[(OsString, OsString)],
+    input_digest: &[u8; 32],
+) -> CacheKey {
+    let no_text = SourceSummary {
+        digest: [0; 32],
+        length: u64::MAX,
+        refusal: None,
+    };
+    let without_text = c_key(compiler, exe, compilation, cwd, env, &no_text);
+    let mut key = KeyWriter::new("c direct manifest");
+    key.field("format", &crate::direct::MANIFEST_VERSION.to_le_bytes());
+    key.field("compile", &without_text.0);
+    key.field("exe", exe.as_bytes());
+    key.field("cwd", cwd.as_bytes());
+    hash_env(&mut key, env, &["PWD"]);
+    hash_env(&mut key, env, DIRECT_ENV_VARS);
+    key.field("input digest", input_digest);
+    key.finish()
+}
+
 /// Adds the named variables of `env` in the order of `names`, marking absent ones, so that a
 /// variable set to the empty string differs from one not set.
 fn hash_env(key: &mut KeyWriter, env: &[(OsString, OsString)], names: &[&str]) {
@@ -340,6 +376,36 @@ mod tests {
         assert_ne!(base, with_as);
         assert_ne!(with_as, with_new_as);
         assert_ne!(base, identity());
+    }
+
+    #[test]
+    fn a_manifest_key_takes_the_compile_the_cwd_the_include_env_and_the_source() {
+        let env = |pairs: &[(&str, &str)]| -> Vec<(OsString, OsString)> {
+            pairs.iter().map(|(k, v)| (k.into(), v.into())).collect()
+        };
+        let manifest = |args: &[&str], cwd: &str, vars: &[(&str, &str)], input: u8| {
+            manifest_key(
+                &identity(),
+                "gcc".as_ref(),
+                &compilation(args),
+                cwd.as_ref(),
+                &env(vars),
+                &[input; 32],
+            )
+        };
+        let base = manifest(&["-O2"], "/w", &[], 1);
+        assert_eq!(base, manifest(&["-O2"], "/w", &[], 1));
+        assert_ne!(base, manifest(&["-O0"], "/w", &[], 1));
+        assert_ne!(base, manifest(&["-O2"], "/v", &[], 1));
+        assert_ne!(base, manifest(&["-O2"], "/w", &[("CPATH", "inc")], 1));
+        assert_ne!(
+            base,
+            manifest(&["-O2"], "/w", &[("SOURCE_DATE_EPOCH", "1")], 1)
+        );
+        assert_ne!(base, manifest(&["-O2"], "/w", &[("PWD", "/w")], 1));
+        assert_ne!(base, manifest(&["-O2"], "/w", &[], 2));
+        // Never a result's key for any text.
+        assert_ne!(base, key(&compilation(&["-O2"]), "/w", &[], b""));
     }
 }
 

@@ -10,6 +10,7 @@
 pub mod access;
 pub mod compiler;
 pub mod config;
+pub mod direct;
 pub mod entry;
 pub mod framing;
 pub mod handshake;

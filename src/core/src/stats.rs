@@ -80,6 +80,12 @@ pub struct Stats {
     /// Cache writes not made because the cache is read-only (`SCCACHE_LOCAL_RW_MODE=READ_ONLY`
     /// and its siblings).
     pub cache_writes_skipped: u64,
+    /// C compiles served by direct mode: a manifest's files checked, no compiler process run.
+    pub direct_hits: u64,
+    /// C compiles direct mode looked up and did not serve (they took the preprocessor path).
+    pub direct_misses: u64,
+    /// Why a C compile could not use direct mode (looked up or recorded), by reason.
+    pub not_direct: BTreeMap<String, u64>,
 }
 
 /// Something that happened, for the stats actor to count.
@@ -126,6 +132,12 @@ pub enum Event {
     InputChanged,
     /// A write not made: the cache is read-only.
     WriteSkipped,
+    /// A C compile served from a manifest, without the preprocessor.
+    DirectHit,
+    /// A C compile whose manifest lookup found nothing usable.
+    DirectMiss,
+    /// A C compile that could not use direct mode, with the reason.
+    NotDirect(String),
 }
 
 impl Stats {
@@ -171,6 +183,9 @@ impl Stats {
             Event::WriteDropped => self.cache_writes_dropped += 1,
             Event::InputChanged => self.inputs_changed += 1,
             Event::WriteSkipped => self.cache_writes_skipped += 1,
+            Event::DirectHit => self.direct_hits += 1,
+            Event::DirectMiss => self.direct_misses += 1,
+            Event::NotDirect(reason) => *self.not_direct.entry(reason).or_default() += 1,
         }
     }
 

@@ -39,6 +39,8 @@ const DEFAULT_CACHE_SIZE: u64 = 10 << 30;
 const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 600;
 const DEFAULT_STORAGE_TIMEOUT_MS: u64 = 2_000;
 const DEFAULT_MAX_PENDING_WRITES: usize = 256;
+/// Direct mode is on unless turned off.
+const DEFAULT_DIRECT: bool = true;
 
 /// Where the server keeps its cache.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +69,9 @@ pub struct ServerConfig {
     pub storage_timeout: Duration,
     /// How many cache writes may be pending per backend before new ones are dropped.
     pub max_pending_writes: usize,
+    /// Whether C compiles may be served from manifests without running the preprocessor
+    /// (`SCCACHE_DIRECT`, on unless set to `false`, `0`, `off` or `no`).
+    pub direct: bool,
 }
 
 /// Reads the server's settings through `lookup` (normally the process environment).
@@ -118,6 +123,8 @@ pub fn server_config(lookup: &dyn Fn(&str) -> Option<String>) -> Result<ServerCo
             DEFAULT_MAX_PENDING_WRITES as u64,
         )?)
         .unwrap_or(usize::MAX),
+        direct: get("SCCACHE_DIRECT")
+            .map_or(DEFAULT_DIRECT, |_| read::flag(&get, "SCCACHE_DIRECT")),
     })
 }
 

@@ -216,3 +216,12 @@ fn a_runtime_dir_of_another_user_is_not_used() {
         Endpoint::Unix(temp.path().join("sccache-0").join(SOCKET_FILE))
     );
 }
+
+#[test]
+fn direct_mode_is_on_unless_turned_off() {
+    assert!(config(&[]).unwrap().direct);
+    assert!(config(&[("SCCACHE_DIRECT", "true")]).unwrap().direct);
+    for off in ["false", "0", "off", "no"] {
+        assert!(!config(&[("SCCACHE_DIRECT", off)]).unwrap().direct, "{off}");
+    }
+}

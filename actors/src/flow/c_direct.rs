@@ -1,0 +1,195 @@
+//! Direct mode for the C family: a hit found from a manifest, before and without the
+//! preprocessor; and, after a compile whose result is in the cache, the manifest's update.
+//!
+//! ```text
+//! DigestFile(source) ─▶ manifest_key ─Lookup─▶ storage ─CheckManifest─▶ Hasher
+//!     ─▶ look_up_early(result key): a hit is restored by the shared steps, no process runs
+//! otherwise the preprocessor path (with -v), and after the reply:
+//!     RecordRead(scratch, -v report) ─▶ Hasher ─▶ Store(manifest key, manifest) ─▶ storage
+//! ```
+//!
+//! Why a direct hit is never stale is argued in docs/ARCHITECTURE.md ("Direct mode"); the
+//! checks are in `manifest_files.rs`, the key in `hash_key::manifest_key`.
+
+use crate::flow::family::{EarlyRestore, FollowUp, Keyed};
+use crate::flow::read_since::{ReadFiles, ReadSince, Started};
+use crate::flow::services::Services;
+use crate::flow::steps::look_up_early;
+use crate::manifest_files::{CheckManifest, DigestFile, Holding, RecordRead};
+use crate::storage::{LookupResult, Store};
+use sccache_core::compiler::gcc::CCompilation;
+use sccache_core::compiler::Language;
+use sccache_core::direct::scan::refusal_in_args;
+use sccache_core::direct::Manifest;
+use sccache_core::hash_key::{self, CacheKey, CompilerIdentity};
+use sccache_core::protocol::CompileRequest;
+use sccache_core::stats::{Event, StatsLabel};
+use std::path::{Path, PathBuf};
+
+/// What a direct miss keeps for recording the manifest afterwards.
+pub struct Direct {
+    manifest_key: CacheKey,
+    manifest: Manifest,
+}
+
+/// What the direct lookup found.
+pub enum Looked {
+    /// A result restored without the preprocessor.
+    Hit(Keyed),
+    /// The preprocessor path; with a manifest to update when direct mode applies.
+    Miss(Option<Direct>),
+}
+
+/// Looks the compile up by its manifest. Counts a direct hit or miss, or why direct mode
+/// does not apply.
+pub async fn look_up(
+    services: &Services,
+    identity: &CompilerIdentity,
+    compilation: &CCompilation,
+    request: &CompileRequest,
+    restore: EarlyRestore<'_>,
+    label: &StatsLabel,
+) -> Looked {
+    if matches!(
+        compilation.language,
+        Language::PreprocessedC | Language::PreprocessedCxx | Language::Assembler
+    ) {
+        // Nothing to preprocess: the ordinary path reads the input alone.
+        return Looked::Miss(None);
+    }
+    if let Some(reason) = refusal_in_args(&request.args) {
+        services.record(Event::NotDirect(reason.to_owned()));
+        return Looked::Miss(None);
+    }
+    let cwd = PathBuf::from(&request.cwd);
+    let input = cwd.join(&compilation.input);
+    let digest = match services.digest_file.send(DigestFile { path: input }).await {
+        Ok(Ok(digest)) => digest,
+        _ => {
+            services.record(Event::NotDirect("unreadable source".into()));
+            return Looked::Miss(None);
+        }
+    };
+    let manifest_key = hash_key::manifest_key(
+        identity,
+        &request.exe,
+        compilation,
+        &request.cwd,
+        &request.env,
+        &digest,
+    );
+    let manifest = match services.fetch(manifest_key).await {
+        Ok(LookupResult::Hit(entry)) => match Manifest::from_entry(&entry) {
+            Ok(manifest) => manifest,
+            Err(error) => {
+                // Whole as an entry, unreadable as a manifest: counted, and replaced by the
+                // record this compile makes.
+                log::warn!("manifest {manifest_key}: {error}");
+                services.record(Event::Corrupt);
+                Manifest::default()
+            }
+        },
+        other => {
+            // A miss, or a failure the lookup counts (a corrupt entry is removed by its
+            // backend).
+            let _ = services.account(other, label);
+            Manifest::default()
+        }
+    };
+    // Before the check: should the restore fail and the compile run after all, a file
+    // changed since then keeps its result out of the cache (`read_since`).
+    let started = Started::now();
+    if let Some(Holding { result, files }) = check(services, &manifest, &cwd).await {
+        let key = CacheKey(result);
+        let lookup = look_up_early(services, key, restore).await;
+        if matches!(lookup.fetched, Ok(LookupResult::Hit(_))) {
+            services.record(Event::DirectHit);
+            log::debug!("{:?}: direct hit {key}", compilation.input);
+            let files = ReadFiles {
+                paths: files,
+                markers_in: None,
+            };
+            return Looked::Hit(Keyed::Key {
+                key,
+                early: Some(lookup),
+                scratch: None,
+                read: Some(Box::new(ReadSince::new(started, files, &cwd))),
+                follow_up: None,
+            });
+        }
+        // The result is gone (evicted) or unreadable: the preprocessor path stores it again.
+        let _ = services.account(lookup.fetched, label);
+    }
+    services.record(Event::DirectMiss);
+    Looked::Miss(Some(Direct {
+        manifest_key,
+        manifest,
+    }))
+}
+
+/// The newest record of `manifest` that still holds, checked on the hasher's threads.
+async fn check(services: &Services, manifest: &Manifest, cwd: &Path) -> Option<Holding> {
+    if manifest.results.is_empty() {
+        return None;
+    }
+    let message = CheckManifest {
+        manifest: manifest.clone(),
+        cwd: cwd.to_path_buf(),
+    };
+    services.check_manifest.send(message).await.ok().flatten()
+}
+
+/// What recording needs from the preprocessor's run.
+pub struct Preprocessed {
+    pub scratch: tempfile::TempPath,
+    pub stderr: Vec<u8>,
+    pub started: Started,
+    pub cwd: PathBuf,
+}
+
+/// The work, after the reply, that records `key` as this compile's result in its manifest:
+/// the record is made on the hasher's threads, then stored through the storage actor. The
+/// scratch file goes with it.
+pub fn record(
+    services: &Services,
+    direct: Direct,
+    preprocessed: Preprocessed,
+    key: CacheKey,
+) -> FollowUp {
+    let services = services.clone();
+    Box::pin(async move {
+        let Preprocessed {
+            scratch,
+            stderr,
+            started,
+            cwd,
+        } = preprocessed;
+        let message = RecordRead {
+            text: scratch.to_path_buf(),
+            stderr,
+            cwd,
+            started,
+        };
+        let recorded = services.record_read.send(message).await;
+        drop(scratch);
+        let mut recorded = match recorded {
+            Ok(Ok(recorded)) => recorded,
+            Ok(Err(reason)) => {
+                services.record(Event::NotDirect(reason.to_owned()));
+                return;
+            }
+            Err(error) => {
+                log::warn!("hasher unavailable: {error}");
+                return;
+            }
+        };
+        recorded.result = key.0;
+        match direct.manifest.with(recorded).to_entry() {
+            Ok(entry) => services.storage.store.do_send(Store {
+                key: direct.manifest_key,
+                entry,
+            }),
+            Err(error) => log::warn!("{error}"),
+        }
+    })
+}

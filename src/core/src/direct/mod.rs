@@ -1,0 +1,195 @@
+//! Direct mode's manifests: what a C compile's preprocessor read, so that a later compile with
+//! the same command line, environment and source can find its result without running any
+//! compiler process.
+//!
+//! A manifest is stored under `hash_key::manifest_key` as an ordinary `CacheEntry` (one file,
+//! `manifest`), so it travels through every backend and keeps the entry format's own checks
+//! (checksum, the key it was stored under). Its body is a versioned MessagePack `Manifest`:
+//! up to `MAX_RESULTS` recorded results, newest first, each with every file the preprocessor
+//! read (its stamp and digest) and every path that must still name no file (or no directory)
+//! for the preprocessor to find the same files again (`probes`).
+//!
+//! It decides nothing on its own about the file system: the server stats and digests, this
+//! module holds the data, the search for what to probe (`probes.rs`) and the scan of the raw
+//! files read for what makes a result unfit for direct mode (`scan.rs`).
+
+pub mod probes;
+pub mod scan;
+
+use crate::entry::{CacheEntry, EntryFile};
+use serde::{Deserialize, Serialize};
+/// Byte strings in a manifest (names as the file system spells them).
+pub use serde_bytes::ByteBuf;
+
+/// Changed whenever the manifest's meaning changes; a manifest of another version is a miss.
+pub const MANIFEST_VERSION: u32 = 1;
+
+/// How many results a manifest keeps (headers that flip between versions on branch
+/// switches), newest first.
+pub const MAX_RESULTS: usize = 8;
+
+/// The name of the manifest's file in its entry.
+const ENTRY_FILE: &str = "manifest";
+
+/// What identifies a file's contents, as the server's `FileStamp` takes it (device, inode,
+/// size, modification and status change times).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamp {
+    pub device: u64,
+    pub inode: u64,
+    pub size: u64,
+    pub modified: (i64, i64),
+    pub changed: (i64, i64),
+}
+
+/// A file the preprocessor read, as its line marker names it (relative names are relative to
+/// the working directory, which is in the manifest key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadFile {
+    #[serde(with = "serde_bytes")]
+    pub name: Vec<u8>,
+    pub stamp: Stamp,
+    pub digest: [u8; 32],
+}
+
+/// A candidate of an include search that was a file the preprocessor did not read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Present {
+    #[serde(with = "serde_bytes")]
+    pub name: Vec<u8>,
+    pub stamp: Stamp,
+}
+
+/// Names in one directory that must name no regular file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoFiles {
+    #[serde(with = "serde_bytes")]
+    pub dir: Vec<u8>,
+    pub names: Vec<ByteBuf>,
+}
+
+/// One result stored under a manifest, with what must hold for it to be this compile's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recorded {
+    pub files: Vec<ReadFile>,
+    /// Names that were no regular file when the result was recorded, by directory: a file
+    /// there would have been found by an include search (shadowing, `__has_include`, a
+    /// `.gch`).
+    pub no_file: Vec<NoFiles>,
+    /// Directories that did not exist: one covers every probe beneath it.
+    pub no_dir: Vec<ByteBuf>,
+    /// Candidates that were files and were not read, by stamp: gcc skips a file identical to
+    /// one read under `#pragma once` without naming it, so such a file must not change.
+    pub present: Vec<Present>,
+    /// The key of the result.
+    pub result: [u8; 32],
+}
+
+/// A manifest's body.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub version: u32,
+    pub results: Vec<Recorded>,
+}
+
+/// Why bytes are not a manifest.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("the entry holds no manifest")]
+    NoManifest,
+    #[error("manifest of version {0}, this sccache reads version {MANIFEST_VERSION}")]
+    OtherVersion(u32),
+    #[error("undecodable manifest: {0}")]
+    Decode(#[from] rmp_serde::decode::Error),
+    #[error("unencodable manifest: {0}")]
+    Encode(#[from] rmp_serde::encode::Error),
+}
+
+impl Manifest {
+    /// Reads the manifest held by an entry fetched under a manifest key.
+    pub fn from_entry(entry: &CacheEntry) -> Result<Manifest, ManifestError> {
+        let file = entry.file(ENTRY_FILE).ok_or(ManifestError::NoManifest)?;
+        let manifest: Manifest = rmp_serde::from_slice(&file.data)?;
+        if manifest.version != MANIFEST_VERSION {
+            return Err(ManifestError::OtherVersion(manifest.version));
+        }
+        Ok(manifest)
+    }
+
+    /// The entry that stores this manifest.
+    pub fn to_entry(&self) -> Result<CacheEntry, ManifestError> {
+        Ok(CacheEntry {
+            files: vec![EntryFile {
+                name: ENTRY_FILE.to_owned(),
+                mode: None,
+                data: rmp_serde::to_vec(self)?,
+            }],
+            ..CacheEntry::default()
+        })
+    }
+
+    /// This manifest with `recorded` first; an older record of the same result is dropped, and
+    /// only the newest `MAX_RESULTS` are kept.
+    pub fn with(mut self, recorded: Recorded) -> Manifest {
+        self.version = MANIFEST_VERSION;
+        self.results.retain(|old| old.result != recorded.result);
+        self.results.insert(0, recorded);
+        self.results.truncate(MAX_RESULTS);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recorded(result: u8) -> Recorded {
+        Recorded {
+            files: Vec::new(),
+            no_file: vec![NoFiles {
+                dir: b"inc1".to_vec(),
+                names: vec![ByteBuf::from(b"conf.h".to_vec())],
+            }],
+            no_dir: Vec::new(),
+            present: Vec::new(),
+            result: [result; 32],
+        }
+    }
+
+    #[test]
+    fn a_manifest_keeps_its_newest_results_first_and_round_trips() {
+        let mut manifest = Manifest::default();
+        for result in 0..(MAX_RESULTS as u8 + 3) {
+            manifest = manifest.with(recorded(result));
+        }
+        manifest = manifest.with(recorded(5));
+        assert_eq!(manifest.results.len(), MAX_RESULTS);
+        assert_eq!(manifest.results[0].result, [5; 32]);
+        assert_eq!(manifest.results[1].result, [MAX_RESULTS as u8 + 2; 32]);
+        let entry = manifest.to_entry().unwrap();
+        assert_eq!(Manifest::from_entry(&entry).unwrap(), manifest);
+    }
+
+    #[test]
+    fn garbage_or_another_version_is_no_manifest() {
+        let mut entry = Manifest::default().with(recorded(1)).to_entry().unwrap();
+        entry.files[0].data.truncate(5);
+        assert!(Manifest::from_entry(&entry).is_err());
+        let other = Manifest {
+            version: MANIFEST_VERSION + 1,
+            results: Vec::new(),
+        };
+        let entry = CacheEntry {
+            files: vec![EntryFile {
+                name: ENTRY_FILE.into(),
+                mode: None,
+                data: rmp_serde::to_vec(&other).unwrap(),
+            }],
+            ..CacheEntry::default()
+        };
+        assert!(matches!(
+            Manifest::from_entry(&entry),
+            Err(ManifestError::OtherVersion(_))
+        ));
+    }
+}
