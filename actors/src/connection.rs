@@ -171,7 +171,7 @@ impl Connection {
             Request::Compile(request) => self.handle_compile(request, ctx),
             Request::GetStats => {
                 self.begin();
-                let report = report(self.control.clone());
+                let report = report(self.control.clone(), self.services.direct);
                 ctx.spawn(report.into_actor(self).map(|report, actor, ctx| {
                     actor.reply(&Response::Stats(Box::new(report)));
                     actor.end(ctx);
@@ -183,7 +183,7 @@ impl Connection {
             }
             Request::Shutdown => {
                 self.begin();
-                let report = report(self.control.clone());
+                let report = report(self.control.clone(), self.services.direct);
                 ctx.spawn(report.into_actor(self).map(|report, actor, ctx| {
                     actor.reply_and_close(&Response::ShuttingDown(Box::new(report)));
                     actor.control.shutdown.do_send(Shutdown);
@@ -262,7 +262,7 @@ fn remove_after_flush(scratch: Option<tempfile::TempPath>) {
 }
 
 /// Gathers the counters and the backend's description into a report.
-async fn report(control: Control) -> StatsReport {
+async fn report(control: Control, direct: bool) -> StatsReport {
     let stats = control
         .snapshot
         .send(Snapshot)
@@ -279,7 +279,8 @@ async fn report(control: Control) -> StatsReport {
         max_cache_size: description.max_size,
         size_note: description.note,
         version: sccache_core::VERSION.to_owned(),
-        use_preprocessor_cache_mode: false,
+        // sccache's name for direct mode.
+        use_preprocessor_cache_mode: direct,
         basedirs: Vec::new(),
         effective_cache_mode: Some(if description.read_only {
             CacheMode::ReadOnly

@@ -17,6 +17,10 @@ const KEYS: &[(&str, &str)] = &[
     ("cache.disk.dir", "SCCACHE_DIR"),
     ("cache.disk.size", "SCCACHE_CACHE_SIZE"),
     ("cache.disk.rw_mode", "SCCACHE_LOCAL_RW_MODE"),
+    (
+        "cache.disk.preprocessor_cache_mode.use_preprocessor_cache_mode",
+        "SCCACHE_DIRECT",
+    ),
     ("cache.redis.url", "SCCACHE_REDIS"),
     ("cache.redis.endpoint", "SCCACHE_REDIS_ENDPOINT"),
     (
@@ -96,8 +100,8 @@ struct DiskTable {
     preprocessor_cache_mode: Option<PreprocessorTable>,
 }
 
-/// Read only to check it: the cache mode makes hits cheaper, never different, so ignoring it
-/// costs speed alone.
+/// sccache's direct ("preprocessor cache") mode: `use_preprocessor_cache_mode` turns ours on or
+/// off (`SCCACHE_DIRECT`); the finer switches are only noted.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct PreprocessorTable {
@@ -216,12 +220,27 @@ impl FileSettings {
             );
             collector.put("cache.disk.size", disk.size.map(|size| size.0));
             collector.put("cache.disk.rw_mode", text_of(disk.rw_mode));
-            if disk.preprocessor_cache_mode.is_some() {
-                warnings.push(
-                    "[cache.disk.preprocessor_cache_mode] is ignored: this sccache always \
-                     preprocesses (same results, no direct mode)"
-                        .to_owned(),
+            if let Some(mode) = disk.preprocessor_cache_mode {
+                // sccache's name for direct mode; its finer switches are not ours to take (our
+                // checks are fixed: stamps, digests, include probes), so they are only noted.
+                collector.put(
+                    "cache.disk.preprocessor_cache_mode.use_preprocessor_cache_mode",
+                    mode.use_preprocessor_cache_mode.map(|on| on.to_string()),
                 );
+                let finer = [
+                    mode.file_stat_matches,
+                    mode.use_ctime_for_stat,
+                    mode.ignore_time_macros,
+                    mode.skip_system_headers,
+                    mode.hash_working_directory,
+                ];
+                if finer.iter().any(Option::is_some) {
+                    warnings.push(
+                        "[cache.disk.preprocessor_cache_mode]: only use_preprocessor_cache_mode \
+                         (direct mode on or off) is read; direct mode's checks are fixed"
+                            .to_owned(),
+                    );
+                }
             }
         }
         // sccache uses the first of these that the file configures and ignores the rest.

@@ -31,6 +31,23 @@ fn disk_table_sets_directory_size_and_mode() {
     assert_eq!(config.cache_size, 1 << 20);
     assert_eq!(config.disk_mode, CacheMode::ReadOnly);
     assert_eq!(config.backend, Backend::Disk);
+    assert!(config.direct);
+    assert!(warnings.is_empty(), "{warnings:?}");
+}
+
+#[test]
+fn preprocessor_cache_mode_in_the_file_turns_direct_mode_off_or_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let off = "[cache.disk.preprocessor_cache_mode]\nuse_preprocessor_cache_mode = false\n";
+    let (config, _) = load(dir.path(), "config", off, &[]).unwrap();
+    assert!(!config.direct);
+    // The environment wins over the file.
+    let (config, _) = load(dir.path(), "config", off, &[("SCCACHE_DIRECT", "true")]).unwrap();
+    assert!(config.direct);
+    let finer = "[cache.disk.preprocessor_cache_mode]\nuse_preprocessor_cache_mode = true\n\
+                 skip_system_headers = true\n";
+    let (config, warnings) = load(dir.path(), "config", finer, &[]).unwrap();
+    assert!(config.direct);
     assert!(
         warnings[0].contains("preprocessor_cache_mode"),
         "{warnings:?}"
