@@ -37,12 +37,19 @@ impl Handler<DigestFile> for Hasher {
     }
 }
 
-/// Finds the newest record of `manifest` that still holds.
+/// Finds the newest record of `manifest` that still holds. The manifest comes back with the
+/// answer (a miss updates it), so it is moved, never copied, on a hit's path.
 #[derive(Message)]
-#[rtype(result = "Option<Holding>")]
+#[rtype(result = "Checked")]
 pub struct CheckManifest {
     pub manifest: Manifest,
     pub cwd: PathBuf,
+}
+
+/// What a check found, and the manifest it checked.
+pub struct Checked {
+    pub holding: Option<Holding>,
+    pub manifest: Manifest,
 }
 
 /// A record that holds: its result key and the files it was made from.
@@ -52,23 +59,23 @@ pub struct Holding {
 }
 
 impl Handler<CheckManifest> for Hasher {
-    type Result = Option<Holding>;
+    type Result = MessageResult<CheckManifest>;
 
     fn handle(&mut self, message: CheckManifest, _: &mut SyncContext<Self>) -> Self::Result {
-        let recorded = message
-            .manifest
+        let CheckManifest { manifest, cwd } = message;
+        let holding = manifest
             .results
-            .into_iter()
-            .find(|recorded| self.holds(recorded, &message.cwd))?;
-        let files = recorded
-            .files
-            .into_iter()
-            .map(|file| PathBuf::from(std::ffi::OsString::from_vec(file.name)))
-            .collect();
-        Some(Holding {
-            result: recorded.result,
-            files,
-        })
+            .iter()
+            .find(|recorded| self.holds(recorded, &cwd))
+            .map(|recorded| Holding {
+                result: recorded.result,
+                files: recorded
+                    .files
+                    .iter()
+                    .map(|file| PathBuf::from(std::ffi::OsString::from_vec(file.name.clone())))
+                    .collect(),
+            });
+        MessageResult(Checked { holding, manifest })
     }
 }
 

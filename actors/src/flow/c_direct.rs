@@ -15,7 +15,7 @@ use crate::flow::family::{EarlyRestore, FollowUp, Keyed};
 use crate::flow::read_since::{ReadFiles, ReadSince, Started};
 use crate::flow::services::Services;
 use crate::flow::steps::look_up_early;
-use crate::manifest_files::{CheckManifest, DigestFile, Holding, RecordRead};
+use crate::manifest_files::{CheckManifest, Checked, DigestFile, Holding, RecordRead};
 use crate::storage::{LookupResult, Store};
 use sccache_core::compiler::gcc::CCompilation;
 use sccache_core::compiler::Language;
@@ -99,7 +99,8 @@ pub async fn look_up(
     // Before the check: should the restore fail and the compile run after all, a file
     // changed since then keeps its result out of the cache (`read_since`).
     let started = Started::now();
-    if let Some(Holding { result, files }) = check(services, &manifest, &cwd).await {
+    let (holding, manifest) = check(services, manifest, &cwd).await;
+    if let Some(Holding { result, files }) = holding {
         let key = CacheKey(result);
         let lookup = look_up_early(services, key, restore).await;
         if matches!(lookup.fetched, Ok(LookupResult::Hit(_))) {
@@ -127,16 +128,24 @@ pub async fn look_up(
     }))
 }
 
-/// The newest record of `manifest` that still holds, checked on the hasher's threads.
-async fn check(services: &Services, manifest: &Manifest, cwd: &Path) -> Option<Holding> {
+/// The newest record of `manifest` that still holds, checked on the hasher's threads, and
+/// the manifest back. Should the hasher be gone, the manifest goes with it: the record this
+/// compile makes starts a new one.
+async fn check(services: &Services, manifest: Manifest, cwd: &Path) -> (Option<Holding>, Manifest) {
     if manifest.results.is_empty() {
-        return None;
+        return (None, manifest);
     }
     let message = CheckManifest {
-        manifest: manifest.clone(),
+        manifest,
         cwd: cwd.to_path_buf(),
     };
-    services.check_manifest.send(message).await.ok().flatten()
+    match services.check_manifest.send(message).await {
+        Ok(Checked { holding, manifest }) => (holding, manifest),
+        Err(error) => {
+            log::warn!("hasher unavailable: {error}");
+            (None, Manifest::default())
+        }
+    }
 }
 
 /// What recording needs from the preprocessor's run.
