@@ -11,13 +11,14 @@
 //! own files are written, read and listed on the blocking pool.
 
 use crate::dispatcher::{ProcessOutput, Run};
-use crate::file_stamp::FileStamp;
+use crate::file_stamp::{stamp, unchanged, FileStamp, PathStamp};
+use crate::flow::request_env::lookup as env_value;
 use crate::hasher::DigestFiles;
+use crate::remembered::Remembered;
 use actix::prelude::*;
-use futures::future::{BoxFuture, FutureExt, Shared};
+use futures::future::FutureExt;
 use sccache_core::compiler::CompilerKind;
 use sccache_core::hash_key::CompilerIdentity;
-use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -33,20 +34,6 @@ pub struct CompilerInfo {
     /// libraries, which `rustup update` replaces behind an unchanged proxy). A remembered probe
     /// whose files changed is probed again.
     pub files: Vec<PathStamp>,
-}
-
-/// A file's path and its stamp, or `None` when it does not exist.
-pub type PathStamp = (PathBuf, Option<FileStamp>);
-
-pub(crate) fn stamp(path: PathBuf) -> PathStamp {
-    let state = FileStamp::at(&path);
-    (path, state)
-}
-
-pub(crate) fn unchanged(files: &[PathStamp]) -> bool {
-    files
-        .iter()
-        .all(|(path, state)| stamp(path.clone()).1 == *state)
 }
 
 /// The files by which rustup chooses a toolchain for `cwd`: `rust-toolchain(.toml)` in it and
@@ -76,13 +63,11 @@ pub struct Detect {
     pub env: Vec<(OsString, OsString)>,
 }
 
-type Probe = Shared<BoxFuture<'static, Result<Option<CompilerInfo>, String>>>;
-
 /// The detecting actor.
 pub struct Detector {
     run: Recipient<Run>,
     digest: Recipient<DigestFiles>,
-    known: HashMap<ProbeKey, Probe>,
+    known: Remembered<ProbeKey, Option<CompilerInfo>>,
 }
 
 /// A compiler as it stands on disk. For rustc the directory and toolchain override count too,
@@ -107,7 +92,7 @@ impl Detector {
         Detector {
             run,
             digest,
-            known: HashMap::new(),
+            known: Remembered::new(KNOWN_COMPILERS_LIMIT),
         }
     }
 }
@@ -141,37 +126,15 @@ impl Handler<Detect> for Detector {
                 selectors: toolchain_selectors(Path::new(&request.cwd), &request.env),
             }),
         };
-        if self.known.len() >= KNOWN_COMPILERS_LIMIT {
-            self.known.clear();
-        }
         // A toolchain updated in place behind the same proxy is probed again, and so is a
         // probe that failed (a spawn refused under load must not make a compiler unsupported
         // for good).
-        let stale = self
-            .known
-            .get(&key)
-            .is_some_and(|probe| match probe.peek() {
-                Some(Ok(Some(info))) => !unchanged(&info.files),
-                Some(Err(_)) => true,
-                _ => false,
-            });
-        if stale {
-            self.known.remove(&key);
-        }
-        let probe = self
-            .known
-            .entry(key)
-            .or_insert_with(|| {
-                probe(
-                    self.run.clone(),
-                    self.digest.clone(),
-                    request,
-                    looks_like_rustc,
-                )
-                .boxed()
-                .shared()
-            })
-            .clone();
+        let stale =
+            |info: &Option<CompilerInfo>| info.as_ref().is_some_and(|info| !unchanged(&info.files));
+        let (run, digest) = (self.run.clone(), self.digest.clone());
+        let probe = self.known.get_or_probe(key, stale, || {
+            probe(run, digest, request, looks_like_rustc).boxed()
+        });
         Box::pin(probe)
     }
 }
@@ -181,13 +144,6 @@ fn file_name_starts_with(exe: &OsStr, prefix: &str) -> bool {
         .file_name()
         .and_then(OsStr::to_str)
         .is_some_and(|name| name.starts_with(prefix))
-}
-
-fn env_value<'a>(env: &'a [(OsString, OsString)], name: &str) -> Option<&'a OsStr> {
-    env.iter()
-        .rev()
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value.as_os_str())
 }
 
 async fn probe(

@@ -14,14 +14,15 @@
 //! event loop, as the detector does. The probe's files are written, and the programs found,
 //! on the blocking pool.
 
-use crate::detector::{stamp, unchanged, PathStamp};
 use crate::dispatcher::Run;
+use crate::file_stamp::{stamp, unchanged, PathStamp};
+use crate::flow::request_env::lookup as env_value;
 use crate::hasher::DigestFiles;
+use crate::remembered::Remembered;
 use actix::prelude::*;
-use futures::future::{BoxFuture, FutureExt, Shared};
+use futures::future::FutureExt;
 use sccache_core::compiler::gcc::{program_dirs, DryRun};
 use sccache_core::hash_key;
-use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -58,8 +59,6 @@ struct Resolved {
     digest: [u8; 32],
     files: Vec<PathStamp>,
 }
-
-type Probe = Shared<BoxFuture<'static, Result<Resolved, String>>>;
 
 /// Everything a dry run depends on besides the files it names.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -100,7 +99,7 @@ impl ProbeKey {
 pub struct DriverProber {
     run: Recipient<Run>,
     digest: Recipient<DigestFiles>,
-    known: HashMap<ProbeKey, Probe>,
+    known: Remembered<ProbeKey, Resolved>,
 }
 
 impl DriverProber {
@@ -108,7 +107,7 @@ impl DriverProber {
         DriverProber {
             run,
             digest,
-            known: HashMap::new(),
+            known: Remembered::new(KNOWN_DRY_RUNS_LIMIT),
         }
     }
 }
@@ -124,40 +123,15 @@ impl Handler<ProbeDriver> for DriverProber {
 
     fn handle(&mut self, request: ProbeDriver, _: &mut Context<Self>) -> Self::Result {
         let key = ProbeKey::of(&request);
-        if self.known.len() >= KNOWN_DRY_RUNS_LIMIT {
-            self.known.clear();
-        }
         // A program replaced since (or one put earlier on the search path) needs a new dry
         // run, and so does one that failed (a spawn refused under load is not a verdict).
-        let stale = self
-            .known
-            .get(&key)
-            .is_some_and(|probe| match probe.peek() {
-                Some(Ok(resolved)) => !unchanged(&resolved.files),
-                Some(Err(_)) => true,
-                None => false,
-            });
-        if stale {
-            self.known.remove(&key);
-        }
+        let stale = |resolved: &Resolved| !unchanged(&resolved.files);
+        let (run, digest) = (self.run.clone(), self.digest.clone());
         let probe = self
             .known
-            .entry(key)
-            .or_insert_with(|| {
-                probe(self.run.clone(), self.digest.clone(), request)
-                    .boxed()
-                    .shared()
-            })
-            .clone();
+            .get_or_probe(key, stale, || probe(run, digest, request).boxed());
         Box::pin(async move { probe.await.map(|resolved| resolved.digest) })
     }
-}
-
-fn env_value<'a>(env: &'a [(OsString, OsString)], name: &str) -> Option<&'a OsStr> {
-    env.iter()
-        .rev()
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value.as_os_str())
 }
 
 /// A private directory with the dry run's (empty) input: clang wants its input to exist.

@@ -4,7 +4,7 @@
 //! compiler the detector remembers.
 
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What identifies a file's contents for the span of one compile: which inode, its size, its
 /// last modification and its last status change. The status change time (ctime) is there
@@ -47,6 +47,22 @@ impl FileStamp {
             .ok()
             .map(|metadata| FileStamp::of(&metadata))
     }
+}
+
+/// A file's path and its stamp, or `None` when it does not exist.
+pub type PathStamp = (PathBuf, Option<FileStamp>);
+
+/// The stamp of whatever is at `path` now, with the path.
+pub fn stamp(path: PathBuf) -> PathStamp {
+    let state = FileStamp::at(&path);
+    (path, state)
+}
+
+/// Whether every path still has the stamp recorded for it (or still has no file).
+pub fn unchanged(files: &[PathStamp]) -> bool {
+    files
+        .iter()
+        .all(|(path, state)| stamp(path.clone()).1 == *state)
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ pub mod listener;
 pub mod manifest_files;
 pub mod outputs;
 pub mod read_budget;
+pub mod remembered;
 pub mod server;
 pub mod server_error;
 pub mod stats;

@@ -16,9 +16,13 @@ const JOBSERVER_VARS: &[&str] = &["CARGO_MAKEFLAGS", "MAKEFLAGS", "MFLAGS"];
 
 /// The value of a variable in the client's environment, as it was set (the last one wins).
 pub fn value<'a>(request: &'a CompileRequest, name: &str) -> Option<&'a OsStr> {
-    request
-        .env
-        .iter()
+    lookup(&request.env, name)
+}
+
+/// The value of a variable in an environment as a request carries it (the last one wins):
+/// also for the detector's and driver prober's messages, which carry the request's.
+pub fn lookup<'a>(env: &'a [(OsString, OsString)], name: &str) -> Option<&'a OsStr> {
+    env.iter()
         .rev()
         .find(|(key, _)| key == name)
         .map(|(_, value)| value.as_os_str())
