@@ -13,9 +13,6 @@ use std::ffi::OsStr;
 use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 
-/// Spellings of this process's own descriptors, anywhere in an argument.
-const DESCRIPTOR_NAMES: &[&str] = &["/dev/stdin", "/dev/fd/", "/proc/self/fd/", "/dev/tty"];
-
 /// Why `args`, run from `cwd`, read something the server cannot see as this process does.
 pub fn reason_to_compile_here(args: &[std::ffi::OsString], cwd: &Path) -> Option<&'static str> {
     args.iter().find_map(|arg| reason_for(arg, cwd))
@@ -26,12 +23,8 @@ fn reason_for(arg: &OsStr, cwd: &Path) -> Option<&'static str> {
         return Some("stdin input");
     }
     let bytes = arg.as_encoded_bytes();
-    let names_descriptor = DESCRIPTOR_NAMES.iter().any(|name| {
-        bytes
-            .windows(name.len())
-            .any(|window| window == name.as_bytes())
-    });
-    if names_descriptor {
+    // The same spellings the server's parser refuses.
+    if sccache_core::compiler::names_descriptor(arg) {
         return Some("a descriptor of the client");
     }
     let path = match bytes.first() {

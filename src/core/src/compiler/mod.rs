@@ -10,7 +10,9 @@ pub mod rust;
 
 use crate::stats::StatsLabel;
 use serde::{Deserialize, Serialize};
+use std::ffi::OsStr;
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 /// The families of compilers the cache understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -145,6 +147,43 @@ impl OutputRole {
             OutputRole::CoverageNotes => "gcno",
         }
     }
+}
+
+/// Spellings of a process's own descriptors: whoever reads them reads its own.
+const DESCRIPTOR_NAMES: &[&[u8]] = &[b"/dev/stdin", b"/dev/fd/", b"/proc/self/fd/", b"/dev/tty"];
+
+/// A path written by the compile, read from `cwd`, with `.` and `..` resolved by name
+/// (symbolic links are not followed).
+pub fn lexical(path: &OsStr, cwd: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut normal = PathBuf::new();
+    for component in cwd.join(path).components() {
+        match component {
+            Component::ParentDir => {
+                normal.pop();
+            }
+            Component::CurDir => {}
+            other => normal.push(other),
+        }
+    }
+    normal
+}
+
+/// Whether a path, read from `cwd`, names a device or a kernel file (`/dev/null`,
+/// `/dev/stdout`, `/proc/self/fd/1`) rather than a file: an input another process would read
+/// differently, or an output a hit could not restore.
+pub fn is_device(path: &OsStr, cwd: &Path) -> bool {
+    let normal = lexical(path, cwd);
+    // `/dev/shm` is an ordinary (memory) file system that people build in.
+    (normal.starts_with("/dev") && !normal.starts_with("/dev/shm")) || normal.starts_with("/proc")
+}
+
+/// Whether an argument spells a descriptor of the process reading it, anywhere in it.
+pub fn names_descriptor(arg: &OsStr) -> bool {
+    let bytes = arg.as_encoded_bytes();
+    DESCRIPTOR_NAMES
+        .iter()
+        .any(|name| memchr::memmem::find(bytes, name).is_some())
 }
 
 #[cfg(test)]

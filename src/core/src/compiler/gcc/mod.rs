@@ -22,7 +22,7 @@ mod scan;
 pub use asm_directives::refusal_in_source;
 pub use driver::{program_dirs, DryRun};
 
-use super::{Language, OutputRole, Parsed};
+use super::{is_device, lexical, names_descriptor, Language, OutputRole, Parsed};
 use flags::{lookup, Stop, Take::*};
 use language::ext_language;
 use response_file::expand_response_files;
@@ -131,40 +131,6 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Parsed<CCompilation> {
 
 /// The key argument before the recorded command line (see `parse`).
 pub const RECORDED_COMMAND_LINE: &str = "--sccache-recorded-command-line";
-
-/// A path written by the compile, read from `cwd`, with `.` and `..` resolved by name
-/// (symbolic links are not followed).
-fn lexical(path: &OsStr, cwd: &Path) -> PathBuf {
-    use std::path::Component;
-    let mut normal = PathBuf::new();
-    for component in cwd.join(path).components() {
-        match component {
-            Component::ParentDir => {
-                normal.pop();
-            }
-            Component::CurDir => {}
-            other => normal.push(other),
-        }
-    }
-    normal
-}
-
-/// Whether a path written by the compile names a device or a kernel file (`/dev/null`,
-/// `/dev/stdout`, `/proc/self/fd/1`) rather than a file a hit could restore.
-fn is_device(path: &OsStr, cwd: &Path) -> bool {
-    let normal = lexical(path, cwd);
-    // `/dev/shm` is an ordinary (memory) file system that people build in.
-    (normal.starts_with("/dev") && !normal.starts_with("/dev/shm")) || normal.starts_with("/proc")
-}
-
-/// Whether an argument spells a descriptor of the process reading it, anywhere in it.
-fn names_descriptor(arg: &OsStr) -> bool {
-    const NAMES: &[&[u8]] = &[b"/dev/stdin", b"/dev/fd/", b"/proc/self/fd/", b"/dev/tty"];
-    let bytes = arg.as_encoded_bytes();
-    NAMES
-        .iter()
-        .any(|name| bytes.windows(name.len()).any(|window| window == *name))
-}
 
 /// Whether a path written by the compile is `/dev/null`: an output thrown away, which a hit
 /// need not restore (a syntax check, `-o /dev/null`, or `-MF /dev/null`).

@@ -21,7 +21,7 @@ mod tokens;
 pub use dep_info::{dep_info_args, parse_dep_info, DepInfo};
 pub use emit::EmitKind;
 
-use super::Parsed;
+use super::{is_device, Parsed};
 use scan::Scan;
 use std::ffi::OsString;
 use std::path::Path;
@@ -117,7 +117,7 @@ impl Scan {
             [] => return Parsed::NotCompilation,
             inputs if inputs.iter().any(|i| i == "-") => return refused("stdin input"),
             // The server's `/dev/stdin` or descriptors are not the client's.
-            [input] if is_special_path(input) => return refused("input from a device"),
+            [input] if is_device(input, cwd) => return refused("input from a device"),
             [input] => input.clone(),
             _ => return refused("multiple input files"),
         };
@@ -236,13 +236,6 @@ impl Scan {
 /// A refusal with its stats label.
 fn refused(why: &str) -> Parsed<RustCompilation> {
     Parsed::NotCacheable(why.to_owned())
-}
-
-/// Whether an input path is lexically a device or kernel file (`/dev/stdin`, `/dev/fd/63`,
-/// `/proc/self/fd/0`), which another process would read differently.
-fn is_special_path(input: &OsString) -> bool {
-    let path = Path::new(input);
-    (path.starts_with("/dev") && !path.starts_with("/dev/shm")) || path.starts_with("/proc")
 }
 
 #[cfg(test)]

@@ -513,3 +513,28 @@ fn dep_info_files_and_env() {
     assert_eq!(parse_dep_info("foo.d:\n").files, Vec::<String>::new());
     assert_eq!(parse_dep_info(""), DepInfo::default());
 }
+
+#[test]
+fn an_input_that_is_a_device_is_refused_however_it_is_spelled() {
+    let refusal = |input: &str, cwd: &str| {
+        let args: Vec<OsString> = [
+            "--crate-name",
+            "x",
+            "--crate-type",
+            "lib",
+            "--out-dir",
+            "/tmp/out",
+            input,
+        ]
+        .map(OsString::from)
+        .to_vec();
+        match parse(&args, Path::new(cwd)) {
+            Parsed::NotCacheable(reason) => reason,
+            other => panic!("{input} in {cwd}: {other:?}"),
+        }
+    };
+    assert_eq!(refusal("/dev/stdin", "/tmp"), "input from a device");
+    assert_eq!(refusal("/tmp/../dev/stdin", "/tmp"), "input from a device");
+    assert_eq!(refusal("stdin", "/dev"), "input from a device");
+    assert_eq!(refusal("/proc/self/fd/0", "/tmp"), "input from a device");
+}
