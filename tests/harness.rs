@@ -263,23 +263,6 @@ impl Server {
         }
     }
 
-    /// Polls the server's log until it contains `text`, for an event that leaves no counter
-    /// (a write the backend declined). Panics after ten seconds with the log.
-    pub fn wait_for_log(&self, text: &str) {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        loop {
-            let log = self.log();
-            if log.contains(text) {
-                return;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the log never said {text:?}:\n{log}"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-    }
-
     pub fn stop(&self) -> Output {
         self.sccache(["--stop-server"])
     }

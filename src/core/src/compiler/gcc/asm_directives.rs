@@ -131,11 +131,12 @@ fn decode_literal(source: &[u8], start: usize, out: &mut Vec<u8>) -> usize {
                             .iter()
                             .take_while(|c| c.is_ascii_hexdigit())
                             .count();
-                        let value = source[index + 1..index + 1 + digits]
-                            .iter()
-                            .fold(0u32, |value, &c| {
-                                value.wrapping_mul(16) + u32::from(hex_value(c))
-                            });
+                        let value =
+                            source[index + 1..index + 1 + digits]
+                                .iter()
+                                .fold(0u32, |value, &c| {
+                                    value.wrapping_mul(16) + char::from(c).to_digit(16).unwrap_or(0)
+                                });
                         out.push(value as u8);
                         index += digits;
                     }
@@ -163,12 +164,4 @@ fn decode_literal(source: &[u8], start: usize, out: &mut Vec<u8>) -> usize {
         index += 1;
     }
     index
-}
-
-fn hex_value(c: u8) -> u8 {
-    match c {
-        b'0'..=b'9' => c - b'0',
-        b'a'..=b'f' => c - b'a' + 10,
-        _ => c.to_ascii_lowercase().wrapping_sub(b'a').wrapping_add(10),
-    }
 }
