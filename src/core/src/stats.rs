@@ -231,8 +231,8 @@ pub struct StatsReport {
     #[serde(default)]
     pub size_note: Option<String>,
     pub version: String,
-    /// sccache's direct ("preprocessor cache") mode; always off here: every C hit runs the
-    /// preprocessor (see docs/ARCHITECTURE.md).
+    /// sccache's name for direct mode: whether C hits may skip the preprocessor
+    /// (`SCCACHE_DIRECT`; docs/ARCHITECTURE.md, "Direct mode").
     #[serde(default)]
     pub use_preprocessor_cache_mode: bool,
     /// sccache's base directories, stripped from paths before hashing; none here.

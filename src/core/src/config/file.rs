@@ -11,8 +11,8 @@
 //!
 //! Boundary: a backend this sccache cannot serve (memcached, GCS, Azure...) or an S3 encryption
 //! setting it cannot honour is an error, never a silent fall back to the local disk. Tables for
-//! features that change only speed (dist, basedirs, preprocessor cache mode) are accepted and
-//! reported as ignored. Errors name the file, and the key through `FileLayer::attribute`.
+//! features that change only speed (dist, basedirs) are accepted and reported as ignored;
+//! the preprocessor cache mode's switch turns direct mode on or off. Errors name the file, and the key through `FileLayer::attribute`.
 //! It reads one file and nothing else; it must not look at the environment except through the
 //! lookup it is given.
 

@@ -16,8 +16,14 @@ pub const MASK: &str = "***";
 /// User information without a `:` may be a token by itself and is masked whole (`:***@`). A
 /// URL without a scheme (`user:pass@host:port`) is masked the same way. Everything before the
 /// last `@` counts as user information: a password may hold a `/` or an `@` that a parser
-/// would have wanted percent-encoded, and masking too much hides nothing secret.
+/// would have wanted percent-encoded, and masking too much hides nothing secret. A password
+/// given as a query value (`unix:///run/redis.sock?pass=…`, as the redis crate reads it) is
+/// masked too.
 pub fn mask_credentials(url: &str) -> String {
+    mask_query_password(&mask_user_information(url))
+}
+
+fn mask_user_information(url: &str) -> String {
     let (scheme, rest) = match url.split_once("://") {
         Some((scheme, rest)) => (format!("{scheme}://"), rest),
         None => (String::new(), url),
@@ -34,6 +40,21 @@ pub fn mask_credentials(url: &str) -> String {
         }
         None => url.to_owned(),
     }
+}
+
+/// The URL with the value of every `pass=` or `password=` query parameter masked.
+fn mask_query_password(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_owned();
+    };
+    let parameters: Vec<String> = query
+        .split('&')
+        .map(|parameter| match parameter.split_once('=') {
+            Some((name, _)) if matches!(name, "pass" | "password") => format!("{name}={MASK}"),
+            _ => parameter.to_owned(),
+        })
+        .collect();
+    format!("{base}?{}", parameters.join("&"))
 }
 
 impl fmt::Debug for RedisConfig {
@@ -102,6 +123,10 @@ mod tests {
             "http://user:***@host"
         );
         assert_eq!(mask_credentials("http://host:9000/"), "http://host:9000/");
+        assert_eq!(
+            mask_credentials("unix:///run/redis.sock?db=2&pass=secret"),
+            "unix:///run/redis.sock?db=2&pass=***"
+        );
         assert_eq!(mask_credentials("host:9000"), "host:9000");
     }
 
