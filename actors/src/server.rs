@@ -136,7 +136,8 @@ fn start_storage(
             )
             .read_only(config.disk_mode == CacheMode::ReadOnly)
             .start(),
-        )),
+        )
+        .read_only(config.disk_mode == CacheMode::ReadOnly)),
         #[cfg(feature = "redis")]
         Backend::Redis(redis) => Ok(StorageHandle::of(
             &crate::storage::redis::RedisStorage::new(
@@ -147,7 +148,8 @@ fn start_storage(
             )
             .map_err(|error| ServerError::Storage(error.to_string()))?
             .start(),
-        )),
+        )
+        .read_only(redis.mode == CacheMode::ReadOnly)),
         #[cfg(not(feature = "redis"))]
         Backend::Redis(_) => Err(sccache_core::config::ConfigError::FeatureMissing {
             name: "SCCACHE_REDIS",
@@ -164,7 +166,8 @@ fn start_storage(
             )
             .map_err(|error| ServerError::Storage(error.to_string()))?
             .start(),
-        )),
+        )
+        .read_only(s3.mode == CacheMode::ReadOnly || s3.no_credentials)),
         #[cfg(not(feature = "s3"))]
         Backend::S3(_) => Err(sccache_core::config::ConfigError::FeatureMissing {
             name: "SCCACHE_BUCKET",

@@ -124,7 +124,8 @@ impl Family for CFamily {
                 .await
             {
                 Looked::Hit(keyed) => return keyed,
-                Looked::Miss(found) => direct = found,
+                // A read-only cache gets no manifest: none is made to be declined.
+                Looked::Miss(found) => direct = found.filter(|_| services.storage.writable),
             }
         }
         let key_of = |source: &SourceSummary, identity: &CompilerIdentity| {

@@ -219,14 +219,17 @@ async fn serve(services: &Services, served: Served<'_>) -> (CompileFinished, Opt
         duration: output.duration,
         success: output.success(),
     });
-    let unchanged = match read {
-        Some(read) if output.success() => read.unchanged().await,
-        _ => true,
-    };
-    let store = if output.success() && !unchanged {
+    let store = if !output.success() {
+        None
+    } else if !services.storage.writable {
+        // A read-only cache: its outputs are neither checked nor read for a write that will
+        // not happen.
+        services.record(Event::WriteSkipped);
+        None
+    } else if !unchanged_since_read(read).await {
         services.record(Event::InputChanged);
         None
-    } else if output.success() {
+    } else {
         match outputs::collect(targets).await {
             Ok(files) => {
                 let mut entry = CacheEntry {
@@ -243,11 +246,18 @@ async fn serve(services: &Services, served: Served<'_>) -> (CompileFinished, Opt
                 None
             }
         }
-    } else {
-        None
     };
     let cached = store.is_some();
     (finished(output), store, cached)
+}
+
+/// Whether the files a key was taken from are still as they were when reading began (no
+/// record of them: nothing to check).
+async fn unchanged_since_read(read: Option<Box<ReadSince>>) -> bool {
+    match read {
+        Some(read) => read.unchanged().await,
+        None => true,
+    }
 }
 
 /// Runs the user's command as it is, caching nothing. `reason` is the request's outcome for the

@@ -70,6 +70,10 @@ pub struct StorageHandle {
     pub lookup: Recipient<Lookup>,
     pub store: Recipient<Store>,
     pub describe: Recipient<Describe>,
+    /// Whether the backend takes writes. A read-only cache (`*_RW_MODE=READ_ONLY`, anonymous
+    /// S3) is known here, so the flow neither collects outputs nor makes manifests for it;
+    /// its backend still declines a `Store`, as a second guard.
+    pub writable: bool,
 }
 
 impl StorageHandle {
@@ -82,7 +86,14 @@ impl StorageHandle {
             lookup: address.clone().recipient(),
             store: address.clone().recipient(),
             describe: address.clone().recipient(),
+            writable: true,
         }
+    }
+
+    /// The same handle, for a backend that is read-only when `read_only` says so.
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.writable = !read_only;
+        self
     }
 }
 
