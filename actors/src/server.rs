@@ -74,6 +74,13 @@ fn start(config: ServerConfig, bound: Bound, token: String) -> Result<(), Server
     let driver_prober =
         DriverProber::new(dispatcher.clone().recipient(), hasher.clone().recipient()).start();
     let storage = start_storage(&config, stats.clone().recipient())?;
+    // sccache's words and mode names, which tools and its tests look for.
+    let mode = if storage.writable {
+        "ReadWrite"
+    } else {
+        "ReadOnly"
+    };
+    log::info!("server has setup with {mode}");
     let stop_accepting = Arc::new(Notify::new());
     let lifecycle = Lifecycle::new(config.idle_timeout, stop_accepting.clone()).start();
     let services = Services {
