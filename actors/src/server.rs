@@ -115,10 +115,18 @@ fn start(config: ServerConfig, bound: Bound, token: String) -> Result<(), Server
 }
 
 /// Whether the remote cache can be read: an explicit start fails on a cache it cannot use,
-/// where a server started by a compile goes on and counts the errors. The disk cache is not
-/// checked here (its directory is made when needed), nor Redis (it reconnects by itself).
+/// where a server started by a compile goes on and counts the errors (Redis reconnects by
+/// itself). The disk cache is not checked here: its directory is made when needed.
 async fn storage_readable(config: &ServerConfig) -> Result<(), ServerError> {
     match &config.backend {
+        #[cfg(feature = "redis")]
+        Backend::Redis(redis) => {
+            crate::storage::redis::check_reachable(redis, config.storage_timeout)
+                .await
+                .map_err(|error| {
+                    ServerError::Storage(format!("cache storage failed to read: {error}"))
+                })
+        }
         #[cfg(feature = "s3")]
         Backend::S3(s3) => crate::storage::s3::check_readable(s3, config.storage_timeout)
             .await
