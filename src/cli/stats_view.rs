@@ -194,6 +194,19 @@ fn counter_rows(stats: &Stats, advanced: bool) -> Vec<Row> {
     rows.extend([
         Row::count("Direct mode hits (C/C++)", stats.direct_hits),
         Row::count("Direct mode misses (C/C++)", stats.direct_misses),
+    ]);
+    // Rust hits and misses by crate type (`bin`, `proc-macro`, `build-script`...).
+    for (label, counts) in [
+        ("Rust hits", &stats.rust_crate_hits),
+        ("Rust misses", &stats.rust_crate_misses),
+    ] {
+        rows.extend(
+            counts
+                .iter()
+                .map(|(kind, count)| Row::count(format!("{label} ({kind})"), *count)),
+        );
+    }
+    rows.extend([
         Row::count("Compilations", stats.compilations),
         Row::count("Compilation failures", stats.compile_fails),
         Row::count(
