@@ -270,6 +270,8 @@ async fn probe(
     let fuse_ld = request.fuse_ld.clone();
     let (files, more_stamps, library_dirs) = tokio::task::spawn_blocking(move || {
         let (mut files, mut stamps) = resolve(&dry_run, &driver)?;
+        // The linker itself (a wrapper script's text is its identity too).
+        files.insert(0, PathBuf::from(&driver.exe));
         let (library_dirs, named) = read_link_dry_run(&stderr);
         for file in named.into_iter().filter(|file| file.is_file()) {
             stamps.push(stamp(file.clone()));
