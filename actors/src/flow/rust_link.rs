@@ -109,6 +109,13 @@ pub async fn link_inputs(
         Err(_) => return Err("link: inputs unreadable"),
     };
     let digests = digest_all(services, &files).await?;
+    log::debug!(
+        "link of {}: {} files, linker {}",
+        compilation.crate_name,
+        files.len(),
+        sccache_core::hash_key::CacheKey(found.digest)
+    );
+    log::trace!("link of {} reads {files:?}", compilation.crate_name);
     Ok(LinkInputs {
         linker: found.digest,
         files: files

@@ -473,10 +473,12 @@ pub struct LinkInputs {
 }
 
 /// Variables the linker or the driver running it reads: the search paths for libraries and
-/// programs, and those that change what a driver passes on.
+/// programs, and those that change what a driver passes on or the output holds (`LD_RUN_PATH`
+/// becomes the run path). `LD_LIBRARY_PATH` is not one: cargo sets it to the target directory
+/// for every rustc it runs, and ld only looks there for the libraries a linked shared library
+/// needs, to check their symbols, which changes no output.
 const LINK_ENV_VARS: &[&str] = &[
     "LIBRARY_PATH",
-    "LD_LIBRARY_PATH",
     "LD_RUN_PATH",
     "COMPILER_PATH",
     "GCC_EXEC_PREFIX",
