@@ -90,16 +90,18 @@ impl Family for Rustc {
         };
         let read = ReadSince::new(started_reading, read_files, cwd);
         let crate_files = rust_link::crate_files(&dep_info.files);
-        let Some(mut inputs) = digest_inputs(services, compilation, request, dep_info).await else {
+        // A link's inputs are found while the sources are digested.
+        let link = rust_link::for_compile(services, info, compilation, &crate_files, request);
+        let (inputs, link) = futures::join!(
+            digest_inputs(services, compilation, request, dep_info),
+            link
+        );
+        let Some(mut inputs) = inputs else {
             return Keyed::Refused("unreadable input");
         };
-        if let Some(spec) = &compilation.link {
-            let link =
-                rust_link::link_inputs(services, info, compilation, spec, &crate_files, request);
-            match link.await {
-                Ok(link) => inputs.link = Some(link),
-                Err(reason) => return Keyed::Refused(reason),
-            }
+        match link {
+            Ok(link) => inputs.link = link,
+            Err(reason) => return Keyed::Refused(reason),
         }
         if compilation.native_cpu {
             match native_cpu(services, compilation, request).await {

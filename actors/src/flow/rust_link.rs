@@ -36,8 +36,25 @@ const DIGEST_CHUNK: usize = 128;
 /// A linker script is text, and small.
 const LINKER_SCRIPT_MAX: u64 = 64 * 1024;
 
+/// The link's inputs of `compilation` when it links (`None` when it does not), or why they
+/// cannot be had.
+pub async fn for_compile(
+    services: &Services,
+    info: &CompilerInfo,
+    compilation: &RustCompilation,
+    crate_files: &[PathBuf],
+    request: &CompileRequest,
+) -> Result<Option<LinkInputs>, &'static str> {
+    match &compilation.link {
+        Some(spec) => link_inputs(services, info, compilation, spec, crate_files, request)
+            .await
+            .map(Some),
+        None => Ok(None),
+    }
+}
+
 /// The link's inputs of `compilation` (which links), or why they cannot be had.
-pub async fn link_inputs(
+async fn link_inputs(
     services: &Services,
     info: &CompilerInfo,
     compilation: &RustCompilation,
