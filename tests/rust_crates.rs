@@ -4,8 +4,9 @@
 //!
 //! What users care about: a warm build after `cargo clean` is all hits and its binary is the
 //! same file; an edited proc macro re-expands its users; another linker, or a linked static
-//! library with new contents, misses the crates that link and only them; the stats count hits
-//! and misses per crate type, and a compile that fails as a compilation failure.
+//! library with new contents, misses the crates that link and only them; a link input that
+//! cannot be resolved is not cached, with its reason; the stats count hits and misses per
+//! crate type, and a compile that fails as a compilation failure.
 
 use crate::harness::{assert_success, count, fixture, have, run, Server};
 use crate::rust_cache::cargo_in;
@@ -297,4 +298,52 @@ fn host_triple() -> String {
         .find_map(|line| line.strip_prefix("host: "))
         .unwrap_or_default()
         .to_owned()
+}
+
+#[test]
+fn a_link_input_that_cannot_be_resolved_is_not_cacheable_with_its_reason() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
+    std::fs::write(dir.path().join("main.rs"), "fn main() {}\n").unwrap_or_default();
+    std::fs::create_dir_all(dir.path().join("out")).unwrap_or_default();
+    let compile = |extra: &[&str]| {
+        let mut args = vec![
+            "--crate-name",
+            "main",
+            "--edition=2021",
+            "main.rs",
+            "--crate-type",
+            "bin",
+            "--emit=dep-info,link",
+            "--out-dir",
+            "out",
+        ];
+        args.extend_from_slice(extra);
+        server.compile(dir.path(), "rustc", &args)
+    };
+    // A library no searched directory holds, and an object that is not there: rustc's own
+    // link errors, and the reasons in the stats.
+    assert!(!compile(&["-l", "dylib=sccache_no_such_library"])
+        .status
+        .success());
+    assert!(!compile(&["-C", "link-arg=sccache-missing.o"])
+        .status
+        .success());
+    // A link argument that writes a file.
+    let mapped = compile(&["-C", "link-arg=-Wl,-Map=out/main.map"]);
+    assert_success(&mapped, "a link writing a map");
+    let stats = server.stats();
+    assert_eq!(
+        count(&stats, "not_cached.link: library not found"),
+        1,
+        "{stats:#}"
+    );
+    assert_eq!(
+        count(&stats, "not_cached.link: link-arg file not found"),
+        1,
+        "{stats:#}"
+    );
+    assert_eq!(count(&stats, "not_cached.link-arg -Map"), 1, "{stats:#}");
+    assert_eq!(count(&stats, "cache_writes"), 0, "{stats:#}");
+    crate::harness::assert_outcomes_add_up(&stats);
 }
