@@ -403,6 +403,24 @@ mod tests {
     }
 
     #[test]
+    fn rust_hits_and_misses_show_by_crate_type() {
+        let mut report = StatsReport::default();
+        report.stats.rust_crate_hits.insert("bin".into(), 3);
+        report
+            .stats
+            .rust_crate_misses
+            .insert("proc-macro".into(), 1);
+        let text = render_text(&report, false);
+        assert!(line(&text, "Rust hits (bin)").ends_with(" 3"), "{text}");
+        assert!(
+            line(&text, "Rust misses (proc-macro)").ends_with(" 1"),
+            "{text}"
+        );
+        let json = render(&report, StatsFormat::Json, false).unwrap_or_default();
+        assert!(json.contains("\"rust_crate_hits\":{\"bin\":3}"), "{json}");
+    }
+
+    #[test]
     fn fast_durations_keep_their_precision() {
         let text = render_text(&sample(), false);
         assert!(
