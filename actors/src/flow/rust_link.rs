@@ -286,6 +286,14 @@ impl Plan {
                 }
             }
         }
+        // A value of an unknown link-argument flag that names a file here may be read.
+        files.extend(
+            self.spec
+                .maybe_files
+                .iter()
+                .map(|value| cwd.join(value))
+                .filter(|path| path.is_file()),
+        );
         let scripts: Vec<PathBuf> = files.iter().flat_map(|file| script_inputs(file)).collect();
         files.extend(scripts);
         Ok(files.into_iter().collect())

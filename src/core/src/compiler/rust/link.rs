@@ -33,6 +33,9 @@ pub struct LinkSpec {
     /// The files the link arguments name (linker scripts, objects, version scripts), as
     /// written: each must be a file when the key is taken.
     pub arg_files: Vec<OsString>,
+    /// Values of link-argument flags this module does not know (`--flag=value`): when one
+    /// names a file, the file is digested, as the flag may read it.
+    pub maybe_files: Vec<OsString>,
     /// Library directories the link arguments add (`-L`, `-Wl,-L`, `-rpath-link`).
     pub arg_dirs: Vec<OsString>,
     /// `-fuse-ld=NAME` in the link arguments: the linker the driver is asked to run.
@@ -194,9 +197,12 @@ impl LinkSpec {
                     rest.next();
                 }
             } else if name.starts_with('-') {
-                // A flag; a path-looking value after `=` is a file read.
-                if attached.is_some_and(|v| v.contains('/')) {
-                    return Err(format!("link-arg {name}=<path>"));
+                // A flag; a path-looking value after `=` is a file read, and any other value
+                // that names a file may be one.
+                match attached {
+                    Some(v) if v.contains('/') => return Err(format!("link-arg {name}=<path>")),
+                    Some(v) if !v.is_empty() => self.maybe_files.push(v.into()),
+                    _ => {}
                 }
             } else {
                 // A free word: an object or library the link reads.
@@ -238,6 +244,8 @@ mod tests {
         );
         assert_eq!(spec.arg_dirs, ["native", "/opt/lib"].map(OsString::from));
         assert_eq!(spec.fuse_ld.as_deref(), Some("mold"));
+        let spec = read(&["-Wl,--icf=all"]).unwrap();
+        assert_eq!(spec.maybe_files, [OsString::from("all")]);
     }
 
     #[test]
