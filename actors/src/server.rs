@@ -12,6 +12,7 @@ use crate::driver_probe::DriverProber;
 use crate::flow::Services;
 use crate::hasher::Hasher;
 use crate::lifecycle::Lifecycle;
+use crate::linker_probe::LinkerProber;
 use crate::listener::{self, Bound, Listener};
 use crate::server_error::ServerError;
 use crate::stats::{Record, StatsKeeper};
@@ -73,6 +74,8 @@ fn start(config: ServerConfig, bound: Bound, token: String) -> Result<(), Server
         Detector::new(dispatcher.clone().recipient(), hasher.clone().recipient()).start();
     let driver_prober =
         DriverProber::new(dispatcher.clone().recipient(), hasher.clone().recipient()).start();
+    let linker_prober =
+        LinkerProber::new(dispatcher.clone().recipient(), hasher.clone().recipient()).start();
     let storage = start_storage(&config, stats.clone().recipient())?;
     // sccache's words and mode names, which tools and its tests look for.
     let mode = if storage.writable {
@@ -86,11 +89,13 @@ fn start(config: ServerConfig, bound: Bound, token: String) -> Result<(), Server
     let services = Services {
         detect: detector.recipient(),
         probe_driver: driver_prober.recipient(),
+        probe_linker: linker_prober.recipient(),
         run: dispatcher.recipient(),
         digest: hasher.clone().recipient(),
         digest_source: hasher.clone().recipient(),
         digest_read_files: hasher.clone().recipient(),
         digest_file: hasher.clone().recipient(),
+        digest_known: hasher.clone().recipient(),
         check_manifest: hasher.clone().recipient(),
         record_read: hasher.recipient(),
         direct: config.direct,
