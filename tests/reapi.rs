@@ -70,6 +70,12 @@ struct BuildGrid {
 
 impl BuildGrid {
     fn start(auth: Auth) -> BuildGrid {
+        BuildGrid::start_with(auth, "256MB")
+    }
+
+    /// A server whose in-memory CAS holds at most `cas_size` (BuildGrid's syntax: `12MB`),
+    /// evicting the least recently used blobs beyond it.
+    fn start_with(auth: Auth, cas_size: &str) -> BuildGrid {
         let dir = tempfile::Builder::new()
             .prefix("sccache-bgd")
             .tempdir()
@@ -85,7 +91,7 @@ impl BuildGrid {
                     .tempdir()
                     .unwrap_or_else(|error| panic!("tempdir: {error}")),
             };
-            server.write_config(auth);
+            server.write_config(auth, cas_size);
             match server.spawn() {
                 Ok(()) => return server,
                 Err(error) => last_error = error,
@@ -95,7 +101,7 @@ impl BuildGrid {
         panic!("cannot start bgd: {last_error}");
     }
 
-    fn write_config(&self, auth: Auth) {
+    fn write_config(&self, auth: Auth, cas_size: &str) {
         let secret = self.dir.path().join("jwt.secret");
         std::fs::write(&secret, "test-secret-for-hs256\n")
             .unwrap_or_else(|error| panic!("{error}"));
@@ -111,7 +117,7 @@ impl BuildGrid {
         let config = format!(
             "server:\n  - !channel\n    address: \"127.0.0.1:{port}\"\n    insecure-mode: true\n\
              {authorization}\
-             storages:\n  - !lru-storage &cas\n    size: 256MB\n\
+             storages:\n  - !lru-storage &cas\n    size: {cas_size}\n\
              caches:\n  - !lru-action-cache &ac\n    storage: *cas\n    max-cached-refs: 10000\n\
              \x20   allow-updates: true\n    cache-failed-actions: true\n\
              instances:\n  - name: {INSTANCE}\n    services:\n      - !action-cache\n\
@@ -394,6 +400,35 @@ fn an_entry_above_the_batch_limit_goes_through_bytestream() {
         second.log()
     );
     assert_eq!(read(&second_dir.path().join("big.o")), object);
+}
+
+#[test]
+fn a_result_whose_blob_the_server_evicted_is_a_miss() {
+    let grid = BuildGrid::start_with(Auth::None, "12MB");
+    let first = sccache(&grid, &[]);
+    let dir = fixture("c");
+    let args = ["-c", "hello.c", "-o", "hello.o"];
+    assert_success(&first.compile(dir.path(), "gcc", &args), "hello.c");
+    first.wait_for_stats(|stats| count(stats, "cache_writes") == 1);
+    // Two entries of 8 MB each push hello.o's blob out of the 12 MB CAS.
+    for number in 0..2 {
+        let source = format!("{}int filler_{number};\n", big_source(8 << 20));
+        let name = format!("big{number}.c");
+        std::fs::write(dir.path().join(&name), source).unwrap_or_else(|error| panic!("{error}"));
+        let output = first.compile(dir.path(), "gcc", &["-c", &name, "-o", "big.o"]);
+        assert_success(&output, &name);
+        first.wait_for_stats(|stats| count(stats, "cache_writes") == 2 + number);
+    }
+    let second = sccache(&grid, &[]);
+    let second_dir = fixture("c");
+    assert_success(
+        &second.compile(second_dir.path(), "gcc", &args),
+        "hello.c again",
+    );
+    let stats = second.stats();
+    assert_eq!(count(&stats, "cache_misses.counts.C/C++"), 1, "{stats:#}");
+    assert_eq!(count(&stats, "cache_read_errors"), 0, "{stats:#}");
+    assert_eq!(count(&stats, "corrupt_entries"), 0, "{stats:#}");
 }
 
 #[test]
