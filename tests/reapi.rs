@@ -356,50 +356,51 @@ fn big_source(size: usize) -> String {
     text
 }
 
+/// Above BuildGrid's batch limit, which it enforces: only ByteStream can carry the entry, both
+/// ways. Between the inline limit (256 KiB) and the batch limit: batch calls.
 #[test]
-fn an_entry_above_the_batch_limit_goes_through_bytestream() {
+fn entries_above_the_batch_limit_go_through_bytestream_and_medium_ones_in_batches() {
     let grid = BuildGrid::start(Auth::None);
     let first = sccache(&grid, &[]);
-    let first_dir = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
-    let source = big_source(2 * BATCH_LIMIT);
-    std::fs::write(first_dir.path().join("big.c"), &source)
-        .unwrap_or_else(|error| panic!("{error}"));
-    let args = ["-c", "big.c", "-o", "big.o"];
-    assert_success(&first.compile(first_dir.path(), "gcc", &args), "big.c");
-    let object = read(&first_dir.path().join("big.o"));
-    assert!(
-        object.len() > BATCH_LIMIT,
-        "big.o is {} bytes",
-        object.len()
-    );
-    // BuildGrid refuses a batch of more than its limit: only ByteStream can carry this entry,
-    // both ways.
-    let stats = first.wait_for_stats(|stats| {
-        count(stats, "cache_writes") + count(stats, "cache_write_errors") >= 1
-    });
-    assert_eq!(
-        count(&stats, "cache_writes"),
-        1,
-        "{stats:#}\n{}",
-        first.log()
-    );
-
     let second = sccache(&grid, &[]);
+    let first_dir = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
     let second_dir = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
-    std::fs::write(second_dir.path().join("big.c"), &source)
-        .unwrap_or_else(|error| panic!("{error}"));
-    assert_success(
-        &second.compile(second_dir.path(), "gcc", &args),
-        "big.c again",
-    );
-    let stats = second.stats();
-    assert_eq!(
-        count(&stats, "cache_hits.counts.C/C++"),
-        1,
-        "{stats:#}\n{}",
-        second.log()
-    );
-    assert_eq!(read(&second_dir.path().join("big.o")), object);
+    let sources = [("big", 2 * BATCH_LIMIT), ("medium", 1 << 20)];
+    for (written, (name, size)) in (1u64..).zip(sources) {
+        let file = format!("{name}.c");
+        let object_name = format!("{name}.o");
+        let args = ["-c", file.as_str(), "-o", object_name.as_str()];
+        let source = big_source(size);
+        for dir in [&first_dir, &second_dir] {
+            std::fs::write(dir.path().join(&file), &source)
+                .unwrap_or_else(|error| panic!("{error}"));
+        }
+        assert_success(&first.compile(first_dir.path(), "gcc", &args), &file);
+        let object = read(&first_dir.path().join(&object_name));
+        assert!(
+            object.len() >= size,
+            "{object_name} is {} bytes",
+            object.len()
+        );
+        let stats = first.wait_for_stats(|stats| {
+            count(stats, "cache_writes") + count(stats, "cache_write_errors") >= written
+        });
+        assert_eq!(
+            count(&stats, "cache_writes"),
+            written,
+            "{stats:#}\n{}",
+            first.log()
+        );
+        assert_success(&second.compile(second_dir.path(), "gcc", &args), &file);
+        let stats = second.stats();
+        assert_eq!(
+            count(&stats, "cache_hits.counts.C/C++"),
+            written,
+            "{stats:#}\n{}",
+            second.log()
+        );
+        assert_eq!(read(&second_dir.path().join(&object_name)), object);
+    }
 }
 
 #[test]

@@ -4,18 +4,22 @@
 //! A key becomes a Command whose arguments are `["sccache", "<hex key>"]` and an Action of that
 //! Command over the empty input root: no server could run it to any effect, and its digest is
 //! the ActionCache key. The whole encoded `CacheEntry` (with its own magic, checksum and key)
-//! is one output file, `sccache-entry`, of the ActionResult: the entry's integrity checks then
-//! hold unchanged, and a hit is one blob. Pure data: nothing here talks to a server.
+//! is the ActionResult's stdout blob: the entry's integrity checks then hold unchanged, a hit
+//! is one blob, and a server that inlines stdout when asked (`inline_stdout`) serves a hit in
+//! one call. An entry of at most `INLINE_LIMIT` bytes is also put inline in the ActionResult
+//! stored, for servers that keep it as sent. Pure data: nothing here talks to a server.
 
 use bazel_remote_apis::build::bazel::remote::execution::v2::{
-    digest_function, Action, ActionResult, Command, Digest, Directory, OutputFile,
+    digest_function, Action, ActionResult, Command, Digest, Directory,
 };
 use prost::Message;
 use sccache_core::hash_key::CacheKey;
 use sha2::{Digest as _, Sha256};
 
-/// The output file of an ActionResult that holds the entry.
-pub const ENTRY_FILE: &str = "sccache-entry";
+/// The largest entry also stored inline in its ActionResult (besides its CAS blob): a small
+/// entry then needs no second call on a server that keeps the ActionResult as sent, and the
+/// action cache holds at most this much more per entry.
+pub const INLINE_LIMIT: usize = 256 << 10;
 
 /// The digest function of every request: SHA-256 (the only one we support).
 pub const SHA256: i32 = digest_function::Value::Sha256 as i32;
@@ -61,7 +65,6 @@ pub struct SyntheticAction {
 pub fn action_for(key: &CacheKey) -> SyntheticAction {
     let command = Command {
         arguments: vec!["sccache".to_owned(), key.to_string()],
-        output_paths: vec![ENTRY_FILE.to_owned()],
         ..Command::default()
     };
     let command = Blob::new(command.encode_to_vec());
@@ -78,14 +81,16 @@ pub fn action_for(key: &CacheKey) -> SyntheticAction {
     }
 }
 
-/// The ActionResult that records the entry blob of `digest`.
-pub fn result_for(entry: &Digest) -> ActionResult {
+/// The ActionResult that records `entry` as its stdout: its digest, and the bytes themselves
+/// when they are small.
+pub fn result_for(entry: &Blob) -> ActionResult {
     ActionResult {
-        output_files: vec![OutputFile {
-            path: ENTRY_FILE.to_owned(),
-            digest: Some(entry.clone()),
-            ..OutputFile::default()
-        }],
+        stdout_digest: Some(entry.digest.clone()),
+        stdout_raw: if entry.data.len() <= INLINE_LIMIT {
+            entry.data.clone()
+        } else {
+            Vec::new()
+        },
         exit_code: 0,
         ..ActionResult::default()
     }
@@ -94,21 +99,17 @@ pub fn result_for(entry: &Digest) -> ActionResult {
 /// Where an ActionResult says the entry is.
 #[derive(Debug, PartialEq, Eq)]
 pub enum EntryBlob {
-    /// Inlined by the server (its digest still to check).
+    /// Inline in the ActionResult (its digest still to check).
     Inline(Digest, Vec<u8>),
     /// In the CAS under this digest.
     Stored(Digest),
 }
 
-/// The entry blob of an ActionResult, or `None` when it holds none (not written by us).
+/// The entry blob of an ActionResult, or `None` when it records none (not written by us).
 pub fn entry_blob(result: ActionResult) -> Option<EntryBlob> {
-    let file = result
-        .output_files
-        .into_iter()
-        .find(|file| file.path == ENTRY_FILE)?;
-    let digest = file.digest?;
-    if !file.contents.is_empty() || digest.size_bytes == 0 {
-        Some(EntryBlob::Inline(digest, file.contents))
+    let digest = result.stdout_digest?;
+    if !result.stdout_raw.is_empty() || digest.size_bytes == 0 {
+        Some(EntryBlob::Inline(digest, result.stdout_raw))
     } else {
         Some(EntryBlob::Stored(digest))
     }
@@ -191,17 +192,21 @@ mod tests {
     }
 
     #[test]
-    fn a_result_points_at_its_entry() {
-        let digest = digest_of(b"entry");
+    fn a_result_points_at_its_entry_and_holds_it_when_small() {
+        let small = Blob::new(b"entry".to_vec());
+        let digest = small.digest.clone();
         assert_eq!(
-            entry_blob(result_for(&digest)),
-            Some(EntryBlob::Stored(digest.clone()))
+            entry_blob(result_for(&small)),
+            Some(EntryBlob::Inline(digest.clone(), b"entry".to_vec()))
         );
-        let mut inlined = result_for(&digest);
-        inlined.output_files[0].contents = b"entry".to_vec();
+        // A server that drops what it was sent inline still has the digest.
+        let mut stripped = result_for(&small);
+        stripped.stdout_raw.clear();
+        assert_eq!(entry_blob(stripped), Some(EntryBlob::Stored(digest)));
+        let large = Blob::new(vec![1; INLINE_LIMIT + 1]);
         assert_eq!(
-            entry_blob(inlined),
-            Some(EntryBlob::Inline(digest, b"entry".to_vec()))
+            entry_blob(result_for(&large)),
+            Some(EntryBlob::Stored(large.digest.clone()))
         );
         assert_eq!(entry_blob(ActionResult::default()), None);
     }

@@ -1,7 +1,8 @@
 //! The REAPI round trips of a lookup and a store, over one set of `Clients`.
 //!
-//! A lookup: `GetActionResult` for the key's synthetic Action, then the entry blob by
-//! `BatchReadBlobs` (within the server's batch limit) or ByteStream `Read` (above it). A store:
+//! A lookup: `GetActionResult` for the key's synthetic Action (asking for stdout inline), then,
+//! unless the entry came inline, its blob by `BatchReadBlobs` (within the server's batch limit)
+//! or ByteStream `Read` (above it). A store:
 //! `FindMissingBlobs` for the entry, Action, Command and input-root blobs, the missing ones by
 //! `BatchUpdateBlobs` or ByteStream `Write`, then `UpdateActionResult`. Every blob read is
 //! checked against its digest. The server's capabilities (digest functions, batch limit,
@@ -159,7 +160,7 @@ impl Remote {
             .get_action_result(GetActionResultRequest {
                 instance_name: self.instance.clone(),
                 action_digest: Some(action.digest),
-                inline_output_files: vec![mapping::ENTRY_FILE.to_owned()],
+                inline_stdout: true,
                 digest_function: SHA256,
                 ..GetActionResultRequest::default()
             })
@@ -249,7 +250,7 @@ impl Remote {
         }
         let action = mapping::action_for(key);
         let action_digest = action.digest;
-        let result = mapping::result_for(&entry.digest);
+        let result = mapping::result_for(&entry);
         let mut blobs: Vec<Blob> = Vec::with_capacity(4);
         blobs.push(entry);
         blobs.extend(action.blobs);
