@@ -1,9 +1,10 @@
 //! The REAPI backend through a real Remote Execution API server, BuildGrid 0.4.4 (`bgd`): a
 //! cache shared by two sccache servers (as by two machines of a team) for the C and cargo
 //! fixtures, direct mode's manifests shared too, an entry above the server's batch limit
-//! (through ByteStream), the server stopped and restarted under a running sccache, a read-only
-//! mode, and a server that checks bearer tokens (JWT): a wrong one is refused and counted, and
-//! no token ever shows in `--show-stats`, its JSON or the log.
+//! (through ByteStream), a result whose blob the server evicted, the server stopped and
+//! restarted under a running sccache, a read-only mode, a TLS server (`grpcs://` with
+//! `SCCACHE_REAPI_TLS_CA`), and a server that checks bearer tokens (JWT): a wrong one is
+//! refused and counted, and no token ever shows in `--show-stats`, its JSON or the log.
 //!
 //! Every test starts its own `bgd` (a cache-only config: an action cache, an in-memory CAS and
 //! ByteStream) on a free loopback port and kills it when done. A missing `bgd` fails the tests
@@ -59,6 +60,9 @@ enum Auth {
     None,
     /// JWT bearer tokens signed with HS256 by the secret in the test's directory.
     Jwt,
+    /// No check of callers, but TLS with a certificate for 127.0.0.1 signed by a test
+    /// authority (`ca.pem` in the test's directory, made by `openssl`).
+    Tls,
 }
 
 /// One BuildGrid server of a test, killed when dropped.
@@ -105,8 +109,19 @@ impl BuildGrid {
         let secret = self.dir.path().join("jwt.secret");
         std::fs::write(&secret, "test-secret-for-hs256\n")
             .unwrap_or_else(|error| panic!("{error}"));
+        let tls = if auth == Auth::Tls {
+            self.make_certificate();
+            format!(
+                "    insecure-mode: false\n    credentials:\n      tls-server-key: {}\n      \
+                 tls-server-cert: {}\n",
+                self.dir.path().join("key.pem").display(),
+                self.dir.path().join("cert.pem").display()
+            )
+        } else {
+            "    insecure-mode: true\n".to_owned()
+        };
         let authorization = match auth {
-            Auth::None => String::new(),
+            Auth::None | Auth::Tls => String::new(),
             Auth::Jwt => format!(
                 "authorization:\n  method: jwt\n  secret: {}\n  algorithm: hs256\n\
                  allow-localhost-requests: false\n",
@@ -115,7 +130,7 @@ impl BuildGrid {
             .replace("allow-localhost", "  allow-localhost"),
         };
         let config = format!(
-            "server:\n  - !channel\n    address: \"127.0.0.1:{port}\"\n    insecure-mode: true\n\
+            "server:\n  - !channel\n    address: \"127.0.0.1:{port}\"\n{tls}\
              {authorization}\
              storages:\n  - !lru-storage &cas\n    size: {cas_size}\n\
              caches:\n  - !lru-action-cache &ac\n    storage: *cas\n    max-cached-refs: 10000\n\
@@ -127,6 +142,62 @@ impl BuildGrid {
         );
         std::fs::write(self.dir.path().join("bgd.yml"), config)
             .unwrap_or_else(|error| panic!("{error}"));
+    }
+
+    /// A test authority (`ca.pem`) and the server's certificate for 127.0.0.1 that it signs
+    /// (`cert.pem`, `key.pem`), in the test's directory.
+    fn make_certificate(&self) {
+        let openssl = |args: &[&str], what: &str| {
+            let output = run(Command::new("openssl")
+                .args(args)
+                .current_dir(self.dir.path()));
+            assert_success(&output, what);
+        };
+        openssl(
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=sccache test authority",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+            ],
+            "openssl: authority",
+        );
+        std::fs::write(
+            self.dir.path().join("leaf.ext"),
+            "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\n",
+        )
+        .unwrap_or_else(|error| panic!("{error}"));
+        openssl(
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-keyout",
+                "key.pem",
+                "-out",
+                "leaf.csr",
+            ],
+            "openssl: request",
+        );
+        openssl(
+            &[
+                "x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-days",
+                "1", "-extfile", "leaf.ext", "-out", "cert.pem",
+            ],
+            "openssl: signing",
+        );
     }
 
     /// Starts (or restarts) the process and waits until it accepts connections.
@@ -493,6 +564,44 @@ fn a_read_only_cache_never_writes() {
     }
     compile_all(&reader, dir.path());
     assert_eq!(count(&reader.stats(), "cache_hits.counts.C/C++"), 3);
+}
+
+#[test]
+fn a_tls_server_is_reached_with_its_authority_and_refused_without() {
+    let grid = BuildGrid::start(Auth::Tls);
+    let endpoint = format!("grpcs://127.0.0.1:{}", grid.port);
+    let authority = grid.dir.path().join("ca.pem").display().to_string();
+    let trusting = [
+        ("SCCACHE_REAPI_ENDPOINT", endpoint.as_str()),
+        ("SCCACHE_REAPI_INSTANCE", INSTANCE),
+        ("SCCACHE_REAPI_TLS_CA", authority.as_str()),
+    ];
+    let first = Server::start_with(&trusting);
+    let first_dir = fixture("c");
+    compile_all(&first, first_dir.path());
+    let stats = first.wait_for_stats(|stats| {
+        count(stats, "cache_writes") + count(stats, "cache_write_errors") >= 3
+    });
+    assert_eq!(
+        count(&stats, "cache_writes"),
+        3,
+        "{stats:#}\n{}",
+        first.log()
+    );
+    let second = Server::start_with(&trusting);
+    let second_dir = fixture("c");
+    compile_all(&second, second_dir.path());
+    assert_eq!(count(&second.stats(), "cache_hits.counts.C/C++"), 3);
+    // The system's roots do not sign this certificate: every call fails, no compile does.
+    let doubting = Server::start_with(&[
+        ("SCCACHE_REAPI_ENDPOINT", endpoint.as_str()),
+        ("SCCACHE_REAPI_INSTANCE", INSTANCE),
+    ]);
+    let doubting_dir = fixture("c");
+    compile_all(&doubting, doubting_dir.path());
+    let stats = doubting.stats();
+    assert_eq!(count(&stats, "cache_hits.counts.C/C++"), 0, "{stats:#}");
+    assert!(count(&stats, "cache_read_errors") > 0, "{stats:#}");
 }
 
 #[test]
