@@ -20,6 +20,8 @@ mod dropin;
 mod faults;
 mod hostile;
 mod privacy;
+#[cfg(feature = "reapi")]
+mod reapi;
 #[cfg(feature = "redis")]
 mod redis;
 mod rust_cache;

@@ -194,5 +194,23 @@ fn start_storage(
             feature: "s3",
         }
         .into()),
+        #[cfg(feature = "reapi")]
+        Backend::Reapi(reapi) => Ok(StorageHandle::of(
+            &crate::storage::reapi::ReapiStorage::new(
+                reapi.clone(),
+                config.storage_timeout,
+                config.max_pending_writes,
+                stats,
+            )
+            .map_err(|error| ServerError::Storage(error.to_string()))?
+            .start(),
+        )
+        .read_only(reapi.mode == CacheMode::ReadOnly)),
+        #[cfg(not(feature = "reapi"))]
+        Backend::Reapi(_) => Err(sccache_core::config::ConfigError::FeatureMissing {
+            name: "SCCACHE_REAPI_ENDPOINT",
+            feature: "reapi",
+        }
+        .into()),
     }
 }
