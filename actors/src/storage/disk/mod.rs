@@ -22,6 +22,10 @@
 //! directory instead of trusting the actor's total, and leaves young temp files (other writers'
 //! entries in progress) alone.
 //!
+//! Outputs of 64 KiB or more are kept as read-only content files beside their entry
+//! (`content`), checked at each lookup and restored from by clone or kernel copy; the entry
+//! records their length and SHA-256. The scan counts and evicts an entry with its content files.
+//!
 //! The scan of the directory (counting, eviction, stale temp files) is plain functions in
 //! `scan`, run on the blocking pool; this file holds the actor, the layout of the directory and
 //! the reading and writing of one entry.
