@@ -31,6 +31,7 @@ import argparse
 import os
 import random
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -188,6 +189,8 @@ def main():
     if not os.path.exists(args.ours):
         subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=REPO_DIR, check=True)
 
+    # A timeout's SIGTERM still stops the servers and daemons started (the `finally` below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     work = tempfile.mkdtemp(prefix="cargo-bench-")
     tools = []
     try:

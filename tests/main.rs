@@ -24,6 +24,7 @@ mod privacy;
 mod redis;
 mod rust_cache;
 mod rust_native;
+mod rust_restore;
 #[cfg(feature = "s3")]
 mod s3;
 mod terminal;

@@ -166,6 +166,13 @@ impl CacheEntry {
         self.files.iter().find(|file| file.name == name)
     }
 
+    /// Brings every external file's bytes into the entry (`EntryFile::load`): what a hit read
+    /// from the disk cache must go through before it is stored in another backend, which has
+    /// no content files.
+    pub fn load_all(&mut self) {
+        self.files.iter_mut().for_each(EntryFile::load);
+    }
+
     /// The entry as bytes to store under `key`.
     pub fn encode(&self, key: &CacheKey) -> Result<Vec<u8>, EntryError> {
         let body = rmp_serde::to_vec(self)?;

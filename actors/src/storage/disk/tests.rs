@@ -405,6 +405,11 @@ async fn a_large_output_is_a_read_only_content_file_counted_with_its_entry() {
             assert!(object.data.is_empty());
             assert!(object.external.as_ref().unwrap().source.is_some());
             assert_eq!(object.bytes(), stored.files[0].data);
+            // Loaded whole, as for a store into another backend: the entry that was stored.
+            let mut loaded = *found;
+            loaded.load_all();
+            assert_eq!(loaded, stored);
+            assert_eq!(loaded.encode(&key(1)).unwrap()[4], 3);
         }
         other => panic!("expected a hit, got {other:?}"),
     }
