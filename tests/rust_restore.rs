@@ -11,12 +11,12 @@ use std::path::{Path, PathBuf};
 /// A library crate whose debug rlib is well over the 64 KiB from which the disk cache keeps an
 /// output in a content file of its own.
 fn write_crate(dir: &Path) {
-    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::create_dir_all(dir.join("src")).unwrap_or_else(|error| panic!("{error}"));
     std::fs::write(
         dir.join("Cargo.toml"),
         "[package]\nname = \"big\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
     )
-    .unwrap();
+    .unwrap_or_else(|error| panic!("{error}"));
     let mut source = String::from("//! Many small functions, for a large rlib.\n");
     for n in 0..400 {
         source.push_str(&format!(
@@ -24,7 +24,8 @@ fn write_crate(dir: &Path) {
             n % 63
         ));
     }
-    std::fs::write(dir.join("src").join("lib.rs"), source).unwrap();
+    std::fs::write(dir.join("src").join("lib.rs"), source)
+        .unwrap_or_else(|error| panic!("{error}"));
 }
 
 fn clean_build(server: &Server, dir: &Path) {
@@ -47,7 +48,7 @@ fn clean_build(server: &Server, dir: &Path) {
 fn rlib(dir: &Path) -> PathBuf {
     let deps = dir.join("target").join("debug").join("deps");
     std::fs::read_dir(&deps)
-        .unwrap()
+        .unwrap_or_else(|error| panic!("{error}"))
         .flatten()
         .map(|entry| entry.path())
         .find(|path| {
@@ -60,7 +61,10 @@ fn rlib(dir: &Path) -> PathBuf {
 /// The content files of the cache: the files of the shard directories named `<key>.<digest>`.
 fn content_files(cache: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
-    for high in std::fs::read_dir(cache).unwrap().flatten() {
+    for high in std::fs::read_dir(cache)
+        .unwrap_or_else(|error| panic!("{error}"))
+        .flatten()
+    {
         for low in std::fs::read_dir(high.path())
             .into_iter()
             .flatten()
