@@ -166,6 +166,21 @@ class Zccache(Tool):
         time.sleep(2)
 
 
+def stop_leftovers(work):
+    """Stops any process still running from a binary under `work` (zccache's daemon outlives
+    `zccache stop` at times); only what this run started lives there."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            executable = os.readlink(f"/proc/{pid}/exe")
+        except OSError:
+            continue
+        if executable.startswith(work + os.sep):
+            try:
+                os.kill(int(pid), signal.SIGTERM)
+            except OSError:
+                pass
+
+
 def timed_build(tool, project, log):
     env = tool.build_env()
     subprocess.run(["cargo", "clean", "--quiet"], cwd=project, env=env, check=True)
@@ -277,6 +292,7 @@ def main():
                 tool.stop()
             except (OSError, subprocess.SubprocessError):
                 pass
+        stop_leftovers(work)
         if args.keep:
             print(f"kept {work}")
         else:
