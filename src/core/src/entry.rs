@@ -77,6 +77,29 @@ impl PartialEq for External {
 
 impl Eq for External {}
 
+impl ContentSource {
+    /// Whether the file still has the inode, size, mtime and ctime it had when checked (any
+    /// write moves the ctime).
+    pub fn unchanged(&self) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(now) = self.file.metadata() else {
+            return false;
+        };
+        let identity = |m: &std::fs::Metadata| {
+            (
+                m.dev(),
+                m.ino(),
+                m.size(),
+                m.mtime(),
+                m.mtime_nsec(),
+                m.ctime(),
+                m.ctime_nsec(),
+            )
+        };
+        identity(&now) == identity(&self.checked)
+    }
+}
+
 /// A content file found and checked by a backend (see `External::source`). Whoever copies
 /// from it compares the file's metadata after the copy with `checked`: any write since the
 /// check moved its change time.
@@ -119,7 +142,7 @@ impl EntryFile {
         let loaded = external.source.as_ref().and_then(|source| {
             let mut data = vec![0; usize::try_from(external.len).ok()?];
             source.file.read_exact_at(&mut data, 0).ok()?;
-            Some(data)
+            source.unchanged().then_some(data)
         });
         match loaded {
             Some(data) => self.data = data,

@@ -516,6 +516,11 @@ async fn a_content_file_changed_after_the_lookup_fails_the_restore() {
         .unwrap()
         .write_all(b"X")
         .unwrap();
+    // Neither read (for a manifest or a `.d` rewrite) nor restored.
+    let mut object = found.file("lib.rlib").unwrap().clone();
+    object.load();
+    assert!(object.data.is_empty());
+    assert!(object.external.unwrap().source.is_none());
     let out = temp.path().join("target");
     fs::create_dir(&out).unwrap();
     assert!(crate::outputs::restore(found.files, targets(&out), 0o022)
