@@ -27,6 +27,7 @@ mod redis;
 mod rust_cache;
 mod rust_crates;
 mod rust_native;
+mod rust_restore;
 #[cfg(feature = "s3")]
 mod s3;
 mod terminal;

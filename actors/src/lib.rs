@@ -7,6 +7,7 @@
 
 pub mod close_watch;
 pub mod connection;
+pub mod content_copy;
 pub mod detector;
 pub mod digest_memo;
 pub mod dispatcher;

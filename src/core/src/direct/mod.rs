@@ -109,7 +109,7 @@ impl Manifest {
     /// Reads the manifest held by an entry fetched under a manifest key.
     pub fn from_entry(entry: &CacheEntry) -> Result<Manifest, ManifestError> {
         let file = entry.file(ENTRY_FILE).ok_or(ManifestError::NoManifest)?;
-        let manifest: Manifest = rmp_serde::from_slice(&file.data)?;
+        let manifest: Manifest = rmp_serde::from_slice(&file.bytes())?;
         if manifest.version != MANIFEST_VERSION {
             return Err(ManifestError::OtherVersion(manifest.version));
         }
@@ -123,6 +123,7 @@ impl Manifest {
                 name: ENTRY_FILE.to_owned(),
                 mode: None,
                 data: rmp_serde::to_vec(self)?,
+                external: None,
             }],
             ..CacheEntry::default()
         })
@@ -184,6 +185,7 @@ mod tests {
                 name: ENTRY_FILE.into(),
                 mode: None,
                 data: rmp_serde::to_vec(&other).unwrap(),
+                external: None,
             }],
             ..CacheEntry::default()
         };
