@@ -17,6 +17,7 @@ pub mod hasher;
 pub mod lifecycle;
 pub mod listener;
 pub mod manifest_files;
+pub mod manifest_memo;
 pub mod outputs;
 pub mod read_budget;
 pub mod remembered;

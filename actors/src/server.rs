@@ -86,6 +86,7 @@ fn start(config: ServerConfig, bound: Bound, token: String) -> Result<(), Server
         digest_file: hasher.clone().recipient(),
         check_manifest: hasher.clone().recipient(),
         record_read: hasher.recipient(),
+        manifests: crate::manifest_memo::ManifestMemo::default(),
         direct: config.direct,
         stats: stats.clone().recipient(),
         storage: storage.clone(),

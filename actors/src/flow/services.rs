@@ -9,6 +9,7 @@ use crate::dispatcher::{ProcessOutput, Run, RunError};
 use crate::driver_probe::ProbeDriver;
 use crate::hasher::{DigestFiles, DigestReadFiles, DigestSource};
 use crate::manifest_files::{CheckManifest, DigestFile, RecordRead};
+use crate::manifest_memo::ManifestMemo;
 use crate::stats::Record;
 use crate::storage::{Lookup, LookupResult, StorageHandle};
 use actix::prelude::*;
@@ -35,6 +36,8 @@ pub struct Services {
     pub digest_file: Recipient<DigestFile>,
     pub check_manifest: Recipient<CheckManifest>,
     pub record_read: Recipient<RecordRead>,
+    /// The direct-mode manifests last read or written, shared by every connection.
+    pub manifests: ManifestMemo,
     /// Whether C compiles may use direct mode (`SCCACHE_DIRECT`).
     pub direct: bool,
     pub stats: Recipient<Record>,
