@@ -38,11 +38,16 @@ fn main() -> std::io::Result<()> {
         .map(PathBuf::from)
         .unwrap_or_else(std::env::temp_dir);
     let mut buffer = vec![0u8; BUFFER];
-    println!("{:>10} {:>12} {:>12} {:>10} {:>10} {:>8}", "size", "sha256", "sha512", "MB/s 256", "MB/s 512", "512/256");
+    println!(
+        "{:>10} {:>12} {:>12} {:>10} {:>10} {:>8}",
+        "size", "sha256", "sha512", "MB/s 256", "MB/s 512", "512/256"
+    );
     for size in [4 << 10, 64 << 10, 256 << 10, 1 << 20, 10 << 20] {
         let path = dir.join(format!("sha_bench_{size}"));
         let mut file = File::create(&path)?;
-        let bytes: Vec<u8> = (0..size).map(|i: usize| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        let bytes: Vec<u8> = (0..size)
+            .map(|i: usize| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
         file.write_all(&bytes)?;
         drop(file);
         let rounds = (200 << 20) / size.max(1 << 16);
@@ -58,7 +63,11 @@ fn main() -> std::io::Result<()> {
                 };
                 let elapsed = start.elapsed();
                 std::hint::black_box(digest);
-                if which == 0 { t256.push(elapsed) } else { t512.push(elapsed) }
+                if which == 0 {
+                    t256.push(elapsed)
+                } else {
+                    t512.push(elapsed)
+                }
             }
         }
         std::fs::remove_file(&path)?;
