@@ -19,6 +19,7 @@ pub mod lifecycle;
 pub mod linker_probe;
 pub mod listener;
 pub mod manifest_files;
+pub mod manifest_memo;
 pub mod outputs;
 pub mod read_budget;
 pub mod remembered;

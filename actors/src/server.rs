@@ -98,6 +98,7 @@ fn start(config: ServerConfig, bound: Bound, token: String) -> Result<(), Server
         digest_known: hasher.clone().recipient(),
         check_manifest: hasher.clone().recipient(),
         record_read: hasher.recipient(),
+        manifests: crate::manifest_memo::ManifestMemo::default(),
         direct: config.direct,
         stats: stats.clone().recipient(),
         storage: storage.clone(),
