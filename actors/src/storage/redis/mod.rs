@@ -20,7 +20,7 @@ mod link;
 
 pub use link::RedisSetupError;
 
-use super::{decode_fetched, Lookup, LookupResult, PendingWrites, Store};
+use super::{decode_remote, encode_remote, Lookup, LookupResult, PendingWrites, Store};
 use crate::stats::Record;
 use actix::prelude::*;
 use futures::future::{BoxFuture, FutureExt, Shared};
@@ -55,6 +55,8 @@ pub struct RedisStorage {
     generation: u64,
     /// Whether the last round trip failed, so that an outage is logged once as a warning.
     failing: bool,
+    /// The zstd level entries are stored at (`SCCACHE_CACHE_ZSTD_LEVEL`).
+    zstd_level: i32,
 }
 
 /// The state of the actor's connection.
@@ -132,7 +134,14 @@ impl RedisStorage {
             link: Link::Idle,
             generation: 0,
             failing: false,
+            zstd_level: sccache_core::entry_codec::DEFAULT_ZSTD_LEVEL,
         })
+    }
+
+    /// The same backend, storing entries compressed at `level`.
+    pub fn with_zstd_level(mut self, level: i32) -> Self {
+        self.zstd_level = level;
+        self
     }
 
     fn record(&self, event: Event) {
@@ -299,7 +308,7 @@ impl Handler<Lookup> for RedisStorage {
 async fn decode(fetched: Result<Option<Vec<u8>>, Failure>, key: CacheKey) -> LookupResult {
     match fetched {
         Ok(None) => LookupResult::Miss,
-        Ok(Some(bytes)) => spawn_blocking(move || decode_fetched(&bytes, &key))
+        Ok(Some(bytes)) => spawn_blocking(move || decode_remote(bytes, &key))
             .await
             .unwrap_or_else(|error| LookupResult::Error(format!("decoding task failed: {error}"))),
         Err(failure) => LookupResult::Error(failure.to_string()),
@@ -322,12 +331,13 @@ impl Handler<Store> for RedisStorage {
         let cache_key = message.key;
         let entry = message.entry;
         let expiration = self.expiration;
+        let level = self.zstd_level;
         let write = self.with_connection(ctx, move |mut connection| async move {
             let started = Instant::now();
-            let bytes = spawn_blocking(move || entry.encode(&cache_key))
+            let bytes = spawn_blocking(move || encode_remote(&entry, &cache_key, level))
                 .await
                 .map_err(|error| Failure::Local(format!("encoding task failed: {error}")))?
-                .map_err(|error| Failure::Local(error.to_string()))?;
+                .map_err(Failure::Local)?;
             let mut command = redis::cmd("SET");
             command.arg(&key).arg(bytes);
             if let Some(expiration) = expiration {

@@ -18,7 +18,9 @@
 
 mod bucket;
 
-use super::{decode_fetched, Describe, Description, Lookup, LookupResult, PendingWrites, Store};
+use super::{
+    decode_remote, encode_remote, Describe, Description, Lookup, LookupResult, PendingWrites, Store,
+};
 use crate::stats::Record;
 use actix::prelude::*;
 use bucket::{Bucket, BucketError};
@@ -52,6 +54,8 @@ pub struct S3Storage {
     /// Whether a write has failed since the last one that succeeded; only the first failure of
     /// such a streak is logged as an error, so a wrong bucket or a 403 shows once, not per write.
     failing: bool,
+    /// The zstd level entries are stored at (`SCCACHE_CACHE_ZSTD_LEVEL`).
+    zstd_level: i32,
 }
 
 impl S3Storage {
@@ -75,7 +79,14 @@ impl S3Storage {
             pending_writes: PendingWrites::new(max_pending_writes),
             stats,
             failing: false,
+            zstd_level: sccache_core::entry_codec::DEFAULT_ZSTD_LEVEL,
         })
+    }
+
+    /// The same backend, storing entries compressed at `level`.
+    pub fn with_zstd_level(mut self, level: i32) -> Self {
+        self.zstd_level = level;
+        self
     }
 
     fn record(&self, event: Event) {
@@ -164,7 +175,7 @@ impl Handler<Lookup> for S3Storage {
                     ))
                 }
             };
-            let decoded = match spawn_blocking(move || decode_fetched(&bytes, &key)).await {
+            let decoded = match spawn_blocking(move || decode_remote(bytes, &key)).await {
                 Ok(decoded) => decoded,
                 Err(error) => return LookupResult::Error(format!("decode task failed: {error}")),
             };
@@ -200,12 +211,13 @@ impl Handler<Store> for S3Storage {
         let key = message.key;
         let entry = message.entry;
         let task_object = object.clone();
+        let level = self.zstd_level;
         let write = async move {
             let started = Instant::now();
-            let bytes = spawn_blocking(move || entry.encode(&key))
+            let bytes = spawn_blocking(move || encode_remote(&entry, &key, level))
                 .await
                 .map_err(|error| WriteError::Encode(error.to_string()))?
-                .map_err(|error| WriteError::Encode(error.to_string()))?;
+                .map_err(WriteError::Encode)?;
             put_with_retries(&bucket, &task_object, Bytes::from(bytes)).await?;
             Ok(started.elapsed())
         };
@@ -237,6 +249,7 @@ impl Handler<Describe> for S3Storage {
             max_size: None,
             note: Some(note),
             read_only: self.read_only || self.read_only_mode,
+            levels: Vec::new(),
         })
     }
 }
