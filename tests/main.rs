@@ -19,6 +19,7 @@ mod daemon;
 mod dropin;
 mod faults;
 mod hostile;
+mod levels;
 mod privacy;
 #[cfg(feature = "redis")]
 mod redis;

@@ -89,20 +89,21 @@ impl Handler<Record> for LevelCounter {
                 return;
             }
         };
-        self.level_event(level_event);
         let write_back = self.write_backs > 0;
         if write_back {
             self.write_backs -= 1;
-            return;
         }
-        let counts = match message.0 {
-            Event::WriteFailed => self.counts_failures,
-            // A skipped write is counted once by the flow, for the cache as a whole.
-            Event::WriteSkipped => false,
-            _ => self.counts_writes,
-        };
+        let counts = !write_back
+            && match message.0 {
+                Event::WriteFailed => self.counts_failures,
+                // A skipped write is counted once by the flow, for the cache as a whole.
+                Event::WriteSkipped => false,
+                _ => self.counts_writes,
+            };
+        // The cache-wide event first: whoever sees the level's figure move sees it too.
         if counts {
             self.stats.do_send(message);
         }
+        self.level_event(level_event);
     }
 }

@@ -1,0 +1,342 @@
+//! A cache in levels through the real server (`SCCACHE_MULTILEVEL_CHAIN`), and compressed
+//! entries in the remote levels: a local disk in front of a real Redis and of moto's S3 (the
+//! first hit comes from the remote level, the next from the disk, as the per-level stats show),
+//! read-only levels never written (their server's contents checked), each write-error policy
+//! with an unreachable Redis (never a failed build), and zstd entries: compressed on the wire,
+//! byte-identical outputs, an old uncompressed entry still read, a corrupt one a counted miss.
+
+use crate::harness::{assert_success, count, fixture, free_port, read, Server};
+#[cfg(feature = "redis")]
+use crate::redis::RedisServer;
+#[cfg(feature = "s3")]
+use crate::s3::{s3_env, Moto};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// The figure `field` of the level of index `level` in the stats.
+fn level(stats: &Value, level: usize, field: &str) -> u64 {
+    stats["stats"]["multi_level"][level][field]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no multi_level[{level}].{field}: {stats:#}"))
+}
+
+fn compile(server: &Server, dir: &Path, source: &str) {
+    let object = source.replace(".c", ".o");
+    let output = server.compile(dir, "gcc", &["-c", source, "-o", &object]);
+    assert_success(&output, &format!("gcc -c {source}\n{}", server.log()));
+}
+
+/// Every file under `dir`.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(next) = pending.pop() {
+        for entry in std::fs::read_dir(&next).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+/// The first server stores `hello.c` in every level; a second one, with an empty disk level,
+/// gets its first hit from the remote level (written back to its disk) and the next from its
+/// disk. Both hits restore the first server's object byte for byte.
+fn assert_remote_hit_then_disk_hit(env: &[(&str, &str)]) {
+    let first = Server::start_with(env);
+    let first_dir = fixture("c");
+    compile(&first, first_dir.path(), "hello.c");
+    let stats = first
+        .wait_for_stats(|stats| level(stats, 0, "writes") == 1 && level(stats, 1, "writes") == 1);
+    assert_eq!(count(&stats, "cache_writes"), 1, "{stats:#}");
+    assert_eq!(level(&stats, 0, "misses"), 1, "{stats:#}");
+    assert_eq!(level(&stats, 1, "misses"), 1, "{stats:#}");
+    let expected = read(&first_dir.path().join("hello.o"));
+
+    let second = Server::start_with(env);
+    let second_dir = fixture("c");
+    compile(&second, second_dir.path(), "hello.c");
+    assert_eq!(read(&second_dir.path().join("hello.o")), expected);
+    let stats = second.wait_for_stats(|stats| level(stats, 0, "writes") == 1);
+    assert_eq!(count(&stats, "cache_hits.counts.C/C++"), 1, "{stats:#}");
+    assert_eq!(level(&stats, 0, "misses"), 1, "{stats:#}");
+    assert_eq!(level(&stats, 1, "hits"), 1, "{stats:#}");
+    assert_eq!(level(&stats, 1, "backfills_from"), 1, "{stats:#}");
+    assert_eq!(level(&stats, 0, "backfills_to"), 1, "{stats:#}");
+    // A write-back is not a compile's write.
+    assert_eq!(count(&stats, "cache_writes"), 0, "{stats:#}");
+
+    std::fs::remove_file(second_dir.path().join("hello.o")).unwrap();
+    compile(&second, second_dir.path(), "hello.c");
+    assert_eq!(read(&second_dir.path().join("hello.o")), expected);
+    let stats = second.stats();
+    assert_eq!(count(&stats, "cache_hits.counts.C/C++"), 2, "{stats:#}");
+    assert_eq!(level(&stats, 0, "hits"), 1, "{stats:#}");
+    assert_eq!(level(&stats, 1, "hits"), 1, "{stats:#}");
+    let text = second.sccache(["--show-stats"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("L0 (disk) hits"), "{text}");
+    assert!(text.contains("L1 ("), "{text}");
+}
+
+#[cfg(feature = "redis")]
+#[test]
+fn a_disk_in_front_of_redis_serves_the_second_hit() {
+    let redis = RedisServer::start(&[]);
+    let url = redis.url();
+    assert_remote_hit_then_disk_hit(&[
+        ("SCCACHE_MULTILEVEL_CHAIN", "disk,redis"),
+        ("SCCACHE_REDIS", &url),
+    ]);
+    assert_eq!(redis.cli(&["dbsize"]), "1");
+}
+
+#[cfg(feature = "s3")]
+#[test]
+fn a_disk_in_front_of_s3_serves_the_second_hit() {
+    let moto = Moto::start();
+    moto.create_bucket("levels");
+    let mut env = s3_env(&moto, "levels", &[]);
+    env.push(("SCCACHE_MULTILEVEL_CHAIN".into(), "disk,s3".into()));
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_remote_hit_then_disk_hit(&pairs);
+    let objects = moto.list("levels");
+    assert_eq!(objects.len(), 1, "{objects:?}");
+    // Stored compressed: the marker, then a zstd frame.
+    let (status, body) = moto.request("GET", &format!("/levels/{}", objects[0]), b"");
+    assert_eq!(status, 200);
+    assert!(
+        body.starts_with(b"SCZ1"),
+        "{:?}",
+        &body[..8.min(body.len())]
+    );
+}
+
+#[cfg(feature = "redis")]
+#[test]
+fn a_read_only_redis_level_is_read_and_never_written() {
+    let redis = RedisServer::start(&[]);
+    let url = redis.url();
+    let writer = Server::start_with(&[("SCCACHE_REDIS", &url)]);
+    let dir = fixture("c");
+    compile(&writer, dir.path(), "hello.c");
+    writer.wait_for_stats(|stats| count(stats, "cache_writes") == 1);
+    let keys_before = redis.cli(&["--scan"]);
+    assert_eq!(keys_before.lines().count(), 1);
+
+    let reader = Server::start_with(&[
+        ("SCCACHE_MULTILEVEL_CHAIN", "disk,redis"),
+        ("SCCACHE_REDIS", &url),
+        ("SCCACHE_REDIS_RW_MODE", "READ_ONLY"),
+    ]);
+    let dir = fixture("c");
+    // A miss: stored on the disk, skipped for Redis.
+    compile(&reader, dir.path(), "util.c");
+    // A hit from Redis: written back to the disk only.
+    compile(&reader, dir.path(), "hello.c");
+    let stats = reader.wait_for_stats(|stats| level(stats, 0, "writes") == 2);
+    assert_eq!(level(&stats, 1, "hits"), 1, "{stats:#}");
+    assert_eq!(level(&stats, 1, "writes"), 0, "{stats:#}");
+    assert_eq!(level(&stats, 1, "writes_skipped"), 1, "{stats:#}");
+    assert_eq!(count(&stats, "cache_writes"), 1, "{stats:#}");
+    assert_eq!(stats["effective_cache_mode"], "ReadWrite", "{stats:#}");
+    assert_eq!(redis.cli(&["--scan"]), keys_before);
+}
+
+#[cfg(feature = "redis")]
+#[test]
+fn a_read_only_disk_level_is_read_and_never_written_not_even_by_a_write_back() {
+    let redis = RedisServer::start(&[]);
+    let url = redis.url();
+    let writer = Server::start_with(&[("SCCACHE_REDIS", &url)]);
+    let dir = fixture("c");
+    compile(&writer, dir.path(), "hello.c");
+    writer.wait_for_stats(|stats| count(stats, "cache_writes") == 1);
+
+    let reader = Server::start_with(&[
+        ("SCCACHE_MULTILEVEL_CHAIN", "disk,redis"),
+        ("SCCACHE_REDIS", &url),
+        ("SCCACHE_LOCAL_RW_MODE", "READ_ONLY"),
+    ]);
+    let dir = fixture("c");
+    compile(&reader, dir.path(), "hello.c");
+    compile(&reader, dir.path(), "util.c");
+    // The miss's write lands in Redis, the first writable level: the cache's write.
+    let stats = reader.wait_for_stats(|stats| count(stats, "cache_writes") == 1);
+    assert_eq!(level(&stats, 1, "hits"), 1, "{stats:#}");
+    assert_eq!(level(&stats, 0, "writes_skipped"), 1, "{stats:#}");
+    assert_eq!(level(&stats, 0, "backfills_to"), 0, "{stats:#}");
+    assert_eq!(redis.cli(&["dbsize"]), "2");
+    assert!(
+        files_under(&reader.cache_dir).is_empty(),
+        "{:?}",
+        files_under(&reader.cache_dir)
+    );
+}
+
+#[cfg(feature = "s3")]
+#[test]
+fn a_read_only_s3_level_is_read_and_never_written() {
+    let moto = Moto::start();
+    moto.create_bucket("read-only");
+    let writer_env = s3_env(&moto, "read-only", &[]);
+    let pairs: Vec<(&str, &str)> = writer_env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let writer = Server::start_with(&pairs);
+    let dir = fixture("c");
+    compile(&writer, dir.path(), "hello.c");
+    writer.wait_for_stats(|stats| count(stats, "cache_writes") == 1);
+    let before = moto.list("read-only");
+    assert_eq!(before.len(), 1);
+
+    let mut env = s3_env(&moto, "read-only", &[("SCCACHE_S3_RW_MODE", "READ_ONLY")]);
+    env.push(("SCCACHE_MULTILEVEL_CHAIN".into(), "disk,s3".into()));
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let reader = Server::start_with(&pairs);
+    let dir = fixture("c");
+    compile(&reader, dir.path(), "util.c");
+    compile(&reader, dir.path(), "hello.c");
+    let stats = reader.wait_for_stats(|stats| level(stats, 0, "writes") == 2);
+    assert_eq!(level(&stats, 1, "hits"), 1, "{stats:#}");
+    assert_eq!(level(&stats, 1, "writes_skipped"), 1, "{stats:#}");
+    assert_eq!(moto.list("read-only"), before);
+}
+
+/// One compile through a chain whose Redis level nobody answers, under `policy`; returns the
+/// stats once the Redis level's failed write is counted.
+#[cfg(feature = "redis")]
+fn unreachable_redis_level(chain: &str, policy: &str) -> Value {
+    let url = format!("redis://127.0.0.1:{}", free_port());
+    let server = Server::start_with(&[
+        ("SCCACHE_MULTILEVEL_CHAIN", chain),
+        ("SCCACHE_MULTILEVEL_WRITE_ERROR_POLICY", policy),
+        ("SCCACHE_REDIS", &url),
+    ]);
+    let redis_level = chain.split(',').position(|name| name == "redis").unwrap();
+    let disk_level = 1 - redis_level;
+    let dir = fixture("c");
+    compile(&server, dir.path(), "hello.c");
+    assert!(dir.path().join("hello.o").exists());
+    let stats = server.wait_for_stats(|stats| {
+        level(stats, redis_level, "write_failures") == 1 && level(stats, disk_level, "writes") == 1
+    });
+    assert_eq!(level(&stats, redis_level, "errors"), 1, "{stats:#}");
+    stats
+}
+
+#[cfg(feature = "redis")]
+#[test]
+fn each_write_error_policy_counts_an_unreachable_levels_failures_its_way() {
+    // Redis behind the disk: only `all` counts its failure; the disk's write is the cache's.
+    for (policy, errors) in [("ignore", 0), ("l0", 0), ("all", 1)] {
+        let stats = unreachable_redis_level("disk,redis", policy);
+        assert_eq!(
+            count(&stats, "cache_write_errors"),
+            errors,
+            "{policy}: {stats:#}"
+        );
+        assert_eq!(count(&stats, "cache_writes"), 1, "{policy}: {stats:#}");
+    }
+    // Redis first: `l0` and `all` count its failure, `ignore` does not.
+    for (policy, errors) in [("ignore", 0), ("l0", 1), ("all", 1)] {
+        let stats = unreachable_redis_level("redis,disk", policy);
+        assert_eq!(
+            count(&stats, "cache_write_errors"),
+            errors,
+            "{policy}: {stats:#}"
+        );
+        // The first writable level is Redis, whose write failed.
+        assert_eq!(count(&stats, "cache_writes"), 0, "{policy}: {stats:#}");
+    }
+}
+
+/// The one key Redis holds.
+#[cfg(feature = "redis")]
+fn only_key(redis: &RedisServer) -> String {
+    let keys = redis.cli(&["--scan"]);
+    assert_eq!(keys.lines().count(), 1, "{keys}");
+    keys.trim().to_owned()
+}
+
+#[cfg(feature = "redis")]
+#[test]
+fn entries_in_redis_are_compressed_and_old_uncompressed_ones_still_read() {
+    let redis = RedisServer::start(&[]);
+    let url = redis.url();
+    // A disk-only server makes the uncompressed entry an older sccache stored.
+    let disk_only = Server::start();
+    let dir = fixture("c");
+    compile(&disk_only, dir.path(), "hello.c");
+    disk_only.wait_for_stats(|stats| count(stats, "cache_writes") == 1);
+    let expected = read(&dir.path().join("hello.o"));
+    let entries = files_under(&disk_only.cache_dir);
+    let entry = entries
+        .iter()
+        .find(|path| path.file_name().is_some_and(|name| name.len() == 64))
+        .unwrap_or_else(|| panic!("no entry in {entries:?}"));
+    let key = entry.file_name().unwrap().to_string_lossy().into_owned();
+    let set = std::process::Command::new("redis-cli")
+        .args(["-p", &redis.port.to_string(), "-x", "SET", &key])
+        .stdin(std::fs::File::open(entry).unwrap())
+        .output()
+        .unwrap();
+    assert_success(&set, "redis-cli -x SET");
+    assert_eq!(redis.cli(&["GETRANGE", &key, "0", "3"]), "SCCE");
+
+    let server = Server::start_with(&[("SCCACHE_REDIS", &url)]);
+    let dir = fixture("c");
+    compile(&server, dir.path(), "hello.c");
+    assert_eq!(read(&dir.path().join("hello.o")), expected);
+    let stats = server.stats();
+    assert_eq!(count(&stats, "cache_hits.counts.C/C++"), 1, "{stats:#}");
+
+    // A new entry goes to Redis compressed, smaller than the disk's, and reads back whole.
+    redis.cli(&["FLUSHALL"]);
+    compile(&server, dir.path(), "util.c");
+    server.wait_for_stats(|stats| count(stats, "cache_writes") == 1);
+    let key = only_key(&redis);
+    assert_eq!(redis.cli(&["GETRANGE", &key, "0", "3"]), "SCZ1");
+    let expected = read(&dir.path().join("util.o"));
+    let other = Server::start_with(&[("SCCACHE_REDIS", &url)]);
+    let other_dir = fixture("c");
+    compile(&other, other_dir.path(), "util.c");
+    assert_eq!(read(&other_dir.path().join("util.o")), expected);
+    assert_eq!(count(&other.stats(), "cache_hits.counts.C/C++"), 1);
+}
+
+#[cfg(feature = "redis")]
+#[test]
+fn a_corrupt_compressed_entry_is_a_counted_miss_and_is_replaced() {
+    let redis = RedisServer::start(&[]);
+    let url = redis.url();
+    let writer = Server::start_with(&[("SCCACHE_REDIS", &url)]);
+    let dir = fixture("c");
+    compile(&writer, dir.path(), "hello.c");
+    writer.wait_for_stats(|stats| count(stats, "cache_writes") == 1);
+    let expected = read(&dir.path().join("hello.o"));
+    let key = only_key(&redis);
+    let length: usize = redis.cli(&["STRLEN", &key]).parse().unwrap();
+    // Overwrite bytes in the middle of the zstd frame.
+    let middle = (length / 2).to_string();
+    redis.cli(&["SETRANGE", &key, &middle, "garbage!"]);
+
+    let server = Server::start_with(&[("SCCACHE_REDIS", &url)]);
+    let dir = fixture("c");
+    compile(&server, dir.path(), "hello.c");
+    assert_eq!(read(&dir.path().join("hello.o")), expected);
+    // The miss's store replaces the removed entry.
+    let stats = server.wait_for_stats(|stats| count(stats, "cache_writes") == 1);
+    assert_eq!(count(&stats, "corrupt_entries"), 1, "{stats:#}");
+    assert_eq!(count(&stats, "cache_misses.counts.C/C++"), 1, "{stats:#}");
+    let other = Server::start_with(&[("SCCACHE_REDIS", &url)]);
+    let other_dir = fixture("c");
+    compile(&other, other_dir.path(), "hello.c");
+    assert_eq!(read(&other_dir.path().join("hello.o")), expected);
+    assert_eq!(count(&other.stats(), "cache_hits.counts.C/C++"), 1);
+}
