@@ -509,6 +509,75 @@ mod tests {
     }
 
     #[test]
+    fn a_chains_levels_are_shown_and_read_by_sccaches_schema() {
+        let mut report = sample();
+        report.stats.multi_level = Some(vec![
+            LevelStats {
+                name: "L0 (disk)".into(),
+                location: "Local disk: \"/c\"".into(),
+                hits: 2,
+                misses: 1,
+                hit_duration: Duration::from_millis(4),
+                ..LevelStats::default()
+            },
+            LevelStats {
+                name: "L1 (redis)".into(),
+                location: "Redis: redis://127.0.0.1:6379".into(),
+                hits: 1,
+                writes: 1,
+                write_duration: Duration::from_millis(3),
+                ..LevelStats::default()
+            },
+        ]);
+        let json = render(&report, StatsFormat::Json, false).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        // sccache 0.19's `LevelStats`: every field it requires, durations as serde writes them.
+        let levels = value["stats"]["multi_level"].as_array().unwrap();
+        assert_eq!(levels.len(), 2);
+        for level in levels {
+            for text in ["name", "location"] {
+                assert!(level[text].is_string(), "{text} in {level}");
+            }
+            for count in [
+                "hits",
+                "misses",
+                "writes",
+                "write_failures",
+                "backfills_from",
+                "backfills_to",
+            ] {
+                assert!(level[count].is_u64(), "{count} in {level}");
+            }
+            for duration in ["hit_duration", "write_duration"] {
+                assert!(level[duration]["secs"].is_u64(), "{duration} in {level}");
+                assert!(level[duration]["nanos"].is_u64(), "{duration} in {level}");
+            }
+        }
+        assert_eq!(
+            (&levels[0]["hits"], &levels[1]["writes"]),
+            (&2.into(), &1.into())
+        );
+        let text = render_text(&report, false);
+        assert!(
+            line(&text, "Multi-level cache levels").ends_with(" 2"),
+            "{text}"
+        );
+        assert!(line(&text, "  L0 (disk) hits").ends_with(" 2"), "{text}");
+        assert!(
+            line(&text, "  L0 (disk) avg cache read hit").ends_with("0.002000 s"),
+            "{text}"
+        );
+        assert!(
+            line(&text, "  L1 (redis) avg cache write").ends_with("0.003000 s"),
+            "{text}"
+        );
+        assert!(
+            line(&text, "  L1 (redis)").ends_with("redis://127.0.0.1:6379"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn advanced_stats_count_by_language_and_compiler() {
         let mut report = sample();
         report.effective_cache_mode = Some(CacheMode::ReadWrite);
