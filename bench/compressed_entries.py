@@ -135,6 +135,7 @@ def main():
         else:
             raise SystemExit(f"writes never settled: {figures}")
         rows = {}
+        biggest = {}
         for directory, _, files in os.walk(env["SCCACHE_DIR"]):
             for name in files:
                 if len(name) != 64:
@@ -145,6 +146,9 @@ def main():
                 stored = int(cli(chain_port, "STRLEN", name))
                 with open(path, "rb") as handle:
                     cli(plain_port, "-x", "SET", name, stdin=handle)
+                largest = biggest.get(kind(data))
+                if largest is None or largest[1] < len(data):
+                    biggest[kind(data)] = (path, len(data))
                 row = rows.setdefault(kind(data), [0, 0, 0])
                 row[0] += 1
                 row[1] += len(data)
@@ -157,6 +161,15 @@ def main():
         after = used_memory(chain_port) - empty
         print(f"Redis used_memory over an empty Redis: before {before:,} B, after {after:,} B, "
               f"ratio {after / before:.3f}")
+        # What a compressed disk level would cost each hit: zstd's own benchmark (level 3) of
+        # the largest entry of each kind, compression and decompression speed.
+        if shutil.which("zstd"):
+            for name, (path, size) in sorted(biggest.items()):
+                result = subprocess.run(["zstd", "-b3", "-i2", path], capture_output=True,
+                                        text=True)
+                speed = (result.stdout + result.stderr).strip().splitlines()
+                print(f"zstd -b3, largest {name} entry ({size:,} B): "
+                      f"{speed[-1].strip() if speed else '?'}")
     finally:
         subprocess.run([sccache, "--stop-server"], env=env, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)

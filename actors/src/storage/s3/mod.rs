@@ -44,10 +44,11 @@ pub struct S3Storage {
     bucket: Bucket,
     region: String,
     key_prefix: String,
-    /// Anonymous access: lookups only, and a refusal (403) reads as a miss.
+    /// Anonymous access (`SCCACHE_S3_NO_CREDENTIALS`): read-only, and a refusal (403) reads as a
+    /// miss.
+    anonymous: bool,
+    /// Lookups only: anonymous access or `SCCACHE_S3_RW_MODE=READ_ONLY`.
     read_only: bool,
-    /// `SCCACHE_S3_RW_MODE=READ_ONLY`: lookups only, with the bucket's credentials.
-    read_only_mode: bool,
     stats: Recipient<Record>,
     /// Writes started and not finished yet.
     pending_writes: PendingWrites,
@@ -74,8 +75,8 @@ impl S3Storage {
             bucket,
             region: config.region,
             key_prefix: config.key_prefix,
-            read_only: config.no_credentials,
-            read_only_mode: config.mode == CacheMode::ReadOnly,
+            anonymous: config.no_credentials,
+            read_only: config.no_credentials || config.mode == CacheMode::ReadOnly,
             pending_writes: PendingWrites::new(max_pending_writes),
             stats,
             failing: false,
@@ -129,7 +130,7 @@ impl Actor for S3Storage {
     /// the log at start rather than only as counts. Anonymous access skips it: listing a public
     /// bucket is often refused while reading its objects is allowed.
     fn started(&mut self, ctx: &mut Context<Self>) {
-        if self.read_only {
+        if self.anonymous {
             return;
         }
         let bucket = self.bucket.clone();
@@ -156,15 +157,15 @@ impl Handler<Lookup> for S3Storage {
         let bucket = self.bucket.clone();
         let key = message.key;
         let object = object_name(&self.key_prefix, &key);
+        let anonymous = self.anonymous;
         let read_only = self.read_only;
-        let read_only_mode = self.read_only_mode;
         Box::pin(async move {
             let bytes = match bucket.get(&object).await {
                 Ok(Some(bytes)) => bytes,
                 Ok(None) => return LookupResult::Miss,
                 // S3 refuses reads of absent objects (403) when listing the bucket is not
                 // allowed, as with the usual public-read policy.
-                Err(error) if read_only && error.status() == Some(403) => {
+                Err(error) if anonymous && error.status() == Some(403) => {
                     log::debug!("S3 bucket {}: {object} refused: {error}", bucket.name());
                     return LookupResult::Miss;
                 }
@@ -179,7 +180,7 @@ impl Handler<Lookup> for S3Storage {
                 Ok(decoded) => decoded,
                 Err(error) => return LookupResult::Error(format!("decode task failed: {error}")),
             };
-            if matches!(decoded, LookupResult::Corrupt) && !read_only && !read_only_mode {
+            if matches!(decoded, LookupResult::Corrupt) && !read_only {
                 // Another reader may remove it first, or the store may refuse; either way the
                 // entry is counted corrupt and the next write replaces it.
                 if let Err(error) = bucket.delete(&object).await {
@@ -198,7 +199,7 @@ impl Handler<Store> for S3Storage {
     type Result = ();
 
     fn handle(&mut self, message: Store, ctx: &mut Context<Self>) {
-        if self.read_only || self.read_only_mode {
+        if self.read_only {
             log::debug!("not storing {}: the S3 cache is read-only", message.key);
             self.stats.do_send(Record(Event::WriteSkipped));
             return;
@@ -234,7 +235,7 @@ impl Handler<Describe> for S3Storage {
 
     fn handle(&mut self, _: Describe, _: &mut Context<Self>) -> Self::Result {
         let mut note = "S3 does not report a size".to_owned();
-        if self.read_only {
+        if self.anonymous {
             note.push_str("; anonymous access is read-only");
         }
         MessageResult(Description {
@@ -248,7 +249,7 @@ impl Handler<Describe> for S3Storage {
             size: None,
             max_size: None,
             note: Some(note),
-            read_only: self.read_only || self.read_only_mode,
+            read_only: self.read_only,
             levels: Vec::new(),
         })
     }
