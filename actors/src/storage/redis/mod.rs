@@ -332,27 +332,44 @@ impl Handler<Store> for RedisStorage {
         let entry = message.entry;
         let expiration = self.expiration;
         let level = self.zstd_level;
-        let write = self.with_connection(ctx, move |mut connection| async move {
-            let started = Instant::now();
-            let bytes = spawn_blocking(move || encode_remote(&entry, &cache_key, level))
-                .await
-                .map_err(|error| Failure::Local(format!("encoding task failed: {error}")))?
-                .map_err(Failure::Local)?;
-            let mut command = redis::cmd("SET");
-            command.arg(&key).arg(bytes);
-            if let Some(expiration) = expiration {
-                command.arg("EX").arg(expiration.as_secs().max(1));
-            }
-            connection
-                .query::<()>(&command)
-                .await
-                .map_err(Failure::Command)?;
-            Ok(started.elapsed())
+        let started = Instant::now();
+        // Encoding and compressing a large entry is our work, not Redis's: it runs before the
+        // round trip, whose time limit is Redis's alone.
+        let encoding = spawn_blocking(move || encode_remote(&entry, &cache_key, level));
+        let write = encoding.into_actor(self).then(move |encoded, actor, ctx| {
+            let bytes = match encoded {
+                Ok(Ok(bytes)) => bytes,
+                Ok(Err(reason)) => {
+                    return ActorFutureExt::boxed_local(fut::ready(Err(Failure::Local(reason))))
+                }
+                Err(error) => {
+                    return ActorFutureExt::boxed_local(fut::ready(Err(Failure::Local(format!(
+                        "encoding task failed: {error}"
+                    )))))
+                }
+            };
+            let round_trip = actor.with_connection(ctx, move |mut connection| async move {
+                let mut command = redis::cmd("SET");
+                command.arg(&key).arg(bytes);
+                if let Some(expiration) = expiration {
+                    command.arg("EX").arg(expiration.as_secs().max(1));
+                }
+                connection
+                    .query::<()>(&command)
+                    .await
+                    .map_err(Failure::Command)?;
+                Ok(started.elapsed())
+            });
+            ActorFutureExt::boxed_local(round_trip)
         });
         ctx.spawn(write.map(|result, actor, _| {
             actor.pending_writes.finished();
             match result {
                 Ok(duration) => actor.record(Event::WriteFinished { duration }),
+                Err(Failure::Local(reason)) => {
+                    log::warn!("{}: cannot store an entry: {reason}", actor.location);
+                    actor.record(Event::WriteFailed)
+                }
                 // `with_connection` has logged it.
                 Err(_) => actor.record(Event::WriteFailed),
             }
