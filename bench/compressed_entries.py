@@ -167,9 +167,12 @@ def main():
             for name, (path, size) in sorted(biggest.items()):
                 result = subprocess.run(["zstd", "-b3", "-i2", path], capture_output=True,
                                         text=True)
-                speed = (result.stdout + result.stderr).strip().splitlines()
-                print(f"zstd -b3, largest {name} entry ({size:,} B): "
-                      f"{speed[-1].strip() if speed else '?'}")
+                # zstd rewrites its progress line with carriage returns; the last line with
+                # two speeds (compression, decompression) is the result.
+                lines = (result.stdout + result.stderr).replace("\r", "\n").splitlines()
+                speeds = [line for line in lines if line.count("MB/s") == 2]
+                result_line = speeds[-1].split(":", 1)[-1].strip() if speeds else "?"
+                print(f"zstd -b3, largest {name} entry ({size:,} B): {result_line}")
     finally:
         subprocess.run([sccache, "--stop-server"], env=env, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
