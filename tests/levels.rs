@@ -5,13 +5,17 @@
 //! with an unreachable Redis (never a failed build), and zstd entries: compressed on the wire,
 //! byte-identical outputs, an old uncompressed entry still read, a corrupt one a counted miss.
 
-use crate::harness::{assert_success, count, fixture, free_port, read, Server};
+#[cfg(feature = "redis")]
+use crate::harness::free_port;
+use crate::harness::{assert_success, count, fixture, read, Server};
 #[cfg(feature = "redis")]
 use crate::redis::RedisServer;
 #[cfg(feature = "s3")]
 use crate::s3::{s3_env, Moto};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+#[cfg(feature = "redis")]
+use std::path::PathBuf;
 
 /// The figure `field` of the level of index `level` in the stats.
 fn level(stats: &Value, level: usize, field: &str) -> u64 {
@@ -27,6 +31,7 @@ fn compile(server: &Server, dir: &Path, source: &str) {
 }
 
 /// Every file under `dir`.
+#[cfg(feature = "redis")]
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut pending = vec![dir.to_path_buf()];

@@ -19,6 +19,7 @@ mod daemon;
 mod dropin;
 mod faults;
 mod hostile;
+#[cfg(any(feature = "redis", feature = "s3"))]
 mod levels;
 mod privacy;
 #[cfg(feature = "redis")]
