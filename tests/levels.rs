@@ -219,11 +219,21 @@ fn a_read_only_s3_level_is_read_and_never_written() {
 #[cfg(feature = "redis")]
 fn unreachable_redis_level(chain: &str, policy: &str) -> Value {
     let url = format!("redis://127.0.0.1:{}", free_port());
-    let server = Server::start_with(&[
-        ("SCCACHE_MULTILEVEL_CHAIN", chain),
-        ("SCCACHE_MULTILEVEL_WRITE_ERROR_POLICY", policy),
-        ("SCCACHE_REDIS", &url),
-    ]);
+    let root = tempfile::Builder::new()
+        .prefix("sccache-cache")
+        .tempdir()
+        .unwrap_or_else(|error| panic!("tempdir: {error}"));
+    // Started by the compile, as in a build: an explicit start checks the levels the policy
+    // names (`explicit_start_checks_the_levels_the_policy_names`).
+    let server = Server::configured(
+        root.path().join("cache"),
+        &[
+            ("SCCACHE_MULTILEVEL_CHAIN", chain),
+            ("SCCACHE_MULTILEVEL_WRITE_ERROR_POLICY", policy),
+            ("SCCACHE_REDIS", &url),
+        ],
+        Some(root),
+    );
     let redis_level = usize::from(chain.starts_with("disk"));
     let disk_level = 1 - redis_level;
     let dir = fixture("c");
@@ -259,6 +269,39 @@ fn each_write_error_policy_counts_an_unreachable_levels_failures_its_way() {
         );
         // The first writable level is Redis, whose write failed.
         assert_eq!(count(&stats, "cache_writes"), 0, "{policy}: {stats:#}");
+    }
+}
+
+#[cfg(feature = "redis")]
+#[test]
+fn explicit_start_checks_the_levels_the_policy_names() {
+    let url = format!("redis://127.0.0.1:{}", free_port());
+    for (chain, policy, starts) in [
+        ("disk,redis", "all", false),
+        ("disk,redis", "l0", true),
+        ("redis,disk", "l0", false),
+        ("redis,disk", "ignore", true),
+    ] {
+        let root = tempfile::Builder::new()
+            .prefix("sccache-cache")
+            .tempdir()
+            .unwrap_or_else(|error| panic!("tempdir: {error}"));
+        let server = Server::configured(
+            root.path().join("cache"),
+            &[
+                ("SCCACHE_MULTILEVEL_CHAIN", chain),
+                ("SCCACHE_MULTILEVEL_WRITE_ERROR_POLICY", policy),
+                ("SCCACHE_REDIS", &url),
+            ],
+            Some(root),
+        );
+        let output = server.sccache(["--start-server"]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            output.status.success(),
+            starts,
+            "{chain} {policy}: {stderr}"
+        );
     }
 }
 

@@ -449,3 +449,38 @@ fn a_manifest_through_redis_gives_a_second_server_a_direct_hit() {
     assert_eq!(count(&stats, "direct_hits"), 1, "{stats:#}");
     assert_eq!(count(&stats, "compilations"), 0, "{stats:#}");
 }
+
+/// Regression (issue 17): `--start-server` with a Redis nobody answers on exited 0, silently.
+/// Started by hand it fails as sccache's does; a compile that starts the server itself still
+/// compiles, locally.
+#[test]
+fn an_explicit_start_fails_loudly_on_a_redis_that_does_not_answer() {
+    let port = free_port();
+    let url = format!("redis://127.0.0.1:{port}/");
+    let root = tempfile::Builder::new()
+        .prefix("sccache-cache")
+        .tempdir()
+        .unwrap_or_else(|error| panic!("tempdir: {error}"));
+    let server = Server::configured(
+        root.path().join("cache"),
+        &[("SCCACHE_REDIS", &url)],
+        Some(root),
+    );
+    let output = server.sccache(["--start-server"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("Server startup failed:")
+            && stderr.contains("cache storage failed to read")
+            && stderr.contains(&port.to_string()),
+        "{stderr}"
+    );
+
+    let dir = fixture("c");
+    let output = server.compile(dir.path(), "gcc", &["-c", "hello.c", "-o", "hello.o"]);
+    assert_success(
+        &output,
+        &format!("compile with Redis down\n{}", server.log()),
+    );
+    assert!(dir.path().join("hello.o").exists());
+}

@@ -75,6 +75,13 @@ fn start(config: ServerConfig, bound: Bound, token: String) -> Result<(), Server
     let driver_prober =
         DriverProber::new(dispatcher.clone().recipient(), hasher.clone().recipient()).start();
     let storage = start_storage(&config, stats.clone().recipient())?;
+    // sccache's words and mode names, which tools and its tests look for.
+    let mode = if storage.writable {
+        "ReadWrite"
+    } else {
+        "ReadOnly"
+    };
+    log::info!("server has setup with {mode}");
     let stop_accepting = Arc::new(Notify::new());
     let lifecycle = Lifecycle::new(config.idle_timeout, stop_accepting.clone()).start();
     let services = Services {
@@ -109,10 +116,10 @@ fn start(config: ServerConfig, bound: Bound, token: String) -> Result<(), Server
 }
 
 /// Whether the remote cache can be read: an explicit start fails on a cache it cannot use,
-/// where a server started by a compile goes on and counts the errors. The disk cache is not
-/// checked here (its directory is made when needed), nor Redis (it reconnects by itself). In a
-/// chain, as in sccache, the write-error policy says which levels must pass: `all` every one,
-/// `l0` the first, `ignore` none.
+/// where a server started by a compile goes on and counts the errors (Redis reconnects by
+/// itself). The disk cache is not checked here: its directory is made when needed. In a chain,
+/// as in sccache, the write-error policy says which levels must pass: `all` every one, `l0` the
+/// first, `ignore` none.
 async fn storage_readable(config: &ServerConfig) -> Result<(), ServerError> {
     let checked: Vec<&Backend> = match &config.backend {
         Backend::Chain(levels) => match levels.write_error_policy {
@@ -123,18 +130,31 @@ async fn storage_readable(config: &ServerConfig) -> Result<(), ServerError> {
         backend => vec![backend],
     };
     for backend in checked {
-        #[cfg(feature = "s3")]
-        if let Backend::S3(s3) = backend {
-            crate::storage::s3::check_readable(s3, config.storage_timeout)
-                .await
-                .map_err(|error| {
-                    ServerError::Storage(format!("cache storage failed to read: {error}"))
-                })?;
-        }
-        #[cfg(not(feature = "s3"))]
-        let _ = backend;
+        backend_readable(config, backend).await.map_err(|error| {
+            ServerError::Storage(format!("cache storage failed to read: {error}"))
+        })?;
     }
     Ok(())
+}
+
+/// Whether one backend can be read, or why not.
+async fn backend_readable(config: &ServerConfig, backend: &Backend) -> Result<(), String> {
+    match backend {
+        #[cfg(feature = "redis")]
+        Backend::Redis(redis) => {
+            crate::storage::redis::check_reachable(redis, config.storage_timeout)
+                .await
+                .map_err(|error| error.to_string())
+        }
+        #[cfg(feature = "s3")]
+        Backend::S3(s3) => crate::storage::s3::check_readable(s3, config.storage_timeout)
+            .await
+            .map_err(|error| error.to_string()),
+        _ => {
+            let _ = config;
+            Ok(())
+        }
+    }
 }
 
 fn start_storage(

@@ -223,7 +223,8 @@ async fn serve(services: &Services, served: Served<'_>) -> (CompileFinished, Opt
         None
     } else if !services.storage.writable {
         // A read-only cache: its outputs are neither checked nor read for a write that will
-        // not happen.
+        // not happen. (The log line is sccache's, which tools and its tests look for.)
+        log::debug!("Error executing cache write: Cannot write to read-only storage");
         services.record(Event::WriteSkipped);
         None
     } else if !unchanged_since_read(read).await {
