@@ -3,8 +3,10 @@
 # serde with derive, serde_json, regex, memchr, itoa, log, anyhow and what they pull in), timed
 #   plain  without a wrapper,
 #   cold   through sccache with an empty cache (every cacheable crate a miss),
-#   warm   through sccache again after `cargo clean` (every cacheable crate a hit),
-# then the server's stats of the warm build (hits, misses, non-cacheable reasons).
+#   warm   through sccache again after `cargo clean` (every cacheable crate a hit: libraries,
+#          proc-macros, build scripts and binaries),
+# then the server's stats of the warm build (hits and misses by crate type, non-cacheable
+# reasons, compilation failures).
 #
 # Usage: bench/cargo.sh [path/to/sccache]   (default: target/release/sccache, built if absent)
 #
@@ -63,6 +65,6 @@ sleep 1
 "$sccache" --zero-stats >/dev/null
 timed_build warm RUSTC_WRAPPER="$sccache"
 timed_build warm RUSTC_WRAPPER="$sccache"
-echo "== stats of the two warm builds (misses are failing feature probes of build scripts,"
-echo "   which are never cached)"
+echo "== stats of the two warm builds (hits and misses by crate type; build scripts' failing"
+echo "   feature probes count as compilation failures, never cached)"
 "$sccache" --show-stats

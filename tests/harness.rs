@@ -190,6 +190,7 @@ impl Server {
             .env_remove("SCCACHE_REDIS")
             .env_remove("SCCACHE_BUCKET")
             .env_remove("SCCACHE_MULTILEVEL_CHAIN")
+            .env_remove("SCCACHE_REAPI_ENDPOINT")
             .env_remove("RUSTC_WRAPPER")
             .env_remove("SCCACHE_RECACHE")
             .env_remove("SCCACHE_NO_DAEMON")
@@ -504,7 +505,13 @@ pub fn assert_outcomes_add_up(stats: &serde_json::Value) {
         + count(stats, "cache_hits.counts.Rust")
         + count(stats, "cache_misses.counts.C/C++")
         + count(stats, "cache_misses.counts.Rust");
-    assert_eq!(count(stats, "requests_executed"), executed, "{stats:#}");
+    // A compile taken for caching that fails is executed, and neither a hit nor a miss.
+    let requests_executed = count(stats, "requests_executed");
+    assert!(
+        requests_executed >= executed
+            && requests_executed <= executed + count(stats, "compile_fails"),
+        "{stats:#}"
+    );
 }
 
 /// Compiles a new source through `server` once its earlier writes have settled, waits for its

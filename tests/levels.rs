@@ -1,6 +1,8 @@
 //! A cache in levels through the real server (`SCCACHE_MULTILEVEL_CHAIN`), and compressed
-//! entries in the remote levels: a local disk in front of a real Redis and of moto's S3 (the
-//! first hit comes from the remote level, the next from the disk, as the per-level stats show),
+//! entries in the remote levels: a local disk in front of a real Redis, of moto's S3 and of
+//! BuildGrid's REAPI (the first hit comes from the remote level, the next from the disk, as the
+//! per-level stats show), three levels (disk, Redis, REAPI: a hit from the last written back
+//! to both in front),
 //! read-only levels never written (their server's contents checked), each write-error policy
 //! with an unreachable Redis (never a failed build), and zstd entries: compressed on the wire,
 //! byte-identical outputs, an old uncompressed entry still read, a corrupt one a counted miss.
@@ -8,6 +10,8 @@
 #[cfg(feature = "redis")]
 use crate::harness::free_port;
 use crate::harness::{assert_success, count, fixture, read, Server};
+#[cfg(feature = "reapi")]
+use crate::reapi::BuildGrid;
 #[cfg(feature = "redis")]
 use crate::redis::RedisServer;
 #[cfg(feature = "s3")]
@@ -16,6 +20,15 @@ use serde_json::Value;
 use std::path::Path;
 #[cfg(feature = "redis")]
 use std::path::PathBuf;
+
+/// `pairs` as the harness takes them.
+#[cfg(feature = "reapi")]
+fn borrowed(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
+    pairs
+        .iter()
+        .map(|(key, value)| (key.as_str(), value.as_str()))
+        .collect()
+}
 
 /// The figure `field` of the level of index `level` in the stats.
 fn level(stats: &Value, level: usize, field: &str) -> u64 {
@@ -388,4 +401,122 @@ fn a_corrupt_compressed_entry_is_a_counted_miss_and_is_replaced() {
     compile(&other, other_dir.path(), "hello.c");
     assert_eq!(read(&other_dir.path().join("hello.o")), expected);
     assert_eq!(count(&other.stats(), "cache_hits.counts.C/C++"), 1);
+}
+
+#[cfg(feature = "reapi")]
+#[test]
+fn a_disk_in_front_of_reapi_serves_the_second_hit_and_the_reapi_entry_is_compressed() {
+    let grid = BuildGrid::start_on_disk();
+    let mut env = grid.env();
+    env.push(("SCCACHE_MULTILEVEL_CHAIN".into(), "disk,reapi".into()));
+    assert_remote_hit_then_disk_hit(&borrowed(&env));
+    // The entry's blob is the marker and a zstd frame, smaller than the object it holds; the
+    // other blobs are the synthetic Action and its Command and input root.
+    let blobs = grid.cas_files();
+    let entries: Vec<_> = blobs
+        .iter()
+        .filter(|(_, bytes)| bytes.starts_with(b"SCZ1"))
+        .collect();
+    assert_eq!(
+        entries.len(),
+        1,
+        "{:?}",
+        blobs
+            .iter()
+            .map(|(path, bytes)| (path, bytes.len()))
+            .collect::<Vec<_>>()
+    );
+    let dir = fixture("c");
+    let plain = Server::start_with(&[]);
+    compile(&plain, dir.path(), "hello.c");
+    let object = read(&dir.path().join("hello.o"));
+    assert!(
+        entries[0].1.len() < object.len(),
+        "entry blob {} bytes, object {} bytes",
+        entries[0].1.len(),
+        object.len()
+    );
+}
+
+#[cfg(feature = "reapi")]
+#[test]
+fn a_read_only_reapi_level_is_read_and_never_written() {
+    let grid = BuildGrid::start_on_disk();
+    let writer = Server::start_with(&borrowed(&grid.env()));
+    let dir = fixture("c");
+    compile(&writer, dir.path(), "hello.c");
+    writer.wait_for_stats(|stats| count(stats, "cache_writes") == 1);
+    let before = grid.cas_files();
+    assert!(!before.is_empty());
+
+    let mut env = grid.env();
+    env.push(("SCCACHE_MULTILEVEL_CHAIN".into(), "disk,reapi".into()));
+    env.push(("SCCACHE_REAPI_RW_MODE".into(), "READ_ONLY".into()));
+    let reader = Server::start_with(&borrowed(&env));
+    let dir = fixture("c");
+    // A miss: stored on the disk, skipped for REAPI.
+    compile(&reader, dir.path(), "util.c");
+    // A hit from REAPI: written back to the disk only.
+    compile(&reader, dir.path(), "hello.c");
+    let stats = reader.wait_for_stats(|stats| level(stats, 0, "writes") == 2);
+    assert_eq!(level(&stats, 1, "hits"), 1, "{stats:#}");
+    assert_eq!(level(&stats, 1, "writes"), 0, "{stats:#}");
+    assert_eq!(level(&stats, 1, "writes_skipped"), 1, "{stats:#}");
+    assert_eq!(level(&stats, 1, "write_failures"), 0, "{stats:#}");
+    assert_eq!(count(&stats, "cache_writes"), 1, "{stats:#}");
+    assert_eq!(grid.cas_files(), before);
+}
+
+#[cfg(all(feature = "redis", feature = "reapi"))]
+#[test]
+fn three_levels_disk_redis_reapi_serve_from_the_fastest_that_holds_the_entry() {
+    let grid = BuildGrid::start_on_disk();
+    let redis = RedisServer::start(&[]);
+    let chain = |redis: &RedisServer| {
+        let mut env = grid.env();
+        env.push(("SCCACHE_MULTILEVEL_CHAIN".into(), "disk,redis,reapi".into()));
+        env.push(("SCCACHE_REDIS".into(), redis.url()));
+        env
+    };
+    let first = Server::start_with(&borrowed(&chain(&redis)));
+    let first_dir = fixture("c");
+    compile(&first, first_dir.path(), "hello.c");
+    let stats =
+        first.wait_for_stats(|stats| (0..3).all(|index| level(stats, index, "writes") == 1));
+    assert_eq!(count(&stats, "cache_writes"), 1, "{stats:#}");
+    let expected = read(&first_dir.path().join("hello.o"));
+    assert_eq!(redis.cli(&["dbsize"]), "1");
+
+    // A new disk, the same Redis: the hit comes from Redis and REAPI is not asked.
+    let second = Server::start_with(&borrowed(&chain(&redis)));
+    let dir = fixture("c");
+    compile(&second, dir.path(), "hello.c");
+    assert_eq!(read(&dir.path().join("hello.o")), expected);
+    let stats = second.wait_for_stats(|stats| level(stats, 0, "writes") == 1);
+    assert_eq!(level(&stats, 1, "hits"), 1, "{stats:#}");
+    assert_eq!(
+        level(&stats, 2, "hits") + level(&stats, 2, "misses"),
+        0,
+        "{stats:#}"
+    );
+
+    // A new disk and an empty Redis: the hit comes from REAPI, written back to both.
+    let empty = RedisServer::start(&[]);
+    let third = Server::start_with(&borrowed(&chain(&empty)));
+    let dir = fixture("c");
+    compile(&third, dir.path(), "hello.c");
+    assert_eq!(read(&dir.path().join("hello.o")), expected);
+    let stats = third
+        .wait_for_stats(|stats| level(stats, 0, "writes") == 1 && level(stats, 1, "writes") == 1);
+    assert_eq!(count(&stats, "cache_hits.counts.C/C++"), 1, "{stats:#}");
+    assert_eq!(level(&stats, 0, "misses"), 1, "{stats:#}");
+    assert_eq!(level(&stats, 1, "misses"), 1, "{stats:#}");
+    assert_eq!(level(&stats, 2, "hits"), 1, "{stats:#}");
+    assert_eq!(level(&stats, 2, "backfills_from"), 2, "{stats:#}");
+    assert_eq!(empty.cli(&["dbsize"]), "1");
+    // The next hit is the disk's.
+    std::fs::remove_file(dir.path().join("hello.o")).unwrap_or_else(|error| panic!("{error}"));
+    compile(&third, dir.path(), "hello.c");
+    assert_eq!(read(&dir.path().join("hello.o")), expected);
+    assert_eq!(level(&third.stats(), 0, "hits"), 1);
 }

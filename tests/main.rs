@@ -19,12 +19,15 @@ mod daemon;
 mod dropin;
 mod faults;
 mod hostile;
-#[cfg(any(feature = "redis", feature = "s3"))]
+#[cfg(any(feature = "redis", feature = "s3", feature = "reapi"))]
 mod levels;
 mod privacy;
+#[cfg(feature = "reapi")]
+mod reapi;
 #[cfg(feature = "redis")]
 mod redis;
 mod rust_cache;
+mod rust_crates;
 mod rust_native;
 #[cfg(feature = "s3")]
 mod s3;

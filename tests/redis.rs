@@ -11,7 +11,7 @@ use crate::harness::{
     assert_new_source_is_stored_then_hit, assert_success, compile_until_a_write_lands, count,
     fixture, free_port, have, read, reserve_port, run, Server,
 };
-use crate::rust_cache::{assert_cargo_build_shared, LIBRARIES};
+use crate::rust_cache::{assert_cargo_build_shared, CRATES};
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -266,7 +266,7 @@ fn two_servers_share_the_cargo_build_through_redis() {
     let second = Server::start_with(&[("SCCACHE_REDIS", &url)]);
     let stats = assert_cargo_build_shared(&first, &second);
     assert_eq!(count(&stats, "cache_write_errors"), 0, "{stats:#}");
-    assert_eq!(redis.cli(&["dbsize"]), LIBRARIES.to_string());
+    assert_eq!(redis.cli(&["dbsize"]), CRATES.to_string());
 }
 
 #[test]

@@ -12,6 +12,7 @@ use crate::driver_probe::DriverProber;
 use crate::flow::Services;
 use crate::hasher::Hasher;
 use crate::lifecycle::Lifecycle;
+use crate::linker_probe::LinkerProber;
 use crate::listener::{self, Bound, Listener};
 use crate::server_error::ServerError;
 use crate::stats::{Record, StatsKeeper};
@@ -74,6 +75,8 @@ fn start(config: ServerConfig, bound: Bound, token: String) -> Result<(), Server
         Detector::new(dispatcher.clone().recipient(), hasher.clone().recipient()).start();
     let driver_prober =
         DriverProber::new(dispatcher.clone().recipient(), hasher.clone().recipient()).start();
+    let linker_prober =
+        LinkerProber::new(dispatcher.clone().recipient(), hasher.clone().recipient()).start();
     let storage = start_storage(&config, stats.clone().recipient())?;
     // sccache's words and mode names, which tools and its tests look for.
     let mode = if storage.writable {
@@ -87,11 +90,13 @@ fn start(config: ServerConfig, bound: Bound, token: String) -> Result<(), Server
     let services = Services {
         detect: detector.recipient(),
         probe_driver: driver_prober.recipient(),
+        probe_linker: linker_prober.recipient(),
         run: dispatcher.recipient(),
         digest: hasher.clone().recipient(),
         digest_source: hasher.clone().recipient(),
         digest_read_files: hasher.clone().recipient(),
         digest_file: hasher.clone().recipient(),
+        digest_known: hasher.clone().recipient(),
         check_manifest: hasher.clone().recipient(),
         record_read: hasher.recipient(),
         direct: config.direct,
@@ -150,6 +155,10 @@ async fn backend_readable(config: &ServerConfig, backend: &Backend) -> Result<()
         Backend::S3(s3) => crate::storage::s3::check_readable(s3, config.storage_timeout)
             .await
             .map_err(|error| error.to_string()),
+        #[cfg(feature = "reapi")]
+        Backend::Reapi(reapi) => {
+            crate::storage::reapi::check_reachable(reapi, config.storage_timeout).await
+        }
         _ => {
             let _ = config;
             Ok(())
@@ -173,6 +182,7 @@ fn writable(config: &ServerConfig, backend: &Backend) -> bool {
         Backend::Disk => config.disk_mode == CacheMode::ReadWrite,
         Backend::Redis(redis) => redis.mode == CacheMode::ReadWrite,
         Backend::S3(s3) => s3.mode == CacheMode::ReadWrite && !s3.no_credentials,
+        Backend::Reapi(reapi) => reapi.mode == CacheMode::ReadWrite,
         Backend::Chain(levels) => levels.levels.iter().any(|level| writable(config, level)),
     }
 }
@@ -183,6 +193,7 @@ fn level_kind(backend: &Backend) -> &'static str {
         Backend::Disk => LevelName::Disk.as_str(),
         Backend::Redis(_) => LevelName::Redis.as_str(),
         Backend::S3(_) => LevelName::S3.as_str(),
+        Backend::Reapi(_) => LevelName::Reapi.as_str(),
         Backend::Chain(_) => "chain",
     }
 }
@@ -278,6 +289,25 @@ fn start_backend(
         Backend::S3(_) => Err(sccache_core::config::ConfigError::FeatureMissing {
             name: "SCCACHE_BUCKET",
             feature: "s3",
+        }
+        .into()),
+        #[cfg(feature = "reapi")]
+        Backend::Reapi(reapi) => Ok(StorageHandle::of(
+            &crate::storage::reapi::ReapiStorage::new(
+                reapi.clone(),
+                config.storage_timeout,
+                config.max_pending_writes,
+                stats,
+            )
+            .map_err(|error| ServerError::Storage(error.to_string()))?
+            .with_zstd_level(config.zstd_level)
+            .start(),
+        )
+        .read_only(read_only)),
+        #[cfg(not(feature = "reapi"))]
+        Backend::Reapi(_) => Err(sccache_core::config::ConfigError::FeatureMissing {
+            name: "SCCACHE_REAPI_ENDPOINT",
+            feature: "reapi",
         }
         .into()),
         Backend::Chain(_) => Err(ServerError::Storage(

@@ -42,6 +42,11 @@ pub trait Family: Sized + Send + 'static {
         None
     }
 
+    /// The kind of compile the stats count hits and misses of apart (a rust crate type).
+    fn stats_kind(&self) -> Option<String> {
+        None
+    }
+
     /// The compile's key, from everything that decides its outputs. With `early`, a family
     /// that learns its key before the work that found it has finished may look it up at once
     /// (`steps::look_up_early`); the pipeline then uses that lookup instead of its own.

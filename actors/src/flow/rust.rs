@@ -3,7 +3,9 @@
 //!
 //! ```text
 //! Dispatcher  --Run(--emit=dep-info, private out dir)-->  the source files and env-deps
-//! Hasher      --DigestFiles-->  sources, `--extern` crates, `-l static=` libraries
+//!             (a linking compile's also lists the crates it loads: `rust_link`)
+//! Hasher      --DigestKnownFiles-->  sources, `--extern` crates, `-l static=` libraries
+//! rust_link   (a bin, proc-macro, dylib, cdylib)  the linker and what the link reads
 //! (hash_key::rust_key)          the key
 //! ```
 //!
@@ -15,8 +17,9 @@ use crate::detector::CompilerInfo;
 use crate::flow::family::{EarlyRestore, EntryAdapter, Family, Keyed};
 use crate::flow::out_dir::OutDir;
 use crate::flow::read_since::{ReadFiles, ReadSince, Started};
+use crate::flow::rust_link;
 use crate::flow::services::Services;
-use crate::hasher::DigestFiles;
+use crate::linker_probe::DigestKnownFiles;
 use crate::outputs::OutputFile;
 use sccache_core::compiler::rust::{self, DepInfo, RustCompilation};
 use sccache_core::compiler::Parsed;
@@ -61,6 +64,10 @@ impl Family for Rustc {
         Box::new(OutDir::new(&self.compilation))
     }
 
+    fn stats_kind(&self) -> Option<String> {
+        Some(self.compilation.stats_kind().to_owned())
+    }
+
     /// rustc learns nothing early: the key needs every source's digest first.
     async fn key(
         &self,
@@ -82,9 +89,20 @@ impl Family for Rustc {
             markers_in: None,
         };
         let read = ReadSince::new(started_reading, read_files, cwd);
-        let Some(mut inputs) = digest_inputs(services, compilation, request, dep_info).await else {
+        let crate_files = rust_link::crate_files(&dep_info.files);
+        // A link's inputs are found while the sources are digested.
+        let link = rust_link::for_compile(services, info, compilation, &crate_files, request);
+        let (inputs, link) = futures::join!(
+            digest_inputs(services, compilation, request, dep_info),
+            link
+        );
+        let Some(mut inputs) = inputs else {
             return Keyed::Refused("unreadable input");
         };
+        match link {
+            Ok(link) => inputs.link = link,
+            Err(reason) => return Keyed::Refused(reason),
+        }
         if compilation.native_cpu {
             match native_cpu(services, compilation, request).await {
                 Some(native) => inputs.native_cpu = Some(native),
@@ -130,8 +148,18 @@ async fn read_dep_info(
     };
     // A stat of a directory just made in the temporary directory, a metadata call.
     let started = Started::at(dir.path());
-    let args = rust::dep_info_args(&request.args, dir.path().as_os_str());
-    let output = services.run(&request.exe, args, request).await;
+    let mut args = rust::dep_info_args(&request.args, dir.path().as_os_str());
+    let mut listing = None;
+    if compilation.link.is_some() {
+        let (arg, variable) = rust_link::crate_listing_args();
+        args.push(arg);
+        let mut request = request.clone();
+        request.env.push(variable);
+        listing = Some(request);
+    }
+    let output = services
+        .run(&request.exe, args, listing.as_ref().unwrap_or(request))
+        .await;
     match output {
         Ok(output) if output.success() => {}
         Ok(_) => return None,
@@ -209,11 +237,13 @@ async fn digest_inputs(
         .map(|(_, path)| cwd.join(path))
         .chain(compilation.static_libs.iter().map(|path| cwd.join(path)))
         .collect();
+    // Through the digest memo: a linked crate's dep-info lists the sysroot's crates too (a
+    // hundred megabytes), read once per server, then known by their stamps.
     let (sources, libraries) = futures::join!(
-        services.digest.send(DigestFiles {
+        services.digest_known.send(DigestKnownFiles {
             paths: source_paths
         }),
-        services.digest.send(DigestFiles {
+        services.digest_known.send(DigestKnownFiles {
             paths: library_paths
         }),
     );
@@ -244,6 +274,7 @@ async fn digest_inputs(
             .map(|(name, _)| name)
             .collect(),
         native_cpu: None,
+        link: None,
     })
 }
 

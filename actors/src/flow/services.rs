@@ -8,6 +8,7 @@ use crate::detector::Detect;
 use crate::dispatcher::{ProcessOutput, Run, RunError};
 use crate::driver_probe::ProbeDriver;
 use crate::hasher::{DigestFiles, DigestReadFiles, DigestSource};
+use crate::linker_probe::{DigestKnownFiles, ProbeLinker};
 use crate::manifest_files::{CheckManifest, DigestFile, RecordRead};
 use crate::stats::Record;
 use crate::storage::{Lookup, LookupResult, StorageHandle};
@@ -28,11 +29,14 @@ const LOOKUP_TIMEOUT_MARGIN: Duration = Duration::from_millis(500);
 pub struct Services {
     pub detect: Recipient<Detect>,
     pub probe_driver: Recipient<ProbeDriver>,
+    pub probe_linker: Recipient<ProbeLinker>,
     pub run: Recipient<Run>,
     pub digest: Recipient<DigestFiles>,
     pub digest_source: Recipient<DigestSource>,
     pub digest_read_files: Recipient<DigestReadFiles>,
     pub digest_file: Recipient<DigestFile>,
+    /// Files digested through the memo (a link's libraries).
+    pub digest_known: Recipient<DigestKnownFiles>,
     pub check_manifest: Recipient<CheckManifest>,
     pub record_read: Recipient<RecordRead>,
     /// Whether C compiles may use direct mode (`SCCACHE_DIRECT`).

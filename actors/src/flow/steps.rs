@@ -82,6 +82,7 @@ pub async fn run<F: Family>(
                 read,
                 recache,
                 label: info.kind.stats_label(family.language()),
+                kind: family.stats_kind(),
                 targets,
                 request: &request,
                 adapter: &*adapter,
@@ -132,6 +133,8 @@ struct Served<'a> {
     read: Option<Box<ReadSince>>,
     recache: bool,
     label: StatsLabel,
+    /// The family's kind of compile, counted apart (`Family::stats_kind`).
+    kind: Option<String>,
     targets: Vec<OutputFile>,
     request: &'a CompileRequest,
     adapter: &'a dyn EntryAdapter,
@@ -147,10 +150,19 @@ async fn serve(services: &Services, served: Served<'_>) -> (CompileFinished, Opt
         read,
         recache,
         label,
+        kind,
         targets,
         request,
         adapter,
     } = served;
+    let count_kind = |hit: bool| {
+        if let Some(kind) = &kind {
+            services.record(Event::RustCrate {
+                kind: kind.clone(),
+                hit,
+            });
+        }
+    };
     let started = Instant::now();
     let found = if recache {
         services.record(Event::ForcedRecache);
@@ -191,6 +203,7 @@ async fn serve(services: &Services, served: Served<'_>) -> (CompileFinished, Opt
                     label: label.clone(),
                     read: looked_up + restored,
                 });
+                count_kind(true);
                 let finished = CompileFinished {
                     exit_code: Some(0),
                     signal: None,
@@ -207,14 +220,25 @@ async fn serve(services: &Services, served: Served<'_>) -> (CompileFinished, Opt
             }
         }
     }
-    services.record(Event::Miss { label });
     let output = match services
         .run(&request.exe, request.args.clone(), request)
         .await
     {
         Ok(output) => output,
-        Err(error) => return (spawn_failure(error), None, false),
+        Err(error) => {
+            services.record(Event::Miss { label });
+            count_kind(false);
+            return (spawn_failure(error), None, false);
+        }
     };
+    // A compile that fails is a compilation failure, not a miss, as sccache counts it: a
+    // build script's failing probe is no cache miss on every build.
+    if output.success() {
+        services.record(Event::Miss { label });
+        count_kind(false);
+    } else {
+        services.record(Event::FailedCompile);
+    }
     services.record(Event::Compiled {
         duration: output.duration,
         success: output.success(),

@@ -86,6 +86,11 @@ pub struct Stats {
     pub direct_misses: u64,
     /// Why a C compile could not use direct mode (looked up or recorded), by reason.
     pub not_direct: BTreeMap<String, u64>,
+    /// Rust hits by crate type (`lib`, `bin`, `proc-macro`, `build-script`, ...); each is also
+    /// in `cache_hits`.
+    pub rust_crate_hits: BTreeMap<String, u64>,
+    /// Rust misses by crate type; each is also in `cache_misses`.
+    pub rust_crate_misses: BTreeMap<String, u64>,
 }
 
 /// The figures of one level of a chain. The fields up to `write_duration` are sccache's
@@ -219,6 +224,9 @@ pub enum Event {
     Miss {
         label: StatsLabel,
     },
+    /// A compile taken for caching that failed: executed, neither a hit nor a miss (its
+    /// failure is counted by `Compiled`).
+    FailedCompile,
     /// The backend could not be read (counted with the miss that follows).
     ReadError {
         label: StatsLabel,
@@ -259,6 +267,11 @@ pub enum Event {
         level: usize,
         event: LevelEvent,
     },
+    /// A rust hit (`hit`) or miss, by crate type, counted with its `Hit` or `Miss`.
+    RustCrate {
+        kind: String,
+        hit: bool,
+    },
 }
 
 impl Stats {
@@ -281,6 +294,7 @@ impl Stats {
                 self.requests_executed += 1;
                 self.cache_misses.increment(&label);
             }
+            Event::FailedCompile => self.requests_executed += 1,
             Event::ReadError { label } => {
                 self.cache_read_errors += 1;
                 self.cache_errors.increment(&label);
@@ -307,6 +321,12 @@ impl Stats {
             Event::DirectHit => self.direct_hits += 1,
             Event::DirectMiss => self.direct_misses += 1,
             Event::NotDirect(reason) => *self.not_direct.entry(reason).or_default() += 1,
+            Event::RustCrate { kind, hit: true } => {
+                *self.rust_crate_hits.entry(kind).or_default() += 1
+            }
+            Event::RustCrate { kind, hit: false } => {
+                *self.rust_crate_misses.entry(kind).or_default() += 1
+            }
             Event::Levels(names) => {
                 self.multi_level = Some(
                     names

@@ -2,7 +2,7 @@
 //! `SCCACHE_MULTILEVEL_WRITE_ERROR_POLICY`, as sccache spells them.
 //!
 //! It only decides which backends make up the chain and checks that each named one is
-//! configured; the backends' own settings are read by their readers (`redis`, `s3`). It must
+//! configured; the backends' own settings are read by their readers (`redis`, `s3`, `reapi`). It must
 //! not know how a chain is served (that is `sccache-actors`' `storage/chain.rs`).
 
 use super::read::ConfigError;
@@ -26,6 +26,7 @@ pub enum LevelName {
     Disk,
     Redis,
     S3,
+    Reapi,
 }
 
 impl LevelName {
@@ -35,6 +36,7 @@ impl LevelName {
             LevelName::Disk => "disk",
             LevelName::Redis => "redis",
             LevelName::S3 => "s3",
+            LevelName::Reapi => "reapi",
         }
     }
 }
@@ -57,11 +59,13 @@ pub(super) fn chain_names(
             "disk" => LevelName::Disk,
             "redis" => LevelName::Redis,
             "s3" => LevelName::S3,
+            "reapi" => LevelName::Reapi,
             _ => {
                 return Err(ConfigError::Invalid {
                     name: "SCCACHE_MULTILEVEL_CHAIN",
                     value: text,
-                    expected: "backend names separated by commas, each once, from: disk, redis, s3",
+                    expected:
+                        "backend names separated by commas, each once, from: disk, redis, s3, reapi",
                 })
             }
         };

@@ -115,6 +115,12 @@ fn conflicting_backends_are_refused() {
     ])
     .unwrap_err();
     assert!(matches!(error, ConfigError::Conflict { .. }));
+    let error = config(&[
+        ("SCCACHE_REDIS", "redis://127.0.0.1"),
+        ("SCCACHE_REAPI_ENDPOINT", "grpc://127.0.0.1:1"),
+    ])
+    .unwrap_err();
+    assert!(matches!(error, ConfigError::Conflict { .. }));
 }
 
 #[test]
@@ -229,10 +235,12 @@ fn direct_mode_is_on_unless_turned_off() {
 #[test]
 fn a_chain_uses_every_backend_it_names_in_its_order() {
     let config = config(&[
-        ("SCCACHE_MULTILEVEL_CHAIN", "disk, redis,S3"),
+        ("SCCACHE_MULTILEVEL_CHAIN", "disk, redis,S3,REAPI"),
         ("SCCACHE_REDIS", "redis://127.0.0.1:1"),
         ("SCCACHE_BUCKET", "b"),
         ("SCCACHE_REGION", "r"),
+        ("SCCACHE_REAPI_ENDPOINT", "grpc://127.0.0.1:1"),
+        ("SCCACHE_REAPI_RW_MODE", "READ_ONLY"),
     ])
     .unwrap();
     let Backend::Chain(levels) = config.backend else {
@@ -240,7 +248,8 @@ fn a_chain_uses_every_backend_it_names_in_its_order() {
     };
     assert!(matches!(
         levels.levels[..],
-        [Backend::Disk, Backend::Redis(_), Backend::S3(_)]
+        [Backend::Disk, Backend::Redis(_), Backend::S3(_), Backend::Reapi(ref reapi)]
+            if reapi.mode == CacheMode::ReadOnly
     ));
     assert_eq!(levels.write_error_policy, WriteErrorPolicy::L0);
 }
@@ -249,6 +258,7 @@ fn a_chain_uses_every_backend_it_names_in_its_order() {
 fn a_chain_naming_an_unconfigured_unknown_or_repeated_backend_is_an_error() {
     for (chain, expected) in [
         ("disk,redis", "SCCACHE_REDIS"),
+        ("disk,reapi", "SCCACHE_REAPI_ENDPOINT"),
         ("disk,memcached", "SCCACHE_MULTILEVEL_CHAIN"),
         ("disk,disk", "each backend named once"),
     ] {

@@ -167,6 +167,30 @@ fn redis_table_maps_to_the_redis_settings() {
 }
 
 #[test]
+fn reapi_table_maps_to_the_reapi_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "[cache.reapi]\nendpoint = \"grpc://127.0.0.1:8980\"\ninstance = \"main\"\n\
+                token = \"t0k3n\"\nrw_mode = \"READ_ONLY\"\n";
+    let (config, _) = load(dir.path(), "config", text, &[]).unwrap();
+    let Backend::Reapi(reapi) = config.backend else {
+        panic!("not reapi: {:?}", config.backend)
+    };
+    assert_eq!(reapi.address, "127.0.0.1:8980");
+    assert_eq!(reapi.instance, "main");
+    assert_eq!(reapi.token.as_deref(), Some("t0k3n"));
+    assert_eq!(reapi.mode, CacheMode::ReadOnly);
+    let error = load(
+        dir.path(),
+        "config",
+        "[cache.reapi]\nendpoint = \"h:1\"\n",
+        &[],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("cache.reapi.endpoint"), "{error}");
+}
+
+#[test]
 fn s3_encryption_is_refused_and_a_missing_region_names_the_files_keys() {
     let dir = tempfile::tempdir().unwrap();
     let text = "[cache.s3]\nbucket = \"b\"\nregion = \"r\"\nno_credentials = false\n\
@@ -197,8 +221,9 @@ fn ignored_tables_are_reported() {
 #[test]
 fn the_files_multilevel_table_chains_its_backends() {
     let dir = tempfile::tempdir().unwrap();
-    let text = "[cache.multilevel]\nchain = [\"disk\", \"redis\", \"s3\"]\n\
+    let text = "[cache.multilevel]\nchain = [\"disk\", \"redis\", \"s3\", \"reapi\"]\n\
                 write_error_policy = \"all\"\n\
+                [cache.reapi]\nendpoint = \"grpc://127.0.0.1:1\"\ninstance = \"main\"\n\
                 [cache.redis]\nendpoint = \"127.0.0.1:6379\"\nrw_mode = \"READ_ONLY\"\n\
                 [cache.s3]\nbucket = \"b\"\nregion = \"r\"\nno_credentials = false\n";
     let (config, warnings) = load(dir.path(), "config", text, &[]).unwrap();
@@ -207,8 +232,8 @@ fn the_files_multilevel_table_chains_its_backends() {
     };
     assert!(matches!(
         &levels.levels[..],
-        [Backend::Disk, Backend::Redis(redis), Backend::S3(s3)]
-            if redis.mode == CacheMode::ReadOnly && s3.bucket == "b"
+        [Backend::Disk, Backend::Redis(redis), Backend::S3(s3), Backend::Reapi(reapi)]
+            if redis.mode == CacheMode::ReadOnly && s3.bucket == "b" && reapi.instance == "main"
     ));
     assert_eq!(
         levels.write_error_policy,
