@@ -517,9 +517,10 @@ fn a_result_whose_blob_the_server_evicted_is_a_miss() {
     let args = ["-c", "hello.c", "-o", "hello.o"];
     assert_success(&first.compile(dir.path(), "gcc", &args), "hello.c");
     first.wait_for_stats(|stats| count(stats, "cache_writes") == 1);
-    // Two entries of 8 MB each push hello.o's blob out of the 12 MB CAS.
+    // Two entries of 10 MB each (about 7.5 MB compressed: random letters and digits) push
+    // hello.o's blob out of the 12 MB CAS.
     for number in 0..2 {
-        let source = format!("{}int filler_{number};\n", big_source(8 << 20));
+        let source = format!("{}int filler_{number};\n", big_source(10 << 20));
         let name = format!("big{number}.c");
         std::fs::write(dir.path().join(&name), source).unwrap_or_else(|error| panic!("{error}"));
         let output = first.compile(dir.path(), "gcc", &["-c", &name, "-o", "big.o"]);

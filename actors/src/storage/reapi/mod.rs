@@ -198,24 +198,6 @@ impl ReapiStorage {
     }
 }
 
-/// Whether the server of `config` answers: its capabilities are asked once, within `timeout`
-/// (an explicit start's check; the actor asks again on its own channel).
-pub async fn check_reachable(config: &ReapiConfig, timeout: Duration) -> Result<(), String> {
-    let location = link::location(config);
-    let link = Link::new(config, timeout).map_err(|error| error.to_string())?;
-    let remote = Remote {
-        clients: link.clients(),
-        instance: config.instance.clone(),
-        capabilities: Arc::new(OnceCell::new()),
-        uploads: Arc::new(AtomicU64::new(0)),
-    };
-    match tokio::time::timeout(timeout, remote.capabilities()).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(failure)) => Err(format!("{location}: {failure}")),
-        Err(_) => Err(format!("{location}: no answer within {timeout:?}")),
-    }
-}
-
 impl Actor for ReapiStorage {
     type Context = Context<Self>;
 }
