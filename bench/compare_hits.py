@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """Per-hit latency of a C compile for two sccache binaries, measured interleaved in one run.
 
-Usage: bench/compare_hits.py OLD_BINARY NEW_BINARY [--rounds N] [--keep]
+Usage: bench/compare_hits.py OLD_BINARY NEW_BINARY [--rounds N] [--keep] [--new-env NAME=VALUE]...
+
+`--new-env` adds a setting to the new binary's server and clients only (it may be the same
+binary as the old one): e.g. `SCCACHE_MULTILEVEL_CHAIN=disk,redis` with `SCCACHE_REDIS=...`
+compares a hit from a disk level in front of Redis with a hit from the disk cache alone.
 
 Each binary is copied into a directory of its own under the name `sccache` (under any other
 name it would act as a compiler) and gets its own server, started with that binary, with its
@@ -194,7 +198,11 @@ def parse_args(argv):
     parser.add_argument("new", help="the sccache binary to compare with it")
     parser.add_argument("--rounds", type=int, default=200, help="timed rounds (default 200)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument("--new-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for the new binary's server only (repeatable)")
     args = parser.parse_args(argv)
+    if any("=" not in setting for setting in args.new_env):
+        parser.error("--new-env takes NAME=VALUE")
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
     return args
@@ -211,6 +219,7 @@ def main(argv=None):
     try:
         lines = write_sources(work)
         envs = {label: server_env(work, label) for label in LABELS}
+        envs["new"].update(setting.split("=", 1) for setting in args.new_env)
         copies = {label: install_binary(binaries[label], work, label) for label in LABELS}
         for label in LABELS:
             started.append(label)

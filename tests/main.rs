@@ -19,6 +19,8 @@ mod daemon;
 mod dropin;
 mod faults;
 mod hostile;
+#[cfg(any(feature = "redis", feature = "s3", feature = "reapi"))]
+mod levels;
 mod privacy;
 #[cfg(feature = "reapi")]
 mod reapi;

@@ -65,8 +65,12 @@ enum Auth {
     Tls,
 }
 
+/// The `cas_size` of a server whose CAS is a directory (`cas/` in the test's directory) rather
+/// than memory, so that a test can read the blobs it holds.
+const CAS_ON_DISK: &str = "on-disk";
+
 /// One BuildGrid server of a test, killed when dropped.
-struct BuildGrid {
+pub(crate) struct BuildGrid {
     port: u16,
     child: Option<Child>,
     dir: TempDir,
@@ -75,6 +79,30 @@ struct BuildGrid {
 impl BuildGrid {
     fn start(auth: Auth) -> BuildGrid {
         BuildGrid::start_with(auth, "256MB")
+    }
+
+    /// A server without checks of callers whose CAS is on disk (`cas_files`).
+    pub(crate) fn start_on_disk() -> BuildGrid {
+        BuildGrid::start_with(Auth::None, CAS_ON_DISK)
+    }
+
+    /// Every blob the CAS of a `start_on_disk` server holds, with its bytes.
+    pub(crate) fn cas_files(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut found = Vec::new();
+        let mut pending = vec![self.dir.path().join("cas")];
+        while let Some(next) = pending.pop() {
+            for entry in std::fs::read_dir(&next).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else {
+                    let bytes = read(&path);
+                    found.push((path, bytes));
+                }
+            }
+        }
+        found.sort();
+        found
     }
 
     /// A server whose in-memory CAS holds at most `cas_size` (BuildGrid's syntax: `12MB`),
@@ -129,10 +157,17 @@ impl BuildGrid {
             )
             .replace("allow-localhost", "  allow-localhost"),
         };
+        let storage = if cas_size == CAS_ON_DISK {
+            let cas = self.dir.path().join("cas");
+            std::fs::create_dir_all(&cas).unwrap_or_else(|error| panic!("{error}"));
+            format!("!disk-storage &cas\n    path: {}\n", cas.display())
+        } else {
+            format!("!lru-storage &cas\n    size: {cas_size}\n")
+        };
         let config = format!(
             "server:\n  - !channel\n    address: \"127.0.0.1:{port}\"\n{tls}\
              {authorization}\
-             storages:\n  - !lru-storage &cas\n    size: {cas_size}\n\
+             storages:\n  - {storage}\
              caches:\n  - !lru-action-cache &ac\n    storage: *cas\n    max-cached-refs: 10000\n\
              \x20   allow-updates: true\n    cache-failed-actions: true\n\
              instances:\n  - name: {INSTANCE}\n    services:\n      - !action-cache\n\
@@ -266,7 +301,7 @@ impl BuildGrid {
     }
 
     /// The settings of an sccache server using this BuildGrid.
-    fn env(&self) -> Vec<(String, String)> {
+    pub(crate) fn env(&self) -> Vec<(String, String)> {
         vec![
             ("SCCACHE_REAPI_ENDPOINT".to_owned(), self.endpoint()),
             ("SCCACHE_REAPI_INSTANCE".to_owned(), INSTANCE.to_owned()),
@@ -482,9 +517,10 @@ fn a_result_whose_blob_the_server_evicted_is_a_miss() {
     let args = ["-c", "hello.c", "-o", "hello.o"];
     assert_success(&first.compile(dir.path(), "gcc", &args), "hello.c");
     first.wait_for_stats(|stats| count(stats, "cache_writes") == 1);
-    // Two entries of 8 MB each push hello.o's blob out of the 12 MB CAS.
+    // Two entries of 10 MB each (about 7.5 MB compressed: random letters and digits) push
+    // hello.o's blob out of the 12 MB CAS.
     for number in 0..2 {
-        let source = format!("{}int filler_{number};\n", big_source(8 << 20));
+        let source = format!("{}int filler_{number};\n", big_source(10 << 20));
         let name = format!("big{number}.c");
         std::fs::write(dir.path().join(&name), source).unwrap_or_else(|error| panic!("{error}"));
         let output = first.compile(dir.path(), "gcc", &["-c", &name, "-o", "big.o"]);

@@ -26,8 +26,8 @@ const SOURCES: [(&str, &str); 3] = [
 ];
 
 /// One `redis-server` of a test, killed when dropped.
-struct RedisServer {
-    port: u16,
+pub(crate) struct RedisServer {
+    pub(crate) port: u16,
     args: Vec<String>,
     child: Option<Child>,
     dir: TempDir,
@@ -35,7 +35,7 @@ struct RedisServer {
 
 impl RedisServer {
     /// A Redis on a free port with `args` added to its command line.
-    fn start(args: &[&str]) -> RedisServer {
+    pub(crate) fn start(args: &[&str]) -> RedisServer {
         let mut last_error = String::new();
         // Another process may take the free port before Redis binds it: try a few.
         for _ in 0..5 {
@@ -104,26 +104,26 @@ impl RedisServer {
     }
 
     /// Kills the process with SIGKILL, as a crash would.
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
     }
 
-    fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         self.kill();
         if let Err(error) = self.spawn() {
             panic!("cannot restart redis-server: {error}");
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
     /// Runs `redis-cli -p <port> <args>` and returns its output, trimmed.
-    fn cli(&self, args: &[&str]) -> String {
+    pub(crate) fn cli(&self, args: &[&str]) -> String {
         let output = run(Command::new("redis-cli")
             .args(["-p", &self.port.to_string()])
             .args(args)

@@ -61,7 +61,7 @@ pub(crate) fn run_app_in(target: &Path) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-#[cfg(any(feature = "redis", feature = "s3"))]
+#[cfg(any(feature = "redis", feature = "s3", feature = "reapi"))]
 /// The `.rlib` and `.rmeta` files of the libraries in `<target>/debug/deps`, sorted by name.
 fn library_artifacts(target: &Path) -> Vec<String> {
     let deps = target.join("debug").join("deps");
@@ -80,7 +80,7 @@ fn library_artifacts(target: &Path) -> Vec<String> {
     names
 }
 
-#[cfg(any(feature = "redis", feature = "s3"))]
+#[cfg(any(feature = "redis", feature = "s3", feature = "reapi"))]
 /// The cargo fixture shared through a remote cache by two servers with their own `SCCACHE_DIR`s.
 ///
 /// `first` builds a copy of the fixture (every library a miss) and its writes are awaited; the

@@ -31,14 +31,14 @@ const FAKE_SIGNATURE: &str = "AWS4-HMAC-SHA256 \
     Credential=test/20240101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0";
 
 /// A moto S3 server of one test, killed on drop.
-struct Moto {
+pub(crate) struct Moto {
     port: u16,
     child: Child,
 }
 
 impl Moto {
     /// Starts moto on a free port and waits (at most 30 seconds) until it answers HTTP.
-    fn start() -> Moto {
+    pub(crate) fn start() -> Moto {
         let importable = Command::new("python3")
             .args(["-c", "import moto.server"])
             .stdout(Stdio::null())
@@ -109,7 +109,7 @@ impl Moto {
         panic!("cannot restart moto on {}: {last_error}", self.port);
     }
 
-    fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
@@ -120,7 +120,7 @@ impl Moto {
     }
 
     /// Sends one HTTP/1.1 request and returns the status (0 if there was no answer) and the body.
-    fn request(&self, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    pub(crate) fn request(&self, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
         let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
             return (0, Vec::new());
         };
@@ -148,7 +148,7 @@ impl Moto {
         (status, answer[split + 4..].to_vec())
     }
 
-    fn create_bucket(&self, bucket: &str) {
+    pub(crate) fn create_bucket(&self, bucket: &str) {
         let (status, body) = self.request("PUT", &format!("/{bucket}"), b"");
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     }
@@ -165,7 +165,7 @@ impl Moto {
     }
 
     /// The names of every object in the bucket.
-    fn list(&self, bucket: &str) -> Vec<String> {
+    pub(crate) fn list(&self, bucket: &str) -> Vec<String> {
         let (status, body) = self.request("GET", &format!("/{bucket}?list-type=2"), b"");
         let body = String::from_utf8_lossy(&body).to_string();
         assert_eq!(status, 200, "{body}");
@@ -184,7 +184,7 @@ impl Drop for Moto {
 }
 
 /// The settings of a server using `bucket` on `moto` with credentials, plus `extra`.
-fn s3_env(moto: &Moto, bucket: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(crate) fn s3_env(moto: &Moto, bucket: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut env = vec![
         ("AWS_ACCESS_KEY_ID", "test".to_owned()),
         ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),

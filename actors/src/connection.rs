@@ -272,6 +272,16 @@ async fn report(control: Control, direct: bool) -> StatsReport {
             Stats::default()
         });
     let description = control.describe.send(Describe).await.unwrap_or_default();
+    let mut stats = stats;
+    // A chain's levels say where they are; the counters only know their names.
+    for (level, described) in stats
+        .multi_level
+        .iter_mut()
+        .flatten()
+        .zip(&description.levels)
+    {
+        level.location = described.location.clone();
+    }
     StatsReport {
         stats,
         cache_location: description.location,

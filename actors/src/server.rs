@@ -16,11 +16,12 @@ use crate::linker_probe::LinkerProber;
 use crate::listener::{self, Bound, Listener};
 use crate::server_error::ServerError;
 use crate::stats::{Record, StatsKeeper};
+use crate::storage::chain::{level_name, Chain, Level, LevelCounter};
 use crate::storage::disk::DiskStorage;
 use crate::storage::StorageHandle;
 use actix::prelude::*;
 use sccache_core::access;
-use sccache_core::config::{Backend, CacheMode, ServerConfig};
+use sccache_core::config::{Backend, CacheMode, LevelName, Levels, ServerConfig, WriteErrorPolicy};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -122,24 +123,47 @@ fn start(config: ServerConfig, bound: Bound, token: String) -> Result<(), Server
 
 /// Whether the remote cache can be read: an explicit start fails on a cache it cannot use,
 /// where a server started by a compile goes on and counts the errors (Redis reconnects by
-/// itself). The disk cache is not checked here: its directory is made when needed.
+/// itself). The disk cache is not checked here: its directory is made when needed. In a chain,
+/// as in sccache, the write-error policy says which levels must pass: `all` every one, `l0` the
+/// first, `ignore` none.
 async fn storage_readable(config: &ServerConfig) -> Result<(), ServerError> {
-    match &config.backend {
+    let checked: Vec<&Backend> = match &config.backend {
+        Backend::Chain(levels) => match levels.write_error_policy {
+            WriteErrorPolicy::All => levels.levels.iter().collect(),
+            WriteErrorPolicy::L0 => levels.levels.iter().take(1).collect(),
+            WriteErrorPolicy::Ignore => Vec::new(),
+        },
+        backend => vec![backend],
+    };
+    for backend in checked {
+        backend_readable(config, backend).await.map_err(|error| {
+            ServerError::Storage(format!("cache storage failed to read: {error}"))
+        })?;
+    }
+    Ok(())
+}
+
+/// Whether one backend can be read, or why not.
+async fn backend_readable(config: &ServerConfig, backend: &Backend) -> Result<(), String> {
+    match backend {
         #[cfg(feature = "redis")]
         Backend::Redis(redis) => {
             crate::storage::redis::check_reachable(redis, config.storage_timeout)
                 .await
-                .map_err(|error| {
-                    ServerError::Storage(format!("cache storage failed to read: {error}"))
-                })
+                .map_err(|error| error.to_string())
         }
         #[cfg(feature = "s3")]
         Backend::S3(s3) => crate::storage::s3::check_readable(s3, config.storage_timeout)
             .await
-            .map_err(|error| {
-                ServerError::Storage(format!("cache storage failed to read: {error}"))
-            }),
-        _ => Ok(()),
+            .map_err(|error| error.to_string()),
+        // Not checked, alone or as a level: a REAPI server that cannot be used (down, a wrong
+        // instance, token or authority) is counted as read errors and failed writes, and the
+        // server starts.
+        Backend::Reapi(_) => Ok(()),
+        _ => {
+            let _ = config;
+            Ok(())
+        }
     }
 }
 
@@ -148,6 +172,77 @@ fn start_storage(
     stats: Recipient<Record>,
 ) -> Result<StorageHandle, ServerError> {
     match &config.backend {
+        Backend::Chain(levels) => start_chain(config, levels, stats),
+        backend => start_backend(config, backend, stats),
+    }
+}
+
+/// Whether `backend` takes writes, by its settings.
+fn writable(config: &ServerConfig, backend: &Backend) -> bool {
+    match backend {
+        Backend::Disk => config.disk_mode == CacheMode::ReadWrite,
+        Backend::Redis(redis) => redis.mode == CacheMode::ReadWrite,
+        Backend::S3(s3) => s3.mode == CacheMode::ReadWrite && !s3.no_credentials,
+        Backend::Reapi(reapi) => reapi.mode == CacheMode::ReadWrite,
+        Backend::Chain(levels) => levels.levels.iter().any(|level| writable(config, level)),
+    }
+}
+
+/// The name a chain gives `backend`.
+fn level_kind(backend: &Backend) -> &'static str {
+    match backend {
+        Backend::Disk => LevelName::Disk.as_str(),
+        Backend::Redis(_) => LevelName::Redis.as_str(),
+        Backend::S3(_) => LevelName::S3.as_str(),
+        Backend::Reapi(_) => LevelName::Reapi.as_str(),
+        Backend::Chain(_) => "chain",
+    }
+}
+
+/// Starts each level's backend with its own `LevelCounter` as its stats, then the chain.
+fn start_chain(
+    config: &ServerConfig,
+    levels: &Levels,
+    stats: Recipient<Record>,
+) -> Result<StorageHandle, ServerError> {
+    let first_writable = levels
+        .levels
+        .iter()
+        .position(|backend| writable(config, backend));
+    let mut chain = Vec::with_capacity(levels.levels.len());
+    for (index, backend) in levels.levels.iter().enumerate() {
+        let level_writable = writable(config, backend);
+        let counts_failures = match levels.write_error_policy {
+            WriteErrorPolicy::Ignore => false,
+            WriteErrorPolicy::L0 => first_writable == Some(index),
+            WriteErrorPolicy::All => level_writable,
+        };
+        let counter = LevelCounter::new(
+            index,
+            first_writable == Some(index),
+            counts_failures,
+            stats.clone(),
+        )
+        .start();
+        let storage = start_backend(config, backend, counter.clone().recipient())?;
+        chain.push(Level {
+            name: level_name(index, level_kind(backend)),
+            storage,
+            write_back: counter.recipient(),
+        });
+    }
+    let read_only = first_writable.is_none();
+    Ok(StorageHandle::of(&Chain::new(chain, stats).start()).read_only(read_only))
+}
+
+/// Starts one backend, reporting its writes to `stats`.
+fn start_backend(
+    config: &ServerConfig,
+    backend: &Backend,
+    stats: Recipient<Record>,
+) -> Result<StorageHandle, ServerError> {
+    let read_only = !writable(config, backend);
+    match backend {
         Backend::Disk => Ok(StorageHandle::of(
             &DiskStorage::new(
                 config.cache_dir.clone(),
@@ -155,10 +250,10 @@ fn start_storage(
                 config.max_pending_writes,
                 stats,
             )
-            .read_only(config.disk_mode == CacheMode::ReadOnly)
+            .read_only(read_only)
             .start(),
         )
-        .read_only(config.disk_mode == CacheMode::ReadOnly)),
+        .read_only(read_only)),
         #[cfg(feature = "redis")]
         Backend::Redis(redis) => Ok(StorageHandle::of(
             &crate::storage::redis::RedisStorage::new(
@@ -168,9 +263,10 @@ fn start_storage(
                 stats,
             )
             .map_err(|error| ServerError::Storage(error.to_string()))?
+            .with_zstd_level(config.zstd_level)
             .start(),
         )
-        .read_only(redis.mode == CacheMode::ReadOnly)),
+        .read_only(read_only)),
         #[cfg(not(feature = "redis"))]
         Backend::Redis(_) => Err(sccache_core::config::ConfigError::FeatureMissing {
             name: "SCCACHE_REDIS",
@@ -186,9 +282,10 @@ fn start_storage(
                 stats,
             )
             .map_err(|error| ServerError::Storage(error.to_string()))?
+            .with_zstd_level(config.zstd_level)
             .start(),
         )
-        .read_only(s3.mode == CacheMode::ReadOnly || s3.no_credentials)),
+        .read_only(read_only)),
         #[cfg(not(feature = "s3"))]
         Backend::S3(_) => Err(sccache_core::config::ConfigError::FeatureMissing {
             name: "SCCACHE_BUCKET",
@@ -204,14 +301,18 @@ fn start_storage(
                 stats,
             )
             .map_err(|error| ServerError::Storage(error.to_string()))?
+            .with_zstd_level(config.zstd_level)
             .start(),
         )
-        .read_only(reapi.mode == CacheMode::ReadOnly)),
+        .read_only(read_only)),
         #[cfg(not(feature = "reapi"))]
         Backend::Reapi(_) => Err(sccache_core::config::ConfigError::FeatureMissing {
             name: "SCCACHE_REAPI_ENDPOINT",
             feature: "reapi",
         }
         .into()),
+        Backend::Chain(_) => Err(ServerError::Storage(
+            "a chain of caches cannot be a level of a chain".to_owned(),
+        )),
     }
 }

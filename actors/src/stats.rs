@@ -51,6 +51,6 @@ impl Handler<Zero> for StatsKeeper {
     type Result = ();
 
     fn handle(&mut self, _: Zero, _: &mut Context<Self>) {
-        self.stats = Stats::default();
+        self.stats = self.stats.zeroed();
     }
 }

@@ -6,7 +6,7 @@
 //! it. This module only formats; it does not talk to the server or decide any figure.
 
 use sccache_core::size::format_size;
-use sccache_core::stats::{PerLanguageCount, Stats, StatsReport};
+use sccache_core::stats::{LevelStats, PerLanguageCount, Stats, StatsReport};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -111,6 +111,9 @@ pub fn render_text(report: &StatsReport, advanced: bool) -> String {
         text.push('\n');
     }
     push_text(&mut text, "Cache location", &report.cache_location);
+    for level in stats.multi_level.iter().flatten() {
+        push_text(&mut text, &format!("  {}", level.name), &level.location);
+    }
     if let (true, Some(mode)) = (advanced, report.effective_cache_mode) {
         push_text(&mut text, "Effective cache mode", &format!("{mode:?}"));
     }
@@ -233,7 +236,47 @@ fn counter_rows(stats: &Stats, advanced: bool) -> Vec<Row> {
         Row::with_suffix("Average cache read hit", seconds(stats.average_read_hit())),
         Row::count("Failed distributed compilations", stats.dist_errors),
     ]);
+    if let Some(levels) = &stats.multi_level {
+        level_rows(&mut rows, levels);
+    }
     rows
+}
+
+/// A chain's figures per level, fastest first, under sccache's labels (its order: hits,
+/// misses, rate, writes, failures, write-backs, times) with ours after them.
+fn level_rows(rows: &mut Vec<Row>, levels: &[LevelStats]) {
+    rows.push(Row::count("Multi-level cache levels", levels.len() as u64));
+    for level in levels {
+        let name = &level.name;
+        rows.extend([
+            Row::count(format!("  {name} hits"), level.hits),
+            Row::count(format!("  {name} misses"), level.misses),
+            Row::with_suffix(
+                format!("  {name} hit rate"),
+                hit_rate(level.hits, level.misses),
+            ),
+            Row::count(format!("  {name} writes"), level.writes),
+            Row::count(format!("  {name} write failures"), level.write_failures),
+            Row::count(format!("  {name} backfills from"), level.backfills_from),
+            Row::count(format!("  {name} backfills to"), level.backfills_to),
+            Row::with_suffix(
+                format!("  {name} avg cache write"),
+                seconds(level.average_write()),
+            ),
+            Row::with_suffix(
+                format!("  {name} avg cache read hit"),
+                seconds(level.average_read_hit()),
+            ),
+            Row::with_suffix(
+                format!("  {name} avg cache read"),
+                seconds(level.average_read()),
+            ),
+            Row::count(format!("  {name} read errors"), level.errors),
+            Row::count(format!("  {name} corrupt entries"), level.corrupt),
+            Row::count(format!("  {name} writes skipped"), level.writes_skipped),
+            Row::count(format!("  {name} writes dropped"), level.writes_dropped),
+        ]);
+    }
 }
 
 fn size_rows(report: &StatsReport) -> Vec<Row> {
@@ -494,6 +537,75 @@ mod tests {
                 "{field} missing in {json}"
             );
         }
+    }
+
+    #[test]
+    fn a_chains_levels_are_shown_and_read_by_sccaches_schema() {
+        let mut report = sample();
+        report.stats.multi_level = Some(vec![
+            LevelStats {
+                name: "L0 (disk)".into(),
+                location: "Local disk: \"/c\"".into(),
+                hits: 2,
+                misses: 1,
+                hit_duration: Duration::from_millis(4),
+                ..LevelStats::default()
+            },
+            LevelStats {
+                name: "L1 (redis)".into(),
+                location: "Redis: redis://127.0.0.1:6379".into(),
+                hits: 1,
+                writes: 1,
+                write_duration: Duration::from_millis(3),
+                ..LevelStats::default()
+            },
+        ]);
+        let json = render(&report, StatsFormat::Json, false).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        // sccache 0.19's `LevelStats`: every field it requires, durations as serde writes them.
+        let levels = value["stats"]["multi_level"].as_array().unwrap();
+        assert_eq!(levels.len(), 2);
+        for level in levels {
+            for text in ["name", "location"] {
+                assert!(level[text].is_string(), "{text} in {level}");
+            }
+            for count in [
+                "hits",
+                "misses",
+                "writes",
+                "write_failures",
+                "backfills_from",
+                "backfills_to",
+            ] {
+                assert!(level[count].is_u64(), "{count} in {level}");
+            }
+            for duration in ["hit_duration", "write_duration"] {
+                assert!(level[duration]["secs"].is_u64(), "{duration} in {level}");
+                assert!(level[duration]["nanos"].is_u64(), "{duration} in {level}");
+            }
+        }
+        assert_eq!(
+            (&levels[0]["hits"], &levels[1]["writes"]),
+            (&2.into(), &1.into())
+        );
+        let text = render_text(&report, false);
+        assert!(
+            line(&text, "Multi-level cache levels").ends_with(" 2"),
+            "{text}"
+        );
+        assert!(line(&text, "  L0 (disk) hits").ends_with(" 2"), "{text}");
+        assert!(
+            line(&text, "  L0 (disk) avg cache read hit").ends_with("0.002000 s"),
+            "{text}"
+        );
+        assert!(
+            line(&text, "  L1 (redis) avg cache write").ends_with("0.003000 s"),
+            "{text}"
+        );
+        assert!(
+            line(&text, "  L1 (redis)").ends_with("redis://127.0.0.1:6379"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! What every storage backend actor answers to, and the helpers they share.
 //!
-//! Each backend (disk, Redis, S3, REAPI) is its own actor handling `Lookup`, `Store` and `Describe`.
+//! Each backend (disk, Redis, S3, REAPI) is its own actor handling `Lookup`, `Store` and
+//! `Describe`; so is the `Chain` of several of them (`chain/`).
 //! The compile flow holds only `Recipient`s of these messages, so it never knows which
 //! backend it talks to. Backends own their failures: a `Lookup` answers `Miss`, `Corrupt`,
 //! `Error` or `Hit`, never a Rust error; a `Store` reports its duration or its failure to the
 //! stats actor itself, because nobody waits for it.
 
+pub mod chain;
 pub mod disk;
 #[cfg(feature = "reapi")]
 pub mod reapi;
@@ -19,6 +21,7 @@ mod test_support;
 use crate::stats::Record;
 use actix::prelude::*;
 use sccache_core::entry::{CacheEntry, EntryError};
+use sccache_core::entry_codec;
 use sccache_core::hash_key::CacheKey;
 use sccache_core::stats::Event;
 
@@ -64,6 +67,8 @@ pub struct Description {
     pub note: Option<String>,
     /// Whether the backend only reads (sccache's `effective_cache_mode`).
     pub read_only: bool,
+    /// A chain's levels, fastest first; empty for a single backend.
+    pub levels: Vec<Description>,
 }
 
 /// The backend's recipients, as the compile flow and the connection hold them.
@@ -133,6 +138,19 @@ impl PendingWrites {
     }
 }
 
+/// Decodes the bytes a remote backend fetched for `key`: decompressed first when they were
+/// stored compressed (`entry_codec`; older entries were not), then as `decode_fetched`. A blob
+/// that does not decompress, or would decompress to more than an entry may hold, is `Corrupt`.
+pub fn decode_remote(bytes: Vec<u8>, key: &CacheKey) -> LookupResult {
+    match entry_codec::decompress(bytes) {
+        Ok(bytes) => decode_fetched(&bytes, key),
+        Err(error) => {
+            log::warn!("{error}");
+            LookupResult::Corrupt
+        }
+    }
+}
+
 /// Decodes the bytes fetched for `key` into a lookup answer; the caller removes the entry on
 /// `Corrupt`. An entry that records another key (a file copied or renamed into this key's
 /// place) is as unusable as a torn one, and is answered the same way: `Corrupt`.
@@ -147,9 +165,38 @@ pub fn decode_fetched(bytes: &[u8], key: &CacheKey) -> LookupResult {
     }
 }
 
+/// `entry` as a remote backend stores it under `key`: encoded, then compressed at `level`.
+/// Runs on the blocking pool.
+pub fn encode_remote(entry: &CacheEntry, key: &CacheKey, level: i32) -> Result<Vec<u8>, String> {
+    let encoded = entry.encode(key).map_err(|error| error.to_string())?;
+    entry_codec::compress(&encoded, level).map_err(|error| error.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compressed_and_uncompressed_entries_both_decode_and_a_broken_blob_is_corrupt() {
+        let key = CacheKey([4; 32]);
+        let entry = CacheEntry {
+            stdout: b"hello hello hello hello".to_vec(),
+            ..CacheEntry::default()
+        };
+        let encoded = entry.encode(&key).unwrap();
+        let compressed = encode_remote(&entry, &key, 3).unwrap();
+        for bytes in [encoded, compressed.clone()] {
+            assert!(matches!(
+                decode_remote(bytes, &key),
+                LookupResult::Hit(found) if *found == entry
+            ));
+        }
+        let truncated = compressed[..compressed.len() - 3].to_vec();
+        assert!(matches!(
+            decode_remote(truncated, &key),
+            LookupResult::Corrupt
+        ));
+    }
 
     #[test]
     fn an_entry_fetched_under_another_key_is_corrupt() {

@@ -12,6 +12,7 @@ pub mod compiler;
 pub mod config;
 pub mod direct;
 pub mod entry;
+pub mod entry_codec;
 pub mod framing;
 pub mod handshake;
 pub mod hash_key;

@@ -67,9 +67,9 @@ pub struct Stats {
     pub dist_compiles: BTreeMap<String, u64>,
     /// sccache's failed distributed compiles; always zero here, for the same reason.
     pub dist_errors: u64,
-    /// sccache's per-level figures of a multi-level cache; always `null` here (one backend at
-    /// a time), present so that sccache's readers find the field.
-    pub multi_level: Option<()>,
+    /// sccache's per-level figures of a cache in levels (`SCCACHE_MULTILEVEL_CHAIN`), fastest
+    /// first; `null` with a single backend.
+    pub multi_level: Option<Vec<LevelStats>>,
     /// Entries found corrupt or truncated (each also counts as a read error and a miss).
     pub corrupt_entries: u64,
     /// Cache writes not made: too many were already pending for the backend, or the entry alone
@@ -91,6 +91,120 @@ pub struct Stats {
     pub rust_crate_hits: BTreeMap<String, u64>,
     /// Rust misses by crate type; each is also in `cache_misses`.
     pub rust_crate_misses: BTreeMap<String, u64>,
+}
+
+/// The figures of one level of a chain. The fields up to `write_duration` are sccache's
+/// (`LevelStats` in its JSON, same names and units); the rest are ours.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LevelStats {
+    /// `L0 (disk)`, `L1 (redis)`...
+    pub name: String,
+    /// What the backend calls itself (filled in when a report is made).
+    pub location: String,
+    pub hits: u64,
+    /// Lookups this level answered without the entry (a hit in a slower level or none at all).
+    pub misses: u64,
+    /// Writes that finished, write-backs included.
+    pub writes: u64,
+    pub write_failures: u64,
+    /// Hits here written back to faster levels (one per faster level written).
+    pub backfills_from: u64,
+    /// Write-backs into this level from a slower level's hit.
+    pub backfills_to: u64,
+    /// Time spent by the lookups that hit here.
+    pub hit_duration: Duration,
+    /// Time spent by the writes that finished here.
+    pub write_duration: Duration,
+    /// Lookups that could not read this level (each also counted as a miss here).
+    pub errors: u64,
+    /// Entries found corrupt here and removed (each also counted as a miss here).
+    pub corrupt: u64,
+    /// Time spent by every lookup of this level, hit or not.
+    pub read_duration: Duration,
+    /// Writes not made: the level is read-only.
+    pub writes_skipped: u64,
+    /// Writes not made: too many were pending for this level.
+    pub writes_dropped: u64,
+}
+
+impl LevelStats {
+    /// Lookups this level answered, one way or another.
+    pub fn lookups(&self) -> u64 {
+        self.hits + self.misses
+    }
+
+    pub fn average_read(&self) -> Duration {
+        average(self.read_duration, self.lookups())
+    }
+
+    pub fn average_read_hit(&self) -> Duration {
+        average(self.hit_duration, self.hits)
+    }
+
+    pub fn average_write(&self) -> Duration {
+        average(self.write_duration, self.writes)
+    }
+
+    fn apply(&mut self, event: LevelEvent) {
+        match event {
+            LevelEvent::Hit { read } => {
+                self.hits += 1;
+                self.hit_duration += read;
+                self.read_duration += read;
+            }
+            LevelEvent::Miss { read } => {
+                self.misses += 1;
+                self.read_duration += read;
+            }
+            LevelEvent::ReadError { read } => {
+                self.errors += 1;
+                self.misses += 1;
+                self.read_duration += read;
+            }
+            LevelEvent::Corrupt { read } => {
+                self.corrupt += 1;
+                self.misses += 1;
+                self.read_duration += read;
+            }
+            LevelEvent::WriteFinished { duration } => {
+                self.writes += 1;
+                self.write_duration += duration;
+            }
+            LevelEvent::WriteFailed => self.write_failures += 1,
+            LevelEvent::WriteSkipped => self.writes_skipped += 1,
+            LevelEvent::WriteDropped => self.writes_dropped += 1,
+            LevelEvent::BackfillFrom => self.backfills_from += 1,
+            LevelEvent::BackfillTo => self.backfills_to += 1,
+        }
+    }
+}
+
+/// What happened at one level of a chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LevelEvent {
+    Hit {
+        read: Duration,
+    },
+    Miss {
+        read: Duration,
+    },
+    ReadError {
+        read: Duration,
+    },
+    Corrupt {
+        read: Duration,
+    },
+    WriteFinished {
+        duration: Duration,
+    },
+    WriteFailed,
+    WriteSkipped,
+    WriteDropped,
+    /// A hit here is being written back to a faster level.
+    BackfillFrom,
+    /// A slower level's hit is being written back here.
+    BackfillTo,
 }
 
 /// Something that happened, for the stats actor to count.
@@ -146,6 +260,13 @@ pub enum Event {
     DirectMiss,
     /// A C compile that could not use direct mode, with the reason.
     NotDirect(String),
+    /// The cache is a chain of these levels (their names, fastest first); sent once at start.
+    Levels(Vec<String>),
+    /// Something happened at the level of index `level`.
+    Level {
+        level: usize,
+        event: LevelEvent,
+    },
     /// A rust hit (`hit`) or miss, by crate type, counted with its `Hit` or `Miss`.
     RustCrate {
         kind: String,
@@ -206,6 +327,42 @@ impl Stats {
             Event::RustCrate { kind, hit: false } => {
                 *self.rust_crate_misses.entry(kind).or_default() += 1
             }
+            Event::Levels(names) => {
+                self.multi_level = Some(
+                    names
+                        .into_iter()
+                        .map(|name| LevelStats {
+                            name,
+                            ..LevelStats::default()
+                        })
+                        .collect(),
+                )
+            }
+            Event::Level { level, event } => {
+                if let Some(stats) = self
+                    .multi_level
+                    .as_mut()
+                    .and_then(|levels| levels.get_mut(level))
+                {
+                    stats.apply(event);
+                }
+            }
+        }
+    }
+
+    /// Every counter at zero, the levels of a chain still named.
+    pub fn zeroed(&self) -> Stats {
+        Stats {
+            multi_level: self.multi_level.as_ref().map(|levels| {
+                levels
+                    .iter()
+                    .map(|level| LevelStats {
+                        name: level.name.clone(),
+                        ..LevelStats::default()
+                    })
+                    .collect()
+            }),
+            ..Stats::default()
         }
     }
 
@@ -231,12 +388,8 @@ fn average(total: Duration, count: u64) -> Duration {
 }
 
 /// Whether the server writes to its cache, as sccache's JSON names it
-/// (`effective_cache_mode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum CacheMode {
-    ReadOnly,
-    ReadWrite,
-}
+/// (`effective_cache_mode`): the settings' own `CacheMode`, one enum for both.
+pub use crate::config::CacheMode;
 
 /// What `--show-stats` receives: the counters and what the storage backend says of itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -305,6 +458,36 @@ mod tests {
             });
         }
         assert_eq!(stats.average_write(), Duration::from_millis(2));
+    }
+
+    #[test]
+    fn level_events_count_in_their_level_and_zeroing_keeps_the_names() {
+        let mut stats = Stats::default();
+        stats.apply(Event::Levels(vec!["L0 (disk)".into(), "L1 (redis)".into()]));
+        stats.apply(Event::Level {
+            level: 0,
+            event: LevelEvent::Miss {
+                read: Duration::from_millis(1),
+            },
+        });
+        stats.apply(Event::Level {
+            level: 1,
+            event: LevelEvent::Hit {
+                read: Duration::from_millis(3),
+            },
+        });
+        stats.apply(Event::Level {
+            level: 7,
+            event: LevelEvent::WriteFailed,
+        });
+        let levels = stats.multi_level.clone().unwrap();
+        assert_eq!((levels[0].hits, levels[0].misses), (0, 1));
+        assert_eq!((levels[1].hits, levels[1].misses), (1, 0));
+        assert_eq!(levels[1].average_read_hit(), Duration::from_millis(3));
+        let zeroed = stats.zeroed();
+        let levels = zeroed.multi_level.unwrap();
+        assert_eq!(levels[1].name, "L1 (redis)");
+        assert_eq!(levels[1].hits, 0);
     }
 
     #[test]

@@ -273,6 +273,7 @@ impl Handler<Describe> for DiskStorage {
             max_size: Some(self.max_size),
             note: None,
             read_only: self.read_only,
+            levels: Vec::new(),
         })
     }
 }

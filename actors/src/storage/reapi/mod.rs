@@ -1,7 +1,9 @@
 //! The REAPI backend: the `ReapiStorage` actor keeps entries in a Remote Execution API v2
 //! server (BuildGrid, Buildbarn, bazel-remote, NativeLink, BuildBuddy...) that a team's build
 //! farm already runs: each entry is one CAS blob, found through an ActionResult in the
-//! ActionCache under a synthetic Action that carries the key (`mapping`).
+//! ActionCache under a synthetic Action that carries the key (`mapping`). The blob is the entry
+//! compressed as every remote backend stores it (`encode_remote`), so its digest is that of the
+//! compressed bytes.
 //!
 //! The actor owns the channel and the bookkeeping around it. Creating it checks the settings
 //! but connects nothing; the first message makes a lazily connecting channel, so a server that
@@ -24,7 +26,9 @@ mod remote;
 
 pub use link::ReapiSetupError;
 
-use super::{decode_fetched, Describe, Description, Lookup, LookupResult, PendingWrites, Store};
+use super::{
+    decode_remote, encode_remote, Describe, Description, Lookup, LookupResult, PendingWrites, Store,
+};
 use crate::stats::Record;
 use actix::prelude::*;
 use link::Link;
@@ -64,6 +68,8 @@ pub struct ReapiStorage {
     /// Whether the last round trip failed, so that an outage is logged once as a warning.
     failing: bool,
     capabilities: Arc<OnceCell<remote::Capabilities>>,
+    /// The zstd level entries are compressed at before they are stored.
+    zstd_level: i32,
 }
 
 impl ReapiStorage {
@@ -88,7 +94,14 @@ impl ReapiStorage {
             generation: 0,
             failing: false,
             capabilities: Arc::new(OnceCell::new()),
+            zstd_level: sccache_core::entry_codec::DEFAULT_ZSTD_LEVEL,
         })
+    }
+
+    /// The same backend, compressing entries at zstd `level` (`SCCACHE_CACHE_ZSTD_LEVEL`).
+    pub fn with_zstd_level(mut self, level: i32) -> Self {
+        self.zstd_level = level;
+        self
     }
 
     fn record(&self, event: Event) {
@@ -206,13 +219,11 @@ impl Handler<Lookup> for ReapiStorage {
                         log::warn!("{location}: entry {key}: {reason}");
                         LookupResult::Corrupt
                     }
-                    Ok(Fetched::Found(bytes)) => {
-                        spawn_blocking(move || decode_fetched(&bytes, &key))
-                            .await
-                            .unwrap_or_else(|error| {
-                                LookupResult::Error(format!("decoding task failed: {error}"))
-                            })
-                    }
+                    Ok(Fetched::Found(bytes)) => spawn_blocking(move || decode_remote(bytes, &key))
+                        .await
+                        .unwrap_or_else(|error| {
+                            LookupResult::Error(format!("decoding task failed: {error}"))
+                        }),
                     Err(failure) => LookupResult::Error(format!("{location}: {failure}")),
                 }
             }
@@ -235,12 +246,14 @@ impl Handler<Store> for ReapiStorage {
         }
         let key = message.key;
         let entry = message.entry;
+        let level = self.zstd_level;
         let write = self.with_remote(self.timeout * STORE_TIMEOUTS, move |remote| async move {
             let started = Instant::now();
-            let blob = spawn_blocking(move || entry.encode(&key).map(mapping::Blob::new))
-                .await
-                .map_err(|error| Failure::Local(format!("encoding task failed: {error}")))?
-                .map_err(|error| Failure::Local(error.to_string()))?;
+            let blob =
+                spawn_blocking(move || encode_remote(&entry, &key, level).map(mapping::Blob::new))
+                    .await
+                    .map_err(|error| Failure::Local(format!("encoding task failed: {error}")))?
+                    .map_err(Failure::Local)?;
             let stored = remote.store(&key, blob).await?;
             Ok((stored, started.elapsed()))
         });
@@ -272,6 +285,7 @@ impl Handler<Describe> for ReapiStorage {
             max_size: None,
             note: Some("a REAPI server does not report its size".to_owned()),
             read_only: self.declines_writes(),
+            levels: Vec::new(),
         })
     }
 }

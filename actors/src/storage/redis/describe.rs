@@ -48,6 +48,7 @@ impl Handler<Describe> for RedisStorage {
                     _ => None,
                 },
                 read_only,
+                levels: Vec::new(),
             },
             Ok((used, Err(note))) => Description {
                 location,
@@ -55,6 +56,7 @@ impl Handler<Describe> for RedisStorage {
                 max_size: None,
                 note: Some(note),
                 read_only,
+                levels: Vec::new(),
             },
             Err(failure) => Description {
                 location,
@@ -62,6 +64,7 @@ impl Handler<Describe> for RedisStorage {
                 max_size: None,
                 note: Some(format!("Redis is unreachable: {failure}")),
                 read_only,
+                levels: Vec::new(),
             },
         }))
     }

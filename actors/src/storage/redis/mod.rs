@@ -20,7 +20,7 @@ mod link;
 
 pub use link::RedisSetupError;
 
-use super::{decode_fetched, Lookup, LookupResult, PendingWrites, Store};
+use super::{decode_remote, encode_remote, Lookup, LookupResult, PendingWrites, Store};
 use crate::stats::Record;
 use actix::prelude::*;
 use futures::future::{BoxFuture, FutureExt, Shared};
@@ -55,6 +55,8 @@ pub struct RedisStorage {
     generation: u64,
     /// Whether the last round trip failed, so that an outage is logged once as a warning.
     failing: bool,
+    /// The zstd level entries are stored at (`SCCACHE_CACHE_ZSTD_LEVEL`).
+    zstd_level: i32,
 }
 
 /// The state of the actor's connection.
@@ -148,7 +150,14 @@ impl RedisStorage {
             link: Link::Idle,
             generation: 0,
             failing: false,
+            zstd_level: sccache_core::entry_codec::DEFAULT_ZSTD_LEVEL,
         })
+    }
+
+    /// The same backend, storing entries compressed at `level`.
+    pub fn with_zstd_level(mut self, level: i32) -> Self {
+        self.zstd_level = level;
+        self
     }
 
     fn record(&self, event: Event) {
@@ -315,7 +324,7 @@ impl Handler<Lookup> for RedisStorage {
 async fn decode(fetched: Result<Option<Vec<u8>>, Failure>, key: CacheKey) -> LookupResult {
     match fetched {
         Ok(None) => LookupResult::Miss,
-        Ok(Some(bytes)) => spawn_blocking(move || decode_fetched(&bytes, &key))
+        Ok(Some(bytes)) => spawn_blocking(move || decode_remote(bytes, &key))
             .await
             .unwrap_or_else(|error| LookupResult::Error(format!("decoding task failed: {error}"))),
         Err(failure) => LookupResult::Error(failure.to_string()),
@@ -338,27 +347,45 @@ impl Handler<Store> for RedisStorage {
         let cache_key = message.key;
         let entry = message.entry;
         let expiration = self.expiration;
-        let write = self.with_connection(ctx, move |mut connection| async move {
-            let started = Instant::now();
-            let bytes = spawn_blocking(move || entry.encode(&cache_key))
-                .await
-                .map_err(|error| Failure::Local(format!("encoding task failed: {error}")))?
-                .map_err(|error| Failure::Local(error.to_string()))?;
-            let mut command = redis::cmd("SET");
-            command.arg(&key).arg(bytes);
-            if let Some(expiration) = expiration {
-                command.arg("EX").arg(expiration.as_secs().max(1));
-            }
-            connection
-                .query::<()>(&command)
-                .await
-                .map_err(Failure::Command)?;
-            Ok(started.elapsed())
+        let level = self.zstd_level;
+        let started = Instant::now();
+        // Encoding and compressing a large entry is our work, not Redis's: it runs before the
+        // round trip, whose time limit is Redis's alone.
+        let encoding = spawn_blocking(move || encode_remote(&entry, &cache_key, level));
+        let write = encoding.into_actor(self).then(move |encoded, actor, ctx| {
+            let bytes = match encoded {
+                Ok(Ok(bytes)) => bytes,
+                Ok(Err(reason)) => {
+                    return ActorFutureExt::boxed_local(fut::ready(Err(Failure::Local(reason))))
+                }
+                Err(error) => {
+                    return ActorFutureExt::boxed_local(fut::ready(Err(Failure::Local(format!(
+                        "encoding task failed: {error}"
+                    )))))
+                }
+            };
+            let round_trip = actor.with_connection(ctx, move |mut connection| async move {
+                let mut command = redis::cmd("SET");
+                command.arg(&key).arg(bytes);
+                if let Some(expiration) = expiration {
+                    command.arg("EX").arg(expiration.as_secs().max(1));
+                }
+                connection
+                    .query::<()>(&command)
+                    .await
+                    .map_err(Failure::Command)?;
+                Ok(started.elapsed())
+            });
+            ActorFutureExt::boxed_local(round_trip)
         });
         ctx.spawn(write.map(|result, actor, _| {
             actor.pending_writes.finished();
             match result {
                 Ok(duration) => actor.record(Event::WriteFinished { duration }),
+                Err(Failure::Local(reason)) => {
+                    log::warn!("{}: cannot store an entry: {reason}", actor.location);
+                    actor.record(Event::WriteFailed)
+                }
                 // `with_connection` has logged it.
                 Err(_) => actor.record(Event::WriteFailed),
             }

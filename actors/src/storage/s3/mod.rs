@@ -18,7 +18,9 @@
 
 mod bucket;
 
-use super::{decode_fetched, Describe, Description, Lookup, LookupResult, PendingWrites, Store};
+use super::{
+    decode_remote, encode_remote, Describe, Description, Lookup, LookupResult, PendingWrites, Store,
+};
 use crate::stats::Record;
 use actix::prelude::*;
 use bucket::{Bucket, BucketError};
@@ -42,16 +44,19 @@ pub struct S3Storage {
     bucket: Bucket,
     region: String,
     key_prefix: String,
-    /// Anonymous access: lookups only, and a refusal (403) reads as a miss.
+    /// Anonymous access (`SCCACHE_S3_NO_CREDENTIALS`): read-only, and a refusal (403) reads as a
+    /// miss.
+    anonymous: bool,
+    /// Lookups only: anonymous access or `SCCACHE_S3_RW_MODE=READ_ONLY`.
     read_only: bool,
-    /// `SCCACHE_S3_RW_MODE=READ_ONLY`: lookups only, with the bucket's credentials.
-    read_only_mode: bool,
     stats: Recipient<Record>,
     /// Writes started and not finished yet.
     pending_writes: PendingWrites,
     /// Whether a write has failed since the last one that succeeded; only the first failure of
     /// such a streak is logged as an error, so a wrong bucket or a 403 shows once, not per write.
     failing: bool,
+    /// The zstd level entries are stored at (`SCCACHE_CACHE_ZSTD_LEVEL`).
+    zstd_level: i32,
 }
 
 impl S3Storage {
@@ -70,12 +75,19 @@ impl S3Storage {
             bucket,
             region: config.region,
             key_prefix: config.key_prefix,
-            read_only: config.no_credentials,
-            read_only_mode: config.mode == CacheMode::ReadOnly,
+            anonymous: config.no_credentials,
+            read_only: config.no_credentials || config.mode == CacheMode::ReadOnly,
             pending_writes: PendingWrites::new(max_pending_writes),
             stats,
             failing: false,
+            zstd_level: sccache_core::entry_codec::DEFAULT_ZSTD_LEVEL,
         })
+    }
+
+    /// The same backend, storing entries compressed at `level`.
+    pub fn with_zstd_level(mut self, level: i32) -> Self {
+        self.zstd_level = level;
+        self
     }
 
     fn record(&self, event: Event) {
@@ -118,7 +130,7 @@ impl Actor for S3Storage {
     /// the log at start rather than only as counts. Anonymous access skips it: listing a public
     /// bucket is often refused while reading its objects is allowed.
     fn started(&mut self, ctx: &mut Context<Self>) {
-        if self.read_only {
+        if self.anonymous {
             return;
         }
         let bucket = self.bucket.clone();
@@ -145,15 +157,15 @@ impl Handler<Lookup> for S3Storage {
         let bucket = self.bucket.clone();
         let key = message.key;
         let object = object_name(&self.key_prefix, &key);
+        let anonymous = self.anonymous;
         let read_only = self.read_only;
-        let read_only_mode = self.read_only_mode;
         Box::pin(async move {
             let bytes = match bucket.get(&object).await {
                 Ok(Some(bytes)) => bytes,
                 Ok(None) => return LookupResult::Miss,
                 // S3 refuses reads of absent objects (403) when listing the bucket is not
                 // allowed, as with the usual public-read policy.
-                Err(error) if read_only && error.status() == Some(403) => {
+                Err(error) if anonymous && error.status() == Some(403) => {
                     log::debug!("S3 bucket {}: {object} refused: {error}", bucket.name());
                     return LookupResult::Miss;
                 }
@@ -164,11 +176,11 @@ impl Handler<Lookup> for S3Storage {
                     ))
                 }
             };
-            let decoded = match spawn_blocking(move || decode_fetched(&bytes, &key)).await {
+            let decoded = match spawn_blocking(move || decode_remote(bytes, &key)).await {
                 Ok(decoded) => decoded,
                 Err(error) => return LookupResult::Error(format!("decode task failed: {error}")),
             };
-            if matches!(decoded, LookupResult::Corrupt) && !read_only && !read_only_mode {
+            if matches!(decoded, LookupResult::Corrupt) && !read_only {
                 // Another reader may remove it first, or the store may refuse; either way the
                 // entry is counted corrupt and the next write replaces it.
                 if let Err(error) = bucket.delete(&object).await {
@@ -187,7 +199,7 @@ impl Handler<Store> for S3Storage {
     type Result = ();
 
     fn handle(&mut self, message: Store, ctx: &mut Context<Self>) {
-        if self.read_only || self.read_only_mode {
+        if self.read_only {
             log::debug!("not storing {}: the S3 cache is read-only", message.key);
             self.stats.do_send(Record(Event::WriteSkipped));
             return;
@@ -200,12 +212,13 @@ impl Handler<Store> for S3Storage {
         let key = message.key;
         let entry = message.entry;
         let task_object = object.clone();
+        let level = self.zstd_level;
         let write = async move {
             let started = Instant::now();
-            let bytes = spawn_blocking(move || entry.encode(&key))
+            let bytes = spawn_blocking(move || encode_remote(&entry, &key, level))
                 .await
                 .map_err(|error| WriteError::Encode(error.to_string()))?
-                .map_err(|error| WriteError::Encode(error.to_string()))?;
+                .map_err(WriteError::Encode)?;
             put_with_retries(&bucket, &task_object, Bytes::from(bytes)).await?;
             Ok(started.elapsed())
         };
@@ -222,7 +235,7 @@ impl Handler<Describe> for S3Storage {
 
     fn handle(&mut self, _: Describe, _: &mut Context<Self>) -> Self::Result {
         let mut note = "S3 does not report a size".to_owned();
-        if self.read_only {
+        if self.anonymous {
             note.push_str("; anonymous access is read-only");
         }
         MessageResult(Description {
@@ -236,7 +249,8 @@ impl Handler<Describe> for S3Storage {
             size: None,
             max_size: None,
             note: Some(note),
-            read_only: self.read_only || self.read_only_mode,
+            read_only: self.read_only,
+            levels: Vec::new(),
         })
     }
 }

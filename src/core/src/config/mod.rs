@@ -6,8 +6,9 @@
 //! (and the server, which reads the environment it was started with) decide where values come
 //! from. Docs for each setting: docs/CONFIGURATION.md.
 //!
-//! Split by concept: `endpoint` is where the server listens and the client connects, `redis`, `s3`
-//! and `reapi` read the remote backends' settings, `secret` shows settings with their secrets masked.
+//! Split by concept: `endpoint` is where the server listens and the client connects, `redis`,
+//! `s3` and `reapi` read the remote backends' settings, `levels` the chain of backends
+//! (`SCCACHE_MULTILEVEL_*`), `secret` shows settings with their secrets masked.
 //! `file` reads the config file into a layer under the variables' names (`tables` maps its
 //! keys), which `load_server_config` puts behind the environment. `read` holds
 //! `ConfigError` and the helpers every reader shares. This file holds the server's settings as a
@@ -15,6 +16,7 @@
 
 mod endpoint;
 mod file;
+mod levels;
 mod read;
 mod reapi;
 mod redis;
@@ -24,6 +26,7 @@ mod tables;
 
 pub use endpoint::{client_endpoint, private_dir, Endpoint, SOCKET_FILE};
 pub use file::{config_path, read_config_file, FileLayer, CONF_VAR};
+pub use levels::{LevelName, WriteErrorPolicy};
 pub use read::{env_flag, CacheMode, ConfigError};
 pub use reapi::ReapiConfig;
 pub use redis::RedisConfig;
@@ -53,6 +56,16 @@ pub enum Backend {
     S3(S3Config),
     /// A Remote Execution API v2 server's action cache and CAS.
     Reapi(ReapiConfig),
+    /// Several backends in levels (`SCCACHE_MULTILEVEL_CHAIN`).
+    Chain(Levels),
+}
+
+/// The backends of a chain, fastest first, and which of their failed writes count.
+/// Invariant: no level is itself a chain, and no backend appears twice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Levels {
+    pub levels: Vec<Backend>,
+    pub write_error_policy: WriteErrorPolicy,
 }
 
 /// Everything the server needs to know at start.
@@ -77,6 +90,9 @@ pub struct ServerConfig {
     /// Whether C compiles may be served from manifests without running the preprocessor
     /// (`SCCACHE_DIRECT`, on unless set to `false`, `0`, `off` or `no`).
     pub direct: bool,
+    /// The zstd level of entries sent to remote backends (`SCCACHE_CACHE_ZSTD_LEVEL`, 1 to 22,
+    /// default 3 as in sccache).
+    pub zstd_level: i32,
 }
 
 /// Reads the server's settings through `lookup` (normally the process environment).
@@ -130,7 +146,23 @@ pub fn server_config(lookup: &dyn Fn(&str) -> Option<String>) -> Result<ServerCo
         .unwrap_or(usize::MAX),
         direct: get("SCCACHE_DIRECT")
             .map_or(DEFAULT_DIRECT, |_| read::flag(&get, "SCCACHE_DIRECT")),
+        zstd_level: zstd_level(&get)?,
     })
+}
+
+/// `SCCACHE_CACHE_ZSTD_LEVEL`: 1 to 22 as sccache documents it (sccache ignores a value it
+/// cannot parse; here it is an error naming the variable).
+fn zstd_level(get: &dyn Fn(&str) -> Option<String>) -> Result<i32, ConfigError> {
+    const NAME: &str = "SCCACHE_CACHE_ZSTD_LEVEL";
+    let level = parse_number(get, NAME, crate::entry_codec::DEFAULT_ZSTD_LEVEL as u64)?;
+    match i32::try_from(level) {
+        Ok(level @ 1..=22) => Ok(level),
+        _ => Err(ConfigError::Invalid {
+            name: NAME,
+            value: level.to_string(),
+            expected: "a zstd level from 1 to 22",
+        }),
+    }
 }
 
 /// The server's settings as it reads them at start: the environment `env`, then the config
@@ -163,6 +195,39 @@ fn backend(get: &dyn Fn(&str) -> Option<String>) -> Result<Backend, ConfigError>
     let redis = redis_config(get)?;
     let s3 = s3_config(get)?;
     let reapi = reapi_config(get)?;
+    if let Some((names, write_error_policy)) = levels::chain_names(get)? {
+        // In a chain every backend it names is used, so Redis, S3 and REAPI may all be set; one that
+        // is set but not named is not used (as in sccache).
+        let levels = names
+            .into_iter()
+            .map(|name| match name {
+                LevelName::Disk => Ok(Backend::Disk),
+                LevelName::Redis => redis
+                    .clone()
+                    .map(Backend::Redis)
+                    .ok_or(ConfigError::Missing {
+                    set: "SCCACHE_MULTILEVEL_CHAIN (naming redis)",
+                    missing:
+                        "SCCACHE_REDIS, SCCACHE_REDIS_ENDPOINT or SCCACHE_REDIS_CLUSTER_ENDPOINTS",
+                }),
+                LevelName::S3 => s3.clone().map(Backend::S3).ok_or(ConfigError::Missing {
+                    set: "SCCACHE_MULTILEVEL_CHAIN (naming s3)",
+                    missing: "SCCACHE_BUCKET",
+                }),
+                LevelName::Reapi => reapi
+                    .clone()
+                    .map(Backend::Reapi)
+                    .ok_or(ConfigError::Missing {
+                        set: "SCCACHE_MULTILEVEL_CHAIN (naming reapi)",
+                        missing: "SCCACHE_REAPI_ENDPOINT",
+                    }),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok(Backend::Chain(Levels {
+            levels,
+            write_error_policy,
+        }));
+    }
     if reapi.is_some() && (redis.is_some() || s3.is_some()) {
         return Err(ConfigError::Conflict {
             first: "SCCACHE_REAPI_ENDPOINT",

@@ -54,8 +54,9 @@ pub enum ConfigError {
     },
 }
 
-/// Whether a cache is written or only read (`SCCACHE_LOCAL_RW_MODE` and its siblings).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Whether a cache is written or only read (`SCCACHE_LOCAL_RW_MODE` and its siblings), and
+/// sccache's `effective_cache_mode` in the stats (the variants' names are its JSON).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum CacheMode {
     #[default]
     ReadWrite,

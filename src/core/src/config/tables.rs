@@ -40,6 +40,11 @@ const KEYS: &[(&str, &str)] = &[
     ("cache.s3.key_prefix", "SCCACHE_S3_KEY_PREFIX"),
     ("cache.s3.no_credentials", "SCCACHE_S3_NO_CREDENTIALS"),
     ("cache.s3.rw_mode", "SCCACHE_S3_RW_MODE"),
+    ("cache.multilevel.chain", "SCCACHE_MULTILEVEL_CHAIN"),
+    (
+        "cache.multilevel.write_error_policy",
+        "SCCACHE_MULTILEVEL_WRITE_ERROR_POLICY",
+    ),
     ("cache.reapi.endpoint", "SCCACHE_REAPI_ENDPOINT"),
     ("cache.reapi.instance", "SCCACHE_REAPI_INSTANCE"),
     ("cache.reapi.token", "SCCACHE_REAPI_TOKEN"),
@@ -96,7 +101,15 @@ struct CacheTables {
     webdav: Option<IgnoredAny>,
     oss: Option<IgnoredAny>,
     cos: Option<IgnoredAny>,
-    multilevel: Option<IgnoredAny>,
+    multilevel: Option<MultilevelTable>,
+}
+
+/// sccache's `[cache.multilevel]`: the chain of backends by name, fastest first.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct MultilevelTable {
+    chain: Vec<String>,
+    write_error_policy: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -262,7 +275,8 @@ impl FileSettings {
                 }
             }
         }
-        // sccache uses the first of these that the file configures and ignores the rest.
+        // sccache uses the first of these that the file configures and ignores the rest, unless
+        // the file chains them in levels.
         let remote = [
             ("cache.s3", cache.s3.is_some()),
             ("cache.redis", cache.redis.is_some()),
@@ -285,6 +299,30 @@ impl FileSettings {
                 warnings.push(format!(
                     "[{table}] is not used: the environment chooses the backend"
                 ));
+            }
+            if cache.multilevel.is_some() {
+                warnings.push(
+                    "[cache.multilevel] is not used: the environment chooses the backend"
+                        .to_owned(),
+                );
+            }
+        } else if let Some(multilevel) = cache.multilevel {
+            // Every table the chain names is read by its backend's reader, which reports a
+            // level named but not configured; a backend this sccache lacks is refused there by
+            // name. The tables the chain does not name are read but not used.
+            collector.put("cache.multilevel.chain", Some(multilevel.chain.join(",")));
+            collector.put(
+                "cache.multilevel.write_error_policy",
+                multilevel.write_error_policy,
+            );
+            if let Some(s3) = cache.s3 {
+                put_s3(&mut collector, &mut warnings, s3, path)?
+            }
+            if let Some(redis) = cache.redis {
+                put_redis(&mut collector, redis)
+            }
+            if let Some(reapi) = cache.reapi {
+                put_reapi(&mut collector, reapi)
             }
         } else if let Some(chosen) = configured.first() {
             for table in &configured[1..] {
@@ -317,13 +355,6 @@ impl FileSettings {
                     })
                 }
             }
-        }
-        if cache.multilevel.is_some() {
-            return Err(ConfigError::FileUnsupported {
-                path: path.to_path_buf(),
-                key: "cache.multilevel",
-                reason: "multi-level caches are not supported",
-            });
         }
         if self.dist.is_some() {
             warnings.push("[dist] is ignored: compiles run on this machine".to_owned());

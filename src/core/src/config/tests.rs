@@ -231,3 +231,83 @@ fn direct_mode_is_on_unless_turned_off() {
         assert!(!config(&[("SCCACHE_DIRECT", off)]).unwrap().direct, "{off}");
     }
 }
+
+#[test]
+fn a_chain_uses_every_backend_it_names_in_its_order() {
+    let config = config(&[
+        ("SCCACHE_MULTILEVEL_CHAIN", "disk, redis,S3,REAPI"),
+        ("SCCACHE_REDIS", "redis://127.0.0.1:1"),
+        ("SCCACHE_BUCKET", "b"),
+        ("SCCACHE_REGION", "r"),
+        ("SCCACHE_REAPI_ENDPOINT", "grpc://127.0.0.1:1"),
+        ("SCCACHE_REAPI_RW_MODE", "READ_ONLY"),
+    ])
+    .unwrap();
+    let Backend::Chain(levels) = config.backend else {
+        panic!("{:?}", config.backend)
+    };
+    assert!(matches!(
+        levels.levels[..],
+        [Backend::Disk, Backend::Redis(_), Backend::S3(_), Backend::Reapi(ref reapi)]
+            if reapi.mode == CacheMode::ReadOnly
+    ));
+    assert_eq!(levels.write_error_policy, WriteErrorPolicy::L0);
+}
+
+#[test]
+fn a_chain_naming_an_unconfigured_unknown_or_repeated_backend_is_an_error() {
+    for (chain, expected) in [
+        ("disk,redis", "SCCACHE_REDIS"),
+        ("disk,reapi", "SCCACHE_REAPI_ENDPOINT"),
+        ("disk,memcached", "SCCACHE_MULTILEVEL_CHAIN"),
+        ("disk,disk", "each backend named once"),
+    ] {
+        let error = config(&[("SCCACHE_MULTILEVEL_CHAIN", chain)]).unwrap_err();
+        assert!(error.to_string().contains(expected), "{chain}: {error}");
+    }
+}
+
+#[test]
+fn write_error_policies_are_sccaches_and_a_typo_is_an_error() {
+    for (text, policy) in [
+        ("ignore", WriteErrorPolicy::Ignore),
+        ("L0", WriteErrorPolicy::L0),
+        ("all", WriteErrorPolicy::All),
+    ] {
+        let config = config(&[
+            ("SCCACHE_MULTILEVEL_CHAIN", "disk"),
+            ("SCCACHE_MULTILEVEL_WRITE_ERROR_POLICY", text),
+        ])
+        .unwrap();
+        let Backend::Chain(levels) = config.backend else {
+            panic!()
+        };
+        assert_eq!(levels.write_error_policy, policy);
+    }
+    let error = config(&[
+        ("SCCACHE_MULTILEVEL_CHAIN", "disk"),
+        ("SCCACHE_MULTILEVEL_WRITE_ERROR_POLICY", "some"),
+    ])
+    .unwrap_err();
+    assert!(error
+        .to_string()
+        .contains("SCCACHE_MULTILEVEL_WRITE_ERROR_POLICY"));
+}
+
+#[test]
+fn zstd_level_defaults_to_three_and_must_be_one_to_twenty_two() {
+    assert_eq!(config(&[]).unwrap().zstd_level, 3);
+    assert_eq!(
+        config(&[("SCCACHE_CACHE_ZSTD_LEVEL", "19")])
+            .unwrap()
+            .zstd_level,
+        19
+    );
+    for bad in ["0", "23", "fast"] {
+        let error = config(&[("SCCACHE_CACHE_ZSTD_LEVEL", bad)]).unwrap_err();
+        assert!(
+            error.to_string().contains("SCCACHE_CACHE_ZSTD_LEVEL"),
+            "{error}"
+        );
+    }
+}

@@ -217,3 +217,31 @@ fn ignored_tables_are_reported() {
     let (_, warnings) = load(dir.path(), "config", text, &[]).unwrap();
     assert_eq!(warnings.len(), 2, "{warnings:?}");
 }
+
+#[test]
+fn the_files_multilevel_table_chains_its_backends() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "[cache.multilevel]\nchain = [\"disk\", \"redis\", \"s3\", \"reapi\"]\n\
+                write_error_policy = \"all\"\n\
+                [cache.reapi]\nendpoint = \"grpc://127.0.0.1:1\"\ninstance = \"main\"\n\
+                [cache.redis]\nendpoint = \"127.0.0.1:6379\"\nrw_mode = \"READ_ONLY\"\n\
+                [cache.s3]\nbucket = \"b\"\nregion = \"r\"\nno_credentials = false\n";
+    let (config, warnings) = load(dir.path(), "config", text, &[]).unwrap();
+    let Backend::Chain(levels) = config.backend else {
+        panic!("not a chain: {:?}", config.backend)
+    };
+    assert!(matches!(
+        &levels.levels[..],
+        [Backend::Disk, Backend::Redis(redis), Backend::S3(s3), Backend::Reapi(reapi)]
+            if redis.mode == CacheMode::ReadOnly && s3.bucket == "b" && reapi.instance == "main"
+    ));
+    assert_eq!(
+        levels.write_error_policy,
+        crate::config::WriteErrorPolicy::All
+    );
+    assert!(warnings.is_empty(), "{warnings:?}");
+    // A level the file names but does not configure is an error naming the chain's key.
+    let text = "[cache.multilevel]\nchain = [\"disk\", \"s3\"]\n";
+    let error = load(dir.path(), "config", text, &[]).unwrap_err();
+    assert!(error.to_string().contains("SCCACHE_BUCKET"), "{error}");
+}
