@@ -166,8 +166,23 @@ pub fn decode_fetched(bytes: &[u8], key: &CacheKey) -> LookupResult {
 }
 
 /// `entry` as a remote backend stores it under `key`: encoded, then compressed at `level`.
-/// Runs on the blocking pool.
+/// Runs on the blocking pool. An entry read from the disk cache (a chain's write-back from a
+/// disk level) may hold `External` files, whose bytes are only in the disk's content files: a
+/// remote entry must carry its bytes, so they are read here, and an entry whose content file
+/// cannot be read (or changed since its check) is not stored.
 pub fn encode_remote(entry: &CacheEntry, key: &CacheKey, level: i32) -> Result<Vec<u8>, String> {
+    let loaded;
+    let entry = if entry.files.iter().any(|file| file.external.is_some()) {
+        let mut copy = entry.clone();
+        copy.load_all();
+        if copy.files.iter().any(|file| file.external.is_some()) {
+            return Err("a content file of the disk cache could not be read".to_string());
+        }
+        loaded = copy;
+        &loaded
+    } else {
+        entry
+    };
     let encoded = entry.encode(key).map_err(|error| error.to_string())?;
     entry_codec::compress(&encoded, level).map_err(|error| error.to_string())
 }
@@ -196,6 +211,46 @@ mod tests {
             decode_remote(truncated, &key),
             LookupResult::Corrupt
         ));
+    }
+
+    #[test]
+    fn a_disk_hit_s_content_files_travel_inline_to_a_remote_level() {
+        use sccache_core::entry::{ContentSource, EntryFile, External};
+        use std::io::Write;
+        let key = CacheKey([5; 32]);
+        let bytes = b"a large output kept in a content file".to_vec();
+        let mut content = tempfile::tempfile().unwrap();
+        content.write_all(&bytes).unwrap();
+        let checked = content.metadata().unwrap();
+        let external = |source| External {
+            len: bytes.len() as u64,
+            digest: [0; 32],
+            source,
+        };
+        let mut file = EntryFile::inline("lib.rlib", None, Vec::new());
+        file.external = Some(external(Some(ContentSource {
+            file: std::sync::Arc::new(content),
+            checked,
+        })));
+        let entry = CacheEntry {
+            files: vec![file.clone()],
+            ..CacheEntry::default()
+        };
+        let stored = encode_remote(&entry, &key, 3).unwrap();
+        match decode_remote(stored, &key) {
+            LookupResult::Hit(found) => {
+                assert_eq!(found.files[0].external, None);
+                assert_eq!(found.files[0].data, bytes);
+            }
+            other => panic!("{other:?}"),
+        }
+        // Without its content file, nothing is stored rather than an entry without the bytes.
+        file.external = Some(external(None));
+        let unreadable = CacheEntry {
+            files: vec![file],
+            ..CacheEntry::default()
+        };
+        assert!(encode_remote(&unreadable, &key, 3).is_err());
     }
 
     #[test]
