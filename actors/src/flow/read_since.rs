@@ -58,6 +58,22 @@ impl Started {
         Started(now() - TICK_MARGIN)
     }
 
+    /// Now, by the clock the kernel stamps files with (`CLOCK_REALTIME_COARSE`, which its
+    /// `current_time` reads; multigrain timestamps are never earlier): a change made from now
+    /// on carries a time at or after it, with no tick of margin, so a file a build script
+    /// wrote just before the compile still counts as settled. Elsewhere, `now`.
+    pub fn file_clock_now() -> Started {
+        #[cfg(target_os = "linux")]
+        {
+            let now = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
+            Started(nanos(now.tv_sec, now.tv_nsec))
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            Started::now()
+        }
+    }
+
     /// Whether a file (or directory) with `metadata` last changed safely before the start:
     /// git's "racily clean" rule, with two seconds of margin on whole-second file systems.
     pub fn settled_before(&self, metadata: &std::fs::Metadata) -> bool {

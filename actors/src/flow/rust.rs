@@ -1,9 +1,12 @@
 //! The rustc family, as cargo drives it through `RUSTC_WRAPPER`: reading its command line, and
-//! its key from what a dep-info-only run of rustc says the compile reads.
+//! its key, by direct mode (`rust_direct`: a manifest, or the dep-info the compile itself
+//! writes) or from what a dep-info-only run of rustc says the compile reads.
 //!
 //! ```text
+//! Hasher      --DigestFiles-->  `--extern` crates, `-l static=` libraries
+//! rust_direct::look_up          a hit, or a compile keyed afterwards; else:
 //! Dispatcher  --Run(--emit=dep-info, private out dir)-->  the source files and env-deps
-//! Hasher      --DigestFiles-->  sources, `--extern` crates, `-l static=` libraries
+//! Hasher      --DigestFiles-->  sources
 //! (hash_key::rust_key)          the key
 //! ```
 //!
@@ -15,6 +18,7 @@ use crate::detector::CompilerInfo;
 use crate::flow::family::{EarlyRestore, EntryAdapter, Family, Keyed};
 use crate::flow::out_dir::OutDir;
 use crate::flow::read_since::{ReadFiles, ReadSince, Started};
+use crate::flow::rust_direct::{self, Compile, Looked};
 use crate::flow::services::Services;
 use crate::hasher::DigestFiles;
 use crate::outputs::OutputFile;
@@ -61,28 +65,20 @@ impl Family for Rustc {
         Box::new(OutDir::new(&self.compilation))
     }
 
-    /// rustc learns nothing early: the key needs every source's digest first.
+    /// Direct mode first (`rust_direct`): a manifest's record that holds gives the key with no
+    /// rustc process; a direct miss compiles at once and is keyed from the dep-info the
+    /// compile writes. Otherwise (`SCCACHE_DIRECT=false`, `SCCACHE_RECACHE`, no dep-info
+    /// asked for, a read-only cache) a dep-info run lists the sources first.
     async fn key(
         &self,
         services: &Services,
         info: &CompilerInfo,
         request: &CompileRequest,
-        _early: Option<EarlyRestore<'_>>,
+        early: Option<EarlyRestore<'_>>,
     ) -> Keyed {
         let compilation = &self.compilation;
         let started = Instant::now();
-        let Some((dep_info, started_reading)) = read_dep_info(services, compilation, request).await
-        else {
-            return Keyed::Refused("dep-info run failed");
-        };
-        let dep_info_time = started.elapsed();
-        let cwd = Path::new(&request.cwd);
-        let read_files = ReadFiles {
-            paths: dep_info.files.iter().map(|file| cwd.join(file)).collect(),
-            markers_in: None,
-        };
-        let read = ReadSince::new(started_reading, read_files, cwd);
-        let Some(mut inputs) = digest_inputs(services, compilation, request, dep_info).await else {
+        let Some(mut inputs) = digest_libraries(services, compilation, request).await else {
             return Keyed::Refused("unreadable input");
         };
         if compilation.native_cpu {
@@ -91,6 +87,41 @@ impl Family for Rustc {
                 None => return Keyed::Refused("-C target-cpu=native unresolved"),
             }
         }
+        if let Some(restore) = early.filter(|_| services.direct) {
+            let compile = Compile {
+                identity: &info.identity,
+                compilation,
+                request,
+                inputs: &inputs,
+            };
+            let label = info.kind.stats_label(None);
+            match rust_direct::look_up(services, compile, restore, &label).await {
+                Looked::Hit(keyed) => return keyed,
+                Looked::Miss(Some(later)) => return Keyed::AfterCompile(later),
+                Looked::Miss(None) => {}
+            }
+        }
+        let libraries_time = started.elapsed();
+        let Some((dep_info, started_reading)) = read_dep_info(services, compilation, request).await
+        else {
+            return Keyed::Refused("dep-info run failed");
+        };
+        let dep_info_time = started.elapsed() - libraries_time;
+        let cwd = Path::new(&request.cwd);
+        let read_files = ReadFiles {
+            paths: dep_info.files.iter().map(|file| cwd.join(file)).collect(),
+            markers_in: None,
+        };
+        let read = ReadSince::new(started_reading, read_files, cwd);
+        let Some(sources) = digest_sources(services, cwd, &dep_info.files).await else {
+            return Keyed::Refused("unreadable input");
+        };
+        inputs.sources = dep_info.files.into_iter().zip(sources).collect();
+        inputs.env_deps = dep_info
+            .env_deps
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
         let key = hash_key::rust_key(
             &info.identity,
             compilation,
@@ -193,44 +224,23 @@ fn dep_info_name(compilation: &RustCompilation) -> String {
     format!("{}{}.d", compilation.crate_name, compilation.extra_filename)
 }
 
-/// Digests every file the compile reads, on the hasher's threads: the sources in one message
-/// and the crates and libraries in another, so both threads work.
-async fn digest_inputs(
+/// Digests the `--extern` crates and static libraries on the hasher's threads: the inputs
+/// the manifest key and the result key share. The sources and env-deps are left empty.
+async fn digest_libraries(
     services: &Services,
     compilation: &RustCompilation,
     request: &CompileRequest,
-    dep_info: DepInfo,
 ) -> Option<RustInputs> {
     let cwd = Path::new(&request.cwd);
-    let source_paths: Vec<PathBuf> = dep_info.files.iter().map(|f| cwd.join(f)).collect();
     let library_paths: Vec<PathBuf> = compilation
         .externs
         .iter()
         .map(|(_, path)| cwd.join(path))
         .chain(compilation.static_libs.iter().map(|path| cwd.join(path)))
         .collect();
-    let (sources, libraries) = futures::join!(
-        services.digest.send(DigestFiles {
-            paths: source_paths
-        }),
-        services.digest.send(DigestFiles {
-            paths: library_paths
-        }),
-    );
-    let (sources, mut libraries) = match (sources, libraries) {
-        (Ok(Ok(sources)), Ok(Ok(libraries))) => (sources, libraries),
-        (Ok(Err(error)), _) | (_, Ok(Err(error))) => {
-            log::info!("cannot digest an input of the compile: {error}");
-            return None;
-        }
-        (Err(error), _) | (_, Err(error)) => {
-            log::warn!("hasher unavailable: {error}");
-            return None;
-        }
-    };
+    let mut libraries = digest(services, library_paths).await?;
     let static_libs = libraries.split_off(compilation.externs.len().min(libraries.len()));
     Some(RustInputs {
-        sources: dep_info.files.into_iter().zip(sources).collect(),
         externs: compilation
             .externs
             .iter()
@@ -238,13 +248,31 @@ async fn digest_inputs(
             .zip(libraries)
             .collect(),
         static_libs,
-        env_deps: dep_info
-            .env_deps
-            .into_iter()
-            .map(|(name, _)| name)
-            .collect(),
-        native_cpu: None,
+        ..RustInputs::default()
     })
+}
+
+/// Digests the sources a dep-info run listed, on the hasher's threads.
+async fn digest_sources(
+    services: &Services,
+    cwd: &Path,
+    files: &[String],
+) -> Option<Vec<[u8; 32]>> {
+    digest(services, files.iter().map(|file| cwd.join(file)).collect()).await
+}
+
+async fn digest(services: &Services, paths: Vec<PathBuf>) -> Option<Vec<[u8; 32]>> {
+    match services.digest.send(DigestFiles { paths }).await {
+        Ok(Ok(digests)) => Some(digests),
+        Ok(Err(error)) => {
+            log::info!("cannot digest an input of the compile: {error}");
+            None
+        }
+        Err(error) => {
+            log::warn!("hasher unavailable: {error}");
+            None
+        }
+    }
 }
 
 /// What `-C target-cpu=native` means on this machine, as this rustc says: the CPU it picks

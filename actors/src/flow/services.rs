@@ -9,6 +9,7 @@ use crate::dispatcher::{ProcessOutput, Run, RunError};
 use crate::driver_probe::ProbeDriver;
 use crate::hasher::{DigestFiles, DigestReadFiles, DigestSource};
 use crate::manifest_files::{CheckManifest, DigestFile, RecordRead};
+use crate::rust_manifest_files::{CheckRustManifest, DigestDepInfo};
 use crate::stats::Record;
 use crate::storage::{Lookup, LookupResult, StorageHandle};
 use actix::prelude::*;
@@ -35,7 +36,9 @@ pub struct Services {
     pub digest_file: Recipient<DigestFile>,
     pub check_manifest: Recipient<CheckManifest>,
     pub record_read: Recipient<RecordRead>,
-    /// Whether C compiles may use direct mode (`SCCACHE_DIRECT`).
+    pub check_rust_manifest: Recipient<CheckRustManifest>,
+    pub digest_dep_info: Recipient<DigestDepInfo>,
+    /// Whether C and rust compiles may use direct mode (`SCCACHE_DIRECT`).
     pub direct: bool,
     pub stats: Recipient<Record>,
     pub storage: StorageHandle,

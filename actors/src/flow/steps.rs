@@ -13,7 +13,9 @@
 
 use crate::detector::CompilerInfo;
 use crate::dispatcher::{ProcessOutput, RunError};
-use crate::flow::family::{EarlyLookup, EarlyRestore, EntryAdapter, Family, FollowUp, Keyed};
+use crate::flow::family::{
+    EarlyLookup, EarlyRestore, EntryAdapter, Family, FollowUp, KeyAfterCompile, Keyed, Unkeyed,
+};
 use crate::flow::read_since::ReadSince;
 use crate::flow::request_env;
 use crate::flow::services::Services;
@@ -68,6 +70,22 @@ pub async fn run<F: Family>(
         Keyed::Refused(reason) => {
             let finished = compile_uncached(services, &request, Some(reason)).await;
             (finished, AfterReply::default())
+        }
+        Keyed::AfterCompile(later) => {
+            let missed = Missed {
+                label: info.kind.stats_label(family.language()),
+                targets,
+                request: &request,
+                adapter: &*adapter,
+            };
+            let (finished, store, follow_up) =
+                compile_and_collect(services, missed, StoreUnder::Later(later)).await;
+            let after = AfterReply {
+                store,
+                scratch: None,
+                follow_up,
+            };
+            (finished, after)
         }
         Keyed::Key {
             key,
@@ -207,48 +225,105 @@ async fn serve(services: &Services, served: Served<'_>) -> (CompileFinished, Opt
             }
         }
     }
+    let missed = Missed {
+        label,
+        targets,
+        request,
+        adapter,
+    };
+    let (finished, store, _) =
+        compile_and_collect(services, missed, StoreUnder::Key(key, read)).await;
+    let cached = store.is_some();
+    (finished, store, cached)
+}
+
+/// A miss's compile: what it writes and how it is counted.
+struct Missed<'a> {
+    label: StatsLabel,
+    targets: Vec<OutputFile>,
+    request: &'a CompileRequest,
+    adapter: &'a dyn EntryAdapter,
+}
+
+/// The key a miss's result is stored under: known before the compile (with the files it was
+/// taken from), or found after it.
+enum StoreUnder {
+    Key(CacheKey, Option<Box<ReadSince>>),
+    Later(KeyAfterCompile),
+}
+
+/// Counts a miss, compiles, and on success collects the outputs into the write to send after
+/// the reply; with a key found after the compile, also the family's follow-up.
+async fn compile_and_collect(
+    services: &Services,
+    missed: Missed<'_>,
+    under: StoreUnder,
+) -> (CompileFinished, Option<Store>, Option<FollowUp>) {
+    let Missed {
+        label,
+        targets,
+        request,
+        adapter,
+    } = missed;
     services.record(Event::Miss { label });
     let output = match services
         .run(&request.exe, request.args.clone(), request)
         .await
     {
         Ok(output) => output,
-        Err(error) => return (spawn_failure(error), None, false),
+        Err(error) => return (spawn_failure(error), None, None),
     };
     services.record(Event::Compiled {
         duration: output.duration,
         success: output.success(),
     });
-    let store = if !output.success() {
-        None
-    } else if !services.storage.writable {
+    if !output.success() {
+        return (finished(output), None, None);
+    }
+    if !services.storage.writable {
         // A read-only cache: its outputs are neither checked nor read for a write that will
         // not happen.
         services.record(Event::WriteSkipped);
-        None
-    } else if !unchanged_since_read(read).await {
-        services.record(Event::InputChanged);
-        None
-    } else {
-        match outputs::collect(targets).await {
-            Ok(files) => {
-                let mut entry = CacheEntry {
-                    files,
-                    stdout: output.stdout.clone(),
-                    stderr: output.stderr.clone(),
-                };
-                adapter.for_store(&mut entry);
-                Some(Store { key, entry })
+        return (finished(output), None, None);
+    }
+    let (key, follow_up) = match under {
+        StoreUnder::Key(key, read) => {
+            if !unchanged_since_read(read).await {
+                services.record(Event::InputChanged);
+                return (finished(output), None, None);
             }
-            Err(error) => {
-                log::warn!("compiled, but cannot cache the outputs: {error}");
-                services.record(Event::WriteFailed);
-                None
+            (key, None)
+        }
+        StoreUnder::Later(later) => match later().await {
+            Ok(late) => (late.key, late.follow_up),
+            Err(Unkeyed::InputChanged) => {
+                services.record(Event::InputChanged);
+                return (finished(output), None, None);
             }
+            Err(Unkeyed::Refused(reason)) => {
+                log::debug!("compiled, but no key: {reason}");
+                services.record(Event::NotDirect(reason.to_owned()));
+                return (finished(output), None, None);
+            }
+        },
+    };
+    let store = match outputs::collect(targets).await {
+        Ok(files) => {
+            let mut entry = CacheEntry {
+                files,
+                stdout: output.stdout.clone(),
+                stderr: output.stderr.clone(),
+            };
+            adapter.for_store(&mut entry);
+            Some(Store { key, entry })
+        }
+        Err(error) => {
+            log::warn!("compiled, but cannot cache the outputs: {error}");
+            services.record(Event::WriteFailed);
+            return (finished(output), None, None);
         }
     };
-    let cached = store.is_some();
-    (finished(output), store, cached)
+    (finished(output), store, follow_up)
 }
 
 /// Whether the files a key was taken from are still as they were when reading began (no

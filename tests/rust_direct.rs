@@ -1,0 +1,272 @@
+//! Rust direct mode (issue 14): a crate whose manifest record holds is restored without any
+//! rustc process, and a miss runs rustc once (no dep-info run). Every build goes through a
+//! logging stand-in for rustc (`RUSTC=<script>`), so the tests count the rustc processes each
+//! crate started; they build the cargo fixture (`tests/fixtures/cargo`) after `cargo clean`.
+//!
+//! What the dep-info lists must reach exactly the crates that read it: an `include_str!` file,
+//! a `mod` file, an `env!`/`option_env!` variable; a `touch` without a change still hits.
+
+use crate::harness::{assert_success, count, fixture, write_script, Server};
+use crate::rust_cache::{cargo_in, run_app_in, LIBRARIES, PLAIN_OUTPUT};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use tempfile::TempDir;
+
+/// The fixture's library crates, by `--crate-name`.
+const CRATES: [&str; 3] = ["util", "greet", "gen"];
+
+/// A copy of the cargo fixture built through a direct-mode server and a logging rustc.
+pub(crate) struct DirectWorkspace {
+    pub server: Server,
+    pub dir: TempDir,
+    /// The stand-in rustc and its log, outside the workspace.
+    tools: TempDir,
+}
+
+impl DirectWorkspace {
+    pub fn new() -> DirectWorkspace {
+        DirectWorkspace::with_server(Server::start_with(&[("SCCACHE_DIRECT", "true")]))
+    }
+
+    /// The fixture, with `util` split into a `mod` file of its own.
+    pub fn with_server(server: Server) -> DirectWorkspace {
+        let dir = fixture("cargo");
+        let tools = tempfile::Builder::new()
+            .prefix("sccache-rustc-log")
+            .tempdir()
+            .unwrap_or_else(|error| panic!("tempdir: {error}"));
+        let workspace = DirectWorkspace { server, dir, tools };
+        workspace.write(
+            "util/src/lib.rs",
+            "//! A path dependency of `greet`.\n\nmod whisper;\npub use whisper::whisper;\n\n\
+             pub fn shout(text: &str) -> String {\n    text.to_uppercase()\n}\n",
+        );
+        workspace.write(
+            "util/src/whisper.rs",
+            "pub fn whisper(text: &str) -> String {\n    text.to_lowercase()\n}\n",
+        );
+        // The script's name starts with `rustc`, as the detector wants; it logs each run's
+        // arguments on one line and runs the real rustc found on PATH.
+        let log = workspace.tools.path().join("log");
+        write_script(
+            &workspace.rustc(),
+            &format!(
+                "#!/bin/sh\necho \"$*\" >> '{}'\nexec rustc \"$@\"\n",
+                log.display()
+            ),
+        );
+        // Past the file system's clock tick (see `harness::fixture`).
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        workspace
+    }
+
+    fn rustc(&self) -> PathBuf {
+        self.tools.path().join("rustc-logging")
+    }
+
+    pub fn target(&self) -> PathBuf {
+        self.dir.path().join("target")
+    }
+
+    pub fn write(&self, file: &str, text: &str) {
+        let path = self.dir.path().join(file);
+        std::fs::write(&path, text).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    }
+
+    /// `cargo clean`, then `cargo build` into `target` with `env`, through the logging rustc.
+    /// Returns how many rustc processes each library crate started during the build.
+    pub fn clean_build_in(&self, target: &Path, env: &[(&str, &str)]) -> BTreeMap<String, u64> {
+        let rustc = self.rustc();
+        let mut all_env = vec![("RUSTC", rustc.to_str().unwrap_or_default())];
+        all_env.extend_from_slice(env);
+        let clean = cargo_in(&self.server, self.dir.path(), target, &["clean"], &all_env);
+        assert_success(&clean, "cargo clean");
+        let before = self.rustc_starts();
+        let build = cargo_in(
+            &self.server,
+            self.dir.path(),
+            target,
+            &["build", "--offline"],
+            &all_env,
+        );
+        assert_success(&build, &format!("cargo build\n{}", self.server.log()));
+        let after = self.rustc_starts();
+        CRATES
+            .iter()
+            .map(|name| {
+                let name = name.to_string();
+                let started = after.get(&name).copied().unwrap_or(0)
+                    - before.get(&name).copied().unwrap_or(0);
+                (name, started)
+            })
+            .collect()
+    }
+
+    /// rustc processes started so far, by `--crate-name`.
+    fn rustc_starts(&self) -> BTreeMap<String, u64> {
+        let log = std::fs::read_to_string(self.tools.path().join("log")).unwrap_or_default();
+        let mut starts = BTreeMap::new();
+        for line in log.lines() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            if let Some(at) = words.iter().position(|word| *word == "--crate-name") {
+                if let Some(name) = words.get(at + 1) {
+                    *starts.entry(name.to_string()).or_insert(0) += 1;
+                }
+            }
+        }
+        starts
+    }
+
+    /// Waits until every write so far has landed: a miss writes its result and its manifest.
+    pub fn wait_for_writes(&self) {
+        self.server.wait_for_stats(|stats| {
+            count(stats, "cache_writes") + count(stats, "cache_write_errors")
+                >= 2 * count(stats, "cache_misses.counts.Rust")
+        });
+    }
+
+    /// Builds after `cargo clean` (once earlier writes have landed); returns the build's Rust
+    /// hits, misses, direct hits and the crates that started rustc (with how many times).
+    fn build(&self, env: &[(&str, &str)]) -> Built {
+        self.wait_for_writes();
+        let before = self.server.stats();
+        let starts = self.clean_build_in(&self.target(), env);
+        let after = self.server.stats();
+        let delta = |path: &str| count(&after, path) - count(&before, path);
+        Built {
+            hits: delta("cache_hits.counts.Rust"),
+            misses: delta("cache_misses.counts.Rust"),
+            direct_hits: delta("direct_hits"),
+            started: starts.into_iter().filter(|(_, n)| *n > 0).collect(),
+        }
+    }
+}
+
+/// What one build did.
+#[derive(Debug, PartialEq, Eq)]
+struct Built {
+    hits: u64,
+    misses: u64,
+    direct_hits: u64,
+    started: BTreeMap<String, u64>,
+}
+
+/// A build that missed `missed` (each rustc started once, no dep-info run) and direct-hit the
+/// other libraries (no rustc at all).
+fn missing(missed: &[&str]) -> Built {
+    let misses = missed.len() as u64;
+    Built {
+        hits: LIBRARIES - misses,
+        misses,
+        direct_hits: LIBRARIES - misses,
+        started: missed.iter().map(|name| (name.to_string(), 1)).collect(),
+    }
+}
+
+/// The `.rlib` and `.rmeta` files of `target` with their bytes.
+fn artifacts(target: &Path) -> BTreeMap<String, Vec<u8>> {
+    let deps = target.join("debug").join("deps");
+    std::fs::read_dir(&deps)
+        .unwrap_or_else(|error| panic!("{}: {error}", deps.display()))
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|extension| extension == "rlib" || extension == "rmeta")
+        })
+        .map(|path| {
+            let name = path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            (name, crate::harness::read(&path))
+        })
+        .collect()
+}
+
+#[test]
+fn a_warm_build_starts_no_rustc_for_a_crate_that_hits_and_a_cold_one_starts_it_once() {
+    let workspace = DirectWorkspace::new();
+    assert_eq!(workspace.build(&[]), missing(&CRATES));
+    let cold = artifacts(&workspace.target());
+    assert_eq!(cold.len() as u64, 2 * LIBRARIES, "{:?}", cold.keys());
+    assert_eq!(run_app_in(&workspace.target()), PLAIN_OUTPUT);
+
+    assert_eq!(workspace.build(&[]), missing(&[]));
+    assert_eq!(artifacts(&workspace.target()), cold);
+    assert_eq!(run_app_in(&workspace.target()), PLAIN_OUTPUT);
+    let stats = workspace.server.stats();
+    assert_eq!(count(&stats, "direct_misses"), LIBRARIES, "{stats:#}");
+    assert_eq!(count(&stats, "inputs_changed"), 0, "{stats:#}");
+}
+
+#[test]
+fn include_str_mod_and_env_changes_miss_exactly_the_crates_they_reach_and_touch_hits() {
+    let workspace = DirectWorkspace::new();
+    assert_eq!(workspace.build(&[]), missing(&CRATES));
+
+    // `include_str!`'s file is read by `greet` alone.
+    workspace.write("greet/src/data.txt", "from edited data\n");
+    assert_eq!(workspace.build(&[]), missing(&["greet"]));
+    let edited = PLAIN_OUTPUT.replace("from data.txt", "from edited data");
+    assert_eq!(run_app_in(&workspace.target()), edited);
+
+    // `util`'s `mod` file: `util` misses, and `greet`, which reads its metadata.
+    workspace.write(
+        "util/src/whisper.rs",
+        "pub fn whisper(text: &str) -> String {\n    text.to_ascii_lowercase()\n}\n",
+    );
+    assert_eq!(workspace.build(&[]), missing(&["greet", "util"]));
+
+    // The variable `greet` reads with `option_env!`: set, then unset again (back to the
+    // recorded result).
+    let set = [("FIXTURE_ENV_DEP", "set")];
+    assert_eq!(workspace.build(&set), missing(&["greet"]));
+    assert_eq!(
+        run_app_in(&workspace.target()),
+        edited.replace("unset", "set")
+    );
+    assert_eq!(workspace.build(&[]), missing(&[]));
+    assert_eq!(run_app_in(&workspace.target()), edited);
+
+    // A touch moves every stamp the records hold, and no byte: all hit, by digest.
+    for file in [
+        "greet/src/data.txt",
+        "util/src/whisper.rs",
+        "util/src/lib.rs",
+    ] {
+        let path = workspace.dir.path().join(file);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|file| file.set_modified(std::time::SystemTime::now()))
+            .unwrap_or_else(|error| panic!("touch {}: {error}", path.display()));
+    }
+    assert_eq!(workspace.build(&[]), missing(&[]));
+
+    // A second spelling of a module file read makes `mod whisper;` ambiguous: never a hit.
+    std::fs::create_dir_all(workspace.dir.path().join("util/src/whisper"))
+        .unwrap_or_else(|error| panic!("{error}"));
+    workspace.write("util/src/whisper/mod.rs", "pub fn whisper() {}\n");
+    let rustc = workspace.rustc();
+    let env = [("RUSTC", rustc.to_str().unwrap_or_default())];
+    let cargo = |args: &[&str]| {
+        cargo_in(
+            &workspace.server,
+            workspace.dir.path(),
+            &workspace.target(),
+            args,
+            &env,
+        )
+    };
+    workspace.wait_for_writes();
+    assert_success(&cargo(&["clean"]), "cargo clean");
+    let build = cargo(&["build", "--offline"]);
+    assert!(!build.status.success(), "an ambiguous module built");
+    assert!(
+        String::from_utf8_lossy(&build.stderr).contains("E0761"),
+        "{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+}
