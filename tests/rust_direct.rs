@@ -4,7 +4,9 @@
 //! crate started; they build the cargo fixture (`tests/fixtures/cargo`) after `cargo clean`.
 //!
 //! What the dep-info lists must reach exactly the crates that read it: an `include_str!` file,
-//! a `mod` file, an `env!`/`option_env!` variable; a `touch` without a change still hits.
+//! a `mod` file, an `env!`/`option_env!` variable, a new file in a directory read from; a
+//! `touch` without a change still hits; a module made ambiguous is never a hit. `redis.rs`
+//! shares direct hits between two servers.
 
 use crate::harness::{assert_success, count, fixture, write_script, Server};
 use crate::rust_cache::{cargo_in, run_app_in, LIBRARIES, PLAIN_OUTPUT};
@@ -13,7 +15,7 @@ use std::path::{Path, PathBuf};
 use tempfile::TempDir;
 
 /// The fixture's library crates, by `--crate-name`.
-const CRATES: [&str; 3] = ["util", "greet", "gen"];
+pub(crate) const CRATES: [&str; 3] = ["util", "greet", "gen"];
 
 /// A copy of the cargo fixture built through a direct-mode server and a logging rustc.
 pub(crate) struct DirectWorkspace {
@@ -76,20 +78,30 @@ impl DirectWorkspace {
     /// `cargo clean`, then `cargo build` into `target` with `env`, through the logging rustc.
     /// Returns how many rustc processes each library crate started during the build.
     pub fn clean_build_in(&self, target: &Path, env: &[(&str, &str)]) -> BTreeMap<String, u64> {
+        self.clean_build_through(&self.server, target, env)
+    }
+
+    /// `clean_build_in` through another server (another machine with the same checkout).
+    pub fn clean_build_through(
+        &self,
+        server: &Server,
+        target: &Path,
+        env: &[(&str, &str)],
+    ) -> BTreeMap<String, u64> {
         let rustc = self.rustc();
         let mut all_env = vec![("RUSTC", rustc.to_str().unwrap_or_default())];
         all_env.extend_from_slice(env);
-        let clean = cargo_in(&self.server, self.dir.path(), target, &["clean"], &all_env);
+        let clean = cargo_in(server, self.dir.path(), target, &["clean"], &all_env);
         assert_success(&clean, "cargo clean");
         let before = self.rustc_starts();
         let build = cargo_in(
-            &self.server,
+            server,
             self.dir.path(),
             target,
             &["build", "--offline"],
             &all_env,
         );
-        assert_success(&build, &format!("cargo build\n{}", self.server.log()));
+        assert_success(&build, &format!("cargo build\n{}", server.log()));
         let after = self.rustc_starts();
         CRATES
             .iter()
@@ -164,7 +176,7 @@ fn missing(missed: &[&str]) -> Built {
 }
 
 /// The `.rlib` and `.rmeta` files of `target` with their bytes.
-fn artifacts(target: &Path) -> BTreeMap<String, Vec<u8>> {
+pub(crate) fn artifacts(target: &Path) -> BTreeMap<String, Vec<u8>> {
     let deps = target.join("debug").join("deps");
     std::fs::read_dir(&deps)
         .unwrap_or_else(|error| panic!("{}: {error}", deps.display()))
@@ -244,6 +256,11 @@ fn include_str_mod_and_env_changes_miss_exactly_the_crates_they_reach_and_touch_
             .unwrap_or_else(|error| panic!("touch {}: {error}", path.display()));
     }
     assert_eq!(workspace.build(&[]), missing(&[]));
+
+    // A file added beside the files a crate read: a proc macro may list that directory, so
+    // the crate misses (and only that crate).
+    workspace.write("greet/src/notes.md", "not read by rustc\n");
+    assert_eq!(workspace.build(&[]), missing(&["greet"]));
 
     // A second spelling of a module file read makes `mod whisper;` ambiguous: never a hit.
     std::fs::create_dir_all(workspace.dir.path().join("util/src/whisper"))

@@ -8,7 +8,8 @@
 //! were read, so a later change always moves a stamp the record holds, and the digests are
 //! those of the bytes rustc read. A check accepts a record only if every variable has its
 //! recorded value, every file is the one recorded (same stamp, or same digest through the
-//! `DigestMemo`) and every module file that was absent still is. What goes into keys is
+//! `DigestMemo`), every module file that was absent still is, and every directory holding a
+//! file read has the same names in it. What goes into keys is
 //! decided in `hash_key`, not here.
 
 use crate::file_stamp::FileStamp;
@@ -16,7 +17,10 @@ use crate::flow::read_since::Started;
 use crate::hasher::Hasher;
 use crate::manifest_files::Holding;
 use actix::prelude::*;
-use sccache_core::direct::rust::{env_holds, module_alternatives, RustManifest, RustRecorded};
+use sccache_core::direct::rust::{
+    env_holds, listing_digest, module_alternatives, parent_dirs, Listing, RustManifest,
+    RustRecorded,
+};
 use sccache_core::direct::{ByteBuf, ReadFile};
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -65,7 +69,11 @@ impl Hasher {
             .absent
             .iter()
             .all(|name| std::fs::symlink_metadata(cwd.join(OsStr::from_bytes(name))).is_err());
+        let listed = recorded.dirs.iter().all(|listing| {
+            names_digest(&cwd.join(OsStr::from_bytes(&listing.dir))).ok() == Some(listing.names)
+        });
         absent
+            && listed
             && recorded.files.iter().all(|file| {
                 let path = cwd.join(OsStr::from_bytes(&file.name));
                 let Ok(metadata) = std::fs::metadata(&path) else {
@@ -142,14 +150,39 @@ impl Handler<DigestDepInfo> for Hasher {
             }
             absent.push(ByteBuf::from(name.into_bytes()));
         }
+        let mut dirs = Vec::new();
+        for dir in parent_dirs(&message.files) {
+            let path = message.cwd.join(&dir);
+            let settled = std::fs::metadata(&path)
+                .is_ok_and(|metadata| message.started.settled_before(&metadata));
+            match names_digest(&path) {
+                // A directory changed since the compile began may have been listed by a proc
+                // macro before the change: its names now would not be the ones it saw.
+                Ok(names) if settled => dirs.push(Listing {
+                    dir: ByteBuf::from(dir.into_bytes()),
+                    names,
+                }),
+                _ => recorded = Err("directory changed during the compile"),
+            }
+        }
         Ok(DepInfoRead {
             digests,
             recorded: recorded.map(|()| RustRecorded {
                 files,
                 env: Vec::new(),
                 absent,
+                dirs,
                 result: [0; 32],
             }),
         })
     }
+}
+
+/// The digest of the names in the directory at `path` (`direct::rust::listing_digest`).
+fn names_digest(path: &Path) -> std::io::Result<[u8; 32]> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(path)? {
+        names.push(entry?.file_name().as_bytes().to_vec());
+    }
+    Ok(listing_digest(names))
 }

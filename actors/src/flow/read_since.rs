@@ -186,6 +186,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn by_the_file_clock_a_file_written_before_is_settled_and_one_written_after_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let before = dir.path().join("before.rs");
+        std::fs::write(&before, "old").unwrap();
+        // Past a clock tick (at most 10 ms).
+        std::thread::sleep(std::time::Duration::from_millis(25));
+        let started = Started::file_clock_now();
+        assert!(started.settled_before(&std::fs::metadata(&before).unwrap()));
+        let after = dir.path().join("after.rs");
+        std::fs::write(&after, "new").unwrap();
+        assert!(!started.settled_before(&std::fs::metadata(&after).unwrap()));
+    }
+
+    #[test]
     fn a_file_changed_after_the_start_is_caught_and_an_older_one_is_not() {
         let dir = tempfile::tempdir().unwrap();
         let old = dir.path().join("old.h");

@@ -32,8 +32,46 @@ pub struct RustRecorded {
     /// Paths that were no file and must stay so: the other spelling of every module file read
     /// (`a.rs` for `a/mod.rs` and back), which would make `mod a;` ambiguous, an error.
     pub absent: Vec<ByteBuf>,
+    /// Every directory holding a file read, with the digest of its sorted entry names
+    /// (`listing_digest`): a proc macro that includes every file of a directory (rust-embed)
+    /// lists it, untracked, so a file added or removed there must be a miss.
+    pub dirs: Vec<Listing>,
     /// The key of the result.
     pub result: [u8; 32],
+}
+
+/// A directory and the digest of the names in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listing {
+    pub dir: ByteBuf,
+    pub names: [u8; 32],
+}
+
+/// The digest of a directory's entry names, whatever order they were listed in.
+pub fn listing_digest(mut names: Vec<Vec<u8>>) -> [u8; 32] {
+    names.sort();
+    let mut key = crate::hash_key::KeyWriter::new("directory listing");
+    key.field("names", &(names.len() as u64).to_le_bytes());
+    for name in &names {
+        key.field("name", name);
+    }
+    key.finish().0
+}
+
+/// The directories of `files` (as the dep-info names them), each once; `.` for a bare name.
+pub fn parent_dirs(files: &[String]) -> Vec<String> {
+    let mut dirs: Vec<String> = Vec::new();
+    for file in files {
+        let dir = match file.rfind('/') {
+            Some(0) => "/".to_owned(),
+            Some(at) => file[..at].to_owned(),
+            None => ".".to_owned(),
+        };
+        if !dirs.contains(&dir) {
+            dirs.push(dir);
+        }
+    }
+    dirs
 }
 
 impl Record for RustRecorded {
@@ -113,12 +151,39 @@ mod tests {
             files: Vec::new(),
             env: env_deps(&names, &env(&[("A", "1"), ("A", "2")])),
             absent: Vec::new(),
+            dirs: Vec::new(),
             result: [1; 32],
         };
         assert_eq!(recorded.env.len(), 2);
         assert!(env_holds(&recorded, &env(&[("A", "2"), ("C", "x")])));
         assert!(!env_holds(&recorded, &env(&[("A", "1")])));
         assert!(!env_holds(&recorded, &env(&[("A", "2"), ("B", "")])));
+    }
+
+    #[test]
+    fn a_listing_is_its_names_in_any_order_and_dirs_are_listed_once() {
+        let names = |list: &[&str]| list.iter().map(|n| n.as_bytes().to_vec()).collect();
+        assert_eq!(
+            listing_digest(names(&["a", "b"])),
+            listing_digest(names(&["b", "a"]))
+        );
+        assert_ne!(
+            listing_digest(names(&["a", "b"])),
+            listing_digest(names(&["a", "b", "c"]))
+        );
+        assert_ne!(
+            listing_digest(names(&["ab"])),
+            listing_digest(names(&["a", "b"]))
+        );
+        let files = [
+            "src/lib.rs",
+            "src/a.rs",
+            "/r/x/src/b.rs",
+            "build.rs",
+            "/top.rs",
+        ];
+        let files: Vec<String> = files.iter().map(|f| f.to_string()).collect();
+        assert_eq!(parent_dirs(&files), ["src", "/r/x/src", ".", "/"]);
     }
 
     #[test]
@@ -147,6 +212,10 @@ mod tests {
             files: Vec::new(),
             env: Vec::new(),
             absent: vec![ByteBuf::from(b"src/a/mod.rs".to_vec())],
+            dirs: vec![Listing {
+                dir: ByteBuf::from(b"src".to_vec()),
+                names: listing_digest(vec![b"b".to_vec(), b"a".to_vec()]),
+            }],
             result: [3; 32],
         };
         let manifest = RustManifest::default().with(recorded);
