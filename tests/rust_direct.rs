@@ -287,3 +287,26 @@ fn include_str_mod_and_env_changes_miss_exactly_the_crates_they_reach_and_touch_
         String::from_utf8_lossy(&build.stderr)
     );
 }
+
+#[test]
+fn sccache_direct_false_keeps_the_dep_info_run_for_rust() {
+    let workspace =
+        DirectWorkspace::with_server(Server::start_with(&[("SCCACHE_DIRECT", "false")]));
+    let target = workspace.target();
+    let times = |n: u64| CRATES.iter().map(|name| (name.to_string(), n)).collect();
+    // A dep-info run, then the compile.
+    assert_eq!(workspace.clean_build_in(&target, &[]), times(2));
+    workspace
+        .server
+        .wait_for_stats(|stats| count(stats, "cache_writes") >= LIBRARIES);
+    // A dep-info run per hit.
+    assert_eq!(workspace.clean_build_in(&target, &[]), times(1));
+    let stats = workspace.server.stats();
+    assert_eq!(
+        count(&stats, "cache_hits.counts.Rust"),
+        LIBRARIES,
+        "{stats:#}"
+    );
+    assert_eq!(count(&stats, "direct_hits"), 0, "{stats:#}");
+    assert_eq!(count(&stats, "direct_misses"), 0, "{stats:#}");
+}
