@@ -78,69 +78,110 @@ impl Family for Rustc {
     ) -> Keyed {
         let compilation = &self.compilation;
         let started = Instant::now();
-        let Some(mut inputs) = digest_libraries(services, compilation, request).await else {
-            return Keyed::Refused("unreadable input");
+        let Some(restore) = early.filter(|_| services.direct) else {
+            // No direct mode: the dep-info run goes beside the libraries' digests.
+            let (inputs, dep_info) = futures::join!(
+                library_inputs(services, compilation, request),
+                read_dep_info(services, compilation, request),
+            );
+            return key_from_dep_info(services, info, compilation, request, inputs, dep_info).await;
         };
-        if compilation.native_cpu {
-            match native_cpu(services, compilation, request).await {
-                Some(native) => inputs.native_cpu = Some(native),
-                None => return Keyed::Refused("-C target-cpu=native unresolved"),
-            }
-        }
-        if let Some(restore) = early.filter(|_| services.direct) {
-            let compile = Compile {
-                identity: &info.identity,
-                compilation,
-                request,
-                inputs: &inputs,
-            };
-            let label = info.kind.stats_label(None);
-            match rust_direct::look_up(services, compile, restore, &label).await {
-                Looked::Hit(keyed) => return keyed,
-                Looked::Miss(Some(later)) => return Keyed::AfterCompile(later),
-                Looked::Miss(None) => {}
-            }
-        }
-        let libraries_time = started.elapsed();
-        let Some((dep_info, started_reading)) = read_dep_info(services, compilation, request).await
-        else {
-            return Keyed::Refused("dep-info run failed");
+        let inputs = match library_inputs(services, compilation, request).await {
+            Ok(inputs) => inputs,
+            Err(reason) => return Keyed::Refused(reason),
         };
-        let dep_info_time = started.elapsed() - libraries_time;
-        let cwd = Path::new(&request.cwd);
-        let read_files = ReadFiles {
-            paths: dep_info.files.iter().map(|file| cwd.join(file)).collect(),
-            markers_in: None,
-        };
-        let read = ReadSince::new(started_reading, read_files, cwd);
-        let Some(sources) = digest_sources(services, cwd, &dep_info.files).await else {
-            return Keyed::Refused("unreadable input");
-        };
-        inputs.sources = dep_info.files.into_iter().zip(sources).collect();
-        inputs.env_deps = dep_info
-            .env_deps
-            .into_iter()
-            .map(|(name, _)| name)
-            .collect();
-        let key = hash_key::rust_key(
-            &info.identity,
+        let compile = Compile {
+            identity: &info.identity,
             compilation,
-            &request.cwd,
-            &request.env,
-            &inputs,
-        );
-        log::debug!(
-            "rust compile of {}: key {key} (dep-info run {dep_info_time:?}, digests {:?})",
-            compilation.crate_name,
-            started.elapsed() - dep_info_time
-        );
-        Keyed::Key {
-            key,
-            early: None,
-            scratch: None,
-            read: Some(Box::new(read)),
-            follow_up: None,
+            request,
+            inputs: &inputs,
+        };
+        let label = info.kind.stats_label(None);
+        match rust_direct::look_up(services, compile, restore, &label).await {
+            Looked::Hit(keyed) => return keyed,
+            Looked::Miss(Some(later)) => return Keyed::AfterCompile(later),
+            Looked::Miss(None) => {}
         }
+        let dep_info = read_dep_info(services, compilation, request).await;
+        log::debug!(
+            "rust compile of {}: direct lookup and dep-info run {:?}",
+            compilation.crate_name,
+            started.elapsed()
+        );
+        key_from_dep_info(services, info, compilation, request, Ok(inputs), dep_info).await
+    }
+}
+
+/// The inputs of the key that do not come from the dep-info: the externs' and static
+/// libraries' digests and, with `-C target-cpu=native`, what `native` means. An error is the
+/// reason the compile is not cacheable.
+async fn library_inputs(
+    services: &Services,
+    compilation: &RustCompilation,
+    request: &CompileRequest,
+) -> Result<RustInputs, &'static str> {
+    let mut inputs = digest_libraries(services, compilation, request)
+        .await
+        .ok_or("unreadable input")?;
+    if compilation.native_cpu {
+        let native = native_cpu(services, compilation, request)
+            .await
+            .ok_or("-C target-cpu=native unresolved")?;
+        inputs.native_cpu = Some(native);
+    }
+    Ok(inputs)
+}
+
+/// The key from a dep-info run's sources and env-deps and the other inputs.
+async fn key_from_dep_info(
+    services: &Services,
+    info: &CompilerInfo,
+    compilation: &RustCompilation,
+    request: &CompileRequest,
+    inputs: Result<RustInputs, &'static str>,
+    dep_info: Option<(DepInfo, Started)>,
+) -> Keyed {
+    let started = Instant::now();
+    let Some((dep_info, started_reading)) = dep_info else {
+        return Keyed::Refused("dep-info run failed");
+    };
+    let mut inputs = match inputs {
+        Ok(inputs) => inputs,
+        Err(reason) => return Keyed::Refused(reason),
+    };
+    let cwd = Path::new(&request.cwd);
+    let read_files = ReadFiles {
+        paths: dep_info.files.iter().map(|file| cwd.join(file)).collect(),
+        markers_in: None,
+    };
+    let read = ReadSince::new(started_reading, read_files, cwd);
+    let Some(sources) = digest_sources(services, cwd, &dep_info.files).await else {
+        return Keyed::Refused("unreadable input");
+    };
+    inputs.sources = dep_info.files.into_iter().zip(sources).collect();
+    inputs.env_deps = dep_info
+        .env_deps
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    let key = hash_key::rust_key(
+        &info.identity,
+        compilation,
+        &request.cwd,
+        &request.env,
+        &inputs,
+    );
+    log::debug!(
+        "rust compile of {}: key {key} (sources' digests {:?})",
+        compilation.crate_name,
+        started.elapsed()
+    );
+    Keyed::Key {
+        key,
+        early: None,
+        scratch: None,
+        read: Some(Box::new(read)),
+        follow_up: None,
     }
 }
 
