@@ -12,6 +12,7 @@
 //! file read has the same names in it. What goes into keys is
 //! decided in `hash_key`, not here.
 
+use crate::digest_memo::DigestMemo;
 use crate::file_stamp::FileStamp;
 use crate::flow::read_since::Started;
 use crate::hasher::Hasher;
@@ -50,7 +51,7 @@ impl Handler<CheckRustManifest> for Hasher {
         let holding = manifest
             .results
             .iter()
-            .find(|recorded| env_holds(recorded, &env) && self.files_hold(recorded, &cwd))
+            .find(|recorded| holds(&self.memo, recorded, &cwd, &env))
             .map(|recorded| Holding {
                 result: recorded.result,
                 files: recorded
@@ -63,26 +64,34 @@ impl Handler<CheckRustManifest> for Hasher {
     }
 }
 
-impl Hasher {
-    fn files_hold(&self, recorded: &RustRecorded, cwd: &Path) -> bool {
-        let absent = recorded
-            .absent
-            .iter()
-            .all(|name| std::fs::symlink_metadata(cwd.join(OsStr::from_bytes(name))).is_err());
-        let listed = recorded.dirs.iter().all(|listing| {
-            names_digest(&cwd.join(OsStr::from_bytes(&listing.dir))).ok() == Some(listing.names)
-        });
-        absent
-            && listed
-            && recorded.files.iter().all(|file| {
-                let path = cwd.join(OsStr::from_bytes(&file.name));
-                let Ok(metadata) = std::fs::metadata(&path) else {
-                    return false;
-                };
-                FileStamp::of(&metadata).recorded() == file.stamp
-                    || (metadata.is_file() && self.memo.digest(&path).ok() == Some(file.digest))
-            })
-    }
+/// Whether a record holds for a compile in `cwd` with `env`.
+fn holds(
+    memo: &DigestMemo,
+    recorded: &RustRecorded,
+    cwd: &Path,
+    env: &[(OsString, OsString)],
+) -> bool {
+    env_holds(recorded, env) && files_hold(memo, recorded, cwd)
+}
+
+fn files_hold(memo: &DigestMemo, recorded: &RustRecorded, cwd: &Path) -> bool {
+    let absent = recorded
+        .absent
+        .iter()
+        .all(|name| std::fs::symlink_metadata(cwd.join(OsStr::from_bytes(name))).is_err());
+    let listed = recorded.dirs.iter().all(|listing| {
+        names_digest(&cwd.join(OsStr::from_bytes(&listing.dir))).ok() == Some(listing.names)
+    });
+    absent
+        && listed
+        && recorded.files.iter().all(|file| {
+            let path = cwd.join(OsStr::from_bytes(&file.name));
+            let Ok(metadata) = std::fs::metadata(&path) else {
+                return false;
+            };
+            FileStamp::of(&metadata).recorded() == file.stamp
+                || (metadata.is_file() && memo.digest(&path).ok() == Some(file.digest))
+        })
 }
 
 /// Why `DigestDepInfo` fails when a file changed after the compile began: the result is not
@@ -113,69 +122,89 @@ impl Handler<DigestDepInfo> for Hasher {
     type Result = Result<DepInfoRead, &'static str>;
 
     fn handle(&mut self, message: DigestDepInfo, _: &mut SyncContext<Self>) -> Self::Result {
-        let mut digests = Vec::with_capacity(message.files.len());
-        let mut files = Vec::with_capacity(message.files.len());
-        for name in &message.files {
-            let path = message.cwd.join(name);
-            let before = std::fs::metadata(&path).map_err(|_| "file read is gone")?;
-            if !before.is_file() {
-                return Err("read a file that is not regular");
-            }
-            if !message.started.settled_before(&before) {
-                return Err(CHANGED_DURING_COMPILE);
-            }
-            let stamp = FileStamp::of(&before);
-            let digest = self
-                .memo
-                .digest(&path)
-                .map_err(|_| "file read is unreadable")?;
-            if FileStamp::at(&path) != Some(stamp) {
-                return Err(CHANGED_DURING_COMPILE);
-            }
-            digests.push(digest);
-            files.push(ReadFile {
-                name: name.as_bytes().to_vec(),
-                stamp: stamp.recorded(),
-                digest,
-            });
-        }
-        let mut absent = Vec::new();
-        let mut recorded = Ok(());
-        for name in module_alternatives(&message.files) {
-            if std::fs::symlink_metadata(message.cwd.join(&name)).is_ok() {
-                // Both spellings of a module exist, yet rustc compiled (a `#[path]` module,
-                // an `include!`d file): whether a new file would change anything is not
-                // known. No record; the result is stored all the same.
-                recorded = Err("module file beside its other spelling");
-            }
-            absent.push(ByteBuf::from(name.into_bytes()));
-        }
-        let mut dirs = Vec::new();
-        for dir in parent_dirs(&message.files) {
-            let path = message.cwd.join(&dir);
-            let settled = std::fs::metadata(&path)
-                .is_ok_and(|metadata| message.started.settled_before(&metadata));
-            match names_digest(&path) {
-                // A directory changed since the compile began may have been listed by a proc
-                // macro before the change: its names now would not be the ones it saw.
-                Ok(names) if settled => dirs.push(Listing {
-                    dir: ByteBuf::from(dir.into_bytes()),
-                    names,
-                }),
-                _ => recorded = Err("directory changed during the compile"),
-            }
-        }
-        Ok(DepInfoRead {
-            digests,
-            recorded: recorded.map(|()| RustRecorded {
-                files,
-                env: Vec::new(),
-                absent,
-                dirs,
-                result: [0; 32],
-            }),
-        })
+        digest_dep_info(&self.memo, &message)
     }
+}
+
+fn digest_dep_info(
+    memo: &DigestMemo,
+    message: &DigestDepInfo,
+) -> Result<DepInfoRead, &'static str> {
+    let mut digests = Vec::with_capacity(message.files.len());
+    let mut files = Vec::with_capacity(message.files.len());
+    for name in &message.files {
+        let file = read_settled(memo, &message.cwd, name, message.started)?;
+        digests.push(file.digest);
+        files.push(file);
+    }
+    let recorded = surroundings(message).map(|(absent, dirs)| RustRecorded {
+        files,
+        env: Vec::new(),
+        absent,
+        dirs,
+        result: [0; 32],
+    });
+    Ok(DepInfoRead { digests, recorded })
+}
+
+/// A file the compile read, stamped and digested; an error if it changed since the compile
+/// began or while read.
+fn read_settled(
+    memo: &DigestMemo,
+    cwd: &Path,
+    name: &str,
+    started: Started,
+) -> Result<ReadFile, &'static str> {
+    let path = cwd.join(name);
+    let before = std::fs::metadata(&path).map_err(|_| "file read is gone")?;
+    if !before.is_file() {
+        return Err("read a file that is not regular");
+    }
+    if !started.settled_before(&before) {
+        return Err(CHANGED_DURING_COMPILE);
+    }
+    let stamp = FileStamp::of(&before);
+    let digest = memo.digest(&path).map_err(|_| "file read is unreadable")?;
+    if FileStamp::at(&path) != Some(stamp) {
+        return Err(CHANGED_DURING_COMPILE);
+    }
+    Ok(ReadFile {
+        name: name.as_bytes().to_vec(),
+        stamp: stamp.recorded(),
+        digest,
+    })
+}
+
+/// What a record keeps besides the files read: the module files that must stay absent and
+/// the names in every directory read from; an error is why no record can be made (the result
+/// is stored all the same).
+fn surroundings(message: &DigestDepInfo) -> Result<(Vec<ByteBuf>, Vec<Listing>), &'static str> {
+    let mut absent = Vec::new();
+    for name in module_alternatives(&message.files) {
+        if std::fs::symlink_metadata(message.cwd.join(&name)).is_ok() {
+            // Both spellings of a module exist, yet rustc compiled (a `#[path]` module, an
+            // `include!`d file): whether a new file would change anything is not known.
+            return Err("module file beside its other spelling");
+        }
+        absent.push(ByteBuf::from(name.into_bytes()));
+    }
+    let mut dirs = Vec::new();
+    for dir in parent_dirs(&message.files) {
+        let path = message.cwd.join(&dir);
+        let settled = std::fs::metadata(&path)
+            .is_ok_and(|metadata| message.started.settled_before(&metadata));
+        // A directory changed since the compile began may have been listed by a proc macro
+        // before the change: its names now would not be the ones it saw.
+        if !settled {
+            return Err("directory changed during the compile");
+        }
+        let names = names_digest(&path).map_err(|_| "unreadable directory")?;
+        dirs.push(Listing {
+            dir: ByteBuf::from(dir.into_bytes()),
+            names,
+        });
+    }
+    Ok((absent, dirs))
 }
 
 /// The digest of the names in the directory at `path` (`direct::rust::listing_digest`).
@@ -185,4 +214,91 @@ fn names_digest(path: &Path) -> std::io::Result<[u8; 32]> {
         names.push(entry?.file_name().as_bytes().to_vec());
     }
     Ok(listing_digest(names))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// A crate in a fresh directory, settled past a clock tick, and a record of it made by
+    /// `digest_dep_info` as after a compile that began now.
+    fn recorded_crate(dir: &Path) -> RustRecorded {
+        std::fs::create_dir_all(dir.join("src")).unwrap();
+        std::fs::write(
+            dir.join("src/lib.rs"),
+            "mod a;\nconst D: &str = include_str!(\"d.txt\");\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("src/a.rs"), "pub fn a() {}\n").unwrap();
+        std::fs::write(dir.join("src/d.txt"), "data\n").unwrap();
+        std::thread::sleep(Duration::from_millis(30));
+        let message = DigestDepInfo {
+            files: ["src/lib.rs", "src/a.rs", "src/d.txt"]
+                .map(String::from)
+                .to_vec(),
+            cwd: dir.to_path_buf(),
+            started: Started::file_clock_now(),
+        };
+        let read = digest_dep_info(&DigestMemo::default(), &message).unwrap();
+        assert_eq!(read.digests.len(), 3);
+        let mut recorded = read.recorded.unwrap();
+        recorded.env = sccache_core::direct::rust::env_deps(&["V".to_owned()], &[]);
+        recorded
+    }
+
+    fn set(name: &str, value: &str) -> Vec<(OsString, OsString)> {
+        vec![(name.into(), value.into())]
+    }
+
+    #[test]
+    fn a_record_holds_until_a_file_a_variable_or_a_directory_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let recorded = recorded_crate(root);
+        let memo = DigestMemo::default();
+        assert!(holds(&memo, &recorded, root, &[]));
+        assert!(!holds(&memo, &recorded, root, &set("V", "")));
+
+        // Rewritten with the same bytes: a new stamp, the same digest.
+        std::fs::write(root.join("src/d.txt"), "data\n").unwrap();
+        assert!(holds(&memo, &recorded, root, &[]));
+        std::fs::write(root.join("src/d.txt"), "edited\n").unwrap();
+        assert!(!holds(&memo, &recorded, root, &[]));
+        std::fs::write(root.join("src/d.txt"), "data\n").unwrap();
+        assert!(holds(&memo, &recorded, root, &[]));
+
+        // A new file beside them, then the other spelling of a module.
+        std::fs::write(root.join("src/new.txt"), "").unwrap();
+        assert!(!holds(&memo, &recorded, root, &[]));
+        std::fs::remove_file(root.join("src/new.txt")).unwrap();
+        assert!(holds(&memo, &recorded, root, &[]));
+        std::fs::create_dir_all(root.join("src/a")).unwrap();
+        std::fs::write(root.join("src/a/mod.rs"), "").unwrap();
+        assert!(!holds(&memo, &recorded, root, &[]));
+        std::fs::remove_dir_all(root.join("src/a")).unwrap();
+
+        // A file gone.
+        std::fs::remove_file(root.join("src/a.rs")).unwrap();
+        assert!(!holds(&memo, &recorded, root, &[]));
+    }
+
+    #[test]
+    fn a_file_changed_after_the_compile_began_stores_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("lib.rs"), "").unwrap();
+        std::thread::sleep(Duration::from_millis(30));
+        let started = Started::file_clock_now();
+        std::thread::sleep(Duration::from_millis(30));
+        std::fs::write(dir.path().join("lib.rs"), "edited").unwrap();
+        let message = DigestDepInfo {
+            files: vec!["lib.rs".into()],
+            cwd: dir.path().to_path_buf(),
+            started,
+        };
+        assert_eq!(
+            digest_dep_info(&DigestMemo::default(), &message).err(),
+            Some(CHANGED_DURING_COMPILE)
+        );
+    }
 }
