@@ -8,10 +8,12 @@
 #   cold-direct   through sccache in direct mode with another empty cache (the compile alone;
 #                 the key from the dep-info it writes),
 #   warm-direct   the same again (a manifest's record checked per hit: no rustc),
+#                 every cacheable crate: libraries, proc-macros, build scripts, binaries,
 # in rounds, interleaved, so that the machine's load reaches every variant alike. Every build
 # runs rustc through a logging stand-in (RUSTC=), and prints how many rustc processes compiled
 # (`--crate-name` on the command line, dep-info runs included). Then the server's stats of the
-# last warm direct build.
+# last warm direct build: hits and misses by crate type, non-cacheable reasons, compilation
+# failures.
 #
 # Usage: bench/cargo.sh [path/to/sccache] [rounds]   (default: target/release/sccache, built
 # if absent; 2 rounds)
@@ -97,6 +99,6 @@ for round in $(seq "$rounds"); do
     "$sccache" --zero-stats >/dev/null
     timed_build warm-direct RUSTC_WRAPPER="$sccache"
 done
-echo "== stats of the last warm direct build (misses are failing feature probes of build"
-echo "   scripts, which are never cached; bin and build-script crates are not cached)"
+echo "== stats of the last warm direct build (hits and misses by crate type; build scripts'"
+echo "   failing feature probes count as compilation failures, never cached)"
 "$sccache" --show-stats

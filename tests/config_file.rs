@@ -1,7 +1,8 @@
 //! sccache's config file through the real server: it chooses the cache directory, the
 //! environment overrides it, a malformed one stops `--start-server` with an error naming the
-//! file and the key; and a read-only disk cache (from the environment or the file) is read but
-//! never written.
+//! file and the key; a read-only disk cache (from the environment or the file) is read but never
+//! written (and logged in sccache's words); and `--show-stats` with no server running shows the
+//! file's cache, or refuses a malformed file, as sccache does.
 
 use crate::harness::{assert_success, count, fixture, Server};
 use std::path::{Path, PathBuf};
@@ -126,6 +127,14 @@ fn read_only_cache_is_read_not_written(env: &[(&str, &str)]) {
         "{}",
         String::from_utf8_lossy(&text.stdout)
     );
+    // sccache's log lines for both, which its own tests (and tools) look for.
+    let log = server.log();
+    assert!(log.contains("server has setup with ReadOnly"), "{log}");
+    assert!(
+        log.contains("Error executing cache write: Cannot write to read-only storage"),
+        "{log}"
+    );
+    assert!(!primed.log().contains("server has setup with ReadOnly"));
 }
 
 #[test]
@@ -137,4 +146,50 @@ fn local_rw_mode_read_only_reads_but_never_writes() {
 fn config_files_disk_rw_mode_read_only_reads_but_never_writes() {
     let (_conf_dir, conf) = config_file("[cache.disk]\nrw_mode = \"READ_ONLY\"\n");
     read_only_cache_is_read_not_written(&[("SCCACHE_CONF", &conf)]);
+}
+
+#[test]
+fn show_stats_without_a_server_shows_the_config_files_cache() {
+    let root = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
+    let file_cache = root.path().join("from-file");
+    let (_conf_dir, conf) = config_file(&format!(
+        "[cache.disk]\ndir = {:?}\nsize = \"3G\"\n",
+        file_cache.display().to_string()
+    ));
+    // Never started: `--show-stats` starts no server, so it reads the settings itself.
+    let server = Server::configured(
+        root.path().join("unused"),
+        &[("SCCACHE_CONF", &conf), ("SCCACHE_DIR", "")],
+        None,
+    );
+    let stats = server.stats();
+    assert_eq!(
+        stats["cache_location"],
+        format!("Local disk: {:?}", file_cache.display().to_string()),
+        "{stats:#}"
+    );
+    assert_eq!(stats["max_cache_size"], 3u64 << 30, "{stats:#}");
+    let text = server.sccache(["--show-stats"]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains(&file_cache.display().to_string()));
+    assert!(Server::configured(root.path().join("unused"), &[], None)
+        .sccache(["--show-stats"])
+        .status
+        .success());
+}
+
+#[test]
+fn show_stats_without_a_server_reports_a_malformed_config_file() {
+    let (conf_dir, conf) = config_file("[cache.disk]\nsize = \"lots\"\n");
+    let server = Server::configured(
+        conf_dir.path().join("cache"),
+        &[("SCCACHE_CONF", &conf)],
+        None,
+    );
+    let output = server.sccache(["--show-stats"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&conf) && stderr.contains("cache.disk.size"),
+        "{stderr}"
+    );
 }

@@ -1,7 +1,7 @@
 //! The command-line behaviour that sccache's own integration tests expect of the binary (issue
-//! 17): stats without a server, a start that cannot listen, the client's log, the detailed
-//! stats. `.ci/upstream-tests` runs sccache's tests themselves; these pin the same behaviour in
-//! our suite, where it fails fast and names the regression.
+//! 17): stats without a server, a start that cannot listen, the client's log (and one it cannot
+//! open), the detailed stats. `.ci/upstream-tests` runs sccache's tests themselves; these pin
+//! the same behaviour in our suite, where it fails fast and names the regression.
 
 use crate::harness::{count, fixture, Server};
 use std::net::{Ipv4Addr, TcpListener};
@@ -104,5 +104,28 @@ fn advanced_stats_count_by_language_and_compiler() {
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("Cache misses (c [gcc])"), "{text}");
     assert!(text.contains("Effective cache mode"), "{text}");
+    server.stop();
+}
+
+/// sccache's client exits when `SCCACHE_ERROR_LOG` cannot be opened (its
+/// `test_run_log_no_perm`); ours compiles, logging to stderr, and says so in sccache's words.
+#[test]
+fn an_unwritable_log_file_is_reported_and_the_compile_goes_on() {
+    let server = Server::start();
+    let dir = fixture("c");
+    let log = dir.path().join("no-such-dir").join("sccache.log");
+    let output = server
+        .command(crate::harness::sccache_bin())
+        .current_dir(dir.path())
+        .args(["gcc", "-c", "hello.c", "-o", "hello.o"])
+        .env("SCCACHE_LOG", "debug")
+        .env("SCCACHE_ERROR_LOG", &log)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(dir.path().join("hello.o").exists(), "{stderr}");
+    let notice = format!("Cannot open/write log file '{}'", log.display());
+    assert!(stderr.contains(&notice), "{stderr}");
     server.stop();
 }

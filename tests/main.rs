@@ -23,6 +23,7 @@ mod privacy;
 #[cfg(feature = "redis")]
 mod redis;
 mod rust_cache;
+mod rust_crates;
 mod rust_direct;
 mod rust_native;
 #[cfg(feature = "s3")]

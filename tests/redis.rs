@@ -11,7 +11,7 @@ use crate::harness::{
     assert_new_source_is_stored_then_hit, assert_success, compile_until_a_write_lands, count,
     fixture, free_port, have, read, reserve_port, run, Server,
 };
-use crate::rust_cache::{assert_cargo_build_shared, LIBRARIES};
+use crate::rust_cache::{assert_cargo_build_shared, CRATES};
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -266,22 +266,26 @@ fn two_servers_share_the_cargo_build_through_redis() {
     let second = Server::start_with(&[("SCCACHE_REDIS", &url)]);
     let stats = assert_cargo_build_shared(&first, &second);
     assert_eq!(count(&stats, "cache_write_errors"), 0, "{stats:#}");
-    assert_eq!(redis.cli(&["dbsize"]), LIBRARIES.to_string());
+    assert_eq!(redis.cli(&["dbsize"]), CRATES.to_string());
 }
 
 #[test]
 fn a_second_server_with_an_empty_disk_gets_rust_direct_hits_through_redis() {
-    use crate::rust_direct::{artifacts, DirectWorkspace, CRATES};
+    use crate::rust_cache::CRATES as ALL;
+    use crate::rust_direct::{artifacts, miss_starts, DirectWorkspace, CRATES};
     let redis = RedisServer::start(&[]);
     let url = redis.url();
     let settings = [("SCCACHE_REDIS", url.as_str()), ("SCCACHE_DIRECT", "true")];
     let workspace = DirectWorkspace::with_server(Server::start_with(&settings));
     let target = workspace.target();
-    let once = CRATES.iter().map(|name| (name.to_string(), 1)).collect();
+    let once = CRATES
+        .iter()
+        .map(|name| (name.to_string(), miss_starts(name)))
+        .collect();
     assert_eq!(workspace.clean_build_in(&target, &[]), once);
     workspace.wait_for_writes();
-    // Each library's result and its manifest.
-    assert_eq!(redis.cli(&["dbsize"]), (2 * LIBRARIES).to_string());
+    // Each crate's result and its manifest.
+    assert_eq!(redis.cli(&["dbsize"]), (2 * ALL).to_string());
     let first_target = workspace.dir.path().join("target-first");
     std::fs::rename(&target, &first_target)
         .unwrap_or_else(|error| panic!("moving {} aside: {error}", target.display()));
@@ -295,12 +299,8 @@ fn a_second_server_with_an_empty_disk_gets_rust_direct_hits_through_redis() {
         second.log()
     );
     let stats = second.stats();
-    assert_eq!(count(&stats, "direct_hits"), LIBRARIES, "{stats:#}");
-    assert_eq!(
-        count(&stats, "cache_hits.counts.Rust"),
-        LIBRARIES,
-        "{stats:#}"
-    );
+    assert_eq!(count(&stats, "direct_hits"), ALL, "{stats:#}");
+    assert_eq!(count(&stats, "cache_hits.counts.Rust"), ALL, "{stats:#}");
     assert_eq!(count(&stats, "cache_misses.counts.Rust"), 0, "{stats:#}");
     assert_eq!(artifacts(&target), artifacts(&first_target));
     assert_eq!(
@@ -488,4 +488,39 @@ fn a_manifest_through_redis_gives_a_second_server_a_direct_hit() {
     let stats = second.stats();
     assert_eq!(count(&stats, "direct_hits"), 1, "{stats:#}");
     assert_eq!(count(&stats, "compilations"), 0, "{stats:#}");
+}
+
+/// Regression (issue 17): `--start-server` with a Redis nobody answers on exited 0, silently.
+/// Started by hand it fails as sccache's does; a compile that starts the server itself still
+/// compiles, locally.
+#[test]
+fn an_explicit_start_fails_loudly_on_a_redis_that_does_not_answer() {
+    let port = free_port();
+    let url = format!("redis://127.0.0.1:{port}/");
+    let root = tempfile::Builder::new()
+        .prefix("sccache-cache")
+        .tempdir()
+        .unwrap_or_else(|error| panic!("tempdir: {error}"));
+    let server = Server::configured(
+        root.path().join("cache"),
+        &[("SCCACHE_REDIS", &url)],
+        Some(root),
+    );
+    let output = server.sccache(["--start-server"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("Server startup failed:")
+            && stderr.contains("cache storage failed to read")
+            && stderr.contains(&port.to_string()),
+        "{stderr}"
+    );
+
+    let dir = fixture("c");
+    let output = server.compile(dir.path(), "gcc", &["-c", "hello.c", "-o", "hello.o"]);
+    assert_success(
+        &output,
+        &format!("compile with Redis down\n{}", server.log()),
+    );
+    assert!(dir.path().join("hello.o").exists());
 }

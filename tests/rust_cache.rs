@@ -4,8 +4,8 @@
 //! count), warnings replayed on a hit, and incremental builds passed through and counted.
 //!
 //! The fixture has three library crates (`util`; `greet`, which depends on `util`; `gen`, with
-//! a build script) and a binary `app` using them. Only the libraries are cacheable: the binary
-//! and the build script count as `crate-type (bin)`.
+//! a build script) and a binary `app` using them. Every crate is cacheable, the binary and the
+//! build script included (`rust_crates.rs` tests what a link's key holds).
 //!
 //! The remote backends' tests (`redis.rs`, `s3.rs`) share the fixture build through
 //! `assert_cargo_build_shared`.
@@ -15,8 +15,12 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use tempfile::TempDir;
 
-/// The library crates of the fixture: the hits of a fully cached build.
+/// The library crates of the fixture.
 pub(crate) const LIBRARIES: u64 = 3;
+
+/// The compiles of a fixture build, every one cacheable (the libraries, the build script and
+/// the binary): the hits of a fully cached build.
+pub(crate) const CRATES: u64 = 5;
 
 /// The line the fixture's binary prints without features or env-deps.
 pub(crate) const PLAIN_OUTPUT: &str =
@@ -93,15 +97,15 @@ pub(crate) fn assert_cargo_build_shared(first: &Server, second: &Server) -> serd
     let output = cargo_in(first, dir.path(), &target, &build, &[]);
     assert_success(&output, &format!("first cargo build\n{}", first.log()));
     let stats = first.wait_for_stats(|stats| {
-        count(stats, "cache_writes") + count(stats, "cache_write_errors") >= LIBRARIES
+        count(stats, "cache_writes") + count(stats, "cache_write_errors") >= CRATES
     });
     assert_eq!(
         count(&stats, "cache_misses.counts.Rust"),
-        LIBRARIES,
+        CRATES,
         "{stats:#}"
     );
     assert_eq!(count(&stats, "cache_hits.counts.Rust"), 0, "{stats:#}");
-    assert_eq!(count(&stats, "cache_writes"), LIBRARIES, "{stats:#}");
+    assert_eq!(count(&stats, "cache_writes"), CRATES, "{stats:#}");
     assert_eq!(run_app_in(&target), PLAIN_OUTPUT);
 
     let first_target = dir.path().join("target-first");
@@ -112,7 +116,7 @@ pub(crate) fn assert_cargo_build_shared(first: &Server, second: &Server) -> serd
     let second_stats = second.stats();
     assert_eq!(
         count(&second_stats, "cache_hits.counts.Rust"),
-        LIBRARIES,
+        CRATES,
         "{second_stats:#}\n{}",
         second.log()
     );
@@ -221,7 +225,7 @@ fn cargo_clean_build_hits_every_library_and_replays_warnings() {
         ),
     ];
     let first = workspace.clean_build(&[], &jobs_one);
-    assert_eq!(workspace.rust_counts(), (0, LIBRARIES));
+    assert_eq!(workspace.rust_counts(), (0, CRATES));
     assert_eq!(workspace.run_app(), PLAIN_OUTPUT);
     let first_stderr = String::from_utf8_lossy(&first.stderr).into_owned();
     assert!(first_stderr.contains("unused_in_greet"), "{first_stderr}");
@@ -240,7 +244,7 @@ fn cargo_clean_build_hits_every_library_and_replays_warnings() {
     let stats = workspace.server.stats();
     assert_eq!(
         workspace.rust_counts(),
-        (LIBRARIES, LIBRARIES),
+        (CRATES, CRATES),
         "{stats:#}\n{}",
         workspace.server.log()
     );
@@ -251,26 +255,34 @@ fn cargo_clean_build_hits_every_library_and_replays_warnings() {
         second_stderr.contains("unused variable: `unused_in_greet`"),
         "{second_stderr}"
     );
-    // Both builds ran the binary's and the build script's compiles uncached.
-    assert_eq!(count(&stats, "not_cached.crate-type (bin)"), 4, "{stats:#}");
+    // The binary and the build script were cached too, and counted by crate type.
+    assert_eq!(count(&stats, "rust_crate_hits.bin"), 1, "{stats:#}");
+    assert_eq!(
+        count(&stats, "rust_crate_hits.build-script"),
+        1,
+        "{stats:#}"
+    );
+    assert_eq!(count(&stats, "rust_crate_hits.lib"), LIBRARIES, "{stats:#}");
+    assert_eq!(count(&stats, "requests_not_cacheable"), 0, "{stats:#}");
 }
 
 #[test]
 fn edits_features_and_env_deps_miss_only_the_crates_they_reach() {
     let workspace = Workspace::new();
-    assert_eq!(workspace.hits_and_misses_of(&[], &[]), (0, LIBRARIES));
+    assert_eq!(workspace.hits_and_misses_of(&[], &[]), (0, CRATES));
 
-    // `util` changes, and with it the metadata `greet` reads; `gen` is unrelated.
+    // `util` changes, and with it the metadata `greet` reads and the binary links; `gen` and
+    // its build script are unrelated.
     workspace.edit("util/src/lib.rs", |text| {
         text + "\npub fn whisper(text: &str) -> String {\n    text.to_lowercase()\n}\n"
     });
-    assert_eq!(workspace.hits_and_misses_of(&[], &[]), (1, 2));
+    assert_eq!(workspace.hits_and_misses_of(&[], &[]), (2, 3));
     assert_eq!(workspace.run_app(), PLAIN_OUTPUT);
 
-    // A feature of `greet` reaches `greet` only.
+    // A feature of `greet` reaches `greet` and the binary linking it.
     assert_eq!(
         workspace.hits_and_misses_of(&["--features", "greet/loud"], &[]),
-        (2, 1)
+        (3, 2)
     );
     assert_eq!(
         workspace.run_app(),
@@ -280,15 +292,15 @@ fn edits_features_and_env_deps_miss_only_the_crates_they_reach() {
         )
     );
 
-    // The variable `greet` reads with `option_env!` reaches `greet` only.
+    // The variable `greet` reads with `option_env!` reaches `greet` and the binary.
     assert_eq!(
         workspace.hits_and_misses_of(&[], &[("FIXTURE_ENV_DEP", "set")]),
-        (2, 1)
+        (3, 2)
     );
     assert_eq!(workspace.run_app(), PLAIN_OUTPUT.replace("unset", "set"));
 
     // Back to the first state: everything is in the cache.
-    assert_eq!(workspace.hits_and_misses_of(&[], &[]), (LIBRARIES, 0));
+    assert_eq!(workspace.hits_and_misses_of(&[], &[]), (CRATES, 0));
     assert_eq!(workspace.run_app(), PLAIN_OUTPUT);
 }
 
@@ -298,11 +310,7 @@ fn incremental_builds_compile_and_are_counted() {
     workspace.clean_build(&[], &[("CARGO_INCREMENTAL", "1")]);
     assert_eq!(workspace.run_app(), PLAIN_OUTPUT);
     let stats = workspace.server.stats();
-    assert_eq!(
-        count(&stats, "not_cached.incremental"),
-        LIBRARIES,
-        "{stats:#}"
-    );
+    assert_eq!(count(&stats, "not_cached.incremental"), CRATES, "{stats:#}");
     assert_eq!(workspace.rust_counts(), (0, 0));
 }
 
@@ -331,17 +339,17 @@ fn a_crate_built_into_another_target_directory_hits_with_its_own_paths() {
     };
     let first = dir.path().join("target-one");
     build(&first);
-    server.wait_for_stats(|stats| count(stats, "cache_writes") >= LIBRARIES);
+    server.wait_for_stats(|stats| count(stats, "cache_writes") >= CRATES);
     let second = dir.path().join("target-two");
     build(&second);
     assert_eq!(run_app_in(&second), PLAIN_OUTPUT);
-    // `gen` reads its build script's OUT_DIR, which names the target directory, so it misses;
-    // the others hit, and their dep-info files name the new directory, never the old one or
-    // the placeholder the cache stores.
+    // `gen` reads its build script's OUT_DIR, which names the target directory, so it misses,
+    // and so does the binary linking it; the others hit, and their dep-info files name the new
+    // directory, never the old one or the placeholder the cache stores.
     let stats = server.stats();
     assert_eq!(
         count(&stats, "cache_hits.counts.Rust"),
-        LIBRARIES - 1,
+        CRATES - 2,
         "{stats:#}"
     );
     let deps = second.join("debug").join("deps");

@@ -9,13 +9,24 @@
 //! shares direct hits between two servers.
 
 use crate::harness::{assert_success, count, fixture, write_script, Server};
-use crate::rust_cache::{cargo_in, run_app_in, LIBRARIES, PLAIN_OUTPUT};
+use crate::rust_cache::{cargo_in, run_app_in, CRATES as ALL, LIBRARIES, PLAIN_OUTPUT};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tempfile::TempDir;
 
-/// The fixture's library crates, by `--crate-name`.
-pub(crate) const CRATES: [&str; 3] = ["util", "greet", "gen"];
+/// The fixture's compiles, by `--crate-name`: the libraries, then the binary and `gen`'s build
+/// script, which link.
+pub(crate) const CRATES: [&str; 5] = ["util", "greet", "gen", "app", "build_script_build"];
+
+/// The rustc processes a direct miss of `name` starts: the compile, and for a compile that
+/// links, after the reply, the dep-info run that lists the crates it loaded.
+pub(crate) fn miss_starts(name: &str) -> u64 {
+    if matches!(name, "app" | "build_script_build") {
+        2
+    } else {
+        1
+    }
+}
 
 /// A copy of the cargo fixture built through a direct-mode server and a logging rustc.
 pub(crate) struct DirectWorkspace {
@@ -102,6 +113,8 @@ impl DirectWorkspace {
             &all_env,
         );
         assert_success(&build, &format!("cargo build\n{}", server.log()));
+        // A linking compile's miss lists its crates after the reply: counted with its build.
+        wait_for_writes_of(server);
         let after = self.rustc_starts();
         CRATES
             .iter()
@@ -131,10 +144,7 @@ impl DirectWorkspace {
 
     /// Waits until every write so far has landed: a miss writes its result and its manifest.
     pub fn wait_for_writes(&self) {
-        self.server.wait_for_stats(|stats| {
-            count(stats, "cache_writes") + count(stats, "cache_write_errors")
-                >= 2 * count(stats, "cache_misses.counts.Rust")
-        });
+        wait_for_writes_of(&self.server);
     }
 
     /// Builds after `cargo clean` (once earlier writes have landed); returns the build's Rust
@@ -154,6 +164,20 @@ impl DirectWorkspace {
     }
 }
 
+/// Waits until every write of `server` so far has landed: a direct miss writes its result and
+/// its manifest (a linking compile's after its dep-info run), a dep-info run's miss its result.
+fn wait_for_writes_of(server: &Server) {
+    server.wait_for_stats(|stats| {
+        let per_miss = if count(stats, "direct_misses") > 0 {
+            2
+        } else {
+            1
+        };
+        count(stats, "cache_writes") + count(stats, "cache_write_errors")
+            >= per_miss * count(stats, "cache_misses.counts.Rust")
+    });
+}
+
 /// What one build did.
 #[derive(Debug, PartialEq, Eq)]
 struct Built {
@@ -168,10 +192,13 @@ struct Built {
 fn missing(missed: &[&str]) -> Built {
     let misses = missed.len() as u64;
     Built {
-        hits: LIBRARIES - misses,
+        hits: ALL - misses,
         misses,
-        direct_hits: LIBRARIES - misses,
-        started: missed.iter().map(|name| (name.to_string(), 1)).collect(),
+        direct_hits: ALL - misses,
+        started: missed
+            .iter()
+            .map(|name| (name.to_string(), miss_starts(name)))
+            .collect(),
     }
 }
 
@@ -209,7 +236,7 @@ fn a_warm_build_starts_no_rustc_for_a_crate_that_hits_and_a_cold_one_starts_it_o
     assert_eq!(artifacts(&workspace.target()), cold);
     assert_eq!(run_app_in(&workspace.target()), PLAIN_OUTPUT);
     let stats = workspace.server.stats();
-    assert_eq!(count(&stats, "direct_misses"), LIBRARIES, "{stats:#}");
+    assert_eq!(count(&stats, "direct_misses"), ALL, "{stats:#}");
     assert_eq!(count(&stats, "inputs_changed"), 0, "{stats:#}");
 }
 
@@ -220,7 +247,7 @@ fn include_str_mod_and_env_changes_miss_exactly_the_crates_they_reach_and_touch_
 
     // `include_str!`'s file is read by `greet` alone.
     workspace.write("greet/src/data.txt", "from edited data\n");
-    assert_eq!(workspace.build(&[]), missing(&["greet"]));
+    assert_eq!(workspace.build(&[]), missing(&["greet", "app"]));
     let edited = PLAIN_OUTPUT.replace("from data.txt", "from edited data");
     assert_eq!(run_app_in(&workspace.target()), edited);
 
@@ -229,12 +256,12 @@ fn include_str_mod_and_env_changes_miss_exactly_the_crates_they_reach_and_touch_
         "util/src/whisper.rs",
         "pub fn whisper(text: &str) -> String {\n    text.to_ascii_lowercase()\n}\n",
     );
-    assert_eq!(workspace.build(&[]), missing(&["greet", "util"]));
+    assert_eq!(workspace.build(&[]), missing(&["greet", "util", "app"]));
 
     // The variable `greet` reads with `option_env!`: set, then unset again (back to the
     // recorded result).
     let set = [("FIXTURE_ENV_DEP", "set")];
-    assert_eq!(workspace.build(&set), missing(&["greet"]));
+    assert_eq!(workspace.build(&set), missing(&["greet", "app"]));
     assert_eq!(
         run_app_in(&workspace.target()),
         edited.replace("unset", "set")
@@ -298,15 +325,11 @@ fn sccache_direct_false_keeps_the_dep_info_run_for_rust() {
     assert_eq!(workspace.clean_build_in(&target, &[]), times(2));
     workspace
         .server
-        .wait_for_stats(|stats| count(stats, "cache_writes") >= LIBRARIES);
+        .wait_for_stats(|stats| count(stats, "cache_writes") >= ALL);
     // A dep-info run per hit.
     assert_eq!(workspace.clean_build_in(&target, &[]), times(1));
     let stats = workspace.server.stats();
-    assert_eq!(
-        count(&stats, "cache_hits.counts.Rust"),
-        LIBRARIES,
-        "{stats:#}"
-    );
+    assert_eq!(count(&stats, "cache_hits.counts.Rust"), ALL, "{stats:#}");
     assert_eq!(count(&stats, "direct_hits"), 0, "{stats:#}");
     assert_eq!(count(&stats, "direct_misses"), 0, "{stats:#}");
 }

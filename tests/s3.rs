@@ -11,7 +11,7 @@ use crate::harness::{
     assert_new_source_is_stored_then_hit, assert_success, compile_until_a_write_lands, count,
     fixture, read, Server,
 };
-use crate::rust_cache::{assert_cargo_build_shared, LIBRARIES};
+use crate::rust_cache::{assert_cargo_build_shared, CRATES};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -306,7 +306,7 @@ fn two_servers_share_the_cargo_build_through_a_bucket() {
     let second = start_server(&env);
     let stats = assert_cargo_build_shared(&first, &second);
     assert_eq!(count(&stats, "cache_write_errors"), 0, "{stats:#}");
-    assert_eq!(moto.list("crates").len() as u64, LIBRARIES);
+    assert_eq!(moto.list("crates").len() as u64, CRATES);
 }
 
 #[test]

@@ -34,6 +34,18 @@ pub struct CompilerInfo {
     /// libraries, which `rustup update` replaces behind an unchanged proxy). A remembered probe
     /// whose files changed is probed again.
     pub files: Vec<PathStamp>,
+    /// rustc's sysroot and host, where a link finds the target's libraries and rustc's own
+    /// linker.
+    pub rust: Option<Box<RustToolchain>>,
+}
+
+/// What rustc says of its toolchain.
+#[derive(Debug, Clone)]
+pub struct RustToolchain {
+    /// `--print sysroot`.
+    pub sysroot: PathBuf,
+    /// The `host:` line of `-vV`.
+    pub host: Option<String>,
 }
 
 /// The files by which rustup chooses a toolchain for `cwd`: `rust-toolchain(.toml)` in it and
@@ -248,6 +260,7 @@ async fn probe_c(
         identity: CompilerIdentity::new(kind, &binary_digest, &version.stdout, name),
         version: first_line(&version.stdout),
         files: Vec::new(),
+        rust: None,
     }))
 }
 
@@ -270,8 +283,13 @@ async fn probe_rustc(
     }
     let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim().to_owned());
     let proxy = PathBuf::from(exe);
+    let host = String::from_utf8_lossy(&version.stdout)
+        .lines()
+        .find_map(|line| line.strip_prefix("host: "))
+        .map(str::to_owned);
+    let root = sysroot.clone();
     // Listing the toolchain's files reads directories: on the blocking pool.
-    let (files, stamps) = tokio::task::spawn_blocking(move || toolchain_files(&sysroot, proxy))
+    let (files, stamps) = tokio::task::spawn_blocking(move || toolchain_files(&root, proxy))
         .await
         .map_err(|error| format!("cannot list the toolchain's files: {error}"))?;
     let digests = digest_files(digest, files).await?;
@@ -287,6 +305,7 @@ async fn probe_rustc(
         ),
         version: first_line(&version.stdout),
         files: stamps,
+        rust: Some(Box::new(RustToolchain { sysroot, host })),
     }))
 }
 

@@ -209,7 +209,7 @@ async fn probe(
 /// The files a dry run runs or reads (to digest), and the stamps to check on every request:
 /// the driver, its directory (where clang looks for configuration files), each program and
 /// every place searched before it, `specs` in `-B` directories, configuration files.
-fn resolve(
+pub(crate) fn resolve(
     dry_run: &DryRun,
     request: &ProbeDriver,
 ) -> Result<(Vec<PathBuf>, Vec<PathStamp>), String> {

@@ -15,6 +15,7 @@ pub mod file_stamp;
 pub mod flow;
 pub mod hasher;
 pub mod lifecycle;
+pub mod linker_probe;
 pub mod listener;
 pub mod manifest_files;
 pub mod outputs;

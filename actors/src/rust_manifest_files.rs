@@ -82,16 +82,15 @@ fn files_hold(memo: &DigestMemo, recorded: &RustRecorded, cwd: &Path) -> bool {
     let listed = recorded.dirs.iter().all(|listing| {
         names_digest(&cwd.join(OsStr::from_bytes(&listing.dir))).ok() == Some(listing.names)
     });
-    absent
-        && listed
-        && recorded.files.iter().all(|file| {
-            let path = cwd.join(OsStr::from_bytes(&file.name));
-            let Ok(metadata) = std::fs::metadata(&path) else {
-                return false;
-            };
-            FileStamp::of(&metadata).recorded() == file.stamp
-                || (metadata.is_file() && memo.digest(&path).ok() == Some(file.digest))
-        })
+    let same = |file: &ReadFile| {
+        let path = cwd.join(OsStr::from_bytes(&file.name));
+        let Ok(metadata) = std::fs::metadata(&path) else {
+            return false;
+        };
+        FileStamp::of(&metadata).recorded() == file.stamp
+            || (metadata.is_file() && memo.digest(&path).ok() == Some(file.digest))
+    };
+    absent && listed && recorded.files.iter().all(same) && recorded.crates.iter().all(same)
 }
 
 /// Why `DigestDepInfo` fails when a file changed after the compile began: the result is not
@@ -139,6 +138,7 @@ fn digest_dep_info(
     }
     let recorded = surroundings(message).map(|(absent, dirs)| RustRecorded {
         files,
+        crates: Vec::new(),
         env: Vec::new(),
         absent,
         dirs,
@@ -205,6 +205,28 @@ fn surroundings(message: &DigestDepInfo) -> Result<(Vec<ByteBuf>, Vec<Listing>),
         });
     }
     Ok((absent, dirs))
+}
+
+/// Digests the crates a linking compile loaded (`RustRecorded::crates`), as `DigestDepInfo`
+/// does its files (refusing any changed since the compile began), with no directory listed.
+#[derive(Message)]
+#[rtype(result = "Result<Vec<ReadFile>, &'static str>")]
+pub struct DigestCrates {
+    pub files: Vec<String>,
+    pub cwd: PathBuf,
+    pub started: Started,
+}
+
+impl Handler<DigestCrates> for Hasher {
+    type Result = Result<Vec<ReadFile>, &'static str>;
+
+    fn handle(&mut self, message: DigestCrates, _: &mut SyncContext<Self>) -> Self::Result {
+        message
+            .files
+            .iter()
+            .map(|name| read_settled(&self.memo, &message.cwd, name, message.started))
+            .collect()
+    }
 }
 
 /// The digest of the names in the directory at `path` (`direct::rust::listing_digest`).

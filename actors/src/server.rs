@@ -12,6 +12,7 @@ use crate::driver_probe::DriverProber;
 use crate::flow::Services;
 use crate::hasher::Hasher;
 use crate::lifecycle::Lifecycle;
+use crate::linker_probe::LinkerProber;
 use crate::listener::{self, Bound, Listener};
 use crate::server_error::ServerError;
 use crate::stats::{Record, StatsKeeper};
@@ -73,21 +74,33 @@ fn start(config: ServerConfig, bound: Bound, token: String) -> Result<(), Server
         Detector::new(dispatcher.clone().recipient(), hasher.clone().recipient()).start();
     let driver_prober =
         DriverProber::new(dispatcher.clone().recipient(), hasher.clone().recipient()).start();
+    let linker_prober =
+        LinkerProber::new(dispatcher.clone().recipient(), hasher.clone().recipient()).start();
     let storage = start_storage(&config, stats.clone().recipient())?;
+    // sccache's words and mode names, which tools and its tests look for.
+    let mode = if storage.writable {
+        "ReadWrite"
+    } else {
+        "ReadOnly"
+    };
+    log::info!("server has setup with {mode}");
     let stop_accepting = Arc::new(Notify::new());
     let lifecycle = Lifecycle::new(config.idle_timeout, stop_accepting.clone()).start();
     let services = Services {
         detect: detector.recipient(),
         probe_driver: driver_prober.recipient(),
+        probe_linker: linker_prober.recipient(),
         run: dispatcher.recipient(),
         digest: hasher.clone().recipient(),
         digest_source: hasher.clone().recipient(),
         digest_read_files: hasher.clone().recipient(),
         digest_file: hasher.clone().recipient(),
+        digest_known: hasher.clone().recipient(),
         check_manifest: hasher.clone().recipient(),
         record_read: hasher.clone().recipient(),
         check_rust_manifest: hasher.clone().recipient(),
-        digest_dep_info: hasher.recipient(),
+        digest_dep_info: hasher.clone().recipient(),
+        digest_crates: hasher.recipient(),
         direct: config.direct,
         stats: stats.clone().recipient(),
         storage: storage.clone(),
@@ -110,10 +123,18 @@ fn start(config: ServerConfig, bound: Bound, token: String) -> Result<(), Server
 }
 
 /// Whether the remote cache can be read: an explicit start fails on a cache it cannot use,
-/// where a server started by a compile goes on and counts the errors. The disk cache is not
-/// checked here (its directory is made when needed), nor Redis (it reconnects by itself).
+/// where a server started by a compile goes on and counts the errors (Redis reconnects by
+/// itself). The disk cache is not checked here: its directory is made when needed.
 async fn storage_readable(config: &ServerConfig) -> Result<(), ServerError> {
     match &config.backend {
+        #[cfg(feature = "redis")]
+        Backend::Redis(redis) => {
+            crate::storage::redis::check_reachable(redis, config.storage_timeout)
+                .await
+                .map_err(|error| {
+                    ServerError::Storage(format!("cache storage failed to read: {error}"))
+                })
+        }
         #[cfg(feature = "s3")]
         Backend::S3(s3) => crate::storage::s3::check_readable(s3, config.storage_timeout)
             .await

@@ -13,7 +13,7 @@ use crate::spawn::{connect_or_start, start_server};
 use crate::stats_view::{render, StatsFormat};
 use anyhow::{anyhow, Context};
 use clap::Parser;
-use sccache_core::config::{env_flag, server_config, Backend};
+use sccache_core::config::{env_flag, load_server_config, Backend};
 use sccache_core::protocol::{Request, Response};
 use sccache_core::stats::StatsReport;
 use std::ffi::OsString;
@@ -136,28 +136,27 @@ fn show_stats(format: StatsFormat, advanced: bool) -> anyhow::Result<i32> {
         Err(error) => {
             // As sccache does: a server started now would only have zeros to show.
             log::debug!("no server on {address} ({error}); showing empty stats");
-            offline_report()
+            offline_report()?
         }
     };
     print_out(&render(&report, format, advanced)?);
     Ok(0)
 }
 
-/// The stats when no server runs: zeros, with the cache the settings name.
-fn offline_report() -> StatsReport {
+/// The stats when no server runs: zeros, with the cache the settings name, read as a server
+/// started now would read them (the environment, then the config file). Settings that a
+/// server could not start with are an error here too, as in sccache.
+fn offline_report() -> anyhow::Result<StatsReport> {
     let mut report = StatsReport {
         version: sccache_core::VERSION.to_owned(),
         ..StatsReport::default()
     };
-    match server_config(&lookup) {
-        Ok(config) if matches!(config.backend, Backend::Disk) => {
-            report.cache_location = format!("Local disk: {:?}", config.cache_dir);
-            report.max_cache_size = Some(config.cache_size);
-        }
-        Ok(_) => {}
-        Err(error) => log::debug!("settings not readable: {error}"),
+    let (config, _) = load_server_config(&lookup)?;
+    if matches!(config.backend, Backend::Disk) {
+        report.cache_location = format!("Local disk: {:?}", config.cache_dir);
+        report.max_cache_size = Some(config.cache_size);
     }
-    report
+    Ok(report)
 }
 
 fn zero_stats() -> anyhow::Result<i32> {

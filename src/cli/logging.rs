@@ -46,16 +46,23 @@ fn install(filter: &str, to_file: bool, lookup: &dyn Fn(&str) -> Option<String>)
     }
     let log_file = lookup("SCCACHE_ERROR_LOG").filter(|value| to_file && !value.is_empty());
     if let Some(path) = log_file {
-        // A log file that cannot be opened must not stop the cache; the daemon then logs to
-        // its (null) stderr. A new one is this user's alone (command lines and paths are
+        // A log file that cannot be opened must not stop the cache (sccache's client exits
+        // instead): the log goes to stderr, the daemon's being null, and says so there in
+        // sccache's words. A new one is this user's alone (command lines and paths are
         // logged); an existing one keeps the mode it has.
-        if let Ok(file) = std::fs::OpenOptions::new()
+        match std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .mode(0o600)
             .open(&path)
         {
-            builder.target(env_logger::Target::Pipe(Box::new(file)));
+            Ok(file) => {
+                builder.target(env_logger::Target::Pipe(Box::new(file)));
+            }
+            Err(error) => eprintln!(
+                "sccache: warning: Cannot open/write log file '{path}': {error}; logging to \
+                 stderr"
+            ),
         }
     }
     let inner = builder.build();

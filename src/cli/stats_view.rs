@@ -194,6 +194,19 @@ fn counter_rows(stats: &Stats, advanced: bool) -> Vec<Row> {
     rows.extend([
         Row::count("Direct mode hits (C/C++, Rust)", stats.direct_hits),
         Row::count("Direct mode misses (C/C++, Rust)", stats.direct_misses),
+    ]);
+    // Rust hits and misses by crate type (`bin`, `proc-macro`, `build-script`...).
+    for (label, counts) in [
+        ("Rust hits", &stats.rust_crate_hits),
+        ("Rust misses", &stats.rust_crate_misses),
+    ] {
+        rows.extend(
+            counts
+                .iter()
+                .map(|(kind, count)| Row::count(format!("{label} ({kind})"), *count)),
+        );
+    }
+    rows.extend([
         Row::count("Compilations", stats.compilations),
         Row::count("Compilation failures", stats.compile_fails),
         Row::count(
@@ -387,6 +400,24 @@ mod tests {
             line(&text, "Cache location"),
             "Cache location                  Local disk: \"/root/.cache/sccache\""
         );
+    }
+
+    #[test]
+    fn rust_hits_and_misses_show_by_crate_type() {
+        let mut report = StatsReport::default();
+        report.stats.rust_crate_hits.insert("bin".into(), 3);
+        report
+            .stats
+            .rust_crate_misses
+            .insert("proc-macro".into(), 1);
+        let text = render_text(&report, false);
+        assert!(line(&text, "Rust hits (bin)").ends_with(" 3"), "{text}");
+        assert!(
+            line(&text, "Rust misses (proc-macro)").ends_with(" 1"),
+            "{text}"
+        );
+        let json = render(&report, StatsFormat::Json, false).unwrap_or_default();
+        assert!(json.contains("\"rust_crate_hits\":{\"bin\":3}"), "{json}");
     }
 
     #[test]

@@ -42,6 +42,11 @@ pub trait Family: Sized + Send + 'static {
         None
     }
 
+    /// The kind of compile the stats count hits and misses of apart (a rust crate type).
+    fn stats_kind(&self) -> Option<String> {
+        None
+    }
+
     /// The compile's key, from everything that decides its outputs. With `early`, a family
     /// that learns its key before the work that found it has finished may look it up at once
     /// (`steps::look_up_early`); the pipeline then uses that lookup instead of its own.
@@ -92,11 +97,21 @@ pub enum Unkeyed {
     Refused(&'static str),
 }
 
-/// A key found after the compile, with the family's work for once its result is stored.
-pub struct LateKey {
-    pub key: CacheKey,
-    pub follow_up: Option<FollowUp>,
+/// A key found after the compile.
+pub enum LateKey {
+    /// The key now, with the family's work for once its result is stored.
+    Now {
+        key: CacheKey,
+        follow_up: Option<FollowUp>,
+    },
+    /// The key is found after the reply, by work that is given the collected entry and
+    /// stores it itself, or stores nothing (the rust family's linking compiles: a dep-info run
+    /// lists the crates they loaded, off the client's path).
+    AfterReply(StoreAfterReply),
 }
+
+/// Work after the reply that keys and stores a collected entry (`LateKey::AfterReply`).
+pub type StoreAfterReply = Box<dyn FnOnce(CacheEntry) -> FollowUp>;
 
 /// Work a family leaves for after the reply; it runs on the event loop, on its own.
 pub type FollowUp = std::pin::Pin<Box<dyn Future<Output = ()>>>;

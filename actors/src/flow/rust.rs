@@ -3,10 +3,15 @@
 //! writes) or from what a dep-info-only run of rustc says the compile reads.
 //!
 //! ```text
-//! Hasher      --DigestFiles-->  `--extern` crates, `-l static=` libraries
+//! Hasher      --DigestKnownFiles-->  `--extern` crates, `-l static=` libraries
 //! rust_direct::look_up          a hit, or a compile keyed afterwards; else:
 //! Dispatcher  --Run(--emit=dep-info, private out dir)-->  the source files and env-deps
-//! Hasher      --DigestFiles-->  sources
+//! Hasher      --DigestKnownFiles-->  `--extern` crates, `-l static=` libraries
+//! rust_link   (a bin, proc-macro, dylib, cdylib)  the linker and what the link reads
+//! rust_direct::look_up          a hit, or a compile keyed afterwards; else:
+//! Dispatcher  --Run(--emit=dep-info, private out dir)-->  the source files and env-deps
+//!             (a linking compile's also lists the crates it loads: `rust_link`)
+//! Hasher      --DigestKnownFiles-->  sources
 //! (hash_key::rust_key)          the key
 //! ```
 //!
@@ -18,9 +23,10 @@ use crate::detector::CompilerInfo;
 use crate::flow::family::{EarlyRestore, EntryAdapter, Family, Keyed};
 use crate::flow::out_dir::OutDir;
 use crate::flow::read_since::{ReadFiles, ReadSince, Started};
-use crate::flow::rust_direct::{self, Compile, Looked};
+use crate::flow::rust_direct::{self, Compile, ListCrates, Looked};
+use crate::flow::rust_link;
 use crate::flow::services::Services;
-use crate::hasher::DigestFiles;
+use crate::linker_probe::DigestKnownFiles;
 use crate::outputs::OutputFile;
 use sccache_core::compiler::rust::{self, DepInfo, RustCompilation};
 use sccache_core::compiler::Parsed;
@@ -65,6 +71,10 @@ impl Family for Rustc {
         Box::new(OutDir::new(&self.compilation))
     }
 
+    fn stats_kind(&self) -> Option<String> {
+        Some(self.compilation.stats_kind().to_owned())
+    }
+
     /// Direct mode first (`rust_direct`): a manifest's record that holds gives the key with no
     /// rustc process; a direct miss compiles at once and is keyed from the dep-info the
     /// compile writes. Otherwise (`SCCACHE_DIRECT=false`, `SCCACHE_RECACHE`, no dep-info
@@ -86,15 +96,24 @@ impl Family for Rustc {
             );
             return key_from_dep_info(services, info, compilation, request, inputs, dep_info).await;
         };
-        let inputs = match library_inputs(services, compilation, request).await {
-            Ok(inputs) => inputs,
-            Err(reason) => return Keyed::Refused(reason),
+        // A link's inputs but the crates only a dep-info lists: in the manifest key.
+        let (inputs, link) = futures::join!(
+            library_inputs(services, compilation, request),
+            rust_link::for_compile(services, info, compilation, &[], request),
+        );
+        let mut inputs = match (inputs, link) {
+            (Ok(inputs), Ok(link)) => RustInputs { link, ..inputs },
+            (Err(reason), _) | (_, Err(reason)) => return Keyed::Refused(reason),
         };
         let compile = Compile {
             identity: &info.identity,
             compilation,
             request,
             inputs: &inputs,
+            crates: compilation
+                .link
+                .is_some()
+                .then(|| list_crates(services, info, compilation, request)),
         };
         let label = info.kind.stats_label(None);
         match rust_direct::look_up(services, compile, restore, &label).await {
@@ -108,8 +127,37 @@ impl Family for Rustc {
             compilation.crate_name,
             started.elapsed()
         );
+        inputs.link = None;
         key_from_dep_info(services, info, compilation, request, Ok(inputs), dep_info).await
     }
+}
+
+/// How a linking compile's crates are listed after its reply (`rust_direct::ListCrates`): a
+/// dep-info run that lists them, and the link's inputs with them.
+fn list_crates(
+    services: &Services,
+    info: &CompilerInfo,
+    compilation: &RustCompilation,
+    request: &CompileRequest,
+) -> ListCrates {
+    let (services, info, compilation, request) = (
+        services.detached(),
+        info.clone(),
+        compilation.clone(),
+        request.clone(),
+    );
+    Box::new(move || {
+        Box::pin(async move {
+            let (dep_info, _) = read_dep_info(&services, &compilation, &request)
+                .await
+                .ok_or("dep-info run failed")?;
+            let crate_files = rust_link::crate_files(&dep_info.files);
+            let link =
+                rust_link::for_compile(&services, &info, &compilation, &crate_files, &request)
+                    .await?;
+            Ok((dep_info, link))
+        })
+    })
 }
 
 /// The inputs of the key that do not come from the dep-info: the externs' and static
@@ -155,9 +203,17 @@ async fn key_from_dep_info(
         markers_in: None,
     };
     let read = ReadSince::new(started_reading, read_files, cwd);
-    let Some(sources) = digest_sources(services, cwd, &dep_info.files).await else {
+    let crate_files = rust_link::crate_files(&dep_info.files);
+    // A link's inputs are found while the sources are digested.
+    let link = rust_link::for_compile(services, info, compilation, &crate_files, request);
+    let (sources, link) = futures::join!(digest_sources(services, cwd, &dep_info.files), link);
+    let Some(sources) = sources else {
         return Keyed::Refused("unreadable input");
     };
+    match link {
+        Ok(link) => inputs.link = link,
+        Err(reason) => return Keyed::Refused(reason),
+    }
     inputs.sources = dep_info.files.into_iter().zip(sources).collect();
     inputs.env_deps = dep_info
         .env_deps
@@ -202,8 +258,18 @@ async fn read_dep_info(
     };
     // A stat of a directory just made in the temporary directory, a metadata call.
     let started = Started::at(dir.path());
-    let args = rust::dep_info_args(&request.args, dir.path().as_os_str());
-    let output = services.run(&request.exe, args, request).await;
+    let mut args = rust::dep_info_args(&request.args, dir.path().as_os_str());
+    let mut listing = None;
+    if compilation.link.is_some() {
+        let (arg, variable) = rust_link::crate_listing_args();
+        args.push(arg);
+        let mut request = request.clone();
+        request.env.push(variable);
+        listing = Some(request);
+    }
+    let output = services
+        .run(&request.exe, args, listing.as_ref().unwrap_or(request))
+        .await;
     match output {
         Ok(output) if output.success() => {}
         Ok(_) => return None,
@@ -265,7 +331,8 @@ fn dep_info_name(compilation: &RustCompilation) -> String {
     format!("{}{}.d", compilation.crate_name, compilation.extra_filename)
 }
 
-/// Digests the `--extern` crates and static libraries on the hasher's threads: the inputs
+/// Digests the `--extern` crates and static libraries on the hasher's threads (through the
+/// digest memo): the inputs
 /// the manifest key and the result key share. The sources and env-deps are left empty.
 async fn digest_libraries(
     services: &Services,
@@ -293,7 +360,9 @@ async fn digest_libraries(
     })
 }
 
-/// Digests the sources a dep-info run listed, on the hasher's threads.
+/// Digests the sources a dep-info run listed, on the hasher's threads. Through the digest
+/// memo: a linked crate's dep-info lists the sysroot's crates too (a hundred megabytes), read
+/// once per server, then known by their stamps.
 async fn digest_sources(
     services: &Services,
     cwd: &Path,
@@ -303,7 +372,7 @@ async fn digest_sources(
 }
 
 async fn digest(services: &Services, paths: Vec<PathBuf>) -> Option<Vec<[u8; 32]>> {
-    match services.digest.send(DigestFiles { paths }).await {
+    match services.digest_known.send(DigestKnownFiles { paths }).await {
         Ok(Ok(digests)) => Some(digests),
         Ok(Err(error)) => {
             log::info!("cannot digest an input of the compile: {error}");

@@ -15,18 +15,22 @@
 
 use crate::flow::family::{EarlyRestore, FollowUp, KeyAfterCompile, Keyed, LateKey, Unkeyed};
 use crate::flow::read_since::{ReadFiles, ReadSince, Started};
+use crate::flow::rust_link;
 use crate::flow::services::Services;
 use crate::flow::steps::look_up_early;
 use crate::rust_manifest_files::{
-    CheckRustManifest, DepInfoRead, DigestDepInfo, RustChecked, CHANGED_DURING_COMPILE,
+    CheckRustManifest, DepInfoRead, DigestCrates, DigestDepInfo, RustChecked,
+    CHANGED_DURING_COMPILE,
 };
 use crate::storage::{LookupResult, Store};
-use sccache_core::compiler::rust::{parse_dep_info, RustCompilation};
+use sccache_core::compiler::rust::{parse_dep_info, DepInfo, RustCompilation};
 use sccache_core::direct::rust::{env_deps, RustManifest, RustRecorded};
-use sccache_core::hash_key::{self, CacheKey, CompilerIdentity, RustInputs};
+use sccache_core::hash_key::{self, CacheKey, CompilerIdentity, LinkInputs, RustInputs};
 use sccache_core::protocol::CompileRequest;
 use sccache_core::stats::{Event, StatsLabel};
-use std::ffi::OsString;
+use std::collections::{BTreeMap, HashSet};
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// What the direct lookup found.
@@ -44,9 +48,20 @@ pub struct Compile<'a> {
     pub identity: &'a CompilerIdentity,
     pub compilation: &'a RustCompilation,
     pub request: &'a CompileRequest,
-    /// The externs', static libraries' digests and what `native` means; no sources yet.
+    /// The externs', static libraries' digests, what `native` means and, for a compile that
+    /// links, the link's inputs but the crates only a dep-info lists; no sources yet.
     pub inputs: &'a RustInputs,
+    /// For a compile that links: how to list the crates it loads, after the reply.
+    pub crates: Option<ListCrates>,
 }
+
+/// Lists the crates a linking compile loads: a `-Zbinary-dep-depinfo` dep-info run's listing,
+/// and the link's inputs found with those crates (`rust_link::for_compile`), or why not.
+pub type ListCrates = Box<
+    dyn FnOnce() -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<(DepInfo, Option<LinkInputs>), &'static str>>>,
+    >,
+>;
 
 /// Looks the compile up by its manifest. Counts a direct hit or miss, or why direct mode does
 /// not apply.
@@ -61,6 +76,7 @@ pub async fn look_up(
         compilation,
         request,
         inputs,
+        crates,
     } = compile;
     let Some(dep_info) = &compilation.dep_info else {
         // Without a dep-info of its own the compile says nothing about what it read.
@@ -116,6 +132,7 @@ pub async fn look_up(
         started,
         manifest,
         manifest_key,
+        crates,
     };
     Looked::Miss(Some(Box::new(move || Box::pin(later.key()))))
 }
@@ -179,6 +196,7 @@ struct Later {
     started: Started,
     manifest: RustManifest,
     manifest_key: CacheKey,
+    crates: Option<ListCrates>,
 }
 
 impl Later {
@@ -209,34 +227,165 @@ impl Later {
             .into_iter()
             .map(|(name, _)| name)
             .collect();
-        let mut inputs = self.inputs;
-        inputs.sources = dep_info.files.into_iter().zip(digests).collect();
-        inputs.env_deps = names.clone();
-        let key = hash_key::rust_key(
+        let mut recorded = recorded.map(|mut recorded| {
+            recorded.env = env_deps(&names, &self.env);
+            recorded
+        });
+        if let Err(reason) = &recorded {
+            self.services.record(Event::NotDirect((*reason).to_owned()));
+        }
+        let mut later = self;
+        later.inputs.sources = dep_info.files.into_iter().zip(digests).collect();
+        later.inputs.env_deps = names;
+        let Some(list) = later.crates.take() else {
+            let key = later.result_key();
+            let follow_up = match recorded {
+                Ok(mut recorded) => {
+                    recorded.result = key.0;
+                    Some(record(
+                        later.services,
+                        later.manifest,
+                        later.manifest_key,
+                        recorded,
+                    ))
+                }
+                Err(_) => None,
+            };
+            return Ok(LateKey::Now { key, follow_up });
+        };
+        // A compile that links: its key needs the crates it loaded, which a dep-info run
+        // lists; that run and the store follow the reply.
+        Ok(LateKey::AfterReply(Box::new(move |entry| {
+            Box::pin(async move {
+                let services = later.services.clone();
+                match later.key_with_crates(list, &mut recorded).await {
+                    Ok(key) => {
+                        services.storage.store.do_send(Store { key, entry });
+                        if let Ok(mut recorded) = recorded {
+                            recorded.result = key.0;
+                            record(services, later.manifest, later.manifest_key, recorded).await;
+                        }
+                    }
+                    Err(Unkeyed::InputChanged) => services.record(Event::InputChanged),
+                    Err(Unkeyed::Refused(reason)) => {
+                        log::debug!("linked, but no key: {reason}");
+                        services.record(Event::NotDirect(reason.to_owned()));
+                    }
+                }
+            })
+        })))
+    }
+
+    /// The result's key, by `rust_key`'s recipe, from the inputs gathered so far.
+    fn result_key(&self) -> CacheKey {
+        hash_key::rust_key(
             &self.identity,
             &self.compilation,
             self.cwd.as_os_str(),
             &self.env,
-            &inputs,
-        );
-        let follow_up = match recorded {
-            Ok(mut recorded) => {
-                recorded.env = env_deps(&names, &self.env);
-                recorded.result = key.0;
-                Some(record(
-                    self.services,
-                    self.manifest,
-                    self.manifest_key,
-                    recorded,
-                ))
-            }
-            Err(reason) => {
-                self.services.record(Event::NotDirect(reason.to_owned()));
-                None
-            }
-        };
-        Ok(LateKey { key, follow_up })
+            &self.inputs,
+        )
     }
+
+    /// A linking compile's result key: the crates a dep-info run lists (the files of cargo's
+    /// dep-info and crates only, each settled before the compile began) join the sources, and
+    /// the `.rlib` beside each `.rmeta` the link's files, as the dep-info run's recipe has
+    /// them; the link's inputs found again must be those (nothing changed since the key was
+    /// looked up). The crates go into the record.
+    async fn key_with_crates(
+        &mut self,
+        list: ListCrates,
+        recorded: &mut Result<RustRecorded, &'static str>,
+    ) -> Result<CacheKey, Unkeyed> {
+        let (listed, link_now) = list().await.map_err(Unkeyed::Refused)?;
+        let read: HashSet<&str> = self
+            .inputs
+            .sources
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .collect();
+        let listed_names: HashSet<&str> = listed.files.iter().map(String::as_str).collect();
+        if read.iter().any(|name| !listed_names.contains(name)) {
+            // The listing lacks a file the compile read: something changed since.
+            return Err(Unkeyed::InputChanged);
+        }
+        let mut crates: Vec<String> = listed
+            .files
+            .iter()
+            .filter(|name| !read.contains(name.as_str()))
+            .cloned()
+            .collect();
+        if crates.iter().any(|name| !is_crate(name)) {
+            return Err(Unkeyed::InputChanged);
+        }
+        if listed.env_deps.len() != self.inputs.env_deps.len() {
+            return Err(Unkeyed::InputChanged);
+        }
+        let loaded = crates.len();
+        // The `.rlib` a link takes for a crate whose metadata was read (`rust_link`'s rule).
+        let beside: Vec<String> = rust_link::crate_files(&crates)
+            .into_iter()
+            .filter(|file| file.extension().is_some_and(|e| e == "rmeta"))
+            .map(|file| self.cwd.join(file).with_extension("rlib"))
+            .filter(|rlib| rlib.is_file())
+            .map(|rlib| rlib.to_string_lossy().into_owned())
+            .collect();
+        crates.extend(beside);
+        let message = DigestCrates {
+            files: crates,
+            cwd: self.cwd.clone(),
+            started: self.started,
+        };
+        let read_crates = match self.services.digest_crates.send(message).await {
+            Ok(Ok(read)) => read,
+            Ok(Err(reason)) if reason == CHANGED_DURING_COMPILE => {
+                return Err(Unkeyed::InputChanged)
+            }
+            Ok(Err(reason)) => return Err(Unkeyed::Refused(reason)),
+            Err(_) => return Err(Unkeyed::Refused("hasher unavailable")),
+        };
+        let mut link = self.inputs.link.clone();
+        if let Some(link) = &mut link {
+            let mut files: BTreeMap<PathBuf, [u8; 32]> = link
+                .files
+                .drain(..)
+                .map(|(name, digest)| (PathBuf::from(name), digest))
+                .collect();
+            for file in &read_crates[loaded..] {
+                let name = OsStr::from_bytes(&file.name);
+                files.insert(PathBuf::from(name), file.digest);
+            }
+            link.files = files
+                .into_iter()
+                .map(|(path, digest)| (path.into_os_string(), digest))
+                .collect();
+        }
+        if link != link_now {
+            // A library or the linker changed since the manifest's key was taken.
+            return Err(Unkeyed::InputChanged);
+        }
+        self.inputs.link = link;
+        self.inputs
+            .sources
+            .extend(read_crates[..loaded].iter().map(|file| {
+                (
+                    String::from_utf8_lossy(&file.name).into_owned(),
+                    file.digest,
+                )
+            }));
+        if let Ok(recorded) = recorded {
+            recorded.crates = read_crates;
+        }
+        Ok(self.result_key())
+    }
+}
+
+/// Whether a file a `-Zbinary-dep-depinfo` dep-info lists beyond the sources is a crate.
+fn is_crate(name: &str) -> bool {
+    let extension = Path::new(name).extension().unwrap_or_default();
+    ["rlib", "rmeta", "so", "dylib", "dll"]
+        .iter()
+        .any(|crate_extension| extension == *crate_extension)
 }
 
 /// The work, after the reply, that stores the manifest with `recorded` first.

@@ -8,8 +8,9 @@ use crate::detector::Detect;
 use crate::dispatcher::{ProcessOutput, Run, RunError};
 use crate::driver_probe::ProbeDriver;
 use crate::hasher::{DigestFiles, DigestReadFiles, DigestSource};
+use crate::linker_probe::{DigestKnownFiles, ProbeLinker};
 use crate::manifest_files::{CheckManifest, DigestFile, RecordRead};
-use crate::rust_manifest_files::{CheckRustManifest, DigestDepInfo};
+use crate::rust_manifest_files::{CheckRustManifest, DigestCrates, DigestDepInfo};
 use crate::stats::Record;
 use crate::storage::{Lookup, LookupResult, StorageHandle};
 use actix::prelude::*;
@@ -29,15 +30,19 @@ const LOOKUP_TIMEOUT_MARGIN: Duration = Duration::from_millis(500);
 pub struct Services {
     pub detect: Recipient<Detect>,
     pub probe_driver: Recipient<ProbeDriver>,
+    pub probe_linker: Recipient<ProbeLinker>,
     pub run: Recipient<Run>,
     pub digest: Recipient<DigestFiles>,
     pub digest_source: Recipient<DigestSource>,
     pub digest_read_files: Recipient<DigestReadFiles>,
     pub digest_file: Recipient<DigestFile>,
+    /// Files digested through the memo (a link's libraries).
+    pub digest_known: Recipient<DigestKnownFiles>,
     pub check_manifest: Recipient<CheckManifest>,
     pub record_read: Recipient<RecordRead>,
     pub check_rust_manifest: Recipient<CheckRustManifest>,
     pub digest_dep_info: Recipient<DigestDepInfo>,
+    pub digest_crates: Recipient<DigestCrates>,
     /// Whether C and rust compiles may use direct mode (`SCCACHE_DIRECT`).
     pub direct: bool,
     pub stats: Recipient<Record>,
@@ -68,6 +73,15 @@ impl Services {
             .for_client(self.client_gone.clone())
             .under_umask(request.umask);
         self.run.send(run).await.unwrap_or(Err(RunError::Closed))
+    }
+
+    /// These services for work after the reply, which no client waits for: the processes it
+    /// runs are not interrupted when the client leaves (they write nothing of the user's).
+    pub fn detached(&self) -> Services {
+        Services {
+            client_gone: CancellationToken::new(),
+            ..self.clone()
+        }
     }
 
     /// Whether the client has gone: nothing of the user's may be written for it any more.

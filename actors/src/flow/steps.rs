@@ -14,7 +14,8 @@
 use crate::detector::CompilerInfo;
 use crate::dispatcher::{ProcessOutput, RunError};
 use crate::flow::family::{
-    EarlyLookup, EarlyRestore, EntryAdapter, Family, FollowUp, KeyAfterCompile, Keyed, Unkeyed,
+    EarlyLookup, EarlyRestore, EntryAdapter, Family, FollowUp, KeyAfterCompile, Keyed, LateKey,
+    Unkeyed,
 };
 use crate::flow::read_since::ReadSince;
 use crate::flow::request_env;
@@ -74,6 +75,7 @@ pub async fn run<F: Family>(
         Keyed::AfterCompile(later) => {
             let missed = Missed {
                 label: info.kind.stats_label(family.language()),
+                kind: family.stats_kind(),
                 targets,
                 request: &request,
                 adapter: &*adapter,
@@ -100,6 +102,7 @@ pub async fn run<F: Family>(
                 read,
                 recache,
                 label: info.kind.stats_label(family.language()),
+                kind: family.stats_kind(),
                 targets,
                 request: &request,
                 adapter: &*adapter,
@@ -150,6 +153,8 @@ struct Served<'a> {
     read: Option<Box<ReadSince>>,
     recache: bool,
     label: StatsLabel,
+    /// The family's kind of compile, counted apart (`Family::stats_kind`).
+    kind: Option<String>,
     targets: Vec<OutputFile>,
     request: &'a CompileRequest,
     adapter: &'a dyn EntryAdapter,
@@ -165,10 +170,19 @@ async fn serve(services: &Services, served: Served<'_>) -> (CompileFinished, Opt
         read,
         recache,
         label,
+        kind,
         targets,
         request,
         adapter,
     } = served;
+    let count_kind = |hit: bool| {
+        if let Some(kind) = &kind {
+            services.record(Event::RustCrate {
+                kind: kind.clone(),
+                hit,
+            });
+        }
+    };
     let started = Instant::now();
     let found = if recache {
         services.record(Event::ForcedRecache);
@@ -209,6 +223,7 @@ async fn serve(services: &Services, served: Served<'_>) -> (CompileFinished, Opt
                     label: label.clone(),
                     read: looked_up + restored,
                 });
+                count_kind(true);
                 let finished = CompileFinished {
                     exit_code: Some(0),
                     signal: None,
@@ -227,6 +242,7 @@ async fn serve(services: &Services, served: Served<'_>) -> (CompileFinished, Opt
     }
     let missed = Missed {
         label,
+        kind,
         targets,
         request,
         adapter,
@@ -240,6 +256,8 @@ async fn serve(services: &Services, served: Served<'_>) -> (CompileFinished, Opt
 /// A miss's compile: what it writes and how it is counted.
 struct Missed<'a> {
     label: StatsLabel,
+    /// The family's kind of compile, counted apart (`Family::stats_kind`).
+    kind: Option<String>,
     targets: Vec<OutputFile>,
     request: &'a CompileRequest,
     adapter: &'a dyn EntryAdapter,
@@ -261,18 +279,39 @@ async fn compile_and_collect(
 ) -> (CompileFinished, Option<Store>, Option<FollowUp>) {
     let Missed {
         label,
+        kind,
         targets,
         request,
         adapter,
     } = missed;
-    services.record(Event::Miss { label });
+    let count_miss = || {
+        services.record(Event::Miss {
+            label: label.clone(),
+        });
+        if let Some(kind) = &kind {
+            services.record(Event::RustCrate {
+                kind: kind.clone(),
+                hit: false,
+            });
+        }
+    };
     let output = match services
         .run(&request.exe, request.args.clone(), request)
         .await
     {
         Ok(output) => output,
-        Err(error) => return (spawn_failure(error), None, None),
+        Err(error) => {
+            count_miss();
+            return (spawn_failure(error), None, None);
+        }
     };
+    // A compile that fails is a compilation failure, not a miss, as sccache counts it: a
+    // build script's failing probe is no cache miss on every build.
+    if output.success() {
+        count_miss();
+    } else {
+        services.record(Event::FailedCompile);
+    }
     services.record(Event::Compiled {
         duration: output.duration,
         success: output.success(),
@@ -282,20 +321,24 @@ async fn compile_and_collect(
     }
     if !services.storage.writable {
         // A read-only cache: its outputs are neither checked nor read for a write that will
-        // not happen.
+        // not happen. (The log line is sccache's, which tools and its tests look for.)
+        log::debug!("Error executing cache write: Cannot write to read-only storage");
         services.record(Event::WriteSkipped);
         return (finished(output), None, None);
     }
-    let (key, follow_up) = match under {
+    let keying = match under {
         StoreUnder::Key(key, read) => {
             if !unchanged_since_read(read).await {
                 services.record(Event::InputChanged);
                 return (finished(output), None, None);
             }
-            (key, None)
+            LateKey::Now {
+                key,
+                follow_up: None,
+            }
         }
         StoreUnder::Later(later) => match later().await {
-            Ok(late) => (late.key, late.follow_up),
+            Ok(late) => late,
             Err(Unkeyed::InputChanged) => {
                 services.record(Event::InputChanged);
                 return (finished(output), None, None);
@@ -307,7 +350,7 @@ async fn compile_and_collect(
             }
         },
     };
-    let store = match outputs::collect(targets).await {
+    let entry = match outputs::collect(targets).await {
         Ok(files) => {
             let mut entry = CacheEntry {
                 files,
@@ -315,7 +358,7 @@ async fn compile_and_collect(
                 stderr: output.stderr.clone(),
             };
             adapter.for_store(&mut entry);
-            Some(Store { key, entry })
+            entry
         }
         Err(error) => {
             log::warn!("compiled, but cannot cache the outputs: {error}");
@@ -323,7 +366,12 @@ async fn compile_and_collect(
             return (finished(output), None, None);
         }
     };
-    (finished(output), store, follow_up)
+    match keying {
+        LateKey::Now { key, follow_up } => {
+            (finished(output), Some(Store { key, entry }), follow_up)
+        }
+        LateKey::AfterReply(store) => (finished(output), None, Some(store(entry))),
+    }
 }
 
 /// Whether the files a key was taken from are still as they were when reading began (no

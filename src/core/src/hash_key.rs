@@ -452,6 +452,56 @@ pub struct RustInputs {
     /// With `-C target-cpu=native`: what rustc says `native` is on this machine (its
     /// `--print target-cpus` and `--print cfg` for it: the CPU and its features).
     pub native_cpu: Option<Vec<u8>>,
+    /// For a compile that links (a `bin`, `proc-macro`, `dylib`, `cdylib`): what the link
+    /// reads besides rustc's own outputs.
+    pub link: Option<LinkInputs>,
+}
+
+/// What a link reads, resolved by the actors layer (`flow/rust_link.rs`): who links and every
+/// file it may read. Written into a rust key by `write_link`, apart from the dep-info parts,
+/// so a key without the sources (a direct-mode manifest's) can take it too.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkInputs {
+    /// The linker's identity: the program `-C linker` names (or rustc's default `cc`) as found
+    /// on `PATH`, the programs its dry run says it runs and the files it names, and the
+    /// linkers it may be asked for (`ld`, `ld.lld`, `-fuse-ld=` ones), all by digest.
+    pub linker: [u8; 32],
+    /// Every file the link may read, by path and digest: each library and object in every
+    /// directory it searches (the `-L` ones, the linker's own, `LIBRARY_PATH`, the target's
+    /// sysroot libraries), the files link arguments name and those linker scripts name.
+    pub files: Vec<(OsString, [u8; 32])>,
+}
+
+/// Variables the linker or the driver running it reads: the search paths for libraries and
+/// programs, and those that change what a driver passes on or the output holds (`LD_RUN_PATH`
+/// becomes the run path). `LD_LIBRARY_PATH` is not one: cargo sets it to the target directory
+/// for every rustc it runs, and ld only looks there for the libraries a linked shared library
+/// needs, to check their symbols, which changes no output.
+const LINK_ENV_VARS: &[&str] = &[
+    "LIBRARY_PATH",
+    "LD_RUN_PATH",
+    "COMPILER_PATH",
+    "GCC_EXEC_PREFIX",
+    "CCC_OVERRIDE_OPTIONS",
+    "LD_OPTIONS",
+    "SDKROOT",
+    "MACOSX_DEPLOYMENT_TARGET",
+    "IPHONEOS_DEPLOYMENT_TARGET",
+];
+
+/// Writes a link's part of a rust key: the linker, every file it may read (sorted by path) and
+/// the variables it reads.
+pub fn write_link(key: &mut KeyWriter, link: &LinkInputs, env: &[(OsString, OsString)]) {
+    key.field("linker", &link.linker);
+    let mut files: Vec<&(OsString, [u8; 32])> = link.files.iter().collect();
+    files.sort();
+    files.dedup();
+    key.field("link files", &(files.len() as u64).to_le_bytes());
+    for (path, digest) in files {
+        key.field("link file path", path.as_bytes());
+        key.field("link file digest", digest);
+    }
+    hash_env(key, env, LINK_ENV_VARS);
 }
 
 /// The key of a rustc compile: the compiler (with its sysroot), the arguments that change the
@@ -493,6 +543,9 @@ pub fn rust_key(
     }
     if let Some(native) = &inputs.native_cpu {
         key.field("native cpu", native);
+    }
+    if let Some(link) = &inputs.link {
+        write_link(&mut key, link, env);
     }
 
     let mut env_deps: Vec<&str> = inputs.env_deps.iter().map(String::as_str).collect();
@@ -567,6 +620,7 @@ mod rust_tests {
             dep_info: None,
             native_cpu: false,
             target: None,
+            link: None,
         }
     }
 
@@ -584,6 +638,7 @@ mod rust_tests {
             static_libs: vec![[4; 32]],
             env_deps: vec!["MY_VAR".into()],
             native_cpu: None,
+            link: None,
         }
     }
 
@@ -602,6 +657,37 @@ mod rust_tests {
             &env(env_pairs),
             inputs,
         )
+    }
+
+    #[test]
+    fn the_linker_its_files_and_its_environment_change_a_linked_key() {
+        let linked = |linker: u8, file: u8, path: &str| RustInputs {
+            link: Some(LinkInputs {
+                linker: [linker; 32],
+                files: vec![(path.into(), [file; 32]), ("/l/crt1.o".into(), [5; 32])],
+            }),
+            ..inputs()
+        };
+        let base = key_with(&[], &linked(1, 1, "/l/libz.so"));
+        assert_ne!(base, key_with(&[], &inputs()));
+        assert_ne!(base, key_with(&[], &linked(2, 1, "/l/libz.so")));
+        assert_ne!(base, key_with(&[], &linked(1, 2, "/l/libz.so")));
+        assert_ne!(base, key_with(&[], &linked(1, 1, "/m/libz.so")));
+        assert_ne!(
+            base,
+            key_with(&[("LIBRARY_PATH", "/x")], &linked(1, 1, "/l/libz.so"))
+        );
+        // The order files were found in does not count.
+        let mut reversed = linked(1, 1, "/l/libz.so");
+        if let Some(link) = &mut reversed.link {
+            link.files.reverse();
+        }
+        assert_eq!(base, key_with(&[], &reversed));
+        // A library's key does not read the linker's variables.
+        assert_eq!(
+            key_with(&[], &inputs()),
+            key_with(&[("LIBRARY_PATH", "/x")], &inputs())
+        );
     }
 
     #[test]

@@ -88,6 +88,11 @@ pub struct Stats {
     pub direct_misses: u64,
     /// Why a C or rust compile could not use direct mode (looked up or recorded), by reason.
     pub not_direct: BTreeMap<String, u64>,
+    /// Rust hits by crate type (`lib`, `bin`, `proc-macro`, `build-script`, ...); each is also
+    /// in `cache_hits`.
+    pub rust_crate_hits: BTreeMap<String, u64>,
+    /// Rust misses by crate type; each is also in `cache_misses`.
+    pub rust_crate_misses: BTreeMap<String, u64>,
 }
 
 /// Something that happened, for the stats actor to count.
@@ -107,6 +112,9 @@ pub enum Event {
     Miss {
         label: StatsLabel,
     },
+    /// A compile taken for caching that failed: executed, neither a hit nor a miss (its
+    /// failure is counted by `Compiled`).
+    FailedCompile,
     /// The backend could not be read (counted with the miss that follows).
     ReadError {
         label: StatsLabel,
@@ -140,6 +148,11 @@ pub enum Event {
     DirectMiss,
     /// A C or rust compile that could not use direct mode, with the reason.
     NotDirect(String),
+    /// A rust hit (`hit`) or miss, by crate type, counted with its `Hit` or `Miss`.
+    RustCrate {
+        kind: String,
+        hit: bool,
+    },
 }
 
 impl Stats {
@@ -162,6 +175,7 @@ impl Stats {
                 self.requests_executed += 1;
                 self.cache_misses.increment(&label);
             }
+            Event::FailedCompile => self.requests_executed += 1,
             Event::ReadError { label } => {
                 self.cache_read_errors += 1;
                 self.cache_errors.increment(&label);
@@ -188,6 +202,12 @@ impl Stats {
             Event::DirectHit => self.direct_hits += 1,
             Event::DirectMiss => self.direct_misses += 1,
             Event::NotDirect(reason) => *self.not_direct.entry(reason).or_default() += 1,
+            Event::RustCrate { kind, hit: true } => {
+                *self.rust_crate_hits.entry(kind).or_default() += 1
+            }
+            Event::RustCrate { kind, hit: false } => {
+                *self.rust_crate_misses.entry(kind).or_default() += 1
+            }
         }
     }
 

@@ -109,6 +109,22 @@ impl fmt::Display for Failure {
     }
 }
 
+/// Connects once and sends `PING`, for an explicit `--start-server`: `Ok` when Redis answers
+/// within `timeout`; the error otherwise (unreachable, credentials refused, no answer), naming
+/// the location with its password masked.
+pub async fn check_reachable(config: &RedisConfig, timeout: Duration) -> Result<(), String> {
+    let (endpoint, location) = Endpoint::new(config, timeout).map_err(|error| error.to_string())?;
+    let mut connection = endpoint
+        .connect(timeout)
+        .await
+        .map_err(|error| format!("{location}: {error}"))?;
+    match tokio::time::timeout(timeout, connection.query::<String>(&redis::cmd("PING"))).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(error)) => Err(format!("{location}: {error}")),
+        Err(_) => Err(format!("{location}: no answer within {timeout:?}")),
+    }
+}
+
 impl RedisStorage {
     /// A backend for `config`, giving each round trip `timeout` and queueing at most
     /// `max_pending_writes` writes. Fails only on settings that can never work (a malformed URL,

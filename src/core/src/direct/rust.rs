@@ -12,7 +12,7 @@ use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 
 /// Changed whenever a rust record's meaning changes; a manifest of another version is a miss.
-pub const RUST_MANIFEST_VERSION: u32 = 1;
+pub const RUST_MANIFEST_VERSION: u32 = 2;
 
 /// A variable the compile read through `env!`/`option_env!`, with the value it had in the
 /// environment of the compile that made the record (`None`: unset).
@@ -28,6 +28,12 @@ pub struct RustRecorded {
     /// Every file the dep-info listed, as it names them (relative to the working directory,
     /// which is in the manifest key, or absolute).
     pub files: Vec<ReadFile>,
+    /// For a compile that links: the crates (`.rlib`, `.rmeta`, `.so`) it loaded, its direct
+    /// dependencies' dependencies and the sysroot's included, as a `-Zbinary-dep-depinfo`
+    /// dep-info run lists them (cargo's own dep-info does not), with the `.rlib` beside each
+    /// `.rmeta`. Checked like `files`, but their directories are not listed: cargo's output
+    /// directory gains crates all through a build.
+    pub crates: Vec<ReadFile>,
     pub env: Vec<EnvDep>,
     /// Paths that were no file and must stay so: the other spelling of every module file read
     /// (`a.rs` for `a/mod.rs` and back), which would make `mod a;` ambiguous, an error.
@@ -149,6 +155,7 @@ mod tests {
         let names = vec!["B".to_owned(), "A".to_owned(), "B".to_owned()];
         let recorded = RustRecorded {
             files: Vec::new(),
+            crates: Vec::new(),
             env: env_deps(&names, &env(&[("A", "1"), ("A", "2")])),
             absent: Vec::new(),
             dirs: Vec::new(),
@@ -210,6 +217,7 @@ mod tests {
     fn a_rust_manifest_round_trips_and_is_not_read_as_a_c_one() {
         let recorded = RustRecorded {
             files: Vec::new(),
+            crates: Vec::new(),
             env: Vec::new(),
             absent: vec![ByteBuf::from(b"src/a/mod.rs".to_vec())],
             dirs: vec![Listing {

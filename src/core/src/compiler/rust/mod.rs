@@ -3,23 +3,27 @@
 //!
 //! Owns the reading of one rustc command line into a [`RustCompilation`] and the reading of the
 //! make-style dep-info file rustc writes ([`parse_dep_info`]). It refuses anything it cannot
-//! describe with confidence: binaries, dylibs, proc-macros, incremental compiles, `-Z` flags,
-//! explicit output paths and flags it does not know all become `NotCacheable` with a short
-//! label. It runs no process and reads no file except to find `-l static=` libraries; hashing
-//! the inputs and the environment is the caller's job.
+//! describe with confidence: incremental compiles, `-Z` flags, explicit output paths, split
+//! debug info of a linked crate, link arguments it cannot follow and flags it does not know all
+//! become `NotCacheable` with a short label. Every crate type is read; a compile that links
+//! (`bin`, `proc-macro`, `dylib`, `cdylib`, build scripts) carries a [`LinkSpec`] for the
+//! caller to resolve. It runs no process and reads no file except to find `-l static=`
+//! libraries; hashing the inputs and the environment is the caller's job.
 //!
 //! Split by concept: `tokens` resolves each argument's spelling, `scan` takes the arguments in
-//! one at a time, and `dep_info` builds the dep-info run's command line and reads the file it
-//! writes. This file holds the result types, `parse`, and the decision of the outcome once every
-//! argument has been read.
+//! one at a time, `link` reads what a linking compile hands the linker, and `dep_info` builds
+//! the dep-info run's command line and reads the file it writes. This file holds the result
+//! types, `parse`, and the decision of the outcome once every argument has been read.
 
 mod dep_info;
 mod emit;
+mod link;
 mod scan;
 mod tokens;
 
 pub use dep_info::{dep_info_args, parse_dep_info, DepInfo};
 pub use emit::EmitKind;
+pub use link::{LinkLib, LinkSpec, LINKED_CRATE_TYPES};
 
 use super::{is_device, Parsed};
 use scan::Scan;
@@ -27,14 +31,16 @@ use std::ffi::OsString;
 use std::path::Path;
 use tokens::tokenize;
 
-/// A cacheable rustc compile of one library crate.
+/// A cacheable rustc compile of one crate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RustCompilation {
     /// The `--crate-name` value (cargo passes it with underscores).
     pub crate_name: String,
-    /// The `--crate-type` values in command-line order, without repeats; each is `lib`, `rlib`
-    /// or `staticlib`.
+    /// The `--crate-type` values in command-line order, without repeats.
     pub crate_types: Vec<String>,
+    /// What the compile hands the linker, when it links (a linked crate type, `--emit` with
+    /// `link`).
+    pub link: Option<LinkSpec>,
     /// The `--emit` kinds, sorted and without repeats; `[Link]` when `--emit` is absent.
     pub emit: Vec<EmitKind>,
     /// The one source file, as written on the command line.
@@ -107,6 +113,21 @@ impl Scan {
             self.refuse("-C split-debuginfo");
         }
         let msvc = is_msvc(target);
+        let links = self
+            .crate_types
+            .iter()
+            .any(|ty| LINKED_CRATE_TYPES.contains(&ty.as_str()))
+            && (self.emit.is_empty() || self.emit.contains(&EmitKind::Link));
+        if links {
+            // A linked crate's split debug info is files the cache cannot name (`.dwp`,
+            // `.dSYM`, objects left for the debugger), on every target.
+            if self.split_debuginfo.as_deref().is_some_and(|s| s != "off") {
+                self.refuse("-C split-debuginfo");
+            }
+            if msvc || target.map_or(cfg!(windows), |t| t.contains("windows")) {
+                self.refuse("linking for Windows");
+            }
+        }
         if self.query {
             return Parsed::NotCompilation;
         }
@@ -171,6 +192,10 @@ impl Scan {
         emit.sort();
         emit.dedup();
         let stem = format!("{crate_name}{}", self.extra_filename);
+        let dylib = |stem: &str| match is_apple(target) {
+            true => format!("lib{stem}.dylib"),
+            false => format!("lib{stem}.so"),
+        };
         let mut outputs: Vec<OsString> = Vec::new();
         let mut dep_info = None;
         for kind in &emit {
@@ -181,6 +206,8 @@ impl Scan {
                     .map(|ty| match (ty.as_str(), msvc) {
                         ("staticlib", true) => format!("{stem}.lib"),
                         ("staticlib", false) => format!("lib{stem}.a"),
+                        ("bin", _) => stem.clone(),
+                        ("proc-macro" | "dylib" | "cdylib", _) => dylib(&stem),
                         _ => format!("lib{stem}.rlib"),
                     })
                     .collect(),
@@ -199,6 +226,23 @@ impl Scan {
 
         // Order does not matter to rustc for these, so the key lists them sorted.
         let mut key_args = self.key_args;
+        let link = match links {
+            true => {
+                key_args.extend(self.link_key_args);
+                let mut spec = LinkSpec {
+                    linker: self.linker,
+                    search_dirs: self.search_dirs.clone(),
+                    libs: self.libs,
+                    link_args: self.link_args,
+                    ..LinkSpec::default()
+                };
+                if let Err(reason) = spec.read_link_args() {
+                    return Parsed::NotCacheable(reason);
+                }
+                Some(spec)
+            }
+            false => None,
+        };
         let mut types = self.crate_types.clone();
         types.sort();
         key_args.extend(["--crate-type".into(), types.join(",").into()]);
@@ -215,6 +259,7 @@ impl Scan {
         Parsed::Cacheable(RustCompilation {
             crate_name,
             crate_types: self.crate_types,
+            link,
             emit,
             input,
             out_dir,
@@ -230,6 +275,17 @@ impl Scan {
             native_cpu: self.native_cpu,
             target: self.target,
         })
+    }
+}
+
+impl RustCompilation {
+    /// The crate type the stats count this compile under: a build script (`build-script`,
+    /// cargo's `build_script_*` binaries), else the first `--crate-type`.
+    pub fn stats_kind(&self) -> &str {
+        if self.crate_name.starts_with("build_script_") {
+            return "build-script";
+        }
+        self.crate_types.first().map_or("lib", String::as_str)
     }
 }
 

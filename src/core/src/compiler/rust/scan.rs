@@ -6,14 +6,15 @@
 //! argument has been read.
 
 use super::emit::EmitKind;
+use super::link::{LinkLib, LINKED_CRATE_TYPES, LINK_ONLY_CODEGEN};
 use super::tokens::{split_eq, Tok};
 use std::ffi::OsString;
 
 /// The `-L` kinds rustc recognises before a `=`; a path without one of them is of kind `all`.
 const SEARCH_KINDS: &[&str] = &["native", "dependency", "crate", "framework", "all"];
 
-/// Crate types rustc knows that the cache refuses, each with its own stats label.
-const REFUSED_CRATE_TYPES: &[&str] = &["bin", "dylib", "cdylib", "proc-macro"];
+/// Crate types whose compile does not run the linker.
+const UNLINKED_CRATE_TYPES: &[&str] = &["lib", "rlib", "staticlib"];
 
 /// `--emit` kinds rustc knows that the cache refuses, each with its own stats label.
 const REFUSED_EMITS: &[&str] = &["asm", "llvm-ir", "llvm-bc", "obj", "mir"];
@@ -54,6 +55,15 @@ pub(super) struct Scan {
     /// `-C target-cpu=native` is in force.
     pub(super) native_cpu: bool,
     pub(super) split_debuginfo: Option<String>,
+    /// Every `-l` library, of every kind.
+    pub(super) libs: Vec<LinkLib>,
+    /// The last `-C linker=` value.
+    pub(super) linker: Option<OsString>,
+    /// The `-C link-arg`/`link-args` words, in order.
+    pub(super) link_args: Vec<String>,
+    /// The key arguments only a link reads (`-C linker`, `-C link-arg(s)`), in order: in the
+    /// key of a compile that links, not of one that does not.
+    pub(super) link_key_args: Vec<OsString>,
 }
 
 impl Scan {
@@ -85,12 +95,8 @@ impl Scan {
             }
             "--crate-type" => {
                 for ty in v.split(',').filter(|t| !t.is_empty()) {
-                    match ty {
-                        "lib" | "rlib" | "staticlib" => {}
-                        t if REFUSED_CRATE_TYPES.contains(&t) => {
-                            self.refuse(format!("crate-type ({t})"))
-                        }
-                        _ => self.refuse("crate-type (unknown)"),
+                    if !UNLINKED_CRATE_TYPES.contains(&ty) && !LINKED_CRATE_TYPES.contains(&ty) {
+                        self.refuse("crate-type (unknown)");
                     }
                     if !self.crate_types.iter().any(|t| t == ty) {
                         self.crate_types.push(ty.to_owned());
@@ -114,15 +120,13 @@ impl Scan {
             }
             "-l" => {
                 // `-l [KIND[:MODIFIERS]=]NAME[:RENAME]`: only static libraries are read by a
-                // library compile (they are bundled into the rlib or the static library).
-                if let Some((kind, lib)) = v.split_once('=') {
-                    let (kind, modifiers) = kind.split_once(':').unwrap_or((kind, ""));
-                    if kind == "static" {
-                        let lib = lib.split_once(':').map_or(lib, |(n, _)| n);
-                        let verbatim = modifiers.split(',').any(|m| m == "+verbatim");
-                        self.static_names.push((lib.to_owned(), verbatim));
-                    }
+                // library compile (they are bundled into the rlib or the static library); a
+                // compile that links reads them all.
+                let lib = LinkLib::parse(v);
+                if lib.kind == "static" {
+                    self.static_names.push((lib.name.clone(), lib.verbatim));
                 }
+                self.libs.push(lib);
                 self.key(name, v);
             }
             "--target" => {
@@ -162,13 +166,26 @@ impl Scan {
             n if REFUSED_CODEGEN.contains(&n) && !off => self.refuse(format!("-C {n}")),
             "extra-filename" => self.extra_filename = value.unwrap_or_default().to_owned(),
             "split-debuginfo" => self.split_debuginfo = value.map(str::to_owned),
+            "linker" => self.linker = value.map(OsString::from),
+            "link-arg" => self.link_args.extend(value.map(str::to_owned)),
+            "link-args" => self.link_args.extend(
+                value
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .map(str::to_owned),
+            ),
             _ => {}
         }
+        let link_only = LINK_ONLY_CODEGEN.contains(&name.as_str());
         let normal = match value {
             Some(x) => format!("{name}={x}"),
             None => name,
         };
-        self.key("-C", normal);
+        if link_only {
+            self.link_key_args.extend(["-C".into(), normal.into()]);
+        } else {
+            self.key("-C", normal);
+        }
     }
 
     /// Takes in one resolved argument.

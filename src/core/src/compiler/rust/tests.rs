@@ -28,6 +28,7 @@ fn reason(args: &[OsString]) -> String {
 }
 
 const LIB: &str = "--crate-name foo src/lib.rs --crate-type lib --out-dir /o";
+const BASE: &str = "--crate-name foo src/lib.rs --out-dir /o";
 
 /// A line as cargo 1.8x writes it for a dependency-carrying library in a dev build.
 fn cargo_lib_line() -> Vec<OsString> {
@@ -165,26 +166,60 @@ fn rlib_and_staticlib_outputs() {
 }
 
 #[test]
-fn refused_crate_types_use_first_offender() {
+fn every_crate_type_is_read_and_a_linked_one_carries_its_link() {
+    let c = cacheable(&words(&format!(
+        "{BASE} --crate-type bin -C extra-filename=-h -C linker=/w/cc -l z -L native=n"
+    )));
+    assert_eq!(c.outputs, os(&["foo-h"]));
+    let link = c.link.expect("a bin links");
+    assert_eq!(link.linker, Some("/w/cc".into()));
+    assert_eq!(link.libs.len(), 1);
+    assert!(c.key_args.iter().any(|a| a == "linker=/w/cc"));
+    let c = cacheable(&words(&format!("{BASE} --crate-type=proc-macro")));
+    assert_eq!(c.outputs, os(&["libfoo.so"]));
+    assert!(c.link.is_some());
+    let c = cacheable(&words(&format!("{BASE} --crate-type cdylib,dylib")));
+    assert_eq!(c.outputs, os(&["libfoo.so"]));
     assert_eq!(
-        reason(&words(&format!("{LIB} --crate-type bin"))),
-        "crate-type (bin)"
-    );
-    assert_eq!(
-        reason(&words(&format!("{LIB} --crate-type=proc-macro"))),
-        "crate-type (proc-macro)"
-    );
-    assert_eq!(
-        reason(&words(&format!("{LIB} --crate-type cdylib,dylib"))),
-        "crate-type (cdylib)"
-    );
-    assert_eq!(
-        reason(&words(&format!("{LIB} --crate-type dylib"))),
-        "crate-type (dylib)"
-    );
-    assert_eq!(
-        reason(&words(&format!("{LIB} --crate-type weird"))),
+        reason(&words(&format!("{BASE} --crate-type weird"))),
         "crate-type (unknown)"
+    );
+    // A build script is a bin, counted apart.
+    let c = cacheable(&words(
+        "--crate-name build_script_build build.rs --crate-type bin --out-dir o",
+    ));
+    assert_eq!(c.stats_kind(), "build-script");
+}
+
+#[test]
+fn a_library_keeps_the_linker_out_of_its_key_and_has_no_link() {
+    let plain = cacheable(&words(LIB));
+    let linked = cacheable(&words(&format!(
+        "{LIB} -C linker=/w/cc -C link-arg=-Wl,-z,now"
+    )));
+    assert_eq!(plain.key_args, linked.key_args);
+    assert!(linked.link.is_none());
+    // A bin's metadata-only compile (`cargo check`) does not link either.
+    let c = cacheable(&words(&format!(
+        "{BASE} --crate-type bin --emit=metadata -C linker=/w/cc"
+    )));
+    assert!(c.link.is_none());
+    assert_eq!(c.outputs, os(&["libfoo.rmeta"]));
+}
+
+#[test]
+fn a_linked_crate_refuses_split_debuginfo_and_unreadable_link_args() {
+    assert_eq!(
+        reason(&words(&format!(
+            "{BASE} --crate-type bin -C split-debuginfo=packed --target aarch64-apple-darwin"
+        ))),
+        "-C split-debuginfo"
+    );
+    assert_eq!(
+        reason(&words(&format!(
+            "{BASE} --crate-type bin -C link-arg=-Wl,-Map=m.map"
+        ))),
+        "link-arg -Map"
     );
 }
 

@@ -1,0 +1,392 @@
+//! The link's part of a rust key: for a compile that links (a `bin`, `proc-macro`, `dylib`,
+//! `cdylib`, a build script), who links and every file the link may read, resolved into a
+//! `LinkInputs` that `hash_key::write_link` writes.
+//!
+//! ```text
+//! LinkerProber --ProbeLinker-->  the linker's identity and its own library directories
+//! (blocking pool)                every library and object in every directory the link
+//!                                searches, the files link arguments and linker scripts name
+//! Hasher --DigestKnownFiles-->   their digests, through the DigestMemo
+//! ```
+//!
+//! Complete by construction: rather than guess which libraries a link picks (a dependency's
+//! `#[link]` names them in its metadata, out of sight), it digests every library file in every
+//! directory the link searches (the `-L` ones of every kind, those the link arguments add,
+//! `LIBRARY_PATH`, the linker's own, the target's sysroot libraries and rustc's own linker
+//! programs). A `-l` library, a file a link argument names, or a linker that cannot be
+//! resolved and digested makes the compile uncacheable, with the reason in the stats. It
+//! decides nothing about what a key holds beyond gathering the parts.
+
+use crate::detector::CompilerInfo;
+use crate::flow::request_env::lookup as env_value;
+use crate::flow::services::Services;
+use crate::linker_probe::{search_list, DigestKnownFiles, LinkerFound, ProbeLinker};
+use sccache_core::compiler::rust::{LinkSpec, RustCompilation};
+use sccache_core::hash_key::LinkInputs;
+use sccache_core::protocol::CompileRequest;
+use std::collections::BTreeSet;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// How many files one digest message carries: a first link digests a few hundred megabytes of
+/// system libraries, spread over the hasher's threads.
+const DIGEST_CHUNK: usize = 128;
+
+/// A linker script is text, and small.
+const LINKER_SCRIPT_MAX: u64 = 64 * 1024;
+
+/// The link's inputs of `compilation` when it links (`None` when it does not), or why they
+/// cannot be had.
+pub async fn for_compile(
+    services: &Services,
+    info: &CompilerInfo,
+    compilation: &RustCompilation,
+    crate_files: &[PathBuf],
+    request: &CompileRequest,
+) -> Result<Option<LinkInputs>, &'static str> {
+    match &compilation.link {
+        Some(spec) => link_inputs(services, info, compilation, spec, crate_files, request)
+            .await
+            .map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The link's inputs of `compilation` (which links), or why they cannot be had.
+async fn link_inputs(
+    services: &Services,
+    info: &CompilerInfo,
+    compilation: &RustCompilation,
+    spec: &LinkSpec,
+    crate_files: &[PathBuf],
+    request: &CompileRequest,
+) -> Result<LinkInputs, &'static str> {
+    let Some(sysroot) = sysroot(compilation, info) else {
+        return Err("link: sysroot unknown");
+    };
+    let Some(host) = info.rust.as_ref().and_then(|rust| rust.host.clone()) else {
+        return Err("link: host unknown");
+    };
+    let target = compilation.target.clone().unwrap_or_else(|| host.clone());
+    let linker = match &spec.linker {
+        Some(linker) => linker.clone(),
+        // rustc's default on the targets whose outputs the parser names.
+        None if target.contains("linux") || target.contains("apple") => OsString::from("cc"),
+        None => return Err("link: default linker unknown"),
+    };
+    // rustc runs the linker with its own programs first on `PATH`.
+    let rustlib = sysroot.join("lib").join("rustlib");
+    let host_bin = rustlib.join(&host).join("bin");
+    let mut env = request.env.clone();
+    let mut path = host_bin.as_os_str().to_owned();
+    path.push(":");
+    path.push(host_bin.join("self-contained"));
+    if let Some(old) = env_value(&request.env, "PATH") {
+        path.push(":");
+        path.push(old);
+    }
+    env.push(("PATH".into(), path));
+    let probe = ProbeLinker {
+        linker,
+        cwd: request.cwd.clone(),
+        env,
+        fuse_ld: spec.fuse_ld.clone(),
+    };
+    let found = match services.probe_linker.send(probe).await {
+        Ok(Ok(found)) => found,
+        Ok(Err(error)) => {
+            log::info!("cannot identify the linker: {error}");
+            return Err("link: linker not identified");
+        }
+        Err(error) => {
+            log::warn!("linker prober unavailable: {error}");
+            return Err("link: linker not identified");
+        }
+    };
+    let cwd = PathBuf::from(&request.cwd);
+    let library_path = search_list(env_value(&request.env, "LIBRARY_PATH"), &cwd);
+    let plan = Plan {
+        cwd,
+        spec: spec.clone(),
+        library_path,
+        found: found.clone(),
+        sysroot_dirs: vec![
+            rustlib.join(&target).join("lib"),
+            rustlib.join(&target).join("lib").join("self-contained"),
+            host_bin.clone(),
+            host_bin.join("gcc-ld"),
+            host_bin.join("self-contained"),
+        ],
+        crate_files: crate_files.to_vec(),
+        apple: target.contains("apple"),
+    };
+    let files = match tokio::task::spawn_blocking(move || plan.files()).await {
+        Ok(files) => files?,
+        Err(_) => return Err("link: inputs unreadable"),
+    };
+    let digests = digest_all(services, &files).await?;
+    log::debug!(
+        "link of {}: {} files, linker {}",
+        compilation.crate_name,
+        files.len(),
+        sccache_core::hash_key::CacheKey(found.digest)
+    );
+    log::trace!("link of {} reads {files:?}", compilation.crate_name);
+    Ok(LinkInputs {
+        linker: found.digest,
+        files: files
+            .into_iter()
+            .map(PathBuf::into_os_string)
+            .zip(digests)
+            .collect(),
+    })
+}
+
+/// The dep-info run of a compile that links asks rustc for the crates it loads too
+/// (`-Z binary-dep-depinfo`, allowed on a stable rustc by `RUSTC_BOOTSTRAP` for that run
+/// alone): a link reads every crate of the graph, the direct ones' dependencies included,
+/// which the command line does not name.
+pub fn crate_listing_args() -> (OsString, (OsString, OsString)) {
+    (
+        "-Zbinary-dep-depinfo".into(),
+        ("RUSTC_BOOTSTRAP".into(), "1".into()),
+    )
+}
+
+/// The crates among the files a dep-info lists.
+pub fn crate_files(files: &[String]) -> Vec<PathBuf> {
+    files
+        .iter()
+        .map(PathBuf::from)
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|e| e == "rlib" || e == "rmeta")
+        })
+        .collect()
+}
+
+/// The sysroot the compile links against: `--sysroot` when given, else rustc's own.
+fn sysroot(compilation: &RustCompilation, info: &CompilerInfo) -> Option<PathBuf> {
+    let given = compilation
+        .key_args
+        .windows(2)
+        .rev()
+        .find(|pair| pair[0] == "--sysroot")
+        .map(|pair| PathBuf::from(&pair[1]));
+    given.or_else(|| info.rust.as_ref().map(|rust| rust.sysroot.clone()))
+}
+
+/// Digests `files` through the memo, in chunks over the hasher's threads.
+async fn digest_all(services: &Services, files: &[PathBuf]) -> Result<Vec<[u8; 32]>, &'static str> {
+    let asks = files.chunks(DIGEST_CHUNK).map(|chunk| {
+        services.digest_known.send(DigestKnownFiles {
+            paths: chunk.to_vec(),
+        })
+    });
+    let mut digests = Vec::with_capacity(files.len());
+    for answer in futures::future::join_all(asks).await {
+        match answer {
+            Ok(Ok(chunk)) => digests.extend(chunk),
+            Ok(Err(error)) => {
+                log::info!("cannot digest a link input: {error}");
+                return Err("link: inputs unreadable");
+            }
+            Err(error) => {
+                log::warn!("hasher unavailable: {error}");
+                return Err("link: inputs unreadable");
+            }
+        }
+    }
+    Ok(digests)
+}
+
+/// The file work of finding a link's inputs, on the blocking pool.
+struct Plan {
+    cwd: PathBuf,
+    spec: LinkSpec,
+    library_path: Vec<PathBuf>,
+    found: LinkerFound,
+    sysroot_dirs: Vec<PathBuf>,
+    /// The crate files (`.rlib`, `.rmeta`) the dep-info run says the compile loads.
+    crate_files: Vec<PathBuf>,
+    apple: bool,
+}
+
+impl Plan {
+    /// Every file the link may read, sorted, without repeats.
+    fn files(self) -> Result<Vec<PathBuf>, &'static str> {
+        let cwd = &self.cwd;
+        let dirs: Vec<PathBuf> = self
+            .spec
+            .search_dirs
+            .iter()
+            // `dependency` and `crate` directories hold crates, found by rustc, not the linker:
+            // the crates a link reads are those the dep-info lists (`crate_files`).
+            .filter(|(kind, _)| matches!(kind.as_str(), "native" | "all" | "framework"))
+            .map(|(_, dir)| cwd.join(dir))
+            .chain(self.spec.arg_dirs.iter().map(|dir| cwd.join(dir)))
+            .chain(self.library_path.iter().cloned())
+            .chain(self.found.library_dirs.iter().cloned())
+            .collect();
+        // The same directory by two names (`/lib` and `/usr/lib` on a merged `/usr`) is
+        // listed once.
+        let mut seen = BTreeSet::new();
+        let dirs: Vec<PathBuf> = dirs
+            .into_iter()
+            .filter(|dir| seen.insert(std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone())))
+            .collect();
+        let mut files = BTreeSet::new();
+        for dir in &dirs {
+            files.extend(listed(dir).into_iter().filter(|path| is_library(path)));
+        }
+        for dir in &self.sysroot_dirs {
+            files.extend(listed(dir));
+        }
+        // A crate whose metadata the dep-info run read is linked from its `.rlib`.
+        for file in &self.crate_files {
+            let rlib = cwd.join(file).with_extension("rlib");
+            if file.extension().is_some_and(|e| e == "rmeta") && rlib.is_file() {
+                files.insert(rlib);
+            }
+        }
+        for lib in &self.spec.libs {
+            if matches!(lib.kind.as_str(), "framework" | "link-arg") {
+                continue;
+            }
+            let names = match (lib.verbatim, self.apple) {
+                (true, _) => vec![lib.name.clone()],
+                (false, true) => ["a", "dylib", "tbd"]
+                    .map(|ext| format!("lib{}.{ext}", lib.name))
+                    .to_vec(),
+                (false, false) => ["a", "so"]
+                    .map(|ext| format!("lib{}.{ext}", lib.name))
+                    .to_vec(),
+            };
+            let found = dirs
+                .iter()
+                .flat_map(|dir| names.iter().map(move |name| dir.join(name)))
+                .any(|path| files.contains(&path) || path.is_file());
+            if !found {
+                log::info!("link library {:?} not found", lib.name);
+                return Err("link: library not found");
+            }
+        }
+        for file in &self.spec.arg_files {
+            let path = std::iter::once(cwd.join(file))
+                .chain(dirs.iter().map(|dir| dir.join(file)))
+                .find(|path| path.is_file());
+            match path {
+                Some(path) => {
+                    files.insert(path);
+                }
+                None => {
+                    log::info!("link argument file {file:?} not found");
+                    return Err("link: link-arg file not found");
+                }
+            }
+        }
+        // A value of an unknown link-argument flag that names a file here may be read.
+        files.extend(
+            self.spec
+                .maybe_files
+                .iter()
+                .map(|value| cwd.join(value))
+                .filter(|path| path.is_file()),
+        );
+        let scripts: Vec<PathBuf> = files.iter().flat_map(|file| script_inputs(file)).collect();
+        files.extend(scripts);
+        Ok(files.into_iter().collect())
+    }
+}
+
+/// The regular files in `dir` (symbolic links followed), sorted; none when it cannot be read
+/// (the link finds nothing there either).
+fn listed(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.is_file())
+        .collect();
+    files.sort();
+    files
+}
+
+/// Whether a file in a library directory is one a link may read: an archive, a shared
+/// library (any version), an object, a crate, or an Apple text stub.
+fn is_library(path: &Path) -> bool {
+    let name = path.file_name().unwrap_or_default().as_bytes();
+    let ends = |suffix: &[u8]| name.ends_with(suffix);
+    ends(b".a")
+        || ends(b".so")
+        || ends(b".o")
+        || ends(b".rlib")
+        || ends(b".rmeta")
+        || ends(b".dylib")
+        || ends(b".tbd")
+        || ends(b".lib")
+        || name.windows(4).any(|w| w == b".so.")
+}
+
+/// The absolute files a GNU linker script names (`GROUP ( /lib/libc.so.6 ... )`): `libc.so`
+/// is one, naming libraries outside the directories searched. Nothing for a file that is not
+/// a small text file.
+fn script_inputs(path: &Path) -> Vec<PathBuf> {
+    let small = std::fs::metadata(path).is_ok_and(|m| m.len() <= LINKER_SCRIPT_MAX);
+    if !small || !is_library(path) {
+        return Vec::new();
+    }
+    let Ok(bytes) = std::fs::read(path) else {
+        return Vec::new();
+    };
+    if bytes.starts_with(b"\x7fELF") || bytes.starts_with(b"!<arch>") || bytes.contains(&0) {
+        return Vec::new();
+    }
+    bytes
+        .split(|b| b.is_ascii_whitespace() || matches!(b, b'(' | b')' | b','))
+        .filter(|word| word.starts_with(b"/") && !word.starts_with(b"/*"))
+        .map(|word| PathBuf::from(OsStr::from_bytes(word)))
+        .filter(|path| path.is_file())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_linker_script_names_its_libraries() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("libc.so.6");
+        std::fs::write(&real, b"\x7fELF").unwrap();
+        let script = dir.path().join("libc.so");
+        std::fs::write(
+            &script,
+            format!(
+                "/* GNU ld script */\nGROUP ( {} AS_NEEDED ( /nonexistent/ld.so ) )\n",
+                real.display()
+            ),
+        )
+        .unwrap();
+        assert_eq!(script_inputs(&script), vec![real.clone()]);
+        assert!(script_inputs(&real).is_empty());
+    }
+
+    #[test]
+    fn library_names() {
+        for name in [
+            "libz.a",
+            "libz.so",
+            "libz.so.1.2",
+            "crt1.o",
+            "libstd-x.rlib",
+        ] {
+            assert!(is_library(Path::new(name)), "{name}");
+        }
+        for name in ["cc1", "README", "libfoo.txt"] {
+            assert!(!is_library(Path::new(name)), "{name}");
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! The linker prober: who links a rustc compile, for its key, and where that linker looks for
+//! libraries.
+//!
+//! rustc links by running a C driver (`cc` unless `-C linker=` names another program), which
+//! runs `collect2`/`ld` (or the `ld.lld`, `ld.gold`... a `-fuse-ld=` asks for) with start files
+//! (`crt1.o`, `crtbeginS.o`) and its own library directories. The prober finds the linker on
+//! `PATH`, asks it for a dry run (`<linker> -### probe -o probe.out`), and digests the linker,
+//! every program and configuration file the dry run names (as the C driver prober does, with
+//! its `resolve`), every file its commands name (start files, the LTO plugin), and the linkers
+//! the driver may run in its place, found in its program directories and on `PATH`. It hands
+//! back that digest and the library directories the dry run lists (`LIBRARY_PATH=`, `-L`).
+//! A linker that cannot be found or answers no dry run cannot be identified: the compile is
+//! then not cached.
+//!
+//! Remembered per linker and search environment with the stamps of every file it depends on
+//! and of each place searched before them, as `driver_probe` does: a hit runs no process.
+
+use crate::dispatcher::Run;
+use crate::driver_probe::{resolve, ProbeDriver};
+use crate::file_stamp::{stamp, unchanged, PathStamp};
+use crate::flow::request_env::lookup as env_value;
+use crate::hasher::Hasher;
+use crate::remembered::Remembered;
+use actix::prelude::*;
+use futures::future::FutureExt;
+use sccache_core::compiler::gcc::DryRun;
+use sccache_core::hash_key;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// Variables that change which linker runs, where it looks, or what its driver passes on.
+const PROBE_ENV_VARS: &[&str] = &[
+    "PATH",
+    "COMPILER_PATH",
+    "GCC_EXEC_PREFIX",
+    "LIBRARY_PATH",
+    "CCC_OVERRIDE_OPTIONS",
+    "LANG",
+    "LC_ALL",
+];
+
+/// The linkers a driver may run for a link besides what its dry run names: its default `ld`
+/// and those `-fuse-ld=` picks (rustc asks for `lld` on some targets).
+const LINKER_PROGRAMS: &[&str] = &["ld", "real-ld", "ld.bfd", "ld.gold", "ld.lld", "ld.mold"];
+
+/// Who links, as the client would run it from `cwd` with `env`.
+#[derive(Message, Clone)]
+#[rtype(result = "Result<LinkerFound, String>")]
+pub struct ProbeLinker {
+    /// The linker as `-C linker=` names it, or `cc`.
+    pub linker: OsString,
+    pub cwd: OsString,
+    pub env: Vec<(OsString, OsString)>,
+    /// A `-fuse-ld=NAME` the link arguments ask for: `ld.NAME` is digested too.
+    pub fuse_ld: Option<String>,
+}
+
+/// The linker's identity and its own library directories.
+#[derive(Clone, Debug)]
+pub struct LinkerFound {
+    pub digest: [u8; 32],
+    pub library_dirs: Vec<PathBuf>,
+}
+
+#[derive(Clone)]
+struct Resolved {
+    found: LinkerFound,
+    stamps: Vec<PathStamp>,
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct ProbeKey {
+    linker: OsString,
+    fuse_ld: Option<String>,
+    env: Vec<Option<OsString>>,
+    cwd: OsString,
+}
+
+/// The probing actor.
+pub struct LinkerProber {
+    run: Recipient<Run>,
+    digest: Recipient<DigestKnownFiles>,
+    known: Remembered<ProbeKey, Resolved>,
+}
+
+impl LinkerProber {
+    pub fn new(run: Recipient<Run>, digest: Recipient<DigestKnownFiles>) -> Self {
+        LinkerProber {
+            run,
+            digest,
+            known: Remembered::new(KNOWN_LINKERS_LIMIT),
+        }
+    }
+}
+
+impl Actor for LinkerProber {
+    type Context = Context<Self>;
+}
+
+const KNOWN_LINKERS_LIMIT: usize = 256;
+
+impl Handler<ProbeLinker> for LinkerProber {
+    type Result = ResponseFuture<Result<LinkerFound, String>>;
+
+    fn handle(&mut self, request: ProbeLinker, _: &mut Context<Self>) -> Self::Result {
+        let key = ProbeKey {
+            linker: request.linker.clone(),
+            fuse_ld: request.fuse_ld.clone(),
+            env: PROBE_ENV_VARS
+                .iter()
+                .map(|name| env_value(&request.env, name).map(OsStr::to_owned))
+                .collect(),
+            cwd: request.cwd.clone(),
+        };
+        let stale = |resolved: &Resolved| !unchanged(&resolved.stamps);
+        let (run, digest) = (self.run.clone(), self.digest.clone());
+        let probe = self
+            .known
+            .get_or_probe(key, stale, || probe(run, digest, request).boxed());
+        Box::pin(async move { probe.await.map(|resolved| resolved.found) })
+    }
+}
+
+/// Digests files through the server's `DigestMemo` (a library directory's files are read
+/// once per server, then known by their stamps), in order; a file that cannot be read is an
+/// error naming it.
+#[derive(Message)]
+#[rtype(result = "Result<Vec<[u8; 32]>, std::io::Error>")]
+pub struct DigestKnownFiles {
+    pub paths: Vec<PathBuf>,
+}
+
+impl Handler<DigestKnownFiles> for Hasher {
+    type Result = Result<Vec<[u8; 32]>, std::io::Error>;
+
+    fn handle(&mut self, message: DigestKnownFiles, _: &mut SyncContext<Self>) -> Self::Result {
+        message
+            .paths
+            .iter()
+            .map(|path| {
+                self.memo.digest(path).map_err(|error| {
+                    std::io::Error::new(error.kind(), format!("{}: {error}", path.display()))
+                })
+            })
+            .collect()
+    }
+}
+
+/// The directories of a `:`-separated search list, relative ones from `cwd`.
+pub fn search_list(list: Option<&OsStr>, cwd: &Path) -> Vec<PathBuf> {
+    list.map(|list| {
+        list.as_bytes()
+            .split(|byte| *byte == b':')
+            .filter(|dir| !dir.is_empty())
+            .map(|dir| cwd.join(OsStr::from_bytes(dir)))
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// Finds `program` the way `execvp` does: as a path when it has a `/`, else in `path_dirs`.
+/// Also the stamps of the places searched before it (a program put there later runs instead).
+fn find_program(
+    program: &OsStr,
+    cwd: &Path,
+    path_dirs: &[PathBuf],
+) -> (Option<PathBuf>, Vec<PathStamp>) {
+    if program.as_bytes().contains(&b'/') {
+        let path = cwd.join(program);
+        let found = path.is_file().then(|| path.clone());
+        return (found, vec![stamp(path)]);
+    }
+    let mut stamps = Vec::new();
+    for dir in path_dirs {
+        let path = dir.join(program);
+        stamps.push(stamp(path.clone()));
+        if path.is_file() {
+            return (Some(path), stamps);
+        }
+    }
+    (None, stamps)
+}
+
+/// What a link dry run's text names besides its programs: the library directories
+/// (`LIBRARY_PATH=`, `-L` words) and the files its commands read (absolute objects and
+/// libraries: start files, the LTO plugin).
+fn read_link_dry_run(output: &[u8]) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let (mut dirs, mut files) = (Vec::new(), Vec::new());
+    for line in output.split(|byte| *byte == b'\n') {
+        if let Some(list) = line.strip_prefix(b"LIBRARY_PATH=") {
+            dirs.extend(search_list(Some(OsStr::from_bytes(list)), Path::new("/")));
+        } else if let Some(command) = line.strip_prefix(b" ") {
+            for word in command.split(|byte| *byte == b' ') {
+                let word = word.strip_prefix(b"\"").unwrap_or(word);
+                let word = word.strip_suffix(b"\"").unwrap_or(word);
+                if let Some(dir) = word.strip_prefix(b"-L").filter(|d| d.starts_with(b"/")) {
+                    dirs.push(PathBuf::from(OsStr::from_bytes(dir)));
+                } else if word.starts_with(b"/")
+                    && [&b".o"[..], b".so", b".a"]
+                        .iter()
+                        .any(|e| word.ends_with(e))
+                {
+                    files.push(PathBuf::from(OsStr::from_bytes(word)));
+                }
+            }
+        }
+    }
+    (dirs, files)
+}
+
+async fn probe(
+    run: Recipient<Run>,
+    digest: Recipient<DigestKnownFiles>,
+    request: ProbeLinker,
+) -> Result<Resolved, String> {
+    let cwd = PathBuf::from(&request.cwd);
+    let path_dirs = search_list(env_value(&request.env, "PATH"), &cwd);
+    let (linker, mut stamps) = {
+        let (linker, path, dirs) = (request.linker.clone(), cwd.clone(), path_dirs.clone());
+        tokio::task::spawn_blocking(move || find_program(&linker, &path, &dirs))
+            .await
+            .map_err(|error| error.to_string())?
+    };
+    let linker = linker.ok_or_else(|| format!("linker {:?} not found", request.linker))?;
+    let dir =
+        tokio::task::spawn_blocking(|| tempfile::Builder::new().prefix("sccache-linker").tempdir())
+            .await
+            .map_err(|error| error.to_string())?
+            .map_err(|error| format!("cannot create a probe directory: {error}"))?;
+    let dir_path = dir.path().as_os_str().to_owned();
+    let args = vec![
+        OsString::from("-###"),
+        dir.path().join("probe").into_os_string(),
+        "-o".into(),
+        dir.path().join("probe.out").into_os_string(),
+    ];
+    let mut env: Vec<(OsString, OsString)> = request
+        .env
+        .iter()
+        .filter(|(name, _)| name != "TMPDIR")
+        .cloned()
+        .collect();
+    env.push(("TMPDIR".into(), dir_path.clone()));
+    let output = run
+        .send(Run::new(
+            linker.clone().into_os_string(),
+            args,
+            request.cwd.clone(),
+            env,
+        ))
+        .await
+        .map_err(|error| error.to_string())?
+        .map_err(|error| error.to_string());
+    tokio::task::spawn_blocking(move || drop(dir));
+    let output = output?;
+    if !output.success() {
+        return Err(format!("{linker:?} -### failed"));
+    }
+    let dry_run = DryRun::read(&output.stderr, &dir_path, &request.cwd);
+    let text = dry_run.text.clone();
+    let driver = ProbeDriver {
+        exe: linker.into_os_string(),
+        cwd: request.cwd.clone(),
+        env: request.env.clone(),
+        driver_args: Vec::new(),
+        language: "none",
+    };
+    let stderr = output.stderr;
+    let fuse_ld = request.fuse_ld.clone();
+    let (files, more_stamps, library_dirs) = tokio::task::spawn_blocking(move || {
+        let (mut files, mut stamps) = resolve(&dry_run, &driver)?;
+        // The linker itself (a wrapper script's text is its identity too).
+        files.insert(0, PathBuf::from(&driver.exe));
+        let (library_dirs, named) = read_link_dry_run(&stderr);
+        for file in named.into_iter().filter(|file| file.is_file()) {
+            stamps.push(stamp(file.clone()));
+            files.push(file);
+        }
+        // The linkers the driver may run in place of the one its dry run names.
+        let cwd = Path::new(&driver.cwd);
+        let program_dirs: Vec<PathBuf> = dry_run
+            .search_dirs
+            .iter()
+            .map(|dir| cwd.join(dir))
+            .chain(search_list(env_value(&driver.env, "PATH"), cwd))
+            .collect();
+        let extra = fuse_ld.map(|name| format!("ld.{name}"));
+        for name in LINKER_PROGRAMS.iter().copied().chain(extra.as_deref()) {
+            let (found, searched) = find_program(OsStr::new(name), cwd, &program_dirs);
+            stamps.extend(searched);
+            files.extend(found);
+        }
+        Ok::<_, String>((files, stamps, library_dirs))
+    })
+    .await
+    .map_err(|error| error.to_string())??;
+    stamps.extend(more_stamps);
+    let digests = digest
+        .send(DigestKnownFiles {
+            paths: files.clone(),
+        })
+        .await
+        .map_err(|error| error.to_string())?
+        .map_err(|error| error.to_string())?;
+    let named: Vec<(&OsStr, [u8; 32])> = files
+        .iter()
+        .map(|path| path.as_os_str())
+        .zip(digests)
+        .collect();
+    Ok(Resolved {
+        found: LinkerFound {
+            digest: hash_key::driver_digest(&text, &named),
+            library_dirs,
+        },
+        stamps,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_dry_run_gives_its_library_directories_and_start_files() {
+        let output = b"LIBRARY_PATH=/usr/lib/gcc/12/:/lib/x86_64-linux-gnu/\n \
+            /usr/lib/gcc/12/collect2 -plugin /usr/lib/gcc/12/liblto_plugin.so \
+            \"-plugin-opt=-pass-through=-lgcc\" /usr/lib/x86_64-linux-gnu/Scrt1.o \
+            -L/usr/lib/gcc/12 /tmp/p/probe -lgcc\n";
+        let (dirs, files) = read_link_dry_run(output);
+        assert_eq!(
+            dirs,
+            [
+                "/usr/lib/gcc/12/",
+                "/lib/x86_64-linux-gnu/",
+                "/usr/lib/gcc/12"
+            ]
+            .map(PathBuf::from)
+        );
+        assert_eq!(
+            files,
+            [
+                "/usr/lib/gcc/12/liblto_plugin.so",
+                "/usr/lib/x86_64-linux-gnu/Scrt1.o"
+            ]
+            .map(PathBuf::from)
+        );
+    }
+}

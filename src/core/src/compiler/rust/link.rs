@@ -1,0 +1,286 @@
+//! What a linking rustc compile (a `bin`, `proc-macro`, `dylib` or `cdylib` crate, build
+//! scripts included) hands the linker, as its command line says: the linker named, the
+//! `-C link-arg(s)` and what they name, the `-l` libraries and the `-L` directories.
+//!
+//! It reads only the command line; resolving names to files (the linker on `PATH`, libraries
+//! in the search directories) and digesting them is the actors layer's job
+//! (`flow/rust_link.rs`). A link argument this module cannot read with confidence (one that
+//! writes a file, reads a response file or changes where the driver finds its programs) is a
+//! refusal, by label.
+
+use std::ffi::OsString;
+
+/// The crate types whose compile runs the linker.
+pub const LINKED_CRATE_TYPES: &[&str] = &["bin", "proc-macro", "dylib", "cdylib"];
+
+/// The `-C` options that only the linker reads: left out of the key of a compile that does
+/// not link (a library), so that a linker change does not rebuild libraries; in the key of one
+/// that does.
+pub const LINK_ONLY_CODEGEN: &[&str] = &["linker", "link-arg", "link-args"];
+
+/// What a linking compile asks of the linker.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkSpec {
+    /// The `-C linker=` value (the last one), as written; `None`: rustc's default (`cc`).
+    pub linker: Option<OsString>,
+    /// `-L` directories with their kind, in command-line order.
+    pub search_dirs: Vec<(String, OsString)>,
+    /// `-l` libraries: the kind (`static`, `dylib`, `framework`, `link-arg`, or empty), the
+    /// name and whether it is `+verbatim`.
+    pub libs: Vec<LinkLib>,
+    /// The `-C link-arg`/`link-args` words, in order.
+    pub link_args: Vec<String>,
+    /// The files the link arguments name (linker scripts, objects, version scripts), as
+    /// written: each must be a file when the key is taken.
+    pub arg_files: Vec<OsString>,
+    /// Values of link-argument flags this module does not know (`--flag=value`): when one
+    /// names a file, the file is digested, as the flag may read it.
+    pub maybe_files: Vec<OsString>,
+    /// Library directories the link arguments add (`-L`, `-Wl,-L`, `-rpath-link`).
+    pub arg_dirs: Vec<OsString>,
+    /// `-fuse-ld=NAME` in the link arguments: the linker the driver is asked to run.
+    pub fuse_ld: Option<String>,
+}
+
+/// One `-l` library.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkLib {
+    pub kind: String,
+    pub name: String,
+    pub verbatim: bool,
+}
+
+impl LinkLib {
+    /// Reads `-l [KIND[:MODIFIERS]=]NAME[:RENAME]`.
+    pub fn parse(value: &str) -> LinkLib {
+        let (kind, modifiers, lib) = match value.split_once('=') {
+            Some((head, lib)) => {
+                let (kind, modifiers) = head.split_once(':').unwrap_or((head, ""));
+                (kind, modifiers, lib)
+            }
+            None => ("", "", value),
+        };
+        let name = lib.split_once(':').map_or(lib, |(n, _)| n);
+        LinkLib {
+            kind: kind.to_owned(),
+            name: name.to_owned(),
+            verbatim: modifiers.split(',').any(|m| m == "+verbatim"),
+        }
+    }
+}
+
+/// Linker (and driver) options that write a file or read one the cache cannot follow.
+const REFUSED_LINK_ARGS: &[&str] = &[
+    "-o",
+    "--output",
+    "-Map",
+    "--Map",
+    "--out-implib",
+    "--dependency-file",
+    "-save-temps",
+    "--save-temps",
+    "-B",
+    "--sysroot",
+    "-specs",
+    "--specs",
+    "--plugin",
+    "-plugin",
+    "--print-map",
+    "-M",
+    "--trace",
+    "-t",
+];
+
+/// Linker options whose value (attached by `=` or as the next word) is a file read.
+const FILE_VALUED: &[&str] = &[
+    "-T",
+    "--script",
+    "--version-script",
+    "--dynamic-list",
+    "--retain-symbols-file",
+    "-dT",
+    "--default-script",
+    "--just-symbols",
+    "-R",
+];
+
+/// Linker options whose value is a library directory.
+const DIR_VALUED: &[&str] = &["-L", "--library-path", "-rpath-link", "--rpath-link"];
+
+/// Options whose value is neither a file nor a directory read (a soname, an rpath, a symbol).
+const OTHER_VALUED: &[&str] = &[
+    "-soname",
+    "--soname",
+    "-h",
+    "-rpath",
+    "--rpath",
+    "-z",
+    "-e",
+    "--entry",
+    "-u",
+    "--undefined",
+    "--defsym",
+    "-m",
+    "--hash-style",
+    "--build-id",
+    "-Xlinker",
+    "--wrap",
+    "-y",
+];
+
+impl LinkSpec {
+    /// Reads the link arguments: the files and directories they name. `Err` with the label of
+    /// an argument that cannot be cached.
+    pub fn read_link_args(&mut self) -> Result<(), String> {
+        // The driver's words, with `-Wl,a,b` opened into the linker's words.
+        let mut words: Vec<String> = Vec::new();
+        for arg in &self.link_args {
+            if arg.starts_with('@') {
+                return Err("link-arg @file".to_owned());
+            }
+            match arg.strip_prefix("-Wl,") {
+                Some(rest) => words.extend(rest.split(',').map(str::to_owned)),
+                None => words.push(arg.clone()),
+            }
+        }
+        let mut rest = words.iter();
+        while let Some(word) = rest.next() {
+            let word = word.as_str();
+            if word.is_empty() {
+                continue;
+            }
+            if word.starts_with('@') {
+                return Err("link-arg @file".to_owned());
+            }
+            let (name, attached) = match word.split_once('=') {
+                Some((n, v)) if n.starts_with('-') => (n, Some(v)),
+                _ => (word, None),
+            };
+            if word.starts_with("-B") {
+                return Err("link-arg -B".to_owned());
+            }
+            if REFUSED_LINK_ARGS.contains(&name) {
+                return Err(format!("link-arg {name}"));
+            }
+            if name == "-fuse-ld" {
+                match attached {
+                    Some(ld) if !ld.contains('/') && !ld.is_empty() => {
+                        self.fuse_ld = Some(ld.to_owned())
+                    }
+                    _ => return Err("link-arg -fuse-ld".to_owned()),
+                }
+                continue;
+            }
+            // `-Lpath` and `-Tscript` attached without `=`.
+            if let Some(dir) = word.strip_prefix("-L").filter(|d| !d.is_empty()) {
+                if !word.starts_with("--") {
+                    self.arg_dirs.push(dir.into());
+                    continue;
+                }
+            }
+            if let Some(file) = word.strip_prefix("-T").filter(|f| !f.is_empty()) {
+                self.arg_files.push(file.into());
+                continue;
+            }
+            let value = |rest: &mut std::slice::Iter<'_, String>| {
+                attached
+                    .map(str::to_owned)
+                    .or_else(|| rest.next().cloned())
+                    .ok_or_else(|| format!("link-arg {name} without a value"))
+            };
+            if FILE_VALUED.contains(&name) {
+                self.arg_files.push(value(&mut rest)?.into());
+            } else if DIR_VALUED.contains(&name) {
+                self.arg_dirs.push(value(&mut rest)?.into());
+            } else if OTHER_VALUED.contains(&name) {
+                if attached.is_none() {
+                    rest.next();
+                }
+            } else if name.starts_with('-') {
+                // A flag; a path-looking value after `=` is a file read, and any other value
+                // that names a file may be one.
+                match attached {
+                    Some(v) if v.contains('/') => return Err(format!("link-arg {name}=<path>")),
+                    Some(v) if !v.is_empty() => self.maybe_files.push(v.into()),
+                    _ => {}
+                }
+            } else {
+                // A free word: an object or library the link reads.
+                self.arg_files.push(word.into());
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(args: &[&str]) -> Result<LinkSpec, String> {
+        let mut spec = LinkSpec {
+            link_args: args.iter().map(|a| a.to_string()).collect(),
+            ..LinkSpec::default()
+        };
+        spec.read_link_args().map(|()| spec)
+    }
+
+    #[test]
+    fn files_and_directories_named_by_link_args_are_found() {
+        let spec = read(&[
+            "-Wl,-T,memory.x",
+            "-Wl,--version-script=v.map",
+            "extra.o",
+            "-Lnative",
+            "-Wl,-rpath-link,/opt/lib",
+            "-Wl,-soname,libx.so",
+            "-fuse-ld=mold",
+            "-Wl,--as-needed",
+        ])
+        .unwrap();
+        assert_eq!(
+            spec.arg_files,
+            ["memory.x", "v.map", "extra.o"].map(OsString::from)
+        );
+        assert_eq!(spec.arg_dirs, ["native", "/opt/lib"].map(OsString::from));
+        assert_eq!(spec.fuse_ld.as_deref(), Some("mold"));
+        let spec = read(&["-Wl,--icf=all"]).unwrap();
+        assert_eq!(spec.maybe_files, [OsString::from("all")]);
+    }
+
+    #[test]
+    fn link_args_that_write_or_hide_files_are_refused() {
+        assert_eq!(read(&["-Wl,-Map=out.map"]).unwrap_err(), "link-arg -Map");
+        assert_eq!(read(&["@args.txt"]).unwrap_err(), "link-arg @file");
+        assert_eq!(read(&["-B/opt/bin"]).unwrap_err(), "link-arg -B");
+        assert_eq!(
+            read(&["-fuse-ld=/opt/ld"]).unwrap_err(),
+            "link-arg -fuse-ld"
+        );
+        assert_eq!(
+            read(&["-Wl,--whatever=/etc/x"]).unwrap_err(),
+            "link-arg --whatever=<path>"
+        );
+    }
+
+    #[test]
+    fn libraries_are_read_with_kind_and_modifiers() {
+        assert_eq!(
+            LinkLib::parse("static:+whole-archive,+verbatim=libx.a"),
+            LinkLib {
+                kind: "static".into(),
+                name: "libx.a".into(),
+                verbatim: true
+            }
+        );
+        assert_eq!(
+            LinkLib::parse("z"),
+            LinkLib {
+                kind: String::new(),
+                name: "z".into(),
+                verbatim: false
+            }
+        );
+        assert_eq!(LinkLib::parse("dylib=foo:bar").name, "foo");
+    }
+}

@@ -1,0 +1,349 @@
+//! Every crate type through the real server with real cargo and rustc, on the fixture workspace
+//! in `tests/fixtures/crates`: a proc-macro crate (`names`), a library using it whose build
+//! script generates code (`corelib`), and a binary member depending on the library (`tool`).
+//!
+//! What users care about: a warm build after `cargo clean` is all hits and its binary is the
+//! same file; an edited proc macro re-expands its users; another linker, or a linked static
+//! library with new contents, misses the crates that link and only them; a link input that
+//! cannot be resolved is not cached, with its reason; the stats count hits and misses per
+//! crate type, and a compile that fails as a compilation failure.
+
+use crate::harness::{assert_success, count, fixture, have, run, Server};
+use crate::rust_cache::cargo_in;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use tempfile::TempDir;
+
+/// The compiles of a fixture build: `names` (proc-macro), `corelib`'s build script and the
+/// library itself, `tool` (bin).
+const COMPILES: u64 = 4;
+
+/// What the fixture's binary prints.
+const PLAIN_OUTPUT: &str = "HELLO 7\n";
+
+/// A copy of the fixture with its own server.
+struct Workspace {
+    server: Server,
+    dir: TempDir,
+}
+
+impl Workspace {
+    fn new() -> Workspace {
+        assert!(have("cargo"), "cargo is not installed");
+        Workspace {
+            server: Server::start(),
+            dir: fixture("crates"),
+        }
+    }
+
+    fn target(&self) -> PathBuf {
+        self.dir.path().join("target")
+    }
+
+    fn binary(&self) -> PathBuf {
+        self.target().join("debug").join("tool")
+    }
+
+    /// `cargo clean`, then `cargo` with `args` (a build); returns the hits and misses of that
+    /// build by crate type, once the earlier misses are written.
+    fn clean_run(&self, args: &[&str]) -> Counts {
+        self.server.wait_for_stats(|stats| {
+            count(stats, "cache_writes") + count(stats, "cache_write_errors")
+                >= count(stats, "cache_misses.counts.Rust")
+        });
+        let before = Counts::of(&self.server.stats());
+        let clean = cargo_in(
+            &self.server,
+            self.dir.path(),
+            &self.target(),
+            &["clean"],
+            &[],
+        );
+        assert_success(&clean, "cargo clean");
+        let build = cargo_in(&self.server, self.dir.path(), &self.target(), args, &[]);
+        assert_success(&build, &format!("cargo {args:?}\n{}", self.server.log()));
+        Counts::of(&self.server.stats()).since(&before)
+    }
+
+    fn clean_build(&self) -> Counts {
+        self.clean_run(&["build", "--offline"])
+    }
+
+    /// What the binary prints.
+    fn run_tool(&self) -> String {
+        let output = run(&mut Command::new(self.binary()));
+        assert_success(&output, "the fixture's binary");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    fn write(&self, file: &str, text: &str) {
+        let path = self.dir.path().join(file);
+        std::fs::write(&path, text).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    }
+}
+
+/// Rust hits and misses, by crate type.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Counts {
+    hits: [u64; 4],
+    misses: [u64; 4],
+}
+
+/// The crate types of the fixture, in `Counts` order.
+const KINDS: [&str; 4] = ["proc-macro", "build-script", "lib", "bin"];
+
+impl Counts {
+    fn of(stats: &serde_json::Value) -> Counts {
+        let get = |field: &str| KINDS.map(|kind| count(stats, &format!("{field}.{kind}")));
+        Counts {
+            hits: get("rust_crate_hits"),
+            misses: get("rust_crate_misses"),
+        }
+    }
+
+    fn since(&self, before: &Counts) -> Counts {
+        let minus = |a: [u64; 4], b: [u64; 4]| [0, 1, 2, 3].map(|i| a[i] - b[i]);
+        Counts {
+            hits: minus(self.hits, before.hits),
+            misses: minus(self.misses, before.misses),
+        }
+    }
+
+    /// Counts where the crate types marked `true` missed and the others hit.
+    fn missing(missed: [bool; 4]) -> Counts {
+        Counts {
+            hits: missed.map(|m| u64::from(!m)),
+            misses: missed.map(u64::from),
+        }
+    }
+}
+
+#[test]
+fn a_warm_build_hits_every_crate_type_and_restores_the_same_binary() {
+    let workspace = Workspace::new();
+    assert_eq!(workspace.clean_build(), Counts::missing([true; 4]));
+    assert_eq!(workspace.run_tool(), PLAIN_OUTPUT);
+    let first = crate::harness::read(&workspace.binary());
+
+    assert_eq!(workspace.clean_build(), Counts::missing([false; 4]));
+    // Restored with its execute bit, byte for byte.
+    assert_eq!(workspace.run_tool(), PLAIN_OUTPUT);
+    assert!(crate::harness::read(&workspace.binary()) == first);
+    let stats = workspace.server.stats();
+    assert_eq!(
+        count(&stats, "cache_hits.counts.Rust"),
+        COMPILES,
+        "{stats:#}"
+    );
+    assert_eq!(count(&stats, "requests_not_cacheable"), 0, "{stats:#}");
+    crate::harness::assert_outcomes_add_up(&stats);
+}
+
+#[test]
+fn an_edited_proc_macro_re_expands_its_users() {
+    let workspace = Workspace::new();
+    workspace.clean_build();
+    workspace.write(
+        "names/src/lib.rs",
+        "//! Shouts louder.\n\nuse proc_macro::TokenStream;\n\n#[proc_macro]\n\
+         pub fn shout(input: TokenStream) -> TokenStream {\n    \
+         let text = input.to_string().to_uppercase();\n    \
+         format!(\"{}!\\\"\", &text[..text.len() - 1]).parse().expect(\"a literal\")\n}\n",
+    );
+    // The macro, the library it expands into and the binary linking that library miss; the
+    // build script does not depend on the macro.
+    assert_eq!(
+        workspace.clean_build(),
+        Counts::missing([true, false, true, true])
+    );
+    assert_eq!(workspace.run_tool(), "HELLO! 7\n");
+}
+
+#[test]
+fn another_linker_misses_the_crates_that_link_and_not_the_library() {
+    let workspace = Workspace::new();
+    workspace.clean_build();
+    // A wrapper around the default linker, through cargo's configuration: every compile gets
+    // `-C linker=`, which only a compile that links reads.
+    let wrapper = workspace.dir.path().join("link-wrapper.sh");
+    std::fs::write(&wrapper, "#!/bin/sh\nexec cc \"$@\"\n").unwrap_or_default();
+    make_executable(&wrapper);
+    let config = workspace.dir.path().join(".cargo");
+    std::fs::create_dir_all(&config).unwrap_or_default();
+    std::fs::write(
+        config.join("config.toml"),
+        format!(
+            "[target.{}]\nlinker = \"{}\"\n",
+            host_triple(),
+            wrapper.display()
+        ),
+    )
+    .unwrap_or_default();
+    assert_eq!(
+        workspace.clean_build(),
+        Counts::missing([true, true, false, true])
+    );
+    assert_eq!(workspace.run_tool(), PLAIN_OUTPUT);
+    // The same wrapper again: all hits.
+    assert_eq!(workspace.clean_build(), Counts::missing([false; 4]));
+    // The wrapper's contents are its identity.
+    std::fs::write(&wrapper, "#!/bin/sh\n# another linker\nexec cc \"$@\"\n").unwrap_or_default();
+    assert_eq!(
+        workspace.clean_build(),
+        Counts::missing([true, true, false, true])
+    );
+}
+
+#[test]
+fn a_linked_static_library_with_new_contents_misses_the_binary() {
+    let workspace = Workspace::new();
+    assert!(have("gcc") && have("ar"), "gcc and ar are needed");
+    let native = workspace.dir.path().join("native");
+    let archive = |answer: u32| {
+        std::fs::create_dir_all(&native).unwrap_or_default();
+        let source = native.join("answer.c");
+        std::fs::write(
+            &source,
+            format!("int answer(void) {{ return {answer}; }}\n"),
+        )
+        .unwrap_or_default();
+        let object = native.join("answer.o");
+        assert_success(
+            &run(Command::new("gcc")
+                .arg("-c")
+                .arg(&source)
+                .arg("-o")
+                .arg(&object)),
+            "gcc",
+        );
+        let lib = native.join("libanswer.a");
+        let _ = std::fs::remove_file(&lib);
+        assert_success(
+            &run(Command::new("ar").arg("rcs").arg(&lib).arg(&object)),
+            "ar",
+        );
+    };
+    archive(42);
+    let search = format!("native={}", native.display());
+    let link = [
+        "rustc",
+        "--offline",
+        "-p",
+        "tool",
+        "--bin",
+        "tool",
+        "--",
+        "-L",
+        &search,
+        "-l",
+        "static=answer",
+    ];
+    // `cargo rustc` builds the build-time crates with other flags than `cargo build`: a first
+    // build misses every crate, the next hits them all.
+    assert_eq!(workspace.clean_run(&link), Counts::missing([true; 4]));
+    assert_eq!(workspace.clean_run(&link), Counts::missing([false; 4]));
+    // The archive's contents change, nothing else: the binary misses.
+    archive(43);
+    assert_eq!(
+        workspace.clean_run(&link),
+        Counts::missing([false, false, false, true])
+    );
+    assert_eq!(workspace.run_tool(), PLAIN_OUTPUT);
+}
+
+#[test]
+fn a_failing_compile_is_a_compilation_failure_not_a_miss() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
+    std::fs::write(
+        dir.path().join("broken.rs"),
+        "pub fn answer() -> u32 {\n    \"not a number\"\n}\n",
+    )
+    .unwrap_or_default();
+    // rustc writes its dep-info into an existing directory only.
+    std::fs::create_dir_all(dir.path().join("out")).unwrap_or_default();
+    let args = [
+        "--crate-name",
+        "broken",
+        "--edition=2021",
+        "broken.rs",
+        "--crate-type",
+        "lib",
+        "--emit=dep-info,metadata,link",
+        "--out-dir",
+        "out",
+    ];
+    for _ in 0..2 {
+        let output = server.compile(dir.path(), "rustc", &args);
+        assert!(!output.status.success());
+        assert!(String::from_utf8_lossy(&output.stderr).contains("mismatched types"));
+    }
+    let stats = server.stats();
+    assert_eq!(count(&stats, "compile_fails"), 2, "{stats:#}");
+    assert_eq!(count(&stats, "cache_misses.counts.Rust"), 0, "{stats:#}");
+    assert_eq!(count(&stats, "cache_writes"), 0, "{stats:#}");
+    crate::harness::assert_outcomes_add_up(&stats);
+}
+
+fn make_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap_or_default();
+}
+
+/// The host triple rustc reports.
+fn host_triple() -> String {
+    let output = run(Command::new("rustc").arg("-vV"));
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find_map(|line| line.strip_prefix("host: "))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn a_link_input_that_cannot_be_resolved_is_not_cacheable_with_its_reason() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
+    std::fs::write(dir.path().join("main.rs"), "fn main() {}\n").unwrap_or_default();
+    std::fs::create_dir_all(dir.path().join("out")).unwrap_or_default();
+    let compile = |extra: &[&str]| {
+        let mut args = vec![
+            "--crate-name",
+            "main",
+            "--edition=2021",
+            "main.rs",
+            "--crate-type",
+            "bin",
+            "--emit=dep-info,link",
+            "--out-dir",
+            "out",
+        ];
+        args.extend_from_slice(extra);
+        server.compile(dir.path(), "rustc", &args)
+    };
+    // A library no searched directory holds, and an object that is not there: rustc's own
+    // link errors, and the reasons in the stats.
+    assert!(!compile(&["-l", "dylib=sccache_no_such_library"])
+        .status
+        .success());
+    assert!(!compile(&["-C", "link-arg=sccache-missing.o"])
+        .status
+        .success());
+    // A link argument that writes a file.
+    let mapped = compile(&["-C", "link-arg=-Wl,-Map=out/main.map"]);
+    assert_success(&mapped, "a link writing a map");
+    let stats = server.stats();
+    assert_eq!(
+        count(&stats, "not_cached.link: library not found"),
+        1,
+        "{stats:#}"
+    );
+    assert_eq!(
+        count(&stats, "not_cached.link: link-arg file not found"),
+        1,
+        "{stats:#}"
+    );
+    assert_eq!(count(&stats, "not_cached.link-arg -Map"), 1, "{stats:#}");
+    assert_eq!(count(&stats, "cache_writes"), 0, "{stats:#}");
+    crate::harness::assert_outcomes_add_up(&stats);
+}
