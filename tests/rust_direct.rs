@@ -333,3 +333,119 @@ fn sccache_direct_false_keeps_the_dep_info_run_for_rust() {
     assert_eq!(count(&stats, "direct_hits"), 0, "{stats:#}");
     assert_eq!(count(&stats, "direct_misses"), 0, "{stats:#}");
 }
+
+/// The case cargo's own dep-info cannot cover: a native library bundled into an indirect
+/// dependency's `.rlib` (`leaf`, reached through `mid`) changes; `leaf`'s crate hash does
+/// not, so `mid`'s `.rlib`, the binary's only extern, keeps its bytes. The binary links the
+/// new library: a direct hit would be stale. The record's crates (from the dep-info run after
+/// the first miss's reply) hold `leaf`'s `.rlib` by digest, so it misses.
+#[test]
+fn a_native_library_bundled_into_an_indirect_dependency_misses_the_binary() {
+    use crate::harness::{have, run};
+    use std::process::Command;
+    assert!(have("gcc") && have("ar"), "gcc and ar are needed");
+    let server = Server::start_with(&[("SCCACHE_DIRECT", "true")]);
+    let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
+    let root = dir.path();
+    for sub in ["native", "out", "bin"] {
+        std::fs::create_dir_all(root.join(sub)).unwrap_or_else(|error| panic!("{error}"));
+    }
+    let write = |name: &str, text: &str| {
+        std::fs::write(root.join(name), text).unwrap_or_else(|error| panic!("{name}: {error}"))
+    };
+    write(
+        "leaf.rs",
+        "extern \"C\" { fn answer() -> i32; }\npub fn get() -> i32 { unsafe { answer() } }\n",
+    );
+    write("mid.rs", "pub fn twice() -> i32 { leaf::get() * 2 }\n");
+    write("main.rs", "fn main() { println!(\"{}\", mid::twice()); }\n");
+    // `leaf` bundles `libanswer.a`; both libraries are built by rustc itself, not cached.
+    let libraries = |answer: u32| {
+        write(
+            "native/answer.c",
+            &format!("int answer(void) {{ return {answer}; }}\n"),
+        );
+        let mut commands = [
+            vec!["gcc", "-c", "native/answer.c", "-o", "native/answer.o"],
+            vec!["rm", "-f", "native/libanswer.a"],
+            vec!["ar", "rcs", "native/libanswer.a", "native/answer.o"],
+            vec![
+                "rustc",
+                "--edition=2021",
+                "--crate-type",
+                "rlib",
+                "--crate-name",
+                "leaf",
+                "leaf.rs",
+                "-L",
+                "native=native",
+                "-l",
+                "static=answer",
+                "--out-dir",
+                "out",
+            ],
+            vec![
+                "rustc",
+                "--edition=2021",
+                "--crate-type",
+                "rlib",
+                "--crate-name",
+                "mid",
+                "mid.rs",
+                "--extern",
+                "leaf=out/libleaf.rlib",
+                "-L",
+                "dependency=out",
+                "--out-dir",
+                "out",
+            ],
+        ];
+        for command in &mut commands {
+            let output = run(Command::new(command[0])
+                .args(&command[1..])
+                .current_dir(root));
+            assert_success(&output, command[0]);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(30));
+    };
+    let binary = || {
+        let output = server.compile(
+            root,
+            "rustc",
+            &[
+                "--edition=2021",
+                "--crate-type",
+                "bin",
+                "--crate-name",
+                "main",
+                "main.rs",
+                "--extern",
+                "mid=out/libmid.rlib",
+                "-L",
+                "dependency=out",
+                "--emit=dep-info,link",
+                "--out-dir",
+                "bin",
+            ],
+        );
+        assert_success(&output, &format!("rustc main.rs\n{}", server.log()));
+        // The result and the manifest, after the dep-info run that lists the crates.
+        wait_for_writes_of(&server);
+        let output = run(&mut Command::new(root.join("bin/main")));
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    };
+    libraries(42);
+    assert_eq!(binary(), "84");
+    assert_eq!(binary(), "84");
+    let mid = crate::harness::read(&root.join("out/libmid.rlib"));
+    libraries(43);
+    assert!(
+        crate::harness::read(&root.join("out/libmid.rlib")) == mid,
+        "mid's rlib changed: not the indirect case"
+    );
+    assert_eq!(binary(), "86");
+    let stats = server.stats();
+    assert_eq!(count(&stats, "direct_hits"), 1, "{stats:#}");
+    assert_eq!(count(&stats, "cache_misses.counts.Rust"), 2, "{stats:#}");
+    assert_eq!(count(&stats, "inputs_changed"), 0, "{stats:#}");
+}
