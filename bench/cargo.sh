@@ -6,14 +6,16 @@
 #                 of rustc, then the compile, for every cacheable crate),
 #   warm-dep-info the same again after `cargo clean` (a dep-info run per hit),
 #   cold-direct   through sccache in direct mode with another empty cache (the compile alone;
-#                 the key from the dep-info it writes),
+#                 the key from the dep-info it writes; a linking compile's crates listed by a
+#                 dep-info run after its reply),
 #   warm-direct   the same again (a manifest's record checked per hit: no rustc),
-#                 every cacheable crate: libraries, proc-macros, build scripts, binaries,
+# every cacheable crate counted: libraries, proc-macros, build scripts, binaries,
 # in rounds, interleaved, so that the machine's load reaches every variant alike. Every build
 # runs rustc through a logging stand-in (RUSTC=), and prints how many rustc processes compiled
-# (`--crate-name` on the command line, dep-info runs included). Then the server's stats of the
-# last warm direct build: hits and misses by crate type, non-cacheable reasons, compilation
-# failures.
+# (`--crate-name` on the command line, dep-info runs included; after a cold build, also those
+# started after the build ended: direct mode's dep-info runs of linking compiles, which follow
+# their replies). Then the server's stats of the last warm direct build: hits and misses by
+# crate type, non-cacheable reasons, compilation failures.
 #
 # Usage: bench/cargo.sh [path/to/sccache] [rounds]   (default: target/release/sccache, built
 # if absent; 2 rounds)
@@ -71,8 +73,18 @@ timed_build() {
     env "$@" cargo build --offline --quiet 2>/dev/null
     end=$(date +%s%N)
     local millis=$(((end - start) / 1000000))
+    ended=$(compiles)
     printf '%-14s %3d.%02d s  %3d rustc processes\n' "$label" $((millis / 1000)) \
-        $((millis % 1000 / 10)) $(($(compiles) - before))
+        $((millis % 1000 / 10)) $((ended - before))
+}
+
+# Lets a cold build's last work after the replies land (cache writes; in direct mode the
+# dep-info runs that list a linking compile's crates), then prints the rustc processes
+# started since the build ended.
+settle() {
+    sleep 3
+    printf '%-14s %3d rustc processes after the build (after the replies)\n' "  +after" \
+        $(($(compiles) - ended))
 }
 
 # Starts the server on the cache directory $1 with SCCACHE_DIRECT=$2.
@@ -91,11 +103,11 @@ for round in $(seq "$rounds"); do
     start_server "$work/cache-dep-info" false
     timed_build cold-dep-info RUSTC_WRAPPER="$sccache"
     # Cache writes finish after each compile returns; let the last ones land.
-    sleep 1
+    settle
     timed_build warm-dep-info RUSTC_WRAPPER="$sccache"
     start_server "$work/cache-direct" true
     timed_build cold-direct RUSTC_WRAPPER="$sccache"
-    sleep 1
+    settle
     "$sccache" --zero-stats >/dev/null
     timed_build warm-direct RUSTC_WRAPPER="$sccache"
 done

@@ -1,5 +1,7 @@
 //! Rust direct mode (issue 14): a crate whose manifest record holds is restored without any
-//! rustc process, and a miss runs rustc once (no dep-info run). Every build goes through a
+//! rustc process, and a miss runs rustc once (no dep-info run; a compile that links, the
+//! binary and the build script, one dep-info run after its reply, listing the crates it
+//! loaded). A native library bundled into an indirect dependency's `.rlib` misses the binary. Every build goes through a
 //! logging stand-in for rustc (`RUSTC=<script>`), so the tests count the rustc processes each
 //! crate started; they build the cargo fixture (`tests/fixtures/cargo`) after `cargo clean`.
 //!

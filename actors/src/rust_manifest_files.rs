@@ -1,7 +1,8 @@
 //! The file side of rust direct mode, on the hasher's threads: checking a rust manifest's
 //! records against the file system and the request's environment (`CheckRustManifest`), and,
 //! after a compile, digesting the files its dep-info lists into the result's key inputs and
-//! the record that will stand for it (`DigestDepInfo`).
+//! the record that will stand for it (`DigestDepInfo`), and the crates a linking compile
+//! loaded (`DigestCrates`).
 //!
 //! Invariant: a record is made only from files that last changed before the compile began
 //! (`Started::settled_before`, git's "racily clean" rule) and that did not change while they

@@ -8,6 +8,9 @@
 //! otherwise Keyed::AfterCompile: the shared steps run rustc, then
 //!     read its dep-info ─DigestDepInfo─▶ Hasher ─▶ rust_key ─▶ Store(result)
 //!     and after the reply Store(manifest key, manifest with the new record first)
+//! a compile that links (the link's inputs are in the manifest key): after the reply,
+//!     ListCrates (a -Zbinary-dep-depinfo dep-info run) ─DigestCrates─▶ Hasher ─▶ rust_key
+//!     ─▶ Store(result), then Store(manifest, the record with the crates loaded)
 //! ```
 //!
 //! Why a rust direct hit is never stale is argued in docs/ARCHITECTURE.md ("Rust direct

@@ -574,7 +574,9 @@ pub fn rust_key(
 /// takes except what comes from the dep-info (the sources' digests and the values of the
 /// variables the source reads), which the manifest's records hold and every hit checks, and
 /// the manifest format. `inputs.sources` and `inputs.env_deps` are ignored; everything else
-/// in `inputs` (externs, static libraries, what `native` means) is in the key as in `rust_key`.
+/// in `inputs` (externs, static libraries, what `native` means, a link's inputs, which the
+/// flow finds for a manifest without the crates only a dep-info lists) is in the key as in
+/// `rust_key`.
 pub fn rust_manifest_key(
     compiler: &CompilerIdentity,
     compilation: &crate::compiler::rust::RustCompilation,
