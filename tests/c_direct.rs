@@ -324,9 +324,46 @@ fn a_direct_hit_runs_no_compiler_process() {
     assert_eq!(runs(), before, "a direct hit ran the compiler");
 }
 
+/// A hit skips looking at the names of a directory whose stamp is unchanged: what can change
+/// without the directory changing must be looked at anyway.
+#[test]
+fn what_a_directory_s_stamp_does_not_cover_is_checked() {
+    for compiler in compilers() {
+        // A dangling link where a shadowing header would be: its target appears elsewhere.
+        let project = Project::new(&[
+            ("a.c", CONF_USER),
+            ("inc2/conf.h", "#define CONF 1\n"),
+            ("elsewhere/.keep", ""),
+            ("inc1/.keep", ""),
+        ]);
+        std::os::unix::fs::symlink("../elsewhere/conf.h", project.path("inc1/conf.h")).unwrap();
+        refused_after(
+            &project,
+            compiler,
+            &["-c", "a.c", "-Iinc1", "-Iinc2"],
+            || project.write("elsewhere/conf.h", "#define CONF 2\n"),
+        );
+        // A missing subdirectory that appears with a shadowing header in it.
+        let project = Project::new(&[
+            (
+                "a.c",
+                "#include \"sub/conf.h\"\nint value(void) { return CONF; }\n",
+            ),
+            ("inc2/sub/conf.h", "#define CONF 1\n"),
+            ("inc1/.keep", ""),
+        ]);
+        refused_after(
+            &project,
+            compiler,
+            &["-c", "a.c", "-Iinc1", "-Iinc2"],
+            || project.write("inc1/sub/conf.h", "#define CONF 2\n"),
+        );
+    }
+}
+
 #[test]
 fn a_corrupt_manifest_is_a_miss_removed_and_counted() {
-    let project = Project::new(&[("a.c", CONF_USER), ("inc/conf.h", "#define CONF 1\n")]);
+    let mut project = Project::new(&[("a.c", CONF_USER), ("inc/conf.h", "#define CONF 1\n")]);
     let args = ["-c", "a.c", "-Iinc"];
     assert!(!project.compile("gcc", &args, &[]));
     assert!(project.compile("gcc", &args, &[]));
@@ -335,6 +372,11 @@ fn a_corrupt_manifest_is_a_miss_removed_and_counted() {
     let last = bytes.len() - 1;
     bytes[last] ^= 0xff;
     std::fs::write(&manifest, bytes).unwrap();
+    // A server remembers the manifests it read or wrote: a new one on the same cache reads
+    // the corrupt file. (The first keeps the cache directory until the end.)
+    let second = Server::start_in(&project.server.cache_dir, &[("SCCACHE_DIRECT", "true")]);
+    let first = std::mem::replace(&mut project.server, second);
+    first.stop();
     assert!(!project.compile("gcc", &args, &[]), "corrupt manifest");
     let stats = project.server.stats();
     assert_eq!(count(&stats, "corrupt_entries"), 1, "{stats:#}");

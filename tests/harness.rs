@@ -189,6 +189,7 @@ impl Server {
             .env("SCCACHE_CONF", "/nonexistent/sccache-test-config")
             .env_remove("SCCACHE_REDIS")
             .env_remove("SCCACHE_BUCKET")
+            .env_remove("SCCACHE_REAPI_ENDPOINT")
             .env_remove("RUSTC_WRAPPER")
             .env_remove("SCCACHE_RECACHE")
             .env_remove("SCCACHE_NO_DAEMON")

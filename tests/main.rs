@@ -20,12 +20,15 @@ mod dropin;
 mod faults;
 mod hostile;
 mod privacy;
+#[cfg(feature = "reapi")]
+mod reapi;
 #[cfg(feature = "redis")]
 mod redis;
 mod rust_cache;
 mod rust_crates;
 mod rust_direct;
 mod rust_native;
+mod rust_restore;
 #[cfg(feature = "s3")]
 mod s3;
 mod terminal;

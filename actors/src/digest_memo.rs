@@ -9,7 +9,6 @@
 
 use crate::file_stamp::FileStamp;
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -39,9 +38,7 @@ impl DigestMemo {
             return Ok(digest);
         }
         let mut file = std::fs::File::open(path)?;
-        let mut bytes = Vec::with_capacity(usize::try_from(before.len()).unwrap_or(0));
-        file.read_to_end(&mut bytes)?;
-        let digest = sccache_core::hash_key::digest(&bytes);
+        let digest = sccache_core::hash_key::digest_reader(&mut file)?;
         let after = file.metadata()?;
         if FileStamp::of(&after) != stamp {
             return Err(std::io::Error::other(format!(

@@ -7,6 +7,7 @@
 
 pub mod close_watch;
 pub mod connection;
+pub mod content_copy;
 pub mod detector;
 pub mod digest_memo;
 pub mod dispatcher;
@@ -18,6 +19,7 @@ pub mod lifecycle;
 pub mod linker_probe;
 pub mod listener;
 pub mod manifest_files;
+pub mod manifest_memo;
 pub mod outputs;
 pub mod read_budget;
 pub mod remembered;

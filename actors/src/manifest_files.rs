@@ -15,12 +15,13 @@ use crate::hasher::Hasher;
 use actix::prelude::*;
 use sccache_core::direct::probes;
 use sccache_core::direct::scan::{scan_header, HeaderScan};
-use sccache_core::direct::{ByteBuf, Manifest, NoFiles, Present, ReadFile, Recorded};
-use std::collections::HashSet;
+use sccache_core::direct::{ByteBuf, DirProbes, Manifest, Present, ReadFile, Recorded};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::ffi::OsStr;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Digests one file through the memo (a compile's source, for its manifest key).
 #[derive(Message)]
@@ -37,19 +38,12 @@ impl Handler<DigestFile> for Hasher {
     }
 }
 
-/// Finds the newest record of `manifest` that still holds. The manifest comes back with the
-/// answer (a miss updates it), so it is moved, never copied, on a hit's path.
+/// Finds the newest record of `manifest` that still holds.
 #[derive(Message)]
-#[rtype(result = "Checked")]
+#[rtype(result = "Option<Holding>")]
 pub struct CheckManifest {
-    pub manifest: Manifest,
+    pub manifest: Arc<Manifest>,
     pub cwd: PathBuf,
-}
-
-/// What a check found, and the manifest it checked.
-pub struct Checked {
-    pub holding: Option<Holding>,
-    pub manifest: Manifest,
 }
 
 /// A record that holds: its result key and the files it was made from.
@@ -59,11 +53,11 @@ pub struct Holding {
 }
 
 impl Handler<CheckManifest> for Hasher {
-    type Result = MessageResult<CheckManifest>;
+    type Result = Option<Holding>;
 
     fn handle(&mut self, message: CheckManifest, _: &mut SyncContext<Self>) -> Self::Result {
         let CheckManifest { manifest, cwd } = message;
-        let holding = manifest
+        manifest
             .results
             .iter()
             .find(|recorded| self.holds(recorded, &cwd))
@@ -74,8 +68,7 @@ impl Handler<CheckManifest> for Hasher {
                     .iter()
                     .map(|file| PathBuf::from(std::ffi::OsString::from_vec(file.name.clone())))
                     .collect(),
-            });
-        MessageResult(Checked { holding, manifest })
+            })
     }
 }
 
@@ -89,29 +82,41 @@ impl Hasher {
             FileStamp::of(&metadata).recorded() == file.stamp
                 || (metadata.is_file() && self.memo.digest(&path).ok() == Some(file.digest))
         });
-        let no_new_dirs = recorded.no_dir.iter().all(|dir| {
-            !std::fs::metadata(cwd.join(OsStr::from_bytes(dir))).is_ok_and(|m| m.is_dir())
-        });
-        let present_same = recorded.present.iter().all(|file| {
-            FileStamp::at(&cwd.join(OsStr::from_bytes(&file.name))).map(|stamp| stamp.recorded())
-                == Some(file.stamp)
-        });
         files_same
-            && no_new_dirs
-            && present_same
-            && recorded.no_file.iter().all(|group| no_files(cwd, group))
+            && recorded.probes.iter().all(|group| probes_hold(cwd, group))
+            && recorded.no_dir.iter().all(|dir| {
+                !std::fs::metadata(cwd.join(OsStr::from_bytes(dir))).is_ok_and(|m| m.is_dir())
+            })
+            && recorded.present.iter().all(|file| {
+                FileStamp::at(&cwd.join(OsStr::from_bytes(&file.name)))
+                    .map(|stamp| stamp.recorded())
+                    == Some(file.stamp)
+            })
     }
 }
 
-/// Whether none of a group's names is a regular file now.
-fn no_files(cwd: &Path, group: &NoFiles) -> bool {
-    let dir = cwd.join(OsStr::from_bytes(&group.dir));
-    if !std::fs::metadata(&dir).is_ok_and(|metadata| metadata.is_dir()) {
+/// Whether a directory's candidates are still no file: its `not_files` always looked at, its
+/// `gone` names only when the directory's stamp moved (or none was recorded). A directory that
+/// is no directory now holds no file at all.
+fn probes_hold(cwd: &Path, group: &DirProbes) -> bool {
+    let mut path = cwd.join(OsStr::from_bytes(&group.dir));
+    let Ok(metadata) = std::fs::metadata(&path) else {
+        return true;
+    };
+    if !metadata.is_dir() {
         return true;
     }
-    group.names.iter().all(|name| {
-        !std::fs::metadata(dir.join(OsStr::from_bytes(name))).is_ok_and(|m| m.is_file())
-    })
+    let unchanged = group.stamp == Some(FileStamp::of(&metadata).recorded());
+    let mut each = |names: &[ByteBuf], allowed: fn(&std::fs::Metadata) -> bool| {
+        names.iter().all(|name| {
+            path.push(OsStr::from_bytes(name));
+            let holds = std::fs::metadata(&path).map_or(true, |m| allowed(&m));
+            path.pop();
+            holds
+        })
+    };
+    each(&group.not_files, |m| !m.is_file())
+        && (unchanged || each(&group.gone, |m| !m.is_file() && !m.is_dir()))
 }
 
 /// Makes a record from a finished preprocessor run: the files its line markers (in `text`)
@@ -143,7 +148,7 @@ fn record(message: &RecordRead) -> Result<Recorded, &'static str> {
     let mut files = Vec::with_capacity(names.len());
     let mut asked = Vec::new();
     let mut read_inodes = HashSet::new();
-    let mut no_file = Vec::new();
+    let mut groups = Groups::default();
     let (mut computed_include, mut pragma_once) = (false, false);
     for name in &names {
         let path = message.cwd.join(OsStr::from_bytes(name));
@@ -154,19 +159,14 @@ fn record(message: &RecordRead) -> Result<Recorded, &'static str> {
         pragma_once |= scan.pragma_once;
         files.push(file);
         // A precompiled header beside a header read would be used in its place.
-        let mut pch = Vec::new();
         for suffix in [&b".gch"[..], b".pch"] {
             let mut candidate = name.clone();
             candidate.extend_from_slice(suffix);
             if std::fs::symlink_metadata(message.cwd.join(OsStr::from_bytes(&candidate))).is_ok() {
                 return Err("precompiled header");
             }
-            pch.push(ByteBuf::from(basename(&candidate).to_vec()));
+            groups.gone(parent(name), basename(&candidate));
         }
-        no_file.push(NoFiles {
-            dir: parent(name).to_vec(),
-            names: pch,
-        });
     }
     if computed_include && pragma_once {
         // A file gcc skips under `#pragma once` is named nowhere, and a macro-named include
@@ -179,12 +179,15 @@ fn record(message: &RecordRead) -> Result<Recorded, &'static str> {
     for (dir, paths) in candidates {
         let dir_path = message.cwd.join(OsStr::from_bytes(&dir));
         if !std::fs::metadata(&dir_path).is_ok_and(|metadata| metadata.is_dir()) {
-            no_dir.push(ByteBuf::from(dir));
+            match topmost_missing(&message.cwd, &dir) {
+                Some((parent, name)) => groups.gone(parent, name),
+                None => no_dir.push(ByteBuf::from(dir)),
+            }
             continue;
         }
-        let mut absent = Vec::new();
         for path in paths {
-            match std::fs::metadata(message.cwd.join(OsStr::from_bytes(&path))) {
+            let full = message.cwd.join(OsStr::from_bytes(&path));
+            match std::fs::metadata(&full) {
                 Ok(metadata) if metadata.is_file() => {
                     // Not read, yet a candidate: fine only if it was there before the
                     // preprocessor looked (it then lost the search, and nothing it holds
@@ -200,20 +203,103 @@ fn record(message: &RecordRead) -> Result<Recorded, &'static str> {
                         });
                     }
                 }
-                _ => absent.push(ByteBuf::from(basename(&path).to_vec())),
+                _ if is_missing(&full) => groups.gone(&dir, basename(&path)),
+                _ => groups.not_file(&dir, basename(&path)),
             }
-        }
-        if !absent.is_empty() {
-            no_file.push(NoFiles { dir, names: absent });
         }
     }
     Ok(Recorded {
         files,
-        no_file,
+        probes: groups.finish(&message.cwd, message.started),
         no_dir,
         present,
         result: [0; 32],
     })
+}
+
+/// The names of one directory that named nothing, and those that named no regular file.
+type Names = (BTreeSet<Vec<u8>>, BTreeSet<Vec<u8>>);
+
+/// The probes of a record being made, by directory.
+#[derive(Default)]
+struct Groups(BTreeMap<Vec<u8>, Names>);
+
+impl Groups {
+    fn gone(&mut self, dir: &[u8], name: &[u8]) {
+        self.0
+            .entry(dir.to_vec())
+            .or_default()
+            .0
+            .insert(name.to_vec());
+    }
+
+    fn not_file(&mut self, dir: &[u8], name: &[u8]) {
+        self.0
+            .entry(dir.to_vec())
+            .or_default()
+            .1
+            .insert(name.to_vec());
+    }
+
+    /// The groups, each with its directory's stamp when that last changed before `started`
+    /// (then no entry of it changed since the preprocessor began, nor can change without
+    /// moving the stamp).
+    fn finish(self, cwd: &Path, started: Started) -> Vec<DirProbes> {
+        let bytes = |names: BTreeSet<Vec<u8>>| names.into_iter().map(ByteBuf::from).collect();
+        self.0
+            .into_iter()
+            .map(|(dir, (gone, not_files))| {
+                let stamp = std::fs::metadata(cwd.join(OsStr::from_bytes(&dir)))
+                    .ok()
+                    .filter(|metadata| metadata.is_dir() && started.settled_before(metadata))
+                    .map(|metadata| FileStamp::of(&metadata).recorded());
+                DirProbes {
+                    dir,
+                    stamp,
+                    gone: bytes(gone),
+                    not_files: bytes(not_files),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Whether nothing at all is at `path`, not even a dangling link.
+fn is_missing(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_err_and(|error| error.kind() == std::io::ErrorKind::NotFound)
+}
+
+/// For a candidate directory `dir` that is missing, the directory and name of its topmost
+/// missing ancestor (itself included), whose parent is a directory: while that name is still
+/// missing, nothing beneath it exists. `None` when something other than a directory stands
+/// in the way (a file, a dangling link): then `dir` itself is checked on every hit.
+fn topmost_missing<'a>(cwd: &Path, dir: &'a [u8]) -> Option<(&'a [u8], &'a [u8])> {
+    let mut missing = dir;
+    if !is_missing(&cwd.join(OsStr::from_bytes(missing))) {
+        return None;
+    }
+    loop {
+        let up = parent_of(missing)?;
+        let up_path = cwd.join(OsStr::from_bytes(up));
+        if is_missing(&up_path) {
+            missing = up;
+            continue;
+        }
+        if !std::fs::metadata(&up_path).is_ok_and(|metadata| metadata.is_dir()) {
+            return None;
+        }
+        return Some((up, basename(missing)));
+    }
+}
+
+/// The directory part of a name (`.` for a bare relative name), `None` for `/`, `.` and
+/// names ending in `..`.
+fn parent_of(path: &[u8]) -> Option<&[u8]> {
+    let name = basename(path);
+    if path == b"/" || path == b"." || name.is_empty() || name == b"." || name == b".." {
+        return None;
+    }
+    Some(parent(path))
 }
 
 /// Reads a file the preprocessor read, refusing one that changed since it began, changes

@@ -11,9 +11,15 @@
 //! puts in place once it exited cleanly. Reading and writing run on tokio's blocking pool,
 //! never on an actor's thread; only putting in place may run there, when it is a metadata
 //! call or two on a local file system.
+//!
+//! A file whose bytes a backend keeps in a content file (`External`: the disk cache's large
+//! outputs) is restored from that file by clone or kernel copy (`content_copy`), never by a
+//! hard link, so the target is a file of its own: whatever a build later writes into it leaves
+//! the cache as it was. The copy is kept only if the content file still has the metadata it had
+//! when the backend checked its digest, and the copy has the recorded length.
 
 use crate::file_stamp::FileStamp;
-use sccache_core::entry::EntryFile;
+use sccache_core::entry::{ContentSource, EntryFile, External};
 use std::collections::VecDeque;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -43,6 +49,8 @@ pub enum OutputError {
     NotRegular(PathBuf),
     #[error("the cache entry has no file named {0:?}")]
     MissingInEntry(String),
+    #[error("the cache entry's file {0:?} is kept outside it, and was not found")]
+    ContentMissing(String),
     #[error("blocking task failed: {0}")]
     Task(String),
 }
@@ -69,6 +77,7 @@ pub async fn collect(files: Vec<OutputFile>) -> Result<Vec<EntryFile>, OutputErr
                     name: file.name,
                     mode: Some(mode & 0o777),
                     data,
+                    external: None,
                 })
             })
             .collect()
@@ -236,8 +245,17 @@ fn prepare_now(
             .find(|file| file.name == target.name)
             .ok_or_else(|| OutputError::MissingInEntry(target.name.clone()))?;
         let mode = created_mode(file.mode, umask);
+        let bytes = match &file.external {
+            None => Bytes::Inline(&file.data),
+            Some(External {
+                len,
+                source: Some(source),
+                ..
+            }) => Bytes::Content { source, len: *len },
+            Some(_) => return Err(OutputError::ContentMissing(file.name.clone())),
+        };
         let (step, step_is_cheap) =
-            prepare_one(&target.path, &file.data, mode).map_err(|source| OutputError::Write {
+            prepare_one(&target.path, bytes, mode).map_err(|source| OutputError::Write {
                 path: target.path.clone(),
                 source,
             })?;
@@ -247,10 +265,60 @@ fn prepare_now(
     Ok(Prepared { steps, cheap })
 }
 
-/// The step that puts `data` at `path` with `mode`, and whether taking it is cheap: a touch,
+/// Where a restored file's bytes are: in the entry, or in a content file a backend checked.
+#[derive(Clone, Copy)]
+enum Bytes<'a> {
+    Inline(&'a [u8]),
+    Content { source: &'a ContentSource, len: u64 },
+}
+
+impl Bytes<'_> {
+    fn len(&self) -> u64 {
+        match self {
+            Bytes::Inline(data) => data.len() as u64,
+            Bytes::Content { len, .. } => *len,
+        }
+    }
+
+    /// Reads `buffer.len()` bytes at `offset`.
+    fn read_at(&self, buffer: &mut [u8], offset: u64) -> std::io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        match self {
+            Bytes::Inline(data) => {
+                let start = usize::try_from(offset).map_err(std::io::Error::other)?;
+                let part = data
+                    .get(start..start + buffer.len())
+                    .ok_or(std::io::ErrorKind::UnexpectedEof)?;
+                buffer.copy_from_slice(part);
+                Ok(())
+            }
+            Bytes::Content { source, .. } => source.file.read_exact_at(buffer, offset),
+        }
+    }
+
+    /// Writes the bytes into the new, empty `file`.
+    fn write_into(&self, file: &mut std::fs::File) -> std::io::Result<()> {
+        match self {
+            Bytes::Inline(data) => file.write_all(data),
+            Bytes::Content { source, len } => {
+                let filled = crate::content_copy::fill(&source.file, file, *len)?;
+                log::trace!("restored {len} bytes: {filled:?}");
+                let now = FileStamp::of(&source.file.metadata()?);
+                if now != FileStamp::of(&source.checked) || file.metadata()?.len() != *len {
+                    return Err(std::io::Error::other(
+                        "the cache's content file changed since it was checked",
+                    ));
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The step that puts `bytes` at `path` with `mode`, and whether taking it is cheap: a touch,
 /// or a rename to a name that does not exist yet, on a local file system. A target of the
 /// same bytes but another mode is replaced, so it gets the mode a compile would give it.
-fn prepare_one(path: &Path, data: &[u8], mode: u32) -> std::io::Result<(Step, bool)> {
+fn prepare_one(path: &Path, bytes: Bytes<'_>, mode: u32) -> std::io::Result<(Step, bool)> {
     // Renaming over a device, a FIFO or a symlink would replace it instead of writing where
     // the compiler would have written; leave those to the compiler.
     let existing = match std::fs::symlink_metadata(path) {
@@ -263,7 +331,7 @@ fn prepare_one(path: &Path, data: &[u8], mode: u32) -> std::io::Result<(Step, bo
         Err(_) => None,
     };
     if let Some(existing) = &existing {
-        if let Some(file) = open_if_identical(path, existing, data, mode) {
+        if let Some(file) = open_if_identical(path, existing, bytes, mode) {
             let cheap = on_local_file_system(&file);
             let (path, stamp) = (path.to_path_buf(), FileStamp::of(existing));
             return Ok((Step::Touch { file, path, stamp }, cheap));
@@ -276,7 +344,7 @@ fn prepare_one(path: &Path, data: &[u8], mode: u32) -> std::io::Result<(Step, bo
     let mut temp = tempfile::Builder::new()
         .prefix(".sccache-restore")
         .tempfile_in(dir)?;
-    temp.write_all(data)?;
+    bytes.write_into(temp.as_file_mut())?;
     temp.as_file()
         .set_permissions(std::fs::Permissions::from_mode(mode))?;
     let cheap = existing.is_none() && on_local_file_system(temp.as_file());
@@ -294,27 +362,33 @@ fn prepare_one(path: &Path, data: &[u8], mode: u32) -> std::io::Result<(Step, bo
 fn open_if_identical(
     path: &Path,
     existing: &std::fs::Metadata,
-    data: &[u8],
+    bytes: Bytes<'_>,
     mode: u32,
 ) -> Option<std::fs::File> {
     use std::os::unix::fs::MetadataExt;
-    if existing.len() != data.len() as u64 || existing.permissions().mode() & 0o7777 != mode {
+    if existing.len() != bytes.len() || existing.permissions().mode() & 0o7777 != mode {
         return None;
     }
     if existing.uid() != sccache_core::access::current_uid() {
         return None;
     }
     let mut file = std::fs::File::open(path).ok()?;
-    let mut block = vec![0u8; COMPARE_BLOCK.min(data.len())];
-    let mut rest = data;
-    while !rest.is_empty() {
-        let length = block.len().min(rest.len());
+    let total = bytes.len();
+    let size = usize::try_from(total)
+        .unwrap_or(usize::MAX)
+        .min(COMPARE_BLOCK);
+    let (mut block, mut expected) = (vec![0u8; size], vec![0u8; size]);
+    let mut offset = 0u64;
+    while offset < total {
+        let length = usize::try_from(total - offset)
+            .unwrap_or(usize::MAX)
+            .min(size);
         std::io::Read::read_exact(&mut file, &mut block[..length]).ok()?;
-        let (expected, after) = rest.split_at(length);
-        if block[..length] != *expected {
+        bytes.read_at(&mut expected[..length], offset).ok()?;
+        if block[..length] != expected[..length] {
             return None;
         }
-        rest = after;
+        offset += length as u64;
     }
     Some(file)
 }
@@ -406,7 +480,7 @@ mod tests {
 
     /// Prepares and puts one file in place at once, as `restore` does.
     fn write_atomically(path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<()> {
-        let (step, cheap) = prepare_one(path, data, created_mode(mode, 0o022))?;
+        let (step, cheap) = prepare_one(path, Bytes::Inline(data), created_mode(mode, 0o022))?;
         Prepared {
             steps: VecDeque::from([step]),
             cheap,
@@ -420,6 +494,7 @@ mod tests {
             name: "obj".into(),
             mode: Some(0o644),
             data: data.to_vec(),
+            external: None,
         }]
     }
 

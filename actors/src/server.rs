@@ -101,6 +101,7 @@ fn start(config: ServerConfig, bound: Bound, token: String) -> Result<(), Server
         check_rust_manifest: hasher.clone().recipient(),
         digest_dep_info: hasher.clone().recipient(),
         digest_crates: hasher.recipient(),
+        manifests: crate::manifest_memo::ManifestMemo::default(),
         direct: config.direct,
         stats: stats.clone().recipient(),
         storage: storage.clone(),
@@ -195,6 +196,24 @@ fn start_storage(
         Backend::S3(_) => Err(sccache_core::config::ConfigError::FeatureMissing {
             name: "SCCACHE_BUCKET",
             feature: "s3",
+        }
+        .into()),
+        #[cfg(feature = "reapi")]
+        Backend::Reapi(reapi) => Ok(StorageHandle::of(
+            &crate::storage::reapi::ReapiStorage::new(
+                reapi.clone(),
+                config.storage_timeout,
+                config.max_pending_writes,
+                stats,
+            )
+            .map_err(|error| ServerError::Storage(error.to_string()))?
+            .start(),
+        )
+        .read_only(reapi.mode == CacheMode::ReadOnly)),
+        #[cfg(not(feature = "reapi"))]
+        Backend::Reapi(_) => Err(sccache_core::config::ConfigError::FeatureMissing {
+            name: "SCCACHE_REAPI_ENDPOINT",
+            feature: "reapi",
         }
         .into()),
     }

@@ -2,7 +2,8 @@
 //! preprocessor; and, after a compile whose result is in the cache, the manifest's update.
 //!
 //! ```text
-//! DigestFile(source) ─▶ manifest_key ─Lookup─▶ storage ─CheckManifest─▶ Hasher
+//! DigestFile(source) ─▶ manifest_key ─▶ the ManifestMemo, or Lookup─▶ storage
+//!     ─CheckManifest─▶ Hasher
 //!     ─▶ look_up_early(result key): a hit is restored by the shared steps, no process runs
 //! otherwise the preprocessor path (with -v), and after the reply:
 //!     RecordRead(scratch, -v report) ─▶ Hasher ─▶ Store(manifest key, manifest) ─▶ storage
@@ -15,21 +16,23 @@ use crate::flow::family::{EarlyRestore, FollowUp, Keyed};
 use crate::flow::read_since::{ReadFiles, ReadSince, Started};
 use crate::flow::services::Services;
 use crate::flow::steps::look_up_early;
-use crate::manifest_files::{CheckManifest, Checked, DigestFile, Holding, RecordRead};
+use crate::manifest_files::{CheckManifest, DigestFile, Holding, RecordRead};
 use crate::storage::{LookupResult, Store};
 use sccache_core::compiler::gcc::CCompilation;
 use sccache_core::compiler::Language;
 use sccache_core::direct::scan::refusal_in_args;
 use sccache_core::direct::Manifest;
+use sccache_core::entry::CacheEntry;
 use sccache_core::hash_key::{self, CacheKey, CompilerIdentity};
 use sccache_core::protocol::CompileRequest;
 use sccache_core::stats::{Event, StatsLabel};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// What a direct miss keeps for recording the manifest afterwards.
 pub struct Direct {
     manifest_key: CacheKey,
-    manifest: Manifest,
+    manifest: Arc<Manifest>,
 }
 
 /// What the direct lookup found.
@@ -78,28 +81,14 @@ pub async fn look_up(
         &request.env,
         &digest,
     );
-    let manifest = match services.fetch(manifest_key).await {
-        Ok(LookupResult::Hit(entry)) => match Manifest::from_entry(&entry) {
-            Ok(manifest) => manifest,
-            Err(error) => {
-                // Whole as an entry, unreadable as a manifest: counted, and replaced by the
-                // record this compile makes.
-                log::warn!("manifest {manifest_key}: {error}");
-                services.record(Event::Corrupt);
-                Manifest::default()
-            }
-        },
-        other => {
-            // A miss, or a failure the lookup counts (a corrupt entry is removed by its
-            // backend).
-            let _ = services.account(other, label);
-            Manifest::default()
-        }
+    let manifest = match services.manifests.get(&manifest_key) {
+        Some(manifest) => manifest,
+        None => fetch_manifest(services, manifest_key, label).await,
     };
     // Before the check: should the restore fail and the compile run after all, a file
     // changed since then keeps its result out of the cache (`read_since`).
     let started = Started::now();
-    let (holding, manifest) = check(services, manifest, &cwd).await;
+    let holding = check(services, manifest.clone(), &cwd).await;
     if let Some(Holding { result, files }) = holding {
         let key = CacheKey(result);
         let lookup = look_up_early(services, key, restore).await;
@@ -128,22 +117,54 @@ pub async fn look_up(
     }))
 }
 
-/// The newest record of `manifest` that still holds, checked on the hasher's threads, and
-/// the manifest back. Should the hasher be gone, the manifest goes with it: the record this
-/// compile makes starts a new one.
-async fn check(services: &Services, manifest: Manifest, cwd: &Path) -> (Option<Holding>, Manifest) {
+/// The manifest stored under `key`, remembered for the next compile; an empty one on a miss
+/// or a failure (counted).
+async fn fetch_manifest(services: &Services, key: CacheKey, label: &StatsLabel) -> Arc<Manifest> {
+    match services.fetch(key).await {
+        Ok(LookupResult::Hit(entry)) => match Manifest::from_entry(&entry) {
+            Ok(manifest) => {
+                let manifest = Arc::new(manifest);
+                services
+                    .manifests
+                    .remember(key, manifest.clone(), entry_size(&entry));
+                manifest
+            }
+            Err(error) => {
+                // Whole as an entry, unreadable as a manifest: counted, and replaced by the
+                // record this compile makes.
+                log::warn!("manifest {key}: {error}");
+                services.record(Event::Corrupt);
+                Arc::default()
+            }
+        },
+        other => {
+            // A miss, or a failure the lookup counts (a corrupt entry is removed by its
+            // backend).
+            let _ = services.account(other, label);
+            Arc::default()
+        }
+    }
+}
+
+/// The size of a manifest's entry, by its files.
+fn entry_size(entry: &CacheEntry) -> usize {
+    entry.files.iter().map(|file| file.data.len()).sum()
+}
+
+/// The newest record of `manifest` that still holds, checked on the hasher's threads.
+async fn check(services: &Services, manifest: Arc<Manifest>, cwd: &Path) -> Option<Holding> {
     if manifest.results.is_empty() {
-        return (None, manifest);
+        return None;
     }
     let message = CheckManifest {
         manifest,
         cwd: cwd.to_path_buf(),
     };
     match services.check_manifest.send(message).await {
-        Ok(Checked { holding, manifest }) => (holding, manifest),
+        Ok(holding) => holding,
         Err(error) => {
             log::warn!("hasher unavailable: {error}");
-            (None, Manifest::default())
+            None
         }
     }
 }
@@ -193,11 +214,19 @@ pub fn record(
             }
         };
         recorded.result = key.0;
-        match direct.manifest.with(recorded).to_entry() {
-            Ok(entry) => services.storage.store.do_send(Store {
-                key: direct.manifest_key,
-                entry,
-            }),
+        let manifest = Arc::unwrap_or_clone(direct.manifest).with(recorded);
+        match manifest.to_entry() {
+            Ok(entry) => {
+                services.manifests.remember(
+                    direct.manifest_key,
+                    Arc::new(manifest),
+                    entry_size(&entry),
+                );
+                services.storage.store.do_send(Store {
+                    key: direct.manifest_key,
+                    entry,
+                })
+            }
             Err(error) => log::warn!("{error}"),
         }
     })

@@ -42,6 +42,8 @@ impl OutDir<'_> {
         if let Some(name) = &self.compilation.dep_info {
             let name = name.to_string_lossy();
             if let Some(file) = entry.files.iter_mut().find(|file| file.name == name) {
+                // A large dep-info file a backend keeps outside the entry is read in first.
+                file.load();
                 file.data = replace_rule_dir(&file.data, from, to);
             }
         }

@@ -10,6 +10,7 @@ use crate::driver_probe::ProbeDriver;
 use crate::hasher::{DigestFiles, DigestReadFiles, DigestSource};
 use crate::linker_probe::{DigestKnownFiles, ProbeLinker};
 use crate::manifest_files::{CheckManifest, DigestFile, RecordRead};
+use crate::manifest_memo::ManifestMemo;
 use crate::rust_manifest_files::{CheckRustManifest, DigestCrates, DigestDepInfo};
 use crate::stats::Record;
 use crate::storage::{Lookup, LookupResult, StorageHandle};
@@ -40,6 +41,8 @@ pub struct Services {
     pub digest_known: Recipient<DigestKnownFiles>,
     pub check_manifest: Recipient<CheckManifest>,
     pub record_read: Recipient<RecordRead>,
+    /// The direct-mode manifests last read or written, shared by every connection.
+    pub manifests: ManifestMemo,
     pub check_rust_manifest: Recipient<CheckRustManifest>,
     pub digest_dep_info: Recipient<DigestDepInfo>,
     pub digest_crates: Recipient<DigestCrates>,

@@ -1,12 +1,14 @@
 //! What every storage backend actor answers to, and the helpers they share.
 //!
-//! Each backend (disk, Redis, S3) is its own actor handling `Lookup`, `Store` and `Describe`.
+//! Each backend (disk, Redis, S3, REAPI) is its own actor handling `Lookup`, `Store` and `Describe`.
 //! The compile flow holds only `Recipient`s of these messages, so it never knows which
 //! backend it talks to. Backends own their failures: a `Lookup` answers `Miss`, `Corrupt`,
 //! `Error` or `Hit`, never a Rust error; a `Store` reports its duration or its failure to the
 //! stats actor itself, because nobody waits for it.
 
 pub mod disk;
+#[cfg(feature = "reapi")]
+pub mod reapi;
 #[cfg(feature = "redis")]
 pub mod redis;
 #[cfg(feature = "s3")]

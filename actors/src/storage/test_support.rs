@@ -45,6 +45,7 @@ pub fn entry(size: usize, fill: u8) -> CacheEntry {
             name: "obj".into(),
             mode: None,
             data: vec![fill; size],
+            external: None,
         }],
         stdout: b"out".to_vec(),
         stderr: b"warning".to_vec(),

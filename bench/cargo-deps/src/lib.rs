@@ -1,6 +1,19 @@
 //! Uses every dependency, so that the benchmark builds the whole graph.
 
+use itertools::Itertools;
 use serde::{Deserialize, Serialize};
+
+/// Why a summary failed (thiserror's derive, a second proc-macro).
+#[derive(Debug, thiserror::Error)]
+pub enum SummaryError {
+    #[error("no numbers in the text")]
+    NoNumbers,
+}
+
+/// The distinct words of `text`, sorted and joined (itertools).
+pub fn words(text: &str) -> String {
+    text.split_whitespace().sorted().dedup().join(" ")
+}
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Record {

@@ -15,14 +15,25 @@
 //! is all a check stored beside the data can catch (whoever can rewrite an entry can rewrite a
 //! digest of it too). Every hit pays for it; CRC-32 runs at several GB/s where SHA-256 managed
 //! ~1.8 GB/s here, so a 10 MB rlib is checked in about 1 ms instead of 5.
+//!
+//! A file may be `External`: its bytes are not in the entry but in a content file the backend
+//! keeps beside it (the disk cache's large outputs, restored by clone or kernel copy without
+//! passing through memory). The entry then records the file's length and SHA-256, which the
+//! backend checks the content file against before it answers a hit, and hands the restore the
+//! content file it checked (`ContentSource`). Only such entries are written as format 4, so
+//! the entries of every other backend are byte for byte what they were, and a reader of format 3
+//! alone takes a format-4 entry for another format (a miss), never for an entry without data.
 
 use crate::hash_key::CacheKey;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 const MAGIC: &[u8; 4] = b"SCCE";
 /// Format 1 was checked by SHA-256 and format 2 did not name its key; entries of either read
 /// as another format (a miss).
 const FORMAT_VERSION: u8 = 3;
+/// The format of an entry with `External` files (otherwise the same as format 3).
+const FORMAT_WITH_EXTERNAL: u8 = 4;
 const CHECKSUM_LEN: usize = 4;
 const KEY_LEN: usize = 32;
 /// Where the checked part (the key, then the body) starts.
@@ -36,8 +47,113 @@ pub struct EntryFile {
     pub name: String,
     /// Unix permission bits to restore, when they matter.
     pub mode: Option<u32>,
+    /// The bytes, unless `external` says where they are (then empty).
     #[serde(with = "serde_bytes")]
     pub data: Vec<u8>,
+    /// Set when the bytes are kept outside the entry, in a content file of the backend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<External>,
+}
+
+/// A file's bytes kept outside its entry: their length and SHA-256, and once a backend has
+/// found and checked them, where they are.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct External {
+    pub len: u64,
+    #[serde(with = "serde_bytes")]
+    pub digest: [u8; 32],
+    /// The content file as the backend found it at the lookup: open, and checked to hold
+    /// `len` bytes of `digest` while its metadata was `checked`. `None` in an entry as stored.
+    #[serde(skip)]
+    pub source: Option<ContentSource>,
+}
+
+/// Two references to the same bytes are equal whoever found them.
+impl PartialEq for External {
+    fn eq(&self, other: &Self) -> bool {
+        self.len == other.len && self.digest == other.digest
+    }
+}
+
+impl Eq for External {}
+
+impl ContentSource {
+    /// Whether the file still has the inode, size, mtime and ctime it had when checked (any
+    /// write moves the ctime).
+    pub fn unchanged(&self) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(now) = self.file.metadata() else {
+            return false;
+        };
+        let identity = |m: &std::fs::Metadata| {
+            (
+                m.dev(),
+                m.ino(),
+                m.size(),
+                m.mtime(),
+                m.mtime_nsec(),
+                m.ctime(),
+                m.ctime_nsec(),
+            )
+        };
+        identity(&now) == identity(&self.checked)
+    }
+}
+
+/// A content file found and checked by a backend (see `External::source`). Whoever copies
+/// from it compares the file's metadata after the copy with `checked`: any write since the
+/// check moved its change time.
+#[derive(Debug, Clone)]
+pub struct ContentSource {
+    pub file: Arc<std::fs::File>,
+    pub checked: std::fs::Metadata,
+}
+
+impl EntryFile {
+    /// A file whose bytes are in the entry.
+    pub fn inline(name: impl Into<String>, mode: Option<u32>, data: Vec<u8>) -> EntryFile {
+        EntryFile {
+            name: name.into(),
+            mode,
+            data,
+            external: None,
+        }
+    }
+
+    /// The file's bytes, read from its content file when it is external (empty when that
+    /// cannot be read). For callers that read a file rather than restore it.
+    pub fn bytes(&self) -> std::borrow::Cow<'_, [u8]> {
+        if self.external.is_none() {
+            return std::borrow::Cow::Borrowed(&self.data);
+        }
+        let mut loaded = self.clone();
+        loaded.load();
+        std::borrow::Cow::Owned(loaded.data)
+    }
+
+    /// Brings an external file's bytes into `data`, for a caller that must read or edit them.
+    /// Failing that, the file is left with neither bytes nor a source, which no restore
+    /// accepts.
+    pub fn load(&mut self) {
+        use std::os::unix::fs::FileExt;
+        let Some(external) = self.external.take() else {
+            return;
+        };
+        let loaded = external.source.as_ref().and_then(|source| {
+            let mut data = vec![0; usize::try_from(external.len).ok()?];
+            source.file.read_exact_at(&mut data, 0).ok()?;
+            source.unchanged().then_some(data)
+        });
+        match loaded {
+            Some(data) => self.data = data,
+            None => {
+                self.external = Some(External {
+                    source: None,
+                    ..external
+                })
+            }
+        }
+    }
 }
 
 /// What a successful compile produced.
@@ -73,12 +189,24 @@ impl CacheEntry {
         self.files.iter().find(|file| file.name == name)
     }
 
+    /// Brings every external file's bytes into the entry (`EntryFile::load`): what a hit read
+    /// from the disk cache must go through before it is stored in another backend, which has
+    /// no content files.
+    pub fn load_all(&mut self) {
+        self.files.iter_mut().for_each(EntryFile::load);
+    }
+
     /// The entry as bytes to store under `key`.
     pub fn encode(&self, key: &CacheKey) -> Result<Vec<u8>, EntryError> {
         let body = rmp_serde::to_vec(self)?;
         let mut bytes = Vec::with_capacity(HEADER_LEN + body.len());
         bytes.extend_from_slice(MAGIC);
-        bytes.push(FORMAT_VERSION);
+        let external = self.files.iter().any(|file| file.external.is_some());
+        bytes.push(if external {
+            FORMAT_WITH_EXTERNAL
+        } else {
+            FORMAT_VERSION
+        });
         bytes.extend_from_slice(&[0; CHECKSUM_LEN]);
         bytes.extend_from_slice(&key.0);
         bytes.extend_from_slice(&body);
@@ -95,7 +223,7 @@ impl CacheEntry {
         if &bytes[..MAGIC.len()] != MAGIC {
             return Err(EntryError::Corrupt("bad magic"));
         }
-        if bytes[MAGIC.len()] != FORMAT_VERSION {
+        if ![FORMAT_VERSION, FORMAT_WITH_EXTERNAL].contains(&bytes[MAGIC.len()]) {
             return Err(EntryError::OtherFormat(bytes[MAGIC.len()]));
         }
         let (header, checked) = bytes.split_at(CHECKED_START);
@@ -123,11 +251,11 @@ mod tests {
 
     fn sample() -> CacheEntry {
         CacheEntry {
-            files: vec![EntryFile {
-                name: "obj".into(),
-                mode: None,
-                data: vec![0x7f, b'E', b'L', b'F', 0, 1, 2],
-            }],
+            files: vec![EntryFile::inline(
+                "obj",
+                None,
+                vec![0x7f, b'E', b'L', b'F', 0, 1, 2],
+            )],
             stdout: b"out".to_vec(),
             stderr: b"warning: x".to_vec(),
         }
@@ -140,6 +268,22 @@ mod tests {
             CacheEntry::decode(&entry.encode(&KEY).unwrap(), &KEY).unwrap(),
             entry
         );
+    }
+
+    #[test]
+    fn an_entry_without_external_files_is_format_3_and_one_with_them_format_4() {
+        let entry = sample();
+        assert_eq!(entry.encode(&KEY).unwrap()[4], 3);
+        let mut external = sample();
+        external.files[0].data.clear();
+        external.files[0].external = Some(External {
+            len: 7,
+            digest: [9; 32],
+            source: None,
+        });
+        let bytes = external.encode(&KEY).unwrap();
+        assert_eq!(bytes[4], 4);
+        assert_eq!(CacheEntry::decode(&bytes, &KEY).unwrap(), external);
     }
 
     #[test]

@@ -22,14 +22,20 @@
 //! directory instead of trusting the actor's total, and leaves young temp files (other writers'
 //! entries in progress) alone.
 //!
+//! Outputs of 64 KiB or more are kept as read-only content files beside their entry
+//! (`content`), checked at each lookup and restored from by clone or kernel copy; the entry
+//! records their length and SHA-256. The scan counts and evicts an entry with its content files.
+//!
 //! The scan of the directory (counting, eviction, stale temp files) is plain functions in
 //! `scan`, run on the blocking pool; this file holds the actor, the layout of the directory and
 //! the reading and writing of one entry.
 
+mod content;
 mod layout;
 mod scan;
 
 use super::{decode_fetched, Describe, Description, Lookup, LookupResult, PendingWrites, Store};
+use crate::digest_memo::DigestMemo;
 use crate::stats::Record;
 use actix::prelude::*;
 use layout::{entry_path, shard_of, TEMP_PREFIX};
@@ -60,6 +66,8 @@ pub struct DiskStorage {
     scan: Option<RunningScan>,
     /// `SCCACHE_LOCAL_RW_MODE=READ_ONLY`: nothing in the directory is changed.
     read_only: bool,
+    /// The digests of content files checked so far, by their stamps (see `content`).
+    memo: DigestMemo,
 }
 
 /// The actor's view of a running scan, to combine the scan's count with its own changes.
@@ -90,6 +98,7 @@ impl DiskStorage {
             size: 0,
             scan: None,
             read_only: false,
+            memo: DigestMemo::default(),
         }
     }
 
@@ -214,7 +223,8 @@ impl Handler<Lookup> for DiskStorage {
         let key = message.key;
         let path = entry_path(&self.dir, &key);
         let read_only = self.read_only;
-        let task = spawn_blocking(move || read_entry(&path, &key, read_only));
+        let memo = self.memo.clone();
+        let task = spawn_blocking(move || read_entry(&path, &key, read_only, &memo));
         Box::pin(
             task.into_actor(self)
                 .map(move |joined, actor, _| match joined {
@@ -245,7 +255,7 @@ impl Handler<Store> for DiskStorage {
         let dir = self.dir.clone();
         let max_size = self.max_size;
         let Store { key, entry } = message;
-        let task = spawn_blocking(move || write_entry(&dir, &task_path, &key, &entry, max_size));
+        let task = spawn_blocking(move || write_entry(&dir, &task_path, &key, entry, max_size));
         ctx.spawn(task.into_actor(self).map(move |joined, actor, ctx| {
             actor.pending_writes.finished();
             actor.finish_write(&key, &path, joined, ctx);
@@ -267,10 +277,15 @@ impl Handler<Describe> for DiskStorage {
     }
 }
 
-/// Reads and checks the entry of `key` at `path`; also returns the bytes removed when it was
-/// corrupt. A `read_only` cache is left as it is: no touch on a hit, no removal of a corrupt
-/// entry. Runs on the blocking pool.
-fn read_entry(path: &Path, key: &CacheKey, read_only: bool) -> (LookupResult, u64) {
+/// Reads and checks the entry of `key` at `path`, with its content files; also returns the bytes
+/// removed when it was corrupt. A `read_only` cache is left as it is: no touch on a hit, no
+/// removal of a corrupt entry. Runs on the blocking pool.
+fn read_entry(
+    path: &Path,
+    key: &CacheKey,
+    read_only: bool,
+    memo: &DigestMemo,
+) -> (LookupResult, u64) {
     let mut file = match File::open(path) {
         Ok(file) => file,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return (LookupResult::Miss, 0),
@@ -285,7 +300,16 @@ fn read_entry(path: &Path, key: &CacheKey, read_only: bool) -> (LookupResult, u6
         return (LookupResult::Error(text), 0);
     }
     match decode_fetched(&bytes, key) {
-        LookupResult::Hit(entry) => {
+        LookupResult::Hit(mut entry) => {
+            if let Err(error) = content::attach(path, key, &mut entry.files, memo) {
+                log::warn!("cache entry {}: {error}", path.display());
+                if read_only {
+                    return (LookupResult::Corrupt, 0);
+                }
+                let contents = content::paths_of(path, key, &entry.files);
+                let removed = remove_read(&file, path, bytes.len() as u64, &contents);
+                return (LookupResult::Corrupt, removed);
+            }
             // The eviction order is the files' mtimes, so a hit makes the entry recently used.
             // Failing that (a file another user owns) only makes it older than it is.
             if !read_only {
@@ -294,22 +318,33 @@ fn read_entry(path: &Path, key: &CacheKey, read_only: bool) -> (LookupResult, u6
             (LookupResult::Hit(entry), 0)
         }
         LookupResult::Corrupt if read_only => (LookupResult::Corrupt, 0),
-        LookupResult::Corrupt => {
-            // Remove only the file that was read: another writer (a second server sharing the
-            // directory) may have renamed a good entry into place since.
-            let still_ours = match (file.metadata(), fs::symlink_metadata(path)) {
-                (Ok(read), Ok(now)) => read.dev() == now.dev() && read.ino() == now.ino(),
-                _ => false,
-            };
-            let removed = if still_ours && fs::remove_file(path).is_ok() {
-                bytes.len() as u64
-            } else {
-                0
-            };
-            (LookupResult::Corrupt, removed)
-        }
+        LookupResult::Corrupt => (
+            LookupResult::Corrupt,
+            remove_read(&file, path, bytes.len() as u64, &[]),
+        ),
         other => (other, 0),
     }
+}
+
+/// Removes the corrupt entry at `path` (of `len` bytes) and its `contents` files, but only if
+/// `path` still names the file that was read: another writer (a second server sharing the
+/// directory) may have renamed a good entry into place since. Returns the bytes removed.
+fn remove_read(read: &File, path: &Path, len: u64, contents: &[PathBuf]) -> u64 {
+    let still_ours = match (read.metadata(), fs::symlink_metadata(path)) {
+        (Ok(read), Ok(now)) => read.dev() == now.dev() && read.ino() == now.ino(),
+        _ => false,
+    };
+    if !still_ours || fs::remove_file(path).is_err() {
+        return 0;
+    }
+    let mut removed = len;
+    for content in contents {
+        let length = fs::symlink_metadata(content).map_or(0, |metadata| metadata.len());
+        if fs::remove_file(content).is_ok() {
+            removed += length;
+        }
+    }
+    removed
 }
 
 /// What a write did.
@@ -325,21 +360,26 @@ enum WriteOutcome {
     TooBig(u64),
 }
 
-/// Encodes `entry` as `key`'s and writes it to `path` in the cache directory `dir` through a
-/// temp file in the same shard, so that readers (ours or another server's) see the old entry,
-/// no entry or the whole new one. Runs on the blocking pool.
+/// Writes `entry` as `key`'s to `path` in the cache directory `dir`: its large files first,
+/// as content files (`content::externalize`), then the entry itself through a temp file in the
+/// same shard, so that readers (ours or another server's) see the old entry, no entry or the
+/// whole new one, whose content files are all in place. Runs on the blocking pool.
 fn write_entry(
     dir: &Path,
     path: &Path,
     key: &CacheKey,
-    entry: &CacheEntry,
+    mut entry: CacheEntry,
     max_size: u64,
 ) -> io::Result<WriteOutcome> {
     let started = Instant::now();
-    let bytes = entry.encode(key).map_err(io::Error::other)?;
-    let added = bytes.len() as u64;
-    if added > max_size {
-        return Ok(WriteOutcome::TooBig(added));
+    let total = entry
+        .files
+        .iter()
+        .map(|file| file.data.len())
+        .chain([entry.stdout.len(), entry.stderr.len()])
+        .sum::<usize>() as u64;
+    if total > max_size {
+        return Ok(WriteOutcome::TooBig(total));
     }
     let shard = path
         .parent()
@@ -349,6 +389,9 @@ fn write_entry(
         .recursive(true)
         .mode(dir_mode)
         .create(shard)?;
+    let external = content::externalize(path, key, &mut entry.files, dir_mode, TEMP_PREFIX)?;
+    let bytes = entry.encode(key).map_err(io::Error::other)?;
+    let added = bytes.len() as u64 + external;
     // Set explicitly rather than left to tempfile's 0600: a cache directory the user shares
     // with a group shares its entries too.
     let mut temp = tempfile::Builder::new()

@@ -1,14 +1,18 @@
 //! Scanning the disk cache's directory: summing the entries in the shards, removing the least
-//! recently used ones when the total is over the limit, and removing stale temp files.
+//! recently used ones when the total is over the limit, and removing stale temp files. An entry
+//! and its content files (`<hex key>.<digest>`) count and go as one: their total size, the
+//! entry's mtime (which a hit renews); content files without their entry, as of their newest.
 //!
 //! Plain functions meant for tokio's blocking pool; they hold no state between calls and must
 //! not assume they are alone in the directory, since other servers may share it.
 
+use super::content::group_of;
 use super::layout::{shard_dir, TEMP_PREFIX};
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
@@ -53,6 +57,7 @@ fn scan(dir: &Path, eviction: Option<(u64, u64)>, shards_done: &AtomicUsize) -> 
     let mut entries = Vec::new();
     let mut remaining = 0u64;
     for shard in 0..=u8::MAX {
+        let mut groups: HashMap<String, Group> = HashMap::new();
         let listing = fs::read_dir(shard_dir(dir, shard)).into_iter().flatten();
         for path in listing.flatten().map(|entry| entry.path()) {
             let Ok(metadata) = fs::symlink_metadata(&path) else {
@@ -65,13 +70,30 @@ fn scan(dir: &Path, eviction: Option<(u64, u64)>, shards_done: &AtomicUsize) -> 
             let age = now.duration_since(modified).unwrap_or_default();
             if !is_temp(&path) {
                 remaining += metadata.len();
-                entries.push((modified, metadata.len(), path));
+                let name = path.file_name().and_then(OsStr::to_str).unwrap_or("");
+                let group = groups.entry(group_of(name).to_owned()).or_default();
+                group.len += metadata.len();
+                if group_of(name) == name {
+                    group.entry_modified = Some(modified);
+                    // The entry goes first: a reader never finds it without its contents.
+                    group.paths.insert(0, path);
+                } else {
+                    group.newest_content = group.newest_content.max(Some(modified));
+                    group.paths.push(path);
+                }
             } else if age > STALE_TEMP && eviction.is_some() && fs::remove_file(&path).is_ok() {
                 log::debug!("removed stale temp file {}", path.display());
             } else if age > YOUNG_TEMP {
                 remaining += metadata.len();
             }
         }
+        entries.extend(groups.into_values().map(|group| {
+            let used = group
+                .entry_modified
+                .or(group.newest_content)
+                .unwrap_or(SystemTime::UNIX_EPOCH);
+            (used, group.len, group.paths)
+        }));
         shards_done.store(usize::from(shard) + 1, Ordering::SeqCst);
     }
     let mut removed = 0;
@@ -82,23 +104,41 @@ fn scan(dir: &Path, eviction: Option<(u64, u64)>, shards_done: &AtomicUsize) -> 
         return ScanReport { remaining, removed };
     }
     entries.sort_unstable_by_key(|(modified, _, _)| *modified);
-    for (_, length, path) in entries {
+    for (_, length, paths) in entries {
         if remaining <= target {
             break;
         }
-        match fs::remove_file(&path) {
-            Ok(()) => {
-                remaining = remaining.saturating_sub(length);
-                removed += 1;
+        let mut gone = true;
+        for path in &paths {
+            match fs::remove_file(path) {
+                Ok(()) => {}
+                // Another server evicted it first.
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+                Err(error) => {
+                    log::debug!("cannot evict {}: {error}", path.display());
+                    gone = false;
+                }
             }
-            // Another server evicted it first.
-            Err(error) if error.kind() == io::ErrorKind::NotFound => {
-                remaining = remaining.saturating_sub(length);
-            }
-            Err(error) => log::debug!("cannot evict {}: {error}", path.display()),
+        }
+        if gone {
+            remaining = remaining.saturating_sub(length);
+            removed += 1;
         }
     }
     ScanReport { remaining, removed }
+}
+
+/// An entry and its content files, as a scan finds them in one shard.
+#[derive(Default)]
+struct Group {
+    /// The entry's mtime, when the entry is there.
+    entry_modified: Option<SystemTime>,
+    /// The newest mtime of its content files, if any.
+    newest_content: Option<SystemTime>,
+    /// Their total size.
+    len: u64,
+    /// The entry first, then its content files.
+    paths: Vec<PathBuf>,
 }
 
 /// Whether `path` is a temp file: ours or another writer's, in progress or abandoned.

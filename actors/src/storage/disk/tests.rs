@@ -6,6 +6,8 @@ use super::layout::shard_dir;
 use super::scan::{is_temp, ScanReport};
 use super::*;
 use crate::storage::test_support::{entry, Collector, Events};
+use sccache_core::entry::EntryFile;
+use std::os::unix::fs::MetadataExt;
 
 struct Harness {
     storage: Addr<DiskStorage>,
@@ -315,7 +317,7 @@ fn a_scan_evicts_the_oldest_entries_and_stale_temp_files() {
 fn an_entry_bigger_than_the_cache_is_not_written() {
     let temp = tempfile::tempdir().unwrap();
     let path = entry_path(temp.path(), &key(1));
-    let outcome = write_entry(temp.path(), &path, &key(1), &entry(1000, 1), 500).unwrap();
+    let outcome = write_entry(temp.path(), &path, &key(1), entry(1000, 1), 500).unwrap();
     assert!(matches!(outcome, WriteOutcome::TooBig(_)), "{outcome:?}");
     assert!(!path.exists());
     assert!(!temp.path().join(&key(1).to_hex()[..1]).exists());
@@ -334,4 +336,196 @@ fn a_scan_of_a_missing_directory_finds_nothing() {
             removed: 0
         }
     );
+}
+
+/// The content files beside the entry of `key`.
+fn content_files(dir: &Path, key: CacheKey) -> Vec<PathBuf> {
+    let prefix = format!("{}.", key.to_hex());
+    let entry = entry_path(dir, &key);
+    let mut found: Vec<PathBuf> = fs::read_dir(entry.parent().unwrap())
+        .unwrap()
+        .map(|file| file.unwrap().path())
+        .filter(|path| {
+            path.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with(&prefix)
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// An entry of a large object (kept in a content file) and a small `.d` file (kept inline).
+fn large_entry(fill: u8) -> CacheEntry {
+    let object: Vec<u8> = (0..300_000u32).map(|n| (n % 251) as u8 ^ fill).collect();
+    CacheEntry {
+        files: vec![
+            EntryFile::inline("lib.rlib", Some(0o644), object),
+            EntryFile::inline("lib.d", Some(0o644), b"lib.rlib: lib.rs\n".to_vec()),
+        ],
+        stdout: Vec::new(),
+        stderr: b"warning".to_vec(),
+    }
+}
+
+fn targets(dir: &Path) -> Vec<crate::outputs::OutputFile> {
+    ["lib.rlib", "lib.d"]
+        .iter()
+        .map(|name| crate::outputs::OutputFile {
+            name: name.to_string(),
+            path: dir.join(name),
+        })
+        .collect()
+}
+
+#[actix_rt::test]
+async fn a_large_output_is_a_read_only_content_file_counted_with_its_entry() {
+    let temp = tempfile::tempdir().unwrap();
+    let harness = start(temp.path(), 1 << 30, 4);
+    let stored = large_entry(0);
+    harness.store(key(1), stored.clone()).await;
+    let contents = content_files(temp.path(), key(1));
+    assert_eq!(contents.len(), 1, "one content file for the object");
+    let metadata = fs::metadata(&contents[0]).unwrap();
+    assert_eq!(metadata.len(), 300_000);
+    assert_eq!(
+        metadata.permissions().mode() & 0o222,
+        0,
+        "writable content file"
+    );
+    let entry_len = fs::metadata(harness.path(key(1))).unwrap().len();
+    assert!(entry_len < 1000, "the object is inline: {entry_len} bytes");
+    assert_eq!(harness.size().await, entry_len + 300_000);
+    match harness.lookup(key(1)).await {
+        LookupResult::Hit(found) => {
+            assert_eq!(*found.file("lib.d").unwrap(), stored.files[1]);
+            let object: &EntryFile = found.file("lib.rlib").unwrap();
+            assert!(object.data.is_empty());
+            assert!(object.external.as_ref().unwrap().source.is_some());
+            assert_eq!(object.bytes(), stored.files[0].data);
+            // Loaded whole, as for a store into another backend: the entry that was stored.
+            let mut loaded = *found;
+            loaded.load_all();
+            assert_eq!(loaded, stored);
+            assert_eq!(loaded.encode(&key(1)).unwrap()[4], 3);
+        }
+        other => panic!("expected a hit, got {other:?}"),
+    }
+    // Counted as one entry by a scan, and evicted whole.
+    assert_eq!(
+        scan_and_evict(temp.path(), 1 << 30, 1 << 29, &AtomicUsize::new(0)),
+        ScanReport {
+            remaining: entry_len + 300_000,
+            removed: 0
+        }
+    );
+    assert_eq!(
+        scan_and_evict(temp.path(), 1000, 900, &AtomicUsize::new(0)),
+        ScanReport {
+            remaining: 0,
+            removed: 1
+        }
+    );
+    assert!(content_files(temp.path(), key(1)).is_empty());
+    assert!(!harness.path(key(1)).exists());
+}
+
+#[actix_rt::test]
+async fn an_output_overwritten_in_place_after_a_hit_leaves_the_cache_entry_intact() {
+    let temp = tempfile::tempdir().unwrap();
+    let harness = start(&temp.path().join("cache"), 1 << 30, 4);
+    let out = temp.path().join("target");
+    fs::create_dir(&out).unwrap();
+    let stored = large_entry(0);
+    harness.store(key(1), stored.clone()).await;
+    let content = content_files(&harness.dir, key(1)).remove(0);
+    for round in 0..2 {
+        let LookupResult::Hit(found) = harness.lookup(key(1)).await else {
+            panic!("round {round}: not a hit");
+        };
+        crate::outputs::restore(found.files, targets(&out), 0o022)
+            .await
+            .unwrap();
+        let restored = out.join("lib.rlib");
+        assert_eq!(fs::read(&restored).unwrap(), stored.files[0].data);
+        let metadata = fs::metadata(&restored).unwrap();
+        assert_eq!(metadata.permissions().mode() & 0o777, 0o644);
+        assert_ne!(metadata.ino(), fs::metadata(&content).unwrap().ino());
+        // A build writes into its output in place (open with O_TRUNC, as `cp` does).
+        File::create(&restored)
+            .unwrap()
+            .write_all(b"overwritten by the build")
+            .unwrap();
+        assert_eq!(fs::read(&content).unwrap(), stored.files[0].data);
+    }
+}
+
+#[actix_rt::test]
+async fn a_content_file_altered_in_the_cache_is_a_corrupt_entry_removed_whole() {
+    let temp = tempfile::tempdir().unwrap();
+    let harness = start(temp.path(), 1 << 30, 4);
+    // Each way of spoiling the content file: other bytes of the same length, a truncation,
+    // removal.
+    for (number, spoil) in [1u8, 2, 3].into_iter().zip(0..) {
+        harness.store(key(number), large_entry(number)).await;
+        let content = content_files(temp.path(), key(number)).remove(0);
+        match spoil {
+            0 => {
+                let mut bytes = fs::read(&content).unwrap();
+                bytes[150_000] ^= 1;
+                fs::set_permissions(&content, Permissions::from_mode(0o644)).unwrap();
+                fs::write(&content, bytes).unwrap();
+            }
+            1 => {
+                fs::set_permissions(&content, Permissions::from_mode(0o644)).unwrap();
+                File::options()
+                    .write(true)
+                    .open(&content)
+                    .unwrap()
+                    .set_len(1000)
+                    .unwrap();
+            }
+            _ => fs::remove_file(&content).unwrap(),
+        }
+        let found = harness.lookup(key(number)).await;
+        assert!(matches!(found, LookupResult::Corrupt), "{spoil}: {found:?}");
+        assert!(!harness.path(key(number)).exists());
+        assert!(content_files(temp.path(), key(number)).is_empty());
+        assert!(matches!(
+            harness.lookup(key(number)).await,
+            LookupResult::Miss
+        ));
+    }
+}
+
+#[actix_rt::test]
+async fn a_content_file_changed_after_the_lookup_fails_the_restore() {
+    let temp = tempfile::tempdir().unwrap();
+    let harness = start(&temp.path().join("cache"), 1 << 30, 4);
+    harness.store(key(1), large_entry(0)).await;
+    let LookupResult::Hit(found) = harness.lookup(key(1)).await else {
+        panic!("not a hit");
+    };
+    let content = content_files(&harness.dir, key(1)).remove(0);
+    fs::set_permissions(&content, Permissions::from_mode(0o644)).unwrap();
+    File::options()
+        .write(true)
+        .open(&content)
+        .unwrap()
+        .write_all(b"X")
+        .unwrap();
+    // Neither read (for a manifest or a `.d` rewrite) nor restored.
+    let mut object = found.file("lib.rlib").unwrap().clone();
+    object.load();
+    assert!(object.data.is_empty());
+    assert!(object.external.unwrap().source.is_none());
+    let out = temp.path().join("target");
+    fs::create_dir(&out).unwrap();
+    assert!(crate::outputs::restore(found.files, targets(&out), 0o022)
+        .await
+        .is_err());
+    // Nothing is left behind.
+    assert_eq!(fs::read_dir(&out).unwrap().count(), 0);
 }

@@ -26,11 +26,12 @@ pub const CONF_VAR: &str = "SCCACHE_CONF";
 
 /// The variables by which the environment chooses a remote backend; any of them set hides the
 /// file's backend tables.
-const BACKEND_CHOICE: [&str; 4] = [
+const BACKEND_CHOICE: [&str; 5] = [
     "SCCACHE_REDIS",
     "SCCACHE_REDIS_ENDPOINT",
     "SCCACHE_REDIS_CLUSTER_ENDPOINTS",
     "SCCACHE_BUCKET",
+    "SCCACHE_REAPI_ENDPOINT",
 ];
 
 /// The settings a config file holds, under the names of the variables they stand for.

@@ -6,8 +6,8 @@
 //! (and the server, which reads the environment it was started with) decide where values come
 //! from. Docs for each setting: docs/CONFIGURATION.md.
 //!
-//! Split by concept: `endpoint` is where the server listens and the client connects, `redis` and
-//! `s3` read the remote backends' settings, `secret` shows settings with their secrets masked.
+//! Split by concept: `endpoint` is where the server listens and the client connects, `redis`, `s3`
+//! and `reapi` read the remote backends' settings, `secret` shows settings with their secrets masked.
 //! `file` reads the config file into a layer under the variables' names (`tables` maps its
 //! keys), which `load_server_config` puts behind the environment. `read` holds
 //! `ConfigError` and the helpers every reader shares. This file holds the server's settings as a
@@ -16,6 +16,7 @@
 mod endpoint;
 mod file;
 mod read;
+mod reapi;
 mod redis;
 mod s3;
 mod secret;
@@ -24,12 +25,14 @@ mod tables;
 pub use endpoint::{client_endpoint, private_dir, Endpoint, SOCKET_FILE};
 pub use file::{config_path, read_config_file, FileLayer, CONF_VAR};
 pub use read::{env_flag, CacheMode, ConfigError};
+pub use reapi::ReapiConfig;
 pub use redis::RedisConfig;
 pub use s3::S3Config;
 pub use secret::mask_credentials;
 
 use crate::size::parse_size;
 use read::{cache_mode, parse_number};
+use reapi::reapi_config;
 use redis::redis_config;
 use s3::s3_config;
 use std::path::PathBuf;
@@ -48,6 +51,8 @@ pub enum Backend {
     Disk,
     Redis(RedisConfig),
     S3(S3Config),
+    /// A Remote Execution API v2 server's action cache and CAS.
+    Reapi(ReapiConfig),
 }
 
 /// Everything the server needs to know at start.
@@ -157,6 +162,20 @@ pub fn startup_timeout(env: &dyn Fn(&str) -> Option<String>) -> Option<Duration>
 fn backend(get: &dyn Fn(&str) -> Option<String>) -> Result<Backend, ConfigError> {
     let redis = redis_config(get)?;
     let s3 = s3_config(get)?;
+    let reapi = reapi_config(get)?;
+    if reapi.is_some() && (redis.is_some() || s3.is_some()) {
+        return Err(ConfigError::Conflict {
+            first: "SCCACHE_REAPI_ENDPOINT",
+            second: if redis.is_some() {
+                "SCCACHE_REDIS"
+            } else {
+                "SCCACHE_BUCKET"
+            },
+        });
+    }
+    if let Some(reapi) = reapi {
+        return Ok(Backend::Reapi(reapi));
+    }
     match (redis, s3) {
         (Some(_), Some(_)) => Err(ConfigError::Conflict {
             first: "SCCACHE_REDIS",

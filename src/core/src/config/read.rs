@@ -28,6 +28,12 @@ pub enum ConfigError {
         name: &'static str,
         feature: &'static str,
     },
+    #[error("{name}: cannot read {path}: {message}")]
+    Unreadable {
+        name: &'static str,
+        path: PathBuf,
+        message: String,
+    },
     #[error("no cache directory: set SCCACHE_DIR (no home directory was found)")]
     NoCacheDir,
     /// A setting of the config file, named by its key, could not be used.

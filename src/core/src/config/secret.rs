@@ -5,6 +5,7 @@
 //! Invariant: whatever shows a setting shows it through here; a password, a token or the
 //! secret half of a URL's user information is never printed.
 
+use super::reapi::ReapiConfig;
 use super::redis::RedisConfig;
 use super::s3::S3Config;
 use std::fmt;
@@ -73,6 +74,20 @@ impl fmt::Debug for RedisConfig {
             .field("db", &self.db)
             .field("key_prefix", &self.key_prefix)
             .field("expiration", &self.expiration)
+            .field("mode", &self.mode)
+            .finish()
+    }
+}
+
+impl fmt::Debug for ReapiConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReapiConfig")
+            .field("endpoint", &mask_credentials(&self.endpoint))
+            .field("address", &self.address)
+            .field("tls", &self.tls)
+            .field("instance", &self.instance)
+            .field("token", &self.token.as_ref().map(|_| MASK))
+            .field("tls_ca", &self.tls_ca)
             .field("mode", &self.mode)
             .finish()
     }

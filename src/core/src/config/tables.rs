@@ -40,6 +40,12 @@ const KEYS: &[(&str, &str)] = &[
     ("cache.s3.key_prefix", "SCCACHE_S3_KEY_PREFIX"),
     ("cache.s3.no_credentials", "SCCACHE_S3_NO_CREDENTIALS"),
     ("cache.s3.rw_mode", "SCCACHE_S3_RW_MODE"),
+    ("cache.reapi.endpoint", "SCCACHE_REAPI_ENDPOINT"),
+    ("cache.reapi.instance", "SCCACHE_REAPI_INSTANCE"),
+    ("cache.reapi.token", "SCCACHE_REAPI_TOKEN"),
+    ("cache.reapi.token_file", "SCCACHE_REAPI_TOKEN_FILE"),
+    ("cache.reapi.tls_ca", "SCCACHE_REAPI_TLS_CA"),
+    ("cache.reapi.rw_mode", "SCCACHE_REAPI_RW_MODE"),
 ];
 
 /// The file key standing for the variable `name`.
@@ -81,6 +87,8 @@ struct CacheTables {
     disk: Option<DiskTable>,
     redis: Option<RedisTable>,
     s3: Option<S3Table>,
+    /// Ours (sccache has no REAPI backend): a Remote Execution API v2 server.
+    reapi: Option<ReapiTable>,
     memcached: Option<IgnoredAny>,
     gcs: Option<IgnoredAny>,
     gha: Option<IgnoredAny>,
@@ -182,6 +190,17 @@ struct S3Table {
     rw_mode: Option<RwMode>,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReapiTable {
+    endpoint: String,
+    instance: Option<String>,
+    token: Option<String>,
+    token_file: Option<PathBuf>,
+    tls_ca: Option<PathBuf>,
+    rw_mode: Option<RwMode>,
+}
+
 /// Collects the file's values as `Mapped`s.
 struct Collector {
     values: Vec<Mapped>,
@@ -254,6 +273,7 @@ impl FileSettings {
             ("cache.webdav", cache.webdav.is_some()),
             ("cache.oss", cache.oss.is_some()),
             ("cache.cos", cache.cos.is_some()),
+            ("cache.reapi", cache.reapi.is_some()),
         ];
         let configured: Vec<&'static str> = remote
             .iter()
@@ -281,6 +301,11 @@ impl FileSettings {
                 "cache.redis" => {
                     if let Some(redis) = cache.redis {
                         put_redis(&mut collector, redis)
+                    }
+                }
+                "cache.reapi" => {
+                    if let Some(reapi) = cache.reapi {
+                        put_reapi(&mut collector, reapi)
                     }
                 }
                 unsupported => {
@@ -330,6 +355,16 @@ fn put_redis(collector: &mut Collector, redis: RedisTable) {
     collector.put("cache.redis.ttl", redis.ttl.map(|ttl| ttl.to_string()));
     collector.put("cache.redis.key_prefix", redis.key_prefix);
     collector.put("cache.redis.rw_mode", text_of(redis.rw_mode));
+}
+
+fn put_reapi(collector: &mut Collector, reapi: ReapiTable) {
+    let text = |path: Option<PathBuf>| path.map(|path| path.to_string_lossy().into_owned());
+    collector.put("cache.reapi.endpoint", Some(reapi.endpoint));
+    collector.put("cache.reapi.instance", reapi.instance);
+    collector.put("cache.reapi.token", reapi.token);
+    collector.put("cache.reapi.token_file", text(reapi.token_file));
+    collector.put("cache.reapi.tls_ca", text(reapi.tls_ca));
+    collector.put("cache.reapi.rw_mode", text_of(reapi.rw_mode));
 }
 
 fn put_s3(

@@ -115,6 +115,12 @@ fn conflicting_backends_are_refused() {
     ])
     .unwrap_err();
     assert!(matches!(error, ConfigError::Conflict { .. }));
+    let error = config(&[
+        ("SCCACHE_REDIS", "redis://127.0.0.1"),
+        ("SCCACHE_REAPI_ENDPOINT", "grpc://127.0.0.1:1"),
+    ])
+    .unwrap_err();
+    assert!(matches!(error, ConfigError::Conflict { .. }));
 }
 
 #[test]

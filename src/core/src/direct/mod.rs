@@ -7,7 +7,8 @@
 //! (checksum, the key it was stored under). Its body is a versioned MessagePack `Manifest`:
 //! up to `MAX_RESULTS` recorded results, newest first, each with every file the preprocessor
 //! read (its stamp and digest) and every path that must still name no file (or no directory)
-//! for the preprocessor to find the same files again (`probes`).
+//! for the preprocessor to find the same files again (`probes`), grouped by directory with the
+//! directory's stamp, which spares a hit looking at each name while the directory is unchanged.
 //!
 //! It decides nothing on its own about the file system: the server stats and digests, this
 //! module holds the data, the search for what to probe (`probes.rs`) and the scan of the raw
@@ -23,7 +24,7 @@ use serde::{Deserialize, Serialize};
 pub use serde_bytes::ByteBuf;
 
 /// Changed whenever the manifest's meaning changes; a manifest of another version is a miss.
-pub const MANIFEST_VERSION: u32 = 1;
+pub const MANIFEST_VERSION: u32 = 2;
 
 /// How many results a manifest keeps (headers that flip between versions on branch
 /// switches), newest first.
@@ -61,23 +62,35 @@ pub struct Present {
     pub stamp: Stamp,
 }
 
-/// Names in one directory that must name no regular file.
+/// The candidates in one directory that must stay no file (or, for a missing subdirectory, no
+/// directory).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NoFiles {
+pub struct DirProbes {
     #[serde(with = "serde_bytes")]
     pub dir: Vec<u8>,
-    pub names: Vec<ByteBuf>,
+    /// The directory's stamp, when it last changed before the preprocessor began. While the
+    /// directory has this stamp, none of its entries was created, removed or renamed since,
+    /// so every name of `gone` still names nothing: they are not looked at.
+    pub stamp: Option<Stamp>,
+    /// Names that named nothing at all (candidate files, and the topmost missing directory of
+    /// candidates further down). When the stamp differs, each must be neither a regular file
+    /// nor a directory.
+    pub gone: Vec<ByteBuf>,
+    /// Names that named something other than a regular file (a directory, a symbolic link):
+    /// checked on every hit, since a link's target can change without its directory.
+    pub not_files: Vec<ByteBuf>,
 }
 
 /// One result stored under a manifest, with what must hold for it to be this compile's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Recorded {
     pub files: Vec<ReadFile>,
-    /// Names that were no regular file when the result was recorded, by directory: a file
-    /// there would have been found by an include search (shadowing, `__has_include`, a
-    /// `.gch`).
-    pub no_file: Vec<NoFiles>,
-    /// Directories that did not exist: one covers every probe beneath it.
+    /// Candidates that were no regular file when the result was recorded, by directory: a
+    /// file there would have been found by an include search (shadowing, `__has_include`, a
+    /// `.gch`). One group per directory.
+    pub probes: Vec<DirProbes>,
+    /// Candidate directories that were no directory and not simply missing (a file, a
+    /// dangling link in their place): each must still be no directory.
     pub no_dir: Vec<ByteBuf>,
     /// Candidates that were files and were not read, by stamp: gcc skips a file identical to
     /// one read under `#pragma once` without naming it, so such a file must not change.
@@ -138,7 +151,7 @@ impl<R: Record + Serialize + for<'de> Deserialize<'de>> Records<R> {
     /// Reads the manifest held by an entry fetched under a manifest key.
     pub fn from_entry(entry: &CacheEntry) -> Result<Records<R>, ManifestError> {
         let file = entry.file(ENTRY_FILE).ok_or(ManifestError::NoManifest)?;
-        let manifest: Records<R> = rmp_serde::from_slice(&file.data)?;
+        let manifest: Records<R> = rmp_serde::from_slice(&file.bytes())?;
         if manifest.version != R::VERSION {
             return Err(ManifestError::OtherVersion(manifest.version, R::VERSION));
         }
@@ -152,6 +165,7 @@ impl<R: Record + Serialize + for<'de> Deserialize<'de>> Records<R> {
                 name: ENTRY_FILE.to_owned(),
                 mode: None,
                 data: rmp_serde::to_vec(self)?,
+                external: None,
             }],
             ..CacheEntry::default()
         })
@@ -175,9 +189,11 @@ mod tests {
     fn recorded(result: u8) -> Recorded {
         Recorded {
             files: Vec::new(),
-            no_file: vec![NoFiles {
+            probes: vec![DirProbes {
                 dir: b"inc1".to_vec(),
-                names: vec![ByteBuf::from(b"conf.h".to_vec())],
+                stamp: None,
+                gone: vec![ByteBuf::from(b"conf.h".to_vec())],
+                not_files: Vec::new(),
             }],
             no_dir: Vec::new(),
             present: Vec::new(),
@@ -213,6 +229,7 @@ mod tests {
                 name: ENTRY_FILE.into(),
                 mode: None,
                 data: rmp_serde::to_vec(&other).unwrap(),
+                external: None,
             }],
             ..CacheEntry::default()
         };

@@ -167,6 +167,30 @@ fn redis_table_maps_to_the_redis_settings() {
 }
 
 #[test]
+fn reapi_table_maps_to_the_reapi_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "[cache.reapi]\nendpoint = \"grpc://127.0.0.1:8980\"\ninstance = \"main\"\n\
+                token = \"t0k3n\"\nrw_mode = \"READ_ONLY\"\n";
+    let (config, _) = load(dir.path(), "config", text, &[]).unwrap();
+    let Backend::Reapi(reapi) = config.backend else {
+        panic!("not reapi: {:?}", config.backend)
+    };
+    assert_eq!(reapi.address, "127.0.0.1:8980");
+    assert_eq!(reapi.instance, "main");
+    assert_eq!(reapi.token.as_deref(), Some("t0k3n"));
+    assert_eq!(reapi.mode, CacheMode::ReadOnly);
+    let error = load(
+        dir.path(),
+        "config",
+        "[cache.reapi]\nendpoint = \"h:1\"\n",
+        &[],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("cache.reapi.endpoint"), "{error}");
+}
+
+#[test]
 fn s3_encryption_is_refused_and_a_missing_region_names_the_files_keys() {
     let dir = tempfile::tempdir().unwrap();
     let text = "[cache.s3]\nbucket = \"b\"\nregion = \"r\"\nno_credentials = false\n\

@@ -1,0 +1,150 @@
+//! Content files: an entry's large outputs kept as files of their own beside the entry, so a
+//! hit restores them by clone (reflink) or in-kernel copy instead of through memory.
+//!
+//! Layout: a file of at least `EXTERNAL_MIN` bytes is written to `<shard>/<hex key>.<hex
+//! SHA-256>` (read-only, the cache's entry mode less every write bit) before the entry, which
+//! records it as `External { len, digest }` in place of its bytes. A content file belongs to the
+//! entry its name starts with: the scan counts and evicts the two together (`group_of`).
+//!
+//! Invariant: a content file is trusted only once it is checked. At a lookup it is opened and
+//! checked to be a regular file of the recorded length whose SHA-256 is the recorded one, the
+//! digest coming from a `DigestMemo` (read and hashed the first time the server sees the file
+//! with this inode, size, mtime and ctime; remembered only once settled), and to be the same
+//! file, unchanged, before and after the digest. The restore copies from that open file and
+//! compares its metadata after the copy (`ContentSource::checked`). Content files are never
+//! hard-linked to a target, so nothing a build does to its outputs reaches them.
+
+use crate::digest_memo::DigestMemo;
+use crate::file_stamp::FileStamp;
+use sccache_core::entry::{ContentSource, EntryFile, External};
+use sccache_core::hash_key::CacheKey;
+use std::fs::{self, File, Permissions};
+use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The size from which an output is kept in a content file of its own. Smaller files (`.d`
+/// files, most C objects) stay inline: one read serves them all, and a clone saves nothing.
+pub(super) const EXTERNAL_MIN: usize = 64 * 1024;
+
+/// Where the content file of `digest` in the entry of `key` lives, beside the entry at
+/// `entry_path`.
+pub(super) fn content_path(entry_path: &Path, key: &CacheKey, digest: &[u8; 32]) -> PathBuf {
+    let name = format!("{}.{}", key.to_hex(), hex(digest));
+    entry_path.with_file_name(name)
+}
+
+/// The entry a file of the cache directory belongs to: the part of its name before the first
+/// dot (an entry's own name has none).
+pub(super) fn group_of(name: &str) -> &str {
+    name.split('.').next().unwrap_or(name)
+}
+
+/// Moves the large files of `entry` into content files beside `entry_path`, written through a
+/// temp file each and read-only (`mode` less its write bits); the entry keeps their length and
+/// digest. A content file already there under its name (the same key stored again with the same
+/// output) is kept. Returns the bytes written. Runs on the blocking pool.
+pub(super) fn externalize(
+    entry_path: &Path,
+    key: &CacheKey,
+    files: &mut [EntryFile],
+    mode: u32,
+    temp_prefix: &str,
+) -> io::Result<u64> {
+    let shard = entry_path
+        .parent()
+        .ok_or_else(|| io::Error::other("entry path has no directory"))?;
+    let mut written = 0;
+    for file in files
+        .iter_mut()
+        .filter(|file| file.external.is_none() && file.data.len() >= EXTERNAL_MIN)
+    {
+        let digest = sccache_core::hash_key::digest(&file.data);
+        let path = content_path(entry_path, key, &digest);
+        let len = file.data.len() as u64;
+        let present = fs::symlink_metadata(&path)
+            .is_ok_and(|metadata| metadata.is_file() && metadata.len() == len);
+        if !present {
+            let mut temp = tempfile::Builder::new()
+                .prefix(temp_prefix)
+                .permissions(Permissions::from_mode(mode & 0o444))
+                .tempfile_in(shard)?;
+            temp.write_all(&file.data)?;
+            temp.persist(&path).map_err(|error| error.error)?;
+            written += len;
+        }
+        file.data = Vec::new();
+        file.external = Some(External {
+            len,
+            digest,
+            source: None,
+        });
+    }
+    Ok(written)
+}
+
+/// Why a content file cannot serve a hit.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ContentError {
+    #[error("content file {0} cannot be read: {1}")]
+    Unreadable(PathBuf, io::Error),
+    #[error("content file {0} is not the file recorded (length or digest)")]
+    Altered(PathBuf),
+    #[error("content file {0} changed while it was checked")]
+    Changed(PathBuf),
+}
+
+/// Finds and checks the content file of every external file of the entry of `key` at
+/// `entry_path` (see the module's invariant), setting their sources.
+pub(super) fn attach(
+    entry_path: &Path,
+    key: &CacheKey,
+    files: &mut [EntryFile],
+    memo: &DigestMemo,
+) -> Result<(), ContentError> {
+    for external in files.iter_mut().filter_map(|file| file.external.as_mut()) {
+        let path = content_path(entry_path, key, &external.digest);
+        external.source = Some(check(&path, external, memo)?);
+    }
+    Ok(())
+}
+
+fn check(
+    path: &Path,
+    external: &External,
+    memo: &DigestMemo,
+) -> Result<ContentSource, ContentError> {
+    let unreadable = |error| ContentError::Unreadable(path.to_path_buf(), error);
+    let file = File::open(path).map_err(unreadable)?;
+    let checked = file.metadata().map_err(unreadable)?;
+    if !checked.is_file() || checked.len() != external.len {
+        return Err(ContentError::Altered(path.to_path_buf()));
+    }
+    let digest = memo.digest(path).map_err(unreadable)?;
+    if digest != external.digest {
+        return Err(ContentError::Altered(path.to_path_buf()));
+    }
+    let stamp = FileStamp::of(&checked);
+    let after = file.metadata().map_err(unreadable)?;
+    if FileStamp::of(&after) != stamp || FileStamp::at(path) != Some(stamp) {
+        return Err(ContentError::Changed(path.to_path_buf()));
+    }
+    Ok(ContentSource {
+        file: Arc::new(file),
+        checked,
+    })
+}
+
+/// The content files the entry's external files name, for removing them with it.
+pub(super) fn paths_of(entry_path: &Path, key: &CacheKey, files: &[EntryFile]) -> Vec<PathBuf> {
+    files
+        .iter()
+        .filter_map(|file| file.external.as_ref())
+        .map(|external| content_path(entry_path, key, &external.digest))
+        .collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
