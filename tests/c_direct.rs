@@ -441,7 +441,7 @@ fn sccache_direct_false_turns_direct_mode_off() {
     assert_eq!(count(&stats, "direct_hits"), 0, "{stats:#}");
     assert_eq!(count(&stats, "direct_misses"), 0, "{stats:#}");
     let text = String::from_utf8_lossy(&server.sccache(["--show-stats"]).stdout).into_owned();
-    assert!(text.contains("Direct mode hits (C/C++)"), "{text}");
+    assert!(text.contains("Direct mode hits (C/C++/Rust)"), "{text}");
 }
 
 #[test]

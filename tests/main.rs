@@ -28,6 +28,7 @@ mod reapi;
 mod redis;
 mod rust_cache;
 mod rust_crates;
+mod rust_direct;
 mod rust_native;
 mod rust_restore;
 #[cfg(feature = "s3")]

@@ -270,6 +270,46 @@ fn two_servers_share_the_cargo_build_through_redis() {
 }
 
 #[test]
+fn a_second_server_with_an_empty_disk_gets_rust_direct_hits_through_redis() {
+    use crate::rust_cache::CRATES as ALL;
+    use crate::rust_direct::{artifacts, miss_starts, DirectWorkspace, CRATES};
+    let redis = RedisServer::start(&[]);
+    let url = redis.url();
+    let settings = [("SCCACHE_REDIS", url.as_str()), ("SCCACHE_DIRECT", "true")];
+    let workspace = DirectWorkspace::with_server(Server::start_with(&settings));
+    let target = workspace.target();
+    let once = CRATES
+        .iter()
+        .map(|name| (name.to_string(), miss_starts(name)))
+        .collect();
+    assert_eq!(workspace.clean_build_in(&target, &[]), once);
+    workspace.wait_for_writes();
+    // Each crate's result and its manifest.
+    assert_eq!(redis.cli(&["dbsize"]), (2 * ALL).to_string());
+    let first_target = workspace.dir.path().join("target-first");
+    std::fs::rename(&target, &first_target)
+        .unwrap_or_else(|error| panic!("moving {} aside: {error}", target.display()));
+
+    let second = Server::start_with(&settings);
+    let none = CRATES.iter().map(|name| (name.to_string(), 0)).collect();
+    assert_eq!(
+        workspace.clean_build_through(&second, &target, &[]),
+        none,
+        "{}",
+        second.log()
+    );
+    let stats = second.stats();
+    assert_eq!(count(&stats, "direct_hits"), ALL, "{stats:#}");
+    assert_eq!(count(&stats, "cache_hits.counts.Rust"), ALL, "{stats:#}");
+    assert_eq!(count(&stats, "cache_misses.counts.Rust"), 0, "{stats:#}");
+    assert_eq!(artifacts(&target), artifacts(&first_target));
+    assert_eq!(
+        crate::rust_cache::run_app_in(&target),
+        crate::rust_cache::PLAIN_OUTPUT
+    );
+}
+
+#[test]
 fn show_stats_reports_the_redis_location_and_its_memory() {
     let redis = RedisServer::start(&[]);
     let server = Server::start_with(&[("SCCACHE_REDIS", &redis.url())]);

@@ -21,10 +21,15 @@ const COMPILES: u64 = 4;
 /// What the fixture's binary prints.
 const PLAIN_OUTPUT: &str = "HELLO 7\n";
 
+/// The fixture's compiles by `--crate-name`.
+const CRATE_NAMES: [&str; 4] = ["names", "build_script_build", "corelib", "tool"];
+
 /// A copy of the fixture with its own server.
 struct Workspace {
     server: Server,
     dir: TempDir,
+    /// In direct mode: a stand-in rustc logging each run's arguments (`rust_direct.rs`'s).
+    rustc_log: Option<TempDir>,
 }
 
 impl Workspace {
@@ -33,7 +38,66 @@ impl Workspace {
         Workspace {
             server: Server::start(),
             dir: fixture("crates"),
+            rustc_log: None,
         }
+    }
+
+    /// The fixture built through a direct-mode server and a logging rustc.
+    fn direct() -> Workspace {
+        assert!(have("cargo"), "cargo is not installed");
+        let tools = tempfile::Builder::new()
+            .prefix("sccache-rustc-log")
+            .tempdir()
+            .unwrap_or_else(|error| panic!("tempdir: {error}"));
+        crate::harness::write_script(
+            &tools.path().join("rustc-logging"),
+            &format!(
+                "#!/bin/sh\necho \"$*\" >> '{}'\nexec rustc \"$@\"\n",
+                tools.path().join("log").display()
+            ),
+        );
+        Workspace {
+            server: Server::start_with(&[("SCCACHE_DIRECT", "true")]),
+            dir: fixture("crates"),
+            rustc_log: Some(tools),
+        }
+    }
+
+    /// The environment every cargo run gets: the logging rustc in direct mode.
+    fn env(&self) -> Vec<(&'static str, String)> {
+        self.rustc_log
+            .iter()
+            .map(|tools| {
+                let rustc = tools.path().join("rustc-logging");
+                ("RUSTC", rustc.to_string_lossy().into_owned())
+            })
+            .collect()
+    }
+
+    /// rustc processes started so far for the fixture's compiles (none without the log).
+    fn rustc_starts(&self) -> u64 {
+        let Some(tools) = &self.rustc_log else {
+            return 0;
+        };
+        let log = std::fs::read_to_string(tools.path().join("log")).unwrap_or_default();
+        log.lines()
+            .filter(|line| {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                words
+                    .windows(2)
+                    .any(|pair| pair[0] == "--crate-name" && CRATE_NAMES.contains(&pair[1]))
+            })
+            .count() as u64
+    }
+
+    /// Waits until the writes of every miss so far have landed (in direct mode a result and a
+    /// manifest, a linking compile's after its dep-info run).
+    fn wait_for_writes(&self) {
+        let per_miss = if self.rustc_log.is_some() { 2 } else { 1 };
+        self.server.wait_for_stats(|stats| {
+            count(stats, "cache_writes") + count(stats, "cache_write_errors")
+                >= per_miss * count(stats, "cache_misses.counts.Rust")
+        });
     }
 
     fn target(&self) -> PathBuf {
@@ -47,22 +111,30 @@ impl Workspace {
     /// `cargo clean`, then `cargo` with `args` (a build); returns the hits and misses of that
     /// build by crate type, once the earlier misses are written.
     fn clean_run(&self, args: &[&str]) -> Counts {
-        self.server.wait_for_stats(|stats| {
-            count(stats, "cache_writes") + count(stats, "cache_write_errors")
-                >= count(stats, "cache_misses.counts.Rust")
-        });
+        self.clean_run_counting(args).0
+    }
+
+    /// `clean_run`, with how many rustc processes the build started (direct mode only).
+    fn clean_run_counting(&self, args: &[&str]) -> (Counts, u64) {
+        self.wait_for_writes();
         let before = Counts::of(&self.server.stats());
+        let env = self.env();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let clean = cargo_in(
             &self.server,
             self.dir.path(),
             &self.target(),
             &["clean"],
-            &[],
+            &env,
         );
         assert_success(&clean, "cargo clean");
-        let build = cargo_in(&self.server, self.dir.path(), &self.target(), args, &[]);
+        let started = self.rustc_starts();
+        let build = cargo_in(&self.server, self.dir.path(), &self.target(), args, &env);
         assert_success(&build, &format!("cargo {args:?}\n{}", self.server.log()));
-        Counts::of(&self.server.stats()).since(&before)
+        // A direct miss of a linking compile lists its crates after the reply.
+        self.wait_for_writes();
+        let counts = Counts::of(&self.server.stats()).since(&before);
+        (counts, self.rustc_starts() - started)
     }
 
     fn clean_build(&self) -> Counts {
@@ -120,7 +192,34 @@ impl Counts {
 
 #[test]
 fn a_warm_build_hits_every_crate_type_and_restores_the_same_binary() {
-    let workspace = Workspace::new();
+    warm_build_hits_every_crate_type(Workspace::new());
+}
+
+/// Direct mode: no rustc process at all for a warm build, linking compiles included; a cold
+/// one starts the compiles, and a dep-info run per linking compile after its reply.
+#[test]
+fn direct_mode_a_warm_build_starts_no_rustc_and_restores_the_same_binary() {
+    let workspace = Workspace::direct();
+    let (cold, cold_starts) = workspace.clean_run_counting(&["build", "--offline"]);
+    assert_eq!(cold, Counts::missing([true; 4]));
+    // Four compiles, and the dep-info runs of the proc-macro, the build script and the binary.
+    assert_eq!(cold_starts, 4 + 3);
+    let first = crate::harness::read(&workspace.binary());
+    let (warm, warm_starts) = workspace.clean_run_counting(&["build", "--offline"]);
+    assert_eq!(warm, Counts::missing([false; 4]));
+    assert_eq!(warm_starts, 0, "{}", workspace.server.log());
+    assert!(crate::harness::read(&workspace.binary()) == first);
+    assert_eq!(workspace.run_tool(), PLAIN_OUTPUT);
+    let stats = workspace.server.stats();
+    assert_eq!(count(&stats, "direct_hits"), COMPILES, "{stats:#}");
+    assert_eq!(count(&stats, "inputs_changed"), 0, "{stats:#}");
+    let not_direct = stats["stats"]["not_direct"]
+        .as_object()
+        .map_or(0, |reasons| reasons.len());
+    assert_eq!(not_direct, 0, "{stats:#}");
+}
+
+fn warm_build_hits_every_crate_type(workspace: Workspace) {
     assert_eq!(workspace.clean_build(), Counts::missing([true; 4]));
     assert_eq!(workspace.run_tool(), PLAIN_OUTPUT);
     let first = crate::harness::read(&workspace.binary());
@@ -161,7 +260,15 @@ fn an_edited_proc_macro_re_expands_its_users() {
 
 #[test]
 fn another_linker_misses_the_crates_that_link_and_not_the_library() {
-    let workspace = Workspace::new();
+    another_linker_misses(Workspace::new());
+}
+
+#[test]
+fn direct_mode_another_linker_misses_the_crates_that_link_and_not_the_library() {
+    another_linker_misses(Workspace::direct());
+}
+
+fn another_linker_misses(workspace: Workspace) {
     workspace.clean_build();
     // A wrapper around the default linker, through cargo's configuration: every compile gets
     // `-C linker=`, which only a compile that links reads.
@@ -196,7 +303,15 @@ fn another_linker_misses_the_crates_that_link_and_not_the_library() {
 
 #[test]
 fn a_linked_static_library_with_new_contents_misses_the_binary() {
-    let workspace = Workspace::new();
+    static_library_change_misses(Workspace::new());
+}
+
+#[test]
+fn direct_mode_a_linked_static_library_with_new_contents_misses_the_binary() {
+    static_library_change_misses(Workspace::direct());
+}
+
+fn static_library_change_misses(workspace: Workspace) {
     assert!(have("gcc") && have("ar"), "gcc and ar are needed");
     let native = workspace.dir.path().join("native");
     let archive = |answer: u32| {

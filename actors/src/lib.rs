@@ -23,6 +23,7 @@ pub mod manifest_memo;
 pub mod outputs;
 pub mod read_budget;
 pub mod remembered;
+pub mod rust_manifest_files;
 pub mod server;
 pub mod server_error;
 pub mod stats;

@@ -195,8 +195,8 @@ fn counter_rows(stats: &Stats, advanced: bool) -> Vec<Row> {
     ]);
     language_rows(&mut rows, "Cache errors", &stats.cache_errors, advanced);
     rows.extend([
-        Row::count("Direct mode hits (C/C++)", stats.direct_hits),
-        Row::count("Direct mode misses (C/C++)", stats.direct_misses),
+        Row::count("Direct mode hits (C/C++/Rust)", stats.direct_hits),
+        Row::count("Direct mode misses (C/C++/Rust)", stats.direct_misses),
     ]);
     // Rust hits and misses by crate type (`bin`, `proc-macro`, `build-script`...).
     for (label, counts) in [

@@ -74,10 +74,44 @@ pub enum Keyed {
         /// miss whose result is being stored): the C family's manifest record.
         follow_up: Option<FollowUp>,
     },
+    /// The key comes from the compile itself (the rust family's direct miss: the dep-info
+    /// the compile writes lists what it read). The compile runs at once, counted as a miss,
+    /// and its result is stored under the key this finds once it has succeeded.
+    AfterCompile(KeyAfterCompile),
     /// No key can be had: the compile runs uncached, counted under this reason (the
     /// preprocessor failed, an input is unreadable, the source reads a file unseen).
     Refused(&'static str),
 }
+
+/// Finds a key after a successful compile (`Keyed::AfterCompile`); an error is why the result
+/// cannot be stored.
+pub type KeyAfterCompile =
+    Box<dyn FnOnce() -> std::pin::Pin<Box<dyn Future<Output = Result<LateKey, Unkeyed>>>>>;
+
+/// Why a compile's key could not be found after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unkeyed {
+    /// A file it read changed during the compile (`read_since.rs`'s rule).
+    InputChanged,
+    /// Anything else, with the reason counted under `not_direct`.
+    Refused(&'static str),
+}
+
+/// A key found after the compile.
+pub enum LateKey {
+    /// The key now, with the family's work for once its result is stored.
+    Now {
+        key: CacheKey,
+        follow_up: Option<FollowUp>,
+    },
+    /// The key is found after the reply, by work that is given the collected entry and
+    /// stores it itself, or stores nothing (the rust family's linking compiles: a dep-info run
+    /// lists the crates they loaded, off the client's path).
+    AfterReply(StoreAfterReply),
+}
+
+/// Work after the reply that keys and stores a collected entry (`LateKey::AfterReply`).
+pub type StoreAfterReply = Box<dyn FnOnce(CacheEntry) -> FollowUp>;
 
 /// Work a family leaves for after the reply; it runs on the event loop, on its own.
 pub type FollowUp = std::pin::Pin<Box<dyn Future<Output = ()>>>;

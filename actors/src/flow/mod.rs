@@ -25,6 +25,7 @@ pub mod out_dir;
 pub mod read_since;
 pub mod request_env;
 pub mod rust;
+pub mod rust_direct;
 pub mod rust_link;
 pub mod services;
 pub mod steps;

@@ -58,6 +58,22 @@ impl Started {
         Started(now() - TICK_MARGIN)
     }
 
+    /// Now, by the clock the kernel stamps files with (`CLOCK_REALTIME_COARSE`, which its
+    /// `current_time` reads; multigrain timestamps are never earlier): a change made from now
+    /// on carries a time at or after it, with no tick of margin, so a file a build script
+    /// wrote just before the compile still counts as settled. Elsewhere, `now`.
+    pub fn file_clock_now() -> Started {
+        #[cfg(target_os = "linux")]
+        {
+            let now = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
+            Started(nanos(now.tv_sec, now.tv_nsec))
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            Started::now()
+        }
+    }
+
     /// Whether a file (or directory) with `metadata` last changed safely before the start:
     /// git's "racily clean" rule, with two seconds of margin on whole-second file systems.
     pub fn settled_before(&self, metadata: &std::fs::Metadata) -> bool {
@@ -168,6 +184,20 @@ fn now() -> Nanos {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn by_the_file_clock_a_file_written_before_is_settled_and_one_written_after_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let before = dir.path().join("before.rs");
+        std::fs::write(&before, "old").unwrap();
+        // Past a clock tick (at most 10 ms).
+        std::thread::sleep(std::time::Duration::from_millis(25));
+        let started = Started::file_clock_now();
+        assert!(started.settled_before(&std::fs::metadata(&before).unwrap()));
+        let after = dir.path().join("after.rs");
+        std::fs::write(&after, "new").unwrap();
+        assert!(!started.settled_before(&std::fs::metadata(&after).unwrap()));
+    }
 
     #[test]
     fn a_file_changed_after_the_start_is_caught_and_an_older_one_is_not() {

@@ -1,11 +1,17 @@
 //! The rustc family, as cargo drives it through `RUSTC_WRAPPER`: reading its command line, and
-//! its key from what a dep-info-only run of rustc says the compile reads.
+//! its key, by direct mode (`rust_direct`: a manifest, or the dep-info the compile itself
+//! writes) or from what a dep-info-only run of rustc says the compile reads.
 //!
 //! ```text
+//! Hasher      --DigestKnownFiles-->  `--extern` crates, `-l static=` libraries
+//! rust_direct::look_up          a hit, or a compile keyed afterwards; else:
+//! Dispatcher  --Run(--emit=dep-info, private out dir)-->  the source files and env-deps
+//! Hasher      --DigestKnownFiles-->  `--extern` crates, `-l static=` libraries
+//! rust_link   (a bin, proc-macro, dylib, cdylib)  the linker and what the link reads
+//! rust_direct::look_up          a hit, or a compile keyed afterwards; else:
 //! Dispatcher  --Run(--emit=dep-info, private out dir)-->  the source files and env-deps
 //!             (a linking compile's also lists the crates it loads: `rust_link`)
-//! Hasher      --DigestKnownFiles-->  sources, `--extern` crates, `-l static=` libraries
-//! rust_link   (a bin, proc-macro, dylib, cdylib)  the linker and what the link reads
+//! Hasher      --DigestKnownFiles-->  sources
 //! (hash_key::rust_key)          the key
 //! ```
 //!
@@ -17,6 +23,7 @@ use crate::detector::CompilerInfo;
 use crate::flow::family::{EarlyRestore, EntryAdapter, Family, Keyed};
 use crate::flow::out_dir::OutDir;
 use crate::flow::read_since::{ReadFiles, ReadSince, Started};
+use crate::flow::rust_direct::{self, Compile, ListCrates, Looked};
 use crate::flow::rust_link;
 use crate::flow::services::Services;
 use crate::linker_probe::DigestKnownFiles;
@@ -68,66 +75,169 @@ impl Family for Rustc {
         Some(self.compilation.stats_kind().to_owned())
     }
 
-    /// rustc learns nothing early: the key needs every source's digest first.
+    /// Direct mode first (`rust_direct`): a manifest's record that holds gives the key with no
+    /// rustc process; a direct miss compiles at once and is keyed from the dep-info the
+    /// compile writes. Otherwise (`SCCACHE_DIRECT=false`, `SCCACHE_RECACHE`, no dep-info
+    /// asked for, a read-only cache) a dep-info run lists the sources first.
     async fn key(
         &self,
         services: &Services,
         info: &CompilerInfo,
         request: &CompileRequest,
-        _early: Option<EarlyRestore<'_>>,
+        early: Option<EarlyRestore<'_>>,
     ) -> Keyed {
         let compilation = &self.compilation;
         let started = Instant::now();
-        let Some((dep_info, started_reading)) = read_dep_info(services, compilation, request).await
-        else {
-            return Keyed::Refused("dep-info run failed");
+        let Some(restore) = early.filter(|_| services.direct) else {
+            // No direct mode: the dep-info run goes beside the libraries' digests.
+            let (inputs, dep_info) = futures::join!(
+                library_inputs(services, compilation, request),
+                read_dep_info(services, compilation, request),
+            );
+            return key_from_dep_info(services, info, compilation, request, inputs, dep_info).await;
         };
-        let dep_info_time = started.elapsed();
-        let cwd = Path::new(&request.cwd);
-        let read_files = ReadFiles {
-            paths: dep_info.files.iter().map(|file| cwd.join(file)).collect(),
-            markers_in: None,
-        };
-        let read = ReadSince::new(started_reading, read_files, cwd);
-        let crate_files = rust_link::crate_files(&dep_info.files);
-        // A link's inputs are found while the sources are digested.
-        let link = rust_link::for_compile(services, info, compilation, &crate_files, request);
+        // A link's inputs but the crates only a dep-info lists: in the manifest key.
         let (inputs, link) = futures::join!(
-            digest_inputs(services, compilation, request, dep_info),
-            link
+            library_inputs(services, compilation, request),
+            rust_link::for_compile(services, info, compilation, &[], request),
         );
-        let Some(mut inputs) = inputs else {
-            return Keyed::Refused("unreadable input");
+        let mut inputs = match (inputs, link) {
+            (Ok(inputs), Ok(link)) => RustInputs { link, ..inputs },
+            (Err(reason), _) | (_, Err(reason)) => return Keyed::Refused(reason),
         };
-        match link {
-            Ok(link) => inputs.link = link,
-            Err(reason) => return Keyed::Refused(reason),
-        }
-        if compilation.native_cpu {
-            match native_cpu(services, compilation, request).await {
-                Some(native) => inputs.native_cpu = Some(native),
-                None => return Keyed::Refused("-C target-cpu=native unresolved"),
-            }
-        }
-        let key = hash_key::rust_key(
-            &info.identity,
+        let compile = Compile {
+            identity: &info.identity,
             compilation,
-            &request.cwd,
-            &request.env,
-            &inputs,
-        );
-        log::debug!(
-            "rust compile of {}: key {key} (dep-info run {dep_info_time:?}, digests {:?})",
-            compilation.crate_name,
-            started.elapsed() - dep_info_time
-        );
-        Keyed::Key {
-            key,
-            early: None,
-            scratch: None,
-            read: Some(Box::new(read)),
-            follow_up: None,
+            request,
+            inputs: &inputs,
+            crates: compilation
+                .link
+                .is_some()
+                .then(|| list_crates(services, info, compilation, request)),
+        };
+        let label = info.kind.stats_label(None);
+        match rust_direct::look_up(services, compile, restore, &label).await {
+            Looked::Hit(keyed) => return keyed,
+            Looked::Miss(Some(later)) => return Keyed::AfterCompile(later),
+            Looked::Miss(None) => {}
         }
+        let dep_info = read_dep_info(services, compilation, request).await;
+        log::debug!(
+            "rust compile of {}: direct lookup and dep-info run {:?}",
+            compilation.crate_name,
+            started.elapsed()
+        );
+        inputs.link = None;
+        key_from_dep_info(services, info, compilation, request, Ok(inputs), dep_info).await
+    }
+}
+
+/// How a linking compile's crates are listed after its reply (`rust_direct::ListCrates`): a
+/// dep-info run that lists them, and the link's inputs with them.
+fn list_crates(
+    services: &Services,
+    info: &CompilerInfo,
+    compilation: &RustCompilation,
+    request: &CompileRequest,
+) -> ListCrates {
+    let (services, info, compilation, request) = (
+        services.detached(),
+        info.clone(),
+        compilation.clone(),
+        request.clone(),
+    );
+    Box::new(move || {
+        Box::pin(async move {
+            let (dep_info, _) = read_dep_info(&services, &compilation, &request)
+                .await
+                .ok_or("dep-info run failed")?;
+            let crate_files = rust_link::crate_files(&dep_info.files);
+            let link =
+                rust_link::for_compile(&services, &info, &compilation, &crate_files, &request)
+                    .await?;
+            Ok((dep_info, link))
+        })
+    })
+}
+
+/// The inputs of the key that do not come from the dep-info: the externs' and static
+/// libraries' digests and, with `-C target-cpu=native`, what `native` means. An error is the
+/// reason the compile is not cacheable.
+async fn library_inputs(
+    services: &Services,
+    compilation: &RustCompilation,
+    request: &CompileRequest,
+) -> Result<RustInputs, &'static str> {
+    let mut inputs = digest_libraries(services, compilation, request)
+        .await
+        .ok_or("unreadable input")?;
+    if compilation.native_cpu {
+        let native = native_cpu(services, compilation, request)
+            .await
+            .ok_or("-C target-cpu=native unresolved")?;
+        inputs.native_cpu = Some(native);
+    }
+    Ok(inputs)
+}
+
+/// The key from a dep-info run's sources and env-deps and the other inputs.
+async fn key_from_dep_info(
+    services: &Services,
+    info: &CompilerInfo,
+    compilation: &RustCompilation,
+    request: &CompileRequest,
+    inputs: Result<RustInputs, &'static str>,
+    dep_info: Option<(DepInfo, Started)>,
+) -> Keyed {
+    let started = Instant::now();
+    let Some((dep_info, started_reading)) = dep_info else {
+        return Keyed::Refused("dep-info run failed");
+    };
+    let mut inputs = match inputs {
+        Ok(inputs) => inputs,
+        Err(reason) => return Keyed::Refused(reason),
+    };
+    let cwd = Path::new(&request.cwd);
+    let read_files = ReadFiles {
+        paths: dep_info.files.iter().map(|file| cwd.join(file)).collect(),
+        markers_in: None,
+    };
+    let read = ReadSince::new(started_reading, read_files, cwd);
+    let crate_files = rust_link::crate_files(&dep_info.files);
+    // A link's inputs are found while the sources are digested.
+    let link = rust_link::for_compile(services, info, compilation, &crate_files, request);
+    let (sources, link) = futures::join!(digest_sources(services, cwd, &dep_info.files), link);
+    let Some(sources) = sources else {
+        return Keyed::Refused("unreadable input");
+    };
+    match link {
+        Ok(link) => inputs.link = link,
+        Err(reason) => return Keyed::Refused(reason),
+    }
+    inputs.sources = dep_info.files.into_iter().zip(sources).collect();
+    inputs.env_deps = dep_info
+        .env_deps
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    let key = hash_key::rust_key(
+        &info.identity,
+        compilation,
+        &request.cwd,
+        &request.env,
+        &inputs,
+    );
+    log::debug!(
+        "rust compile of {}: key {key} (sources' digests {:?})",
+        compilation.crate_name,
+        started.elapsed()
+    );
+    Keyed::Key {
+        key,
+        early: None,
+        scratch: None,
+        read: Some(Box::new(read)),
+        follow_up: None,
     }
 }
 
@@ -221,46 +331,24 @@ fn dep_info_name(compilation: &RustCompilation) -> String {
     format!("{}{}.d", compilation.crate_name, compilation.extra_filename)
 }
 
-/// Digests every file the compile reads, on the hasher's threads: the sources in one message
-/// and the crates and libraries in another, so both threads work.
-async fn digest_inputs(
+/// Digests the `--extern` crates and static libraries on the hasher's threads (through the
+/// digest memo): the inputs
+/// the manifest key and the result key share. The sources and env-deps are left empty.
+async fn digest_libraries(
     services: &Services,
     compilation: &RustCompilation,
     request: &CompileRequest,
-    dep_info: DepInfo,
 ) -> Option<RustInputs> {
     let cwd = Path::new(&request.cwd);
-    let source_paths: Vec<PathBuf> = dep_info.files.iter().map(|f| cwd.join(f)).collect();
     let library_paths: Vec<PathBuf> = compilation
         .externs
         .iter()
         .map(|(_, path)| cwd.join(path))
         .chain(compilation.static_libs.iter().map(|path| cwd.join(path)))
         .collect();
-    // Through the digest memo: a linked crate's dep-info lists the sysroot's crates too (a
-    // hundred megabytes), read once per server, then known by their stamps.
-    let (sources, libraries) = futures::join!(
-        services.digest_known.send(DigestKnownFiles {
-            paths: source_paths
-        }),
-        services.digest_known.send(DigestKnownFiles {
-            paths: library_paths
-        }),
-    );
-    let (sources, mut libraries) = match (sources, libraries) {
-        (Ok(Ok(sources)), Ok(Ok(libraries))) => (sources, libraries),
-        (Ok(Err(error)), _) | (_, Ok(Err(error))) => {
-            log::info!("cannot digest an input of the compile: {error}");
-            return None;
-        }
-        (Err(error), _) | (_, Err(error)) => {
-            log::warn!("hasher unavailable: {error}");
-            return None;
-        }
-    };
+    let mut libraries = digest(services, library_paths).await?;
     let static_libs = libraries.split_off(compilation.externs.len().min(libraries.len()));
     Some(RustInputs {
-        sources: dep_info.files.into_iter().zip(sources).collect(),
         externs: compilation
             .externs
             .iter()
@@ -268,14 +356,33 @@ async fn digest_inputs(
             .zip(libraries)
             .collect(),
         static_libs,
-        env_deps: dep_info
-            .env_deps
-            .into_iter()
-            .map(|(name, _)| name)
-            .collect(),
-        native_cpu: None,
-        link: None,
+        ..RustInputs::default()
     })
+}
+
+/// Digests the sources a dep-info run listed, on the hasher's threads. Through the digest
+/// memo: a linked crate's dep-info lists the sysroot's crates too (a hundred megabytes), read
+/// once per server, then known by their stamps.
+async fn digest_sources(
+    services: &Services,
+    cwd: &Path,
+    files: &[String],
+) -> Option<Vec<[u8; 32]>> {
+    digest(services, files.iter().map(|file| cwd.join(file)).collect()).await
+}
+
+async fn digest(services: &Services, paths: Vec<PathBuf>) -> Option<Vec<[u8; 32]>> {
+    match services.digest_known.send(DigestKnownFiles { paths }).await {
+        Ok(Ok(digests)) => Some(digests),
+        Ok(Err(error)) => {
+            log::info!("cannot digest an input of the compile: {error}");
+            None
+        }
+        Err(error) => {
+            log::warn!("hasher unavailable: {error}");
+            None
+        }
+    }
 }
 
 /// What `-C target-cpu=native` means on this machine, as this rustc says: the CPU it picks

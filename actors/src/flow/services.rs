@@ -11,6 +11,7 @@ use crate::hasher::{DigestFiles, DigestReadFiles, DigestSource};
 use crate::linker_probe::{DigestKnownFiles, ProbeLinker};
 use crate::manifest_files::{CheckManifest, DigestFile, RecordRead};
 use crate::manifest_memo::ManifestMemo;
+use crate::rust_manifest_files::{CheckRustManifest, DigestCrates, DigestDepInfo};
 use crate::stats::Record;
 use crate::storage::{Lookup, LookupResult, StorageHandle};
 use actix::prelude::*;
@@ -42,7 +43,10 @@ pub struct Services {
     pub record_read: Recipient<RecordRead>,
     /// The direct-mode manifests last read or written, shared by every connection.
     pub manifests: ManifestMemo,
-    /// Whether C compiles may use direct mode (`SCCACHE_DIRECT`).
+    pub check_rust_manifest: Recipient<CheckRustManifest>,
+    pub digest_dep_info: Recipient<DigestDepInfo>,
+    pub digest_crates: Recipient<DigestCrates>,
+    /// Whether C and rust compiles may use direct mode (`SCCACHE_DIRECT`).
     pub direct: bool,
     pub stats: Recipient<Record>,
     pub storage: StorageHandle,
@@ -72,6 +76,15 @@ impl Services {
             .for_client(self.client_gone.clone())
             .under_umask(request.umask);
         self.run.send(run).await.unwrap_or(Err(RunError::Closed))
+    }
+
+    /// These services for work after the reply, which no client waits for: the processes it
+    /// runs are not interrupted when the client leaves (they write nothing of the user's).
+    pub fn detached(&self) -> Services {
+        Services {
+            client_gone: CancellationToken::new(),
+            ..self.clone()
+        }
     }
 
     /// Whether the client has gone: nothing of the user's may be written for it any more.

@@ -13,7 +13,10 @@
 
 use crate::detector::CompilerInfo;
 use crate::dispatcher::{ProcessOutput, RunError};
-use crate::flow::family::{EarlyLookup, EarlyRestore, EntryAdapter, Family, FollowUp, Keyed};
+use crate::flow::family::{
+    EarlyLookup, EarlyRestore, EntryAdapter, Family, FollowUp, KeyAfterCompile, Keyed, LateKey,
+    Unkeyed,
+};
 use crate::flow::read_since::ReadSince;
 use crate::flow::request_env;
 use crate::flow::services::Services;
@@ -68,6 +71,23 @@ pub async fn run<F: Family>(
         Keyed::Refused(reason) => {
             let finished = compile_uncached(services, &request, Some(reason)).await;
             (finished, AfterReply::default())
+        }
+        Keyed::AfterCompile(later) => {
+            let missed = Missed {
+                label: info.kind.stats_label(family.language()),
+                kind: family.stats_kind(),
+                targets,
+                request: &request,
+                adapter: &*adapter,
+            };
+            let (finished, store, follow_up) =
+                compile_and_collect(services, missed, StoreUnder::Later(later)).await;
+            let after = AfterReply {
+                store,
+                scratch: None,
+                follow_up,
+            };
+            (finished, after)
         }
         Keyed::Key {
             key,
@@ -220,22 +240,75 @@ async fn serve(services: &Services, served: Served<'_>) -> (CompileFinished, Opt
             }
         }
     }
+    let missed = Missed {
+        label,
+        kind,
+        targets,
+        request,
+        adapter,
+    };
+    let (finished, store, _) =
+        compile_and_collect(services, missed, StoreUnder::Key(key, read)).await;
+    let cached = store.is_some();
+    (finished, store, cached)
+}
+
+/// A miss's compile: what it writes and how it is counted.
+struct Missed<'a> {
+    label: StatsLabel,
+    /// The family's kind of compile, counted apart (`Family::stats_kind`).
+    kind: Option<String>,
+    targets: Vec<OutputFile>,
+    request: &'a CompileRequest,
+    adapter: &'a dyn EntryAdapter,
+}
+
+/// The key a miss's result is stored under: known before the compile (with the files it was
+/// taken from), or found after it.
+enum StoreUnder {
+    Key(CacheKey, Option<Box<ReadSince>>),
+    Later(KeyAfterCompile),
+}
+
+/// Counts a miss, compiles, and on success collects the outputs into the write to send after
+/// the reply; with a key found after the compile, also the family's follow-up.
+async fn compile_and_collect(
+    services: &Services,
+    missed: Missed<'_>,
+    under: StoreUnder,
+) -> (CompileFinished, Option<Store>, Option<FollowUp>) {
+    let Missed {
+        label,
+        kind,
+        targets,
+        request,
+        adapter,
+    } = missed;
+    let count_miss = || {
+        services.record(Event::Miss {
+            label: label.clone(),
+        });
+        if let Some(kind) = &kind {
+            services.record(Event::RustCrate {
+                kind: kind.clone(),
+                hit: false,
+            });
+        }
+    };
     let output = match services
         .run(&request.exe, request.args.clone(), request)
         .await
     {
         Ok(output) => output,
         Err(error) => {
-            services.record(Event::Miss { label });
-            count_kind(false);
-            return (spawn_failure(error), None, false);
+            count_miss();
+            return (spawn_failure(error), None, None);
         }
     };
     // A compile that fails is a compilation failure, not a miss, as sccache counts it: a
     // build script's failing probe is no cache miss on every build.
     if output.success() {
-        services.record(Event::Miss { label });
-        count_kind(false);
+        count_miss();
     } else {
         services.record(Event::FailedCompile);
     }
@@ -243,37 +316,62 @@ async fn serve(services: &Services, served: Served<'_>) -> (CompileFinished, Opt
         duration: output.duration,
         success: output.success(),
     });
-    let store = if !output.success() {
-        None
-    } else if !services.storage.writable {
+    if !output.success() {
+        return (finished(output), None, None);
+    }
+    if !services.storage.writable {
         // A read-only cache: its outputs are neither checked nor read for a write that will
         // not happen. (The log line is sccache's, which tools and its tests look for.)
         log::debug!("Error executing cache write: Cannot write to read-only storage");
         services.record(Event::WriteSkipped);
-        None
-    } else if !unchanged_since_read(read).await {
-        services.record(Event::InputChanged);
-        None
-    } else {
-        match outputs::collect(targets).await {
-            Ok(files) => {
-                let mut entry = CacheEntry {
-                    files,
-                    stdout: output.stdout.clone(),
-                    stderr: output.stderr.clone(),
-                };
-                adapter.for_store(&mut entry);
-                Some(Store { key, entry })
+        return (finished(output), None, None);
+    }
+    let keying = match under {
+        StoreUnder::Key(key, read) => {
+            if !unchanged_since_read(read).await {
+                services.record(Event::InputChanged);
+                return (finished(output), None, None);
             }
-            Err(error) => {
-                log::warn!("compiled, but cannot cache the outputs: {error}");
-                services.record(Event::WriteFailed);
-                None
+            LateKey::Now {
+                key,
+                follow_up: None,
             }
         }
+        StoreUnder::Later(later) => match later().await {
+            Ok(late) => late,
+            Err(Unkeyed::InputChanged) => {
+                services.record(Event::InputChanged);
+                return (finished(output), None, None);
+            }
+            Err(Unkeyed::Refused(reason)) => {
+                log::debug!("compiled, but no key: {reason}");
+                services.record(Event::NotDirect(reason.to_owned()));
+                return (finished(output), None, None);
+            }
+        },
     };
-    let cached = store.is_some();
-    (finished(output), store, cached)
+    let entry = match outputs::collect(targets).await {
+        Ok(files) => {
+            let mut entry = CacheEntry {
+                files,
+                stdout: output.stdout.clone(),
+                stderr: output.stderr.clone(),
+            };
+            adapter.for_store(&mut entry);
+            entry
+        }
+        Err(error) => {
+            log::warn!("compiled, but cannot cache the outputs: {error}");
+            services.record(Event::WriteFailed);
+            return (finished(output), None, None);
+        }
+    };
+    match keying {
+        LateKey::Now { key, follow_up } => {
+            (finished(output), Some(Store { key, entry }), follow_up)
+        }
+        LateKey::AfterReply(store) => (finished(output), None, Some(store(entry))),
+    }
 }
 
 /// Whether the files a key was taken from are still as they were when reading began (no

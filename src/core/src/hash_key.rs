@@ -588,6 +588,35 @@ pub fn rust_key(
     key.finish()
 }
 
+/// The key of a rust compile's direct-mode manifest (`direct::rust`): everything `rust_key`
+/// takes except what comes from the dep-info (the sources' digests and the values of the
+/// variables the source reads), which the manifest's records hold and every hit checks, and
+/// the manifest format. `inputs.sources` and `inputs.env_deps` are ignored; everything else
+/// in `inputs` (externs, static libraries, what `native` means, a link's inputs, which the
+/// flow finds for a manifest without the crates only a dep-info lists) is in the key as in
+/// `rust_key`.
+pub fn rust_manifest_key(
+    compiler: &CompilerIdentity,
+    compilation: &crate::compiler::rust::RustCompilation,
+    cwd: &OsStr,
+    env: &[(OsString, OsString)],
+    inputs: &RustInputs,
+) -> CacheKey {
+    let without_dep_info = RustInputs {
+        sources: Vec::new(),
+        env_deps: Vec::new(),
+        ..inputs.clone()
+    };
+    let compile = rust_key(compiler, compilation, cwd, env, &without_dep_info);
+    let mut key = KeyWriter::new("rust direct manifest");
+    key.field(
+        "format",
+        &crate::direct::rust::RUST_MANIFEST_VERSION.to_le_bytes(),
+    );
+    key.field("compile", &compile.0);
+    key.finish()
+}
+
 #[cfg(test)]
 mod rust_tests {
     use super::*;
@@ -805,5 +834,33 @@ mod rust_tests {
             key_with(&[("CARGO_A", "BC")], &inputs()),
             key_with(&[("CARGO_AB", "C")], &inputs())
         );
+    }
+
+    #[test]
+    fn a_rust_manifest_key_ignores_the_dep_info_and_takes_everything_else() {
+        let manifest = |env_pairs: &[(&str, &str)], inputs: &RustInputs| {
+            rust_manifest_key(
+                &identity(),
+                &compilation(&["--crate-name", "foo"]),
+                "/w".as_ref(),
+                &env(env_pairs),
+                inputs,
+            )
+        };
+        let base = manifest(&[], &inputs());
+        let mut sources = inputs();
+        sources.sources[0].1 = [9; 32];
+        sources.env_deps.push("OTHER".into());
+        assert_eq!(base, manifest(&[("MY_VAR", "x")], &sources));
+        let mut extern_crate = inputs();
+        extern_crate.externs[0].1 = [9; 32];
+        assert_ne!(base, manifest(&[], &extern_crate));
+        assert_ne!(base, manifest(&[("CARGO_PKG_VERSION", "1")], &inputs()));
+        assert_ne!(base, manifest(&[("RUSTC_BOOTSTRAP", "1")], &inputs()));
+        // Never a result's key.
+        let mut no_dep_info = inputs();
+        no_dep_info.sources.clear();
+        no_dep_info.env_deps.clear();
+        assert_ne!(base, key_with(&[], &no_dep_info));
     }
 }

@@ -80,11 +80,13 @@ pub struct Stats {
     /// Cache writes not made because the cache is read-only (`SCCACHE_LOCAL_RW_MODE=READ_ONLY`
     /// and its siblings).
     pub cache_writes_skipped: u64,
-    /// C compiles served by direct mode: a manifest's files checked, no compiler process run.
+    /// C and rust compiles served by direct mode: a manifest's files checked, no compiler
+    /// process run.
     pub direct_hits: u64,
-    /// C compiles direct mode looked up and did not serve (they took the preprocessor path).
+    /// C and rust compiles direct mode looked up and did not serve (C took the preprocessor
+    /// path; rust compiled at once).
     pub direct_misses: u64,
-    /// Why a C compile could not use direct mode (looked up or recorded), by reason.
+    /// Why a C or rust compile could not use direct mode (looked up or recorded), by reason.
     pub not_direct: BTreeMap<String, u64>,
     /// Rust hits by crate type (`lib`, `bin`, `proc-macro`, `build-script`, ...); each is also
     /// in `cache_hits`.
@@ -254,11 +256,11 @@ pub enum Event {
     InputChanged,
     /// A write not made: the cache is read-only.
     WriteSkipped,
-    /// A C compile served from a manifest, without the preprocessor.
+    /// A C or rust compile served from a manifest, without the preprocessor or rustc.
     DirectHit,
-    /// A C compile whose manifest lookup found nothing usable.
+    /// A C or rust compile whose manifest lookup found nothing usable.
     DirectMiss,
-    /// A C compile that could not use direct mode, with the reason.
+    /// A C or rust compile that could not use direct mode, with the reason.
     NotDirect(String),
     /// The cache is a chain of these levels (their names, fastest first); sent once at start.
     Levels(Vec<String>),

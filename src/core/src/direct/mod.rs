@@ -1,6 +1,6 @@
-//! Direct mode's manifests: what a C compile's preprocessor read, so that a later compile with
-//! the same command line, environment and source can find its result without running any
-//! compiler process.
+//! Direct mode's manifests: what a C compile's preprocessor read (or, in `rust`, what a rustc
+//! compile's dep-info listed), so that a later compile with the same command line, environment
+//! and source can find its result without running any compiler process.
 //!
 //! A manifest is stored under `hash_key::manifest_key` as an ordinary `CacheEntry` (one file,
 //! `manifest`), so it travels through every backend and keeps the entry format's own checks
@@ -15,6 +15,7 @@
 //! files read for what makes a result unfit for direct mode (`scan.rs`).
 
 pub mod probes;
+pub mod rust;
 pub mod scan;
 
 use crate::entry::{CacheEntry, EntryFile};
@@ -98,33 +99,61 @@ pub struct Recorded {
     pub result: [u8; 32],
 }
 
-/// A manifest's body.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Manifest {
-    pub version: u32,
-    pub results: Vec<Recorded>,
+/// What a manifest's records have in common: the format version they are read with and the
+/// key of their result.
+pub trait Record {
+    /// Changed whenever the record's meaning changes; a manifest of another version is a miss.
+    const VERSION: u32;
+    /// The key of the result this record stands for.
+    fn result(&self) -> [u8; 32];
 }
+
+impl Record for Recorded {
+    const VERSION: u32 = MANIFEST_VERSION;
+    fn result(&self) -> [u8; 32] {
+        self.result
+    }
+}
+
+/// A manifest's body: a C compile's (`Manifest`) or a rust compile's (`rust::RustManifest`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Records<R> {
+    pub version: u32,
+    pub results: Vec<R>,
+}
+
+impl<R> Default for Records<R> {
+    fn default() -> Self {
+        Records {
+            version: 0,
+            results: Vec::new(),
+        }
+    }
+}
+
+/// A C compile's manifest.
+pub type Manifest = Records<Recorded>;
 
 /// Why bytes are not a manifest.
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
     #[error("the entry holds no manifest")]
     NoManifest,
-    #[error("manifest of version {0}, this sccache reads version {MANIFEST_VERSION}")]
-    OtherVersion(u32),
+    #[error("manifest of version {0}, this sccache reads version {1}")]
+    OtherVersion(u32, u32),
     #[error("undecodable manifest: {0}")]
     Decode(#[from] rmp_serde::decode::Error),
     #[error("unencodable manifest: {0}")]
     Encode(#[from] rmp_serde::encode::Error),
 }
 
-impl Manifest {
+impl<R: Record + Serialize + for<'de> Deserialize<'de>> Records<R> {
     /// Reads the manifest held by an entry fetched under a manifest key.
-    pub fn from_entry(entry: &CacheEntry) -> Result<Manifest, ManifestError> {
+    pub fn from_entry(entry: &CacheEntry) -> Result<Records<R>, ManifestError> {
         let file = entry.file(ENTRY_FILE).ok_or(ManifestError::NoManifest)?;
-        let manifest: Manifest = rmp_serde::from_slice(&file.bytes())?;
-        if manifest.version != MANIFEST_VERSION {
-            return Err(ManifestError::OtherVersion(manifest.version));
+        let manifest: Records<R> = rmp_serde::from_slice(&file.bytes())?;
+        if manifest.version != R::VERSION {
+            return Err(ManifestError::OtherVersion(manifest.version, R::VERSION));
         }
         Ok(manifest)
     }
@@ -144,9 +173,9 @@ impl Manifest {
 
     /// This manifest with `recorded` first; an older record of the same result is dropped, and
     /// only the newest `MAX_RESULTS` are kept.
-    pub fn with(mut self, recorded: Recorded) -> Manifest {
-        self.version = MANIFEST_VERSION;
-        self.results.retain(|old| old.result != recorded.result);
+    pub fn with(mut self, recorded: R) -> Records<R> {
+        self.version = R::VERSION;
+        self.results.retain(|old| old.result() != recorded.result());
         self.results.insert(0, recorded);
         self.results.truncate(MAX_RESULTS);
         self
@@ -191,7 +220,7 @@ mod tests {
         let mut entry = Manifest::default().with(recorded(1)).to_entry().unwrap();
         entry.files[0].data.truncate(5);
         assert!(Manifest::from_entry(&entry).is_err());
-        let other = Manifest {
+        let other: Manifest = Records {
             version: MANIFEST_VERSION + 1,
             results: Vec::new(),
         };
@@ -206,7 +235,7 @@ mod tests {
         };
         assert!(matches!(
             Manifest::from_entry(&entry),
-            Err(ManifestError::OtherVersion(_))
+            Err(ManifestError::OtherVersion(..))
         ));
     }
 }

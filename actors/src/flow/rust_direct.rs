@@ -1,0 +1,410 @@
+//! Direct mode for the rustc family: a hit found from a manifest without starting rustc; and
+//! on a miss, the compile at once, its key found afterwards from the dep-info it wrote, and
+//! the manifest's update after the reply.
+//!
+//! ```text
+//! rust_manifest_key ─Lookup─▶ storage ─CheckRustManifest─▶ Hasher (stamps, digests, env)
+//!     ─▶ look_up_early(result key): a hit is restored by the shared steps, no process runs
+//! otherwise Keyed::AfterCompile: the shared steps run rustc, then
+//!     read its dep-info ─DigestDepInfo─▶ Hasher ─▶ rust_key ─▶ Store(result)
+//!     and after the reply Store(manifest key, manifest with the new record first)
+//! a compile that links (the link's inputs are in the manifest key): after the reply,
+//!     ListCrates (a -Zbinary-dep-depinfo dep-info run) ─DigestCrates─▶ Hasher ─▶ rust_key
+//!     ─▶ Store(result), then Store(manifest, the record with the crates loaded)
+//! ```
+//!
+//! Why a rust direct hit is never stale is argued in docs/ARCHITECTURE.md ("Rust direct
+//! mode"); the file checks are in `rust_manifest_files.rs`, the keys in `hash_key`.
+
+use crate::flow::family::{EarlyRestore, FollowUp, KeyAfterCompile, Keyed, LateKey, Unkeyed};
+use crate::flow::read_since::{ReadFiles, ReadSince, Started};
+use crate::flow::rust_link;
+use crate::flow::services::Services;
+use crate::flow::steps::look_up_early;
+use crate::rust_manifest_files::{
+    CheckRustManifest, DepInfoRead, DigestCrates, DigestDepInfo, RustChecked,
+    CHANGED_DURING_COMPILE,
+};
+use crate::storage::{LookupResult, Store};
+use sccache_core::compiler::rust::{parse_dep_info, DepInfo, RustCompilation};
+use sccache_core::direct::rust::{env_deps, RustManifest, RustRecorded};
+use sccache_core::hash_key::{self, CacheKey, CompilerIdentity, LinkInputs, RustInputs};
+use sccache_core::protocol::CompileRequest;
+use sccache_core::stats::{Event, StatsLabel};
+use std::collections::{BTreeMap, HashSet};
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// What the direct lookup found.
+pub enum Looked {
+    /// A result restored without rustc.
+    Hit(Keyed),
+    /// A miss: the compile runs at once and is keyed afterwards (`Keyed::AfterCompile`);
+    /// `None` when direct mode cannot record this compile (the dep-info run's path then).
+    Miss(Option<KeyAfterCompile>),
+}
+
+/// What a compile is, beyond its dep-info: everything the manifest key and the result key
+/// share.
+pub struct Compile<'a> {
+    pub identity: &'a CompilerIdentity,
+    pub compilation: &'a RustCompilation,
+    pub request: &'a CompileRequest,
+    /// The externs', static libraries' digests, what `native` means and, for a compile that
+    /// links, the link's inputs but the crates only a dep-info lists; no sources yet.
+    pub inputs: &'a RustInputs,
+    /// For a compile that links: how to list the crates it loads, after the reply.
+    pub crates: Option<ListCrates>,
+}
+
+/// Lists the crates a linking compile loads: a `-Zbinary-dep-depinfo` dep-info run's listing,
+/// and the link's inputs found with those crates (`rust_link::for_compile`), or why not.
+pub type ListCrates = Box<
+    dyn FnOnce() -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<(DepInfo, Option<LinkInputs>), &'static str>>>,
+    >,
+>;
+
+/// Looks the compile up by its manifest. Counts a direct hit or miss, or why direct mode does
+/// not apply.
+pub async fn look_up(
+    services: &Services,
+    compile: Compile<'_>,
+    restore: EarlyRestore<'_>,
+    label: &StatsLabel,
+) -> Looked {
+    let Compile {
+        identity,
+        compilation,
+        request,
+        inputs,
+        crates,
+    } = compile;
+    let Some(dep_info) = &compilation.dep_info else {
+        // Without a dep-info of its own the compile says nothing about what it read.
+        services.record(Event::NotDirect("no --emit=dep-info".into()));
+        return Looked::Miss(None);
+    };
+    let manifest_key =
+        hash_key::rust_manifest_key(identity, compilation, &request.cwd, &request.env, inputs);
+    let manifest = fetch(services, manifest_key, label).await;
+    // Before the check and the compile: a file changed since then keeps a result out of the
+    // cache and out of the manifest. By the file system's clock: a build script's output,
+    // written just before, is not taken for a change.
+    let started = Started::file_clock_now();
+    let cwd = PathBuf::from(&request.cwd);
+    let (holding, manifest) = check(services, manifest, &cwd, &request.env).await;
+    if let Some(holding) = holding {
+        let key = CacheKey(holding.result);
+        let lookup = look_up_early(services, key, restore).await;
+        if matches!(lookup.fetched, Ok(LookupResult::Hit(_))) {
+            services.record(Event::DirectHit);
+            log::debug!("{}: rust direct hit {key}", compilation.crate_name);
+            let files = ReadFiles {
+                paths: holding.files,
+                markers_in: None,
+            };
+            return Looked::Hit(Keyed::Key {
+                key,
+                early: Some(lookup),
+                scratch: None,
+                read: Some(Box::new(ReadSince::new(started, files, &cwd))),
+                follow_up: None,
+            });
+        }
+        // The result is gone (evicted) or unreadable: the compile stores it again.
+        let _ = services.account(lookup.fetched, label);
+    }
+    services.record(Event::DirectMiss);
+    if !services.storage.writable {
+        // A read-only cache takes no result and no manifest; the dep-info run's key may still
+        // find a result there.
+        return Looked::Miss(None);
+    }
+    let later = Later {
+        services: services.clone(),
+        identity: *identity,
+        compilation: compilation.clone(),
+        cwd,
+        env: request.env.clone(),
+        inputs: inputs.clone(),
+        dep_info: Path::new(&request.cwd)
+            .join(&compilation.out_dir)
+            .join(dep_info),
+        started,
+        manifest,
+        manifest_key,
+        crates,
+    };
+    Looked::Miss(Some(Box::new(move || Box::pin(later.key()))))
+}
+
+/// The manifest under `manifest_key`, or an empty one.
+async fn fetch(services: &Services, manifest_key: CacheKey, label: &StatsLabel) -> RustManifest {
+    match services.fetch(manifest_key).await {
+        Ok(LookupResult::Hit(entry)) => match RustManifest::from_entry(&entry) {
+            Ok(manifest) => manifest,
+            Err(error) => {
+                // Whole as an entry, unreadable as a manifest: counted, and replaced by the
+                // record this compile makes.
+                log::warn!("manifest {manifest_key}: {error}");
+                services.record(Event::Corrupt);
+                RustManifest::default()
+            }
+        },
+        other => {
+            // A miss, or a failure the lookup counts.
+            let _ = services.account(other, label);
+            RustManifest::default()
+        }
+    }
+}
+
+/// The newest record of `manifest` that holds, checked on the hasher's threads, and the
+/// manifest back.
+async fn check(
+    services: &Services,
+    manifest: RustManifest,
+    cwd: &Path,
+    env: &[(OsString, OsString)],
+) -> (Option<crate::manifest_files::Holding>, RustManifest) {
+    if manifest.results.is_empty() {
+        return (None, manifest);
+    }
+    let message = CheckRustManifest {
+        manifest,
+        cwd: cwd.to_path_buf(),
+        env: env.to_vec(),
+    };
+    match services.check_rust_manifest.send(message).await {
+        Ok(RustChecked { holding, manifest }) => (holding, manifest),
+        Err(error) => {
+            log::warn!("hasher unavailable: {error}");
+            (None, RustManifest::default())
+        }
+    }
+}
+
+/// What keying a compile after it ran needs.
+struct Later {
+    services: Services,
+    identity: CompilerIdentity,
+    compilation: RustCompilation,
+    cwd: PathBuf,
+    env: Vec<(OsString, OsString)>,
+    inputs: RustInputs,
+    /// The dep-info file the compile writes.
+    dep_info: PathBuf,
+    started: Started,
+    manifest: RustManifest,
+    manifest_key: CacheKey,
+    crates: Option<ListCrates>,
+}
+
+impl Later {
+    /// The result's key from the dep-info the compile wrote (the recipe of the dep-info
+    /// run's key, so both find the same entries), and the manifest's update to follow.
+    async fn key(self) -> Result<LateKey, Unkeyed> {
+        let bytes = tokio::fs::read(&self.dep_info)
+            .await
+            .map_err(|_| Unkeyed::Refused("compile wrote no dep-info"))?;
+        let text = String::from_utf8(bytes).map_err(|_| Unkeyed::Refused("dep-info not UTF-8"))?;
+        let dep_info = parse_dep_info(&text);
+        let message = DigestDepInfo {
+            files: dep_info.files.clone(),
+            cwd: self.cwd.clone(),
+            started: self.started,
+        };
+        let DepInfoRead { digests, recorded } =
+            match self.services.digest_dep_info.send(message).await {
+                Ok(Ok(read)) => read,
+                Ok(Err(reason)) if reason == CHANGED_DURING_COMPILE => {
+                    return Err(Unkeyed::InputChanged)
+                }
+                Ok(Err(reason)) => return Err(Unkeyed::Refused(reason)),
+                Err(_) => return Err(Unkeyed::Refused("hasher unavailable")),
+            };
+        let names: Vec<String> = dep_info
+            .env_deps
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        let mut recorded = recorded.map(|mut recorded| {
+            recorded.env = env_deps(&names, &self.env);
+            recorded
+        });
+        if let Err(reason) = &recorded {
+            self.services.record(Event::NotDirect((*reason).to_owned()));
+        }
+        let mut later = self;
+        later.inputs.sources = dep_info.files.into_iter().zip(digests).collect();
+        later.inputs.env_deps = names;
+        let Some(list) = later.crates.take() else {
+            let key = later.result_key();
+            let follow_up = match recorded {
+                Ok(mut recorded) => {
+                    recorded.result = key.0;
+                    Some(record(
+                        later.services,
+                        later.manifest,
+                        later.manifest_key,
+                        recorded,
+                    ))
+                }
+                Err(_) => None,
+            };
+            return Ok(LateKey::Now { key, follow_up });
+        };
+        // A compile that links: its key needs the crates it loaded, which a dep-info run
+        // lists; that run and the store follow the reply.
+        Ok(LateKey::AfterReply(Box::new(move |entry| {
+            Box::pin(async move {
+                let services = later.services.clone();
+                match later.key_with_crates(list, &mut recorded).await {
+                    Ok(key) => {
+                        services.storage.store.do_send(Store { key, entry });
+                        if let Ok(mut recorded) = recorded {
+                            recorded.result = key.0;
+                            record(services, later.manifest, later.manifest_key, recorded).await;
+                        }
+                    }
+                    Err(Unkeyed::InputChanged) => services.record(Event::InputChanged),
+                    Err(Unkeyed::Refused(reason)) => {
+                        log::debug!("linked, but no key: {reason}");
+                        services.record(Event::NotDirect(reason.to_owned()));
+                    }
+                }
+            })
+        })))
+    }
+
+    /// The result's key, by `rust_key`'s recipe, from the inputs gathered so far.
+    fn result_key(&self) -> CacheKey {
+        hash_key::rust_key(
+            &self.identity,
+            &self.compilation,
+            self.cwd.as_os_str(),
+            &self.env,
+            &self.inputs,
+        )
+    }
+
+    /// A linking compile's result key: the crates a dep-info run lists (the files of cargo's
+    /// dep-info and crates only, each settled before the compile began) join the sources, and
+    /// the `.rlib` beside each `.rmeta` the link's files, as the dep-info run's recipe has
+    /// them; the link's inputs found again must be those (nothing changed since the key was
+    /// looked up). The crates go into the record.
+    async fn key_with_crates(
+        &mut self,
+        list: ListCrates,
+        recorded: &mut Result<RustRecorded, &'static str>,
+    ) -> Result<CacheKey, Unkeyed> {
+        let (listed, link_now) = list().await.map_err(Unkeyed::Refused)?;
+        let read: HashSet<&str> = self
+            .inputs
+            .sources
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .collect();
+        let listed_names: HashSet<&str> = listed.files.iter().map(String::as_str).collect();
+        if read.iter().any(|name| !listed_names.contains(name)) {
+            // The listing lacks a file the compile read: something changed since.
+            return Err(Unkeyed::InputChanged);
+        }
+        let mut crates: Vec<String> = listed
+            .files
+            .iter()
+            .filter(|name| !read.contains(name.as_str()))
+            .cloned()
+            .collect();
+        if crates.iter().any(|name| !is_crate(name)) {
+            return Err(Unkeyed::InputChanged);
+        }
+        if listed.env_deps.len() != self.inputs.env_deps.len() {
+            return Err(Unkeyed::InputChanged);
+        }
+        let loaded = crates.len();
+        // The `.rlib` a link takes for a crate whose metadata was read (`rust_link`'s rule).
+        let beside: Vec<String> = rust_link::crate_files(&crates)
+            .into_iter()
+            .filter(|file| file.extension().is_some_and(|e| e == "rmeta"))
+            .map(|file| self.cwd.join(file).with_extension("rlib"))
+            .filter(|rlib| rlib.is_file())
+            .map(|rlib| rlib.to_string_lossy().into_owned())
+            .collect();
+        crates.extend(beside);
+        let message = DigestCrates {
+            files: crates,
+            cwd: self.cwd.clone(),
+            started: self.started,
+        };
+        let read_crates = match self.services.digest_crates.send(message).await {
+            Ok(Ok(read)) => read,
+            Ok(Err(reason)) if reason == CHANGED_DURING_COMPILE => {
+                return Err(Unkeyed::InputChanged)
+            }
+            Ok(Err(reason)) => return Err(Unkeyed::Refused(reason)),
+            Err(_) => return Err(Unkeyed::Refused("hasher unavailable")),
+        };
+        let mut link = self.inputs.link.clone();
+        if let Some(link) = &mut link {
+            let mut files: BTreeMap<PathBuf, [u8; 32]> = link
+                .files
+                .drain(..)
+                .map(|(name, digest)| (PathBuf::from(name), digest))
+                .collect();
+            for file in &read_crates[loaded..] {
+                let name = OsStr::from_bytes(&file.name);
+                files.insert(PathBuf::from(name), file.digest);
+            }
+            link.files = files
+                .into_iter()
+                .map(|(path, digest)| (path.into_os_string(), digest))
+                .collect();
+        }
+        if link != link_now {
+            // A library or the linker changed since the manifest's key was taken.
+            return Err(Unkeyed::InputChanged);
+        }
+        self.inputs.link = link;
+        self.inputs
+            .sources
+            .extend(read_crates[..loaded].iter().map(|file| {
+                (
+                    String::from_utf8_lossy(&file.name).into_owned(),
+                    file.digest,
+                )
+            }));
+        if let Ok(recorded) = recorded {
+            recorded.crates = read_crates;
+        }
+        Ok(self.result_key())
+    }
+}
+
+/// Whether a file a `-Zbinary-dep-depinfo` dep-info lists beyond the sources is a crate.
+fn is_crate(name: &str) -> bool {
+    let extension = Path::new(name).extension().unwrap_or_default();
+    ["rlib", "rmeta", "so", "dylib", "dll"]
+        .iter()
+        .any(|crate_extension| extension == *crate_extension)
+}
+
+/// The work, after the reply, that stores the manifest with `recorded` first.
+fn record(
+    services: Services,
+    manifest: RustManifest,
+    manifest_key: CacheKey,
+    recorded: RustRecorded,
+) -> FollowUp {
+    Box::pin(async move {
+        match manifest.with(recorded).to_entry() {
+            Ok(entry) => services.storage.store.do_send(Store {
+                key: manifest_key,
+                entry,
+            }),
+            Err(error) => log::warn!("{error}"),
+        }
+    })
+}

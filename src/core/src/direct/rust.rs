@@ -1,0 +1,234 @@
+//! Rust direct mode's records: what the dep-info of a rustc compile listed (every file it read,
+//! every environment variable `env!`/`option_env!` read), with the files' stamps and digests and
+//! the variables' values, so that a later compile with the same manifest key
+//! (`hash_key::rust_manifest_key`) finds its result without starting rustc.
+//!
+//! It holds data and the pure parts of the check (the environment, the module files that must
+//! stay absent); the server stats and digests the files.
+
+use super::{ByteBuf, ReadFile, Record, Records};
+use serde::{Deserialize, Serialize};
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+
+/// Changed whenever a rust record's meaning changes; a manifest of another version is a miss.
+pub const RUST_MANIFEST_VERSION: u32 = 2;
+
+/// A variable the compile read through `env!`/`option_env!`, with the value it had in the
+/// environment of the compile that made the record (`None`: unset).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvDep {
+    pub name: String,
+    pub value: Option<ByteBuf>,
+}
+
+/// One result stored under a rust manifest, with what must hold for it to be this compile's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RustRecorded {
+    /// Every file the dep-info listed, as it names them (relative to the working directory,
+    /// which is in the manifest key, or absolute).
+    pub files: Vec<ReadFile>,
+    /// For a compile that links: the crates (`.rlib`, `.rmeta`, `.so`) it loaded, its direct
+    /// dependencies' dependencies and the sysroot's included, as a `-Zbinary-dep-depinfo`
+    /// dep-info run lists them (cargo's own dep-info does not), with the `.rlib` beside each
+    /// `.rmeta`. Checked like `files`, but their directories are not listed: cargo's output
+    /// directory gains crates all through a build.
+    pub crates: Vec<ReadFile>,
+    pub env: Vec<EnvDep>,
+    /// Paths that were no file and must stay so: the other spelling of every module file read
+    /// (`a.rs` for `a/mod.rs` and back), which would make `mod a;` ambiguous, an error.
+    pub absent: Vec<ByteBuf>,
+    /// Every directory holding a file read, with the digest of its sorted entry names
+    /// (`listing_digest`): a proc macro that includes every file of a directory (rust-embed)
+    /// lists it, untracked, so a file added or removed there must be a miss.
+    pub dirs: Vec<Listing>,
+    /// The key of the result.
+    pub result: [u8; 32],
+}
+
+/// A directory and the digest of the names in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listing {
+    pub dir: ByteBuf,
+    pub names: [u8; 32],
+}
+
+/// The digest of a directory's entry names, whatever order they were listed in.
+pub fn listing_digest(mut names: Vec<Vec<u8>>) -> [u8; 32] {
+    names.sort();
+    let mut key = crate::hash_key::KeyWriter::new("directory listing");
+    key.field("names", &(names.len() as u64).to_le_bytes());
+    for name in &names {
+        key.field("name", name);
+    }
+    key.finish().0
+}
+
+/// The directories of `files` (as the dep-info names them), each once; `.` for a bare name.
+pub fn parent_dirs(files: &[String]) -> Vec<String> {
+    let mut dirs: Vec<String> = Vec::new();
+    for file in files {
+        let dir = match file.rfind('/') {
+            Some(0) => "/".to_owned(),
+            Some(at) => file[..at].to_owned(),
+            None => ".".to_owned(),
+        };
+        if !dirs.contains(&dir) {
+            dirs.push(dir);
+        }
+    }
+    dirs
+}
+
+impl Record for RustRecorded {
+    const VERSION: u32 = RUST_MANIFEST_VERSION;
+    fn result(&self) -> [u8; 32] {
+        self.result
+    }
+}
+
+/// A rust compile's manifest.
+pub type RustManifest = Records<RustRecorded>;
+
+/// The value of `name` in `env` (the last one wins, as in a process environment).
+pub fn env_value<'a>(env: &'a [(OsString, OsString)], name: &str) -> Option<&'a OsStr> {
+    env.iter()
+        .rev()
+        .find(|(key, _)| key.as_bytes() == name.as_bytes())
+        .map(|(_, value)| value.as_os_str())
+}
+
+/// The variables `names` with their values in `env`, as a record keeps them.
+pub fn env_deps(names: &[String], env: &[(OsString, OsString)]) -> Vec<EnvDep> {
+    let mut names: Vec<&String> = names.iter().collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .map(|name| EnvDep {
+            name: name.clone(),
+            value: env_value(env, name).map(|value| ByteBuf::from(value.as_bytes().to_vec())),
+        })
+        .collect()
+}
+
+/// Whether every variable of a record has the same value (or is still unset) in `env`.
+pub fn env_holds(recorded: &RustRecorded, env: &[(OsString, OsString)]) -> bool {
+    recorded.env.iter().all(|dep| {
+        env_value(env, &dep.name).map(OsStr::as_bytes) == dep.value.as_deref().map(|v| &v[..])
+    })
+}
+
+/// The other file a `mod` item could have found for each module file read: `d/m/mod.rs` for
+/// `d/m.rs`, `d/m.rs` for `d/m/mod.rs`. rustc refuses a module found at both, so one of these
+/// appearing must not be a hit.
+pub fn module_alternatives(files: &[String]) -> Vec<String> {
+    let mut alternatives = Vec::new();
+    for file in files {
+        let Some(stem) = file.strip_suffix(".rs") else {
+            continue;
+        };
+        let alternative = match stem.strip_suffix("/mod") {
+            Some(dir) if !dir.is_empty() => format!("{dir}.rs"),
+            _ => format!("{stem}/mod.rs"),
+        };
+        if !files.contains(&alternative) && !alternatives.contains(&alternative) {
+            alternatives.push(alternative);
+        }
+    }
+    alternatives
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
+        pairs
+            .iter()
+            .map(|(name, value)| (name.into(), value.into()))
+            .collect()
+    }
+
+    #[test]
+    fn env_deps_hold_only_with_the_same_values_and_unset_differs_from_empty() {
+        let names = vec!["B".to_owned(), "A".to_owned(), "B".to_owned()];
+        let recorded = RustRecorded {
+            files: Vec::new(),
+            crates: Vec::new(),
+            env: env_deps(&names, &env(&[("A", "1"), ("A", "2")])),
+            absent: Vec::new(),
+            dirs: Vec::new(),
+            result: [1; 32],
+        };
+        assert_eq!(recorded.env.len(), 2);
+        assert!(env_holds(&recorded, &env(&[("A", "2"), ("C", "x")])));
+        assert!(!env_holds(&recorded, &env(&[("A", "1")])));
+        assert!(!env_holds(&recorded, &env(&[("A", "2"), ("B", "")])));
+    }
+
+    #[test]
+    fn a_listing_is_its_names_in_any_order_and_dirs_are_listed_once() {
+        let names = |list: &[&str]| list.iter().map(|n| n.as_bytes().to_vec()).collect();
+        assert_eq!(
+            listing_digest(names(&["a", "b"])),
+            listing_digest(names(&["b", "a"]))
+        );
+        assert_ne!(
+            listing_digest(names(&["a", "b"])),
+            listing_digest(names(&["a", "b", "c"]))
+        );
+        assert_ne!(
+            listing_digest(names(&["ab"])),
+            listing_digest(names(&["a", "b"]))
+        );
+        let files = [
+            "src/lib.rs",
+            "src/a.rs",
+            "/r/x/src/b.rs",
+            "build.rs",
+            "/top.rs",
+        ];
+        let files: Vec<String> = files.iter().map(|f| f.to_string()).collect();
+        assert_eq!(parent_dirs(&files), ["src", "/r/x/src", ".", "/"]);
+    }
+
+    #[test]
+    fn module_files_have_their_other_spelling_probed() {
+        let files = [
+            "src/lib.rs".to_owned(),
+            "src/a.rs".to_owned(),
+            "src/b/mod.rs".to_owned(),
+            "/reg/x-1.0/src/c.rs".to_owned(),
+            "src/text.txt".to_owned(),
+        ];
+        assert_eq!(
+            module_alternatives(&files),
+            [
+                "src/lib/mod.rs",
+                "src/a/mod.rs",
+                "src/b.rs",
+                "/reg/x-1.0/src/c/mod.rs"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_rust_manifest_round_trips_and_is_not_read_as_a_c_one() {
+        let recorded = RustRecorded {
+            files: Vec::new(),
+            crates: Vec::new(),
+            env: Vec::new(),
+            absent: vec![ByteBuf::from(b"src/a/mod.rs".to_vec())],
+            dirs: vec![Listing {
+                dir: ByteBuf::from(b"src".to_vec()),
+                names: listing_digest(vec![b"b".to_vec(), b"a".to_vec()]),
+            }],
+            result: [3; 32],
+        };
+        let manifest = RustManifest::default().with(recorded);
+        let entry = manifest.to_entry().unwrap();
+        assert_eq!(RustManifest::from_entry(&entry).unwrap(), manifest);
+        assert!(super::super::Manifest::from_entry(&entry).is_err());
+    }
+}
