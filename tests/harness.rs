@@ -194,6 +194,9 @@ impl Server {
             .env_remove("RUSTC_WRAPPER")
             .env_remove("SCCACHE_RECACHE")
             .env_remove("SCCACHE_NO_DAEMON")
+            // TLS trusts the system's roots unless these name others; the tests name their own.
+            .env_remove("SSL_CERT_FILE")
+            .env_remove("SSL_CERT_DIR")
             .env("SCCACHE_LOG", "debug")
             .env("SCCACHE_ERROR_LOG", self.log_path())
             // Direct mode's manifest writes count as cache writes, which most tests count
@@ -545,4 +548,58 @@ pub fn assert_new_source_is_stored_then_hit(server: &Server, dir: &Path) -> serd
         "{stats:#}"
     );
     stats
+}
+
+/// A test authority (`ca.pem`) and a server's certificate for 127.0.0.1 that it signs
+/// (`cert.pem`, `key.pem`), made by `openssl` in `dir`.
+pub fn make_test_certificate(dir: &Path) {
+    let openssl = |args: &[&str], what: &str| {
+        let output = run(Command::new("openssl").args(args).current_dir(dir));
+        assert_success(&output, what);
+    };
+    openssl(
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=sccache test authority",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ],
+        "openssl: authority",
+    );
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\n",
+    )
+    .unwrap_or_else(|error| panic!("{error}"));
+    openssl(
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "leaf.csr",
+        ],
+        "openssl: request",
+    );
+    openssl(
+        &[
+            "x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-days", "1",
+            "-extfile", "leaf.ext", "-out", "cert.pem",
+        ],
+        "openssl: signing",
+    );
 }

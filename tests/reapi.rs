@@ -12,7 +12,7 @@
 
 use crate::harness::{
     assert_new_source_is_stored_then_hit, assert_success, compile_until_a_write_lands, count,
-    fixture, free_port, read, run, Server,
+    fixture, free_port, make_test_certificate, read, run, Server,
 };
 use crate::rust_cache::assert_cargo_build_shared;
 use serde_json::Value;
@@ -138,7 +138,7 @@ impl BuildGrid {
         std::fs::write(&secret, "test-secret-for-hs256\n")
             .unwrap_or_else(|error| panic!("{error}"));
         let tls = if auth == Auth::Tls {
-            self.make_certificate();
+            make_test_certificate(self.dir.path());
             format!(
                 "    insecure-mode: false\n    credentials:\n      tls-server-key: {}\n      \
                  tls-server-cert: {}\n",
@@ -177,62 +177,6 @@ impl BuildGrid {
         );
         std::fs::write(self.dir.path().join("bgd.yml"), config)
             .unwrap_or_else(|error| panic!("{error}"));
-    }
-
-    /// A test authority (`ca.pem`) and the server's certificate for 127.0.0.1 that it signs
-    /// (`cert.pem`, `key.pem`), in the test's directory.
-    fn make_certificate(&self) {
-        let openssl = |args: &[&str], what: &str| {
-            let output = run(Command::new("openssl")
-                .args(args)
-                .current_dir(self.dir.path()));
-            assert_success(&output, what);
-        };
-        openssl(
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "1",
-                "-subj",
-                "/CN=sccache test authority",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-            ],
-            "openssl: authority",
-        );
-        std::fs::write(
-            self.dir.path().join("leaf.ext"),
-            "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\n",
-        )
-        .unwrap_or_else(|error| panic!("{error}"));
-        openssl(
-            &[
-                "req",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-subj",
-                "/CN=127.0.0.1",
-                "-keyout",
-                "key.pem",
-                "-out",
-                "leaf.csr",
-            ],
-            "openssl: request",
-        );
-        openssl(
-            &[
-                "x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-days",
-                "1", "-extfile", "leaf.ext", "-out", "cert.pem",
-            ],
-            "openssl: signing",
-        );
     }
 
     /// Starts (or restarts) the process and waits until it accepts connections.

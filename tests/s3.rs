@@ -9,7 +9,7 @@
 
 use crate::harness::{
     assert_new_source_is_stored_then_hit, assert_success, compile_until_a_write_lands, count,
-    fixture, read, Server,
+    fixture, make_test_certificate, read, Server,
 };
 use crate::rust_cache::{assert_cargo_build_shared, CRATES};
 use std::io::{Read, Write};
@@ -17,6 +17,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use tempfile::TempDir;
 
 /// The C fixture's compiles: source and object.
 const SOURCES: [(&str, &str); 3] = [
@@ -34,11 +35,27 @@ const FAKE_SIGNATURE: &str = "AWS4-HMAC-SHA256 \
 pub(crate) struct Moto {
     port: u16,
     child: Child,
+    /// With HTTPS: the directory of its certificate and the test authority that signs it.
+    tls: Option<TempDir>,
 }
 
 impl Moto {
     /// Starts moto on a free port and waits (at most 30 seconds) until it answers HTTP.
     pub(crate) fn start() -> Moto {
+        Moto::start_with(None)
+    }
+
+    /// Starts moto serving HTTPS with a certificate for 127.0.0.1 signed by a test authority.
+    fn start_https() -> Moto {
+        let dir = tempfile::Builder::new()
+            .prefix("sccache-moto-tls")
+            .tempdir()
+            .unwrap_or_else(|error| panic!("tempdir: {error}"));
+        make_test_certificate(dir.path());
+        Moto::start_with(Some(dir))
+    }
+
+    fn start_with(tls: Option<TempDir>) -> Moto {
         let importable = Command::new("python3")
             .args(["-c", "import moto.server"])
             .stdout(Stdio::null())
@@ -50,24 +67,32 @@ impl Moto {
             "moto is not installed (pip install 'moto[server]')"
         );
         let port = crate::harness::free_port();
-        let child = Moto::spawn(port);
-        let mut moto = Moto { port, child };
+        let child = Moto::spawn(port, tls.as_ref());
+        let mut moto = Moto { port, child, tls };
         if let Err(error) = moto.wait_until_answering() {
             panic!("{error}");
         }
         moto
     }
 
-    fn spawn(port: u16) -> Child {
-        Command::new("python3")
-            .args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
+    fn spawn(port: u16, tls: Option<&TempDir>) -> Child {
+        let mut command = Command::new("python3");
+        command.args([
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ]);
+        if let Some(dir) = tls {
+            command
+                .arg("-c")
+                .arg(dir.path().join("cert.pem"))
+                .arg("-k")
+                .arg(dir.path().join("key.pem"));
+        }
+        command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -99,7 +124,7 @@ impl Moto {
         let mut last_error = String::new();
         // The port was just released: give it a few tries.
         for _ in 0..5 {
-            self.child = Moto::spawn(self.port);
+            self.child = Moto::spawn(self.port, self.tls.as_ref());
             match self.wait_until_answering() {
                 Ok(()) => return,
                 Err(error) => last_error = error,
@@ -110,7 +135,17 @@ impl Moto {
     }
 
     pub(crate) fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+
+    /// The PEM file of the authority that signs an HTTPS moto's certificate.
+    fn authority(&self) -> String {
+        let dir = self
+            .tls
+            .as_ref()
+            .map_or(Path::new("/nonexistent"), |dir| dir.path());
+        dir.join("ca.pem").display().to_string()
     }
 
     /// Kills moto and waits until it is gone.
@@ -120,11 +155,7 @@ impl Moto {
     }
 
     /// Sends one HTTP/1.1 request and returns the status (0 if there was no answer) and the body.
-    pub(crate) fn request(&self, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
-        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
-            return (0, Vec::new());
-        };
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    fn request(&self, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
         let head = format!(
             "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\n\
              Content-Type: application/octet-stream\r\nAuthorization: {FAKE_SIGNATURE}\r\n\
@@ -132,11 +163,12 @@ impl Moto {
             self.port,
             body.len()
         );
-        if stream.write_all(head.as_bytes()).is_err() || stream.write_all(body).is_err() {
-            return (0, Vec::new());
-        }
-        let mut answer = Vec::new();
-        let _ = stream.read_to_end(&mut answer);
+        let mut message = head.into_bytes();
+        message.extend_from_slice(body);
+        let answer = match &self.tls {
+            None => self.exchange(&message),
+            Some(_) => self.exchange_over_tls(&message),
+        };
         let Some(split) = answer.windows(4).position(|window| window == b"\r\n\r\n") else {
             return (0, Vec::new());
         };
@@ -148,7 +180,44 @@ impl Moto {
         (status, answer[split + 4..].to_vec())
     }
 
-    pub(crate) fn create_bucket(&self, bucket: &str) {
+    /// Sends `message` in the clear and returns everything moto answers.
+    fn exchange(&self, message: &[u8]) -> Vec<u8> {
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return Vec::new();
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+        let mut answer = Vec::new();
+        if stream.write_all(message).is_ok() {
+            let _ = stream.read_to_end(&mut answer);
+        }
+        answer
+    }
+
+    /// Sends `message` over TLS (`openssl s_client`, trusting the test authority) and returns
+    /// everything moto answers.
+    fn exchange_over_tls(&self, message: &[u8]) -> Vec<u8> {
+        let Ok(mut child) = Command::new("openssl")
+            .args(["s_client", "-quiet", "-verify_return_error", "-CAfile"])
+            .arg(self.authority())
+            .arg("-connect")
+            .arg(format!("127.0.0.1:{}", self.port))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+        else {
+            return Vec::new();
+        };
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all(message);
+        }
+        child
+            .wait_with_output()
+            .map(|output| output.stdout)
+            .unwrap_or_default()
+    }
+
+    fn create_bucket(&self, bucket: &str) {
         let (status, body) = self.request("PUT", &format!("/{bucket}"), b"");
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     }
@@ -235,6 +304,47 @@ fn an_explicit_start_fails_loudly_on_a_bucket_it_cannot_read() {
         "{stderr}"
     );
     assert!(stderr.contains("NoSuchBucket"), "{stderr}");
+}
+
+/// HTTPS is rustls trusting the system's roots or the ones `SSL_CERT_FILE` names: a bucket
+/// behind a certificate the test authority signs is shared when that authority is trusted,
+/// and refused (loudly at an explicit start; every compile still compiling) when not.
+#[test]
+fn an_https_bucket_is_reached_with_its_authority_and_refused_without() {
+    let moto = Moto::start_https();
+    moto.create_bucket("secure");
+    let mut trusting = s3_env(&moto, "secure", &[]);
+    trusting.push(("SSL_CERT_FILE".to_owned(), moto.authority()));
+    let first = start_server(&trusting);
+    let first_dir = fixture("c");
+    compile_all(&first, first_dir.path());
+    let stats = first.wait_for_stats(|stats| {
+        count(stats, "cache_writes") + count(stats, "cache_write_errors") >= 3
+    });
+    assert_eq!(
+        count(&stats, "cache_writes"),
+        3,
+        "{stats:#}\n{}",
+        first.log()
+    );
+    assert_eq!(moto.list("secure").len(), 3);
+    let second = start_server(&trusting);
+    let second_dir = fixture("c");
+    compile_all(&second, second_dir.path());
+    assert_eq!(count(&second.stats(), "cache_hits.counts.C/C++"), 3);
+
+    // The system's roots do not sign this certificate.
+    let doubting = unstarted_server(&s3_env(&moto, "secure", &[]));
+    let output = doubting.sccache(["--start-server"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("certificate"), "{stderr}");
+    let doubting_dir = fixture("c");
+    compile_all(&doubting, doubting_dir.path());
+    assert_eq!(
+        read(&doubting_dir.path().join("hello.o")),
+        read(&first_dir.path().join("hello.o"))
+    );
 }
 
 /// Compiles every fixture source in `dir`, asserting success; returns the longest compile.
