@@ -155,7 +155,7 @@ impl Moto {
     }
 
     /// Sends one HTTP/1.1 request and returns the status (0 if there was no answer) and the body.
-    fn request(&self, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    pub(crate) fn request(&self, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
         let head = format!(
             "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\n\
              Content-Type: application/octet-stream\r\nAuthorization: {FAKE_SIGNATURE}\r\n\
@@ -217,7 +217,7 @@ impl Moto {
             .unwrap_or_default()
     }
 
-    fn create_bucket(&self, bucket: &str) {
+    pub(crate) fn create_bucket(&self, bucket: &str) {
         let (status, body) = self.request("PUT", &format!("/{bucket}"), b"");
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     }
