@@ -9,6 +9,8 @@
 
 pub mod chain;
 pub mod disk;
+#[cfg(any(feature = "redis", feature = "reapi"))]
+pub mod outage;
 #[cfg(feature = "reapi")]
 pub mod reapi;
 #[cfg(feature = "redis")]

@@ -26,6 +26,7 @@ mod remote;
 
 pub use link::ReapiSetupError;
 
+use super::outage::Outage;
 use super::{
     decode_remote, encode_remote, Describe, Description, Lookup, LookupResult, PendingWrites, Store,
 };
@@ -54,8 +55,6 @@ pub struct ReapiStorage {
     instance: String,
     /// The channel in use, made on the first message and again after a failure.
     remote: Option<Remote>,
-    /// What `--show-stats` and the log call this server: endpoint and instance.
-    location: String,
     /// `SCCACHE_REAPI_RW_MODE=READ_ONLY`: lookups only.
     read_only: bool,
     timeout: Duration,
@@ -65,8 +64,8 @@ pub struct ReapiStorage {
     resting: Option<(Instant, String)>,
     /// Counts the channels given up; a failure on an older one must not drop a newer one.
     generation: u64,
-    /// Whether the last round trip failed, so that an outage is logged once as a warning.
-    failing: bool,
+    /// Its location, and whether the last round trip failed (an outage is logged once).
+    outage: Outage,
     capabilities: Arc<OnceCell<remote::Capabilities>>,
     /// The zstd level entries are compressed at before they are stored.
     zstd_level: i32,
@@ -83,7 +82,7 @@ impl ReapiStorage {
     ) -> Result<Self, ReapiSetupError> {
         Ok(ReapiStorage {
             link: Link::new(&config, timeout)?,
-            location: link::location(&config),
+            outage: Outage::new(link::location(&config)),
             instance: config.instance,
             remote: None,
             read_only: config.mode == CacheMode::ReadOnly,
@@ -92,7 +91,6 @@ impl ReapiStorage {
             pending_writes: PendingWrites::new(max_pending_writes),
             resting: None,
             generation: 0,
-            failing: false,
             capabilities: Arc::new(OnceCell::new()),
             zstd_level: sccache_core::entry_codec::DEFAULT_ZSTD_LEVEL,
         })
@@ -162,25 +160,14 @@ impl ReapiStorage {
     }
 
     fn succeed(&mut self) {
-        if self.failing {
-            log::info!("{} answers again", self.location);
-            self.failing = false;
-        }
+        self.outage.succeeded();
     }
 
     /// Logs a failure (the first of an outage as a warning) and, if it may have broken the
     /// channel of `generation`, drops that channel and rests.
     fn fail(&mut self, generation: u64, failure: &Failure) {
-        if self.failing {
-            log::debug!("{}: {failure}", self.location);
-        } else {
-            log::warn!(
-                "{}: {failure} (until the server answers again, further failures are logged \
-                 at debug level; reads count as errors and writes as failed)",
-                self.location
-            );
-            self.failing = true;
-        }
+        self.outage
+            .failed(failure, "reads count as errors and writes as failed");
         if failure.breaks_connection() && generation == self.generation {
             self.generation += 1;
             self.remote = None;
@@ -211,7 +198,7 @@ impl Handler<Lookup> for ReapiStorage {
             remote.fetch(&key).await
         });
         Box::pin(fetch.then(move |fetched, actor, _| {
-            let location = actor.location.clone();
+            let location = actor.outage.location().to_string();
             async move {
                 match fetched {
                     Ok(Fetched::Missing) => LookupResult::Miss,
@@ -264,7 +251,7 @@ impl Handler<Store> for ReapiStorage {
                 Ok((Stored::Refused, _)) => {
                     log::info!(
                         "{}: the server takes no action cache updates; the cache is read-only",
-                        actor.location
+                        actor.outage.location()
                     );
                     actor.record(Event::WriteSkipped);
                 }
@@ -280,7 +267,7 @@ impl Handler<Describe> for ReapiStorage {
 
     fn handle(&mut self, _: Describe, _: &mut Context<Self>) -> Self::Result {
         MessageResult(Description {
-            location: self.location.clone(),
+            location: self.outage.location().to_string(),
             size: None,
             max_size: None,
             note: Some("a REAPI server does not report its size".to_owned()),

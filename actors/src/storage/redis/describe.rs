@@ -17,7 +17,7 @@ impl Handler<Describe> for RedisStorage {
     type Result = ResponseActFuture<Self, Description>;
 
     fn handle(&mut self, _: Describe, ctx: &mut Context<Self>) -> Self::Result {
-        let location = self.location.clone();
+        let location = self.outage.location().to_string();
         let read_only = self.read_only;
         let measure = self.with_connection(ctx, |mut connection| async move {
             let info = redis::cmd("INFO").arg("memory").clone();

@@ -20,6 +20,7 @@ mod link;
 
 pub use link::RedisSetupError;
 
+use super::outage::Outage;
 use super::{decode_remote, encode_remote, Lookup, LookupResult, PendingWrites, Store};
 use crate::stats::Record;
 use actix::prelude::*;
@@ -40,8 +41,6 @@ const RETRY_PAUSE: Duration = Duration::from_secs(1);
 /// The Redis cache backend.
 pub struct RedisStorage {
     endpoint: Endpoint,
-    /// What `--show-stats` and the log call this Redis, password masked.
-    location: String,
     key_prefix: String,
     expiration: Option<Duration>,
     /// `SCCACHE_REDIS_RW_MODE=READ_ONLY`: lookups only; nothing is written or removed.
@@ -53,8 +52,8 @@ pub struct RedisStorage {
     link: Link,
     /// Counts the links given up so far; a failure on an older link must not break a newer one.
     generation: u64,
-    /// Whether the last round trip failed, so that an outage is logged once as a warning.
-    failing: bool,
+    /// Its location, and whether the last round trip failed (an outage is logged once).
+    outage: Outage,
     /// The zstd level entries are stored at (`SCCACHE_CACHE_ZSTD_LEVEL`).
     zstd_level: i32,
 }
@@ -140,7 +139,7 @@ impl RedisStorage {
         let (endpoint, location) = Endpoint::new(&config, timeout)?;
         Ok(RedisStorage {
             endpoint,
-            location,
+            outage: Outage::new(location),
             key_prefix: config.key_prefix,
             expiration: config.expiration,
             read_only: config.mode == CacheMode::ReadOnly,
@@ -149,7 +148,6 @@ impl RedisStorage {
             stats,
             link: Link::Idle,
             generation: 0,
-            failing: false,
             zstd_level: sccache_core::entry_codec::DEFAULT_ZSTD_LEVEL,
         })
     }
@@ -209,7 +207,7 @@ impl RedisStorage {
                     }
                     match result {
                         Ok(connection) => {
-                            log::debug!("connected to {}", actor.location);
+                            log::debug!("connected to {}", actor.outage.location());
                             actor.link = Link::Ready(connection);
                         }
                         Err(reason) => actor.fail(generation, &Failure::Connect(reason)),
@@ -249,25 +247,14 @@ impl RedisStorage {
     }
 
     fn succeed(&mut self) {
-        if self.failing {
-            log::info!("{} answers again", self.location);
-            self.failing = false;
-        }
+        self.outage.succeeded();
     }
 
     /// Logs a failure (the first of an outage as a warning) and, if it broke the connection of
     /// `generation`, drops that connection and rests.
     fn fail(&mut self, generation: u64, failure: &Failure) {
-        if self.failing {
-            log::debug!("{}: {failure}", self.location);
-        } else {
-            log::warn!(
-                "{}: {failure} (until Redis answers again, further failures are logged at \
-                 debug level; reads count as misses and writes as failed)",
-                self.location
-            );
-            self.failing = true;
-        }
+        self.outage
+            .failed(failure, "reads count as misses and writes as failed");
         if failure.breaks_connection() && generation == self.generation {
             self.generation += 1;
             self.link = Link::Resting {
@@ -383,7 +370,10 @@ impl Handler<Store> for RedisStorage {
             match result {
                 Ok(duration) => actor.record(Event::WriteFinished { duration }),
                 Err(Failure::Local(reason)) => {
-                    log::warn!("{}: cannot store an entry: {reason}", actor.location);
+                    log::warn!(
+                        "{}: cannot store an entry: {reason}",
+                        actor.outage.location()
+                    );
                     actor.record(Event::WriteFailed)
                 }
                 // `with_connection` has logged it.
