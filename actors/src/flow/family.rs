@@ -104,14 +104,7 @@ pub enum LateKey {
         key: CacheKey,
         follow_up: Option<FollowUp>,
     },
-    /// The key is found after the reply, by work that is given the collected entry and
-    /// stores it itself, or stores nothing (the rust family's linking compiles: a dep-info run
-    /// lists the crates they loaded, off the client's path).
-    AfterReply(StoreAfterReply),
 }
-
-/// Work after the reply that keys and stores a collected entry (`LateKey::AfterReply`).
-pub type StoreAfterReply = Box<dyn FnOnce(CacheEntry) -> FollowUp>;
 
 /// Work a family leaves for after the reply; it runs on the event loop, on its own.
 pub type FollowUp = std::pin::Pin<Box<dyn Future<Output = ()>>>;

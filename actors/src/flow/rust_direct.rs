@@ -8,7 +8,7 @@
 //! otherwise Keyed::AfterCompile: the shared steps run rustc, then
 //!     read its dep-info ─DigestDepInfo─▶ Hasher ─▶ rust_key ─▶ Store(result)
 //!     and after the reply Store(manifest key, manifest with the new record first)
-//! a compile that links (the link's inputs are in the manifest key): after the reply,
+//! a compile that links (the link's inputs are in the manifest key): beside the compile,
 //!     ListCrates (a -Zbinary-dep-depinfo dep-info run) ─DigestCrates─▶ Hasher ─▶ rust_key
 //!     ─▶ Store(result), then Store(manifest, the record with the crates loaded)
 //! ```
@@ -54,7 +54,7 @@ pub struct Compile<'a> {
     /// The externs', static libraries' digests, what `native` means and, for a compile that
     /// links, the link's inputs but the crates only a dep-info lists; no sources yet.
     pub inputs: &'a RustInputs,
-    /// For a compile that links: how to list the crates it loads, after the reply.
+    /// For a compile that links: how to list the crates it loads, beside the compile.
     pub crates: Option<ListCrates>,
 }
 
@@ -135,7 +135,8 @@ pub async fn look_up(
         started,
         manifest,
         manifest_key,
-        crates,
+        // Started now, so that it runs beside the compile and the key is known at the reply.
+        crates: crates.map(|list| actix_rt::spawn(list())),
     };
     Looked::Miss(Some(Box::new(move || Box::pin(later.key()))))
 }
@@ -199,8 +200,12 @@ struct Later {
     started: Started,
     manifest: RustManifest,
     manifest_key: CacheKey,
-    crates: Option<ListCrates>,
+    /// A linking compile's crate listing, started beside the compile.
+    crates: Option<Listing>,
 }
+
+/// The crate listing of a linking compile, under way.
+type Listing = tokio::task::JoinHandle<Result<(DepInfo, Option<LinkInputs>), &'static str>>;
 
 impl Later {
     /// The result's key from the dep-info the compile wrote (the recipe of the dep-info
@@ -256,27 +261,23 @@ impl Later {
             };
             return Ok(LateKey::Now { key, follow_up });
         };
-        // A compile that links: its key needs the crates it loaded, which a dep-info run
-        // lists; that run and the store follow the reply.
-        Ok(LateKey::AfterReply(Box::new(move |entry| {
-            Box::pin(async move {
-                let services = later.services.clone();
-                match later.key_with_crates(list, &mut recorded).await {
-                    Ok(key) => {
-                        services.storage.store.do_send(Store { key, entry });
-                        if let Ok(mut recorded) = recorded {
-                            recorded.result = key.0;
-                            record(services, later.manifest, later.manifest_key, recorded).await;
-                        }
-                    }
-                    Err(Unkeyed::InputChanged) => services.record(Event::InputChanged),
-                    Err(Unkeyed::Refused(reason)) => {
-                        log::debug!("linked, but no key: {reason}");
-                        services.record(Event::NotDirect(reason.to_owned()));
-                    }
-                }
-            })
-        })))
+        // A compile that links: its key needs the crates it loaded, which the dep-info run
+        // started beside the compile lists. The key is found before the reply, so a build
+        // that removes the target directory right after (`cargo clean`) loses no result.
+        let key = later.key_with_crates(list, &mut recorded).await?;
+        let follow_up = match recorded {
+            Ok(mut recorded) => {
+                recorded.result = key.0;
+                Some(record(
+                    later.services,
+                    later.manifest,
+                    later.manifest_key,
+                    recorded,
+                ))
+            }
+            Err(_) => None,
+        };
+        Ok(LateKey::Now { key, follow_up })
     }
 
     /// The result's key, by `rust_key`'s recipe, from the inputs gathered so far.
@@ -297,10 +298,13 @@ impl Later {
     /// looked up). The crates go into the record.
     async fn key_with_crates(
         &mut self,
-        list: ListCrates,
+        list: Listing,
         recorded: &mut Result<RustRecorded, &'static str>,
     ) -> Result<CacheKey, Unkeyed> {
-        let (listed, link_now) = list().await.map_err(Unkeyed::Refused)?;
+        let (listed, link_now) = list
+            .await
+            .map_err(|_| Unkeyed::Refused("crate listing lost"))?
+            .map_err(Unkeyed::Refused)?;
         let read: HashSet<&str> = self
             .inputs
             .sources

@@ -370,7 +370,6 @@ async fn compile_and_collect(
         LateKey::Now { key, follow_up } => {
             (finished(output), Some(Store { key, entry }), follow_up)
         }
-        LateKey::AfterReply(store) => (finished(output), None, Some(store(entry))),
     }
 }
 
