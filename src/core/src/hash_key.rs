@@ -276,7 +276,7 @@ pub fn manifest_key(
     };
     let without_text = c_key(compiler, exe, compilation, cwd, env, &no_text);
     let mut key = KeyWriter::new("c direct manifest");
-    key.field("format", &crate::direct::MANIFEST_VERSION.to_le_bytes());
+    key.field("format", &crate::manifest_version::C.to_le_bytes());
     key.field("compile", &without_text.0);
     key.field("exe", exe.as_bytes());
     key.field("cwd", cwd.as_bytes());
@@ -609,10 +609,7 @@ pub fn rust_manifest_key(
     };
     let compile = rust_key(compiler, compilation, cwd, env, &without_dep_info);
     let mut key = KeyWriter::new("rust direct manifest");
-    key.field(
-        "format",
-        &crate::direct::rust::RUST_MANIFEST_VERSION.to_le_bytes(),
-    );
+    key.field("format", &crate::manifest_version::RUST.to_le_bytes());
     key.field("compile", &compile.0);
     key.finish()
 }

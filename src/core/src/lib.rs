@@ -17,6 +17,7 @@ pub mod framing;
 pub mod handshake;
 pub mod hash_key;
 pub mod line_markers;
+pub mod manifest_version;
 pub mod protocol;
 pub mod size;
 pub mod source_digest;

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 pub use serde_bytes::ByteBuf;
 
 /// Changed whenever the manifest's meaning changes; a manifest of another version is a miss.
-pub const MANIFEST_VERSION: u32 = 2;
+pub use crate::manifest_version::C as MANIFEST_VERSION;
 
 /// How many results a manifest keeps (headers that flip between versions on branch
 /// switches), newest first.

@@ -12,7 +12,7 @@ use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 
 /// Changed whenever a rust record's meaning changes; a manifest of another version is a miss.
-pub const RUST_MANIFEST_VERSION: u32 = 2;
+pub use crate::manifest_version::RUST as RUST_MANIFEST_VERSION;
 
 /// A variable the compile read through `env!`/`option_env!`, with the value it had in the
 /// environment of the compile that made the record (`None`: unset).

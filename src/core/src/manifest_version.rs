@@ -1,0 +1,9 @@
+//! The format versions of direct mode's manifests. Both the manifests (`direct`) and their keys
+//! (`hash_key`) take them, so a manifest of another format is never found, let alone read, as
+//! this one. A leaf module, so that neither of those two depends on the other for it.
+
+/// The C/C++ manifest's format (`direct::Manifest`).
+pub const C: u32 = 2;
+
+/// The rust manifest's format (`direct::rust`).
+pub const RUST: u32 = 2;
