@@ -110,14 +110,10 @@ fn assembler_debug_info_keys_the_working_directory() {
         let dir = root.path().join(name);
         std::fs::create_dir(&dir).unwrap();
         std::fs::write(dir.join("f.s"), text).unwrap();
-        // Older than the compile by more than the file system's clock step, so the result is
-        // stored (a source written at the compile's start would count as changed during it).
-        let ago = std::time::SystemTime::now() - std::time::Duration::from_secs(5);
-        std::fs::File::options()
-            .write(true)
-            .open(dir.join("f.s"))
-            .and_then(|file| file.set_modified(ago))
-            .unwrap();
+        // Written a clock step (or more) before the compile starts, so its result is stored: a
+        // source whose change time is not before the compile's start counts as changed during
+        // it (the file system's clock moves in steps of a few milliseconds).
+        std::thread::sleep(std::time::Duration::from_millis(100));
         compile_both(&server, &dir, &["-Wa,-g", "-c", "f.s", "-o", "f.o"]);
         assert_same_file(&dir.join("f.o"), &dir.join("plain.o"));
         server.wait_for_stats(|stats| {
