@@ -99,13 +99,8 @@ pub async fn look_up(
                 paths: files,
                 markers_in: None,
             };
-            return Looked::Hit(Keyed::Key {
-                key,
-                early: Some(lookup),
-                scratch: None,
-                read: Some(Box::new(ReadSince::new(started, files, &cwd))),
-                follow_up: None,
-            });
+            let read = ReadSince::new(started, files, &cwd);
+            return Looked::Hit(Keyed::direct_hit(key, lookup, read));
         }
         // The result is gone (evicted) or unreadable: the preprocessor path stores it again.
         let _ = services.account(lookup.fetched, label);

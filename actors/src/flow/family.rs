@@ -83,6 +83,20 @@ pub enum Keyed {
     Refused(&'static str),
 }
 
+impl Keyed {
+    /// A direct-mode hit (C or rust): the record's result key with its lookup made, and the
+    /// files the record checked, so a failed restore compiles with them as its `ReadSince`.
+    pub fn direct_hit(key: CacheKey, lookup: EarlyLookup, read: ReadSince) -> Keyed {
+        Keyed::Key {
+            key,
+            early: Some(lookup),
+            scratch: None,
+            read: Some(Box::new(read)),
+            follow_up: None,
+        }
+    }
+}
+
 /// Finds a key after a successful compile (`Keyed::AfterCompile`); an error is why the result
 /// cannot be stored.
 pub type KeyAfterCompile =
