@@ -5,7 +5,7 @@ thiserror-impl (two proc-macros), serde_json, regex, memchr, itertools, anyhow..
 scripts in proc-macro2, serde, serde_core, serde_json, anyhow, thiserror; a lib and a bin of
 its own), for each tool in one run, interleaved.
 
-Usage: bench/cargo.py [--ours PATH] [--rounds N] [--keep]
+Usage: bench/cargo.py [--ours PATH] [--rounds N] [--keep] [--tools kache,...] [--show-processes]
 
 Tools (each one missing is skipped with a message; each with private cache and runtime dirs):
   plain    cargo without a wrapper;
@@ -45,15 +45,23 @@ from peers import clean_env, find_tool, version_of  # noqa: E402
 
 LOGGER_SOURCE = r"""
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 int main(int argc, char **argv) {
     int fd = open(LOG, O_WRONLY | O_APPEND | O_CREAT, 0644);
     if (fd >= 0) {
-        const char *kind = "other\n";
+        /* One line a start: its kind, then its arguments (each cut to 60 bytes). */
+        char line[4096];
+        size_t used = 0;
+        const char *kind = "other";
         for (int i = 1; i < argc; i++)
-            if (strcmp(argv[i], "--crate-name") == 0) kind = "compile\n";
-        write(fd, kind, strlen(kind));
+            if (strcmp(argv[i], "--crate-name") == 0) kind = "compile";
+        used += snprintf(line, sizeof line, "%s", kind);
+        for (int i = 1; i < argc && used < sizeof line - 80; i++)
+            used += snprintf(line + used, sizeof line - used, " %.60s", argv[i]);
+        line[used++] = '\n';
+        write(fd, line, used);
         close(fd);
     }
     argv[0] = REAL;
@@ -65,6 +73,7 @@ int main(int argc, char **argv) {
 
 class Tool:
     wrapper = None
+    last_processes = ()
 
     def __init__(self, label, work, base_env):
         self.label = label
@@ -191,8 +200,9 @@ def timed_build(tool, project, log):
     elapsed = time.perf_counter() - start
     if result.returncode != 0:
         raise RuntimeError(f"{tool.label}: cargo build failed: {result.stderr.decode()[-2000:]}")
-    lines = open(log).read().split() if os.path.exists(log) else []
-    return elapsed, len(lines), lines.count("compile")
+    lines = open(log).read().splitlines() if os.path.exists(log) else []
+    tool.last_processes = lines
+    return elapsed, len(lines), sum(1 for line in lines if line.startswith("compile"))
 
 
 def main():
@@ -200,6 +210,9 @@ def main():
     parser.add_argument("--ours", default=os.path.join(REPO_DIR, "target", "release", "sccache"))
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--tools", help="comma-separated labels to run (plain and ours always run)")
+    parser.add_argument("--show-processes", action="store_true",
+                        help="list the rustc starts of each tool's last warm build")
     args = parser.parse_args()
     if not os.path.exists(args.ours):
         subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=REPO_DIR, check=True)
@@ -237,6 +250,8 @@ def main():
             ("zccache", find_tool("zccache"), Zccache),
         ]
         for label, binary, kind in candidates:
+            if args.tools and label not in args.tools.split(","):
+                continue
             if binary and os.access(binary, os.X_OK):
                 tools.append(kind(label, work, base_env, binary))
             else:
@@ -278,6 +293,11 @@ def main():
             started, compiles = processes[tool.label]
             print(f"| {tool.label} | {statistics.median(cold[tool.label]):.2f} s | "
                   f"{statistics.median(warm[tool.label]):.2f} s | {started} ({compiles}) |")
+        if args.show_processes:
+            for tool in tools:
+                print(f"\n{tool.label}: the rustc starts of its last warm build")
+                for line in tool.last_processes:
+                    print(f"    {line[:200]}")
         ours_cold = statistics.median(cold["ours"])
         ours_warm = statistics.median(warm["ours"])
         print(f"\ncold: ours / plain = {ours_cold / statistics.median(cold['plain']):.2f}")

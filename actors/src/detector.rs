@@ -96,7 +96,37 @@ struct ProbeKey {
 struct RustupScope {
     cwd: OsString,
     toolchain_variable: Option<OsString>,
+    rustup_home: Option<OsString>,
     selectors: Vec<PathStamp>,
+}
+
+impl RustupScope {
+    /// A toolchain named by `RUSTUP_TOOLCHAIN` (which rustup sets for everything cargo runs
+    /// under it) beats every toolchain file and directory override: then the directory does
+    /// not count, and a build's crates, each compiled in its own directory, share one probe.
+    /// Not when the variable is a relative path, which is found from the directory.
+    fn of(request: &Detect) -> RustupScope {
+        let toolchain_variable =
+            env_value(&request.env, "RUSTUP_TOOLCHAIN").filter(|value| !value.is_empty());
+        let named = toolchain_variable.is_some_and(|value| {
+            let value = Path::new(value);
+            value.is_absolute() || value.components().count() == 1
+        });
+        RustupScope {
+            cwd: if named {
+                OsString::new()
+            } else {
+                request.cwd.clone()
+            },
+            toolchain_variable: toolchain_variable.map(OsStr::to_owned),
+            rustup_home: env_value(&request.env, "RUSTUP_HOME").map(OsStr::to_owned),
+            selectors: if named {
+                Vec::new()
+            } else {
+                toolchain_selectors(Path::new(&request.cwd), &request.env)
+            },
+        }
+    }
 }
 
 impl Detector {
@@ -131,12 +161,7 @@ impl Handler<Detect> for Detector {
         let key = ProbeKey {
             exe: request.exe.clone(),
             stamp: FileStamp::of(&metadata),
-            rustup_scope: looks_like_rustc.then(|| RustupScope {
-                cwd: request.cwd.clone(),
-                toolchain_variable: env_value(&request.env, "RUSTUP_TOOLCHAIN")
-                    .map(OsStr::to_owned),
-                selectors: toolchain_selectors(Path::new(&request.cwd), &request.env),
-            }),
+            rustup_scope: looks_like_rustc.then(|| RustupScope::of(&request)),
         };
         // A toolchain updated in place behind the same proxy is probed again, and so is a
         // probe that failed (a spawn refused under load must not make a compiler unsupported
@@ -373,6 +398,30 @@ mod tests {
         )
         .unwrap();
         assert_ne!(with_file, toolchain_selectors(&cwd, &env));
+    }
+
+    #[test]
+    fn a_named_toolchain_is_one_scope_whatever_the_directory() {
+        let root = tempfile::tempdir().unwrap();
+        let request = |cwd: &str, toolchain: Option<&str>| {
+            let mut env = vec![("HOME".into(), root.path().as_os_str().to_owned())];
+            if let Some(toolchain) = toolchain {
+                env.push(("RUSTUP_TOOLCHAIN".into(), toolchain.into()));
+            }
+            Detect {
+                exe: "rustc".into(),
+                cwd: root.path().join(cwd).into_os_string(),
+                env,
+            }
+        };
+        let scope = |cwd, toolchain| RustupScope::of(&request(cwd, toolchain));
+        // As cargo runs every crate under rustup: one probe for the build.
+        assert!(scope("a", Some("stable")) == scope("b", Some("stable")));
+        assert!(scope("a", Some("stable")) != scope("a", Some("nightly")));
+        // A directory's toolchain file or override counts when nothing names the toolchain,
+        // and a relative toolchain path is found from the directory.
+        assert!(scope("a", None) != scope("b", None));
+        assert!(scope("a", Some("tc/custom")) != scope("b", Some("tc/custom")));
     }
 
     #[test]

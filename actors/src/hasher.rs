@@ -9,7 +9,6 @@
 use crate::digest_memo::DigestMemo;
 use crate::file_stamp::FileStamp;
 use actix::prelude::*;
-use sccache_core::hash_key;
 use sccache_core::source_digest::{summarize, SourceSummary};
 use std::io::Read;
 use std::path::PathBuf;
@@ -68,7 +67,9 @@ impl Handler<DigestSource> for Hasher {
     }
 }
 
-/// Digests the contents of files, in order; a file that cannot be read is an error naming it.
+/// Digests the contents of files, in order, through the `DigestMemo` (a toolchain's 150 MB
+/// `librustc_driver` is read once per server, not once per directory a build compiles in); a
+/// file that cannot be read is an error naming it.
 #[derive(Message)]
 #[rtype(result = "Result<Vec<[u8; 32]>, std::io::Error>")]
 pub struct DigestFiles {
@@ -83,11 +84,9 @@ impl Handler<DigestFiles> for Hasher {
             .paths
             .iter()
             .map(|path| {
-                std::fs::read(path)
-                    .map(|bytes| hash_key::digest(&bytes))
-                    .map_err(|error| {
-                        std::io::Error::new(error.kind(), format!("{}: {error}", path.display()))
-                    })
+                self.memo.digest(path).map_err(|error| {
+                    std::io::Error::new(error.kind(), format!("{}: {error}", path.display()))
+                })
             })
             .collect()
     }

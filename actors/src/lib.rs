@@ -15,6 +15,7 @@ pub mod driver_probe;
 pub mod file_stamp;
 pub mod flow;
 pub mod hasher;
+pub mod library_scan;
 pub mod lifecycle;
 pub mod linker_probe;
 pub mod listener;

@@ -399,7 +399,7 @@ const COMPARE_BLOCK: usize = 64 * 1024;
 /// Whether `file` lives on a file system whose metadata calls are local and quick: the usual
 /// disk and memory file systems. Not network or FUSE file systems, and not overlayfs, where
 /// touching a file of a lower layer first copies it whole to the upper one.
-fn on_local_file_system(file: &std::fs::File) -> bool {
+pub(crate) fn on_local_file_system(file: &std::fs::File) -> bool {
     const LOCAL: [u32; 6] = [
         EXT4_SUPER_MAGIC,
         XFS_SUPER_MAGIC,

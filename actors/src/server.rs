@@ -103,6 +103,7 @@ fn start(config: ServerConfig, bound: Bound, token: String) -> Result<(), Server
         digest_dep_info: hasher.clone().recipient(),
         digest_crates: hasher.recipient(),
         manifests: crate::manifest_memo::ManifestMemo::default(),
+        library_scan: crate::library_scan::LibraryScan::default(),
         direct: config.direct,
         stats: stats.clone().recipient(),
         storage: storage.clone(),

@@ -20,21 +20,19 @@
 use crate::detector::CompilerInfo;
 use crate::flow::request_env::lookup as env_value;
 use crate::flow::services::Services;
+use crate::library_scan::{is_library, LibraryScan};
 use crate::linker_probe::{search_list, DigestKnownFiles, LinkerFound, ProbeLinker};
 use sccache_core::compiler::rust::{LinkSpec, RustCompilation};
 use sccache_core::hash_key::LinkInputs;
 use sccache_core::protocol::CompileRequest;
 use std::collections::BTreeSet;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// How many files one digest message carries: a first link digests a few hundred megabytes of
 /// system libraries, spread over the hasher's threads.
 const DIGEST_CHUNK: usize = 128;
-
-/// A linker script is text, and small.
-const LINKER_SCRIPT_MAX: u64 = 64 * 1024;
 
 /// The link's inputs of `compilation` when it links (`None` when it does not), or why they
 /// cannot be had.
@@ -120,6 +118,7 @@ async fn link_inputs(
         ],
         crate_files: crate_files.to_vec(),
         apple: target.contains("apple"),
+        scan: services.library_scan.clone(),
     };
     let files = match tokio::task::spawn_blocking(move || plan.files()).await {
         Ok(files) => files?,
@@ -211,6 +210,8 @@ struct Plan {
     /// The crate files (`.rlib`, `.rmeta`) the dep-info run says the compile loads.
     crate_files: Vec<PathBuf>,
     apple: bool,
+    /// The directories' listings and linker scripts, remembered.
+    scan: LibraryScan,
 }
 
 impl Plan {
@@ -236,20 +237,26 @@ impl Plan {
             .into_iter()
             .filter(|dir| seen.insert(std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone())))
             .collect();
-        let mut files = BTreeSet::new();
+        let mut files = Vec::new();
         for dir in &dirs {
-            files.extend(listed(dir).into_iter().filter(|path| is_library(path)));
+            files.extend(
+                self.scan
+                    .listed(dir)
+                    .into_iter()
+                    .filter(|path| is_library(path)),
+            );
         }
         for dir in &self.sysroot_dirs {
-            files.extend(listed(dir));
+            files.extend(self.scan.listed(dir));
         }
         // A crate whose metadata the dep-info run read is linked from its `.rlib`.
         for file in &self.crate_files {
             let rlib = cwd.join(file).with_extension("rlib");
             if file.extension().is_some_and(|e| e == "rmeta") && rlib.is_file() {
-                files.insert(rlib);
+                files.push(rlib);
             }
         }
+        sort_by_bytes(&mut files);
         for lib in &self.spec.libs {
             if matches!(lib.kind.as_str(), "framework" | "link-arg") {
                 continue;
@@ -266,7 +273,7 @@ impl Plan {
             let found = dirs
                 .iter()
                 .flat_map(|dir| names.iter().map(move |name| dir.join(name)))
-                .any(|path| files.contains(&path) || path.is_file());
+                .any(|path| contains_by_bytes(&files, &path) || path.is_file());
             if !found {
                 log::info!("link library {:?} not found", lib.name);
                 return Err("link: library not found");
@@ -277,9 +284,7 @@ impl Plan {
                 .chain(dirs.iter().map(|dir| dir.join(file)))
                 .find(|path| path.is_file());
             match path {
-                Some(path) => {
-                    files.insert(path);
-                }
+                Some(path) => files.push(path),
                 None => {
                     log::info!("link argument file {file:?} not found");
                     return Err("link: link-arg file not found");
@@ -294,99 +299,26 @@ impl Plan {
                 .map(|value| cwd.join(value))
                 .filter(|path| path.is_file()),
         );
-        let scripts: Vec<PathBuf> = files.iter().flat_map(|file| script_inputs(file)).collect();
+        let scripts: Vec<PathBuf> = files
+            .iter()
+            .flat_map(|file| self.scan.script_inputs(file))
+            .collect();
         files.extend(scripts);
-        Ok(files.into_iter().collect())
+        sort_by_bytes(&mut files);
+        Ok(files)
     }
 }
 
-/// The regular files in `dir` (symbolic links followed), sorted; none when it cannot be read
-/// (the link finds nothing there either).
-fn listed(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|entry| entry.path())
-        .filter(|path| path.is_file())
-        .collect();
-    files.sort();
+/// Sorts paths by their bytes (cheaper than `Path`'s component order, and as stable) without
+/// repeats.
+fn sort_by_bytes(files: &mut Vec<PathBuf>) {
+    files.sort_unstable_by(|a, b| a.as_os_str().as_bytes().cmp(b.as_os_str().as_bytes()));
+    files.dedup_by(|a, b| a.as_os_str() == b.as_os_str());
+}
+
+/// Whether `files`, sorted by `sort_by_bytes`, holds `path`.
+fn contains_by_bytes(files: &[PathBuf], path: &Path) -> bool {
     files
-}
-
-/// Whether a file in a library directory is one a link may read: an archive, a shared
-/// library (any version), an object, a crate, or an Apple text stub.
-fn is_library(path: &Path) -> bool {
-    let name = path.file_name().unwrap_or_default().as_bytes();
-    let ends = |suffix: &[u8]| name.ends_with(suffix);
-    ends(b".a")
-        || ends(b".so")
-        || ends(b".o")
-        || ends(b".rlib")
-        || ends(b".rmeta")
-        || ends(b".dylib")
-        || ends(b".tbd")
-        || ends(b".lib")
-        || name.windows(4).any(|w| w == b".so.")
-}
-
-/// The absolute files a GNU linker script names (`GROUP ( /lib/libc.so.6 ... )`): `libc.so`
-/// is one, naming libraries outside the directories searched. Nothing for a file that is not
-/// a small text file.
-fn script_inputs(path: &Path) -> Vec<PathBuf> {
-    let small = std::fs::metadata(path).is_ok_and(|m| m.len() <= LINKER_SCRIPT_MAX);
-    if !small || !is_library(path) {
-        return Vec::new();
-    }
-    let Ok(bytes) = std::fs::read(path) else {
-        return Vec::new();
-    };
-    if bytes.starts_with(b"\x7fELF") || bytes.starts_with(b"!<arch>") || bytes.contains(&0) {
-        return Vec::new();
-    }
-    bytes
-        .split(|b| b.is_ascii_whitespace() || matches!(b, b'(' | b')' | b','))
-        .filter(|word| word.starts_with(b"/") && !word.starts_with(b"/*"))
-        .map(|word| PathBuf::from(OsStr::from_bytes(word)))
-        .filter(|path| path.is_file())
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_linker_script_names_its_libraries() {
-        let dir = tempfile::tempdir().unwrap();
-        let real = dir.path().join("libc.so.6");
-        std::fs::write(&real, b"\x7fELF").unwrap();
-        let script = dir.path().join("libc.so");
-        std::fs::write(
-            &script,
-            format!(
-                "/* GNU ld script */\nGROUP ( {} AS_NEEDED ( /nonexistent/ld.so ) )\n",
-                real.display()
-            ),
-        )
-        .unwrap();
-        assert_eq!(script_inputs(&script), vec![real.clone()]);
-        assert!(script_inputs(&real).is_empty());
-    }
-
-    #[test]
-    fn library_names() {
-        for name in [
-            "libz.a",
-            "libz.so",
-            "libz.so.1.2",
-            "crt1.o",
-            "libstd-x.rlib",
-        ] {
-            assert!(is_library(Path::new(name)), "{name}");
-        }
-        for name in ["cc1", "README", "libfoo.txt"] {
-            assert!(!is_library(Path::new(name)), "{name}");
-        }
-    }
+        .binary_search_by(|file| file.as_os_str().as_bytes().cmp(path.as_os_str().as_bytes()))
+        .is_ok()
 }

@@ -8,6 +8,7 @@ use crate::detector::Detect;
 use crate::dispatcher::{ProcessOutput, Run, RunError};
 use crate::driver_probe::ProbeDriver;
 use crate::hasher::{DigestFiles, DigestReadFiles, DigestSource};
+use crate::library_scan::LibraryScan;
 use crate::linker_probe::{DigestKnownFiles, ProbeLinker};
 use crate::manifest_files::{CheckManifest, DigestFile, RecordRead};
 use crate::manifest_memo::ManifestMemo;
@@ -43,6 +44,8 @@ pub struct Services {
     pub record_read: Recipient<RecordRead>,
     /// The direct-mode manifests last read or written, shared by every connection.
     pub manifests: ManifestMemo,
+    /// What the directories a link searches hold, shared by every connection.
+    pub library_scan: LibraryScan,
     pub check_rust_manifest: Recipient<CheckRustManifest>,
     pub digest_dep_info: Recipient<DigestDepInfo>,
     pub digest_crates: Recipient<DigestCrates>,
