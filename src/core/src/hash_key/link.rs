@@ -1,0 +1,52 @@
+//! A linking rust compile's part of a key: who links and every file the link may read.
+
+use super::{hash_env, KeyWriter};
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
+
+/// What a link reads, resolved by the actors layer (`flow/rust_link.rs`): who links and every
+/// file it may read. Written into a rust key by `write_link`, apart from the dep-info parts,
+/// so a key without the sources (a direct-mode manifest's) can take it too.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkInputs {
+    /// The linker's identity: the program `-C linker` names (or rustc's default `cc`) as found
+    /// on `PATH`, the programs its dry run says it runs and the files it names, and the
+    /// linkers it may be asked for (`ld`, `ld.lld`, `-fuse-ld=` ones), all by digest.
+    pub linker: [u8; 32],
+    /// Every file the link may read, by path and digest: each library and object in every
+    /// directory it searches (the `-L` ones, the linker's own, `LIBRARY_PATH`, the target's
+    /// sysroot libraries), the files link arguments name and those linker scripts name.
+    pub files: Vec<(OsString, [u8; 32])>,
+}
+
+/// Variables the linker or the driver running it reads: the search paths for libraries and
+/// programs, and those that change what a driver passes on or the output holds (`LD_RUN_PATH`
+/// becomes the run path). `LD_LIBRARY_PATH` is not one: cargo sets it to the target directory
+/// for every rustc it runs, and ld only looks there for the libraries a linked shared library
+/// needs, to check their symbols, which changes no output.
+const LINK_ENV_VARS: &[&str] = &[
+    "LIBRARY_PATH",
+    "LD_RUN_PATH",
+    "COMPILER_PATH",
+    "GCC_EXEC_PREFIX",
+    "CCC_OVERRIDE_OPTIONS",
+    "LD_OPTIONS",
+    "SDKROOT",
+    "MACOSX_DEPLOYMENT_TARGET",
+    "IPHONEOS_DEPLOYMENT_TARGET",
+];
+
+/// Writes a link's part of a rust key: the linker, every file it may read (sorted by path) and
+/// the variables it reads.
+pub fn write_link(key: &mut KeyWriter, link: &LinkInputs, env: &[(OsString, OsString)]) {
+    key.field("linker", &link.linker);
+    let mut files: Vec<&(OsString, [u8; 32])> = link.files.iter().collect();
+    files.sort();
+    files.dedup();
+    key.field("link files", &(files.len() as u64).to_le_bytes());
+    for (path, digest) in files {
+        key.field("link file path", path.as_bytes());
+        key.field("link file digest", digest);
+    }
+    hash_env(key, env, LINK_ENV_VARS);
+}
