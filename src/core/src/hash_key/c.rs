@@ -1,7 +1,7 @@
 //! The C family's keys: a gcc/clang compile's result key (`c_key`) and its direct-mode
 //! manifest's key (`manifest_key`).
 
-use super::{hash_env, CacheKey, CompilerIdentity, KeyWriter};
+use super::writer::{hash_env, CacheKey, CompilerIdentity, KeyWriter};
 use crate::compiler::gcc::CCompilation;
 use crate::source_digest::SourceSummary;
 use std::ffi::{OsStr, OsString};
@@ -119,11 +119,11 @@ pub fn manifest_key(
 
 #[cfg(test)]
 mod tests {
-    use super::super::driver_digest;
     use super::*;
     use crate::compiler::gcc::COutput;
     use crate::compiler::CompilerKind;
     use crate::compiler::{Language, OutputRole};
+    use crate::hash_key::writer::driver_digest;
 
     fn compilation(args: &[&str]) -> CCompilation {
         CCompilation {

@@ -1,6 +1,6 @@
 //! A linking rust compile's part of a key: who links and every file the link may read.
 
-use super::{hash_env, KeyWriter};
+use super::writer::{hash_env, KeyWriter};
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 

@@ -1,7 +1,8 @@
 //! The rust family's keys: a rustc compile's result key (`rust_key`) and its direct-mode
 //! manifest's key (`rust_manifest_key`).
 
-use super::{hash_env, write_link, CacheKey, CompilerIdentity, KeyWriter, LinkInputs};
+use super::link::{write_link, LinkInputs};
+use super::writer::{hash_env, CacheKey, CompilerIdentity, KeyWriter};
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 
