@@ -115,29 +115,18 @@ pub async fn look_up(
 /// The manifest stored under `key`, remembered for the next compile; an empty one on a miss
 /// or a failure (counted).
 async fn fetch_manifest(services: &Services, key: CacheKey, label: &StatsLabel) -> Arc<Manifest> {
-    match services.fetch(key).await {
-        Ok(LookupResult::Hit(entry)) => match Manifest::from_entry(&entry) {
-            Ok(manifest) => {
-                let manifest = Arc::new(manifest);
-                services
-                    .manifests
-                    .remember(key, manifest.clone(), entry_size(&entry));
-                manifest
-            }
-            Err(error) => {
-                // Whole as an entry, unreadable as a manifest: counted, and replaced by the
-                // record this compile makes.
-                log::warn!("manifest {key}: {error}");
-                services.record(Event::Corrupt);
-                Arc::default()
-            }
-        },
-        other => {
-            // A miss, or a failure the lookup counts (a corrupt entry is removed by its
-            // backend).
-            let _ = services.account(other, label);
-            Arc::default()
+    match services
+        .fetch_manifest(key, label, Manifest::from_entry)
+        .await
+    {
+        Some((manifest, entry)) => {
+            let manifest = Arc::new(manifest);
+            services
+                .manifests
+                .remember(key, manifest.clone(), entry_size(&entry));
+            manifest
         }
+        None => Arc::default(),
     }
 }
 

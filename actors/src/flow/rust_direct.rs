@@ -138,23 +138,11 @@ pub async fn look_up(
 
 /// The manifest under `manifest_key`, or an empty one.
 async fn fetch(services: &Services, manifest_key: CacheKey, label: &StatsLabel) -> RustManifest {
-    match services.fetch(manifest_key).await {
-        Ok(LookupResult::Hit(entry)) => match RustManifest::from_entry(&entry) {
-            Ok(manifest) => manifest,
-            Err(error) => {
-                // Whole as an entry, unreadable as a manifest: counted, and replaced by the
-                // record this compile makes.
-                log::warn!("manifest {manifest_key}: {error}");
-                services.record(Event::Corrupt);
-                RustManifest::default()
-            }
-        },
-        other => {
-            // A miss, or a failure the lookup counts.
-            let _ = services.account(other, label);
-            RustManifest::default()
-        }
-    }
+    services
+        .fetch_manifest(manifest_key, label, RustManifest::from_entry)
+        .await
+        .map(|(manifest, _)| manifest)
+        .unwrap_or_default()
 }
 
 /// The newest record of `manifest` that holds, checked on the hasher's threads, and the

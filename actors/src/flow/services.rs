@@ -102,6 +102,31 @@ impl Services {
         self.account(fetched, label)
     }
 
+    /// A direct-mode manifest: the entry under `key` read by `decode`, with the entry. `None`
+    /// for a miss, a failure the lookup counts, or an entry whole as an entry but unreadable
+    /// as a manifest (counted as corrupt; the record this compile makes replaces it).
+    pub async fn fetch_manifest<T, E: std::fmt::Display>(
+        &self,
+        key: CacheKey,
+        label: &StatsLabel,
+        decode: impl FnOnce(&CacheEntry) -> Result<T, E>,
+    ) -> Option<(T, CacheEntry)> {
+        match self.fetch(key).await {
+            Ok(LookupResult::Hit(entry)) => match decode(&entry) {
+                Ok(manifest) => Some((manifest, *entry)),
+                Err(error) => {
+                    log::warn!("manifest {key}: {error}");
+                    self.record(Event::Corrupt);
+                    None
+                }
+            },
+            other => {
+                let _ = self.account(other, label);
+                None
+            }
+        }
+    }
+
     /// Asks the storage backend for an entry, within the storage timeout, counting nothing
     /// yet (an early lookup may be thrown away).
     pub async fn fetch(&self, key: CacheKey) -> Fetched {
