@@ -173,3 +173,65 @@ fn target_cpu_native_is_keyed_by_the_cpu_it_means() {
         );
     }
 }
+
+/// A rustc that logs each of its starts to `$RUSTC_LOG`.
+const LOGGING_RUSTC: &str = r#"#!/bin/sh
+echo "$*" >> "$RUSTC_LOG"
+exec rustc "$@"
+"#;
+
+#[test]
+fn a_hit_with_target_cpu_native_starts_no_rustc() {
+    assert!(have("rustc"), "rustc is not installed");
+    let root = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+    let dir = fixture("native");
+    std::fs::write(
+        dir.path().join("src/lib.rs"),
+        "//! x\npub fn sum(values: &[u64]) -> u64 {\n    values.iter().sum()\n}\n",
+    )
+    .unwrap_or_else(|error| panic!("{error}"));
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap_or_else(|error| panic!("{error}"));
+    crate::harness::write_script(&bin.join("rustc"), LOGGING_RUSTC);
+    let log = root.path().join("rustc.log");
+    let starts = || {
+        std::fs::read_to_string(&log)
+            .map(|text| text.lines().count())
+            .unwrap_or(0)
+    };
+    // A clock step: a source written in the compile's own tick gets no manifest record.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let server = Server::start_in(&root.path().join("cache"), &[("SCCACHE_DIRECT", "true")]);
+    let compile = |out: &str| {
+        std::fs::create_dir_all(dir.path().join(out)).unwrap_or_else(|error| panic!("{error}"));
+        let mut args = rustc_args(out);
+        args.truncate(args.len() - 2); // no -L native=nat
+        args.extend(["-C".into(), "target-cpu=native".into()]);
+        let output = run(server
+            .command(crate::harness::sccache_bin())
+            .current_dir(dir.path())
+            .env("RUSTC_LOG", &log)
+            .arg(bin.join("rustc"))
+            .args(args));
+        assert_success(&output, "sccache rustc -C target-cpu=native");
+    };
+    compile("out1");
+    // The result and its manifest.
+    server.wait_for_stats(|stats| count(stats, "cache_writes") >= 2);
+    let after_miss = starts();
+    assert!(after_miss >= 2, "the miss ran no rustc? {after_miss}");
+    compile("out2");
+    let stats = server.stats();
+    assert_eq!(count(&stats, "cache_hits.counts.Rust"), 1, "{stats:#}");
+    assert_eq!(count(&stats, "direct_hits"), 1, "{stats:#}");
+    assert_eq!(
+        starts(),
+        after_miss,
+        "a hit started rustc: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    assert_eq!(
+        read(&dir.path().join("out1").join(RLIB)),
+        read(&dir.path().join("out2").join(RLIB))
+    );
+}

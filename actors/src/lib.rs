@@ -21,6 +21,7 @@ pub mod linker_probe;
 pub mod listener;
 pub mod manifest_files;
 pub mod manifest_memo;
+pub mod native_cpus;
 pub mod outputs;
 pub mod read_budget;
 pub mod remembered;

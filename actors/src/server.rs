@@ -104,6 +104,7 @@ fn start(config: ServerConfig, bound: Bound, token: String) -> Result<(), Server
         digest_crates: hasher.recipient(),
         manifests: crate::manifest_memo::ManifestMemo::default(),
         library_scan: crate::library_scan::LibraryScan::default(),
+        native_cpus: crate::native_cpus::NativeCpus::default(),
         direct: config.direct,
         stats: stats.clone().recipient(),
         storage: storage.clone(),

@@ -23,10 +23,12 @@ use crate::detector::CompilerInfo;
 use crate::flow::family::{EarlyRestore, EntryAdapter, Family, Keyed};
 use crate::flow::out_dir::OutDir;
 use crate::flow::read_since::{ReadFiles, ReadSince, Started};
+use crate::flow::request_env::lookup as env_value;
 use crate::flow::rust_direct::{self, Compile, ListCrates, Looked};
 use crate::flow::rust_link;
 use crate::flow::services::Services;
 use crate::linker_probe::DigestKnownFiles;
+use crate::native_cpus::NativeQuery;
 use crate::outputs::OutputFile;
 use sccache_core::compiler::rust::{self, DepInfo, RustCompilation};
 use sccache_core::compiler::Parsed;
@@ -91,14 +93,14 @@ impl Family for Rustc {
         let Some(restore) = early.filter(|_| services.direct) else {
             // No direct mode: the dep-info run goes beside the libraries' digests.
             let (inputs, dep_info) = futures::join!(
-                library_inputs(services, compilation, request),
+                library_inputs(services, info, compilation, request),
                 read_dep_info(services, compilation, request),
             );
             return key_from_dep_info(services, info, compilation, request, inputs, dep_info).await;
         };
         // A link's inputs but the crates only a dep-info lists: in the manifest key.
         let (inputs, link) = futures::join!(
-            library_inputs(services, compilation, request),
+            library_inputs(services, info, compilation, request),
             rust_link::for_compile(services, info, compilation, &[], request),
         );
         let mut inputs = match (inputs, link) {
@@ -165,6 +167,7 @@ fn list_crates(
 /// reason the compile is not cacheable.
 async fn library_inputs(
     services: &Services,
+    info: &CompilerInfo,
     compilation: &RustCompilation,
     request: &CompileRequest,
 ) -> Result<RustInputs, &'static str> {
@@ -172,7 +175,7 @@ async fn library_inputs(
         .await
         .ok_or("unreadable input")?;
     if compilation.native_cpu {
-        let native = native_cpu(services, compilation, request)
+        let native = native_cpu(services, info, compilation, request)
             .await
             .ok_or("-C target-cpu=native unresolved")?;
         inputs.native_cpu = Some(native);
@@ -387,8 +390,34 @@ async fn digest(services: &Services, paths: Vec<PathBuf>) -> Option<Vec<[u8; 32]
 
 /// What `-C target-cpu=native` means on this machine, as this rustc says: the CPU it picks
 /// (`--print target-cpus` names it) and the features that come with it (`--print cfg`).
-/// `None` when rustc cannot tell.
+/// Asked once per toolchain and target (`NativeCpus`). `None` when rustc cannot tell.
 async fn native_cpu(
+    services: &Services,
+    info: &CompilerInfo,
+    compilation: &RustCompilation,
+    request: &CompileRequest,
+) -> Option<Vec<u8>> {
+    let target_is_file = compilation
+        .target
+        .as_deref()
+        .is_some_and(|target| target.ends_with(".json") || target.contains('/'));
+    let query = NativeQuery {
+        toolchain: info.identity.digest,
+        exe: request.exe.clone(),
+        target: compilation.target.clone(),
+        target_path: env_value(&request.env, "RUST_TARGET_PATH").map(ToOwned::to_owned),
+        cwd: target_is_file.then(|| request.cwd.clone()),
+    };
+    if let Some(known) = services.native_cpus.get(&query) {
+        return Some(known);
+    }
+    let answer = ask_native_cpu(services, compilation, request).await?;
+    services.native_cpus.remember(query, answer.clone());
+    Some(answer)
+}
+
+/// Runs rustc to say what `native` means (`native_cpu`).
+async fn ask_native_cpu(
     services: &Services,
     compilation: &RustCompilation,
     request: &CompileRequest,

@@ -12,6 +12,7 @@ use crate::library_scan::LibraryScan;
 use crate::linker_probe::{DigestKnownFiles, ProbeLinker};
 use crate::manifest_files::{CheckManifest, DigestFile, RecordRead};
 use crate::manifest_memo::ManifestMemo;
+use crate::native_cpus::NativeCpus;
 use crate::rust_manifest_files::{CheckRustManifest, DigestCrates, DigestDepInfo};
 use crate::stats::Record;
 use crate::storage::{Lookup, LookupResult, StorageHandle};
@@ -46,6 +47,8 @@ pub struct Services {
     pub manifests: ManifestMemo,
     /// What the directories a link searches hold, shared by every connection.
     pub library_scan: LibraryScan,
+    /// What `-C target-cpu=native` means per toolchain and target, shared likewise.
+    pub native_cpus: NativeCpus,
     pub check_rust_manifest: Recipient<CheckRustManifest>,
     pub digest_dep_info: Recipient<DigestDepInfo>,
     pub digest_crates: Recipient<DigestCrates>,
