@@ -96,6 +96,21 @@ fn a_static_library_named_only_in_the_source_is_in_the_key() {
     );
 }
 
+/// The fixture with a library that does not link `answer` (no static library needed), and
+/// `bin/rustc`, a script with `text` that runs the real rustc.
+fn with_rustc_script(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = fixture("native");
+    std::fs::write(
+        dir.path().join("src/lib.rs"),
+        "//! x\npub fn sum(values: &[u64]) -> u64 {\n    values.iter().sum()\n}\n",
+    )
+    .unwrap_or_else(|error| panic!("{error}"));
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap_or_else(|error| panic!("{error}"));
+    crate::harness::write_script(&bin.join("rustc"), text);
+    (dir, bin)
+}
+
 /// A rustc that stands for another machine's: `-C target-cpu=native` means `$FAKE_CPU` to it.
 const RUSTC_ON_ANOTHER_CPU: &str = r#"#!/bin/sh
 for arg in "$@"; do
@@ -111,15 +126,7 @@ fn target_cpu_native_is_keyed_by_the_cpu_it_means() {
     assert!(have("rustc"), "rustc is not installed");
     let root = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
     let cache = root.path().join("cache");
-    let dir = fixture("native");
-    std::fs::write(
-        dir.path().join("src/lib.rs"),
-        "//! x\npub fn sum(values: &[u64]) -> u64 {\n    values.iter().sum()\n}\n",
-    )
-    .unwrap_or_else(|error| panic!("{error}"));
-    let bin = dir.path().join("bin");
-    std::fs::create_dir_all(&bin).unwrap_or_else(|error| panic!("{error}"));
-    crate::harness::write_script(&bin.join("rustc"), RUSTC_ON_ANOTHER_CPU);
+    let (dir, bin) = with_rustc_script(RUSTC_ON_ANOTHER_CPU);
     let args = |out: &str| {
         let mut args = rustc_args(out);
         args.truncate(args.len() - 2); // no -L native=nat
@@ -184,15 +191,7 @@ exec rustc "$@"
 fn a_hit_with_target_cpu_native_starts_no_rustc() {
     assert!(have("rustc"), "rustc is not installed");
     let root = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
-    let dir = fixture("native");
-    std::fs::write(
-        dir.path().join("src/lib.rs"),
-        "//! x\npub fn sum(values: &[u64]) -> u64 {\n    values.iter().sum()\n}\n",
-    )
-    .unwrap_or_else(|error| panic!("{error}"));
-    let bin = dir.path().join("bin");
-    std::fs::create_dir_all(&bin).unwrap_or_else(|error| panic!("{error}"));
-    crate::harness::write_script(&bin.join("rustc"), LOGGING_RUSTC);
+    let (dir, bin) = with_rustc_script(LOGGING_RUSTC);
     let log = root.path().join("rustc.log");
     let starts = || {
         std::fs::read_to_string(&log)
