@@ -11,6 +11,13 @@
 //! next crate's key digests) is remembered too. Elsewhere (network file systems stamp with the
 //! server's clock; FAT with whole seconds) the file must be three seconds old. It is bounded:
 //! when full, it is emptied and refills.
+//!
+//! Kept between runs (`save` when the server stops, `load` when it starts, in the user's
+//! private runtime directory): a server started again after its idle timeout does not read a
+//! toolchain's and the system's libraries again (about a gigabyte for a Rust link). Sound for
+//! the same reason as within one run: an entry is used only while the file's stamp is the
+//! recorded one, and any change to a file while no server ran moved its change time, which no
+//! unprivileged program can set back. A file that cannot be read back whole is ignored.
 
 use crate::file_stamp::FileStamp;
 use crate::flow::read_since::Started;
@@ -99,6 +106,54 @@ impl DigestMemo {
         local
     }
 
+    /// Writes what the memo knows to `file` (atomically: a temporary file renamed over it).
+    pub fn save(&self, file: &Path) -> std::io::Result<()> {
+        use std::io::Write;
+        use std::os::unix::ffi::OsStrExt;
+        let mut bytes = SAVED_MAGIC.to_vec();
+        if let Ok(memo) = self.0.lock() {
+            for (path, (stamp, digest)) in &memo.known {
+                let path = path.as_os_str().as_bytes();
+                let Ok(length) = u32::try_from(path.len()) else {
+                    continue;
+                };
+                bytes.extend_from_slice(&length.to_le_bytes());
+                bytes.extend_from_slice(path);
+                bytes.extend_from_slice(&stamp.to_bytes());
+                bytes.extend_from_slice(digest);
+            }
+        }
+        let dir = file.parent().unwrap_or(Path::new("."));
+        let mut temp = tempfile::NamedTempFile::new_in(dir)?;
+        temp.write_all(&bytes)?;
+        temp.persist(file).map_err(|error| error.error)?;
+        Ok(())
+    }
+
+    /// A memo that knows what `save` wrote to `file`; an empty one when there is none or it
+    /// cannot be read back whole.
+    pub fn load(file: &Path) -> DigestMemo {
+        let memo = DigestMemo::default();
+        let Ok(bytes) = std::fs::read(file) else {
+            return memo;
+        };
+        match parse_saved(&bytes) {
+            Some(known) => {
+                if let Ok(mut inner) = memo.0.lock() {
+                    for (path, stamp, digest) in known.into_iter().take(CAPACITY) {
+                        inner.by_stamp.insert(stamp, digest);
+                        inner.known.insert(path, (stamp, digest));
+                    }
+                }
+            }
+            None => log::info!(
+                "{}: not a digest file of this version; ignored",
+                file.display()
+            ),
+        }
+        memo
+    }
+
     fn remembered(&self, path: &Path, stamp: FileStamp) -> Option<[u8; 32]> {
         let memo = self.0.lock().ok()?;
         memo.known
@@ -118,6 +173,32 @@ impl DigestMemo {
             memo.by_stamp.insert(stamp, digest);
         }
     }
+}
+
+/// What a file `DigestMemo::save` wrote begins with (its format's version).
+const SAVED_MAGIC: &[u8] = b"sccache digest memo 1\n";
+
+/// The entries of a saved memo: each a path (length, bytes), its stamp and its digest. `None`
+/// unless every byte belongs to a whole entry.
+fn parse_saved(bytes: &[u8]) -> Option<Vec<(PathBuf, FileStamp, [u8; 32])>> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut rest = bytes.strip_prefix(SAVED_MAGIC)?;
+    let mut entries = Vec::new();
+    while !rest.is_empty() {
+        let (length, tail) = rest.split_first_chunk::<4>()?;
+        let length = usize::try_from(u32::from_le_bytes(*length)).ok()?;
+        let path = tail.get(..length)?;
+        let tail = &tail[length..];
+        let (stamp, tail) = tail.split_first_chunk::<56>()?;
+        let (digest, tail) = tail.split_first_chunk::<32>()?;
+        entries.push((
+            PathBuf::from(std::ffi::OsStr::from_bytes(path)),
+            FileStamp::from_bytes(stamp),
+            *digest,
+        ));
+        rest = tail;
+    }
+    Some(entries)
 }
 
 /// Whether the file's last modification and status change are old enough (see `SETTLED`), on a
@@ -181,6 +262,37 @@ mod tests {
             memo.remembered(&path, FileStamp::at(&path).unwrap())
                 .is_some(),
             local || settled(&std::fs::metadata(&path).unwrap())
+        );
+    }
+
+    #[test]
+    fn a_saved_memo_is_known_again_and_a_damaged_one_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("libz.so");
+        std::fs::write(&path, b"z").unwrap();
+        let stamp = FileStamp::at(&path).unwrap();
+        let memo = DigestMemo::default();
+        memo.remember(&path, stamp, [9; 32]);
+        let saved = dir.path().join("digests");
+        memo.save(&saved).unwrap();
+        let loaded = DigestMemo::load(&saved);
+        assert_eq!(loaded.remembered(&path, stamp), Some([9; 32]));
+        assert_eq!(loaded.digest(&path).unwrap(), [9; 32]);
+        // The file changed while no server ran: read again.
+        std::fs::write(&path, b"zz").unwrap();
+        assert_eq!(
+            DigestMemo::load(&saved).digest(&path).unwrap(),
+            sccache_core::hash_key::digest(b"zz")
+        );
+        // Cut short, or another format: nothing known.
+        let bytes = std::fs::read(&saved).unwrap();
+        std::fs::write(&saved, &bytes[..bytes.len() - 1]).unwrap();
+        assert_eq!(DigestMemo::load(&saved).remembered(&path, stamp), None);
+        std::fs::write(&saved, b"something else").unwrap();
+        assert_eq!(DigestMemo::load(&saved).remembered(&path, stamp), None);
+        assert_eq!(
+            DigestMemo::load(&dir.path().join("missing")).remembered(&path, stamp),
+            None
         );
     }
 

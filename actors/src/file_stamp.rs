@@ -41,6 +41,40 @@ impl FileStamp {
         }
     }
 
+    /// The stamp as 56 bytes (little-endian), for a file the server keeps between runs.
+    pub fn to_bytes(&self) -> [u8; 56] {
+        let mut bytes = [0; 56];
+        let fields = [
+            self.device.to_le_bytes(),
+            self.inode.to_le_bytes(),
+            self.size.to_le_bytes(),
+            self.modified.0.to_le_bytes(),
+            self.modified.1.to_le_bytes(),
+            self.changed.0.to_le_bytes(),
+            self.changed.1.to_le_bytes(),
+        ];
+        for (chunk, field) in bytes.chunks_exact_mut(8).zip(fields) {
+            chunk.copy_from_slice(&field);
+        }
+        bytes
+    }
+
+    /// The stamp `to_bytes` wrote.
+    pub fn from_bytes(bytes: &[u8; 56]) -> FileStamp {
+        let word = |index: usize| {
+            let mut field = [0; 8];
+            field.copy_from_slice(&bytes[index * 8..index * 8 + 8]);
+            field
+        };
+        FileStamp {
+            device: u64::from_le_bytes(word(0)),
+            inode: u64::from_le_bytes(word(1)),
+            size: u64::from_le_bytes(word(2)),
+            modified: (i64::from_le_bytes(word(3)), i64::from_le_bytes(word(4))),
+            changed: (i64::from_le_bytes(word(5)), i64::from_le_bytes(word(6))),
+        }
+    }
+
     /// The stamp of the file now at `path`.
     pub fn at(path: &Path) -> Option<FileStamp> {
         std::fs::metadata(path)

@@ -50,7 +50,17 @@ pub fn run(config: ServerConfig, check_storage: bool, ready: Ready) -> Result<()
             return Err(error);
         }
     }
-    let started = system.block_on(async move { start(config, bound, token) });
+    // What the last server knew of files' digests (see `DigestMemo::save`), only from a
+    // directory no other user can write: a digest planted there would be a wrong key.
+    let digests = access::ensure_private_dir(&config.private_dir)
+        .ok()
+        .map(|()| config.private_dir.join(DIGESTS_FILE));
+    let memo = digests
+        .as_deref()
+        .map(crate::digest_memo::DigestMemo::load)
+        .unwrap_or_default();
+    let kept = memo.clone();
+    let started = system.block_on(async move { start(config, bound, token, memo) });
     match started {
         Ok(()) => ready(Ok(())),
         Err(error) => {
@@ -59,17 +69,32 @@ pub fn run(config: ServerConfig, check_storage: bool, ready: Ready) -> Result<()
         }
     }
     system.run()?;
+    if let Some(digests) = digests {
+        if let Err(error) = kept.save(&digests) {
+            log::info!(
+                "cannot keep the file digests in {}: {error}",
+                digests.display()
+            );
+        }
+    }
     Ok(())
 }
 
+/// Where the server keeps its file digests between runs, in the user's private directory.
+const DIGESTS_FILE: &str = "digests";
+
 /// Starts the actors and the accept loop. Runs inside the system.
-fn start(config: ServerConfig, bound: Bound, token: String) -> Result<(), ServerError> {
+fn start(
+    config: ServerConfig,
+    bound: Bound,
+    token: String,
+    memo: crate::digest_memo::DigestMemo,
+) -> Result<(), ServerError> {
     let listener = Listener::attach(bound)?;
     let stats = StatsKeeper::default().start();
     let dispatcher = Dispatcher::new(config.jobs).start();
     // As many hashing threads as compilers running at once: each finished preprocessor's text
     // is hashed while the next runs.
-    let memo = crate::digest_memo::DigestMemo::default();
     let hasher = SyncArbiter::start(config.jobs, move || Hasher::new(memo.clone()));
     let detector =
         Detector::new(dispatcher.clone().recipient(), hasher.clone().recipient()).start();
