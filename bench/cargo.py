@@ -127,6 +127,16 @@ class Sccache(Tool):
         )
         self.version = version_of([self.wrapper], self.env)
 
+    def reset(self):
+        """A cold build is a fresh machine's: the digests a server keeps between runs (ours,
+        in its private runtime directory) go with the cache."""
+        self.stop()
+        for path in (os.path.join(self.root, "runtime", "sccache", "digests"),):
+            if os.path.exists(path):
+                os.remove(path)
+        shutil.rmtree(self.cache, ignore_errors=True)
+        self.start()
+
     def start(self):
         subprocess.run([self.wrapper, "--start-server"], env=self.env, check=True, stdout=subprocess.DEVNULL)
 
