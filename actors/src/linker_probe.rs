@@ -111,7 +111,13 @@ impl Handler<ProbeLinker> for LinkerProber {
                 .iter()
                 .map(|name| env_value(&request.env, name).map(OsStr::to_owned))
                 .collect(),
-            cwd: request.cwd.clone(),
+            // A build's crates each link from their own directory: one probe serves them all
+            // unless the answer can depend on the directory.
+            cwd: if depends_on_cwd(&request) {
+                request.cwd.clone()
+            } else {
+                OsString::new()
+            },
         };
         let stale = |resolved: &Resolved| !unchanged(&resolved.stamps);
         let (run, digest) = (self.run.clone(), self.digest.clone());
@@ -145,6 +151,32 @@ impl Handler<DigestKnownFiles> for Hasher {
             })
             .collect()
     }
+}
+
+/// Whether the probe's answer may depend on the directory it runs in: a relative linker or
+/// `-fuse-ld=` path, a relative or empty (the current directory) entry in a search list the
+/// driver reads, a relative `GCC_EXEC_PREFIX`, or clang's `CCC_OVERRIDE_OPTIONS`, which may add
+/// any argument. Otherwise every path the probe finds or reads is absolute.
+fn depends_on_cwd(request: &ProbeLinker) -> bool {
+    let relative_path = |path: &[u8]| path.contains(&b'/') && !path.starts_with(b"/");
+    let relative_entry = |name: &str| {
+        env_value(&request.env, name).is_some_and(|list| {
+            list.as_bytes()
+                .split(|byte| *byte == b':')
+                .any(|dir| !dir.starts_with(b"/"))
+        })
+    };
+    relative_path(request.linker.as_bytes())
+        || request
+            .fuse_ld
+            .as_deref()
+            .is_some_and(|name| relative_path(name.as_bytes()))
+        || ["PATH", "COMPILER_PATH", "LIBRARY_PATH"]
+            .into_iter()
+            .any(relative_entry)
+        || env_value(&request.env, "GCC_EXEC_PREFIX")
+            .is_some_and(|prefix| !prefix.as_bytes().starts_with(b"/"))
+        || env_value(&request.env, "CCC_OVERRIDE_OPTIONS").is_some()
 }
 
 /// The directories of a `:`-separated search list, relative ones from `cwd`.
@@ -320,6 +352,62 @@ async fn probe(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_probe_depends_on_the_directory_only_through_relative_paths() {
+        let request = |linker: &str, env: &[(&str, &str)], fuse_ld: Option<&str>| ProbeLinker {
+            linker: linker.into(),
+            cwd: "/work".into(),
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
+            fuse_ld: fuse_ld.map(Into::into),
+        };
+        let absolute_path = [("PATH", "/usr/local/bin:/usr/bin")];
+        assert!(!depends_on_cwd(&request("cc", &absolute_path, None)));
+        assert!(!depends_on_cwd(&request(
+            "/usr/bin/cc",
+            &absolute_path,
+            Some("lld")
+        )));
+        assert!(depends_on_cwd(&request(
+            "./cc-wrapper",
+            &absolute_path,
+            None
+        )));
+        assert!(depends_on_cwd(&request(
+            "cc",
+            &absolute_path,
+            Some("./ld.mine")
+        )));
+        assert!(depends_on_cwd(&request(
+            "cc",
+            &[("PATH", "bin:/usr/bin")],
+            None
+        )));
+        // An empty entry is the current directory.
+        assert!(depends_on_cwd(&request(
+            "cc",
+            &[("PATH", "/usr/bin::/bin")],
+            None
+        )));
+        assert!(depends_on_cwd(&request(
+            "cc",
+            &[("PATH", "/usr/bin"), ("LIBRARY_PATH", "lib")],
+            None
+        )));
+        assert!(depends_on_cwd(&request(
+            "cc",
+            &[("PATH", "/usr/bin"), ("GCC_EXEC_PREFIX", "gcc/")],
+            None
+        )));
+        assert!(depends_on_cwd(&request(
+            "cc",
+            &[("PATH", "/usr/bin"), ("CCC_OVERRIDE_OPTIONS", "+-v")],
+            None
+        )));
+    }
 
     #[test]
     fn a_link_dry_run_gives_its_library_directories_and_start_files() {
