@@ -19,7 +19,7 @@ use crate::dispatcher::Run;
 use crate::driver_probe::{resolve, ProbeDriver};
 use crate::file_stamp::{stamp, unchanged, PathStamp};
 use crate::flow::request_env::lookup as env_value;
-use crate::hasher::Hasher;
+use crate::hasher::DigestFiles;
 use crate::remembered::Remembered;
 use actix::prelude::*;
 use futures::future::FutureExt;
@@ -80,12 +80,12 @@ struct ProbeKey {
 /// The probing actor.
 pub struct LinkerProber {
     run: Recipient<Run>,
-    digest: Recipient<DigestKnownFiles>,
+    digest: Recipient<DigestFiles>,
     known: Remembered<ProbeKey, Resolved>,
 }
 
 impl LinkerProber {
-    pub fn new(run: Recipient<Run>, digest: Recipient<DigestKnownFiles>) -> Self {
+    pub fn new(run: Recipient<Run>, digest: Recipient<DigestFiles>) -> Self {
         LinkerProber {
             run,
             digest,
@@ -125,31 +125,6 @@ impl Handler<ProbeLinker> for LinkerProber {
             .known
             .get_or_probe(key, stale, || probe(run, digest, request).boxed());
         Box::pin(async move { probe.await.map(|resolved| resolved.found) })
-    }
-}
-
-/// Digests files through the server's `DigestMemo` (a library directory's files are read
-/// once per server, then known by their stamps), in order; a file that cannot be read is an
-/// error naming it.
-#[derive(Message)]
-#[rtype(result = "Result<Vec<[u8; 32]>, std::io::Error>")]
-pub struct DigestKnownFiles {
-    pub paths: Vec<PathBuf>,
-}
-
-impl Handler<DigestKnownFiles> for Hasher {
-    type Result = Result<Vec<[u8; 32]>, std::io::Error>;
-
-    fn handle(&mut self, message: DigestKnownFiles, _: &mut SyncContext<Self>) -> Self::Result {
-        message
-            .paths
-            .iter()
-            .map(|path| {
-                self.memo.digest(path).map_err(|error| {
-                    std::io::Error::new(error.kind(), format!("{}: {error}", path.display()))
-                })
-            })
-            .collect()
     }
 }
 
@@ -243,7 +218,7 @@ fn read_link_dry_run(output: &[u8]) -> (Vec<PathBuf>, Vec<PathBuf>) {
 
 async fn probe(
     run: Recipient<Run>,
-    digest: Recipient<DigestKnownFiles>,
+    digest: Recipient<DigestFiles>,
     request: ProbeLinker,
 ) -> Result<Resolved, String> {
     let cwd = PathBuf::from(&request.cwd);
@@ -329,7 +304,7 @@ async fn probe(
     .map_err(|error| error.to_string())??;
     stamps.extend(more_stamps);
     let digests = digest
-        .send(DigestKnownFiles {
+        .send(DigestFiles {
             paths: files.clone(),
         })
         .await

@@ -121,7 +121,6 @@ fn start(
         digest_source: hasher.clone().recipient(),
         digest_read_files: hasher.clone().recipient(),
         digest_file: hasher.clone().recipient(),
-        digest_known: hasher.clone().recipient(),
         check_manifest: hasher.clone().recipient(),
         record_read: hasher.clone().recipient(),
         check_rust_manifest: hasher.clone().recipient(),

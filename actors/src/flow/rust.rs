@@ -3,15 +3,15 @@
 //! writes) or from what a dep-info-only run of rustc says the compile reads.
 //!
 //! ```text
-//! Hasher      --DigestKnownFiles-->  `--extern` crates, `-l static=` libraries
+//! Hasher      --DigestFiles-->  `--extern` crates, `-l static=` libraries
 //! rust_direct::look_up          a hit, or a compile keyed afterwards; else:
 //! Dispatcher  --Run(--emit=dep-info, private out dir)-->  the source files and env-deps
-//! Hasher      --DigestKnownFiles-->  `--extern` crates, `-l static=` libraries
+//! Hasher      --DigestFiles-->  `--extern` crates, `-l static=` libraries
 //! rust_link   (a bin, proc-macro, dylib, cdylib)  the linker and what the link reads
 //! rust_direct::look_up          a hit, or a compile keyed afterwards; else:
 //! Dispatcher  --Run(--emit=dep-info, private out dir)-->  the source files and env-deps
 //!             (a linking compile's also lists the crates it loads: `rust_link`)
-//! Hasher      --DigestKnownFiles-->  sources
+//! Hasher      --DigestFiles-->  sources
 //! (hash_key::rust_key)          the key
 //! ```
 //!
@@ -27,7 +27,7 @@ use crate::flow::request_env::lookup as env_value;
 use crate::flow::rust_direct::{self, Compile, ListCrates, Looked};
 use crate::flow::rust_link;
 use crate::flow::services::Services;
-use crate::linker_probe::DigestKnownFiles;
+use crate::hasher::DigestFiles;
 use crate::native_cpus::NativeQuery;
 use crate::outputs::OutputFile;
 use sccache_core::compiler::rust::{self, DepInfo, RustCompilation};
@@ -375,7 +375,7 @@ async fn digest_sources(
 }
 
 async fn digest(services: &Services, paths: Vec<PathBuf>) -> Option<Vec<[u8; 32]>> {
-    match services.digest_known.send(DigestKnownFiles { paths }).await {
+    match services.digest.send(DigestFiles { paths }).await {
         Ok(Ok(digests)) => Some(digests),
         Ok(Err(error)) => {
             log::info!("cannot digest an input of the compile: {error}");

@@ -6,7 +6,7 @@
 //! LinkerProber --ProbeLinker-->  the linker's identity and its own library directories
 //! (blocking pool)                every library and object in every directory the link
 //!                                searches, the files link arguments and linker scripts name
-//! Hasher --DigestKnownFiles-->   their digests, through the DigestMemo
+//! Hasher --DigestFiles-->   their digests, through the DigestMemo
 //! ```
 //!
 //! Complete by construction: rather than guess which libraries a link picks (a dependency's
@@ -20,8 +20,9 @@
 use crate::detector::CompilerInfo;
 use crate::flow::request_env::lookup as env_value;
 use crate::flow::services::Services;
+use crate::hasher::DigestFiles;
 use crate::library_scan::{is_library, LibraryScan};
-use crate::linker_probe::{search_list, DigestKnownFiles, LinkerFound, ProbeLinker};
+use crate::linker_probe::{search_list, LinkerFound, ProbeLinker};
 use sccache_core::compiler::rust::{LinkSpec, RustCompilation};
 use sccache_core::hash_key::LinkInputs;
 use sccache_core::protocol::CompileRequest;
@@ -179,7 +180,7 @@ fn sysroot(compilation: &RustCompilation, info: &CompilerInfo) -> Option<PathBuf
 /// Digests `files` through the memo, in chunks over the hasher's threads.
 async fn digest_all(services: &Services, files: &[PathBuf]) -> Result<Vec<[u8; 32]>, &'static str> {
     let asks = files.chunks(DIGEST_CHUNK).map(|chunk| {
-        services.digest_known.send(DigestKnownFiles {
+        services.digest.send(DigestFiles {
             paths: chunk.to_vec(),
         })
     });

@@ -9,7 +9,7 @@ use crate::dispatcher::{ProcessOutput, Run, RunError};
 use crate::driver_probe::ProbeDriver;
 use crate::hasher::{DigestFiles, DigestReadFiles, DigestSource};
 use crate::library_scan::LibraryScan;
-use crate::linker_probe::{DigestKnownFiles, ProbeLinker};
+use crate::linker_probe::ProbeLinker;
 use crate::manifest_files::{CheckManifest, DigestFile, RecordRead};
 use crate::manifest_memo::ManifestMemo;
 use crate::native_cpus::NativeCpus;
@@ -39,8 +39,6 @@ pub struct Services {
     pub digest_source: Recipient<DigestSource>,
     pub digest_read_files: Recipient<DigestReadFiles>,
     pub digest_file: Recipient<DigestFile>,
-    /// Files digested through the memo (a link's libraries).
-    pub digest_known: Recipient<DigestKnownFiles>,
     pub check_manifest: Recipient<CheckManifest>,
     pub record_read: Recipient<RecordRead>,
     /// The direct-mode manifests last read or written, shared by every connection.
