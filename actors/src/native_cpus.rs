@@ -8,7 +8,8 @@
 //! rustc takes `native` from the CPU it runs on, which does not change under a running server.
 //! It decides nothing about keys (`flow/rust.rs` puts the answer into `RustInputs`).
 
-use std::collections::HashMap;
+use crate::remembered::{Probe, Remembered};
+use futures::future::BoxFuture;
 use std::ffi::OsString;
 use std::sync::{Arc, Mutex};
 
@@ -26,31 +27,37 @@ pub struct NativeQuery {
     pub cwd: Option<OsString>,
 }
 
-/// Shared by every connection through `Services`.
-#[derive(Clone, Default)]
-pub struct NativeCpus(Arc<Mutex<HashMap<NativeQuery, Vec<u8>>>>);
+/// Shared by every connection through `Services`: one `Remembered` probe per query, so that
+/// the crates of a build asking at once start one rustc between them.
+#[derive(Clone)]
+pub struct NativeCpus(Arc<Mutex<Remembered<NativeQuery, Vec<u8>>>>);
+
+impl Default for NativeCpus {
+    fn default() -> Self {
+        NativeCpus(Arc::new(Mutex::new(Remembered::new(CAPACITY))))
+    }
+}
 
 impl NativeCpus {
-    pub fn get(&self, query: &NativeQuery) -> Option<Vec<u8>> {
-        self.0.lock().ok()?.get(query).cloned()
-    }
-
-    pub fn remember(&self, query: NativeQuery, answer: Vec<u8>) {
-        if let Ok(mut known) = self.0.lock() {
-            if known.len() >= CAPACITY {
-                known.clear();
-            }
-            known.insert(query, answer);
-        }
+    /// The answer for `query`: remembered, or under way from `ask` (made again after a
+    /// failure). `None` only when the memo is unusable (a poisoned lock).
+    pub fn probe(
+        &self,
+        query: NativeQuery,
+        ask: impl FnOnce() -> BoxFuture<'static, Result<Vec<u8>, String>>,
+    ) -> Option<Probe<Vec<u8>>> {
+        let mut known = self.0.lock().ok()?;
+        Some(known.get_or_probe(query, |_| false, ask))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures::future::FutureExt;
 
-    #[test]
-    fn an_answer_is_kept_for_its_query_alone() {
+    #[actix_rt::test]
+    async fn an_answer_is_kept_for_its_query_alone() {
         let query = NativeQuery {
             toolchain: [1; 32],
             exe: "rustc".into(),
@@ -59,18 +66,26 @@ mod tests {
             cwd: None,
         };
         let memo = NativeCpus::default();
-        assert_eq!(memo.get(&query), None);
-        memo.remember(query.clone(), b"haswell".to_vec());
-        assert_eq!(memo.get(&query), Some(b"haswell".to_vec()));
+        let answer = |text: &'static [u8]| move || async move { Ok(text.to_vec()) }.boxed();
+        let asked = memo.probe(query.clone(), answer(b"haswell")).unwrap().await;
+        assert_eq!(asked, Ok(b"haswell".to_vec()));
+        // Remembered: not asked again.
+        let again = memo.probe(query.clone(), answer(b"other")).unwrap().await;
+        assert_eq!(again, Ok(b"haswell".to_vec()));
         let other_toolchain = NativeQuery {
             toolchain: [2; 32],
             ..query.clone()
         };
-        assert_eq!(memo.get(&other_toolchain), None);
+        let other = memo
+            .probe(other_toolchain, answer(b"znver3"))
+            .unwrap()
+            .await;
+        assert_eq!(other, Ok(b"znver3".to_vec()));
         let other_target = NativeQuery {
             target: Some("aarch64-unknown-linux-gnu".into()),
             ..query
         };
-        assert_eq!(memo.get(&other_target), None);
+        let other = memo.probe(other_target, answer(b"neoverse")).unwrap().await;
+        assert_eq!(other, Ok(b"neoverse".to_vec()));
     }
 }

@@ -30,6 +30,7 @@ use crate::flow::services::Services;
 use crate::hasher::DigestFiles;
 use crate::native_cpus::NativeQuery;
 use crate::outputs::OutputFile;
+use futures::future::FutureExt;
 use sccache_core::compiler::rust::{self, DepInfo, RustCompilation};
 use sccache_core::compiler::Parsed;
 use sccache_core::hash_key::{self, RustInputs};
@@ -408,20 +409,24 @@ async fn native_cpu(
         target_path: env_value(&request.env, "RUST_TARGET_PATH").map(ToOwned::to_owned),
         cwd: target_is_file.then(|| request.cwd.clone()),
     };
-    if let Some(known) = services.native_cpus.get(&query) {
-        return Some(known);
-    }
-    let answer = ask_native_cpu(services, compilation, request).await?;
-    services.native_cpus.remember(query, answer.clone());
-    Some(answer)
+    // Asked once for everyone who needs it, by a process no single client's leaving stops.
+    let (services, target, request) = (
+        services.detached(),
+        compilation.target.clone(),
+        request.clone(),
+    );
+    let probe = services.native_cpus.clone().probe(query, move || {
+        async move { ask_native_cpu(&services, target.as_deref(), &request).await }.boxed()
+    })?;
+    probe.await.ok()
 }
 
 /// Runs rustc to say what `native` means (`native_cpu`).
 async fn ask_native_cpu(
     services: &Services,
-    compilation: &RustCompilation,
+    target: Option<&str>,
     request: &CompileRequest,
-) -> Option<Vec<u8>> {
+) -> Result<Vec<u8>, String> {
     let mut args: Vec<std::ffi::OsString> = [
         "-C",
         "target-cpu=native",
@@ -432,21 +437,19 @@ async fn ask_native_cpu(
     ]
     .map(Into::into)
     .to_vec();
-    if let Some(target) = &compilation.target {
+    if let Some(target) = target {
         args.extend(["--target".into(), target.into()]);
     }
     match services.run(&request.exe, args, request).await {
-        Ok(output) if output.success() => Some(output.stdout),
+        Ok(output) if output.success() => Ok(output.stdout),
         Ok(output) => {
-            log::info!(
-                "rustc cannot say what target-cpu=native is: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            None
+            let error = String::from_utf8_lossy(&output.stderr).into_owned();
+            log::info!("rustc cannot say what target-cpu=native is: {error}");
+            Err(error)
         }
         Err(error) => {
             log::warn!("cannot run rustc for target-cpu=native: {error}");
-            None
+            Err(error.to_string())
         }
     }
 }
