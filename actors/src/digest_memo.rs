@@ -48,8 +48,6 @@ struct Memo {
     /// state, so another path to it (`libLLVM.so` and `libLLVM.so.1`, links to one file) is
     /// not read again.
     by_stamp: HashMap<FileStamp, [u8; 32]>,
-    /// Whether each device seen holds a local file system (`on_local_file_system`).
-    local: HashMap<u64, bool>,
 }
 
 impl DigestMemo {
@@ -76,7 +74,7 @@ impl DigestMemo {
                 path.display()
             )));
         }
-        let settled = if self.local(&file, &after) {
+        let settled = if crate::outputs::device_is_local(&after, || Some(file)) {
             began.settled_before(&after)
         } else {
             settled(&after)
@@ -85,25 +83,6 @@ impl DigestMemo {
             self.remember(path, stamp, digest);
         }
         Ok(digest)
-    }
-
-    /// Whether `file` (with `metadata`) is on a local file system, asked once per device.
-    fn local(&self, file: &std::fs::File, metadata: &std::fs::Metadata) -> bool {
-        use std::os::unix::fs::MetadataExt;
-        let device = metadata.dev();
-        if let Some(local) = self
-            .0
-            .lock()
-            .ok()
-            .and_then(|memo| memo.local.get(&device).copied())
-        {
-            return local;
-        }
-        let local = crate::outputs::on_local_file_system(file);
-        if let Ok(mut memo) = self.0.lock() {
-            memo.local.insert(device, local);
-        }
-        local
     }
 
     /// Writes what the memo knows to `file` (atomically: a temporary file renamed over it).

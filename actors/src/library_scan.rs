@@ -24,7 +24,6 @@ use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -42,8 +41,6 @@ pub struct LibraryScan(Arc<Mutex<Scans>>);
 struct Scans {
     dirs: HashMap<PathBuf, Listing>,
     scripts: HashMap<PathBuf, (FileStamp, Vec<PathBuf>)>,
-    /// Whether each device seen holds a local file system.
-    local: HashMap<u64, bool>,
 }
 
 /// A directory's entries when its stamp was `stamp`.
@@ -75,7 +72,7 @@ impl LibraryScan {
             None => {
                 let listing = read_listing(dir, stamp);
                 let unchanged = FileStamp::at(dir) == Some(stamp);
-                if unchanged && began.settled_before(&metadata) && self.local(dir, &metadata) {
+                if unchanged && began.settled_before(&metadata) && local(dir, &metadata) {
                     self.remember(|scans| {
                         scans.dirs.insert(dir.to_path_buf(), listing.clone());
                     });
@@ -114,7 +111,7 @@ impl LibraryScan {
                 let Some(names) = read_script(path, stamp) else {
                     return Vec::new();
                 };
-                if began.settled_before(&metadata) && self.local(path, &metadata) {
+                if began.settled_before(&metadata) && local(path, &metadata) {
                     self.remember(|scans| {
                         scans
                             .scripts
@@ -127,25 +124,6 @@ impl LibraryScan {
         names.into_iter().filter(|path| path.is_file()).collect()
     }
 
-    /// Whether `path` (with `metadata`) is on a local file system, asked once per device.
-    fn local(&self, path: &Path, metadata: &std::fs::Metadata) -> bool {
-        let device = metadata.dev();
-        if let Some(local) = self
-            .0
-            .lock()
-            .ok()
-            .and_then(|scans| scans.local.get(&device).copied())
-        {
-            return local;
-        }
-        let local =
-            std::fs::File::open(path).is_ok_and(|file| crate::outputs::on_local_file_system(&file));
-        self.remember(|scans| {
-            scans.local.insert(device, local);
-        });
-        local
-    }
-
     fn remember(&self, insert: impl FnOnce(&mut Scans)) {
         if let Ok(mut scans) = self.0.lock() {
             if scans.dirs.len() + scans.scripts.len() >= CAPACITY {
@@ -155,6 +133,11 @@ impl LibraryScan {
             insert(&mut scans);
         }
     }
+}
+
+/// Whether `path` (with `metadata`) is on a local file system.
+fn local(path: &Path, metadata: &std::fs::Metadata) -> bool {
+    crate::outputs::device_is_local(metadata, || std::fs::File::open(path).ok())
 }
 
 /// Reads `dir`'s entries (their kinds from the directory itself where it says, so a regular

@@ -416,6 +416,33 @@ pub(crate) fn on_local_file_system(file: &std::fs::File) -> bool {
     }
 }
 
+/// Whether the device of `metadata` holds a local file system (`on_local_file_system`, asked
+/// through the file `open` gives), asked once per device for the server's lifetime: the memos
+/// that trust a file system's clock (`DigestMemo`, `LibraryScan`) ask on every file they keep.
+pub(crate) fn device_is_local(
+    metadata: &std::fs::Metadata,
+    open: impl FnOnce() -> Option<std::fs::File>,
+) -> bool {
+    use std::collections::HashMap;
+    use std::os::unix::fs::MetadataExt;
+    use std::sync::{Mutex, OnceLock};
+    static KNOWN: OnceLock<Mutex<HashMap<u64, bool>>> = OnceLock::new();
+    let known = KNOWN.get_or_init(Mutex::default);
+    let device = metadata.dev();
+    if let Some(local) = known
+        .lock()
+        .ok()
+        .and_then(|known| known.get(&device).copied())
+    {
+        return local;
+    }
+    let local = open().is_some_and(|file| on_local_file_system(&file));
+    if let Ok(mut known) = known.lock() {
+        known.insert(device, local);
+    }
+    local
+}
+
 /// `statfs`'s `f_type` of the file systems `on_local_file_system` trusts (linux/magic.h; ZFS's
 /// from OpenZFS). ext2 and ext3 share ext4's.
 const EXT4_SUPER_MAGIC: u32 = 0xef53;
