@@ -228,26 +228,13 @@ impl Later {
         let mut later = self;
         later.inputs.sources = dep_info.files.into_iter().zip(digests).collect();
         later.inputs.env_deps = names;
-        let Some(list) = later.crates.take() else {
-            let key = later.result_key();
-            let follow_up = match recorded {
-                Ok(mut recorded) => {
-                    recorded.result = key.0;
-                    Some(record(
-                        later.services,
-                        later.manifest,
-                        later.manifest_key,
-                        recorded,
-                    ))
-                }
-                Err(_) => None,
-            };
-            return Ok(LateKey::Now { key, follow_up });
+        let key = match later.crates.take() {
+            None => later.result_key(),
+            // A compile that links: its key needs the crates it loaded, which the dep-info run
+            // started beside the compile lists. The key is found before the reply, so a build
+            // that removes the target directory right after (`cargo clean`) loses no result.
+            Some(list) => later.key_with_crates(list, &mut recorded).await?,
         };
-        // A compile that links: its key needs the crates it loaded, which the dep-info run
-        // started beside the compile lists. The key is found before the reply, so a build
-        // that removes the target directory right after (`cargo clean`) loses no result.
-        let key = later.key_with_crates(list, &mut recorded).await?;
         let follow_up = match recorded {
             Ok(mut recorded) => {
                 recorded.result = key.0;
