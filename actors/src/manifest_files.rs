@@ -1,5 +1,5 @@
 //! The file side of direct mode, on the hasher's threads: digesting a source through the
-//! `DigestMemo` (`DigestFile`), checking a manifest's records against the file system
+//! `DigestMemo` and checking the manifest remembered for it (`FindManifest`), checking a manifest's records against the file system
 //! (`CheckManifest`), and making a record from a finished preprocessor run (`RecordRead`).
 //!
 //! Invariant: a record is made only from files and directories that last changed before the
@@ -12,10 +12,12 @@
 use crate::file_stamp::FileStamp;
 use crate::flow::read_since::Started;
 use crate::hasher::Hasher;
+use crate::manifest_memo::ManifestMemo;
 use actix::prelude::*;
 use sccache_core::direct::probes;
 use sccache_core::direct::scan::{scan_header, HeaderScan};
 use sccache_core::direct::{ByteBuf, DirProbes, Manifest, Present, ReadFile, Recorded};
+use sccache_core::hash_key::{CacheKey, ManifestKeyPart};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::ffi::OsStr;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -23,18 +25,41 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Digests one file through the memo (a compile's source, for its manifest key).
+/// A direct lookup's file work in one trip to the hasher: digests the compile's source through
+/// the memo, finishes the manifest key with it, and checks the manifest remembered under that
+/// key, if any (one fetched from storage is checked by `CheckManifest`).
 #[derive(Message)]
-#[rtype(result = "std::io::Result<[u8; 32]>")]
-pub struct DigestFile {
-    pub path: PathBuf,
+#[rtype(result = "std::io::Result<Found>")]
+pub struct FindManifest {
+    pub source: PathBuf,
+    pub key: ManifestKeyPart,
+    pub manifests: ManifestMemo,
+    pub cwd: PathBuf,
 }
 
-impl Handler<DigestFile> for Hasher {
-    type Result = std::io::Result<[u8; 32]>;
+/// What `FindManifest` found: the manifest key, and the manifest remembered under it with the
+/// record of it that holds.
+pub struct Found {
+    pub key: CacheKey,
+    pub remembered: Option<(Arc<Manifest>, Option<Holding>)>,
+}
 
-    fn handle(&mut self, message: DigestFile, _: &mut SyncContext<Self>) -> Self::Result {
-        self.memo.digest(&message.path)
+impl Handler<FindManifest> for Hasher {
+    type Result = std::io::Result<Found>;
+
+    fn handle(&mut self, message: FindManifest, _: &mut SyncContext<Self>) -> Self::Result {
+        let FindManifest {
+            source,
+            key,
+            manifests,
+            cwd,
+        } = message;
+        let key = key.with_input(&self.memo.digest(&source)?);
+        let remembered = manifests.get(&key).map(|manifest| {
+            let holding = self.newest_holding(&manifest, &cwd);
+            (manifest, holding)
+        });
+        Ok(Found { key, remembered })
     }
 }
 
@@ -56,11 +81,17 @@ impl Handler<CheckManifest> for Hasher {
     type Result = Option<Holding>;
 
     fn handle(&mut self, message: CheckManifest, _: &mut SyncContext<Self>) -> Self::Result {
-        let CheckManifest { manifest, cwd } = message;
+        self.newest_holding(&message.manifest, &message.cwd)
+    }
+}
+
+impl Hasher {
+    /// The newest record of `manifest` that still holds.
+    fn newest_holding(&self, manifest: &Manifest, cwd: &Path) -> Option<Holding> {
         manifest
             .results
             .iter()
-            .find(|recorded| self.holds(recorded, &cwd))
+            .find(|recorded| self.holds(recorded, cwd))
             .map(|recorded| Holding {
                 result: recorded.result,
                 files: recorded
@@ -70,9 +101,7 @@ impl Handler<CheckManifest> for Hasher {
                     .collect(),
             })
     }
-}
 
-impl Hasher {
     fn holds(&self, recorded: &Recorded, cwd: &Path) -> bool {
         let files_same = recorded.files.iter().all(|file| {
             let path = cwd.join(OsStr::from_bytes(&file.name));

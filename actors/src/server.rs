@@ -120,7 +120,7 @@ fn start(
         digest: hasher.clone().recipient(),
         digest_source: hasher.clone().recipient(),
         digest_read_files: hasher.clone().recipient(),
-        digest_file: hasher.clone().recipient(),
+        find_manifest: hasher.clone().recipient(),
         check_manifest: hasher.clone().recipient(),
         record_read: hasher.clone().recipient(),
         check_rust_manifest: hasher.clone().recipient(),

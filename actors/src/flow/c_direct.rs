@@ -2,8 +2,8 @@
 //! preprocessor; and, after a compile whose result is in the cache, the manifest's update.
 //!
 //! ```text
-//! DigestFile(source) ─▶ manifest_key ─▶ the ManifestMemo, or Lookup─▶ storage
-//!     ─CheckManifest─▶ Hasher
+//! FindManifest(source, manifest key but the source) ─▶ Hasher: digest, key, the ManifestMemo's
+//!     manifest checked; or, none remembered, Lookup─▶ storage ─CheckManifest─▶ Hasher
 //!     ─▶ look_up_early(result key): a hit is restored by the shared steps, no process runs
 //! otherwise the preprocessor path (with -v), and after the reply:
 //!     RecordRead(scratch, -v report) ─▶ Hasher ─▶ Store(manifest key, manifest) ─▶ storage
@@ -16,7 +16,7 @@ use crate::flow::family::{EarlyRestore, FollowUp, Keyed};
 use crate::flow::read_since::{ReadFiles, ReadSince, Started};
 use crate::flow::services::Services;
 use crate::flow::steps::look_up_early;
-use crate::manifest_files::{CheckManifest, DigestFile, Holding, RecordRead};
+use crate::manifest_files::{CheckManifest, FindManifest, Found, Holding, RecordRead};
 use crate::storage::{LookupResult, Store};
 use sccache_core::compiler::gcc::CCompilation;
 use sccache_core::compiler::Language;
@@ -65,30 +65,39 @@ pub async fn look_up(
         return Looked::Miss(None);
     }
     let cwd = PathBuf::from(&request.cwd);
-    let input = cwd.join(&compilation.input);
-    let digest = match services.digest_file.send(DigestFile { path: input }).await {
-        Ok(Ok(digest)) => digest,
+    // Before the check: should the restore fail and the compile run after all, a file
+    // changed since then keeps its result out of the cache (`read_since`).
+    let started = Started::now();
+    let find = FindManifest {
+        source: cwd.join(&compilation.input),
+        key: hash_key::manifest_key_without_input(
+            identity,
+            &request.exe,
+            compilation,
+            &request.cwd,
+            &request.env,
+        ),
+        manifests: services.manifests.clone(),
+        cwd: cwd.clone(),
+    };
+    let Found {
+        key: manifest_key,
+        remembered,
+    } = match services.find_manifest.send(find).await {
+        Ok(Ok(found)) => found,
         _ => {
             services.record(Event::NotDirect("unreadable source".into()));
             return Looked::Miss(None);
         }
     };
-    let manifest_key = hash_key::manifest_key(
-        identity,
-        &request.exe,
-        compilation,
-        &request.cwd,
-        &request.env,
-        &digest,
-    );
-    let manifest = match services.manifests.get(&manifest_key) {
-        Some(manifest) => manifest,
-        None => fetch_manifest(services, manifest_key, label).await,
+    let (manifest, holding) = match remembered {
+        Some(remembered) => remembered,
+        None => {
+            let manifest = fetch_manifest(services, manifest_key, label).await;
+            let holding = check(services, manifest.clone(), &cwd).await;
+            (manifest, holding)
+        }
     };
-    // Before the check: should the restore fail and the compile run after all, a file
-    // changed since then keeps its result out of the cache (`read_since`).
-    let started = Started::now();
-    let holding = check(services, manifest.clone(), &cwd).await;
     if let Some(Holding { result, files }) = holding {
         let key = CacheKey(result);
         let lookup = look_up_early(services, key, restore).await;

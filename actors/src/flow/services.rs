@@ -10,7 +10,7 @@ use crate::driver_probe::ProbeDriver;
 use crate::hasher::{DigestFiles, DigestReadFiles, DigestSource};
 use crate::library_scan::LibraryScan;
 use crate::linker_probe::ProbeLinker;
-use crate::manifest_files::{CheckManifest, DigestFile, RecordRead};
+use crate::manifest_files::{CheckManifest, FindManifest, RecordRead};
 use crate::manifest_memo::ManifestMemo;
 use crate::native_cpus::NativeCpus;
 use crate::rust_manifest_files::{CheckRustManifest, DigestCrates, DigestDepInfo};
@@ -38,7 +38,7 @@ pub struct Services {
     pub digest: Recipient<DigestFiles>,
     pub digest_source: Recipient<DigestSource>,
     pub digest_read_files: Recipient<DigestReadFiles>,
-    pub digest_file: Recipient<DigestFile>,
+    pub find_manifest: Recipient<FindManifest>,
     pub check_manifest: Recipient<CheckManifest>,
     pub record_read: Recipient<RecordRead>,
     /// The direct-mode manifests last read or written, shared by every connection.

@@ -96,7 +96,9 @@ impl fmt::Debug for CompileRequest {
 /// What the server answers.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub enum Response {
-    /// The server took the compile; `CompileFinished` follows on the same connection.
+    /// The server took the compile and sends its output in `Output` chunks ahead of
+    /// `CompileFinished` (sent only then: a compile whose answer fits one frame goes straight to
+    /// `CompileFinished`).
     CompileStarted,
     /// The compile's result, replayed from the cache or from a real compile.
     CompileFinished(CompileFinished),

@@ -100,6 +100,29 @@ pub fn manifest_key(
     env: &[(OsString, OsString)],
     input_digest: &[u8; 32],
 ) -> CacheKey {
+    manifest_key_without_input(compiler, exe, compilation, cwd, env).with_input(input_digest)
+}
+
+/// A C manifest key written up to the source's digest, which is read elsewhere (on the
+/// hasher's threads, with the manifest's check: one trip for both).
+pub struct ManifestKeyPart(KeyWriter);
+
+impl ManifestKeyPart {
+    /// The manifest key of a source with contents `input_digest`: `manifest_key`'s.
+    pub fn with_input(mut self, input_digest: &[u8; 32]) -> CacheKey {
+        self.0.field("input digest", input_digest);
+        self.0.finish()
+    }
+}
+
+/// `manifest_key` without its last field, the source's digest.
+pub fn manifest_key_without_input(
+    compiler: &CompilerIdentity,
+    exe: &OsStr,
+    compilation: &CCompilation,
+    cwd: &OsStr,
+    env: &[(OsString, OsString)],
+) -> ManifestKeyPart {
     let no_text = SourceSummary {
         digest: [0; 32],
         length: u64::MAX,
@@ -113,8 +136,7 @@ pub fn manifest_key(
     key.field("cwd", cwd.as_bytes());
     hash_env(&mut key, env, &["PWD"]);
     hash_env(&mut key, env, DIRECT_ENV_VARS);
-    key.field("input digest", input_digest);
-    key.finish()
+    ManifestKeyPart(key)
 }
 
 #[cfg(test)]

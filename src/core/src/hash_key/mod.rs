@@ -11,7 +11,7 @@ mod link;
 mod rust;
 mod writer;
 
-pub use c::{c_key, manifest_key};
+pub use c::{c_key, manifest_key, manifest_key_without_input, ManifestKeyPart};
 pub use link::{write_link, LinkInputs};
 pub use rust::{rust_env_in_key, rust_key, rust_manifest_key, RustInputs};
 pub use writer::*;
