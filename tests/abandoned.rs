@@ -5,8 +5,7 @@
 //! rebuilt.
 
 use crate::harness::{
-    compile_by_hand, connect, count, fixture, read, receive, request, send, token, write_script,
-    Server,
+    compile_by_hand, connect, count, fixture, read, request, send, token, write_script, Server,
 };
 use sccache_core::protocol::{Request, Response};
 use std::ffi::OsString;
