@@ -90,6 +90,14 @@ impl Workspace {
             .count() as u64
     }
 
+    /// The logging rustc's log so far (direct mode).
+    fn rustc_log_text(&self) -> String {
+        self.rustc_log
+            .as_ref()
+            .and_then(|tools| std::fs::read_to_string(tools.path().join("log")).ok())
+            .unwrap_or_default()
+    }
+
     /// Waits until the writes of every miss so far have landed (in direct mode a result and a
     /// manifest, a linking compile's after its dep-info run).
     fn wait_for_writes(&self) {
@@ -196,14 +204,17 @@ fn a_warm_build_hits_every_crate_type_and_restores_the_same_binary() {
 }
 
 /// Direct mode: no rustc process at all for a warm build, linking compiles included; a cold
-/// one starts the compiles, and a dep-info run per linking compile after its reply.
+/// one starts the compiles, and a dep-info run beside each linking compile that has a
+/// `--extern` (one without, whose files never spell `extern`, loads the sysroot's crates
+/// alone, which its key holds already).
 #[test]
 fn direct_mode_a_warm_build_starts_no_rustc_and_restores_the_same_binary() {
     let workspace = Workspace::direct();
     let (cold, cold_starts) = workspace.clean_run_counting(&["build", "--offline"]);
     assert_eq!(cold, Counts::missing([true; 4]));
-    // Four compiles, and the dep-info runs of the proc-macro, the build script and the binary.
-    assert_eq!(cold_starts, 4 + 3);
+    // Four compiles, and the dep-info runs of the proc-macro (cargo gives it `--extern
+    // proc_macro`) and the binary; none for the build script.
+    assert_eq!(cold_starts, 4 + 2, "{}", workspace.rustc_log_text());
     let first = crate::harness::read(&workspace.binary());
     let (warm, warm_starts) = workspace.clean_run_counting(&["build", "--offline"]);
     assert_eq!(warm, Counts::missing([false; 4]));
@@ -217,6 +228,41 @@ fn direct_mode_a_warm_build_starts_no_rustc_and_restores_the_same_binary() {
         .as_object()
         .map_or(0, |reasons| reasons.len());
     assert_eq!(not_direct, 0, "{stats:#}");
+}
+
+/// A build script without `--extern` whose source spells `extern` has its crates listed after
+/// its compile (the word may begin an `extern crate` item, which would load a crate its key
+/// must hold); its result is still found again, directly and with the same binary.
+#[test]
+fn direct_mode_a_build_script_spelling_extern_has_its_crates_listed() {
+    let workspace = Workspace::direct();
+    let (cold, _) = workspace.clean_run_counting(&["build", "--offline"]);
+    assert_eq!(cold, Counts::missing([true; 4]));
+    let build_rs = workspace.dir.path().join("corelib/build.rs");
+    let text = std::fs::read_to_string(&build_rs).unwrap_or_else(|error| panic!("{error}"));
+    workspace.write(
+        "corelib/build.rs",
+        &format!("// Uses no extern crate: this comment only spells the word.\n{text}"),
+    );
+    // A clock step: a source written in the compile's own tick gets no manifest record.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let (edited, starts) = workspace.clean_run_counting(&["build", "--offline"]);
+    // The build script misses (new source); its output is the same, so the rest hit.
+    assert_eq!(edited, Counts::missing([false, true, false, false]));
+    // Its compile and its listing, after the compile.
+    assert_eq!(starts, 2, "{}", workspace.rustc_log_text());
+    let listings = workspace
+        .rustc_log_text()
+        .lines()
+        .filter(|line| line.contains("-Zbinary-dep-depinfo") && line.contains("build.rs"))
+        .count();
+    assert_eq!(listings, 1, "{}", workspace.rustc_log_text());
+    let (warm, warm_starts) = workspace.clean_run_counting(&["build", "--offline"]);
+    assert_eq!(warm, Counts::missing([false; 4]));
+    assert_eq!(warm_starts, 0, "{}", workspace.server.log());
+    assert_eq!(workspace.run_tool(), PLAIN_OUTPUT);
+    let stats = workspace.server.stats();
+    assert_eq!(count(&stats, "inputs_changed"), 0, "{stats:#}");
 }
 
 fn warm_build_hits_every_crate_type(workspace: Workspace) {

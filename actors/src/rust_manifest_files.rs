@@ -109,6 +109,8 @@ pub struct DigestDepInfo {
     pub files: Vec<String>,
     pub cwd: PathBuf,
     pub started: Started,
+    /// Whether to read each file for the word `extern` too (`DepInfoRead::extern_mentioned`).
+    pub scan_extern: bool,
 }
 
 /// The dep-info's files, digested and stamped: their digests for the result's key, and the
@@ -116,6 +118,10 @@ pub struct DigestDepInfo {
 pub struct DepInfoRead {
     pub digests: Vec<[u8; 32]>,
     pub recorded: Result<RustRecorded, &'static str>,
+    /// Asked for (`scan_extern`): whether a file spells `extern` (`direct::rust::mentions_extern`)
+    /// in the very bytes digested (the stamp checked after the read is the one before it). A
+    /// file that could not be scanned counts as spelling it. `true` when not asked.
+    pub extern_mentioned: bool,
 }
 
 impl Handler<DigestDepInfo> for Hasher {
@@ -132,8 +138,11 @@ fn digest_dep_info(
 ) -> Result<DepInfoRead, &'static str> {
     let mut digests = Vec::with_capacity(message.files.len());
     let mut files = Vec::with_capacity(message.files.len());
+    let mut extern_mentioned = !message.scan_extern;
     for name in &message.files {
-        let file = read_settled(memo, &message.cwd, name, message.started)?;
+        let scan = !extern_mentioned;
+        let (file, mentions) = read_settled(memo, &message.cwd, name, message.started, scan)?;
+        extern_mentioned |= mentions;
         digests.push(file.digest);
         files.push(file);
     }
@@ -145,7 +154,11 @@ fn digest_dep_info(
         dirs,
         result: [0; 32],
     });
-    Ok(DepInfoRead { digests, recorded })
+    Ok(DepInfoRead {
+        digests,
+        recorded,
+        extern_mentioned,
+    })
 }
 
 /// A file the compile read, stamped and digested; an error if it changed since the compile
@@ -155,7 +168,8 @@ fn read_settled(
     cwd: &Path,
     name: &str,
     started: Started,
-) -> Result<ReadFile, &'static str> {
+    scan_extern: bool,
+) -> Result<(ReadFile, bool), &'static str> {
     let path = cwd.join(name);
     let before = std::fs::metadata(&path).map_err(|_| "file read is gone")?;
     if !before.is_file() {
@@ -166,14 +180,20 @@ fn read_settled(
     }
     let stamp = FileStamp::of(&before);
     let digest = memo.digest(&path).map_err(|_| "file read is unreadable")?;
+    // Between the two stamps, which must match: the bytes scanned are the bytes digested.
+    let mentions = scan_extern
+        && std::fs::read(&path).map_or(true, |bytes| {
+            sccache_core::direct::rust::mentions_extern(&bytes)
+        });
     if FileStamp::at(&path) != Some(stamp) {
         return Err(CHANGED_DURING_COMPILE);
     }
-    Ok(ReadFile {
+    let file = ReadFile {
         name: name.as_bytes().to_vec(),
         stamp: stamp.recorded(),
         digest,
-    })
+    };
+    Ok((file, mentions))
 }
 
 /// What a record keeps besides the files read: the module files that must stay absent and
@@ -225,7 +245,10 @@ impl Handler<DigestCrates> for Hasher {
         message
             .files
             .iter()
-            .map(|name| read_settled(&self.memo, &message.cwd, name, message.started))
+            .map(|name| {
+                read_settled(&self.memo, &message.cwd, name, message.started, false)
+                    .map(|(file, _)| file)
+            })
             .collect()
     }
 }
@@ -262,12 +285,42 @@ mod tests {
                 .to_vec(),
             cwd: dir.to_path_buf(),
             started: Started::file_clock_now(),
+            scan_extern: false,
         };
         let read = digest_dep_info(&DigestMemo::default(), &message).unwrap();
         assert_eq!(read.digests.len(), 3);
         let mut recorded = read.recorded.unwrap();
         recorded.env = sccache_core::direct::rust::env_deps(&["V".to_owned()], &[]);
         recorded
+    }
+
+    #[test]
+    fn a_dep_info_scan_finds_extern_in_any_file_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("build.rs"), "mod m;\nfn main() {}\n").unwrap();
+        std::fs::write(dir.path().join("m.rs"), "pub fn f() {}\n").unwrap();
+        std::fs::write(
+            dir.path().join("x.rs"),
+            "#[macro_use]\nextern crate serde;\n",
+        )
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(30));
+        let scan = |files: &[&str], scan_extern: bool| {
+            let message = DigestDepInfo {
+                files: files.iter().map(|file| file.to_string()).collect(),
+                cwd: dir.path().to_path_buf(),
+                started: Started::file_clock_now(),
+                scan_extern,
+            };
+            digest_dep_info(&DigestMemo::default(), &message)
+                .unwrap()
+                .extern_mentioned
+        };
+        assert!(!scan(&["build.rs", "m.rs"], true));
+        assert!(scan(&["build.rs", "m.rs", "x.rs"], true));
+        assert!(scan(&["x.rs", "build.rs"], true));
+        // Not asked: counted as spelled, so nobody skips a listing on a scan not made.
+        assert!(scan(&["build.rs"], false));
     }
 
     fn set(name: &str, value: &str) -> Vec<(OsString, OsString)> {
@@ -318,6 +371,7 @@ mod tests {
             files: vec!["lib.rs".into()],
             cwd: dir.path().to_path_buf(),
             started,
+            scan_extern: false,
         };
         assert_eq!(
             digest_dep_info(&DigestMemo::default(), &message).err(),

@@ -24,7 +24,7 @@ use crate::flow::family::{EarlyRestore, EntryAdapter, Family, Keyed};
 use crate::flow::out_dir::OutDir;
 use crate::flow::read_since::{ReadFiles, ReadSince, Started};
 use crate::flow::request_env::lookup as env_value;
-use crate::flow::rust_direct::{self, Compile, ListCrates, Looked};
+use crate::flow::rust_direct::{self, Compile, Crates, ListCrates, Looked};
 use crate::flow::rust_link;
 use crate::flow::services::Services;
 use crate::hasher::DigestFiles;
@@ -113,10 +113,10 @@ impl Family for Rustc {
             compilation,
             request,
             inputs: &inputs,
-            crates: compilation
-                .link
-                .is_some()
-                .then(|| list_crates(services, info, compilation, request)),
+            crates: compilation.link.is_some().then(|| Crates {
+                list: list_crates(services, info, compilation, request),
+                beside: names_extern(&request.args),
+            }),
         };
         let label = info.kind.stats_label(None);
         match rust_direct::look_up(services, compile, restore, &label).await {
@@ -135,8 +135,9 @@ impl Family for Rustc {
     }
 }
 
-/// How a linking compile's crates are listed after its reply (`rust_direct::ListCrates`): a
-/// dep-info run that lists them, and the link's inputs with them.
+/// How a linking compile's crates are listed (`rust_direct::ListCrates`): with `true`, a
+/// dep-info run that lists them (less the sysroot's), and the link's inputs with them; with
+/// `false`, the link's inputs alone, found again.
 fn list_crates(
     services: &Services,
     info: &CompilerInfo,
@@ -149,17 +150,37 @@ fn list_crates(
         compilation.clone(),
         request.clone(),
     );
-    Box::new(move || {
+    Box::new(move |list| {
         Box::pin(async move {
-            let (dep_info, _) = read_dep_info(&services, &compilation, &request)
+            if !list {
+                let link =
+                    rust_link::for_compile(&services, &info, &compilation, &[], &request).await?;
+                return Ok((None, link));
+            }
+            let (mut dep_info, _) = read_dep_info(&services, &compilation, &request)
                 .await
                 .ok_or("dep-info run failed")?;
+            let dirs = rust_link::sysroot_crate_dirs(&info, &compilation);
+            dep_info.files = rust_link::without_sysroot_crates(
+                dep_info.files,
+                Path::new(&request.cwd),
+                dirs.as_ref(),
+            );
             let crate_files = rust_link::crate_files(&dep_info.files);
             let link =
                 rust_link::for_compile(&services, &info, &compilation, &crate_files, &request)
                     .await?;
-            Ok((dep_info, link))
+            Ok((Some(dep_info), link))
         })
+    })
+}
+
+/// Whether a command line has a `--extern`, with a path or without (then rustc looks for the
+/// crate on its search path).
+fn names_extern(args: &[std::ffi::OsString]) -> bool {
+    args.iter().any(|arg| {
+        let arg = arg.as_encoded_bytes();
+        arg == b"--extern" || arg.starts_with(b"--extern=")
     })
 }
 
@@ -207,6 +228,11 @@ async fn key_from_dep_info(
         markers_in: None,
     };
     let read = ReadSince::new(started_reading, read_files, cwd);
+    let mut dep_info = dep_info;
+    if compilation.link.is_some() {
+        let dirs = rust_link::sysroot_crate_dirs(info, compilation);
+        dep_info.files = rust_link::without_sysroot_crates(dep_info.files, cwd, dirs.as_ref());
+    }
     let crate_files = rust_link::crate_files(&dep_info.files);
     // A link's inputs are found while the sources are digested.
     let link = rust_link::for_compile(services, info, compilation, &crate_files, request);

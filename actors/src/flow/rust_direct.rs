@@ -10,7 +10,9 @@
 //!     and after the reply Store(manifest key, manifest with the new record first)
 //! a compile that links (the link's inputs are in the manifest key): beside the compile,
 //!     ListCrates (a -Zbinary-dep-depinfo dep-info run) ─DigestCrates─▶ Hasher ─▶ rust_key
-//!     ─▶ Store(result), then Store(manifest, the record with the crates loaded)
+//!     ─▶ Store(result), then Store(manifest, the record with the crates loaded);
+//!     without `--extern`, after the compile and only if a file it read spells `extern`
+//!     (else it loaded the sysroot's crates alone, which the link's inputs hold)
 //! ```
 //!
 //! Why a rust direct hit is never stale is argued in docs/ARCHITECTURE.md ("Rust direct
@@ -54,15 +56,31 @@ pub struct Compile<'a> {
     /// The externs', static libraries' digests, what `native` means and, for a compile that
     /// links, the link's inputs but the crates only a dep-info lists; no sources yet.
     pub inputs: &'a RustInputs,
-    /// For a compile that links: how to list the crates it loads, beside the compile.
-    pub crates: Option<ListCrates>,
+    /// For a compile that links: how to list the crates it loads.
+    pub crates: Option<Crates>,
 }
 
-/// Lists the crates a linking compile loads: a `-Zbinary-dep-depinfo` dep-info run's listing,
-/// and the link's inputs found with those crates (`rust_link::for_compile`), or why not.
+/// How a linking compile's crates are listed.
+pub struct Crates {
+    pub list: ListCrates,
+    /// Beside the compile (it has a `--extern`); else after it, and only when a file it read
+    /// spells `extern` (`direct::rust::mentions_extern`).
+    pub beside: bool,
+}
+
+/// Lists the crates a linking compile loads (given `true`): a `-Zbinary-dep-depinfo` dep-info
+/// run's listing without the sysroot's crates (`rust_link::without_sysroot_crates`), and the
+/// link's inputs found with those crates (`rust_link::for_compile`), or why not. Given
+/// `false`, the link's inputs alone, found again.
 pub type ListCrates = Box<
-    dyn FnOnce() -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<(DepInfo, Option<LinkInputs>), &'static str>>>,
+    dyn FnOnce(
+        bool,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<
+                Output = Result<(Option<DepInfo>, Option<LinkInputs>), &'static str>,
+            >,
+        >,
     >,
 >;
 
@@ -130,8 +148,12 @@ pub async fn look_up(
         started,
         manifest,
         manifest_key,
-        // Started now, so that it runs beside the compile and the key is known at the reply.
-        crates: crates.map(|list| actix_rt::spawn(list())),
+        // Started now when it is needed, so that it runs beside the compile and the key is
+        // known at the reply.
+        crates: crates.map(|crates| match crates.beside {
+            true => Listed::Beside(actix_rt::spawn((crates.list)(true))),
+            false => Listed::After(crates.list),
+        }),
     };
     Looked::Miss(Some(Box::new(move || Box::pin(later.key()))))
 }
@@ -183,12 +205,18 @@ struct Later {
     started: Started,
     manifest: RustManifest,
     manifest_key: CacheKey,
-    /// A linking compile's crate listing, started beside the compile.
-    crates: Option<Listing>,
+    /// A linking compile's crate listing.
+    crates: Option<Listed>,
 }
 
 /// The crate listing of a linking compile, under way.
-type Listing = tokio::task::JoinHandle<Result<(DepInfo, Option<LinkInputs>), &'static str>>;
+type Listing = tokio::task::JoinHandle<Result<(Option<DepInfo>, Option<LinkInputs>), &'static str>>;
+
+/// A linking compile's crate listing: started beside the compile, or left for after it.
+enum Listed {
+    Beside(Listing),
+    After(ListCrates),
+}
 
 impl Later {
     /// The result's key from the dep-info the compile wrote (the recipe of the dep-info
@@ -203,16 +231,20 @@ impl Later {
             files: dep_info.files.clone(),
             cwd: self.cwd.clone(),
             started: self.started,
+            scan_extern: matches!(self.crates, Some(Listed::After(_))),
         };
-        let DepInfoRead { digests, recorded } =
-            match self.services.digest_dep_info.send(message).await {
-                Ok(Ok(read)) => read,
-                Ok(Err(reason)) if reason == CHANGED_DURING_COMPILE => {
-                    return Err(Unkeyed::InputChanged)
-                }
-                Ok(Err(reason)) => return Err(Unkeyed::Refused(reason)),
-                Err(_) => return Err(Unkeyed::Refused("hasher unavailable")),
-            };
+        let DepInfoRead {
+            digests,
+            recorded,
+            extern_mentioned,
+        } = match self.services.digest_dep_info.send(message).await {
+            Ok(Ok(read)) => read,
+            Ok(Err(reason)) if reason == CHANGED_DURING_COMPILE => {
+                return Err(Unkeyed::InputChanged)
+            }
+            Ok(Err(reason)) => return Err(Unkeyed::Refused(reason)),
+            Err(_) => return Err(Unkeyed::Refused("hasher unavailable")),
+        };
         let names: Vec<String> = dep_info
             .env_deps
             .into_iter()
@@ -233,7 +265,14 @@ impl Later {
             // A compile that links: its key needs the crates it loaded, which the dep-info run
             // started beside the compile lists. The key is found before the reply, so a build
             // that removes the target directory right after (`cargo clean`) loses no result.
-            Some(list) => later.key_with_crates(list, &mut recorded).await?,
+            Some(Listed::Beside(listing)) => later.key_with_crates(listing, &mut recorded).await?,
+            // No `--extern`, and a file read spells `extern`: listed now.
+            Some(Listed::After(list)) if extern_mentioned => {
+                let listing = actix_rt::spawn(list(true));
+                later.key_with_crates(listing, &mut recorded).await?
+            }
+            // No `--extern` and no `extern crate`: it loaded the sysroot's crates alone.
+            Some(Listed::After(list)) => later.key_without_crates(list(false)).await?,
         };
         let follow_up = match recorded {
             Ok(mut recorded) => {
@@ -261,6 +300,22 @@ impl Later {
         )
     }
 
+    /// The result key of a linking compile that loaded the sysroot's crates alone: its link's
+    /// inputs found again must be the lookup's (nothing changed since).
+    async fn key_without_crates(
+        &mut self,
+        link_now: impl std::future::Future<
+            Output = Result<(Option<DepInfo>, Option<LinkInputs>), &'static str>,
+        >,
+    ) -> Result<CacheKey, Unkeyed> {
+        let (_, link_now) = link_now.await.map_err(Unkeyed::Refused)?;
+        if self.inputs.link != link_now {
+            // A library or the linker changed since the manifest's key was taken.
+            return Err(Unkeyed::InputChanged);
+        }
+        Ok(self.result_key())
+    }
+
     /// A linking compile's result key: the crates a dep-info run lists (the files of cargo's
     /// dep-info and crates only, each settled before the compile began) join the sources, and
     /// the `.rlib` beside each `.rmeta` the link's files, as the dep-info run's recipe has
@@ -275,6 +330,7 @@ impl Later {
             .await
             .map_err(|_| Unkeyed::Refused("crate listing lost"))?
             .map_err(Unkeyed::Refused)?;
+        let listed = listed.ok_or(Unkeyed::Refused("crate listing lost"))?;
         let read: HashSet<&str> = self
             .inputs
             .sources

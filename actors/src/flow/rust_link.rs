@@ -111,6 +111,7 @@ async fn link_inputs(
         library_path,
         found: found.clone(),
         sysroot_dirs: vec![
+            // `sysroot_crate_dirs`.
             rustlib.join(&target).join("lib"),
             rustlib.join(&target).join("lib").join("self-contained"),
             host_bin.clone(),
@@ -152,6 +153,48 @@ pub fn crate_listing_args() -> (OsString, (OsString, OsString)) {
         "-Zbinary-dep-depinfo".into(),
         ("RUSTC_BOOTSTRAP".into(), "1".into()),
     )
+}
+
+/// The directories of the target's sysroot crates, every file of which a link's inputs hold by
+/// path and digest (`Plan::files`); `None` when the sysroot or the host is unknown (then a
+/// compile that links is refused anyway).
+pub fn sysroot_crate_dirs(
+    info: &CompilerInfo,
+    compilation: &RustCompilation,
+) -> Option<[PathBuf; 2]> {
+    let sysroot = sysroot(compilation, info)?;
+    let host = info.rust.as_ref().and_then(|rust| rust.host.clone())?;
+    let target = compilation.target.clone().unwrap_or(host);
+    let lib = sysroot.join("lib").join("rustlib").join(target).join("lib");
+    Some([lib.join("self-contained"), lib])
+}
+
+/// `files` (a dep-info's, relative ones from `cwd`) without the crates of the target's
+/// sysroot: in a linking compile's key those are the link's inputs already, so the crates
+/// that a key lists beside its sources are the graph's own, and a compile that can load none
+/// of those (`direct::rust::mentions_extern`) needs no listing. Both ways of keying drop them
+/// alike, so they find each other's entries.
+pub fn without_sysroot_crates(
+    files: Vec<String>,
+    cwd: &Path,
+    dirs: Option<&[PathBuf; 2]>,
+) -> Vec<String> {
+    let Some(dirs) = dirs else {
+        return files;
+    };
+    files
+        .into_iter()
+        .filter(|file| {
+            let path = cwd.join(file);
+            let is_crate = path
+                .extension()
+                .is_some_and(|e| e == "rlib" || e == "rmeta" || e == "so");
+            !(is_crate
+                && path
+                    .parent()
+                    .is_some_and(|dir| dirs.iter().any(|d| d == dir)))
+        })
+        .collect()
 }
 
 /// The crates among the files a dep-info lists.

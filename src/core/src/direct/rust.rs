@@ -53,6 +53,15 @@ pub struct Listing {
     pub names: [u8; 32],
 }
 
+/// Whether a file's bytes spell `extern` anywhere (code, comment or string alike). rustc loads
+/// a crate only for a `--extern` argument or an `extern crate` item, and an item comes from
+/// the crate's own files (a macro that expands to one spells it too) or from the sysroot's
+/// crates, whose macros name only sysroot crates. So a compile without `--extern` whose files
+/// never spell the word loads the sysroot's crates alone.
+pub fn mentions_extern(bytes: &[u8]) -> bool {
+    memchr::memmem::find(bytes, b"extern").is_some()
+}
+
 /// The digest of a directory's entry names, whatever order they were listed in.
 pub fn listing_digest(mut names: Vec<Vec<u8>>) -> [u8; 32] {
     names.sort();
@@ -142,6 +151,17 @@ pub fn module_alternatives(files: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extern_is_found_anywhere() {
+        assert!(mentions_extern(b"fn main() {}\nextern crate serde;\n"));
+        assert!(mentions_extern(b"// extern in a comment"));
+        assert!(mentions_extern(b"unsafe extern \"C\" { fn f(); }"));
+        assert!(!mentions_extern(
+            b"fn main() { println!(\"cargo:rerun-if-changed=build.rs\"); }"
+        ));
+        assert!(!mentions_extern(b""));
+    }
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
         pairs
