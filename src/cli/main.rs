@@ -6,12 +6,11 @@
 //! and the server is `sccache_actors::server`.
 //!
 //! Codemap: `args` (what was asked), `compile` (compile mode), `resolve` (finding the compiler),
-//! `local_inputs` (inputs only this process can read),
-//! `client` (one connection), `spawn` (starting the daemon), `fallback` (running the compiler
-//! here, exit statuses), `commands` (sccache's flags), `stats_view` (rendering stats),
-//! `server_entry` (being the server), `logging` (its log, secrets kept out), `musl_mem` (faster
-//! `memcmp` for the musl build), `process_start`
-//! (what Rust's runtime would set up), `sys` (the system calls no safe wrapper offers).
+//! `local_inputs` (inputs only this process can read), `client` (one connection), `spawn`
+//! (starting the daemon), `fallback` (running the compiler here, exit statuses), `commands`
+//! (sccache's flags), `stats_view` (rendering stats), `server_entry` (being the server),
+//! `logging` (its log, secrets kept out), `process_start` (what Rust's runtime would set up),
+//! `sys` (the system calls no safe wrapper offers), `musl_mem` (the musl build's `memcmp`).
 
 // The entry point is `main` below, without Rust's runtime setup: see `process_start`. (Test
 // builds keep the test harness's own. Only with glibc, which hands std the arguments itself.)
