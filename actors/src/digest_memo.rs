@@ -12,6 +12,11 @@
 //! server's clock; FAT with whole seconds) the file must be three seconds old. It is bounded:
 //! when full, it is emptied and refills.
 //!
+//! A restore may also vouch for the bytes it just wrote (`vouch`, from `outputs::Restored`):
+//! their digest is the entry's, the stamp the one taken after the rename, and only where
+//! stamps are fine-grained (a change after that stamp was taken moves it, in any tick), so the
+//! next crate's key does not read a restored rlib again.
+//!
 //! Kept between runs (`save` when the server stops, `load` when it starts, in the user's
 //! private runtime directory): a server started again after its idle timeout does not read a
 //! toolchain's and the system's libraries again (about a gigabyte for a Rust link). Sound for
@@ -140,6 +145,13 @@ impl DigestMemo {
             .filter(|(known_stamp, _)| *known_stamp == stamp)
             .map(|(_, digest)| *digest)
             .or_else(|| memo.by_stamp.get(&stamp).copied())
+    }
+
+    /// Remembers `digest` for the file at `path` while it has `stamp`, on the word of a
+    /// restore that just wrote those bytes there and took the stamp after (`outputs::Restored`
+    /// says when that word holds: only where any later change moves the stamp).
+    pub fn vouch(&self, path: &Path, stamp: FileStamp, digest: [u8; 32]) {
+        self.remember(path, stamp, digest);
     }
 
     fn remember(&self, path: &Path, stamp: FileStamp, digest: [u8; 32]) {

@@ -86,13 +86,18 @@ pub async fn collect(files: Vec<OutputFile>) -> Result<Vec<EntryFile>, OutputErr
 }
 
 /// Writes the entry's files to their targets, each atomically, with the mode a compile under
-/// `umask` would have given them.
+/// `umask` would have given them. Returns the files whose digests are known (`Restored`).
 pub async fn restore(
     entry_files: Vec<EntryFile>,
     targets: Vec<OutputFile>,
     umask: u32,
-) -> Result<(), OutputError> {
-    blocking(move || prepare_now(&entry_files, &targets, umask)?.take_steps(Pace::Any)).await
+) -> Result<Vec<Restored>, OutputError> {
+    blocking(move || {
+        let mut prepared = prepare_now(&entry_files, &targets, umask)?;
+        prepared.take_steps(Pace::Any)?;
+        Ok(std::mem::take(&mut prepared.restored))
+    })
+    .await
 }
 
 /// The mode a compiler creating the file under `umask` gives it: it asks for 0777 for an
@@ -117,6 +122,8 @@ pub struct Prepared {
     /// Putting every file in place is a metadata call or two on a local file system: cheap
     /// enough for an actor's thread (see `put_in_place`).
     cheap: bool,
+    /// The files put in place so far whose digests are known.
+    restored: Vec<Restored>,
 }
 
 /// Where steps are taken: on an actor's thread (`Quick`: a rename must not replace a file, as
@@ -136,11 +143,25 @@ enum Step {
         path: PathBuf,
         stamp: FileStamp,
     },
-    /// The entry's bytes in a temporary file beside the target, to be renamed over it.
+    /// The entry's bytes in a temporary file beside the target, to be renamed over it; with
+    /// their digest when the entry recorded it (a content file's).
     Replace {
         temp: tempfile::NamedTempFile,
         path: PathBuf,
+        digest: Option<[u8; 32]>,
     },
+}
+
+/// A file a restore put in place whose bytes have a known digest, with its stamp right after:
+/// the `DigestMemo` may take that digest for that stamp (`DigestMemo::vouch`) instead of
+/// reading the file again when the next crate's key digests it. Only where the stamp is
+/// sure to move on any later change (`fine_grained_stamps`), and only when nothing wrote the
+/// file between its filling and the stamp (`Prepared::put`).
+#[derive(Debug, Clone)]
+pub struct Restored {
+    pub path: PathBuf,
+    pub stamp: FileStamp,
+    pub digest: [u8; 32],
 }
 
 /// Prepares the restore of the entry's files to their targets (see `Prepared`), on the
@@ -157,15 +178,20 @@ pub async fn prepare(
 /// Puts a prepared restore in place: on this thread when that is cheap (see `Prepared`), on
 /// the blocking pool otherwise (renaming over an existing file on ext4 writes the new one out
 /// first; any call on a network file system is a round trip). A target that appeared since
-/// the restore was prepared sends the rest to the blocking pool too.
-pub async fn put_in_place(mut prepared: Prepared) -> Result<(), OutputError> {
+/// the restore was prepared sends the rest to the blocking pool too. Returns the files whose
+/// digests are known (`Restored`).
+pub async fn put_in_place(mut prepared: Prepared) -> Result<Vec<Restored>, OutputError> {
     if prepared.cheap {
         prepared.take_steps(Pace::Quick)?;
         if prepared.steps.is_empty() {
-            return Ok(());
+            return Ok(std::mem::take(&mut prepared.restored));
         }
     }
-    blocking(move || prepared.take_steps(Pace::Any)).await
+    blocking(move || {
+        prepared.take_steps(Pace::Any)?;
+        Ok(std::mem::take(&mut prepared.restored))
+    })
+    .await
 }
 
 impl Prepared {
@@ -184,12 +210,13 @@ impl Prepared {
                     }
                     touch(&file).map_err(|source| OutputError::Write { path, source })?
                 }
-                Step::Replace { temp, path } if pace == Pace::Quick => {
+                Step::Replace { temp, path, digest } if pace == Pace::Quick => {
+                    let filled = digest.and_then(|_| temp.as_file().metadata().ok());
                     match temp.persist_noclobber(&path) {
-                        Ok(_) => {}
+                        Ok(file) => self.note(file, path, digest, filled),
                         Err(error) if error.error.kind() == std::io::ErrorKind::AlreadyExists => {
                             let temp = error.file;
-                            self.steps.push_front(Step::Replace { temp, path });
+                            self.steps.push_front(Step::Replace { temp, path, digest });
                             return Ok(());
                         }
                         Err(error) => {
@@ -198,19 +225,62 @@ impl Prepared {
                         }
                     }
                 }
-                Step::Replace { temp, path } => {
+                Step::Replace { temp, path, digest } => {
+                    let filled = digest.and_then(|_| temp.as_file().metadata().ok());
                     // Renamed over the old file, never unlinking it first: a reader sees the
                     // old file or the new one, and ext4 (auto_da_alloc) writes the new data out
                     // before such a rename, so a crash cannot leave an
                     // empty object with a fresh mtime.
-                    if let Err(error) = temp.persist(&path) {
-                        let source = error.error;
-                        return Err(OutputError::Write { path, source });
+                    match temp.persist(&path) {
+                        Ok(file) => self.note(file, path, digest, filled),
+                        Err(error) => {
+                            let source = error.error;
+                            return Err(OutputError::Write { path, source });
+                        }
                     }
                 }
             }
         }
         Ok(())
+    }
+}
+
+impl Prepared {
+    /// Notes a file just renamed into place at `path` as `Restored`, when its bytes' digest
+    /// is known and its stamps settle the question of later changes:
+    /// - `filled`, taken before the rename, asked the kernel for the file's change time; on a
+    ///   file system with fine-grained stamps (`fine_grained_stamps`), every change after
+    ///   such a question gets a change time of its own, later than any handed out before;
+    /// - the rename moved only the change time; a write after it (once others could see the
+    ///   path) would have moved the modification time past the filling's, so an unchanged
+    ///   modification time and size mean the bytes are still the ones filled;
+    /// - `after`, taken now, asks again: any change from here on moves the stamp noted.
+    fn note(
+        &mut self,
+        file: std::fs::File,
+        path: PathBuf,
+        digest: Option<[u8; 32]>,
+        filled: Option<std::fs::Metadata>,
+    ) {
+        use std::os::unix::fs::MetadataExt;
+        let (Some(digest), Some(filled)) = (digest, filled) else {
+            return;
+        };
+        let Ok(after) = file.metadata() else {
+            return;
+        };
+        let untouched = after.ino() == filled.ino()
+            && after.dev() == filled.dev()
+            && after.len() == filled.len()
+            && after.mtime() == filled.mtime()
+            && after.mtime_nsec() == filled.mtime_nsec();
+        if untouched && fine_grained_stamps(&file) {
+            self.restored.push(Restored {
+                path,
+                stamp: FileStamp::of(&after),
+                digest,
+            });
+        }
     }
 }
 
@@ -250,8 +320,12 @@ fn prepare_now(
             Some(External {
                 len,
                 source: Some(source),
-                ..
-            }) => Bytes::Content { source, len: *len },
+                digest,
+            }) => Bytes::Content {
+                source,
+                len: *len,
+                digest: *digest,
+            },
             Some(_) => return Err(OutputError::ContentMissing(file.name.clone())),
         };
         let (step, step_is_cheap) =
@@ -262,14 +336,23 @@ fn prepare_now(
         cheap &= step_is_cheap;
         steps.push_back(step);
     }
-    Ok(Prepared { steps, cheap })
+    Ok(Prepared {
+        steps,
+        cheap,
+        restored: Vec::new(),
+    })
 }
 
 /// Where a restored file's bytes are: in the entry, or in a content file a backend checked.
 #[derive(Clone, Copy)]
 enum Bytes<'a> {
     Inline(&'a [u8]),
-    Content { source: &'a ContentSource, len: u64 },
+    /// A backend's content file, with the digest the entry records for its bytes.
+    Content {
+        source: &'a ContentSource,
+        len: u64,
+        digest: [u8; 32],
+    },
 }
 
 impl Bytes<'_> {
@@ -300,7 +383,7 @@ impl Bytes<'_> {
     fn write_into(&self, file: &mut std::fs::File) -> std::io::Result<()> {
         match self {
             Bytes::Inline(data) => file.write_all(data),
-            Bytes::Content { source, len } => {
+            Bytes::Content { source, len, .. } => {
                 let filled = crate::content_copy::fill(&source.file, file, *len)?;
                 log::trace!("restored {len} bytes: {filled:?}");
                 let now = FileStamp::of(&source.file.metadata()?);
@@ -349,7 +432,11 @@ fn prepare_one(path: &Path, bytes: Bytes<'_>, mode: u32) -> std::io::Result<(Ste
         .set_permissions(std::fs::Permissions::from_mode(mode))?;
     let cheap = existing.is_none() && on_local_file_system(temp.as_file());
     let path = path.to_path_buf();
-    Ok((Step::Replace { temp, path }, cheap))
+    let digest = match bytes {
+        Bytes::Content { digest, .. } => Some(digest),
+        Bytes::Inline(_) => None,
+    };
+    Ok((Step::Replace { temp, path, digest }, cheap))
 }
 
 /// The target, open, when it already holds exactly `data` with `mode` (a rebuild whose output
@@ -424,6 +511,43 @@ pub(crate) fn on_local_file_system(file: &std::fs::File) -> bool {
         // (on a 32-bit platform Btrfs's comes back negative): compare the low 32 bits.
         Ok(stat) => LOCAL.contains(&(stat.f_type as u32)),
         Err(_) => false,
+    }
+}
+
+/// Whether every change to `file` after its stamp was last asked for moves that stamp, even
+/// within one tick of the kernel's coarse clock: multigrain timestamps, which Linux 6.13
+/// brought to ext4, XFS, Btrfs and tmpfs (asking for a file's change time makes the next
+/// change take a fine-grained time, later than any handed out before). Elsewhere a change in
+/// the same tick can leave the stamp as it was, so a stamp taken right after a write vouches
+/// for nothing.
+pub(crate) fn fine_grained_stamps(file: &std::fs::File) -> bool {
+    const MULTIGRAIN: [u32; 4] = [
+        EXT4_SUPER_MAGIC,
+        XFS_SUPER_MAGIC,
+        BTRFS_SUPER_MAGIC,
+        TMPFS_MAGIC,
+    ];
+    static KERNEL_HAS_MULTIGRAIN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let kernel = *KERNEL_HAS_MULTIGRAIN.get_or_init(|| {
+        let uname = rustix::system::uname();
+        kernel_at_least(uname.release().to_bytes(), (6, 13))
+    });
+    kernel
+        && match rustix::fs::fstatfs(file) {
+            Ok(stat) => MULTIGRAIN.contains(&(stat.f_type as u32)),
+            Err(_) => false,
+        }
+}
+
+/// Whether a kernel release (`6.18.44-fc-v1252`) is `least` (major, minor) or later.
+fn kernel_at_least(release: &[u8], least: (u32, u32)) -> bool {
+    let text = String::from_utf8_lossy(release);
+    let mut parts = text
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|part| part.parse::<u32>().ok());
+    match (parts.next().flatten(), parts.next().flatten()) {
+        (Some(major), Some(minor)) => (major, minor) >= least,
+        _ => false,
     }
 }
 
@@ -532,12 +656,27 @@ mod tests {
     /// Prepares and puts one file in place at once, as `restore` does.
     fn write_atomically(path: &Path, data: &[u8], mode: Option<u32>) -> std::io::Result<()> {
         let (step, cheap) = prepare_one(path, Bytes::Inline(data), created_mode(mode, 0o022))?;
-        Prepared {
+        let mut prepared = Prepared {
             steps: VecDeque::from([step]),
             cheap,
-        }
-        .take_steps(Pace::Any)
-        .map_err(std::io::Error::other)
+            restored: Vec::new(),
+        };
+        prepared
+            .take_steps(Pace::Any)
+            .map_err(std::io::Error::other)?;
+        // Bytes of the entry itself: nobody recorded their digest, so none is vouched for.
+        assert!(prepared.restored.is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn kernel_releases_are_compared_by_major_and_minor() {
+        assert!(kernel_at_least(b"6.18.44-fc-v1252", (6, 13)));
+        assert!(kernel_at_least(b"6.13.0", (6, 13)));
+        assert!(kernel_at_least(b"7.0.1", (6, 13)));
+        assert!(!kernel_at_least(b"6.8.0-48-generic", (6, 13)));
+        assert!(!kernel_at_least(b"5.15.0", (6, 13)));
+        assert!(!kernel_at_least(b"garbage", (6, 13)));
     }
 
     fn entry_file(data: &[u8]) -> Vec<EntryFile> {

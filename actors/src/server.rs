@@ -95,6 +95,7 @@ fn start(
     let dispatcher = Dispatcher::new(config.jobs).start();
     // As many hashing threads as compilers running at once: each finished preprocessor's text
     // is hashed while the next runs.
+    let digests = memo.clone();
     let hasher = SyncArbiter::start(config.jobs, move || Hasher::new(memo.clone()));
     let detector =
         Detector::new(dispatcher.clone().recipient(), hasher.clone().recipient()).start();
@@ -127,6 +128,7 @@ fn start(
         digest_dep_info: hasher.clone().recipient(),
         digest_crates: hasher.recipient(),
         manifests: crate::manifest_memo::ManifestMemo::default(),
+        digests,
         library_scan: crate::library_scan::LibraryScan::default(),
         native_cpus: crate::native_cpus::NativeCpus::default(),
         direct: config.direct,

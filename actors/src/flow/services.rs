@@ -5,6 +5,7 @@
 //! outputs.
 
 use crate::detector::Detect;
+use crate::digest_memo::DigestMemo;
 use crate::dispatcher::{ProcessOutput, Run, RunError};
 use crate::driver_probe::ProbeDriver;
 use crate::hasher::{DigestFiles, DigestReadFiles, DigestSource};
@@ -43,6 +44,8 @@ pub struct Services {
     pub record_read: Recipient<RecordRead>,
     /// The direct-mode manifests last read or written, shared by every connection.
     pub manifests: ManifestMemo,
+    /// The hasher's file digests, which a restore may vouch for (`outputs::Restored`).
+    pub digests: DigestMemo,
     /// What the directories a link searches hold, shared by every connection.
     pub library_scan: LibraryScan,
     /// What `-C target-cpu=native` means per toolchain and target, shared likewise.

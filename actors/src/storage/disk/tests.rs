@@ -445,11 +445,39 @@ async fn an_output_overwritten_in_place_after_a_hit_leaves_the_cache_entry_intac
         let LookupResult::Hit(found) = harness.lookup(key(1)).await else {
             panic!("round {round}: not a hit");
         };
-        crate::outputs::restore(found.files, targets(&out), 0o022)
+        let vouched = crate::outputs::restore(found.files, targets(&out), 0o022)
             .await
             .unwrap();
         let restored = out.join("lib.rlib");
         assert_eq!(fs::read(&restored).unwrap(), stored.files[0].data);
+        // Where stamps are fine-grained, the restore vouches for the bytes it wrote, at the
+        // stamp they have now; a memo told so answers without reading them, until the file
+        // changes (below), when it reads the new bytes.
+        let memo = DigestMemo::default();
+        let fine = crate::outputs::fine_grained_stamps(&File::open(&restored).unwrap());
+        assert_eq!(vouched.len(), usize::from(fine), "{vouched:?}");
+        for file in &vouched {
+            assert_eq!(file.path, restored);
+            assert_eq!(
+                Some(file.stamp),
+                crate::file_stamp::FileStamp::at(&restored)
+            );
+            assert_eq!(
+                file.digest,
+                sccache_core::hash_key::digest(&stored.files[0].data)
+            );
+            memo.vouch(&file.path, file.stamp, [7; 32]);
+            assert_eq!(memo.digest(&restored).unwrap(), [7; 32]);
+            // Rewritten at once with bytes of the same length, within the clock's tick.
+            let mut same_length = stored.files[0].data.clone();
+            same_length[0] ^= 1;
+            fs::write(&restored, &same_length).unwrap();
+            assert_eq!(
+                memo.digest(&restored).unwrap(),
+                sccache_core::hash_key::digest(&same_length),
+                "a vouched digest outlived a change of the same length"
+            );
+        }
         let metadata = fs::metadata(&restored).unwrap();
         assert_eq!(metadata.permissions().mode() & 0o777, 0o644);
         assert_ne!(metadata.ino(), fs::metadata(&content).unwrap().ino());
@@ -458,6 +486,11 @@ async fn an_output_overwritten_in_place_after_a_hit_leaves_the_cache_entry_intac
             .unwrap()
             .write_all(b"overwritten by the build")
             .unwrap();
+        assert_eq!(
+            memo.digest(&restored).unwrap(),
+            sccache_core::hash_key::digest(b"overwritten by the build"),
+            "a vouched digest outlived a change"
+        );
         assert_eq!(fs::read(&content).unwrap(), stored.files[0].data);
     }
 }
