@@ -175,12 +175,13 @@ fn list_crates(
     })
 }
 
-/// Whether a command line has a `--extern`, with a path or without (then rustc looks for the
-/// crate on its search path).
+/// Whether a command line may load a crate by a flag: a `--extern`, with a path or without
+/// (then rustc looks for the crate on its search path), or any unstable `-Z` option (whose
+/// effects are not enumerated here).
 fn names_extern(args: &[std::ffi::OsString]) -> bool {
     args.iter().any(|arg| {
         let arg = arg.as_encoded_bytes();
-        arg == b"--extern" || arg.starts_with(b"--extern=")
+        arg == b"--extern" || arg.starts_with(b"--extern=") || arg.starts_with(b"-Z")
     })
 }
 
@@ -477,5 +478,29 @@ async fn ask_native_cpu(
             log::warn!("cannot run rustc for target-cpu=native: {error}");
             Err(error.to_string())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flag_that_may_load_a_crate_is_seen() {
+        let args = |words: &[&str]| -> Vec<std::ffi::OsString> {
+            words.iter().map(|word| word.into()).collect()
+        };
+        assert!(!names_extern(&args(&[
+            "--crate-name",
+            "build_script_build",
+            "build.rs"
+        ])));
+        assert!(names_extern(&args(&["--extern", "serde=/t/libserde.rlib"])));
+        assert!(names_extern(&args(&["--extern", "proc_macro"])));
+        assert!(names_extern(&args(&["--extern=serde"])));
+        assert!(names_extern(&args(&["-Z", "unstable-options"])));
+        assert!(names_extern(&args(&["-Zcrate-attr=feature(x)"])));
+        // A value that merely mentions the word is no flag.
+        assert!(!names_extern(&args(&["--cfg", "feature=\"extern\""])));
     }
 }

@@ -63,8 +63,8 @@ pub struct Compile<'a> {
 /// How a linking compile's crates are listed.
 pub struct Crates {
     pub list: ListCrates,
-    /// Beside the compile (it has a `--extern`); else after it, and only when a file it read
-    /// spells `extern` (`direct::rust::mentions_extern`).
+    /// Beside the compile (it has a `--extern` or a `-Z` option); else after it, and only
+    /// when a file it read spells `extern` (`direct::rust::mentions_extern`).
     pub beside: bool,
 }
 
