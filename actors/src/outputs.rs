@@ -156,7 +156,7 @@ enum Step {
 /// the `DigestMemo` may take that digest for that stamp (`DigestMemo::vouch`) instead of
 /// reading the file again when the next crate's key digests it. Only where the stamp is
 /// sure to move on any later change (`fine_grained_stamps`), and only when nothing wrote the
-/// file between its filling and the stamp (`Prepared::put`).
+/// file between its filling and the stamp (`Prepared::note`).
 #[derive(Debug, Clone)]
 pub struct Restored {
     pub path: PathBuf,
@@ -243,9 +243,7 @@ impl Prepared {
         }
         Ok(())
     }
-}
 
-impl Prepared {
     /// Notes a file just renamed into place at `path` as `Restored`, when its bytes' digest
     /// is known and its stamps settle the question of later changes:
     /// - `filled`, taken before the rename, asked the kernel for the file's change time; on a
