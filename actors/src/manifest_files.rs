@@ -103,24 +103,53 @@ impl Hasher {
     }
 
     fn holds(&self, recorded: &Recorded, cwd: &Path) -> bool {
+        let mut joined = Joined::new(cwd);
         let files_same = recorded.files.iter().all(|file| {
-            let path = cwd.join(OsStr::from_bytes(&file.name));
-            let Ok(metadata) = std::fs::metadata(&path) else {
+            let path = joined.join(&file.name);
+            let Ok(metadata) = std::fs::metadata(path) else {
                 return false;
             };
             FileStamp::of(&metadata).recorded() == file.stamp
-                || (metadata.is_file() && self.memo.digest(&path).ok() == Some(file.digest))
+                || (metadata.is_file() && self.memo.digest(path).ok() == Some(file.digest))
         });
         files_same
             && recorded.probes.iter().all(|group| probes_hold(cwd, group))
-            && recorded.no_dir.iter().all(|dir| {
-                !std::fs::metadata(cwd.join(OsStr::from_bytes(dir))).is_ok_and(|m| m.is_dir())
-            })
+            && recorded
+                .no_dir
+                .iter()
+                .all(|dir| !std::fs::metadata(joined.join(dir)).is_ok_and(|m| m.is_dir()))
             && recorded.present.iter().all(|file| {
-                FileStamp::at(&cwd.join(OsStr::from_bytes(&file.name)))
-                    .map(|stamp| stamp.recorded())
+                FileStamp::at(joined.join(&file.name)).map(|stamp| stamp.recorded())
                     == Some(file.stamp)
             })
+    }
+}
+
+/// Names below one directory joined as `Path::join` joins them (an absolute name stands
+/// alone), in one buffer used again: a check joins a hundred names or more per hit, and
+/// `Path::join` was 5.6 % of the server's samples over warm C rebuilds.
+struct Joined {
+    bytes: Vec<u8>,
+    base: usize,
+}
+
+impl Joined {
+    fn new(dir: &Path) -> Joined {
+        let mut bytes = dir.as_os_str().as_bytes().to_vec();
+        if !bytes.is_empty() && !bytes.ends_with(b"/") {
+            bytes.push(b'/');
+        }
+        let base = bytes.len();
+        Joined { bytes, base }
+    }
+
+    fn join<'a>(&'a mut self, name: &'a [u8]) -> &'a Path {
+        if name.starts_with(b"/") {
+            return Path::new(OsStr::from_bytes(name));
+        }
+        self.bytes.truncate(self.base);
+        self.bytes.extend_from_slice(name);
+        Path::new(OsStr::from_bytes(&self.bytes))
     }
 }
 
@@ -375,5 +404,31 @@ fn parent(path: &[u8]) -> &[u8] {
         Some(0) => b"/",
         Some(at) => &path[..at],
         None => b".",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joined_names_are_path_join_s() {
+        for dir in ["/work/src", "/work/src/", "/", "", "rel/dir"] {
+            let mut joined = Joined::new(Path::new(dir));
+            for name in [
+                "a.h",
+                "sys/types.h",
+                "/usr/include/stdio.h",
+                "",
+                "../up.h",
+                ".",
+            ] {
+                assert_eq!(
+                    joined.join(name.as_bytes()),
+                    Path::new(dir).join(name),
+                    "{dir:?} joined with {name:?}"
+                );
+            }
+        }
     }
 }
