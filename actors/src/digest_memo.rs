@@ -79,7 +79,7 @@ impl DigestMemo {
                 path.display()
             )));
         }
-        let settled = if crate::outputs::device_is_local(&after, || Some(file)) {
+        let settled = if crate::file_system::device_is_local(&after, || Some(file)) {
             began.settled_before(&after)
         } else {
             settled(&after)
@@ -232,7 +232,7 @@ mod tests {
         std::thread::sleep(Duration::from_millis(30));
         let digest = memo.digest(&path).unwrap();
         assert_eq!(digest, sccache_core::hash_key::digest(b"int b;\n"));
-        let local = crate::outputs::on_local_file_system(&std::fs::File::open(&path).unwrap());
+        let local = crate::file_system::on_local_file_system(&std::fs::File::open(&path).unwrap());
         assert_eq!(
             memo.remembered(&path, FileStamp::at(&path).unwrap())
                 .is_some(),

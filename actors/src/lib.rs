@@ -13,6 +13,7 @@ pub mod digest_memo;
 pub mod dispatcher;
 pub mod driver_probe;
 pub mod file_stamp;
+pub mod file_system;
 pub mod flow;
 pub mod hasher;
 pub mod library_scan;

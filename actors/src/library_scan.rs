@@ -13,7 +13,7 @@
 //!   remembered kind of the others (regular file or not) cannot change without a new entry.
 //! - A linker script's names are used only while its stamp is the one taken before and after it
 //!   was read, under the same rule, and each named file is checked to exist every time.
-//! - Only on local file systems (`outputs::on_local_file_system`): network file systems stamp
+//! - Only on local file systems (`file_system::on_local_file_system`): network file systems stamp
 //!   with the server's clock. Elsewhere everything is read every time.
 //!
 //! It decides nothing about which directories a link searches (`flow/rust_link.rs`).
@@ -137,7 +137,7 @@ impl LibraryScan {
 
 /// Whether `path` (with `metadata`) is on a local file system.
 fn local(path: &Path, metadata: &std::fs::Metadata) -> bool {
-    crate::outputs::device_is_local(metadata, || std::fs::File::open(path).ok())
+    crate::file_system::device_is_local(metadata, || std::fs::File::open(path).ok())
 }
 
 /// Reads `dir`'s entries (their kinds from the directory itself where it says, so a regular
@@ -249,7 +249,8 @@ mod tests {
         settle();
         assert_eq!(scan.listed(dir.path()), both);
         // Remembered on a local file system (the directory settled before this listing).
-        let local = crate::outputs::on_local_file_system(&std::fs::File::open(dir.path()).unwrap());
+        let local =
+            crate::file_system::on_local_file_system(&std::fs::File::open(dir.path()).unwrap());
         let remembered = |scan: &LibraryScan| scan.0.lock().unwrap().dirs.contains_key(dir.path());
         assert_eq!(remembered(&scan), local);
         assert_eq!(scan.listed(dir.path()), both);

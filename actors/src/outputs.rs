@@ -155,7 +155,7 @@ enum Step {
 /// A file a restore put in place whose bytes have a known digest, with its stamp right after:
 /// the `DigestMemo` may take that digest for that stamp (`DigestMemo::vouch`) instead of
 /// reading the file again when the next crate's key digests it. Only where the stamp is
-/// sure to move on any later change (`fine_grained_stamps`), and only when nothing wrote the
+/// sure to move on any later change (`file_system::fine_grained_stamps`), and only when nothing wrote the
 /// file between its filling and the stamp (`Prepared::note`).
 #[derive(Debug, Clone)]
 pub struct Restored {
@@ -247,7 +247,7 @@ impl Prepared {
     /// Notes a file just renamed into place at `path` as `Restored`, when its bytes' digest
     /// is known and its stamps settle the question of later changes:
     /// - `filled`, taken before the rename, asked the kernel for the file's change time; on a
-    ///   file system with fine-grained stamps (`fine_grained_stamps`), every change after
+    ///   file system with fine-grained stamps (`file_system::fine_grained_stamps`), every change after
     ///   such a question gets a change time of its own, later than any handed out before;
     /// - the rename moved only the change time; a write after it (once others could see the
     ///   path) would have moved the modification time past the filling's, so an unchanged
@@ -272,7 +272,7 @@ impl Prepared {
             && after.len() == filled.len()
             && after.mtime() == filled.mtime()
             && after.mtime_nsec() == filled.mtime_nsec();
-        if untouched && fine_grained_stamps(&file) {
+        if untouched && crate::file_system::fine_grained_stamps(&file) {
             self.restored.push(Restored {
                 path,
                 stamp: FileStamp::of(&after),
@@ -413,7 +413,7 @@ fn prepare_one(path: &Path, bytes: Bytes<'_>, mode: u32) -> std::io::Result<(Ste
     };
     if let Some(existing) = &existing {
         if let Some(file) = open_if_identical(path, existing, bytes, mode) {
-            let cheap = on_local_file_system(&file);
+            let cheap = crate::file_system::on_local_file_system(&file);
             let (path, stamp) = (path.to_path_buf(), FileStamp::of(existing));
             return Ok((Step::Touch { file, path, stamp }, cheap));
         }
@@ -428,7 +428,7 @@ fn prepare_one(path: &Path, bytes: Bytes<'_>, mode: u32) -> std::io::Result<(Ste
     bytes.write_into(temp.as_file_mut())?;
     temp.as_file()
         .set_permissions(std::fs::Permissions::from_mode(mode))?;
-    let cheap = existing.is_none() && on_local_file_system(temp.as_file());
+    let cheap = existing.is_none() && crate::file_system::on_local_file_system(temp.as_file());
     let path = path.to_path_buf();
     let digest = match bytes {
         Bytes::Content { digest, .. } => Some(digest),
@@ -480,99 +480,6 @@ fn open_if_identical(
 
 /// How much of a target `open_if_identical` reads at a time.
 const COMPARE_BLOCK: usize = 64 * 1024;
-
-/// Whether `file` lives on a file system whose metadata calls are local and quick: the usual
-/// disk and memory file systems. Not network or FUSE file systems, and not overlayfs, where
-/// touching a file of a lower layer first copies it whole to the upper one.
-pub(crate) fn on_local_file_system(file: &std::fs::File) -> bool {
-    const LOCAL: [u32; 6] = [
-        EXT4_SUPER_MAGIC,
-        XFS_SUPER_MAGIC,
-        BTRFS_SUPER_MAGIC,
-        TMPFS_MAGIC,
-        F2FS_SUPER_MAGIC,
-        ZFS_SUPER_MAGIC,
-    ];
-    match rustix::fs::fstatfs(file) {
-        // `f_type` is a signed word of the platform's width and the magic numbers are 32 bits
-        // (on a 32-bit platform Btrfs's comes back negative): compare the low 32 bits.
-        Ok(stat) => LOCAL.contains(&(stat.f_type as u32)),
-        Err(_) => false,
-    }
-}
-
-/// Whether every change to `file` after its stamp was last asked for moves that stamp, even
-/// within one tick of the kernel's coarse clock: multigrain timestamps, which Linux 6.13
-/// brought to ext4, XFS, Btrfs and tmpfs (asking for a file's change time makes the next
-/// change take a fine-grained time, later than any handed out before). Elsewhere a change in
-/// the same tick can leave the stamp as it was, so a stamp taken right after a write vouches
-/// for nothing.
-pub(crate) fn fine_grained_stamps(file: &std::fs::File) -> bool {
-    const MULTIGRAIN: [u32; 4] = [
-        EXT4_SUPER_MAGIC,
-        XFS_SUPER_MAGIC,
-        BTRFS_SUPER_MAGIC,
-        TMPFS_MAGIC,
-    ];
-    static KERNEL_HAS_MULTIGRAIN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let kernel = *KERNEL_HAS_MULTIGRAIN.get_or_init(|| {
-        let uname = rustix::system::uname();
-        kernel_at_least(uname.release().to_bytes(), (6, 13))
-    });
-    kernel
-        && match rustix::fs::fstatfs(file) {
-            Ok(stat) => MULTIGRAIN.contains(&(stat.f_type as u32)),
-            Err(_) => false,
-        }
-}
-
-/// Whether a kernel release (`6.18.44-fc-v1252`) is `least` (major, minor) or later.
-fn kernel_at_least(release: &[u8], least: (u32, u32)) -> bool {
-    let text = String::from_utf8_lossy(release);
-    let mut parts = text
-        .split(|c: char| !c.is_ascii_digit())
-        .map(|part| part.parse::<u32>().ok());
-    match (parts.next().flatten(), parts.next().flatten()) {
-        (Some(major), Some(minor)) => (major, minor) >= least,
-        _ => false,
-    }
-}
-
-/// Whether the device of `metadata` holds a local file system (`on_local_file_system`, asked
-/// through the file `open` gives), asked once per device for the server's lifetime: the memos
-/// that trust a file system's clock (`DigestMemo`, `LibraryScan`) ask on every file they keep.
-pub(crate) fn device_is_local(
-    metadata: &std::fs::Metadata,
-    open: impl FnOnce() -> Option<std::fs::File>,
-) -> bool {
-    use std::collections::HashMap;
-    use std::os::unix::fs::MetadataExt;
-    use std::sync::{Mutex, OnceLock};
-    static KNOWN: OnceLock<Mutex<HashMap<u64, bool>>> = OnceLock::new();
-    let known = KNOWN.get_or_init(Mutex::default);
-    let device = metadata.dev();
-    if let Some(local) = known
-        .lock()
-        .ok()
-        .and_then(|known| known.get(&device).copied())
-    {
-        return local;
-    }
-    let local = open().is_some_and(|file| on_local_file_system(&file));
-    if let Ok(mut known) = known.lock() {
-        known.insert(device, local);
-    }
-    local
-}
-
-/// `statfs`'s `f_type` of the file systems `on_local_file_system` trusts (linux/magic.h; ZFS's
-/// from OpenZFS). ext2 and ext3 share ext4's.
-const EXT4_SUPER_MAGIC: u32 = 0xef53;
-const XFS_SUPER_MAGIC: u32 = 0x5846_5342;
-const BTRFS_SUPER_MAGIC: u32 = 0x9123_683e;
-const TMPFS_MAGIC: u32 = 0x0102_1994;
-const F2FS_SUPER_MAGIC: u32 = 0xf2f5_2010;
-const ZFS_SUPER_MAGIC: u32 = 0x2fc1_2fc1;
 
 /// Sets a file's modification time to the file system's now, leaving its access time.
 fn touch(file: &std::fs::File) -> std::io::Result<()> {
@@ -641,16 +548,6 @@ mod tests {
         // Bytes of the entry itself: nobody recorded their digest, so none is vouched for.
         assert!(prepared.restored.is_empty());
         Ok(())
-    }
-
-    #[test]
-    fn kernel_releases_are_compared_by_major_and_minor() {
-        assert!(kernel_at_least(b"6.18.44-fc-v1252", (6, 13)));
-        assert!(kernel_at_least(b"6.13.0", (6, 13)));
-        assert!(kernel_at_least(b"7.0.1", (6, 13)));
-        assert!(!kernel_at_least(b"6.8.0-48-generic", (6, 13)));
-        assert!(!kernel_at_least(b"5.15.0", (6, 13)));
-        assert!(!kernel_at_least(b"garbage", (6, 13)));
     }
 
     fn entry_file(data: &[u8]) -> Vec<EntryFile> {
@@ -768,9 +665,9 @@ mod tests {
     #[test]
     fn proc_is_not_a_local_file_system_and_tmpfs_is() {
         let proc_file = std::fs::File::open("/proc/self/stat").unwrap();
-        assert!(!on_local_file_system(&proc_file));
+        assert!(!crate::file_system::on_local_file_system(&proc_file));
         if let Ok(shm) = tempfile::tempfile_in("/dev/shm") {
-            assert!(on_local_file_system(&shm));
+            assert!(crate::file_system::on_local_file_system(&shm));
         }
     }
 

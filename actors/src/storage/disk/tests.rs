@@ -454,7 +454,7 @@ async fn an_output_overwritten_in_place_after_a_hit_leaves_the_cache_entry_intac
         // stamp they have now; a memo told so answers without reading them, until the file
         // changes (below), when it reads the new bytes.
         let memo = DigestMemo::default();
-        let fine = crate::outputs::fine_grained_stamps(&File::open(&restored).unwrap());
+        let fine = crate::file_system::fine_grained_stamps(&File::open(&restored).unwrap());
         assert_eq!(vouched.len(), usize::from(fine), "{vouched:?}");
         for file in &vouched {
             assert_eq!(file.path, restored);

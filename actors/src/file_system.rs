@@ -1,0 +1,113 @@
+//! What kind of file system a file lives on, as the memos and restores need to know: whether
+//! its metadata calls are local and quick and its stamps come from this machine's clock
+//! (`on_local_file_system`, remembered per device by `device_is_local`), and whether its stamps
+//! move on every change even within one tick of the kernel's coarse clock
+//! (`fine_grained_stamps`). Decides nothing else.
+
+/// Whether `file` lives on a file system whose metadata calls are local and quick: the usual
+/// disk and memory file systems. Not network or FUSE file systems, and not overlayfs, where
+/// touching a file of a lower layer first copies it whole to the upper one.
+pub(crate) fn on_local_file_system(file: &std::fs::File) -> bool {
+    const LOCAL: [u32; 6] = [
+        EXT4_SUPER_MAGIC,
+        XFS_SUPER_MAGIC,
+        BTRFS_SUPER_MAGIC,
+        TMPFS_MAGIC,
+        F2FS_SUPER_MAGIC,
+        ZFS_SUPER_MAGIC,
+    ];
+    file_system_type(file).is_some_and(|kind| LOCAL.contains(&kind))
+}
+
+/// `statfs`'s `f_type` of the file system `file` lives on.
+fn file_system_type(file: &std::fs::File) -> Option<u32> {
+    // `f_type` is a signed word of the platform's width and the magic numbers are 32 bits (on
+    // a 32-bit platform Btrfs's comes back negative): compare the low 32 bits.
+    rustix::fs::fstatfs(file)
+        .ok()
+        .map(|stat| stat.f_type as u32)
+}
+
+/// Whether every change to `file` after its stamp was last asked for moves that stamp, even
+/// within one tick of the kernel's coarse clock: multigrain timestamps, which Linux 6.13
+/// brought to ext4, XFS, Btrfs and tmpfs (asking for a file's change time makes the next
+/// change take a fine-grained time, later than any handed out before). Elsewhere a change in
+/// the same tick can leave the stamp as it was, so a stamp taken right after a write vouches
+/// for nothing.
+pub(crate) fn fine_grained_stamps(file: &std::fs::File) -> bool {
+    const MULTIGRAIN: [u32; 4] = [
+        EXT4_SUPER_MAGIC,
+        XFS_SUPER_MAGIC,
+        BTRFS_SUPER_MAGIC,
+        TMPFS_MAGIC,
+    ];
+    static KERNEL_HAS_MULTIGRAIN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let kernel = *KERNEL_HAS_MULTIGRAIN.get_or_init(|| {
+        let uname = rustix::system::uname();
+        kernel_at_least(uname.release().to_bytes(), (6, 13))
+    });
+    kernel && file_system_type(file).is_some_and(|kind| MULTIGRAIN.contains(&kind))
+}
+
+/// Whether a kernel release (`6.18.44-fc-v1252`) is `least` (major, minor) or later.
+fn kernel_at_least(release: &[u8], least: (u32, u32)) -> bool {
+    let text = String::from_utf8_lossy(release);
+    let mut parts = text
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|part| part.parse::<u32>().ok());
+    match (parts.next().flatten(), parts.next().flatten()) {
+        (Some(major), Some(minor)) => (major, minor) >= least,
+        _ => false,
+    }
+}
+
+/// Whether the device of `metadata` holds a local file system (`on_local_file_system`, asked
+/// through the file `open` gives), asked once per device for the server's lifetime: the memos
+/// that trust a file system's clock (`DigestMemo`, `LibraryScan`) ask on every file they keep.
+pub(crate) fn device_is_local(
+    metadata: &std::fs::Metadata,
+    open: impl FnOnce() -> Option<std::fs::File>,
+) -> bool {
+    use std::collections::HashMap;
+    use std::os::unix::fs::MetadataExt;
+    use std::sync::{Mutex, OnceLock};
+    static KNOWN: OnceLock<Mutex<HashMap<u64, bool>>> = OnceLock::new();
+    let known = KNOWN.get_or_init(Mutex::default);
+    let device = metadata.dev();
+    if let Some(local) = known
+        .lock()
+        .ok()
+        .and_then(|known| known.get(&device).copied())
+    {
+        return local;
+    }
+    let local = open().is_some_and(|file| on_local_file_system(&file));
+    if let Ok(mut known) = known.lock() {
+        known.insert(device, local);
+    }
+    local
+}
+
+/// `statfs`'s `f_type` of the file systems `on_local_file_system` trusts (linux/magic.h; ZFS's
+/// from OpenZFS). ext2 and ext3 share ext4's.
+const EXT4_SUPER_MAGIC: u32 = 0xef53;
+const XFS_SUPER_MAGIC: u32 = 0x5846_5342;
+const BTRFS_SUPER_MAGIC: u32 = 0x9123_683e;
+const TMPFS_MAGIC: u32 = 0x0102_1994;
+const F2FS_SUPER_MAGIC: u32 = 0xf2f5_2010;
+const ZFS_SUPER_MAGIC: u32 = 0x2fc1_2fc1;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_releases_are_compared_by_major_and_minor() {
+        assert!(kernel_at_least(b"6.18.44-fc-v1252", (6, 13)));
+        assert!(kernel_at_least(b"6.13.0", (6, 13)));
+        assert!(kernel_at_least(b"7.0.1", (6, 13)));
+        assert!(!kernel_at_least(b"6.8.0-48-generic", (6, 13)));
+        assert!(!kernel_at_least(b"5.15.0", (6, 13)));
+        assert!(!kernel_at_least(b"garbage", (6, 13)));
+    }
+}
