@@ -160,11 +160,11 @@ fn list_crates(
             let (mut dep_info, _) = read_dep_info(&services, &compilation, &request)
                 .await
                 .ok_or("dep-info run failed")?;
-            let dirs = rust_link::sysroot_crate_dirs(&info, &compilation);
             dep_info.files = rust_link::without_sysroot_crates(
+                &info,
+                &compilation,
                 dep_info.files,
                 Path::new(&request.cwd),
-                dirs.as_ref(),
             );
             let crate_files = rust_link::crate_files(&dep_info.files);
             let link =
@@ -231,8 +231,7 @@ async fn key_from_dep_info(
     let read = ReadSince::new(started_reading, read_files, cwd);
     let mut dep_info = dep_info;
     if compilation.link.is_some() {
-        let dirs = rust_link::sysroot_crate_dirs(info, compilation);
-        dep_info.files = rust_link::without_sysroot_crates(dep_info.files, cwd, dirs.as_ref());
+        dep_info.files = rust_link::without_sysroot_crates(info, compilation, dep_info.files, cwd);
     }
     let crate_files = rust_link::crate_files(&dep_info.files);
     // A link's inputs are found while the sources are digested.

@@ -348,7 +348,7 @@ impl Later {
             .filter(|name| !read.contains(name.as_str()))
             .cloned()
             .collect();
-        if crates.iter().any(|name| !is_crate(name)) {
+        if crates.iter().any(|name| !rust_link::is_crate(name)) {
             return Err(Unkeyed::InputChanged);
         }
         if listed.env_deps.len() != self.inputs.env_deps.len() {
@@ -411,14 +411,6 @@ impl Later {
         }
         Ok(self.result_key())
     }
-}
-
-/// Whether a file a `-Zbinary-dep-depinfo` dep-info lists beyond the sources is a crate.
-fn is_crate(name: &str) -> bool {
-    let extension = Path::new(name).extension().unwrap_or_default();
-    ["rlib", "rmeta", "so", "dylib", "dll"]
-        .iter()
-        .any(|crate_extension| extension == *crate_extension)
 }
 
 /// The work, after the reply, that stores the manifest with `recorded` first.

@@ -110,14 +110,14 @@ async fn link_inputs(
         spec: spec.clone(),
         library_path,
         found: found.clone(),
-        sysroot_dirs: vec![
-            // `sysroot_crate_dirs`.
-            rustlib.join(&target).join("lib"),
-            rustlib.join(&target).join("lib").join("self-contained"),
-            host_bin.clone(),
-            host_bin.join("gcc-ld"),
-            host_bin.join("self-contained"),
-        ],
+        sysroot_dirs: sysroot_crate_dirs(&sysroot, &target)
+            .into_iter()
+            .chain([
+                host_bin.clone(),
+                host_bin.join("gcc-ld"),
+                host_bin.join("self-contained"),
+            ])
+            .collect(),
         crate_files: crate_files.to_vec(),
         apple: target.contains("apple"),
         scan: services.library_scan.clone(),
@@ -155,46 +155,53 @@ pub fn crate_listing_args() -> (OsString, (OsString, OsString)) {
     )
 }
 
-/// The directories of the target's sysroot crates, every file of which a link's inputs hold by
-/// path and digest (`Plan::files`); `None` when the sysroot or the host is unknown (then a
-/// compile that links is refused anyway).
-pub fn sysroot_crate_dirs(
-    info: &CompilerInfo,
-    compilation: &RustCompilation,
-) -> Option<[PathBuf; 2]> {
-    let sysroot = sysroot(compilation, info)?;
-    let host = info.rust.as_ref().and_then(|rust| rust.host.clone())?;
-    let target = compilation.target.clone().unwrap_or(host);
+/// The directories of the target's sysroot crates (`lib/rustlib/<target>/lib` and its
+/// `self-contained`), every file of which a link's inputs hold by path and digest
+/// (`Plan::files`).
+fn sysroot_crate_dirs(sysroot: &Path, target: &str) -> [PathBuf; 2] {
     let lib = sysroot.join("lib").join("rustlib").join(target).join("lib");
-    Some([lib.join("self-contained"), lib])
+    let self_contained = lib.join("self-contained");
+    [lib, self_contained]
 }
 
 /// `files` (a dep-info's, relative ones from `cwd`) without the crates of the target's
 /// sysroot: in a linking compile's key those are the link's inputs already, so the crates
 /// that a key lists beside its sources are the graph's own, and a compile that can load none
 /// of those (`direct::rust::mentions_extern`) needs no listing. Both ways of keying drop them
-/// alike, so they find each other's entries.
+/// alike, so they find each other's entries. Unchanged when the sysroot or the host is
+/// unknown (then a compile that links is refused anyway).
 pub fn without_sysroot_crates(
+    info: &CompilerInfo,
+    compilation: &RustCompilation,
     files: Vec<String>,
     cwd: &Path,
-    dirs: Option<&[PathBuf; 2]>,
 ) -> Vec<String> {
-    let Some(dirs) = dirs else {
+    let Some(sysroot) = sysroot(compilation, info) else {
         return files;
     };
+    let Some(host) = info.rust.as_ref().and_then(|rust| rust.host.clone()) else {
+        return files;
+    };
+    let dirs = sysroot_crate_dirs(&sysroot, compilation.target.as_deref().unwrap_or(&host));
     files
         .into_iter()
         .filter(|file| {
             let path = cwd.join(file);
-            let is_crate = path
-                .extension()
-                .is_some_and(|e| e == "rlib" || e == "rmeta" || e == "so");
-            !(is_crate
+            !(is_crate(file)
                 && path
                     .parent()
                     .is_some_and(|dir| dirs.iter().any(|d| d == dir)))
         })
         .collect()
+}
+
+/// Whether a file a dep-info lists (with `-Zbinary-dep-depinfo`, beyond the sources) is a
+/// crate.
+pub fn is_crate(name: &str) -> bool {
+    let extension = Path::new(name).extension().unwrap_or_default();
+    ["rlib", "rmeta", "so", "dylib", "dll"]
+        .iter()
+        .any(|crate_extension| extension == *crate_extension)
 }
 
 /// The crates among the files a dep-info lists.
