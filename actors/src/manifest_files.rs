@@ -1,6 +1,7 @@
 //! The file side of direct mode, on the hasher's threads: digesting a source through the
-//! `DigestMemo` and checking the manifest remembered for it (`FindManifest`), checking a manifest's records against the file system
-//! (`CheckManifest`), and making a record from a finished preprocessor run (`RecordRead`).
+//! `DigestMemo` and checking the manifest remembered for it (`FindManifest`), checking a
+//! manifest's records against the file system (`CheckManifest`), and making a record from a
+//! finished preprocessor run (`RecordRead`).
 //!
 //! Invariant: a record is made only from files and directories that last changed before the
 //! preprocessor began (`Started::settled_before`, git's "racily clean" rule), so a later
