@@ -29,6 +29,7 @@ mod redis;
 mod rust_cache;
 mod rust_crates;
 mod rust_direct;
+mod rust_failures;
 mod rust_native;
 mod rust_restore;
 #[cfg(feature = "s3")]

@@ -42,6 +42,7 @@ fn entry() -> CacheEntry {
         files: vec![EntryFile::inline("libbig.rlib", Some(0o644), data)],
         stdout: Vec::new(),
         stderr: Vec::new(),
+        exit_code: 0,
     }
 }
 

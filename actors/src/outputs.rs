@@ -85,6 +85,18 @@ pub async fn collect(files: Vec<OutputFile>) -> Result<Vec<EntryFile>, OutputErr
     .await
 }
 
+/// The targets that are there now (a failed compile's outputs: those it wrote).
+pub async fn existing(files: Vec<OutputFile>) -> Vec<OutputFile> {
+    blocking(move || {
+        Ok(files
+            .into_iter()
+            .filter(|file| std::fs::symlink_metadata(&file.path).is_ok())
+            .collect())
+    })
+    .await
+    .unwrap_or_default()
+}
+
 /// Writes the entry's files to their targets, each atomically, with the mode a compile under
 /// `umask` would have given them. Returns the files whose digests are known (`Restored`).
 pub async fn restore(

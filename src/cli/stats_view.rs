@@ -212,6 +212,7 @@ fn counter_rows(stats: &Stats, advanced: bool) -> Vec<Row> {
     rows.extend([
         Row::count("Compilations", stats.compilations),
         Row::count("Compilation failures", stats.compile_fails),
+        Row::count("Cache hits of failed compiles", stats.failure_hits),
         Row::count(
             "Non-cacheable compilations",
             stats.non_cacheable_compilations,
@@ -392,6 +393,7 @@ mod tests {
             "Corrupt cache entries",
             "Compilations",
             "Compilation failures",
+            "Cache hits of failed compiles",
             "Non-cacheable compilations",
             "Non-cacheable calls",
             "Non-compilation calls",

@@ -75,8 +75,8 @@ pub enum Keyed {
         follow_up: Option<FollowUp>,
     },
     /// The key comes from the compile itself (the rust family's direct miss: the dep-info
-    /// the compile writes lists what it read). The compile runs at once, counted as a miss,
-    /// and its result is stored under the key this finds once it has succeeded.
+    /// the compile writes lists what it read). The compile runs at once, counted as a miss
+    /// (or a failure), and its result is stored under the key this finds once it has ended.
     AfterCompile(KeyAfterCompile),
     /// No key can be had: the compile runs uncached, counted under this reason (the
     /// preprocessor failed, an input is unreadable, the source reads a file unseen).
@@ -97,10 +97,21 @@ impl Keyed {
     }
 }
 
-/// Finds a key after a successful compile (`Keyed::AfterCompile`); an error is why the result
-/// cannot be stored.
+/// Finds a key after the compile (`Keyed::AfterCompile`), told how it ended; an error is why
+/// the result cannot be stored.
 pub type KeyAfterCompile =
-    Box<dyn FnOnce() -> std::pin::Pin<Box<dyn Future<Output = Result<LateKey, Unkeyed>>>>>;
+    Box<dyn FnOnce(Ended) -> std::pin::Pin<Box<dyn Future<Output = Result<LateKey, Unkeyed>>>>>;
+
+/// How a compile keyed after it ended.
+pub enum Ended {
+    Succeeded,
+    /// It failed with this exit status and these errors: the family decides whether such a
+    /// failure is stored (the rust family's feature probes, `compiler::rust::cacheable_failure`).
+    Failed {
+        exit_code: i32,
+        stderr: Vec<u8>,
+    },
+}
 
 /// Why a compile's key could not be found after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +120,8 @@ pub enum Unkeyed {
     InputChanged,
     /// Anything else, with the reason counted under `not_direct`.
     Refused(&'static str),
+    /// A failed compile the family does not store (most are), with why, for the log.
+    FailureKept(&'static str),
 }
 
 /// A key found after the compile.

@@ -18,7 +18,9 @@
 //! Why a rust direct hit is never stale is argued in docs/ARCHITECTURE.md ("Rust direct
 //! mode"); the file checks are in `rust_manifest_files.rs`, the keys in `hash_key`.
 
-use crate::flow::family::{EarlyRestore, FollowUp, KeyAfterCompile, Keyed, LateKey, Unkeyed};
+use crate::flow::family::{
+    EarlyRestore, Ended, FollowUp, KeyAfterCompile, Keyed, LateKey, Unkeyed,
+};
 use crate::flow::read_since::{ReadFiles, ReadSince, Started};
 use crate::flow::rust_link;
 use crate::flow::services::Services;
@@ -28,7 +30,7 @@ use crate::rust_manifest_files::{
     CHANGED_DURING_COMPILE,
 };
 use crate::storage::{LookupResult, Store};
-use sccache_core::compiler::rust::{parse_dep_info, DepInfo, RustCompilation};
+use sccache_core::compiler::rust::{cacheable_failure, parse_dep_info, DepInfo, RustCompilation};
 use sccache_core::direct::rust::{env_deps, RustManifest, RustRecorded};
 use sccache_core::hash_key::{self, CacheKey, CompilerIdentity, LinkInputs, RustInputs};
 use sccache_core::protocol::CompileRequest;
@@ -135,6 +137,10 @@ pub async fn look_up(
         // find a result there.
         return Looked::Miss(None);
     }
+    let out_dir = Path::new(&request.cwd).join(&compilation.out_dir);
+    let dep_info = out_dir.join(dep_info);
+    // One stat, on a miss: a failed compile's dep-info is taken only if it is new.
+    let dep_info_was_there = std::fs::symlink_metadata(&dep_info).is_ok();
     let later = Later {
         services: services.clone(),
         identity: *identity,
@@ -142,9 +148,9 @@ pub async fn look_up(
         cwd,
         env: request.env.clone(),
         inputs: inputs.clone(),
-        dep_info: Path::new(&request.cwd)
-            .join(&compilation.out_dir)
-            .join(dep_info),
+        dep_info,
+        dep_info_was_there,
+        out_dir,
         started,
         manifest,
         manifest_key,
@@ -155,7 +161,7 @@ pub async fn look_up(
             false => Listed::After(crates.list),
         }),
     };
-    Looked::Miss(Some(Box::new(move || Box::pin(later.key()))))
+    Looked::Miss(Some(Box::new(move |ended| Box::pin(later.key(ended)))))
 }
 
 /// The manifest under `manifest_key`, or an empty one.
@@ -200,8 +206,11 @@ struct Later {
     cwd: PathBuf,
     env: Vec<(OsString, OsString)>,
     inputs: RustInputs,
-    /// The dep-info file the compile writes.
+    /// The dep-info file the compile writes, and whether a file was there before it ran.
     dep_info: PathBuf,
+    dep_info_was_there: bool,
+    /// Where the compile writes its outputs.
+    out_dir: PathBuf,
     started: Started,
     manifest: RustManifest,
     manifest_key: CacheKey,
@@ -220,8 +229,13 @@ enum Listed {
 
 impl Later {
     /// The result's key from the dep-info the compile wrote (the recipe of the dep-info
-    /// run's key, so both find the same entries), and the manifest's update to follow.
-    async fn key(self) -> Result<LateKey, Unkeyed> {
+    /// run's key, so both find the same entries), and the manifest's update to follow. A
+    /// failed compile is keyed only if `failure_kept` lets it.
+    async fn key(self, ended: Ended) -> Result<LateKey, Unkeyed> {
+        if let Ended::Failed { exit_code, stderr } = &ended {
+            self.failure_kept(*exit_code, stderr)
+                .map_err(Unkeyed::FailureKept)?;
+        }
         let bytes = tokio::fs::read(&self.dep_info)
             .await
             .map_err(|_| Unkeyed::Refused("compile wrote no dep-info"))?;
@@ -287,6 +301,32 @@ impl Later {
             Err(_) => None,
         };
         Ok(LateKey::Now { key, follow_up })
+    }
+
+    /// Why a failed compile is not stored, or `Ok` when it may be: its errors are all decided
+    /// by the key (`cacheable_failure`), it links nothing, and what it wrote is certainly
+    /// its own: a dep-info where none was before, and none of its other outputs (so that the
+    /// entry's files, those there now, are the compile's, and a replay leaves the rest alone
+    /// as the failure did).
+    fn failure_kept(&self, exit_code: i32, stderr: &[u8]) -> Result<(), &'static str> {
+        cacheable_failure(exit_code, stderr, self.compilation.error_format.as_deref())?;
+        if self.crates.is_some() {
+            return Err("failed, a compile that links");
+        }
+        if self.dep_info_was_there {
+            return Err("failed, its dep-info may be an earlier compile's");
+        }
+        let other_output = self
+            .compilation
+            .outputs
+            .iter()
+            .map(|name| self.out_dir.join(name))
+            .filter(|path| *path != self.dep_info)
+            .any(|path| std::fs::symlink_metadata(path).is_ok());
+        if other_output {
+            return Err("failed beside outputs it may not have written");
+        }
+        Ok(())
     }
 
     /// The result's key, by `rust_key`'s recipe, from the inputs gathered so far.

@@ -14,8 +14,8 @@
 use crate::detector::CompilerInfo;
 use crate::dispatcher::{ProcessOutput, RunError};
 use crate::flow::family::{
-    EarlyLookup, EarlyRestore, EntryAdapter, Family, FollowUp, KeyAfterCompile, Keyed, LateKey,
-    Unkeyed,
+    EarlyLookup, EarlyRestore, Ended, EntryAdapter, Family, FollowUp, KeyAfterCompile, Keyed,
+    LateKey, Unkeyed,
 };
 use crate::flow::read_since::ReadSince;
 use crate::flow::request_env;
@@ -134,8 +134,8 @@ pub async fn look_up_early(
         // Made ready for restoring here, as `serve` would; the files then go to the
         // preparation for good, and the entry keeps its stdout and stderr.
         restore.adapter.for_restore(entry);
+        let targets = written_by(entry, restore.targets);
         let files = std::mem::take(&mut entry.files);
-        let targets = restore.targets.to_vec();
         prepared = Some(outputs::prepare(files, targets, restore.umask).await);
     }
     EarlyLookup {
@@ -211,8 +211,9 @@ async fn serve(services: &Services, served: Served<'_>) -> (CompileFinished, Opt
             Some(Err(error)) => Err(error),
             None => {
                 adapter.for_restore(&mut entry);
+                let targets = written_by(&entry, &targets);
                 let files = std::mem::take(&mut entry.files);
-                outputs::restore(files, targets.clone(), request.umask).await
+                outputs::restore(files, targets, request.umask).await
             }
         };
         match put {
@@ -228,8 +229,11 @@ async fn serve(services: &Services, served: Served<'_>) -> (CompileFinished, Opt
                     read: looked_up + restored,
                 });
                 count_kind(true);
+                if entry.exit_code != 0 {
+                    services.record(Event::FailureHit);
+                }
                 let finished = CompileFinished {
-                    exit_code: Some(0),
+                    exit_code: Some(entry.exit_code),
                     signal: None,
                     stdout: entry.stdout,
                     stderr: entry.stderr,
@@ -320,14 +324,34 @@ async fn compile_and_collect(
         duration: output.duration,
         success: output.success(),
     });
-    if !output.success() {
-        return (finished(output), None, None);
-    }
+    // A failure is stored only where its key comes after the compile, and the family takes it
+    // (its errors are all decided by the key).
+    let ended = match (&output, &under) {
+        (output, _) if output.success() => Ended::Succeeded,
+        (
+            ProcessOutput {
+                exit_code: Some(exit_code),
+                signal: None,
+                ..
+            },
+            StoreUnder::Later(_),
+        ) => Ended::Failed {
+            exit_code: *exit_code,
+            stderr: output.stderr.clone(),
+        },
+        _ => return (finished(output), None, None),
+    };
+    let failed = match ended {
+        Ended::Succeeded => None,
+        Ended::Failed { exit_code, .. } => Some(exit_code),
+    };
     if !services.storage.writable {
         // A read-only cache: its outputs are neither checked nor read for a write that will
         // not happen. (The log line is sccache's, which tools and its tests look for.)
-        log::debug!("Error executing cache write: Cannot write to read-only storage");
-        services.record(Event::WriteSkipped);
+        if failed.is_none() {
+            log::debug!("Error executing cache write: Cannot write to read-only storage");
+            services.record(Event::WriteSkipped);
+        }
         return (finished(output), None, None);
     }
     let keying = match under {
@@ -341,8 +365,12 @@ async fn compile_and_collect(
                 follow_up: None,
             }
         }
-        StoreUnder::Later(later) => match later().await {
+        StoreUnder::Later(later) => match later(ended).await {
             Ok(late) => late,
+            Err(Unkeyed::FailureKept(reason)) => {
+                log::debug!("failed, not stored: {reason}");
+                return (finished(output), None, None);
+            }
             Err(Unkeyed::InputChanged) => {
                 services.record(Event::InputChanged);
                 return (finished(output), None, None);
@@ -354,12 +382,19 @@ async fn compile_and_collect(
             }
         },
     };
+    // A failure wrote only some of its outputs (the family checked that none was there
+    // before): those are its entry's files.
+    let targets = match failed {
+        None => targets,
+        Some(_) => outputs::existing(targets).await,
+    };
     let entry = match outputs::collect(targets).await {
         Ok(files) => {
             let mut entry = CacheEntry {
                 files,
                 stdout: output.stdout.clone(),
                 stderr: output.stderr.clone(),
+                exit_code: failed.unwrap_or(0),
             };
             adapter.for_store(&mut entry);
             entry
@@ -375,6 +410,16 @@ async fn compile_and_collect(
             (finished(output), Some(Store { key, entry }), follow_up)
         }
     }
+}
+
+/// The targets a hit's entry restores: every one for a success; for a failure, those it
+/// wrote (the others stay as they are, as a failing compile leaves them).
+fn written_by(entry: &CacheEntry, targets: &[OutputFile]) -> Vec<OutputFile> {
+    targets
+        .iter()
+        .filter(|target| entry.exit_code == 0 || entry.file(&target.name).is_some())
+        .cloned()
+        .collect()
 }
 
 /// Whether the files a key was taken from are still as they were when reading began (no

@@ -49,6 +49,7 @@ pub fn entry(size: usize, fill: u8) -> CacheEntry {
         }],
         stdout: b"out".to_vec(),
         stderr: b"warning".to_vec(),
+        exit_code: 0,
     }
 }
 

@@ -34,6 +34,10 @@ const MAGIC: &[u8; 4] = b"SCCE";
 const FORMAT_VERSION: u8 = 3;
 /// The format of an entry with `External` files (otherwise the same as format 3).
 const FORMAT_WITH_EXTERNAL: u8 = 4;
+/// The format of a failed compile's entry: its body is the exit status, then the entry as
+/// format 3 or 4 has it (`External` files allowed). A reader of formats 3 and 4 alone takes
+/// it for another format (a miss), never for a success.
+const FORMAT_FAILED: u8 = 5;
 const CHECKSUM_LEN: usize = 4;
 const KEY_LEN: usize = 32;
 /// Where the checked part (the key, then the body) starts.
@@ -156,7 +160,8 @@ impl EntryFile {
     }
 }
 
-/// What a successful compile produced.
+/// What a compile produced: a successful one, or a failure the family may cache (see
+/// `compiler::rust::cacheable_failure`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CacheEntry {
     pub files: Vec<EntryFile>,
@@ -164,6 +169,10 @@ pub struct CacheEntry {
     pub stdout: Vec<u8>,
     #[serde(with = "serde_bytes")]
     pub stderr: Vec<u8>,
+    /// The compile's exit status: 0 for a success. Not in the body of formats 3 and 4 (their
+    /// bytes stay what they were); a failure's entry is format 5, which carries it.
+    #[serde(skip)]
+    pub exit_code: i32,
 }
 
 /// Why bytes are not a usable entry.
@@ -198,11 +207,16 @@ impl CacheEntry {
 
     /// The entry as bytes to store under `key`.
     pub fn encode(&self, key: &CacheKey) -> Result<Vec<u8>, EntryError> {
-        let body = rmp_serde::to_vec(self)?;
+        let body = match self.exit_code {
+            0 => rmp_serde::to_vec(self)?,
+            failed => rmp_serde::to_vec(&(failed, self))?,
+        };
         let mut bytes = Vec::with_capacity(HEADER_LEN + body.len());
         bytes.extend_from_slice(MAGIC);
         let external = self.files.iter().any(|file| file.external.is_some());
-        bytes.push(if external {
+        bytes.push(if self.exit_code != 0 {
+            FORMAT_FAILED
+        } else if external {
             FORMAT_WITH_EXTERNAL
         } else {
             FORMAT_VERSION
@@ -223,8 +237,9 @@ impl CacheEntry {
         if &bytes[..MAGIC.len()] != MAGIC {
             return Err(EntryError::Corrupt("bad magic"));
         }
-        if ![FORMAT_VERSION, FORMAT_WITH_EXTERNAL].contains(&bytes[MAGIC.len()]) {
-            return Err(EntryError::OtherFormat(bytes[MAGIC.len()]));
+        let format = bytes[MAGIC.len()];
+        if ![FORMAT_VERSION, FORMAT_WITH_EXTERNAL, FORMAT_FAILED].contains(&format) {
+            return Err(EntryError::OtherFormat(format));
         }
         let (header, checked) = bytes.split_at(CHECKED_START);
         if crc32fast::hash(checked).to_le_bytes() != header[CHECKED_START - CHECKSUM_LEN..] {
@@ -239,7 +254,17 @@ impl CacheEntry {
                 expected: *key,
             });
         }
-        rmp_serde::from_slice(body).map_err(|_| EntryError::Corrupt("undecodable body"))
+        let undecodable = |_| EntryError::Corrupt("undecodable body");
+        if format != FORMAT_FAILED {
+            return rmp_serde::from_slice(body).map_err(undecodable);
+        }
+        let (exit_code, mut entry): (i32, CacheEntry) =
+            rmp_serde::from_slice(body).map_err(undecodable)?;
+        if exit_code == 0 {
+            return Err(EntryError::Corrupt("a failure's entry with exit status 0"));
+        }
+        entry.exit_code = exit_code;
+        Ok(entry)
     }
 }
 
@@ -258,6 +283,7 @@ mod tests {
             )],
             stdout: b"out".to_vec(),
             stderr: b"warning: x".to_vec(),
+            exit_code: 0,
         }
     }
 
@@ -284,6 +310,33 @@ mod tests {
         let bytes = external.encode(&KEY).unwrap();
         assert_eq!(bytes[4], 4);
         assert_eq!(CacheEntry::decode(&bytes, &KEY).unwrap(), external);
+    }
+
+    #[test]
+    fn a_failures_entry_is_format_5_and_keeps_its_exit_status() {
+        let mut failed = sample();
+        failed.exit_code = 1;
+        let bytes = failed.encode(&KEY).unwrap();
+        assert_eq!(bytes[4], 5);
+        assert_eq!(CacheEntry::decode(&bytes, &KEY).unwrap(), failed);
+        // The same body under format 3 is no success: it does not decode.
+        let mut as_success = bytes.clone();
+        as_success[4] = 3;
+        let checksum = crc32fast::hash(&as_success[CHECKED_START..]).to_le_bytes();
+        as_success[CHECKED_START - CHECKSUM_LEN..CHECKED_START].copy_from_slice(&checksum);
+        assert!(CacheEntry::decode(&as_success, &KEY).is_err());
+        // Nor is a failure's format with a success's status.
+        let mut zero = sample().encode(&KEY).unwrap();
+        let body = rmp_serde::to_vec(&(0, sample())).unwrap();
+        zero.truncate(HEADER_LEN);
+        zero.extend_from_slice(&body);
+        zero[4] = 5;
+        let checksum = crc32fast::hash(&zero[CHECKED_START..]).to_le_bytes();
+        zero[CHECKED_START - CHECKSUM_LEN..CHECKED_START].copy_from_slice(&checksum);
+        assert!(matches!(
+            CacheEntry::decode(&zero, &KEY),
+            Err(EntryError::Corrupt(_))
+        ));
     }
 
     #[test]

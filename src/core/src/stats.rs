@@ -93,6 +93,9 @@ pub struct Stats {
     pub rust_crate_hits: BTreeMap<String, u64>,
     /// Rust misses by crate type; each is also in `cache_misses`.
     pub rust_crate_misses: BTreeMap<String, u64>,
+    /// Hits whose result is a failed compile (a build script's feature probe on a stable
+    /// compiler), replayed with its errors and exit status; each is also in `cache_hits`.
+    pub failure_hits: u64,
 }
 
 /// The figures of one level of a chain. The fields up to `write_duration` are sccache's
@@ -269,6 +272,8 @@ pub enum Event {
         level: usize,
         event: LevelEvent,
     },
+    /// A hit whose result is a failed compile, counted with its `Hit`.
+    FailureHit,
     /// A rust hit (`hit`) or miss, by crate type, counted with its `Hit` or `Miss`.
     RustCrate {
         kind: String,
@@ -321,6 +326,7 @@ impl Stats {
             Event::InputChanged => self.inputs_changed += 1,
             Event::WriteSkipped => self.cache_writes_skipped += 1,
             Event::DirectHit => self.direct_hits += 1,
+            Event::FailureHit => self.failure_hits += 1,
             Event::DirectMiss => self.direct_misses += 1,
             Event::NotDirect(reason) => *self.not_direct.entry(reason).or_default() += 1,
             Event::RustCrate { kind, hit: true } => {

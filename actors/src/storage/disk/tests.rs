@@ -367,6 +367,7 @@ fn large_entry(fill: u8) -> CacheEntry {
         ],
         stdout: Vec::new(),
         stderr: b"warning".to_vec(),
+        exit_code: 0,
     }
 }
 

@@ -17,12 +17,14 @@
 
 mod dep_info;
 mod emit;
+mod failure;
 mod link;
 mod scan;
 mod tokens;
 
 pub use dep_info::{dep_info_args, parse_dep_info, DepInfo};
 pub use emit::EmitKind;
+pub use failure::cacheable_failure;
 pub use link::{LinkLib, LinkSpec, LINKED_CRATE_TYPES};
 
 use super::{is_device, Parsed};
