@@ -301,6 +301,7 @@ fn foreign_client() {
         env: Vec::new(),
         stderr_is_terminal: false,
         umask: 0o022,
+        stdin_is_null: false,
     });
     if let Err(error) = send(&mut stream, "", request) {
         println!("FOREIGN send failed: {error}");
@@ -429,6 +430,7 @@ fn tcp_answers_only_the_users_token() {
         env: std::env::vars_os().collect(),
         stderr_is_terminal: false,
         umask: 0o022,
+        stdin_is_null: false,
     });
     let mut wrong = token.to_owned().into_bytes();
     wrong[0] = if wrong[0] == b'0' { b'1' } else { b'0' };

@@ -466,6 +466,7 @@ pub fn request(exe: OsString, cwd: OsString, args: Vec<OsString>) -> CompileRequ
         env: std::env::vars_os().collect(),
         stderr_is_terminal: false,
         umask: 0o022,
+        stdin_is_null: false,
     }
 }
 

@@ -31,6 +31,7 @@ mod rust_crates;
 mod rust_direct;
 mod rust_failures;
 mod rust_native;
+mod rust_queries;
 mod rust_restore;
 #[cfg(feature = "s3")]
 mod s3;

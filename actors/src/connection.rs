@@ -214,6 +214,17 @@ impl Connection {
                     actor.end(ctx);
                     return Box::pin(fut::ready(())) as ResponseActFuture<Self, ()>;
                 }
+                Decision::Answered(finished) => {
+                    let frames = protocol::finished_in_frames(finished);
+                    if frames.len() > 1 {
+                        actor.reply(&Response::CompileStarted);
+                    }
+                    for frame in frames {
+                        actor.reply(&frame);
+                    }
+                    actor.end(ctx);
+                    return Box::pin(fut::ready(())) as ResponseActFuture<Self, ()>;
+                }
                 Decision::Accepted(plan) => plan,
             };
             // No `CompileStarted` yet: a hit's answer follows within a millisecond, and

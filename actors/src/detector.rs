@@ -46,6 +46,9 @@ pub struct RustToolchain {
     pub sysroot: PathBuf,
     /// The `host:` line of `-vV`.
     pub host: Option<String>,
+    /// What `-vV` printed, when it printed nothing on stderr: cargo asks for it through the
+    /// wrapper at the start of every build, and the answer is this probe's (`flow::dispatch`).
+    pub verbose_version: Option<Vec<u8>>,
 }
 
 /// The files by which rustup chooses a toolchain for `cwd`: `rust-toolchain(.toml)` in it and
@@ -330,7 +333,11 @@ async fn probe_rustc(
         ),
         version: first_line(&version.stdout),
         files: stamps,
-        rust: Some(Box::new(RustToolchain { sysroot, host })),
+        rust: Some(Box::new(RustToolchain {
+            sysroot,
+            host,
+            verbose_version: version.stderr.is_empty().then(|| version.stdout.clone()),
+        })),
     }))
 }
 

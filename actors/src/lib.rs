@@ -24,6 +24,7 @@ pub mod manifest_files;
 pub mod manifest_memo;
 pub mod native_cpus;
 pub mod outputs;
+pub mod query_answers;
 pub mod read_budget;
 pub mod remembered;
 pub mod rust_manifest_files;

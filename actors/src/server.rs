@@ -131,6 +131,7 @@ fn start(
         digests,
         library_scan: crate::library_scan::LibraryScan::default(),
         native_cpus: crate::native_cpus::NativeCpus::default(),
+        query_answers: crate::query_answers::QueryAnswers::default(),
         direct: config.direct,
         stats: stats.clone().recipient(),
         storage: storage.clone(),

@@ -48,7 +48,9 @@ pub fn run(compiler: OsString, args: Vec<OsString>) -> anyhow::Result<i32> {
             return Ok(NOT_FOUND);
         }
     };
-    if crate::local_inputs::reason_to_compile_here(&args, &cwd).is_some() {
+    // Asked only of a command line that reads stdin.
+    let stdin_is_null = args.iter().any(|arg| arg == "-") && crate::local_inputs::stdin_is_null();
+    if crate::local_inputs::reason_to_compile_here(&args, &cwd, stdin_is_null).is_some() {
         // The server would read its own stdin or descriptors, or wait on a FIFO holding one
         // of its compile slots: this process compiles it, silently (the build's output stays
         // the compiler's own) and uncounted by the server.
@@ -61,6 +63,7 @@ pub fn run(compiler: OsString, args: Vec<OsString>) -> anyhow::Result<i32> {
         env: std::env::vars_os().collect(),
         stderr_is_terminal: std::io::IsTerminal::is_terminal(&std::io::stderr()),
         umask: own_umask(),
+        stdin_is_null,
     };
     match through_server(request) {
         Outcome::Finished(finished) => Ok(fallback::replay(finished)),

@@ -1,4 +1,5 @@
-//! Inputs only this process can read: its stdin (`-`, `/dev/stdin`), its descriptors
+//! Inputs only this process can read: its stdin (`-`, `/dev/stdin`; `-` is no reason when
+//! stdin is `/dev/null`, empty to any reader, as cargo gives its queries), its descriptors
 //! (`/dev/fd/N`, `/proc/self/fd/N`, a shell's `<(...)`), and files that are not regular files
 //! (a FIFO, a socket, a terminal). The server is another process with other descriptors: it
 //! would compile an empty stdin into an empty object, fail to open the descriptor, or wait
@@ -14,13 +15,33 @@ use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 
 /// Why `args`, run from `cwd`, read something the server cannot see as this process does.
-pub fn reason_to_compile_here(args: &[std::ffi::OsString], cwd: &Path) -> Option<&'static str> {
-    args.iter().find_map(|arg| reason_for(arg, cwd))
+/// `stdin_is_null`: this process's stdin is `/dev/null` (`stdin_is_null`).
+pub fn reason_to_compile_here(
+    args: &[std::ffi::OsString],
+    cwd: &Path,
+    stdin_is_null: bool,
+) -> Option<&'static str> {
+    args.iter()
+        .find_map(|arg| reason_for(arg, cwd, stdin_is_null))
 }
 
-fn reason_for(arg: &OsStr, cwd: &Path) -> Option<&'static str> {
+/// Whether this process's standard input is `/dev/null` (the server runs every command with
+/// that one).
+pub fn stdin_is_null() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(null) = std::fs::metadata("/dev/null") else {
+        return false;
+    };
+    let Ok(stdin) = rustix::fs::fstat(std::io::stdin()) else {
+        return false;
+    };
+    rustix::fs::FileType::from_raw_mode(stdin.st_mode) == rustix::fs::FileType::CharacterDevice
+        && stdin.st_rdev == null.rdev()
+}
+
+fn reason_for(arg: &OsStr, cwd: &Path, stdin_is_null: bool) -> Option<&'static str> {
     if arg == "-" {
-        return Some("stdin input");
+        return (!stdin_is_null).then_some("stdin input");
     }
     let bytes = arg.as_encoded_bytes();
     // The same spellings the server's parser refuses.
@@ -54,7 +75,7 @@ mod tests {
 
     fn reason(args: &[&str], cwd: &Path) -> Option<&'static str> {
         let args: Vec<OsString> = args.iter().map(OsString::from).collect();
-        reason_to_compile_here(&args, cwd)
+        reason_to_compile_here(&args, cwd, false)
     }
 
     #[test]
@@ -65,6 +86,9 @@ mod tests {
         assert_eq!(reason(&["-c", "a.c", "-o", "a.o"], cwd), None);
         assert_eq!(reason(&["-c", "a.c", "-o", "/dev/null"], cwd), None);
         assert_eq!(reason(&["-x", "c", "-c", "-"], cwd), Some("stdin input"));
+        // An empty stdin (`/dev/null`) is the server's too.
+        let dash: Vec<OsString> = ["-x", "c", "-c", "-"].map(OsString::from).to_vec();
+        assert_eq!(reason_to_compile_here(&dash, cwd, true), None);
         for args in [
             &["-c", "/dev/stdin"][..],
             &["-c", "/dev/fd/63"],

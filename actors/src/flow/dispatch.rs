@@ -8,6 +8,7 @@ use crate::flow::c::CFamily;
 use crate::flow::family::Family;
 use crate::flow::request_env;
 use crate::flow::rust::Rustc;
+use crate::flow::rust_query;
 use crate::flow::services::Services;
 use crate::flow::steps::{self, Accepted, AfterReply};
 use sccache_core::compiler::{CompilerKind, Parsed};
@@ -20,6 +21,8 @@ pub enum Decision {
     Unhandled,
     /// Not a compiler the server knows.
     Unsupported(String),
+    /// A query answered without running the compiler (`rust_query`).
+    Answered(CompileFinished),
     Accepted(Plan),
 }
 
@@ -64,7 +67,14 @@ pub async fn decide(services: &Services, mut request: CompileRequest) -> Decisio
         CompilerKind::Gcc | CompilerKind::Clang => {
             accept(services, info, request).await.map(Plan::C)
         }
-        CompilerKind::Rustc => accept(services, info, request).await.map(Plan::Rust),
+        CompilerKind::Rustc => {
+            // cargo's queries at the start of a build, answered without rustc when they can be.
+            if let Some(finished) = rust_query::answer(services, &info, &request).await {
+                services.record(Event::NotCompilation);
+                return Decision::Answered(finished);
+            }
+            accept(services, info, request).await.map(Plan::Rust)
+        }
     };
     match plan {
         Some(plan) => Decision::Accepted(plan),

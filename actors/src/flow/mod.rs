@@ -27,6 +27,7 @@ pub mod request_env;
 pub mod rust;
 pub mod rust_direct;
 pub mod rust_link;
+pub mod rust_query;
 pub mod services;
 pub mod steps;
 

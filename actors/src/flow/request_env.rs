@@ -69,6 +69,7 @@ mod tests {
                 .collect(),
             stderr_is_terminal: false,
             umask: 0o022,
+            stdin_is_null: false,
         }
     }
 

@@ -14,6 +14,7 @@ use crate::linker_probe::ProbeLinker;
 use crate::manifest_files::{CheckManifest, FindManifest, RecordRead};
 use crate::manifest_memo::ManifestMemo;
 use crate::native_cpus::NativeCpus;
+use crate::query_answers::QueryAnswers;
 use crate::rust_manifest_files::{CheckRustManifest, DigestCrates, DigestDepInfo};
 use crate::stats::Record;
 use crate::storage::{Lookup, LookupResult, StorageHandle};
@@ -50,6 +51,8 @@ pub struct Services {
     pub library_scan: LibraryScan,
     /// What `-C target-cpu=native` means per toolchain and target, shared likewise.
     pub native_cpus: NativeCpus,
+    /// cargo's `--print` queries answered, shared likewise (`rust_query`).
+    pub query_answers: QueryAnswers,
     pub check_rust_manifest: Recipient<CheckRustManifest>,
     pub digest_dep_info: Recipient<DigestDepInfo>,
     pub digest_crates: Recipient<DigestCrates>,

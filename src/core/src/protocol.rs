@@ -13,7 +13,7 @@ use std::fmt;
 /// Bumped whenever a message changes shape. Client and server must agree on it exactly.
 /// (2: paths, arguments and the environment travel as binaries. 3: the client's umask, the
 /// TCP handshake `Hello`/`Challenge`, output in `Output` chunks.)
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// The most bytes of compiler output one `Output` frame carries; larger output travels in
 /// several, so no response comes near the frame limit however much a compiler prints.
@@ -66,6 +66,10 @@ pub struct CompileRequest {
     /// The client's umask: the compilers the server runs for it create files under it, and
     /// restored outputs get the mode a compile would have given them.
     pub umask: u32,
+    /// Whether the client's standard input is `/dev/null` (what cargo gives its queries): the
+    /// server runs commands with an empty one, so only then may its answer stand for the
+    /// client's.
+    pub stdin_is_null: bool,
 }
 
 impl fmt::Debug for Envelope {
@@ -309,6 +313,7 @@ mod tests {
                 env: vec![("AWS_SECRET_ACCESS_KEY".into(), "envsecret".into())],
                 stderr_is_terminal: false,
                 umask: 0o22,
+                stdin_is_null: false,
             }),
         };
         let shown = format!("{envelope:?}");
@@ -326,6 +331,7 @@ mod tests {
             env: vec![("PATH".into(), "/bin".into())],
             stderr_is_terminal: true,
             umask: 0o77,
+            stdin_is_null: false,
         });
         let envelope = Envelope {
             version: PROTOCOL_VERSION,
@@ -348,6 +354,7 @@ mod tests {
             env: vec![(strange.clone(), strange)],
             stderr_is_terminal: false,
             umask: 0,
+            stdin_is_null: false,
         });
         let bytes = encode(&request).unwrap();
         assert!(bytes.len() < 5 * 200 + 64, "{} bytes", bytes.len());
