@@ -8,10 +8,8 @@
 //! rustc takes `native` from the CPU it runs on, which does not change under a running server.
 //! It decides nothing about keys (`flow/rust.rs` puts the answer into `RustInputs`).
 
-use crate::remembered::{Probe, Remembered};
-use futures::future::BoxFuture;
+use crate::remembered::SharedAnswers;
 use std::ffi::OsString;
-use std::sync::{Arc, Mutex};
 
 /// How many answers are remembered before the memo starts again.
 const CAPACITY: usize = 256;
@@ -27,28 +25,13 @@ pub struct NativeQuery {
     pub cwd: Option<OsString>,
 }
 
-/// Shared by every connection through `Services`: one `Remembered` probe per query, so that
-/// the crates of a build asking at once start one rustc between them.
-#[derive(Clone)]
-pub struct NativeCpus(Arc<Mutex<Remembered<NativeQuery, Vec<u8>>>>);
+/// Shared by every connection through `Services`: one probe per query, so that the crates of a
+/// build asking at once start one rustc between them.
+pub type NativeCpus = SharedAnswers<NativeQuery, Vec<u8>>;
 
-impl Default for NativeCpus {
-    fn default() -> Self {
-        NativeCpus(Arc::new(Mutex::new(Remembered::new(CAPACITY))))
-    }
-}
-
-impl NativeCpus {
-    /// The answer for `query`: remembered, or under way from `ask` (made again after a
-    /// failure). `None` only when the memo is unusable (a poisoned lock).
-    pub fn probe(
-        &self,
-        query: NativeQuery,
-        ask: impl FnOnce() -> BoxFuture<'static, Result<Vec<u8>, String>>,
-    ) -> Option<Probe<Vec<u8>>> {
-        let mut known = self.0.lock().ok()?;
-        Some(known.get_or_probe(query, |_| false, ask))
-    }
+/// An empty memo.
+pub fn memo() -> NativeCpus {
+    SharedAnswers::new(CAPACITY)
 }
 
 #[cfg(test)]
@@ -65,7 +48,7 @@ mod tests {
             target_path: None,
             cwd: None,
         };
-        let memo = NativeCpus::default();
+        let memo = memo();
         let answer = |text: &'static [u8]| move || async move { Ok(text.to_vec()) }.boxed();
         let asked = memo.probe(query.clone(), answer(b"haswell")).unwrap().await;
         assert_eq!(asked, Ok(b"haswell".to_vec()));

@@ -55,7 +55,17 @@ pub enum OutputError {
     Task(String),
 }
 
-/// Reads the outputs a compile wrote.
+/// The size from which an output is collected as a source rather than as bytes: the disk
+/// cache's content-file size (`storage::disk`'s `EXTERNAL_MIN`), from which it copies the file
+/// in the kernel.
+const KEPT_OPEN_MIN: u64 = 64 * 1024;
+
+/// Collects the outputs a compile wrote. A small file is read into the entry; a large one is
+/// kept open and hashed, as an `External` file whose source is the output itself (checked
+/// unchanged by whoever copies from it, `ContentSource::unchanged`): the disk cache copies it
+/// into its content file in the kernel, a remote backend reads it when it encodes
+/// (`EntryFile::load`), and no copy of a large output passes through the server's memory on
+/// its way to the disk cache.
 pub async fn collect(files: Vec<OutputFile>) -> Result<Vec<EntryFile>, OutputError> {
     blocking(move || {
         files
@@ -71,11 +81,21 @@ pub async fn collect(files: Vec<OutputFile>) -> Result<Vec<EntryFile>, OutputErr
                 if !metadata.is_file() {
                     return Err(OutputError::NotRegular(file.path));
                 }
+                let mode = Some(metadata.permissions().mode() & 0o777);
+                if metadata.len() >= KEPT_OPEN_MIN {
+                    if let Some(external) = kept_open(&file.path, &metadata) {
+                        return Ok(EntryFile {
+                            name: file.name,
+                            mode,
+                            data: Vec::new(),
+                            external: Some(external),
+                        });
+                    }
+                }
                 let data = std::fs::read(&file.path).map_err(read)?;
-                let mode = metadata.permissions().mode();
                 Ok(EntryFile {
                     name: file.name,
-                    mode: Some(mode & 0o777),
+                    mode,
                     data,
                     external: None,
                 })
@@ -83,6 +103,28 @@ pub async fn collect(files: Vec<OutputFile>) -> Result<Vec<EntryFile>, OutputErr
             .collect()
     })
     .await
+}
+
+/// The output at `path` (a regular file whose `symlink_metadata` was `seen`) opened and hashed,
+/// as an `External` file with itself as the source; `None` when it changed (or was replaced)
+/// while it was read, or cannot be read: then its bytes are read instead.
+fn kept_open(path: &Path, seen: &std::fs::Metadata) -> Option<External> {
+    let file = std::fs::File::open(path).ok()?;
+    let checked = file.metadata().ok()?;
+    if FileStamp::of(&checked) != FileStamp::of(seen) {
+        return None;
+    }
+    let digest = sccache_core::hash_key::digest_reader(&file).ok()?;
+    let source = ContentSource {
+        file: std::sync::Arc::new(file),
+        checked,
+        output: true,
+    };
+    source.unchanged().then(|| External {
+        len: source.checked.len(),
+        digest,
+        source: Some(source),
+    })
 }
 
 /// The targets that are there now (a failed compile's outputs: those it wrote).

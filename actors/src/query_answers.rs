@@ -6,11 +6,9 @@
 //! and sysroot, the program, the working directory, every argument and the environment but
 //! the jobserver's variables; and only answers from runs that exited with 0 are kept.
 
-use crate::remembered::{Probe, Remembered};
-use futures::future::BoxFuture;
+use crate::remembered::SharedAnswers;
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 
 /// How many answers are remembered before the memo starts again.
 const CAPACITY: usize = 64;
@@ -30,27 +28,12 @@ pub struct QueryKey {
 pub type Answer = (Vec<u8>, Vec<u8>);
 
 /// The `--print` answers, shared by every connection through `Services`; concurrent askers
-/// share one run.
-#[derive(Clone)]
-pub struct QueryAnswers(Arc<Mutex<Remembered<QueryKey, Answer>>>);
+/// share one run, and a failure (not kept) is asked again.
+pub type QueryAnswers = SharedAnswers<QueryKey, Answer>;
 
-impl Default for QueryAnswers {
-    fn default() -> Self {
-        QueryAnswers(Arc::new(Mutex::new(Remembered::new(CAPACITY))))
-    }
-}
-
-impl QueryAnswers {
-    /// The answer for `key`: remembered, or under way from `ask` (asked again after a
-    /// failure, which is not kept). `None` only when the memo is unusable (a poisoned lock).
-    pub fn probe(
-        &self,
-        key: QueryKey,
-        ask: impl FnOnce() -> BoxFuture<'static, Result<Answer, String>>,
-    ) -> Option<Probe<Answer>> {
-        let mut known = self.0.lock().ok()?;
-        Some(known.get_or_probe(key, |_| false, ask))
-    }
+/// An empty memo.
+pub fn memo() -> QueryAnswers {
+    SharedAnswers::new(CAPACITY)
 }
 
 #[cfg(test)]
@@ -71,7 +54,7 @@ mod tests {
 
     #[actix_rt::test]
     async fn an_answer_is_kept_for_its_key_alone_and_a_failure_not_at_all() {
-        let memo = QueryAnswers::default();
+        let memo = memo();
         let answer =
             |text: &'static [u8]| move || async move { Ok((text.to_vec(), Vec::new())) }.boxed();
         let failure = || async { Err("exit status 1".to_owned()) }.boxed();

@@ -9,6 +9,7 @@
 use futures::future::{BoxFuture, FutureExt, Shared};
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::sync::{Arc, Mutex};
 
 /// A probe's answer, once, for everyone who asks while and after it runs.
 pub type Probe<V> = Shared<BoxFuture<'static, Result<V, String>>>;
@@ -52,6 +53,34 @@ impl<K: Eq + Hash, V: Clone> Remembered<K, V> {
             .entry(key)
             .or_insert_with(|| probe().shared())
             .clone()
+    }
+}
+
+/// A `Remembered` shared by every connection (through `Services`), for answers that hold for
+/// the server's lifetime because their key holds everything they depend on (`NativeCpus`,
+/// `QueryAnswers`): concurrent askers share one run, a failed run is made again.
+pub struct SharedAnswers<K, V>(Arc<Mutex<Remembered<K, V>>>);
+
+impl<K, V> Clone for SharedAnswers<K, V> {
+    fn clone(&self) -> Self {
+        SharedAnswers(self.0.clone())
+    }
+}
+
+impl<K: Eq + Hash, V: Clone> SharedAnswers<K, V> {
+    pub fn new(limit: usize) -> Self {
+        SharedAnswers(Arc::new(Mutex::new(Remembered::new(limit))))
+    }
+
+    /// The answer for `key`: remembered, or under way from `ask` (made again after a
+    /// failure). `None` only when the memo is unusable (a poisoned lock).
+    pub fn probe(
+        &self,
+        key: K,
+        ask: impl FnOnce() -> BoxFuture<'static, Result<V, String>>,
+    ) -> Option<Probe<V>> {
+        let mut known = self.0.lock().ok()?;
+        Some(known.get_or_probe(key, |_| false, ask))
     }
 }
 

@@ -233,6 +233,7 @@ mod tests {
         file.external = Some(external(Some(ContentSource {
             file: std::sync::Arc::new(content),
             checked,
+            output: false,
         })));
         let entry = CacheEntry {
             files: vec![file.clone()],

@@ -83,12 +83,16 @@ impl Eq for External {}
 
 impl ContentSource {
     /// Whether the file still has the inode, size, mtime and ctime it had when checked (any
-    /// write moves the ctime).
+    /// write moves the ctime). For a compile's output (`output`), whose links a build makes and
+    /// removes (cargo's uplifting, `cargo clean`), moving its ctime, the ctime is left out: a
+    /// write still moves the mtime, and bytes read from it are checked against the digest
+    /// (`EntryFile::load`; the disk cache checks its content files at every first lookup).
     pub fn unchanged(&self) -> bool {
         use std::os::unix::fs::MetadataExt;
         let Ok(now) = self.file.metadata() else {
             return false;
         };
+        let output = self.output;
         let identity = |m: &std::fs::Metadata| {
             (
                 m.dev(),
@@ -96,8 +100,7 @@ impl ContentSource {
                 m.size(),
                 m.mtime(),
                 m.mtime_nsec(),
-                m.ctime(),
-                m.ctime_nsec(),
+                (!output).then(|| (m.ctime(), m.ctime_nsec())),
             )
         };
         identity(&now) == identity(&self.checked)
@@ -111,6 +114,9 @@ impl ContentSource {
 pub struct ContentSource {
     pub file: Arc<std::fs::File>,
     pub checked: std::fs::Metadata,
+    /// A compile's output kept open on its way to the cache (`outputs::collect`), not a
+    /// backend's content file: see `unchanged`.
+    pub output: bool,
 }
 
 impl EntryFile {
@@ -146,7 +152,9 @@ impl EntryFile {
         let loaded = external.source.as_ref().and_then(|source| {
             let mut data = vec![0; usize::try_from(external.len).ok()?];
             source.file.read_exact_at(&mut data, 0).ok()?;
-            source.unchanged().then_some(data)
+            // An output's stamp leaves its ctime out: its bytes must be the ones hashed.
+            let whole = !source.output || crate::hash_key::digest(&data) == external.digest;
+            (source.unchanged() && whole).then_some(data)
         });
         match loaded {
             Some(data) => self.data = data,
@@ -337,6 +345,38 @@ mod tests {
             CacheEntry::decode(&zero, &KEY),
             Err(EntryError::Corrupt(_))
         ));
+    }
+
+    /// A compile's output kept open loads only with the bytes it was hashed with (its stamp
+    /// leaves the ctime out, so a same-tick rewrite could keep the stamp).
+    #[test]
+    fn an_outputs_bytes_load_only_when_they_are_the_ones_hashed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lib.rlib");
+        std::fs::write(&path, b"the output").unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let checked = file.metadata().unwrap();
+        let output = |digest| EntryFile {
+            name: "lib.rlib".into(),
+            mode: None,
+            data: Vec::new(),
+            external: Some(External {
+                len: 10,
+                digest,
+                source: Some(ContentSource {
+                    file: Arc::new(file.try_clone().unwrap()),
+                    checked: checked.clone(),
+                    output: true,
+                }),
+            }),
+        };
+        let mut right = output(crate::hash_key::digest(b"the output"));
+        right.load();
+        assert_eq!(right.data, b"the output");
+        let mut wrong = output(crate::hash_key::digest(b"the other!"));
+        wrong.load();
+        assert!(wrong.data.is_empty());
+        assert!(wrong.external.unwrap().source.is_none());
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! compares its metadata after the copy (`ContentSource::checked`). Content files are never
 //! hard-linked to a target, so nothing a build does to its outputs reaches them.
 
+use crate::content_copy;
 use crate::digest_memo::DigestMemo;
 use crate::file_stamp::FileStamp;
 use sccache_core::entry::{ContentSource, EntryFile, External};
@@ -43,8 +44,12 @@ pub(super) fn group_of(name: &str) -> &str {
 
 /// Moves the large files of `entry` into content files beside `entry_path`, written through a
 /// temp file each and read-only (`mode` less its write bits); the entry keeps their length and
-/// digest. A content file already there under its name (the same key stored again with the same
-/// output) is kept. Returns the bytes written. Runs on the blocking pool.
+/// digest. A file that comes as an `External` with a source (a compile's output kept open by
+/// `outputs::collect`) is copied from it by clone or in-kernel copy (`content_copy::fill`), and
+/// only if the source is still as it was when it was hashed; an `External` without a source
+/// (bytes nowhere) is an error. A content file already there under its name (the same key
+/// stored again with the same output) is kept. Returns the bytes written. Runs on the blocking
+/// pool.
 pub(super) fn externalize(
     entry_path: &Path,
     key: &CacheKey,
@@ -56,13 +61,16 @@ pub(super) fn externalize(
         .parent()
         .ok_or_else(|| io::Error::other("entry path has no directory"))?;
     let mut written = 0;
-    for file in files
-        .iter_mut()
-        .filter(|file| file.external.is_none() && file.data.len() >= EXTERNAL_MIN)
-    {
-        let digest = sccache_core::hash_key::digest(&file.data);
+    for file in files.iter_mut() {
+        let (len, digest) = match &file.external {
+            Some(external) => (external.len, external.digest),
+            None if file.data.len() >= EXTERNAL_MIN => (
+                file.data.len() as u64,
+                sccache_core::hash_key::digest(&file.data),
+            ),
+            None => continue,
+        };
         let path = content_path(entry_path, key, &digest);
-        let len = file.data.len() as u64;
         let present = fs::symlink_metadata(&path)
             .is_ok_and(|metadata| metadata.is_file() && metadata.len() == len);
         if !present {
@@ -70,7 +78,23 @@ pub(super) fn externalize(
                 .prefix(temp_prefix)
                 .permissions(Permissions::from_mode(mode & 0o444))
                 .tempfile_in(shard)?;
-            temp.write_all(&file.data)?;
+            match &file.external {
+                Some(External {
+                    source: Some(source),
+                    ..
+                }) => {
+                    content_copy::fill(&source.file, temp.as_file(), len)?;
+                    if !source.unchanged() || temp.as_file().metadata()?.len() != len {
+                        return Err(io::Error::other("an output changed before it was stored"));
+                    }
+                }
+                Some(_) => {
+                    return Err(io::Error::other(
+                        "an output kept outside the entry has no source",
+                    ))
+                }
+                None => temp.write_all(&file.data)?,
+            }
             temp.persist(&path).map_err(|error| error.error)?;
             written += len;
         }
@@ -131,6 +155,7 @@ fn check(
         return Err(ContentError::Changed(path.to_path_buf()));
     }
     Ok(ContentSource {
+        output: false,
         file: Arc::new(file),
         checked,
     })

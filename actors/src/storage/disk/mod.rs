@@ -376,9 +376,13 @@ fn write_entry(
     let total = entry
         .files
         .iter()
-        .map(|file| file.data.len())
-        .chain([entry.stdout.len(), entry.stderr.len()])
-        .sum::<usize>() as u64;
+        .map(|file| {
+            file.external
+                .as_ref()
+                .map_or(file.data.len() as u64, |external| external.len)
+        })
+        .chain([entry.stdout.len() as u64, entry.stderr.len() as u64])
+        .sum::<u64>();
     if total > max_size {
         return Ok(WriteOutcome::TooBig(total));
     }

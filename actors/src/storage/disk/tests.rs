@@ -31,6 +31,21 @@ fn start(dir: &Path, max_size: u64, max_pending_writes: usize) -> Harness {
     }
 }
 
+/// Whether no scan (the start-up count, an eviction) is running: the size a scan reports
+/// replaces the actor's own count, and a write landing while it runs may be counted twice
+/// (as the actor's documentation allows), which tests of exact sizes must not race with.
+#[derive(Message)]
+#[rtype(result = "bool")]
+struct NoScanRunning;
+
+impl Handler<NoScanRunning> for DiskStorage {
+    type Result = bool;
+
+    fn handle(&mut self, _: NoScanRunning, _: &mut Context<Self>) -> bool {
+        self.scan.is_none()
+    }
+}
+
 fn key(number: u8) -> CacheKey {
     CacheKey([number; 32])
 }
@@ -91,8 +106,20 @@ impl Harness {
         panic!("fewer than {count} writes reported");
     }
 
-    /// Stores an entry and waits until its write is reported.
+    /// Waits until no scan is running.
+    async fn scanned(&self) {
+        for _ in 0..500 {
+            if self.storage.send(NoScanRunning).await.unwrap() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("a scan of the cache directory never finished");
+    }
+
+    /// Stores an entry (once no scan runs) and waits until its write is reported.
     async fn store(&self, key: CacheKey, entry: CacheEntry) -> Event {
+        self.scanned().await;
         let before = self.events().await.len();
         self.storage.do_send(Store { key, entry });
         let events = self.wait_for_writes(before + 1).await;
@@ -104,6 +131,7 @@ impl Harness {
     }
 
     async fn size(&self) -> u64 {
+        self.scanned().await;
         self.storage.send(Describe).await.unwrap().size.unwrap()
     }
 
@@ -431,6 +459,70 @@ async fn a_large_output_is_a_read_only_content_file_counted_with_its_entry() {
     );
     assert!(content_files(temp.path(), key(1)).is_empty());
     assert!(!harness.path(key(1)).exists());
+}
+
+/// A compile's large output is collected kept open (`outputs::collect`), copied into its
+/// content file by the kernel, and read back as the bytes it had, also after a link to it was
+/// made and its own name removed (cargo's uplifting, `cargo clean`) before the write; one
+/// rewritten in place after it was collected is not stored.
+#[actix_rt::test]
+async fn a_collected_large_output_is_copied_from_the_file_and_one_changed_since_is_not_stored() {
+    let temp = tempfile::tempdir().unwrap();
+    let harness = start(&temp.path().join("cache"), 1 << 30, 4);
+    let out = temp.path().join("target");
+    fs::create_dir(&out).unwrap();
+    let expected = large_entry(0);
+    for file in &expected.files {
+        fs::write(out.join(&file.name), &file.data).unwrap();
+    }
+    let files = crate::outputs::collect(targets(&out)).await.unwrap();
+    let object = files.iter().find(|file| file.name == "lib.rlib").unwrap();
+    assert!(
+        object.data.is_empty(),
+        "a large output is not read into memory"
+    );
+    assert!(object.external.as_ref().unwrap().source.is_some());
+    fs::hard_link(out.join("lib.rlib"), out.join("uplifted.rlib")).unwrap();
+    fs::remove_file(out.join("lib.rlib")).unwrap();
+    let collected = CacheEntry {
+        files,
+        ..expected.clone()
+    };
+    let outcome = harness.store(key(1), collected).await;
+    assert!(
+        matches!(outcome, Event::WriteFinished { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(content_files(&temp.path().join("cache"), key(1)).len(), 1);
+    match harness.lookup(key(1)).await {
+        LookupResult::Hit(found) => {
+            let mut loaded = *found;
+            loaded.load_all();
+            // Modes as collected from the files written here.
+            for (file, want) in loaded.files.iter().zip(&expected.files) {
+                assert_eq!((&file.name, &file.data), (&want.name, &want.data));
+            }
+        }
+        other => panic!("expected a hit, got {other:?}"),
+    }
+
+    // Collected, then rewritten in place (same length) before the write: not stored.
+    fs::write(out.join("lib.rlib"), &expected.files[0].data).unwrap();
+    let files = crate::outputs::collect(targets(&out)).await.unwrap();
+    let mut changed = fs::OpenOptions::new()
+        .write(true)
+        .open(out.join("lib.rlib"))
+        .unwrap();
+    std::io::Write::write_all(&mut changed, b"changed").unwrap();
+    drop(changed);
+    let collected = CacheEntry {
+        files,
+        ..expected.clone()
+    };
+    let outcome = harness.store(key(2), collected).await;
+    assert_eq!(outcome, Event::WriteFailed);
+    assert!(content_files(&temp.path().join("cache"), key(2)).is_empty());
+    assert!(matches!(harness.lookup(key(2)).await, LookupResult::Miss));
 }
 
 #[actix_rt::test]
