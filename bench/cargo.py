@@ -16,7 +16,12 @@ Tools (each one missing is skipped with a message; each with private cache and r
 
 Each round runs, in a new random order, every tool's cold build (its cache emptied and its
 server restarted first), then, in another random order, every tool's warm build (the same
-cache, filled by that cold build). Every tool has a target directory of its own, cleaned by
+cache, filled by that cold build). Before each timed build the machine must be idle for a
+second (up to a minute): a daemon still storing after its own build (kache's, zccache's)
+would otherwise slow whichever build comes next; then the toolchain's files and the tool's
+own program are read into the page cache (this VM drops idle pages within seconds, and the
+first rustc of a build would otherwise pay ~0.3 s to read librustc_driver back, whichever
+tool that happens to be). Every tool has a target directory of its own, cleaned by
 `cargo clean` before each timed build. CARGO_INCREMENTAL=0 throughout (sccache users' setting;
 incremental compiles are not cacheable), and RUSTC is a small C program that logs each of its
 starts to a file and execs the real rustc, so the rustc processes of each warm build are
@@ -200,11 +205,50 @@ def stop_leftovers(work):
                 pass
 
 
-def timed_build(tool, project, log):
+def cpu_busy_fraction(seconds):
+    """The fraction of the machine's CPU time spent busy over the next `seconds`."""
+    def sample():
+        with open("/proc/stat") as handle:
+            fields = [int(value) for value in handle.readline().split()[1:]]
+        return sum(fields), fields[3] + fields[4]  # all, idle + iowait
+    total0, idle0 = sample()
+    time.sleep(seconds)
+    total1, idle1 = sample()
+    return 1 - (idle1 - idle0) / max(total1 - total0, 1)
+
+
+def wait_until_idle(limit=60):
+    """Waits (up to `limit` seconds) until the machine is idle for a second: a tool's daemon
+    may go on working after a build (kache's stores, zccache's), which would slow whichever
+    build is timed next. Returns the seconds waited."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < limit:
+        if cpu_busy_fraction(1.0) < 0.1:
+            break
+    return time.perf_counter() - start
+
+
+def read_through(paths):
+    """Reads every file of `paths` (directories: their files) so that they are in the page
+    cache: this VM's memory manager drops pages left idle for a few seconds, and a warm build
+    whose first rustc finds librustc_driver gone pays ~0.3 s to read it back, which would go to
+    whichever tool happens to run first after an idle spell."""
+    for path in paths:
+        names = [os.path.join(path, name) for name in os.listdir(path)] if os.path.isdir(path) else [path]
+        for name in names:
+            if os.path.isfile(name):
+                with open(name, "rb") as handle:
+                    while handle.read(1 << 20):
+                        pass
+
+
+def timed_build(tool, project, log, warm_files=()):
     env = tool.build_env()
     subprocess.run(["cargo", "clean", "--quiet"], cwd=project, env=env, check=True)
     if os.path.exists(log):
         os.remove(log)
+    wait_until_idle()
+    read_through(list(warm_files) + ([tool.wrapper] if tool.wrapper else []))
     start = time.perf_counter()
     result = subprocess.run(["cargo", "build", "--offline", "--quiet"], cwd=project, env=env, capture_output=True)
     elapsed = time.perf_counter() - start
@@ -274,6 +318,9 @@ def main():
         for tool in tools:
             print(f"   {tool.label:8} {tool.version}")
 
+        # The toolchain's programs and libraries, read into the page cache before every timed
+        # build, as each tool's own program.
+        warm_files = [os.path.join(sysroot, "lib"), os.path.join(sysroot, "bin"), logger]
         # Untimed: warms the file system cache for sources and the registry.
         timed_build(tools[0], project, log)
         cold = {tool.label: [] for tool in tools}
@@ -284,14 +331,14 @@ def main():
             random.shuffle(order)
             for tool in order:
                 tool.reset()
-                seconds, _, _ = timed_build(tool, project, log)
+                seconds, _, _ = timed_build(tool, project, log, warm_files)
                 cold[tool.label].append(seconds)
                 print(f"   round {round_number + 1} cold {tool.label:8} {seconds:6.2f} s", flush=True)
             for tool in tools:
                 tool.settle()
             random.shuffle(order)
             for tool in order:
-                seconds, started, compiles = timed_build(tool, project, log)
+                seconds, started, compiles = timed_build(tool, project, log, warm_files)
                 warm[tool.label].append(seconds)
                 processes[tool.label] = (started, compiles)
                 print(f"   round {round_number + 1} warm {tool.label:8} {seconds:6.2f} s "
