@@ -46,7 +46,7 @@ import time
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_DIR = os.path.dirname(BENCH_DIR)
 sys.path.insert(0, BENCH_DIR)
-from peers import clean_env, find_tool, version_of  # noqa: E402
+from peers import clean_env, find_tool, read_through, version_of, wait_until_idle  # noqa: E402
 
 LOGGER_SOURCE = r"""
 #include <fcntl.h>
@@ -203,43 +203,6 @@ def stop_leftovers(work):
                 os.kill(int(pid), signal.SIGTERM)
             except OSError:
                 pass
-
-
-def cpu_busy_fraction(seconds):
-    """The fraction of the machine's CPU time spent busy over the next `seconds`."""
-    def sample():
-        with open("/proc/stat") as handle:
-            fields = [int(value) for value in handle.readline().split()[1:]]
-        return sum(fields), fields[3] + fields[4]  # all, idle + iowait
-    total0, idle0 = sample()
-    time.sleep(seconds)
-    total1, idle1 = sample()
-    return 1 - (idle1 - idle0) / max(total1 - total0, 1)
-
-
-def wait_until_idle(limit=60):
-    """Waits (up to `limit` seconds) until the machine is idle for a second: a tool's daemon
-    may go on working after a build (kache's stores, zccache's), which would slow whichever
-    build is timed next. Returns the seconds waited."""
-    start = time.perf_counter()
-    while time.perf_counter() - start < limit:
-        if cpu_busy_fraction(1.0) < 0.1:
-            break
-    return time.perf_counter() - start
-
-
-def read_through(paths):
-    """Reads every file of `paths` (directories: their files) so that they are in the page
-    cache: this VM's memory manager drops pages left idle for a few seconds, and a warm build
-    whose first rustc finds librustc_driver gone pays ~0.3 s to read it back, which would go to
-    whichever tool happens to run first after an idle spell."""
-    for path in paths:
-        names = [os.path.join(path, name) for name in os.listdir(path)] if os.path.isdir(path) else [path]
-        for name in names:
-            if os.path.isfile(name):
-                with open(name, "rb") as handle:
-                    while handle.read(1 << 20):
-                        pass
 
 
 def timed_build(tool, project, log, warm_files=()):

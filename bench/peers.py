@@ -16,7 +16,9 @@ Three measurements, each interleaved in one run:
      ~/.cargo/registry, skipped when absent), plus `/bin/true` through the same harness (what
      starting any process costs here);
   2. the warm rebuild of a multi-file C project, zstd's lib (its .c files, no assembly) with
-     `make -j2`: every tool's objects are removed and rebuilt from its warm cache;
+     `make -j2`: every tool's objects are removed and rebuilt from its warm cache, each build
+     on an idle machine with the tool's program read into the page cache first (this VM drops
+     idle pages within seconds);
   3. the cold build of that project with our sccache (an empty cache, direct mode on) against
      plain gcc.
 
@@ -420,10 +422,50 @@ def make_build(tree, units):
         handle.write("\n".join(lines))
 
 
+def cpu_busy_fraction(seconds):
+    """The fraction of the machine's CPU time spent busy over the next `seconds`."""
+    def sample():
+        with open("/proc/stat") as handle:
+            fields = [int(value) for value in handle.readline().split()[1:]]
+        return sum(fields), fields[3] + fields[4]  # all, idle + iowait
+    total0, idle0 = sample()
+    time.sleep(seconds)
+    total1, idle1 = sample()
+    return 1 - (idle1 - idle0) / max(total1 - total0, 1)
+
+
+def wait_until_idle(limit=60):
+    """Waits (up to `limit` seconds) until the machine is idle for a second: a tool's daemon
+    may go on working after a build (kache's stores, zccache's), which would slow whichever
+    build is timed next. Returns the seconds waited."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < limit:
+        if cpu_busy_fraction(1.0) < 0.1:
+            break
+    return time.perf_counter() - start
+
+
+def read_through(paths):
+    """Reads every file of `paths` (directories: their files) so that they are in the page
+    cache: this VM's memory manager drops pages left idle for a few seconds, and a build whose
+    first process finds its program gone pays to read it back (~0.3 s for librustc_driver),
+    which would go to whichever tool happens to run first after an idle spell."""
+    for path in paths:
+        names = [os.path.join(path, name) for name in os.listdir(path)] if os.path.isdir(path) else [path]
+        for name in names:
+            if os.path.isfile(name):
+                with open(name, "rb") as handle:
+                    while handle.read(1 << 20):
+                        pass
+
+
 def build(tool, tree):
-    """Removes `tree`'s objects and builds them with `make -j2` through `tool`; seconds."""
+    """Removes `tree`'s objects and builds them with `make -j2` through `tool`, once the machine
+    is idle and the tool's program is in the page cache; seconds."""
     shutil.rmtree(os.path.join(tree, "obj"), ignore_errors=True)
     compiler = " ".join(tool.prefix() + ["gcc"])
+    wait_until_idle()
+    read_through([path for path in tool.prefix() if os.path.isfile(path)])
     start = time.perf_counter()
     subprocess.run(["make", "-s", "-j2", f"CC={compiler}"], cwd=tree, env=tool.env, check=True,
                    stdout=subprocess.DEVNULL)
