@@ -82,7 +82,9 @@ impl LibraryScan {
         };
         let mut files = listing.regular;
         files.extend(listing.links.into_iter().filter(|path| path.is_file()));
-        files.sort();
+        // By bytes: within one directory the same order as `Path`'s by components, at a
+        // fraction of the cost (a linking compile lists a thousand files here on every hit).
+        files.sort_unstable_by(|a, b| a.as_os_str().as_bytes().cmp(b.as_os_str().as_bytes()));
         files
     }
 
