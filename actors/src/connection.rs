@@ -95,6 +95,18 @@ impl Connection {
         }
     }
 
+    /// Replies with a compile's result: large output in chunks, so no frame nears the limit,
+    /// announced by `CompileStarted` (the one answer that needs it).
+    fn reply_finished(&mut self, finished: sccache_core::protocol::CompileFinished) {
+        let frames = protocol::finished_in_frames(finished);
+        if frames.len() > 1 {
+            self.reply(&Response::CompileStarted);
+        }
+        for frame in frames {
+            self.reply(&frame);
+        }
+    }
+
     /// Replies, then closes the connection once the reply is written.
     fn reply_and_close(&mut self, response: &Response) {
         self.reply(response);
@@ -215,13 +227,7 @@ impl Connection {
                     return Box::pin(fut::ready(())) as ResponseActFuture<Self, ()>;
                 }
                 Decision::Answered(finished) => {
-                    let frames = protocol::finished_in_frames(finished);
-                    if frames.len() > 1 {
-                        actor.reply(&Response::CompileStarted);
-                    }
-                    for frame in frames {
-                        actor.reply(&frame);
-                    }
+                    actor.reply_finished(finished);
                     actor.end(ctx);
                     return Box::pin(fut::ready(())) as ResponseActFuture<Self, ()>;
                 }
@@ -237,14 +243,7 @@ impl Connection {
                 executed
                     .into_actor(actor)
                     .map(move |(finished, after), actor, ctx| {
-                        // Large output in chunks, so no frame nears the limit.
-                        let frames = protocol::finished_in_frames(finished);
-                        if frames.len() > 1 {
-                            actor.reply(&Response::CompileStarted);
-                        }
-                        for frame in frames {
-                            actor.reply(&frame);
-                        }
+                        actor.reply_finished(finished);
                         log::debug!(
                             "compile answered {:?} after its request",
                             received.elapsed()
