@@ -55,11 +55,6 @@ pub enum OutputError {
     Task(String),
 }
 
-/// The size from which an output is collected as a source rather than as bytes: the disk
-/// cache's content-file size (`storage::disk`'s `EXTERNAL_MIN`), from which it copies the file
-/// in the kernel.
-const KEPT_OPEN_MIN: u64 = 64 * 1024;
-
 /// Collects the outputs a compile wrote. A small file is read into the entry; a large one is
 /// kept open and hashed, as an `External` file whose source is the output itself (checked
 /// unchanged by whoever copies from it, `ContentSource::unchanged`): the disk cache copies it
@@ -82,7 +77,7 @@ pub async fn collect(files: Vec<OutputFile>) -> Result<Vec<EntryFile>, OutputErr
                     return Err(OutputError::NotRegular(file.path));
                 }
                 let mode = Some(metadata.permissions().mode() & 0o777);
-                if metadata.len() >= KEPT_OPEN_MIN {
+                if metadata.len() >= sccache_core::entry::EXTERNAL_MIN {
                     if let Some(external) = kept_open(&file.path, &metadata) {
                         return Ok(EntryFile {
                             name: file.name,

@@ -39,6 +39,11 @@ const FORMAT_WITH_EXTERNAL: u8 = 4;
 /// it for another format (a miss), never for a success.
 const FORMAT_FAILED: u8 = 5;
 const CHECKSUM_LEN: usize = 4;
+/// The size from which a file may be kept outside its entry (`External`): the disk cache
+/// keeps such outputs as content files, and a compile's are collected kept open rather than
+/// read (`outputs::collect`). Smaller files (`.d` files, most C objects) stay inline: one read
+/// serves them all, and a clone saves nothing.
+pub const EXTERNAL_MIN: u64 = 64 * 1024;
 const KEY_LEN: usize = 32;
 /// Where the checked part (the key, then the body) starts.
 const CHECKED_START: usize = MAGIC.len() + 1 + CHECKSUM_LEN;

@@ -17,17 +17,13 @@
 use crate::content_copy;
 use crate::digest_memo::DigestMemo;
 use crate::file_stamp::FileStamp;
-use sccache_core::entry::{ContentSource, EntryFile, External};
+use sccache_core::entry::{ContentSource, EntryFile, External, EXTERNAL_MIN};
 use sccache_core::hash_key::CacheKey;
 use std::fs::{self, File, Permissions};
 use std::io::{self, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// The size from which an output is kept in a content file of its own. Smaller files (`.d`
-/// files, most C objects) stay inline: one read serves them all, and a clone saves nothing.
-pub(super) const EXTERNAL_MIN: usize = 64 * 1024;
 
 /// Where the content file of `digest` in the entry of `key` lives, beside the entry at
 /// `entry_path`.
@@ -64,7 +60,7 @@ pub(super) fn externalize(
     for file in files.iter_mut() {
         let (len, digest) = match &file.external {
             Some(external) => (external.len, external.digest),
-            None if file.data.len() >= EXTERNAL_MIN => (
+            None if file.data.len() as u64 >= EXTERNAL_MIN => (
                 file.data.len() as u64,
                 sccache_core::hash_key::digest(&file.data),
             ),
