@@ -325,25 +325,11 @@ async fn compile_and_collect(
         success: output.success(),
     });
     // A failure is stored only where its key comes after the compile, and the family takes it
-    // (its errors are all decided by the key).
-    let ended = match (&output, &under) {
-        (output, _) if output.success() => Ended::Succeeded,
-        (
-            ProcessOutput {
-                exit_code: Some(exit_code),
-                signal: None,
-                ..
-            },
-            StoreUnder::Later(_),
-        ) => Ended::Failed {
-            exit_code: *exit_code,
-            stderr: output.stderr.clone(),
-        },
+    // (its errors are all decided by the key): its exit status, `None` for a success.
+    let failed = match (output.success(), output.exit_code, output.signal, &under) {
+        (true, ..) => None,
+        (false, Some(exit_code), None, StoreUnder::Later(_)) => Some(exit_code),
         _ => return (finished(output), None, None),
-    };
-    let failed = match ended {
-        Ended::Succeeded => None,
-        Ended::Failed { exit_code, .. } => Some(exit_code),
     };
     if !services.storage.writable {
         // A read-only cache: its outputs are neither checked nor read for a write that will
@@ -365,22 +351,31 @@ async fn compile_and_collect(
                 follow_up: None,
             }
         }
-        StoreUnder::Later(later) => match later(ended).await {
-            Ok(late) => late,
-            Err(Unkeyed::FailureKept(reason)) => {
-                log::debug!("failed, not stored: {reason}");
-                return (finished(output), None, None);
+        StoreUnder::Later(later) => {
+            let ended = match failed {
+                None => Ended::Succeeded,
+                Some(exit_code) => Ended::Failed {
+                    exit_code,
+                    stderr: output.stderr.clone(),
+                },
+            };
+            match later(ended).await {
+                Ok(late) => late,
+                Err(Unkeyed::FailureKept(reason)) => {
+                    log::debug!("failed, not stored: {reason}");
+                    return (finished(output), None, None);
+                }
+                Err(Unkeyed::InputChanged) => {
+                    services.record(Event::InputChanged);
+                    return (finished(output), None, None);
+                }
+                Err(Unkeyed::Refused(reason)) => {
+                    log::debug!("compiled, but no key: {reason}");
+                    services.record(Event::NotDirect(reason.to_owned()));
+                    return (finished(output), None, None);
+                }
             }
-            Err(Unkeyed::InputChanged) => {
-                services.record(Event::InputChanged);
-                return (finished(output), None, None);
-            }
-            Err(Unkeyed::Refused(reason)) => {
-                log::debug!("compiled, but no key: {reason}");
-                services.record(Event::NotDirect(reason.to_owned()));
-                return (finished(output), None, None);
-            }
-        },
+        }
     };
     // A failure wrote only some of its outputs (the family checked that none was there
     // before): those are its entry's files.
