@@ -30,6 +30,7 @@ mod rust_cache;
 mod rust_crates;
 mod rust_direct;
 mod rust_failures;
+mod rust_jobserver;
 mod rust_native;
 mod rust_queries;
 mod rust_restore;

@@ -11,7 +11,9 @@
 //! its files (`Services::client_gone`).
 
 use crate::flow::{self, Decision, Services};
+use crate::jobserver::Jobserver;
 use crate::lifecycle::{Activity, Shutdown};
+use crate::passed_fds::Passed;
 use crate::read_budget::{BudgetedCodec, ReadBudget};
 use crate::stats::{Snapshot, Zero};
 use crate::storage::Describe;
@@ -53,6 +55,9 @@ pub struct Connection {
     client_gone: bool,
     /// Over TCP, after `Hello`: the proof the client's requests carry in place of the token.
     client_proof: Option<String>,
+    /// Over a Unix socket: the descriptors the client passed (its jobserver), taken with its
+    /// compile request.
+    passed: Option<Passed>,
 }
 
 /// The codec of responses; it refuses frames over the shared limit.
@@ -65,8 +70,14 @@ pub fn codec() -> LengthDelimitedCodec {
 }
 
 impl Connection {
-    /// Starts an actor serving one accepted stream.
-    pub fn serve<S>(stream: S, mut services: Services, control: Control) -> Addr<Connection>
+    /// Starts an actor serving one accepted stream; `passed` holds what a Unix socket's client
+    /// passes with its requests (`passed_fds`).
+    pub fn serve<S>(
+        stream: S,
+        mut services: Services,
+        control: Control,
+        passed: Option<Passed>,
+    ) -> Addr<Connection>
     where
         S: AsyncRead + AsyncWrite + Unpin + 'static,
     {
@@ -84,6 +95,7 @@ impl Connection {
                 in_flight: 0,
                 client_gone: false,
                 client_proof: None,
+                passed,
             }
         })
     }
@@ -212,6 +224,10 @@ impl Connection {
     ) {
         self.begin();
         let received = std::time::Instant::now();
+        if let Some(passed) = &self.passed {
+            self.services.jobserver =
+                Jobserver::from_passed(passed.take(), &request.env).map(Arc::new);
+        }
         let services = self.services.clone();
         let decided = async move { flow::decide(&services, request).await };
         ctx.spawn(decided.into_actor(self).then(move |decision, actor, ctx| {

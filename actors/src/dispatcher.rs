@@ -10,6 +10,7 @@
 //! run asked for after that does not start. An abandoned compile never writes the user's
 //! files later, over what the next build produced.
 
+use crate::jobserver::Jobserver;
 use actix::prelude::*;
 use std::ffi::OsString;
 use std::process::Stdio;
@@ -51,6 +52,8 @@ pub struct Run {
     pub client_gone: Option<CancellationToken>,
     /// The client's umask, under which the process creates files (`None`: the server's).
     pub umask: Option<u32>,
+    /// The client's jobserver, which the process inherits (`crate::jobserver`).
+    pub jobserver: Option<Arc<Jobserver>>,
 }
 
 impl Run {
@@ -68,6 +71,7 @@ impl Run {
             env,
             client_gone: None,
             umask: None,
+            jobserver: None,
         }
     }
 
@@ -75,6 +79,12 @@ impl Run {
     /// would.
     pub fn under_umask(mut self, umask: u32) -> Run {
         self.umask = Some(umask);
+        self
+    }
+
+    /// The same run, with the client's jobserver.
+    pub fn with_jobserver(mut self, jobserver: Arc<Jobserver>) -> Run {
+        self.jobserver = Some(jobserver);
         self
     }
 
@@ -147,11 +157,17 @@ async fn run_process(run: Run) -> Result<ProcessOutput, RunError> {
     if let Some(umask) = run.umask.filter(|&umask| umask != server_umask()) {
         crate::sys::with_umask(&mut command, umask);
     }
-    let mut child = command
+    command
         .args(&run.args)
         .current_dir(&run.cwd)
         .env_clear()
-        .envs(run.env.iter().map(|(key, value)| (key, value)))
+        .envs(run.env.iter().map(|(key, value)| (key, value)));
+    if let Some(jobserver) = &run.jobserver {
+        let (name, value) = jobserver.variable();
+        command.env(name, value);
+        crate::sys::inheriting(&mut command, jobserver.descriptors());
+    }
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -177,11 +177,12 @@ impl Listener {
                 accepted = self.accept() => match accepted {
                     Ok(Accepted::Tcp(stream)) => {
                         let _ = stream.set_nodelay(true);
-                        Connection::serve(stream, services.clone(), control.clone());
+                        Connection::serve(stream, services.clone(), control.clone(), None);
                     }
                     Ok(Accepted::Unix(stream)) => match stream.peer_cred() {
                         Ok(peer) if peer.uid() == own_uid => {
-                            Connection::serve(stream, services.clone(), control.clone());
+                            let (stream, passed) = crate::passed_fds::receiving(stream);
+                            Connection::serve(stream, services.clone(), control.clone(), Some(passed));
                         }
                         Ok(peer) => log::warn!(
                             "refused a connection from uid {} (pid {:?}); only uid {own_uid} \

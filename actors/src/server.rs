@@ -138,6 +138,7 @@ fn start(
         storage_timeout: config.storage_timeout,
         // Each connection replaces it with its own (`Connection::serve`).
         client_gone: tokio_util::sync::CancellationToken::new(),
+        jobserver: None,
     };
     let control = Control {
         snapshot: stats.clone().recipient(),

@@ -1,5 +1,5 @@
 //! The server's `unsafe` calls: registering a descriptor with tokio's reactor, and setting a
-//! child's umask between fork and exec.
+//! child's umask, and letting it inherit a client's jobserver, between fork and exec.
 //!
 //! tokio 1.54 made `AsyncFd` registration `unsafe` (its safe constructors are deprecated as
 //! unsound: `AsRawFd` does not promise the descriptor stays open), and nothing else in tokio
@@ -9,7 +9,7 @@
 //! system goes through `rustix` or std.
 
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
@@ -32,6 +32,27 @@ pub fn with_umask(command: &mut tokio::process::Command, umask: u32) {
     unsafe {
         command.pre_exec(move || {
             rustix::process::umask(mask);
+            Ok(())
+        });
+    }
+}
+
+/// Makes `command`'s process inherit `descriptors` at their numbers: they stay close-on-exec in
+/// the server (so no other child inherits them) and lose that flag in this child between fork
+/// and exec. The caller keeps them open until the process is spawned. This makes tokio fork
+/// instead of `posix_spawn`.
+pub fn inheriting(command: &mut tokio::process::Command, descriptors: [RawFd; 2]) {
+    // SAFETY: the closure runs in the forked child before exec, where only async-signal-safe
+    // calls are allowed; it makes two fcntl(2) calls (rustix's wrappers are bare system calls
+    // that neither allocate nor take a lock). The descriptors are open in the child, which got
+    // a copy of the server's table while the caller held them open; an error (which would mean
+    // one is not) is reported and the spawn fails.
+    unsafe {
+        command.pre_exec(move || {
+            for descriptor in descriptors {
+                let descriptor = BorrowedFd::borrow_raw(descriptor);
+                rustix::io::fcntl_setfd(descriptor, rustix::io::FdFlags::empty())?;
+            }
             Ok(())
         });
     }

@@ -19,7 +19,7 @@ use sccache_core::protocol::{
 use std::fmt;
 use std::io::{self, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
@@ -218,20 +218,30 @@ impl Connection {
                 return Err(ClientError::ForeignListener(port));
             }
         }
-        self.send_envelope(self.token.clone(), request)
+        self.send_envelope(self.token.clone(), request, &[])
     }
 
     /// Sends one request in an envelope of this client's protocol version; over TCP, after the
     /// handshake. When the handshake is answered otherwise than by a challenge, the request is
     /// not sent and that answer is the next `receive`'s.
     pub fn send(&mut self, request: Request) -> Result<(), ClientError> {
+        self.send_passing(request, &[])
+    }
+
+    /// `send`, passing `descriptors` with the request over a Unix socket (`SCM_RIGHTS`); over
+    /// TCP they are not passed.
+    pub fn send_passing(
+        &mut self,
+        request: Request,
+        descriptors: &[BorrowedFd<'_>],
+    ) -> Result<(), ClientError> {
         if std::mem::take(&mut self.handshake_due) {
             if let Some(answer) = self.handshake()? {
                 self.pending = Some(answer);
                 return Ok(());
             }
         }
-        self.send_envelope(self.credential.clone(), request)
+        self.send_envelope(self.credential.clone(), request, descriptors)
     }
 
     /// Sends a nonce and checks the server's proof of the token; keeps the proof of this side
@@ -242,7 +252,7 @@ impl Connection {
         let hello = Request::Hello {
             nonce: client_nonce.clone(),
         };
-        self.send_envelope(String::new(), hello)?;
+        self.send_envelope(String::new(), hello, &[])?;
         let untimed = !self.timed;
         if untimed {
             self.set_read_timeout(Some(HANDSHAKE_TIMEOUT))
@@ -269,7 +279,12 @@ impl Connection {
         }
     }
 
-    fn send_envelope(&mut self, credential: String, request: Request) -> Result<(), ClientError> {
+    fn send_envelope(
+        &mut self,
+        credential: String,
+        request: Request,
+        descriptors: &[BorrowedFd<'_>],
+    ) -> Result<(), ClientError> {
         let envelope = Envelope {
             version: PROTOCOL_VERSION,
             token: credential,
@@ -281,7 +296,11 @@ impl Connection {
         let mut frame = Vec::with_capacity(payload.len() + 4);
         write_frame(&mut frame, &payload)?;
         let stream = self.stream.get_mut();
-        stream.write_all(&frame).map_err(ClientError::Io)?;
+        let mut sent = 0;
+        if let (Stream::Unix(socket), false) = (&*stream, descriptors.is_empty()) {
+            sent = send_with_descriptors(socket, &frame, descriptors).map_err(ClientError::Io)?;
+        }
+        stream.write_all(&frame[sent..]).map_err(ClientError::Io)?;
         stream.flush().map_err(ClientError::Io)
     }
 
@@ -301,6 +320,34 @@ impl Connection {
     pub fn call(&mut self, request: Request) -> Result<Response, ClientError> {
         self.send(request)?;
         self.receive()
+    }
+}
+
+/// Sends the start of `bytes` with `descriptors` attached (one `sendmsg`); returns how many
+/// bytes went, the rest to be written as usual.
+fn send_with_descriptors(
+    socket: &UnixStream,
+    bytes: &[u8],
+    descriptors: &[BorrowedFd<'_>],
+) -> io::Result<usize> {
+    use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+    let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(2))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    if !control.push(SendAncillaryMessage::ScmRights(descriptors)) {
+        // More than fit: pass none rather than some.
+        return Ok(0);
+    }
+    loop {
+        match rustix::net::sendmsg(
+            socket,
+            &[io::IoSlice::new(bytes)],
+            &mut control,
+            SendFlags::empty(),
+        ) {
+            Ok(sent) => return Ok(sent),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(error) => return Err(error.into()),
+        }
     }
 }
 

@@ -13,6 +13,7 @@ use crate::spawn::connect_or_start;
 use anyhow::Context;
 use sccache_core::protocol::{CompileFinished, CompileRequest, OutputStream, Request, Response};
 use std::ffi::OsString;
+use std::os::fd::BorrowedFd;
 
 /// Exit code when the compiler cannot be found, as sccache exits.
 const NOT_FOUND: i32 = 2;
@@ -65,7 +66,12 @@ pub fn run(compiler: OsString, args: Vec<OsString>) -> anyhow::Result<i32> {
         umask: own_umask(),
         stdin_is_null,
     };
-    match through_server(request) {
+    // Before the connection is opened: the descriptors cargo's setting names are inherited ones.
+    let jobserver = crate::jobserver::inherited(&request.env);
+    match through_server(
+        request,
+        jobserver.as_ref().map_or(&[][..], |pair| &pair[..]),
+    ) {
         Outcome::Finished(finished) => Ok(fallback::replay(finished)),
         Outcome::Local(warning) => {
             if let Some(warning) = warning {
@@ -86,7 +92,9 @@ fn own_umask() -> u32 {
     umask.as_raw_mode()
 }
 
-fn through_server(request: CompileRequest) -> Outcome {
+/// Sends `request` (with `descriptors`, cargo's jobserver, over a Unix socket) and waits for
+/// its answer.
+fn through_server(request: CompileRequest, descriptors: &[BorrowedFd<'_>]) -> Outcome {
     let address = match ServerAddress::from_env() {
         Ok(address) => address,
         Err(error) => return warn_local(format!("{error}; compiling locally")),
@@ -103,7 +111,7 @@ fn through_server(request: CompileRequest) -> Outcome {
         "compile of {:?} sent to the server on {address}",
         request.exe
     );
-    if let Err(error) = connection.send(Request::Compile(request)) {
+    if let Err(error) = connection.send_passing(Request::Compile(request), descriptors) {
         return warn_local(format!("{error}; compiling locally"));
     }
     let outcome = await_result(&mut connection);

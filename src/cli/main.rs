@@ -21,6 +21,7 @@ mod client;
 mod commands;
 mod compile;
 mod fallback;
+mod jobserver;
 mod listener_owner;
 mod local_inputs;
 mod logging;

@@ -1,7 +1,8 @@
 //! The system-level steps that neither std nor rustix offers safely: running code in the
 //! child between fork and exec (to give the daemon its own session from its first
-//! instruction), and restoring signals' default actions (in order to die by one, and in the
-//! daemon, so that the compilers it runs can be interrupted).
+//! instruction), restoring signals' default actions (in order to die by one, and in the
+//! daemon, so that the compilers it runs can be interrupted), and borrowing a descriptor this
+//! process inherited by its number (a jobserver's).
 //!
 //! Boundary: apart from `process_start` (start-up code that must stay raw), this is the only
 //! module of the binary with `unsafe`; every other system call goes through rustix or std.
@@ -81,4 +82,18 @@ pub fn raise_with_default_action(signal: i32) {
         libc::signal(signal, libc::SIG_DFL);
         libc::raise(signal);
     }
+}
+
+/// The descriptor numbered `number` that this process inherited, when it is open.
+pub fn inherited_descriptor(
+    number: std::os::fd::RawFd,
+) -> Option<std::os::fd::BorrowedFd<'static>> {
+    // SAFETY: F_GETFD only reads the descriptor's flags.
+    if number < 0 || unsafe { libc::fcntl(number, libc::F_GETFD) } == -1 {
+        return None;
+    }
+    // SAFETY: the descriptor is open (just checked). The client closes only descriptors it
+    // opened itself, and it asks for inherited ones before opening any it later closes, so
+    // this one stays open, naming the same file, for the rest of the process.
+    Some(unsafe { std::os::fd::BorrowedFd::borrow_raw(number) })
 }

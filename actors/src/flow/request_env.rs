@@ -5,14 +5,10 @@
 //! consulted for a compile.
 
 use sccache_core::config::env_flag;
+use sccache_core::jobserver;
 use sccache_core::protocol::CompileRequest;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
-
-/// Environment variables that hand a jobserver to a child by file descriptor. The descriptors
-/// are the client's; in the server they are closed or something else, and a compiler warns
-/// about it (rustc does: a warning that would then be cached and replayed).
-const JOBSERVER_VARS: &[&str] = &["CARGO_MAKEFLAGS", "MAKEFLAGS", "MFLAGS"];
 
 /// The value of a variable in the client's environment, as it was set (the last one wins).
 pub fn value<'a>(request: &'a CompileRequest, name: &str) -> Option<&'a OsStr> {
@@ -43,15 +39,16 @@ pub fn recache(request: &CompileRequest) -> bool {
     env_flag(&|name| text(request, name), "SCCACHE_RECACHE")
 }
 
-/// Removes the jobserver variables that name the client's file descriptors; a jobserver
-/// reached by a named pipe (`fifo:`) stays.
+/// Removes the jobserver variables that name the client's file descriptors: in the server
+/// those numbers are closed or something else, and a compiler warns about it (rustc does: a
+/// warning that would then be cached and replayed). A jobserver reached by a named pipe
+/// (`fifo:`) stays. cargo's, when the client passed its descriptors, is given back to the
+/// processes run for it under the server's numbers (`crate::jobserver`).
 pub fn drop_inherited_jobserver(env: &mut Vec<(OsString, OsString)>) {
-    let by_descriptor = |value: &OsString| {
-        let value = value.as_bytes();
-        let has = |needle: &[u8]| value.windows(needle.len()).any(|w| w == needle);
-        has(b"--jobserver-fds=") || (has(b"--jobserver-auth=") && !has(b"--jobserver-auth=fifo:"))
-    };
-    env.retain(|(name, value)| !(JOBSERVER_VARS.iter().any(|n| name == n) && by_descriptor(value)));
+    env.retain(|(name, value)| {
+        !(jobserver::VARS.iter().any(|n| name == n)
+            && jobserver::names_descriptors(value.as_bytes()))
+    });
 }
 
 #[cfg(test)]

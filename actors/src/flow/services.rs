@@ -9,6 +9,7 @@ use crate::digest_memo::DigestMemo;
 use crate::dispatcher::{ProcessOutput, Run, RunError};
 use crate::driver_probe::ProbeDriver;
 use crate::hasher::{DigestFiles, DigestReadFiles, DigestSource};
+use crate::jobserver::Jobserver;
 use crate::library_scan::LibraryScan;
 use crate::linker_probe::ProbeLinker;
 use crate::manifest_files::{CheckManifest, FindManifest, RecordRead};
@@ -24,6 +25,7 @@ use sccache_core::hash_key::CacheKey;
 use sccache_core::protocol::CompileRequest;
 use sccache_core::stats::{Event, StatsLabel};
 use std::ffi::OsString;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -65,6 +67,9 @@ pub struct Services {
     /// Cancelled when the client of this connection is gone: its processes are interrupted
     /// and its outputs left alone (`Connection::serve` gives each connection its own).
     pub client_gone: CancellationToken,
+    /// The jobserver this connection's client passed, which its processes inherit; none after
+    /// the reply (`detached`).
+    pub jobserver: Option<Arc<Jobserver>>,
 }
 
 /// A storage answer, not yet counted.
@@ -82,9 +87,12 @@ impl Services {
         args: Vec<OsString>,
         request: &CompileRequest,
     ) -> Result<ProcessOutput, RunError> {
-        let run = Run::new(exe.clone(), args, request.cwd.clone(), request.env.clone())
+        let mut run = Run::new(exe.clone(), args, request.cwd.clone(), request.env.clone())
             .for_client(self.client_gone.clone())
             .under_umask(request.umask);
+        if let Some(jobserver) = &self.jobserver {
+            run = run.with_jobserver(jobserver.clone());
+        }
         self.run.send(run).await.unwrap_or(Err(RunError::Closed))
     }
 
@@ -93,6 +101,7 @@ impl Services {
     pub fn detached(&self) -> Services {
         Services {
             client_gone: CancellationToken::new(),
+            jobserver: None,
             ..self.clone()
         }
     }

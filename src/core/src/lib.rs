@@ -16,6 +16,7 @@ pub mod entry_codec;
 pub mod framing;
 pub mod handshake;
 pub mod hash_key;
+pub mod jobserver;
 pub mod line_markers;
 pub mod manifest_version;
 pub mod protocol;
