@@ -18,7 +18,9 @@ Three measurements, each interleaved in one run:
   2. the warm rebuild of a multi-file C project, zstd's lib (its .c files, no assembly) with
      `make -j2`: every tool's objects are removed and rebuilt from its warm cache, each build
      on an idle machine with the tool's program read into the page cache first (this VM drops
-     idle pages within seconds);
+     idle pages within seconds); with make's floor beside them (the same build with
+     `/bin/true` as the compiler: make, a shell and `mkdir -p` per file), and ours against
+     sccache above that floor;
   3. the cold build of that project with our sccache (an empty cache, direct mode on) against
      plain gcc.
 
@@ -160,6 +162,15 @@ class PlainGcc(Tool):
 
     def prefix(self):
         return []
+
+
+class Floor(Tool):
+    """The warm rebuild's floor: make, its shells and `mkdir -p` with a compiler that does
+    nothing (`/bin/true`). Every tool's rebuild pays this much before its first hit."""
+    label = "floor"
+
+    def prefix(self):
+        return ["/bin/true"]
 
 
 class Sccache(Tool):
@@ -477,6 +488,7 @@ def run_builds(tools, rounds, source, work):
     build (ours with an empty cache against plain gcc), interleaved the same way. Returns the
     samples and the number of units."""
     trees = {}
+    tools = tools + [Floor(work)]
     for tool in tools:
         tree = os.path.join(work, "build", tool.label)
         copy_zstd(source, tree)
@@ -527,14 +539,19 @@ def run_cold(gcc, ours_binary, rounds, work, tree_of_gcc):
 
 def report_builds(tools, warm, units, rounds, cold):
     print(f"warm rebuild of zstd's lib ({units} files, make -j2), {rounds} rounds interleaved:")
-    for tool in tools:
-        times = warm[tool.label]
-        print(f"  {tool.label:8s}{ms(statistics.median(times))} {ms(quartile(times)):>15s}")
+    for label in [tool.label for tool in tools] + [Floor.label]:
+        times = warm[label]
+        print(f"  {label:8s}{ms(statistics.median(times))} {ms(quartile(times)):>15s}")
     if "sccache" in warm:
         ours, theirs = statistics.median(warm["ours"]), statistics.median(warm["sccache"])
         print(f"warm rebuild: ours / sccache {ours / theirs:.3f} by medians (target <= 0.6)")
-    peers = {label: times for label, times in warm.items() if label not in ("gcc", "ours")}
+    peers = {label: times for label, times in warm.items() if label not in ("gcc", "ours", "floor")}
     print(ratio_line("warm rebuild", warm["ours"], peers))
+    if "sccache" in warm and "floor" in warm:
+        floor = statistics.median(warm["floor"])
+        ours, theirs = statistics.median(warm["ours"]) - floor, statistics.median(warm["sccache"]) - floor
+        print(f"above make's floor (CC=/bin/true, {ms(floor).strip()}): ours {ms(ours).strip()},"
+              f" sccache {ms(theirs).strip()}: {ours / theirs:.3f}")
     if cold["ours"]:
         ratio = statistics.median(cold["ours"]) / statistics.median(cold["gcc"])
         print(f"cold build ({len(cold['ours'])} rounds): plain gcc {ms(statistics.median(cold['gcc']))},"

@@ -83,6 +83,9 @@ impl AsyncRead for Receiving {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if buf.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
         loop {
             ready!(this.stream.poll_read_ready(cx))?;
             let into = buf.initialize_unfilled();
