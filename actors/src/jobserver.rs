@@ -36,12 +36,7 @@ impl Jobserver {
     /// pipes and the request's `CARGO_MAKEFLAGS` names descriptors.
     pub fn from_passed(passed: Vec<OwnedFd>, env: &[(OsString, OsString)]) -> Option<Jobserver> {
         let [read, write]: [OwnedFd; 2] = passed.try_into().ok()?;
-        let is_pipe = |fd: &OwnedFd| {
-            rustix::fs::fstat(fd).is_ok_and(|stat| {
-                rustix::fs::FileType::from_raw_mode(stat.st_mode) == rustix::fs::FileType::Fifo
-            })
-        };
-        if !is_pipe(&read) || !is_pipe(&write) {
+        if !jobserver::is_pipe(&read) || !jobserver::is_pipe(&write) {
             return None;
         }
         let value = request_env::lookup(env, jobserver::CARGO_VAR)?.as_bytes();

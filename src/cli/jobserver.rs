@@ -20,13 +20,8 @@ pub fn inherited(env: &[(OsString, OsString)]) -> Option<[BorrowedFd<'static>; 2
         .rev()
         .find(|(name, _)| name == jobserver::CARGO_VAR)?;
     let (read, write) = jobserver::descriptors(value.as_bytes())?;
-    let pipe = |number| {
-        crate::sys::inherited_descriptor(number).filter(|descriptor| {
-            rustix::fs::fstat(descriptor).is_ok_and(|stat| {
-                rustix::fs::FileType::from_raw_mode(stat.st_mode) == rustix::fs::FileType::Fifo
-            })
-        })
-    };
+    let pipe =
+        |number| crate::sys::inherited_descriptor(number).filter(|fd| jobserver::is_pipe(fd));
     Some([pipe(read)?, pipe(write)?])
 }
 

@@ -20,6 +20,7 @@ use crate::detector::CompilerInfo;
 use crate::flow::services::Services;
 use crate::query_answers::{Answer, QueryKey};
 use futures::future::FutureExt;
+use sccache_core::jobserver;
 use sccache_core::protocol::{CompileFinished, CompileRequest};
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
@@ -33,9 +34,9 @@ const PRINTS: [&str; 5] = [
     "cfg",
 ];
 
-/// The environment variables left out of a query's key: make's and cargo's jobserver, which
-/// name a new pipe every build and change nothing rustc prints.
-const JOBSERVER: [&str; 4] = ["CARGO_MAKEFLAGS", "MAKEFLAGS", "MFLAGS", "MAKELEVEL"];
+/// Left out of a query's key beside the jobserver's variables (`sccache_core::jobserver::VARS`,
+/// a new pipe every build): make's nesting depth. Neither changes what rustc prints.
+const MAKELEVEL: &str = "MAKELEVEL";
 
 /// The answer to `request` when it is one of cargo's queries this server answers; `None`
 /// when the client is to run it (as for any other query).
@@ -58,7 +59,7 @@ pub async fn answer(
     let mut env: Vec<(OsString, OsString)> = request
         .env
         .iter()
-        .filter(|(name, _)| !JOBSERVER.iter().any(|skip| name == skip))
+        .filter(|(name, _)| name != MAKELEVEL && !jobserver::VARS.iter().any(|skip| name == skip))
         .cloned()
         .collect();
     env.sort();

@@ -1,10 +1,11 @@
 //! The jobserver a build hands its compilers, as make and cargo spell it in the environment:
 //! which variables carry it, whether one names file descriptors (`--jobserver-auth=R,W`, the
-//! older `--jobserver-fds=R,W`) rather than a named pipe (`fifo:PATH`), and the same setting
-//! with other descriptor numbers.
+//! older `--jobserver-fds=R,W`) rather than a named pipe (`fifo:PATH`), the same setting
+//! with other descriptor numbers, and whether a descriptor is a pipe at all.
 //!
-//! Only text: sending the descriptors to the server is the client's (`src/cli/jobserver.rs`),
-//! receiving them and handing them to a compiler the server's (`actors/src/jobserver.rs`).
+//! Sending the descriptors to the server is the client's (`src/cli/jobserver.rs`), receiving
+//! them and handing them to a compiler the server's (`actors/src/jobserver.rs`); both take
+//! only pipes (`is_pipe`).
 
 /// The variables that hand a jobserver to a child, in the order rustc reads them.
 pub const VARS: &[&str] = &["CARGO_MAKEFLAGS", "MAKEFLAGS", "MFLAGS"];
@@ -42,6 +43,13 @@ pub fn descriptors(value: &[u8]) -> Option<(i32, i32)> {
     let (read, write) = text.split_once(',')?;
     let number = |text: &str| text.parse::<i32>().ok().filter(|&fd| fd >= 0);
     Some((number(read)?, number(write)?))
+}
+
+/// Whether `descriptor` is a pipe (or FIFO), as a jobserver's ends are.
+pub fn is_pipe(descriptor: impl std::os::fd::AsFd) -> bool {
+    rustix::fs::fstat(descriptor).is_ok_and(|stat| {
+        rustix::fs::FileType::from_raw_mode(stat.st_mode) == rustix::fs::FileType::Fifo
+    })
 }
 
 /// `value` with every descriptor pair it names replaced by `read,write`; its other words
@@ -94,6 +102,13 @@ mod tests {
         assert_eq!(descriptors(b"--jobserver-auth=a,b"), None);
         assert_eq!(descriptors(b"-j4 -k"), None);
         assert!(!names_descriptors(b"-j4 -k"));
+    }
+
+    #[test]
+    fn a_pipe_is_a_pipe_and_a_file_is_not() {
+        let (read, write) = std::io::pipe().unwrap();
+        assert!(is_pipe(&read) && is_pipe(&write));
+        assert!(!is_pipe(tempfile::tempfile().unwrap()));
     }
 
     #[test]
