@@ -17,10 +17,10 @@ Three measurements, each interleaved in one run:
      starting any process costs here);
   2. the warm rebuild of a multi-file C project, zstd's lib (its .c files, no assembly) with
      `make -j2`: every tool's objects are removed and rebuilt from its warm cache, each build
-     on an idle machine with the tool's program read into the page cache first (this VM drops
-     idle pages within seconds); with make's floor beside them (the same build with
-     `/bin/true` as the compiler: make, a shell and `mkdir -p` per file), and ours against
-     sccache above that floor;
+     on an idle machine with the tool's program read into the page cache first (on this VM,
+     memory left idle for a second or more is slow to touch again: bench/README.md); with
+     make's floor beside them (the same build with `/bin/true` as the compiler: make, a shell
+     and `mkdir -p` per file), and ours against sccache above that floor;
   3. the cold build of that project with our sccache (an empty cache, direct mode on) against
      plain gcc.
 

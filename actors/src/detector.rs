@@ -259,9 +259,17 @@ async fn probe_c(
         .await
         .map_err(|error| format!("cannot write a probe: {error}"))??;
     let exe = runner.request.exe.as_os_str();
-    let output = runner
-        .output(exe, &[OsStr::new("-E"), source.as_os_str()])
-        .await;
+    // The version and the digest are asked for beside the probe (a new server's first
+    // compiles wait for all three), and dropped when the probe says it is no C compiler.
+    let (probe_args, version_args) = (
+        [OsStr::new("-E"), source.as_os_str()],
+        [OsStr::new("--version")],
+    );
+    let (output, version, digests) = futures::join!(
+        runner.output(exe, &probe_args),
+        runner.output(exe, &version_args),
+        digest_files(digest, vec![PathBuf::from(exe)]),
+    );
     // Removed on the blocking pool, as it was written.
     tokio::task::spawn_blocking(move || drop(dir));
     let output = output?;
@@ -277,8 +285,7 @@ async fn probe_c(
         Some("clang") => CompilerKind::Clang,
         _ => return Ok(None),
     };
-    let version = runner.output(exe, &[OsStr::new("--version")]).await?;
-    let digests = digest_files(digest, vec![PathBuf::from(exe)]).await?;
+    let (version, digests) = (version?, digests?);
     let binary_digest = digests.first().copied().unwrap_or_default();
     // A driver behaves by the name it is run as (clang and clang++ are one binary), so the
     // name is part of who compiled.
@@ -297,15 +304,22 @@ async fn probe_rustc(
     digest: &Recipient<DigestFiles>,
 ) -> Result<Option<CompilerInfo>, String> {
     let exe = runner.request.exe.as_os_str();
-    let version = runner.output(exe, &[OsStr::new("-vV")]).await?;
+    // A rustup proxy answers for the toolchain chosen for this directory; the sysroot names
+    // that toolchain's real files, which are what the identity must cover. Both asked at once:
+    // a new server's first compiles wait for them.
+    let (version_args, sysroot_args) = (
+        [OsStr::new("-vV")],
+        [OsStr::new("--print"), OsStr::new("sysroot")],
+    );
+    let (version, sysroot) = futures::join!(
+        runner.output(exe, &version_args),
+        runner.output(exe, &sysroot_args),
+    );
+    let version = version?;
     if !version.success() || !version.stdout.starts_with(b"rustc ") {
         return Ok(None);
     }
-    // A rustup proxy answers for the toolchain chosen for this directory; the sysroot names
-    // that toolchain's real files, which are what the identity must cover.
-    let sysroot = runner
-        .output(exe, &[OsStr::new("--print"), OsStr::new("sysroot")])
-        .await?;
+    let sysroot = sysroot?;
     if !sysroot.success() {
         return Ok(None);
     }

@@ -128,6 +128,7 @@ fn start(
         digest_dep_info: hasher.clone().recipient(),
         digest_crates: hasher.recipient(),
         manifests: crate::manifest_memo::ManifestMemo::default(),
+        drivers_seen: Default::default(),
         digests,
         library_scan: crate::library_scan::LibraryScan::default(),
         native_cpus: crate::native_cpus::memo(),

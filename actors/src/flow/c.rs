@@ -112,22 +112,6 @@ impl Family for CFamily {
         // flags on this machine: without knowing it, nothing is cached. Asked for beside the
         // preprocessor's run, which does not need it (direct mode does, before it).
         let identity = probe_identity(services, info, compilation, request);
-        // Direct mode first: a hit found from a manifest runs no process at all. Not under
-        // SCCACHE_RECACHE (no `early`), where the result is to be made again.
-        let mut direct = None;
-        if let Some(restore) = early.filter(|_| services.direct) {
-            let Some(identity) = identity.clone().await else {
-                return Keyed::Refused("unknown driver programs");
-            };
-            let label = info.kind.stats_label(Some(compilation.language));
-            match c_direct::look_up(services, &identity, compilation, request, restore, &label)
-                .await
-            {
-                Looked::Hit(keyed) => return keyed,
-                // A read-only cache gets no manifest: none is made to be declined.
-                Looked::Miss(found) => direct = found.filter(|_| services.storage.writable),
-            }
-        }
         let key_of = |source: &SourceSummary, identity: &CompilerIdentity| {
             hash_key::c_key(
                 identity,
@@ -140,15 +124,56 @@ impl Family for CFamily {
         };
         // With debug info the key needs the files read as well, known only once the
         // preprocessor is done: no early lookup.
-        let early = early
+        let early_hit = early
             .filter(|_| !compilation.debug_info)
             .map(|restore| EarlyHit {
                 key_of: &key_of,
                 identity: &identity,
                 restore,
             });
-        let verbose = direct.is_some();
-        let Some(source) = source(services, compilation, request, early, verbose).await else {
+        // Direct mode first: a hit found from a manifest runs no process at all (but while a
+        // new server first probes a driver, below). Not under SCCACHE_RECACHE (no `early`),
+        // where the result is to be made again.
+        let mut direct = None;
+        let mut preprocessed = None;
+        if let Some(restore) = early.filter(|_| services.direct) {
+            let label = info.kind.stats_label(Some(compilation.language));
+            let look_up = async {
+                let identity = identity.clone().await?;
+                services.drivers_seen.insert(&request.exe);
+                Some(
+                    c_direct::look_up(services, &identity, compilation, request, restore, &label)
+                        .await,
+                )
+            };
+            let looked = if services.drivers_seen.contains(&request.exe) {
+                look_up.await
+            } else {
+                // A driver this server has not probed yet (its first compiles): its programs
+                // are being digested (~0.1 s for gcc's cc1), which the manifest key needs and
+                // the preprocessor does not. The preprocessor runs beside, as it would after
+                // a direct miss; on a direct hit its text and any restore it made ready are
+                // dropped, which changes no target.
+                let verbose = services.storage.writable;
+                let (looked, source) = futures::join!(
+                    look_up,
+                    source(services, compilation, request, early_hit, verbose)
+                );
+                preprocessed = Some(source);
+                looked
+            };
+            match looked {
+                None => return Keyed::Refused("unknown driver programs"),
+                Some(Looked::Hit(keyed)) => return keyed,
+                // A read-only cache gets no manifest: none is made to be declined.
+                Some(Looked::Miss(found)) => direct = found.filter(|_| services.storage.writable),
+            }
+        }
+        let source = match preprocessed {
+            Some(source) => source,
+            None => source(services, compilation, request, early_hit, direct.is_some()).await,
+        };
+        let Some(source) = source else {
             // The compile would fail the same way (or the scratch file could not be made);
             // it runs so that the user sees the compiler's own errors, and nothing is cached.
             return Keyed::Refused("preprocessor failed");

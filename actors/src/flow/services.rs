@@ -24,8 +24,9 @@ use sccache_core::entry::CacheEntry;
 use sccache_core::hash_key::CacheKey;
 use sccache_core::protocol::CompileRequest;
 use sccache_core::stats::{Event, StatsLabel};
+use std::collections::HashSet;
 use std::ffi::OsString;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -55,6 +56,8 @@ pub struct Services {
     pub native_cpus: NativeCpus,
     /// cargo's `--print` queries answered, shared likewise (`rust_query`).
     pub query_answers: QueryAnswers,
+    /// The C drivers whose identity this server has found, shared likewise (`flow::c`).
+    pub drivers_seen: DriversSeen,
     pub check_rust_manifest: Recipient<CheckRustManifest>,
     pub digest_dep_info: Recipient<DigestDepInfo>,
     pub digest_crates: Recipient<DigestCrates>,
@@ -70,6 +73,26 @@ pub struct Services {
     /// The jobserver this connection's client passed, which its processes inherit; none after
     /// the reply (`detached`).
     pub jobserver: Option<Arc<Jobserver>>,
+}
+
+/// The C compiler drivers (by the path a request names) whose identity (`driver_probe`) was
+/// found at least once: a direct lookup for one it has not found yet does not wait for the
+/// probe before preprocessing (`flow::c`).
+#[derive(Clone, Default)]
+pub struct DriversSeen(Arc<Mutex<HashSet<OsString>>>);
+
+impl DriversSeen {
+    pub fn contains(&self, exe: &OsString) -> bool {
+        self.0.lock().is_ok_and(|seen| seen.contains(exe))
+    }
+
+    pub fn insert(&self, exe: &OsString) {
+        if let Ok(mut seen) = self.0.lock() {
+            if !seen.contains(exe) {
+                seen.insert(exe.clone());
+            }
+        }
+    }
 }
 
 /// A storage answer, not yet counted.
