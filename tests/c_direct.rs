@@ -33,11 +33,7 @@ impl Project {
     }
 
     fn write(&self, name: &str, text: &str) {
-        let path = self.path(name);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).unwrap_or_else(|error| panic!("{error}"));
-        }
-        std::fs::write(&path, text).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+        crate::harness::write_under(self.dir.path(), name, text);
     }
 
     /// Compiles `args -o out.o` through sccache and `args -o plain.o` plainly, compares the
@@ -67,8 +63,10 @@ impl Project {
         let delta = |path: &str| count(&after, path) - count(&before, path);
         let direct = delta("direct_hits");
         let hit = delta("cache_hits.counts.C/C++");
-        // A miss writes its result and then its manifest (or says why not); a hit by the
-        // preprocessor writes the manifest (or says why not); a direct hit writes nothing.
+        // A miss writes its result and then its manifest (or says why not; one compiled
+        // without the preprocessor that cannot be recorded says why and that its result is
+        // not stored); a hit by the preprocessor writes the manifest (or says why not); a
+        // direct hit writes nothing.
         let expected = progress(&before) + if hit == 0 { 2 } else { 1 - direct };
         self.server
             .wait_for_stats(|stats| progress(stats) >= expected);
@@ -82,7 +80,10 @@ fn progress(stats: &serde_json::Value) -> u64 {
         .as_object()
         .map(|map| map.values().filter_map(|value| value.as_u64()).sum())
         .unwrap_or(0);
-    count(stats, "cache_writes") + count(stats, "cache_writes_dropped") + reasons
+    count(stats, "cache_writes")
+        + count(stats, "cache_writes_dropped")
+        + count(stats, "depend_not_stored")
+        + reasons
 }
 
 const CONF_USER: &str = "#include \"conf.h\"\nint value(void) { return CONF; }\n";

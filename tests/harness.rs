@@ -340,6 +340,15 @@ pub fn read(path: &Path) -> Vec<u8> {
 }
 
 /// Writes an executable script (a stand-in compiler) at `path`.
+/// Writes `text` to `name` under `dir`, making the directories it needs.
+pub fn write_under(dir: &Path, name: &str, text: &str) {
+    let path = dir.join(name);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).unwrap_or_else(|error| panic!("{error}"));
+    }
+    std::fs::write(&path, text).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+}
+
 pub fn write_script(path: &Path, text: &str) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::write(path, text).unwrap_or_else(|error| panic!("{error}"));

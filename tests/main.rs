@@ -9,6 +9,7 @@ mod abandoned;
 mod access;
 mod c_cache;
 mod c_debug_columns;
+mod c_depend;
 mod c_direct;
 mod c_toolchain;
 mod c_unseen_reads;

@@ -5,6 +5,7 @@
 //! lives in `sccache_core`; these actors move messages, run processes and touch storage.
 //! See docs/ARCHITECTURE.md for the message table.
 
+pub mod c_memos;
 pub mod close_watch;
 pub mod connection;
 pub mod content_copy;

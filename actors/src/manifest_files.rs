@@ -10,6 +10,7 @@
 //! if every file read is the one recorded (same stamp, or same digest), every candidate is
 //! still no file, and every candidate that was a file unread keeps its stamp. What goes into keys is decided in `hash_key`, not here.
 
+use crate::c_memos::SearchList;
 use crate::file_stamp::FileStamp;
 use crate::flow::read_since::Started;
 use crate::hasher::Hasher;
@@ -204,14 +205,50 @@ fn record(message: &RecordRead) -> Result<Recorded, &'static str> {
         .into_iter()
         .collect();
     let search = probes::search_dirs(&message.stderr).ok_or("no include search list")?;
+    record_files(&names, &search, &message.cwd, message.started)
+}
+
+/// Makes a record from a compile that ran without the preprocessor (direct mode's depend path):
+/// the files its dependency file names and the include search list of its command line. The
+/// result key is filled in by the caller. An error is the reason no record can be made.
+#[derive(Message)]
+#[rtype(result = "Result<Recorded, &'static str>")]
+pub struct RecordListed {
+    pub names: Vec<Vec<u8>>,
+    pub search: SearchList,
+    pub cwd: PathBuf,
+    pub started: Started,
+}
+
+impl Handler<RecordListed> for Hasher {
+    type Result = Result<Recorded, &'static str>;
+
+    fn handle(&mut self, message: RecordListed, _: &mut SyncContext<Self>) -> Self::Result {
+        record_files(
+            &message.names,
+            &message.search,
+            &message.cwd,
+            message.started,
+        )
+    }
+}
+
+/// A record of the files `names` (relative to `cwd`), read by a compile that began at
+/// `started`, whose include searches went through `search`.
+fn record_files(
+    names: &[Vec<u8>],
+    search: &[Vec<u8>],
+    cwd: &Path,
+    started: Started,
+) -> Result<Recorded, &'static str> {
     let mut files = Vec::with_capacity(names.len());
     let mut asked = Vec::new();
     let mut read_inodes = HashSet::new();
     let mut groups = Groups::default();
     let (mut computed_include, mut pragma_once) = (false, false);
-    for name in &names {
-        let path = message.cwd.join(OsStr::from_bytes(name));
-        let (file, scan) = read_settled(&path, name, message.started)?;
+    for name in names {
+        let path = cwd.join(OsStr::from_bytes(name));
+        let (file, scan) = read_settled(&path, name, started)?;
         read_inodes.insert((file.stamp.device, file.stamp.inode));
         asked.extend(scan.asked);
         computed_include |= scan.computed_include;
@@ -221,7 +258,7 @@ fn record(message: &RecordRead) -> Result<Recorded, &'static str> {
         for suffix in [&b".gch"[..], b".pch"] {
             let mut candidate = name.clone();
             candidate.extend_from_slice(suffix);
-            if std::fs::symlink_metadata(message.cwd.join(OsStr::from_bytes(&candidate))).is_ok() {
+            if std::fs::symlink_metadata(cwd.join(OsStr::from_bytes(&candidate))).is_ok() {
                 return Err("precompiled header");
             }
             groups.gone(parent(name), basename(&candidate));
@@ -232,27 +269,27 @@ fn record(message: &RecordRead) -> Result<Recorded, &'static str> {
         // hides its spelling too: nothing would say where to look.
         return Err("computed #include with #pragma once");
     }
-    let candidates = probes::candidates(&search, &names, &asked).ok_or("too many probes")?;
+    let candidates = probes::candidates(search, names, &asked).ok_or("too many probes")?;
     let mut no_dir = Vec::new();
     let mut present = Vec::new();
     for (dir, paths) in candidates {
-        let dir_path = message.cwd.join(OsStr::from_bytes(&dir));
+        let dir_path = cwd.join(OsStr::from_bytes(&dir));
         if !std::fs::metadata(&dir_path).is_ok_and(|metadata| metadata.is_dir()) {
-            match topmost_missing(&message.cwd, &dir) {
+            match topmost_missing(cwd, &dir) {
                 Some((parent, name)) => groups.gone(parent, name),
                 None => no_dir.push(ByteBuf::from(dir)),
             }
             continue;
         }
         for path in paths {
-            let full = message.cwd.join(OsStr::from_bytes(&path));
+            let full = cwd.join(OsStr::from_bytes(&path));
             match std::fs::metadata(&full) {
                 Ok(metadata) if metadata.is_file() => {
                     // Not read, yet a candidate: fine only if it was there before the
                     // preprocessor looked (it then lost the search, and nothing it holds
                     // matters); one that appeared since may be found next time.
                     let read = read_inodes.contains(&(metadata.dev(), metadata.ino()));
-                    if !read && !message.started.settled_before(&metadata) {
+                    if !read && !started.settled_before(&metadata) {
                         return Err("new file on the include path");
                     }
                     if !read {
@@ -269,7 +306,7 @@ fn record(message: &RecordRead) -> Result<Recorded, &'static str> {
     }
     Ok(Recorded {
         files,
-        probes: groups.finish(&message.cwd, message.started),
+        probes: groups.finish(cwd, started),
         no_dir,
         present,
         result: [0; 32],

@@ -191,6 +191,7 @@ fn counter_rows(stats: &Stats, advanced: bool) -> Vec<Row> {
         Row::count("Cache writes dropped", stats.cache_writes_dropped),
         Row::count("Inputs changed during compile", stats.inputs_changed),
         Row::count("Cache writes skipped", stats.cache_writes_skipped),
+        Row::count("Direct misses not stored", stats.depend_not_stored),
         Row::count("Corrupt cache entries", stats.corrupt_entries),
     ]);
     language_rows(&mut rows, "Cache errors", &stats.cache_errors, advanced);

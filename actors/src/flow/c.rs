@@ -20,6 +20,7 @@ use crate::dispatcher::{ProcessOutput, RunError};
 use crate::driver_probe::ProbeDriver;
 use crate::file_stamp::FileStamp;
 use crate::flow::c_colour;
+use crate::flow::c_depend;
 use crate::flow::c_direct::{self, Looked, Preprocessed};
 use crate::flow::family::{AsIs, EarlyLookup, EarlyRestore, EntryAdapter, Family, Keyed};
 use crate::flow::read_since::{ReadFiles, ReadSince};
@@ -167,6 +168,24 @@ impl Family for CFamily {
                 Some(Looked::Hit(keyed)) => return keyed,
                 // A read-only cache gets no manifest: none is made to be declined.
                 Some(Looked::Miss(found)) => direct = found.filter(|_| services.storage.writable),
+            }
+        }
+        // A direct miss to record, the preprocessor not run yet: the compile runs at once and
+        // is keyed from what it read (`c_depend`), where that applies.
+        if let Some(found) = direct.take_if(|_| preprocessed.is_none()) {
+            let Some(identity) = identity.clone().await else {
+                return Keyed::Refused("unknown driver programs");
+            };
+            match c_depend::after_compile(
+                services,
+                &identity,
+                compilation,
+                request,
+                found,
+                scratch_dir(),
+            ) {
+                Ok((later, added)) => return Keyed::AfterCompile(later, added),
+                Err(found) => direct = Some(found),
             }
         }
         let source = match preprocessed {

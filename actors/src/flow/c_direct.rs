@@ -21,7 +21,7 @@ use crate::storage::{LookupResult, Store};
 use sccache_core::compiler::gcc::CCompilation;
 use sccache_core::compiler::Language;
 use sccache_core::direct::scan::refusal_in_args;
-use sccache_core::direct::Manifest;
+use sccache_core::direct::{Manifest, Recorded};
 use sccache_core::entry::CacheEntry;
 use sccache_core::hash_key::{self, CacheKey, CompilerIdentity};
 use sccache_core::protocol::CompileRequest;
@@ -33,6 +33,13 @@ use std::sync::Arc;
 pub struct Direct {
     manifest_key: CacheKey,
     manifest: Arc<Manifest>,
+}
+
+impl Direct {
+    /// The key the manifest is stored under.
+    pub fn manifest_key(&self) -> CacheKey {
+        self.manifest_key
+    }
 }
 
 /// What the direct lookup found.
@@ -207,20 +214,26 @@ pub fn record(
             }
         };
         recorded.result = key.0;
-        let manifest = Arc::unwrap_or_clone(direct.manifest).with(recorded);
-        match manifest.to_entry() {
-            Ok(entry) => {
-                services.manifests.remember(
-                    direct.manifest_key,
-                    Arc::new(manifest),
-                    entry_size(&entry),
-                );
-                services.storage.store.do_send(Store {
-                    key: direct.manifest_key,
-                    entry,
-                })
-            }
-            Err(error) => log::warn!("{error}"),
-        }
+        store_record(&services, direct, recorded);
     })
+}
+
+/// Puts `recorded` (its result key filled in) first in the manifest of `direct`, remembers the
+/// manifest and stores it through the storage actor.
+pub fn store_record(services: &Services, direct: Direct, recorded: Recorded) {
+    let manifest = Arc::unwrap_or_clone(direct.manifest).with(recorded);
+    match manifest.to_entry() {
+        Ok(entry) => {
+            services.manifests.remember(
+                direct.manifest_key,
+                Arc::new(manifest),
+                entry_size(&entry),
+            );
+            services.storage.store.do_send(Store {
+                key: direct.manifest_key,
+                entry,
+            })
+        }
+        Err(error) => log::warn!("{error}"),
+    }
 }

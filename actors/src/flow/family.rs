@@ -14,6 +14,7 @@ use sccache_core::compiler::{Language, Parsed};
 use sccache_core::entry::CacheEntry;
 use sccache_core::hash_key::CacheKey;
 use sccache_core::protocol::CompileRequest;
+use std::ffi::OsString;
 use std::future::Future;
 use std::time::Duration;
 
@@ -74,10 +75,11 @@ pub enum Keyed {
         /// miss whose result is being stored): the C family's manifest record.
         follow_up: Option<FollowUp>,
     },
-    /// The key comes from the compile itself (the rust family's direct miss: the dep-info
-    /// the compile writes lists what it read). The compile runs at once, counted as a miss
-    /// (or a failure), and its result is stored under the key this finds once it has ended.
-    AfterCompile(KeyAfterCompile),
+    /// The key comes from the compile itself (a direct miss: the dep-info or dependency file
+    /// the compile writes lists what it read). The compile runs at once, with these arguments
+    /// added after the user's (the C family's `-MD -MF <scratch>`), counted as a miss (or a
+    /// failure), and its result is stored under the key this finds once it has ended.
+    AfterCompile(KeyAfterCompile, Vec<OsString>),
     /// No key can be had: the compile runs uncached, counted under this reason (the
     /// preprocessor failed, an input is unreadable, the source reads a file unseen).
     Refused(&'static str),
@@ -120,6 +122,9 @@ pub enum Unkeyed {
     InputChanged,
     /// Anything else, with the reason counted under `not_direct`.
     Refused(&'static str),
+    /// A compile run without the preprocessor that could not be recorded (C's depend path):
+    /// counted under `not_direct` and `depend_not_stored`.
+    NotRecorded(&'static str),
     /// A failed compile the family does not store (most are), with why, for the log.
     FailureKept(&'static str),
 }

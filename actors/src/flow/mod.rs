@@ -18,7 +18,9 @@
 
 pub mod c;
 pub mod c_colour;
+pub mod c_depend;
 pub mod c_direct;
+pub mod c_search;
 pub mod dispatch;
 pub mod family;
 pub mod out_dir;

@@ -121,7 +121,7 @@ impl Family for Rustc {
         let label = info.kind.stats_label(None);
         match rust_direct::look_up(services, compile, restore, &label).await {
             Looked::Hit(keyed) => return keyed,
-            Looked::Miss(Some(later)) => return Keyed::AfterCompile(later),
+            Looked::Miss(Some(later)) => return Keyed::AfterCompile(later, Vec::new()),
             Looked::Miss(None) => {}
         }
         let dep_info = read_dep_info(services, compilation, request).await;

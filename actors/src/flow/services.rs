@@ -4,6 +4,7 @@
 //! read error, a timeout each become a miss and an event). It decides nothing about keys or
 //! outputs.
 
+use crate::c_memos::{DependRefused, DriversSeen, SearchLists};
 use crate::detector::Detect;
 use crate::digest_memo::DigestMemo;
 use crate::dispatcher::{ProcessOutput, Run, RunError};
@@ -12,7 +13,7 @@ use crate::hasher::{DigestFiles, DigestReadFiles, DigestSource};
 use crate::jobserver::Jobserver;
 use crate::library_scan::LibraryScan;
 use crate::linker_probe::ProbeLinker;
-use crate::manifest_files::{CheckManifest, FindManifest, RecordRead};
+use crate::manifest_files::{CheckManifest, FindManifest, RecordListed, RecordRead};
 use crate::manifest_memo::ManifestMemo;
 use crate::native_cpus::NativeCpus;
 use crate::query_answers::QueryAnswers;
@@ -24,9 +25,8 @@ use sccache_core::entry::CacheEntry;
 use sccache_core::hash_key::CacheKey;
 use sccache_core::protocol::CompileRequest;
 use sccache_core::stats::{Event, StatsLabel};
-use std::collections::HashSet;
 use std::ffi::OsString;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -46,6 +46,7 @@ pub struct Services {
     pub find_manifest: Recipient<FindManifest>,
     pub check_manifest: Recipient<CheckManifest>,
     pub record_read: Recipient<RecordRead>,
+    pub record_listed: Recipient<RecordListed>,
     /// The direct-mode manifests last read or written, shared by every connection.
     pub manifests: ManifestMemo,
     /// The hasher's file digests, which a restore may vouch for (`outputs::Restored`).
@@ -58,11 +59,17 @@ pub struct Services {
     pub query_answers: QueryAnswers,
     /// The C drivers whose identity this server has found, shared likewise (`flow::c`).
     pub drivers_seen: DriversSeen,
+    /// The include search lists of C command lines, shared likewise (`c_search`).
+    pub search_lists: SearchLists,
+    /// The manifest keys the depend path could not record, shared likewise (`c_depend`).
+    pub depend_refused: DependRefused,
     pub check_rust_manifest: Recipient<CheckRustManifest>,
     pub digest_dep_info: Recipient<DigestDepInfo>,
     pub digest_crates: Recipient<DigestCrates>,
     /// Whether C and rust compiles may use direct mode (`SCCACHE_DIRECT`).
     pub direct: bool,
+    /// Whether a C direct miss may compile at once, keyed afterwards (`SCCACHE_DIRECT_DEPEND`).
+    pub direct_depend: bool,
     pub stats: Recipient<Record>,
     pub storage: StorageHandle,
     /// How long a lookup may take before the compile goes ahead as a miss.
@@ -73,26 +80,6 @@ pub struct Services {
     /// The jobserver this connection's client passed, which its processes inherit; none after
     /// the reply (`detached`).
     pub jobserver: Option<Arc<Jobserver>>,
-}
-
-/// The C compiler drivers (by the path a request names) whose identity (`driver_probe`) was
-/// found at least once: a direct lookup for one it has not found yet does not wait for the
-/// probe before preprocessing (`flow::c`).
-#[derive(Clone, Default)]
-pub struct DriversSeen(Arc<Mutex<HashSet<OsString>>>);
-
-impl DriversSeen {
-    pub fn contains(&self, exe: &OsString) -> bool {
-        self.0.lock().is_ok_and(|seen| seen.contains(exe))
-    }
-
-    pub fn insert(&self, exe: &OsString) {
-        if let Ok(mut seen) = self.0.lock() {
-            if !seen.contains(exe) {
-                seen.insert(exe.clone());
-            }
-        }
-    }
 }
 
 /// A storage answer, not yet counted.

@@ -26,6 +26,7 @@ use sccache_core::entry::CacheEntry;
 use sccache_core::hash_key::CacheKey;
 use sccache_core::protocol::{CompileFinished, CompileRequest};
 use sccache_core::stats::{Event, StatsLabel};
+use std::ffi::OsString;
 use std::time::Instant;
 
 /// A compile a family accepted: the compiler, the family's reading of the command line, and
@@ -72,7 +73,7 @@ pub async fn run<F: Family>(
             let finished = compile_uncached(services, &request, Some(reason)).await;
             (finished, AfterReply::default())
         }
-        Keyed::AfterCompile(later) => {
+        Keyed::AfterCompile(later, added) => {
             let missed = Missed {
                 label: info.kind.stats_label(family.language()),
                 kind: family.stats_kind(),
@@ -81,7 +82,7 @@ pub async fn run<F: Family>(
                 adapter: &*adapter,
             };
             let (finished, store, follow_up) =
-                compile_and_collect(services, missed, StoreUnder::Later(later)).await;
+                compile_and_collect(services, missed, StoreUnder::Later(later, added)).await;
             let after = AfterReply {
                 store,
                 scratch: None,
@@ -275,7 +276,8 @@ struct Missed<'a> {
 /// taken from), or found after it.
 enum StoreUnder {
     Key(CacheKey, Option<Box<ReadSince>>),
-    Later(KeyAfterCompile),
+    /// With the arguments the compile runs with besides the user's.
+    Later(KeyAfterCompile, Vec<OsString>),
 }
 
 /// Counts a miss, compiles, and on success collects the outputs into the write to send after
@@ -303,10 +305,11 @@ async fn compile_and_collect(
             });
         }
     };
-    let output = match services
-        .run(&request.exe, request.args.clone(), request)
-        .await
-    {
+    let mut args = request.args.clone();
+    if let StoreUnder::Later(_, added) = &under {
+        args.extend_from_slice(added);
+    }
+    let output = match services.run(&request.exe, args, request).await {
         Ok(output) => output,
         Err(error) => {
             count_miss();
@@ -328,7 +331,7 @@ async fn compile_and_collect(
     // (its errors are all decided by the key): its exit status, `None` for a success.
     let failed = match (output.success(), output.exit_code, output.signal, &under) {
         (true, ..) => None,
-        (false, Some(exit_code), None, StoreUnder::Later(_)) => Some(exit_code),
+        (false, Some(exit_code), None, StoreUnder::Later(..)) => Some(exit_code),
         _ => return (finished(output), None, None),
     };
     if !services.storage.writable {
@@ -351,7 +354,7 @@ async fn compile_and_collect(
                 follow_up: None,
             }
         }
-        StoreUnder::Later(later) => {
+        StoreUnder::Later(later, _) => {
             let ended = match failed {
                 None => Ended::Succeeded,
                 Some(exit_code) => Ended::Failed {
@@ -372,6 +375,12 @@ async fn compile_and_collect(
                 Err(Unkeyed::Refused(reason)) => {
                     log::debug!("compiled, but no key: {reason}");
                     services.record(Event::NotDirect(reason.to_owned()));
+                    return (finished(output), None, None);
+                }
+                Err(Unkeyed::NotRecorded(reason)) => {
+                    log::debug!("compiled without the preprocessor, but no record: {reason}");
+                    services.record(Event::NotDirect(reason.to_owned()));
+                    services.record(Event::DependNotStored);
                     return (finished(output), None, None);
                 }
             }

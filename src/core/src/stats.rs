@@ -80,6 +80,10 @@ pub struct Stats {
     /// Cache writes not made because the cache is read-only (`SCCACHE_LOCAL_RW_MODE=READ_ONLY`
     /// and its siblings).
     pub cache_writes_skipped: u64,
+    /// C compiles direct mode ran without the preprocessor (its depend path) whose record could
+    /// not be made, so their result has no key and is not stored (the reason is in
+    /// `not_direct`; the next compile takes the preprocessor's path).
+    pub depend_not_stored: u64,
     /// C and rust compiles served by direct mode: a manifest's files checked, no compiler
     /// process run.
     pub direct_hits: u64,
@@ -259,6 +263,8 @@ pub enum Event {
     InputChanged,
     /// A write not made: the cache is read-only.
     WriteSkipped,
+    /// A C compile run without the preprocessor whose result has no key (no record).
+    DependNotStored,
     /// A C or rust compile served from a manifest, without the preprocessor or rustc.
     DirectHit,
     /// A C or rust compile whose manifest lookup found nothing usable.
@@ -325,6 +331,7 @@ impl Stats {
             Event::WriteDropped => self.cache_writes_dropped += 1,
             Event::InputChanged => self.inputs_changed += 1,
             Event::WriteSkipped => self.cache_writes_skipped += 1,
+            Event::DependNotStored => self.depend_not_stored += 1,
             Event::DirectHit => self.direct_hits += 1,
             Event::FailureHit => self.failure_hits += 1,
             Event::DirectMiss => self.direct_misses += 1,

@@ -90,6 +90,10 @@ pub struct ServerConfig {
     /// Whether C compiles may be served from manifests without running the preprocessor
     /// (`SCCACHE_DIRECT`, on unless set to `false`, `0`, `off` or `no`).
     pub direct: bool,
+    /// Whether a C direct miss compiles at once with `-MD` and is keyed from what it read,
+    /// rather than after the preprocessor (`SCCACHE_DIRECT_DEPEND`, on unless set to `false`,
+    /// `0`, `off` or `no`; `flow::c_depend`).
+    pub direct_depend: bool,
     /// The zstd level of entries sent to remote backends (`SCCACHE_CACHE_ZSTD_LEVEL`, 1 to 22,
     /// default 3 as in sccache).
     pub zstd_level: i32,
@@ -146,6 +150,8 @@ pub fn server_config(lookup: &dyn Fn(&str) -> Option<String>) -> Result<ServerCo
         .unwrap_or(usize::MAX),
         direct: get("SCCACHE_DIRECT")
             .map_or(DEFAULT_DIRECT, |_| read::flag(&get, "SCCACHE_DIRECT")),
+        direct_depend: get("SCCACHE_DIRECT_DEPEND")
+            .is_none_or(|_| read::flag(&get, "SCCACHE_DIRECT_DEPEND")),
         zstd_level: zstd_level(&get)?,
     })
 }

@@ -224,6 +224,16 @@ fn a_runtime_dir_of_another_user_is_not_used() {
 }
 
 #[test]
+fn the_depend_path_is_on_unless_turned_off() {
+    assert!(config(&[]).unwrap().direct_depend);
+    for off in ["false", "0", "off", "no"] {
+        let config = config(&[("SCCACHE_DIRECT_DEPEND", off)]).unwrap();
+        assert!(!config.direct_depend, "{off}");
+        assert!(config.direct, "{off}");
+    }
+}
+
+#[test]
 fn direct_mode_is_on_unless_turned_off() {
     assert!(config(&[]).unwrap().direct);
     assert!(config(&[("SCCACHE_DIRECT", "true")]).unwrap().direct);

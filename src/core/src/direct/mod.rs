@@ -14,11 +14,13 @@
 //! module holds the data, the search for what to probe (`probes.rs`) and the scan of the raw
 //! files read for what makes a result unfit for direct mode (`scan.rs`).
 
+pub mod depfile;
 pub mod probes;
 pub mod rust;
 pub mod scan;
 
 use crate::entry::{CacheEntry, EntryFile};
+use crate::hash_key::CacheKey;
 use serde::{Deserialize, Serialize};
 /// Byte strings in a manifest (names as the file system spells them).
 pub use serde_bytes::ByteBuf;
@@ -106,6 +108,41 @@ pub trait Record {
     const VERSION: u32;
     /// The key of the result this record stands for.
     fn result(&self) -> [u8; 32];
+}
+
+impl Recorded {
+    /// The result key of a compile that ran without the preprocessor (direct mode's depend path,
+    /// `flow::c`): its manifest key (compiler, driver, key arguments, environment, directory,
+    /// source) and its record, stamps aside: every file read, by name and digest, in order, and
+    /// what every include search and `__has_include` found besides (no file, no regular file, no
+    /// directory, a file not read). Two compiles that agree on all of these read the same text
+    /// through the same searches, so their preprocessed text, and so their outputs, are the same:
+    /// the argument that makes a direct hit sound (docs/ARCHITECTURE.md, "Direct mode").
+    pub fn depend_key(&self, manifest_key: &CacheKey) -> CacheKey {
+        let mut key = crate::hash_key::KeyWriter::new("c depend result");
+        key.field("format", &crate::manifest_version::C.to_le_bytes());
+        key.field("manifest", &manifest_key.0);
+        for file in &self.files {
+            key.field("read", &file.name);
+            key.field("digest", &file.digest);
+        }
+        for group in &self.probes {
+            key.field("searched", &group.dir);
+            for name in &group.gone {
+                key.field("gone", name);
+            }
+            for name in &group.not_files {
+                key.field("not a file", name);
+            }
+        }
+        for dir in &self.no_dir {
+            key.field("no directory", dir);
+        }
+        for present in &self.present {
+            key.field("present", &present.name);
+        }
+        key.finish()
+    }
 }
 
 impl Record for Recorded {
@@ -213,6 +250,50 @@ mod tests {
         assert_eq!(manifest.results[1].result, [MAX_RESULTS as u8 + 2; 32]);
         let entry = manifest.to_entry().unwrap();
         assert_eq!(Manifest::from_entry(&entry).unwrap(), manifest);
+    }
+
+    #[test]
+    fn a_depend_key_takes_what_was_read_and_found_and_no_stamp() {
+        let stamp = |inode| Stamp {
+            device: 1,
+            inode,
+            size: 10,
+            modified: (1, 0),
+            changed: (1, 0),
+        };
+        let mut base = recorded(0);
+        base.files.push(ReadFile {
+            name: b"inc2/conf.h".to_vec(),
+            stamp: stamp(7),
+            digest: [1; 32],
+        });
+        let manifest_key = CacheKey([9; 32]);
+        let key = base.depend_key(&manifest_key);
+        let mut restamped = base.clone();
+        restamped.files[0].stamp = stamp(8);
+        restamped.probes[0].stamp = Some(stamp(3));
+        restamped.result = [4; 32];
+        assert_eq!(
+            restamped.depend_key(&manifest_key),
+            key,
+            "stamps and result"
+        );
+        assert_ne!(base.depend_key(&CacheKey([8; 32])), key, "manifest key");
+        let mut edited = base.clone();
+        edited.files[0].digest = [2; 32];
+        assert_ne!(edited.depend_key(&manifest_key), key, "contents");
+        let mut renamed = base.clone();
+        renamed.files[0].name = b"inc1/conf.h".to_vec();
+        assert_ne!(renamed.depend_key(&manifest_key), key, "name");
+        let mut found = base.clone();
+        found.probes[0].gone.clear();
+        assert_ne!(found.depend_key(&manifest_key), key, "a probe's outcome");
+        let mut present = base.clone();
+        present.present.push(Present {
+            name: b"inc1/other.h".to_vec(),
+            stamp: stamp(5),
+        });
+        assert_ne!(present.depend_key(&manifest_key), key, "a file present");
     }
 
     #[test]

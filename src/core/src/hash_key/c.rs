@@ -1,5 +1,6 @@
 //! The C family's keys: a gcc/clang compile's result key (`c_key`) and its direct-mode
-//! manifest's key (`manifest_key`).
+//! manifest's key (`manifest_key`). (The result key of a compile recorded without the
+//! preprocessor is the record's: `direct::Recorded::depend_key`.)
 
 use super::writer::{hash_env, CacheKey, CompilerIdentity, KeyWriter};
 use crate::compiler::gcc::CCompilation;

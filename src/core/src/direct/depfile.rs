@@ -1,0 +1,130 @@
+//! Reading a dependency file that gcc or clang wrote with `-MD` (make's syntax): the files the
+//! compile read, as the compiler spelled their names, for direct mode's depend path
+//! (`flow::c`), which records a manifest from them without running the preprocessor.
+//!
+//! Only the first rule counts (`-MP` adds empty rules for each header after it). Its targets
+//! are skipped; its prerequisites are split on blanks, with make's escapes undone (`\ `, `\#`,
+//! `$$`). A name with any other backslash, or a rule that is not whole, gives `None`: the
+//! compilers escape such names differently, and direct mode then takes the preprocessor's path.
+
+/// The prerequisites of the first rule in `text`, in order, or `None` when they cannot be read
+/// for certain.
+pub fn prerequisites(text: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let rule = first_rule(text)?;
+    let colon = target_end(&rule)?;
+    let mut names = Vec::new();
+    let mut name = Vec::new();
+    let mut bytes = rule[colon + 1..].iter().copied().peekable();
+    while let Some(byte) = bytes.next() {
+        match byte {
+            b' ' | b'\t' => {
+                if !name.is_empty() {
+                    names.push(std::mem::take(&mut name));
+                }
+            }
+            b'\\' => match bytes.next() {
+                Some(escaped @ (b' ' | b'#')) => name.push(escaped),
+                _ => return None,
+            },
+            b'$' => match bytes.next() {
+                Some(b'$') => name.push(b'$'),
+                _ => return None,
+            },
+            _ => name.push(byte),
+        }
+    }
+    if !name.is_empty() {
+        names.push(name);
+    }
+    (!names.is_empty()).then_some(names)
+}
+
+/// The first logical line that holds a rule, with its continuations (backslash, newline)
+/// joined by a blank. `None` when the text ends inside a continuation.
+fn first_rule(text: &[u8]) -> Option<Vec<u8>> {
+    let mut rule = Vec::new();
+    let mut lines = text.split(|byte| *byte == b'\n').peekable();
+    while let Some(line) = lines.next() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        match line.strip_suffix(b"\\") {
+            Some(continued) => {
+                rule.extend_from_slice(continued);
+                rule.push(b' ');
+                // A continuation into nothing: the file was cut short.
+                if lines.peek().is_none_or(|next| next.is_empty()) {
+                    return None;
+                }
+            }
+            None => {
+                rule.extend_from_slice(line);
+                if rule.iter().all(u8::is_ascii_whitespace) {
+                    rule.clear();
+                    continue;
+                }
+                return Some(rule);
+            }
+        }
+    }
+    None
+}
+
+/// Where the targets end: the first colon followed by a blank or the end of the rule (a colon
+/// inside a target's name is followed by something else).
+fn target_end(rule: &[u8]) -> Option<usize> {
+    (0..rule.len()).find(|&at| {
+        rule[at] == b':'
+            && rule
+                .get(at + 1)
+                .is_none_or(|next| matches!(next, b' ' | b'\t'))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(text: &str) -> Option<Vec<String>> {
+        prerequisites(text.as_bytes()).map(|names| {
+            names
+                .into_iter()
+                .map(|name| String::from_utf8(name).unwrap())
+                .collect()
+        })
+    }
+
+    #[test]
+    fn reads_the_first_rule_across_continuations() {
+        let text = "obj/a.o: src/a.c inc/a.h \\\n /usr/include/stdio.h \\\n  b.h\n";
+        assert_eq!(
+            names(text).unwrap(),
+            ["src/a.c", "inc/a.h", "/usr/include/stdio.h", "b.h"]
+        );
+    }
+
+    #[test]
+    fn skips_the_empty_rules_of_mp_and_several_targets() {
+        let text = "a.o a.d: a.c a.h\n\na.h:\n";
+        assert_eq!(names(text).unwrap(), ["a.c", "a.h"]);
+    }
+
+    #[test]
+    fn undoes_makes_escapes() {
+        let text = "a.o: my\\ dir/a.c a$$b.h x\\#y.h\n";
+        assert_eq!(names(text).unwrap(), ["my dir/a.c", "a$b.h", "x#y.h"]);
+    }
+
+    #[test]
+    fn a_colon_inside_a_target_is_not_its_end() {
+        assert_eq!(names("c:/x.o: a.c\n").unwrap(), ["a.c"]);
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_read_for_certain() {
+        assert_eq!(names("a.o: a\\b.h\n"), None);
+        assert_eq!(names("a.o: a$b.h\n"), None);
+        assert_eq!(names("a.o: a.c \\\n"), None);
+        assert_eq!(names("a.o:\n"), None);
+        assert_eq!(names(""), None);
+        assert_eq!(names("no rule here\n"), None);
+    }
+}
