@@ -67,12 +67,27 @@ impl Logged {
     /// until the compile's writes (or the reasons for none) are counted, and returns the direct
     /// hits it added.
     fn compile(&self, source: &str, extra: &[&str]) -> u64 {
+        let before = self.server.stats();
+        self.compile_and_compare(source, extra);
+        let after = self.server.stats();
+        let delta = |path: &str| count(&after, path) - count(&before, path);
+        let (direct, hit) = (delta("direct_hits"), delta("cache_hits.counts.C/C++"));
+        // A miss writes its result and its manifest, or says why not (and, compiled without
+        // the preprocessor, that its result is not stored); a hit by the preprocessor writes
+        // the manifest or says why not; a direct hit writes nothing.
+        let expected = progress(&before) + if hit == 0 { 2 } else { 1 - direct };
+        self.server
+            .wait_for_stats(|stats| progress(stats) >= expected);
+        direct
+    }
+
+    /// Compiles `source` with `extra` through sccache and plainly and compares the objects.
+    fn compile_and_compare(&self, source: &str, extra: &[&str]) {
         // Past the file system's clock tick: what the test just wrote is older than the
         // compile's start, as it is in a real build.
         std::thread::sleep(std::time::Duration::from_millis(30));
         let mut args = vec!["-c", source, "-o", "out.o"];
         args.extend_from_slice(extra);
-        let before = self.server.stats();
         let output = self.server.compile(self.dir.path(), "wrap/cc", &args);
         assert_success(&output, &format!("sccache {} {args:?}", self.compiler));
         let mut plain_args = vec!["-c", source, "-o", "plain.o"];
@@ -84,16 +99,6 @@ impl Logged {
             "plain compile",
         );
         assert_same_file(&self.path("out.o"), &self.path("plain.o"));
-        let after = self.server.stats();
-        let delta = |path: &str| count(&after, path) - count(&before, path);
-        let (direct, hit) = (delta("direct_hits"), delta("cache_hits.counts.C/C++"));
-        // A miss writes its result and its manifest, or says why not (and, compiled without
-        // the preprocessor, that its result is not stored); a hit by the preprocessor writes
-        // the manifest or says why not; a direct hit writes nothing.
-        let expected = progress(&before) + if hit == 0 { 2 } else { 1 - direct };
-        self.server
-            .wait_for_stats(|stats| progress(stats) >= expected);
-        direct
     }
 }
 
@@ -227,4 +232,100 @@ fn a_compile_that_cannot_be_recorded_is_not_stored_and_the_next_one_preprocesses
 
 fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+#[test]
+fn an_assembler_directive_that_reads_a_file_is_never_stored_without_the_preprocessor() {
+    for compiler in compilers() {
+        let project = Logged::probed(compiler, &[]);
+        project.write("blob.bin", "first");
+        project.write(
+            "inc/blob.h",
+            "__asm__(\".section .rodata\\n.incbin \\\"blob.bin\\\"\\n.previous\");\n",
+        );
+        project.write("e.c", "#include \"blob.h\"\nint e(void) { return 1; }\n");
+        assert_eq!(project.compile("e.c", &["-Iinc"]), 0, "{compiler}: cold");
+        assert!(compiled_with_depend(&project.runs(), "e.c"), "{compiler}");
+        let stats = project.server.stats();
+        assert_eq!(count(&stats, "depend_not_stored"), 1, "{stats:#}");
+        // The assembler's read reaches no dependency file: a new blob must give a new object,
+        // which `compile` checks against a plain compile each time.
+        project.write("blob.bin", "second, longer");
+        // Remembered: the next compiles take the preprocessor's path, which finds the directive
+        // in the text and caches nothing.
+        project.compile_and_compare("e.c", &["-Iinc"]);
+        project.compile_and_compare("e.c", &["-Iinc"]);
+        let stats = project.server.stats();
+        assert_eq!(count(&stats, "cache_hits.counts.C/C++"), 0, "{stats:#}");
+    }
+}
+
+#[test]
+fn a_precompiled_header_the_compile_could_use_is_never_recorded_without_the_preprocessor() {
+    // gcc takes `build/all.h.gch` for `#include "all.h"` and lists neither it nor the
+    // headers it was made from in the dependency file.
+    if !have("gcc") {
+        return;
+    }
+    let project = Logged::probed("gcc", &[]);
+    project.write("pch/big.h", "#define V 1\n");
+    project.write("pch/all.h", "#include \"big.h\"\n");
+    project.write("p.c", "#include \"all.h\"\nint p(void) { return V; }\n");
+    let make_pch = || {
+        std::fs::create_dir_all(project.path("build")).unwrap_or_else(|error| panic!("{error}"));
+        assert_success(
+            &run(Command::new("gcc").current_dir(project.dir.path()).args([
+                "-x",
+                "c-header",
+                "pch/all.h",
+                "-o",
+                "build/all.h.gch",
+            ])),
+            "precompiled header",
+        );
+    };
+    make_pch();
+    let flags = ["-Ibuild", "-Ipch"];
+    assert_eq!(project.compile("p.c", &flags), 0, "cold");
+    assert!(compiled_with_depend(&project.runs(), "p.c"));
+    let stats = project.server.stats();
+    assert_eq!(
+        count(&stats, "not_direct.precompiled header"),
+        1,
+        "{stats:#}"
+    );
+    assert_eq!(count(&stats, "depend_not_stored"), 1, "{stats:#}");
+    // A header inside the precompiled one changes and it is made again: never the old object
+    // (`compile` compares each one with a plain compile).
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    project.write("pch/big.h", "#define V 2\n");
+    make_pch();
+    project.compile_and_compare("p.c", &flags);
+    project.compile_and_compare("p.c", &flags);
+}
+
+#[test]
+fn forced_includes_and_recorded_command_lines_are_left_to_the_preprocessor() {
+    for compiler in compilers() {
+        let project = Logged::probed(compiler, &[]);
+        project.compile_and_compare("a.c", &["-Iinc", "-include", "inc/conf.h"]);
+        let runs = project.runs();
+        assert!(preprocessed(&runs, "a.c"), "{compiler}: {runs:#?}");
+        assert!(!compiled_with_depend(&runs, "a.c"), "{compiler}: {runs:#?}");
+        // clang would write the added -MD -MF into the object (which holds its own name then,
+        // so it is not compared with a plain compile's).
+        let args = [
+            "-c",
+            "a.c",
+            "-o",
+            "out.o",
+            "-Iinc",
+            "-grecord-gcc-switches",
+            "-g",
+        ];
+        let output = project.server.compile(project.dir.path(), "wrap/cc", &args);
+        assert_success(&output, "a compile recording its command line");
+        let runs = project.runs();
+        assert!(!compiled_with_depend(&runs, "a.c"), "{compiler}: {runs:#?}");
+    }
 }

@@ -35,16 +35,19 @@ const SEARCH_LISTS_LIMIT: usize = 256;
 /// A command line's include search list: every directory its `-v` report names.
 pub type SearchList = Arc<Vec<Vec<u8>>>;
 
+/// A search list as found, with what each of its paths was then (`flow::c_search::kinds`).
+pub type FoundList = (SearchList, Arc<Vec<u8>>);
+
 /// The search lists found, shared by every connection.
 #[derive(Clone, Default)]
-pub struct SearchLists(Arc<Mutex<HashMap<CacheKey, SearchList>>>);
+pub struct SearchLists(Arc<Mutex<HashMap<CacheKey, FoundList>>>);
 
 impl SearchLists {
-    pub fn get(&self, key: &CacheKey) -> Option<SearchList> {
+    pub fn get(&self, key: &CacheKey) -> Option<FoundList> {
         self.0.lock().ok()?.get(key).cloned()
     }
 
-    pub fn remember(&self, key: CacheKey, dirs: SearchList) {
+    pub fn remember(&self, key: CacheKey, dirs: FoundList) {
         if let Ok(mut known) = self.0.lock() {
             if known.len() >= SEARCH_LISTS_LIMIT {
                 known.clear();

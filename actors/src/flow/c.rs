@@ -176,14 +176,7 @@ impl Family for CFamily {
             let Some(identity) = identity.clone().await else {
                 return Keyed::Refused("unknown driver programs");
             };
-            match c_depend::after_compile(
-                services,
-                &identity,
-                compilation,
-                request,
-                found,
-                scratch_dir(),
-            ) {
+            match c_depend::after_compile(services, &identity, compilation, request, found) {
                 Ok((later, added)) => return Keyed::AfterCompile(later, added),
                 Err(found) => direct = Some(found),
             }

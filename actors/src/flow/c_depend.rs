@@ -20,9 +20,11 @@ use crate::flow::c_direct::{self, Direct};
 use crate::flow::c_search;
 use crate::flow::family::{Ended, KeyAfterCompile, LateKey, Unkeyed};
 use crate::flow::read_since::Started;
+use crate::flow::request_env;
 use crate::flow::services::Services;
 use crate::manifest_files::RecordListed;
 use sccache_core::compiler::gcc::CCompilation;
+use sccache_core::compiler::Language;
 use sccache_core::direct::depfile;
 use sccache_core::hash_key::CompilerIdentity;
 use sccache_core::protocol::CompileRequest;
@@ -38,10 +40,21 @@ pub fn after_compile(
     compilation: &CCompilation,
     request: &CompileRequest,
     direct: Direct,
-    scratch_dir: &Path,
 ) -> Result<(KeyAfterCompile, Vec<OsString>), Direct> {
+    // Assembler with the preprocessor is left out: its macros can build a directive that
+    // reads a file (`.incbin`) by token pasting, which no scan of the raw files sees and no
+    // dependency file lists; the preprocessor's path scans the text the assembler gets.
     if !services.direct_depend
+        || !matches!(
+            compilation.language,
+            Language::C | Language::Cxx | Language::ObjectiveC | Language::ObjectiveCxx
+        )
         || asks_for_dependencies(&request.args)
+        || records_its_command_line(request)
+        || request
+            .args
+            .iter()
+            .any(|arg| is_forced_include(arg.as_bytes()))
         || services.depend_refused.contains(&direct.manifest_key())
     {
         return Err(direct);
@@ -49,12 +62,20 @@ pub fn after_compile(
     let Some(probe_args) = c_search::probe_args(compilation) else {
         return Err(direct);
     };
-    // Made now, before the compile starts: its change time is the file system's clock before
-    // anything was read, which a record's files must have settled before.
+    // Beside the object, where the compile can surely write (a wrapper may run the compiler
+    // where the server's scratch directory is not), hidden from globs; made now, before the
+    // compile starts: its change time is the file system's clock before anything was read,
+    // which a record's files must have settled before.
+    let object_dir = compilation
+        .outputs
+        .first()
+        .and_then(|object| Path::new(&object.path).parent())
+        .map(|parent| Path::new(&request.cwd).join(parent))
+        .unwrap_or_else(|| PathBuf::from(&request.cwd));
     let Ok(scratch) = tempfile::Builder::new()
-        .prefix("sccache-dep")
+        .prefix(".sccache-dep")
         .suffix(".d")
-        .tempfile_in(scratch_dir)
+        .tempfile_in(&object_dir)
     else {
         return Err(direct);
     };
@@ -92,7 +113,10 @@ pub fn after_compile(
             }
             .await;
             let mut recorded = recorded.map_err(|reason| {
-                services.depend_refused.insert(manifest_key);
+                // A change while it compiled passes; anything else would refuse again.
+                if !TRANSIENT.contains(&reason) {
+                    services.depend_refused.insert(manifest_key);
+                }
                 Unkeyed::NotRecorded(reason)
             })?;
             let key = recorded.depend_key(&manifest_key);
@@ -106,6 +130,35 @@ pub fn after_compile(
         })
     });
     Ok((later, added))
+}
+
+/// Reasons a record could not be made that the next compile may not meet: a file read, or a
+/// candidate, changed while this one compiled.
+const TRANSIENT: &[&str] = &["file read changed recently", "new file on the include path"];
+
+/// Whether the compile writes its own command line into its outputs (clang's
+/// `-frecord-command-line`, `-grecord-gcc-switches` and kin, `-fembed-bitcode`; Apple's
+/// `RC_DEBUG_OPTIONS`): the added `-MD -MF <scratch>` would be in the object.
+fn records_its_command_line(request: &CompileRequest) -> bool {
+    request_env::is_set(request, "RC_DEBUG_OPTIONS")
+        || request.args.iter().any(|arg| {
+            let arg = arg.as_bytes();
+            contains(arg, b"record-command-line")
+                || contains(arg, b"record-gcc-switches")
+                || arg.starts_with(b"-fembed-bitcode")
+        })
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
+}
+
+/// `-include`/`--include` (and their joined spellings): gcc would take a precompiled header
+/// for it where one is beside it, and list neither.
+fn is_forced_include(arg: &[u8]) -> bool {
+    arg.starts_with(b"-include") || arg.starts_with(b"--include")
 }
 
 /// Whether the command line asks for dependency output itself (`-MD`, `-MMD`, `-M...`, through

@@ -5,9 +5,11 @@
 //! environment.
 //!
 //! Why remembering is sound: the report lists each configured directory whether it exists or
-//! not (left-out ones as "ignoring ..."), so it depends on the driver (its identity is in the
-//! memo's key), the arguments, the environment and the directory, and not on which of its
-//! directories exist. A record checks each directory it lists on every hit.
+//! not (left-out ones as "ignoring ...", a file in a directory's place by gcc's warning), so
+//! it depends on the driver (its identity is in the memo's key), the arguments, the
+//! environment, the directory, and what each listed path is (nothing, a directory, a file:
+//! clang reads an existing header map instead), which is checked again before a remembered
+//! list is used (`kinds`). A record checks each directory it lists on every hit.
 
 use crate::c_memos::SearchList;
 use crate::flow::services::Services;
@@ -15,8 +17,9 @@ use sccache_core::compiler::gcc::CCompilation;
 use sccache_core::direct::probes;
 use sccache_core::hash_key::{CacheKey, CompilerIdentity, KeyWriter};
 use sccache_core::protocol::CompileRequest;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 use std::sync::Arc;
 
 /// The arguments that make the driver report this compile's search list for an empty input:
@@ -52,16 +55,37 @@ pub async fn search_list(
     request: &CompileRequest,
 ) -> Option<SearchList> {
     let key = memo_key(identity, &args, request);
-    if let Some(dirs) = services.search_lists.get(&key) {
-        return Some(dirs);
+    let cwd = Path::new(&request.cwd);
+    if let Some((dirs, then)) = services.search_lists.get(&key) {
+        if kinds(&dirs, cwd) == *then {
+            return Some(dirs);
+        }
     }
     let output = services.run(&request.exe, args, request).await.ok()?;
     if !output.success() {
         return None;
     }
     let dirs = Arc::new(probes::search_dirs(&output.stderr)?);
-    services.search_lists.remember(key, dirs.clone());
+    let now = Arc::new(kinds(&dirs, cwd));
+    services.search_lists.remember(key, (dirs.clone(), now));
     Some(dirs)
+}
+
+/// What each path of a search list is now, from `cwd`: nothing, a directory, a regular file or
+/// something else. A remembered list is used only while these are as they were: the report
+/// leaves out a "directory" that is a file (gcc warns instead) and reads a header map that
+/// exists (clang), so what the paths are is part of what the report said.
+fn kinds(dirs: &[Vec<u8>], cwd: &Path) -> Vec<u8> {
+    dirs.iter()
+        .map(
+            |dir| match std::fs::metadata(cwd.join(OsStr::from_bytes(dir))) {
+                Err(_) => 0,
+                Ok(metadata) if metadata.is_dir() => 1,
+                Ok(metadata) if metadata.is_file() => 2,
+                Ok(_) => 3,
+            },
+        )
+        .collect()
 }
 
 /// Everything the report depends on: the driver and what it runs, the arguments, the

@@ -2,7 +2,7 @@
 //! compile read, as the compiler spelled their names, for direct mode's depend path
 //! (`flow::c`), which records a manifest from them without running the preprocessor.
 //!
-//! Only the first rule counts (`-MP` adds empty rules for each header after it). Its targets
+//! The file holds one rule (the server's `-MD` has no `-MP`): a second is refused. Its targets
 //! are skipped; its prerequisites are split on blanks, with make's escapes undone (`\ `, `\#`,
 //! `$$`). A name with any other backslash, or a rule that is not whole, gives `None`: the
 //! compilers escape such names differently, and direct mode then takes the preprocessor's path.
@@ -10,7 +10,12 @@
 /// The prerequisites of the first rule in `text`, in order, or `None` when they cannot be read
 /// for certain.
 pub fn prerequisites(text: &[u8]) -> Option<Vec<Vec<u8>>> {
-    let rule = first_rule(text)?;
+    let (rule, rest) = first_rule(text)?;
+    // `-MD` alone writes one rule: anything after it is a name with a newline in it, which
+    // clang does not escape (the rule would have been cut there).
+    if !rest.iter().all(u8::is_ascii_whitespace) {
+        return None;
+    }
     let colon = target_end(&rule)?;
     let mut names = Vec::new();
     let mut name = Vec::new();
@@ -40,11 +45,13 @@ pub fn prerequisites(text: &[u8]) -> Option<Vec<Vec<u8>>> {
 }
 
 /// The first logical line that holds a rule, with its continuations (backslash, newline)
-/// joined by a blank. `None` when the text ends inside a continuation.
-fn first_rule(text: &[u8]) -> Option<Vec<u8>> {
+/// joined by a blank, and the text after it. `None` when the text ends inside a continuation.
+fn first_rule(text: &[u8]) -> Option<(Vec<u8>, &[u8])> {
     let mut rule = Vec::new();
     let mut lines = text.split(|byte| *byte == b'\n').peekable();
+    let mut consumed = 0;
     while let Some(line) = lines.next() {
+        consumed += line.len() + 1;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         match line.strip_suffix(b"\\") {
             Some(continued) => {
@@ -61,7 +68,7 @@ fn first_rule(text: &[u8]) -> Option<Vec<u8>> {
                     rule.clear();
                     continue;
                 }
-                return Some(rule);
+                return Some((rule, text.get(consumed..).unwrap_or_default()));
             }
         }
     }
@@ -102,9 +109,11 @@ mod tests {
     }
 
     #[test]
-    fn skips_the_empty_rules_of_mp_and_several_targets() {
-        let text = "a.o a.d: a.c a.h\n\na.h:\n";
-        assert_eq!(names(text).unwrap(), ["a.c", "a.h"]);
+    fn several_targets_are_skipped_and_a_second_rule_refused() {
+        assert_eq!(names("a.o a.d: a.c a.h\n\n").unwrap(), ["a.c", "a.h"]);
+        // A second rule (`-MP`'s, or a name cut by a newline clang did not escape).
+        assert_eq!(names("a.o: a.c a.h\n\na.h:\n"), None);
+        assert_eq!(names("a.o: a.c x\n.h\n"), None);
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub fn search_dirs(stderr: &[u8]) -> Option<Vec<Vec<u8>>> {
             .or_else(|| line.strip_prefix(b"ignoring duplicate directory \""))
         {
             dirs.push(rest.strip_suffix(b"\"")?.to_vec());
+        } else if let Some(dir) = not_a_directory(line) {
+            // gcc leaves out a search directory that is a file, with a warning instead.
+            dirs.push(dir.to_vec());
         } else if line.ends_with(b"search starts here:") {
             in_list = true;
         } else if line == b"End of search list." {
@@ -50,6 +53,13 @@ pub fn search_dirs(stderr: &[u8]) -> Option<Vec<Vec<u8>>> {
         }
     }
     ended.then_some(dirs)
+}
+
+/// The path of gcc's "`<program>: warning: <path>: not a directory`" line.
+fn not_a_directory(line: &[u8]) -> Option<&[u8]> {
+    let rest = line.strip_suffix(b": not a directory")?;
+    let at = memchr::memmem::find(rest, b": warning: ")?;
+    Some(&rest[at + b": warning: ".len()..])
 }
 
 /// The candidate paths of a compile's include searches, grouped by the directory that holds
@@ -133,10 +143,11 @@ mod tests {
     #[test]
     fn the_search_list_includes_the_directories_left_out() {
         let stderr = b"ignoring nonexistent directory \"nope\"\n\
+            cc1: warning: afile: not a directory\n\
             #include \"...\" search starts here:\n q\n\
             #include <...> search starts here:\n .\n /usr/include\nEnd of search list.\n";
         let dirs = search_dirs(stderr).unwrap();
-        assert_eq!(dirs, [&b"nope"[..], b"q", b".", b"/usr/include"]);
+        assert_eq!(dirs, [&b"nope"[..], b"afile", b"q", b".", b"/usr/include"]);
         assert_eq!(
             search_dirs(b"#include <...> search starts here:\n /x\n"),
             None
