@@ -352,6 +352,10 @@ def warm(tool, case, reference, start=True):
             raise RuntimeError(f"warming {attempt} failed ({result.returncode}): {result.stderr.strip()}")
         if read_bytes(output) != reference:
             raise RuntimeError(f"warming {attempt}: the object differs from plain gcc's")
+        # The tools that store after answering (ours, sccache, zccache's daemon) get their
+        # writes in before the hit is asked for: ours, compiling a direct miss at once, would
+        # otherwise miss again rather than find the result by the preprocessed text.
+        time.sleep(0.5)
     hits, misses = tool.counts()
     if (hits - before[0], misses - before[1]) != (1, 1):
         raise RuntimeError(f"warming gave {hits - before[0]} hits and {misses - before[1]} misses,"
