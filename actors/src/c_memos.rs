@@ -7,27 +7,41 @@
 use sccache_core::hash_key::CacheKey;
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
+use std::hash::Hash;
 use std::sync::{Arc, Mutex};
+
+/// A set of at most `LIMIT` members: past it, all are forgotten.
+#[derive(Clone)]
+pub struct BoundedSet<T, const LIMIT: usize>(Arc<Mutex<HashSet<T>>>);
+
+impl<T, const LIMIT: usize> Default for BoundedSet<T, LIMIT> {
+    fn default() -> Self {
+        BoundedSet(Arc::default())
+    }
+}
+
+impl<T: Eq + Hash + Clone, const LIMIT: usize> BoundedSet<T, LIMIT> {
+    pub fn contains(&self, member: &T) -> bool {
+        self.0.lock().is_ok_and(|set| set.contains(member))
+    }
+
+    pub fn insert(&self, member: &T) {
+        if let Ok(mut set) = self.0.lock() {
+            if set.contains(member) {
+                return;
+            }
+            if set.len() >= LIMIT {
+                set.clear();
+            }
+            set.insert(member.clone());
+        }
+    }
+}
 
 /// The C compiler drivers (by the path a request names) whose identity (`driver_probe`) was
 /// found at least once: a direct lookup for one it has not found yet does not wait for the
 /// probe before preprocessing (`flow::c`).
-#[derive(Clone, Default)]
-pub struct DriversSeen(Arc<Mutex<HashSet<OsString>>>);
-
-impl DriversSeen {
-    pub fn contains(&self, exe: &OsString) -> bool {
-        self.0.lock().is_ok_and(|seen| seen.contains(exe))
-    }
-
-    pub fn insert(&self, exe: &OsString) {
-        if let Ok(mut seen) = self.0.lock() {
-            if !seen.contains(exe) {
-                seen.insert(exe.clone());
-            }
-        }
-    }
-}
+pub type DriversSeen = BoundedSet<OsString, 1024>;
 
 /// How many search lists the server remembers; past it, all are forgotten.
 const SEARCH_LISTS_LIMIT: usize = 256;
@@ -57,25 +71,6 @@ impl SearchLists {
     }
 }
 
-/// How many refused manifest keys the server remembers; past it, all are forgotten.
-const REFUSED_LIMIT: usize = 4096;
-
 /// The manifest keys whose compile could not be recorded by the depend path: their next
-/// compile takes the preprocessor's path. Shared by every connection.
-#[derive(Clone, Default)]
-pub struct DependRefused(Arc<Mutex<HashSet<CacheKey>>>);
-
-impl DependRefused {
-    pub fn contains(&self, key: &CacheKey) -> bool {
-        self.0.lock().is_ok_and(|refused| refused.contains(key))
-    }
-
-    pub fn insert(&self, key: CacheKey) {
-        if let Ok(mut refused) = self.0.lock() {
-            if refused.len() >= REFUSED_LIMIT {
-                refused.clear();
-            }
-            refused.insert(key);
-        }
-    }
-}
+/// compile takes the preprocessor's path.
+pub type DependRefused = BoundedSet<CacheKey, 4096>;

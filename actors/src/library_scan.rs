@@ -2,7 +2,8 @@
 //! names, remembered by stamps for the server's lifetime. A warm cargo build links every build
 //! script, proc-macro and binary; each link's key lists `/usr/lib/...` and reads its small
 //! library files (looking for linker scripts such as `libc.so`), which took most of a link hit's
-//! time before it was remembered.
+//! time before it was remembered. C direct mode's depend path asks it too, for the precompiled
+//! headers in an include search's directories (`entries`).
 //!
 //! Invariants (never stale):
 //! - A directory's remembered names are used only while the directory's stamp is the one taken
@@ -51,34 +52,16 @@ struct Listing {
     regular: Vec<PathBuf>,
     /// The entries that are symbolic links.
     links: Vec<PathBuf>,
+    /// The other entries (directories, devices, those whose kind could not be had).
+    others: Vec<PathBuf>,
 }
 
 impl LibraryScan {
     /// The regular files in `dir` (symbolic links followed), sorted; none when it cannot be
     /// read (the link finds nothing there either).
     pub fn listed(&self, dir: &Path) -> Vec<PathBuf> {
-        let began = Started::file_clock_now();
-        let Ok(metadata) = std::fs::metadata(dir) else {
+        let Some(listing) = self.listing(dir) else {
             return Vec::new();
-        };
-        let stamp = FileStamp::of(&metadata);
-        let known = self
-            .0
-            .lock()
-            .ok()
-            .and_then(|scans| scans.dirs.get(dir).filter(|l| l.stamp == stamp).cloned());
-        let listing = match known {
-            Some(listing) => listing,
-            None => {
-                let listing = read_listing(dir, stamp);
-                let unchanged = FileStamp::at(dir) == Some(stamp);
-                if unchanged && began.settled_before(&metadata) && local(dir, &metadata) {
-                    self.remember(|scans| {
-                        scans.dirs.insert(dir.to_path_buf(), listing.clone());
-                    });
-                }
-                listing
-            }
         };
         let mut files = listing.regular;
         files.extend(listing.links.into_iter().filter(|path| path.is_file()));
@@ -86,6 +69,38 @@ impl LibraryScan {
         // fraction of the cost (a linking compile lists a thousand files here on every hit).
         files.sort_unstable_by(|a, b| a.as_os_str().as_bytes().cmp(b.as_os_str().as_bytes()));
         files
+    }
+
+    /// Every entry of `dir`, of any kind, unsorted; `None` when it cannot be read.
+    pub fn entries(&self, dir: &Path) -> Option<Vec<PathBuf>> {
+        let listing = self.listing(dir)?;
+        let mut entries = listing.regular;
+        entries.extend(listing.links);
+        entries.extend(listing.others);
+        Some(entries)
+    }
+
+    /// `dir`'s listing, remembered or read (and remembered when that is sound).
+    fn listing(&self, dir: &Path) -> Option<Listing> {
+        let began = Started::file_clock_now();
+        let metadata = std::fs::metadata(dir).ok()?;
+        let stamp = FileStamp::of(&metadata);
+        let known = self
+            .0
+            .lock()
+            .ok()
+            .and_then(|scans| scans.dirs.get(dir).filter(|l| l.stamp == stamp).cloned());
+        if let Some(listing) = known {
+            return Some(listing);
+        }
+        let listing = read_listing(dir, stamp)?;
+        let unchanged = FileStamp::at(dir) == Some(stamp);
+        if unchanged && began.settled_before(&metadata) && local(dir, &metadata) {
+            self.remember(|scans| {
+                scans.dirs.insert(dir.to_path_buf(), listing.clone());
+            });
+        }
+        Some(listing)
     }
 
     /// The absolute files a GNU linker script names (`GROUP ( /lib/libc.so.6 ... )`) that
@@ -143,21 +158,23 @@ fn local(path: &Path, metadata: &std::fs::Metadata) -> bool {
 }
 
 /// Reads `dir`'s entries (their kinds from the directory itself where it says, so a regular
-/// file costs no stat).
-fn read_listing(dir: &Path, stamp: FileStamp) -> Listing {
+/// file costs no stat); `None` when it cannot be read whole.
+fn read_listing(dir: &Path, stamp: FileStamp) -> Option<Listing> {
     let mut listing = Listing {
         stamp,
         regular: Vec::new(),
         links: Vec::new(),
+        others: Vec::new(),
     };
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+    for entry in std::fs::read_dir(dir).ok()? {
+        let entry = entry.ok()?;
         match entry.file_type() {
             Ok(kind) if kind.is_file() => listing.regular.push(entry.path()),
             Ok(kind) if kind.is_symlink() => listing.links.push(entry.path()),
-            _ => {}
+            _ => listing.others.push(entry.path()),
         }
     }
-    listing
+    Some(listing)
 }
 
 /// The absolute names in the linker script at `path`, read while its stamp stays `stamp`;

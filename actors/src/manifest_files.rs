@@ -14,6 +14,7 @@ use crate::c_memos::SearchList;
 use crate::file_stamp::FileStamp;
 use crate::flow::read_since::Started;
 use crate::hasher::Hasher;
+use crate::library_scan::LibraryScan;
 use crate::manifest_memo::ManifestMemo;
 use actix::prelude::*;
 use sccache_core::compiler::gcc::refusal_in_source;
@@ -21,7 +22,7 @@ use sccache_core::direct::probes;
 use sccache_core::direct::scan::{scan_header, HeaderScan};
 use sccache_core::direct::{ByteBuf, DirProbes, Manifest, Present, ReadFile, Recorded};
 use sccache_core::hash_key::{CacheKey, ManifestKeyPart};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::ffi::OsStr;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::MetadataExt;
@@ -220,10 +221,11 @@ fn record(message: &RecordRead) -> Result<Recorded, &'static str> {
 /// preprocessor's path `DigestSource` scans the text; the assembler's reads reach no
 /// dependency file), and a precompiled header beside any candidate refuses the record (a
 /// compile that used one lists neither it nor the headers it was made from).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum ReadFrom {
+#[derive(Clone, Copy)]
+enum ReadFrom<'a> {
     Text,
-    DependencyFile,
+    /// With the directory listings to look for precompiled headers in.
+    DependencyFile(&'a LibraryScan),
 }
 
 /// Makes a record from a compile that ran without the preprocessor (direct mode's depend path):
@@ -236,6 +238,7 @@ pub struct RecordListed {
     pub search: SearchList,
     pub cwd: PathBuf,
     pub started: Started,
+    pub listings: LibraryScan,
 }
 
 impl Handler<RecordListed> for Hasher {
@@ -247,7 +250,7 @@ impl Handler<RecordListed> for Hasher {
             &message.search,
             &message.cwd,
             message.started,
-            ReadFrom::DependencyFile,
+            ReadFrom::DependencyFile(&message.listings),
         )
     }
 }
@@ -259,7 +262,7 @@ fn record_files(
     search: &[Vec<u8>],
     cwd: &Path,
     started: Started,
-    from: ReadFrom,
+    from: ReadFrom<'_>,
 ) -> Result<Recorded, &'static str> {
     let mut files = Vec::with_capacity(names.len());
     let mut asked = Vec::new();
@@ -301,8 +304,10 @@ fn record_files(
             }
             continue;
         }
-        if from == ReadFrom::DependencyFile && precompiled_beside(&dir_path, &paths, started) {
-            return Err("precompiled header");
+        if let ReadFrom::DependencyFile(listings) = from {
+            if precompiled_beside(listings, &dir_path, &paths) {
+                return Err("precompiled header");
+            }
         }
         for path in paths {
             let full = cwd.join(OsStr::from_bytes(&path));
@@ -384,70 +389,27 @@ impl Groups {
 }
 
 /// Whether the directory at `dir` holds a precompiled header (`<name>.gch`, `<name>.pch`, a
-/// file or a directory) for any of `paths` (candidates in it). Its `.gch`/`.pch` names are
-/// remembered by the directory's stamp, which any entry created, removed or renamed moves.
-fn precompiled_beside(dir: &Path, paths: &BTreeSet<Vec<u8>>, started: Started) -> bool {
-    type Known = HashMap<PathBuf, (FileStamp, Arc<HashSet<Vec<u8>>>)>;
-    static KNOWN: std::sync::OnceLock<std::sync::Mutex<Known>> = std::sync::OnceLock::new();
-    let Ok(metadata) = std::fs::metadata(dir) else {
+/// file or a directory) for any of `paths` (candidates in it), by its listing (`LibraryScan`,
+/// remembered by the directory's stamp); also when it cannot be listed.
+fn precompiled_beside(listings: &LibraryScan, dir: &Path, paths: &BTreeSet<Vec<u8>>) -> bool {
+    let Some(entries) = listings.entries(dir) else {
         return true;
     };
-    let stamp = FileStamp::of(&metadata);
-    let known = KNOWN.get_or_init(Default::default);
-    let remembered = known.lock().ok().and_then(|known| {
-        known
-            .get(dir)
-            .filter(|(at, _)| *at == stamp)
-            .map(|(_, names)| names.clone())
-    });
-    let names = match remembered {
-        Some(names) => names,
-        None => {
-            let Ok(entries) = std::fs::read_dir(dir) else {
-                return true;
-            };
-            let mut names = HashSet::new();
-            for entry in entries {
-                let Ok(entry) = entry else {
-                    return true;
-                };
-                let name = entry.file_name().into_vec();
-                if name.ends_with(b".gch") || name.ends_with(b".pch") {
-                    names.insert(name);
-                }
-            }
-            let names = Arc::new(names);
-            // Remembered only from a directory settled before the compile began: two changes
-            // within one tick of the clock could leave its stamp the same (git's "racily
-            // clean" rule, as for records).
-            if !started.settled_before(&metadata) {
-                return !names.is_empty() && any_precompiled(&names, paths);
-            }
-            if let Ok(mut known) = known.lock() {
-                if known.len() >= PRECOMPILED_DIRS_LIMIT {
-                    known.clear();
-                }
-                known.insert(dir.to_path_buf(), (stamp, names.clone()));
-            }
-            names
-        }
-    };
-    !names.is_empty() && any_precompiled(&names, paths)
-}
-
-/// Whether `names` (a directory's `.gch`/`.pch` entries) holds one for any of `paths`.
-fn any_precompiled(names: &HashSet<Vec<u8>>, paths: &BTreeSet<Vec<u8>>) -> bool {
-    paths.iter().any(|path| {
-        [&b".gch"[..], b".pch"].iter().any(|suffix| {
-            let mut name = basename(path).to_vec();
-            name.extend_from_slice(suffix);
-            names.contains(&name)
+    let precompiled: HashSet<&[u8]> = entries
+        .iter()
+        .filter_map(|entry| entry.file_name())
+        .map(OsStr::as_bytes)
+        .filter(|name| name.ends_with(b".gch") || name.ends_with(b".pch"))
+        .collect();
+    !precompiled.is_empty()
+        && paths.iter().any(|path| {
+            [&b".gch"[..], b".pch"].iter().any(|suffix| {
+                let mut name = basename(path).to_vec();
+                name.extend_from_slice(suffix);
+                precompiled.contains(name.as_slice())
+            })
         })
-    })
 }
-
-/// How many directories' precompiled headers `precompiled_beside` remembers.
-const PRECOMPILED_DIRS_LIMIT: usize = 4096;
 
 /// Whether nothing at all is at `path`, not even a dangling link.
 fn is_missing(path: &Path) -> bool {
@@ -494,7 +456,7 @@ fn read_settled(
     path: &Path,
     name: &[u8],
     started: Started,
-    from: ReadFrom,
+    from: ReadFrom<'_>,
 ) -> Result<(ReadFile, HeaderScan), &'static str> {
     let before = std::fs::metadata(path).map_err(|_| "file read is gone")?;
     if !before.is_file() {
@@ -512,7 +474,7 @@ fn read_settled(
     if let Some(reason) = scan.refusal {
         return Err(reason);
     }
-    if from == ReadFrom::DependencyFile {
+    if let ReadFrom::DependencyFile(_) = from {
         if let Some(reason) = refusal_in_source(&bytes) {
             return Err(reason);
         }

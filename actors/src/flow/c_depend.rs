@@ -105,6 +105,7 @@ pub fn after_compile(
                     search,
                     cwd: PathBuf::from(&request.cwd),
                     started,
+                    listings: services.library_scan.clone(),
                 };
                 match services.record_listed.send(message).await {
                     Ok(recorded) => recorded,
@@ -115,7 +116,7 @@ pub fn after_compile(
             let mut recorded = recorded.map_err(|reason| {
                 // A change while it compiled passes; anything else would refuse again.
                 if !TRANSIENT.contains(&reason) {
-                    services.depend_refused.insert(manifest_key);
+                    services.depend_refused.insert(&manifest_key);
                 }
                 Unkeyed::NotRecorded(reason)
             })?;
