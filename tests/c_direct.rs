@@ -362,6 +362,55 @@ fn what_a_directory_s_stamp_does_not_cover_is_checked() {
     }
 }
 
+/// The working directory is searched only by a command line's own includes, and a candidate
+/// below a missing directory is watched at that directory's first missing component, also
+/// when `..` follows it.
+#[test]
+fn command_line_includes_and_paths_through_dot_dot_are_searched_again() {
+    for compiler in compilers() {
+        let project = Project::new(&[
+            ("src/a.c", "int v(void) { return PRE; }\n"),
+            ("inc2/pre.h", "#define PRE 1\n"),
+        ]);
+        refused_after(
+            &project,
+            compiler,
+            &["-c", "src/a.c", "-include", "pre.h", "-Iinc2"],
+            || project.write("pre.h", "#define PRE 2\n"),
+        );
+        // `-imacros` is not taken by direct mode at all (a flag naming a file).
+        let args = ["-c", "src/a.c", "-imacros", "pre.h", "-Iinc2"];
+        assert!(!project.compile(compiler, &args, &[]), "-imacros, first");
+        assert!(!project.compile(compiler, &args, &[]), "-imacros, second");
+        // Without one, a file in the working directory is found by no search: still direct.
+        let project = Project::new(&[("src/a.c", CONF_USER), ("inc/conf.h", "#define CONF 1\n")]);
+        let args = ["-c", "src/a.c", "-Iinc"];
+        assert!(!project.compile(compiler, &args, &[]), "first compile");
+        assert!(project.compile(compiler, &args, &[]), "second compile");
+        project.write("conf.h", "#define CONF 2\n");
+        assert!(
+            project.compile(compiler, &args, &[]),
+            "a file nothing searches"
+        );
+        // `inc1/x/../conf.h` resolves once `inc1/x` exists, and then shadows `inc2`'s.
+        let project = Project::new(&[
+            (
+                "a.c",
+                "#include \"x/../conf.h\"\nint value(void) { return CONF; }\n",
+            ),
+            ("inc1/conf.h", "#define CONF 2\n"),
+            ("inc2/x/.keep", ""),
+            ("inc2/conf.h", "#define CONF 1\n"),
+        ]);
+        refused_after(
+            &project,
+            compiler,
+            &["-c", "a.c", "-Iinc1", "-Iinc2"],
+            || std::fs::create_dir(project.path("inc1/x")).unwrap(),
+        );
+    }
+}
+
 #[test]
 fn a_corrupt_manifest_is_a_miss_removed_and_counted() {
     let mut project = Project::new(&[("a.c", CONF_USER), ("inc/conf.h", "#define CONF 1\n")]);

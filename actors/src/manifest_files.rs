@@ -191,6 +191,8 @@ pub struct RecordRead {
     pub stderr: Vec<u8>,
     pub cwd: PathBuf,
     pub started: Started,
+    /// Whether the command line may include a file itself (`probes::includes_from_command_line`).
+    pub from_command_line: bool,
 }
 
 impl Handler<RecordRead> for Hasher {
@@ -210,6 +212,7 @@ fn record(message: &RecordRead) -> Result<Recorded, &'static str> {
     record_files(
         &names,
         &search,
+        message.from_command_line,
         &message.cwd,
         message.started,
         ReadFrom::Text,
@@ -239,6 +242,8 @@ pub struct RecordListed {
     pub cwd: PathBuf,
     pub started: Started,
     pub listings: LibraryScan,
+    /// Whether the command line may include a file itself (`probes::includes_from_command_line`).
+    pub from_command_line: bool,
 }
 
 impl Handler<RecordListed> for Hasher {
@@ -248,6 +253,7 @@ impl Handler<RecordListed> for Hasher {
         record_files(
             &message.names,
             &message.search,
+            message.from_command_line,
             &message.cwd,
             message.started,
             ReadFrom::DependencyFile(&message.listings),
@@ -256,10 +262,11 @@ impl Handler<RecordListed> for Hasher {
 }
 
 /// A record of the files `names` (relative to `cwd`), read by a compile that began at
-/// `started`, whose include searches went through `search`.
+/// `started`, whose include searches went through `search` (and `.` when `from_command_line`).
 fn record_files(
     names: &[Vec<u8>],
     search: &[Vec<u8>],
+    from_command_line: bool,
     cwd: &Path,
     started: Started,
     from: ReadFrom<'_>,
@@ -292,7 +299,8 @@ fn record_files(
         // hides its spelling too: nothing would say where to look.
         return Err("computed #include with #pragma once");
     }
-    let candidates = probes::candidates(search, names, &asked).ok_or("too many probes")?;
+    let candidates =
+        probes::candidates(search, names, &asked, from_command_line).ok_or("too many probes")?;
     let mut no_dir = Vec::new();
     let mut present = Vec::new();
     for (dir, paths) in candidates {
@@ -416,37 +424,53 @@ fn is_missing(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_err_and(|error| error.kind() == std::io::ErrorKind::NotFound)
 }
 
-/// For a candidate directory `dir` that is missing, the directory and name of its topmost
-/// missing ancestor (itself included), whose parent is a directory: while that name is still
-/// missing, nothing beneath it exists. `None` when something other than a directory stands
-/// in the way (a file, a dangling link): then `dir` itself is checked on every hit.
+/// For a candidate directory `dir` that is missing, the directory and name of its first
+/// missing component, found by walking its path from the start as the kernel resolves it
+/// (`..` included): every path that begins with that directory and name resolves through
+/// them, so while the name is still missing there, nothing at or beneath `dir` exists. `None`
+/// when something other than a directory stands in the way (a file, a dangling link): then
+/// `dir` itself is checked on every hit.
 fn topmost_missing<'a>(cwd: &Path, dir: &'a [u8]) -> Option<(&'a [u8], &'a [u8])> {
-    let mut missing = dir;
-    if !is_missing(&cwd.join(OsStr::from_bytes(missing))) {
+    if !is_missing(&cwd.join(OsStr::from_bytes(dir))) {
         return None;
     }
-    loop {
-        let up = parent_of(missing)?;
-        let up_path = cwd.join(OsStr::from_bytes(up));
-        if is_missing(&up_path) {
-            missing = up;
-            continue;
+    let mut start = 0;
+    while start < dir.len() {
+        let end = dir[start..]
+            .iter()
+            .position(|byte| *byte == b'/')
+            .map_or(dir.len(), |at| start + at);
+        let name = &dir[start..end];
+        // `.` and `..` of a directory always exist.
+        if !name.is_empty() && name != b"." && name != b".." {
+            let prefix = cwd.join(OsStr::from_bytes(&dir[..end]));
+            if is_missing(&prefix) {
+                let up = up_to(dir, start);
+                let up_is_dir = std::fs::metadata(cwd.join(OsStr::from_bytes(up)))
+                    .is_ok_and(|metadata| metadata.is_dir());
+                return up_is_dir.then_some((up, name));
+            }
+            if !std::fs::metadata(&prefix).is_ok_and(|metadata| metadata.is_dir()) {
+                return None;
+            }
         }
-        if !std::fs::metadata(&up_path).is_ok_and(|metadata| metadata.is_dir()) {
-            return None;
-        }
-        return Some((up, basename(missing)));
+        start = end + 1;
     }
+    None
 }
 
-/// The directory part of a name (`.` for a bare relative name), `None` for `/`, `.` and
-/// names ending in `..`.
-fn parent_of(path: &[u8]) -> Option<&[u8]> {
-    let name = basename(path);
-    if path == b"/" || path == b"." || name.is_empty() || name == b"." || name == b".." {
-        return None;
+/// The part of `path` before the component that starts at `start`, without trailing slashes:
+/// `/` or `.` when nothing is left.
+fn up_to(path: &[u8], start: usize) -> &[u8] {
+    let mut end = start;
+    while end > 0 && path[end - 1] == b'/' {
+        end -= 1;
     }
-    Some(parent(path))
+    match (end, path.first()) {
+        (0, Some(b'/')) => b"/",
+        (0, _) => b".",
+        _ => &path[..end],
+    }
 }
 
 /// Reads a file the preprocessor read, refusing one that changed since it began, changes
@@ -505,6 +529,38 @@ fn parent(path: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_directory_is_probed_at_its_first_missing_component() {
+        let root = tempfile::tempdir().unwrap();
+        let cwd = root.path();
+        std::fs::create_dir_all(cwd.join("inc/sub")).unwrap();
+        std::fs::write(cwd.join("file"), b"").unwrap();
+        let cases: [(&str, Option<(&str, &str)>); 8] = [
+            ("inc/sub/nope", Some(("inc/sub", "nope"))),
+            ("inc/gone/deeper", Some(("inc", "gone"))),
+            // `..` resolves through what came before it: `gone/..` needs `gone`.
+            ("inc/gone/../sub/x", Some(("inc", "gone"))),
+            ("inc/sub/../gone/x", Some(("inc/sub/..", "gone"))),
+            ("gone/x", Some((".", "gone"))),
+            ("inc//gone", Some(("inc", "gone"))),
+            // Something other than a directory in the way.
+            ("file/x", None),
+            // Not missing at all.
+            ("inc/sub", None),
+        ];
+        for (dir, expected) in cases {
+            let found = topmost_missing(cwd, dir.as_bytes());
+            let expected = expected.map(|(up, name)| (up.as_bytes(), name.as_bytes()));
+            assert_eq!(found, expected, "{dir}");
+        }
+        let absolute = cwd.join("inc/gone/../x");
+        let absolute = absolute.as_os_str().as_bytes();
+        let (up, name) = topmost_missing(Path::new("/"), absolute).unwrap();
+        assert_eq!(Path::new(OsStr::from_bytes(up)), cwd.join("inc"));
+        assert_eq!(name, b"gone");
+        assert_eq!(up_to(b"/gone", 1), b"/");
+    }
 
     #[test]
     fn joined_names_are_path_join_s() {
