@@ -79,15 +79,44 @@ impl DigestMemo {
                 path.display()
             )));
         }
-        let settled = if crate::file_system::device_is_local(&after, || Some(file)) {
-            began.settled_before(&after)
+        self.remember_if_settled(path, &file, &after, digest, began);
+        Ok(digest)
+    }
+
+    /// Remembers a digest made elsewhere (`outputs::collect` hashes a compile's large outputs
+    /// for their entry, and the next crate's key would read the same rlib again), under
+    /// `digest`'s own rule: `file` was hashed between two equal stamps, the second `after`,
+    /// and the first taken at or after `began` by the file system's clock.
+    pub fn remember_read(
+        &self,
+        path: &Path,
+        file: &std::fs::File,
+        after: &std::fs::Metadata,
+        digest: [u8; 32],
+        began: Started,
+    ) {
+        self.remember_if_settled(path, file, after, digest, began);
+    }
+
+    /// Remembers `digest` for the file at `path` (open as `file`, whose stamp after the read
+    /// was `after`) if it last changed before `began` (the racily-clean rule of the module
+    /// doc).
+    fn remember_if_settled(
+        &self,
+        path: &Path,
+        file: &std::fs::File,
+        after: &std::fs::Metadata,
+        digest: [u8; 32],
+        began: Started,
+    ) {
+        let settled = if crate::file_system::device_is_local(after, || file.try_clone().ok()) {
+            began.settled_before(after)
         } else {
-            settled(&after)
+            settled(after)
         };
         if settled {
-            self.remember(path, stamp, digest);
+            self.remember(path, FileStamp::of(after), digest);
         }
-        Ok(digest)
     }
 
     /// Writes what the memo knows to `file` (atomically: a temporary file renamed over it).
@@ -138,7 +167,8 @@ impl DigestMemo {
         memo
     }
 
-    fn remembered(&self, path: &Path, stamp: FileStamp) -> Option<[u8; 32]> {
+    /// The digest remembered for the file at `path` while it has `stamp`.
+    pub(crate) fn remembered(&self, path: &Path, stamp: FileStamp) -> Option<[u8; 32]> {
         let memo = self.0.lock().ok()?;
         memo.known
             .get(path)

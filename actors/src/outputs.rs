@@ -18,7 +18,9 @@
 //! the cache as it was. The copy is kept only if the content file still has the metadata it had
 //! when the backend checked its digest, and the copy has the recorded length.
 
+use crate::digest_memo::DigestMemo;
 use crate::file_stamp::FileStamp;
+use crate::flow::read_since::Started;
 use sccache_core::entry::{ContentSource, EntryFile, External};
 use std::collections::VecDeque;
 use std::io::Write;
@@ -61,7 +63,14 @@ pub enum OutputError {
 /// into its content file in the kernel, a remote backend reads it when it encodes
 /// (`EntryFile::load`), and no copy of a large output passes through the server's memory on
 /// its way to the disk cache.
-pub async fn collect(files: Vec<OutputFile>) -> Result<Vec<EntryFile>, OutputError> {
+///
+/// The digest of a large output is also given to `digests` (under its racily-clean rule), so
+/// the next crate's key, which digests the same rlib, does not read it again.
+pub async fn collect(
+    files: Vec<OutputFile>,
+    digests: &DigestMemo,
+) -> Result<Vec<EntryFile>, OutputError> {
+    let digests = digests.clone();
     blocking(move || {
         files
             .into_iter()
@@ -78,7 +87,7 @@ pub async fn collect(files: Vec<OutputFile>) -> Result<Vec<EntryFile>, OutputErr
                 }
                 let mode = Some(metadata.permissions().mode() & 0o777);
                 if metadata.len() >= sccache_core::entry::EXTERNAL_MIN {
-                    if let Some(external) = kept_open(&file.path, &metadata) {
+                    if let Some(external) = kept_open(&file.path, &metadata, &digests) {
                         return Ok(EntryFile {
                             name: file.name,
                             mode,
@@ -103,7 +112,9 @@ pub async fn collect(files: Vec<OutputFile>) -> Result<Vec<EntryFile>, OutputErr
 /// The output at `path` (a regular file whose `symlink_metadata` was `seen`) opened and hashed,
 /// as an `External` file with itself as the source; `None` when it changed (or was replaced)
 /// while it was read, or cannot be read: then its bytes are read instead.
-fn kept_open(path: &Path, seen: &std::fs::Metadata) -> Option<External> {
+fn kept_open(path: &Path, seen: &std::fs::Metadata, digests: &DigestMemo) -> Option<External> {
+    // Before the first stamp of the read, as `DigestMemo::digest` takes it.
+    let began = Started::file_clock_now();
     let file = std::fs::File::open(path).ok()?;
     let checked = file.metadata().ok()?;
     if FileStamp::of(&checked) != FileStamp::of(seen) {
@@ -115,7 +126,17 @@ fn kept_open(path: &Path, seen: &std::fs::Metadata) -> Option<External> {
         checked,
         output: true,
     };
-    source.unchanged().then(|| External {
+    if !source.unchanged() {
+        return None;
+    }
+    // `unchanged` leaves an output's ctime out; the memo takes a digest read between two
+    // whole stamps alike.
+    if let Ok(after) = source.file.metadata() {
+        if FileStamp::of(&after) == FileStamp::of(&source.checked) {
+            digests.remember_read(path, &source.file, &after, digest, began);
+        }
+    }
+    Some(External {
         len: source.checked.len(),
         digest,
         source: Some(source),
@@ -560,6 +581,38 @@ mod tests {
     use super::*;
     use std::os::unix::fs::MetadataExt;
     use std::time::{Duration, SystemTime};
+
+    /// The digest a large output is collected with is the digest memo's for its stamp, so the
+    /// next crate's key does not read it again; a rewrite (same length) moves the stamp and is
+    /// read again.
+    #[actix_rt::test]
+    async fn a_collected_output_s_digest_is_remembered_for_its_stamp() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lib.rlib");
+        let first = vec![1u8; 100_000];
+        std::fs::write(&path, &first).unwrap();
+        // Past the file system's clock tick: the output is settled when collected.
+        std::thread::sleep(Duration::from_millis(50));
+        let memo = DigestMemo::default();
+        let targets = vec![OutputFile {
+            name: "lib.rlib".into(),
+            path: path.clone(),
+        }];
+        let files = collect(targets, &memo).await.unwrap();
+        let digest = files[0].external.as_ref().unwrap().digest;
+        assert_eq!(digest, sccache_core::hash_key::digest(&first));
+        let stamp = FileStamp::at(&path).unwrap();
+        assert_eq!(memo.remembered(&path, stamp), Some(digest));
+        let second = vec![2u8; 100_000];
+        std::fs::write(&path, &second).unwrap();
+        let moved = FileStamp::at(&path).unwrap();
+        assert_ne!(moved, stamp);
+        assert_eq!(memo.remembered(&path, moved), None);
+        assert_eq!(
+            memo.digest(&path).unwrap(),
+            sccache_core::hash_key::digest(&second)
+        );
+    }
 
     /// A target written an hour ago, so that a restore's new modification time shows.
     fn old_target(dir: &Path, data: &[u8], mode: u32) -> PathBuf {

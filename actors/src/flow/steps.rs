@@ -392,7 +392,7 @@ async fn compile_and_collect(
         None => targets,
         Some(_) => outputs::existing(targets).await,
     };
-    let entry = match outputs::collect(targets).await {
+    let entry = match outputs::collect(targets, &services.digests).await {
         Ok(files) => {
             let mut entry = CacheEntry {
                 files,

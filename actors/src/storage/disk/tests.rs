@@ -475,7 +475,9 @@ async fn a_collected_large_output_is_copied_from_the_file_and_one_changed_since_
     for file in &expected.files {
         fs::write(out.join(&file.name), &file.data).unwrap();
     }
-    let files = crate::outputs::collect(targets(&out)).await.unwrap();
+    let files = crate::outputs::collect(targets(&out), &crate::digest_memo::DigestMemo::default())
+        .await
+        .unwrap();
     let object = files.iter().find(|file| file.name == "lib.rlib").unwrap();
     assert!(
         object.data.is_empty(),
@@ -508,7 +510,9 @@ async fn a_collected_large_output_is_copied_from_the_file_and_one_changed_since_
 
     // Collected, then rewritten in place (same length) before the write: not stored.
     fs::write(out.join("lib.rlib"), &expected.files[0].data).unwrap();
-    let files = crate::outputs::collect(targets(&out)).await.unwrap();
+    let files = crate::outputs::collect(targets(&out), &crate::digest_memo::DigestMemo::default())
+        .await
+        .unwrap();
     let mut changed = fs::OpenOptions::new()
         .write(true)
         .open(out.join("lib.rlib"))
