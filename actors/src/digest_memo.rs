@@ -12,6 +12,9 @@
 //! server's clock; FAT with whole seconds) the file must be three seconds old. It is bounded:
 //! when full, it is emptied and refills.
 //!
+//! A compile's large outputs, hashed for their entry as they are collected, are remembered by
+//! the same rule (`remember_read`).
+//!
 //! A restore may also vouch for the bytes it just wrote (`vouch`, from `outputs::Restored`):
 //! their digest is the entry's, the stamp the one taken after the rename, and only where
 //! stamps are fine-grained (a change after that stamp was taken moves it, in any tick), so the
