@@ -362,9 +362,9 @@ fn what_a_directory_s_stamp_does_not_cover_is_checked() {
     }
 }
 
-/// The working directory is searched only by a command line's own includes, and a candidate
-/// below a missing directory is watched at that directory's first missing component, also
-/// when `..` follows it.
+/// A command line's own include starts in the working directory, also for a source elsewhere;
+/// and a candidate below a missing directory is watched at that directory's first missing
+/// component, also when `..` follows it.
 #[test]
 fn command_line_includes_and_paths_through_dot_dot_are_searched_again() {
     for compiler in compilers() {
@@ -382,16 +382,6 @@ fn command_line_includes_and_paths_through_dot_dot_are_searched_again() {
         let args = ["-c", "src/a.c", "-imacros", "pre.h", "-Iinc2"];
         assert!(!project.compile(compiler, &args, &[]), "-imacros, first");
         assert!(!project.compile(compiler, &args, &[]), "-imacros, second");
-        // Without one, a file in the working directory is found by no search: still direct.
-        let project = Project::new(&[("src/a.c", CONF_USER), ("inc/conf.h", "#define CONF 1\n")]);
-        let args = ["-c", "src/a.c", "-Iinc"];
-        assert!(!project.compile(compiler, &args, &[]), "first compile");
-        assert!(project.compile(compiler, &args, &[]), "second compile");
-        project.write("conf.h", "#define CONF 2\n");
-        assert!(
-            project.compile(compiler, &args, &[]),
-            "a file nothing searches"
-        );
         // `inc1/x/../conf.h` resolves once `inc1/x` exists, and then shadows `inc2`'s.
         let project = Project::new(&[
             (
@@ -409,6 +399,58 @@ fn command_line_includes_and_paths_through_dot_dot_are_searched_again() {
             || std::fs::create_dir(project.path("inc1/x")).unwrap(),
         );
     }
+}
+
+/// clang searches, for a file's `"..."` includes, the directory it first found that file in:
+/// a header reached through a link from another directory is not recorded for direct mode.
+#[test]
+fn a_header_found_in_two_directories_is_not_recorded() {
+    for compiler in compilers() {
+        let project = Project::new(&[
+            (
+                "src/a.c",
+                "#if __has_include(\"d/h.h\")\n#endif\n#include \"e/h.h\"\n\
+                 int value(void) { return Z; }\n",
+            ),
+            ("src/d/h.h", "#include \"z.h\"\n"),
+            ("inc/z.h", "#define Z 1\n"),
+        ]);
+        std::fs::create_dir(project.path("src/e")).unwrap();
+        std::os::unix::fs::symlink("../d/h.h", project.path("src/e/h.h")).unwrap();
+        let args = ["-c", "src/a.c", "-Iinc"];
+        assert!(!project.compile(compiler, &args, &[]), "first compile");
+        assert!(!project.compile(compiler, &args, &[]), "a direct hit");
+        // What clang would read now: the objects are compared with a plain compile's.
+        project.write("src/d/z.h", "#define Z 2\n");
+        assert!(!project.compile(compiler, &args, &[]), "a direct hit after");
+    }
+}
+
+/// gcc reads a `specs` file from a `LIBRARY_PATH` directory (its startfile directories): one
+/// that appears there changes what the compile is, and misses.
+#[test]
+fn a_specs_file_in_a_library_path_directory_is_watched() {
+    if !crate::harness::have("gcc") {
+        return;
+    }
+    let project = Project::new(&[
+        (
+            "a.c",
+            "#ifdef EXTRA\nint value(void) { return 2; }\n#else\nint value(void) { return 1; }\n#endif\n",
+        ),
+        ("lib/.keep", ""),
+    ]);
+    let dir = project.path("lib");
+    let library_path = dir.to_str().unwrap();
+    let env = [("LIBRARY_PATH", library_path)];
+    let args = ["-c", "a.c"];
+    assert!(!project.compile("gcc", &args, &env), "first compile");
+    assert!(project.compile("gcc", &args, &env), "second compile");
+    project.write("lib/specs", "*cpp_unique_options:\n+ -DEXTRA\n\n");
+    assert!(
+        !project.compile("gcc", &args, &env),
+        "a direct hit after the specs file"
+    );
 }
 
 #[test]

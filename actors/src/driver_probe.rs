@@ -38,6 +38,9 @@ const PROBE_ENV_VARS: &[&str] = &[
     "LANG",
     "LC_ALL",
     "LC_MESSAGES",
+    // gcc reads a `specs` file from the first of its startfile directories holding one, and
+    // `LIBRARY_PATH`'s are among them.
+    "LIBRARY_PATH",
 ];
 
 /// What the driver at `exe` runs for a compile of `language` with `driver_args`, as the client
@@ -81,8 +84,8 @@ impl ProbeKey {
         let relative_search = program_dirs(&request.driver_args)
             .iter()
             .any(|dir| relative(dir.as_bytes()))
-            || env[..2]
-                .iter()
+            || [&env[0], &env[1], &env[env.len() - 1]]
+                .into_iter()
                 .flatten()
                 .any(|list| list.as_bytes().split(|byte| *byte == b':').any(relative));
         ProbeKey {
@@ -259,6 +262,16 @@ pub(crate) fn resolve(
         files.push(found);
     }
     stamps.extend(b_dirs.iter().map(|dir| stamp(dir.join("specs"))));
+    let library_dirs = env_value(&request.env, "LIBRARY_PATH")
+        .map(|list| {
+            list.as_bytes()
+                .split(|byte| *byte == b':')
+                .filter(|dir| !dir.is_empty())
+                .map(|dir| cwd.join(OsStr::from_bytes(dir)).join("specs"))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    stamps.extend(library_dirs.into_iter().map(stamp));
     for file in &dry_run.config_files {
         let path = cwd.join(file);
         stamps.push(stamp(path.clone()));

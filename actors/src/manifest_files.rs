@@ -22,7 +22,7 @@ use sccache_core::direct::probes;
 use sccache_core::direct::scan::{scan_header, HeaderScan};
 use sccache_core::direct::{ByteBuf, DirProbes, Manifest, Present, ReadFile, Recorded};
 use sccache_core::hash_key::{CacheKey, ManifestKeyPart};
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ffi::OsStr;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::MetadataExt;
@@ -191,8 +191,6 @@ pub struct RecordRead {
     pub stderr: Vec<u8>,
     pub cwd: PathBuf,
     pub started: Started,
-    /// Whether the command line may include a file itself (`probes::includes_from_command_line`).
-    pub from_command_line: bool,
 }
 
 impl Handler<RecordRead> for Hasher {
@@ -212,7 +210,6 @@ fn record(message: &RecordRead) -> Result<Recorded, &'static str> {
     record_files(
         &names,
         &search,
-        message.from_command_line,
         &message.cwd,
         message.started,
         ReadFrom::Text,
@@ -242,8 +239,6 @@ pub struct RecordListed {
     pub cwd: PathBuf,
     pub started: Started,
     pub listings: LibraryScan,
-    /// Whether the command line may include a file itself (`probes::includes_from_command_line`).
-    pub from_command_line: bool,
 }
 
 impl Handler<RecordListed> for Hasher {
@@ -253,7 +248,6 @@ impl Handler<RecordListed> for Hasher {
         record_files(
             &message.names,
             &message.search,
-            message.from_command_line,
             &message.cwd,
             message.started,
             ReadFrom::DependencyFile(&message.listings),
@@ -262,24 +256,29 @@ impl Handler<RecordListed> for Hasher {
 }
 
 /// A record of the files `names` (relative to `cwd`), read by a compile that began at
-/// `started`, whose include searches went through `search` (and `.` when `from_command_line`).
+/// `started`, whose include searches went through `search`.
 fn record_files(
     names: &[Vec<u8>],
     search: &[Vec<u8>],
-    from_command_line: bool,
     cwd: &Path,
     started: Started,
     from: ReadFrom<'_>,
 ) -> Result<Recorded, &'static str> {
     let mut files = Vec::with_capacity(names.len());
     let mut asked = Vec::new();
-    let mut read_inodes = HashSet::new();
+    // Each file read, by inode, with the directories it was read from (by inode).
+    let mut read_inodes: HashMap<(u64, u64), HashSet<(u64, u64)>> = HashMap::new();
     let mut groups = Groups::default();
     let (mut computed_include, mut pragma_once) = (false, false);
     for name in names {
         let path = cwd.join(OsStr::from_bytes(name));
         let (file, scan) = read_settled(&path, name, started, from)?;
-        read_inodes.insert((file.stamp.device, file.stamp.inode));
+        let dir = std::fs::metadata(cwd.join(OsStr::from_bytes(parent(name))))
+            .map_err(|_| "file read is gone")?;
+        read_inodes
+            .entry((file.stamp.device, file.stamp.inode))
+            .or_default()
+            .insert((dir.dev(), dir.ino()));
         asked.extend(scan.asked);
         computed_include |= scan.computed_include;
         pragma_once |= scan.pragma_once;
@@ -299,19 +298,22 @@ fn record_files(
         // hides its spelling too: nothing would say where to look.
         return Err("computed #include with #pragma once");
     }
-    let candidates =
-        probes::candidates(search, names, &asked, from_command_line).ok_or("too many probes")?;
+    let candidates = probes::candidates(search, names, &asked).ok_or("too many probes")?;
     let mut no_dir = Vec::new();
     let mut present = Vec::new();
     for (dir, paths) in candidates {
         let dir_path = cwd.join(OsStr::from_bytes(&dir));
-        if !std::fs::metadata(&dir_path).is_ok_and(|metadata| metadata.is_dir()) {
+        let dir_inode = std::fs::metadata(&dir_path)
+            .ok()
+            .filter(std::fs::Metadata::is_dir)
+            .map(|metadata| (metadata.dev(), metadata.ino()));
+        let Some(dir_inode) = dir_inode else {
             match topmost_missing(cwd, &dir) {
                 Some((parent, name)) => groups.gone(parent, name),
                 None => no_dir.push(ByteBuf::from(dir)),
             }
             continue;
-        }
+        };
         if let ReadFrom::DependencyFile(listings) = from {
             if precompiled_beside(listings, &dir_path, &paths) {
                 return Err("precompiled header");
@@ -324,7 +326,15 @@ fn record_files(
                     // Not read, yet a candidate: fine only if it was there before the
                     // preprocessor looked (it then lost the search, and nothing it holds
                     // matters); one that appeared since may be found next time.
-                    let read = read_inodes.contains(&(metadata.dev(), metadata.ino()));
+                    let read_from = read_inodes.get(&(metadata.dev(), metadata.ino()));
+                    if read_from.is_some_and(|dirs| !dirs.contains(&dir_inode)) {
+                        // The file read, found in another directory too: clang takes the
+                        // directory it first found a file in for that file's `"..."`
+                        // includes, wherever it is included from later, and that directory
+                        // would not be searched here.
+                        return Err("a file read found in two directories");
+                    }
+                    let read = read_from.is_some();
                     if !read && !started.settled_before(&metadata) {
                         return Err("new file on the include path");
                     }

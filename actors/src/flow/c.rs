@@ -41,6 +41,16 @@ use std::time::Instant;
 /// Variables that make gcc write dependency rules to a file of their naming.
 const DEPENDENCY_ENV_VARS: &[&str] = &["DEPENDENCIES_OUTPUT", "SUNPRO_DEPENDENCIES"];
 
+/// Whether a driver by this name takes cl.exe's options (clang as `clang-cl` or `cl`).
+fn runs_in_cl_mode(exe: &std::ffi::OsStr) -> bool {
+    let name = Path::new(exe)
+        .file_name()
+        .map(|name| name.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let name = name.strip_suffix(".exe").unwrap_or(&name);
+    name == "cl" || name.contains("clang-cl")
+}
+
 /// A gcc or clang compile, as its command line asks for it.
 pub struct CFamily {
     compilation: CCompilation,
@@ -57,6 +67,10 @@ impl Family for CFamily {
             // The compiler appends a dependency rule to the file these name, on the
             // preprocessor run and the compile alike; a hit would write none.
             return Parsed::NotCacheable((*name).to_owned());
+        }
+        if runs_in_cl_mode(&request.exe) {
+            // clang by the name of cl reads cl.exe's options: none of this parse applies.
+            return Parsed::NotCacheable("clang in cl mode".into());
         }
         match gcc::parse(&request.args, Path::new(&request.cwd)) {
             Parsed::Cacheable(mut compilation) => {
@@ -520,4 +534,25 @@ fn needs_no_preprocessing(language: Language) -> bool {
         language,
         Language::PreprocessedC | Language::PreprocessedCxx | Language::Assembler
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clang_by_the_name_of_cl_is_refused() {
+        for name in [
+            "clang-cl",
+            "/usr/bin/clang-cl-14",
+            "cl",
+            "CL.EXE",
+            "x/clang-cl.exe",
+        ] {
+            assert!(runs_in_cl_mode(std::ffi::OsStr::new(name)), "{name}");
+        }
+        for name in ["clang", "gcc", "/usr/bin/cc", "clang++", "cl-tool"] {
+            assert!(!runs_in_cl_mode(std::ffi::OsStr::new(name)), "{name}");
+        }
+    }
 }

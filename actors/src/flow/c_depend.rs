@@ -91,7 +91,6 @@ pub fn after_compile(
                 return Err(Unkeyed::FailureKept("a failed C compile"));
             }
             let manifest_key = direct.manifest_key();
-            let from_command_line = direct.from_command_line();
             let recorded = async {
                 let text = tokio::fs::read(&scratch)
                     .await
@@ -107,7 +106,6 @@ pub fn after_compile(
                     cwd: PathBuf::from(&request.cwd),
                     started,
                     listings: services.library_scan.clone(),
-                    from_command_line,
                 };
                 match services.record_listed.send(message).await {
                     Ok(recorded) => recorded,

@@ -20,7 +20,6 @@ use crate::manifest_files::{CheckManifest, FindManifest, Found, Holding, RecordR
 use crate::storage::{LookupResult, Store};
 use sccache_core::compiler::gcc::CCompilation;
 use sccache_core::compiler::Language;
-use sccache_core::direct::probes;
 use sccache_core::direct::scan::refusal_in_args;
 use sccache_core::direct::{Manifest, Recorded};
 use sccache_core::entry::CacheEntry;
@@ -34,20 +33,12 @@ use std::sync::Arc;
 pub struct Direct {
     manifest_key: CacheKey,
     manifest: Arc<Manifest>,
-    /// Whether the command line may include a file itself, whose search starts in the
-    /// working directory (`probes::includes_from_command_line`).
-    from_command_line: bool,
 }
 
 impl Direct {
     /// The key the manifest is stored under.
     pub fn manifest_key(&self) -> CacheKey {
         self.manifest_key
-    }
-
-    /// Whether the command line may include a file itself: its record then probes `.` too.
-    pub fn from_command_line(&self) -> bool {
-        self.from_command_line
     }
 }
 
@@ -134,7 +125,6 @@ pub async fn look_up(
     Looked::Miss(Some(Direct {
         manifest_key,
         manifest,
-        from_command_line: probes::includes_from_command_line(&request.args, &request.env),
     }))
 }
 
@@ -209,7 +199,6 @@ pub fn record(
             stderr,
             cwd,
             started,
-            from_command_line: direct.from_command_line,
         };
         let recorded = services.record_read.send(message).await;
         drop(scratch);

@@ -14,8 +14,6 @@
 //! Pure functions on names; the server stats them.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ffi::OsString;
-use std::os::unix::ffi::OsStrExt;
 
 /// Above this many candidate paths, a result is not recorded for direct mode (checking it
 /// would cost more than it saves).
@@ -64,57 +62,17 @@ fn not_a_directory(line: &[u8]) -> Option<&[u8]> {
     Some(&rest[at + b": warning: ".len()..])
 }
 
-/// Whether a compile's command line or environment may include a file from the command line
-/// (`-include`, `-imacros`): gcc and clang start that search in the working directory, which no
-/// other search does unless it is on the search list or holds a file read. Conservative: any
-/// option spelling `include` or `imacros` other than a search directory's, and anything that
-/// passes options on out of sight (`-Wp,`, `-Xpreprocessor`, `-Xclang`, a response file, a
-/// specs file, clang's `CCC_OVERRIDE_OPTIONS`), counts.
-pub fn includes_from_command_line(args: &[OsString], env: &[(OsString, OsString)]) -> bool {
-    const SEARCH_DIRS: [&[u8]; 8] = [
-        b"-I",
-        b"-isystem",
-        b"-iquote",
-        b"-idirafter",
-        b"-iprefix",
-        b"-iwithprefix",
-        b"-isysroot",
-        b"--sysroot",
-    ];
-    const PASSED_ON: [&[u8]; 6] = [
-        b"-Wp,",
-        b"-Xpreprocessor",
-        b"-Xclang",
-        b"@",
-        b"-specs",
-        b"--specs",
-    ];
-    let spells = |arg: &[u8], word: &[u8]| arg.windows(word.len()).any(|part| part == word);
-    env.iter().any(|(name, _)| name == "CCC_OVERRIDE_OPTIONS")
-        || args.iter().any(|arg| {
-            let arg = arg.as_bytes();
-            PASSED_ON.iter().any(|prefix| arg.starts_with(prefix))
-                || (arg.starts_with(b"-")
-                    && !SEARCH_DIRS.iter().any(|prefix| arg.starts_with(prefix))
-                    && (spells(arg, b"include") || spells(arg, b"imacros")))
-        })
-}
-
 /// The candidate paths of a compile's include searches, grouped by the directory that holds
 /// them: every directory of `search` (the `-v` list), of the files read (for `"..."`
-/// includes) and, when `from_command_line` (`includes_from_command_line`), `.` (where
-/// `-include` starts), joined with every trailing part of each name read and with each
-/// `extra` spelling (`__has_include` arguments). `None` above `MAX_PROBES`.
+/// includes) and `.` (for `-include`), joined with every trailing part of each name read and
+/// with each `extra` spelling (`__has_include` arguments). `None` above `MAX_PROBES`.
 pub fn candidates(
     search: &[Vec<u8>],
     read: &[Vec<u8>],
     extra: &[Vec<u8>],
-    from_command_line: bool,
 ) -> Option<BTreeMap<Vec<u8>, BTreeSet<Vec<u8>>>> {
     let mut bases: BTreeSet<&[u8]> = search.iter().map(Vec::as_slice).collect();
-    if from_command_line {
-        bases.insert(b".");
-    }
+    bases.insert(b".");
     for name in read {
         bases.insert(parent(name));
     }
@@ -200,7 +158,7 @@ mod tests {
     fn every_spelling_is_tried_in_every_directory() {
         let search = vec![b"inc1".to_vec(), b"inc2".to_vec()];
         let read = vec![b"a.c".to_vec(), b"inc2/sub/conf.h".to_vec()];
-        let found = candidates(&search, &read, &[b"maybe.h".to_vec()], true).unwrap();
+        let found = candidates(&search, &read, &[b"maybe.h".to_vec()]).unwrap();
         let inc1_sub = &found[&b"inc1/sub".to_vec()];
         assert!(inc1_sub.contains(&b"inc1/sub/conf.h".to_vec()));
         let inc1 = &found[&b"inc1".to_vec()];
@@ -209,65 +167,5 @@ mod tests {
         // The including file's own directory, for "..." includes.
         assert!(found[&b"inc2/sub".to_vec()].contains(b"inc2/sub/maybe.h".as_slice()));
         assert!(found[&b".".to_vec()].contains(b"./conf.h".as_slice()));
-        // The working directory only for a command line's own includes.
-        let elsewhere = vec![b"src/a.c".to_vec(), b"inc2/sub/conf.h".to_vec()];
-        let found = candidates(&search, &elsewhere, &[], false).unwrap();
-        assert!(found
-            .keys()
-            .all(|dir| !dir.starts_with(b"./") && dir != b"."));
-        let found = candidates(&search, &elsewhere, &[], true).unwrap();
-        assert!(found[&b".".to_vec()].contains(b"./conf.h".as_slice()));
-        let read_here = vec![b"a.c".to_vec(), b"h.h".to_vec()];
-        let found = candidates(&search, &read_here, &[], false).unwrap();
-        assert!(found[&b".".to_vec()].contains(b"./h.h".as_slice()));
-    }
-
-    #[test]
-    fn a_command_line_include_is_seen_in_any_spelling() {
-        let args = |list: &[&str]| list.iter().map(OsString::from).collect::<Vec<_>>();
-        let none: Vec<(OsString, OsString)> = Vec::new();
-        for plain in [
-            &["-c", "a.c", "-o", "a.o"][..],
-            &[
-                "-Iinclude",
-                "-I",
-                "/x/include",
-                "-isystem/usr/include",
-                "-c",
-                "a.c",
-            ],
-            &["--sysroot=/opt/include", "-idirafter", "include"],
-        ] {
-            assert!(
-                !includes_from_command_line(&args(plain), &none),
-                "{plain:?}"
-            );
-        }
-        for forced in [
-            "-include",
-            "-includeconf.h",
-            "--include=conf.h",
-            "-imacros",
-            "--imacros=m.h",
-            "-Wp,-include,x.h",
-            "-Xpreprocessor",
-            "-Xclang",
-            "@flags",
-            "-specs=my.specs",
-            "-fsystem-include-if-exists",
-        ] {
-            assert!(
-                includes_from_command_line(&args(&["-c", "a.c", forced]), &none),
-                "{forced}"
-            );
-        }
-        let overridden = vec![(
-            OsString::from("CCC_OVERRIDE_OPTIONS"),
-            OsString::from("+-include"),
-        )];
-        assert!(includes_from_command_line(
-            &args(&["-c", "a.c"]),
-            &overridden
-        ));
     }
 }

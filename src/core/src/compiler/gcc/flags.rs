@@ -176,6 +176,8 @@ pub(super) static FLAGS: &[(&str, Take, Role)] = &[
     ("-aux-info", Separate, No("-aux-info")), ("-aux-info=", Prefix, No("-aux-info")),
     ("-specs", Prefix, No("-specs")), ("--specs", Prefix, No("-specs")),
     ("--config", Either, No("--config")), ("-working-directory", Either, No("-working-directory")),
+    // `--driver-mode=cl` reads the rest as cl.exe's options (`-MD` picks a runtime library).
+    ("--driver-mode", Prefix, No("--driver-mode")),
     ("-dumpbase", Separate, No("-dumpbase")), ("-dumpbase-ext", Separate, No("-dumpbase")),
     ("-dumpdir", Separate, No("-dumpbase")), ("-dump", Prefix, No("-dump")),
     ("-print-", Prefix, No("-print")), ("--print-", Prefix, No("-print")),

@@ -226,6 +226,7 @@ fn refusals() {
         (&["-fsyntax-only"], "-fsyntax-only"),
         (&["-emit-ast"], "-emit-ast"),
         (&["-include-pch", "x.pch"], "-include-pch"),
+        (&["--driver-mode=cl"], "--driver-mode"),
         (&["-aux-info", "x"], "-aux-info"),
         (&["-Wp,-MD,x.d"], "-Wp,-M"),
         (&["-Xpreprocessor", "-MD"], "-Xpreprocessor -M"),
