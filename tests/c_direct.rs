@@ -453,6 +453,44 @@ fn a_specs_file_in_a_library_path_directory_is_watched() {
     );
 }
 
+/// A directory of many candidates whose stamp moved is listed rather than looked up name by
+/// name: an unrelated new file there still hits directly, a shadowing header does not.
+#[test]
+fn a_changed_directory_of_many_candidates_is_listed() {
+    for compiler in compilers() {
+        let mut files: Vec<(String, String)> = (0..24)
+            .map(|n| (format!("inc2/h{n}.h"), format!("#define H{n} {n}\n")))
+            .collect();
+        let mut source: String = (0..24).map(|n| format!("#include \"h{n}.h\"\n")).collect();
+        source.push_str("int value(void) { return H7; }\n");
+        files.push(("src/a.c".into(), source));
+        files.push(("inc1/.keep".into(), String::new()));
+        let files: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(name, text)| (name.as_str(), text.as_str()))
+            .collect();
+        let project = Project::new(&files);
+        let args = ["-c", "src/a.c", "-Iinc1", "-Iinc2"];
+        assert!(!project.compile(compiler, &args, &[]), "first compile");
+        assert!(project.compile(compiler, &args, &[]), "second compile");
+        project.write("inc1/unrelated.txt", "");
+        assert!(
+            project.compile(compiler, &args, &[]),
+            "after an unrelated file"
+        );
+        project.write("inc1/h7.h", "#define H7 70\n");
+        assert!(
+            !project.compile(compiler, &args, &[]),
+            "a direct hit after h7.h"
+        );
+        std::fs::create_dir(project.path("inc1/h9.h")).unwrap();
+        assert!(
+            !project.compile(compiler, &args, &[]),
+            "a direct hit after a directory"
+        );
+    }
+}
+
 #[test]
 fn a_corrupt_manifest_is_a_miss_removed_and_counted() {
     let mut project = Project::new(&[("a.c", CONF_USER), ("inc/conf.h", "#define CONF 1\n")]);

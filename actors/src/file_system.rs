@@ -2,7 +2,8 @@
 //! its metadata calls are local and quick and its stamps come from this machine's clock
 //! (`on_local_file_system`, remembered per device by `device_is_local`), and whether its stamps
 //! move on every change even within one tick of the kernel's coarse clock
-//! (`fine_grained_stamps`). Decides nothing else.
+//! (`fine_grained_stamps`), and whether a directory's listing names what a lookup there finds
+//! (`exact_names`). Decides nothing else.
 
 /// Whether `file` lives on a file system whose metadata calls are local and quick: the usual
 /// disk and memory file systems. Not network or FUSE file systems, and not overlayfs, where
@@ -47,6 +48,29 @@ pub(crate) fn fine_grained_stamps(file: &std::fs::File) -> bool {
         kernel_at_least(uname.release().to_bytes(), (6, 13))
     });
     kernel && file_system_type(file).is_some_and(|kind| MULTIGRAIN.contains(&kind))
+}
+
+/// The names in the directory `dir` (open), when a lookup there matches a name byte for byte:
+/// on ext4, Btrfs or tmpfs, and the directory not marked case-folding (`FS_CASEFOLD_FL`, which
+/// ext4 and tmpfs can set per directory). `None` elsewhere (a file system that may fold case
+/// or normalize names: a name missing from the listing could still be found) or when it
+/// cannot be read.
+pub(crate) fn exact_names(dir: &std::fs::File) -> Option<std::collections::HashSet<Vec<u8>>> {
+    const EXACT: [u32; 3] = [EXT4_SUPER_MAGIC, BTRFS_SUPER_MAGIC, TMPFS_MAGIC];
+    /// `FS_CASEFOLD_FL` (linux/fs.h).
+    const CASEFOLD: u32 = 0x4000_0000;
+    if !file_system_type(dir).is_some_and(|kind| EXACT.contains(&kind)) {
+        return None;
+    }
+    let flags = rustix::fs::ioctl_getflags(dir).ok()?;
+    if flags.bits() & CASEFOLD != 0 {
+        return None;
+    }
+    let mut names = std::collections::HashSet::new();
+    for entry in rustix::fs::Dir::read_from(dir).ok()? {
+        names.insert(entry.ok()?.file_name().to_bytes().to_vec());
+    }
+    Some(names)
 }
 
 /// Whether a kernel release (`6.18.44-fc-v1252`) is `least` (major, minor) or later.
@@ -109,5 +133,19 @@ mod tests {
         assert!(!kernel_at_least(b"6.8.0-48-generic", (6, 13)));
         assert!(!kernel_at_least(b"5.15.0", (6, 13)));
         assert!(!kernel_at_least(b"garbage", (6, 13)));
+    }
+
+    #[test]
+    fn a_directory_s_names_are_listed_where_lookups_are_exact() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.h"), b"").unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        let open = std::fs::File::open(dir.path()).unwrap();
+        // The test machine's temporary directory is on ext4 or tmpfs.
+        let names = exact_names(&open).expect("a listing");
+        for name in [&b"a.h"[..], b"sub", b".", b".."] {
+            assert!(names.contains(name), "{name:?}");
+        }
+        assert!(!names.contains(&b"A.h"[..]));
     }
 }

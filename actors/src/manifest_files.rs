@@ -157,9 +157,15 @@ impl Joined {
     }
 }
 
+/// Above this many `gone` names, a directory whose stamp moved is listed once instead of
+/// looking each name up (a working directory that every compile writes its object into).
+const LISTED_ABOVE: usize = 16;
+
 /// Whether a directory's candidates are still no file: its `not_files` always looked at, its
 /// `gone` names only when the directory's stamp moved (or none was recorded). A directory that
-/// is no directory now holds no file at all.
+/// is no directory now holds no file at all. Many `gone` names are checked against the
+/// directory's listing where a lookup matches names byte for byte (`exact_names`): a name
+/// not listed names nothing; one listed is looked up as any other.
 fn probes_hold(cwd: &Path, group: &DirProbes) -> bool {
     let mut path = cwd.join(OsStr::from_bytes(&group.dir));
     let Ok(metadata) = std::fs::metadata(&path) else {
@@ -169,8 +175,20 @@ fn probes_hold(cwd: &Path, group: &DirProbes) -> bool {
         return true;
     }
     let unchanged = group.stamp == Some(FileStamp::of(&metadata).recorded());
+    let listed = match unchanged || group.gone.len() <= LISTED_ABOVE {
+        true => None,
+        false => std::fs::File::open(&path)
+            .ok()
+            .and_then(|dir| crate::file_system::exact_names(&dir)),
+    };
     let mut each = |names: &[ByteBuf], allowed: fn(&std::fs::Metadata) -> bool| {
         names.iter().all(|name| {
+            if listed
+                .as_ref()
+                .is_some_and(|listed| !listed.contains(name.as_slice()))
+            {
+                return true;
+            }
             path.push(OsStr::from_bytes(name));
             let holds = std::fs::metadata(&path).map_or(true, |m| allowed(&m));
             path.pop();
