@@ -3,7 +3,7 @@
 //! (`on_local_file_system`, remembered per device by `device_is_local`), and whether its stamps
 //! move on every change even within one tick of the kernel's coarse clock
 //! (`fine_grained_stamps`), and whether a directory's listing names what a lookup there finds
-//! (`exact_names`). Decides nothing else.
+//! (`names_listed`). Decides nothing else.
 
 /// Whether `file` lives on a file system whose metadata calls are local and quick: the usual
 /// disk and memory file systems. Not network or FUSE file systems, and not overlayfs, where
@@ -50,27 +50,41 @@ pub(crate) fn fine_grained_stamps(file: &std::fs::File) -> bool {
     kernel && file_system_type(file).is_some_and(|kind| MULTIGRAIN.contains(&kind))
 }
 
-/// The names in the directory `dir` (open), when a lookup there matches a name byte for byte:
-/// on ext4, Btrfs or tmpfs, and the directory not marked case-folding (`FS_CASEFOLD_FL`, which
-/// ext4 and tmpfs can set per directory). `None` elsewhere (a file system that may fold case
-/// or normalize names: a name missing from the listing could still be found) or when it
-/// cannot be read.
-pub(crate) fn exact_names(dir: &std::fs::File) -> Option<std::collections::HashSet<Vec<u8>>> {
-    const EXACT: [u32; 3] = [EXT4_SUPER_MAGIC, BTRFS_SUPER_MAGIC, TMPFS_MAGIC];
+/// The file systems where a lookup matches a name byte for byte, unless the directory folds
+/// case (`FS_CASEFOLD_FL`, which ext4 and tmpfs can set per directory).
+const EXACT_LOOKUPS: [u32; 3] = [EXT4_SUPER_MAGIC, BTRFS_SUPER_MAGIC, TMPFS_MAGIC];
+
+/// Which of `wanted` the directory at `path` holds entries for, read from one listing, when a
+/// lookup there matches a name byte for byte (on `EXACT_LOOKUPS`' file systems, the directory
+/// not folding case): a name it lacks then names nothing. `None` elsewhere (a file system that
+/// may fold case or normalize names), or when `path` is no directory that can be listed. Opened
+/// as a directory and without blocking, so that a FIFO or device put in its place is never
+/// waited on.
+pub(crate) fn names_listed(
+    path: &std::path::Path,
+    wanted: &std::collections::HashSet<&[u8]>,
+) -> Option<std::collections::HashSet<Vec<u8>>> {
+    use rustix::fs::{Mode, OFlags};
     /// `FS_CASEFOLD_FL` (linux/fs.h).
     const CASEFOLD: u32 = 0x4000_0000;
-    if !file_system_type(dir).is_some_and(|kind| EXACT.contains(&kind)) {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let dir = rustix::fs::open(path, flags, Mode::empty()).ok()?;
+    let kind = rustix::fs::fstatfs(&dir).ok()?.f_type as u32;
+    if !EXACT_LOOKUPS.contains(&kind) {
         return None;
     }
-    let flags = rustix::fs::ioctl_getflags(dir).ok()?;
-    if flags.bits() & CASEFOLD != 0 {
+    if rustix::fs::ioctl_getflags(&dir).ok()?.bits() & CASEFOLD != 0 {
         return None;
     }
-    let mut names = std::collections::HashSet::new();
-    for entry in rustix::fs::Dir::read_from(dir).ok()? {
-        names.insert(entry.ok()?.file_name().to_bytes().to_vec());
+    let mut found = std::collections::HashSet::new();
+    for entry in rustix::fs::Dir::read_from(&dir).ok()? {
+        let entry = entry.ok()?;
+        let name = entry.file_name().to_bytes();
+        if wanted.contains(name) {
+            found.insert(name.to_vec());
+        }
     }
-    Some(names)
+    Some(found)
 }
 
 /// Whether a kernel release (`6.18.44-fc-v1252`) is `least` (major, minor) or later.
@@ -140,12 +154,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a.h"), b"").unwrap();
         std::fs::create_dir(dir.path().join("sub")).unwrap();
-        let open = std::fs::File::open(dir.path()).unwrap();
-        // The test machine's temporary directory is on ext4 or tmpfs.
-        let names = exact_names(&open).expect("a listing");
-        for name in [&b"a.h"[..], b"sub", b".", b".."] {
-            assert!(names.contains(name), "{name:?}");
+        let wanted: std::collections::HashSet<&[u8]> = [&b"a.h"[..], b"sub", b"A.h", b"gone.h"]
+            .into_iter()
+            .collect();
+        let listed = names_listed(dir.path(), &wanted);
+        let kind = file_system_type(&std::fs::File::open(dir.path()).unwrap());
+        if !kind.is_some_and(|kind| EXACT_LOOKUPS.contains(&kind)) {
+            // Elsewhere the listing is not trusted at all.
+            assert_eq!(listed, None);
+            return;
         }
-        assert!(!names.contains(&b"A.h"[..]));
+        let listed = listed.expect("a listing");
+        let expected: std::collections::HashSet<Vec<u8>> =
+            [b"a.h".to_vec(), b"sub".to_vec()].into_iter().collect();
+        assert_eq!(listed, expected);
+        // What is no directory is never listed, nor opened to wait on.
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.unwrap().success());
+        assert_eq!(names_listed(&fifo, &wanted), None);
+        assert_eq!(names_listed(&dir.path().join("a.h"), &wanted), None);
     }
 }

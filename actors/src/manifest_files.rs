@@ -158,14 +158,19 @@ impl Joined {
 }
 
 /// Above this many `gone` names, a directory whose stamp moved is listed once instead of
-/// looking each name up (a working directory that every compile writes its object into).
+/// looking each name up (a working directory that every compile writes its object into)...
 const LISTED_ABOVE: usize = 16;
+
+/// ...when its size (ext4 ~32 bytes an entry, tmpfs 20, Btrfs twice the names) is at most
+/// this many bytes per name: a listing then reads at most a few entries per name looked for,
+/// and a large directory is never read whole on every hit.
+const LISTED_BYTES_PER_NAME: u64 = 128;
 
 /// Whether a directory's candidates are still no file: its `not_files` always looked at, its
 /// `gone` names only when the directory's stamp moved (or none was recorded). A directory that
-/// is no directory now holds no file at all. Many `gone` names are checked against the
-/// directory's listing where a lookup matches names byte for byte (`exact_names`): a name
-/// not listed names nothing; one listed is looked up as any other.
+/// is no directory now holds no file at all. Many `gone` names of a small directory are
+/// checked against its listing where a lookup matches names byte for byte (`names_listed`): a
+/// name not listed names nothing; one listed is looked up as any other.
 fn probes_hold(cwd: &Path, group: &DirProbes) -> bool {
     let mut path = cwd.join(OsStr::from_bytes(&group.dir));
     let Ok(metadata) = std::fs::metadata(&path) else {
@@ -175,12 +180,21 @@ fn probes_hold(cwd: &Path, group: &DirProbes) -> bool {
         return true;
     }
     let unchanged = group.stamp == Some(FileStamp::of(&metadata).recorded());
-    let listed = match unchanged || group.gone.len() <= LISTED_ABOVE {
-        true => None,
-        false => std::fs::File::open(&path)
-            .ok()
-            .and_then(|dir| crate::file_system::exact_names(&dir)),
-    };
+    let names = group.gone.len() + group.not_files.len();
+    let list = !unchanged
+        && group.gone.len() > LISTED_ABOVE
+        && metadata.len() <= names as u64 * LISTED_BYTES_PER_NAME;
+    let listed = list
+        .then(|| {
+            let wanted: HashSet<&[u8]> = group
+                .gone
+                .iter()
+                .chain(&group.not_files)
+                .map(|name| name.as_slice())
+                .collect();
+            crate::file_system::names_listed(&path, &wanted)
+        })
+        .flatten();
     let mut each = |names: &[ByteBuf], allowed: fn(&std::fs::Metadata) -> bool| {
         names.iter().all(|name| {
             if listed
