@@ -82,29 +82,16 @@ impl DigestMemo {
                 path.display()
             )));
         }
-        self.remember_if_settled(path, &file, &after, digest, began);
+        self.remember_read(path, &file, &after, digest, began);
         Ok(digest)
     }
 
-    /// Remembers a digest made elsewhere (`outputs::collect` hashes a compile's large outputs
-    /// for their entry, and the next crate's key would read the same rlib again), under
-    /// `digest`'s own rule: `file` was hashed between two equal stamps, the second `after`,
-    /// and the first taken at or after `began` by the file system's clock.
+    /// Remembers `digest` for the file at `path` (open as `file`) if it last changed before
+    /// `began` (the racily-clean rule of the module doc): `file` was hashed between two equal
+    /// stamps, the second `after`, the first taken at or after `began` by the file system's
+    /// clock. `digest`'s own, and `outputs::collect`'s for a compile's large outputs (the next
+    /// crate's key would read the same rlib again).
     pub fn remember_read(
-        &self,
-        path: &Path,
-        file: &std::fs::File,
-        after: &std::fs::Metadata,
-        digest: [u8; 32],
-        began: Started,
-    ) {
-        self.remember_if_settled(path, file, after, digest, began);
-    }
-
-    /// Remembers `digest` for the file at `path` (open as `file`, whose stamp after the read
-    /// was `after`) if it last changed before `began` (the racily-clean rule of the module
-    /// doc).
-    fn remember_if_settled(
         &self,
         path: &Path,
         file: &std::fs::File,

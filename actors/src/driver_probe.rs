@@ -84,9 +84,9 @@ impl ProbeKey {
         let relative_search = program_dirs(&request.driver_args)
             .iter()
             .any(|dir| relative(dir.as_bytes()))
-            || [&env[0], &env[1], &env[env.len() - 1]]
+            || ["PATH", "COMPILER_PATH", "LIBRARY_PATH"]
                 .into_iter()
-                .flatten()
+                .filter_map(|name| env_value(&request.env, name))
                 .any(|list| list.as_bytes().split(|byte| *byte == b':').any(relative));
         ProbeKey {
             exe: request.exe.clone(),
@@ -209,23 +209,31 @@ async fn probe(
     })
 }
 
+/// The directories of a `:`-separated list variable of the request's environment, relative
+/// ones joined to its working directory (an empty entry is the working directory itself).
+fn dirs_of(request: &ProbeDriver, name: &str) -> Vec<PathBuf> {
+    let cwd = Path::new(&request.cwd);
+    env_value(&request.env, name)
+        .map(|list| {
+            list.as_bytes()
+                .split(|byte| *byte == b':')
+                .map(|dir| cwd.join(OsStr::from_bytes(dir)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The files a dry run runs or reads (to digest), and the stamps to check on every request:
 /// the driver, its directory (where clang looks for configuration files), each program and
-/// every place searched before it, `specs` in `-B` directories, configuration files.
+/// every place searched before it, `specs` in `-B` and `LIBRARY_PATH` directories,
+/// configuration files.
 pub(crate) fn resolve(
     dry_run: &DryRun,
     request: &ProbeDriver,
 ) -> Result<(Vec<PathBuf>, Vec<PathStamp>), String> {
     let cwd = Path::new(&request.cwd);
     let exe = cwd.join(&request.exe);
-    let path_dirs: Vec<PathBuf> = env_value(&request.env, "PATH")
-        .map(|path| {
-            path.as_bytes()
-                .split(|byte| *byte == b':')
-                .map(|dir| cwd.join(OsStr::from_bytes(dir)))
-                .collect()
-        })
-        .unwrap_or_default();
+    let path_dirs = dirs_of(request, "PATH");
     let b_dirs: Vec<PathBuf> = program_dirs(&request.driver_args)
         .iter()
         .map(|dir| cwd.join(dir))
@@ -262,16 +270,8 @@ pub(crate) fn resolve(
         files.push(found);
     }
     stamps.extend(b_dirs.iter().map(|dir| stamp(dir.join("specs"))));
-    let library_dirs = env_value(&request.env, "LIBRARY_PATH")
-        .map(|list| {
-            list.as_bytes()
-                .split(|byte| *byte == b':')
-                .filter(|dir| !dir.is_empty())
-                .map(|dir| cwd.join(OsStr::from_bytes(dir)).join("specs"))
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
-    stamps.extend(library_dirs.into_iter().map(stamp));
+    let library_dirs = dirs_of(request, "LIBRARY_PATH");
+    stamps.extend(library_dirs.iter().map(|dir| stamp(dir.join("specs"))));
     for file in &dry_run.config_files {
         let path = cwd.join(file);
         stamps.push(stamp(path.clone()));

@@ -68,9 +68,8 @@ pub(crate) fn names_listed(
     /// `FS_CASEFOLD_FL` (linux/fs.h).
     const CASEFOLD: u32 = 0x4000_0000;
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NONBLOCK | OFlags::CLOEXEC;
-    let dir = rustix::fs::open(path, flags, Mode::empty()).ok()?;
-    let kind = rustix::fs::fstatfs(&dir).ok()?.f_type as u32;
-    if !EXACT_LOOKUPS.contains(&kind) {
+    let dir = std::fs::File::from(rustix::fs::open(path, flags, Mode::empty()).ok()?);
+    if !file_system_type(&dir).is_some_and(|kind| EXACT_LOOKUPS.contains(&kind)) {
         return None;
     }
     if rustix::fs::ioctl_getflags(&dir).ok()?.bits() & CASEFOLD != 0 {

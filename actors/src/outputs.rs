@@ -126,15 +126,13 @@ fn kept_open(path: &Path, seen: &std::fs::Metadata, digests: &DigestMemo) -> Opt
         checked,
         output: true,
     };
-    if !source.unchanged() {
+    // The same whole stamp after the hash: unchanged, and the memo may take the digest. Else
+    // `unchanged` decides, which leaves an output's ctime out.
+    let after = source.file.metadata().ok()?;
+    if FileStamp::of(&after) == FileStamp::of(&source.checked) {
+        digests.remember_read(path, &source.file, &after, digest, began);
+    } else if !source.unchanged() {
         return None;
-    }
-    // `unchanged` leaves an output's ctime out; the memo takes a digest read between two
-    // whole stamps alike.
-    if let Ok(after) = source.file.metadata() {
-        if FileStamp::of(&after) == FileStamp::of(&source.checked) {
-            digests.remember_read(path, &source.file, &after, digest, began);
-        }
     }
     Some(External {
         len: source.checked.len(),
