@@ -508,3 +508,127 @@ fn a_link_input_that_cannot_be_resolved_is_not_cacheable_with_its_reason() {
     assert_eq!(count(&stats, "cache_writes"), 0, "{stats:#}");
     crate::harness::assert_outcomes_add_up(&stats);
 }
+
+/// Files a link reads that only a link argument leads to: a linker script's `INCLUDE`d file
+/// (cortex-m-rt's `memory.x`), an object a script names in `INPUT`, and an object passed
+/// through `-Xlinker`. Changing any of them must miss, and the binary must be the new one.
+#[test]
+fn files_a_link_argument_leads_to_are_in_the_key() {
+    assert!(have("gcc"), "gcc is needed");
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
+    let path = dir.path();
+    std::fs::create_dir_all(path.join("out")).unwrap_or_default();
+    std::fs::write(
+        path.join("main.rs"),
+        "extern \"C\" { static rr_sym: u8; fn cval() -> i32; fn dval() -> i32; }\n\
+         fn main() { unsafe { println!(\"{:p} {} {}\", &rr_sym, cval(), dval()) } }\n",
+    )
+    .unwrap_or_default();
+    let object = |name: &str, function: &str, value: u32| {
+        let source = path.join(format!("{name}.c"));
+        std::fs::write(
+            &source,
+            format!("int {function}(void) {{ return {value}; }}\n"),
+        )
+        .unwrap_or_default();
+        assert_success(
+            &run(Command::new("gcc")
+                .arg("-c")
+                .arg(&source)
+                .arg("-o")
+                .arg(path.join(format!("{name}.o")))),
+            "gcc",
+        );
+    };
+    object("c", "cval", 1);
+    object("d", "dval", 10);
+    std::fs::write(path.join("script.ld"), "INCLUDE inc.ld\nINPUT(d.o)\n").unwrap_or_default();
+    // The included file is found through the search directories.
+    std::fs::create_dir_all(path.join("ld")).unwrap_or_default();
+    std::fs::write(path.join("ld/inc.ld"), "rr_sym = 0x1000;\n").unwrap_or_default();
+    let compile = || {
+        let args = [
+            "--crate-name",
+            "main",
+            "--edition=2021",
+            "main.rs",
+            "--crate-type",
+            "bin",
+            "--emit=dep-info,link",
+            "--out-dir",
+            "out",
+            "-C",
+            "link-arg=script.ld",
+            "-C",
+            "link-arg=-Xlinker",
+            "-C",
+            "link-arg=c.o",
+            "-L",
+            "native=ld",
+        ];
+        assert_success(&server.compile(path, "rustc", &args), "rustc");
+        let output = run(&mut Command::new(path.join("out/main")));
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    };
+    let hits = || count(&server.stats(), "cache_hits.counts.Rust");
+    assert_eq!(compile(), "0x1000 1 10");
+    assert_eq!(compile(), "0x1000 1 10");
+    assert_eq!(hits(), 1, "the same inputs hit");
+    // Each change, one at a time, is a miss with the new binary.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(path.join("ld/inc.ld"), "rr_sym = 0x2000;\n").unwrap_or_default();
+    assert_eq!(compile(), "0x2000 1 10");
+    object("d", "dval", 20);
+    assert_eq!(compile(), "0x2000 1 20");
+    object("c", "cval", 2);
+    assert_eq!(compile(), "0x2000 2 20");
+    // A file of the included name that appears in the working directory, which ld searches
+    // first, is read instead.
+    std::fs::write(path.join("inc.ld"), "rr_sym = 0x3000;\n").unwrap_or_default();
+    assert_eq!(compile(), "0x3000 2 20");
+    assert_eq!(hits(), 1, "no stale hit");
+    let stats = server.stats();
+    crate::harness::assert_outcomes_add_up(&stats);
+}
+
+/// rustc escapes only spaces in its dep-info's file names: a name with a newline cuts the
+/// list, and a key taken from the cut list would miss the file's changes. Such a compile is
+/// not cached; the binary always has the file's current contents.
+#[test]
+fn a_source_named_with_a_newline_is_never_a_stale_hit() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
+    let path = dir.path();
+    std::fs::create_dir_all(path.join("out")).unwrap_or_default();
+    std::fs::write(
+        path.join("main.rs"),
+        "fn main() { print!(\"{}\", include_str!(\"a\\nb.txt\")) }\n",
+    )
+    .unwrap_or_default();
+    // What the cut list would name instead.
+    std::fs::write(path.join("a"), "other").unwrap_or_default();
+    let compile = |contents: &str| {
+        std::fs::write(path.join("a\nb.txt"), contents).unwrap_or_default();
+        let args = [
+            "--crate-name",
+            "main",
+            "--edition=2021",
+            "main.rs",
+            "--crate-type",
+            "bin",
+            "--emit=dep-info,link",
+            "--out-dir",
+            "out",
+        ];
+        assert_success(&server.compile(path, "rustc", &args), "rustc");
+        let output = run(&mut Command::new(path.join("out/main")));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    assert_eq!(compile("v1"), "v1");
+    assert_eq!(compile("v1"), "v1");
+    assert_eq!(compile("v2"), "v2");
+    let stats = server.stats();
+    assert_eq!(count(&stats, "cache_hits.counts.Rust"), 0, "{stats:#}");
+    crate::harness::assert_outcomes_add_up(&stats);
+}

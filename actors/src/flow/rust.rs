@@ -311,7 +311,13 @@ async fn read_dep_info(
     let path = dir.path().join(dep_info_name(compilation));
     match tokio::fs::read(&path).await {
         Ok(bytes) => match String::from_utf8(bytes) {
-            Ok(text) => Some((rust::parse_dep_info(&text), started)),
+            Ok(text) => match rust::parse_dep_info(&text) {
+                Ok(info) => Some((info, started)),
+                Err(reason) => {
+                    log::info!("dep-info {}: {reason}", path.display());
+                    None
+                }
+            },
             Err(_) => {
                 log::info!("dep-info {} is not UTF-8", path.display());
                 None

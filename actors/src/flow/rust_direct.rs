@@ -240,7 +240,7 @@ impl Later {
             .await
             .map_err(|_| Unkeyed::Refused("compile wrote no dep-info"))?;
         let text = String::from_utf8(bytes).map_err(|_| Unkeyed::Refused("dep-info not UTF-8"))?;
-        let dep_info = parse_dep_info(&text);
+        let dep_info = parse_dep_info(&text).map_err(Unkeyed::Refused)?;
         let message = DigestDepInfo {
             files: dep_info.files.clone(),
             cwd: self.cwd.clone(),

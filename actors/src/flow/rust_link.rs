@@ -23,12 +23,13 @@ use crate::flow::services::Services;
 use crate::hasher::DigestFiles;
 use crate::library_scan::{is_library, LibraryScan};
 use crate::linker_probe::{search_list, LinkerFound, ProbeLinker};
-use sccache_core::compiler::rust::{LinkSpec, RustCompilation};
+use sccache_core::compiler::rust::{self, LinkSpec, RustCompilation};
 use sccache_core::hash_key::LinkInputs;
 use sccache_core::protocol::CompileRequest;
 use std::collections::BTreeSet;
 use std::ffi::OsString;
-use std::os::unix::ffi::OsStrExt;
+use std::io::Read;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 /// How many files one digest message carries: a first link digests a few hundred megabytes of
@@ -330,26 +331,32 @@ impl Plan {
                 return Err("link: library not found");
             }
         }
+        // The files the link arguments name, and any linker script among them.
+        let mut named = Vec::new();
         for file in &self.spec.arg_files {
-            let path = std::iter::once(cwd.join(file))
+            // Every place the linker may find it (the working directory, then the search
+            // directories, in an order the key need not know): a file that appears in an
+            // earlier place changes the key.
+            let found: Vec<PathBuf> = std::iter::once(cwd.join(file))
                 .chain(dirs.iter().map(|dir| dir.join(file)))
-                .find(|path| path.is_file());
-            match path {
-                Some(path) => files.push(path),
-                None => {
-                    log::info!("link argument file {file:?} not found");
-                    return Err("link: link-arg file not found");
-                }
+                .filter(|path| path.is_file())
+                .collect();
+            if found.is_empty() {
+                log::info!("link argument file {file:?} not found");
+                return Err("link: link-arg file not found");
             }
+            named.extend(found);
         }
         // A value of an unknown link-argument flag that names a file here may be read.
-        files.extend(
+        named.extend(
             self.spec
                 .maybe_files
                 .iter()
                 .map(|value| cwd.join(value))
                 .filter(|path| path.is_file()),
         );
+        files.extend(script_reads(&named, cwd, &dirs)?);
+        files.extend(named);
         let scripts: Vec<PathBuf> = files
             .iter()
             .flat_map(|file| self.scan.script_inputs(file))
@@ -358,6 +365,63 @@ impl Plan {
         sort_by_bytes(&mut files);
         Ok(files)
     }
+}
+
+/// The files the linker scripts among `inputs` make the linker read (`INCLUDE`, `INPUT`,
+/// `GROUP`...: `linker_script::script_reads`), and the scripts among those in turn. A name
+/// with a root is that file; another is taken wherever ld may look for it (the working
+/// directory, the script's own directory, every search directory), each file there: so a
+/// file that appears in an earlier place, and would be read instead, changes the key. A name
+/// found nowhere, a script too large to be one, or one the cache cannot follow is a refusal.
+fn script_reads(
+    inputs: &[PathBuf],
+    cwd: &Path,
+    dirs: &[PathBuf],
+) -> Result<Vec<PathBuf>, &'static str> {
+    /// More than any linker script; a larger text file among the inputs is not followed.
+    const SCRIPT_MAX: u64 = 1 << 20;
+    /// Scripts followed for one link, at most.
+    const SCRIPTS_MAX: usize = 256;
+    let mut queue = inputs.to_vec();
+    let mut seen = BTreeSet::new();
+    let mut read = Vec::new();
+    while let Some(script) = queue.pop() {
+        if !seen.insert(script.clone()) {
+            continue;
+        }
+        if seen.len() > SCRIPTS_MAX {
+            return Err("link: too many linker scripts");
+        }
+        let mut head = Vec::new();
+        std::fs::File::open(&script)
+            .and_then(|file| file.take(SCRIPT_MAX + 1).read_to_end(&mut head))
+            .map_err(|_| "link: link-arg file unreadable")?;
+        let Some(names) = rust::script_reads(&head) else {
+            continue;
+        };
+        if head.len() as u64 > SCRIPT_MAX {
+            return Err("link: linker script too large");
+        }
+        for name in names? {
+            let name = PathBuf::from(OsString::from_vec(name));
+            let places: Vec<PathBuf> = if name.has_root() {
+                vec![name.clone()]
+            } else {
+                std::iter::once(cwd.join(&name))
+                    .chain(script.parent().map(|own| own.join(&name)))
+                    .chain(dirs.iter().map(|dir| dir.join(&name)))
+                    .collect()
+            };
+            let found: Vec<PathBuf> = places.into_iter().filter(|path| path.is_file()).collect();
+            if found.is_empty() {
+                log::info!("{name:?}, named by linker script {script:?}, not found");
+                return Err("link: linker script input not found");
+            }
+            queue.extend(found.iter().cloned());
+            read.extend(found);
+        }
+    }
+    Ok(read)
 }
 
 /// Sorts paths by their bytes (cheaper than `Path`'s component order, and as stable) without

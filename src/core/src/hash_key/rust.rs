@@ -13,10 +13,19 @@ use std::os::unix::ffi::OsStrExt;
 /// without rustc reporting it in the dep-info.
 const RUST_ENV_IGNORED: &[&str] = &["CARGO_MAKEFLAGS", "CARGO_BUILD_JOBS"];
 
-/// Variables besides cargo's that change what rustc accepts: `RUSTC_BOOTSTRAP` lets a stable
-/// compiler take unstable features, so a crate that fails to compile without it must not hit
-/// an entry compiled with it.
-const RUST_ENV_VARS: &[&str] = &["RUSTC_BOOTSTRAP"];
+/// Variables besides cargo's that rustc itself reads and that change what it accepts or
+/// writes: `RUSTC_BOOTSTRAP` lets a stable compiler take unstable features, so a crate that
+/// fails to compile without it must not hit an entry compiled with it;
+/// `RUSTC_FORCE_RUSTC_VERSION` is the version written into a crate's metadata (its rlib and
+/// rmeta bytes change), and `RUSTC_OVERRIDE_VERSION_STRING` the version rustc reports;
+/// `RUST_TARGET_PATH` is where a `--target` name finds its JSON specification. None of them is
+/// in the dep-info.
+const RUST_ENV_VARS: &[&str] = &[
+    "RUSTC_BOOTSTRAP",
+    "RUSTC_FORCE_RUSTC_VERSION",
+    "RUSTC_OVERRIDE_VERSION_STRING",
+    "RUST_TARGET_PATH",
+];
 
 /// The prefix of cargo's registry variables, left out of a rust key.
 const RUST_ENV_IGNORED_PREFIX: &str = "CARGO_REGISTRIES_";
@@ -310,7 +319,9 @@ mod rust_tests {
         assert_ne!(unset, empty);
         assert_ne!(empty, one);
         assert_ne!(one, two);
-        assert_ne!(unset, key_with(&[("RUSTC_BOOTSTRAP", "1")], &inputs()));
+        for name in RUST_ENV_VARS {
+            assert_ne!(unset, key_with(&[(name, "1")], &inputs()), "{name}");
+        }
         // A variable the source does not read and cargo does not own changes nothing.
         assert_eq!(unset, key_with(&[("OTHER", "1")], &inputs()));
         // The last assignment of a variable is the one the compile sees.
@@ -386,7 +397,9 @@ mod rust_tests {
         extern_crate.externs[0].1 = [9; 32];
         assert_ne!(base, manifest(&[], &extern_crate));
         assert_ne!(base, manifest(&[("CARGO_PKG_VERSION", "1")], &inputs()));
-        assert_ne!(base, manifest(&[("RUSTC_BOOTSTRAP", "1")], &inputs()));
+        for name in RUST_ENV_VARS {
+            assert_ne!(base, manifest(&[(name, "1")], &inputs()), "{name}");
+        }
         // Never a result's key.
         let mut no_dep_info = inputs();
         no_dep_info.sources.clear();

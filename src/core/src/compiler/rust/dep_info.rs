@@ -98,9 +98,17 @@ fn split_escaped(list: &str) -> Vec<String> {
 /// Reads a rustc dep-info file: the prerequisites of its first rule and its `# env-dep:` lines.
 /// The target is found at the first `: ` (or a trailing `:`), so that Windows drive letters in
 /// the target do not end it early.
-pub fn parse_dep_info(contents: &str) -> DepInfo {
+///
+/// rustc escapes only spaces in file names, so a name with a newline or a trailing backslash
+/// cuts the file into other rules, and the list read would miss files the compile read. The
+/// file is checked against the shape rustc gives it instead: every other rule with
+/// prerequisites (one per output) lists the same files, and every file has an empty rule of its
+/// own (rustc's phony targets) and nothing else has. `Err` when it does not hold: a key taken
+/// from such a list could hit after a file it lacks changed.
+pub fn parse_dep_info(contents: &str) -> Result<DepInfo, &'static str> {
     let mut info = DepInfo::default();
-    let mut first_rule_done = false;
+    let mut first: Option<Vec<String>> = None;
+    let mut phony: Vec<String> = Vec::new();
     let mut rule = String::new();
     for line in contents.lines() {
         if let Some(dep) = line.strip_prefix("# env-dep:") {
@@ -110,7 +118,7 @@ pub fn parse_dep_info(contents: &str) -> DepInfo {
             });
             continue;
         }
-        if first_rule_done || line.starts_with('#') {
+        if line.starts_with('#') {
             continue;
         }
         // A trailing backslash continues the rule on the next line.
@@ -121,14 +129,41 @@ pub fn parse_dep_info(contents: &str) -> DepInfo {
         }
         rule.push_str(line);
         let whole = std::mem::take(&mut rule);
-        let prerequisites = match whole.find(": ") {
-            Some(at) => whole.get(at + 2..),
-            None => whole.trim_end().strip_suffix(':').map(|_| ""),
+        if whole.trim().is_empty() {
+            continue;
+        }
+        let (target, list) = match whole.find(": ") {
+            Some(at) => (&whole[..at], &whole[at + 2..]),
+            None => match whole.trim_end().strip_suffix(':') {
+                Some(target) => (target, ""),
+                None => return Err("dep-info line that is no rule"),
+            },
         };
-        if let Some(list) = prerequisites {
-            info.files = split_escaped(list);
-            first_rule_done = true;
+        let prerequisites = split_escaped(list);
+        match &first {
+            None => first = Some(prerequisites),
+            Some(files) if !prerequisites.is_empty() => {
+                if prerequisites != *files {
+                    return Err("dep-info rules that list other files");
+                }
+            }
+            Some(_) => match split_escaped(target).as_slice() {
+                [name] => phony.push(name.clone()),
+                _ => return Err("dep-info rule of no one file"),
+            },
         }
     }
-    info
+    info.files = first.unwrap_or_default();
+    if !info.files.is_empty() {
+        let mut listed: Vec<&String> = info.files.iter().collect();
+        let mut phony: Vec<&String> = phony.iter().collect();
+        listed.sort_unstable();
+        listed.dedup();
+        phony.sort_unstable();
+        phony.dedup();
+        if listed != phony {
+            return Err("dep-info files without rules of their own");
+        }
+    }
+    Ok(info)
 }

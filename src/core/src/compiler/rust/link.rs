@@ -123,7 +123,6 @@ const OTHER_VALUED: &[&str] = &[
     "-m",
     "--hash-style",
     "--build-id",
-    "-Xlinker",
     "--wrap",
     "-y",
 ];
@@ -132,11 +131,18 @@ impl LinkSpec {
     /// Reads the link arguments: the files and directories they name. `Err` with the label of
     /// an argument that cannot be cached.
     pub fn read_link_args(&mut self) -> Result<(), String> {
-        // The driver's words, with `-Wl,a,b` opened into the linker's words.
+        // The driver's words, with `-Wl,a,b` opened into the linker's words and `-Xlinker w`
+        // into `w` (a word the driver hands the linker as it is: a file, a flag or a value).
         let mut words: Vec<String> = Vec::new();
-        for arg in &self.link_args {
+        let mut args = self.link_args.iter();
+        while let Some(arg) = args.next() {
             if arg.starts_with('@') {
                 return Err("link-arg @file".to_owned());
+            }
+            if arg == "-Xlinker" {
+                let word = args.next().ok_or("link-arg -Xlinker without a value")?;
+                words.push(word.clone());
+                continue;
             }
             match arg.strip_prefix("-Wl,") {
                 Some(rest) => words.extend(rest.split(',').map(str::to_owned)),
@@ -246,6 +252,20 @@ mod tests {
         assert_eq!(spec.fuse_ld.as_deref(), Some("mold"));
         let spec = read(&["-Wl,--icf=all"]).unwrap();
         assert_eq!(spec.maybe_files, [OsString::from("all")]);
+    }
+
+    #[test]
+    fn a_word_given_through_xlinker_is_read_as_the_linker_s() {
+        let spec = read(&["-Xlinker", "c.o", "-Xlinker", "-T", "-Xlinker", "s.ld"]).unwrap();
+        assert_eq!(spec.arg_files, ["c.o", "s.ld"].map(OsString::from));
+        assert_eq!(
+            read(&["-Xlinker", "-Map", "-Xlinker", "out.map"]).unwrap_err(),
+            "link-arg -Map"
+        );
+        assert_eq!(
+            read(&["-Xlinker"]).unwrap_err(),
+            "link-arg -Xlinker without a value"
+        );
     }
 
     #[test]

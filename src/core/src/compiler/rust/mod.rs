@@ -11,7 +11,8 @@
 //! libraries; hashing the inputs and the environment is the caller's job.
 //!
 //! Split by concept: `tokens` resolves each argument's spelling, `scan` takes the arguments in
-//! one at a time, `link` reads what a linking compile hands the linker, and `dep_info` builds
+//! one at a time, `link` reads what a linking compile hands the linker, `linker_script` what
+//! a linker script among those makes the linker read, and `dep_info` builds
 //! the dep-info run's command line and reads the file it writes. This file holds the result
 //! types, `parse`, and the decision of the outcome once every argument has been read.
 
@@ -19,6 +20,7 @@ mod dep_info;
 mod emit;
 mod failure;
 mod link;
+mod linker_script;
 mod scan;
 mod tokens;
 
@@ -26,6 +28,7 @@ pub use dep_info::{dep_info_args, parse_dep_info, DepInfo};
 pub use emit::EmitKind;
 pub use failure::cacheable_failure;
 pub use link::{LinkLib, LinkSpec, LINKED_CRATE_TYPES};
+pub use linker_script::script_reads;
 
 use super::{is_device, Parsed};
 use scan::Scan;

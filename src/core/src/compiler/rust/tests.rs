@@ -527,7 +527,7 @@ fn dep_info_files_and_env() {
                   # env-dep:CARGO_PKG_NAME=foo\n\
                   # env-dep:MY_VAR\n\
                   # env-dep:EQ=a=b\\nc\n";
-    let info = parse_dep_info(sample);
+    let info = parse_dep_info(sample).unwrap();
     assert_eq!(
         info.files,
         vec!["src/lib.rs", "src/data.txt", "src/with space.rs"]
@@ -540,13 +540,45 @@ fn dep_info_files_and_env() {
             ("EQ".to_owned(), Some("a=b\\nc".to_owned())),
         ]
     );
-    let windows = "C:\\t\\foo.d: C:\\src\\lib.rs \\\n  C:\\src\\a.rs\n";
+    let windows =
+        "C:\\t\\foo.d: C:\\src\\lib.rs \\\n  C:\\src\\a.rs\n\nC:\\src\\lib.rs:\nC:\\src\\a.rs:\n";
     assert_eq!(
-        parse_dep_info(windows).files,
+        parse_dep_info(windows).unwrap().files,
         vec!["C:\\src\\lib.rs", "C:\\src\\a.rs"]
     );
-    assert_eq!(parse_dep_info("foo.d:\n").files, Vec::<String>::new());
-    assert_eq!(parse_dep_info(""), DepInfo::default());
+    assert_eq!(
+        parse_dep_info("foo.d:\n").unwrap().files,
+        Vec::<String>::new()
+    );
+    assert_eq!(parse_dep_info(""), Ok(DepInfo::default()));
+}
+
+#[test]
+fn a_dep_info_cut_by_a_file_name_is_refused() {
+    // `src/../data/a\nb.txt`: rustc escapes spaces only, so the newline cuts both the rule and
+    // the file's own rule, and the first rule alone would list `src/../data/a`.
+    let newline =
+        "out.d: src/main.rs src/../data/a\nb.txt\n\nsrc/main.rs:\nsrc/../data/a\nb.txt:\n";
+    assert_eq!(
+        parse_dep_info(newline),
+        Err("dep-info line that is no rule")
+    );
+    // The part after the newline looks like a rule of its own.
+    let rule_like = "out.d: src/main.rs data/a\nx: y\n\nsrc/main.rs:\ndata/a\nx: y:\n";
+    assert!(parse_dep_info(rule_like).is_err());
+    // A trailing backslash joins two names into one.
+    let backslash = "out.d: src/main.rs data/a\\ src/b.rs\n\nsrc/main.rs:\ndata/a\\:\nsrc/b.rs:\n";
+    assert_eq!(
+        parse_dep_info(backslash),
+        Err("dep-info files without rules of their own")
+    );
+    // Two outputs that disagree, and a file without its own rule.
+    let outputs = "a.d: x.rs y.rs\nlib.rmeta: x.rs\n\nx.rs:\ny.rs:\n";
+    assert_eq!(
+        parse_dep_info(outputs),
+        Err("dep-info rules that list other files")
+    );
+    assert!(parse_dep_info("a.d: x.rs y.rs\n\nx.rs:\n").is_err());
 }
 
 #[test]
