@@ -632,3 +632,115 @@ fn a_source_named_with_a_newline_is_never_a_stale_hit() {
     assert_eq!(count(&stats, "cache_hits.counts.Rust"), 0, "{stats:#}");
     crate::harness::assert_outcomes_add_up(&stats);
 }
+
+/// A library the link finds in a search directory that is a GNU linker script (as `libc.so`
+/// is): the files it names, relative ones too (found in the working directory, its own
+/// directory or the search directories), and the scripts among them, are in the key.
+#[test]
+fn a_library_that_is_a_linker_script_is_followed() {
+    assert!(have("gcc"), "gcc is needed");
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
+    let path = dir.path();
+    let lib = path.join("L");
+    std::fs::create_dir_all(path.join("out")).unwrap_or_default();
+    std::fs::create_dir_all(&lib).unwrap_or_default();
+    std::fs::write(
+        path.join("main.rs"),
+        "extern \"C\" { fn cval() -> i32; }\nfn main() { print!(\"{}\", unsafe { cval() }) }\n",
+    )
+    .unwrap_or_default();
+    let object = |value: u32| {
+        let source = path.join("cv.c");
+        std::fs::write(&source, format!("int cval(void) {{ return {value}; }}\n"))
+            .unwrap_or_default();
+        assert_success(
+            &run(Command::new("gcc")
+                .arg("-c")
+                .arg(&source)
+                .arg("-o")
+                .arg(lib.join("cv.obj"))),
+            "gcc",
+        );
+    };
+    // `libcv.so` names `next.ld` (relative, beside it), which names the object.
+    std::fs::write(lib.join("libcv.so"), "INPUT(next.ld)\n").unwrap_or_default();
+    std::fs::write(lib.join("next.ld"), "INPUT(cv.obj)\n").unwrap_or_default();
+    object(1);
+    let compile = || {
+        let args = [
+            "--crate-name",
+            "main",
+            "--edition=2021",
+            "main.rs",
+            "--crate-type",
+            "bin",
+            "--emit=dep-info,link",
+            "--out-dir",
+            "out",
+            "-L",
+            "native=L",
+            "-l",
+            "dylib=cv",
+        ];
+        assert_success(&server.compile(path, "rustc", &args), "rustc");
+        let output = run(&mut Command::new(path.join("out/main")));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    assert_eq!(compile(), "1");
+    assert_eq!(compile(), "1");
+    let hits = || count(&server.stats(), "cache_hits.counts.Rust");
+    assert_eq!(hits(), 1, "the same inputs hit");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    object(2);
+    assert_eq!(compile(), "2");
+    assert_eq!(hits(), 1, "no stale hit");
+}
+
+/// A `rustc-*` wrapper script (cargo's `RUSTC`) that adds a flag: its text is part of the
+/// compiler's identity, so editing it misses.
+#[test]
+fn a_rustc_wrapper_script_is_part_of_the_identity() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
+    let path = dir.path();
+    std::fs::create_dir_all(path.join("out")).unwrap_or_default();
+    std::fs::write(
+        path.join("main.rs"),
+        "fn main() { print!(\"{}\", if cfg!(flavor_a) { \"A\" } else { \"B\" }) }\n",
+    )
+    .unwrap_or_default();
+    let wrapper = path.join("rustc-wrapped");
+    let compile = |flavor: &str| {
+        std::fs::write(
+            &wrapper,
+            format!("#!/bin/sh\nexec rustc \"$@\" --cfg {flavor} --check-cfg 'cfg(flavor_a,flavor_b)'\n"),
+        )
+        .unwrap_or_default();
+        make_executable(&wrapper);
+        let args = [
+            "--crate-name",
+            "main",
+            "--edition=2021",
+            "main.rs",
+            "--crate-type",
+            "bin",
+            "--emit=dep-info,link",
+            "--out-dir",
+            "out",
+        ];
+        let program = wrapper.to_string_lossy().into_owned();
+        assert_success(
+            &server.compile(path, &program, &args),
+            "rustc through a wrapper",
+        );
+        let output = run(&mut Command::new(path.join("out/main")));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    assert_eq!(compile("flavor_a"), "A");
+    assert_eq!(compile("flavor_a"), "A");
+    assert_eq!(count(&server.stats(), "cache_hits.counts.Rust"), 1);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert_eq!(compile("flavor_b"), "B");
+    assert_eq!(count(&server.stats(), "cache_hits.counts.Rust"), 1);
+}

@@ -324,14 +324,14 @@ async fn probe_rustc(
         return Ok(None);
     }
     let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim().to_owned());
-    let proxy = PathBuf::from(exe);
+    let run = Path::new(&runner.request.cwd).join(exe);
     let host = String::from_utf8_lossy(&version.stdout)
         .lines()
         .find_map(|line| line.strip_prefix("host: "))
         .map(str::to_owned);
     let root = sysroot.clone();
     // Listing the toolchain's files reads directories: on the blocking pool.
-    let (files, stamps) = tokio::task::spawn_blocking(move || toolchain_files(&root, proxy))
+    let (files, stamps) = tokio::task::spawn_blocking(move || toolchain_files(&root, run))
         .await
         .map_err(|error| format!("cannot list the toolchain's files: {error}"))?;
     let digests = digest_files(digest, files).await?;
@@ -355,18 +355,46 @@ async fn probe_rustc(
     }))
 }
 
-/// The files that make a toolchain (its real rustc, or the proxy when there is none, then its
-/// libraries), and their stamps as they stand now.
-fn toolchain_files(sysroot: &Path, proxy: PathBuf) -> (Vec<PathBuf>, Vec<PathStamp>) {
+/// The files that make a toolchain (its real rustc, or the program run when there is none,
+/// then its libraries, then the program run when it is neither that rustc nor a rustup proxy:
+/// a wrapper script named `rustc-*` may add flags or change the environment, and its text must
+/// be in the key), and their stamps as they stand now.
+fn toolchain_files(sysroot: &Path, run: PathBuf) -> (Vec<PathBuf>, Vec<PathStamp>) {
     let real_rustc = sysroot.join("bin").join("rustc");
-    let mut files = vec![if real_rustc.is_file() {
-        real_rustc
-    } else {
-        proxy
-    }];
+    let has_real = real_rustc.is_file();
+    let wrapper = has_real && !same_file(&run, &real_rustc) && !is_rustup_proxy(&run);
+    let mut files = vec![if has_real { real_rustc } else { run.clone() }];
     files.extend(sysroot_libraries(sysroot));
+    if wrapper {
+        files.push(run);
+    }
     let stamps = files.iter().cloned().map(stamp).collect();
     (files, stamps)
+}
+
+/// Whether two paths name one file (links followed).
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// Whether `program` is rustup's proxy (`~/.cargo/bin/rustc`: a link, hard or symbolic, to
+/// `rustup`), which runs the toolchain's real rustc unchanged. Left out of the identity, so a
+/// rustup update does not change every key, and machines with other rustup versions share
+/// entries.
+fn is_rustup_proxy(program: &Path) -> bool {
+    let resolved = std::fs::canonicalize(program).unwrap_or_else(|_| program.to_path_buf());
+    let named_rustup = |path: &Path| {
+        path.file_name()
+            .is_some_and(|name| name == "rustup" || name == "rustup-init")
+    };
+    named_rustup(&resolved)
+        || program
+            .parent()
+            .is_some_and(|dir| same_file(program, &dir.join("rustup")))
 }
 
 /// The shared libraries of a toolchain (`lib/*.so`: rustc_driver, std), which decide the output

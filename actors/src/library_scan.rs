@@ -12,8 +12,9 @@
 //!   entry added, removed or renamed later moves the directory's change time. Entries that are
 //!   symbolic links are resolved again every time (their targets live elsewhere); the
 //!   remembered kind of the others (regular file or not) cannot change without a new entry.
-//! - A linker script's names are used only while its stamp is the one taken before and after it
-//!   was read, under the same rule, and each named file is checked to exist every time.
+//! - Whether a file is a linker script, and a script's names, are used only while its stamp is
+//!   the one taken before and after it was read, under the same rule; the files the names
+//!   stand for are looked up every time (`flow/rust_link.rs`).
 //! - Only on local file systems (`file_system::on_local_file_system`): network file systems stamp
 //!   with the server's clock. Elsewhere everything is read every time.
 //!
@@ -21,18 +22,24 @@
 
 use crate::file_stamp::FileStamp;
 use crate::flow::read_since::Started;
+use sccache_core::compiler::rust;
 use std::collections::HashMap;
-use std::ffi::OsStr;
+use std::ffi::OsString;
 use std::io::Read;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-/// How many directories and scripts are remembered before the memo starts again.
-const CAPACITY: usize = 4096;
+/// How many directories and files (scripts or not) are remembered before the memo starts
+/// again: every library file of every directory a link searches is asked about.
+const CAPACITY: usize = 65_536;
 
-/// A linker script is text, and small.
-const LINKER_SCRIPT_MAX: u64 = 64 * 1024;
+/// More than any linker script: a larger file that is no object or archive is refused.
+const SCRIPT_MAX: u64 = 1 << 20;
+
+/// What a file is to the linker: `None`, an object or archive it reads as it is; else a
+/// script, with the names its commands read or why the cache cannot follow it.
+pub type Script = Option<Result<Vec<PathBuf>, &'static str>>;
 
 /// Shared by every compile's link (cloned into each flow's `Services`).
 #[derive(Clone, Default)]
@@ -41,7 +48,7 @@ pub struct LibraryScan(Arc<Mutex<Scans>>);
 #[derive(Default)]
 struct Scans {
     dirs: HashMap<PathBuf, Listing>,
-    scripts: HashMap<PathBuf, (FileStamp, Vec<PathBuf>)>,
+    scripts: HashMap<PathBuf, (FileStamp, Script)>,
 }
 
 /// A directory's entries when its stamp was `stamp`.
@@ -103,17 +110,15 @@ impl LibraryScan {
         Some(listing)
     }
 
-    /// The absolute files a GNU linker script names (`GROUP ( /lib/libc.so.6 ... )`) that
-    /// exist: `libc.so` is one, naming libraries outside the directories searched. Nothing for a
-    /// file that is not a small text file.
-    pub fn script_inputs(&self, path: &Path) -> Vec<PathBuf> {
+    /// The names the file at `path` reads if it is a GNU linker script to ld (anything but an
+    /// object or an archive, `rust::is_script`), as its commands write them, relative or
+    /// absolute (`rust::script_reads`: `libc.so` names `/lib/.../libc.so.6`, a package's
+    /// `link.x` its `memory.x`); `None` for an object, an archive, or a file that cannot be
+    /// read (the linker, as this user, cannot read it either). `Err` for a script the cache
+    /// cannot follow, or one too large to be a script.
+    pub fn script_names(&self, path: &Path) -> Script {
         let began = Started::file_clock_now();
-        let Ok(metadata) = std::fs::metadata(path) else {
-            return Vec::new();
-        };
-        if metadata.len() > LINKER_SCRIPT_MAX || !is_library(path) {
-            return Vec::new();
-        }
+        let metadata = std::fs::metadata(path).ok()?;
         let stamp = FileStamp::of(&metadata);
         let known = self.0.lock().ok().and_then(|scans| {
             scans
@@ -122,23 +127,18 @@ impl LibraryScan {
                 .filter(|(known, _)| *known == stamp)
                 .map(|(_, names)| names.clone())
         });
-        let names = match known {
-            Some(names) => names,
-            None => {
-                let Some(names) = read_script(path, stamp) else {
-                    return Vec::new();
-                };
-                if began.settled_before(&metadata) && local(path, &metadata) {
-                    self.remember(|scans| {
-                        scans
-                            .scripts
-                            .insert(path.to_path_buf(), (stamp, names.clone()));
-                    });
-                }
-                names
-            }
-        };
-        names.into_iter().filter(|path| path.is_file()).collect()
+        if let Some(names) = known {
+            return names;
+        }
+        let (names, read_whole) = read_script(path, stamp)?;
+        if read_whole && began.settled_before(&metadata) && local(path, &metadata) {
+            self.remember(|scans| {
+                scans
+                    .scripts
+                    .insert(path.to_path_buf(), (stamp, names.clone()));
+            });
+        }
+        names
     }
 
     fn remember(&self, insert: impl FnOnce(&mut Scans)) {
@@ -177,25 +177,32 @@ fn read_listing(dir: &Path, stamp: FileStamp) -> Option<Listing> {
     Some(listing)
 }
 
-/// The absolute names in the linker script at `path`, read while its stamp stays `stamp`;
-/// `None` when it changed while read (nothing to remember) or cannot be read.
-fn read_script(path: &Path, stamp: FileStamp) -> Option<Vec<PathBuf>> {
+/// What `script_names` says of the file at `path`, read while its stamp stays `stamp`, and
+/// whether it was (`None` when it could not be read: nothing to remember; an answer read from
+/// a file that changed meanwhile is given but not remembered).
+fn read_script(path: &Path, stamp: FileStamp) -> Option<(Script, bool)> {
     let mut file = std::fs::File::open(path).ok()?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).ok()?;
-    if file.metadata().map(|m| FileStamp::of(&m)).ok()? != stamp {
-        return None;
+    let mut head = [0u8; 8];
+    let length = file.read(&mut head).ok()?;
+    if !rust::is_script(&head[..length]) {
+        return Some((None, true));
     }
-    if bytes.starts_with(b"\x7fELF") || bytes.starts_with(b"!<arch>") || bytes.contains(&0) {
-        return Some(Vec::new());
+    let mut bytes = head[..length].to_vec();
+    (&mut file)
+        .take(SCRIPT_MAX + 1 - length as u64)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    let unchanged = file.metadata().map(|m| FileStamp::of(&m)).ok()? == stamp;
+    if bytes.len() as u64 > SCRIPT_MAX {
+        return Some((Some(Err("link: linker script too large")), unchanged));
     }
-    Some(
-        bytes
-            .split(|b| b.is_ascii_whitespace() || matches!(b, b'(' | b')' | b','))
-            .filter(|word| word.starts_with(b"/") && !word.starts_with(b"/*"))
-            .map(|word| PathBuf::from(OsStr::from_bytes(word)))
-            .collect(),
-    )
+    let names = rust::script_reads(&bytes)?.map(|names| {
+        names
+            .into_iter()
+            .map(|name| PathBuf::from(OsString::from_vec(name)))
+            .collect()
+    });
+    Some((Some(names), unchanged))
 }
 
 /// Whether a file in a library directory is one a link may read: an archive, a shared
@@ -225,7 +232,7 @@ mod tests {
     }
 
     #[test]
-    fn a_linker_script_names_its_libraries() {
+    fn a_linker_script_names_what_it_reads() {
         let dir = tempfile::tempdir().unwrap();
         let real = dir.path().join("libc.so.6");
         std::fs::write(&real, b"\x7fELF").unwrap();
@@ -238,19 +245,34 @@ mod tests {
             ),
         )
         .unwrap();
+        let named = |names: &[&Path]| Some(Ok(names.iter().map(|n| n.to_path_buf()).collect()));
         let scan = LibraryScan::default();
-        assert_eq!(scan.script_inputs(&script), vec![real.clone()]);
-        assert!(scan.script_inputs(&real).is_empty());
+        let both = [real.as_path(), Path::new("/nonexistent/ld.so")];
+        assert_eq!(scan.script_names(&script), named(&both));
+        assert_eq!(scan.script_names(&real), None);
         settle();
-        assert_eq!(scan.script_inputs(&script), vec![real.clone()]);
-        // Remembered, but a named file that is gone is not named any more.
-        std::fs::remove_file(&real).unwrap();
-        assert!(scan.script_inputs(&script).is_empty());
-        // A script edited is read again.
-        let other = dir.path().join("libother.so.1");
-        std::fs::write(&other, b"\x7fELF").unwrap();
-        std::fs::write(&script, format!("GROUP ( {} )\n", other.display())).unwrap();
-        assert_eq!(scan.script_inputs(&script), vec![other]);
+        assert_eq!(scan.script_names(&script), named(&both));
+        // A script edited is read again, whatever its name or size (ld reads any input that is
+        // no object or archive as a script).
+        std::fs::write(&script, "INPUT(cv.obj -lm -l:dv.obj)\n").unwrap();
+        let relative = [Path::new("cv.obj"), Path::new("dv.obj")];
+        assert_eq!(scan.script_names(&script), named(&relative));
+        let big = dir.path().join("big.ld");
+        let mut text = "INPUT(cv.obj)\n/*".to_owned();
+        text.push_str(&" ".repeat(100_000));
+        text.push_str("*/\n");
+        std::fs::write(&big, text).unwrap();
+        assert_eq!(scan.script_names(&big), named(&relative[..1]));
+        std::fs::write(&big, " ".repeat(2 << 20)).unwrap();
+        assert_eq!(
+            scan.script_names(&big),
+            Some(Err("link: linker script too large"))
+        );
+        std::fs::write(&big, "SEARCH_DIR(/opt)").unwrap();
+        assert_eq!(
+            scan.script_names(&big),
+            Some(Err("link: linker script SEARCH_DIR"))
+        );
     }
 
     #[test]

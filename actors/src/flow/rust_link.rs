@@ -23,13 +23,12 @@ use crate::flow::services::Services;
 use crate::hasher::DigestFiles;
 use crate::library_scan::{is_library, LibraryScan};
 use crate::linker_probe::{search_list, LinkerFound, ProbeLinker};
-use sccache_core::compiler::rust::{self, LinkSpec, RustCompilation};
+use sccache_core::compiler::rust::{LinkSpec, RustCompilation};
 use sccache_core::hash_key::LinkInputs;
 use sccache_core::protocol::CompileRequest;
 use std::collections::BTreeSet;
 use std::ffi::OsString;
-use std::io::Read;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// How many files one digest message carries: a first link digests a few hundred megabytes of
@@ -355,68 +354,55 @@ impl Plan {
                 .map(|value| cwd.join(value))
                 .filter(|path| path.is_file()),
         );
-        files.extend(script_reads(&named, cwd, &dirs)?);
         files.extend(named);
-        let scripts: Vec<PathBuf> = files
-            .iter()
-            .flat_map(|file| self.scan.script_inputs(file))
-            .collect();
-        files.extend(scripts);
+        let read = script_reads(&files, cwd, &dirs, &self.scan)?;
+        files.extend(read);
         sort_by_bytes(&mut files);
         Ok(files)
     }
 }
 
 /// The files the linker scripts among `inputs` make the linker read (`INCLUDE`, `INPUT`,
-/// `GROUP`...: `linker_script::script_reads`), and the scripts among those in turn. A name
-/// with a root is that file; another is taken wherever ld may look for it (the working
-/// directory, the script's own directory, every search directory), each file there: so a
-/// file that appears in an earlier place, and would be read instead, changes the key. A name
-/// found nowhere, a script too large to be one, or one the cache cannot follow is a refusal.
+/// `GROUP`...: `LibraryScan::script_names`), and the scripts among those in turn, whether a
+/// link argument named the script or a search directory holds it (`libc.so`). A name with a
+/// root is that file; another is taken wherever ld may look for it (the working directory,
+/// the script's own directory, every search directory), each file there: so a file that
+/// appears in a place ld looks first, and would be read instead, changes the key. A name
+/// found nowhere adds nothing (the link fails without it, and its appearance changes the key);
+/// a script the cache cannot follow is a refusal.
 fn script_reads(
     inputs: &[PathBuf],
     cwd: &Path,
     dirs: &[PathBuf],
+    scan: &LibraryScan,
 ) -> Result<Vec<PathBuf>, &'static str> {
-    /// More than any linker script; a larger text file among the inputs is not followed.
-    const SCRIPT_MAX: u64 = 1 << 20;
     /// Scripts followed for one link, at most.
     const SCRIPTS_MAX: usize = 256;
     let mut queue = inputs.to_vec();
     let mut seen = BTreeSet::new();
     let mut read = Vec::new();
-    while let Some(script) = queue.pop() {
-        if !seen.insert(script.clone()) {
+    let mut scripts = 0;
+    while let Some(file) = queue.pop() {
+        if !seen.insert(file.clone()) {
             continue;
         }
-        if seen.len() > SCRIPTS_MAX {
-            return Err("link: too many linker scripts");
-        }
-        let mut head = Vec::new();
-        std::fs::File::open(&script)
-            .and_then(|file| file.take(SCRIPT_MAX + 1).read_to_end(&mut head))
-            .map_err(|_| "link: link-arg file unreadable")?;
-        let Some(names) = rust::script_reads(&head) else {
+        let Some(names) = scan.script_names(&file) else {
             continue;
         };
-        if head.len() as u64 > SCRIPT_MAX {
-            return Err("link: linker script too large");
+        scripts += 1;
+        if scripts > SCRIPTS_MAX {
+            return Err("link: too many linker scripts");
         }
         for name in names? {
-            let name = PathBuf::from(OsString::from_vec(name));
             let places: Vec<PathBuf> = if name.has_root() {
-                vec![name.clone()]
+                vec![name]
             } else {
                 std::iter::once(cwd.join(&name))
-                    .chain(script.parent().map(|own| own.join(&name)))
+                    .chain(file.parent().map(|own| own.join(&name)))
                     .chain(dirs.iter().map(|dir| dir.join(&name)))
                     .collect()
             };
             let found: Vec<PathBuf> = places.into_iter().filter(|path| path.is_file()).collect();
-            if found.is_empty() {
-                log::info!("{name:?}, named by linker script {script:?}, not found");
-                return Err("link: linker script input not found");
-            }
             queue.extend(found.iter().cloned());
             read.extend(found);
         }

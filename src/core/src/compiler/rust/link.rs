@@ -89,6 +89,17 @@ const REFUSED_LINK_ARGS: &[&str] = &[
     "-M",
     "--trace",
     "-t",
+    // Another file read in an input's place, or a file of them.
+    "--remap-inputs",
+    "--remap-inputs-file",
+    // Options that hand a file to the linker's plugin, or write files of lld's.
+    "--plugin-opt",
+    "--reproduce",
+    "--why-extract",
+    "--lto-obj-path",
+    "--thinlto-cache-dir",
+    // An MRI script (`-c FILE`), and the default library search path (`-Y PATH`).
+    "--mri-script",
 ];
 
 /// Linker options whose value (attached by `=` or as the next word) is a file read.
@@ -102,6 +113,20 @@ const FILE_VALUED: &[&str] = &[
     "--default-script",
     "--just-symbols",
     "-R",
+    "--symbol-ordering-file",
+    "--call-graph-ordering-file",
+    "--lto-sample-profile",
+    "--export-dynamic-symbol-list",
+];
+
+/// The extensions of files the driver compiles or assembles before the link (gcc's "-x"
+/// languages): such a file among the link arguments is a source whose headers and includes the
+/// key would not hold.
+const SOURCE_EXTENSIONS: &[&str] = &[
+    "c", "cc", "cp", "cxx", "cpp", "CPP", "c++", "C", "m", "mm", "M", "mi", "mii", "i", "ii", "s",
+    "S", "sx", "h", "hh", "H", "hp", "hxx", "hpp", "HPP", "h++", "tcc", "f", "for", "ftn", "F",
+    "FOR", "fpp", "FPP", "FTN", "f90", "f95", "f03", "f08", "F90", "F95", "F03", "F08", "go", "d",
+    "di", "dd", "ads", "adb", "cu", "cl", "ll", "bc",
 ];
 
 /// Linker options whose value is a library directory.
@@ -133,7 +158,8 @@ impl LinkSpec {
     pub fn read_link_args(&mut self) -> Result<(), String> {
         // The driver's words, with `-Wl,a,b` opened into the linker's words and `-Xlinker w`
         // into `w` (a word the driver hands the linker as it is: a file, a flag or a value).
-        let mut words: Vec<String> = Vec::new();
+        // Each says whether the driver reads it itself (`true`) or hands it to the linker.
+        let mut words: Vec<(String, bool)> = Vec::new();
         let mut args = self.link_args.iter();
         while let Some(arg) = args.next() {
             if arg.starts_with('@') {
@@ -141,22 +167,59 @@ impl LinkSpec {
             }
             if arg == "-Xlinker" {
                 let word = args.next().ok_or("link-arg -Xlinker without a value")?;
-                words.push(word.clone());
+                words.push((word.clone(), false));
                 continue;
             }
             match arg.strip_prefix("-Wl,") {
-                Some(rest) => words.extend(rest.split(',').map(str::to_owned)),
-                None => words.push(arg.clone()),
+                Some(rest) => words.extend(rest.split(',').map(|word| (word.to_owned(), false))),
+                None => words.push((arg.clone(), true)),
             }
         }
         let mut rest = words.iter();
-        while let Some(word) = rest.next() {
-            let word = word.as_str();
+        while let Some((word, driver)) = rest.next() {
+            let (word, driver) = (word.as_str(), *driver);
             if word.is_empty() {
                 continue;
             }
             if word.starts_with('@') {
                 return Err("link-arg @file".to_owned());
+            }
+            if driver && (word == "-x" || word.starts_with("-x")) {
+                // A language for the files after it: the driver would compile them.
+                return Err("link-arg -x".to_owned());
+            }
+            if driver && !word.starts_with('-') && is_source(word) {
+                return Err("link-arg source file".to_owned());
+            }
+            // Single-dash options with their value attached: `-c`/`-Y` (an MRI script, the
+            // default search path) refused; `-l:NAME` a file found in the search directories
+            // (`-lNAME`, a library, is found in directories whose libraries the key holds);
+            // `-R`/`-dT` files read.
+            if !word.starts_with("--") {
+                if word.starts_with("-c") || word.starts_with("-Y") {
+                    return Err(format!("link-arg {}", &word[..2]));
+                }
+                if let Some(library) = word.strip_prefix("-l") {
+                    let library = match library {
+                        "" => rest
+                            .next()
+                            .map(|(next, _)| next.as_str())
+                            .unwrap_or_default(),
+                        attached => attached,
+                    };
+                    if let Some(file) = library.strip_prefix(':') {
+                        self.arg_files.push(file.into());
+                    }
+                    continue;
+                }
+                if let Some(file) = word
+                    .strip_prefix("-dT")
+                    .or_else(|| word.strip_prefix("-R"))
+                    .filter(|file| !file.is_empty())
+                {
+                    self.arg_files.push(file.trim_start_matches('=').into());
+                    continue;
+                }
             }
             let (name, attached) = match word.split_once('=') {
                 Some((n, v)) if n.starts_with('-') => (n, Some(v)),
@@ -188,13 +251,17 @@ impl LinkSpec {
                 self.arg_files.push(file.into());
                 continue;
             }
-            let value = |rest: &mut std::slice::Iter<'_, String>| {
+            let value = |rest: &mut std::slice::Iter<'_, (String, bool)>| {
                 attached
                     .map(str::to_owned)
-                    .or_else(|| rest.next().cloned())
+                    .or_else(|| rest.next().map(|(next, _)| next.clone()))
                     .ok_or_else(|| format!("link-arg {name} without a value"))
             };
-            if FILE_VALUED.contains(&name) {
+            if name == "--library" {
+                if let Some(file) = value(&mut rest)?.strip_prefix(':') {
+                    self.arg_files.push(file.into());
+                }
+            } else if FILE_VALUED.contains(&name) {
                 self.arg_files.push(value(&mut rest)?.into());
             } else if DIR_VALUED.contains(&name) {
                 self.arg_dirs.push(value(&mut rest)?.into());
@@ -203,10 +270,14 @@ impl LinkSpec {
                     rest.next();
                 }
             } else if name.starts_with('-') {
-                // A flag; a path-looking value after `=` is a file read, and any other value
-                // that names a file may be one.
+                // A flag; a path-looking value after `=` is a file read, a pattern or mapping
+                // (`*`, `?`, `[`, `=`) may name files, and any other value that names a file may
+                // be one.
                 match attached {
                     Some(v) if v.contains('/') => return Err(format!("link-arg {name}=<path>")),
+                    Some(v) if v.contains(['*', '?', '[', '=']) => {
+                        return Err(format!("link-arg {name}=<pattern>"))
+                    }
                     Some(v) if !v.is_empty() => self.maybe_files.push(v.into()),
                     _ => {}
                 }
@@ -217,6 +288,14 @@ impl LinkSpec {
         }
         Ok(())
     }
+}
+
+/// Whether the driver would compile `word` rather than hand it to the linker, by its extension.
+fn is_source(word: &str) -> bool {
+    std::path::Path::new(word)
+        .extension()
+        .and_then(|extension| extension.to_str())
+        .is_some_and(|extension| SOURCE_EXTENSIONS.contains(&extension))
 }
 
 #[cfg(test)]
@@ -266,6 +345,47 @@ mod tests {
             read(&["-Xlinker"]).unwrap_err(),
             "link-arg -Xlinker without a value"
         );
+    }
+
+    #[test]
+    fn files_named_by_attached_values_and_searched_names_are_found() {
+        let spec = read(&[
+            "-l:cv.obj",
+            "-Wl,-l,:dv.obj",
+            "-lm",
+            "-Wl,--library=:ev.obj",
+            "-Wl,--library=z",
+            "-Wl,-Rjs.o",
+            "-Wl,-dTdefault.ld",
+        ])
+        .unwrap();
+        assert_eq!(
+            spec.arg_files,
+            ["cv.obj", "dv.obj", "ev.obj", "js.o", "default.ld"].map(OsString::from)
+        );
+    }
+
+    #[test]
+    fn what_the_driver_compiles_or_the_linker_swaps_is_refused() {
+        assert_eq!(read(&["cf.c"]).unwrap_err(), "link-arg source file");
+        assert_eq!(read(&["start.S"]).unwrap_err(), "link-arg source file");
+        assert_eq!(read(&["-x", "c", "cf"]).unwrap_err(), "link-arg -x");
+        // The linker's own `-x` (discard locals) and a file it is handed are its business.
+        assert!(read(&["-Wl,-x", "-Wl,odd.c"]).is_ok());
+        assert_eq!(
+            read(&["-Wl,--remap-inputs=*c.o=alt.o"]).unwrap_err(),
+            "link-arg --remap-inputs"
+        );
+        assert_eq!(
+            read(&["-Wl,--remap-inputs-file=r.txt"]).unwrap_err(),
+            "link-arg --remap-inputs-file"
+        );
+        assert_eq!(
+            read(&["-Wl,--frobnicate=*.o"]).unwrap_err(),
+            "link-arg --frobnicate=<pattern>"
+        );
+        assert_eq!(read(&["-Wl,-cscript.mri"]).unwrap_err(), "link-arg -c");
+        assert_eq!(read(&["-Wl,-Y,/opt/lib"]).unwrap_err(), "link-arg -Y");
     }
 
     #[test]

@@ -10,15 +10,32 @@
 //! look.
 
 /// The names a script's commands read, in order (quotes removed): every `INCLUDE` name and
-/// every name in `INPUT`, `GROUP`, `AS_NEEDED` and `STARTUP` lists but the `-lNAME` libraries,
-/// which ld finds in the search directories whose libraries a link's key holds already. `None`
-/// when `bytes` is not a script (an object, an archive, binary data): the linker reads such a
-/// file as it is. `Err` with a label when the script asks for what the cache cannot follow.
+/// every name in `INPUT`, `GROUP`, `AS_NEEDED` and `STARTUP` lists (`-l:NAME` as `NAME`, a file
+/// of the search directories) but the `-lNAME` libraries, which ld finds in the search
+/// directories whose libraries a link's key holds already. `None` when `bytes` (the file's
+/// start will do) is an object or an archive: the linker reads such a file as it is, and
+/// anything else as a script, whatever bytes it holds. `Err` with a label when the script asks
+/// for what the cache cannot follow.
 pub fn script_reads(bytes: &[u8]) -> Option<Result<Vec<Vec<u8>>, &'static str>> {
-    if bytes.starts_with(b"\x7fELF") || bytes.starts_with(b"!<") || bytes.contains(&0) {
+    if !is_script(bytes) {
         return None;
     }
     Some(reads_of(&tokens(bytes)))
+}
+
+/// Whether a file starting with `head` is a linker script to ld: not an ELF object, an
+/// archive (`!<arch>`, `!<thin>`), LLVM bitcode (raw, or in its wrapper) or a crate's metadata
+/// (`.rmeta`, which the linker is never handed).
+pub fn is_script(head: &[u8]) -> bool {
+    const NOT_SCRIPTS: &[&[u8]] = &[
+        b"\x7fELF",
+        b"!<arch>",
+        b"!<thin>",
+        b"BC\xc0\xde",
+        b"\xde\xc0\x17\x0b",
+        b"rust\0",
+    ];
+    !NOT_SCRIPTS.iter().any(|magic| head.starts_with(magic))
 }
 
 /// The commands whose arguments are lists of files.
@@ -47,9 +64,11 @@ fn reads_of(tokens: &[&[u8]]) -> Result<Vec<Vec<u8>>, &'static str> {
             }
             b"(" if depth > 0 => depth += 1,
             b")" if depth > 0 => depth -= 1,
-            name if depth > 0 && !matches!(name, b"," | b"(") && !name.starts_with(b"-l") => {
-                names.push(file_name(name)?);
-            }
+            name if depth > 0 && !matches!(name, b"," | b"(") => match name.strip_prefix(b"-l:") {
+                Some(file) => names.push(file_name(file)?),
+                None if name.starts_with(b"-l") => {}
+                None => names.push(file_name(name)?),
+            },
             _ => {}
         }
     }
@@ -145,8 +164,8 @@ mod tests {
             ]
         );
         assert_eq!(
-            reads("INPUT(c.o, \"d e.o\" -lm)/*x*/STARTUP(crt0.o)").unwrap(),
-            ["c.o", "d e.o", "crt0.o"]
+            reads("INPUT(c.o, \"d e.o\" -lm -l:cv.obj)/*x*/STARTUP(crt0.o)").unwrap(),
+            ["c.o", "d e.o", "cv.obj", "crt0.o"]
         );
         assert_eq!(reads("sym = 0x1000;").unwrap(), Vec::<String>::new());
         // A version script is a script that reads nothing.
@@ -185,6 +204,12 @@ mod tests {
         assert!(script_reads(b"\x7fELF\x02\x01").is_none());
         assert!(script_reads(b"!<arch>\nx").is_none());
         assert!(script_reads(b"!<thin>\nx").is_none());
-        assert!(script_reads(b"INPUT(a)\0").is_none());
+        assert!(script_reads(b"BC\xc0\xde\x35").is_none());
+        assert!(script_reads(b"rust\0\0\0\x0a").is_none());
+        // Anything else is a script to ld, a NUL byte in a comment or not.
+        assert_eq!(
+            script_reads(b"INCLUDE a.ld /* \0 */").unwrap().unwrap(),
+            [b"a.ld".to_vec()]
+        );
     }
 }

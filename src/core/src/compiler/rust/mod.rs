@@ -28,7 +28,7 @@ pub use dep_info::{dep_info_args, parse_dep_info, DepInfo};
 pub use emit::EmitKind;
 pub use failure::cacheable_failure;
 pub use link::{LinkLib, LinkSpec, LINKED_CRATE_TYPES};
-pub use linker_script::script_reads;
+pub use linker_script::{is_script, script_reads};
 
 use super::{is_device, Parsed};
 use scan::Scan;
