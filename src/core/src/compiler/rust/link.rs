@@ -225,7 +225,9 @@ impl LinkSpec {
                 Some((n, v)) if n.starts_with('-') => (n, Some(v)),
                 _ => (word, None),
             };
-            if word.starts_with("-B") {
+            // The driver's `-Bprefix` changes where it finds its programs; the linker's
+            // `-Bstatic`, `-Bdynamic`, `-Bsymbolic`... are modes.
+            if driver && word.starts_with("-B") {
                 return Err("link-arg -B".to_owned());
             }
             if REFUSED_LINK_ARGS.contains(&name) {
@@ -393,6 +395,8 @@ mod tests {
         assert_eq!(read(&["-Wl,-Map=out.map"]).unwrap_err(), "link-arg -Map");
         assert_eq!(read(&["@args.txt"]).unwrap_err(), "link-arg @file");
         assert_eq!(read(&["-B/opt/bin"]).unwrap_err(), "link-arg -B");
+        assert_eq!(read(&["-B", "/opt/bin"]).unwrap_err(), "link-arg -B");
+        assert!(read(&["-Wl,-Bstatic", "-lfoo", "-Wl,-Bdynamic,-Bsymbolic"]).is_ok());
         assert_eq!(
             read(&["-fuse-ld=/opt/ld"]).unwrap_err(),
             "link-arg -fuse-ld"
