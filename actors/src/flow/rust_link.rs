@@ -335,16 +335,14 @@ impl Plan {
         for file in &self.spec.arg_files {
             // Every place the linker may find it (the working directory, then the search
             // directories, in an order the key need not know): a file that appears in an
-            // earlier place changes the key.
-            let found: Vec<PathBuf> = std::iter::once(cwd.join(file))
-                .chain(dirs.iter().map(|dir| dir.join(file)))
-                .filter(|path| path.is_file())
-                .collect();
-            if found.is_empty() {
-                log::info!("link argument file {file:?} not found");
-                return Err("link: link-arg file not found");
-            }
-            named.extend(found);
+            // earlier place changes the key. None at all adds nothing: a link that needs it
+            // fails, the word may be an option's value rather than a file, and a file that
+            // appears there later changes the key.
+            named.extend(
+                std::iter::once(cwd.join(file))
+                    .chain(dirs.iter().map(|dir| dir.join(file)))
+                    .filter(|path| path.is_file()),
+            );
         }
         // A value of an unknown link-argument flag that names a file here may be read.
         named.extend(

@@ -100,6 +100,8 @@ const REFUSED_LINK_ARGS: &[&str] = &[
     "--thinlto-cache-dir",
     // An MRI script (`-c FILE`), and the default library search path (`-Y PATH`).
     "--mri-script",
+    // clang's linker by name, found on `PATH` (as `-fuse-ld=<path>` is, refused).
+    "--ld-path",
 ];
 
 /// Linker options whose value (attached by `=` or as the next word) is a file read.
@@ -147,8 +149,9 @@ const OTHER_VALUED: &[&str] = &[
     "--defsym",
     "-m",
     "--hash-style",
-    "--build-id",
     "--wrap",
+    "--dynamic-linker",
+    "-dynamic-linker",
     "-y",
 ];
 
@@ -268,8 +271,12 @@ impl LinkSpec {
             } else if DIR_VALUED.contains(&name) {
                 self.arg_dirs.push(value(&mut rest)?.into());
             } else if OTHER_VALUED.contains(&name) {
+                // Should the table be wrong about the option, the word it takes may be a file
+                // the linker reads: one that is there is digested.
                 if attached.is_none() {
-                    rest.next();
+                    if let Some((next, _)) = rest.next() {
+                        self.maybe_files.push(next.into());
+                    }
                 }
             } else if name.starts_with('-') {
                 // A flag; a path-looking value after `=` is a file read, a pattern or mapping
@@ -387,6 +394,12 @@ mod tests {
             "link-arg --frobnicate=<pattern>"
         );
         assert_eq!(read(&["-Wl,-cscript.mri"]).unwrap_err(), "link-arg -c");
+        assert_eq!(read(&["--ld-path=mold"]).unwrap_err(), "link-arg --ld-path");
+        // A bare `--build-id` takes no value: the next word is a file.
+        let spec = read(&["-Wl,--build-id", "c.o", "-Wl,-z", "-Wl,relro"]).unwrap();
+        assert_eq!(spec.arg_files, [OsString::from("c.o")]);
+        assert_eq!(spec.maybe_files, [OsString::from("relro")]);
+        assert!(read(&["-Wl,--dynamic-linker=/lib64/ld-linux-x86-64.so.2"]).is_ok());
         assert_eq!(read(&["-Wl,-Y,/opt/lib"]).unwrap_err(), "link-arg -Y");
     }
 

@@ -1,13 +1,19 @@
-//! What a GNU linker script given to a link (`-T script`, or a text file among the link's
-//! inputs, which ld reads as an implicit script) makes the linker read besides itself: the
-//! files its `INCLUDE`, `INPUT`, `GROUP`, `AS_NEEDED` and `STARTUP` commands name.
+//! What a GNU linker script given to a link (`-T script`, a text file among the link's inputs
+//! or a library that is one, which ld reads as a script) makes the linker read besides itself:
+//! the files its `INCLUDE`, `INPUT`, `GROUP`, `AS_NEEDED` and `STARTUP` commands name.
+//!
+//! Linkers do not agree on a script's words (lld takes `#` to the end of a line as a comment,
+//! GNU ld does not), and a name missed is a stale key, so the script is read twice: as lld
+//! reads it (its word characters, `/*` and `#` comments where a word would start), and with
+//! no comments at all (every word of the text, comments included). The names of both readings
+//! are taken; a name that is no file adds nothing, so taking too many costs a lookup. A
+//! command the cache cannot follow is a refusal in either reading: `OUTPUT(` writes a file,
+//! `SEARCH_DIR(` adds a directory to the search, and a name under the sysroot (`=/...`,
+//! `$SYSROOT`) is found where the cache does not look.
 //!
 //! It reads only the script's text; finding the names (the working directory, the script's
 //! own directory, the link's search directories) and digesting them is the actors layer's job
-//! (`flow/rust_link.rs`), as is following the scripts they name in turn. A command the cache
-//! cannot follow is a refusal: `OUTPUT` writes a file, `SEARCH_DIR` adds a directory to the
-//! search, and a name under the sysroot (`=name`, `$SYSROOT`) is found where the cache does not
-//! look.
+//! (`flow/rust_link.rs`), as is following the scripts they name in turn.
 
 /// The names a script's commands read, in order (quotes removed): every `INCLUDE` name and
 /// every name in `INPUT`, `GROUP`, `AS_NEEDED` and `STARTUP` lists (`-l:NAME` as `NAME`, a file
@@ -20,7 +26,16 @@ pub fn script_reads(bytes: &[u8]) -> Option<Result<Vec<Vec<u8>>, &'static str>> 
     if !is_script(bytes) {
         return None;
     }
-    Some(reads_of(&tokens(bytes)))
+    let reads = || {
+        let mut names = reads_of(&tokens(bytes, true), true)?;
+        for name in reads_of(&tokens(bytes, false), false)? {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        Ok(names)
+    };
+    Some(reads())
 }
 
 /// Whether a file starting with `head` is a linker script to ld: not an ELF object, an
@@ -41,30 +56,34 @@ pub fn is_script(head: &[u8]) -> bool {
 /// The commands whose arguments are lists of files.
 const LIST_COMMANDS: &[&[u8]] = &[b"INPUT", b"GROUP", b"AS_NEEDED", b"STARTUP"];
 
-fn reads_of(tokens: &[&[u8]]) -> Result<Vec<Vec<u8>>, &'static str> {
+/// The names `tokens` read as commands; `strict`: a command without its argument is a
+/// refusal (the reading without comments passes over words that a comment held).
+fn reads_of(tokens: &[&[u8]], strict: bool) -> Result<Vec<Vec<u8>>, &'static str> {
     let mut names = Vec::new();
     // How many parentheses of a list command are open.
     let mut depth = 0usize;
     let mut rest = tokens.iter().peekable();
     while let Some(&token) = rest.next() {
+        let opens = rest.peek().is_some_and(|next| **next == b"(");
         match token {
-            b"OUTPUT" => return Err("link: linker script OUTPUT"),
-            b"SEARCH_DIR" => return Err("link: linker script SEARCH_DIR"),
-            b"INCLUDE" => {
-                let name = rest
-                    .next()
-                    .ok_or("link: linker script INCLUDE without a name")?;
-                names.push(file_name(name)?);
-            }
+            b"OUTPUT" if opens => return Err("link: linker script OUTPUT"),
+            b"SEARCH_DIR" if opens => return Err("link: linker script SEARCH_DIR"),
+            b"INCLUDE" => match rest.next_if(|next| is_word(next)) {
+                Some(name) => names.push(file_name(name)?),
+                None if strict => return Err("link: linker script INCLUDE without a name"),
+                None => {}
+            },
             command if LIST_COMMANDS.contains(&command) => {
-                if rest.next_if(|next| **next == b"(").is_none() {
+                if opens {
+                    rest.next();
+                    depth += 1;
+                } else if strict {
                     return Err("link: linker script list without parentheses");
                 }
-                depth += 1;
             }
             b"(" if depth > 0 => depth += 1,
             b")" if depth > 0 => depth -= 1,
-            name if depth > 0 && !matches!(name, b"," | b"(") => match name.strip_prefix(b"-l:") {
+            name if depth > 0 && is_word(name) => match name.strip_prefix(b"-l:") {
                 Some(file) => names.push(file_name(file)?),
                 None if name.starts_with(b"-l") => {}
                 None => names.push(file_name(name)?),
@@ -81,46 +100,56 @@ fn file_name(token: &[u8]) -> Result<Vec<u8>, &'static str> {
         .strip_prefix(b"\"")
         .and_then(|inner| inner.strip_suffix(b"\""))
         .unwrap_or(token);
-    if name.is_empty() || name.starts_with(b"=") || name.starts_with(b"$SYSROOT") {
+    if name.starts_with(b"=/") || name.starts_with(b"$SYSROOT") {
         return Err("link: linker script name under the sysroot");
     }
     Ok(name.to_vec())
 }
 
-/// The script's words without its comments: parentheses, commas and semicolons are words of
-/// their own; a quoted name is one word.
-fn tokens(bytes: &[u8]) -> Vec<&[u8]> {
+/// The characters lld continues a word with.
+fn word_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"_.$/\\~=+[]*?-!^:".contains(&byte)
+}
+
+/// Whether a token is a word (or a quoted name), not punctuation.
+fn is_word(token: &[u8]) -> bool {
+    token
+        .first()
+        .is_some_and(|&byte| word_byte(byte) || byte == b'"')
+}
+
+/// The script's words as lld splits them (runs of word characters, a quoted name, any other
+/// character alone); with `comments`, without lld's comments: `/*` to `*/` and `#` to the end
+/// of the line, each where a word would start.
+fn tokens(bytes: &[u8], comments: bool) -> Vec<&[u8]> {
     let mut tokens = Vec::new();
     let mut at = 0;
     while at < bytes.len() {
         let byte = bytes[at];
-        if bytes[at..].starts_with(b"/*") {
-            at = match find(&bytes[at + 2..], b"*/") {
-                Some(end) => at + 2 + end + 2,
-                None => bytes.len(),
-            };
-        } else if byte.is_ascii_whitespace() {
+        let end = if byte.is_ascii_whitespace() {
             at += 1;
-        } else if matches!(byte, b'(' | b')' | b',' | b';') {
-            tokens.push(&bytes[at..=at]);
-            at += 1;
+            continue;
+        } else if comments && bytes[at..].starts_with(b"/*") {
+            at = find(&bytes[at + 2..], b"*/").map_or(bytes.len(), |end| at + 2 + end + 2);
+            continue;
+        } else if comments && byte == b'#' {
+            at = find(&bytes[at..], b"\n").map_or(bytes.len(), |end| at + end + 1);
+            continue;
         } else if byte == b'"' {
-            let end = bytes[at + 1..]
+            bytes[at + 1..]
                 .iter()
                 .position(|&b| b == b'"')
-                .map_or(bytes.len(), |end| at + 1 + end + 1);
-            tokens.push(&bytes[at..end]);
-            at = end;
-        } else {
-            let end = bytes[at..]
+                .map_or(bytes.len(), |end| at + 1 + end + 1)
+        } else if word_byte(byte) {
+            bytes[at..]
                 .iter()
-                .position(|&b| b.is_ascii_whitespace() || matches!(b, b'(' | b')' | b',' | b';'))
-                .map_or(bytes.len(), |end| at + end);
-            // A comment may follow a word without a space.
-            let end = find(&bytes[at..end], b"/*").map_or(end, |comment| at + comment.max(1));
-            tokens.push(&bytes[at..end]);
-            at = end;
-        }
+                .position(|&b| !word_byte(b))
+                .map_or(bytes.len(), |end| at + end)
+        } else {
+            at + 1
+        };
+        tokens.push(&bytes[at..end]);
+        at = end;
     }
     tokens
 }
@@ -173,6 +202,29 @@ mod tests {
             reads("V1 { global: f; local: *; };").unwrap(),
             Vec::<String>::new()
         );
+    }
+
+    #[test]
+    fn names_are_found_however_a_linker_splits_the_words() {
+        // Braces glued to words, a file pattern with `/*` in it, lld's `#` comments.
+        let cases = [
+            "SECTIONS {INCLUDE br1.ld} INSERT AFTER .text;",
+            "SECTIONS { .x : { *(.x) }INCLUDE br1.ld } INSERT AFTER .text;",
+            "SECTIONS { .x : { build/*.o(.x) } } INSERT AFTER .text;\nINCLUDE br1.ld\n",
+            "# objects from build/*.o\nINCLUDE br1.ld\n# see docs */\n",
+            // GNU ld does not take `#` as a comment: what follows one is read too.
+            "# a comment? INCLUDE br1.ld\n",
+            "/* INCLUDE br1.ld */",
+            "INPUT( a.o /* ) */ br1.ld )",
+        ];
+        for case in cases {
+            assert!(
+                reads(case).unwrap().contains(&"br1.ld".to_owned()),
+                "{case}"
+            );
+        }
+        // A word in a comment is no command to refuse.
+        assert!(reads("/* the OUTPUT section, an INPUT file */").is_ok());
     }
 
     #[test]
