@@ -8,7 +8,10 @@
 //! every program and configuration file the dry run names (as the C driver prober does, with
 //! its `resolve`), every file its commands name (start files, the LTO plugin), and the linkers
 //! the driver may run in its place, found in its program directories and on `PATH`. It hands
-//! back that digest and the library directories the dry run lists (`LIBRARY_PATH=`, `-L`).
+//! back that digest and the library directories the dry run lists (`LIBRARY_PATH=`, `-L`),
+//! with those GNU ld searches by itself: its default script's `SEARCH_DIR`s (`/usr/local/lib`,
+//! `/lib64`...), which no dry run names, read from `--verbose` of every `ld`/`ld.bfd` found,
+//! under its `--print-sysroot`.
 //! A linker that cannot be found or answers no dry run cannot be identified: the compile is
 //! then not cached.
 //!
@@ -26,7 +29,7 @@ use futures::future::FutureExt;
 use sccache_core::compiler::gcc::DryRun;
 use sccache_core::hash_key;
 use std::ffi::{OsStr, OsString};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 /// Variables that change which linker runs, where it looks, or what its driver passes on.
@@ -275,7 +278,7 @@ async fn probe(
     };
     let stderr = output.stderr;
     let fuse_ld = request.fuse_ld.clone();
-    let (files, more_stamps, library_dirs) = tokio::task::spawn_blocking(move || {
+    let (files, more_stamps, mut library_dirs) = tokio::task::spawn_blocking(move || {
         let (mut files, mut stamps) = resolve(&dry_run, &driver)?;
         // The linker itself (a wrapper script's text is its identity too).
         files.insert(0, PathBuf::from(&driver.exe));
@@ -303,6 +306,24 @@ async fn probe(
     .await
     .map_err(|error| error.to_string())??;
     stamps.extend(more_stamps);
+    // GNU ld's own search directories (a library `make install` put in `/usr/local/lib` is
+    // found there with no `-L`).
+    for program in files.iter().filter(|file| may_be_gnu_ld(file)) {
+        let ask = |flag: &str| {
+            run.send(Run::new(
+                program.clone().into_os_string(),
+                vec![flag.into()],
+                request.cwd.clone(),
+                request.env.clone(),
+            ))
+        };
+        let (verbose, sysroot) = futures::join!(ask("--verbose"), ask("--print-sysroot"));
+        if let (Ok(Ok(verbose)), Ok(Ok(sysroot))) = (verbose, sysroot) {
+            if verbose.success() {
+                library_dirs.extend(default_search_dirs(&verbose.stdout, &sysroot.stdout));
+            }
+        }
+    }
     let digests = digest
         .send(DigestFiles {
             paths: files.clone(),
@@ -322,6 +343,38 @@ async fn probe(
         },
         stamps,
     })
+}
+
+/// Whether the linker program at `path` may be GNU ld (`ld`, `ld.bfd`, `real-ld`): its
+/// `--verbose` names its default search directories.
+fn may_be_gnu_ld(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|name| name == "ld" || name == "ld.bfd" || name == "real-ld")
+}
+
+/// The `SEARCH_DIR("...")` directories of GNU ld's default script (its `--verbose`), a leading
+/// `=` under `sysroot` (its `--print-sysroot`, empty for none).
+fn default_search_dirs(verbose: &[u8], sysroot: &[u8]) -> Vec<PathBuf> {
+    let sysroot = sysroot.trim_ascii();
+    let mut dirs = Vec::new();
+    let mut rest = verbose;
+    while let Some(at) = rest
+        .windows(12)
+        .position(|window| window == b"SEARCH_DIR(\"")
+    {
+        rest = &rest[at + 12..];
+        let Some(end) = rest.iter().position(|&byte| byte == b'"') else {
+            break;
+        };
+        let dir = &rest[..end];
+        let dir = match dir.strip_prefix(b"=") {
+            Some(under) => [sysroot, under].concat(),
+            None => dir.to_vec(),
+        };
+        dirs.push(PathBuf::from(OsString::from_vec(dir)));
+        rest = &rest[end..];
+    }
+    dirs
 }
 
 #[cfg(test)]
@@ -382,6 +435,21 @@ mod tests {
             &[("PATH", "/usr/bin"), ("CCC_OVERRIDE_OPTIONS", "+-v")],
             None
         )));
+    }
+
+    #[test]
+    fn gnu_ld_s_own_search_directories_are_read_under_its_sysroot() {
+        let verbose = b"GNU ld (GNU Binutils) 2.40\n==========\nSEARCH_DIR(\"=/usr/local/lib/x86_64-linux-gnu\"); SEARCH_DIR(\"=/lib64\"); SEARCH_DIR(\"/opt/lib\");\nSECTIONS\n";
+        assert_eq!(
+            default_search_dirs(verbose, b"\n"),
+            ["/usr/local/lib/x86_64-linux-gnu", "/lib64", "/opt/lib"].map(PathBuf::from)
+        );
+        assert_eq!(
+            default_search_dirs(verbose, b"/sysroot\n")[..2],
+            ["/sysroot/usr/local/lib/x86_64-linux-gnu", "/sysroot/lib64"].map(PathBuf::from)
+        );
+        assert!(may_be_gnu_ld(Path::new("/usr/bin/ld")));
+        assert!(!may_be_gnu_ld(Path::new("/usr/bin/ld.lld")));
     }
 
     #[test]

@@ -269,6 +269,15 @@ impl Plan {
     /// Every file the link may read, sorted, without repeats.
     fn files(self) -> Result<Vec<PathBuf>, &'static str> {
         let cwd = &self.cwd;
+        // `-L=dir` (and `$SYSROOT`) is under the linker's sysroot, which the key does not know.
+        let under_sysroot = |dir: &OsString| {
+            let bytes = dir.as_bytes();
+            bytes.starts_with(b"=") || bytes.starts_with(b"$SYSROOT")
+        };
+        let searched = self.spec.search_dirs.iter().map(|(_, dir)| dir);
+        if searched.chain(&self.spec.arg_dirs).any(under_sysroot) {
+            return Err("link: search directory under the sysroot");
+        }
         let dirs: Vec<PathBuf> = self
             .spec
             .search_dirs

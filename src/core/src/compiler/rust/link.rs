@@ -100,8 +100,12 @@ const REFUSED_LINK_ARGS: &[&str] = &[
     "--thinlto-cache-dir",
     // An MRI script (`-c FILE`), and the default library search path (`-Y PATH`).
     "--mri-script",
-    // clang's linker by name, found on `PATH` (as `-fuse-ld=<path>` is, refused).
-    "--ld-path",
+    // A program the driver runs its programs through, found on `PATH`.
+    "-wrapper",
+    // clang's configuration files, searched in its own directories.
+    "--config",
+    "--config-user-dir",
+    "--config-system-dir",
 ];
 
 /// Linker options whose value (attached by `=` or as the next word) is a file read.
@@ -152,6 +156,9 @@ const OTHER_VALUED: &[&str] = &[
     "--wrap",
     "--dynamic-linker",
     "-dynamic-linker",
+    "--export-dynamic-symbol",
+    "--undefined-glob",
+    "--require-defined",
     "-y",
 ];
 
@@ -236,12 +243,15 @@ impl LinkSpec {
             if REFUSED_LINK_ARGS.contains(&name) {
                 return Err(format!("link-arg {name}"));
             }
-            if name == "-fuse-ld" {
+            // The linker the driver runs instead of its own: by name (`ld.NAME`, found as the
+            // linker is), or by path (mold's usual setup), a file digested as any other.
+            if name == "-fuse-ld" || name == "--ld-path" {
                 match attached {
-                    Some(ld) if !ld.contains('/') && !ld.is_empty() => {
+                    Some(ld) if ld.contains('/') => self.arg_files.push(ld.into()),
+                    Some(ld) if !ld.is_empty() && name == "-fuse-ld" => {
                         self.fuse_ld = Some(ld.to_owned())
                     }
-                    _ => return Err("link-arg -fuse-ld".to_owned()),
+                    _ => return Err(format!("link-arg {name}")),
                 }
                 continue;
             }
@@ -395,6 +405,26 @@ mod tests {
         );
         assert_eq!(read(&["-Wl,-cscript.mri"]).unwrap_err(), "link-arg -c");
         assert_eq!(read(&["--ld-path=mold"]).unwrap_err(), "link-arg --ld-path");
+        assert_eq!(read(&["-wrapper", "w"]).unwrap_err(), "link-arg -wrapper");
+        assert_eq!(
+            read(&["--config", "x.cfg"]).unwrap_err(),
+            "link-arg --config"
+        );
+        assert_eq!(
+            read(&["--config-user-dir=cfg"]).unwrap_err(),
+            "link-arg --config-user-dir"
+        );
+        // A linker by path is a file of the link; symbol patterns are no files.
+        let spec = read(&[
+            "-fuse-ld=/usr/local/bin/mold",
+            "--ld-path=/usr/bin/ld.gold",
+            "-Wl,--export-dynamic-symbol=rust_*",
+        ])
+        .unwrap();
+        assert_eq!(
+            spec.arg_files,
+            ["/usr/local/bin/mold", "/usr/bin/ld.gold"].map(OsString::from)
+        );
         // A bare `--build-id` takes no value: the next word is a file.
         let spec = read(&["-Wl,--build-id", "c.o", "-Wl,-z", "-Wl,relro"]).unwrap();
         assert_eq!(spec.arg_files, [OsString::from("c.o")]);
@@ -410,10 +440,7 @@ mod tests {
         assert_eq!(read(&["-B/opt/bin"]).unwrap_err(), "link-arg -B");
         assert_eq!(read(&["-B", "/opt/bin"]).unwrap_err(), "link-arg -B");
         assert!(read(&["-Wl,-Bstatic", "-lfoo", "-Wl,-Bdynamic,-Bsymbolic"]).is_ok());
-        assert_eq!(
-            read(&["-fuse-ld=/opt/ld"]).unwrap_err(),
-            "link-arg -fuse-ld"
-        );
+        assert_eq!(read(&["-fuse-ld="]).unwrap_err(), "link-arg -fuse-ld");
         assert_eq!(
             read(&["-Wl,--whatever=/etc/x"]).unwrap_err(),
             "link-arg --whatever=<path>"

@@ -106,22 +106,25 @@ fn file_name(token: &[u8]) -> Result<Vec<u8>, &'static str> {
     Ok(name.to_vec())
 }
 
-/// The characters lld continues a word with.
-fn word_byte(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || b"_.$/\\~=+[]*?-!^:".contains(&byte)
+/// The characters lld continues a word with; GNU ld also keeps `,` in a file name
+/// (`INCLUDE a,b.ld`), which the second reading (`gnu`) does too.
+fn word_byte(byte: u8, gnu: bool) -> bool {
+    byte.is_ascii_alphanumeric() || b"_.$/\\~=+[]*?-!^:".contains(&byte) || (gnu && byte == b',')
 }
 
 /// Whether a token is a word (or a quoted name), not punctuation.
 fn is_word(token: &[u8]) -> bool {
     token
         .first()
-        .is_some_and(|&byte| word_byte(byte) || byte == b'"')
+        .is_some_and(|&byte| byte != b',' && (word_byte(byte, true) || byte == b'"'))
 }
 
 /// The script's words as lld splits them (runs of word characters, a quoted name, any other
-/// character alone); with `comments`, without lld's comments: `/*` to `*/` and `#` to the end
-/// of the line, each where a word would start.
+/// character alone); with `comments`, as lld reads them, without its comments (`/*` to `*/`
+/// and `#` to the end of the line, each where a word would start); without, every word, and
+/// commas kept in them as GNU ld does.
 fn tokens(bytes: &[u8], comments: bool) -> Vec<&[u8]> {
+    let gnu = !comments;
     let mut tokens = Vec::new();
     let mut at = 0;
     while at < bytes.len() {
@@ -140,10 +143,10 @@ fn tokens(bytes: &[u8], comments: bool) -> Vec<&[u8]> {
                 .iter()
                 .position(|&b| b == b'"')
                 .map_or(bytes.len(), |end| at + 1 + end + 1)
-        } else if word_byte(byte) {
+        } else if word_byte(byte, gnu) {
             bytes[at..]
                 .iter()
-                .position(|&b| !word_byte(b))
+                .position(|&b| !word_byte(b, gnu))
                 .map_or(bytes.len(), |end| at + end)
         } else {
             at + 1
@@ -192,9 +195,10 @@ mod tests {
                 "/lib64/ld-linux-x86-64.so.2"
             ]
         );
+        // The second reading keeps the comma (`c.o,`): a name that is no file costs a lookup.
         assert_eq!(
             reads("INPUT(c.o, \"d e.o\" -lm -l:cv.obj)/*x*/STARTUP(crt0.o)").unwrap(),
-            ["c.o", "d e.o", "cv.obj", "crt0.o"]
+            ["c.o", "d e.o", "cv.obj", "crt0.o", "c.o,"]
         );
         assert_eq!(reads("sym = 0x1000;").unwrap(), Vec::<String>::new());
         // A version script is a script that reads nothing.
@@ -217,6 +221,11 @@ mod tests {
             "/* INCLUDE br1.ld */",
             "INPUT( a.o /* ) */ br1.ld )",
         ];
+        // GNU ld keeps a comma in a name, lld ends the word there: both are taken.
+        let comma = reads("INCLUDE rr,inc.ld\nINPUT(c,d.o)").unwrap();
+        for name in ["rr,inc.ld", "rr", "c,d.o", "c", "d.o"] {
+            assert!(comma.contains(&name.to_owned()), "{name}: {comma:?}");
+        }
         for case in cases {
             assert!(
                 reads(case).unwrap().contains(&"br1.ld".to_owned()),
