@@ -353,7 +353,7 @@ impl Plan {
                     .filter(|path| path.is_file()),
             );
         }
-        // A value of an unknown link-argument flag that names a file here may be read.
+        // A word that may name a file read: digested when it does.
         named.extend(
             self.spec
                 .maybe_files
@@ -361,6 +361,21 @@ impl Plan {
                 .map(|value| cwd.join(value))
                 .filter(|path| path.is_file()),
         );
+        // The value of an option of no table: a file here or in a search directory may be
+        // read; a directory may be searched, which no key can follow.
+        for value in &self.spec.unknown_values {
+            let places =
+                std::iter::once(cwd.join(value)).chain(dirs.iter().map(|dir| dir.join(value)));
+            for place in places {
+                if place.is_dir() {
+                    log::info!("link argument value {value:?} is a directory");
+                    return Err("link: an unknown link-arg's value is a directory");
+                }
+                if place.is_file() {
+                    named.push(place);
+                }
+            }
+        }
         files.extend(named);
         let read = script_reads(&files, cwd, &dirs, &self.scan)?;
         files.extend(read);

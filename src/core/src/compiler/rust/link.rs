@@ -33,9 +33,12 @@ pub struct LinkSpec {
     /// The files the link arguments name (linker scripts, objects, version scripts), as
     /// written: each must be a file when the key is taken.
     pub arg_files: Vec<OsString>,
-    /// Values of link-argument flags this module does not know (`--flag=value`): when one
-    /// names a file, the file is digested, as the flag may read it.
+    /// Words that may name a file read (the value an option of ours takes as other than a
+    /// file, should the table be wrong): when one names a file, the file is digested.
     pub maybe_files: Vec<OsString>,
+    /// Values of options this module does not know (`--flag=value`): a file is digested, a
+    /// directory (a search directory, maybe) is a refusal.
+    pub unknown_values: Vec<OsString>,
     /// Library directories the link arguments add (`-L`, `-Wl,-L`, `-rpath-link`).
     pub arg_dirs: Vec<OsString>,
     /// `-fuse-ld=NAME` in the link arguments: the linker the driver is asked to run.
@@ -100,8 +103,9 @@ const REFUSED_LINK_ARGS: &[&str] = &[
     "--thinlto-cache-dir",
     // An MRI script (`-c FILE`), and the default library search path (`-Y PATH`).
     "--mri-script",
-    // A program the driver runs its programs through, found on `PATH`.
+    // A program the driver runs its programs through, found on `PATH`; gcc's long `-B`.
     "-wrapper",
+    "--prefix",
     // clang's configuration files, searched in its own directories.
     "--config",
     "--config-user-dir",
@@ -136,7 +140,14 @@ const SOURCE_EXTENSIONS: &[&str] = &[
 ];
 
 /// Linker options whose value is a library directory.
-const DIR_VALUED: &[&str] = &["-L", "--library-path", "-rpath-link", "--rpath-link"];
+const DIR_VALUED: &[&str] = &[
+    "-L",
+    "--library-path",
+    "-rpath-link",
+    "--rpath-link",
+    // gcc's long `-L`.
+    "--library-directory",
+];
 
 /// Options whose value is neither a file nor a directory read (a soname, an rpath, a symbol).
 const OTHER_VALUED: &[&str] = &[
@@ -175,9 +186,14 @@ impl LinkSpec {
             if arg.starts_with('@') {
                 return Err("link-arg @file".to_owned());
             }
-            if arg == "-Xlinker" {
+            // gcc's `--for-linker` is its long `-Xlinker`.
+            if arg == "-Xlinker" || arg == "--for-linker" {
                 let word = args.next().ok_or("link-arg -Xlinker without a value")?;
                 words.push((word.clone(), false));
+                continue;
+            }
+            if let Some(word) = arg.strip_prefix("--for-linker=") {
+                words.push((word.to_owned(), false));
                 continue;
             }
             match arg.strip_prefix("-Wl,") {
@@ -201,11 +217,15 @@ impl LinkSpec {
             if driver && !word.starts_with('-') && is_source(word) {
                 return Err("link-arg source file".to_owned());
             }
+            // A long option by the name the tables know it (ld takes one or two dashes); an
+            // abbreviation of one that reads or writes files is refused (GNU ld and gcc take any
+            // unambiguous prefix, which the tables cannot know to be unambiguous).
+            let long = long_option(word)?;
             // Single-dash options with their value attached: `-c`/`-Y` (an MRI script, the
             // default search path) refused; `-l:NAME` a file found in the search directories
             // (`-lNAME`, a library, is found in directories whose libraries the key holds);
             // `-R`/`-dT` files read.
-            if !word.starts_with("--") {
+            if !word.starts_with("--") && long.is_none() {
                 if word.starts_with("-c") || word.starts_with("-Y") {
                     return Err(format!("link-arg {}", &word[..2]));
                 }
@@ -235,6 +255,7 @@ impl LinkSpec {
                 Some((n, v)) if n.starts_with('-') => (n, Some(v)),
                 _ => (word, None),
             };
+            let name = long.unwrap_or(name);
             // The driver's `-Bprefix` changes where it finds its programs; the linker's
             // `-Bstatic`, `-Bdynamic`, `-Bsymbolic`... are modes.
             if driver && word.starts_with("-B") {
@@ -297,7 +318,7 @@ impl LinkSpec {
                     Some(v) if v.contains(['*', '?', '[', '=']) => {
                         return Err(format!("link-arg {name}=<pattern>"))
                     }
-                    Some(v) if !v.is_empty() => self.maybe_files.push(v.into()),
+                    Some(v) if !v.is_empty() => self.unknown_values.push(v.into()),
                     _ => {}
                 }
             } else {
@@ -307,6 +328,54 @@ impl LinkSpec {
         }
         Ok(())
     }
+}
+
+/// Options without a value that are a prefix of an option that reads or writes files (and
+/// so would pass for its abbreviation).
+const FLAGS: &[&str] = &["--export-dynamic"];
+
+/// The table spelling of the long option `word` names (`-script=x`, `--script x`), if a
+/// table has it; `Err` when it is an abbreviation of one that reads or writes files.
+fn long_option(word: &str) -> Result<Option<&'static str>, String> {
+    let name = word.split_once('=').map_or(word, |(name, _)| name);
+    let bare = name.trim_start_matches('-');
+    if !name.starts_with('-') || bare.len() < 2 || name.starts_with("---") {
+        return Ok(None);
+    }
+    let tables = [
+        REFUSED_LINK_ARGS,
+        FILE_VALUED,
+        DIR_VALUED,
+        OTHER_VALUED,
+        FLAGS,
+        &["--library", "--ld-path"][..],
+    ];
+    let spelled = |table: &[&'static str]| {
+        table
+            .iter()
+            .find(|known| known.trim_start_matches('-') == bare)
+            .copied()
+    };
+    if let Some(known) = tables.iter().find_map(|table| spelled(table)) {
+        return Ok(Some(known));
+    }
+    let reads_or_writes = [
+        REFUSED_LINK_ARGS,
+        FILE_VALUED,
+        DIR_VALUED,
+        &["--library"][..],
+    ];
+    let abbreviates = reads_or_writes
+        .iter()
+        .flat_map(|table| table.iter())
+        .any(|known| {
+            let known = known.trim_start_matches('-');
+            known.len() > 2 && known.starts_with(bare) && known != bare
+        });
+    if abbreviates {
+        return Err(format!("link-arg {name} (an abbreviation)"));
+    }
+    Ok(None)
 }
 
 /// Whether the driver would compile `word` rather than hand it to the linker, by its extension.
@@ -349,7 +418,7 @@ mod tests {
         assert_eq!(spec.arg_dirs, ["native", "/opt/lib"].map(OsString::from));
         assert_eq!(spec.fuse_ld.as_deref(), Some("mold"));
         let spec = read(&["-Wl,--icf=all"]).unwrap();
-        assert_eq!(spec.maybe_files, [OsString::from("all")]);
+        assert_eq!(spec.unknown_values, [OsString::from("all")]);
     }
 
     #[test]
@@ -381,6 +450,46 @@ mod tests {
         assert_eq!(
             spec.arg_files,
             ["cv.obj", "dv.obj", "ev.obj", "js.o", "default.ld"].map(OsString::from)
+        );
+    }
+
+    #[test]
+    fn long_options_are_read_with_one_dash_and_abbreviations_refused() {
+        let spec = read(&[
+            "-Wl,-library=:cv.obj",
+            "-Wl,-library-path=xl",
+            "-Wl,-script=s.ld",
+            "--for-linker=-Lyl",
+            "--for-linker",
+            "t.o",
+            "--library-directory=zl",
+            "-lm",
+            "-Wl,--export-dynamic",
+        ])
+        .unwrap();
+        assert_eq!(
+            spec.arg_files,
+            ["cv.obj", "s.ld", "t.o"].map(OsString::from)
+        );
+        assert_eq!(spec.arg_dirs, ["xl", "yl", "zl"].map(OsString::from));
+        for abbreviation in [
+            "-Wl,--scr=s.ld",
+            "-Wl,--default-scr=d.ld",
+            "-Wl,--library-pa=xl",
+            "-Wl,--Ma=x.map",
+        ] {
+            assert!(
+                read(&[abbreviation])
+                    .unwrap_err()
+                    .ends_with("(an abbreviation)"),
+                "{abbreviation}"
+            );
+        }
+        assert_eq!(read(&["--prefix", "xb/"]).unwrap_err(), "link-arg --prefix");
+        // A value of an unknown option is looked at: a file digested, a directory refused.
+        assert_eq!(
+            read(&["-Wl,--frob=xl"]).unwrap().unknown_values,
+            [OsString::from("xl")]
         );
     }
 
