@@ -751,3 +751,74 @@ fn a_rustc_wrapper_script_is_part_of_the_identity() {
     assert_eq!(compile("flavor_b"), "B");
     assert_eq!(count(&server.stats(), "cache_hits.counts.Rust"), 1);
 }
+
+/// A verbatim library (`-l dylib:+verbatim=NAME`) may have any name, which no library
+/// directory's listing would take for a library: it is in the key by its own name.
+#[test]
+fn a_verbatim_library_of_any_name_is_in_the_key() {
+    assert!(have("gcc") && have("ar"), "gcc and ar are needed");
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
+    let path = dir.path();
+    let lib = path.join("L");
+    std::fs::create_dir_all(path.join("out")).unwrap_or_default();
+    std::fs::create_dir_all(&lib).unwrap_or_default();
+    std::fs::write(
+        path.join("main.rs"),
+        format!(
+            "extern \"C\" {{ fn cval() -> i32; }}\nfn main() {{ print!(\"{{}}\", {UNSAFE} {{ cval() }}) }}\n"
+        ),
+    )
+    .unwrap_or_default();
+    let archive = |value: u32| {
+        let source = path.join("cv.c");
+        std::fs::write(&source, format!("int cval(void) {{ return {value}; }}\n"))
+            .unwrap_or_default();
+        let object = path.join("cv.o");
+        assert_success(
+            &run(Command::new("gcc")
+                .arg("-c")
+                .arg(&source)
+                .arg("-o")
+                .arg(&object)),
+            "gcc",
+        );
+        let _ = std::fs::remove_file(lib.join("cv.bin"));
+        assert_success(
+            &run(Command::new("ar")
+                .arg("rcs")
+                .arg(lib.join("cv.bin"))
+                .arg(&object)),
+            "ar",
+        );
+    };
+    let compile = || {
+        let args = [
+            "--crate-name",
+            "main",
+            "--edition=2021",
+            "main.rs",
+            "--crate-type",
+            "bin",
+            "--emit=dep-info,link",
+            "--out-dir",
+            "out",
+            "-L",
+            "native=L",
+            "-l",
+            "dylib:+verbatim=cv.bin",
+        ];
+        assert_success(&server.compile(path, "rustc", &args), "rustc");
+        let output = run(&mut Command::new(path.join("out/main")));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    archive(1);
+    assert_eq!(compile(), "1");
+    assert_eq!(compile(), "1");
+    let hits = || count(&server.stats(), "cache_hits.counts.Rust");
+    assert_eq!(hits(), 1, "the same inputs hit");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    archive(2);
+    assert_eq!(compile(), "2");
+    assert_eq!(hits(), 1, "no stale hit");
+}

@@ -205,22 +205,6 @@ fn read_script(path: &Path, stamp: FileStamp) -> Option<(Script, bool)> {
     Some((Some(names), unchanged))
 }
 
-/// Whether a file in a library directory is one a link may read: an archive, a shared
-/// library (any version), an object, a crate, or an Apple text stub.
-pub fn is_library(path: &Path) -> bool {
-    let name = path.file_name().unwrap_or_default().as_bytes();
-    let ends = |suffix: &[u8]| name.ends_with(suffix);
-    ends(b".a")
-        || ends(b".so")
-        || ends(b".o")
-        || ends(b".rlib")
-        || ends(b".rmeta")
-        || ends(b".dylib")
-        || ends(b".tbd")
-        || ends(b".lib")
-        || name.windows(4).any(|w| w == b".so.")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,21 +298,5 @@ mod tests {
             vec![dir.path().join("libb.a"), dir.path().join("libt.so")]
         );
         assert!(scan.listed(&dir.path().join("missing")).is_empty());
-    }
-
-    #[test]
-    fn library_names() {
-        for name in [
-            "libz.a",
-            "libz.so",
-            "libz.so.1.2",
-            "crt1.o",
-            "libstd-x.rlib",
-        ] {
-            assert!(is_library(Path::new(name)), "{name}");
-        }
-        for name in ["cc1", "README", "libfoo.txt"] {
-            assert!(!is_library(Path::new(name)), "{name}");
-        }
     }
 }

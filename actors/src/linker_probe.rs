@@ -306,6 +306,9 @@ async fn probe(
     .await
     .map_err(|error| error.to_string())??;
     stamps.extend(more_stamps);
+    // gcc reads a `specs` file in its startfile directories: one put there later changes what
+    // the driver does, so the probe is made again.
+    stamps.extend(library_dirs.iter().map(|dir| stamp(dir.join("specs"))));
     // GNU ld's own search directories (a library `make install` put in `/usr/local/lib` is
     // found there with no `-L`).
     for program in files.iter().filter(|file| may_be_gnu_ld(file)) {

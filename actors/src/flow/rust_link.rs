@@ -21,7 +21,7 @@ use crate::detector::CompilerInfo;
 use crate::flow::request_env::lookup as env_value;
 use crate::flow::services::Services;
 use crate::hasher::DigestFiles;
-use crate::library_scan::{is_library, LibraryScan};
+use crate::library_scan::LibraryScan;
 use crate::linker_probe::{search_list, LinkerFound, ProbeLinker};
 use sccache_core::compiler::rust::{LinkSpec, RustCompilation};
 use sccache_core::hash_key::LinkInputs;
@@ -64,6 +64,10 @@ async fn link_inputs(
     let Some(sysroot) = sysroot(compilation, info) else {
         return Err("link: sysroot unknown");
     };
+    // lld writes a reproduction archive where this names, beside the link's outputs.
+    if env_value(&request.env, "LLD_REPRODUCE").is_some_and(|value| !value.is_empty()) {
+        return Err("link: LLD_REPRODUCE writes a file");
+    }
     let Some(host) = info.rust.as_ref().and_then(|rust| rust.host.clone()) else {
         return Err("link: host unknown");
     };
@@ -299,12 +303,9 @@ impl Plan {
             .collect();
         let mut files = Vec::new();
         for dir in &dirs {
-            files.extend(
-                self.scan
-                    .listed(dir)
-                    .into_iter()
-                    .filter(|path| is_library(path)),
-            );
+            // Every regular file, not only those named as libraries: a source's
+            // `#[link(name = "x.bin", modifiers = "+verbatim")]` (out of sight) links any.
+            files.extend(self.scan.listed(dir));
         }
         for dir in &self.sysroot_dirs {
             files.extend(self.scan.listed(dir));
@@ -339,8 +340,17 @@ impl Plan {
                 return Err("link: library not found");
             }
         }
-        // The files the link arguments name, and any linker script among them.
-        let mut named = Vec::new();
+        // The files the link arguments name, and any linker script among them; a verbatim
+        // library of the command line is such a file, wherever its name leads (a
+        // subdirectory of a search directory).
+        let mut named: Vec<PathBuf> = self
+            .spec
+            .libs
+            .iter()
+            .filter(|lib| lib.verbatim && lib.kind != "link-arg")
+            .flat_map(|lib| dirs.iter().map(move |dir| dir.join(&lib.name)))
+            .filter(|path| path.is_file())
+            .collect();
         for file in &self.spec.arg_files {
             // Every place the linker may find it (the working directory, then the search
             // directories, in an order the key need not know): a file that appears in an

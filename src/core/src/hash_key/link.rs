@@ -31,6 +31,9 @@ const LINK_ENV_VARS: &[&str] = &[
     "GCC_EXEC_PREFIX",
     "CCC_OVERRIDE_OPTIONS",
     "LD_OPTIONS",
+    // GNU ld's default input format and emulation.
+    "GNUTARGET",
+    "LDEMULATION",
     "SDKROOT",
     "MACOSX_DEPLOYMENT_TARGET",
     "IPHONEOS_DEPLOYMENT_TARGET",

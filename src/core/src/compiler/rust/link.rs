@@ -103,7 +103,13 @@ const REFUSED_LINK_ARGS: &[&str] = &[
     "--thinlto-cache-dir",
     // An MRI script (`-c FILE`), and the default library search path (`-Y PATH`).
     "--mri-script",
-    // A program the driver runs its programs through, found on `PATH`; gcc's long `-B`.
+    // A program the driver runs its programs through, found on `PATH`; gcc's long `-B`;
+    // clang's resource and installation directories (its runtime libraries, its `ld`); lld's
+    // root for every input.
+    "-resource-dir",
+    "--resource-dir",
+    "-ccc-install-dir",
+    "--chroot",
     "-wrapper",
     "--prefix",
     // clang's configuration files, searched in its own directories.
