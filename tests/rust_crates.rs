@@ -822,3 +822,48 @@ fn a_verbatim_library_of_any_name_is_in_the_key() {
     assert_eq!(compile(), "2");
     assert_eq!(hits(), 1, "no stale hit");
 }
+
+/// `global_asm!` with `.incbin` makes the assembler read a file that no dep-info lists: such a
+/// crate is not stored, and the program always holds the file's current bytes.
+#[test]
+fn a_file_the_assembler_reads_is_never_a_stale_hit() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
+    let path = dir.path();
+    std::fs::create_dir_all(path.join("out")).unwrap_or_default();
+    let data = path.join("data.bin");
+    std::fs::write(
+        path.join("main.rs"),
+        format!(
+            "std::arch::global_asm!(\".section .rodata\", \".global blob\", \"blob:\", \
+             \".incbin \\\"{}\\\"\", \".text\");\n\
+             extern \"C\" {{ static blob: [u8; 3]; }}\n\
+             fn main() {{ print!(\"{{}}\", String::from_utf8_lossy({UNSAFE} {{ &blob }})) }}\n",
+            data.display()
+        ),
+    )
+    .unwrap_or_default();
+    let compile = |contents: &str| {
+        std::fs::write(&data, contents).unwrap_or_default();
+        let args = [
+            "--crate-name",
+            "main",
+            "--edition=2021",
+            "main.rs",
+            "--crate-type",
+            "bin",
+            "--emit=dep-info,link",
+            "--out-dir",
+            "out",
+        ];
+        assert_success(&server.compile(path, "rustc", &args), "rustc");
+        let output = run(&mut Command::new(path.join("out/main")));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    assert_eq!(compile("v11"), "v11");
+    assert_eq!(compile("v11"), "v11");
+    assert_eq!(compile("v22"), "v22");
+    let stats = server.stats();
+    assert_eq!(count(&stats, "cache_hits.counts.Rust"), 0, "{stats:#}");
+    crate::harness::assert_outcomes_add_up(&stats);
+}

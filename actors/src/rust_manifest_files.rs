@@ -161,8 +161,12 @@ fn digest_dep_info(
     })
 }
 
+/// Why a compile whose sources spell `.incbin` or `.include` is not stored: the assembler may
+/// read a file that no dep-info lists (`direct::rust::may_assemble_files`).
+pub const ASSEMBLER_READS: &str = "an assembler directive may read a file (.incbin, .include)";
+
 /// A file the compile read, stamped and digested; an error if it changed since the compile
-/// began or while read.
+/// began or while read; or one whose text may make the assembler read a file.
 fn read_settled(
     memo: &DigestMemo,
     cwd: &Path,
@@ -181,10 +185,11 @@ fn read_settled(
     let stamp = FileStamp::of(&before);
     let digest = memo.digest(&path).map_err(|_| "file read is unreadable")?;
     // Between the two stamps, which must match: the bytes scanned are the bytes digested.
-    let mentions = scan_extern
-        && std::fs::read(&path).map_or(true, |bytes| {
-            sccache_core::direct::rust::mentions_extern(&bytes)
-        });
+    let bytes = std::fs::read(&path).map_err(|_| "file read is unreadable")?;
+    if sccache_core::direct::rust::may_assemble_files(&bytes) {
+        return Err(ASSEMBLER_READS);
+    }
+    let mentions = scan_extern && sccache_core::direct::rust::mentions_extern(&bytes);
     if FileStamp::at(&path) != Some(stamp) {
         return Err(CHANGED_DURING_COMPILE);
     }

@@ -240,6 +240,9 @@ async fn key_from_dep_info(
     let Some(sources) = sources else {
         return Keyed::Refused("unreadable input");
     };
+    if assembles_files(cwd, &dep_info.files, &crate_files).await {
+        return Keyed::Refused(crate::rust_manifest_files::ASSEMBLER_READS);
+    }
     match link {
         Ok(link) => inputs.link = link,
         Err(reason) => return Keyed::Refused(reason),
@@ -269,6 +272,27 @@ async fn key_from_dep_info(
         read: Some(Box::new(read)),
         follow_up: None,
     }
+}
+
+/// Whether a source of `files` (the crates and proc-macro libraries among them aside) may make the assembler read a
+/// file no dep-info lists (`direct::rust::may_assemble_files`); one that cannot be read counts.
+async fn assembles_files(cwd: &Path, files: &[String], crates: &[PathBuf]) -> bool {
+    let sources: Vec<PathBuf> = files
+        .iter()
+        .map(PathBuf::from)
+        .filter(|file| !crates.contains(file))
+        .filter(|file| !file.extension().is_some_and(|e| e == "so" || e == "dylib"))
+        .map(|file| cwd.join(file))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        sources.iter().any(|path| {
+            std::fs::read(path).map_or(true, |bytes| {
+                sccache_core::direct::rust::may_assemble_files(&bytes)
+            })
+        })
+    })
+    .await
+    .unwrap_or(true)
 }
 
 /// Runs rustc for the dep-info alone, in a private directory, and reads it, with when rustc

@@ -62,6 +62,20 @@ pub fn mentions_extern(bytes: &[u8]) -> bool {
     memchr::memmem::find(bytes, b"extern").is_some()
 }
 
+/// Whether a source's bytes may make the assembler read a file that no dep-info lists: the
+/// directives `.incbin` and `.include` (any case, as GNU as takes them) in `asm!` or
+/// `global_asm!` text. Spelled anywhere (code, comment or string alike) they count; text
+/// pieced together by a macro (`concat!(".inc", "bin")`) is beyond this check, as token
+/// pasting is for C.
+pub fn may_assemble_files(bytes: &[u8]) -> bool {
+    let spelled = |word: &[u8]| {
+        bytes
+            .windows(word.len())
+            .any(|window| window.eq_ignore_ascii_case(word))
+    };
+    spelled(b"incbin") || spelled(b".include")
+}
+
 /// The digest of a directory's entry names, whatever order they were listed in.
 pub fn listing_digest(mut names: Vec<Vec<u8>>) -> [u8; 32] {
     names.sort();
@@ -150,6 +164,21 @@ pub fn module_alternatives(files: &[String]) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn assembler_directives_that_read_files_are_seen() {
+        assert!(may_assemble_files(
+            b"global_asm!(\".incbin \\\"data.bin\\\"\");"
+        ));
+        assert!(may_assemble_files(b"asm!(\".INCBIN x\")"));
+        assert!(may_assemble_files(
+            b"global_asm!(\".include \\\"m.s\\\"\");"
+        ));
+        assert!(!may_assemble_files(
+            b"const D: &str = include_str!(\"d.txt\");"
+        ));
+    }
+
     use super::*;
 
     #[test]
