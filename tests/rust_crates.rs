@@ -827,7 +827,13 @@ fn a_verbatim_library_of_any_name_is_in_the_key() {
 /// crate is not stored, and the program always holds the file's current bytes.
 #[test]
 fn a_file_the_assembler_reads_is_never_a_stale_hit() {
-    let server = Server::start();
+    for direct in ["false", "true"] {
+        a_file_the_assembler_reads_is_never_stale(direct);
+    }
+}
+
+fn a_file_the_assembler_reads_is_never_stale(direct: &str) {
+    let server = Server::start_with(&[("SCCACHE_DIRECT", direct)]);
     let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
     let path = dir.path();
     std::fs::create_dir_all(path.join("out")).unwrap_or_default();
@@ -866,4 +872,70 @@ fn a_file_the_assembler_reads_is_never_a_stale_hit() {
     let stats = server.stats();
     assert_eq!(count(&stats, "cache_hits.counts.Rust"), 0, "{stats:#}");
     crate::harness::assert_outcomes_add_up(&stats);
+}
+
+/// Only sources are scanned for assembler directives, not the crates a link reads: a
+/// dependency whose metadata happens to hold `incbin` (its documentation here; the dependency
+/// itself is not stored) does not keep the binary that links it from hitting.
+#[test]
+fn a_crate_whose_bytes_spell_a_directive_does_not_stop_its_users_hitting() {
+    for direct in ["false", "true"] {
+        crate_bytes_spelling_a_directive(direct);
+    }
+}
+
+fn crate_bytes_spelling_a_directive(direct: &str) {
+    let server = Server::start_with(&[("SCCACHE_DIRECT", direct)]);
+    let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
+    let path = dir.path();
+    std::fs::create_dir_all(path.join("out")).unwrap_or_default();
+    std::fs::write(
+        path.join("dep.rs"),
+        "/// Not `.incbin`: a word of its documentation, which its metadata keeps.\n\
+         pub const WORD: &str = concat!(\"inc\", \"bin\");\n",
+    )
+    .unwrap_or_default();
+    std::fs::write(
+        path.join("main.rs"),
+        "fn main() { print!(\"{}\", dep::WORD) }\n",
+    )
+    .unwrap_or_default();
+    let lib = [
+        "--crate-name",
+        "dep",
+        "--edition=2021",
+        "dep.rs",
+        "--crate-type",
+        "lib",
+        "--emit=dep-info,metadata,link",
+        "--out-dir",
+        "out",
+    ];
+    let bin = [
+        "--crate-name",
+        "main",
+        "--edition=2021",
+        "main.rs",
+        "--crate-type",
+        "bin",
+        "--emit=dep-info,link",
+        "--out-dir",
+        "out",
+        "--extern",
+        "dep=out/libdep.rlib",
+        "-L",
+        "dependency=out",
+    ];
+    assert_success(&server.compile(path, "rustc", &lib), "rustc dep");
+    assert!(std::fs::read(path.join("out/libdep.rmeta"))
+        .unwrap_or_default()
+        .windows(6)
+        .any(|window| window == b"incbin"));
+    for _ in 0..2 {
+        assert_success(&server.compile(path, "rustc", &bin), "rustc main");
+    }
+    let output = run(&mut Command::new(path.join("out/main")));
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "incbin");
+    let stats = server.stats();
+    assert_eq!(count(&stats, "cache_hits.counts.Rust"), 1, "{stats:#}");
 }

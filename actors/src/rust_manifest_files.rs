@@ -141,6 +141,10 @@ fn digest_dep_info(
     let mut extern_mentioned = !message.scan_extern;
     for name in &message.files {
         let scan = !extern_mentioned;
+        let scan = Scan {
+            source: true,
+            extern_word: scan,
+        };
         let (file, mentions) = read_settled(memo, &message.cwd, name, message.started, scan)?;
         extern_mentioned |= mentions;
         digests.push(file.digest);
@@ -165,14 +169,22 @@ fn digest_dep_info(
 /// read a file that no dep-info lists (`direct::rust::may_assemble_files`).
 pub const ASSEMBLER_READS: &str = "an assembler directive may read a file (.incbin, .include)";
 
+/// How `read_settled` reads a file besides its digest: a source (not a crate) is scanned for
+/// assembler directives that read files, and, when asked, for the word `extern`.
+#[derive(Clone, Copy)]
+struct Scan {
+    source: bool,
+    extern_word: bool,
+}
+
 /// A file the compile read, stamped and digested; an error if it changed since the compile
-/// began or while read; or one whose text may make the assembler read a file.
+/// began or while read; or a source whose text may make the assembler read a file.
 fn read_settled(
     memo: &DigestMemo,
     cwd: &Path,
     name: &str,
     started: Started,
-    scan_extern: bool,
+    scan: Scan,
 ) -> Result<(ReadFile, bool), &'static str> {
     let path = cwd.join(name);
     let before = std::fs::metadata(&path).map_err(|_| "file read is gone")?;
@@ -185,11 +197,14 @@ fn read_settled(
     let stamp = FileStamp::of(&before);
     let digest = memo.digest(&path).map_err(|_| "file read is unreadable")?;
     // Between the two stamps, which must match: the bytes scanned are the bytes digested.
-    let bytes = std::fs::read(&path).map_err(|_| "file read is unreadable")?;
-    if sccache_core::direct::rust::may_assemble_files(&bytes) {
-        return Err(ASSEMBLER_READS);
+    let mut mentions = false;
+    if scan.source {
+        let bytes = std::fs::read(&path).map_err(|_| "file read is unreadable")?;
+        if sccache_core::direct::rust::may_assemble_files(&bytes) {
+            return Err(ASSEMBLER_READS);
+        }
+        mentions = scan.extern_word && sccache_core::direct::rust::mentions_extern(&bytes);
     }
-    let mentions = scan_extern && sccache_core::direct::rust::mentions_extern(&bytes);
     if FileStamp::at(&path) != Some(stamp) {
         return Err(CHANGED_DURING_COMPILE);
     }
@@ -251,7 +266,11 @@ impl Handler<DigestCrates> for Hasher {
             .files
             .iter()
             .map(|name| {
-                read_settled(&self.memo, &message.cwd, name, message.started, false)
+                let scan = Scan {
+                    source: false,
+                    extern_word: false,
+                };
+                read_settled(&self.memo, &message.cwd, name, message.started, scan)
                     .map(|(file, _)| file)
             })
             .collect()
