@@ -508,6 +508,26 @@ fn a_link_input_that_cannot_be_resolved_is_not_cacheable_with_its_reason() {
     crate::harness::assert_outcomes_add_up(&stats);
 }
 
+/// Compiles `main.rs` in `dir` through `server` (with `rustc`, a program name or path) into the
+/// binary `out/main`, with `extra` arguments, runs it and answers its standard output.
+fn build_and_run(server: &Server, dir: &Path, rustc: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "--crate-name",
+        "main",
+        "--edition=2021",
+        "main.rs",
+        "--crate-type",
+        "bin",
+        "--emit=dep-info,link",
+        "--out-dir",
+        "out",
+    ];
+    args.extend_from_slice(extra);
+    assert_success(&server.compile(dir, rustc, &args), "rustc");
+    let output = run(&mut Command::new(dir.join("out/main")));
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
 /// The keyword the test programs below call C with, spelled in two so that `tidy`'s check of
 /// where unsafe code may stand (it reads this file's text) sees none here.
 const UNSAFE: &str = concat!("un", "safe");
@@ -553,28 +573,21 @@ fn files_a_link_argument_leads_to_are_in_the_key() {
     std::fs::create_dir_all(path.join("ld")).unwrap_or_default();
     std::fs::write(path.join("ld/inc.ld"), "rr_sym = 0x1000;\n").unwrap_or_default();
     let compile = || {
-        let args = [
-            "--crate-name",
-            "main",
-            "--edition=2021",
-            "main.rs",
-            "--crate-type",
-            "bin",
-            "--emit=dep-info,link",
-            "--out-dir",
-            "out",
-            "-C",
-            "link-arg=script.ld",
-            "-C",
-            "link-arg=-Xlinker",
-            "-C",
-            "link-arg=c.o",
-            "-L",
-            "native=ld",
-        ];
-        assert_success(&server.compile(path, "rustc", &args), "rustc");
-        let output = run(&mut Command::new(path.join("out/main")));
-        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+        build_and_run(
+            &server,
+            path,
+            "rustc",
+            &[
+                "-C",
+                "link-arg=script.ld",
+                "-C",
+                "link-arg=-Xlinker",
+                "-C",
+                "link-arg=c.o",
+                "-L",
+                "native=ld",
+            ],
+        )
     };
     let hits = || count(&server.stats(), "cache_hits.counts.Rust");
     assert_eq!(compile(), "0x1000 1 10");
@@ -615,20 +628,7 @@ fn a_source_named_with_a_newline_is_never_a_stale_hit() {
     std::fs::write(path.join("a"), "other").unwrap_or_default();
     let compile = |contents: &str| {
         std::fs::write(path.join("a\nb.txt"), contents).unwrap_or_default();
-        let args = [
-            "--crate-name",
-            "main",
-            "--edition=2021",
-            "main.rs",
-            "--crate-type",
-            "bin",
-            "--emit=dep-info,link",
-            "--out-dir",
-            "out",
-        ];
-        assert_success(&server.compile(path, "rustc", &args), "rustc");
-        let output = run(&mut Command::new(path.join("out/main")));
-        String::from_utf8_lossy(&output.stdout).into_owned()
+        build_and_run(&server, path, "rustc", &[])
     };
     assert_eq!(compile("v1"), "v1");
     assert_eq!(compile("v1"), "v1");
@@ -675,24 +675,12 @@ fn a_library_that_is_a_linker_script_is_followed() {
     std::fs::write(lib.join("next.ld"), "INPUT(cv.obj)\n").unwrap_or_default();
     object(1);
     let compile = || {
-        let args = [
-            "--crate-name",
-            "main",
-            "--edition=2021",
-            "main.rs",
-            "--crate-type",
-            "bin",
-            "--emit=dep-info,link",
-            "--out-dir",
-            "out",
-            "-L",
-            "native=L",
-            "-l",
-            "dylib=cv",
-        ];
-        assert_success(&server.compile(path, "rustc", &args), "rustc");
-        let output = run(&mut Command::new(path.join("out/main")));
-        String::from_utf8_lossy(&output.stdout).into_owned()
+        build_and_run(
+            &server,
+            path,
+            "rustc",
+            &["-L", "native=L", "-l", "dylib=cv"],
+        )
     };
     assert_eq!(compile(), "1");
     assert_eq!(compile(), "1");
@@ -725,24 +713,7 @@ fn a_rustc_wrapper_script_is_part_of_the_identity() {
         )
         .unwrap_or_default();
         make_executable(&wrapper);
-        let args = [
-            "--crate-name",
-            "main",
-            "--edition=2021",
-            "main.rs",
-            "--crate-type",
-            "bin",
-            "--emit=dep-info,link",
-            "--out-dir",
-            "out",
-        ];
-        let program = wrapper.to_string_lossy().into_owned();
-        assert_success(
-            &server.compile(path, &program, &args),
-            "rustc through a wrapper",
-        );
-        let output = run(&mut Command::new(path.join("out/main")));
-        String::from_utf8_lossy(&output.stdout).into_owned()
+        build_and_run(&server, path, &wrapper.to_string_lossy(), &[])
     };
     assert_eq!(compile("flavor_a"), "A");
     assert_eq!(compile("flavor_a"), "A");
@@ -793,24 +764,12 @@ fn a_verbatim_library_of_any_name_is_in_the_key() {
         );
     };
     let compile = || {
-        let args = [
-            "--crate-name",
-            "main",
-            "--edition=2021",
-            "main.rs",
-            "--crate-type",
-            "bin",
-            "--emit=dep-info,link",
-            "--out-dir",
-            "out",
-            "-L",
-            "native=L",
-            "-l",
-            "dylib:+verbatim=cv.bin",
-        ];
-        assert_success(&server.compile(path, "rustc", &args), "rustc");
-        let output = run(&mut Command::new(path.join("out/main")));
-        String::from_utf8_lossy(&output.stdout).into_owned()
+        build_and_run(
+            &server,
+            path,
+            "rustc",
+            &["-L", "native=L", "-l", "dylib:+verbatim=cv.bin"],
+        )
     };
     archive(1);
     assert_eq!(compile(), "1");
@@ -851,20 +810,7 @@ fn a_file_the_assembler_reads_is_never_stale(direct: &str) {
     .unwrap_or_default();
     let compile = |contents: &str| {
         std::fs::write(&data, contents).unwrap_or_default();
-        let args = [
-            "--crate-name",
-            "main",
-            "--edition=2021",
-            "main.rs",
-            "--crate-type",
-            "bin",
-            "--emit=dep-info,link",
-            "--out-dir",
-            "out",
-        ];
-        assert_success(&server.compile(path, "rustc", &args), "rustc");
-        let output = run(&mut Command::new(path.join("out/main")));
-        String::from_utf8_lossy(&output.stdout).into_owned()
+        build_and_run(&server, path, "rustc", &[])
     };
     assert_eq!(compile("v11"), "v11");
     assert_eq!(compile("v11"), "v11");

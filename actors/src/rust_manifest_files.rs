@@ -25,6 +25,7 @@ use sccache_core::direct::rust::{
 };
 use sccache_core::direct::{ByteBuf, ReadFile};
 use std::ffi::{OsStr, OsString};
+use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -141,10 +142,7 @@ fn digest_dep_info(
     let mut extern_mentioned = !message.scan_extern;
     for name in &message.files {
         let scan = !extern_mentioned;
-        let scan = Scan {
-            source: true,
-            extern_word: scan,
-        };
+        let scan = Scan::Source { extern_word: scan };
         let (file, mentions) = read_settled(memo, &message.cwd, name, message.started, scan)?;
         extern_mentioned |= mentions;
         digests.push(file.digest);
@@ -169,12 +167,13 @@ fn digest_dep_info(
 /// read a file that no dep-info lists (`direct::rust::may_assemble_files`).
 pub const ASSEMBLER_READS: &str = "an assembler directive may read a file (.incbin, .include)";
 
-/// How `read_settled` reads a file besides its digest: a source (not a crate) is scanned for
-/// assembler directives that read files, and, when asked, for the word `extern`.
+/// How `read_settled` reads a file: a crate for its digest alone (through the memo); a source
+/// also for assembler directives that read files and, when asked, for the word `extern`, in
+/// the one read that digests it.
 #[derive(Clone, Copy)]
-struct Scan {
-    source: bool,
-    extern_word: bool,
+enum Scan {
+    Crate,
+    Source { extern_word: bool },
 }
 
 /// A file the compile read, stamped and digested; an error if it changed since the compile
@@ -195,16 +194,27 @@ fn read_settled(
         return Err(CHANGED_DURING_COMPILE);
     }
     let stamp = FileStamp::of(&before);
-    let digest = memo.digest(&path).map_err(|_| "file read is unreadable")?;
+    let unreadable = |_| "file read is unreadable";
     // Between the two stamps, which must match: the bytes scanned are the bytes digested.
-    let mut mentions = false;
-    if scan.source {
-        let bytes = std::fs::read(&path).map_err(|_| "file read is unreadable")?;
-        if sccache_core::direct::rust::may_assemble_files(&bytes) {
-            return Err(ASSEMBLER_READS);
+    let (digest, mentions) = match scan {
+        Scan::Crate => (memo.digest(&path).map_err(unreadable)?, false),
+        Scan::Source { extern_word } => {
+            let mut file = std::fs::File::open(&path).map_err(unreadable)?;
+            let mut bytes = Vec::with_capacity(before.len() as usize);
+            file.read_to_end(&mut bytes).map_err(unreadable)?;
+            if sccache_core::direct::rust::may_assemble_files(&bytes) {
+                return Err(ASSEMBLER_READS);
+            }
+            let digest = sccache_core::hash_key::digest(&bytes);
+            // Settled before the compile began (checked above), as the memo's rule asks.
+            let after = file.metadata().map_err(unreadable)?;
+            if FileStamp::of(&after) == stamp {
+                memo.remember_read(&path, &file, &after, digest, started);
+            }
+            let mentions = extern_word && sccache_core::direct::rust::mentions_extern(&bytes);
+            (digest, mentions)
         }
-        mentions = scan.extern_word && sccache_core::direct::rust::mentions_extern(&bytes);
-    }
+    };
     if FileStamp::at(&path) != Some(stamp) {
         return Err(CHANGED_DURING_COMPILE);
     }
@@ -266,11 +276,7 @@ impl Handler<DigestCrates> for Hasher {
             .files
             .iter()
             .map(|name| {
-                let scan = Scan {
-                    source: false,
-                    extern_word: false,
-                };
-                read_settled(&self.memo, &message.cwd, name, message.started, scan)
+                read_settled(&self.memo, &message.cwd, name, message.started, Scan::Crate)
                     .map(|(file, _)| file)
             })
             .collect()

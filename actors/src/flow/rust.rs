@@ -274,8 +274,9 @@ async fn key_from_dep_info(
     }
 }
 
-/// Whether a source of `files` (the crates and proc-macro libraries among them aside) may make the assembler read a
-/// file no dep-info lists (`direct::rust::may_assemble_files`); one that cannot be read counts.
+/// Whether a source of `files` (the crates and proc-macro libraries among them aside) may make
+/// the assembler read a file no dep-info lists (`direct::rust::may_assemble_files`); one that
+/// cannot be read counts.
 async fn assembles_files(cwd: &Path, files: &[String], crates: &[PathBuf]) -> bool {
     let sources: Vec<PathBuf> = files
         .iter()

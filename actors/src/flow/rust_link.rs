@@ -410,16 +410,13 @@ fn script_reads(
 ) -> Result<Vec<PathBuf>, &'static str> {
     /// Scripts followed for one link, at most.
     const SCRIPTS_MAX: usize = 256;
-    let mut queue = inputs.to_vec();
-    let mut seen = BTreeSet::new();
-    let mut read = Vec::new();
     let mut scripts = 0;
-    while let Some(file) = queue.pop() {
-        if !seen.insert(file.clone()) {
-            continue;
-        }
-        let Some(names) = scan.script_names(&file) else {
-            continue;
+    // The files the scripts name, each once, in the order found; followed in turn.
+    let mut read: Vec<PathBuf> = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut follow = |file: &Path, read: &mut Vec<PathBuf>| -> Result<(), &'static str> {
+        let Some(names) = scan.script_names(file) else {
+            return Ok(());
         };
         scripts += 1;
         if scripts > SCRIPTS_MAX {
@@ -434,10 +431,18 @@ fn script_reads(
                     .chain(dirs.iter().map(|dir| dir.join(&name)))
                     .collect()
             };
-            let found: Vec<PathBuf> = places.into_iter().filter(|path| path.is_file()).collect();
-            queue.extend(found.iter().cloned());
-            read.extend(found);
+            let found = places.into_iter().filter(|path| path.is_file());
+            read.extend(found.filter(|path| seen.insert(path.clone())));
         }
+        Ok(())
+    };
+    for file in inputs {
+        follow(file, &mut read)?;
+    }
+    let mut next = 0;
+    while let Some(file) = read.get(next).cloned() {
+        follow(&file, &mut read)?;
+        next += 1;
     }
     Ok(read)
 }

@@ -31,7 +31,8 @@ pub struct LinkSpec {
     /// The `-C link-arg`/`link-args` words, in order.
     pub link_args: Vec<String>,
     /// The files the link arguments name (linker scripts, objects, version scripts), as
-    /// written: each must be a file when the key is taken.
+    /// written: every file each leads to when the key is taken (a name that leads to none
+    /// adds nothing).
     pub arg_files: Vec<OsString>,
     /// Words that may name a file read (the value an option of ours takes as other than a
     /// file, should the table be wrong): when one names a file, the file is digested.
@@ -216,7 +217,7 @@ impl LinkSpec {
             if word.starts_with('@') {
                 return Err("link-arg @file".to_owned());
             }
-            if driver && (word == "-x" || word.starts_with("-x")) {
+            if driver && word.starts_with("-x") {
                 // A language for the files after it: the driver would compile them.
                 return Err("link-arg -x".to_owned());
             }

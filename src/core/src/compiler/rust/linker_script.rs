@@ -15,6 +15,8 @@
 //! own directory, the link's search directories) and digesting them is the actors layer's job
 //! (`flow/rust_link.rs`), as is following the scripts they name in turn.
 
+use memchr::memmem;
+
 /// The names a script's commands read, in order (quotes removed): every `INCLUDE` name and
 /// every name in `INPUT`, `GROUP`, `AS_NEEDED` and `STARTUP` lists (`-l:NAME` as `NAME`, a file
 /// of the search directories) but the `-lNAME` libraries, which ld finds in the search
@@ -27,8 +29,8 @@ pub fn script_reads(bytes: &[u8]) -> Option<Result<Vec<Vec<u8>>, &'static str>> 
         return None;
     }
     let reads = || {
-        let mut names = reads_of(&tokens(bytes, true), true)?;
-        for name in reads_of(&tokens(bytes, false), false)? {
+        let mut names = reading(bytes, true)?;
+        for name in reading(bytes, false)? {
             if !names.contains(&name) {
                 names.push(name);
             }
@@ -56,9 +58,12 @@ pub fn is_script(head: &[u8]) -> bool {
 /// The commands whose arguments are lists of files.
 const LIST_COMMANDS: &[&[u8]] = &[b"INPUT", b"GROUP", b"AS_NEEDED", b"STARTUP"];
 
-/// The names `tokens` read as commands; `strict`: a command without its argument is a
-/// refusal (the reading without comments passes over words that a comment held).
-fn reads_of(tokens: &[&[u8]], strict: bool) -> Result<Vec<Vec<u8>>, &'static str> {
+/// The names one reading of the script finds in its commands: as lld reads it (`as_lld`),
+/// where a command without its argument is a refusal; or with no comments and GNU ld's commas,
+/// which passes over such a command (a comment may have held it).
+fn reading(bytes: &[u8], as_lld: bool) -> Result<Vec<Vec<u8>>, &'static str> {
+    let strict = as_lld;
+    let tokens = tokens(bytes, as_lld);
     let mut names = Vec::new();
     // How many parentheses of a list command are open.
     let mut depth = 0usize;
@@ -120,11 +125,11 @@ fn is_word(token: &[u8]) -> bool {
 }
 
 /// The script's words as lld splits them (runs of word characters, a quoted name, any other
-/// character alone); with `comments`, as lld reads them, without its comments (`/*` to `*/`
-/// and `#` to the end of the line, each where a word would start); without, every word, and
-/// commas kept in them as GNU ld does.
-fn tokens(bytes: &[u8], comments: bool) -> Vec<&[u8]> {
-    let gnu = !comments;
+/// character alone); `as_lld`, without its comments (`/*` to `*/` and `#` to the end of the
+/// line, each where a word would start); else every word, and commas kept in them as GNU ld
+/// does.
+fn tokens(bytes: &[u8], as_lld: bool) -> Vec<&[u8]> {
+    let (comments, gnu) = (as_lld, !as_lld);
     let mut tokens = Vec::new();
     let mut at = 0;
     while at < bytes.len() {
@@ -133,10 +138,10 @@ fn tokens(bytes: &[u8], comments: bool) -> Vec<&[u8]> {
             at += 1;
             continue;
         } else if comments && bytes[at..].starts_with(b"/*") {
-            at = find(&bytes[at + 2..], b"*/").map_or(bytes.len(), |end| at + 2 + end + 2);
+            at = memmem::find(&bytes[at + 2..], b"*/").map_or(bytes.len(), |end| at + 2 + end + 2);
             continue;
         } else if comments && byte == b'#' {
-            at = find(&bytes[at..], b"\n").map_or(bytes.len(), |end| at + end + 1);
+            at = memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |end| at + end + 1);
             continue;
         } else if byte == b'"' {
             bytes[at + 1..]
@@ -155,12 +160,6 @@ fn tokens(bytes: &[u8], comments: bool) -> Vec<&[u8]> {
         at = end;
     }
     tokens
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack
-        .windows(needle.len())
-        .position(|window| window == needle)
 }
 
 #[cfg(test)]
