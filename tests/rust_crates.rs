@@ -643,8 +643,14 @@ fn a_source_named_with_a_newline_is_never_a_stale_hit() {
 /// directory or the search directories), and the scripts among them, are in the key.
 #[test]
 fn a_library_that_is_a_linker_script_is_followed() {
+    for direct in ["false", "true"] {
+        a_library_script_is_followed(direct);
+    }
+}
+
+fn a_library_script_is_followed(direct: &str) {
     assert!(have("gcc"), "gcc is needed");
-    let server = Server::start();
+    let server = Server::start_with(&[("SCCACHE_DIRECT", direct)]);
     let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
     let path = dir.path();
     let lib = path.join("L");
@@ -727,17 +733,34 @@ fn a_rustc_wrapper_script_is_part_of_the_identity() {
 /// directory's listing would take for a library: it is in the key by its own name.
 #[test]
 fn a_verbatim_library_of_any_name_is_in_the_key() {
+    for (direct, in_source) in [
+        ("false", false),
+        ("true", false),
+        ("false", true),
+        ("true", true),
+    ] {
+        a_verbatim_library_is_in_the_key(direct, in_source);
+    }
+}
+
+/// With `in_source`, the library is named by the source's `#[link]` (out of the command
+/// line's sight): direct mode finds it in the command rustc printed.
+fn a_verbatim_library_is_in_the_key(direct: &str, in_source: bool) {
     assert!(have("gcc") && have("ar"), "gcc and ar are needed");
-    let server = Server::start();
+    let server = Server::start_with(&[("SCCACHE_DIRECT", direct)]);
     let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
     let path = dir.path();
     let lib = path.join("L");
     std::fs::create_dir_all(path.join("out")).unwrap_or_default();
     std::fs::create_dir_all(&lib).unwrap_or_default();
+    let link = match in_source {
+        true => "#[link(name = \"cv.bin\", kind = \"static\", modifiers = \"+verbatim\")]\n",
+        false => "",
+    };
     std::fs::write(
         path.join("main.rs"),
         format!(
-            "extern \"C\" {{ fn cval() -> i32; }}\nfn main() {{ print!(\"{{}}\", {UNSAFE} {{ cval() }}) }}\n"
+            "{link}extern \"C\" {{ fn cval() -> i32; }}\nfn main() {{ print!(\"{{}}\", {UNSAFE} {{ cval() }}) }}\n"
         ),
     )
     .unwrap_or_default();
@@ -764,12 +787,11 @@ fn a_verbatim_library_of_any_name_is_in_the_key() {
         );
     };
     let compile = || {
-        build_and_run(
-            &server,
-            path,
-            "rustc",
-            &["-L", "native=L", "-l", "dylib:+verbatim=cv.bin"],
-        )
+        let args: &[&str] = match in_source {
+            true => &["-L", "native=L"],
+            false => &["-L", "native=L", "-l", "dylib:+verbatim=cv.bin"],
+        };
+        build_and_run(&server, path, "rustc", args)
     };
     archive(1);
     assert_eq!(compile(), "1");
@@ -884,4 +906,97 @@ fn crate_bytes_spelling_a_directive(direct: &str) {
     assert_eq!(String::from_utf8_lossy(&output.stdout), "incbin");
     let stats = server.stats();
     assert_eq!(count(&stats, "cache_hits.counts.Rust"), 1, "{stats:#}");
+}
+
+/// A shared library the source names (`#[link(name = "cv")]`, out of the command line's
+/// sight), found in the second of two search directories: one of that name that appears in the
+/// first is linked instead (the binary needs its soname), and misses, by both ways of keying;
+/// so does that library replaced by another of the same name. In direct mode a file of a
+/// searched directory that the link does not read changes nothing (the directories' names
+/// are in the key, and the files the link read are in the record).
+#[test]
+fn a_library_that_appears_in_an_earlier_directory_misses() {
+    for direct in ["false", "true"] {
+        a_library_in_an_earlier_directory_misses(direct);
+    }
+}
+
+fn a_library_in_an_earlier_directory_misses(direct: &str) {
+    assert!(have("gcc"), "gcc is needed");
+    let server = Server::start_with(&[("SCCACHE_DIRECT", direct)]);
+    let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
+    let path = dir.path();
+    for sub in ["out", "A", "B"] {
+        std::fs::create_dir_all(path.join(sub)).unwrap_or_default();
+    }
+    std::fs::write(
+        path.join("main.rs"),
+        format!(
+            "#[link(name = \"cv\")]\nextern \"C\" {{ fn cval() -> i32; }}\n\
+             fn main() {{ print!(\"{{}}\", {UNSAFE} {{ cval() }}) }}\n"
+        ),
+    )
+    .unwrap_or_default();
+    // A shared library whose soname says which it is.
+    let library = |into: &str, soname: &str| {
+        let source = path.join("cv.c");
+        std::fs::write(&source, "int cval(void) { return 1; }\n").unwrap_or_default();
+        let library = path.join(into).join("libcv.so");
+        let _ = std::fs::remove_file(&library);
+        assert_success(
+            &run(Command::new("gcc")
+                .args(["-shared", "-fPIC"])
+                .arg(format!("-Wl,-soname,{soname}"))
+                .arg(&source)
+                .arg("-o")
+                .arg(&library)),
+            "gcc",
+        );
+        // Past the clock's tick: a record may be made of it.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    // The soname the binary needs.
+    let compile = || {
+        let args = [
+            "--crate-name",
+            "main",
+            "--edition=2021",
+            "main.rs",
+            "--crate-type",
+            "bin",
+            "--emit=dep-info,link",
+            "--out-dir",
+            "out",
+            "-L",
+            "native=A",
+            "-L",
+            "native=B",
+        ];
+        assert_success(&server.compile(path, "rustc", &args), "rustc");
+        let binary = std::fs::read(path.join("out/main")).unwrap_or_default();
+        ["libcv_a.so", "libcv_b.so", "libcv_c.so"]
+            .into_iter()
+            .find(|name| binary.windows(name.len()).any(|w| w == name.as_bytes()))
+            .unwrap_or("none")
+    };
+    let hits = || count(&server.stats(), "cache_hits.counts.Rust");
+    library("B", "libcv_b.so");
+    std::fs::write(path.join("B/notes.txt"), "one").unwrap_or_default();
+    assert_eq!(compile(), "libcv_b.so");
+    assert_eq!(compile(), "libcv_b.so");
+    assert_eq!(hits(), 1, "the same inputs hit");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(path.join("B/notes.txt"), "two").unwrap_or_default();
+    assert_eq!(compile(), "libcv_b.so");
+    if direct == "true" {
+        assert_eq!(hits(), 2, "a file the link does not read changes nothing");
+    }
+    let before = hits();
+    library("A", "libcv_a.so");
+    assert_eq!(compile(), "libcv_a.so");
+    assert_eq!(hits(), before, "no stale hit");
+    library("A", "libcv_c.so");
+    assert_eq!(compile(), "libcv_c.so");
+    assert_eq!(hits(), before, "no stale hit");
+    crate::harness::assert_outcomes_add_up(&server.stats());
 }

@@ -64,6 +64,8 @@ pub struct ProbeLinker {
 pub struct LinkerFound {
     pub digest: [u8; 32],
     pub library_dirs: Vec<PathBuf>,
+    /// The libraries its dry run's commands link by name (`-lgcc`, `-lc`: the driver's own).
+    pub default_libs: Vec<OsString>,
 }
 
 #[derive(Clone)]
@@ -193,10 +195,10 @@ fn find_program(
 }
 
 /// What a link dry run's text names besides its programs: the library directories
-/// (`LIBRARY_PATH=`, `-L` words) and the files its commands read (absolute objects and
-/// libraries: start files, the LTO plugin).
-fn read_link_dry_run(output: &[u8]) -> (Vec<PathBuf>, Vec<PathBuf>) {
-    let (mut dirs, mut files) = (Vec::new(), Vec::new());
+/// (`LIBRARY_PATH=`, `-L` words), the files its commands read (absolute objects and
+/// libraries: start files, the LTO plugin) and the libraries they name (`-lNAME`).
+fn read_link_dry_run(output: &[u8]) -> (Vec<PathBuf>, Vec<PathBuf>, Vec<OsString>) {
+    let (mut dirs, mut files, mut libs) = (Vec::new(), Vec::new(), Vec::new());
     for line in output.split(|byte| *byte == b'\n') {
         if let Some(list) = line.strip_prefix(b"LIBRARY_PATH=") {
             dirs.extend(search_list(Some(OsStr::from_bytes(list)), Path::new("/")));
@@ -206,6 +208,8 @@ fn read_link_dry_run(output: &[u8]) -> (Vec<PathBuf>, Vec<PathBuf>) {
                 let word = word.strip_suffix(b"\"").unwrap_or(word);
                 if let Some(dir) = word.strip_prefix(b"-L").filter(|d| d.starts_with(b"/")) {
                     dirs.push(PathBuf::from(OsStr::from_bytes(dir)));
+                } else if let Some(name) = word.strip_prefix(b"-l").filter(|n| !n.is_empty()) {
+                    libs.push(OsStr::from_bytes(name).to_owned());
                 } else if word.starts_with(b"/")
                     && [&b".o"[..], b".so", b".a"]
                         .iter()
@@ -216,7 +220,7 @@ fn read_link_dry_run(output: &[u8]) -> (Vec<PathBuf>, Vec<PathBuf>) {
             }
         }
     }
-    (dirs, files)
+    (dirs, files, libs)
 }
 
 async fn probe(
@@ -278,33 +282,34 @@ async fn probe(
     };
     let stderr = output.stderr;
     let fuse_ld = request.fuse_ld.clone();
-    let (files, more_stamps, mut library_dirs) = tokio::task::spawn_blocking(move || {
-        let (mut files, mut stamps) = resolve(&dry_run, &driver)?;
-        // The linker itself (a wrapper script's text is its identity too).
-        files.insert(0, PathBuf::from(&driver.exe));
-        let (library_dirs, named) = read_link_dry_run(&stderr);
-        for file in named.into_iter().filter(|file| file.is_file()) {
-            stamps.push(stamp(file.clone()));
-            files.push(file);
-        }
-        // The linkers the driver may run in place of the one its dry run names.
-        let cwd = Path::new(&driver.cwd);
-        let program_dirs: Vec<PathBuf> = dry_run
-            .search_dirs
-            .iter()
-            .map(|dir| cwd.join(dir))
-            .chain(search_list(env_value(&driver.env, "PATH"), cwd))
-            .collect();
-        let extra = fuse_ld.map(|name| format!("ld.{name}"));
-        for name in LINKER_PROGRAMS.iter().copied().chain(extra.as_deref()) {
-            let (found, searched) = find_program(OsStr::new(name), cwd, &program_dirs);
-            stamps.extend(searched);
-            files.extend(found);
-        }
-        Ok::<_, String>((files, stamps, library_dirs))
-    })
-    .await
-    .map_err(|error| error.to_string())??;
+    let (files, more_stamps, mut library_dirs, default_libs) =
+        tokio::task::spawn_blocking(move || {
+            let (mut files, mut stamps) = resolve(&dry_run, &driver)?;
+            // The linker itself (a wrapper script's text is its identity too).
+            files.insert(0, PathBuf::from(&driver.exe));
+            let (library_dirs, named, default_libs) = read_link_dry_run(&stderr);
+            for file in named.into_iter().filter(|file| file.is_file()) {
+                stamps.push(stamp(file.clone()));
+                files.push(file);
+            }
+            // The linkers the driver may run in place of the one its dry run names.
+            let cwd = Path::new(&driver.cwd);
+            let program_dirs: Vec<PathBuf> = dry_run
+                .search_dirs
+                .iter()
+                .map(|dir| cwd.join(dir))
+                .chain(search_list(env_value(&driver.env, "PATH"), cwd))
+                .collect();
+            let extra = fuse_ld.map(|name| format!("ld.{name}"));
+            for name in LINKER_PROGRAMS.iter().copied().chain(extra.as_deref()) {
+                let (found, searched) = find_program(OsStr::new(name), cwd, &program_dirs);
+                stamps.extend(searched);
+                files.extend(found);
+            }
+            Ok::<_, String>((files, stamps, library_dirs, default_libs))
+        })
+        .await
+        .map_err(|error| error.to_string())??;
     stamps.extend(more_stamps);
     // gcc reads a `specs` file in its startfile directories: one put there later changes what
     // the driver does, so the probe is made again.
@@ -343,6 +348,7 @@ async fn probe(
         found: LinkerFound {
             digest: hash_key::driver_digest(&text, &named),
             library_dirs,
+            default_libs,
         },
         stamps,
     })
@@ -461,7 +467,7 @@ mod tests {
             /usr/lib/gcc/12/collect2 -plugin /usr/lib/gcc/12/liblto_plugin.so \
             \"-plugin-opt=-pass-through=-lgcc\" /usr/lib/x86_64-linux-gnu/Scrt1.o \
             -L/usr/lib/gcc/12 /tmp/p/probe -lgcc\n";
-        let (dirs, files) = read_link_dry_run(output);
+        let (dirs, files, libs) = read_link_dry_run(output);
         assert_eq!(
             dirs,
             [
@@ -479,5 +485,6 @@ mod tests {
             ]
             .map(PathBuf::from)
         );
+        assert_eq!(libs, [OsString::from("gcc")]);
     }
 }

@@ -100,9 +100,10 @@ impl Family for Rustc {
             return key_from_dep_info(services, info, compilation, request, inputs, dep_info).await;
         };
         // A link's inputs but the crates only a dep-info lists: in the manifest key.
+        let scope = link_scope(info, compilation);
         let (inputs, link) = futures::join!(
             library_inputs(services, info, compilation, request),
-            rust_link::for_compile(services, info, compilation, &[], request),
+            rust_link::for_compile(services, info, compilation, &[], request, scope),
         );
         let mut inputs = match (inputs, link) {
             (Ok(inputs), Ok(link)) => RustInputs { link, ..inputs },
@@ -114,14 +115,16 @@ impl Family for Rustc {
             request,
             inputs: &inputs,
             crates: compilation.link.is_some().then(|| Crates {
-                list: list_crates(services, info, compilation, request),
+                list: list_crates(services, info, compilation, request, scope),
                 beside: names_extern(&request.args),
+                linked: (scope == rust_link::Scope::Listed)
+                    .then(|| linked_files(services, info, compilation, request)),
             }),
         };
         let label = info.kind.stats_label(None);
         match rust_direct::look_up(services, compile, restore, &label).await {
             Looked::Hit(keyed) => return keyed,
-            Looked::Miss(Some(later)) => return Keyed::AfterCompile(later, Vec::new()),
+            Looked::Miss(Some((later, added))) => return Keyed::AfterCompile(later, added),
             Looked::Miss(None) => {}
         }
         let dep_info = read_dep_info(services, compilation, request).await;
@@ -135,14 +138,76 @@ impl Family for Rustc {
     }
 }
 
+/// How rust direct mode keys a link's files: `Scope::Listed` (the searched directories'
+/// listings before the compile, the files the link read after it, from the command rustc
+/// prints with `--print link-args=FILE`) when rustc can print it to a file (1.80 on), the
+/// compile links once (one linked crate type), for Linux, with no link arguments of the
+/// user's (a driver flag such as `-fopenmp` makes the driver read files no printed command
+/// names); else `Scope::Every`.
+fn link_scope(info: &CompilerInfo, compilation: &RustCompilation) -> rust_link::Scope {
+    let Some(spec) = &compilation.link else {
+        return rust_link::Scope::Every;
+    };
+    let links = compilation
+        .crate_types
+        .iter()
+        .filter(|kind| rust::LINKED_CRATE_TYPES.contains(&kind.as_str()))
+        .count();
+    let linux = compilation
+        .target
+        .as_deref()
+        .or_else(|| info.rust.as_ref().and_then(|rust| rust.host.as_deref()))
+        .is_some_and(|target| target.contains("linux"));
+    if links == 1 && linux && spec.link_args.is_empty() && prints_to_file(&info.version) {
+        rust_link::Scope::Listed
+    } else {
+        rust_link::Scope::Every
+    }
+}
+
+/// Whether rustc's version line (`rustc 1.95.0 (...)`) says it takes `--print KIND=PATH`.
+fn prints_to_file(version: &str) -> bool {
+    let mut numbers = version
+        .strip_prefix("rustc ")
+        .unwrap_or_default()
+        .split(['.', '-', ' '])
+        .map(str::parse::<u32>);
+    matches!(
+        (numbers.next(), numbers.next()),
+        (Some(Ok(major)), Some(Ok(minor))) if (major, minor) >= (1, 80)
+    )
+}
+
+/// The files a linking compile's link read, from the command rustc printed
+/// (`rust_direct::LinkedFiles`, `rust_link::linked_files`).
+fn linked_files(
+    services: &Services,
+    info: &CompilerInfo,
+    compilation: &RustCompilation,
+    request: &CompileRequest,
+) -> rust_direct::LinkedFiles {
+    let (services, info, compilation, request) = (
+        services.detached(),
+        info.clone(),
+        compilation.clone(),
+        request.clone(),
+    );
+    Box::new(move |text| {
+        Box::pin(async move {
+            rust_link::linked_files(&services, &info, &compilation, &request, text).await
+        })
+    })
+}
+
 /// How a linking compile's crates are listed (`rust_direct::ListCrates`): with `true`, a
 /// dep-info run that lists them (less the sysroot's), and the link's inputs with them; with
-/// `false`, the link's inputs alone, found again.
+/// `false`, the link's inputs alone, found again; by `scope`.
 fn list_crates(
     services: &Services,
     info: &CompilerInfo,
     compilation: &RustCompilation,
     request: &CompileRequest,
+    scope: rust_link::Scope,
 ) -> ListCrates {
     let (services, info, compilation, request) = (
         services.detached(),
@@ -154,7 +219,8 @@ fn list_crates(
         Box::pin(async move {
             if !list {
                 let link =
-                    rust_link::for_compile(&services, &info, &compilation, &[], &request).await?;
+                    rust_link::for_compile(&services, &info, &compilation, &[], &request, scope)
+                        .await?;
                 return Ok((None, link));
             }
             let (mut dep_info, _) = read_dep_info(&services, &compilation, &request)
@@ -167,9 +233,15 @@ fn list_crates(
                 Path::new(&request.cwd),
             );
             let crate_files = rust_link::crate_files(&dep_info.files);
-            let link =
-                rust_link::for_compile(&services, &info, &compilation, &crate_files, &request)
-                    .await?;
+            let link = rust_link::for_compile(
+                &services,
+                &info,
+                &compilation,
+                &crate_files,
+                &request,
+                scope,
+            )
+            .await?;
             Ok((Some(dep_info), link))
         })
     })
@@ -235,7 +307,14 @@ async fn key_from_dep_info(
     }
     let crate_files = rust_link::crate_files(&dep_info.files);
     // A link's inputs are found while the sources are digested.
-    let link = rust_link::for_compile(services, info, compilation, &crate_files, request);
+    let link = rust_link::for_compile(
+        services,
+        info,
+        compilation,
+        &crate_files,
+        request,
+        rust_link::Scope::Every,
+    );
     let (sources, link) = futures::join!(digest_sources(services, cwd, &dep_info.files), link);
     let Some(sources) = sources else {
         return Keyed::Refused("unreadable input");

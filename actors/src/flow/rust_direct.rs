@@ -32,6 +32,7 @@ use crate::rust_manifest_files::{
 use crate::storage::{LookupResult, Store};
 use sccache_core::compiler::rust::{cacheable_failure, parse_dep_info, DepInfo, RustCompilation};
 use sccache_core::direct::rust::{env_deps, RustManifest, RustRecorded};
+use sccache_core::direct::ReadFile;
 use sccache_core::hash_key::{self, CacheKey, CompilerIdentity, LinkInputs, RustInputs};
 use sccache_core::protocol::CompileRequest;
 use sccache_core::stats::{Event, StatsLabel};
@@ -44,9 +45,10 @@ use std::path::{Path, PathBuf};
 pub enum Looked {
     /// A result restored without rustc.
     Hit(Keyed),
-    /// A miss: the compile runs at once and is keyed afterwards (`Keyed::AfterCompile`);
-    /// `None` when direct mode cannot record this compile (the dep-info run's path then).
-    Miss(Option<KeyAfterCompile>),
+    /// A miss: the compile runs at once, with these arguments added, and is keyed afterwards
+    /// (`Keyed::AfterCompile`); `None` when direct mode cannot record this compile (the
+    /// dep-info run's path then).
+    Miss(Option<(KeyAfterCompile, Vec<OsString>)>),
 }
 
 /// What a compile is, beyond its dep-info: everything the manifest key and the result key
@@ -68,7 +70,20 @@ pub struct Crates {
     /// Beside the compile (it has a `--extern` or a `-Z` option); else after it, and only
     /// when a file it read spells `extern` (`direct::rust::mentions_extern`).
     pub beside: bool,
+    /// In `rust_link::Scope::Listed`: how the files the link read are found from the command
+    /// rustc prints (`--print link-args=FILE`, added to the compile).
+    pub linked: Option<LinkedFiles>,
 }
+
+/// The files a link read, from the text of the command rustc printed
+/// (`rust_link::linked_files`), or why they cannot be had.
+pub type LinkedFiles = Box<
+    dyn FnOnce(
+        Vec<u8>,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Vec<PathBuf>, &'static str>>>,
+    >,
+>;
 
 /// Lists the crates a linking compile loads (given `true`): a `-Zbinary-dep-depinfo` dep-info
 /// run's listing without the sysroot's crates (`rust_link::without_sysroot_crates`), and the
@@ -137,6 +152,27 @@ pub async fn look_up(
         // find a result there.
         return Looked::Miss(None);
     }
+    let (crates, link_args) = match crates {
+        Some(Crates {
+            list,
+            beside,
+            linked: Some(linked),
+        }) => match printed_link_command() {
+            Some(path) => (Some((list, beside)), Some((path, linked))),
+            // Without it the files the link read cannot be known: the dep-info run's key.
+            None => return Looked::Miss(None),
+        },
+        Some(Crates { list, beside, .. }) => (Some((list, beside)), None),
+        None => (None, None),
+    };
+    let added = match &link_args {
+        Some((path, _)) => {
+            let mut print = OsString::from("link-args=");
+            print.push(path.as_os_str());
+            vec![OsString::from("--print"), print]
+        }
+        None => Vec::new(),
+    };
     let out_dir = Path::new(&request.cwd).join(&compilation.out_dir);
     let dep_info = out_dir.join(dep_info);
     // One stat, on a miss: a failed compile's dep-info is taken only if it is new.
@@ -156,12 +192,27 @@ pub async fn look_up(
         manifest_key,
         // Started now when it is needed, so that it runs beside the compile and the key is
         // known at the reply.
-        crates: crates.map(|crates| match crates.beside {
-            true => Listed::Beside(actix_rt::spawn((crates.list)(true))),
-            false => Listed::After(crates.list),
+        crates: crates.map(|(list, beside)| match beside {
+            true => Listed::Beside(actix_rt::spawn(list(true))),
+            false => Listed::After(list),
         }),
+        link_args,
     };
-    Looked::Miss(Some(Box::new(move |ended| Box::pin(later.key(ended)))))
+    Looked::Miss(Some((
+        Box::new(move |ended| Box::pin(later.key(ended))),
+        added,
+    )))
+}
+
+/// A private file for rustc to print its link command to, removed when dropped.
+fn printed_link_command() -> Option<tempfile::TempPath> {
+    match tempfile::Builder::new().prefix("sccache-link").tempfile() {
+        Ok(file) => Some(file.into_temp_path()),
+        Err(error) => {
+            log::warn!("cannot make a file for the link command: {error}");
+            None
+        }
+    }
 }
 
 /// The manifest under `manifest_key`, or an empty one.
@@ -216,6 +267,9 @@ struct Later {
     manifest_key: CacheKey,
     /// A linking compile's crate listing.
     crates: Option<Listed>,
+    /// In `rust_link::Scope::Listed`: where rustc prints the link command, and how the files
+    /// it read are found from it.
+    link_args: Option<(tempfile::TempPath, LinkedFiles)>,
 }
 
 /// The crate listing of a linking compile, under way.
@@ -274,19 +328,33 @@ impl Later {
         let mut later = self;
         later.inputs.sources = dep_info.files.into_iter().zip(digests).collect();
         later.inputs.env_deps = names;
+        let linked = match later.link_args.take() {
+            Some((path, linked)) => link_read(path, linked).await?,
+            None => Vec::new(),
+        };
         let key = match later.crates.take() {
             None => later.result_key(),
             // A compile that links: its key needs the crates it loaded, which the dep-info run
             // started beside the compile lists. The key is found before the reply, so a build
             // that removes the target directory right after (`cargo clean`) loses no result.
-            Some(Listed::Beside(listing)) => later.key_with_crates(listing, &mut recorded).await?,
+            Some(Listed::Beside(listing)) => {
+                later
+                    .key_with_crates(listing, linked, &mut recorded)
+                    .await?
+            }
             // No `--extern`, and a file read spells `extern`: listed now.
             Some(Listed::After(list)) if extern_mentioned => {
                 let listing = actix_rt::spawn(list(true));
-                later.key_with_crates(listing, &mut recorded).await?
+                later
+                    .key_with_crates(listing, linked, &mut recorded)
+                    .await?
             }
             // No `--extern` and no `extern crate`: it loaded the sysroot's crates alone.
-            Some(Listed::After(list)) => later.key_without_crates(list(false)).await?,
+            Some(Listed::After(list)) => {
+                later
+                    .key_without_crates(list(false), linked, &mut recorded)
+                    .await?
+            }
         };
         let follow_up = match recorded {
             Ok(mut recorded) => {
@@ -341,19 +409,45 @@ impl Later {
     }
 
     /// The result key of a linking compile that loaded the sysroot's crates alone: its link's
-    /// inputs found again must be the lookup's (nothing changed since).
+    /// inputs found again must be the lookup's (nothing changed since); the files the link
+    /// read (`linked`, in `Scope::Listed`) join them and the record.
     async fn key_without_crates(
         &mut self,
         link_now: impl std::future::Future<
             Output = Result<(Option<DepInfo>, Option<LinkInputs>), &'static str>,
         >,
+        linked: Vec<String>,
+        recorded: &mut Result<RustRecorded, &'static str>,
     ) -> Result<CacheKey, Unkeyed> {
         let (_, link_now) = link_now.await.map_err(Unkeyed::Refused)?;
         if self.inputs.link != link_now {
             // A library or the linker changed since the manifest's key was taken.
             return Err(Unkeyed::InputChanged);
         }
+        if !linked.is_empty() {
+            let read = self.digest_crates(linked).await?;
+            add_link_files(&mut self.inputs.link, &read);
+            if let Ok(recorded) = recorded {
+                recorded.crates = read;
+            }
+        }
         Ok(self.result_key())
+    }
+
+    /// `files` (crates, or files a link read) by stamp and digest, each settled before the
+    /// compile began.
+    async fn digest_crates(&self, files: Vec<String>) -> Result<Vec<ReadFile>, Unkeyed> {
+        let message = DigestCrates {
+            files,
+            cwd: self.cwd.clone(),
+            started: self.started,
+        };
+        match self.services.digest_crates.send(message).await {
+            Ok(Ok(read)) => Ok(read),
+            Ok(Err(reason)) if reason == CHANGED_DURING_COMPILE => Err(Unkeyed::InputChanged),
+            Ok(Err(reason)) => Err(Unkeyed::Refused(reason)),
+            Err(_) => Err(Unkeyed::Refused("hasher unavailable")),
+        }
     }
 
     /// A linking compile's result key: the crates a dep-info run lists (the files of cargo's
@@ -364,6 +458,7 @@ impl Later {
     async fn key_with_crates(
         &mut self,
         list: Listing,
+        linked: Vec<String>,
         recorded: &mut Result<RustRecorded, &'static str>,
     ) -> Result<CacheKey, Unkeyed> {
         let (listed, link_now) = list
@@ -404,39 +499,17 @@ impl Later {
             .map(|rlib| rlib.to_string_lossy().into_owned())
             .collect();
         crates.extend(beside);
-        let message = DigestCrates {
-            files: crates,
-            cwd: self.cwd.clone(),
-            started: self.started,
-        };
-        let read_crates = match self.services.digest_crates.send(message).await {
-            Ok(Ok(read)) => read,
-            Ok(Err(reason)) if reason == CHANGED_DURING_COMPILE => {
-                return Err(Unkeyed::InputChanged)
-            }
-            Ok(Err(reason)) => return Err(Unkeyed::Refused(reason)),
-            Err(_) => return Err(Unkeyed::Refused("hasher unavailable")),
-        };
+        let besides = crates.len();
+        crates.extend(linked);
+        let read_crates = self.digest_crates(crates).await?;
         let mut link = self.inputs.link.clone();
-        if let Some(link) = &mut link {
-            let mut files: BTreeMap<PathBuf, [u8; 32]> = link
-                .files
-                .drain(..)
-                .map(|(name, digest)| (PathBuf::from(name), digest))
-                .collect();
-            for file in &read_crates[loaded..] {
-                let name = OsStr::from_bytes(&file.name);
-                files.insert(PathBuf::from(name), file.digest);
-            }
-            link.files = files
-                .into_iter()
-                .map(|(path, digest)| (path.into_os_string(), digest))
-                .collect();
-        }
+        add_link_files(&mut link, &read_crates[loaded..besides]);
         if link != link_now {
             // A library or the linker changed since the manifest's key was taken.
             return Err(Unkeyed::InputChanged);
         }
+        // The files the link read (`Scope::Listed`) are known only now.
+        add_link_files(&mut link, &read_crates[besides..]);
         self.inputs.link = link;
         self.inputs
             .sources
@@ -451,6 +524,43 @@ impl Later {
         }
         Ok(self.result_key())
     }
+}
+
+/// Adds `files` to a link's files, each once, sorted.
+fn add_link_files(link: &mut Option<LinkInputs>, read: &[ReadFile]) {
+    let Some(link) = link else {
+        return;
+    };
+    let mut files: BTreeMap<PathBuf, [u8; 32]> = link
+        .files
+        .drain(..)
+        .map(|(name, digest)| (PathBuf::from(name), digest))
+        .collect();
+    for file in read {
+        files.insert(PathBuf::from(OsStr::from_bytes(&file.name)), file.digest);
+    }
+    link.files = files
+        .into_iter()
+        .map(|(path, digest)| (path.into_os_string(), digest))
+        .collect();
+}
+
+/// The files the link read, from the command rustc printed to `path` (`LinkedFiles`), as
+/// names (a name that is no UTF-8 is a refusal: records keep names as text).
+async fn link_read(path: tempfile::TempPath, linked: LinkedFiles) -> Result<Vec<String>, Unkeyed> {
+    let text = tokio::fs::read(&path)
+        .await
+        .map_err(|_| Unkeyed::Refused("link: no link command printed"))?;
+    drop(path);
+    let files = linked(text).await.map_err(Unkeyed::Refused)?;
+    files
+        .into_iter()
+        .map(|file| {
+            file.into_os_string()
+                .into_string()
+                .map_err(|_| Unkeyed::Refused("link: a file name not UTF-8"))
+        })
+        .collect()
 }
 
 /// The work, after the reply, that stores the manifest with `recorded` first.

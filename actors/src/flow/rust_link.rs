@@ -4,18 +4,22 @@
 //!
 //! ```text
 //! LinkerProber --ProbeLinker-->  the linker's identity and its own library directories
-//! (blocking pool)                every library and object in every directory the link
-//!                                searches, the files link arguments and linker scripts name
+//! (blocking pool)                the directories the link searches, the files link
+//!                                arguments and linker scripts name
 //! Hasher --DigestFiles-->   their digests, through the DigestMemo
+//! after a direct miss: the command rustc printed (--print link-args=FILE) --> linked_files
 //! ```
 //!
-//! Complete by construction: rather than guess which libraries a link picks (a dependency's
-//! `#[link]` names them in its metadata, out of sight), it digests every library file in every
-//! directory the link searches (the `-L` ones of every kind, those the link arguments add,
-//! `LIBRARY_PATH`, the linker's own, the target's sysroot libraries and rustc's own linker
-//! programs). A `-l` library, a file a link argument names, or a linker that cannot be
-//! resolved and digested makes the compile uncacheable, with the reason in the stats. It
-//! decides nothing about what a key holds beyond gathering the parts.
+//! Complete by construction, in one of two scopes (`Scope`). Rather than guess which libraries
+//! a link picks (a dependency's `#[link]` names them in its metadata, out of sight),
+//! `Scope::Every` digests every regular file in every directory the link searches (the `-L`
+//! ones of every kind, those the link arguments add, `LIBRARY_PATH`, the linker's own, the
+//! target's sysroot libraries and rustc's own linker programs). `Scope::Listed` (rust direct
+//! mode) keys those directories by the names of their files, and takes the files the link
+//! did read from the command rustc printed, after the compile, into the record. A `-l`
+//! library, a file a link argument names, or a linker that cannot be resolved and digested
+//! makes the compile uncacheable, with the reason in the stats. It decides nothing about what
+//! a key holds beyond gathering the parts.
 
 use crate::detector::CompilerInfo;
 use crate::flow::request_env::lookup as env_value;
@@ -23,17 +27,37 @@ use crate::flow::services::Services;
 use crate::hasher::DigestFiles;
 use crate::library_scan::LibraryScan;
 use crate::linker_probe::{search_list, LinkerFound, ProbeLinker};
-use sccache_core::compiler::rust::{LinkSpec, RustCompilation};
+use sccache_core::compiler::rust::{linked, read_printed_command, LinkSpec, RustCompilation};
+use sccache_core::direct::rust::listing_digest;
 use sccache_core::hash_key::LinkInputs;
 use sccache_core::protocol::CompileRequest;
 use std::collections::BTreeSet;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// How many files one digest message carries: a first link digests a few hundred megabytes of
 /// system libraries, spread over the hasher's threads.
 const DIGEST_CHUNK: usize = 128;
+
+/// How a link's files are taken into its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every regular file of every directory the link searches, by digest: the key is whole
+    /// before the compile (the dep-info run's way of keying).
+    Every,
+    /// Rust direct mode's: the searched directories' listings (the names of their regular
+    /// files) and the files known before the compile (the command line's libraries, the
+    /// driver's start files and own libraries, rustc's linker programs) by digest; the files
+    /// the link did read are found after the compile from the command rustc printed
+    /// (`linked_files`) and go into the record. A first link then digests what it reads,
+    /// not the whole of `/usr/lib`.
+    Listed,
+}
+
+/// The libraries a C driver may link by itself beside those its dry run names (`-static`
+/// takes `gcc_eh` for `gcc_s`), looked for in every searched directory in `Scope::Listed`.
+const DRIVER_LIBS: &[&str] = &["gcc", "gcc_s", "gcc_eh", "c"];
 
 /// The link's inputs of `compilation` when it links (`None` when it does not), or why they
 /// cannot be had.
@@ -43,24 +67,71 @@ pub async fn for_compile(
     compilation: &RustCompilation,
     crate_files: &[PathBuf],
     request: &CompileRequest,
+    scope: Scope,
 ) -> Result<Option<LinkInputs>, &'static str> {
-    match &compilation.link {
-        Some(spec) => link_inputs(services, info, compilation, spec, crate_files, request)
-            .await
-            .map(Some),
-        None => Ok(None),
+    if compilation.link.is_none() {
+        return Ok(None);
     }
+    let plan = searched(services, info, compilation, crate_files, request).await?;
+    let linker = plan.found.digest;
+    let (files, listings) = match tokio::task::spawn_blocking(move || plan.files(scope)).await {
+        Ok(files) => files?,
+        Err(_) => return Err("link: inputs unreadable"),
+    };
+    let digests = digest_all(services, &files).await?;
+    log::debug!(
+        "link of {}: {} files, {} listings, linker {}",
+        compilation.crate_name,
+        files.len(),
+        listings.len(),
+        sccache_core::hash_key::CacheKey(linker)
+    );
+    log::trace!("link of {} reads {files:?}", compilation.crate_name);
+    log::trace!("link of {} lists {listings:?}", compilation.crate_name);
+    Ok(Some(LinkInputs {
+        linker,
+        files: files
+            .into_iter()
+            .map(PathBuf::into_os_string)
+            .zip(digests)
+            .collect(),
+        listings: listings
+            .into_iter()
+            .map(|(dir, digest)| (dir.into_os_string(), digest))
+            .collect(),
+    }))
 }
 
-/// The link's inputs of `compilation` (which links), or why they cannot be had.
-async fn link_inputs(
+/// The files a link read beyond those `Scope::Listed` keys before the compile: what the
+/// command rustc printed (`text`, `--print link-args=FILE`) names, or makes the linker look
+/// for by name in any searched directory (every file of that name there), and what linker
+/// scripts among them name. Refused when the command searches a directory, or runs programs
+/// from one, that the key did not list (its listing is not in the key), or cannot be read.
+/// `out_dir` holds rustc's own temporary files, gone by now.
+pub async fn linked_files(
     services: &Services,
     info: &CompilerInfo,
     compilation: &RustCompilation,
-    spec: &LinkSpec,
+    request: &CompileRequest,
+    text: Vec<u8>,
+) -> Result<Vec<PathBuf>, &'static str> {
+    let plan = searched(services, info, compilation, &[], request).await?;
+    let out_dir = plan.cwd.join(&compilation.out_dir);
+    let found = tokio::task::spawn_blocking(move || plan.linked(&text, &out_dir)).await;
+    found.unwrap_or(Err("link: inputs unreadable"))
+}
+
+/// Who links `compilation` (which links) and where it searches, or why that cannot be had.
+async fn searched(
+    services: &Services,
+    info: &CompilerInfo,
+    compilation: &RustCompilation,
     crate_files: &[PathBuf],
     request: &CompileRequest,
-) -> Result<LinkInputs, &'static str> {
+) -> Result<Plan, &'static str> {
+    let Some(spec) = &compilation.link else {
+        return Err("link: nothing linked");
+    };
     let Some(sysroot) = sysroot(compilation, info) else {
         return Err("link: sysroot unknown");
     };
@@ -109,42 +180,20 @@ async fn link_inputs(
     };
     let cwd = PathBuf::from(&request.cwd);
     let library_path = search_list(env_value(&request.env, "LIBRARY_PATH"), &cwd);
-    let plan = Plan {
+    Ok(Plan {
         cwd,
         spec: spec.clone(),
         library_path,
-        found: found.clone(),
-        sysroot_dirs: sysroot_crate_dirs(&sysroot, &target)
-            .into_iter()
-            .chain([
-                host_bin.clone(),
-                host_bin.join("gcc-ld"),
-                host_bin.join("self-contained"),
-            ])
-            .collect(),
+        found,
+        crate_dirs: sysroot_crate_dirs(&sysroot, &target),
+        program_dirs: [
+            host_bin.clone(),
+            host_bin.join("gcc-ld"),
+            host_bin.join("self-contained"),
+        ],
         crate_files: crate_files.to_vec(),
         apple: target.contains("apple"),
         scan: services.library_scan.clone(),
-    };
-    let files = match tokio::task::spawn_blocking(move || plan.files()).await {
-        Ok(files) => files?,
-        Err(_) => return Err("link: inputs unreadable"),
-    };
-    let digests = digest_all(services, &files).await?;
-    log::debug!(
-        "link of {}: {} files, linker {}",
-        compilation.crate_name,
-        files.len(),
-        sccache_core::hash_key::CacheKey(found.digest)
-    );
-    log::trace!("link of {} reads {files:?}", compilation.crate_name);
-    Ok(LinkInputs {
-        linker: found.digest,
-        files: files
-            .into_iter()
-            .map(PathBuf::into_os_string)
-            .zip(digests)
-            .collect(),
     })
 }
 
@@ -261,7 +310,10 @@ struct Plan {
     spec: LinkSpec,
     library_path: Vec<PathBuf>,
     found: LinkerFound,
-    sysroot_dirs: Vec<PathBuf>,
+    /// The target's sysroot crates (`sysroot_crate_dirs`).
+    crate_dirs: [PathBuf; 2],
+    /// rustc's own linker programs (`rust-lld`, `gcc-ld`), every file of which is in the key.
+    program_dirs: [PathBuf; 3],
     /// The crate files (`.rlib`, `.rmeta`) the dep-info run says the compile loads.
     crate_files: Vec<PathBuf>,
     apple: bool,
@@ -270,8 +322,8 @@ struct Plan {
 }
 
 impl Plan {
-    /// Every file the link may read, sorted, without repeats.
-    fn files(self) -> Result<Vec<PathBuf>, &'static str> {
+    /// The directories the link searches for libraries (not the sysroot's crates), each once.
+    fn dirs(&self) -> Result<Vec<PathBuf>, &'static str> {
         let cwd = &self.cwd;
         // `-L=dir` (and `$SYSROOT`) is under the linker's sysroot, which the key does not know.
         let under_sysroot = |dir: &OsString| {
@@ -297,18 +349,104 @@ impl Plan {
         // The same directory by two names (`/lib` and `/usr/lib` on a merged `/usr`) is
         // listed once.
         let mut seen = BTreeSet::new();
-        let dirs: Vec<PathBuf> = dirs
+        Ok(dirs
             .into_iter()
             .filter(|dir| seen.insert(std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone())))
-            .collect();
+            .collect())
+    }
+
+    /// The files a library of `name` may be in any of `dirs` (`lib<name>.so`, `.a`; a
+    /// verbatim name as it is), those that are files.
+    fn library_files(&self, name: &OsStr, verbatim: bool, dirs: &[PathBuf]) -> Vec<PathBuf> {
+        let names: Vec<OsString> = match (verbatim, self.apple) {
+            (true, _) => vec![name.to_owned()],
+            (false, apple) => {
+                let extensions: &[&str] = match apple {
+                    true => &["a", "dylib", "tbd"],
+                    false => &["a", "so"],
+                };
+                extensions
+                    .iter()
+                    .map(|extension| {
+                        let mut file = OsString::from("lib");
+                        file.push(name);
+                        file.push(".");
+                        file.push(extension);
+                        file
+                    })
+                    .collect()
+            }
+        };
+        dirs.iter()
+            .flat_map(|dir| names.iter().map(move |name| dir.join(name)))
+            .filter(|path| path.is_file())
+            .collect()
+    }
+
+    /// Every file the link may read (`Scope::Every`), or those known before the compile and
+    /// the searched directories' listings (`Scope::Listed`): sorted, without repeats.
+    #[allow(clippy::type_complexity)]
+    fn files(self, scope: Scope) -> Result<(Vec<PathBuf>, Vec<(PathBuf, [u8; 32])>), &'static str> {
+        let cwd = &self.cwd;
+        let dirs = self.dirs()?;
         let mut files = Vec::new();
-        for dir in &dirs {
-            // Every regular file, not only those named as libraries: a source's
-            // `#[link(name = "x.bin", modifiers = "+verbatim")]` (out of sight) links any.
-            files.extend(self.scan.listed(dir));
-        }
-        for dir in &self.sysroot_dirs {
-            files.extend(self.scan.listed(dir));
+        let mut listings = Vec::new();
+        match scope {
+            Scope::Every => {
+                for dir in &dirs {
+                    // Every regular file, not only those named as libraries: a source's
+                    // `#[link(name = "x.bin", modifiers = "+verbatim")]` (out of sight)
+                    // links any.
+                    files.extend(self.scan.listed(dir));
+                }
+                for dir in self.crate_dirs.iter().chain(&self.program_dirs) {
+                    files.extend(self.scan.listed(dir));
+                }
+            }
+            Scope::Listed => {
+                for dir in dirs.iter().chain(&self.crate_dirs) {
+                    let names = self
+                        .scan
+                        .listed(dir)
+                        .iter()
+                        .filter_map(|file| file.file_name())
+                        .map(|name| name.as_bytes().to_vec())
+                        .collect();
+                    listings.push((dir.clone(), listing_digest(names)));
+                }
+                for dir in &self.program_dirs {
+                    files.extend(self.scan.listed(dir));
+                }
+                // The driver's start files (`crt1.o`, `rcrt1.o` for `-static-pie`...) and the
+                // specs it reads for some flags (`libgomp.spec`), in its own directories.
+                for dir in &self.found.library_dirs {
+                    files.extend(self.scan.listed(dir).into_iter().filter(|file| {
+                        file.extension()
+                            .is_some_and(|extension| extension == "o" || extension == "spec")
+                    }));
+                }
+                // The libraries the driver links by itself, wherever the linker may find them.
+                let every: Vec<PathBuf> = dirs.iter().chain(&self.crate_dirs).cloned().collect();
+                let driver_libs = self
+                    .found
+                    .default_libs
+                    .iter()
+                    .map(OsString::as_os_str)
+                    .chain(DRIVER_LIBS.iter().map(OsStr::new));
+                for name in driver_libs {
+                    files.extend(self.library_files(name, false, &every));
+                }
+                // The command line's libraries, likewise.
+                for lib in &self.spec.libs {
+                    if !matches!(lib.kind.as_str(), "framework" | "link-arg") {
+                        files.extend(self.library_files(
+                            OsStr::new(&lib.name),
+                            lib.verbatim,
+                            &every,
+                        ));
+                    }
+                }
+            }
         }
         // A crate whose metadata the dep-info run read is linked from its `.rlib`.
         for file in &self.crate_files {
@@ -388,6 +526,73 @@ impl Plan {
         }
         files.extend(named);
         let read = script_reads(&files, cwd, &dirs, &self.scan)?;
+        files.extend(read);
+        sort_by_bytes(&mut files);
+        Ok((files, listings))
+    }
+
+    /// The files the printed link command `text` names or makes the linker look for
+    /// (`linked_files`), sorted, without repeats.
+    fn linked(self, text: &[u8], out_dir: &Path) -> Result<Vec<PathBuf>, &'static str> {
+        let args = read_printed_command(text).map_err(|error| {
+            log::info!("link command unread: {error}");
+            "link: printed command unreadable"
+        })?;
+        // A response file's words are not in the text (rustc prints the whole command, but a
+        // linker argument may name one).
+        if args
+            .iter()
+            .skip(1)
+            .any(|arg| arg.as_bytes().starts_with(b"@"))
+        {
+            return Err("link: a response file");
+        }
+        let linked = linked(&args);
+        let cwd = &self.cwd;
+        let canonical = |dir: &Path| std::fs::canonicalize(dir).ok();
+        let dirs = self.dirs()?;
+        let listed: BTreeSet<PathBuf> = dirs
+            .iter()
+            .chain(&self.crate_dirs)
+            .filter_map(|dir| canonical(dir))
+            .collect();
+        // A directory rustc made for the link (`raw-dylibs` in its temporary directory) is
+        // gone; any other must be one whose listing the key holds.
+        let mut searched = dirs.clone();
+        searched.extend(self.crate_dirs.iter().cloned());
+        for dir in &linked.dirs {
+            let dir = cwd.join(dir);
+            match canonical(&dir) {
+                Some(real) if listed.contains(&real) => searched.push(dir),
+                None if dir.starts_with(out_dir) => {}
+                _ => {
+                    log::info!("link searches {dir:?}, unlisted");
+                    return Err("link: a search directory the key did not list");
+                }
+            }
+        }
+        let programs: BTreeSet<PathBuf> = self
+            .program_dirs
+            .iter()
+            .filter_map(|dir| canonical(dir))
+            .collect();
+        for dir in &linked.program_dirs {
+            if !canonical(&cwd.join(dir)).is_some_and(|real| programs.contains(&real)) {
+                log::info!("link runs programs from {dir:?}");
+                return Err("link: a program directory the key did not list");
+            }
+        }
+        let mut files: Vec<PathBuf> = linked
+            .words
+            .iter()
+            .map(|word| cwd.join(word))
+            .filter(|path| path.is_file())
+            .collect();
+        for (name, verbatim) in &linked.libs {
+            files.extend(self.library_files(name, *verbatim, &searched));
+        }
+        sort_by_bytes(&mut files);
+        let read = script_reads(&files, cwd, &searched, &self.scan)?;
         files.extend(read);
         sort_by_bytes(&mut files);
         Ok(files)

@@ -17,6 +17,11 @@ pub struct LinkInputs {
     /// directory it searches (the `-L` ones, the linker's own, `LIBRARY_PATH`, the target's
     /// sysroot libraries), the files link arguments name and those linker scripts name.
     pub files: Vec<(OsString, [u8; 32])>,
+    /// Directories whose regular files' names stand in for their contents, with a digest of
+    /// those names (direct mode: the files the link did read are a record's, and a file that
+    /// appears in one of them, which the link may read next time, changes the key). Empty when
+    /// every file of every searched directory is in `files`.
+    pub listings: Vec<(OsString, [u8; 32])>,
 }
 
 /// Variables the linker or the driver running it reads: the search paths for libraries and
@@ -50,6 +55,16 @@ pub fn write_link(key: &mut KeyWriter, link: &LinkInputs, env: &[(OsString, OsSt
     for (path, digest) in files {
         key.field("link file path", path.as_bytes());
         key.field("link file digest", digest);
+    }
+    if !link.listings.is_empty() {
+        let mut listings: Vec<&(OsString, [u8; 32])> = link.listings.iter().collect();
+        listings.sort();
+        listings.dedup();
+        key.field("link listings", &(listings.len() as u64).to_le_bytes());
+        for (dir, digest) in listings {
+            key.field("link listing dir", dir.as_bytes());
+            key.field("link listing names", digest);
+        }
     }
     hash_env(key, env, LINK_ENV_VARS);
 }

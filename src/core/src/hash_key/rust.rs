@@ -224,10 +224,28 @@ mod rust_tests {
             link: Some(LinkInputs {
                 linker: [linker; 32],
                 files: vec![(path.into(), [file; 32]), ("/l/crt1.o".into(), [5; 32])],
+                listings: Vec::new(),
             }),
             ..inputs()
         };
         let base = key_with(&[], &linked(1, 1, "/l/libz.so"));
+        // A directory's listing (direct mode's way) counts, by its directory and its names.
+        let listed = |dir: &str, names: u8| {
+            let mut inputs = linked(1, 1, "/l/libz.so");
+            if let Some(link) = &mut inputs.link {
+                link.listings = vec![(dir.into(), [names; 32])];
+            }
+            inputs
+        };
+        assert_ne!(base, key_with(&[], &listed("/l", 1)));
+        assert_ne!(
+            key_with(&[], &listed("/l", 1)),
+            key_with(&[], &listed("/l", 2))
+        );
+        assert_ne!(
+            key_with(&[], &listed("/l", 1)),
+            key_with(&[], &listed("/m", 1))
+        );
         assert_ne!(base, key_with(&[], &inputs()));
         assert_ne!(base, key_with(&[], &linked(2, 1, "/l/libz.so")));
         assert_ne!(base, key_with(&[], &linked(1, 2, "/l/libz.so")));

@@ -20,6 +20,7 @@ mod dep_info;
 mod emit;
 mod failure;
 mod link;
+mod link_args;
 mod linker_script;
 mod scan;
 mod tokens;
@@ -28,6 +29,7 @@ pub use dep_info::{dep_info_args, parse_dep_info, DepInfo};
 pub use emit::EmitKind;
 pub use failure::cacheable_failure;
 pub use link::{LinkLib, LinkSpec, LINKED_CRATE_TYPES};
+pub use link_args::{linked, read_printed_command, LinkArgsError, Linked};
 pub use linker_script::{is_script, script_reads};
 
 use super::{is_device, Parsed};
