@@ -43,6 +43,10 @@ impl<T: Eq + Hash + Clone, const LIMIT: usize> BoundedSet<T, LIMIT> {
 /// probe before preprocessing (`flow::c`).
 pub type DriversSeen = BoundedSet<OsString, 1024>;
 
+/// The compilers (by the path a request names) the detector has identified at least once: a
+/// query for one not yet identified runs at once, uncached (`flow::dispatch`).
+pub type CompilersSeen = BoundedSet<OsString, 1024>;
+
 /// How many search lists the server remembers; past it, all are forgotten.
 const SEARCH_LISTS_LIMIT: usize = 256;
 

@@ -130,6 +130,7 @@ fn start(
         digest_crates: hasher.recipient(),
         manifests: crate::manifest_memo::ManifestMemo::default(),
         drivers_seen: Default::default(),
+        compilers_seen: Default::default(),
         search_lists: Default::default(),
         depend_refused: Default::default(),
         digests,

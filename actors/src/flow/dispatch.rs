@@ -38,16 +38,29 @@ pub async fn decide(services: &Services, mut request: CompileRequest) -> Decisio
     // Every process the server runs for this request gets the client's environment, minus what
     // only made sense in the client's process.
     request_env::drop_inherited_jobserver(&mut request.env);
-    let detected = services
-        .detect
-        .send(Detect {
-            exe: request.exe.clone(),
-            cwd: request.cwd.clone(),
-            env: request.env.clone(),
-        })
-        .await;
-    let info = match detected {
-        Ok(Ok(Some(info))) => info,
+    let detected = services.detect.send(Detect {
+        exe: request.exe.clone(),
+        cwd: request.cwd.clone(),
+        env: request.env.clone(),
+    });
+    if rust_query::is_query(&request.args) && !services.compilers_seen.contains(&request.exe) {
+        // A new server's first queries (cargo's `-vV` and `--print` at a build's start) are run
+        // by the client while the compiler is detected (a digest of the toolchain, ~150 MB),
+        // as rustc's own answer; the build's first compiles then find it detected, or nearly.
+        let (seen, exe) = (services.compilers_seen.clone(), request.exe.clone());
+        actix_rt::spawn(async move {
+            if let Ok(Ok(Some(_))) = detected.await {
+                seen.insert(&exe);
+            }
+        });
+        services.record(Event::NotCompilation);
+        return Decision::Unhandled;
+    }
+    let info = match detected.await {
+        Ok(Ok(Some(info))) => {
+            services.compilers_seen.insert(&request.exe);
+            info
+        }
         Ok(Ok(None)) => {
             services.record(Event::UnsupportedCompiler);
             return Decision::Unsupported(format!("{:?} is not a known compiler", request.exe));

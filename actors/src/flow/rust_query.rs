@@ -99,6 +99,15 @@ fn answered((stdout, stderr): Answer) -> CompileFinished {
     }
 }
 
+/// Whether a command line asks rustc something rather than compiling (`-vV`, `--version`, a
+/// `--print`), by its words alone: before the compiler is known.
+pub fn is_query(args: &[OsString]) -> bool {
+    args.iter().any(|arg| {
+        let arg = arg.as_bytes();
+        matches!(arg, b"-vV" | b"-V" | b"--version") || arg.starts_with(b"--print")
+    })
+}
+
 /// Whether a command line is a query whose answer may be remembered: it reads standard input
 /// (`-`), asks only for `PRINTS`, and names no file rustc would read for it: no target but
 /// `host`.

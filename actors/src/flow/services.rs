@@ -4,7 +4,7 @@
 //! read error, a timeout each become a miss and an event). It decides nothing about keys or
 //! outputs.
 
-use crate::c_memos::{DependRefused, DriversSeen, SearchLists};
+use crate::c_memos::{CompilersSeen, DependRefused, DriversSeen, SearchLists};
 use crate::detector::Detect;
 use crate::digest_memo::DigestMemo;
 use crate::dispatcher::{ProcessOutput, Run, RunError};
@@ -59,6 +59,9 @@ pub struct Services {
     pub query_answers: QueryAnswers,
     /// The C drivers whose identity this server has found, shared likewise (`flow::c`).
     pub drivers_seen: DriversSeen,
+    /// The compilers (by the path a request names) this server has detected, shared likewise:
+    /// a query for one not yet detected does not wait for it (`flow::dispatch`).
+    pub compilers_seen: CompilersSeen,
     /// The include search lists of C command lines, shared likewise (`c_search`).
     pub search_lists: SearchLists,
     /// The manifest keys the depend path could not record, shared likewise (`c_depend`).
