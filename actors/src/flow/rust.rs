@@ -612,4 +612,15 @@ mod tests {
         // A value that merely mentions the word is no flag.
         assert!(!names_extern(&args(&["--cfg", "feature=\"extern\""])));
     }
+
+    #[test]
+    fn rustc_prints_to_a_file_from_1_80() {
+        assert!(prints_to_file("rustc 1.95.0 (59807616e 2026-04-14)"));
+        assert!(prints_to_file("rustc 1.80.0-nightly (abc 2024-05-01)"));
+        assert!(prints_to_file("rustc 2.0.0"));
+        assert!(!prints_to_file("rustc 1.79.0 (129f3b996 2024-06-10)"));
+        assert!(!prints_to_file("rustc 1.9.0"));
+        assert!(!prints_to_file("clang version 18"));
+        assert!(!prints_to_file(""));
+    }
 }

@@ -157,6 +157,17 @@ mod tests {
     }
 
     #[test]
+    fn a_query_is_told_by_its_words_alone() {
+        assert!(is_query(&args("-vV")));
+        assert!(is_query(&args("--version")));
+        assert!(is_query(&args("- --crate-name ___ --print=file-names")));
+        assert!(is_query(&args("--print sysroot")));
+        assert!(!is_query(&args("--crate-name a src/lib.rs --emit=link")));
+        // A source named like a flag's value is no query.
+        assert!(!is_query(&args("--crate-name print src/print.rs")));
+    }
+
+    #[test]
     fn cargos_query_is_answerable() {
         assert!(answerable(
             &args(
