@@ -239,7 +239,8 @@ mod tests {
         // A script edited is read again, whatever its name or size (ld reads any input that is
         // no object or archive as a script).
         std::fs::write(&script, "INPUT(cv.obj -lm -l:dv.obj)\n").unwrap();
-        let relative = [Path::new("cv.obj"), Path::new("dv.obj")];
+        // A library by `-lNAME` as it is written: the caller looks for its files.
+        let relative = [Path::new("cv.obj"), Path::new("-lm"), Path::new("dv.obj")];
         assert_eq!(scan.script_names(&script), named(&relative));
         let big = dir.path().join("big.ld");
         let mut text = "INPUT(cv.obj)\n/*".to_owned();

@@ -112,6 +112,9 @@ pub struct DigestDepInfo {
     pub started: Started,
     /// Whether to read each file for the word `extern` too (`DepInfoRead::extern_mentioned`).
     pub scan_extern: bool,
+    /// Whether the files a link read are known from the command rustc printed
+    /// (`rust_link::Scope::Listed`): then a source that spells `+verbatim` is no refusal.
+    pub verbatim_followed: bool,
 }
 
 /// The dep-info's files, digested and stamped: their digests for the result's key, and the
@@ -142,7 +145,10 @@ fn digest_dep_info(
     let mut extern_mentioned = !message.scan_extern;
     for name in &message.files {
         let scan = !extern_mentioned;
-        let scan = Scan::Source { extern_word: scan };
+        let scan = Scan::Source {
+            extern_word: scan,
+            verbatim: !message.verbatim_followed,
+        };
         let (file, mentions) = read_settled(memo, &message.cwd, name, message.started, scan)?;
         extern_mentioned |= mentions;
         digests.push(file.digest);
@@ -167,13 +173,18 @@ fn digest_dep_info(
 /// read a file that no dep-info lists (`direct::rust::may_assemble_files`).
 pub const ASSEMBLER_READS: &str = "an assembler directive may read a file (.incbin, .include)";
 
+/// Why a compile whose sources spell `+verbatim` is not stored, unless its link's files come
+/// from the command rustc printed: a `#[link]` with `+verbatim` may name any file, which an
+/// `.rlib` bundles or a link reads (`direct::rust::may_link_any_file`).
+pub const VERBATIM_LIBRARY: &str = "a #[link] with +verbatim may name any file";
+
 /// How `read_settled` reads a file: a crate for its digest alone (through the memo); a source
-/// also for assembler directives that read files and, when asked, for the word `extern`, in
-/// the one read that digests it.
+/// also for assembler directives that read files, for `+verbatim` when asked (`verbatim`), and
+/// when asked for the word `extern`, in the one read that digests it.
 #[derive(Clone, Copy)]
 enum Scan {
     Crate,
-    Source { extern_word: bool },
+    Source { extern_word: bool, verbatim: bool },
 }
 
 /// A file the compile read, stamped and digested; an error if it changed since the compile
@@ -198,12 +209,18 @@ fn read_settled(
     // Between the two stamps, which must match: the bytes scanned are the bytes digested.
     let (digest, mentions) = match scan {
         Scan::Crate => (memo.digest(&path).map_err(unreadable)?, false),
-        Scan::Source { extern_word } => {
+        Scan::Source {
+            extern_word,
+            verbatim,
+        } => {
             let mut file = std::fs::File::open(&path).map_err(unreadable)?;
             let mut bytes = Vec::with_capacity(before.len() as usize);
             file.read_to_end(&mut bytes).map_err(unreadable)?;
             if sccache_core::direct::rust::may_assemble_files(&bytes) {
                 return Err(ASSEMBLER_READS);
+            }
+            if verbatim && sccache_core::direct::rust::may_link_any_file(&bytes) {
+                return Err(VERBATIM_LIBRARY);
             }
             let digest = sccache_core::hash_key::digest(&bytes);
             // Settled before the compile began (checked above), as the memo's rule asks.
@@ -316,6 +333,7 @@ mod tests {
             cwd: dir.to_path_buf(),
             started: Started::file_clock_now(),
             scan_extern: false,
+            verbatim_followed: false,
         };
         let read = digest_dep_info(&DigestMemo::default(), &message).unwrap();
         assert_eq!(read.digests.len(), 3);
@@ -341,6 +359,7 @@ mod tests {
                 cwd: dir.path().to_path_buf(),
                 started: Started::file_clock_now(),
                 scan_extern,
+                verbatim_followed: false,
             };
             digest_dep_info(&DigestMemo::default(), &message)
                 .unwrap()
@@ -402,6 +421,7 @@ mod tests {
             cwd: dir.path().to_path_buf(),
             started,
             scan_extern: false,
+            verbatim_followed: false,
         };
         assert_eq!(
             digest_dep_info(&DigestMemo::default(), &message).err(),

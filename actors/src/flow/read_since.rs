@@ -34,6 +34,8 @@ pub struct ReadSince {
     started: Nanos,
     files: ReadFiles,
     cwd: PathBuf,
+    /// Directories that must not have changed since the start (`with_dirs`).
+    dirs: Vec<PathBuf>,
 }
 
 /// When a compile began reading, by the file system's clock where it could be had.
@@ -41,14 +43,24 @@ pub struct ReadSince {
 pub struct Started(Nanos);
 
 impl Started {
-    /// The change time of `marker`, a file or directory just created; or, when it cannot be
-    /// stat'ed, the system clock now less a tick.
+    /// The change time of `marker`, a file or directory just created (before anything is
+    /// read), changed once more after its times were asked for; or, when it cannot be stat'ed,
+    /// the system clock now less a tick. On a kernel with multigrain timestamps (Linux 6.13
+    /// on), a change to a file whose times were asked for gets a fine-grained time and raises
+    /// the floor every later coarse time starts from: so the start is later than any change
+    /// made before it in the same tick (cargo hard-links an `.rlib` it just finished into
+    /// `target/debug` right before starting the crates that need it, and that link moved the
+    /// file's change time into the tick the marker was made in), and no later than any change
+    /// made after it. Elsewhere the second change leaves the tick's time as it was. Asked once,
+    /// right after the marker is made: each call changes it again.
     pub fn at(marker: &Path) -> Started {
-        Started(
-            std::fs::metadata(marker)
-                .map(|metadata| nanos(metadata.ctime(), metadata.ctime_nsec()))
-                .unwrap_or_else(|_| now() - TICK_MARGIN),
-        )
+        let fresh = || {
+            let first = std::fs::metadata(marker).ok()?;
+            let _ = std::fs::set_permissions(marker, first.permissions());
+            let after = std::fs::metadata(marker).ok()?;
+            Some(nanos(after.ctime(), after.ctime_nsec()))
+        };
+        Started(fresh().unwrap_or_else(|| now() - TICK_MARGIN))
     }
 }
 
@@ -84,6 +96,19 @@ impl Started {
         let since = self.0 - margin;
         changed < since && modified < since
     }
+
+    /// Whether each of `dirs` that is there last changed safely before the start (one that is
+    /// not there holds no file either).
+    pub fn dirs_settled(&self, dirs: &[PathBuf]) -> bool {
+        dirs.iter().all(|dir| match std::fs::metadata(dir) {
+            Ok(metadata) if self.settled_before(&metadata) => true,
+            Ok(_) => {
+                log::info!("{} changed during the compile: not stored", dir.display());
+                false
+            }
+            Err(_) => true,
+        })
+    }
 }
 
 /// The files a compile read.
@@ -106,6 +131,7 @@ impl ReadSince {
             started: started.0,
             files,
             cwd: cwd.to_path_buf(),
+            dirs: Vec::new(),
         }
     }
 
@@ -115,12 +141,21 @@ impl ReadSince {
             started: now() - TICK_MARGIN,
             files,
             cwd: cwd.to_path_buf(),
+            dirs: Vec::new(),
         }
     }
 
     /// When reading began.
     pub fn started(&self) -> Started {
         Started(self.started)
+    }
+
+    /// Also checks that each of `dirs` (a link's search directories) that is there did not
+    /// change since the start: a file that came and went during the compile leaves no trace
+    /// but the directory's times.
+    pub fn with_dirs(mut self, dirs: Vec<PathBuf>) -> ReadSince {
+        self.dirs = dirs;
+        self
     }
 
     /// Whether every file read is certainly unchanged since the start (on the blocking pool).
@@ -145,9 +180,10 @@ impl ReadSince {
                 }
             }
         }
-        paths
-            .iter()
-            .all(|path| self.unchanged_file(&self.cwd.join(path)))
+        Started(self.started).dirs_settled(&self.dirs)
+            && paths
+                .iter()
+                .all(|path| self.unchanged_file(&self.cwd.join(path)))
     }
 
     fn unchanged_file(&self, path: &Path) -> bool {
@@ -207,13 +243,13 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(30));
         let marker = dir.path().join("marker");
         std::fs::write(&marker, "").unwrap();
+        // Once, as a flow does right after making its marker.
+        let started = Started::at(&marker);
         let files = |paths: &[&str], markers_in: Option<PathBuf>| ReadFiles {
             paths: paths.iter().map(PathBuf::from).collect(),
             markers_in,
         };
-        let read = |paths: &[&str]| {
-            ReadSince::from_marker(&marker, files(paths, None), dir.path()).check()
-        };
+        let read = |paths: &[&str]| ReadSince::new(started, files(paths, None), dir.path()).check();
         assert!(read(&["old.h"]));
         std::thread::sleep(std::time::Duration::from_millis(30));
         std::fs::write(dir.path().join("new.h"), "new").unwrap();
@@ -221,7 +257,7 @@ mod tests {
         assert!(!read(&["gone.h"]));
         let text = dir.path().join("t.i");
         std::fs::write(&text, "# 1 \"old.h\"\n# 1 \"new.h\" 1\n").unwrap();
-        let markers = ReadSince::from_marker(&marker, files(&["old.h"], Some(text)), dir.path());
+        let markers = ReadSince::new(started, files(&["old.h"], Some(text)), dir.path());
         assert!(!markers.check());
     }
 }

@@ -319,13 +319,16 @@ async fn key_from_dep_info(
     let Some(sources) = sources else {
         return Keyed::Refused("unreadable input");
     };
-    if assembles_files(cwd, &dep_info.files, &crate_files).await {
-        return Keyed::Refused(crate::rust_manifest_files::ASSEMBLER_READS);
+    if let Some(reason) = reads_unseen_files(cwd, &dep_info.files, &crate_files).await {
+        return Keyed::Refused(reason);
     }
     match link {
         Ok(link) => inputs.link = link,
         Err(reason) => return Keyed::Refused(reason),
     }
+    // A library that came and went in a searched directory during the compile is in no key.
+    let searched = inputs.link.iter().flat_map(|link| &link.searched);
+    let read = read.with_dirs(searched.map(PathBuf::from).collect());
     inputs.sources = dep_info.files.into_iter().zip(sources).collect();
     inputs.env_deps = dep_info
         .env_deps
@@ -353,10 +356,15 @@ async fn key_from_dep_info(
     }
 }
 
-/// Whether a source of `files` (the crates and proc-macro libraries among them aside) may make
-/// the assembler read a file no dep-info lists (`direct::rust::may_assemble_files`); one that
-/// cannot be read counts.
-async fn assembles_files(cwd: &Path, files: &[String], crates: &[PathBuf]) -> bool {
+/// Why a source of `files` (the crates and proc-macro libraries among them aside) may make
+/// the compile read a file no dep-info lists: the assembler's (`direct::rust::
+/// may_assemble_files`), or a library named `+verbatim` (`may_link_any_file`: this way of
+/// keying sees no link command); one that cannot be read counts.
+async fn reads_unseen_files(
+    cwd: &Path,
+    files: &[String],
+    crates: &[PathBuf],
+) -> Option<&'static str> {
     let sources: Vec<PathBuf> = files
         .iter()
         .map(PathBuf::from)
@@ -364,15 +372,18 @@ async fn assembles_files(cwd: &Path, files: &[String], crates: &[PathBuf]) -> bo
         .filter(|file| !file.extension().is_some_and(|e| e == "so" || e == "dylib"))
         .map(|file| cwd.join(file))
         .collect();
+    use crate::rust_manifest_files::{ASSEMBLER_READS, VERBATIM_LIBRARY};
+    use sccache_core::direct::rust::{may_assemble_files, may_link_any_file};
     tokio::task::spawn_blocking(move || {
-        sources.iter().any(|path| {
-            std::fs::read(path).map_or(true, |bytes| {
-                sccache_core::direct::rust::may_assemble_files(&bytes)
-            })
+        sources.iter().find_map(|path| match std::fs::read(path) {
+            Err(_) => Some(ASSEMBLER_READS),
+            Ok(bytes) if may_assemble_files(&bytes) => Some(ASSEMBLER_READS),
+            Ok(bytes) if may_link_any_file(&bytes) => Some(VERBATIM_LIBRARY),
+            Ok(_) => None,
         })
     })
     .await
-    .unwrap_or(true)
+    .unwrap_or(Some(ASSEMBLER_READS))
 }
 
 /// Runs rustc for the dep-info alone, in a private directory, and reads it, with when rustc

@@ -300,6 +300,7 @@ impl Later {
             cwd: self.cwd.clone(),
             started: self.started,
             scan_extern: matches!(self.crates, Some(Listed::After(_))),
+            verbatim_followed: self.link_args.is_some(),
         };
         let DepInfoRead {
             digests,
@@ -420,7 +421,7 @@ impl Later {
         recorded: &mut Result<RustRecorded, &'static str>,
     ) -> Result<CacheKey, Unkeyed> {
         let (_, link_now) = link_now.await.map_err(Unkeyed::Refused)?;
-        if self.inputs.link != link_now {
+        if self.inputs.link != link_now || !self.searched_settled() {
             // A library or the linker changed since the manifest's key was taken.
             return Err(Unkeyed::InputChanged);
         }
@@ -432,6 +433,14 @@ impl Later {
             }
         }
         Ok(self.result_key())
+    }
+
+    /// Whether no directory the link searched changed since the compile began: a library that
+    /// came and went while it ran (linked, then gone) would be in no key.
+    fn searched_settled(&self) -> bool {
+        let searched = self.inputs.link.iter().flat_map(|link| &link.searched);
+        let dirs: Vec<PathBuf> = searched.map(PathBuf::from).collect();
+        self.started.dirs_settled(&dirs)
     }
 
     /// `files` (crates, or files a link read) by stamp and digest, each settled before the
@@ -504,7 +513,7 @@ impl Later {
         let read_crates = self.digest_crates(crates).await?;
         let mut link = self.inputs.link.clone();
         add_link_files(&mut link, &read_crates[loaded..besides]);
-        if link != link_now {
+        if link != link_now || !self.searched_settled() {
             // A library or the linker changed since the manifest's key was taken.
             return Err(Unkeyed::InputChanged);
         }

@@ -74,10 +74,11 @@ pub async fn for_compile(
     }
     let plan = searched(services, info, compilation, crate_files, request).await?;
     let linker = plan.found.digest;
-    let (files, listings) = match tokio::task::spawn_blocking(move || plan.files(scope)).await {
-        Ok(files) => files?,
-        Err(_) => return Err("link: inputs unreadable"),
-    };
+    let (files, listings, searched) =
+        match tokio::task::spawn_blocking(move || plan.files(scope)).await {
+            Ok(files) => files?,
+            Err(_) => return Err("link: inputs unreadable"),
+        };
     let digests = digest_all(services, &files).await?;
     log::debug!(
         "link of {}: {} files, {} listings, linker {}",
@@ -99,6 +100,7 @@ pub async fn for_compile(
             .into_iter()
             .map(|(dir, digest)| (dir.into_os_string(), digest))
             .collect(),
+        searched: searched.into_iter().map(PathBuf::into_os_string).collect(),
     }))
 }
 
@@ -304,6 +306,10 @@ async fn digest_all(services: &Services, files: &[PathBuf]) -> Result<Vec<[u8; 3
     Ok(digests)
 }
 
+/// What `Plan::files` finds: the files to digest, the directories' listings, and every
+/// directory searched.
+type Found = (Vec<PathBuf>, Vec<(PathBuf, [u8; 32])>, Vec<PathBuf>);
+
 /// The file work of finding a link's inputs, on the blocking pool.
 struct Plan {
     cwd: PathBuf,
@@ -356,39 +362,37 @@ impl Plan {
     }
 
     /// The files a library of `name` may be in any of `dirs` (`lib<name>.so`, `.a`; a
-    /// verbatim name as it is), those that are files.
-    fn library_files(&self, name: &OsStr, verbatim: bool, dirs: &[PathBuf]) -> Vec<PathBuf> {
-        let names: Vec<OsString> = match (verbatim, self.apple) {
-            (true, _) => vec![name.to_owned()],
-            (false, apple) => {
-                let extensions: &[&str] = match apple {
-                    true => &["a", "dylib", "tbd"],
-                    false => &["a", "so"],
-                };
-                extensions
-                    .iter()
-                    .map(|extension| {
-                        let mut file = OsString::from("lib");
-                        file.push(name);
-                        file.push(".");
-                        file.push(extension);
-                        file
-                    })
-                    .collect()
-            }
-        };
-        dirs.iter()
-            .flat_map(|dir| names.iter().map(move |name| dir.join(name)))
+    /// verbatim name as it is), those that are files; a name with a directory in it is a
+    /// refusal (`library_names`).
+    fn library_files(
+        &self,
+        name: &OsStr,
+        verbatim: bool,
+        dirs: &[PathBuf],
+    ) -> Result<Vec<PathBuf>, &'static str> {
+        if name.as_bytes().contains(&b'/') {
+            // `-l:sub/x.a`: ld looks under every search directory, whose listings hold no
+            // subdirectory's files.
+            return Err("link: a library named with a directory");
+        }
+        Ok(library_names(name, verbatim, self.apple)
+            .iter()
+            .flat_map(|file| dirs.iter().map(move |dir| dir.join(file)))
             .filter(|path| path.is_file())
-            .collect()
+            .collect())
     }
 
     /// Every file the link may read (`Scope::Every`), or those known before the compile and
-    /// the searched directories' listings (`Scope::Listed`): sorted, without repeats.
-    #[allow(clippy::type_complexity)]
-    fn files(self, scope: Scope) -> Result<(Vec<PathBuf>, Vec<(PathBuf, [u8; 32])>), &'static str> {
+    /// the searched directories' listings (`Scope::Listed`): sorted, without repeats; and the
+    /// directories searched.
+    fn files(self, scope: Scope) -> Result<Found, &'static str> {
         let cwd = &self.cwd;
         let dirs = self.dirs()?;
+        if self.spec.libs.iter().any(|lib| lib.name.contains('/')) {
+            // ld looks for it under every search directory, whose files the key holds but not
+            // their subdirectories'.
+            return Err("link: a library named with a directory");
+        }
         let mut files = Vec::new();
         let mut listings = Vec::new();
         match scope {
@@ -434,16 +438,13 @@ impl Plan {
                     .map(OsString::as_os_str)
                     .chain(DRIVER_LIBS.iter().map(OsStr::new));
                 for name in driver_libs {
-                    files.extend(self.library_files(name, false, &every));
+                    files.extend(self.library_files(name, false, &every)?);
                 }
                 // The command line's libraries, likewise.
                 for lib in &self.spec.libs {
                     if !matches!(lib.kind.as_str(), "framework" | "link-arg") {
-                        files.extend(self.library_files(
-                            OsStr::new(&lib.name),
-                            lib.verbatim,
-                            &every,
-                        ));
+                        let name = OsStr::new(&lib.name);
+                        files.extend(self.library_files(name, lib.verbatim, &every)?);
                     }
                 }
             }
@@ -525,10 +526,11 @@ impl Plan {
             }
         }
         files.extend(named);
-        let read = script_reads(&files, cwd, &dirs, &self.scan)?;
+        let read = script_reads(&files, cwd, &dirs, &self.scan, self.apple)?;
         files.extend(read);
         sort_by_bytes(&mut files);
-        Ok((files, listings))
+        let searched = dirs.into_iter().chain(self.crate_dirs).collect();
+        Ok((files, listings, searched))
     }
 
     /// The files the printed link command `text` names or makes the linker look for
@@ -565,6 +567,8 @@ impl Plan {
             match canonical(&dir) {
                 Some(real) if listed.contains(&real) => searched.push(dir),
                 None if dir.starts_with(out_dir) => {}
+                // Not there, and its (empty) listing is in the key.
+                None if dirs.contains(&dir) => {}
                 _ => {
                     log::info!("link searches {dir:?}, unlisted");
                     return Err("link: a search directory the key did not list");
@@ -589,10 +593,10 @@ impl Plan {
             .filter(|path| path.is_file())
             .collect();
         for (name, verbatim) in &linked.libs {
-            files.extend(self.library_files(name, *verbatim, &searched));
+            files.extend(self.library_files(name, *verbatim, &searched)?);
         }
         sort_by_bytes(&mut files);
-        let read = script_reads(&files, cwd, &searched, &self.scan)?;
+        let read = script_reads(&files, cwd, &searched, &self.scan, self.apple)?;
         files.extend(read);
         sort_by_bytes(&mut files);
         Ok(files)
@@ -606,12 +610,15 @@ impl Plan {
 /// the script's own directory, every search directory), each file there: so a file that
 /// appears in a place ld looks first, and would be read instead, changes the key. A name
 /// found nowhere adds nothing (the link fails without it, and its appearance changes the key);
-/// a script the cache cannot follow is a refusal.
+/// a `-lNAME` is every file that library may be in any search directory; a script the cache
+/// cannot follow, or a relative name with a directory in it (`INPUT(sub/x.o)`: ld looks under
+/// every search directory, whose listings hold no subdirectory's files), is a refusal.
 fn script_reads(
     inputs: &[PathBuf],
     cwd: &Path,
     dirs: &[PathBuf],
     scan: &LibraryScan,
+    apple: bool,
 ) -> Result<Vec<PathBuf>, &'static str> {
     /// Scripts followed for one link, at most.
     const SCRIPTS_MAX: usize = 256;
@@ -628,13 +635,22 @@ fn script_reads(
             return Err("link: too many linker scripts");
         }
         for name in names? {
-            let places: Vec<PathBuf> = if name.has_root() {
-                vec![name]
-            } else {
-                std::iter::once(cwd.join(&name))
+            if !name.has_root() && name.as_os_str().as_bytes().contains(&b'/') {
+                // ld looks for it under every search directory: a file that appears in an
+                // earlier one's subdirectory changes no listing the key holds.
+                return Err("link: a linker script names a relative path with a directory");
+            }
+            let places: Vec<PathBuf> = match name.as_os_str().as_bytes().strip_prefix(b"-l") {
+                // A library: every file it may be in any search directory.
+                Some(library) => library_names(OsStr::from_bytes(library), false, apple)
+                    .into_iter()
+                    .flat_map(|file| dirs.iter().map(move |dir| dir.join(&file)))
+                    .collect(),
+                None if name.has_root() => vec![name],
+                None => std::iter::once(cwd.join(&name))
                     .chain(file.parent().map(|own| own.join(&name)))
                     .chain(dirs.iter().map(|dir| dir.join(&name)))
-                    .collect()
+                    .collect(),
             };
             let found = places.into_iter().filter(|path| path.is_file());
             read.extend(found.filter(|path| seen.insert(path.clone())));
@@ -650,6 +666,28 @@ fn script_reads(
         next += 1;
     }
     Ok(read)
+}
+
+/// The file names a library of `name` may have (`lib<name>.so`, `.a`; on Apple targets
+/// `.dylib`, `.tbd`; a verbatim name as it is).
+fn library_names(name: &OsStr, verbatim: bool, apple: bool) -> Vec<OsString> {
+    if verbatim {
+        return vec![name.to_owned()];
+    }
+    let extensions: &[&str] = match apple {
+        true => &["a", "dylib", "tbd"],
+        false => &["a", "so"],
+    };
+    extensions
+        .iter()
+        .map(|extension| {
+            let mut file = OsString::from("lib");
+            file.push(name);
+            file.push(".");
+            file.push(extension);
+            file
+        })
+        .collect()
 }
 
 /// Sorts paths by their bytes (cheaper than `Path`'s component order, and as stable) without

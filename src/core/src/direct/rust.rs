@@ -76,6 +76,15 @@ pub fn may_assemble_files(bytes: &[u8]) -> bool {
     spelled(b"incbin") || spelled(b".include")
 }
 
+/// Whether a source's bytes may name a native library of any file name: `+verbatim` in a
+/// `#[link]` attribute's modifiers (`-l:NAME`: any file of a search directory, or under one
+/// when the name has a directory), which rustc reads, or bundles into an `.rlib`, out of the
+/// command line's sight. Spelled anywhere it counts; the word alone does not (syn's
+/// `Verbatim` is everywhere); a macro that pieces the modifier together is beyond this check.
+pub fn may_link_any_file(bytes: &[u8]) -> bool {
+    memchr::memmem::find(bytes, b"+verbatim").is_some()
+}
+
 /// The digest of a directory's entry names, whatever order they were listed in.
 pub fn listing_digest(mut names: Vec<Vec<u8>>) -> [u8; 32] {
     names.sort();
@@ -171,6 +180,13 @@ mod tests {
             b"global_asm!(\".incbin \\\"data.bin\\\"\");"
         ));
         assert!(may_assemble_files(b"asm!(\".INCBIN x\")"));
+        assert!(may_link_any_file(
+            b"#[link(name = \"x.bin\", kind = \"static\", modifiers = \"+verbatim\")]"
+        ));
+        assert!(!may_link_any_file(b"#[link(name = \"z\")] extern \"C\" {}"));
+        assert!(!may_link_any_file(
+            b"Expr::Verbatim(tokens) => verbatim::between(a, b)"
+        ));
         assert!(may_assemble_files(
             b"global_asm!(\".include \\\"m.s\\\"\");"
         ));

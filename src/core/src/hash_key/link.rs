@@ -22,6 +22,10 @@ pub struct LinkInputs {
     /// appears in one of them, which the link may read next time, changes the key). Empty when
     /// every file of every searched directory is in `files`.
     pub listings: Vec<(OsString, [u8; 32])>,
+    /// Every directory the link searches, not written into the key (its files or its listing
+    /// are): the caller checks after the compile that none changed while it ran (a library
+    /// that came and went during the link would be in no key).
+    pub searched: Vec<OsString>,
 }
 
 /// Variables the linker or the driver running it reads: the search paths for libraries and

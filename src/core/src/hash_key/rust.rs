@@ -225,6 +225,7 @@ mod rust_tests {
                 linker: [linker; 32],
                 files: vec![(path.into(), [file; 32]), ("/l/crt1.o".into(), [5; 32])],
                 listings: Vec::new(),
+                searched: Vec::new(),
             }),
             ..inputs()
         };

@@ -19,8 +19,8 @@ use memchr::memmem;
 
 /// The names a script's commands read, in order (quotes removed): every `INCLUDE` name and
 /// every name in `INPUT`, `GROUP`, `AS_NEEDED` and `STARTUP` lists (`-l:NAME` as `NAME`, a file
-/// of the search directories) but the `-lNAME` libraries, which ld finds in the search
-/// directories whose libraries a link's key holds already. `None` when `bytes` (the file's
+/// of the search directories), and the `-lNAME` libraries as they are written (`-lNAME`: the
+/// caller looks for `libNAME.so` and `.a` in the search directories). `None` when `bytes` (the file's
 /// start will do) is an object or an archive: the linker reads such a file as it is, and
 /// anything else as a script, whatever bytes it holds. `Err` with a label when the script asks
 /// for what the cache cannot follow.
@@ -90,7 +90,6 @@ fn reading(bytes: &[u8], as_lld: bool) -> Result<Vec<Vec<u8>>, &'static str> {
             b")" if depth > 0 => depth -= 1,
             name if depth > 0 && is_word(name) => match name.strip_prefix(b"-l:") {
                 Some(file) => names.push(file_name(file)?),
-                None if name.starts_with(b"-l") => {}
                 None => names.push(file_name(name)?),
             },
             _ => {}
@@ -197,7 +196,7 @@ mod tests {
         // The second reading keeps the comma (`c.o,`): a name that is no file costs a lookup.
         assert_eq!(
             reads("INPUT(c.o, \"d e.o\" -lm -l:cv.obj)/*x*/STARTUP(crt0.o)").unwrap(),
-            ["c.o", "d e.o", "cv.obj", "crt0.o", "c.o,"]
+            ["c.o", "d e.o", "-lm", "cv.obj", "crt0.o", "c.o,"]
         );
         assert_eq!(reads("sym = 0x1000;").unwrap(), Vec::<String>::new());
         // A version script is a script that reads nothing.

@@ -180,10 +180,18 @@ impl Scan {
         }
         // A `#[link(name = "…", kind = "static")]` in the source bundles a library named
         // nowhere on the command line into the rlib, found in the same directories. Every
-        // static archive they hold is keyed, so none of them can change unseen.
+        // static archive they hold is keyed, so none of them can change unseen; and when the
+        // crate bundles (an rlib, a staticlib), every file they hold: `+verbatim` names any
+        // file, and neither a text scan (an escape in the literal, a dependency's macro) nor
+        // the command line shows it. A linked crate's libraries are the link's
+        // (`LinkSpec`: every file, or those its printed command names).
+        let bundles = self
+            .crate_types
+            .iter()
+            .any(|kind| matches!(kind.as_str(), "lib" | "rlib" | "staticlib"));
         for (kind, dir) in &dirs {
             if matches!(kind.as_str(), "native" | "all") {
-                for archive in static_archives_in(&cwd.join(dir)) {
+                for archive in static_archives_in(&cwd.join(dir), bundles) {
                     let path = Path::new(dir).join(archive).into_os_string();
                     if !static_libs.contains(&path) {
                         static_libs.push(path);
@@ -304,9 +312,9 @@ fn refused(why: &str) -> Parsed<RustCompilation> {
 #[cfg(test)]
 mod tests;
 
-/// The static archives in `dir` (`lib*.a`, `*.lib`), by name, sorted; none when it cannot be
-/// read (rustc would find nothing there either).
-fn static_archives_in(dir: &Path) -> Vec<OsString> {
+/// The static archives in `dir` (`lib*.a`, `*.lib`; with `every`, every regular file), by
+/// name, sorted; none when it cannot be read (rustc would find nothing there either).
+fn static_archives_in(dir: &Path, every: bool) -> Vec<OsString> {
     let mut archives: Vec<OsString> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
@@ -314,7 +322,7 @@ fn static_archives_in(dir: &Path) -> Vec<OsString> {
         .filter(|entry| {
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            (name.starts_with("lib") && name.ends_with(".a")) || name.ends_with(".lib")
+            every || (name.starts_with("lib") && name.ends_with(".a")) || name.ends_with(".lib")
         })
         .filter(|entry| entry.path().is_file())
         .map(|entry| entry.file_name())

@@ -309,6 +309,8 @@ fn static_libs_are_found_in_search_dirs() {
     std::fs::write(tmp.path().join("deps/libz.a"), b"!<arch>\n").unwrap();
     std::fs::write(tmp.path().join("plain/libq.a"), b"!<arch>\n").unwrap();
     std::fs::write(tmp.path().join("plain/exact.o"), b"").unwrap();
+    // Any file: a source's `+verbatim` library, which an rlib bundles.
+    std::fs::write(tmp.path().join("native/cv.bin"), b"!<arch>\n").unwrap();
     let target = "--target x86_64-unknown-linux-gnu";
     let line = format!(
         "{LIB} {target} -L dependency=deps -L native=native -Lplain -l static=z -lstatic=q:renamed \
@@ -318,10 +320,15 @@ fn static_libs_are_found_in_search_dirs() {
         Parsed::Cacheable(c) => c,
         other => panic!("{other:?}"),
     };
-    let expect: Vec<OsString> = ["native/libz.a", "plain/libq.a", "plain/exact.o"]
-        .iter()
-        .map(|p| Path::new(p).as_os_str().to_owned())
-        .collect();
+    let expect: Vec<OsString> = [
+        "native/libz.a",
+        "plain/libq.a",
+        "plain/exact.o",
+        "native/cv.bin",
+    ]
+    .iter()
+    .map(|p| Path::new(p).as_os_str().to_owned())
+    .collect();
     assert_eq!(c.static_libs, expect);
     assert!(c.key_args.iter().any(|a| a == "static=z"));
     let missing = format!("{LIB} {target} -L native=native -l static=nothere");
