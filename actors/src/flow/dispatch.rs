@@ -47,10 +47,15 @@ pub async fn decide(services: &Services, mut request: CompileRequest) -> Decisio
         // A new server's first queries (cargo's `-vV` and `--print` at a build's start) are run
         // by the client while the compiler is detected (a digest of the toolchain, ~150 MB),
         // as rustc's own answer; the build's first compiles then find it detected, or nearly.
-        let (seen, exe) = (services.compilers_seen.clone(), request.exe.clone());
+        // Once it is, the query is answered here too, so that the next build finds its answer
+        // remembered (`rust_query`), as if it had waited.
+        let (background, query) = (services.detached(), request.clone());
         actix_rt::spawn(async move {
-            if let Ok(Ok(Some(_))) = detected.await {
-                seen.insert(&exe);
+            if let Ok(Ok(Some(info))) = detected.await {
+                background.compilers_seen.insert(&query.exe);
+                if info.kind == CompilerKind::Rustc {
+                    let _ = rust_query::answer(&background, &info, &query).await;
+                }
             }
         });
         services.record(Event::NotCompilation);
