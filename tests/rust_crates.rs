@@ -1226,3 +1226,76 @@ fn direct_mode_a_search_directory_that_is_not_there_still_hits() {
     let stats = server.stats();
     assert_eq!(count(&stats, "cache_hits.counts.Rust"), 1, "{stats:#}");
 }
+
+/// An empty entry of `LIBRARY_PATH` (from `$LIBRARY_PATH:/opt/lib` with nothing set) is the
+/// working directory to gcc: a library the source names, found there, is in the key, by both
+/// ways of keying.
+#[test]
+fn a_library_found_through_an_empty_library_path_entry_is_in_the_key() {
+    assert!(have("gcc") && have("ar"), "gcc and ar are needed");
+    for direct in ["false", "true"] {
+        let server = Server::start_with(&[("SCCACHE_DIRECT", direct)]);
+        let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
+        let path = dir.path();
+        std::fs::create_dir_all(path.join("out")).unwrap_or_default();
+        std::fs::write(
+            path.join("main.rs"),
+            format!(
+                "#[link(name = \"lp\", kind = \"static\")]\nextern \"C\" {{ fn cval() -> i32; }}\n\
+                 fn main() {{ print!(\"{{}}\", {UNSAFE} {{ cval() }}) }}\n"
+            ),
+        )
+        .unwrap_or_default();
+        let archive = |value: u32| {
+            let source = path.join("cv.c");
+            std::fs::write(&source, format!("int cval(void) {{ return {value}; }}\n"))
+                .unwrap_or_default();
+            let object = path.join("cv.o");
+            assert_success(
+                &run(Command::new("gcc")
+                    .arg("-c")
+                    .arg(&source)
+                    .arg("-o")
+                    .arg(&object)),
+                "gcc",
+            );
+            let library = path.join("liblp.a");
+            let _ = std::fs::remove_file(&library);
+            assert_success(
+                &run(Command::new("ar").arg("rcs").arg(&library).arg(&object)),
+                "ar",
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        let compile = || {
+            let args = [
+                "--crate-name",
+                "main",
+                "--edition=2021",
+                "main.rs",
+                "--crate-type",
+                "bin",
+                "--emit=dep-info,link",
+                "--out-dir",
+                "out",
+            ];
+            let output = run(server
+                .command(crate::harness::sccache_bin())
+                .current_dir(path)
+                .env("LIBRARY_PATH", ":/nonexistent/lib")
+                .arg("rustc")
+                .args(args));
+            assert_success(&output, "rustc");
+            let program = run(&mut Command::new(path.join("out/main")));
+            String::from_utf8_lossy(&program.stdout).trim().to_owned()
+        };
+        let hits = || count(&server.stats(), "cache_hits.counts.Rust");
+        archive(1);
+        assert_eq!(compile(), "1");
+        assert_eq!(compile(), "1");
+        assert_eq!(hits(), 1, "the same inputs hit");
+        archive(2);
+        assert_eq!(compile(), "2");
+        assert_eq!(hits(), 1, "no stale hit");
+    }
+}

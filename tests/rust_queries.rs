@@ -180,3 +180,34 @@ fn cargos_version_and_print_queries_are_answered_without_rustc() {
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(printed(&starts(dir.path())), 7);
 }
+
+/// `rustc -vV` with `RUSTC_OVERRIDE_VERSION_STRING` prints that version: answered by rustc
+/// itself, and the detector's answer for a later `-vV` without it is the toolchain's own.
+#[test]
+fn a_version_override_reaches_the_version_query_and_no_other() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
+    let rustc = logging_rustc(dir.path());
+    let plain = query(&server, &rustc, &["-vV"], false, None);
+    let through = |overridden: bool| {
+        let mut command = server.command(sccache_bin());
+        command.arg(&rustc).arg("-vV");
+        if overridden {
+            command.env("RUSTC_OVERRIDE_VERSION_STRING", "9.9.9");
+        }
+        command
+            .output()
+            .unwrap_or_else(|error| panic!("cannot run -vV: {error}"))
+    };
+    // The first asks with the override (the detector probes then), the rest alternate.
+    for round in 0..3 {
+        let overridden = through(true);
+        assert!(
+            String::from_utf8_lossy(&overridden.stdout).starts_with("rustc 9.9.9"),
+            "round {round}: {}",
+            String::from_utf8_lossy(&overridden.stdout)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert_same(&through(false), &plain, &format!("-vV, round {round}"));
+    }
+}

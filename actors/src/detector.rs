@@ -51,6 +51,17 @@ pub struct RustToolchain {
     pub verbose_version: Option<Vec<u8>>,
 }
 
+/// rustup's home: `RUSTUP_HOME`, else `~/.rustup`.
+fn rustup_home(env: &[(OsString, OsString)]) -> Option<PathBuf> {
+    env_value(env, "RUSTUP_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env_value(env, "HOME").map(|home| Path::new(home).join(".rustup")))
+}
+
+/// The variable with which rustc prints another version text (`rust_query` answers no `-vV`
+/// that has it).
+pub const VERSION_OVERRIDE: &str = "RUSTC_OVERRIDE_VERSION_STRING";
+
 /// The files by which rustup chooses a toolchain for `cwd`: `rust-toolchain(.toml)` in it and
 /// every directory above, and rustup's settings (default toolchain, directory overrides).
 /// Their stamps are part of the probe's key, so choosing another toolchain is seen at once.
@@ -60,10 +71,7 @@ fn toolchain_selectors(cwd: &Path, env: &[(OsString, OsString)]) -> Vec<PathStam
         .flat_map(|dir| ["rust-toolchain", "rust-toolchain.toml"].map(|name| dir.join(name)))
         .map(stamp)
         .collect();
-    let rustup_home = env_value(env, "RUSTUP_HOME")
-        .map(PathBuf::from)
-        .or_else(|| env_value(env, "HOME").map(|home| Path::new(home).join(".rustup")));
-    if let Some(rustup_home) = rustup_home {
+    if let Some(rustup_home) = rustup_home(env) {
         files.push(stamp(rustup_home.join("settings.toml")));
     }
     files
@@ -101,6 +109,12 @@ struct RustupScope {
     toolchain_variable: Option<OsString>,
     rustup_home: Option<OsString>,
     selectors: Vec<PathStamp>,
+    /// Where a toolchain named by path (`RUSTUP_TOOLCHAIN=/opt/tc`) leads, links resolved: a
+    /// link pointed at another toolchain is another probe.
+    toolchain_target: Option<PathBuf>,
+    /// rustup's `toolchains` directory, whose entries a `rustup toolchain link` makes links
+    /// (pointed elsewhere, the entry is made again and the directory's times move).
+    toolchains: Option<PathStamp>,
 }
 
 impl RustupScope {
@@ -128,6 +142,10 @@ impl RustupScope {
             } else {
                 toolchain_selectors(Path::new(&request.cwd), &request.env)
             },
+            toolchain_target: toolchain_variable
+                .filter(|value| value.as_bytes().contains(&b'/'))
+                .and_then(|value| std::fs::canonicalize(Path::new(&request.cwd).join(value)).ok()),
+            toolchains: rustup_home(&request.env).map(|home| stamp(home.join("toolchains"))),
         }
     }
 }
@@ -217,7 +235,14 @@ impl Runner<'_> {
                 exe.to_owned(),
                 args.iter().map(|arg| arg.to_os_string()).collect(),
                 self.request.cwd.clone(),
-                self.request.env.clone(),
+                // rustc's own override of its version text (the compile keys take the variable
+                // itself): the probe's `-vV` is the toolchain's, whoever asked first.
+                self.request
+                    .env
+                    .iter()
+                    .filter(|(name, _)| name != VERSION_OVERRIDE)
+                    .cloned()
+                    .collect(),
             ))
             .await
             .map_err(|error| error.to_string())?
@@ -471,6 +496,45 @@ mod tests {
         // and a relative toolchain path is found from the directory.
         assert!(scope("a", None) != scope("b", None));
         assert!(scope("a", Some("tc/custom")) != scope("b", Some("tc/custom")));
+    }
+
+    #[test]
+    fn a_toolchain_link_pointed_elsewhere_is_another_scope() {
+        let root = tempfile::tempdir().unwrap();
+        for dir in ["nightly", "stable", ".rustup/toolchains"] {
+            std::fs::create_dir_all(root.path().join(dir)).unwrap();
+        }
+        let link = root.path().join("tc");
+        let env = |toolchain: &Path| {
+            vec![
+                ("HOME".into(), root.path().as_os_str().to_owned()),
+                ("RUSTUP_TOOLCHAIN".into(), toolchain.as_os_str().to_owned()),
+            ]
+        };
+        let scope = |toolchain: &Path| {
+            RustupScope::of(&Detect {
+                exe: "rustc".into(),
+                cwd: root.path().as_os_str().to_owned(),
+                env: env(toolchain),
+            })
+        };
+        std::os::unix::fs::symlink(root.path().join("nightly"), &link).unwrap();
+        let before = scope(&link);
+        std::fs::remove_file(&link).unwrap();
+        std::os::unix::fs::symlink(root.path().join("stable"), &link).unwrap();
+        assert!(
+            before != scope(&link),
+            "RUSTUP_TOOLCHAIN's path leads elsewhere"
+        );
+        // A toolchain `rustup toolchain link` made, pointed elsewhere under the same name.
+        let named = scope(Path::new("mine"));
+        let linked = root.path().join(".rustup/toolchains/mine");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::os::unix::fs::symlink(root.path().join("stable"), &linked).unwrap();
+        assert!(
+            named != scope(Path::new("mine")),
+            "rustup's toolchains changed"
+        );
     }
 
     #[test]

@@ -159,13 +159,18 @@ fn depends_on_cwd(request: &ProbeLinker) -> bool {
         || env_value(&request.env, "CCC_OVERRIDE_OPTIONS").is_some()
 }
 
-/// The directories of a `:`-separated search list, relative ones from `cwd`.
+/// The directories of a `:`-separated search list, relative ones from `cwd`; an empty entry
+/// is `cwd` itself (as `execvp` and gcc take one in `PATH` and `LIBRARY_PATH`: a `LIBRARY_PATH`
+/// of `:/opt/lib`, from `$LIBRARY_PATH:/opt/lib` with nothing set, searches the working
+/// directory).
 pub fn search_list(list: Option<&OsStr>, cwd: &Path) -> Vec<PathBuf> {
     list.map(|list| {
         list.as_bytes()
             .split(|byte| *byte == b':')
-            .filter(|dir| !dir.is_empty())
-            .map(|dir| cwd.join(OsStr::from_bytes(dir)))
+            .map(|dir| match dir.is_empty() {
+                true => cwd.to_path_buf(),
+                false => cwd.join(OsStr::from_bytes(dir)),
+            })
             .collect()
     })
     .unwrap_or_default()
@@ -197,17 +202,19 @@ fn find_program(
 /// What a link dry run's text names besides its programs: the library directories
 /// (`LIBRARY_PATH=`, `-L` words), the files its commands read (absolute objects and
 /// libraries: start files, the LTO plugin) and the libraries they name (`-lNAME`).
-fn read_link_dry_run(output: &[u8]) -> (Vec<PathBuf>, Vec<PathBuf>, Vec<OsString>) {
+fn read_link_dry_run(output: &[u8], cwd: &Path) -> (Vec<PathBuf>, Vec<PathBuf>, Vec<OsString>) {
     let (mut dirs, mut files, mut libs) = (Vec::new(), Vec::new(), Vec::new());
     for line in output.split(|byte| *byte == b'\n') {
         if let Some(list) = line.strip_prefix(b"LIBRARY_PATH=") {
-            dirs.extend(search_list(Some(OsStr::from_bytes(list)), Path::new("/")));
+            // Relative entries (`./` for an empty one of the user's) are the working
+            // directory's.
+            dirs.extend(search_list(Some(OsStr::from_bytes(list)), cwd));
         } else if let Some(command) = line.strip_prefix(b" ") {
             for word in command.split(|byte| *byte == b' ') {
                 let word = word.strip_prefix(b"\"").unwrap_or(word);
                 let word = word.strip_suffix(b"\"").unwrap_or(word);
-                if let Some(dir) = word.strip_prefix(b"-L").filter(|d| d.starts_with(b"/")) {
-                    dirs.push(PathBuf::from(OsStr::from_bytes(dir)));
+                if let Some(dir) = word.strip_prefix(b"-L").filter(|d| !d.is_empty()) {
+                    dirs.push(cwd.join(OsStr::from_bytes(dir)));
                 } else if let Some(name) = word.strip_prefix(b"-l").filter(|n| !n.is_empty()) {
                     libs.push(OsStr::from_bytes(name).to_owned());
                 } else if word.starts_with(b"/")
@@ -287,7 +294,8 @@ async fn probe(
             let (mut files, mut stamps) = resolve(&dry_run, &driver)?;
             // The linker itself (a wrapper script's text is its identity too).
             files.insert(0, PathBuf::from(&driver.exe));
-            let (library_dirs, named, default_libs) = read_link_dry_run(&stderr);
+            let (library_dirs, named, default_libs) =
+                read_link_dry_run(&stderr, Path::new(&driver.cwd));
             for file in named.into_iter().filter(|file| file.is_file()) {
                 stamps.push(stamp(file.clone()));
                 files.push(file);
@@ -467,7 +475,7 @@ mod tests {
             /usr/lib/gcc/12/collect2 -plugin /usr/lib/gcc/12/liblto_plugin.so \
             \"-plugin-opt=-pass-through=-lgcc\" /usr/lib/x86_64-linux-gnu/Scrt1.o \
             -L/usr/lib/gcc/12 /tmp/p/probe -lgcc\n";
-        let (dirs, files, libs) = read_link_dry_run(output);
+        let (dirs, files, libs) = read_link_dry_run(output, Path::new("/w"));
         assert_eq!(
             dirs,
             [
@@ -486,5 +494,19 @@ mod tests {
             .map(PathBuf::from)
         );
         assert_eq!(libs, [OsString::from("gcc")]);
+        // An empty entry of the user's `LIBRARY_PATH` is the working directory (gcc prints it
+        // as `./`), and so is a relative `-L`.
+        let (dirs, _, _) = read_link_dry_run(
+            b"LIBRARY_PATH=/usr/lib/gcc/12/:./\n ld -L.\n",
+            Path::new("/w"),
+        );
+        assert_eq!(
+            dirs,
+            ["/usr/lib/gcc/12/", "/w/./", "/w/."].map(PathBuf::from)
+        );
+        assert_eq!(
+            search_list(Some(OsStr::new(":/opt/lib")), Path::new("/w")),
+            ["/w", "/opt/lib"].map(PathBuf::from)
+        );
     }
 }

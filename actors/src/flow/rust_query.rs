@@ -46,7 +46,9 @@ pub async fn answer(
     request: &CompileRequest,
 ) -> Option<CompileFinished> {
     let rust = info.rust.as_ref()?;
-    if request.args.len() == 1 && request.args[0] == "-vV" {
+    let overridden =
+        crate::flow::request_env::lookup(&request.env, crate::detector::VERSION_OVERRIDE).is_some();
+    if request.args.len() == 1 && request.args[0] == "-vV" && !overridden {
         return rust
             .verbose_version
             .clone()
