@@ -86,6 +86,17 @@ impl Started {
         }
     }
 
+    /// Now, by `at` of a marker made for it: on a kernel with multigrain timestamps a time
+    /// later than any change made before (cargo's hard link of an `.rlib` it just finished,
+    /// which `file_clock_now`'s coarse time can be earlier than), else the coarse clock's tick.
+    /// For a compile about to begin (a file and three calls: a miss's cost, not a hit's).
+    pub fn fresh() -> Started {
+        match tempfile::Builder::new().prefix("sccache-start").tempfile() {
+            Ok(marker) => Started::at(marker.path()),
+            Err(_) => Started::file_clock_now(),
+        }
+    }
+
     /// Whether a file (or directory) with `metadata` last changed safely before the start:
     /// git's "racily clean" rule, with two seconds of margin on whole-second file systems.
     pub fn settled_before(&self, metadata: &std::fs::Metadata) -> bool {

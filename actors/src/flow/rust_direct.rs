@@ -177,6 +177,10 @@ pub async fn look_up(
     let dep_info = out_dir.join(dep_info);
     // One stat, on a miss: a failed compile's dep-info is taken only if it is new.
     let dep_info_was_there = std::fs::symlink_metadata(&dep_info).is_ok();
+    // The compile begins after this: a start later than the coarse clock's where the kernel
+    // can tell (cargo hard-links the `.rlib` of a crate it just finished into `target/debug`
+    // right before starting this one, which would look like a change during the compile).
+    let started = Started::fresh();
     let later = Later {
         services: services.clone(),
         identity: *identity,
