@@ -528,6 +528,28 @@ fn build_and_run(server: &Server, dir: &Path, rustc: &str, extra: &[&str]) -> St
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
+/// Compiles `int cval(void) {{ return value; }}` in `dir` and archives it as `library` (made
+/// anew), then waits past the file system clock's tick, so that a record may be made of it.
+fn cval_archive(dir: &Path, library: &Path, value: u32) {
+    let source = dir.join("cv.c");
+    std::fs::write(&source, format!("int cval(void) {{ return {value}; }}\n")).unwrap_or_default();
+    let object = dir.join("cv.o");
+    assert_success(
+        &run(Command::new("gcc")
+            .arg("-c")
+            .arg(&source)
+            .arg("-o")
+            .arg(&object)),
+        "gcc",
+    );
+    let _ = std::fs::remove_file(library);
+    assert_success(
+        &run(Command::new("ar").arg("rcs").arg(library).arg(&object)),
+        "ar",
+    );
+    std::thread::sleep(std::time::Duration::from_millis(50));
+}
+
 /// The keyword the test programs below call C with, spelled in two so that `tidy`'s check of
 /// where unsafe code may stand (it reads this file's text) sees none here.
 const UNSAFE: &str = concat!("un", "safe");
@@ -764,28 +786,7 @@ fn a_verbatim_library_is_in_the_key(direct: &str, in_source: bool) {
         ),
     )
     .unwrap_or_default();
-    let archive = |value: u32| {
-        let source = path.join("cv.c");
-        std::fs::write(&source, format!("int cval(void) {{ return {value}; }}\n"))
-            .unwrap_or_default();
-        let object = path.join("cv.o");
-        assert_success(
-            &run(Command::new("gcc")
-                .arg("-c")
-                .arg(&source)
-                .arg("-o")
-                .arg(&object)),
-            "gcc",
-        );
-        let _ = std::fs::remove_file(lib.join("cv.bin"));
-        assert_success(
-            &run(Command::new("ar")
-                .arg("rcs")
-                .arg(lib.join("cv.bin"))
-                .arg(&object)),
-            "ar",
-        );
-    };
+    let archive = |value: u32| cval_archive(path, &lib.join("cv.bin"), value);
     let compile = || {
         let args: &[&str] = match in_source {
             true => &["-L", "native=L"],
@@ -1031,27 +1032,7 @@ fn an_rlib_bundling_a_verbatim_library_is_never_stale() {
             ),
         )
         .unwrap_or_default();
-        let archive = |value: u32| {
-            let source = path.join("cv.c");
-            std::fs::write(&source, format!("int cval(void) {{ return {value}; }}\n"))
-                .unwrap_or_default();
-            let object = path.join("cv.o");
-            assert_success(
-                &run(Command::new("gcc")
-                    .arg("-c")
-                    .arg(&source)
-                    .arg("-o")
-                    .arg(&object)),
-                "gcc",
-            );
-            let library = path.join("L/cv.bin");
-            let _ = std::fs::remove_file(&library);
-            assert_success(
-                &run(Command::new("ar").arg("rcs").arg(&library).arg(&object)),
-                "ar",
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        };
+        let archive = |value: u32| cval_archive(path, &path.join("L/cv.bin"), value);
         let args = |out: &'static str| {
             [
                 "--crate-name",
@@ -1118,27 +1099,7 @@ fn a_library_a_script_names_is_in_the_key(direct: &str) {
     .unwrap_or_default();
     std::fs::write(path.join("L/libfoo.so"), "INPUT(-lbar)\n").unwrap_or_default();
     // `libbar.so` is an archive (ld goes by its bytes), so its contents are in the binary.
-    let archive = |value: u32| {
-        let source = path.join("cv.c");
-        std::fs::write(&source, format!("int cval(void) {{ return {value}; }}\n"))
-            .unwrap_or_default();
-        let object = path.join("cv.o");
-        assert_success(
-            &run(Command::new("gcc")
-                .arg("-c")
-                .arg(&source)
-                .arg("-o")
-                .arg(&object)),
-            "gcc",
-        );
-        let library = path.join("L/libbar.so");
-        let _ = std::fs::remove_file(&library);
-        assert_success(
-            &run(Command::new("ar").arg("rcs").arg(&library).arg(&object)),
-            "ar",
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+    let archive = |value: u32| cval_archive(path, &path.join("L/libbar.so"), value);
     let compile = || build_and_run(&server, path, "rustc", &["-L", "native=L"]);
     let hits = || count(&server.stats(), "cache_hits.counts.Rust");
     archive(1);
@@ -1172,26 +1133,8 @@ fn a_library_named_with_a_directory_is_not_cached() {
             ),
         )
         .unwrap_or_default();
-        let archive = |into: &str, value: u32| {
-            let source = path.join("cv.c");
-            std::fs::write(&source, format!("int cval(void) {{ return {value}; }}\n"))
-                .unwrap_or_default();
-            let object = path.join("cv.o");
-            assert_success(
-                &run(Command::new("gcc")
-                    .arg("-c")
-                    .arg(&source)
-                    .arg("-o")
-                    .arg(&object)),
-                "gcc",
-            );
-            let library = path.join(into).join("sub/libx.a");
-            assert_success(
-                &run(Command::new("ar").arg("rcs").arg(&library).arg(&object)),
-                "ar",
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        };
+        let archive =
+            |into: &str, value: u32| cval_archive(path, &path.join(into).join("sub/libx.a"), value);
         let compile = || {
             build_and_run(
                 &server,
@@ -1246,27 +1189,7 @@ fn a_library_found_through_an_empty_library_path_entry_is_in_the_key() {
             ),
         )
         .unwrap_or_default();
-        let archive = |value: u32| {
-            let source = path.join("cv.c");
-            std::fs::write(&source, format!("int cval(void) {{ return {value}; }}\n"))
-                .unwrap_or_default();
-            let object = path.join("cv.o");
-            assert_success(
-                &run(Command::new("gcc")
-                    .arg("-c")
-                    .arg(&source)
-                    .arg("-o")
-                    .arg(&object)),
-                "gcc",
-            );
-            let library = path.join("liblp.a");
-            let _ = std::fs::remove_file(&library);
-            assert_success(
-                &run(Command::new("ar").arg("rcs").arg(&library).arg(&object)),
-                "ar",
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        };
+        let archive = |value: u32| cval_archive(path, &path.join("liblp.a"), value);
         let compile = || {
             let args = [
                 "--crate-name",

@@ -388,11 +388,7 @@ impl Plan {
     fn files(self, scope: Scope) -> Result<Found, &'static str> {
         let cwd = &self.cwd;
         let dirs = self.dirs()?;
-        if self.spec.libs.iter().any(|lib| lib.name.contains('/')) {
-            // ld looks for it under every search directory, whose files the key holds but not
-            // their subdirectories'.
-            return Err("link: a library named with a directory");
-        }
+        let every: Vec<PathBuf> = dirs.iter().chain(&self.crate_dirs).cloned().collect();
         let mut files = Vec::new();
         let mut listings = Vec::new();
         match scope {
@@ -430,7 +426,6 @@ impl Plan {
                     }));
                 }
                 // The libraries the driver links by itself, wherever the linker may find them.
-                let every: Vec<PathBuf> = dirs.iter().chain(&self.crate_dirs).cloned().collect();
                 let driver_libs = self
                     .found
                     .default_libs
@@ -440,13 +435,21 @@ impl Plan {
                 for name in driver_libs {
                     files.extend(self.library_files(name, false, &every)?);
                 }
-                // The command line's libraries, likewise.
-                for lib in &self.spec.libs {
-                    if !matches!(lib.kind.as_str(), "framework" | "link-arg") {
-                        let name = OsStr::new(&lib.name);
-                        files.extend(self.library_files(name, lib.verbatim, &every)?);
-                    }
-                }
+            }
+        }
+        // The command line's libraries, every file each may be (in `Scope::Every` among the
+        // files already); one found nowhere is a refusal.
+        for lib in &self.spec.libs {
+            if matches!(lib.kind.as_str(), "framework" | "link-arg") {
+                continue;
+            }
+            let found = self.library_files(OsStr::new(&lib.name), lib.verbatim, &every)?;
+            if found.is_empty() {
+                log::info!("link library {:?} not found", lib.name);
+                return Err("link: library not found");
+            }
+            if scope == Scope::Listed {
+                files.extend(found);
             }
         }
         // A crate whose metadata the dep-info run read is linked from its `.rlib`.
@@ -456,40 +459,8 @@ impl Plan {
                 files.push(rlib);
             }
         }
-        sort_by_bytes(&mut files);
-        for lib in &self.spec.libs {
-            if matches!(lib.kind.as_str(), "framework" | "link-arg") {
-                continue;
-            }
-            let names = match (lib.verbatim, self.apple) {
-                (true, _) => vec![lib.name.clone()],
-                (false, true) => ["a", "dylib", "tbd"]
-                    .map(|ext| format!("lib{}.{ext}", lib.name))
-                    .to_vec(),
-                (false, false) => ["a", "so"]
-                    .map(|ext| format!("lib{}.{ext}", lib.name))
-                    .to_vec(),
-            };
-            let found = dirs
-                .iter()
-                .flat_map(|dir| names.iter().map(move |name| dir.join(name)))
-                .any(|path| contains_by_bytes(&files, &path) || path.is_file());
-            if !found {
-                log::info!("link library {:?} not found", lib.name);
-                return Err("link: library not found");
-            }
-        }
-        // The files the link arguments name, and any linker script among them; a verbatim
-        // library of the command line is such a file, wherever its name leads (a
-        // subdirectory of a search directory).
-        let mut named: Vec<PathBuf> = self
-            .spec
-            .libs
-            .iter()
-            .filter(|lib| lib.verbatim && lib.kind != "link-arg")
-            .flat_map(|lib| dirs.iter().map(move |dir| dir.join(&lib.name)))
-            .filter(|path| path.is_file())
-            .collect();
+        // The files the link arguments name, and any linker script among them.
+        let mut named: Vec<PathBuf> = Vec::new();
         for file in &self.spec.arg_files {
             // Every place the linker may find it (the working directory, then the search
             // directories, in an order the key need not know): a file that appears in an
@@ -595,7 +566,6 @@ impl Plan {
         for (name, verbatim) in &linked.libs {
             files.extend(self.library_files(name, *verbatim, &searched)?);
         }
-        sort_by_bytes(&mut files);
         let read = script_reads(&files, cwd, &searched, &self.scan, self.apple)?;
         files.extend(read);
         sort_by_bytes(&mut files);
@@ -695,11 +665,4 @@ fn library_names(name: &OsStr, verbatim: bool, apple: bool) -> Vec<OsString> {
 fn sort_by_bytes(files: &mut Vec<PathBuf>) {
     files.sort_unstable_by(|a, b| a.as_os_str().as_bytes().cmp(b.as_os_str().as_bytes()));
     files.dedup_by(|a, b| a.as_os_str() == b.as_os_str());
-}
-
-/// Whether `files`, sorted by `sort_by_bytes`, holds `path`.
-fn contains_by_bytes(files: &[PathBuf], path: &Path) -> bool {
-    files
-        .binary_search_by(|file| file.as_os_str().as_bytes().cmp(path.as_os_str().as_bytes()))
-        .is_ok()
 }
