@@ -8,13 +8,13 @@ use std::path::Path;
 use std::process::Command;
 
 /// A scratch project with a direct-mode server.
-struct Project {
-    server: Server,
-    dir: tempfile::TempDir,
+pub struct Project {
+    pub server: Server,
+    pub dir: tempfile::TempDir,
 }
 
 impl Project {
-    fn new(files: &[(&str, &str)]) -> Project {
+    pub fn new(files: &[(&str, &str)]) -> Project {
         let project = Project {
             server: Server::start_with(&[("SCCACHE_DIRECT", "true")]),
             dir: tempfile::Builder::new()
@@ -28,17 +28,17 @@ impl Project {
         project
     }
 
-    fn path(&self, name: &str) -> std::path::PathBuf {
+    pub fn path(&self, name: &str) -> std::path::PathBuf {
         self.dir.path().join(name)
     }
 
-    fn write(&self, name: &str, text: &str) {
+    pub fn write(&self, name: &str, text: &str) {
         crate::harness::write_under(self.dir.path(), name, text);
     }
 
     /// Compiles `args -o out.o` through sccache and `args -o plain.o` plainly, compares the
     /// objects, waits for the manifest's record, and says whether it was a direct hit.
-    fn compile(&self, compiler: &str, args: &[&str], env: &[(&str, &str)]) -> bool {
+    pub fn compile(&self, compiler: &str, args: &[&str], env: &[(&str, &str)]) -> bool {
         // Past the file system's clock tick: what the test just wrote is older than the
         // preprocessor's start, as it is in a real build.
         std::thread::sleep(std::time::Duration::from_millis(30));
@@ -90,7 +90,7 @@ const CONF_USER: &str = "#include \"conf.h\"\nint value(void) { return CONF; }\n
 const CONF_SYSTEM: &str = "#include <conf.h>\nint value(void) { return CONF; }\n";
 
 /// Compiles until a direct hit, then applies `change` and checks the next compile is not one.
-fn refused_after(project: &Project, compiler: &str, args: &[&str], change: impl FnOnce()) {
+pub fn refused_after(project: &Project, compiler: &str, args: &[&str], change: impl FnOnce()) {
     assert!(!project.compile(compiler, args, &[]), "first compile");
     assert!(
         project.compile(compiler, args, &[]),
@@ -105,7 +105,7 @@ fn refused_after(project: &Project, compiler: &str, args: &[&str], change: impl 
     assert!(project.compile(compiler, args, &[]), "direct again after");
 }
 
-fn compilers() -> Vec<&'static str> {
+pub fn compilers() -> Vec<&'static str> {
     ["gcc", "clang"]
         .into_iter()
         .filter(|compiler| crate::harness::have(compiler))

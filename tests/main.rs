@@ -11,6 +11,7 @@ mod c_cache;
 mod c_debug_columns;
 mod c_depend;
 mod c_direct;
+mod c_direct_review;
 mod c_toolchain;
 mod c_unseen_reads;
 mod c_wrong_hits;

@@ -12,7 +12,7 @@
 
 use crate::dispatcher::{ProcessOutput, Run};
 use crate::file_stamp::{stamp, unchanged, FileStamp, PathStamp};
-use crate::flow::request_env::lookup as env_value;
+use crate::flow::request_env::{for_probe, lookup as env_value};
 use crate::hasher::DigestFiles;
 use crate::remembered::Remembered;
 use actix::prelude::*;
@@ -237,11 +237,9 @@ impl Runner<'_> {
                 self.request.cwd.clone(),
                 // rustc's own override of its version text (the compile keys take the variable
                 // itself): the probe's `-vV` is the toolchain's, whoever asked first.
-                self.request
-                    .env
-                    .iter()
+                for_probe(&self.request.env)
+                    .into_iter()
                     .filter(|(name, _)| name != VERSION_OVERRIDE)
-                    .cloned()
                     .collect(),
             ))
             .await

@@ -16,7 +16,7 @@
 
 use crate::dispatcher::Run;
 use crate::file_stamp::{stamp, unchanged, PathStamp};
-use crate::flow::request_env::lookup as env_value;
+use crate::flow::request_env::{for_probe, lookup as env_value};
 use crate::hasher::DigestFiles;
 use crate::remembered::Remembered;
 use actix::prelude::*;
@@ -164,11 +164,9 @@ async fn probe(
     args.push(dir.path().join("probe.o").into_os_string());
     // gcc names its temporary files after TMPDIR; in the probe's directory they are recognised
     // and taken out of the text.
-    let mut env: Vec<(OsString, OsString)> = request
-        .env
-        .iter()
+    let mut env: Vec<(OsString, OsString)> = for_probe(&request.env)
+        .into_iter()
         .filter(|(name, _)| name != "TMPDIR")
-        .cloned()
         .collect();
     env.push(("TMPDIR".into(), dir_path.clone()));
     let output = run

@@ -21,7 +21,7 @@
 use crate::dispatcher::Run;
 use crate::driver_probe::{resolve, ProbeDriver};
 use crate::file_stamp::{stamp, unchanged, PathStamp};
-use crate::flow::request_env::lookup as env_value;
+use crate::flow::request_env::{for_probe, lookup as env_value};
 use crate::hasher::DigestFiles;
 use crate::remembered::Remembered;
 use actix::prelude::*;
@@ -256,11 +256,9 @@ async fn probe(
         "-o".into(),
         dir.path().join("probe.out").into_os_string(),
     ];
-    let mut env: Vec<(OsString, OsString)> = request
-        .env
-        .iter()
+    let mut env: Vec<(OsString, OsString)> = for_probe(&request.env)
+        .into_iter()
         .filter(|(name, _)| name != "TMPDIR")
-        .cloned()
         .collect();
     env.push(("TMPDIR".into(), dir_path.clone()));
     let output = run
@@ -330,7 +328,7 @@ async fn probe(
                 program.clone().into_os_string(),
                 vec![flag.into()],
                 request.cwd.clone(),
-                request.env.clone(),
+                for_probe(&request.env),
             ))
         };
         let (verbose, sysroot) = futures::join!(ask("--verbose"), ask("--print-sysroot"));

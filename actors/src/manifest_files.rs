@@ -19,7 +19,7 @@ use crate::manifest_memo::ManifestMemo;
 use actix::prelude::*;
 use sccache_core::compiler::gcc::refusal_in_source;
 use sccache_core::direct::probes;
-use sccache_core::direct::scan::{scan_header, HeaderScan};
+use sccache_core::direct::scan::{alias_uses, scan_header, HeaderScan};
 use sccache_core::direct::{ByteBuf, DirProbes, Manifest, Present, ReadFile, Recorded};
 use sccache_core::hash_key::{CacheKey, ManifestKeyPart};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -114,19 +114,41 @@ impl Hasher {
                 return false;
             };
             FileStamp::of(&metadata).recorded() == file.stamp
-                || (metadata.is_file() && self.memo.digest(path).ok() == Some(file.digest))
+                || (metadata.is_file()
+                    && self.memo.digest(path).ok() == Some(file.digest)
+                    && !may_be_taken_for_another(recorded, file))
         });
         files_same
             && recorded.probes.iter().all(|group| probes_hold(cwd, group))
-            && recorded
-                .no_dir
-                .iter()
-                .all(|dir| !std::fs::metadata(joined.join(dir)).is_ok_and(|m| m.is_dir()))
+            && recorded.no_dir.iter().all(|dir| {
+                std::fs::metadata(joined.join(dir))
+                    .map_or_else(|error| names_nothing(&error), |m| !m.is_dir())
+            })
             && recorded.present.iter().all(|file| {
                 FileStamp::at(joined.join(&file.name)).map(|stamp| stamp.recorded())
                     == Some(file.stamp)
             })
     }
+}
+
+/// Whether a compiler could take `file` for another file of the record, so that its stamp
+/// matters beyond its bytes: where a file read says `#pragma once` (or is `#import`ed), gcc
+/// skips a file when one already read has the same size, modification second and bytes, and
+/// clang when it is the same inode. So a file whose stamp moved holds by its digest alone
+/// only when no other file read has its digest and no candidate it skipped has its size.
+fn may_be_taken_for_another(recorded: &Recorded, file: &ReadFile) -> bool {
+    if !recorded.once_only {
+        return false;
+    }
+    let twin_read = recorded
+        .files
+        .iter()
+        .any(|other| !std::ptr::eq(other, file) && other.digest == file.digest);
+    twin_read
+        || recorded
+            .present
+            .iter()
+            .any(|present| present.stamp.size == file.stamp.size)
 }
 
 /// Names below one directory joined as `Path::join` joins them (an absolute name stands
@@ -173,8 +195,9 @@ const LISTED_BYTES_PER_NAME: u64 = 128;
 /// name not listed names nothing; one listed is looked up as any other.
 fn probes_hold(cwd: &Path, group: &DirProbes) -> bool {
     let mut path = cwd.join(OsStr::from_bytes(&group.dir));
-    let Ok(metadata) = std::fs::metadata(&path) else {
-        return true;
+    let metadata = match std::fs::metadata(&path) {
+        Ok(metadata) => metadata,
+        Err(error) => return names_nothing(&error),
     };
     if !metadata.is_dir() {
         return true;
@@ -204,13 +227,26 @@ fn probes_hold(cwd: &Path, group: &DirProbes) -> bool {
                 return true;
             }
             path.push(OsStr::from_bytes(name));
-            let holds = std::fs::metadata(&path).map_or(true, |m| allowed(&m));
+            let holds = std::fs::metadata(&path)
+                .map_or_else(|error| names_nothing(&error), |m| allowed(&m));
             path.pop();
             holds
         })
     };
-    each(&group.not_files, |m| !m.is_file())
-        && (unchanged || each(&group.gone, |m| !m.is_file() && !m.is_dir()))
+    // A lookup skips a directory and goes on searching; anything else it opens and reads (a
+    // FIFO, a device, `/dev/null` by a link), so a name that was no regular file holds only
+    // while it is a directory or nothing, and a name that was nothing only while it is nothing.
+    each(&group.not_files, std::fs::Metadata::is_dir) && (unchanged || each(&group.gone, |_| false))
+}
+
+/// Whether a lookup that failed this way found nothing, so that a search goes on past it: no
+/// entry, or a path through something that is no directory. Any other failure (no permission,
+/// a loop of links) makes the compiler fail, so nothing that held before holds.
+fn names_nothing(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+    )
 }
 
 /// Makes a record from a finished preprocessor run: the files its line markers (in `text`)
@@ -302,6 +338,7 @@ fn record_files(
     let mut read_inodes: HashMap<(u64, u64), HashSet<(u64, u64)>> = HashMap::new();
     let mut groups = Groups::default();
     let (mut computed_include, mut pragma_once) = (false, false);
+    let mut aliases = Vec::new();
     for name in names {
         let path = cwd.join(OsStr::from_bytes(name));
         let (file, scan) = read_settled(&path, name, started, from)?;
@@ -312,6 +349,7 @@ fn record_files(
             .or_default()
             .insert((dir.dev(), dir.ino()));
         asked.extend(scan.asked);
+        aliases.extend(scan.aliases);
         computed_include |= scan.computed_include;
         pragma_once |= scan.pragma_once;
         files.push(file);
@@ -325,11 +363,24 @@ fn record_files(
             groups.gone(parent(name), basename(&candidate));
         }
     }
+    if !aliases.is_empty() {
+        // A macro defined as `__has_include` may be used in any file read after it: each is
+        // read again (the bytes recorded, by their digest) for its uses.
+        for file in &files {
+            let bytes = std::fs::read(cwd.join(OsStr::from_bytes(&file.name)))
+                .map_err(|_| "file read is unreadable")?;
+            if sccache_core::hash_key::digest(&bytes) != file.digest {
+                return Err("file read changed recently");
+            }
+            asked.extend(alias_uses(&bytes, &aliases)?);
+        }
+    }
     if computed_include && pragma_once {
         // A file gcc skips under `#pragma once` is named nowhere, and a macro-named include
         // hides its spelling too: nothing would say where to look.
         return Err("computed #include with #pragma once");
     }
+    let read_names: HashSet<Vec<u8>> = names.iter().map(|name| spelled_plainly(name)).collect();
     let candidates = probes::candidates(search, names, &asked).ok_or("too many probes")?;
     let mut no_dir = Vec::new();
     let mut present = Vec::new();
@@ -366,11 +417,16 @@ fn record_files(
                         // would not be searched here.
                         return Err("a file read found in two directories");
                     }
-                    let read = read_from.is_some();
-                    if !read && !started.settled_before(&metadata) {
+                    if read_from.is_none() && !started.settled_before(&metadata) {
                         return Err("new file on the include path");
                     }
-                    if !read {
+                    // A file read is checked by its own name. The same file by another name
+                    // (a path through a link to a directory, which can be pointed elsewhere;
+                    // a hard link, which can be replaced; gcc names a system header by its
+                    // shortest real path) is a candidate like any other: it must stay that
+                    // very file, else the search may now find something else there, or a
+                    // file gcc skipped under `#pragma once` as the same one is now another.
+                    if !read_names.contains(&spelled_plainly(&path)) {
                         present.push(Present {
                             name: path,
                             stamp: FileStamp::of(&metadata).recorded(),
@@ -387,6 +443,7 @@ fn record_files(
         probes: groups.finish(cwd, started),
         no_dir,
         present,
+        once_only: pragma_once,
         result: [0; 32],
     })
 }
@@ -459,6 +516,25 @@ fn precompiled_beside(listings: &LibraryScan, dir: &Path, paths: &BTreeSet<Vec<u
                 precompiled.contains(name.as_slice())
             })
         })
+}
+
+/// `name` without the `.` components and repeated slashes that name nothing else (`./a//b.h`
+/// is `a/b.h`); `..` stays, since the kernel resolves it through links.
+fn spelled_plainly(name: &[u8]) -> Vec<u8> {
+    let mut plain = Vec::with_capacity(name.len());
+    if name.starts_with(b"/") {
+        plain.push(b'/');
+    }
+    for part in name.split(|byte| *byte == b'/') {
+        if part.is_empty() || part == b"." {
+            continue;
+        }
+        if !plain.is_empty() && !plain.ends_with(b"/") {
+            plain.push(b'/');
+        }
+        plain.extend_from_slice(part);
+    }
+    plain
 }
 
 /// Whether nothing at all is at `path`, not even a dangling link.

@@ -38,9 +38,6 @@ use sccache_core::source_digest::SourceSummary;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// Variables that make gcc write dependency rules to a file of their naming.
-const DEPENDENCY_ENV_VARS: &[&str] = &["DEPENDENCIES_OUTPUT", "SUNPRO_DEPENDENCIES"];
-
 /// Whether a driver by this name takes cl.exe's options (clang as `clang-cl` or `cl`).
 fn runs_in_cl_mode(exe: &std::ffi::OsStr) -> bool {
     let name = Path::new(exe)
@@ -60,12 +57,13 @@ impl Family for CFamily {
     /// Reads a gcc/clang command line, refusing compiles whose environment makes the compiler
     /// write files a hit would not.
     fn accept(request: &mut CompileRequest) -> Parsed<Self> {
-        if let Some(name) = DEPENDENCY_ENV_VARS
+        if let Some(name) = gcc::SIDE_OUTPUT_ENV_VARS
             .iter()
             .find(|name| request_env::is_set(request, name))
         {
-            // The compiler appends a dependency rule to the file these name, on the
-            // preprocessor run and the compile alike; a hit would write none.
+            // The compiler appends a dependency rule to the file these name, or prints what
+            // it read or ran, on the preprocessor run and the compile alike; a hit would
+            // write and print none of it.
             return Parsed::NotCacheable((*name).to_owned());
         }
         if runs_in_cl_mode(&request.exe) {

@@ -29,6 +29,16 @@ pub fn text(request: &CompileRequest, name: &str) -> Option<String> {
     value(request, name).and_then(|value| value.to_str().map(str::to_owned))
 }
 
+/// A request's environment for a probe the server runs of its own accord (the detector's,
+/// the driver's and the linker's): without the variables that make a compiler write into
+/// files of the user's naming or print reports (`gcc::is_side_output_variable`).
+pub fn for_probe(env: &[(OsString, OsString)]) -> Vec<(OsString, OsString)> {
+    env.iter()
+        .filter(|(name, _)| !sccache_core::compiler::gcc::is_side_output_variable(name))
+        .cloned()
+        .collect()
+}
+
 /// Whether the client's environment sets a variable at all (to anything, even empty).
 pub fn is_set(request: &CompileRequest, name: &str) -> bool {
     value(request, name).is_some()

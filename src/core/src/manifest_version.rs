@@ -3,7 +3,7 @@
 //! this one. A leaf module, so that neither of those two depends on the other for it.
 
 /// The C/C++ manifest's format (`direct::Manifest`).
-pub const C: u32 = 2;
+pub const C: u32 = 3;
 
 /// The rust manifest's format (`direct::rust`).
 pub const RUST: u32 = 2;

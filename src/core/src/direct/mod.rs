@@ -97,6 +97,10 @@ pub struct Recorded {
     /// Candidates that were files and were not read, by stamp: gcc skips a file identical to
     /// one read under `#pragma once` without naming it, so such a file must not change.
     pub present: Vec<Present>,
+    /// Whether a file read says `#pragma once` or is `#import`ed: gcc then takes a file of the
+    /// same size, modification second and bytes as one read for that file (and skips it), and
+    /// clang a file of the same inode, so a file's stamp may matter beyond its bytes.
+    pub once_only: bool,
     /// The key of the result.
     pub result: [u8; 32],
 }
@@ -225,6 +229,7 @@ mod tests {
 
     fn recorded(result: u8) -> Recorded {
         Recorded {
+            once_only: false,
             files: Vec::new(),
             probes: vec![DirProbes {
                 dir: b"inc1".to_vec(),

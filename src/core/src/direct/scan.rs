@@ -86,14 +86,26 @@ pub struct HeaderScan {
     pub asked: Vec<Vec<u8>>,
     /// Whether an `#include` names its file by a macro.
     pub computed_include: bool,
-    /// Whether the file says `#pragma once`: gcc then skips, without a line marker, another
-    /// file of the same size, modification second and contents.
+    /// Macros this file defines as the `__has_include` (or `__has_include_next`) operator
+    /// itself; what they ask is found by `alias_uses`.
+    pub aliases: Vec<Vec<u8>>,
+    /// Whether the file says `#pragma once` or `#import`s a file: gcc then skips, without a
+    /// line marker, another file of the same size, modification second and contents.
     pub pragma_once: bool,
 }
 
-/// Scans a file the preprocessor read.
-pub fn scan_header(bytes: &[u8]) -> HeaderScan {
+/// Scans a file the preprocessor read: its text with lines spliced as the preprocessor splices
+/// them (`splice_lines`), and for what must not count when it is only in a comment, the same
+/// text with its comments blanked out (`blank_comments`).
+pub fn scan_header(raw: &[u8]) -> HeaderScan {
     let mut scan = HeaderScan::default();
+    if memmem::find(raw, b"??/").is_some() {
+        // With trigraphs on (`-trigraphs`, any `-std=c..`), `??/` is a backslash, which can
+        // splice a line where this scan would not.
+        scan.refusal = Some("trigraph");
+        return scan;
+    }
+    let bytes = &splice_lines(raw)[..];
     for (token, reason) in [
         (&b"__TIME__"[..], "__TIME__"),
         (b"__DATE__", "__DATE__"),
@@ -105,36 +117,237 @@ pub fn scan_header(bytes: &[u8]) -> HeaderScan {
             return scan;
         }
     }
-    if memmem::find_iter(bytes, b"embed").any(|at| is_directive(bytes, at)) {
-        scan.refusal = Some("#embed");
-        return scan;
+    let code = blank_comments(bytes);
+    for text in [bytes, &code[..]] {
+        if memmem::find_iter(text, b"embed").any(|at| is_directive(text, at)) {
+            scan.refusal = Some("#embed");
+            return scan;
+        }
+        if memmem::find_iter(text, b"dependency").any(|at| follows_word(text, at, b"GCC")) {
+            // `#pragma GCC dependency`: a diagnostic by the files' modification times.
+            scan.refusal = Some("#pragma GCC dependency");
+            return scan;
+        }
     }
     for at in memmem::find_iter(bytes, b"__has_include") {
+        if code[at] == b' ' {
+            continue; // in a comment
+        }
         match has_include_argument(&bytes[at + b"__has_include".len()..]) {
-            Argument::NotACall => {}
             Argument::Literal(name) => scan.asked.push(name.to_vec()),
             Argument::Computed => {
                 scan.refusal = Some("computed __has_include");
                 return scan;
             }
+            // Asking whether the operator exists: nothing is looked up.
+            Argument::NotACall if asks_if_defined(&code, at) => {}
+            Argument::NotACall => match alias_defined(&code, at) {
+                // `#define HAS __has_include` (xxhash.h's way): its uses, in any file, are
+                // looked for once every file is scanned (`alias_uses`).
+                Some(alias) => scan.aliases.push(alias.to_vec()),
+                // The operator passed to a macro, or some other spelling: it asks about
+                // names this scan does not see.
+                None => {
+                    scan.refusal = Some("__has_include by another name");
+                    return scan;
+                }
+            },
         }
     }
-    for at in memmem::find_iter(bytes, b"include").chain(memmem::find_iter(bytes, b"import")) {
-        if !is_directive(bytes, at) {
-            continue;
+    for text in [bytes, &code[..]] {
+        for at in memmem::find_iter(text, b"include").chain(memmem::find_iter(text, b"import")) {
+            if !is_directive(text, at) {
+                continue;
+            }
+            // An `#import`ed file is included once, as under `#pragma once`.
+            scan.pragma_once |= text[at..].starts_with(b"import");
+            let rest = skip_identifier(&text[at..]);
+            let rest = skip_blanks(rest);
+            match literal(rest) {
+                Some(name) if !scan.asked.iter().any(|asked| asked == name) => {
+                    scan.asked.push(name.to_vec())
+                }
+                Some(_) => {}
+                None => scan.computed_include = true,
+            }
         }
-        let rest = skip_identifier(&bytes[at..]);
-        let rest = skip_blanks(rest);
-        match literal(rest) {
-            Some(name) => scan.asked.push(name.to_vec()),
-            None => scan.computed_include = true,
-        }
+        scan.pragma_once |= memmem::find_iter(text, b"once").any(|at| {
+            let before = text[..at].trim_ascii_end();
+            before.ends_with(b"pragma") && is_directive(text, before.len() - b"pragma".len())
+        });
     }
-    scan.pragma_once = memmem::find_iter(bytes, b"once").any(|at| {
-        let before = bytes[..at].trim_ascii_end();
-        before.ends_with(b"pragma") && is_directive(bytes, before.len() - b"pragma".len())
-    });
     scan
+}
+
+/// The names the macros `aliases` (each defined as the `__has_include` operator somewhere in
+/// the compile, `HeaderScan::aliases`) ask about in the file `raw`, or why they cannot be
+/// known: a use whose argument is no literal, or a use other than a call, `defined`, `#ifdef`
+/// or a definition of the name.
+pub fn alias_uses(raw: &[u8], aliases: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, &'static str> {
+    let bytes = &splice_lines(raw)[..];
+    let code = blank_comments(bytes);
+    let mut asked = Vec::new();
+    for alias in aliases {
+        for at in memmem::find_iter(bytes, alias) {
+            let after = &bytes[at + alias.len()..];
+            let whole_word = !is_identifier_byte(after.first())
+                && !is_identifier_byte(at.checked_sub(1).map(|before| &bytes[before]));
+            if !whole_word || code[at] == b' ' || asks_if_defined(&code, at) {
+                continue;
+            }
+            let before = code[..at].trim_ascii_end();
+            if ["define", "undef"].iter().any(|word| {
+                before.ends_with(word.as_bytes()) && is_directive(before, before.len() - word.len())
+            }) {
+                continue; // the name being (re)defined
+            }
+            match has_include_argument(after) {
+                Argument::Literal(name) => asked.push(name.to_vec()),
+                Argument::Computed => return Err("computed __has_include"),
+                Argument::NotACall => return Err("__has_include by another name"),
+            }
+        }
+    }
+    Ok(asked)
+}
+
+/// The name of the object-like macro that the `__has_include` at `at` is the whole
+/// definition of (`#define NAME __has_include`), if it is.
+fn alias_defined(code: &[u8], at: usize) -> Option<&[u8]> {
+    let after = skip_identifier(&code[at..]);
+    let line_end = after
+        .iter()
+        .position(|byte| *byte == b'\n')
+        .unwrap_or(after.len());
+    if !after[..line_end].trim_ascii().is_empty() {
+        return None;
+    }
+    let before = code[..at].trim_ascii_end();
+    let start = before
+        .iter()
+        .rposition(|byte| !is_identifier_byte(Some(byte)))
+        .map_or(0, |end| end + 1);
+    let name = &before[start..];
+    let directive = before[..start].trim_ascii_end();
+    (!name.is_empty()
+        && directive.ends_with(b"define")
+        && is_directive(directive, directive.len() - b"define".len()))
+    .then_some(name)
+}
+
+fn is_identifier_byte(byte: Option<&u8>) -> bool {
+    byte.is_some_and(|byte| byte.is_ascii_alphanumeric() || *byte == b'_')
+}
+
+/// `bytes` with every backslash-newline removed (blanks between the two included, as gcc
+/// allows), so that a name split over lines is found whole.
+fn splice_lines(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if memchr::memchr(b'\\', bytes).is_none() {
+        return std::borrow::Cow::Borrowed(bytes);
+    }
+    let mut spliced = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        if bytes[at] == b'\\' {
+            let mut end = at + 1;
+            while end < bytes.len() && matches!(bytes[end], b' ' | b'\t' | b'\x0b' | b'\x0c') {
+                end += 1;
+            }
+            let newline = match bytes.get(end..) {
+                Some([b'\r', b'\n', ..]) => 2,
+                Some([b'\n' | b'\r', ..]) => 1,
+                _ => 0,
+            };
+            if newline > 0 {
+                at = end + newline;
+                continue;
+            }
+        }
+        spliced.push(bytes[at]);
+        at += 1;
+    }
+    std::borrow::Cow::Owned(spliced)
+}
+
+/// `bytes` (spliced) with each comment's bytes turned to spaces (newlines kept), as long as
+/// `bytes`: string and character literals (raw strings too) are kept, so that what looks
+/// like a comment inside one stays.
+fn blank_comments(bytes: &[u8]) -> Vec<u8> {
+    let mut code = bytes.to_vec();
+    let mut at = 0;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'/' if bytes.get(at + 1) == Some(&b'/') => {
+                let end = memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |n| at + n);
+                code[at..end].fill(b' ');
+                at = end;
+            }
+            b'/' if bytes.get(at + 1) == Some(&b'*') => {
+                let end =
+                    memmem::find(&bytes[at + 2..], b"*/").map_or(bytes.len(), |n| at + 2 + n + 2);
+                for byte in &mut code[at..end] {
+                    if *byte != b'\n' {
+                        *byte = b' ';
+                    }
+                }
+                at = end;
+            }
+            b'"' if at > 0 && bytes[at - 1] == b'R' => at = after_raw_string(bytes, at),
+            quote @ (b'"' | b'\'') => at = after_literal(bytes, at, quote),
+            _ => at += 1,
+        }
+    }
+    code
+}
+
+/// Where a `"..."` or `'...'` literal that opens at `at` ends: after its closing quote, or at
+/// the end of its line (an unterminated one, or an apostrophe that was no literal).
+fn after_literal(bytes: &[u8], at: usize, quote: u8) -> usize {
+    let mut end = at + 1;
+    while end < bytes.len() {
+        match bytes[end] {
+            b'\\' => end += 2,
+            b'\n' => return end,
+            byte if byte == quote => return end + 1,
+            _ => end += 1,
+        }
+    }
+    bytes.len()
+}
+
+/// Where a raw string `R"delim(...)delim"` whose quote is at `at` ends; a malformed one ends
+/// at its quote (read on as ordinary text).
+fn after_raw_string(bytes: &[u8], at: usize) -> usize {
+    let rest = &bytes[at + 1..];
+    let Some(open) = rest.iter().take(17).position(|byte| *byte == b'(') else {
+        return at + 1;
+    };
+    let mut close = vec![b')'];
+    close.extend_from_slice(&rest[..open]);
+    close.push(b'"');
+    memmem::find(&rest[open..], &close).map_or(bytes.len(), |n| at + 1 + open + n + close.len())
+}
+
+/// Whether the word ending just before blanks before `at` is `word` (a whole identifier).
+fn follows_word(text: &[u8], at: usize, word: &[u8]) -> bool {
+    let before = text[..at].trim_ascii_end();
+    before.ends_with(word)
+        && before[..before.len() - word.len()]
+            .last()
+            .is_none_or(|byte| !(byte.is_ascii_alphanumeric() || *byte == b'_'))
+}
+
+/// Whether the `__has_include` at `at` is the operand of `defined` (`defined __has_include`,
+/// `defined(__has_include)`) or of `#ifdef`, `#ifndef`, `#elifdef`, `#elifndef`.
+fn asks_if_defined(code: &[u8], at: usize) -> bool {
+    let before = code[..at].trim_ascii_end();
+    let before = before.strip_suffix(b"(").unwrap_or(before).trim_ascii_end();
+    let directive =
+        |word: &[u8]| before.ends_with(word) && is_directive(before, before.len() - word.len());
+    follows_word(before, before.len(), b"defined")
+        || [&b"ifdef"[..], b"ifndef", b"elifdef", b"elifndef"]
+            .into_iter()
+            .any(directive)
 }
 
 /// A `"name"` or `<name>` at the start of `rest`.
@@ -222,6 +435,93 @@ mod tests {
             scan_header(b"#define H(x) __has_include(x)").refusal,
             Some("computed __has_include")
         );
+    }
+
+    #[test]
+    fn the_operator_by_another_name_or_over_lines_is_seen() {
+        // gcc and clang splice lines before anything else.
+        let scan = scan_header(b"#if __has_\\\ninclude(\"config.h\")\n#endif\n");
+        assert_eq!(
+            (scan.refusal, scan.asked),
+            (None, vec![b"config.h".to_vec()])
+        );
+        // A macro defined as the operator: its uses are read in every file.
+        let scan = scan_header(
+            b"#ifndef HAS\n# ifdef __has_include\n/* not HAS(x) */\n#  define HAS __has_include\n\
+              # else\n#  define HAS(x) 0\n# endif\n#endif\n#if HAS(<a.h>)\n#endif\n",
+        );
+        assert_eq!(
+            (scan.refusal, &scan.aliases[..]),
+            (None, &[b"HAS".to_vec()][..])
+        );
+        let aliases = [b"HAS".to_vec()];
+        assert_eq!(
+            alias_uses(
+                b"#if defined(HAS) && HAS(<a.h>) || HAS (\"b.h\")\nint HASH;",
+                &aliases
+            ),
+            Ok(vec![b"a.h".to_vec(), b"b.h".to_vec()])
+        );
+        assert_eq!(
+            alias_uses(b"#if HAS(NAME)\n", &aliases),
+            Err("computed __has_include")
+        );
+        assert_eq!(
+            alias_uses(b"#define H2 HAS\n", &aliases),
+            Err("__has_include by another name")
+        );
+        // Any other spelling asks about names written elsewhere.
+        for text in [
+            &b"#define MY_HAS_INCLUDE __has_include || 1\n"[..],
+            b"#if CALL(__has_include, \"c.h\")\n",
+            b"#if __has_include /* why */ (\"c.h\")\n",
+        ] {
+            assert_eq!(
+                scan_header(text).refusal,
+                Some("__has_include by another name")
+            );
+        }
+        // Asking whether it exists, or naming it in a comment, asks about no file.
+        for text in [
+            &b"#ifdef __has_include\n#endif\n"[..],
+            b"#if defined ( __has_include ) && defined __has_include_next\n#endif\n",
+            b"#elifndef __has_include\n",
+            b"/* a __has_include argument (GCC PR 80005) */\n#endif // __has_include\n",
+        ] {
+            let scan = scan_header(text);
+            assert_eq!((scan.refusal, scan.asked.len()), (None, 0), "{text:?}");
+        }
+        // A raw string is no comment's start, nor a comment in it its end.
+        let text = b"const char *s = R\"x(/* )x\";\n#define H __has_include\n";
+        assert_eq!(scan_header(text).aliases, [b"H".to_vec()]);
+        assert_eq!(scan_header(b"int a = 1??/\n2;").refusal, Some("trigraph"));
+    }
+
+    #[test]
+    fn pragma_gcc_dependency_refuses() {
+        for text in [
+            &b"#pragma GCC dependency \"parse.y\"\n"[..],
+            b"#pragma GCC /* c */ dependency \"parse.y\"\n",
+            b"_Pragma(\"GCC dependency \\\"parse.y\\\"\")\n",
+            b"#pragma GCC \\\ndependency \"parse.y\"\n",
+        ] {
+            assert_eq!(
+                scan_header(text).refusal,
+                Some("#pragma GCC dependency"),
+                "{text:?}"
+            );
+        }
+        assert_eq!(
+            scan_header(b"int dependency; int MYGCC dependency2;").refusal,
+            None
+        );
+    }
+
+    #[test]
+    fn a_directive_spelled_around_a_comment_is_read() {
+        let scan = scan_header(b"# /* c */ include_next <x.h>\n# /**/ pragma /**/ once\n");
+        assert_eq!(scan.asked, [b"x.h".to_vec()]);
+        assert!(scan.pragma_once);
     }
 
     #[test]

@@ -21,6 +21,8 @@ const C_ENV_VARS: &[&str] = &[
     "SOURCE_DATE_EPOCH",
     "GCC_COMPARE_DEBUG",
     "GCC_COLORS",
+    // gcc prints fix-it hints in a machine-readable form beside its diagnostics.
+    "GCC_EXTRA_DIAGNOSTIC_OUTPUT",
     "GCC_URLS",
     "TERM_URLS",
     "COLUMNS",
@@ -35,6 +37,8 @@ const C_ENV_VARS: &[&str] = &[
     "CCC_OVERRIDE_OPTIONS",
     "CLANG_CONFIG_FILE_SYSTEM_DIR",
     "CLANG_CONFIG_FILE_USER_DIR",
+    // Whether clang reads its default configuration files (which may add any option).
+    "CLANG_NO_DEFAULT_CONFIG",
 ];
 
 /// Variables that change what gcc's preprocessor reads or how it reads the command line, beyond

@@ -129,6 +129,32 @@ pub fn parse(args: &[OsString], cwd: &Path) -> Parsed<CCompilation> {
     finish(scan, cwd, driver_args)
 }
 
+/// Variables that make gcc or clang write something beside the compile's outputs on every run:
+/// a dependency rule appended to a file of their naming (`DEPENDENCIES_OUTPUT`,
+/// `SUNPRO_DEPENDENCIES`), or clang's reports of the headers, options, diagnostics and
+/// statistics of each run (to stderr, or to the file a `..._FILE` variable names). A compile
+/// with one of them set is not cacheable (a hit would write or print nothing), and the
+/// server's own probes run without them, and without their `..._FILE` companions
+/// (`is_side_output_variable`), lest they write into the user's files.
+pub const SIDE_OUTPUT_ENV_VARS: &[&str] = &[
+    "DEPENDENCIES_OUTPUT",
+    "SUNPRO_DEPENDENCIES",
+    "CC_PRINT_HEADERS",
+    "CC_PRINT_OPTIONS",
+    "CC_LOG_DIAGNOSTICS",
+    "CC_PRINT_PROC_STAT",
+    "CC_PRINT_INTERNAL_STAT",
+];
+
+/// Whether a variable is one of `SIDE_OUTPUT_ENV_VARS` or names where one of them writes or
+/// how (`CC_PRINT_HEADERS_FILE`, `CC_PRINT_HEADERS_FORMAT`, ...).
+pub fn is_side_output_variable(name: &OsStr) -> bool {
+    let name = name.as_encoded_bytes();
+    SIDE_OUTPUT_ENV_VARS
+        .iter()
+        .any(|var| name.starts_with(var.as_bytes()))
+}
+
 /// The key argument before the recorded command line (see `parse`).
 pub const RECORDED_COMMAND_LINE: &str = "--sccache-recorded-command-line";
 
