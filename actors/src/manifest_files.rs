@@ -700,4 +700,28 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn a_name_spelled_plainly_keeps_what_the_kernel_resolves() {
+        for (name, plain) in [
+            ("./a//b.h", "a/b.h"),
+            ("/usr/./include//x.h", "/usr/include/x.h"),
+            ("inc/../x.h", "inc/../x.h"),
+            ("x.h", "x.h"),
+        ] {
+            assert_eq!(spelled_plainly(name.as_bytes()), plain.as_bytes(), "{name}");
+        }
+    }
+
+    #[test]
+    fn only_no_entry_or_no_directory_names_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, "").unwrap();
+        let failure = |path: &Path| std::fs::metadata(path).unwrap_err();
+        assert!(names_nothing(&failure(&dir.path().join("missing"))));
+        assert!(names_nothing(&failure(&file.join("below"))));
+        std::os::unix::fs::symlink("loop", dir.path().join("loop")).unwrap();
+        assert!(!names_nothing(&failure(&dir.path().join("loop"))));
+    }
 }
