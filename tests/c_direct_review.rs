@@ -236,3 +236,187 @@ fn environment_that_changes_what_the_compiler_prints_is_in_the_key_or_not_cached
         }
     }
 }
+
+// The second review of this session: the command line, spellings, the driver's own files.
+
+#[test]
+fn an_absolute_has_include_is_searched_where_it_says() {
+    for compiler in compilers() {
+        let project = Project::new(&[("opt/.keep", "")]);
+        let feature = project.path("opt/feature.h");
+        project.write(
+            "a.c",
+            &format!(
+                "#if __has_include(\"{}\")\nint feature = 1;\n#else\nint feature = 0;\n#endif\n",
+                feature.display()
+            ),
+        );
+        refused_after(&project, compiler, &["-c", "a.c"], || {
+            project.write("opt/feature.h", "\n")
+        });
+    }
+}
+
+#[test]
+fn a_command_line_macro_with_the_clock_or_the_operator_takes_the_preprocessor() {
+    let project = Project::new(&[
+        (
+            "a.c",
+            "#if HAVE_OPT\nint v = 1;\n#else\nint v = 0;\n#endif\n",
+        ),
+        ("inc/.keep", ""),
+    ]);
+    let args = ["-c", "a.c", "-Iinc", "-DHAVE_OPT=__has_include(<opt.h>)"];
+    for _ in 0..2 {
+        assert!(
+            !project.compile("gcc", &args, &[]),
+            "direct with __has_include in -D"
+        );
+    }
+    project.write("inc/opt.h", "\n");
+    assert!(!project.compile("gcc", &args, &[]), "after opt.h");
+    let stats = project.server.stats();
+    assert!(
+        count(
+            &stats,
+            "not_direct.clock or operator in a command-line macro"
+        ) >= 3,
+        "{stats:#}"
+    );
+}
+
+#[test]
+fn pragma_once_by_digraph_or_operator_is_once_only() {
+    // `v` counts the headers read: gcc skips the second twin once their times match.
+    let twin = "+1\n";
+    for once in ["%:pragma once\n", "_Pragma(\"once\")\n"] {
+        let header = format!("{once}{twin}");
+        let project = Project::new(&[
+            (
+                "a.c",
+                "int v = 0\n#include \"x1.h\"\n#include \"x2.h\"\n;\n",
+            ),
+            ("x1.h", &header),
+            ("x2.h", &header),
+        ]);
+        let past = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        set_modified(&project, "x1.h", past);
+        set_modified(&project, "x2.h", past + std::time::Duration::from_secs(60));
+        refused_after(&project, "gcc", &["-c", "a.c"], || {
+            set_modified(&project, "x2.h", past)
+        });
+    }
+}
+
+#[test]
+fn a_warning_quotes_the_source_line_as_it_is_now() {
+    // The compiler quotes a warned-about line from the file, comments and all, and from the
+    // file a `#line` names; neither is in the preprocessed text.
+    for direct in ["true", "false"] {
+        let project = Project::new(&[]);
+        let restart = crate::harness::Server::start_with(&[("SCCACHE_DIRECT", direct)]);
+        let args = ["-Wall", "-c", "parser.c", "-o", "parser.o"];
+        let mut last = Vec::new();
+        for (version, source) in [
+            ("v1", "int f(void){int unused; return 0;} /* v1 */\n"),
+            ("v2", "int f(void){int unused; return 0;} /* v2 */\n"),
+        ] {
+            project.write("parser.y", source);
+            project.write("parser.c", &format!("#line 1 \"parser.y\"\n{source}"));
+            for _ in 0..2 {
+                std::thread::sleep(std::time::Duration::from_millis(30));
+                let cached = restart.compile(project.dir.path(), "gcc", &args);
+                assert_success(&cached, version);
+                let text = String::from_utf8_lossy(&cached.stderr).into_owned();
+                assert!(text.contains(version), "{direct} {version}: {text}");
+                last = cached.stderr;
+            }
+            // Only the file the `#line` names changes now.
+            project.write("parser.y", &source.replace(version, "v9"));
+            let cached = restart.compile(project.dir.path(), "gcc", &args);
+            let plain = run(Command::new("gcc")
+                .current_dir(project.dir.path())
+                .args(args));
+            assert_eq!(cached.stderr, plain.stderr, "{direct} {version}");
+        }
+        assert!(!last.is_empty());
+    }
+}
+
+/// The target triple and version of the system gcc, as its library directory names them.
+fn gcc_machine_and_version() -> (String, String) {
+    let ask = |flag: &str| {
+        let output = run(Command::new("gcc").arg(flag));
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    };
+    (ask("-dumpmachine"), ask("-dumpversion"))
+}
+
+#[test]
+fn a_specs_file_put_in_gcc_s_own_library_directory_is_read() {
+    // A copy of gcc reads `specs` from `<its prefix>/lib/gcc/<machine>/<version>/` first, as
+    // the system gcc does from /usr/lib/gcc/...
+    let source = "#ifndef SPEC_V\n#define SPEC_V 1\n#endif\nint v = SPEC_V;\n";
+    let project = Project::new(&[("a.c", source)]);
+    let (machine, version) = gcc_machine_and_version();
+    let library = format!("tc/lib/gcc/{machine}/{version}");
+    std::fs::create_dir_all(project.path(&library)).unwrap();
+    // Its programs (cc1, collect2...) by links to the system's.
+    let system = format!("/usr/lib/gcc/{machine}/{version}");
+    for entry in std::fs::read_dir(&system).unwrap() {
+        let entry = entry.unwrap();
+        let link = project.path(&library).join(entry.file_name());
+        std::os::unix::fs::symlink(entry.path(), link).unwrap();
+    }
+    std::fs::create_dir_all(project.path("tc/bin")).unwrap();
+    let gcc =
+        String::from_utf8_lossy(&run(Command::new("sh").args(["-c", "command -v gcc"])).stdout)
+            .trim()
+            .to_owned();
+    std::fs::copy(
+        std::fs::canonicalize(gcc).unwrap(),
+        project.path("tc/bin/gcc"),
+    )
+    .unwrap();
+    let copy = project.path("tc/bin/gcc");
+    let copy = copy.to_str().unwrap();
+    refused_after(&project, copy, &["-c", "a.c"], || {
+        project.write(&format!("{library}/specs"), "*cpp:\n+ -DSPEC_V=2\n\n")
+    });
+}
+
+#[test]
+fn a_newer_gcc_installation_found_by_clang_is_used() {
+    if !crate::harness::have("clang++") {
+        return;
+    }
+    let (machine, _) = gcc_machine_and_version();
+    let project = Project::new(&[
+        (
+            "a.cc",
+            "#include <libver.h>\nint v() { return libver(); }\n",
+        ),
+        (
+            "gt/include/c++/12/libver.h",
+            "inline int libver() { return 12; }\n",
+        ),
+    ]);
+    let crt = format!(
+        "/usr/lib/gcc/{machine}/{}/crtbegin.o",
+        gcc_machine_and_version().1
+    );
+    let install = |version: &str| {
+        let dir = project.path(&format!("gt/lib/gcc/{machine}/{version}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(&crt, dir.join("crtbegin.o")).unwrap();
+    };
+    install("12");
+    let toolchain = format!("--gcc-toolchain={}", project.path("gt").display());
+    refused_after(&project, "clang++", &[&toolchain, "-c", "a.cc"], || {
+        project.write(
+            "gt/include/c++/13/libver.h",
+            "inline int libver() { return 13; }\n",
+        );
+        install("13");
+    });
+}

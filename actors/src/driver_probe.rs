@@ -23,6 +23,7 @@ use actix::prelude::*;
 use futures::future::FutureExt;
 use sccache_core::compiler::gcc::{program_dirs, DryRun};
 use sccache_core::hash_key;
+use std::collections::BTreeSet;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -186,9 +187,26 @@ async fn probe(
     }
     let dry_run = DryRun::read(&output.stderr, &dir_path, &request.cwd);
     let text = dry_run.text.clone();
-    let (files, stamps) = tokio::task::spawn_blocking(move || resolve(&dry_run, &request))
-        .await
-        .map_err(|error| format!("cannot find the driver's programs: {error}"))??;
+    let clang_dirs = with_parents(&dry_run.system_dirs);
+    let startfile_dirs = match clang_dirs.is_empty() {
+        true => startfile_dirs(&run, &request).await,
+        false => Vec::new(),
+    };
+    let (files, stamps) = tokio::task::spawn_blocking(move || {
+        let (files, mut stamps) = resolve(&dry_run, &request)?;
+        // clang puts some system directories on the search list only if they exist (a
+        // multiarch directory, the C++ library of the newest GCC installation it finds under
+        // `lib/gcc/<triple>/`): one made later changes the list, so the dry run is made again
+        // when any of the listed directories or their parents changes.
+        stamps.extend(clang_dirs.into_iter().map(stamp));
+        // gcc reads a `specs` file from the first of its startfile directories that has one
+        // (its own library directory among them): one put there later changes what the
+        // driver does, so the dry run is made again.
+        stamps.extend(startfile_dirs.iter().map(|dir| stamp(dir.join("specs"))));
+        Ok::<_, String>((files, stamps))
+    })
+    .await
+    .map_err(|error| format!("cannot find the driver's programs: {error}"))??;
     let digests = digest
         .send(DigestFiles {
             paths: files.clone(),
@@ -205,6 +223,51 @@ async fn probe(
         digest: hash_key::driver_digest(&text, &named),
         files: stamps,
     })
+}
+
+/// Every directory of clang's listed system include directories and every directory above
+/// each (by name as clang spelled it, `..` included).
+fn with_parents(dirs: &[OsString]) -> BTreeSet<PathBuf> {
+    let mut all = BTreeSet::new();
+    for dir in dirs {
+        let mut dir = Some(Path::new(dir));
+        while let Some(path) = dir.filter(|path| !path.as_os_str().is_empty()) {
+            all.insert(path.to_path_buf());
+            dir = path.parent();
+        }
+    }
+    all
+}
+
+/// The driver's startfile directories (the `libraries: =` line of `-print-search-dirs`, run with
+/// the request's driver arguments), relative ones joined to the working directory; none when
+/// the driver does not say.
+async fn startfile_dirs(run: &Recipient<Run>, request: &ProbeDriver) -> Vec<PathBuf> {
+    let mut args = request.driver_args.clone();
+    args.push("-print-search-dirs".into());
+    let output = run
+        .send(Run::new(
+            request.exe.clone(),
+            args,
+            request.cwd.clone(),
+            for_probe(&request.env),
+        ))
+        .await;
+    let Ok(Ok(output)) = output else {
+        return Vec::new();
+    };
+    let cwd = Path::new(&request.cwd);
+    output
+        .stdout
+        .split(|byte| *byte == b'\n')
+        .find_map(|line| line.strip_prefix(b"libraries: ="))
+        .map(|list| {
+            list.split(|byte| *byte == b':')
+                .filter(|dir| !dir.is_empty())
+                .map(|dir| cwd.join(OsStr::from_bytes(dir)))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The directories of a `:`-separated list variable of the request's environment, relative

@@ -135,15 +135,12 @@ impl Family for CFamily {
                 source,
             )
         };
-        // With debug info the key needs the files read as well, known only once the
-        // preprocessor is done: no early lookup.
-        let early_hit = early
-            .filter(|_| !compilation.debug_info)
-            .map(|restore| EarlyHit {
-                key_of: &key_of,
-                identity: &identity,
-                restore,
-            });
+        let early_hit = early.map(|restore| EarlyHit {
+            key_of: &key_of,
+            identity: &identity,
+            request,
+            restore,
+        });
         // Direct mode first: a hit found from a manifest runs no process at all (but while a
         // new server first probes a driver, below). Not under SCCACHE_RECACHE (no `early`),
         // where the result is to be made again.
@@ -210,16 +207,16 @@ impl Family for CFamily {
         let Some(identity) = identity.await else {
             return Keyed::Refused("unknown driver programs");
         };
-        let key = match &source.early {
-            Some(early) => early.key,
-            None => key_of(&source.summary, &identity),
-        };
-        let key = match (&source.scratch, compilation.debug_info) {
-            (Some(scratch), true) => match with_read_files(services, scratch, request, key).await {
-                Some(key) => key,
-                None => return Keyed::Refused("unreadable header"),
-            },
-            _ => key,
+        let key = match (&source.early, &source.scratch) {
+            (Some(early), _) => early.key,
+            (None, Some(scratch)) => {
+                let key = key_of(&source.summary, &identity);
+                match with_read_files(services, scratch, request, key).await {
+                    Some(key) => key,
+                    None => return Keyed::Refused("unreadable header"),
+                }
+            }
+            (None, None) => key_of(&source.summary, &identity),
         };
         log::debug!(
             "{:?}: key {key} after {:?} (preprocess and hash{})",
@@ -309,8 +306,10 @@ fn is_regular_or_missing(path: &Path) -> bool {
 }
 
 /// `key` extended by the files the preprocessor read, as they are on disk
-/// (`hash_key::with_read_files`): debug info's columns follow whitespace that the
-/// preprocessed text at `scratch` does not keep. `None` when one cannot be read.
+/// (`hash_key::with_read_files`): what the compiler writes follows bytes of them that the
+/// preprocessed text at `scratch` does not keep: debug info's columns follow whitespace, and a
+/// diagnostic quotes its source line from the file, comments and all (also a file a `#line`
+/// names, which the preprocessor never read). `None` when one cannot be read.
 async fn with_read_files(
     services: &Services,
     scratch: &Path,
@@ -346,6 +345,7 @@ type KeyOf<'a> = &'a dyn Fn(&SourceSummary, &CompilerIdentity) -> CacheKey;
 struct EarlyHit<'a> {
     key_of: KeyOf<'a>,
     identity: &'a Identity,
+    request: &'a CompileRequest,
     restore: EarlyRestore<'a>,
 }
 
@@ -501,10 +501,15 @@ async fn early_lookup(
         Some(EarlyHit {
             key_of,
             identity,
+            request,
             restore,
         }) => match identity.clone().await {
             Some(identity) => {
-                Some(look_up_early(services, key_of(&digested.summary, &identity), restore).await)
+                let key = key_of(&digested.summary, &identity);
+                match with_read_files(services, path, request, key).await {
+                    Some(key) => Some(look_up_early(services, key, restore).await),
+                    None => None,
+                }
             }
             None => None,
         },

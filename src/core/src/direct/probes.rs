@@ -84,6 +84,17 @@ pub fn candidates(
         return None;
     }
     let mut by_dir: BTreeMap<Vec<u8>, BTreeSet<Vec<u8>>> = BTreeMap::new();
+    // An absolute name (`#include "/opt/x.h"`, `__has_include("/opt/x.h")`) is searched for
+    // nowhere but where it says.
+    let (absolute, spellings): (BTreeSet<&[u8]>, BTreeSet<&[u8]>) = spellings
+        .into_iter()
+        .partition(|spelling| spelling.starts_with(b"/"));
+    for spelling in absolute {
+        by_dir
+            .entry(parent(spelling).to_vec())
+            .or_default()
+            .insert(spelling.to_vec());
+    }
     for base in &bases {
         for spelling in &spellings {
             let path = join(base, spelling);

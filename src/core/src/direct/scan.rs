@@ -47,12 +47,32 @@ const REFUSED_FLAG_PREFIXES: &[&str] = &[
     "--config",
 ];
 
+/// Words that, in a macro the command line defines (`-DSTAMP=__TIME__`,
+/// `-DHAVE=__has_include(<x.h>)`), make the preprocessor's output depend on something no
+/// file read holds: the clock, the include searches of its arguments, a pragma.
+const REFUSED_IN_DEFINITIONS: &[&str] = &[
+    "__TIME__",
+    "__DATE__",
+    "__TIMESTAMP__",
+    "__has_include",
+    "__has_embed",
+    "_Pragma",
+    "__pragma",
+];
+
 /// Why direct mode is refused for this command line, if it is.
 pub fn refusal_in_args(args: &[OsString]) -> Option<&'static str> {
     for arg in args {
         let bytes = arg.as_encoded_bytes();
         if bytes.first() == Some(&b'@') {
             return Some("response file");
+        }
+        if REFUSED_IN_DEFINITIONS
+            .iter()
+            .any(|word| memmem::find(bytes, word.as_bytes()).is_some())
+        {
+            // Any argument: a `-D` value, or the macro of one spelled apart (`-D NAME=...`).
+            return Some("clock or operator in a command-line macro");
         }
         let Some(text) = arg.to_str() else {
             continue;
@@ -118,6 +138,12 @@ pub fn scan_header(raw: &[u8]) -> HeaderScan {
         }
     }
     let code = blank_comments(bytes);
+    if names_a_file_by_line(&code) {
+        // The compiler quotes a diagnostic's source line from the file a `#line` names, which
+        // the line markers name but nothing reads: not in any record.
+        scan.refusal = Some("#line naming a file");
+        return scan;
+    }
     for text in [bytes, &code[..]] {
         if memmem::find_iter(text, b"embed").any(|at| is_directive(text, at)) {
             scan.refusal = Some("#embed");
@@ -176,6 +202,11 @@ pub fn scan_header(raw: &[u8]) -> HeaderScan {
             before.ends_with(b"pragma") && is_directive(text, before.len() - b"pragma".len())
         });
     }
+    // `_Pragma("once")`, `__pragma(once)`, or one a macro writes: any pragma operator in a
+    // file that spells the word is taken for one.
+    scan.pragma_once |= (memmem::find(bytes, b"_Pragma").is_some()
+        || memmem::find(bytes, b"__pragma").is_some())
+        && memmem::find(bytes, b"once").is_some();
     scan
 }
 
@@ -328,6 +359,25 @@ fn after_raw_string(bytes: &[u8], at: usize) -> usize {
     memmem::find(&rest[open..], &close).map_or(bytes.len(), |n| at + 1 + open + n + close.len())
 }
 
+/// Whether a `#line` directive (or its GNU form, `# 12 "name"`) may name a file: one with a
+/// string, or with anything but a number (a macro may expand to a name).
+fn names_a_file_by_line(code: &[u8]) -> bool {
+    code.split(|byte| *byte == b'\n').any(|line| {
+        let line = line.trim_ascii_start();
+        let Some(rest) = line.strip_prefix(b"#").or_else(|| line.strip_prefix(b"%:")) else {
+            return false;
+        };
+        let rest = rest.trim_ascii_start();
+        let rest = match rest.strip_prefix(b"line") {
+            Some(after) if !is_identifier_byte(after.first()) => after.trim_ascii(),
+            Some(_) => return false,
+            None if rest.first().is_some_and(u8::is_ascii_digit) => rest.trim_ascii(),
+            None => return false,
+        };
+        !rest.iter().all(u8::is_ascii_digit)
+    })
+}
+
 /// Whether the word ending just before blanks before `at` is `word` (a whole identifier).
 fn follows_word(text: &[u8], at: usize, word: &[u8]) -> bool {
     let before = text[..at].trim_ascii_end();
@@ -363,13 +413,11 @@ fn literal(rest: &[u8]) -> Option<&[u8]> {
     (rest[1 + end] == close).then(|| &rest[1..1 + end])
 }
 
-/// Whether the word at `at` follows a `#` (and blanks) at the start of a directive.
+/// Whether the word at `at` follows a `#` or its digraph `%:` (and blanks) at the start of a
+/// directive.
 fn is_directive(bytes: &[u8], at: usize) -> bool {
-    let before = bytes[..at]
-        .iter()
-        .rev()
-        .find(|byte| !matches!(byte, b' ' | b'\t'));
-    before == Some(&b'#')
+    let before = bytes[..at].trim_ascii_end();
+    before.ends_with(b"#") || before.ends_with(b"%:")
 }
 
 enum Argument<'a> {
@@ -514,6 +562,34 @@ mod tests {
         assert_eq!(
             scan_header(b"int dependency; int MYGCC dependency2;").refusal,
             None
+        );
+    }
+
+    #[test]
+    fn digraphs_pragma_operators_and_line_names_are_seen() {
+        let scan = scan_header(b"%:include \"a.h\"\n%: pragma once\n");
+        assert_eq!(
+            (scan.asked, scan.pragma_once),
+            (vec![b"a.h".to_vec()], true)
+        );
+        assert!(scan_header(b"_Pragma(\"once\")\n").pragma_once);
+        assert!(scan_header(b"%:import <b.h>\n").pragma_once);
+        for text in [
+            &b"#line 1 \"parser.y\"\n"[..],
+            b"# 7 \"x.y\" 2\n",
+            b"#line N\n",
+        ] {
+            assert_eq!(
+                scan_header(text).refusal,
+                Some("#line naming a file"),
+                "{text:?}"
+            );
+        }
+        assert_eq!(scan_header(b"#line 12\n#lineup\n").refusal, None);
+        let args: Vec<OsString> = ["-c", "a.c", "-DSTAMP=__TIME__"].map(OsString::from).into();
+        assert_eq!(
+            refusal_in_args(&args),
+            Some("clock or operator in a command-line macro")
         );
     }
 

@@ -81,6 +81,9 @@ pub struct DryRun {
     pub config_files: Vec<OsString>,
     /// gcc's program search directories (`COMPILER_PATH=...`), in order.
     pub search_dirs: Vec<OsString>,
+    /// The system include directories clang's `-cc1` command lists (`-internal-isystem`,
+    /// `-internal-externc-isystem`), as printed: some are there only because they exist.
+    pub system_dirs: Vec<OsString>,
 }
 
 impl DryRun {
@@ -107,8 +110,20 @@ impl DryRun {
             // clang notes ` (in-process)` before a cc1 it runs in its own process.
             let note = line.starts_with(b" (");
             if let Some(command) = line.strip_prefix(b" ").filter(|_| !note) {
-                if let Some(program) = command.split(|byte| *byte == b' ').find(|w| !w.is_empty()) {
+                let mut words = command
+                    .split(|byte| *byte == b' ')
+                    .filter(|w| !w.is_empty());
+                if let Some(program) = words.next() {
                     dry_run.programs.push(unquote(program));
+                }
+                let system = [
+                    &b"\"-internal-isystem\""[..],
+                    b"\"-internal-externc-isystem\"",
+                ];
+                while let Some(word) = words.next() {
+                    if system.contains(&word) {
+                        dry_run.system_dirs.extend(words.next().map(unquote));
+                    }
                 }
             } else if let Some(file) = line.strip_prefix(b"Configuration file: ") {
                 dry_run
@@ -164,6 +179,17 @@ mod tests {
 
     fn os(args: &[&str]) -> Vec<OsString> {
         args.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn clang_s_listed_system_directories_are_read() {
+        let output = b" \"/usr/bin/clang\" \"-cc1\" \"-internal-isystem\" \"/usr/local/include\" \
+            \"-x\" \"c\" \"-internal-externc-isystem\" \"/usr/include/x86_64-linux-gnu\"\n";
+        let dry_run = DryRun::read(output, OsStr::new("/tmp/p"), OsStr::new("/w"));
+        assert_eq!(
+            dry_run.system_dirs,
+            os(&["/usr/local/include", "/usr/include/x86_64-linux-gnu"])
+        );
     }
 
     #[test]
