@@ -151,6 +151,10 @@ fn may_be_taken_for_another(recorded: &Recorded, file: &ReadFile) -> bool {
             .any(|present| present.stamp.size == file.stamp.size)
 }
 
+/// The most bytes of the files read that a record keeps in memory for `alias_uses`; beyond
+/// it, a file is read again should a macro defined as `__has_include` turn up.
+const KEPT_FOR_ALIASES: usize = 16 << 20;
+
 /// Names below one directory joined as `Path::join` joins them (an absolute name stands
 /// alone), in one buffer used again: a check joins a hundred names or more per hit, and
 /// `Path::join` was 5.6 % of the server's samples over warm C rebuilds.
@@ -339,9 +343,15 @@ fn record_files(
     let mut groups = Groups::default();
     let (mut computed_include, mut pragma_once) = (false, false);
     let mut aliases = Vec::new();
+    // Each file's bytes, kept (up to `KEPT_FOR_ALIASES` in all) while a macro defined as
+    // `__has_include` may need them.
+    let mut contents = Vec::with_capacity(names.len());
+    let mut kept = 0;
     for name in names {
         let path = cwd.join(OsStr::from_bytes(name));
-        let (file, scan) = read_settled(&path, name, started, from)?;
+        let (file, scan, bytes) = read_settled(&path, name, started, from)?;
+        kept += bytes.len();
+        contents.push((kept <= KEPT_FOR_ALIASES).then_some(bytes));
         let dir = std::fs::metadata(cwd.join(OsStr::from_bytes(parent(name))))
             .map_err(|_| "file read is gone")?;
         read_inodes
@@ -364,14 +374,20 @@ fn record_files(
         }
     }
     if !aliases.is_empty() {
-        // A macro defined as `__has_include` may be used in any file read after it: each is
-        // read again (the bytes recorded, by their digest) for its uses.
-        for file in &files {
-            let bytes = std::fs::read(cwd.join(OsStr::from_bytes(&file.name)))
-                .map_err(|_| "file read is unreadable")?;
-            if sccache_core::hash_key::digest(&bytes) != file.digest {
-                return Err("file read changed recently");
-            }
+        // A macro defined as `__has_include` may be used in any file read: each is scanned for
+        // its uses (one not kept read again, as recorded: by its digest).
+        for (file, bytes) in files.iter().zip(contents) {
+            let bytes = match bytes {
+                Some(bytes) => bytes,
+                None => {
+                    let bytes = std::fs::read(cwd.join(OsStr::from_bytes(&file.name)))
+                        .map_err(|_| "file read is unreadable")?;
+                    if sccache_core::hash_key::digest(&bytes) != file.digest {
+                        return Err("file read changed recently");
+                    }
+                    bytes
+                }
+            };
             asked.extend(alias_uses(&bytes, &aliases)?);
         }
     }
@@ -599,7 +615,7 @@ fn read_settled(
     name: &[u8],
     started: Started,
     from: ReadFrom<'_>,
-) -> Result<(ReadFile, HeaderScan), &'static str> {
+) -> Result<(ReadFile, HeaderScan, Vec<u8>), &'static str> {
     let before = std::fs::metadata(path).map_err(|_| "file read is gone")?;
     if !before.is_file() {
         return Err("read a file that is not regular");
@@ -626,7 +642,7 @@ fn read_settled(
         stamp: stamp.recorded(),
         digest: sccache_core::hash_key::digest(&bytes),
     };
-    Ok((file, scan))
+    Ok((file, scan, bytes))
 }
 
 fn basename(path: &[u8]) -> &[u8] {

@@ -307,6 +307,11 @@ fn blank_comments(bytes: &[u8]) -> Vec<u8> {
     let mut code = bytes.to_vec();
     let mut at = 0;
     while at < bytes.len() {
+        // Most bytes start nothing: on to the next that may.
+        match memchr::memchr3(b'/', b'"', b'\'', &bytes[at..]) {
+            Some(skip) => at += skip,
+            None => break,
+        }
         match bytes[at] {
             b'/' if bytes.get(at + 1) == Some(&b'/') => {
                 let end = memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |n| at + n);
