@@ -4,6 +4,7 @@
 
 use crate::c_direct::{compilers, refused_after, Project};
 use crate::harness::{assert_success, count, run, sccache_bin};
+use std::path::Path;
 use std::process::Command;
 
 /// Sets a file's modification time (and so moves its change time).
@@ -419,4 +420,124 @@ fn a_newer_gcc_installation_found_by_clang_is_used() {
         );
         install("13");
     });
+}
+
+// The third review of this session: wrapper scripts, the sanitizers' files, precompiled headers.
+
+#[test]
+fn a_wrapper_script_that_reads_the_environment_is_probed_for_each() {
+    let project = Project::new(&[("a.c", "int sq(int x) { return x * x; }\n")]);
+    std::fs::create_dir_all(project.path("bin")).unwrap();
+    crate::harness::write_script(
+        &project.path("bin/cc"),
+        "#!/bin/sh\nexec ${REAL_CC:-gcc} $CC_EXTRA \"$@\"\n",
+    );
+    let cc = project.path("bin/cc");
+    let cc = cc.to_str().unwrap();
+    let mut envs = vec![vec![("CC_EXTRA", "-O2")], vec![("CC_EXTRA", "-O0")]];
+    if crate::harness::have("clang") {
+        envs.push(vec![("CC_EXTRA", "-O0"), ("REAL_CC", "clang")]);
+    }
+    // Each compile is checked against a plain one in the same environment.
+    for env in envs.iter().chain(&envs) {
+        project.compile(cc, &["-c", "a.c"], env);
+    }
+}
+
+#[test]
+fn clang_s_own_sanitizer_ignorelist_is_in_the_key() {
+    if !crate::harness::have("clang") {
+        return;
+    }
+    let resource = run(Command::new("clang").arg("-print-resource-dir"));
+    let resource = String::from_utf8_lossy(&resource.stdout).trim().to_owned();
+    let version = Path::new(&resource).file_name().unwrap().to_owned();
+    let project = Project::new(&[("s.c", "int g(int *p) { return p[3]; }\n")]);
+    // A copy of clang takes its resource directory beside it.
+    let share = Path::new("llvm/lib/clang").join(&version).join("share");
+    std::fs::create_dir_all(project.path(share.to_str().unwrap())).unwrap();
+    std::fs::create_dir_all(project.path("llvm/bin")).unwrap();
+    let clang =
+        String::from_utf8_lossy(&run(Command::new("sh").args(["-c", "command -v clang"])).stdout)
+            .trim()
+            .to_owned();
+    std::fs::copy(
+        std::fs::canonicalize(clang).unwrap(),
+        project.path("llvm/bin/clang"),
+    )
+    .unwrap();
+    let list = share.join("asan_ignorelist.txt");
+    std::fs::copy(
+        Path::new(&resource).join("share/asan_ignorelist.txt"),
+        project.path(list.to_str().unwrap()),
+    )
+    .unwrap();
+    let copy = project.path("llvm/bin/clang");
+    let copy = copy.to_str().unwrap();
+    let args = ["-fsanitize=address", "-c", "s.c"];
+    project.compile(copy, &args, &[]);
+    project.compile(copy, &args, &[]);
+    let mut text = std::fs::read_to_string(project.path(list.to_str().unwrap())).unwrap();
+    text.push_str("fun:g\n");
+    project.write(list.to_str().unwrap(), &text);
+    assert!(
+        !project.compile(copy, &args, &[]),
+        "a direct hit after the ignorelist changed"
+    );
+}
+
+#[test]
+fn a_precompiled_header_beside_a_header_read_is_never_served_stale() {
+    let project = Project::new(&[
+        ("h.h", "#define V 1\n"),
+        ("a.c", "int v(void) { return V; }\n"),
+        ("b.c", "#include \"h.h\"\nint v(void) { return V; }\n"),
+    ]);
+    let precompile = || {
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        assert_success(
+            &run(Command::new("gcc")
+                .current_dir(project.dir.path())
+                .args(["-x", "c-header", "h.h", "-o", "h.h.gch"])),
+            "precompile",
+        );
+    };
+    precompile();
+    // gcc loads the precompiled header, now older than the header: the compile gives V 1
+    // while the preprocessed text says V 2.
+    project.write("h.h", "#define V 2\n");
+    let cases: [&[&str]; 2] = [&["-include", "h.h", "-c", "a.c"], &["-c", "b.c"]];
+    let same_as_plain = |args: &[&str]| {
+        let mut cached_args = args.to_vec();
+        cached_args.extend(["-o", "cached.o"]);
+        let mut plain_args = args.to_vec();
+        plain_args.extend(["-o", "plain.o"]);
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        let cached = run(project
+            .server
+            .command(sccache_bin())
+            .current_dir(project.dir.path())
+            .arg("gcc")
+            .args(&cached_args));
+        let plain = run(Command::new("gcc")
+            .current_dir(project.dir.path())
+            .args(&plain_args));
+        assert_success(&cached, "cached");
+        assert_success(&plain, "plain");
+        crate::harness::assert_same_file(&project.path("cached.o"), &project.path("plain.o"));
+    };
+    for args in cases {
+        for _ in 0..2 {
+            same_as_plain(args);
+        }
+    }
+    precompile();
+    for args in cases {
+        same_as_plain(args);
+    }
+    let stats = project.server.stats();
+    assert!(
+        count(&stats, "not_cached.precompiled header") >= 2,
+        "{stats:#}"
+    );
 }

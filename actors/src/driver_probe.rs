@@ -19,6 +19,7 @@ use crate::file_stamp::{stamp, unchanged, PathStamp};
 use crate::flow::request_env::{for_probe, lookup as env_value};
 use crate::hasher::DigestFiles;
 use crate::remembered::Remembered;
+use crate::script_env;
 use actix::prelude::*;
 use futures::future::FutureExt;
 use sccache_core::compiler::gcc::{program_dirs, DryRun};
@@ -62,6 +63,8 @@ pub struct ProbeDriver {
 struct Resolved {
     digest: [u8; 32],
     files: Vec<PathStamp>,
+    /// For a driver that is a script, the environment it ran in (`script_env`).
+    script_env: Option<u64>,
 }
 
 /// Everything a dry run depends on besides the files it names.
@@ -129,11 +132,17 @@ impl Handler<ProbeDriver> for DriverProber {
         let key = ProbeKey::of(&request);
         // A program replaced since (or one put earlier on the search path) needs a new dry
         // run, and so does one that failed (a spawn refused under load is not a verdict).
-        let stale = |resolved: &Resolved| !unchanged(&resolved.files);
+        let env = &request.env;
+        let stale = |resolved: &Resolved| {
+            !unchanged(&resolved.files)
+                || resolved
+                    .script_env
+                    .is_some_and(|ran_in| ran_in != script_env::fingerprint(env))
+        };
         let (run, digest) = (self.run.clone(), self.digest.clone());
         let probe = self
             .known
-            .get_or_probe(key, stale, || probe(run, digest, request).boxed());
+            .get_or_probe(key, stale, || probe(run, digest, request.clone()).boxed());
         Box::pin(async move { probe.await.map(|resolved| resolved.digest) })
     }
 }
@@ -192,7 +201,9 @@ async fn probe(
         true => startfile_dirs(&run, &request).await,
         false => Vec::new(),
     };
-    let (files, stamps) = tokio::task::spawn_blocking(move || {
+    let (files, stamps, script_env) = tokio::task::spawn_blocking(move || {
+        let script_env = script_env::is_script(&Path::new(&request.cwd).join(&request.exe))
+            .then(|| script_env::fingerprint(&request.env));
         let (files, mut stamps) = resolve(&dry_run, &request)?;
         // clang puts some system directories on the search list only if they exist (a
         // multiarch directory, the C++ library of the newest GCC installation it finds under
@@ -203,7 +214,7 @@ async fn probe(
         // (its own library directory among them): one put there later changes what the
         // driver does, so the dry run is made again.
         stamps.extend(startfile_dirs.iter().map(|dir| stamp(dir.join("specs"))));
-        Ok::<_, String>((files, stamps))
+        Ok::<_, String>((files, stamps, script_env))
     })
     .await
     .map_err(|error| format!("cannot find the driver's programs: {error}"))??;
@@ -222,6 +233,7 @@ async fn probe(
     Ok(Resolved {
         digest: hash_key::driver_digest(&text, &named),
         files: stamps,
+        script_env,
     })
 }
 

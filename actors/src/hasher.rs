@@ -94,16 +94,28 @@ impl Handler<DigestFiles> for Hasher {
 
 /// Digests, as they are on disk, the files a preprocessor read: those the line markers of the
 /// preprocessed text at `text` name, relative ones from `cwd`. A name that is no file (a
-/// `#line` directive may make one up) has no digest; a file that cannot be read is an error.
+/// `#line` directive may make one up) has no digest; a file that cannot be read is an error,
+/// and so is a precompiled header beside one (`<name>.gch`, `<name>.pch`, a file or a
+/// directory): the compile may load it in the header's place, and the preprocessed text, made
+/// without it, does not show what it holds.
 #[derive(Message)]
-#[rtype(result = "Result<Vec<(Vec<u8>, Option<[u8; 32]>)>, std::io::Error>")]
+#[rtype(result = "Result<Vec<(Vec<u8>, Option<[u8; 32]>)>, ReadFilesError>")]
 pub struct DigestReadFiles {
     pub text: PathBuf,
     pub cwd: PathBuf,
 }
 
+/// Why the files a preprocessor read could not all be digested.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadFilesError {
+    #[error("{0}")]
+    Unreadable(#[from] std::io::Error),
+    #[error("a precompiled header beside a file read: {0}")]
+    Precompiled(PathBuf),
+}
+
 impl Handler<DigestReadFiles> for Hasher {
-    type Result = Result<Vec<(Vec<u8>, Option<[u8; 32]>)>, std::io::Error>;
+    type Result = Result<Vec<(Vec<u8>, Option<[u8; 32]>)>, ReadFilesError>;
 
     fn handle(&mut self, message: DigestReadFiles, _: &mut SyncContext<Self>) -> Self::Result {
         use std::os::unix::ffi::OsStrExt;
@@ -112,13 +124,20 @@ impl Handler<DigestReadFiles> for Hasher {
             .into_iter()
             .map(|name| {
                 let path = message.cwd.join(std::ffi::OsStr::from_bytes(&name));
+                for suffix in [".gch", ".pch"] {
+                    let mut precompiled = path.clone().into_os_string();
+                    precompiled.push(suffix);
+                    if std::fs::symlink_metadata(&precompiled).is_ok() {
+                        return Err(ReadFilesError::Precompiled(precompiled.into()));
+                    }
+                }
                 match self.memo.digest(&path) {
                     Ok(digest) => Ok((name, Some(digest))),
                     Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok((name, None)),
-                    Err(error) => Err(std::io::Error::new(
+                    Err(error) => Err(ReadFilesError::Unreadable(std::io::Error::new(
                         error.kind(),
                         format!("{}: {error}", path.display()),
-                    )),
+                    ))),
                 }
             })
             .collect()

@@ -31,6 +31,7 @@ pub mod query_answers;
 pub mod read_budget;
 pub mod remembered;
 pub mod rust_manifest_files;
+pub mod script_env;
 pub mod server;
 pub mod server_error;
 pub mod stats;

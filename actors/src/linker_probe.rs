@@ -24,6 +24,7 @@ use crate::file_stamp::{stamp, unchanged, PathStamp};
 use crate::flow::request_env::{for_probe, lookup as env_value};
 use crate::hasher::DigestFiles;
 use crate::remembered::Remembered;
+use crate::script_env;
 use actix::prelude::*;
 use futures::future::FutureExt;
 use sccache_core::compiler::gcc::DryRun;
@@ -72,6 +73,8 @@ pub struct LinkerFound {
 struct Resolved {
     found: LinkerFound,
     stamps: Vec<PathStamp>,
+    /// For a linker that is a script, the environment it ran in (`script_env`).
+    script_env: Option<u64>,
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -124,11 +127,17 @@ impl Handler<ProbeLinker> for LinkerProber {
                 OsString::new()
             },
         };
-        let stale = |resolved: &Resolved| !unchanged(&resolved.stamps);
+        let env = &request.env;
+        let stale = |resolved: &Resolved| {
+            !unchanged(&resolved.stamps)
+                || resolved
+                    .script_env
+                    .is_some_and(|ran_in| ran_in != script_env::fingerprint(env))
+        };
         let (run, digest) = (self.run.clone(), self.digest.clone());
         let probe = self
             .known
-            .get_or_probe(key, stale, || probe(run, digest, request).boxed());
+            .get_or_probe(key, stale, || probe(run, digest, request.clone()).boxed());
         Box::pin(async move { probe.await.map(|resolved| resolved.found) })
     }
 }
@@ -244,6 +253,14 @@ async fn probe(
             .map_err(|error| error.to_string())?
     };
     let linker = linker.ok_or_else(|| format!("linker {:?} not found", request.linker))?;
+    let script_env = {
+        let (linker, env) = (linker.clone(), request.env.clone());
+        tokio::task::spawn_blocking(move || {
+            script_env::is_script(&linker).then(|| script_env::fingerprint(&env))
+        })
+        .await
+        .map_err(|error| error.to_string())?
+    };
     let dir =
         tokio::task::spawn_blocking(|| tempfile::Builder::new().prefix("sccache-linker").tempdir())
             .await
@@ -357,6 +374,7 @@ async fn probe(
             default_libs,
         },
         stamps,
+        script_env,
     })
 }
 

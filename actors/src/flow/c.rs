@@ -27,7 +27,7 @@ use crate::flow::read_since::{ReadFiles, ReadSince};
 use crate::flow::request_env;
 use crate::flow::services::Services;
 use crate::flow::steps::look_up_early;
-use crate::hasher::{DigestReadFiles, DigestSource, DigestedSource};
+use crate::hasher::{DigestReadFiles, DigestSource, DigestedSource, ReadFilesError};
 use crate::outputs::OutputFile;
 use futures::future::{FutureExt, LocalBoxFuture, Shared};
 use sccache_core::compiler::gcc::{self, CCompilation};
@@ -212,8 +212,8 @@ impl Family for CFamily {
             (None, Some(scratch)) => {
                 let key = key_of(&source.summary, &identity);
                 match with_read_files(services, scratch, request, key).await {
-                    Some(key) => key,
-                    None => return Keyed::Refused("unreadable header"),
+                    Ok(key) => key,
+                    Err(reason) => return Keyed::Refused(reason),
                 }
             }
             (None, None) => key_of(&source.summary, &identity),
@@ -315,7 +315,7 @@ async fn with_read_files(
     scratch: &Path,
     request: &CompileRequest,
     key: CacheKey,
-) -> Option<CacheKey> {
+) -> Result<CacheKey, &'static str> {
     let read = services
         .digest_read_files
         .send(DigestReadFiles {
@@ -324,14 +324,21 @@ async fn with_read_files(
         })
         .await;
     match read {
-        Ok(Ok(files)) => Some(hash_key::with_read_files(key, &files)),
+        Ok(Ok(files)) => Ok(hash_key::with_read_files(key, &files)),
+        Ok(Err(ReadFilesError::Precompiled(path))) => {
+            log::debug!(
+                "{}: a precompiled header the compile may load",
+                path.display()
+            );
+            Err("precompiled header")
+        }
         Ok(Err(error)) => {
             log::info!("cannot digest a file the preprocessor read: {error}");
-            None
+            Err("unreadable header")
         }
         Err(error) => {
             log::warn!("hasher unavailable: {error}");
-            None
+            Err("unreadable header")
         }
     }
 }
@@ -507,8 +514,8 @@ async fn early_lookup(
             Some(identity) => {
                 let key = key_of(&digested.summary, &identity);
                 match with_read_files(services, path, request, key).await {
-                    Some(key) => Some(look_up_early(services, key, restore).await),
-                    None => None,
+                    Ok(key) => Some(look_up_early(services, key, restore).await),
+                    Err(_) => None,
                 }
             }
             None => None,

@@ -12,7 +12,8 @@ use std::os::unix::ffi::OsStrExt;
 
 /// Arguments that change which programs the driver runs or how it expands the compile's flags,
 /// as written: the program search (`-B`, toolchain and target choice, the assembler choice),
-/// multilib, and flags resolved on this machine (`native`).
+/// multilib, flags resolved on this machine (`native`), and the sanitizers (clang adds its
+/// resource directory's ignorelist for each, a file the compile reads).
 pub(super) fn driver_args(expanded: &[OsString]) -> Vec<OsString> {
     let mut chosen = Vec::new();
     let mut rest = expanded.iter();
@@ -34,6 +35,9 @@ pub(super) fn driver_args(expanded: &[OsString]) -> Vec<OsString> {
             || s.starts_with("--gcc-toolchain=")
             || s.starts_with("--sysroot=")
             || s.ends_with("=native")
+            // The sanitizers (and clang's choice of their runtime and ignorelists).
+            || s.starts_with("-fsanitize")
+            || s.starts_with("-fno-sanitize")
             || matches!(
                 s,
                 "-fintegrated-as"
@@ -123,6 +127,10 @@ impl DryRun {
                 while let Some(word) = words.next() {
                     if system.contains(&word) {
                         dry_run.system_dirs.extend(words.next().map(unquote));
+                    } else if let Some(file) = read_by_the_command(word) {
+                        // The sanitizers' ignorelists of clang's resource directory, which
+                        // the driver adds and cc1 reads: files the compile depends on.
+                        dry_run.config_files.push(file);
                     }
                 }
             } else if let Some(file) = line.strip_prefix(b"Configuration file: ") {
@@ -164,6 +172,22 @@ fn replace(word: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
     replaced
 }
 
+/// The file a command's word names for the compiler to read, when the driver added it: the
+/// sanitizers' ignorelists (`-fsanitize-system-ignorelist=`, also the older `blacklist`).
+fn read_by_the_command(word: &[u8]) -> Option<OsString> {
+    let word = unquote(word);
+    let word = word.as_bytes();
+    [
+        &b"-fsanitize-system-ignorelist="[..],
+        b"-fsanitize-system-blacklist=",
+        b"-fsanitize-ignorelist=",
+        b"-fsanitize-blacklist=",
+    ]
+    .iter()
+    .find_map(|flag| word.strip_prefix(*flag))
+    .map(|file| OsStr::from_bytes(file).to_owned())
+}
+
 /// A word as clang prints it (`"/usr/bin/as"`), without its quotes.
 fn unquote(word: &[u8]) -> OsString {
     let word = word
@@ -190,6 +214,10 @@ mod tests {
             dry_run.system_dirs,
             os(&["/usr/local/include", "/usr/include/x86_64-linux-gnu"])
         );
+        let output = b" \"/usr/bin/clang\" \"-cc1\" \"-fsanitize=address\" \
+            \"-fsanitize-system-ignorelist=/r/share/asan_ignorelist.txt\"\n";
+        let dry_run = DryRun::read(output, OsStr::new("/tmp/p"), OsStr::new("/w"));
+        assert_eq!(dry_run.config_files, os(&["/r/share/asan_ignorelist.txt"]));
     }
 
     #[test]
