@@ -541,3 +541,86 @@ fn a_precompiled_header_beside_a_header_read_is_never_served_stale() {
         "{stats:#}"
     );
 }
+
+// The fourth review: compiled wrappers, wrappers probed for two environments at once.
+
+#[test]
+fn a_compiled_wrapper_that_reads_the_environment_is_probed_for_each() {
+    let project = Project::new(&[
+        ("a.c", "int v(void) { return VAL; }\n"),
+        (
+            "wrap.c",
+            "#include <stdlib.h>\n#include <unistd.h>\n\
+             int main(int argc, char **argv) {\n\
+               char *args[argc + 3]; int n = 0;\n\
+               args[n++] = \"gcc\";\n\
+               const char *extra = getenv(\"MYCC_EXTRA\");\n\
+               if (extra && *extra) args[n++] = (char *)extra;\n\
+               for (int i = 1; i < argc; i++) args[n++] = argv[i];\n\
+               args[n] = 0;\n\
+               execvp(\"gcc\", args);\n\
+               return 127;\n\
+             }\n",
+        ),
+    ]);
+    std::fs::create_dir_all(project.path("bin")).unwrap();
+    assert_success(
+        &run(Command::new("gcc")
+            .current_dir(project.dir.path())
+            .args(["-O2", "-o", "bin/mycc", "wrap.c"])),
+        "the wrapper",
+    );
+    let mycc = project.path("bin/mycc");
+    let mycc = mycc.to_str().unwrap();
+    for value in ["-DVAL=1", "-DVAL=2", "-DVAL=1"] {
+        project.compile(mycc, &["-c", "a.c"], &[("MYCC_EXTRA", value)]);
+    }
+}
+
+#[test]
+fn a_wrapper_probed_for_two_environments_at_once_gives_each_its_own() {
+    // The wrapper is slow to start, so that a compile started during another's probe joins it.
+    let project = Project::new(&[("a.c", "int v(void) { return VAL; }\n")]);
+    std::fs::create_dir_all(project.path("bin")).unwrap();
+    crate::harness::write_script(
+        &project.path("bin/cc"),
+        "#!/bin/sh\nsleep 0.5\nexec gcc $CC_EXTRA \"$@\"\n",
+    );
+    let cc = project.path("bin/cc");
+    let cc = cc.to_str().unwrap();
+    let compile = |value: &str| {
+        let out = format!("a{value}.o");
+        let cached = run(project
+            .server
+            .command(sccache_bin())
+            .current_dir(project.dir.path())
+            .args([cc, "-c", "a.c", "-o", &out])
+            .env("CC_EXTRA", format!("-DVAL={value}")));
+        assert_success(&cached, value);
+    };
+    // 1 is stored; the probe remembered is 3's; then 1 probes again and 2 starts meanwhile.
+    compile("1");
+    project
+        .server
+        .wait_for_stats(|stats| count(stats, "cache_writes") >= 1);
+    compile("3");
+    std::thread::scope(|scope| {
+        scope.spawn(|| compile("1"));
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        scope.spawn(|| compile("2"));
+    });
+    for value in ["1", "2", "3"] {
+        let plain = format!("p{value}.o");
+        assert_success(
+            &run(Command::new(cc)
+                .current_dir(project.dir.path())
+                .args(["-c", "a.c", "-o", &plain])
+                .env("CC_EXTRA", format!("-DVAL={value}"))),
+            "plain",
+        );
+        crate::harness::assert_same_file(
+            &project.path(&format!("a{value}.o")),
+            &project.path(&plain),
+        );
+    }
+}

@@ -1222,3 +1222,42 @@ fn a_library_found_through_an_empty_library_path_entry_is_in_the_key() {
         assert_eq!(hits(), 1, "no stale hit");
     }
 }
+
+/// rustc's own tracing (`RUSTC_LOG`) goes to stderr: such a compile is not cached (a hit would
+/// print none of it, or another compile's).
+#[test]
+fn a_compile_with_rustc_log_is_not_cached() {
+    let server = Server::start_with(&[("SCCACHE_DIRECT", "true")]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("lib.rs"), "pub fn f() -> u32 { 1 }\n").unwrap();
+    std::fs::create_dir_all(dir.path().join("out")).unwrap();
+    let args = [
+        "--crate-name",
+        "logged",
+        "--edition=2021",
+        "lib.rs",
+        "--crate-type",
+        "lib",
+        "--emit=dep-info,metadata,link",
+        "--out-dir",
+        "out",
+    ];
+    let compile = |log: Option<&str>| {
+        let mut command = server.command(crate::harness::sccache_bin());
+        command.current_dir(dir.path()).arg("rustc").args(args);
+        if let Some(log) = log {
+            command.env("RUSTC_LOG", log);
+        }
+        let output = run(&mut command);
+        assert_success(&output, "rustc");
+        output
+    };
+    compile(None);
+    server.wait_for_stats(|stats| count(stats, "cache_writes") >= 1);
+    for _ in 0..2 {
+        let logged = compile(Some("rustc_metadata=info"));
+        assert!(!logged.stderr.is_empty(), "{logged:?}");
+    }
+    let stats = server.stats();
+    assert_eq!(count(&stats, "not_cached.RUSTC_LOG"), 2, "{stats:#}");
+}

@@ -140,10 +140,22 @@ impl Handler<ProbeDriver> for DriverProber {
                     .is_some_and(|ran_in| ran_in != script_env::fingerprint(env))
         };
         let (run, digest) = (self.run.clone(), self.digest.clone());
-        let probe = self
-            .known
-            .get_or_probe(key, stale, || probe(run, digest, request.clone()).boxed());
-        Box::pin(async move { probe.await.map(|resolved| resolved.digest) })
+        let shared = self.known.get_or_probe(key, stale, || {
+            probe(run.clone(), digest.clone(), request.clone()).boxed()
+        });
+        Box::pin(async move {
+            let resolved = shared.await?;
+            match resolved.script_env {
+                // A wrapper's probe made for a request of another environment at the same
+                // time, which this one joined: it needs its own.
+                Some(ran_in) if ran_in != script_env::fingerprint(&request.env) => {
+                    probe(run, digest, request)
+                        .await
+                        .map(|resolved| resolved.digest)
+                }
+                _ => Ok(resolved.digest),
+            }
+        })
     }
 }
 
@@ -202,8 +214,14 @@ async fn probe(
         false => Vec::new(),
     };
     let (files, stamps, script_env) = tokio::task::spawn_blocking(move || {
-        let script_env = script_env::is_script(&Path::new(&request.cwd).join(&request.exe))
-            .then(|| script_env::fingerprint(&request.env));
+        let cwd = Path::new(&request.cwd);
+        let script_env = script_env::is_wrapper(
+            &cwd.join(&request.exe),
+            &dry_run,
+            cwd,
+            &dirs_of(&request, "PATH"),
+        )
+        .then(|| script_env::fingerprint(&request.env));
         let (files, mut stamps) = resolve(&dry_run, &request)?;
         // clang puts some system directories on the search list only if they exist (a
         // multiarch directory, the C++ library of the newest GCC installation it finds under

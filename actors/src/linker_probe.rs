@@ -135,10 +135,22 @@ impl Handler<ProbeLinker> for LinkerProber {
                     .is_some_and(|ran_in| ran_in != script_env::fingerprint(env))
         };
         let (run, digest) = (self.run.clone(), self.digest.clone());
-        let probe = self
-            .known
-            .get_or_probe(key, stale, || probe(run, digest, request.clone()).boxed());
-        Box::pin(async move { probe.await.map(|resolved| resolved.found) })
+        let shared = self.known.get_or_probe(key, stale, || {
+            probe(run.clone(), digest.clone(), request.clone()).boxed()
+        });
+        Box::pin(async move {
+            let resolved = shared.await?;
+            match resolved.script_env {
+                // A wrapper's probe made for a request of another environment at the same
+                // time, which this one joined: it needs its own.
+                Some(ran_in) if ran_in != script_env::fingerprint(&request.env) => {
+                    probe(run, digest, request)
+                        .await
+                        .map(|resolved| resolved.found)
+                }
+                _ => Ok(resolved.found),
+            }
+        })
     }
 }
 
@@ -253,14 +265,6 @@ async fn probe(
             .map_err(|error| error.to_string())?
     };
     let linker = linker.ok_or_else(|| format!("linker {:?} not found", request.linker))?;
-    let script_env = {
-        let (linker, env) = (linker.clone(), request.env.clone());
-        tokio::task::spawn_blocking(move || {
-            script_env::is_script(&linker).then(|| script_env::fingerprint(&env))
-        })
-        .await
-        .map_err(|error| error.to_string())?
-    };
     let dir =
         tokio::task::spawn_blocking(|| tempfile::Builder::new().prefix("sccache-linker").tempdir())
             .await
@@ -304,8 +308,13 @@ async fn probe(
     };
     let stderr = output.stderr;
     let fuse_ld = request.fuse_ld.clone();
-    let (files, more_stamps, mut library_dirs, default_libs) =
+    let (files, more_stamps, mut library_dirs, default_libs, script_env) =
         tokio::task::spawn_blocking(move || {
+            let cwd = Path::new(&driver.cwd);
+            let path_dirs = search_list(env_value(&driver.env, "PATH"), cwd);
+            let script_env =
+                script_env::is_wrapper(Path::new(&driver.exe), &dry_run, cwd, &path_dirs)
+                    .then(|| script_env::fingerprint(&driver.env));
             let (mut files, mut stamps) = resolve(&dry_run, &driver)?;
             // The linker itself (a wrapper script's text is its identity too).
             files.insert(0, PathBuf::from(&driver.exe));
@@ -329,7 +338,7 @@ async fn probe(
                 stamps.extend(searched);
                 files.extend(found);
             }
-            Ok::<_, String>((files, stamps, library_dirs, default_libs))
+            Ok::<_, String>((files, stamps, library_dirs, default_libs, script_env))
         })
         .await
         .map_err(|error| error.to_string())??;

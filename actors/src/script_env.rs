@@ -1,14 +1,17 @@
-//! Whether a driver or linker is a script, and the environment its probe ran in. A program's
-//! remembered dry run is keyed by the variables the compiler drivers read (`PATH`,
-//! `COMPILER_PATH`, ...), but a script may read any variable (`exec gcc $CC_EXTRA "$@"`,
-//! `exec ${REAL_CC:-gcc} "$@"`): its dry run holds only for the environment it ran in, the
-//! jobserver's variables and make's nesting depth aside (a new pipe every build).
+//! Whether a driver or linker is a wrapper (a script, or a program that runs the real driver),
+//! and the environment its probe ran in. A driver's remembered dry run is keyed by the
+//! variables gcc and clang read (`PATH`, `COMPILER_PATH`, ...), but a wrapper may read any
+//! variable (`exec gcc $CC_EXTRA "$@"`, `exec ${REAL_CC:-gcc} "$@"`, a compiled one with
+//! `getenv`): its dry run holds only for the environment it ran in, the jobserver's variables
+//! and make's nesting depth aside (a new pipe every build).
 
+use sccache_core::compiler::gcc::DryRun;
 use sccache_core::jobserver;
 use std::ffi::OsString;
 use std::hash::{Hash, Hasher};
 use std::io::Read;
-use std::path::Path;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
 /// Whether the file at `path` is a script (starts with `#!`); not when it cannot be read.
 pub fn is_script(path: &Path) -> bool {
@@ -16,6 +19,41 @@ pub fn is_script(path: &Path) -> bool {
     std::fs::File::open(path)
         .and_then(|mut file| file.read_exact(&mut start))
         .is_ok_and(|()| &start == b"#!")
+}
+
+/// Whether the program at `exe` (run as `exe`, from `cwd` with `path_dirs` as its `PATH`) is a
+/// wrapper, by what its dry run says: a script; a gcc whose `COLLECT_GCC` (the name it was
+/// run by) is another program; a clang whose `InstalledDir` (the directory of the name it was
+/// run by) is not `exe`'s; or a
+/// driver that says neither. A wrapper that runs gcc under its own name is not seen.
+pub fn is_wrapper(exe: &Path, dry_run: &DryRun, cwd: &Path, path_dirs: &[PathBuf]) -> bool {
+    if is_script(exe) {
+        return true;
+    }
+    let Ok(real) = std::fs::canonicalize(exe) else {
+        return true;
+    };
+    let same = |path: &Path| std::fs::canonicalize(path).is_ok_and(|other| other == real);
+    if let Some(name) = &dry_run.invoked_as {
+        let name = Path::new(name);
+        if name.as_os_str().as_bytes().contains(&b'/') {
+            return !same(&cwd.join(name));
+        }
+        let found = path_dirs
+            .iter()
+            .map(|dir| dir.join(name))
+            .find(|path| path.is_file());
+        return !found.is_some_and(|path| same(&path));
+    }
+    if let Some(dir) = &dry_run.installed_dir {
+        // The directory of the name clang was run by (links not followed).
+        let installed = std::fs::canonicalize(cwd.join(dir));
+        let ran_from = exe
+            .parent()
+            .map(|parent| std::fs::canonicalize(cwd.join(parent)));
+        return !matches!((installed, ran_from), (Ok(a), Some(Ok(b))) if a == b);
+    }
+    true
 }
 
 /// A fingerprint of `env` as a script sees it: every variable in order of name, but the
@@ -34,6 +72,39 @@ pub fn fingerprint(env: &[(OsString, OsString)]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The dry run of `exe` on an empty C file, as the driver prober reads it.
+    fn dry_run(exe: &Path, dir: &Path) -> DryRun {
+        std::fs::write(dir.join("p.c"), "").unwrap();
+        let output = std::process::Command::new(exe)
+            .args(["-###", "-c", "p.c", "-o", "p.o"])
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        DryRun::read(&output.stderr, dir.as_os_str(), dir.as_os_str())
+    }
+
+    #[test]
+    fn the_real_drivers_are_no_wrappers_and_a_script_that_runs_one_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let path_dirs: Vec<PathBuf> =
+            std::env::split_paths(&std::env::var_os("PATH").unwrap()).collect();
+        let find = |name: &str| path_dirs.iter().map(|d| d.join(name)).find(|p| p.is_file());
+        for name in ["gcc", "cc", "clang"] {
+            let Some(exe) = find(name) else { continue };
+            let run = dry_run(&exe, dir.path());
+            assert!(
+                !is_wrapper(&exe, &run, dir.path(), &path_dirs),
+                "{exe:?}: {run:?}"
+            );
+        }
+        let script = dir.path().join("mycc");
+        std::fs::write(&script, "#!/bin/sh\nexec gcc \"$@\"\n").unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let run = dry_run(&script, dir.path());
+        assert!(is_wrapper(&script, &run, dir.path(), &path_dirs));
+    }
 
     #[test]
     fn a_script_is_told_by_its_first_bytes_and_its_environment_by_every_variable() {

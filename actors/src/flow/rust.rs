@@ -45,6 +45,11 @@ pub struct Rustc {
 
 impl Family for Rustc {
     fn accept(request: &mut CompileRequest) -> Parsed<Self> {
+        if crate::flow::request_env::is_set(request, "RUSTC_LOG") {
+            // rustc's own tracing on stderr, of whatever the compile does: a hit would print
+            // none of it (or another compile's).
+            return Parsed::NotCacheable("RUSTC_LOG".into());
+        }
         match rust::parse(&request.args, Path::new(&request.cwd)) {
             Parsed::Cacheable(compilation) => Parsed::Cacheable(Rustc { compilation }),
             Parsed::NotCacheable(reason) => Parsed::NotCacheable(reason),

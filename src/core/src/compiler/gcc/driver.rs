@@ -85,6 +85,11 @@ pub struct DryRun {
     pub config_files: Vec<OsString>,
     /// gcc's program search directories (`COMPILER_PATH=...`), in order.
     pub search_dirs: Vec<OsString>,
+    /// Who the driver says it is: gcc's `COLLECT_GCC=` (the name it was run by) or clang's
+    /// `InstalledDir:` (the directory of the clang binary that ran). A wrapper that runs the
+    /// driver shows the driver's, not its own.
+    pub invoked_as: Option<OsString>,
+    pub installed_dir: Option<OsString>,
     /// The system include directories clang's `-cc1` command lists (`-internal-isystem`,
     /// `-internal-externc-isystem`), as printed: some are there only because they exist.
     pub system_dirs: Vec<OsString>,
@@ -133,6 +138,10 @@ impl DryRun {
                         dry_run.config_files.push(file);
                     }
                 }
+            } else if let Some(name) = line.strip_prefix(b"COLLECT_GCC=") {
+                dry_run.invoked_as = Some(OsStr::from_bytes(name).to_owned());
+            } else if let Some(dir) = line.strip_prefix(b"InstalledDir: ") {
+                dry_run.installed_dir = Some(OsStr::from_bytes(dir).to_owned());
             } else if let Some(file) = line.strip_prefix(b"Configuration file: ") {
                 dry_run
                     .config_files
