@@ -181,9 +181,9 @@ fn target_cpu_native_is_keyed_by_the_cpu_it_means() {
     }
 }
 
-/// A rustc that logs each of its starts to `$RUSTC_LOG`.
+/// A rustc that logs each of its starts to `$RUSTC_STARTS_LOG`.
 const LOGGING_RUSTC: &str = r#"#!/bin/sh
-echo "$*" >> "$RUSTC_LOG"
+echo "$*" >> "$RUSTC_STARTS_LOG"
 exec rustc "$@"
 "#;
 
@@ -209,7 +209,7 @@ fn a_hit_with_target_cpu_native_starts_no_rustc() {
         let output = run(server
             .command(crate::harness::sccache_bin())
             .current_dir(dir.path())
-            .env("RUSTC_LOG", &log)
+            .env("RUSTC_STARTS_LOG", &log)
             .arg(bin.join("rustc"))
             .args(args));
         assert_success(&output, "sccache rustc -C target-cpu=native");
