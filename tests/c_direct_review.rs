@@ -624,3 +624,30 @@ fn a_wrapper_probed_for_two_environments_at_once_gives_each_its_own() {
         );
     }
 }
+
+#[test]
+fn a_wrapper_is_probed_once_per_environment_not_at_every_change() {
+    // cargo gives every crate its own variables: a wrapper's dry runs are remembered for each.
+    let project = Project::new(&[("a.c", "int v(void) { return VAL; }\n")]);
+    std::fs::create_dir_all(project.path("bin")).unwrap();
+    let log = project.path("runs.log");
+    crate::harness::write_script(
+        &project.path("bin/cc"),
+        &format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nexec gcc $CC_EXTRA \"$@\"\n",
+            log.display()
+        ),
+    );
+    let cc = project.path("bin/cc");
+    let cc = cc.to_str().unwrap();
+    for value in ["-DVAL=1", "-DVAL=2"].repeat(3) {
+        project.compile(cc, &["-c", "a.c"], &[("CC_EXTRA", value)]);
+    }
+    let dry_runs = std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| line.contains("-###"))
+        .count();
+    // The first, before the server knew it for a wrapper; then one for each environment.
+    assert!(dry_runs <= 3, "{dry_runs} dry runs for two environments");
+}

@@ -76,6 +76,8 @@ struct ProbeKey {
     env: Vec<Option<OsString>>,
     /// Only when a search path is relative to it.
     cwd: Option<OsString>,
+    /// For a known wrapper, the environment (`script_env::Wrappers`).
+    wrapper_env: Option<u64>,
 }
 
 impl ProbeKey {
@@ -98,6 +100,7 @@ impl ProbeKey {
             driver_args: request.driver_args.clone(),
             env,
             cwd: relative_search.then(|| request.cwd.clone()),
+            wrapper_env: None,
         }
     }
 }
@@ -107,6 +110,7 @@ pub struct DriverProber {
     run: Recipient<Run>,
     digest: Recipient<DigestFiles>,
     known: Remembered<ProbeKey, Resolved>,
+    wrappers: script_env::Wrappers,
 }
 
 impl DriverProber {
@@ -114,6 +118,7 @@ impl DriverProber {
         DriverProber {
             run,
             digest,
+            wrappers: script_env::Wrappers::default(),
             known: Remembered::new(KNOWN_DRY_RUNS_LIMIT),
         }
     }
@@ -129,7 +134,10 @@ impl Handler<ProbeDriver> for DriverProber {
     type Result = ResponseFuture<Result<[u8; 32], String>>;
 
     fn handle(&mut self, request: ProbeDriver, _: &mut Context<Self>) -> Self::Result {
-        let key = ProbeKey::of(&request);
+        let key = ProbeKey {
+            wrapper_env: self.wrappers.environment(&request.exe, &request.env),
+            ..ProbeKey::of(&request)
+        };
         // A program replaced since (or one put earlier on the search path) needs a new dry
         // run, and so does one that failed (a spawn refused under load is not a verdict).
         let env = &request.env;
@@ -143,8 +151,12 @@ impl Handler<ProbeDriver> for DriverProber {
         let shared = self.known.get_or_probe(key, stale, || {
             probe(run.clone(), digest.clone(), request.clone()).boxed()
         });
+        let wrappers = self.wrappers.clone();
         Box::pin(async move {
             let resolved = shared.await?;
+            if resolved.script_env.is_some() {
+                wrappers.learn(&request.exe);
+            }
             match resolved.script_env {
                 // A wrapper's probe made for a request of another environment at the same
                 // time, which this one joined: it needs its own.

@@ -83,6 +83,8 @@ struct ProbeKey {
     fuse_ld: Option<String>,
     env: Vec<Option<OsString>>,
     cwd: OsString,
+    /// For a known wrapper, the environment (`script_env::Wrappers`).
+    wrapper_env: Option<u64>,
 }
 
 /// The probing actor.
@@ -90,6 +92,7 @@ pub struct LinkerProber {
     run: Recipient<Run>,
     digest: Recipient<DigestFiles>,
     known: Remembered<ProbeKey, Resolved>,
+    wrappers: script_env::Wrappers,
 }
 
 impl LinkerProber {
@@ -97,6 +100,7 @@ impl LinkerProber {
         LinkerProber {
             run,
             digest,
+            wrappers: script_env::Wrappers::default(),
             known: Remembered::new(KNOWN_LINKERS_LIMIT),
         }
     }
@@ -126,6 +130,7 @@ impl Handler<ProbeLinker> for LinkerProber {
             } else {
                 OsString::new()
             },
+            wrapper_env: self.wrappers.environment(&request.linker, &request.env),
         };
         let env = &request.env;
         let stale = |resolved: &Resolved| {
@@ -138,8 +143,12 @@ impl Handler<ProbeLinker> for LinkerProber {
         let shared = self.known.get_or_probe(key, stale, || {
             probe(run.clone(), digest.clone(), request.clone()).boxed()
         });
+        let wrappers = self.wrappers.clone();
         Box::pin(async move {
             let resolved = shared.await?;
+            if resolved.script_env.is_some() {
+                wrappers.learn(&request.linker);
+            }
             match resolved.script_env {
                 // A wrapper's probe made for a request of another environment at the same
                 // time, which this one joined: it needs its own.

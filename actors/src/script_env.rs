@@ -56,6 +56,32 @@ pub fn is_wrapper(exe: &Path, dry_run: &DryRun, cwd: &Path, path_dirs: &[PathBuf
     true
 }
 
+/// The programs a prober found to be wrappers, so that their probes are remembered per
+/// environment (part of the key) rather than made again whenever the environment differs from
+/// the last request's: cargo gives each crate its own `CARGO_*` variables. Held by one actor
+/// and the futures it runs, on its thread.
+#[derive(Clone, Default)]
+pub struct Wrappers(std::rc::Rc<std::cell::RefCell<std::collections::HashSet<OsString>>>);
+
+/// How many wrappers a prober remembers (then it forgets them all and learns them again).
+const WRAPPERS_LIMIT: usize = 256;
+
+impl Wrappers {
+    /// The fingerprint of `env` for a key of `program`'s probe, when it is a known wrapper.
+    pub fn environment(&self, program: &OsString, env: &[(OsString, OsString)]) -> Option<u64> {
+        self.0.borrow().contains(program).then(|| fingerprint(env))
+    }
+
+    /// `program` is a wrapper.
+    pub fn learn(&self, program: &OsString) {
+        let mut known = self.0.borrow_mut();
+        if known.len() >= WRAPPERS_LIMIT && !known.contains(program) {
+            known.clear();
+        }
+        known.insert(program.clone());
+    }
+}
+
 /// A fingerprint of `env` as a script sees it: every variable in order of name, but the
 /// jobserver's and `MAKELEVEL`. For this server's memory only.
 pub fn fingerprint(env: &[(OsString, OsString)]) -> u64 {
