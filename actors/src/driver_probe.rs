@@ -134,9 +134,14 @@ impl Handler<ProbeDriver> for DriverProber {
     type Result = ResponseFuture<Result<[u8; 32], String>>;
 
     fn handle(&mut self, request: ProbeDriver, _: &mut Context<Self>) -> Self::Result {
+        let key = ProbeKey::of(&request);
+        let first = self.known.answer(&key).map(|first| first.script_env);
         let key = ProbeKey {
-            wrapper_env: self.wrappers.environment(&request.exe, &request.env),
-            ..ProbeKey::of(&request)
+            wrapper_env: script_env::in_key(
+                self.wrappers.environment(&request.exe, &request.env),
+                first,
+            ),
+            ..key
         };
         // A program replaced since (or one put earlier on the search path) needs a new dry
         // run, and so does one that failed (a spawn refused under load is not a verdict).

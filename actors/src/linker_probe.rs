@@ -130,7 +130,15 @@ impl Handler<ProbeLinker> for LinkerProber {
             } else {
                 OsString::new()
             },
-            wrapper_env: self.wrappers.environment(&request.linker, &request.env),
+            wrapper_env: None,
+        };
+        let first = self.known.answer(&key).map(|first| first.script_env);
+        let key = ProbeKey {
+            wrapper_env: script_env::in_key(
+                self.wrappers.environment(&request.linker, &request.env),
+                first,
+            ),
+            ..key
         };
         let env = &request.env;
         let stale = |resolved: &Resolved| {

@@ -27,6 +27,14 @@ impl<K: Eq + Hash, V: Clone> Remembered<K, V> {
         }
     }
 
+    /// The answer remembered for `key`, if its probe has finished well.
+    pub fn answer(&self, key: &K) -> Option<&V> {
+        match self.known.get(key)?.peek() {
+            Some(Ok(answer)) => Some(answer),
+            _ => None,
+        }
+    }
+
     /// The probe remembered for `key`, unless it failed or its answer is `stale`; otherwise a
     /// new one from `probe`, remembered in its place.
     pub fn get_or_probe(

@@ -82,6 +82,14 @@ impl Wrappers {
     }
 }
 
+/// The environment part of a wrapper's probe key: `fingerprint` (`Wrappers::environment`),
+/// unless the wrapper's first probe, remembered before it was known for one (without an
+/// environment in its key), ran in that very environment (`first`, its answer's
+/// fingerprint) and so serves it.
+pub fn in_key(fingerprint: Option<u64>, first: Option<Option<u64>>) -> Option<u64> {
+    fingerprint.filter(|fingerprint| first != Some(Some(*fingerprint)))
+}
+
 /// A fingerprint of `env` as a script sees it: every variable in order of name, but the
 /// jobserver's and `MAKELEVEL`. For this server's memory only.
 pub fn fingerprint(env: &[(OsString, OsString)]) -> u64 {
