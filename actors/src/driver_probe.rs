@@ -145,12 +145,9 @@ impl Handler<ProbeDriver> for DriverProber {
         };
         // A program replaced since (or one put earlier on the search path) needs a new dry
         // run, and so does one that failed (a spawn refused under load is not a verdict).
-        let env = &request.env;
         let stale = |resolved: &Resolved| {
             !unchanged(&resolved.files)
-                || resolved
-                    .script_env
-                    .is_some_and(|ran_in| ran_in != script_env::fingerprint(env))
+                || script_env::ran_elsewhere(resolved.script_env, &request.env)
         };
         let (run, digest) = (self.run.clone(), self.digest.clone());
         let shared = self.known.get_or_probe(key, stale, || {
@@ -165,7 +162,7 @@ impl Handler<ProbeDriver> for DriverProber {
             match resolved.script_env {
                 // A wrapper's probe made for a request of another environment at the same
                 // time, which this one joined: it needs its own.
-                Some(ran_in) if ran_in != script_env::fingerprint(&request.env) => {
+                ran_in if script_env::ran_elsewhere(ran_in, &request.env) => {
                     probe(run, digest, request)
                         .await
                         .map(|resolved| resolved.digest)

@@ -140,12 +140,9 @@ impl Handler<ProbeLinker> for LinkerProber {
             ),
             ..key
         };
-        let env = &request.env;
         let stale = |resolved: &Resolved| {
             !unchanged(&resolved.stamps)
-                || resolved
-                    .script_env
-                    .is_some_and(|ran_in| ran_in != script_env::fingerprint(env))
+                || script_env::ran_elsewhere(resolved.script_env, &request.env)
         };
         let (run, digest) = (self.run.clone(), self.digest.clone());
         let shared = self.known.get_or_probe(key, stale, || {
@@ -160,7 +157,7 @@ impl Handler<ProbeLinker> for LinkerProber {
             match resolved.script_env {
                 // A wrapper's probe made for a request of another environment at the same
                 // time, which this one joined: it needs its own.
-                Some(ran_in) if ran_in != script_env::fingerprint(&request.env) => {
+                ran_in if script_env::ran_elsewhere(ran_in, &request.env) => {
                     probe(run, digest, request)
                         .await
                         .map(|resolved| resolved.found)

@@ -90,6 +90,12 @@ pub fn in_key(fingerprint: Option<u64>, first: Option<Option<u64>>) -> Option<u6
     fingerprint.filter(|fingerprint| first != Some(Some(*fingerprint)))
 }
 
+/// Whether a probe that ran in the environment `ran_in` (a wrapper's; `None` for any other
+/// program) does not hold for `env`.
+pub fn ran_elsewhere(ran_in: Option<u64>, env: &[(OsString, OsString)]) -> bool {
+    ran_in.is_some_and(|ran_in| ran_in != fingerprint(env))
+}
+
 /// A fingerprint of `env` as a script sees it: every variable in order of name, but the
 /// jobserver's and `MAKELEVEL`. For this server's memory only.
 pub fn fingerprint(env: &[(OsString, OsString)]) -> u64 {
