@@ -7,6 +7,7 @@
 
 use crate::connection::Control;
 use crate::detector::Detector;
+use crate::digest_memo::DigestMemo;
 use crate::dispatcher::Dispatcher;
 use crate::driver_probe::DriverProber;
 use crate::flow::Services;
@@ -57,7 +58,7 @@ pub fn run(config: ServerConfig, check_storage: bool, ready: Ready) -> Result<()
         .map(|()| config.private_dir.join(DIGESTS_FILE));
     let memo = digests
         .as_deref()
-        .map(crate::digest_memo::DigestMemo::load)
+        .map(DigestMemo::load)
         .unwrap_or_default();
     let kept = memo.clone();
     let started = system.block_on(async move { start(config, bound, token, memo) });
@@ -88,7 +89,7 @@ fn start(
     config: ServerConfig,
     bound: Bound,
     token: String,
-    memo: crate::digest_memo::DigestMemo,
+    memo: DigestMemo,
 ) -> Result<(), ServerError> {
     let listener = Listener::attach(bound)?;
     let stats = StatsKeeper::default().start();
@@ -103,7 +104,7 @@ fn start(
         DriverProber::new(dispatcher.clone().recipient(), hasher.clone().recipient()).start();
     let linker_prober =
         LinkerProber::new(dispatcher.clone().recipient(), hasher.clone().recipient()).start();
-    let storage = start_storage(&config, stats.clone().recipient())?;
+    let storage = start_storage(&config, stats.clone().recipient(), &digests)?;
     // sccache's words and mode names, which tools and its tests look for.
     let mode = if storage.writable {
         "ReadWrite"
@@ -209,10 +210,11 @@ async fn backend_readable(config: &ServerConfig, backend: &Backend) -> Result<()
 fn start_storage(
     config: &ServerConfig,
     stats: Recipient<Record>,
+    memo: &DigestMemo,
 ) -> Result<StorageHandle, ServerError> {
     match &config.backend {
-        Backend::Chain(levels) => start_chain(config, levels, stats),
-        backend => start_backend(config, backend, stats),
+        Backend::Chain(levels) => start_chain(config, levels, stats, memo),
+        backend => start_backend(config, backend, stats, memo),
     }
 }
 
@@ -243,6 +245,7 @@ fn start_chain(
     config: &ServerConfig,
     levels: &Levels,
     stats: Recipient<Record>,
+    memo: &DigestMemo,
 ) -> Result<StorageHandle, ServerError> {
     let first_writable = levels
         .levels
@@ -263,7 +266,7 @@ fn start_chain(
             stats.clone(),
         )
         .start();
-        let storage = start_backend(config, backend, counter.clone().recipient())?;
+        let storage = start_backend(config, backend, counter.clone().recipient(), memo)?;
         chain.push(Level {
             name: level_name(index, level_kind(backend)),
             storage,
@@ -274,11 +277,13 @@ fn start_chain(
     Ok(StorageHandle::of(&Chain::new(chain, stats).start()).read_only(read_only))
 }
 
-/// Starts one backend, reporting its writes to `stats`.
+/// Starts one backend, reporting its writes to `stats`; the disk cache checks its content files
+/// through `memo`.
 fn start_backend(
     config: &ServerConfig,
     backend: &Backend,
     stats: Recipient<Record>,
+    memo: &DigestMemo,
 ) -> Result<StorageHandle, ServerError> {
     let read_only = !writable(config, backend);
     match backend {
@@ -290,6 +295,7 @@ fn start_backend(
                 stats,
             )
             .read_only(read_only)
+            .with_memo(memo.clone())
             .start(),
         )
         .read_only(read_only)),

@@ -44,14 +44,16 @@ pub(super) fn group_of(name: &str) -> &str {
 /// `outputs::collect`) is copied from it by clone or in-kernel copy (`content_copy::fill`), and
 /// only if the source is still as it was when it was hashed; an `External` without a source
 /// (bytes nowhere) is an error. A content file already there under its name (the same key
-/// stored again with the same output) is kept. Returns the bytes written. Runs on the blocking
-/// pool.
+/// stored again with the same output) is kept. A content file written here is vouched for in
+/// `memo` (see `vouch_written`), so that the first hit does not read and hash it again.
+/// Returns the bytes written. Runs on the blocking pool.
 pub(super) fn externalize(
     entry_path: &Path,
     key: &CacheKey,
     files: &mut [EntryFile],
     mode: u32,
     temp_prefix: &str,
+    memo: &DigestMemo,
 ) -> io::Result<u64> {
     let shard = entry_path
         .parent()
@@ -74,7 +76,10 @@ pub(super) fn externalize(
                 .prefix(temp_prefix)
                 .permissions(Permissions::from_mode(mode & 0o444))
                 .tempfile_in(shard)?;
-            match &file.external {
+            // Whether the bytes written are known to have `digest`: the entry's own, or an
+            // output's, where a write to it after it was hashed moved its modification time
+            // (fine-grained stamps; the check after the copy compares that time).
+            let known = match &file.external {
                 Some(External {
                     source: Some(source),
                     ..
@@ -83,15 +88,23 @@ pub(super) fn externalize(
                     if !source.unchanged() || temp.as_file().metadata()?.len() != len {
                         return Err(io::Error::other("an output changed before it was stored"));
                     }
+                    crate::file_system::fine_grained_stamps(&source.file)
                 }
                 Some(_) => {
                     return Err(io::Error::other(
                         "an output kept outside the entry has no source",
                     ))
                 }
-                None => temp.write_all(&file.data)?,
+                None => {
+                    temp.write_all(&file.data)?;
+                    true
+                }
+            };
+            let filled = temp.as_file().metadata()?;
+            let persisted = temp.persist(&path).map_err(|error| error.error)?;
+            if known {
+                vouch_written(memo, &path, &persisted, &filled, digest);
             }
-            temp.persist(&path).map_err(|error| error.error)?;
             written += len;
         }
         file.data = Vec::new();
@@ -102,6 +115,36 @@ pub(super) fn externalize(
         });
     }
     Ok(written)
+}
+
+/// Remembers `digest` in `memo` for the content file just renamed to `path` (open as `file`),
+/// whose bytes are known to have that digest: they are the entry's own bytes, or a copy of an
+/// output checked unchanged after the copy on a file system where any write after its hashing
+/// moved its modification time. The reasoning is a restore's
+/// (`outputs::Prepared::note`): `filled`, asked after the bytes were written and before the
+/// rename, gives every later change a later change time where stamps are fine-grained; the
+/// rename moves only the change time, so the same inode, length and modification time now mean
+/// the bytes are still the ones written; the stamp taken now moves with any change from here
+/// on. Elsewhere nothing is remembered and the first hit reads the file.
+fn vouch_written(
+    memo: &DigestMemo,
+    path: &Path,
+    file: &File,
+    filled: &fs::Metadata,
+    digest: [u8; 32],
+) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(after) = file.metadata() else {
+        return;
+    };
+    let untouched = after.ino() == filled.ino()
+        && after.dev() == filled.dev()
+        && after.len() == filled.len()
+        && after.mtime() == filled.mtime()
+        && after.mtime_nsec() == filled.mtime_nsec();
+    if untouched && crate::file_system::fine_grained_stamps(file) {
+        memo.vouch(path, FileStamp::of(&after), digest);
+    }
 }
 
 /// Why a content file cannot serve a hit.

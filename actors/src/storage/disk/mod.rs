@@ -110,6 +110,13 @@ impl DiskStorage {
         self
     }
 
+    /// The same backend, checking content files through `memo` (the server's, which it keeps
+    /// between runs, so a server started again does not read every content file once more).
+    pub fn with_memo(mut self, memo: DigestMemo) -> Self {
+        self.memo = memo;
+        self
+    }
+
     fn record(&self, event: Event) {
         self.stats.do_send(Record(event));
     }
@@ -254,8 +261,10 @@ impl Handler<Store> for DiskStorage {
         let task_path = path.clone();
         let dir = self.dir.clone();
         let max_size = self.max_size;
+        let memo = self.memo.clone();
         let Store { key, entry } = message;
-        let task = spawn_blocking(move || write_entry(&dir, &task_path, &key, entry, max_size));
+        let task =
+            spawn_blocking(move || write_entry(&dir, &task_path, &key, entry, max_size, &memo));
         ctx.spawn(task.into_actor(self).map(move |joined, actor, ctx| {
             actor.pending_writes.finished();
             actor.finish_write(&key, &path, joined, ctx);
@@ -371,6 +380,7 @@ fn write_entry(
     key: &CacheKey,
     mut entry: CacheEntry,
     max_size: u64,
+    memo: &DigestMemo,
 ) -> io::Result<WriteOutcome> {
     let started = Instant::now();
     let total = entry
@@ -394,7 +404,7 @@ fn write_entry(
         .recursive(true)
         .mode(dir_mode)
         .create(shard)?;
-    let external = content::externalize(path, key, &mut entry.files, dir_mode, TEMP_PREFIX)?;
+    let external = content::externalize(path, key, &mut entry.files, dir_mode, TEMP_PREFIX, memo)?;
     let bytes = entry.encode(key).map_err(io::Error::other)?;
     let added = bytes.len() as u64 + external;
     // Set explicitly rather than left to tempfile's 0600: a cache directory the user shares

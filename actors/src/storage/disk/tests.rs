@@ -345,10 +345,45 @@ fn a_scan_evicts_the_oldest_entries_and_stale_temp_files() {
 fn an_entry_bigger_than_the_cache_is_not_written() {
     let temp = tempfile::tempdir().unwrap();
     let path = entry_path(temp.path(), &key(1));
-    let outcome = write_entry(temp.path(), &path, &key(1), entry(1000, 1), 500).unwrap();
+    let outcome = write_entry(
+        temp.path(),
+        &path,
+        &key(1),
+        entry(1000, 1),
+        500,
+        &DigestMemo::default(),
+    )
+    .unwrap();
     assert!(matches!(outcome, WriteOutcome::TooBig(_)), "{outcome:?}");
     assert!(!path.exists());
     assert!(!temp.path().join(&key(1).to_hex()[..1]).exists());
+}
+
+/// A content file written by a store is known to the memo by the stamp it has after the
+/// write (where stamps are fine-grained), so the first hit does not read it again; a change
+/// after the write, even of the same length within the clock's tick, is read.
+#[test]
+fn a_written_content_file_is_vouched_for_until_it_changes() {
+    let temp = tempfile::tempdir().unwrap();
+    let path = entry_path(temp.path(), &key(1));
+    let memo = DigestMemo::default();
+    let stored = large_entry(0);
+    let outcome = write_entry(temp.path(), &path, &key(1), stored.clone(), 1 << 30, &memo);
+    assert!(matches!(outcome, Ok(WriteOutcome::Written { .. })), "{outcome:?}");
+    let content = content_files(temp.path(), key(1)).remove(0);
+    let stamp = crate::file_stamp::FileStamp::at(&content).unwrap();
+    let digest = sccache_core::hash_key::digest(&stored.files[0].data);
+    let fine = crate::file_system::fine_grained_stamps(&File::open(&content).unwrap());
+    assert_eq!(memo.remembered(&content, stamp), fine.then_some(digest));
+    let mut same_length = stored.files[0].data.clone();
+    same_length[0] ^= 1;
+    fs::set_permissions(&content, Permissions::from_mode(0o644)).unwrap();
+    fs::write(&content, &same_length).unwrap();
+    assert_eq!(
+        memo.digest(&content).unwrap(),
+        sccache_core::hash_key::digest(&same_length),
+        "a vouched digest outlived a change of the same length"
+    );
 }
 
 #[test]
