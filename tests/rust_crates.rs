@@ -124,10 +124,16 @@ impl Workspace {
 
     /// `clean_run`, with how many rustc processes the build started (direct mode only).
     fn clean_run_counting(&self, args: &[&str]) -> (Counts, u64) {
+        self.clean_run_in(args, &[])
+    }
+
+    /// `clean_run_counting` with the variables `extra` set for cargo (and so for the wrapper).
+    fn clean_run_in(&self, args: &[&str], extra: &[(&str, &str)]) -> (Counts, u64) {
         self.wait_for_writes();
         let before = Counts::of(&self.server.stats());
         let env = self.env();
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        env.extend_from_slice(extra);
         let clean = cargo_in(
             &self.server,
             self.dir.path(),
@@ -345,6 +351,52 @@ fn another_linker_misses(workspace: Workspace) {
         workspace.clean_build(),
         Counts::missing([true, true, false, true])
     );
+}
+
+/// A linker wrapper that reads a variable (`exec cc $LINK_EXTRA "$@"`): its dry run holds only
+/// for the environment it ran in, so a binary linked with other flags is never the other
+/// environment's, and each environment's comes back on its own hit.
+#[test]
+fn direct_mode_a_linker_wrapper_reading_a_variable_links_for_each_environment() {
+    let workspace = Workspace::direct();
+    // Outside the workspace, whose directory the build changes (its `target`): a probe that
+    // depends on that directory is made again at every build, which would hide a stale one.
+    let tools = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
+    let wrapper = tools.path().join("link-env.sh");
+    std::fs::write(&wrapper, "#!/bin/sh\nexec cc $LINK_EXTRA \"$@\"\n").unwrap_or_default();
+    make_executable(&wrapper);
+    let config = workspace.dir.path().join(".cargo");
+    std::fs::create_dir_all(&config).unwrap_or_default();
+    std::fs::write(
+        config.join("config.toml"),
+        format!(
+            "[target.{}]\nlinker = \"{}\"\n",
+            host_triple(),
+            wrapper.display()
+        ),
+    )
+    .unwrap_or_default();
+    let build = |extra: &str| {
+        let (counts, _) = workspace.clean_run_in(&["build", "--offline"], &[("LINK_EXTRA", extra)]);
+        let binary = std::fs::read(workspace.binary()).unwrap_or_default();
+        eprintln!("XX {extra} {counts:?} {}", binary.len());
+        assert_eq!(workspace.run_tool(), PLAIN_OUTPUT);
+        (counts, binary)
+    };
+    let (_, with_id) = build("");
+    let (counts, without_id) = build("-Wl,--build-id=none");
+    assert_ne!(
+        with_id, without_id,
+        "the variable changed nothing the link made"
+    );
+    assert_eq!(counts.misses[3], 1, "{counts:?}");
+    // Each environment again: a hit, with its own binary.
+    let (counts, again) = build("");
+    assert_eq!(counts, Counts::missing([false; 4]));
+    assert!(again == with_id, "the other environment's binary");
+    let (counts, again) = build("-Wl,--build-id=none");
+    assert_eq!(counts, Counts::missing([false; 4]));
+    assert!(again == without_id, "the other environment's binary");
 }
 
 #[test]

@@ -18,7 +18,6 @@ use crate::dispatcher::Run;
 use crate::file_stamp::{stamp, unchanged, PathStamp};
 use crate::flow::request_env::{for_probe, lookup as env_value};
 use crate::hasher::DigestFiles;
-use crate::remembered::Remembered;
 use crate::script_env;
 use actix::prelude::*;
 use futures::future::FutureExt;
@@ -109,8 +108,7 @@ impl ProbeKey {
 pub struct DriverProber {
     run: Recipient<Run>,
     digest: Recipient<DigestFiles>,
-    known: Remembered<ProbeKey, Resolved>,
-    wrappers: script_env::Wrappers,
+    known: script_env::WrapperProbes<ProbeKey, Resolved>,
 }
 
 impl DriverProber {
@@ -118,8 +116,7 @@ impl DriverProber {
         DriverProber {
             run,
             digest,
-            wrappers: script_env::Wrappers::default(),
-            known: Remembered::new(KNOWN_DRY_RUNS_LIMIT),
+            known: script_env::WrapperProbes::new(KNOWN_DRY_RUNS_LIMIT),
         }
     }
 }
@@ -135,41 +132,25 @@ impl Handler<ProbeDriver> for DriverProber {
 
     fn handle(&mut self, request: ProbeDriver, _: &mut Context<Self>) -> Self::Result {
         let key = ProbeKey::of(&request);
-        let first = self.known.answer(&key).map(|first| first.script_env);
-        let key = ProbeKey {
-            wrapper_env: script_env::in_key(
-                self.wrappers.environment(&request.exe, &request.env),
-                first,
-            ),
-            ..key
-        };
         // A program replaced since (or one put earlier on the search path) needs a new dry
         // run, and so does one that failed (a spawn refused under load is not a verdict).
-        let stale = |resolved: &Resolved| {
-            !unchanged(&resolved.files)
-                || script_env::ran_elsewhere(resolved.script_env, &request.env)
-        };
         let (run, digest) = (self.run.clone(), self.digest.clone());
-        let shared = self.known.get_or_probe(key, stale, || {
-            probe(run.clone(), digest.clone(), request.clone()).boxed()
-        });
-        let wrappers = self.wrappers.clone();
-        Box::pin(async move {
-            let resolved = shared.await?;
-            if resolved.script_env.is_some() {
-                wrappers.learn(&request.exe);
-            }
-            match resolved.script_env {
-                // A wrapper's probe made for a request of another environment at the same
-                // time, which this one joined: it needs its own.
-                ran_in if script_env::ran_elsewhere(ran_in, &request.env) => {
-                    probe(run, digest, request)
-                        .await
-                        .map(|resolved| resolved.digest)
-                }
-                _ => Ok(resolved.digest),
-            }
-        })
+        let (exe, env) = (request.exe.clone(), request.env.clone());
+        let answer = self.known.answer(
+            key,
+            |key, wrapper_env| ProbeKey { wrapper_env, ..key },
+            &exe,
+            &env,
+            |resolved| unchanged(&resolved.files),
+            move || probe(run.clone(), digest.clone(), request.clone()).boxed(),
+        );
+        Box::pin(async move { answer.await.map(|resolved| resolved.digest) })
+    }
+}
+
+impl script_env::RanIn for Resolved {
+    fn ran_in(&self) -> Option<u64> {
+        self.script_env
     }
 }
 

@@ -23,7 +23,6 @@ use crate::driver_probe::{resolve, ProbeDriver};
 use crate::file_stamp::{stamp, unchanged, PathStamp};
 use crate::flow::request_env::{for_probe, lookup as env_value};
 use crate::hasher::DigestFiles;
-use crate::remembered::Remembered;
 use crate::script_env;
 use actix::prelude::*;
 use futures::future::FutureExt;
@@ -91,8 +90,7 @@ struct ProbeKey {
 pub struct LinkerProber {
     run: Recipient<Run>,
     digest: Recipient<DigestFiles>,
-    known: Remembered<ProbeKey, Resolved>,
-    wrappers: script_env::Wrappers,
+    known: script_env::WrapperProbes<ProbeKey, Resolved>,
 }
 
 impl LinkerProber {
@@ -100,8 +98,7 @@ impl LinkerProber {
         LinkerProber {
             run,
             digest,
-            wrappers: script_env::Wrappers::default(),
-            known: Remembered::new(KNOWN_LINKERS_LIMIT),
+            known: script_env::WrapperProbes::new(KNOWN_LINKERS_LIMIT),
         }
     }
 }
@@ -132,39 +129,23 @@ impl Handler<ProbeLinker> for LinkerProber {
             },
             wrapper_env: None,
         };
-        let first = self.known.answer(&key).map(|first| first.script_env);
-        let key = ProbeKey {
-            wrapper_env: script_env::in_key(
-                self.wrappers.environment(&request.linker, &request.env),
-                first,
-            ),
-            ..key
-        };
-        let stale = |resolved: &Resolved| {
-            !unchanged(&resolved.stamps)
-                || script_env::ran_elsewhere(resolved.script_env, &request.env)
-        };
         let (run, digest) = (self.run.clone(), self.digest.clone());
-        let shared = self.known.get_or_probe(key, stale, || {
-            probe(run.clone(), digest.clone(), request.clone()).boxed()
-        });
-        let wrappers = self.wrappers.clone();
-        Box::pin(async move {
-            let resolved = shared.await?;
-            if resolved.script_env.is_some() {
-                wrappers.learn(&request.linker);
-            }
-            match resolved.script_env {
-                // A wrapper's probe made for a request of another environment at the same
-                // time, which this one joined: it needs its own.
-                ran_in if script_env::ran_elsewhere(ran_in, &request.env) => {
-                    probe(run, digest, request)
-                        .await
-                        .map(|resolved| resolved.found)
-                }
-                _ => Ok(resolved.found),
-            }
-        })
+        let (linker, env) = (request.linker.clone(), request.env.clone());
+        let answer = self.known.answer(
+            key,
+            |key, wrapper_env| ProbeKey { wrapper_env, ..key },
+            &linker,
+            &env,
+            |resolved| unchanged(&resolved.stamps),
+            move || probe(run.clone(), digest.clone(), request.clone()).boxed(),
+        );
+        Box::pin(async move { answer.await.map(|resolved| resolved.found) })
+    }
+}
+
+impl script_env::RanIn for Resolved {
+    fn ran_in(&self) -> Option<u64> {
+        self.script_env
     }
 }
 

@@ -5,6 +5,8 @@
 //! `getenv`): its dry run holds only for the environment it ran in, the jobserver's variables
 //! and make's nesting depth aside (a new pipe every build).
 
+use crate::remembered::Remembered;
+use futures::future::{BoxFuture, LocalBoxFuture};
 use sccache_core::compiler::gcc::DryRun;
 use sccache_core::jobserver;
 use std::ffi::OsString;
@@ -79,6 +81,60 @@ impl Wrappers {
             known.clear();
         }
         known.insert(program.clone());
+    }
+}
+
+/// An answer a wrapper-aware prober remembers: the environment its probe ran in, when the
+/// program proved a wrapper (`fingerprint`), else `None`.
+pub trait RanIn {
+    fn ran_in(&self) -> Option<u64>;
+}
+
+/// A prober's remembered probes (the driver's and the linker's), with the wrapper handling
+/// both share: a known wrapper's probes are remembered per environment (`in_key`), an answer
+/// that ran in another one is stale (`ran_elsewhere`), and a request that joined a probe made
+/// for another environment at the same time gets one of its own.
+pub struct WrapperProbes<K, R> {
+    known: Remembered<K, R>,
+    wrappers: Wrappers,
+}
+
+impl<K: Eq + Hash, R: Clone + RanIn + Send + Sync + 'static> WrapperProbes<K, R> {
+    pub fn new(limit: usize) -> Self {
+        WrapperProbes {
+            known: Remembered::new(limit),
+            wrappers: Wrappers::default(),
+        }
+    }
+
+    /// The answer for `program` run in `env`: remembered under `key` (its environment part
+    /// set by `with_env`), made again by `probe` when `holds` says the files it was taken from
+    /// changed or it ran in another environment.
+    pub fn answer(
+        &mut self,
+        key: K,
+        with_env: impl FnOnce(K, Option<u64>) -> K,
+        program: &OsString,
+        env: &[(OsString, OsString)],
+        holds: impl FnOnce(&R) -> bool,
+        probe: impl Fn() -> BoxFuture<'static, Result<R, String>> + 'static,
+    ) -> LocalBoxFuture<'static, Result<R, String>> {
+        let first = self.known.answer(&key).map(RanIn::ran_in);
+        let key = with_env(key, in_key(self.wrappers.environment(program, env), first));
+        let stale = |answer: &R| !holds(answer) || ran_elsewhere(answer.ran_in(), env);
+        let shared = self.known.get_or_probe(key, stale, &probe);
+        let (wrappers, program, env) = (self.wrappers.clone(), program.clone(), env.to_vec());
+        Box::pin(async move {
+            let answer = shared.await?;
+            if answer.ran_in().is_some() {
+                wrappers.learn(&program);
+            }
+            if ran_elsewhere(answer.ran_in(), &env) {
+                // Joined a probe made for a request of another environment at the same time.
+                return probe().await;
+            }
+            Ok(answer)
+        })
     }
 }
 

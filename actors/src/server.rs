@@ -56,10 +56,7 @@ pub fn run(config: ServerConfig, check_storage: bool, ready: Ready) -> Result<()
     let digests = access::ensure_private_dir(&config.private_dir)
         .ok()
         .map(|()| config.private_dir.join(DIGESTS_FILE));
-    let memo = digests
-        .as_deref()
-        .map(DigestMemo::load)
-        .unwrap_or_default();
+    let memo = digests.as_deref().map(DigestMemo::load).unwrap_or_default();
     let kept = memo.clone();
     let started = system.block_on(async move { start(config, bound, token, memo) });
     match started {

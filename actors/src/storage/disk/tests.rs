@@ -369,7 +369,10 @@ fn a_written_content_file_is_vouched_for_until_it_changes() {
     let memo = DigestMemo::default();
     let stored = large_entry(0);
     let outcome = write_entry(temp.path(), &path, &key(1), stored.clone(), 1 << 30, &memo);
-    assert!(matches!(outcome, Ok(WriteOutcome::Written { .. })), "{outcome:?}");
+    assert!(
+        matches!(outcome, Ok(WriteOutcome::Written { .. })),
+        "{outcome:?}"
+    );
     let content = content_files(temp.path(), key(1)).remove(0);
     let stamp = crate::file_stamp::FileStamp::at(&content).unwrap();
     let digest = sccache_core::hash_key::digest(&stored.files[0].data);
