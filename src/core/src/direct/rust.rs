@@ -68,12 +68,25 @@ pub fn mentions_extern(bytes: &[u8]) -> bool {
 /// pieced together by a macro (`concat!(".inc", "bin")`) is beyond this check, as token
 /// pasting is for C.
 pub fn may_assemble_files(bytes: &[u8]) -> bool {
-    let spelled = |word: &[u8]| {
-        bytes
-            .windows(word.len())
-            .any(|window| window.eq_ignore_ascii_case(word))
+    spelled_in_any_case(bytes, b"incbin") || spelled_in_any_case(bytes, b".include")
+}
+
+/// Whether `bytes` spell `word` in any ASCII case: each place its first letter (in either
+/// case) occurs, found by `memchr`, is compared with the rest.
+fn spelled_in_any_case(bytes: &[u8], word: &[u8]) -> bool {
+    let Some((first, rest)) = word.split_first() else {
+        return true;
     };
-    spelled(b"incbin") || spelled(b".include")
+    memchr::memchr2_iter(
+        first.to_ascii_lowercase(),
+        first.to_ascii_uppercase(),
+        bytes,
+    )
+    .any(|at| {
+        bytes
+            .get(at + 1..at + word.len())
+            .is_some_and(|tail| tail.eq_ignore_ascii_case(rest))
+    })
 }
 
 /// Whether a source's bytes may name a native library of any file name: `+verbatim` in a
@@ -193,6 +206,11 @@ mod tests {
         assert!(!may_assemble_files(
             b"const D: &str = include_str!(\"d.txt\");"
         ));
+        // Any case, at either end, and not a word cut short by the end.
+        assert!(may_assemble_files(b".InClUdE"));
+        assert!(may_assemble_files(b"x IncBin"));
+        assert!(!may_assemble_files(b"inc incbi"));
+        assert!(!may_assemble_files(b"include .includ"));
     }
 
     use super::*;
