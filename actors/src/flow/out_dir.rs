@@ -10,9 +10,15 @@ use sccache_core::compiler::rust::RustCompilation;
 use sccache_core::entry::CacheEntry;
 use std::os::unix::ffi::OsStrExt;
 
-/// Stands for the output directory in stored `.d` files and artifact notices. It holds a NUL,
-/// which no path can, so it never matches anything rustc wrote.
+/// Stands for the output directory in stored `.d` files and artifact notices, as written there
+/// (rustc writes a rule's targets as they are, spaces and all). It holds a NUL, which no path
+/// can, so it never matches anything rustc wrote.
 const OUT_DIR_PLACEHOLDER: &[u8] = b"\0sccache-out-dir\0";
+
+/// Stands for the output directory where a `.d` file's rule target spells it with its spaces
+/// escaped (`make_escape`), as prerequisites are: rustc 1.95 does not, but a version that did
+/// gets its own spelling back.
+const ESCAPED_OUT_DIR_PLACEHOLDER: &[u8] = b"\0sccache-escaped-out-dir\0";
 
 /// The start of the notice rustc prints on stderr for each artifact under `--json=artifacts`.
 const ARTIFACT_NOTICE: &[u8] = b"{\"artifact\":\"";
@@ -28,12 +34,18 @@ pub struct OutDir<'a> {
 impl EntryAdapter for OutDir<'_> {
     fn for_store(&self, entry: &mut CacheEntry) {
         entry.stderr = replace_artifact_dir(&entry.stderr, &self.written, OUT_DIR_PLACEHOLDER);
-        self.replace_in_dep_info(entry, &make_escape(&self.written), OUT_DIR_PLACEHOLDER);
+        self.replace_in_dep_info(entry, &self.written, OUT_DIR_PLACEHOLDER);
+        let escaped = make_escape(&self.written);
+        if escaped != self.written {
+            self.replace_in_dep_info(entry, &escaped, ESCAPED_OUT_DIR_PLACEHOLDER);
+        }
     }
 
     fn for_restore(&self, entry: &mut CacheEntry) {
         entry.stderr = replace_artifact_dir(&entry.stderr, OUT_DIR_PLACEHOLDER, &self.written);
-        self.replace_in_dep_info(entry, OUT_DIR_PLACEHOLDER, &make_escape(&self.written));
+        self.replace_in_dep_info(entry, OUT_DIR_PLACEHOLDER, &self.written);
+        let escaped = make_escape(&self.written);
+        self.replace_in_dep_info(entry, ESCAPED_OUT_DIR_PLACEHOLDER, &escaped);
     }
 }
 
@@ -61,7 +73,7 @@ impl<'a> OutDir<'a> {
 }
 
 /// The output directory as rustc spells it in what it writes: as given, without a trailing
-/// slash (the `.d` file escapes its spaces, see `make_escape`).
+/// slash.
 fn out_dir_as_written(compilation: &RustCompilation) -> Vec<u8> {
     let mut dir = compilation.out_dir.as_bytes();
     while dir.len() > 1 && dir.ends_with(b"/") {
@@ -131,32 +143,43 @@ fn replace_artifact_dir(stderr: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    const DEP_INFO: &[u8] = b"/t\\ a/debug/deps/foo-1.d: src/lib.rs /t\\ a/debug/deps/x.rs\n\
+    /// As rustc 1.95 writes it into `/t a/debug/deps`: targets as they are, prerequisites with
+    /// their spaces escaped.
+    const DEP_INFO: &[u8] = b"/t a/debug/deps/foo-1.d: src/lib.rs /t\\ a/debug/deps/x.rs\n\
         \n\
-        /t\\ a/debug/deps/libfoo-1.rmeta: src/lib.rs\n\
+        /t a/debug/deps/libfoo-1.rmeta: src/lib.rs\n\
         \n\
         src/lib.rs:\n\
         \n\
         # env-dep:CARGO_PKG_NAME=foo\n";
 
+    /// Stores `dep_info` written into `dir` and restores it into `into`, as the adapter does.
+    fn round_trip(dep_info: &[u8], dir: &[u8], into: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        let mut stored = replace_rule_dir(dep_info, dir, OUT_DIR_PLACEHOLDER);
+        stored = replace_rule_dir(&stored, &make_escape(dir), ESCAPED_OUT_DIR_PLACEHOLDER);
+        let mut restored = replace_rule_dir(&stored, OUT_DIR_PLACEHOLDER, into);
+        restored = replace_rule_dir(&restored, ESCAPED_OUT_DIR_PLACEHOLDER, &make_escape(into));
+        (stored, restored)
+    }
+
     #[test]
     fn dep_info_targets_round_trip_through_the_placeholder() {
-        let dir = make_escape(b"/t a/debug/deps");
-        let stored = replace_rule_dir(DEP_INFO, &dir, OUT_DIR_PLACEHOLDER);
+        let dir = b"/t a/debug/deps";
+        let (stored, restored) = round_trip(DEP_INFO, dir, b"/u v/target/debug/deps");
         // The targets are replaced; a prerequisite in the same directory is not.
         assert!(stored.starts_with(OUT_DIR_PLACEHOLDER));
         assert!(stored
             .windows(b"src/lib.rs /t\\ a/debug/deps/x.rs".len())
             .any(|w| w == b"src/lib.rs /t\\ a/debug/deps/x.rs"));
-        let elsewhere = make_escape(b"/u/target/debug/deps");
-        let restored = replace_rule_dir(&stored, OUT_DIR_PLACEHOLDER, &elsewhere);
         let text = String::from_utf8(restored).unwrap();
-        assert!(text.contains("\n/u/target/debug/deps/libfoo-1.rmeta: src/lib.rs\n"));
+        assert!(text.starts_with("/u v/target/debug/deps/foo-1.d: src/lib.rs /t\\ a/"));
+        assert!(text.contains("\n/u v/target/debug/deps/libfoo-1.rmeta: src/lib.rs\n"));
         assert!(text.ends_with("src/lib.rs:\n\n# env-dep:CARGO_PKG_NAME=foo\n"));
-        assert_eq!(
-            replace_rule_dir(&stored, OUT_DIR_PLACEHOLDER, &dir),
-            DEP_INFO
-        );
+        assert_eq!(round_trip(DEP_INFO, dir, dir).1, DEP_INFO);
+        // Targets spelled escaped come back escaped.
+        let escaped = b"/t\\ a/debug/deps/libfoo-1.rmeta: src/lib.rs\n";
+        let (_, restored) = round_trip(escaped, dir, b"/u v/d");
+        assert_eq!(restored, b"/u\\ v/d/libfoo-1.rmeta: src/lib.rs\n");
     }
 
     #[test]
