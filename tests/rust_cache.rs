@@ -326,6 +326,55 @@ fn a_crate_built_into_another_target_directory_with_spaces_hits_with_its_own_pat
     built_into_another_target_directory("target one", "target two");
 }
 
+/// With `-C rpath` (and std linked dynamically) a binary names its libraries by paths
+/// relative to its directory: one built into another target directory is its own, and runs.
+#[test]
+fn an_rpath_binary_built_into_another_target_directory_runs() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap_or(dir.path())).unwrap_or_default();
+        std::fs::write(&path, text).unwrap_or_else(|error| panic!("{name}: {error}"));
+    };
+    write(
+        "Cargo.toml",
+        "[package]\nname = \"rp\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    );
+    write("src/main.rs", "fn main() { println!(\"hello\"); }\n");
+    let build = |target: &Path| {
+        let mut command = server.command("cargo");
+        command
+            .current_dir(dir.path())
+            .args(["build", "--offline", "--target-dir"])
+            .arg(target)
+            .env("RUSTC_WRAPPER", crate::harness::sccache_bin())
+            .env("CARGO_INCREMENTAL", "0")
+            .env("RUSTFLAGS", "-C prefer-dynamic -C rpath")
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_BUILD_RUSTC_WRAPPER")
+            .env_remove("RUSTC_WORKSPACE_WRAPPER");
+        assert_success(
+            &run(&mut command),
+            &format!("cargo build --target-dir {}", target.display()),
+        );
+        let binary = target.join("debug").join("rp");
+        // Found through its rpath alone (`cargo test` puts the toolchain's libraries on
+        // `LD_LIBRARY_PATH`).
+        let output = run(std::process::Command::new(&binary).env_remove("LD_LIBRARY_PATH"));
+        assert_success(&output, &format!("{}", binary.display()));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    assert_eq!(build(&dir.path().join("t1")), "hello\n");
+    server.wait_for_stats(|stats| count(stats, "cache_writes") >= 1);
+    assert_eq!(build(&dir.path().join("a").join("b").join("t2")), "hello\n");
+    // Built into the first directory again: a hit.
+    let before = count(&server.stats(), "cache_hits.counts.Rust");
+    std::fs::remove_dir_all(dir.path().join("t1")).unwrap_or_default();
+    assert_eq!(build(&dir.path().join("t1")), "hello\n");
+    assert_eq!(count(&server.stats(), "cache_hits.counts.Rust"), before + 1);
+}
+
 fn built_into_another_target_directory(one: &str, two: &str) {
     let server = Server::start();
     let dir = fixture("cargo");

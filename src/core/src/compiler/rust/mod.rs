@@ -244,6 +244,9 @@ impl Scan {
         let link = match links {
             true => {
                 key_args.extend(self.link_key_args);
+                if self.rpath {
+                    key_args.extend(["--out-dir (rpath)".into(), out_dir.clone()]);
+                }
                 let mut spec = LinkSpec {
                     linker: self.linker,
                     search_dirs: self.search_dirs.clone(),

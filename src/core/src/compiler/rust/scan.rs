@@ -54,6 +54,9 @@ pub(super) struct Scan {
     pub(super) target: Option<String>,
     /// `-C target-cpu=native` is in force.
     pub(super) native_cpu: bool,
+    /// `-C rpath`: a linked output names its dynamic libraries by paths relative to the
+    /// output directory (`$ORIGIN/../..`), so that directory is in a linking compile's key.
+    pub(super) rpath: bool,
     pub(super) split_debuginfo: Option<String>,
     /// Every `-l` library, of every kind.
     pub(super) libs: Vec<LinkLib>,
@@ -163,6 +166,7 @@ impl Scan {
             // The output depends on the machine that compiles: the flow asks rustc what
             // `native` means here, and that goes into the key. The last one counts.
             "target-cpu" => self.native_cpu = value == Some("native"),
+            "rpath" => self.rpath = !off,
             n if REFUSED_CODEGEN.contains(&n) && !off => self.refuse(format!("-C {n}")),
             "extra-filename" => self.extra_filename = value.unwrap_or_default().to_owned(),
             "split-debuginfo" => self.split_debuginfo = value.map(str::to_owned),

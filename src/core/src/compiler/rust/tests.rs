@@ -299,6 +299,33 @@ fn attached_and_separate_values_share_a_key() {
     assert_ne!(a.out_dir, b.out_dir);
 }
 
+/// `-C rpath` makes a linked output name its dynamic libraries relative to the output
+/// directory: a linking compile's key then holds that directory; a library's does not need it.
+#[test]
+fn rpath_puts_a_linking_compiles_out_dir_in_its_key() {
+    let key = |line: &str| cacheable(&words(line)).key_args;
+    let bin = "--crate-name t src/main.rs --crate-type bin --target x86_64-unknown-linux-gnu";
+    assert_eq!(
+        key(&format!("{bin} --out-dir /a")),
+        key(&format!("{bin} --out-dir /b"))
+    );
+    for rpath in ["-C rpath", "-Crpath=yes", "-C rpath=on"] {
+        assert_ne!(
+            key(&format!("{bin} {rpath} --out-dir /a")),
+            key(&format!("{bin} {rpath} --out-dir /b")),
+            "{rpath}"
+        );
+    }
+    assert_eq!(
+        key(&format!("{bin} -C rpath=no --out-dir /a")),
+        key(&format!("{bin} -C rpath=no --out-dir /b"))
+    );
+    assert_eq!(
+        key(&format!("{LIB} -C rpath").replace("/o", "/a")),
+        key(&format!("{LIB} -C rpath").replace("/o", "/b"))
+    );
+}
+
 #[test]
 fn static_libs_are_found_in_search_dirs() {
     let tmp = tempfile::tempdir().unwrap();
