@@ -16,6 +16,65 @@ fn plain_compile(dir: &Path, compiler: &str, args: &[&str]) {
     assert_success(&output, &format!("plain {compiler} {args:?}"));
 }
 
+/// `-o` naming the source (gcc: "input file is the same as output file"), or `-MF -` (the
+/// rule on stdout): after the same source's object is stored, neither is a hit that writes
+/// over the source or into a file named `-`.
+#[test]
+fn an_output_naming_the_source_or_stdout_is_never_a_hit() {
+    let server = Server::start();
+    let dir = fixture("c");
+    let source = read(&dir.path().join("util.c"));
+    for extra in [&[][..], &["-MD"]] {
+        let mut args = vec!["-c", "util.c", "-o", "util.o"];
+        args.extend_from_slice(extra);
+        assert_success(&server.compile(dir.path(), "gcc", &args), "-o util.o");
+    }
+    server.wait_for_stats(|stats| count(stats, "cache_writes") >= 2);
+    let plain = run(Command::new("gcc")
+        .current_dir(dir.path())
+        .args(["-c", "util.c", "-o", "./util.c"]));
+    let cached = server.compile(dir.path(), "gcc", &["-c", "util.c", "-o", "./util.c"]);
+    assert_eq!(cached.status.code(), plain.status.code());
+    assert_eq!(cached.stderr, plain.stderr);
+    assert_eq!(
+        read(&dir.path().join("util.c")),
+        source,
+        "the source was replaced"
+    );
+
+    let plain = run(Command::new("gcc")
+        .current_dir(dir.path())
+        .args(["-c", "util.c", "-o", "util.o", "-MD", "-MF", "-"]));
+    assert_success(&plain, "plain -MF -");
+    let cached = server.compile(
+        dir.path(),
+        "gcc",
+        &["-c", "util.c", "-o", "util.o", "-MD", "-MF", "-"],
+    );
+    assert_success(&cached, "-MF -");
+    assert_eq!(cached.stdout, plain.stdout);
+    assert!(!dir.path().join("-").exists(), "a file named - was written");
+}
+
+/// gcc's LTO objects record the working directory for relative source names, debug info or
+/// not: the same source compiled in another directory is its own object.
+#[test]
+fn an_lto_object_compiled_in_another_directory_is_its_own() {
+    let server = Server::start_with(&[("SCCACHE_DIRECT", "false")]);
+    // (A fixed seed: LTO objects otherwise hold a random one.)
+    let args = ["-flto", "-frandom-seed=1", "-c", "util.c", "-o", "util.o"];
+    let (one, two) = (fixture("c"), fixture("c"));
+    assert_success(&server.compile(one.path(), "gcc", &args), "first");
+    server.wait_for_stats(|stats| count(stats, "cache_writes") >= 1);
+    assert_success(&server.compile(two.path(), "gcc", &args), "second");
+    let cached = read(&two.path().join("util.o"));
+    plain_compile(two.path(), "gcc", &args);
+    assert!(
+        cached == read(&two.path().join("util.o")),
+        "the other directory's object"
+    );
+}
+
 #[test]
 fn outputs_that_are_not_regular_files_are_neither_stored_nor_replaced() {
     let server = Server::start();

@@ -85,3 +85,47 @@ fn a_terminal_the_compiler_would_not_colour_gets_no_colour() {
         }
     }
 }
+
+/// The last colour flag counts: gcc's `-fdiagnostics-plain-output` is plain on a terminal, and
+/// `-fdiagnostics-color=auto` leaves it to the terminal, which colours.
+#[test]
+fn a_terminal_gets_what_the_last_colour_flag_chose() {
+    let server = Server::start();
+    let dir = fixture("c");
+    let cwd = dir.path().as_os_str().to_owned();
+    let cases: &[(&[&str], bool)] = &[
+        (&["-fdiagnostics-plain-output"], false),
+        (&["-fdiagnostics-color=auto"], true),
+        (
+            &["-fno-diagnostics-color", "-fdiagnostics-color=auto"],
+            true,
+        ),
+        (
+            &["-fdiagnostics-color=auto", "-fno-diagnostics-color"],
+            false,
+        ),
+    ];
+    for (flags, coloured) in cases {
+        let mut args: Vec<OsString> = ["-Wall", "-c", "warn.c", "-o", "warn.o"]
+            .map(OsString::from)
+            .to_vec();
+        args.extend(flags.iter().map(OsString::from));
+        let mut compile = request(gcc_path(), cwd.clone(), args);
+        compile.stderr_is_terminal = true;
+        set_env(
+            &mut compile.env,
+            &[
+                ("GCC_COLORS", None),
+                ("NO_COLOR", None),
+                ("TERM", Some("xterm")),
+            ],
+        );
+        match compile_by_hand(&server, compile).last() {
+            Some(Response::CompileFinished(finished)) => {
+                assert_eq!(finished.stderr.contains(&0x1b), *coloured, "{flags:?}");
+                assert!(String::from_utf8_lossy(&finished.stderr).contains("never_used"));
+            }
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+}

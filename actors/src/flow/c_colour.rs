@@ -7,12 +7,14 @@ use sccache_core::compiler::gcc::CCompilation;
 use sccache_core::protocol::CompileRequest;
 use std::ffi::{OsStr, OsString};
 
-/// Flags by which a user already chose whether diagnostics are coloured.
+/// Flags by which a user chooses whether diagnostics are coloured (the last one counts); gcc's
+/// `-fdiagnostics-plain-output` turns colour off among other things.
 const COLOUR_FLAGS: &[&str] = &[
     "-fdiagnostics-color",
     "-fno-diagnostics-color",
     "-fcolor-diagnostics",
     "-fno-color-diagnostics",
+    "-fdiagnostics-plain-output",
 ];
 
 /// gcc and clang colour their diagnostics when stderr is a terminal; the compilers the server
@@ -23,13 +25,15 @@ pub fn colour_for_a_terminal(request: &mut CompileRequest, compilation: &mut CCo
     if !would_colour_a_terminal(request) {
         return;
     }
-    let chosen = request.args.iter().any(|arg| {
-        arg.to_str().is_some_and(|arg| {
+    let last_choice = request.args.iter().rev().find_map(|arg| {
+        arg.to_str().filter(|arg| {
             COLOUR_FLAGS
                 .iter()
-                .any(|flag| arg == *flag || arg.starts_with(&format!("{flag}=")))
+                .any(|flag| arg == flag || arg.starts_with(&format!("{flag}=")))
         })
     });
+    // `=auto` leaves it to the terminal, as choosing nothing does.
+    let chosen = last_choice.is_some_and(|flag| flag != "-fdiagnostics-color=auto");
     if request.stderr_is_terminal && !chosen {
         let flag = OsString::from("-fdiagnostics-color=always");
         request.args.push(flag.clone());

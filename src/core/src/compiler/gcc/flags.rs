@@ -68,6 +68,12 @@ pub(super) enum Role {
     PrintOnly,
     /// `-fopt-info...`: prints to stderr, or with `=FILE` writes a file a hit would not restore.
     OptInfo,
+    /// `-mllvm`: its value is any LLVM option, some of which write files
+    /// (`-info-output-file=`, `-pass-remarks-output=`).
+    Mllvm,
+    /// `-flto...`: gcc's LTO objects record the working directory of relative source names,
+    /// debug info or not.
+    Lto,
     /// Makes the compiler stop before writing an object.
     Stop(Stop),
     /// Makes the compile uncacheable, with the reason shown in the stats.
@@ -111,7 +117,7 @@ pub(super) static FLAGS: &[(&str, Take, Role)] = &[
     ("-Wa,", Prefix, ToAssembler),
     ("-Xpreprocessor", Separate, ToPreprocessor), ("-Wp,", Prefix, ToPreprocessor),
     ("-Xclang", Separate, Xclang), ("-arch", Separate, Arch),
-    ("-target", Separate, Plain), ("-mllvm", Separate, Plain),
+    ("-target", Separate, Plain), ("-mllvm", Separate, Mllvm),
     ("-gcc-toolchain", Separate, Plain), ("-g", Prefix, Debug), ("--debug", Alone, Debug),
     ("--coverage", Alone, Coverage { notes: true, arcs: true }),
     ("-coverage", Alone, Coverage { notes: true, arcs: true }),
@@ -128,6 +134,7 @@ pub(super) static FLAGS: &[(&str, Take, Role)] = &[
     ("-fdebug-macro", Alone, DebugMacro(true)), ("-fno-debug-macro", Alone, DebugMacro(false)),
     ("-P", Alone, PrintOnly), ("--no-line-commands", Alone, PrintOnly),
     ("-fopt-info", Prefix, OptInfo),
+    ("-flto", Prefix, Lto),
     // Without `-E`, gcc reads `-dM` as an RTL dump; with `-E` it prints only the macros, so the
     // preprocessed text would lose the code.
     ("-dM", Alone, No("-dM")),
@@ -162,6 +169,12 @@ pub(super) static FLAGS: &[(&str, Take, Role)] = &[
     ("-fmodules", Alone, No("clang modules")), ("-fcxx-modules", Alone, No("clang modules")),
     ("-fmodules-ts", Alone, No("C++ modules")), ("-fmodule-file", Prefix, No("C++ modules")),
     ("-fmodule-output", Prefix, No("C++ modules")),
+    // A header unit (`-fmodule-header[=user|system]`) writes `gcm.cache/...gcm` beside the
+    // object and may import others' `.gcm` files.
+    ("-fmodule-header", Prefix, No("C++ modules")), ("-fmodule-mapper", Prefix, No("C++ modules")),
+    ("-fmodule-only", Alone, No("C++ modules")),
+    // clang's driver appends a line per process it runs to the file.
+    ("-fproc-stat-report", Prefix, No("-fproc-stat-report")),
     ("-save-temps", Prefix, No("-save-temps")), ("--save-temps", Prefix, No("-save-temps")),
     ("-save-stats", Prefix, No("-save-stats")), ("--save-stats", Prefix, No("-save-stats")),
     ("-fdump-", Prefix, No("-fdump")), ("-fstack-usage", Alone, No("-fstack-usage")),
@@ -200,5 +213,21 @@ pub(super) fn lookup(s: &str) -> (Take, Role, usize) {
             return (take, role, name.len());
         }
     }
+    if is_dump_letters(s) {
+        return (Alone, No("-d dumps"), s.len());
+    }
     (Alone, Plain, s.len())
+}
+
+/// gcc's `-d<letters>` other than the preprocessor's `-dD`, `-dI`, `-dN`, `-dU` (which change
+/// only what `-E` prints): RTL dumps into files beside the output (`-da`), memory statistics
+/// (`-dm`), and more a hit would not reproduce.
+fn is_dump_letters(s: &str) -> bool {
+    s.strip_prefix("-d").is_some_and(|letters| {
+        !letters.is_empty()
+            && letters.bytes().all(|b| b.is_ascii_alphabetic())
+            && letters
+                .bytes()
+                .any(|b| !matches!(b, b'D' | b'I' | b'N' | b'U'))
+    })
 }

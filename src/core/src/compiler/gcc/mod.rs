@@ -164,6 +164,20 @@ fn is_null(path: &OsStr, cwd: &Path) -> bool {
     lexical(path, cwd) == Path::new("/dev/null")
 }
 
+/// Whether `output` names the file `input` does: the same path, or (both existing) the same
+/// file by device and inode, as gcc compares them.
+fn names_the_input(output: &OsStr, input: &OsStr, cwd: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let (output, input) = (lexical(output, cwd), lexical(input, cwd));
+    if output == input {
+        return true;
+    }
+    match (std::fs::metadata(&output), std::fs::metadata(&input)) {
+        (Ok(output), Ok(input)) => output.dev() == input.dev() && output.ino() == input.ino(),
+        _ => false,
+    }
+}
+
 /// The key argument naming an output thrown away (`-o /dev/null`): such a compile's entry
 /// lacks that file, so it must never serve a compile that keeps it.
 pub const DISCARDED_OUTPUT: &str = "--sccache-discarded-output";
@@ -248,6 +262,10 @@ fn finish(mut scan: Scan, cwd: &Path, driver_args: Vec<OsString>) -> Parsed<CCom
     // (`/dev/null.d`, `.dwo`) is no file a compile can write.
     let mut kept = Vec::with_capacity(outputs.len());
     for output in outputs {
+        // gcc refuses to write over its input (clang overwrites it): a restore must never.
+        if names_the_input(&output.path, &input, cwd) {
+            return Parsed::NotCacheable("an output is the input".into());
+        }
         if is_null(&output.path, cwd) {
             scan.key
                 .extend([DISCARDED_OUTPUT.into(), output.role.entry_name().into()]);

@@ -134,7 +134,13 @@ impl Scan {
                 self.dep_target = true;
                 self.key.extend_from_slice(written);
             }
-            DepPath => self.dep_path = value.map(OsStr::to_os_string),
+            DepPath => {
+                // `-MF -`: the rule goes to the compiler's stdout, not to a file named `-`.
+                if value_str == Some("-") {
+                    self.refuse("dependency output to stdout");
+                }
+                self.dep_path = value.map(OsStr::to_os_string);
+            }
             Debug => {
                 self.both(written);
                 self.debug_flag(s);
@@ -219,6 +225,20 @@ impl Scan {
                     self.refuse("-fopt-info file");
                 }
                 self.both(written);
+            }
+            Mllvm => {
+                self.both(written);
+                let writes_file = value_str.is_none_or(|option| {
+                    let option = option.to_ascii_lowercase();
+                    option.contains("file") || option.contains("output") || option.contains('@')
+                });
+                if writes_file {
+                    self.refuse("-mllvm option that may write a file");
+                }
+            }
+            Lto => {
+                self.both(written);
+                self.cwd_in_key = true;
             }
             Stop(stop) => self.stop = Some(self.stop.map_or(stop, |s| s.min(stop))),
             No(reason) => self.refuse(reason),

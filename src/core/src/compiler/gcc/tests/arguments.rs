@@ -245,11 +245,44 @@ fn refusals() {
         (&["-print-search-dirs"], "-print"),
         (&["-dumpdir", "x"], "-dumpbase"),
         (&["--"], "--"),
+        (&["-fmodule-header"], "C++ modules"),
+        (&["-fmodule-header=user"], "C++ modules"),
+        (&["-fmodule-mapper=m.txt"], "C++ modules"),
+        (&["-fproc-stat-report=x.csv"], "-fproc-stat-report"),
+        (&["-fproc-stat-report"], "-fproc-stat-report"),
+        (&["-da"], "-d dumps"),
+        (&["-dm"], "-d dumps"),
+        (&["-dDa"], "-d dumps"),
+        (
+            &["-mllvm", "-info-output-file=t.txt"],
+            "-mllvm option that may write a file",
+        ),
+        (
+            &["-mllvm", "-pass-remarks-output=r.yaml"],
+            "-mllvm option that may write a file",
+        ),
+        (&["-MD", "-MF", "-"], "dependency output to stdout"),
     ];
     for (extra, reason) in cases {
         let mut args = vec!["-c", "f.c"];
         args.extend_from_slice(extra);
         assert_eq!(no(&args), *reason, "{extra:?}");
+    }
+}
+
+/// The preprocessor's `-d` letters change only what `-E` prints; an `-mllvm` option that
+/// names no file is an ordinary flag; `-flto` puts the working directory in the key (gcc's LTO
+/// objects record it for relative source names).
+#[test]
+fn preprocessor_dumps_llvm_options_and_lto_are_taken() {
+    for flag in ["-dD", "-dI", "-dN", "-dU"] {
+        ok(&["-c", "f.c", flag]);
+    }
+    let c = ok(&["-c", "f.c", "-mllvm", "-inline-threshold=5"]);
+    assert_eq!(strs(&c.key_args), ["-mllvm", "-inline-threshold=5"]);
+    assert!(!c.cwd_in_key);
+    for flag in ["-flto", "-flto=auto", "-flto=thin"] {
+        assert!(ok(&["-c", "f.c", flag]).cwd_in_key, "{flag}");
     }
 }
 

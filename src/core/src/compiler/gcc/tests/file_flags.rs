@@ -63,6 +63,8 @@ const NO_FILE_READ: &[&str] = &[
     "-fprofile-instr-generate",
     "-fcs-profile-generate",
     "-fopt-info",
+    // `-flto=auto`, `-flto=thin`, `-flto-partition=...`: no path.
+    "-flto",
     // Taken apart by the scan, each value on its own (tests elsewhere).
     "-Xclang",
     "-Xpreprocessor",

@@ -182,6 +182,33 @@ fn output_to_a_device() {
     );
 }
 
+/// gcc refuses to write over its input, clang overwrites it: a hit must never.
+#[test]
+fn an_output_that_is_the_input_is_refused() {
+    for extra in [
+        &["-o", "f.c"][..],
+        &["-o", "./f.c"],
+        &["-o", "sub/../f.c"],
+        &["-o", "f.o", "-MD", "-MF", "f.c"],
+    ] {
+        let mut args = vec!["-c", "f.c"];
+        args.extend_from_slice(extra);
+        assert_eq!(no(&args), "an output is the input", "{extra:?}");
+    }
+    // Another name of the same file (a hard link) is the same file.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.c"), "int f;\n").unwrap();
+    std::fs::hard_link(dir.path().join("f.c"), dir.path().join("g.o")).unwrap();
+    assert_eq!(
+        parse_in(&["-c", "f.c", "-o", "g.o"], dir.path()),
+        Parsed::NotCacheable("an output is the input".into())
+    );
+    assert!(matches!(
+        parse_in(&["-c", "f.c", "-o", "h.o"], dir.path()),
+        Parsed::Cacheable(_)
+    ));
+}
+
 #[test]
 fn an_output_to_dev_null_is_left_out_and_keyed_as_discarded() {
     for (extra, kept, discarded) in [
