@@ -433,3 +433,171 @@ fn built_into_another_target_directory(one: &str, two: &str) {
     assert!(!text.contains(one), "{text}");
     assert!(!text.contains('\0'), "{text:?}");
 }
+
+/// Writes `files` (path, text) under `dir`, with their directories.
+fn write_files(dir: &Path, files: &[(&str, &str)]) {
+    for (name, text) in files {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap_or(dir)).unwrap_or_default();
+        std::fs::write(&path, text).unwrap_or_else(|error| panic!("{name}: {error}"));
+    }
+}
+
+/// `cargo build` of `dir` through `server`'s cache (or plainly, without a server) with
+/// `RUSTFLAGS`, after `cargo clean`; then what its binary `name` prints.
+fn clean_build_and_run(server: Option<&Server>, dir: &Path, rustflags: &str, name: &str) -> String {
+    for args in [&["clean"][..], &["build", "--offline"]] {
+        let mut command = match server {
+            Some(server) => {
+                let mut command = server.command("cargo");
+                command.env("RUSTC_WRAPPER", crate::harness::sccache_bin());
+                command
+            }
+            None => {
+                let mut command = std::process::Command::new("cargo");
+                command.env_remove("RUSTC_WRAPPER");
+                command
+            }
+        };
+        command
+            .current_dir(dir)
+            .args(args)
+            .env("CARGO_INCREMENTAL", "0")
+            .env("RUSTFLAGS", rustflags)
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_BUILD_RUSTC_WRAPPER")
+            .env_remove("RUSTC_WORKSPACE_WRAPPER");
+        assert_success(&run(&mut command), &format!("cargo {args:?}"));
+    }
+    let output = run(&mut std::process::Command::new(
+        dir.join("target").join("debug").join(name),
+    ));
+    assert_success(&output, name);
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A library that loads a prebuilt crate by name (`extern crate foo;`) from a `-L crate=`
+/// directory: the crate rebuilt with other code is a miss of the library, and the binary prints
+/// the new value.
+#[test]
+fn a_crate_found_by_name_in_a_crate_directory_is_in_the_key() {
+    let server = Server::start_with(&[("SCCACHE_DIRECT", "true")]);
+    let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
+    let ext = dir.path().join("ext");
+    let make_foo = |value: u32| {
+        write_files(
+            &ext,
+            &[("foo.rs", &format!("pub fn v() -> u32 {{ {value} }}\n"))],
+        );
+        let mut command = std::process::Command::new("rustc");
+        command
+            .current_dir(&ext)
+            .args([
+                "--edition",
+                "2021",
+                "--crate-type",
+                "rlib",
+                "--crate-name",
+                "foo",
+            ])
+            .args(["-C", "metadata=x", "foo.rs", "--out-dir", "."]);
+        assert_success(&run(&mut command), "rustc foo.rs");
+    };
+    make_foo(1);
+    write_files(
+        dir.path(),
+        &[
+            (
+                "lib/Cargo.toml",
+                "[package]\nname = \"lib\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+            ),
+            (
+                "lib/src/lib.rs",
+                "extern crate foo;\npub fn v() -> u32 { foo::v() }\n",
+            ),
+            (
+                "app/Cargo.toml",
+                "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\
+                 [dependencies]\nlib = { path = \"../lib\" }\n",
+            ),
+            (
+                "app/src/main.rs",
+                "fn main() { println!(\"{}\", lib::v()); }\n",
+            ),
+        ],
+    );
+    let app = dir.path().join("app");
+    let flags = format!("-L crate={0} -L dependency={0}", ext.display());
+    assert_eq!(
+        clean_build_and_run(Some(&server), &app, &flags, "app"),
+        "1\n"
+    );
+    server.wait_for_stats(|stats| count(stats, "cache_writes") >= 2);
+    make_foo(2);
+    assert_eq!(
+        clean_build_and_run(Some(&server), &app, &flags, "app"),
+        "2\n"
+    );
+    assert_eq!(clean_build_and_run(None, &app, &flags, "app"), "2\n");
+}
+
+/// An explicit `--sysroot`: its standard library is in the key, so a compile against a
+/// sysroot whose crates changed (here: `core` gone) is not the old sysroot's hit.
+#[test]
+fn a_compile_with_an_explicit_sysroot_keys_its_standard_library() {
+    // In direct mode, which starts no rustc before a hit (the dep-info run would fail here).
+    let server = Server::start_with(&[("SCCACHE_DIRECT", "true")]);
+    let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
+    let version = run(std::process::Command::new("rustc").args(["-vV"]));
+    let version = String::from_utf8_lossy(&version.stdout).into_owned();
+    let host = version
+        .lines()
+        .find_map(|line| line.strip_prefix("host: "))
+        .unwrap_or_else(|| panic!("no host in {version}"));
+    let sysroot = run(std::process::Command::new("rustc").args(["--print", "sysroot"]));
+    let sysroot = String::from_utf8_lossy(&sysroot.stdout).trim().to_owned();
+    let from = Path::new(&sysroot)
+        .join("lib/rustlib")
+        .join(host)
+        .join("lib");
+    let to = dir.path().join("sys/lib/rustlib").join(host).join("lib");
+    std::fs::create_dir_all(&to).unwrap_or_default();
+    for entry in std::fs::read_dir(&from).into_iter().flatten().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_file() && std::fs::hard_link(entry.path(), &target).is_err() {
+            std::fs::copy(entry.path(), &target).unwrap_or_default();
+        }
+    }
+    write_files(dir.path(), &[("l.rs", "pub fn v() -> u32 { 7 }\n")]);
+    std::fs::create_dir_all(dir.path().join("o")).unwrap_or_default();
+    let args = [
+        "--crate-type",
+        "lib",
+        "--crate-name",
+        "l",
+        "--edition",
+        "2021",
+        "--sysroot",
+        "sys",
+        "l.rs",
+        "--emit=dep-info,metadata,link",
+        "--out-dir",
+        "o",
+    ];
+    assert_success(&server.compile(dir.path(), "rustc", &args), "first");
+    server.wait_for_stats(|stats| count(stats, "cache_writes") >= 1);
+    for entry in std::fs::read_dir(&to).into_iter().flatten().flatten() {
+        if entry.file_name().to_string_lossy().starts_with("libcore-") {
+            std::fs::remove_file(entry.path()).unwrap_or_default();
+        }
+    }
+    let plain = run(std::process::Command::new("rustc")
+        .current_dir(dir.path())
+        .args(args));
+    assert!(
+        !plain.status.success(),
+        "plain rustc found no core and succeeded"
+    );
+    let cached = server.compile(dir.path(), "rustc", &args);
+    assert_eq!(cached.status.code(), plain.status.code());
+}

@@ -35,7 +35,7 @@ pub use linker_script::{is_script, script_reads};
 use super::{is_device, Parsed};
 use scan::Scan;
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use tokens::tokenize;
 
 /// A cacheable rustc compile of one crate.
@@ -189,13 +189,28 @@ impl Scan {
             .crate_types
             .iter()
             .any(|kind| matches!(kind.as_str(), "lib" | "rlib" | "staticlib"));
+        // Crates are found by name in `crate` and `all` directories (`extern crate foo;`, a
+        // `--extern foo` without a path): every file of a `crate` directory is keyed, and of an
+        // `all` one too unless the compile links (its link's inputs hold what it loads; the
+        // `dependency` directories hold only crates that a keyed crate names by hash).
+        let every_file = |kind: &str| bundles || !links || kind == "crate";
         for (kind, dir) in &dirs {
-            if matches!(kind.as_str(), "native" | "all") {
-                for archive in static_archives_in(&cwd.join(dir), bundles) {
+            if matches!(kind.as_str(), "native" | "all" | "crate") {
+                for archive in static_archives_in(&cwd.join(dir), every_file(kind)) {
                     let path = Path::new(dir).join(archive).into_os_string();
                     if !static_libs.contains(&path) {
                         static_libs.push(path);
                     }
+                }
+            }
+        }
+        // An explicit `--sysroot`: the standard library's crates are its files, which the
+        // compiler identity (the toolchain's own sysroot) does not hold.
+        if let Some(sysroot) = &self.sysroot {
+            for lib in sysroot_target_libs(&cwd.join(sysroot)) {
+                let path = Path::new(sysroot).join(lib).into_os_string();
+                if !static_libs.contains(&path) {
+                    static_libs.push(path);
                 }
             }
         }
@@ -317,6 +332,25 @@ mod tests;
 
 /// The static archives in `dir` (`lib*.a`, `*.lib`; with `every`, every regular file), by
 /// name, sorted; none when it cannot be read (rustc would find nothing there either).
+/// Every regular file of each target's `lib` directory under a sysroot
+/// (`lib/rustlib/<target>/lib/<file>`, relative to the sysroot), sorted.
+fn sysroot_target_libs(sysroot: &Path) -> Vec<PathBuf> {
+    let rustlib = Path::new("lib").join("rustlib");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(sysroot.join(&rustlib))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .flat_map(|target| {
+            let lib = rustlib.join(target.file_name()).join("lib");
+            static_archives_in(&sysroot.join(&lib), true)
+                .into_iter()
+                .map(move |name| lib.join(name))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
 fn static_archives_in(dir: &Path, every: bool) -> Vec<OsString> {
     let mut archives: Vec<OsString> = std::fs::read_dir(dir)
         .into_iter()

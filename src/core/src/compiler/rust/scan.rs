@@ -57,6 +57,9 @@ pub(super) struct Scan {
     /// `-C rpath`: a linked output names its dynamic libraries by paths relative to the
     /// output directory (`$ORIGIN/../..`), so that directory is in a linking compile's key.
     pub(super) rpath: bool,
+    /// `--sysroot`: where the standard library's crates are loaded from instead of the
+    /// toolchain's own sysroot (which the compiler identity holds).
+    pub(super) sysroot: Option<OsString>,
     pub(super) split_debuginfo: Option<String>,
     /// Every `-l` library, of every kind.
     pub(super) libs: Vec<LinkLib>,
@@ -226,7 +229,11 @@ impl Scan {
                 }
                 self.key("--extern", head);
             }
-            Tok::Opt(name @ ("--sysroot" | "--remap-path-prefix"), value) => self.key(name, value),
+            Tok::Opt("--sysroot", value) => {
+                self.sysroot = Some(value.clone());
+                self.key("--sysroot", value);
+            }
+            Tok::Opt("--remap-path-prefix", value) => self.key("--remap-path-prefix", value),
             Tok::Opt(name, value) => match value.to_str() {
                 Some(v) => self.option(name, v),
                 None => self.refuse("non-UTF-8 argument"),

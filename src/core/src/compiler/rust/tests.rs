@@ -371,6 +371,48 @@ fn static_libs_are_found_in_search_dirs() {
     }
 }
 
+/// Crates found by name (`extern crate foo;`) in a `-L crate=` directory, and an explicit
+/// `--sysroot`'s standard library, are keyed by every file; a `dependency` directory is not.
+#[test]
+fn crate_directories_and_an_explicit_sysroot_are_keyed() {
+    let tmp = tempfile::tempdir().unwrap();
+    for dir in [
+        "crates",
+        "deps",
+        "sys/lib/rustlib/x86_64-unknown-linux-gnu/lib",
+    ] {
+        std::fs::create_dir_all(tmp.path().join(dir)).unwrap();
+    }
+    std::fs::write(tmp.path().join("crates/libfoo.rlib"), b"rlib").unwrap();
+    std::fs::write(tmp.path().join("deps/libbar.rlib"), b"rlib").unwrap();
+    let std_rlib = "sys/lib/rustlib/x86_64-unknown-linux-gnu/lib/libstd-1.rlib";
+    std::fs::write(tmp.path().join(std_rlib), b"rlib").unwrap();
+    let bin = "--crate-name t src/main.rs --crate-type bin --out-dir o \
+               --target x86_64-unknown-linux-gnu";
+    for line in [
+        format!("{bin} -L crate=crates -L dependency=deps"),
+        format!("{bin} --emit=metadata -L all=crates -L dependency=deps"),
+    ] {
+        match parse(&words(&line), tmp.path()) {
+            Parsed::Cacheable(c) => assert_eq!(
+                c.static_libs,
+                vec![Path::new("crates/libfoo.rlib").as_os_str().to_owned()],
+                "{line}"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+    match parse(&words(&format!("{bin} --sysroot sys")), tmp.path()) {
+        Parsed::Cacheable(c) => assert_eq!(
+            c.static_libs,
+            vec![Path::new("sys")
+                .join(std_rlib.trim_start_matches("sys/"))
+                .into_os_string()]
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
 #[test]
 fn externs_without_path_stay_in_key_only() {
     let c = cacheable(&words(&format!(
