@@ -601,3 +601,46 @@ fn a_compile_with_an_explicit_sysroot_keys_its_standard_library() {
     let cached = server.compile(dir.path(), "rustc", &args);
     assert_eq!(cached.status.code(), plain.status.code());
 }
+
+/// The server drops or renumbers the jobserver's variables before it runs rustc: a crate that
+/// reads one at compile time is never stored (what it compiled is not what the client's
+/// environment would make), in either mode.
+#[test]
+fn a_crate_reading_the_jobserver_variables_is_not_stored() {
+    for direct in ["true", "false"] {
+        let server = Server::start_with(&[("SCCACHE_DIRECT", direct)]);
+        let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
+        write_files(
+            dir.path(),
+            &[(
+                "m.rs",
+                "pub const M: Option<&str> = option_env!(\"MAKEFLAGS\");\n",
+            )],
+        );
+        std::fs::create_dir_all(dir.path().join("o")).unwrap_or_default();
+        let args = [
+            "rustc",
+            "--crate-type",
+            "lib",
+            "--crate-name",
+            "m",
+            "--edition",
+            "2021",
+            "m.rs",
+            "--emit=dep-info,metadata,link",
+            "--out-dir",
+            "o",
+        ];
+        for _ in 0..2 {
+            let output = run(server
+                .command(crate::harness::sccache_bin())
+                .current_dir(dir.path())
+                .args(args)
+                .env("MAKEFLAGS", "-j2 --jobserver-auth=8,9"));
+            assert_success(&output, "rustc m.rs");
+        }
+        let stats = server.stats();
+        assert_eq!(count(&stats, "cache_hits.counts.Rust"), 0, "{stats:#}");
+        assert_eq!(count(&stats, "cache_writes"), 0, "{stats:#}");
+    }
+}

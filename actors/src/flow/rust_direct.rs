@@ -323,6 +323,9 @@ impl Later {
             .into_iter()
             .map(|(name, _)| name)
             .collect();
+        if crate::flow::rust::reads_jobserver_vars(&names) {
+            return Err(Unkeyed::Refused(crate::flow::rust::READS_JOBSERVER_VARS));
+        }
         let mut recorded = recorded.map(|mut recorded| {
             recorded.env = env_deps(&names, &self.env);
             recorded
