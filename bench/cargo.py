@@ -5,7 +5,8 @@ thiserror-impl (two proc-macros), serde_json, regex, memchr, itertools, anyhow..
 scripts in proc-macro2, serde, serde_core, serde_json, anyhow, thiserror; a lib and a bin of
 its own), for each tool in one run, interleaved.
 
-Usage: bench/cargo.py [--ours PATH] [--rounds N] [--keep] [--tools kache,...] [--show-processes]
+Usage: bench/cargo.py [--ours PATH] [--rounds N] [--warm-builds N] [--keep] [--tools kache,...]
+                      [--show-processes]
 
 Tools (each one missing is skipped with a message; each with private cache and runtime dirs):
   plain    cargo without a wrapper;
@@ -15,8 +16,10 @@ Tools (each one missing is skipped with a message; each with private cache and r
   zccache  the `zccache` Python package's binary, ZCCACHE_CACHE_DIR private.
 
 Each round runs, in a new random order, every tool's cold build (its cache emptied and its
-server restarted first), then, in another random order, every tool's warm build (the same
-cache, filled by that cold build). Before each timed build the machine must be idle for a
+server restarted first), then `--warm-builds` passes (3 by default), each in another random
+order, of every tool's warm build (the same cache, filled by that cold build): one warm build
+each is at the mercy of which tool the machine's noise hits, and the first after a cold build
+finds part of its cache's files dropped from the page cache by this VM after the idle spell. Before each timed build the machine must be idle for a
 second (up to a minute): a daemon still storing after its own build (kache's, zccache's)
 would otherwise slow whichever build comes next; then the toolchain's files and the tool's
 own program are read into the page cache (this VM drops idle pages within seconds, and the
@@ -227,6 +230,8 @@ def main():
     parser.add_argument("--ours", default=os.path.join(REPO_DIR, "target", "release", "sccache"))
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--warm-builds", type=int, default=3,
+                        help="warm builds of each tool per round, each pass in a new order")
     parser.add_argument("--tools", help="comma-separated labels to run (plain and ours always run)")
     parser.add_argument("--show-processes", action="store_true",
                         help="list the rustc starts of each tool's last warm build")
@@ -299,13 +304,14 @@ def main():
                 print(f"   round {round_number + 1} cold {tool.label:8} {seconds:6.2f} s", flush=True)
             for tool in tools:
                 tool.settle()
-            random.shuffle(order)
-            for tool in order:
-                seconds, started, compiles = timed_build(tool, project, log, warm_files)
-                warm[tool.label].append(seconds)
-                processes[tool.label] = (started, compiles)
-                print(f"   round {round_number + 1} warm {tool.label:8} {seconds:6.2f} s "
-                      f"({started} rustc processes, {compiles} compiles)", flush=True)
+            for _ in range(args.warm_builds):
+                random.shuffle(order)
+                for tool in order:
+                    seconds, started, compiles = timed_build(tool, project, log, warm_files)
+                    warm[tool.label].append(seconds)
+                    processes[tool.label] = (started, compiles)
+                    print(f"   round {round_number + 1} warm {tool.label:8} {seconds:6.2f} s "
+                          f"({started} rustc processes, {compiles} compiles)", flush=True)
 
         print("\n| tool | cold (median) | warm (median) | rustc processes in a warm build (compiles) |")
         print("| --- | --- | --- | --- |")
