@@ -343,20 +343,11 @@ fn an_rpath_binary_built_into_another_target_directory_runs() {
     );
     write("src/main.rs", "fn main() { println!(\"hello\"); }\n");
     let build = |target: &Path| {
-        let mut command = server.command("cargo");
-        command
-            .current_dir(dir.path())
-            .args(["build", "--offline", "--target-dir"])
-            .arg(target)
-            .env("RUSTC_WRAPPER", crate::harness::sccache_bin())
-            .env("CARGO_INCREMENTAL", "0")
-            .env("RUSTFLAGS", "-C prefer-dynamic -C rpath")
-            .env_remove("CARGO_TARGET_DIR")
-            .env_remove("CARGO_BUILD_RUSTC_WRAPPER")
-            .env_remove("RUSTC_WORKSPACE_WRAPPER");
-        assert_success(
-            &run(&mut command),
-            &format!("cargo build --target-dir {}", target.display()),
+        build_into(
+            &server,
+            dir.path(),
+            target,
+            &[("RUSTFLAGS", "-C prefer-dynamic -C rpath")],
         );
         let binary = target.join("debug").join("rp");
         // Found through its rpath alone (`cargo test` puts the toolchain's libraries on
@@ -375,28 +366,31 @@ fn an_rpath_binary_built_into_another_target_directory_runs() {
     assert_eq!(count(&server.stats(), "cache_hits.counts.Rust"), before + 1);
 }
 
+/// `cargo build --target-dir target` of the workspace at `dir` through `server`, with `env`.
+fn build_into(server: &Server, dir: &Path, target: &Path, env: &[(&str, &str)]) {
+    let mut command = server.command("cargo");
+    command
+        .current_dir(dir)
+        .args(["build", "--offline", "--target-dir"])
+        .arg(target)
+        .env("RUSTC_WRAPPER", crate::harness::sccache_bin())
+        .env("CARGO_INCREMENTAL", "0")
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_RUSTC_WRAPPER")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("FIXTURE_ENV_DEP")
+        .envs(env.iter().copied());
+    assert_success(
+        &run(&mut command),
+        &format!("cargo build --target-dir {}", target.display()),
+    );
+}
+
 fn built_into_another_target_directory(one: &str, two: &str) {
     let server = Server::start();
     let dir = fixture("cargo");
     // `--target-dir`, not CARGO_TARGET_DIR: every CARGO_* variable is in a rust key.
-    let build = |target: &Path| {
-        let mut command = server.command("cargo");
-        command
-            .current_dir(dir.path())
-            .args(["build", "--offline", "--target-dir"])
-            .arg(target)
-            .env("RUSTC_WRAPPER", crate::harness::sccache_bin())
-            .env("CARGO_INCREMENTAL", "0")
-            .env_remove("CARGO_TARGET_DIR")
-            .env_remove("CARGO_BUILD_RUSTC_WRAPPER")
-            .env_remove("RUSTC_WORKSPACE_WRAPPER")
-            .env_remove("FIXTURE_ENV_DEP");
-        let output = run(&mut command);
-        assert_success(
-            &output,
-            &format!("cargo build --target-dir {}", target.display()),
-        );
-    };
+    let build = |target: &Path| build_into(&server, dir.path(), target, &[]);
     let first = dir.path().join(one);
     build(&first);
     server.wait_for_stats(|stats| count(stats, "cache_writes") >= CRATES);

@@ -327,17 +327,7 @@ fn another_linker_misses(workspace: Workspace) {
     let wrapper = workspace.dir.path().join("link-wrapper.sh");
     std::fs::write(&wrapper, "#!/bin/sh\nexec cc \"$@\"\n").unwrap_or_default();
     make_executable(&wrapper);
-    let config = workspace.dir.path().join(".cargo");
-    std::fs::create_dir_all(&config).unwrap_or_default();
-    std::fs::write(
-        config.join("config.toml"),
-        format!(
-            "[target.{}]\nlinker = \"{}\"\n",
-            host_triple(),
-            wrapper.display()
-        ),
-    )
-    .unwrap_or_default();
+    use_linker(workspace.dir.path(), &wrapper);
     assert_eq!(
         workspace.clean_build(),
         Counts::missing([true, true, false, true])
@@ -365,17 +355,7 @@ fn direct_mode_a_linker_wrapper_reading_a_variable_links_for_each_environment() 
     let wrapper = tools.path().join("link-env.sh");
     std::fs::write(&wrapper, "#!/bin/sh\nexec cc $LINK_EXTRA \"$@\"\n").unwrap_or_default();
     make_executable(&wrapper);
-    let config = workspace.dir.path().join(".cargo");
-    std::fs::create_dir_all(&config).unwrap_or_default();
-    std::fs::write(
-        config.join("config.toml"),
-        format!(
-            "[target.{}]\nlinker = \"{}\"\n",
-            host_triple(),
-            wrapper.display()
-        ),
-    )
-    .unwrap_or_default();
+    use_linker(workspace.dir.path(), &wrapper);
     let build = |extra: &str| {
         let (counts, _) = workspace.clean_run_in(&["build", "--offline"], &[("LINK_EXTRA", extra)]);
         let binary = std::fs::read(workspace.binary()).unwrap_or_default();
@@ -504,6 +484,21 @@ fn make_executable(path: &Path) {
 }
 
 /// The host triple rustc reports.
+/// Makes cargo link the crates of the workspace at `dir` with `wrapper` (`.cargo/config.toml`).
+fn use_linker(dir: &Path, wrapper: &Path) {
+    let config = dir.join(".cargo");
+    std::fs::create_dir_all(&config).unwrap_or_default();
+    std::fs::write(
+        config.join("config.toml"),
+        format!(
+            "[target.{}]\nlinker = \"{}\"\n",
+            host_triple(),
+            wrapper.display()
+        ),
+    )
+    .unwrap_or_default();
+}
+
 fn host_triple() -> String {
     let output = run(Command::new("rustc").arg("-vV"));
     String::from_utf8_lossy(&output.stdout)

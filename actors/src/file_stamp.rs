@@ -20,6 +20,26 @@ pub struct FileStamp {
 }
 
 impl FileStamp {
+    /// The stamp that vouches for the bytes of a file just filled and renamed into place (open
+    /// as `file`), or `None` where it cannot:
+    /// - `filled`, taken after the filling and before the rename, asked the kernel for the
+    ///   file's change time; on a file system with fine-grained stamps
+    ///   (`file_system::fine_grained_stamps`), every change after such a question gets a change
+    ///   time of its own, later than any handed out before;
+    /// - the rename moved only the change time; a write after it (once others could see the
+    ///   path) would have moved the modification time past the filling's, so the same inode,
+    ///   size and modification time mean the bytes are still the ones filled;
+    /// - the stamp returned is taken now: any change from here on moves it.
+    pub fn vouching(file: &std::fs::File, filled: &std::fs::Metadata) -> Option<FileStamp> {
+        let after = file.metadata().ok()?;
+        let untouched = after.ino() == filled.ino()
+            && after.dev() == filled.dev()
+            && after.len() == filled.len()
+            && after.mtime() == filled.mtime()
+            && after.mtime_nsec() == filled.mtime_nsec();
+        (untouched && crate::file_system::fine_grained_stamps(file)).then(|| FileStamp::of(&after))
+    }
+
     pub fn of(metadata: &std::fs::Metadata) -> FileStamp {
         FileStamp {
             device: metadata.dev(),

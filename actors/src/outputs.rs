@@ -313,14 +313,8 @@ impl Prepared {
     }
 
     /// Notes a file just renamed into place at `path` as `Restored`, when its bytes' digest
-    /// is known and its stamps settle the question of later changes:
-    /// - `filled`, taken before the rename, asked the kernel for the file's change time; on a
-    ///   file system with fine-grained stamps (`file_system::fine_grained_stamps`), every change after
-    ///   such a question gets a change time of its own, later than any handed out before;
-    /// - the rename moved only the change time; a write after it (once others could see the
-    ///   path) would have moved the modification time past the filling's, so an unchanged
-    ///   modification time and size mean the bytes are still the ones filled;
-    /// - `after`, taken now, asks again: any change from here on moves the stamp noted.
+    /// is known and its stamp vouches for them (`FileStamp::vouching`, with `filled` taken
+    /// before the rename).
     fn note(
         &mut self,
         file: std::fs::File,
@@ -328,22 +322,13 @@ impl Prepared {
         digest: Option<[u8; 32]>,
         filled: Option<std::fs::Metadata>,
     ) {
-        use std::os::unix::fs::MetadataExt;
         let (Some(digest), Some(filled)) = (digest, filled) else {
             return;
         };
-        let Ok(after) = file.metadata() else {
-            return;
-        };
-        let untouched = after.ino() == filled.ino()
-            && after.dev() == filled.dev()
-            && after.len() == filled.len()
-            && after.mtime() == filled.mtime()
-            && after.mtime_nsec() == filled.mtime_nsec();
-        if untouched && crate::file_system::fine_grained_stamps(&file) {
+        if let Some(stamp) = FileStamp::vouching(&file, &filled) {
             self.restored.push(Restored {
                 path,
-                stamp: FileStamp::of(&after),
+                stamp,
                 digest,
             });
         }

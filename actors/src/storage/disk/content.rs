@@ -120,12 +120,8 @@ pub(super) fn externalize(
 /// Remembers `digest` in `memo` for the content file just renamed to `path` (open as `file`),
 /// whose bytes are known to have that digest: they are the entry's own bytes, or a copy of an
 /// output checked unchanged after the copy on a file system where any write after its hashing
-/// moved its modification time. The reasoning is a restore's
-/// (`outputs::Prepared::note`): `filled`, asked after the bytes were written and before the
-/// rename, gives every later change a later change time where stamps are fine-grained; the
-/// rename moves only the change time, so the same inode, length and modification time now mean
-/// the bytes are still the ones written; the stamp taken now moves with any change from here
-/// on. Elsewhere nothing is remembered and the first hit reads the file.
+/// moved its modification time. Only where its stamp vouches for the bytes
+/// (`FileStamp::vouching`, as for a restore's targets); elsewhere the first hit reads the file.
 fn vouch_written(
     memo: &DigestMemo,
     path: &Path,
@@ -133,17 +129,8 @@ fn vouch_written(
     filled: &fs::Metadata,
     digest: [u8; 32],
 ) {
-    use std::os::unix::fs::MetadataExt;
-    let Ok(after) = file.metadata() else {
-        return;
-    };
-    let untouched = after.ino() == filled.ino()
-        && after.dev() == filled.dev()
-        && after.len() == filled.len()
-        && after.mtime() == filled.mtime()
-        && after.mtime_nsec() == filled.mtime_nsec();
-    if untouched && crate::file_system::fine_grained_stamps(file) {
-        memo.vouch(path, FileStamp::of(&after), digest);
+    if let Some(stamp) = FileStamp::vouching(file, filled) {
+        memo.vouch(path, stamp, digest);
     }
 }
 
