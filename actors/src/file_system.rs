@@ -175,3 +175,33 @@ mod tests {
         assert_eq!(names_listed(&dir.path().join("a.h"), &wanted), None);
     }
 }
+
+/// `path` opened for reading, only if it is a regular file, and without waiting: a FIFO (or a
+/// device) named where a file was expected (a header, a source a dep-info lists) would block
+/// the opening thread until some writer comes, and the threads that read files serve every
+/// compile.
+pub(crate) fn open_regular(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let file = std::fs::File::from(rustix::fs::open(path, flags, Mode::empty())?);
+    if !file.metadata()?.is_file() {
+        return Err(not_regular(path));
+    }
+    Ok(file)
+}
+
+/// The bytes of the regular file at `path` (see `open_regular`).
+pub(crate) fn read_regular(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    open_regular(path)?.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// The error for a path that names no regular file.
+pub(crate) fn not_regular(path: &std::path::Path) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!("{} is not a regular file", path.display()),
+    )
+}

@@ -48,7 +48,7 @@ impl Handler<DigestSource> for Hasher {
     type Result = Result<DigestedSource, std::io::Error>;
 
     fn handle(&mut self, message: DigestSource, _: &mut SyncContext<Self>) -> Self::Result {
-        let mut file = std::fs::File::open(&message.path)?;
+        let mut file = crate::file_system::open_regular(&message.path)?;
         let before = file.metadata()?;
         let mut text = Vec::with_capacity(usize::try_from(before.len()).unwrap_or(0));
         file.read_to_end(&mut text)?;

@@ -380,8 +380,9 @@ fn record_files(
             let bytes = match bytes {
                 Some(bytes) => bytes,
                 None => {
-                    let bytes = std::fs::read(cwd.join(OsStr::from_bytes(&file.name)))
-                        .map_err(|_| "file read is unreadable")?;
+                    let bytes =
+                        crate::file_system::read_regular(&cwd.join(OsStr::from_bytes(&file.name)))
+                            .map_err(|_| "file read is unreadable")?;
                     if sccache_core::hash_key::digest(&bytes) != file.digest {
                         return Err("file read changed recently");
                     }
@@ -623,7 +624,7 @@ fn read_settled(
     if !started.settled_before(&before) {
         return Err("file read changed recently");
     }
-    let bytes = std::fs::read(path).map_err(|_| "file read is unreadable")?;
+    let bytes = crate::file_system::read_regular(path).map_err(|_| "file read is unreadable")?;
     let stamp = FileStamp::of(&before);
     if FileStamp::at(path) != Some(stamp) {
         return Err("file read changed recently");

@@ -213,7 +213,7 @@ fn read_settled(
             extern_word,
             verbatim,
         } => {
-            let mut file = std::fs::File::open(&path).map_err(unreadable)?;
+            let mut file = crate::file_system::open_regular(&path).map_err(unreadable)?;
             let mut bytes = Vec::with_capacity(before.len() as usize);
             file.read_to_end(&mut bytes).map_err(unreadable)?;
             if sccache_core::direct::rust::may_assemble_files(&bytes) {

@@ -383,12 +383,14 @@ async fn reads_unseen_files(
     use crate::rust_manifest_files::{ASSEMBLER_READS, VERBATIM_LIBRARY};
     use sccache_core::direct::rust::{may_assemble_files, may_link_any_file};
     tokio::task::spawn_blocking(move || {
-        sources.iter().find_map(|path| match std::fs::read(path) {
-            Err(_) => Some(ASSEMBLER_READS),
-            Ok(bytes) if may_assemble_files(&bytes) => Some(ASSEMBLER_READS),
-            Ok(bytes) if may_link_any_file(&bytes) => Some(VERBATIM_LIBRARY),
-            Ok(_) => None,
-        })
+        sources
+            .iter()
+            .find_map(|path| match crate::file_system::read_regular(path) {
+                Err(_) => Some(ASSEMBLER_READS),
+                Ok(bytes) if may_assemble_files(&bytes) => Some(ASSEMBLER_READS),
+                Ok(bytes) if may_link_any_file(&bytes) => Some(VERBATIM_LIBRARY),
+                Ok(_) => None,
+            })
     })
     .await
     .unwrap_or(Some(ASSEMBLER_READS))

@@ -77,8 +77,11 @@ pub(super) fn externalize(
                 .permissions(Permissions::from_mode(mode & 0o444))
                 .tempfile_in(shard)?;
             // Whether the bytes written are known to have `digest`: the entry's own, or an
-            // output's, where a write to it after it was hashed moved its modification time
-            // (fine-grained stamps; the check after the copy compares that time).
+            // output's whose whole stamp, change time included, is still the one it had when
+            // it was hashed (fine-grained stamps: any write since moved the change time, even
+            // one whose modification time was put back, as `objcopy -p` or `touch -r` do).
+            // `unchanged` leaves the change time out (cargo links its outputs), so such an
+            // output is stored unvouched, and its first hit hashes the content file.
             let known = match &file.external {
                 Some(External {
                     source: Some(source),
@@ -88,7 +91,11 @@ pub(super) fn externalize(
                     if !source.unchanged() || temp.as_file().metadata()?.len() != len {
                         return Err(io::Error::other("an output changed before it was stored"));
                     }
-                    crate::file_system::fine_grained_stamps(&source.file)
+                    let whole_stamp_kept = source
+                        .file
+                        .metadata()
+                        .is_ok_and(|now| FileStamp::of(&now) == FileStamp::of(&source.checked));
+                    whole_stamp_kept && crate::file_system::fine_grained_stamps(&source.file)
                 }
                 Some(_) => {
                     return Err(io::Error::other(
@@ -119,8 +126,8 @@ pub(super) fn externalize(
 
 /// Remembers `digest` in `memo` for the content file just renamed to `path` (open as `file`),
 /// whose bytes are known to have that digest: they are the entry's own bytes, or a copy of an
-/// output checked unchanged after the copy on a file system where any write after its hashing
-/// moved its modification time. Only where its stamp vouches for the bytes
+/// output whose whole stamp after the copy is the one it had when it was hashed, on a file
+/// system where any write after that moved it. Only where its stamp vouches for the bytes
 /// (`FileStamp::vouching`, as for a restore's targets); elsewhere the first hit reads the file.
 fn vouch_written(
     memo: &DigestMemo,

@@ -389,6 +389,49 @@ fn a_written_content_file_is_vouched_for_until_it_changes() {
     );
 }
 
+/// An output rewritten in place after it was hashed, its modification time put back (as
+/// `objcopy -p` or `touch -r` do), keeps its inode, size and mtime: the copy is stored, but its
+/// content file is not vouched for (the output's change time moved), so the first lookup hashes
+/// it and finds it is not the entry's.
+#[actix_rt::test]
+async fn an_output_rewritten_with_its_mtime_put_back_is_never_vouched_for() {
+    let temp = tempfile::tempdir().unwrap();
+    let out = temp.path().join("target");
+    fs::create_dir(&out).unwrap();
+    let expected = large_entry(0);
+    for file in &expected.files {
+        fs::write(out.join(&file.name), &file.data).unwrap();
+    }
+    let memo = DigestMemo::default();
+    let files = crate::outputs::collect(targets(&out), &memo).await.unwrap();
+    let object = out.join("lib.rlib");
+    let mtime = fs::metadata(&object).unwrap().modified().unwrap();
+    let mut changed = fs::OpenOptions::new().write(true).open(&object).unwrap();
+    std::io::Write::write_all(&mut changed, b"changed").unwrap();
+    changed.set_modified(mtime).unwrap();
+    drop(changed);
+    let cache = temp.path().join("cache");
+    let path = entry_path(&cache, &key(1));
+    let collected = CacheEntry {
+        files,
+        ..expected.clone()
+    };
+    let outcome = write_entry(&cache, &path, &key(1), collected, 1 << 30, &memo);
+    assert!(
+        matches!(outcome, Ok(WriteOutcome::Written { .. })),
+        "{outcome:?}"
+    );
+    let content = content_files(&cache, key(1)).remove(0);
+    let stamp = crate::file_stamp::FileStamp::at(&content).unwrap();
+    assert_eq!(
+        memo.remembered(&content, stamp),
+        None,
+        "vouched for bytes nobody hashed"
+    );
+    let (found, _) = read_entry(&path, &key(1), false, &memo);
+    assert!(matches!(found, LookupResult::Corrupt), "{found:?}");
+}
+
 #[test]
 fn a_scan_of_a_missing_directory_finds_nothing() {
     let temp = tempfile::tempdir().unwrap();
