@@ -134,6 +134,36 @@ const TMPFS_MAGIC: u32 = 0x0102_1994;
 const F2FS_SUPER_MAGIC: u32 = 0xf2f5_2010;
 const ZFS_SUPER_MAGIC: u32 = 0x2fc1_2fc1;
 
+/// `path` opened for reading, only if it is a regular file, and without waiting: a FIFO (or a
+/// device) named where a file was expected (a header, a source a dep-info lists) would block
+/// the opening thread until some writer comes, and the threads that read files serve every
+/// compile.
+pub(crate) fn open_regular(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let file = std::fs::File::from(rustix::fs::open(path, flags, Mode::empty())?);
+    if !file.metadata()?.is_file() {
+        return Err(not_regular(path));
+    }
+    Ok(file)
+}
+
+/// The bytes of the regular file at `path` (see `open_regular`).
+pub(crate) fn read_regular(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    open_regular(path)?.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// The error for a path that names no regular file.
+pub(crate) fn not_regular(path: &std::path::Path) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!("{} is not a regular file", path.display()),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,34 +204,22 @@ mod tests {
         assert_eq!(names_listed(&fifo, &wanted), None);
         assert_eq!(names_listed(&dir.path().join("a.h"), &wanted), None);
     }
-}
 
-/// `path` opened for reading, only if it is a regular file, and without waiting: a FIFO (or a
-/// device) named where a file was expected (a header, a source a dep-info lists) would block
-/// the opening thread until some writer comes, and the threads that read files serve every
-/// compile.
-pub(crate) fn open_regular(path: &std::path::Path) -> std::io::Result<std::fs::File> {
-    use rustix::fs::{Mode, OFlags};
-    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
-    let file = std::fs::File::from(rustix::fs::open(path, flags, Mode::empty())?);
-    if !file.metadata()?.is_file() {
-        return Err(not_regular(path));
+    /// A FIFO named where a file was expected (a header that a generator writes once) is
+    /// refused at once, never waited on: by the reading helpers and by the digest memo.
+    #[test]
+    fn a_fifo_is_not_a_file_to_read_and_is_never_waited_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("gen.h");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.unwrap().success());
+        let error = read_regular(&fifo).unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput, "{error}");
+        assert!(crate::digest_memo::DigestMemo::default()
+            .digest(&fifo)
+            .is_err());
+        std::fs::write(dir.path().join("a.h"), b"int a;").unwrap();
+        assert_eq!(read_regular(&dir.path().join("a.h")).unwrap(), b"int a;");
+        assert!(read_regular(dir.path()).is_err());
     }
-    Ok(file)
-}
-
-/// The bytes of the regular file at `path` (see `open_regular`).
-pub(crate) fn read_regular(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut bytes = Vec::new();
-    open_regular(path)?.read_to_end(&mut bytes)?;
-    Ok(bytes)
-}
-
-/// The error for a path that names no regular file.
-pub(crate) fn not_regular(path: &std::path::Path) -> std::io::Error {
-    std::io::Error::new(
-        std::io::ErrorKind::InvalidInput,
-        format!("{} is not a regular file", path.display()),
-    )
 }
