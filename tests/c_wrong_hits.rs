@@ -75,6 +75,30 @@ fn an_lto_object_compiled_in_another_directory_is_its_own() {
     );
 }
 
+/// clang writes no `.dwo` for `-gsplit-dwarf` without `-g`, where gcc does: a `.dwo` an earlier
+/// build left there is no output of this compile, is never stored, and no hit writes it.
+#[test]
+fn a_side_output_the_compile_did_not_write_is_never_stored() {
+    assert!(
+        have("clang"),
+        "clang is not installed (.ci/run installs clang)"
+    );
+    let server = Server::start();
+    let dir = fixture("c");
+    std::fs::write(dir.path().join("util.dwo"), "stale\n").unwrap_or_default();
+    let args = ["-gsplit-dwarf", "-c", "util.c", "-o", "util.o"];
+    for _ in 0..2 {
+        assert_success(&server.compile(dir.path(), "clang", &args), "clang");
+        server.wait_for_stats(|stats| {
+            count(stats, "cache_writes") + count(stats, "cache_write_errors") >= 1
+        });
+    }
+    assert_eq!(read(&dir.path().join("util.dwo")), b"stale\n");
+    let stats = server.stats();
+    assert_eq!(count(&stats, "cache_writes"), 0, "{stats:#}");
+    assert_eq!(count(&stats, "cache_hits.counts.C/C++"), 0, "{stats:#}");
+}
+
 #[test]
 fn outputs_that_are_not_regular_files_are_neither_stored_nor_replaced() {
     let server = Server::start();

@@ -49,6 +49,8 @@ pub enum OutputError {
     },
     #[error("{0} is not a regular file")]
     NotRegular(PathBuf),
+    #[error("{0} was not written by the compile (it is older)")]
+    NotWritten(PathBuf),
     #[error("the cache entry has no file named {0:?}")]
     MissingInEntry(String),
     #[error("the cache entry's file {0:?} is kept outside it, and was not found")]
@@ -66,9 +68,14 @@ pub enum OutputError {
 ///
 /// The digest of a large output is also given to `digests` (under its racily-clean rule), so
 /// the next crate's key, which digests the same rlib, does not read it again.
+///
+/// Every output must have been written since the compile `began`: a file left at a path the
+/// compile was expected to write and did not (a `.dwo` of a compile without debug info, from
+/// an earlier build) is no output of this one, and nothing is stored.
 pub async fn collect(
     files: Vec<OutputFile>,
     digests: &DigestMemo,
+    began: Started,
 ) -> Result<Vec<EntryFile>, OutputError> {
     let digests = digests.clone();
     blocking(move || {
@@ -84,6 +91,9 @@ pub async fn collect(
                 let metadata = std::fs::symlink_metadata(&file.path).map_err(read)?;
                 if !metadata.is_file() {
                     return Err(OutputError::NotRegular(file.path));
+                }
+                if began.modified_before(&metadata) {
+                    return Err(OutputError::NotWritten(file.path));
                 }
                 let mode = Some(metadata.permissions().mode() & 0o777);
                 if metadata.len() >= sccache_core::entry::EXTERNAL_MIN {
@@ -573,6 +583,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("lib.rlib");
         let first = vec![1u8; 100_000];
+        let began = Started::fresh();
         std::fs::write(&path, &first).unwrap();
         // Past the file system's clock tick: the output is settled when collected.
         std::thread::sleep(Duration::from_millis(50));
@@ -581,7 +592,7 @@ mod tests {
             name: "lib.rlib".into(),
             path: path.clone(),
         }];
-        let files = collect(targets, &memo).await.unwrap();
+        let files = collect(targets, &memo, began).await.unwrap();
         let digest = files[0].external.as_ref().unwrap().digest;
         assert_eq!(digest, sccache_core::hash_key::digest(&first));
         let stamp = FileStamp::at(&path).unwrap();

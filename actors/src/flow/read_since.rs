@@ -97,6 +97,13 @@ impl Started {
         }
     }
 
+    /// Whether a file with `metadata` was last modified before the start: nothing has written
+    /// it since (a whole-second stamp may say so of a file written just after: an output then
+    /// looks unwritten, which only keeps it out of the cache).
+    pub fn modified_before(&self, metadata: &std::fs::Metadata) -> bool {
+        nanos(metadata.mtime(), metadata.mtime_nsec()) < self.0
+    }
+
     /// Whether a file (or directory) with `metadata` last changed safely before the start:
     /// git's "racily clean" rule, with two seconds of margin on whole-second file systems.
     pub fn settled_before(&self, metadata: &std::fs::Metadata) -> bool {

@@ -309,6 +309,9 @@ async fn compile_and_collect(
     if let StoreUnder::Later(_, added) = &under {
         args.extend_from_slice(added);
     }
+    // Every output must be written after this (`outputs::collect`); later than any change
+    // made before it, on a kernel with multigrain stamps.
+    let began = crate::flow::read_since::Started::fresh();
     let output = match services.run(&request.exe, args, request).await {
         Ok(output) => output,
         Err(error) => {
@@ -392,7 +395,7 @@ async fn compile_and_collect(
         None => targets,
         Some(_) => outputs::existing(targets).await,
     };
-    let entry = match outputs::collect(targets, &services.digests).await {
+    let entry = match outputs::collect(targets, &services.digests, began).await {
         Ok(files) => {
             let mut entry = CacheEntry {
                 files,

@@ -399,11 +399,14 @@ async fn an_output_rewritten_with_its_mtime_put_back_is_never_vouched_for() {
     let out = temp.path().join("target");
     fs::create_dir(&out).unwrap();
     let expected = large_entry(0);
+    let began = crate::flow::read_since::Started::fresh();
     for file in &expected.files {
         fs::write(out.join(&file.name), &file.data).unwrap();
     }
     let memo = DigestMemo::default();
-    let files = crate::outputs::collect(targets(&out), &memo).await.unwrap();
+    let files = crate::outputs::collect(targets(&out), &memo, began)
+        .await
+        .unwrap();
     let object = out.join("lib.rlib");
     let mtime = fs::metadata(&object).unwrap().modified().unwrap();
     let mut changed = fs::OpenOptions::new().write(true).open(&object).unwrap();
@@ -553,12 +556,17 @@ async fn a_collected_large_output_is_copied_from_the_file_and_one_changed_since_
     let out = temp.path().join("target");
     fs::create_dir(&out).unwrap();
     let expected = large_entry(0);
+    let began = crate::flow::read_since::Started::fresh();
     for file in &expected.files {
         fs::write(out.join(&file.name), &file.data).unwrap();
     }
-    let files = crate::outputs::collect(targets(&out), &crate::digest_memo::DigestMemo::default())
-        .await
-        .unwrap();
+    let files = crate::outputs::collect(
+        targets(&out),
+        &crate::digest_memo::DigestMemo::default(),
+        began,
+    )
+    .await
+    .unwrap();
     let object = files.iter().find(|file| file.name == "lib.rlib").unwrap();
     assert!(
         object.data.is_empty(),
@@ -591,9 +599,13 @@ async fn a_collected_large_output_is_copied_from_the_file_and_one_changed_since_
 
     // Collected, then rewritten in place (same length) before the write: not stored.
     fs::write(out.join("lib.rlib"), &expected.files[0].data).unwrap();
-    let files = crate::outputs::collect(targets(&out), &crate::digest_memo::DigestMemo::default())
-        .await
-        .unwrap();
+    let files = crate::outputs::collect(
+        targets(&out),
+        &crate::digest_memo::DigestMemo::default(),
+        began,
+    )
+    .await
+    .unwrap();
     let mut changed = fs::OpenOptions::new()
         .write(true)
         .open(out.join("lib.rlib"))
