@@ -99,6 +99,67 @@ fn a_side_output_the_compile_did_not_write_is_never_stored() {
     assert_eq!(count(&stats, "cache_hits.counts.C/C++"), 0, "{stats:#}");
 }
 
+/// gcc writes a section attribute's name into the assembly as it is, escapes decoded: one that
+/// spells `.incbin` makes the assembler read a file no key holds, so a changed file is never a
+/// hit's old bytes.
+#[test]
+fn an_incbin_in_a_section_name_is_never_a_stale_hit() {
+    for direct in ["true", "false"] {
+        let server = Server::start_with(&[("SCCACHE_DIRECT", direct)]);
+        let dir = fixture("c");
+        std::fs::write(
+            dir.path().join("sec.c"),
+            "__attribute__((section(\"mysec\\n\\t\\x2eincbin \\\"data.bin\\\"\\n#\")))\n\
+             int x = 1;\n",
+        )
+        .unwrap_or_default();
+        let args = ["-c", "sec.c", "-o", "sec.o"];
+        std::fs::write(dir.path().join("data.bin"), "AAAA").unwrap_or_default();
+        assert_success(&server.compile(dir.path(), "gcc", &args), "first");
+        // Stored, or refused.
+        server.wait_for_stats(|stats| {
+            count(stats, "cache_writes") + count(stats, "requests_not_cacheable") >= 1
+        });
+        std::fs::write(dir.path().join("data.bin"), "BBBB").unwrap_or_default();
+        assert_success(&server.compile(dir.path(), "gcc", &args), "second");
+        let cached = read(&dir.path().join("sec.o"));
+        plain_compile(dir.path(), "gcc", &args);
+        assert!(
+            cached == read(&dir.path().join("sec.o")),
+            "direct={direct}: stale object"
+        );
+    }
+}
+
+/// gas writes the working directory into the line table of an assembler source with `.file` and
+/// `.loc` directives, `-g` or not: the same source assembled in another checkout is its own.
+#[test]
+fn an_assembler_source_with_line_directives_in_another_directory_is_its_own() {
+    for direct in ["true", "false"] {
+        let server = Server::start_with(&[("SCCACHE_DIRECT", direct)]);
+        let text = ".file 1 \"a.c\"\n.text\n.globl f\nf:\n.loc 1 1 0\nret\n";
+        let args = ["-c", "a.s", "-o", "a.o"];
+        let (one, two) = (fixture("c"), fixture("c"));
+        for dir in [&one, &two] {
+            std::fs::write(dir.path().join("a.s"), text).unwrap_or_default();
+        }
+        // Past the file system's clock tick: a source written in the compile's tick keeps its
+        // result out of the cache.
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        assert_success(&server.compile(one.path(), "gcc", &args), "first");
+        server.wait_for_stats(|stats| {
+            count(stats, "cache_writes") + count(stats, "requests_not_cacheable") >= 1
+        });
+        assert_success(&server.compile(two.path(), "gcc", &args), "second");
+        let cached = read(&two.path().join("a.o"));
+        plain_compile(two.path(), "gcc", &args);
+        assert!(
+            cached == read(&two.path().join("a.o")),
+            "direct={direct}: the other directory's object"
+        );
+    }
+}
+
 #[test]
 fn outputs_that_are_not_regular_files_are_neither_stored_nor_replaced() {
     let server = Server::start();

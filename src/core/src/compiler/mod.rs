@@ -172,6 +172,17 @@ pub fn lexical(path: &OsStr, cwd: &Path) -> PathBuf {
 /// Whether a path, read from `cwd`, names a device or a kernel file (`/dev/null`,
 /// `/dev/stdout`, `/proc/self/fd/1`) rather than a file: an input another process would read
 /// differently, or an output a hit could not restore.
+/// Whether an LLVM option (clang's `-mllvm`, rustc's `-C llvm-args`) may make the compiler
+/// write a file or a directory a hit would not reproduce (`-info-output-file=`,
+/// `-pass-remarks-output=`, `-ir-dump-directory=`), or read a response file: any that names a
+/// file, an output, a directory or a path, or holds an `@`.
+pub fn llvm_option_may_write(option: &str) -> bool {
+    let option = option.to_ascii_lowercase();
+    ["file", "output", "dir", "path", "@"]
+        .iter()
+        .any(|word| option.contains(word))
+}
+
 pub fn is_device(path: &OsStr, cwd: &Path) -> bool {
     let normal = lexical(path, cwd);
     // `/dev/shm` is an ordinary (memory) file system that people build in.

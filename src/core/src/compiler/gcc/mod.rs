@@ -288,7 +288,12 @@ fn finish(mut scan: Scan, cwd: &Path, driver_args: Vec<OsString>) -> Parsed<CCom
         outputs,
         preprocess_args: scan.pre,
         key_args: scan.key,
-        cwd_in_key: scan.cwd_in_key || scan.debug == Some(true) || scan.split_dwarf,
+        // gas records the working directory in the line table of a source whose `.file`/`.loc`
+        // directives name a relative file, with or without `-g`.
+        cwd_in_key: scan.cwd_in_key
+            || scan.debug == Some(true)
+            || scan.split_dwarf
+            || matches!(language, Language::Assembler | Language::AssemblerWithCpp),
         debug_info: scan.debug == Some(true) || scan.split_dwarf,
         driver_args,
     })

@@ -44,6 +44,8 @@ pub(super) struct Scan {
     pub(super) arches: Vec<OsString>,
     /// The next `-Xclang` argument is the value of a known cc1 option.
     pub(super) xclang_value_next: bool,
+    /// That value is cc1's `-mllvm`'s (`-Xclang -mllvm -Xclang <option>`).
+    pub(super) xclang_mllvm_next: bool,
 }
 
 /// cc1 options (passed with `-Xclang`) that read no file and change the outputs only through
@@ -228,11 +230,7 @@ impl Scan {
             }
             Mllvm => {
                 self.both(written);
-                let writes_file = value_str.is_none_or(|option| {
-                    let option = option.to_ascii_lowercase();
-                    option.contains("file") || option.contains("output") || option.contains('@')
-                });
-                if writes_file {
+                if value_str.is_none_or(crate::compiler::llvm_option_may_write) {
                     self.refuse("-mllvm option that may write a file");
                 }
             }
@@ -249,6 +247,11 @@ impl Scan {
     /// plugins) or turn on what the key must know (debug info): only the ones known here are
     /// taken, anything else makes the compile uncacheable.
     fn xclang(&mut self, value: Option<&str>, written: &[OsString]) {
+        if std::mem::take(&mut self.xclang_mllvm_next)
+            && value.is_none_or(crate::compiler::llvm_option_may_write)
+        {
+            return self.refuse("-mllvm option that may write a file");
+        }
         if std::mem::take(&mut self.xclang_value_next) {
             // The value of the cc1 option before (`-Xclang -target-feature -Xclang +avx`).
             self.both(written);
@@ -278,6 +281,7 @@ impl Scan {
             }
             _ if XCLANG_WITH_VALUE.contains(&value) => {
                 self.xclang_value_next = true;
+                self.xclang_mllvm_next = value == "-mllvm";
                 self.both(written);
             }
             _ if XCLANG_KNOWN.contains(&value)

@@ -170,6 +170,15 @@ impl Scan {
             // `native` means here, and that goes into the key. The last one counts.
             "target-cpu" => self.native_cpu = value == Some("native"),
             "rpath" => self.rpath = !off,
+            // LLVM options may write files or directories (`-ir-dump-directory=`).
+            "llvm-args"
+                if value.is_none_or(|args| {
+                    args.split_whitespace()
+                        .any(crate::compiler::llvm_option_may_write)
+                }) =>
+            {
+                self.refuse("-C llvm-args that may write a file")
+            }
             n if REFUSED_CODEGEN.contains(&n) && !off => self.refuse(format!("-C {n}")),
             "extra-filename" => self.extra_filename = value.unwrap_or_default().to_owned(),
             "split-debuginfo" => self.split_debuginfo = value.map(str::to_owned),

@@ -299,6 +299,24 @@ fn attached_and_separate_values_share_a_key() {
     assert_ne!(a.out_dir, b.out_dir);
 }
 
+#[test]
+fn llvm_args_that_may_write_files_are_refused() {
+    for extra in [
+        &["-C", "llvm-args=-ir-dump-directory=d"][..],
+        &["-Cllvm-args=-print-after-all -info-output-file=x"],
+        &["-C", "llvm-args=-pass-remarks-output=r.yaml"],
+    ] {
+        let mut line = words(LIB);
+        line.extend(extra.iter().map(OsString::from));
+        assert_eq!(
+            reason(&line),
+            "-C llvm-args that may write a file",
+            "{extra:?}"
+        );
+    }
+    cacheable(&words(&format!("{LIB} -C llvm-args=-inline-threshold=5")));
+}
+
 /// `-C rpath` makes a linked output name its dynamic libraries relative to the output
 /// directory: a linking compile's key then holds that directory; a library's does not need it.
 #[test]

@@ -262,6 +262,14 @@ fn refusals() {
             "-mllvm option that may write a file",
         ),
         (&["-MD", "-MF", "-"], "dependency output to stdout"),
+        (
+            &["-Xclang", "-mllvm", "-Xclang", "-info-output-file=t.txt"],
+            "-mllvm option that may write a file",
+        ),
+        (
+            &["-mllvm", "-ir-dump-directory=d"],
+            "-mllvm option that may write a file",
+        ),
     ];
     for (extra, reason) in cases {
         let mut args = vec!["-c", "f.c"];
@@ -278,12 +286,23 @@ fn preprocessor_dumps_llvm_options_and_lto_are_taken() {
     for flag in ["-dD", "-dI", "-dN", "-dU"] {
         ok(&["-c", "f.c", flag]);
     }
+    ok(&[
+        "-c",
+        "f.c",
+        "-Xclang",
+        "-mllvm",
+        "-Xclang",
+        "-inline-threshold=5",
+    ]);
     let c = ok(&["-c", "f.c", "-mllvm", "-inline-threshold=5"]);
     assert_eq!(strs(&c.key_args), ["-mllvm", "-inline-threshold=5"]);
     assert!(!c.cwd_in_key);
     for flag in ["-flto", "-flto=auto", "-flto=thin"] {
         assert!(ok(&["-c", "f.c", flag]).cwd_in_key, "{flag}");
     }
+    // gas records the working directory for `.file`/`.loc` directives, `-g` or not.
+    assert!(ok(&["-c", "f.s"]).cwd_in_key);
+    assert!(ok(&["-c", "f.S"]).cwd_in_key);
 }
 
 #[test]

@@ -73,10 +73,21 @@ fn inline_assembly_is_read_as_the_assembler_gets_it() {
             b"asm volatile(\"mov %1, %0\\n\\tadd $1, %0\" : \"=r\"(x) : \"r\"(y));",
             None,
         ),
+        // No inline assembly, but adjacent literals are joined anywhere: a string gcc hands
+        // the assembler as it is (a section's name) may spell a directive that way.
         (
             b"int basm(int); char *plasma = \"x\"; wasm(\".in\" \"cbin\");",
-            None,
+            Some(".incbin"),
         ),
+        (
+            b"__attribute__((section(\"s\\n\\t\\x2eincbin \\\"d.bin\\\"\\n#\"))) int x = 1;",
+            Some(".incbin"),
+        ),
+        (b"int basm(int); char *s = \"a\\x2e\" \"b\";", None),
+        // Line directives in inline assembly record the working directory; a member named
+        // `file` or `loc` elsewhere is no directive.
+        (b"asm(\".file 1 \\\"a.c\\\"\\n.loc 1 1 0\");", Some(".loc")),
+        (b"asm(\"nop\"); s.file = 1; p->loc.x = 2;", None),
         (b"asm", None),
         (b"asm(\"unterminated", None),
     ];
