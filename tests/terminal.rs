@@ -129,3 +129,32 @@ fn a_terminal_gets_what_the_last_colour_flag_chose() {
         }
     }
 }
+
+/// A colour flag inside an `@file` counts as one on the command line.
+#[test]
+fn a_colour_flag_in_a_response_file_is_the_users_choice() {
+    let server = Server::start();
+    let dir = fixture("c");
+    std::fs::write(dir.path().join("plain.rsp"), "-fno-diagnostics-color\n").unwrap_or_default();
+    let cwd = dir.path().as_os_str().to_owned();
+    let args: Vec<OsString> = ["-Wall", "-c", "warn.c", "-o", "warn.o", "@plain.rsp"]
+        .map(OsString::from)
+        .to_vec();
+    let mut compile = request(gcc_path(), cwd, args);
+    compile.stderr_is_terminal = true;
+    set_env(
+        &mut compile.env,
+        &[
+            ("GCC_COLORS", None),
+            ("NO_COLOR", None),
+            ("TERM", Some("xterm")),
+        ],
+    );
+    match compile_by_hand(&server, compile).last() {
+        Some(Response::CompileFinished(finished)) => {
+            assert!(!finished.stderr.contains(&0x1b), "colour despite the @file");
+            assert!(String::from_utf8_lossy(&finished.stderr).contains("never_used"));
+        }
+        other => panic!("unexpected answer {other:?}"),
+    }
+}

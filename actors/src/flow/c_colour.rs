@@ -25,7 +25,8 @@ pub fn colour_for_a_terminal(request: &mut CompileRequest, compilation: &mut CCo
     if !would_colour_a_terminal(request) {
         return;
     }
-    let last_choice = request.args.iter().rev().find_map(|arg| {
+    // The command line as the compiler reads it: `@file`s expanded (the key's arguments).
+    let last_choice = compilation.key_args.iter().rev().find_map(|arg| {
         arg.to_str().filter(|arg| {
             COLOUR_FLAGS
                 .iter()
