@@ -373,3 +373,27 @@ fn an_entry_file_under_another_key_is_a_miss_removed_and_counted() {
     assert_eq!(count(&stats, "cache_hits.counts.C/C++"), 1, "{stats:#}");
     assert_eq!(count(&stats, "cache_misses.counts.C/C++"), 3, "{stats:#}");
 }
+
+/// A working directory that cannot be read (deleted under the build) is no reason to fail a
+/// compile plain gcc finishes: the client runs the compiler itself.
+#[test]
+fn a_compile_in_a_deleted_working_directory_runs_the_compiler() {
+    let server = Server::start();
+    let dir = fixture("c");
+    let gone = dir.path().join("gone");
+    std::fs::create_dir(&gone).unwrap_or_default();
+    let script = format!(
+        "cd '{gone}' && rmdir '{gone}' && exec '{sccache}' gcc -c '{source}' -o '{object}'",
+        gone = gone.display(),
+        sccache = sccache_bin().display(),
+        source = dir.path().join("util.c").display(),
+        object = dir.path().join("util.o").display(),
+    );
+    let output = run(server.command("sh").args(["-c", &script]));
+    assert_success(&output, "sccache gcc in a deleted directory");
+    let plain = run(Command::new("gcc")
+        .current_dir(dir.path())
+        .args(["-c", "util.c", "-o", "plain.o"]));
+    assert_success(&plain, "plain gcc");
+    assert_same_file(&dir.path().join("util.o"), &dir.path().join("plain.o"));
+}

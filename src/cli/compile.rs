@@ -10,10 +10,10 @@ use crate::client::{response_name, version_mismatch_message, Connection, ServerA
 use crate::fallback;
 use crate::resolve::{own_exe, resolve_compiler, Resolution};
 use crate::spawn::connect_or_start;
-use anyhow::Context;
 use sccache_core::protocol::{CompileFinished, CompileRequest, OutputStream, Request, Response};
 use std::ffi::OsString;
 use std::os::fd::BorrowedFd;
+use std::path::{Path, PathBuf};
 
 /// Exit code when the compiler cannot be found, as sccache exits.
 const NOT_FOUND: i32 = 2;
@@ -27,27 +27,45 @@ enum Outcome {
     Local(Option<String>),
 }
 
-/// Runs `compiler args` through the cache and returns the exit code.
-pub fn run(compiler: OsString, args: Vec<OsString>) -> anyhow::Result<i32> {
-    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+/// The program `compiler` names (from `cwd`, or on `PATH`); `None`, said on stderr, when
+/// there is none or it is sccache itself.
+fn found_compiler(compiler: &OsString, cwd: &Path) -> Option<PathBuf> {
     let path_var = std::env::var_os("PATH");
-    let own = own_exe();
-    let exe = match resolve_compiler(&compiler, &cwd, path_var.as_deref(), own) {
-        Resolution::Found(exe) => exe,
+    match resolve_compiler(compiler, cwd, path_var.as_deref(), own_exe()) {
+        Resolution::Found(exe) => Some(exe),
         Resolution::NotFound => {
             eprintln!(
                 "sccache: cannot find compiler \"{}\"",
                 compiler.to_string_lossy()
             );
-            return Ok(NOT_FOUND);
+            None
         }
         Resolution::IsSelf(path) => {
             eprintln!(
                 "sccache: {} is sccache itself, not a compiler",
                 path.display()
             );
-            return Ok(NOT_FOUND);
+            None
         }
+    }
+}
+
+/// Runs `compiler args` through the cache and returns the exit code.
+pub fn run(compiler: OsString, args: Vec<OsString>) -> anyhow::Result<i32> {
+    let cwd = match std::env::current_dir() {
+        Ok(cwd) => cwd,
+        Err(error) => {
+            // Deleted, or longer than a path may be: the server could not find the compile's
+            // files, but the compiler, run here, reaches them by relative names as ever.
+            log::debug!("cannot read the current directory ({error}): compiling here");
+            let Some(exe) = found_compiler(&compiler, Path::new(".")) else {
+                return Ok(NOT_FOUND);
+            };
+            return Ok(fallback::run_locally(&exe, &args));
+        }
+    };
+    let Some(exe) = found_compiler(&compiler, &cwd) else {
+        return Ok(NOT_FOUND);
     };
     // Asked only of a command line that reads stdin.
     let stdin_is_null = args.iter().any(|arg| arg == "-") && crate::local_inputs::stdin_is_null();
