@@ -20,8 +20,12 @@ const OUT_DIR_PLACEHOLDER: &[u8] = b"\0sccache-out-dir\0";
 /// gets its own spelling back.
 const ESCAPED_OUT_DIR_PLACEHOLDER: &[u8] = b"\0sccache-escaped-out-dir\0";
 
-/// The start of the notice rustc prints on stderr for each artifact under `--json=artifacts`.
-const ARTIFACT_NOTICE: &[u8] = b"{\"artifact\":\"";
+/// The starts of the notice rustc prints on stderr for each artifact under `--json=artifacts`:
+/// rustc 1.95's, then older ones'.
+const ARTIFACT_NOTICES: [&[u8]; 2] = [
+    b"{\"$message_type\":\"artifact\",\"artifact\":\"",
+    b"{\"artifact\":\"",
+];
 
 /// Keeps the output directory out of stored entries: rustc writes it into the `.d` file's
 /// rule targets and into the artifact notices on stderr.
@@ -121,14 +125,15 @@ fn replace_artifact_dir(stderr: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
     if !plain(from) || !plain(to) {
         return stderr.to_vec();
     }
-    let mut prefix = ARTIFACT_NOTICE.to_vec();
-    prefix.extend_from_slice(from);
-    prefix.push(b'/');
     let mut result = Vec::with_capacity(stderr.len());
     for line in stderr.split_inclusive(|&byte| byte == b'\n') {
-        match line.strip_prefix(prefix.as_slice()) {
-            Some(rest) => {
-                result.extend_from_slice(ARTIFACT_NOTICE);
+        let notice = ARTIFACT_NOTICES.iter().find_map(|notice| {
+            let rest = line.strip_prefix(*notice)?.strip_prefix(from)?;
+            Some((*notice, rest.strip_prefix(b"/")?))
+        });
+        match notice {
+            Some((notice, rest)) => {
+                result.extend_from_slice(notice);
                 result.extend_from_slice(to);
                 result.push(b'/');
                 result.extend_from_slice(rest);
@@ -185,18 +190,28 @@ mod tests {
     #[test]
     fn artifact_notices_round_trip_and_other_lines_stay() {
         let diagnostic: &[u8] = b"{\"$message_type\":\"diagnostic\",\"rendered\":\"/t/d/x\"}\n";
-        let notice =
-            |dir: &str| format!("{{\"artifact\":\"{dir}/libfoo.rmeta\",\"emit\":\"metadata\"}}\n");
-        let stderr = [diagnostic, notice("/t/d").as_bytes()].concat();
-        let stored = replace_artifact_dir(&stderr, b"/t/d", OUT_DIR_PLACEHOLDER);
-        assert_ne!(stored, stderr);
-        assert!(stored.starts_with(diagnostic));
-        let restored = replace_artifact_dir(&stored, OUT_DIR_PLACEHOLDER, b"/u/d");
-        assert_eq!(restored, [diagnostic, notice("/u/d").as_bytes()].concat());
-        // A directory JSON would escape is not touched.
-        assert_eq!(
-            replace_artifact_dir(&stderr, b"/t\"d", OUT_DIR_PLACEHOLDER),
-            stderr
-        );
+        // Older rustc's notice, and 1.95's.
+        let notices = [
+            |dir: &str| format!("{{\"artifact\":\"{dir}/libfoo.rmeta\",\"emit\":\"metadata\"}}\n"),
+            |dir: &str| {
+                format!(
+                    "{{\"$message_type\":\"artifact\",\"artifact\":\"{dir}/libfoo.rmeta\",\
+                     \"emit\":\"metadata\"}}\n"
+                )
+            },
+        ];
+        for notice in notices {
+            let stderr = [diagnostic, notice("/t/d").as_bytes()].concat();
+            let stored = replace_artifact_dir(&stderr, b"/t/d", OUT_DIR_PLACEHOLDER);
+            assert_ne!(stored, stderr);
+            assert!(stored.starts_with(diagnostic));
+            let restored = replace_artifact_dir(&stored, OUT_DIR_PLACEHOLDER, b"/u/d");
+            assert_eq!(restored, [diagnostic, notice("/u/d").as_bytes()].concat());
+            // A directory JSON would escape is not touched.
+            assert_eq!(
+                replace_artifact_dir(&stderr, b"/t\"d", OUT_DIR_PLACEHOLDER),
+                stderr
+            );
+        }
     }
 }
