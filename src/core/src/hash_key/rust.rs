@@ -97,7 +97,14 @@ pub fn rust_key(
         "static libs",
         &(inputs.static_libs.len() as u64).to_le_bytes(),
     );
-    for digest in &inputs.static_libs {
+    // By name and digest: rustc picks a library by its name (`#[link(name = "b")]`), so two
+    // archives that swap names are other inputs.
+    let names = compilation.static_libs.iter().map(|name| name.as_bytes());
+    for (name, digest) in names
+        .chain(std::iter::repeat(&b""[..]))
+        .zip(&inputs.static_libs)
+    {
+        key.field("static lib name", name);
         key.field("static lib digest", digest);
     }
     if let Some(native) = &inputs.native_cpu {
@@ -216,6 +223,29 @@ mod rust_tests {
             &env(env_pairs),
             inputs,
         )
+    }
+
+    /// Two static archives that swap names are other inputs, though the same digests in the
+    /// same order.
+    #[test]
+    fn static_libraries_are_keyed_by_name_and_digest() {
+        let with_libs = |names: [&str; 2]| {
+            let mut compilation = compilation(&["--crate-name", "foo"]);
+            compilation.static_libs = names.iter().map(OsString::from).collect();
+            let inputs = RustInputs {
+                static_libs: vec![[4; 32], [5; 32]],
+                ..inputs()
+            };
+            rust_key(&identity(), &compilation, "/w".as_ref(), &[], &inputs)
+        };
+        assert_ne!(
+            with_libs(["n/liba.a", "n/libb.a"]),
+            with_libs(["n/libb.a", "n/libc.a"])
+        );
+        assert_eq!(
+            with_libs(["n/liba.a", "n/libb.a"]),
+            with_libs(["n/liba.a", "n/libb.a"])
+        );
     }
 
     #[test]

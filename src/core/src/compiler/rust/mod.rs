@@ -159,6 +159,12 @@ impl Scan {
         let Some(out_dir) = self.out_dir else {
             return refused("no --out-dir");
         };
+        // A staticlib copies in the objects (and bundled native libraries) of every crate
+        // below it, which only its direct dependencies' digests stand for: a native library
+        // bundled two crates down can change while every crate hash stays the same.
+        if !self.externs.is_empty() && self.crate_types.iter().any(|kind| kind == "staticlib") {
+            return refused("staticlib with dependencies");
+        }
 
         let mut static_libs = Vec::new();
         let mut dirs: Vec<&(String, OsString)> = self.search_dirs.iter().collect();
@@ -260,7 +266,15 @@ impl Scan {
             true => {
                 key_args.extend(self.link_key_args);
                 if self.rpath {
+                    // The rpath goes from the out-dir to each dynamic library's directory: an
+                    // extern's (as given), or one found in a search directory.
                     key_args.extend(["--out-dir (rpath)".into(), out_dir.clone()]);
+                    for (_, path) in &self.externs {
+                        key_args.extend(["--extern (rpath)".into(), path.clone()]);
+                    }
+                    for (kind, dir) in &self.search_dirs {
+                        key_args.extend([format!("-L {kind} (rpath)").into(), dir.clone()]);
+                    }
                 }
                 let mut spec = LinkSpec {
                     linker: self.linker,

@@ -299,6 +299,20 @@ fn attached_and_separate_values_share_a_key() {
     assert_ne!(a.out_dir, b.out_dir);
 }
 
+/// A staticlib copies in every crate below it; with dependencies it is not cached.
+#[test]
+fn a_staticlib_with_dependencies_is_refused() {
+    let staticlib = "--crate-name s src/lib.rs --crate-type staticlib --out-dir o";
+    cacheable(&words(staticlib));
+    assert_eq!(
+        reason(&words(&format!("{staticlib} --extern m=deps/libm.rlib"))),
+        "staticlib with dependencies"
+    );
+    cacheable(&words(
+        "--crate-name s src/lib.rs --crate-type rlib --out-dir o --extern m=deps/libm.rlib",
+    ));
+}
+
 #[test]
 fn llvm_args_that_may_write_files_are_refused() {
     for extra in [
@@ -337,6 +351,19 @@ fn rpath_puts_a_linking_compiles_out_dir_in_its_key() {
     assert_eq!(
         key(&format!("{bin} -C rpath=no --out-dir /a")),
         key(&format!("{bin} -C rpath=no --out-dir /b"))
+    );
+    // And where the dynamic libraries it links are.
+    assert_ne!(
+        key(&format!(
+            "{bin} -C rpath --out-dir /o --extern foo=/a/libfoo.so"
+        )),
+        key(&format!(
+            "{bin} -C rpath --out-dir /o --extern foo=/b/libfoo.so"
+        ))
+    );
+    assert_ne!(
+        key(&format!("{bin} -C rpath --out-dir /o -L dependency=/a")),
+        key(&format!("{bin} -C rpath --out-dir /o -L dependency=/b"))
     );
     assert_eq!(
         key(&format!("{LIB} -C rpath").replace("/o", "/a")),
