@@ -160,6 +160,41 @@ fn an_assembler_source_with_line_directives_in_another_directory_is_its_own() {
     }
 }
 
+/// clang writes a non-ASCII name in its line markers with octal escapes (`jos\303\251`): the
+/// file is found by its real name, and such a compile is cached like any other.
+#[test]
+fn a_header_in_a_non_ascii_directory_is_cached_with_clang() {
+    assert!(
+        have("clang"),
+        "clang is not installed (.ci/run installs clang)"
+    );
+    let server = Server::start_with(&[("SCCACHE_DIRECT", "false")]);
+    let dir = fixture("c");
+    std::fs::create_dir_all(dir.path().join("josé")).unwrap_or_default();
+    std::fs::write(dir.path().join("josé/h.h"), "int h = 1;\n").unwrap_or_default();
+    std::fs::write(
+        dir.path().join("u.c"),
+        "#include \"h.h\"\nint u(void) { return h; }\n",
+    )
+    .unwrap_or_default();
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    let args = ["-Ijosé", "-c", "u.c", "-o", "u.o"];
+    for _ in 0..2 {
+        assert_success(&server.compile(dir.path(), "clang", &args), "clang");
+        server.wait_for_stats(|stats| {
+            count(stats, "cache_writes") + count(stats, "requests_not_cacheable") >= 1
+        });
+    }
+    let stats = server.stats();
+    assert_eq!(count(&stats, "cache_hits.counts.C/C++"), 1, "{stats:#}");
+    let cached = read(&dir.path().join("u.o"));
+    plain_compile(dir.path(), "clang", &args);
+    assert!(
+        cached == read(&dir.path().join("u.o")),
+        "not the plain object"
+    );
+}
+
 #[test]
 fn outputs_that_are_not_regular_files_are_neither_stored_nor_replaced() {
     let server = Server::start();

@@ -149,6 +149,14 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         assert!(listener_is_ours(port));
         drop(listener);
-        assert!(!listener_is_ours(port));
+        // Another test of this process may bind a freed port at once: one of a few freed
+        // ports found free is enough.
+        let freed = |_| {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = listener.local_addr().unwrap().port();
+            drop(listener);
+            !listener_is_ours(port)
+        };
+        assert!(!listener_is_ours(port) || (0..5).any(freed));
     }
 }

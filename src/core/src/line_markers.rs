@@ -36,12 +36,31 @@ fn marker_name(line: &[u8]) -> Option<Vec<u8>> {
     }
     let rest = rest[digits..].strip_prefix(b" \"")?;
     let mut name = Vec::new();
-    let mut bytes = rest.iter();
+    let mut bytes = rest.iter().peekable();
     while let Some(&byte) = bytes.next() {
         match byte {
             b'"' => return Some(name),
-            // gcc and clang escape `\` and `"` in names; other escapes are taken literally.
-            b'\\' => name.push(*bytes.next()?),
+            // gcc and clang escape `\` and `"` in names, and clang writes a byte that is not
+            // printable ASCII (each byte of `é`) as three octal digits; other escapes are
+            // taken literally.
+            b'\\' => {
+                let escaped = *bytes.next()?;
+                if matches!(escaped, b'0'..=b'7') {
+                    let mut value = u32::from(escaped - b'0');
+                    for _ in 0..2 {
+                        match bytes.peek() {
+                            Some(&&digit @ b'0'..=b'7') => {
+                                value = value * 8 + u32::from(digit - b'0');
+                                bytes.next();
+                            }
+                            _ => break,
+                        }
+                    }
+                    name.push(u8::try_from(value).ok()?);
+                } else {
+                    name.push(escaped);
+                }
+            }
             other => name.push(other),
         }
     }
@@ -51,6 +70,13 @@ fn marker_name(line: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// clang writes each byte of a name that is not printable ASCII as an octal escape.
+    #[test]
+    fn octal_escapes_in_a_name_are_its_bytes() {
+        let found = files_named(b"# 1 \"/w/jos\\303\\251/a.h\" 1\n");
+        assert!(found.contains("/w/josé/a.h".as_bytes()), "{found:?}");
+    }
 
     #[test]
     fn markers_name_the_files_read_and_made_up_names_are_left_out() {
