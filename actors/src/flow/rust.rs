@@ -340,8 +340,8 @@ async fn key_from_dep_info(
         .into_iter()
         .map(|(name, _)| name)
         .collect();
-    if reads_jobserver_vars(&inputs.env_deps) {
-        return Keyed::Refused(READS_JOBSERVER_VARS);
+    if crate::flow::request_env::reads_jobserver_vars(&inputs.env_deps) {
+        return Keyed::Refused(crate::flow::request_env::READS_JOBSERVER_VARS);
     }
     let key = hash_key::rust_key(
         &info.identity,
@@ -609,18 +609,6 @@ async fn ask_native_cpu(
             Err(error.to_string())
         }
     }
-}
-
-/// Why a compile that reads the jobserver's variables is not stored.
-pub(super) const READS_JOBSERVER_VARS: &str = "reads the jobserver's variables";
-
-/// Whether a compile's source reads (`env!`, `option_env!`) one of the jobserver's variables,
-/// which the server drops or renumbers before it runs rustc (`request_env`): what it compiled
-/// is not what the client's environment would have made, so it is never stored.
-pub(super) fn reads_jobserver_vars(env_deps: &[String]) -> bool {
-    env_deps
-        .iter()
-        .any(|name| sccache_core::jobserver::VARS.contains(&name.as_str()))
 }
 
 #[cfg(test)]

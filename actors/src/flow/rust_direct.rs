@@ -323,8 +323,10 @@ impl Later {
             .into_iter()
             .map(|(name, _)| name)
             .collect();
-        if crate::flow::rust::reads_jobserver_vars(&names) {
-            return Err(Unkeyed::Refused(crate::flow::rust::READS_JOBSERVER_VARS));
+        if crate::flow::request_env::reads_jobserver_vars(&names) {
+            return Err(Unkeyed::Refused(
+                crate::flow::request_env::READS_JOBSERVER_VARS,
+            ));
         }
         let mut recorded = recorded.map(|mut recorded| {
             recorded.env = env_deps(&names, &self.env);
