@@ -65,8 +65,8 @@ pub fn drop_inherited_jobserver(env: &mut Vec<(OsString, OsString)>) {
 pub const READS_JOBSERVER_VARS: &str = "reads the jobserver's variables";
 
 /// Whether a compile's source reads (`env!`, `option_env!`) one of the jobserver's variables,
-/// which the server drops or renumbers before it runs rustc (`drop_inherited_jobserver`): what it compiled
-/// is not what the client's environment would have made, so it is never stored.
+/// which the server drops or renumbers before it runs rustc (`drop_inherited_jobserver`): what
+/// it compiled is not what the client's environment would have made, so it is never stored.
 pub fn reads_jobserver_vars(env_deps: &[String]) -> bool {
     env_deps
         .iter()
