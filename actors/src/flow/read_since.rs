@@ -98,10 +98,17 @@ impl Started {
     }
 
     /// Whether a file with `metadata` was last modified before the start: nothing has written
-    /// it since (a whole-second stamp may say so of a file written just after: an output then
-    /// looks unwritten, which only keeps it out of the cache).
+    /// it since. A whole-second stamp counts as modified since unless it is older than the
+    /// start by more than such a file system's tick (`COARSE_MARGIN`).
     pub fn modified_before(&self, metadata: &std::fs::Metadata) -> bool {
-        nanos(metadata.mtime(), metadata.mtime_nsec()) < self.0
+        let modified = nanos(metadata.mtime(), metadata.mtime_nsec());
+        // Whole-second stamps (ext3, FAT's two seconds) round a write after the start down.
+        let margin = if metadata.mtime_nsec() == 0 {
+            COARSE_MARGIN
+        } else {
+            0
+        };
+        modified < self.0.saturating_sub(margin)
     }
 
     /// Whether a file (or directory) with `metadata` last changed safely before the start:
@@ -251,6 +258,35 @@ mod tests {
         let after = dir.path().join("after.rs");
         std::fs::write(&after, "new").unwrap();
         assert!(!started.settled_before(&std::fs::metadata(&after).unwrap()));
+    }
+
+    /// An output is one the compile wrote when it was modified after the start; with a
+    /// whole-second stamp, unless older than the start by more than such a tick.
+    #[test]
+    fn an_output_modified_after_the_start_is_written_by_the_compile() {
+        use std::time::{Duration, SystemTime, UNIX_EPOCH};
+        let dir = tempfile::tempdir().unwrap();
+        let stale = dir.path().join("stale.dwo");
+        std::fs::write(&stale, "old").unwrap();
+        std::thread::sleep(Duration::from_millis(25));
+        let started = Started::fresh();
+        assert!(started.modified_before(&std::fs::metadata(&stale).unwrap()));
+        let written = dir.path().join("a.o");
+        std::fs::write(&written, "new").unwrap();
+        assert!(!started.modified_before(&std::fs::metadata(&written).unwrap()));
+        // As a whole-second file system stamps them: this second, and ten seconds ago.
+        let whole = |seconds_ago: u64| {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            UNIX_EPOCH + Duration::from_secs(now - seconds_ago)
+        };
+        let file = std::fs::File::options().write(true).open(&written).unwrap();
+        file.set_modified(whole(0)).unwrap();
+        assert!(!started.modified_before(&file.metadata().unwrap()));
+        file.set_modified(whole(10)).unwrap();
+        assert!(started.modified_before(&file.metadata().unwrap()));
     }
 
     #[test]

@@ -172,16 +172,41 @@ pub fn lexical(path: &OsStr, cwd: &Path) -> PathBuf {
 /// Whether a path, read from `cwd`, names a device or a kernel file (`/dev/null`,
 /// `/dev/stdout`, `/proc/self/fd/1`) rather than a file: an input another process would read
 /// differently, or an output a hit could not restore.
-/// Whether an LLVM option (clang's `-mllvm`, rustc's `-C llvm-args`) may make the compiler
-/// write a file or a directory a hit would not reproduce (`-info-output-file=`,
-/// `-pass-remarks-output=`, `-ir-dump-directory=`), or read a response file: any that names a
-/// file, an output, a directory or a path, or holds an `@`.
+/// Whether an LLVM option (clang's `-mllvm`, rustc's `-C llvm-args`) may read or write a file
+/// the key does not hold or a hit would not reproduce: LLVM has hundreds of options, and many
+/// name files without saying so (`-dfsan-abilist=`, `-polly-dump-before`,
+/// `-attributor-dump-dep-graph`), so only the tuning options of `SAFE_LLVM_OPTIONS` are taken.
 pub fn llvm_option_may_write(option: &str) -> bool {
-    let option = option.to_ascii_lowercase();
-    ["file", "output", "dir", "path", "@"]
-        .iter()
-        .any(|word| option.contains(word))
+    let name = option.trim_start_matches('-');
+    let name = name.split_once('=').map_or(name, |(name, _)| name);
+    !SAFE_LLVM_OPTIONS.contains(&name)
 }
+
+/// LLVM options (without their dashes and value) that change code generation and read or
+/// write no file.
+const SAFE_LLVM_OPTIONS: &[&str] = &[
+    "inline-threshold",
+    "unroll-threshold",
+    "x86-asm-syntax",
+    "x86-branches-within-32B-boundaries",
+    "x86-align-branch",
+    "x86-align-branch-boundary",
+    "align-all-functions",
+    "align-all-blocks",
+    "align-all-nofallthru-blocks",
+    "enable-machine-outliner",
+    "vectorize-loops",
+    "vectorize-slp",
+    "enable-loop-distribute",
+    "enable-unroll-and-jam",
+    "hot-cold-split",
+    "import-instr-limit",
+    "polly",
+    "polly-vectorizer",
+    "polly-parallel",
+    "force-vector-width",
+    "force-vector-interleave",
+];
 
 pub fn is_device(path: &OsStr, cwd: &Path) -> bool {
     let normal = lexical(path, cwd);

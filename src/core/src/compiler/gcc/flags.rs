@@ -117,7 +117,7 @@ pub(super) static FLAGS: &[(&str, Take, Role)] = &[
     ("-Wa,", Prefix, ToAssembler),
     ("-Xpreprocessor", Separate, ToPreprocessor), ("-Wp,", Prefix, ToPreprocessor),
     ("-Xclang", Separate, Xclang), ("-arch", Separate, Arch),
-    ("-target", Separate, Plain), ("-mllvm", Separate, Mllvm),
+    ("-target", Separate, Plain), ("-mllvm", Separate, Mllvm), ("-mllvm=", Prefix, No("-mllvm option that may write a file")),
     ("-gcc-toolchain", Separate, Plain), ("-g", Prefix, Debug), ("--debug", Alone, Debug),
     ("--coverage", Alone, Coverage { notes: true, arcs: true }),
     ("-coverage", Alone, Coverage { notes: true, arcs: true }),

@@ -150,7 +150,7 @@ fn separate_values_are_not_inputs() {
         "-F",
         "fw",
         "-mllvm",
-        "-x86-asm",
+        "-x86-asm-syntax=intel",
         "-c",
         "main.c",
     ];
@@ -270,6 +270,17 @@ fn refusals() {
             &["-mllvm", "-ir-dump-directory=d"],
             "-mllvm option that may write a file",
         ),
+        // LLVM options that read or write files without saying so: only known tuning
+        // options are taken.
+        (
+            &["-mllvm", "-dfsan-abilist=abi.txt"],
+            "-mllvm option that may write a file",
+        ),
+        (
+            &["-mllvm", "-polly-dump-before"],
+            "-mllvm option that may write a file",
+        ),
+        (&["-mllvm=-polly"], "-mllvm option that may write a file"),
     ];
     for (extra, reason) in cases {
         let mut args = vec!["-c", "f.c"];
