@@ -164,6 +164,21 @@ fn is_null(path: &OsStr, cwd: &Path) -> bool {
     lexical(path, cwd) == Path::new("/dev/null")
 }
 
+/// The dependency file `-MD` writes without `-MF`: the object's name with its suffix replaced
+/// by `.d`, where gcc counts a leading dot as a suffix (`-o .hid` writes `.d`; its `.dwo` and
+/// `.gcno` are `.hid.dwo`, `.hid.gcno`, as `Path::with_extension` has them).
+fn default_dep_file(object: &OsStr) -> OsString {
+    let path = Path::new(object);
+    let hidden_without_suffix = path.file_name().is_some_and(|name| {
+        let name = name.as_encoded_bytes();
+        name.first() == Some(&b'.') && !name[1..].contains(&b'.')
+    });
+    if hidden_without_suffix {
+        return path.with_file_name(".d").into_os_string();
+    }
+    path.with_extension("d").into_os_string()
+}
+
 /// Whether `output` names the file `input` does: the same path, or (both existing) the same
 /// file by device and inode, as gcc compares them.
 fn names_the_input(output: &OsStr, input: &OsStr, cwd: &Path) -> bool {
@@ -230,7 +245,10 @@ fn finish(mut scan: Scan, cwd: &Path, driver_args: Vec<OsString>) -> Parsed<CCom
         path: object.clone(),
     }];
     if scan.dep_gen {
-        let path = scan.dep_path.take().unwrap_or_else(|| sibling("d"));
+        let path = scan
+            .dep_path
+            .take()
+            .unwrap_or_else(|| default_dep_file(&object));
         outputs.push(COutput {
             role: OutputRole::DepFile,
             path,

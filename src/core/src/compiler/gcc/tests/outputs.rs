@@ -54,6 +54,22 @@ fn md_without_target_keys_object_path() {
     assert_eq!(output(&c, OutputRole::DepFile), Some("f.d"));
 }
 
+/// gcc's default dependency file replaces the object's suffix, a leading dot included.
+#[test]
+fn the_default_dependency_file_is_named_as_gcc_names_it() {
+    for (object, dep) in [
+        ("obj/f.o", "obj/f.d"),
+        ("o/x.y.z", "o/x.y.d"),
+        ("noext", "noext.d"),
+        (".hid", ".d"),
+        ("o/.hid", "o/.d"),
+        (".a.o", ".a.d"),
+    ] {
+        let c = ok(&["-c", "f.c", "-o", object, "-MD"]);
+        assert_eq!(output(&c, OutputRole::DepFile), Some(dep), "{object}");
+    }
+}
+
 #[test]
 fn mf_alone_is_ignored() {
     let c = ok(&["-c", "f.c", "-MF", "x.d", "-MT", "t"]);
