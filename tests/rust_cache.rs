@@ -640,3 +640,50 @@ fn a_crate_reading_the_jobserver_variables_is_not_stored() {
         assert_eq!(count(&stats, "cache_writes"), 0, "{stats:#}");
     }
 }
+
+/// A source under the miss's out-dir keeps its own empty rule in a hit's dep-info: only the
+/// compile's outputs are rule targets that name the out-dir.
+#[test]
+fn a_hits_dep_info_keeps_a_source_under_the_old_out_dir() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
+    write_files(dir.path(), &[("src/lib.rs", "pub fn v() -> u32 { 1 }\n")]);
+    std::fs::create_dir_all(dir.path().join("o2")).unwrap_or_default();
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    let source = dir.path().join("src/lib.rs");
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "--crate-type",
+            "lib",
+            "--crate-name",
+            "l",
+            "--edition",
+            "2021",
+            "--emit=dep-info,metadata,link",
+            "--out-dir",
+        ]
+        .iter()
+        .map(|word| word.to_string())
+        .chain([out.display().to_string(), source.display().to_string()])
+        .collect()
+    };
+    let compile = |out: &Path| {
+        let args = args(out);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert_success(&server.compile(dir.path(), "rustc", &args), "rustc");
+    };
+    compile(dir.path());
+    server.wait_for_stats(|stats| count(stats, "cache_writes") >= 1);
+    let out = dir.path().join("o2");
+    compile(&out);
+    assert_eq!(count(&server.stats(), "cache_hits.counts.Rust"), 1);
+    let cached = crate::harness::read(&out.join("l.d"));
+    let plain = run(std::process::Command::new("rustc")
+        .current_dir(dir.path())
+        .args(args(&out)));
+    assert_success(&plain, "plain rustc");
+    assert_eq!(
+        String::from_utf8_lossy(&cached),
+        String::from_utf8_lossy(&crate::harness::read(&out.join("l.d")))
+    );
+}

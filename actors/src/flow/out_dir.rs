@@ -60,7 +60,13 @@ impl OutDir<'_> {
             if let Some(file) = entry.files.iter_mut().find(|file| file.name == name) {
                 // A large dep-info file a backend keeps outside the entry is read in first.
                 file.load();
-                file.data = replace_rule_dir(&file.data, from, to);
+                let outputs: Vec<&[u8]> = self
+                    .compilation
+                    .outputs
+                    .iter()
+                    .map(|output| output.as_bytes())
+                    .collect();
+                file.data = replace_rule_dir(&file.data, from, to, &outputs);
             }
         }
     }
@@ -98,13 +104,22 @@ fn make_escape(path: &[u8]) -> Vec<u8> {
     escaped
 }
 
-/// Replaces `from` by `to` where it starts a line and is followed by `/`: the rule targets of a
-/// `.d` file, which are the outputs. Prerequisites (sources) are left alone.
-fn replace_rule_dir(data: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+/// Replaces `from` by `to` where it starts a line and is followed by `/` and one of the
+/// compile's `outputs` and a colon: the rule targets of a `.d` file. Prerequisites (sources)
+/// are left alone, also their own empty rules (`src/lib.rs:`) when they lie under the out-dir.
+fn replace_rule_dir(data: &[u8], from: &[u8], to: &[u8], outputs: &[&[u8]]) -> Vec<u8> {
+    let targets_output = |rest: &[u8]| {
+        rest.strip_prefix(b"/").is_some_and(|name| {
+            outputs.iter().any(|output| {
+                name.strip_prefix(*output)
+                    .is_some_and(|after| after.starts_with(b":"))
+            })
+        })
+    };
     let mut result = Vec::with_capacity(data.len());
     for line in data.split_inclusive(|&byte| byte == b'\n') {
         match line.strip_prefix(from) {
-            Some(rest) if rest.starts_with(b"/") => {
+            Some(rest) if targets_output(rest) => {
                 result.extend_from_slice(to);
                 result.extend_from_slice(rest);
             }
@@ -160,10 +175,18 @@ mod tests {
 
     /// Stores `dep_info` written into `dir` and restores it into `into`, as the adapter does.
     fn round_trip(dep_info: &[u8], dir: &[u8], into: &[u8]) -> (Vec<u8>, Vec<u8>) {
-        let mut stored = replace_rule_dir(dep_info, dir, OUT_DIR_PLACEHOLDER);
-        stored = replace_rule_dir(&stored, &make_escape(dir), ESCAPED_OUT_DIR_PLACEHOLDER);
-        let mut restored = replace_rule_dir(&stored, OUT_DIR_PLACEHOLDER, into);
-        restored = replace_rule_dir(&restored, ESCAPED_OUT_DIR_PLACEHOLDER, &make_escape(into));
+        let outputs: &[&[u8]] = &[b"foo-1.d", b"libfoo-1.rmeta", b"src/lib.rs.fake"];
+        let escaped_from = make_escape(dir);
+        let escaped_into = make_escape(into);
+        let mut stored = replace_rule_dir(dep_info, dir, OUT_DIR_PLACEHOLDER, outputs);
+        stored = replace_rule_dir(&stored, &escaped_from, ESCAPED_OUT_DIR_PLACEHOLDER, outputs);
+        let mut restored = replace_rule_dir(&stored, OUT_DIR_PLACEHOLDER, into, outputs);
+        restored = replace_rule_dir(
+            &restored,
+            ESCAPED_OUT_DIR_PLACEHOLDER,
+            &escaped_into,
+            outputs,
+        );
         (stored, restored)
     }
 
@@ -181,6 +204,13 @@ mod tests {
         assert!(text.contains("\n/u v/target/debug/deps/libfoo-1.rmeta: src/lib.rs\n"));
         assert!(text.ends_with("src/lib.rs:\n\n# env-dep:CARGO_PKG_NAME=foo\n"));
         assert_eq!(round_trip(DEP_INFO, dir, dir).1, DEP_INFO);
+        // A source under the out-dir keeps its own empty rule.
+        let under = b"/t a/debug/deps/libfoo-1.rmeta: /t a/debug/deps/src/lib.rs\n\n/t a/debug/deps/src/lib.rs:\n";
+        let (_, restored) = round_trip(under, dir, b"/u");
+        assert_eq!(
+            restored,
+            b"/u/libfoo-1.rmeta: /t a/debug/deps/src/lib.rs\n\n/t a/debug/deps/src/lib.rs:\n"
+        );
         // Targets spelled escaped come back escaped.
         let escaped = b"/t\\ a/debug/deps/libfoo-1.rmeta: src/lib.rs\n";
         let (_, restored) = round_trip(escaped, dir, b"/u v/d");

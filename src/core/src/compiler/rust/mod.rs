@@ -162,8 +162,26 @@ impl Scan {
         // A staticlib copies in the objects (and bundled native libraries) of every crate
         // below it, which only its direct dependencies' digests stand for: a native library
         // bundled two crates down can change while every crate hash stays the same.
-        if !self.externs.is_empty() && self.crate_types.iter().any(|kind| kind == "staticlib") {
+        // Any crate it may load by name counts: an `--extern` with or without a path, or a
+        // directory rustc searches for crates (`extern crate a;`).
+        let may_load_crates = self.key_args.iter().any(|arg| arg == "--extern")
+            || !self.externs.is_empty()
+            || self
+                .search_dirs
+                .iter()
+                .any(|(kind, _)| matches!(kind.as_str(), "crate" | "all" | "dependency"));
+        if may_load_crates && self.crate_types.iter().any(|kind| kind == "staticlib") {
             return refused("staticlib with dependencies");
+        }
+        // A directory JSON must escape (`"`, `\`, a control character) stays in the artifact
+        // notices as written (`flow::out_dir`), so such an out-dir is in the key.
+        if out_dir
+            .as_encoded_bytes()
+            .iter()
+            .any(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20)
+        {
+            self.key_args
+                .extend(["--out-dir (escaped in JSON)".into(), out_dir.clone()]);
         }
 
         let mut static_libs = Vec::new();

@@ -304,13 +304,36 @@ fn attached_and_separate_values_share_a_key() {
 fn a_staticlib_with_dependencies_is_refused() {
     let staticlib = "--crate-name s src/lib.rs --crate-type staticlib --out-dir o";
     cacheable(&words(staticlib));
-    assert_eq!(
-        reason(&words(&format!("{staticlib} --extern m=deps/libm.rlib"))),
-        "staticlib with dependencies"
-    );
+    for deps in [
+        "--extern m=deps/libm.rlib",
+        "--extern m",
+        "-L dependency=deps",
+        "-L crate=deps",
+        "-L deps",
+    ] {
+        assert_eq!(
+            reason(&words(&format!("{staticlib} {deps}"))),
+            "staticlib with dependencies",
+            "{deps}"
+        );
+    }
+    cacheable(&words(&format!("{staticlib} -L native=n")));
     cacheable(&words(
         "--crate-name s src/lib.rs --crate-type rlib --out-dir o --extern m=deps/libm.rlib",
     ));
+}
+
+/// An out-dir JSON must escape stays in the artifact notices as written: it is in the key.
+#[test]
+fn an_out_dir_json_escapes_is_in_the_key() {
+    let key = |dir: &str| {
+        let mut line = words("--crate-name foo src/lib.rs --crate-type lib --out-dir");
+        line.push(dir.into());
+        cacheable(&line).key_args
+    };
+    assert_eq!(key("/a/o"), key("/b/o"));
+    assert_ne!(key("/a\\x/o"), key("/b\\x/o"));
+    assert_ne!(key("/a\"q/o"), key("/a/o"));
 }
 
 #[test]
