@@ -86,13 +86,38 @@ fn a_terminal_the_compiler_would_not_colour_gets_no_colour() {
     }
 }
 
+/// The stderr of `gcc -Wall -c warn.c` with `flags` added, for a client on an xterm, from the
+/// fixture at `dir` through `server`; its warning is always there.
+fn warning_on_an_xterm(server: &Server, dir: &std::path::Path, flags: &[&str]) -> Vec<u8> {
+    let mut args: Vec<OsString> = ["-Wall", "-c", "warn.c", "-o", "warn.o"]
+        .map(OsString::from)
+        .to_vec();
+    args.extend(flags.iter().map(OsString::from));
+    let mut compile = request(gcc_path(), dir.as_os_str().to_owned(), args);
+    compile.stderr_is_terminal = true;
+    set_env(
+        &mut compile.env,
+        &[
+            ("GCC_COLORS", None),
+            ("NO_COLOR", None),
+            ("TERM", Some("xterm")),
+        ],
+    );
+    match compile_by_hand(server, compile).last() {
+        Some(Response::CompileFinished(finished)) => {
+            assert!(String::from_utf8_lossy(&finished.stderr).contains("never_used"));
+            finished.stderr.clone()
+        }
+        other => panic!("unexpected answer {other:?}"),
+    }
+}
+
 /// The last colour flag counts: gcc's `-fdiagnostics-plain-output` is plain on a terminal, and
 /// `-fdiagnostics-color=auto` leaves it to the terminal, which colours.
 #[test]
 fn a_terminal_gets_what_the_last_colour_flag_chose() {
     let server = Server::start();
     let dir = fixture("c");
-    let cwd = dir.path().as_os_str().to_owned();
     let cases: &[(&[&str], bool)] = &[
         (&["-fdiagnostics-plain-output"], false),
         (&["-fdiagnostics-color=auto"], true),
@@ -106,27 +131,8 @@ fn a_terminal_gets_what_the_last_colour_flag_chose() {
         ),
     ];
     for (flags, coloured) in cases {
-        let mut args: Vec<OsString> = ["-Wall", "-c", "warn.c", "-o", "warn.o"]
-            .map(OsString::from)
-            .to_vec();
-        args.extend(flags.iter().map(OsString::from));
-        let mut compile = request(gcc_path(), cwd.clone(), args);
-        compile.stderr_is_terminal = true;
-        set_env(
-            &mut compile.env,
-            &[
-                ("GCC_COLORS", None),
-                ("NO_COLOR", None),
-                ("TERM", Some("xterm")),
-            ],
-        );
-        match compile_by_hand(&server, compile).last() {
-            Some(Response::CompileFinished(finished)) => {
-                assert_eq!(finished.stderr.contains(&0x1b), *coloured, "{flags:?}");
-                assert!(String::from_utf8_lossy(&finished.stderr).contains("never_used"));
-            }
-            other => panic!("unexpected answer {other:?}"),
-        }
+        let stderr = warning_on_an_xterm(&server, dir.path(), flags);
+        assert_eq!(stderr.contains(&0x1b), *coloured, "{flags:?}");
     }
 }
 
@@ -136,25 +142,6 @@ fn a_colour_flag_in_a_response_file_is_the_users_choice() {
     let server = Server::start();
     let dir = fixture("c");
     std::fs::write(dir.path().join("plain.rsp"), "-fno-diagnostics-color\n").unwrap_or_default();
-    let cwd = dir.path().as_os_str().to_owned();
-    let args: Vec<OsString> = ["-Wall", "-c", "warn.c", "-o", "warn.o", "@plain.rsp"]
-        .map(OsString::from)
-        .to_vec();
-    let mut compile = request(gcc_path(), cwd, args);
-    compile.stderr_is_terminal = true;
-    set_env(
-        &mut compile.env,
-        &[
-            ("GCC_COLORS", None),
-            ("NO_COLOR", None),
-            ("TERM", Some("xterm")),
-        ],
-    );
-    match compile_by_hand(&server, compile).last() {
-        Some(Response::CompileFinished(finished)) => {
-            assert!(!finished.stderr.contains(&0x1b), "colour despite the @file");
-            assert!(String::from_utf8_lossy(&finished.stderr).contains("never_used"));
-        }
-        other => panic!("unexpected answer {other:?}"),
-    }
+    let stderr = warning_on_an_xterm(&server, dir.path(), &["@plain.rsp"]);
+    assert!(!stderr.contains(&0x1b), "colour despite the @file");
 }

@@ -545,6 +545,13 @@ async fn a_large_output_is_a_read_only_content_file_counted_with_its_entry() {
     assert!(!harness.path(key(1)).exists());
 }
 
+/// The outputs written into `out` since `began`, collected as a compile's are.
+async fn collect_outputs(out: &Path, began: crate::flow::read_since::Started) -> Vec<EntryFile> {
+    crate::outputs::collect(targets(out), &DigestMemo::default(), began)
+        .await
+        .unwrap()
+}
+
 /// A compile's large output is collected kept open (`outputs::collect`), copied into its
 /// content file by the kernel, and read back as the bytes it had, also after a link to it was
 /// made and its own name removed (cargo's uplifting, `cargo clean`) before the write; one
@@ -560,13 +567,7 @@ async fn a_collected_large_output_is_copied_from_the_file_and_one_changed_since_
     for file in &expected.files {
         fs::write(out.join(&file.name), &file.data).unwrap();
     }
-    let files = crate::outputs::collect(
-        targets(&out),
-        &crate::digest_memo::DigestMemo::default(),
-        began,
-    )
-    .await
-    .unwrap();
+    let files = collect_outputs(&out, began).await;
     let object = files.iter().find(|file| file.name == "lib.rlib").unwrap();
     assert!(
         object.data.is_empty(),
@@ -599,13 +600,7 @@ async fn a_collected_large_output_is_copied_from_the_file_and_one_changed_since_
 
     // Collected, then rewritten in place (same length) before the write: not stored.
     fs::write(out.join("lib.rlib"), &expected.files[0].data).unwrap();
-    let files = crate::outputs::collect(
-        targets(&out),
-        &crate::digest_memo::DigestMemo::default(),
-        began,
-    )
-    .await
-    .unwrap();
+    let files = collect_outputs(&out, began).await;
     let mut changed = fs::OpenOptions::new()
         .write(true)
         .open(out.join("lib.rlib"))
