@@ -359,7 +359,6 @@ fn direct_mode_a_linker_wrapper_reading_a_variable_links_for_each_environment() 
     let build = |extra: &str| {
         let (counts, _) = workspace.clean_run_in(&["build", "--offline"], &[("LINK_EXTRA", extra)]);
         let binary = std::fs::read(workspace.binary()).unwrap_or_default();
-        eprintln!("XX {extra} {counts:?} {}", binary.len());
         assert_eq!(workspace.run_tool(), PLAIN_OUTPUT);
         (counts, binary)
     };
