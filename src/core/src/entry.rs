@@ -91,7 +91,8 @@ impl ContentSource {
     /// write moves the ctime). For a compile's output (`output`), whose links a build makes and
     /// removes (cargo's uplifting, `cargo clean`), moving its ctime, the ctime is left out: a
     /// write still moves the mtime, and bytes read from it are checked against the digest
-    /// (`EntryFile::load`; the disk cache checks its content files at every first lookup).
+    /// (`EntryFile::load`; the disk cache checks a content file at its first lookup unless the
+    /// output's whole stamp, ctime included, was still the checked one after the copy).
     pub fn unchanged(&self) -> bool {
         use std::os::unix::fs::MetadataExt;
         let Ok(now) = self.file.metadata() else {
