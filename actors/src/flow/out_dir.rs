@@ -38,23 +38,32 @@ pub struct OutDir<'a> {
 impl EntryAdapter for OutDir<'_> {
     fn for_store(&self, entry: &mut CacheEntry) {
         entry.stderr = replace_artifact_dir(&entry.stderr, &self.written, OUT_DIR_PLACEHOLDER);
-        self.replace_in_dep_info(entry, &self.written, OUT_DIR_PLACEHOLDER);
         let escaped = make_escape(&self.written);
-        if escaped != self.written {
-            self.replace_in_dep_info(entry, &escaped, ESCAPED_OUT_DIR_PLACEHOLDER);
-        }
+        self.replace_in_dep_info(
+            entry,
+            &[
+                (&self.written, OUT_DIR_PLACEHOLDER),
+                (&escaped, ESCAPED_OUT_DIR_PLACEHOLDER),
+            ],
+        );
     }
 
     fn for_restore(&self, entry: &mut CacheEntry) {
         entry.stderr = replace_artifact_dir(&entry.stderr, OUT_DIR_PLACEHOLDER, &self.written);
-        self.replace_in_dep_info(entry, OUT_DIR_PLACEHOLDER, &self.written);
         let escaped = make_escape(&self.written);
-        self.replace_in_dep_info(entry, ESCAPED_OUT_DIR_PLACEHOLDER, &escaped);
+        self.replace_in_dep_info(
+            entry,
+            &[
+                (OUT_DIR_PLACEHOLDER, &self.written),
+                (ESCAPED_OUT_DIR_PLACEHOLDER, &escaped),
+            ],
+        );
     }
 }
 
 impl OutDir<'_> {
-    fn replace_in_dep_info(&self, entry: &mut CacheEntry, from: &[u8], to: &[u8]) {
+    /// Rewrites the rule targets of the entry's dep-info, each `(from, to)` pair in one pass.
+    fn replace_in_dep_info(&self, entry: &mut CacheEntry, pairs: &[(&[u8], &[u8])]) {
         if let Some(name) = &self.compilation.dep_info {
             let name = name.to_string_lossy();
             if let Some(file) = entry.files.iter_mut().find(|file| file.name == name) {
@@ -66,7 +75,7 @@ impl OutDir<'_> {
                     .iter()
                     .map(|output| output.as_bytes())
                     .collect();
-                file.data = replace_rule_dir(&file.data, from, to, &outputs);
+                file.data = replace_rule_dir(&file.data, pairs, &outputs);
             }
         }
     }
@@ -104,10 +113,11 @@ fn make_escape(path: &[u8]) -> Vec<u8> {
     escaped
 }
 
-/// Replaces `from` by `to` where it starts a line and is followed by `/` and one of the
-/// compile's `outputs` and a colon: the rule targets of a `.d` file. Prerequisites (sources)
-/// are left alone, also their own empty rules (`src/lib.rs:`) when they lie under the out-dir.
-fn replace_rule_dir(data: &[u8], from: &[u8], to: &[u8], outputs: &[&[u8]]) -> Vec<u8> {
+/// Replaces, for the first `(from, to)` of `pairs` that starts a line and is followed by `/`,
+/// one of the compile's `outputs` and a colon (a rule target of a `.d` file), `from` by `to`.
+/// Prerequisites (sources) are left alone, also their own empty rules (`src/lib.rs:`) when
+/// they lie under the out-dir.
+fn replace_rule_dir(data: &[u8], pairs: &[(&[u8], &[u8])], outputs: &[&[u8]]) -> Vec<u8> {
     let targets_output = |rest: &[u8]| {
         rest.strip_prefix(b"/").is_some_and(|name| {
             outputs.iter().any(|output| {
@@ -118,12 +128,16 @@ fn replace_rule_dir(data: &[u8], from: &[u8], to: &[u8], outputs: &[&[u8]]) -> V
     };
     let mut result = Vec::with_capacity(data.len());
     for line in data.split_inclusive(|&byte| byte == b'\n') {
-        match line.strip_prefix(from) {
-            Some(rest) if targets_output(rest) => {
+        let replaced = pairs.iter().find_map(|(from, to)| {
+            let rest = line.strip_prefix(*from)?;
+            targets_output(rest).then_some((*to, rest))
+        });
+        match replaced {
+            Some((to, rest)) => {
                 result.extend_from_slice(to);
                 result.extend_from_slice(rest);
             }
-            _ => result.extend_from_slice(line),
+            None => result.extend_from_slice(line),
         }
     }
     result
@@ -176,15 +190,21 @@ mod tests {
     /// Stores `dep_info` written into `dir` and restores it into `into`, as the adapter does.
     fn round_trip(dep_info: &[u8], dir: &[u8], into: &[u8]) -> (Vec<u8>, Vec<u8>) {
         let outputs: &[&[u8]] = &[b"foo-1.d", b"libfoo-1.rmeta", b"src/lib.rs.fake"];
-        let escaped_from = make_escape(dir);
-        let escaped_into = make_escape(into);
-        let mut stored = replace_rule_dir(dep_info, dir, OUT_DIR_PLACEHOLDER, outputs);
-        stored = replace_rule_dir(&stored, &escaped_from, ESCAPED_OUT_DIR_PLACEHOLDER, outputs);
-        let mut restored = replace_rule_dir(&stored, OUT_DIR_PLACEHOLDER, into, outputs);
-        restored = replace_rule_dir(
-            &restored,
-            ESCAPED_OUT_DIR_PLACEHOLDER,
-            &escaped_into,
+        let (escaped_from, escaped_into) = (make_escape(dir), make_escape(into));
+        let stored = replace_rule_dir(
+            dep_info,
+            &[
+                (dir, OUT_DIR_PLACEHOLDER),
+                (&escaped_from, ESCAPED_OUT_DIR_PLACEHOLDER),
+            ],
+            outputs,
+        );
+        let restored = replace_rule_dir(
+            &stored,
+            &[
+                (OUT_DIR_PLACEHOLDER, into),
+                (ESCAPED_OUT_DIR_PLACEHOLDER, &escaped_into),
+            ],
             outputs,
         );
         (stored, restored)
