@@ -69,14 +69,11 @@ impl DigestMemo {
     /// `digest`, begun at `began` by the file system's clock.
     fn digest_since(&self, path: &Path, began: Started) -> std::io::Result<[u8; 32]> {
         let before = std::fs::metadata(path)?;
-        if !before.is_file() {
-            // A FIFO's open waits for a writer, a device's read may never end.
-            return Err(crate::file_system::not_regular(path));
-        }
         let stamp = FileStamp::of(&before);
         if let Some(digest) = self.remembered(path, stamp) {
             return Ok(digest);
         }
+        // Opened without waiting, and only a regular file: a FIFO's open waits for a writer.
         let mut file = crate::file_system::open_regular(path)?;
         let digest = sccache_core::hash_key::digest_reader(&mut file)?;
         let after = file.metadata()?;

@@ -28,9 +28,10 @@ pub fn colour_for_a_terminal(request: &mut CompileRequest, compilation: &mut CCo
     // The command line as the compiler reads it: `@file`s expanded (the key's arguments).
     let last_choice = compilation.key_args.iter().rev().find_map(|arg| {
         arg.to_str().filter(|arg| {
-            COLOUR_FLAGS
-                .iter()
-                .any(|flag| arg == flag || arg.starts_with(&format!("{flag}=")))
+            COLOUR_FLAGS.iter().any(|flag| {
+                arg.strip_prefix(flag)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('='))
+            })
         })
     });
     // `=auto` leaves it to the terminal, as choosing nothing does.

@@ -169,9 +169,6 @@ pub fn lexical(path: &OsStr, cwd: &Path) -> PathBuf {
     normal
 }
 
-/// Whether a path, read from `cwd`, names a device or a kernel file (`/dev/null`,
-/// `/dev/stdout`, `/proc/self/fd/1`) rather than a file: an input another process would read
-/// differently, or an output a hit could not restore.
 /// Whether an LLVM option (clang's `-mllvm`, rustc's `-C llvm-args`) may read or write a file
 /// the key does not hold or a hit would not reproduce: LLVM has hundreds of options, and many
 /// name files without saying so (`-dfsan-abilist=`, `-polly-dump-before`,
@@ -208,6 +205,9 @@ const SAFE_LLVM_OPTIONS: &[&str] = &[
     "force-vector-interleave",
 ];
 
+/// Whether a path, read from `cwd`, names a device or a kernel file (`/dev/null`,
+/// `/dev/stdout`, `/proc/self/fd/1`) rather than a file: an input another process would read
+/// differently, or an output a hit could not restore.
 pub fn is_device(path: &OsStr, cwd: &Path) -> bool {
     let normal = lexical(path, cwd);
     // `/dev/shm` is an ordinary (memory) file system that people build in.

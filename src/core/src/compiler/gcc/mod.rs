@@ -187,10 +187,12 @@ fn names_the_input(output: &OsStr, input: &OsStr, cwd: &Path) -> bool {
     if output == input {
         return true;
     }
-    match (std::fs::metadata(&output), std::fs::metadata(&input)) {
-        (Ok(output), Ok(input)) => output.dev() == input.dev() && output.ino() == input.ino(),
-        _ => false,
-    }
+    // The input is asked only when the output exists (most compiles write a new one).
+    let Ok(output) = std::fs::metadata(&output) else {
+        return false;
+    };
+    std::fs::metadata(&input)
+        .is_ok_and(|input| output.dev() == input.dev() && output.ino() == input.ino())
 }
 
 /// The key argument naming an output thrown away (`-o /dev/null`): such a compile's entry

@@ -165,7 +165,6 @@ impl Scan {
         // Any crate it may load by name counts: an `--extern` with or without a path, or a
         // directory rustc searches for crates (`extern crate a;`).
         let may_load_crates = self.key_args.iter().any(|arg| arg == "--extern")
-            || !self.externs.is_empty()
             || self
                 .search_dirs
                 .iter()
@@ -362,8 +361,6 @@ fn refused(why: &str) -> Parsed<RustCompilation> {
 #[cfg(test)]
 mod tests;
 
-/// The static archives in `dir` (`lib*.a`, `*.lib`; with `every`, every regular file), by
-/// name, sorted; none when it cannot be read (rustc would find nothing there either).
 /// Every regular file of each target's `lib` directory under a sysroot
 /// (`lib/rustlib/<target>/lib/<file>`, relative to the sysroot), sorted.
 fn sysroot_target_libs(sysroot: &Path) -> Vec<PathBuf> {
@@ -383,6 +380,8 @@ fn sysroot_target_libs(sysroot: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// The static archives in `dir` (`lib*.a`, `*.lib`; with `every`, every regular file), by
+/// name, sorted; none when it cannot be read (rustc would find nothing there either).
 fn static_archives_in(dir: &Path, every: bool) -> Vec<OsString> {
     let mut archives: Vec<OsString> = std::fs::read_dir(dir)
         .into_iter()
