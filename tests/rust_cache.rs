@@ -428,6 +428,29 @@ fn built_into_another_target_directory(one: &str, two: &str) {
     assert!(!text.contains('\0'), "{text:?}");
 }
 
+/// rustc's arguments for a library `name` from `source` into `out_dir`, as cargo emits them
+/// (dep-info, metadata, link), with `extra` before the source.
+fn lib_args(name: &str, source: &str, out_dir: &str, extra: &[&str]) -> Vec<String> {
+    [
+        "--crate-type",
+        "lib",
+        "--crate-name",
+        name,
+        "--edition",
+        "2021",
+    ]
+    .iter()
+    .chain(extra)
+    .chain(&[
+        source,
+        "--emit=dep-info,metadata,link",
+        "--out-dir",
+        out_dir,
+    ])
+    .map(|word| word.to_string())
+    .collect()
+}
+
 /// Writes `files` (path, text) under `dir`, with their directories.
 fn write_files(dir: &Path, files: &[(&str, &str)]) {
     for (name, text) in files {
@@ -566,20 +589,8 @@ fn a_compile_with_an_explicit_sysroot_keys_its_standard_library() {
     }
     write_files(dir.path(), &[("l.rs", "pub fn v() -> u32 { 7 }\n")]);
     std::fs::create_dir_all(dir.path().join("o")).unwrap_or_default();
-    let args = [
-        "--crate-type",
-        "lib",
-        "--crate-name",
-        "l",
-        "--edition",
-        "2021",
-        "--sysroot",
-        "sys",
-        "l.rs",
-        "--emit=dep-info,metadata,link",
-        "--out-dir",
-        "o",
-    ];
+    let args = lib_args("l", "l.rs", "o", &["--sysroot", "sys"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     assert_success(&server.compile(dir.path(), "rustc", &args), "first");
     server.wait_for_stats(|stats| count(stats, "cache_writes") >= 1);
     for entry in std::fs::read_dir(&to).into_iter().flatten().flatten() {
@@ -589,7 +600,7 @@ fn a_compile_with_an_explicit_sysroot_keys_its_standard_library() {
     }
     let plain = run(std::process::Command::new("rustc")
         .current_dir(dir.path())
-        .args(args));
+        .args(&args));
     assert!(
         !plain.status.success(),
         "plain rustc found no core and succeeded"
@@ -614,24 +625,13 @@ fn a_crate_reading_the_jobserver_variables_is_not_stored() {
             )],
         );
         std::fs::create_dir_all(dir.path().join("o")).unwrap_or_default();
-        let args = [
-            "rustc",
-            "--crate-type",
-            "lib",
-            "--crate-name",
-            "m",
-            "--edition",
-            "2021",
-            "m.rs",
-            "--emit=dep-info,metadata,link",
-            "--out-dir",
-            "o",
-        ];
+        let args = lib_args("m", "m.rs", "o", &[]);
         for _ in 0..2 {
             let output = run(server
                 .command(crate::harness::sccache_bin())
                 .current_dir(dir.path())
-                .args(args)
+                .arg("rustc")
+                .args(&args)
                 .env("MAKEFLAGS", "-j2 --jobserver-auth=8,9"));
             assert_success(&output, "rustc m.rs");
         }
@@ -651,21 +651,9 @@ fn a_hits_dep_info_keeps_a_source_under_the_old_out_dir() {
     std::fs::create_dir_all(dir.path().join("o2")).unwrap_or_default();
     std::thread::sleep(std::time::Duration::from_millis(30));
     let source = dir.path().join("src/lib.rs");
-    let args = |out: &Path| -> Vec<String> {
-        [
-            "--crate-type",
-            "lib",
-            "--crate-name",
-            "l",
-            "--edition",
-            "2021",
-            "--emit=dep-info,metadata,link",
-            "--out-dir",
-        ]
-        .iter()
-        .map(|word| word.to_string())
-        .chain([out.display().to_string(), source.display().to_string()])
-        .collect()
+    let args = |out: &Path| {
+        let (source, out) = (source.display().to_string(), out.display().to_string());
+        lib_args("l", &source, &out, &[])
     };
     let compile = |out: &Path| {
         let args = args(out);
