@@ -396,13 +396,7 @@ fn a_written_content_file_is_vouched_for_until_it_changes() {
 #[actix_rt::test]
 async fn an_output_rewritten_with_its_mtime_put_back_is_never_vouched_for() {
     let temp = tempfile::tempdir().unwrap();
-    let out = temp.path().join("target");
-    fs::create_dir(&out).unwrap();
-    let expected = large_entry(0);
-    let began = crate::flow::read_since::Started::fresh();
-    for file in &expected.files {
-        fs::write(out.join(&file.name), &file.data).unwrap();
-    }
+    let (out, expected, began) = outputs_written(temp.path());
     let memo = DigestMemo::default();
     let files = crate::outputs::collect(targets(&out), &memo, began)
         .await
@@ -545,6 +539,19 @@ async fn a_large_output_is_a_read_only_content_file_counted_with_its_entry() {
     assert!(!harness.path(key(1)).exists());
 }
 
+/// A compile's outputs as `large_entry(0)` holds them, written into `<dir>/target` after the
+/// start returned.
+fn outputs_written(dir: &Path) -> (PathBuf, CacheEntry, crate::flow::read_since::Started) {
+    let out = dir.join("target");
+    fs::create_dir(&out).unwrap();
+    let expected = large_entry(0);
+    let began = crate::flow::read_since::Started::fresh();
+    for file in &expected.files {
+        fs::write(out.join(&file.name), &file.data).unwrap();
+    }
+    (out, expected, began)
+}
+
 /// The outputs written into `out` since `began`, collected as a compile's are.
 async fn collect_outputs(out: &Path, began: crate::flow::read_since::Started) -> Vec<EntryFile> {
     crate::outputs::collect(targets(out), &DigestMemo::default(), began)
@@ -560,13 +567,7 @@ async fn collect_outputs(out: &Path, began: crate::flow::read_since::Started) ->
 async fn a_collected_large_output_is_copied_from_the_file_and_one_changed_since_is_not_stored() {
     let temp = tempfile::tempdir().unwrap();
     let harness = start(&temp.path().join("cache"), 1 << 30, 4);
-    let out = temp.path().join("target");
-    fs::create_dir(&out).unwrap();
-    let expected = large_entry(0);
-    let began = crate::flow::read_since::Started::fresh();
-    for file in &expected.files {
-        fs::write(out.join(&file.name), &file.data).unwrap();
-    }
+    let (out, expected, began) = outputs_written(temp.path());
     let files = collect_outputs(&out, began).await;
     let object = files.iter().find(|file| file.name == "lib.rlib").unwrap();
     assert!(
