@@ -16,7 +16,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// Whether the file at `path` is a script (starts with `#!`); not when it cannot be read.
-pub fn is_script(path: &Path) -> bool {
+fn is_script(path: &Path) -> bool {
     let mut start = [0u8; 2];
     std::fs::File::open(path)
         .and_then(|mut file| file.read_exact(&mut start))
@@ -63,19 +63,19 @@ pub fn is_wrapper(exe: &Path, dry_run: &DryRun, cwd: &Path, path_dirs: &[PathBuf
 /// the last request's: cargo gives each crate its own `CARGO_*` variables. Held by one actor
 /// and the futures it runs, on its thread.
 #[derive(Clone, Default)]
-pub struct Wrappers(std::rc::Rc<std::cell::RefCell<std::collections::HashSet<OsString>>>);
+struct Wrappers(std::rc::Rc<std::cell::RefCell<std::collections::HashSet<OsString>>>);
 
 /// How many wrappers a prober remembers (then it forgets them all and learns them again).
 const WRAPPERS_LIMIT: usize = 256;
 
 impl Wrappers {
     /// The fingerprint of `env` for a key of `program`'s probe, when it is a known wrapper.
-    pub fn environment(&self, program: &OsString, env: &[(OsString, OsString)]) -> Option<u64> {
+    fn environment(&self, program: &OsString, env: &[(OsString, OsString)]) -> Option<u64> {
         self.0.borrow().contains(program).then(|| fingerprint(env))
     }
 
     /// `program` is a wrapper.
-    pub fn learn(&self, program: &OsString) {
+    fn learn(&self, program: &OsString) {
         let mut known = self.0.borrow_mut();
         if known.len() >= WRAPPERS_LIMIT && !known.contains(program) {
             known.clear();
@@ -142,13 +142,13 @@ impl<K: Eq + Hash, R: Clone + RanIn + Send + Sync + 'static> WrapperProbes<K, R>
 /// unless the wrapper's first probe, remembered before it was known for one (without an
 /// environment in its key), ran in that very environment (`first`, its answer's
 /// fingerprint) and so serves it.
-pub fn in_key(fingerprint: Option<u64>, first: Option<Option<u64>>) -> Option<u64> {
+fn in_key(fingerprint: Option<u64>, first: Option<Option<u64>>) -> Option<u64> {
     fingerprint.filter(|fingerprint| first != Some(Some(*fingerprint)))
 }
 
 /// Whether a probe that ran in the environment `ran_in` (a wrapper's; `None` for any other
 /// program) does not hold for `env`.
-pub fn ran_elsewhere(ran_in: Option<u64>, env: &[(OsString, OsString)]) -> bool {
+fn ran_elsewhere(ran_in: Option<u64>, env: &[(OsString, OsString)]) -> bool {
     ran_in.is_some_and(|ran_in| ran_in != fingerprint(env))
 }
 
