@@ -1,8 +1,12 @@
 //! The dispatcher: the bounded pool of compiler processes.
 //!
 //! Every process the server runs for a client (preprocessor, compiler, probe) goes through
-//! `Run`, so at most `jobs` of them run at once however many clients are waiting. Processes are
-//! spawned and awaited asynchronously; the actor itself never blocks.
+//! `Run`, so at most `jobs` of them run at once however many clients are waiting. A process
+//! that accompanies a compile already running (a linking rustc's crate listing, needed by the
+//! time that compile ends) takes a slot of a second pool of the same size instead
+//! (`Run::beside_a_compile`): waiting for a compile slot, it would start only when its own
+//! compile ended and lengthen that compile's reply by its whole run. Processes are spawned
+//! and awaited asynchronously; the actor itself never blocks.
 //!
 //! A run may carry the token of its client's connection: when the client is gone (a build
 //! interrupted with Ctrl-C), the process's group is sent SIGINT, as the terminal would have
@@ -23,6 +27,8 @@ use tokio_util::sync::CancellationToken;
 /// The pool.
 pub struct Dispatcher {
     slots: Arc<Semaphore>,
+    /// For runs beside a compile.
+    beside_slots: Arc<Semaphore>,
 }
 
 impl Dispatcher {
@@ -31,6 +37,7 @@ impl Dispatcher {
         server_umask();
         Dispatcher {
             slots: Arc::new(Semaphore::new(jobs.max(1))),
+            beside_slots: Arc::new(Semaphore::new(jobs.max(1))),
         }
     }
 }
@@ -54,6 +61,8 @@ pub struct Run {
     pub umask: Option<u32>,
     /// The client's jobserver, which the process inherits (`crate::jobserver`).
     pub jobserver: Option<Arc<Jobserver>>,
+    /// Whether it accompanies a compile that holds a slot (see the module doc).
+    pub beside: bool,
 }
 
 impl Run {
@@ -72,7 +81,14 @@ impl Run {
             client_gone: None,
             umask: None,
             jobserver: None,
+            beside: false,
         }
+    }
+
+    /// The same run, taking a slot of the pool for runs beside a compile.
+    pub fn beside_a_compile(mut self) -> Run {
+        self.beside = true;
+        self
     }
 
     /// The same run, creating files under the client's `umask` as the compiler run by hand
@@ -136,7 +152,10 @@ impl Handler<Run> for Dispatcher {
     type Result = ResponseFuture<Result<ProcessOutput, RunError>>;
 
     fn handle(&mut self, run: Run, _: &mut Context<Self>) -> Self::Result {
-        let slots = self.slots.clone();
+        let slots = match run.beside {
+            true => self.beside_slots.clone(),
+            false => self.slots.clone(),
+        };
         Box::pin(async move {
             let _slot = slots.acquire_owned().await.map_err(|_| RunError::Closed)?;
             if run.abandoned() {
@@ -252,4 +271,35 @@ async fn drain(pipe: Option<impl AsyncRead + Unpin>) -> std::io::Result<Vec<u8>>
         pipe.read_to_end(&mut kept).await?;
     }
     Ok(kept)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Run {
+        let args = vec!["-c".into(), script.into()];
+        let env = vec![("PATH".into(), "/usr/bin:/bin".into())];
+        Run::new("/bin/sh".into(), args, "/".into(), env)
+    }
+
+    /// A run beside a compile does not wait for the compile's slot: with one slot held by a
+    /// long process, it starts and ends while that process still runs.
+    #[actix_rt::test]
+    async fn a_run_beside_a_compile_does_not_wait_for_the_compile_slots() {
+        let dispatcher = Dispatcher::new(1).start();
+        let compile = dispatcher.send(sh("sleep 20"));
+        let mut compile = std::pin::pin!(compile);
+        // The compile takes the only slot first.
+        let _ = tokio::time::timeout(Duration::from_millis(200), &mut compile).await;
+        let beside = dispatcher.send(sh("echo listed").beside_a_compile());
+        tokio::select! {
+            biased;
+            output = beside => {
+                let output = output.expect("mailbox").expect("run");
+                assert_eq!(output.stdout, b"listed\n");
+            }
+            _ = &mut compile => panic!("the run beside waited for the compile to end"),
+        }
+    }
 }

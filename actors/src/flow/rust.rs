@@ -100,7 +100,7 @@ impl Family for Rustc {
             // No direct mode: the dep-info run goes beside the libraries' digests.
             let (inputs, dep_info) = futures::join!(
                 library_inputs(services, info, compilation, request),
-                read_dep_info(services, compilation, request),
+                read_dep_info(services, compilation, request, DepInfoRun::BeforeTheCompile),
             );
             return key_from_dep_info(services, info, compilation, request, inputs, dep_info).await;
         };
@@ -132,7 +132,8 @@ impl Family for Rustc {
             Looked::Miss(Some((later, added))) => return Keyed::AfterCompile(later, added),
             Looked::Miss(None) => {}
         }
-        let dep_info = read_dep_info(services, compilation, request).await;
+        let dep_info =
+            read_dep_info(services, compilation, request, DepInfoRun::BeforeTheCompile).await;
         log::debug!(
             "rust compile of {}: direct lookup and dep-info run {:?}",
             compilation.crate_name,
@@ -228,7 +229,8 @@ fn list_crates(
                         .await?;
                 return Ok((None, link));
             }
-            let (mut dep_info, _) = read_dep_info(&services, &compilation, &request)
+            let run = DepInfoRun::BesideTheCompile;
+            let (mut dep_info, _) = read_dep_info(&services, &compilation, &request, run)
                 .await
                 .ok_or("dep-info run failed")?;
             dep_info.files = rust_link::without_sysroot_crates(
@@ -396,6 +398,15 @@ async fn reads_unseen_files(
     .unwrap_or(Some(ASSEMBLER_READS))
 }
 
+/// Where a dep-info run goes: before its compile, in the dispatcher's pool as the compile
+/// will; or beside a compile that is running or has just run (a crate listing, which its
+/// reply waits for), in the pool for those (`Services::run_beside_a_compile`).
+#[derive(Clone, Copy)]
+enum DepInfoRun {
+    BeforeTheCompile,
+    BesideTheCompile,
+}
+
 /// Runs rustc for the dep-info alone, in a private directory, and reads it, with when rustc
 /// started reading (the directory's making, by the file system's clock). `None` when that
 /// fails for any reason: the real compile will then show what is wrong.
@@ -403,6 +414,7 @@ async fn read_dep_info(
     services: &Services,
     compilation: &RustCompilation,
     request: &CompileRequest,
+    run: DepInfoRun,
 ) -> Option<(DepInfo, Started)> {
     let dir = match private_dir().await {
         Ok(dir) => DepInfoDir(Some(dir)),
@@ -422,9 +434,15 @@ async fn read_dep_info(
         request.env.push(variable);
         listing = Some(request);
     }
-    let output = services
-        .run(&request.exe, args, listing.as_ref().unwrap_or(request))
-        .await;
+    let request = listing.as_ref().unwrap_or(request);
+    let output = match run {
+        DepInfoRun::BeforeTheCompile => services.run(&request.exe, args, request).await,
+        DepInfoRun::BesideTheCompile => {
+            services
+                .run_beside_a_compile(&request.exe, args, request)
+                .await
+        }
+    };
     match output {
         Ok(output) if output.success() => {}
         Ok(_) => return None,

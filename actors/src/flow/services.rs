@@ -100,12 +100,32 @@ impl Services {
         args: Vec<OsString>,
         request: &CompileRequest,
     ) -> Result<ProcessOutput, RunError> {
-        let mut run = Run::new(exe.clone(), args, request.cwd.clone(), request.env.clone())
+        self.send_run(self.process(exe, args, request)).await
+    }
+
+    /// Runs a process that accompanies a compile running for the same request (a crate
+    /// listing), in the dispatcher's pool for those (`Run::beside_a_compile`).
+    pub async fn run_beside_a_compile(
+        &self,
+        exe: &OsString,
+        args: Vec<OsString>,
+        request: &CompileRequest,
+    ) -> Result<ProcessOutput, RunError> {
+        let run = self.process(exe, args, request).beside_a_compile();
+        self.send_run(run).await
+    }
+
+    fn process(&self, exe: &OsString, args: Vec<OsString>, request: &CompileRequest) -> Run {
+        let run = Run::new(exe.clone(), args, request.cwd.clone(), request.env.clone())
             .for_client(self.client_gone.clone())
             .under_umask(request.umask);
-        if let Some(jobserver) = &self.jobserver {
-            run = run.with_jobserver(jobserver.clone());
+        match &self.jobserver {
+            Some(jobserver) => run.with_jobserver(jobserver.clone()),
+            None => run,
         }
+    }
+
+    async fn send_run(&self, run: Run) -> Result<ProcessOutput, RunError> {
         self.run.send(run).await.unwrap_or(Err(RunError::Closed))
     }
 
