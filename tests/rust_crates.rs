@@ -961,7 +961,8 @@ fn crate_bytes_spelling_a_directive(direct: &str) {
 /// A shared library the source names (`#[link(name = "cv")]`, out of the command line's
 /// sight), found in the second of two search directories: one of that name that appears in the
 /// first is linked instead (the binary needs its soname), and misses, by both ways of keying;
-/// so does that library replaced by another of the same name. In direct mode a file of a
+/// so does that library replaced by another of the same name, and the two directories
+/// searched the other way round. In direct mode a file of a
 /// searched directory that the link does not read changes nothing (the directories' names
 /// are in the key, and the files the link read are in the record).
 #[test]
@@ -1005,8 +1006,8 @@ fn a_library_in_an_earlier_directory_misses(direct: &str) {
         // Past the clock's tick: a record may be made of it.
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
-    // The soname the binary needs.
-    let compile = || {
+    // The soname the binary needs, searching the directories in `order`.
+    let compile_searching = |order: [&str; 2]| {
         let args = [
             "--crate-name",
             "main",
@@ -1018,9 +1019,9 @@ fn a_library_in_an_earlier_directory_misses(direct: &str) {
             "--out-dir",
             "out",
             "-L",
-            "native=A",
+            order[0],
             "-L",
-            "native=B",
+            order[1],
         ];
         assert_success(&server.compile(path, "rustc", &args), "rustc");
         let binary = std::fs::read(path.join("out/main")).unwrap_or_default();
@@ -1029,6 +1030,7 @@ fn a_library_in_an_earlier_directory_misses(direct: &str) {
             .find(|name| binary.windows(name.len()).any(|w| w == name.as_bytes()))
             .unwrap_or("none")
     };
+    let compile = || compile_searching(["native=A", "native=B"]);
     let hits = || count(&server.stats(), "cache_hits.counts.Rust");
     library("B", "libcv_b.so");
     std::fs::write(path.join("B/notes.txt"), "one").unwrap_or_default();
@@ -1047,6 +1049,10 @@ fn a_library_in_an_earlier_directory_misses(direct: &str) {
     assert_eq!(hits(), before, "no stale hit");
     library("A", "libcv_c.so");
     assert_eq!(compile(), "libcv_c.so");
+    assert_eq!(hits(), before, "no stale hit");
+    // The same directories searched the other way round (a build script printing them in
+    // another order): B's is linked.
+    assert_eq!(compile_searching(["native=B", "native=A"]), "libcv_b.so");
     assert_eq!(hits(), before, "no stale hit");
     crate::harness::assert_outcomes_add_up(&server.stats());
 }

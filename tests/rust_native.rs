@@ -234,3 +234,101 @@ fn a_hit_with_target_cpu_native_starts_no_rustc() {
         read(&dir.path().join("out2").join(RLIB))
     );
 }
+
+/// Three crates, `main` → `a` → `cee`, where `cee` bundles a vendored archive named `+verbatim` on
+/// its command line (a `-sys` crate's build script), built into one target directory; then the
+/// archive changes and all three are built into another. `cee` misses (its archive is keyed),
+/// `a` is the same bytes (`cee`'s metadata hash does not cover bundled code), and `main`'s direct
+/// record names the crates it linked in the first directory, unchanged there: the search
+/// directories are in its keys, so it links the new `cee` and prints the new answer.
+#[test]
+fn a_binary_built_into_another_target_directory_links_that_directory_s_crates() {
+    assert!(have("gcc") && have("ar"), "gcc and ar are needed");
+    let server = Server::start_with(&[("SCCACHE_DIRECT", "true")]);
+    let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
+    let path = dir.path();
+    for sub in ["vendor", "t1", "t2"] {
+        std::fs::create_dir_all(path.join(sub)).unwrap_or_else(|error| panic!("{error}"));
+    }
+    let write = |name: &str, text: &str| {
+        std::fs::write(path.join(name), text).unwrap_or_else(|error| panic!("{error}"))
+    };
+    let unsafe_word = concat!("un", "safe");
+    write(
+        "cee.rs",
+        &format!(
+            "extern \"C\" {{ fn answer() -> i32; }}\n\
+             pub fn get() -> i32 {{ {unsafe_word} {{ answer() }} }}\n"
+        ),
+    );
+    write("a.rs", "pub fn twice() -> i32 { cee::get() * 2 }\n");
+    write("main.rs", "fn main() { print!(\"{}\", a::twice()); }\n");
+    let archive = |value: i32| {
+        build_archive(path, value);
+        std::fs::rename(path.join("nat/libanswer.a"), path.join("vendor/answer.bin"))
+            .unwrap_or_else(|error| panic!("{error}"));
+        // Past the clock's tick: a record may be made of it.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let build = |target: &str| {
+        let deps = format!("dependency={target}");
+        let crates: [(&str, &str, Vec<String>); 3] = [
+            (
+                "cee",
+                "lib",
+                vec![
+                    "-L".into(),
+                    "native=vendor".into(),
+                    "-l".into(),
+                    "static:+verbatim=answer.bin".into(),
+                ],
+            ),
+            (
+                "a",
+                "lib",
+                vec!["--extern".into(), format!("cee={target}/libcee.rlib")],
+            ),
+            (
+                "main",
+                "bin",
+                vec!["--extern".into(), format!("a={target}/liba.rlib")],
+            ),
+        ];
+        for (name, crate_type, extra) in crates {
+            let source = format!("{name}.rs");
+            let emit = match crate_type {
+                "bin" => "--emit=dep-info,link",
+                _ => "--emit=dep-info,metadata,link",
+            };
+            let mut args: Vec<String> = [
+                "--crate-name",
+                name,
+                "--edition=2021",
+                &source,
+                "--crate-type",
+                crate_type,
+                emit,
+                "--out-dir",
+                target,
+                "-L",
+                &deps,
+            ]
+            .map(String::from)
+            .to_vec();
+            args.extend(extra);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            assert_success(&server.compile(path, "rustc", &args), "rustc");
+        }
+        let output = run(&mut Command::new(path.join(target).join("main")));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    archive(1);
+    assert_eq!(build("t1"), "2");
+    archive(2);
+    assert_eq!(build("t2"), "4", "the binary links t2's crates");
+    assert_eq!(
+        read(&path.join("t1/liba.rlib")),
+        read(&path.join("t2/liba.rlib")),
+        "a is the same bytes in both (the case this test is about)"
+    );
+}

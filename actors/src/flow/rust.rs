@@ -121,7 +121,7 @@ impl Family for Rustc {
             inputs: &inputs,
             crates: compilation.link.is_some().then(|| Crates {
                 list: list_crates(services, info, compilation, request, scope),
-                beside: names_extern(&request.args),
+                beside: rust_link::names_extern(&request.args),
                 linked: (scope == rust_link::Scope::Listed)
                     .then(|| linked_files(services, info, compilation, request)),
             }),
@@ -251,16 +251,6 @@ fn list_crates(
             .await?;
             Ok((Some(dep_info), link))
         })
-    })
-}
-
-/// Whether a command line may load a crate by a flag: a `--extern`, with a path or without
-/// (then rustc looks for the crate on its search path), or any unstable `-Z` option (whose
-/// effects are not enumerated here).
-fn names_extern(args: &[std::ffi::OsString]) -> bool {
-    args.iter().any(|arg| {
-        let arg = arg.as_encoded_bytes();
-        arg == b"--extern" || arg.starts_with(b"--extern=") || arg.starts_with(b"-Z")
     })
 }
 
@@ -638,18 +628,24 @@ mod tests {
         let args = |words: &[&str]| -> Vec<std::ffi::OsString> {
             words.iter().map(|word| word.into()).collect()
         };
-        assert!(!names_extern(&args(&[
+        assert!(!rust_link::names_extern(&args(&[
             "--crate-name",
             "build_script_build",
             "build.rs"
         ])));
-        assert!(names_extern(&args(&["--extern", "serde=/t/libserde.rlib"])));
-        assert!(names_extern(&args(&["--extern", "proc_macro"])));
-        assert!(names_extern(&args(&["--extern=serde"])));
-        assert!(names_extern(&args(&["-Z", "unstable-options"])));
-        assert!(names_extern(&args(&["-Zcrate-attr=feature(x)"])));
+        assert!(rust_link::names_extern(&args(&[
+            "--extern",
+            "serde=/t/libserde.rlib"
+        ])));
+        assert!(rust_link::names_extern(&args(&["--extern", "proc_macro"])));
+        assert!(rust_link::names_extern(&args(&["--extern=serde"])));
+        assert!(rust_link::names_extern(&args(&["-Z", "unstable-options"])));
+        assert!(rust_link::names_extern(&args(&["-Zcrate-attr=feature(x)"])));
         // A value that merely mentions the word is no flag.
-        assert!(!names_extern(&args(&["--cfg", "feature=\"extern\""])));
+        assert!(!rust_link::names_extern(&args(&[
+            "--cfg",
+            "feature=\"extern\""
+        ])));
     }
 
     #[test]

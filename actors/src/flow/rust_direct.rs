@@ -351,13 +351,23 @@ impl Later {
                 later
                     .key_with_crates(listing, linked, &mut recorded)
                     .await?
+                    .0
             }
-            // No `--extern`, and a file read spells `extern`: listed now.
+            // No `--extern`, and a file read spells `extern`: listed now. Crates found by
+            // search alone are not recorded: the manifest key holds the directories searched
+            // for crates only for a command line that names one (`rust_link::names_extern`),
+            // so such a record could be checked in another target directory's place.
             Some(Listed::After(list)) if extern_mentioned => {
                 let listing = actix_rt::spawn(list(true));
-                later
+                let (key, loaded) = later
                     .key_with_crates(listing, linked, &mut recorded)
-                    .await?
+                    .await?;
+                if loaded > 0 && recorded.is_ok() {
+                    let reason = "crates found without --extern";
+                    later.services.record(Event::NotDirect(reason.to_owned()));
+                    recorded = Err(reason);
+                }
+                key
             }
             // No `--extern` and no `extern crate`: it loaded the sysroot's crates alone.
             Some(Listed::After(list)) => {
@@ -472,13 +482,14 @@ impl Later {
     /// dep-info and crates only, each settled before the compile began) join the sources, and
     /// the `.rlib` beside each `.rmeta` the link's files, as the dep-info run's recipe has
     /// them; the link's inputs found again must be those (nothing changed since the key was
-    /// looked up). The crates go into the record.
+    /// looked up). The crates go into the record. With the key, how many crates beyond the
+    /// sysroot's the listing found.
     async fn key_with_crates(
         &mut self,
         list: Listing,
         linked: Vec<String>,
         recorded: &mut Result<RustRecorded, &'static str>,
-    ) -> Result<CacheKey, Unkeyed> {
+    ) -> Result<(CacheKey, usize), Unkeyed> {
         let (listed, link_now) = list
             .await
             .map_err(|_| Unkeyed::Refused("crate listing lost"))?
@@ -540,7 +551,7 @@ impl Later {
         if let Ok(recorded) = recorded {
             recorded.crates = read_crates;
         }
-        Ok(self.result_key())
+        Ok((self.result_key(), loaded))
     }
 }
 

@@ -74,11 +74,15 @@ pub async fn for_compile(
     }
     let plan = searched(services, info, compilation, crate_files, request).await?;
     let linker = plan.found.digest;
-    let (files, listings, searched) =
-        match tokio::task::spawn_blocking(move || plan.files(scope)).await {
-            Ok(files) => files?,
-            Err(_) => return Err("link: inputs unreadable"),
-        };
+    let Found {
+        files,
+        listings,
+        searched,
+        order,
+    } = match tokio::task::spawn_blocking(move || plan.files(scope)).await {
+        Ok(found) => found?,
+        Err(_) => return Err("link: inputs unreadable"),
+    };
     let digests = digest_all(services, &files).await?;
     log::debug!(
         "link of {}: {} files, {} listings, linker {}",
@@ -101,6 +105,7 @@ pub async fn for_compile(
             .map(|(dir, digest)| (dir.into_os_string(), digest))
             .collect(),
         searched: searched.into_iter().map(PathBuf::into_os_string).collect(),
+        order,
     }))
 }
 
@@ -194,8 +199,19 @@ async fn searched(
             host_bin.join("self-contained"),
         ],
         crate_files: crate_files.to_vec(),
+        loads_crates: names_extern(&request.args),
         apple: target.contains("apple"),
         scan: services.library_scan.clone(),
+    })
+}
+
+/// Whether a command line may load a crate by a flag: a `--extern`, with a path or without
+/// (then rustc looks for the crate on its search path), or any unstable `-Z` option (whose
+/// effects are not enumerated here).
+pub fn names_extern(args: &[OsString]) -> bool {
+    args.iter().any(|arg| {
+        let arg = arg.as_encoded_bytes();
+        arg == b"--extern" || arg.starts_with(b"--extern=") || arg.starts_with(b"-Z")
     })
 }
 
@@ -306,9 +322,17 @@ async fn digest_all(services: &Services, files: &[PathBuf]) -> Result<Vec<[u8; 3
     Ok(digests)
 }
 
-/// What `Plan::files` finds: the files to digest, the directories' listings, and every
-/// directory searched.
-type Found = (Vec<PathBuf>, Vec<(PathBuf, [u8; 32])>, Vec<PathBuf>);
+/// What `Plan::files` finds.
+struct Found {
+    /// The files to digest.
+    files: Vec<PathBuf>,
+    /// The directories' listings (`Scope::Listed`).
+    listings: Vec<(PathBuf, [u8; 32])>,
+    /// Every directory searched.
+    searched: Vec<PathBuf>,
+    /// The search order (`LinkInputs::order`).
+    order: Vec<OsString>,
+}
 
 /// The file work of finding a link's inputs, on the blocking pool.
 struct Plan {
@@ -322,6 +346,9 @@ struct Plan {
     program_dirs: [PathBuf; 3],
     /// The crate files (`.rlib`, `.rmeta`) the dep-info run says the compile loads.
     crate_files: Vec<PathBuf>,
+    /// Whether the command line may load crates (`names_extern`): rustc's search for them
+    /// joins the order.
+    loads_crates: bool,
     apple: bool,
     /// The directories' listings and linker scripts, remembered.
     scan: LibraryScan,
@@ -500,8 +527,32 @@ impl Plan {
         let read = script_reads(&files, cwd, &dirs, &self.scan, self.apple)?;
         files.extend(read);
         sort_by_bytes(&mut files);
+        let order = self.order(&dirs);
         let searched = dirs.into_iter().chain(self.crate_dirs).collect();
-        Ok((files, listings, searched))
+        Ok(Found {
+            files,
+            listings,
+            searched,
+            order,
+        })
+    }
+
+    /// The order of the search (`LinkInputs::order`): the link's directories (`dirs`), then,
+    /// when the command line may load crates, each of its `-L` as `kind=path` (a build
+    /// script's compile, which loads the sysroot's crates alone, keeps hitting in another
+    /// target directory).
+    fn order(&self, dirs: &[PathBuf]) -> Vec<OsString> {
+        let crate_search = self.spec.search_dirs.iter().filter(|_| self.loads_crates);
+        let command_line = crate_search.map(|(kind, dir)| {
+            let mut spec = OsString::from(kind);
+            spec.push("=");
+            spec.push(self.cwd.join(dir));
+            spec
+        });
+        dirs.iter()
+            .map(|dir| dir.clone().into_os_string())
+            .chain(command_line)
+            .collect()
     }
 
     /// The files the printed link command `text` names or makes the linker look for

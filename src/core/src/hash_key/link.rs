@@ -26,6 +26,12 @@ pub struct LinkInputs {
     /// are): the caller checks after the compile that none changed while it ran (a library
     /// that came and went during the link would be in no key).
     pub searched: Vec<OsString>,
+    /// The directories searched, in the order they are searched, each as its path from the
+    /// working directory: the link's (the linker takes the first of two libraries of one name),
+    /// then, for a command line that may load crates, every `-L` of it with its kind (where
+    /// rustc finds crates: a direct record's crates are checked at the paths found in them).
+    /// Written into the key in this order, unlike the sets above.
+    pub order: Vec<OsString>,
 }
 
 /// Variables the linker or the driver running it reads: the search paths for libraries and
@@ -48,8 +54,8 @@ const LINK_ENV_VARS: &[&str] = &[
     "IPHONEOS_DEPLOYMENT_TARGET",
 ];
 
-/// Writes a link's part of a rust key: the linker, every file it may read (sorted by path) and
-/// the variables it reads.
+/// Writes a link's part of a rust key: the linker, every file it may read (sorted by path), the
+/// order of the directories searched and the variables the linker reads.
 pub fn write_link(key: &mut KeyWriter, link: &LinkInputs, env: &[(OsString, OsString)]) {
     key.field("linker", &link.linker);
     let mut files: Vec<&(OsString, [u8; 32])> = link.files.iter().collect();
@@ -69,6 +75,13 @@ pub fn write_link(key: &mut KeyWriter, link: &LinkInputs, env: &[(OsString, OsSt
             key.field("link listing dir", dir.as_bytes());
             key.field("link listing names", digest);
         }
+    }
+    key.field(
+        "link search order",
+        &(link.order.len() as u64).to_le_bytes(),
+    );
+    for dir in &link.order {
+        key.field("link search dir", dir.as_bytes());
     }
     hash_env(key, env, LINK_ENV_VARS);
 }

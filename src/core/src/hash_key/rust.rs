@@ -256,6 +256,7 @@ mod rust_tests {
                 files: vec![(path.into(), [file; 32]), ("/l/crt1.o".into(), [5; 32])],
                 listings: Vec::new(),
                 searched: Vec::new(),
+                order: Vec::new(),
             }),
             ..inputs()
         };
@@ -291,6 +292,21 @@ mod rust_tests {
             link.files.reverse();
         }
         assert_eq!(base, key_with(&[], &reversed));
+        // The order directories are searched in does (the first of two libraries of one name
+        // is linked).
+        let searching = |order: &[&str]| {
+            let mut inputs = linked(1, 1, "/l/libz.so");
+            if let Some(link) = &mut inputs.link {
+                link.order = order.iter().map(OsString::from).collect();
+            }
+            key_with(&[], &inputs)
+        };
+        assert_ne!(base, searching(&["/a", "/b"]));
+        assert_ne!(searching(&["/a", "/b"]), searching(&["/b", "/a"]));
+        assert_ne!(
+            searching(&["dependency=/t/deps"]),
+            searching(&["dependency=/u/deps"])
+        );
         // A library's key does not read the linker's variables.
         assert_eq!(
             key_with(&[], &inputs()),
