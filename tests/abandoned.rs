@@ -80,3 +80,31 @@ fn an_abandoned_compile_is_interrupted_and_never_overwrites_a_newer_output() {
     assert!(dir.path().join("hello.o").exists());
     server.wait_for_stats(|stats| count(stats, "cache_writes") == 1);
 }
+
+/// The server itself dies without a word (SIGKILL, as the OOM killer ends it) while a compile
+/// runs, and its client with it: the compile's processes, in a group of their own, are
+/// interrupted by the server's watcher (`reaper`), so the held compile never writes
+/// `hello.o` over what the next build wrote.
+#[test]
+fn a_compile_whose_server_is_killed_never_writes_its_output_afterwards() {
+    let server = Server::start();
+    let dir = fixture("c");
+    let exe = held_gcc(dir.path());
+    let args: Vec<OsString> = ["-c", "hello.c", "-o", "hello.o"]
+        .map(OsString::from)
+        .to_vec();
+    let compile = request(exe, dir.path().as_os_str().to_owned(), args);
+    let mut stream = connect(&server);
+    send(&mut stream, &token(&server), Request::Compile(compile))
+        .unwrap_or_else(|error| panic!("cannot send: {error}"));
+    wait_for_file(&dir.path().join("started"));
+    crate::harness::kill_hard(server.stats()["pid"].as_u64().unwrap_or(0));
+    drop(stream);
+    let newer = b"the next build's object".to_vec();
+    std::fs::write(dir.path().join("hello.o"), &newer).unwrap();
+    // Were the held compiler still waiting, this would let it compile over the newer object;
+    // the watcher interrupts it at once, and kills it within its grace period.
+    std::fs::write(dir.path().join("release"), b"").unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(read(&dir.path().join("hello.o")), newer);
+}

@@ -75,7 +75,7 @@ impl Project {
 }
 
 /// Writes made and reasons for not recording, summed.
-fn progress(stats: &serde_json::Value) -> u64 {
+pub fn progress(stats: &serde_json::Value) -> u64 {
     let reasons: u64 = stats["stats"]["not_direct"]
         .as_object()
         .map(|map| map.values().filter_map(|value| value.as_u64()).sum())

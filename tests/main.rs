@@ -38,6 +38,7 @@ mod rust_queries;
 mod rust_restore;
 #[cfg(feature = "s3")]
 mod s3;
+mod swapped_during_compile;
 mod terminal;
 mod tidy;
 mod umask;

@@ -28,7 +28,7 @@
 //! unprivileged program can set back. A file that cannot be read back whole is ignored.
 
 use crate::file_stamp::FileStamp;
-use crate::flow::read_since::Started;
+use crate::flow::started::Started;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

@@ -15,6 +15,7 @@
 //! files later, over what the next build produced.
 
 use crate::jobserver::Jobserver;
+use crate::reaper::Reaper;
 use actix::prelude::*;
 use std::ffi::OsString;
 use std::process::Stdio;
@@ -29,15 +30,18 @@ pub struct Dispatcher {
     slots: Arc<Semaphore>,
     /// For runs beside a compile.
     beside_slots: Arc<Semaphore>,
+    /// Told of every process group, so that none outlives a server that dies (`reaper`).
+    reaper: Arc<Reaper>,
 }
 
 impl Dispatcher {
-    pub fn new(jobs: usize) -> Self {
+    pub fn new(jobs: usize, reaper: Reaper) -> Self {
         // Read now, at start, rather than on an actor's thread at the first compile.
         server_umask();
         Dispatcher {
             slots: Arc::new(Semaphore::new(jobs.max(1))),
             beside_slots: Arc::new(Semaphore::new(jobs.max(1))),
+            reaper: Arc::new(reaper),
         }
     }
 }
@@ -156,17 +160,31 @@ impl Handler<Run> for Dispatcher {
             true => self.beside_slots.clone(),
             false => self.slots.clone(),
         };
+        let reaper = self.reaper.clone();
         Box::pin(async move {
             let _slot = slots.acquire_owned().await.map_err(|_| RunError::Closed)?;
             if run.abandoned() {
                 return Err(RunError::Abandoned);
             }
-            run_process(run).await
+            run_process(run, &reaper).await
         })
     }
 }
 
-async fn run_process(run: Run) -> Result<ProcessOutput, RunError> {
+/// A process group the reaper was told of, which it is told is over when this is dropped
+/// (the process reaped, or killed and left to the kernel when the run is dropped).
+struct Watched<'a> {
+    reaper: &'a Reaper,
+    group: u32,
+}
+
+impl Drop for Watched<'_> {
+    fn drop(&mut self) {
+        self.reaper.ended(self.group);
+    }
+}
+
+async fn run_process(run: Run, reaper: &Reaper) -> Result<ProcessOutput, RunError> {
     let started = Instant::now();
     let spawn_error = |source| RunError::Spawn {
         exe: run.exe.clone(),
@@ -197,6 +215,10 @@ async fn run_process(run: Run) -> Result<ProcessOutput, RunError> {
         .spawn()
         .map_err(spawn_error)?;
     let group = child.id();
+    let _watched = group.map(|group| {
+        reaper.started(group);
+        Watched { reaper, group }
+    });
     let stdout_pipe = child.stdout.take();
     let stderr_pipe = child.stderr.take();
     let finished = async {
@@ -287,7 +309,7 @@ mod tests {
     /// long process, it starts and ends while that process still runs.
     #[actix_rt::test]
     async fn a_run_beside_a_compile_does_not_wait_for_the_compile_slots() {
-        let dispatcher = Dispatcher::new(1).start();
+        let dispatcher = Dispatcher::new(1, Reaper::default()).start();
         let compile = dispatcher.send(sh("sleep 20"));
         let mut compile = std::pin::pin!(compile);
         // The compile takes the only slot first.

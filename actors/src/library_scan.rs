@@ -21,7 +21,7 @@
 //! It decides nothing about which directories a link searches (`flow/rust_link.rs`).
 
 use crate::file_stamp::FileStamp;
-use crate::flow::read_since::Started;
+use crate::flow::started::Started;
 use sccache_core::compiler::rust;
 use std::collections::HashMap;
 use std::ffi::OsString;

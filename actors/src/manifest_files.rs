@@ -12,7 +12,8 @@
 
 use crate::c_memos::SearchList;
 use crate::file_stamp::FileStamp;
-use crate::flow::read_since::Started;
+use crate::flow::settled_path::{Anchors, SettledPaths};
+use crate::flow::started::Started;
 use crate::hasher::Hasher;
 use crate::library_scan::LibraryScan;
 use crate::manifest_memo::ManifestMemo;
@@ -263,6 +264,8 @@ pub struct RecordRead {
     pub stderr: Vec<u8>,
     pub cwd: PathBuf,
     pub started: Started,
+    /// Directories whose identity was taken before the compile (`settled_path`).
+    pub anchors: Anchors,
 }
 
 impl Handler<RecordRead> for Hasher {
@@ -284,6 +287,7 @@ fn record(message: &RecordRead) -> Result<Recorded, &'static str> {
         &search,
         &message.cwd,
         message.started,
+        &message.anchors,
         ReadFrom::Text,
     )
 }
@@ -310,6 +314,8 @@ pub struct RecordListed {
     pub search: SearchList,
     pub cwd: PathBuf,
     pub started: Started,
+    /// Directories whose identity was taken before the compile (`settled_path`).
+    pub anchors: Anchors,
     pub listings: LibraryScan,
 }
 
@@ -322,10 +328,16 @@ impl Handler<RecordListed> for Hasher {
             &message.search,
             &message.cwd,
             message.started,
+            &message.anchors,
             ReadFrom::DependencyFile(&message.listings),
         )
     }
 }
+
+/// Why a record is refused when the way to a file or directory it names may have changed
+/// during the compile (`settled_path`): a directory renamed into place, a link pointed
+/// elsewhere, the file stat'ed now may not be the one read.
+const WAY_CHANGED: &str = "file read changed recently";
 
 /// A record of the files `names` (relative to `cwd`), read by a compile that began at
 /// `started`, whose include searches went through `search`.
@@ -334,6 +346,7 @@ fn record_files(
     search: &[Vec<u8>],
     cwd: &Path,
     started: Started,
+    anchors: &Anchors,
     from: ReadFrom<'_>,
 ) -> Result<Recorded, &'static str> {
     let mut files = Vec::with_capacity(names.len());
@@ -347,9 +360,14 @@ fn record_files(
     // `__has_include` may need them.
     let mut contents = Vec::with_capacity(names.len());
     let mut kept = 0;
+    // The way to each file and directory the record names, which must not have changed.
+    let mut ways = SettledPaths::new(started, cwd, anchors);
     for name in names {
         let path = cwd.join(OsStr::from_bytes(name));
         let (file, scan, bytes) = read_settled(&path, name, started, from)?;
+        if !ways.settled(Path::new(OsStr::from_bytes(name))) {
+            return Err(WAY_CHANGED);
+        }
         kept += bytes.len();
         contents.push((kept <= KEPT_FOR_ALIASES).then_some(bytes));
         let dir = std::fs::metadata(cwd.join(OsStr::from_bytes(parent(name))))
@@ -407,6 +425,9 @@ fn record_files(
             .ok()
             .filter(std::fs::Metadata::is_dir)
             .map(|metadata| (metadata.dev(), metadata.ino()));
+        if dir_inode.is_some() && !ways.settled(Path::new(OsStr::from_bytes(&dir))) {
+            return Err(WAY_CHANGED);
+        }
         let Some(dir_inode) = dir_inode else {
             match topmost_missing(cwd, &dir) {
                 Some((parent, name)) => groups.gone(parent, name),

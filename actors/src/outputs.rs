@@ -20,7 +20,7 @@
 
 use crate::digest_memo::DigestMemo;
 use crate::file_stamp::FileStamp;
-use crate::flow::read_since::Started;
+use crate::flow::started::Started;
 use sccache_core::entry::{ContentSource, EntryFile, External};
 use std::collections::VecDeque;
 use std::io::Write;

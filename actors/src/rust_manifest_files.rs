@@ -15,7 +15,8 @@
 
 use crate::digest_memo::DigestMemo;
 use crate::file_stamp::FileStamp;
-use crate::flow::read_since::Started;
+use crate::flow::settled_path::{Anchors, SettledPaths};
+use crate::flow::started::Started;
 use crate::hasher::Hasher;
 use crate::manifest_files::Holding;
 use actix::prelude::*;
@@ -110,6 +111,8 @@ pub struct DigestDepInfo {
     pub files: Vec<String>,
     pub cwd: PathBuf,
     pub started: Started,
+    /// Directories whose identity was taken before the compile (`settled_path`).
+    pub anchors: Anchors,
     /// Whether to read each file for the word `extern` too (`DepInfoRead::extern_mentioned`).
     pub scan_extern: bool,
     /// Whether the files a link read are known from the command rustc printed
@@ -143,6 +146,8 @@ fn digest_dep_info(
     let mut digests = Vec::with_capacity(message.files.len());
     let mut files = Vec::with_capacity(message.files.len());
     let mut extern_mentioned = !message.scan_extern;
+    // The way to each file must lead where it led during the compile (`settled_path`).
+    let mut ways = SettledPaths::new(message.started, &message.cwd, &message.anchors);
     for name in &message.files {
         let scan = !extern_mentioned;
         let scan = Scan::Source {
@@ -150,11 +155,14 @@ fn digest_dep_info(
             verbatim: !message.verbatim_followed,
         };
         let (file, mentions) = read_settled(memo, &message.cwd, name, message.started, scan)?;
+        if !ways.settled(Path::new(name)) {
+            return Err(CHANGED_DURING_COMPILE);
+        }
         extern_mentioned |= mentions;
         digests.push(file.digest);
         files.push(file);
     }
-    let recorded = surroundings(message).map(|(absent, dirs)| RustRecorded {
+    let recorded = surroundings(message, &mut ways).map(|(absent, dirs)| RustRecorded {
         files,
         crates: Vec::new(),
         env: Vec::new(),
@@ -246,7 +254,10 @@ fn read_settled(
 /// What a record keeps besides the files read: the module files that must stay absent and
 /// the names in every directory read from; an error is why no record can be made (the result
 /// is stored all the same).
-fn surroundings(message: &DigestDepInfo) -> Result<(Vec<ByteBuf>, Vec<Listing>), &'static str> {
+fn surroundings(
+    message: &DigestDepInfo,
+    ways: &mut SettledPaths,
+) -> Result<(Vec<ByteBuf>, Vec<Listing>), &'static str> {
     let mut absent = Vec::new();
     for name in module_alternatives(&message.files) {
         if std::fs::symlink_metadata(message.cwd.join(&name)).is_ok() {
@@ -263,7 +274,7 @@ fn surroundings(message: &DigestDepInfo) -> Result<(Vec<ByteBuf>, Vec<Listing>),
             .is_ok_and(|metadata| message.started.settled_before(&metadata));
         // A directory changed since the compile began may have been listed by a proc macro
         // before the change: its names now would not be the ones it saw.
-        if !settled {
+        if !settled || !ways.settled(Path::new(&dir)) {
             return Err("directory changed during the compile");
         }
         let names = names_digest(&path).map_err(|_| "unreadable directory")?;
@@ -283,18 +294,25 @@ pub struct DigestCrates {
     pub files: Vec<String>,
     pub cwd: PathBuf,
     pub started: Started,
+    /// Directories whose identity was taken before the compile (`settled_path`).
+    pub anchors: Anchors,
 }
 
 impl Handler<DigestCrates> for Hasher {
     type Result = Result<Vec<ReadFile>, &'static str>;
 
     fn handle(&mut self, message: DigestCrates, _: &mut SyncContext<Self>) -> Self::Result {
+        let mut ways = SettledPaths::new(message.started, &message.cwd, &message.anchors);
         message
             .files
             .iter()
             .map(|name| {
-                read_settled(&self.memo, &message.cwd, name, message.started, Scan::Crate)
-                    .map(|(file, _)| file)
+                let (file, _) =
+                    read_settled(&self.memo, &message.cwd, name, message.started, Scan::Crate)?;
+                match ways.settled(Path::new(name)) {
+                    true => Ok(file),
+                    false => Err(CHANGED_DURING_COMPILE),
+                }
             })
             .collect()
     }
@@ -332,6 +350,7 @@ mod tests {
                 .to_vec(),
             cwd: dir.to_path_buf(),
             started: Started::file_clock_now(),
+            anchors: Anchors::default(),
             scan_extern: false,
             verbatim_followed: false,
         };
@@ -358,6 +377,7 @@ mod tests {
                 files: files.iter().map(|file| file.to_string()).collect(),
                 cwd: dir.path().to_path_buf(),
                 started: Started::file_clock_now(),
+                anchors: Anchors::default(),
                 scan_extern,
                 verbatim_followed: false,
             };
@@ -420,6 +440,7 @@ mod tests {
             files: vec!["lib.rs".into()],
             cwd: dir.path().to_path_buf(),
             started,
+            anchors: Anchors::default(),
             scan_extern: false,
             verbatim_followed: false,
         };

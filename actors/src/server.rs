@@ -89,8 +89,10 @@ fn start(
     memo: DigestMemo,
 ) -> Result<(), ServerError> {
     let listener = Listener::attach(bound)?;
+    // What a server that died left on /dev/shm, off the event loop.
+    actix_rt::task::spawn_blocking(crate::scratch::sweep);
     let stats = StatsKeeper::default().start();
-    let dispatcher = Dispatcher::new(config.jobs).start();
+    let dispatcher = Dispatcher::new(config.jobs, crate::reaper::Reaper::start()).start();
     // As many hashing threads as compilers running at once: each finished preprocessor's text
     // is hashed while the next runs.
     let digests = memo.clone();

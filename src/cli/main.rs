@@ -74,6 +74,9 @@ fn start() -> ! {
 }
 
 fn run() -> anyhow::Result<i32> {
+    if sccache_actors::reaper::requested() {
+        return Ok(sccache_actors::reaper::run());
+    }
     if server_entry::requested() {
         return Ok(server_entry::run_daemon());
     }

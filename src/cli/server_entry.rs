@@ -140,6 +140,8 @@ fn serve(notifier: Notifier, check_storage: bool) -> i32 {
     let ready = Box::new(move |result: Result<(), &ServerError>| {
         ready_notifier.send(startup_status(result))
     });
+    // Compiles are watched by this very program (`reaper`), should the server die.
+    sccache_actors::reaper::set_program("/proc/self/exe".into());
     match sccache_actors::server::run(config, check_storage, ready) {
         Ok(()) => 0,
         Err(error) => {

@@ -19,6 +19,7 @@ use crate::detector::CompilerInfo;
 use crate::dispatcher::{ProcessOutput, RunError};
 use crate::driver_probe::ProbeDriver;
 use crate::file_stamp::FileStamp;
+use crate::flow::anchor_dirs;
 use crate::flow::c_colour;
 use crate::flow::c_depend;
 use crate::flow::c_direct::{self, Looked, Preprocessed};
@@ -235,6 +236,7 @@ impl Family for CFamily {
                     scratch,
                     stderr: source.stderr,
                     started: source.read.started(),
+                    anchors: source.read.anchors(),
                     cwd: PathBuf::from(&request.cwd),
                 };
                 let record = c_direct::record(services, direct, preprocessed, key);
@@ -392,7 +394,8 @@ async fn source(
             paths: vec![input.clone()],
             markers_in: None,
         };
-        let read = ReadSince::now(files, Path::new(&request.cwd));
+        let read = ReadSince::now(files, Path::new(&request.cwd))
+            .with_anchors(anchor_dirs::c(compilation, request));
         let digested = digest(input).await.ok()?.ok()?;
         return Some(Source {
             summary: digested.summary,
@@ -404,18 +407,15 @@ async fn source(
     }
     // A file rather than a pipe: the preprocessor writes it without waking the server for
     // every 4 KiB it prints, and on a memory file system that is the cheapest place to write.
-    let scratch = tempfile::Builder::new()
-        .prefix("sccache-cpp")
-        .suffix(".i")
-        .tempfile_in(scratch_dir())
-        .ok()?;
+    let scratch = crate::scratch::preprocessed().ok()?;
     let path = scratch.path().to_path_buf();
     // Made just now: its change time is the file system's clock before anything was read.
     let files = ReadFiles {
         paths: vec![PathBuf::from(&compilation.input)],
         markers_in: Some(path.clone()),
     };
-    let read = ReadSince::from_marker(&path, files, Path::new(&request.cwd));
+    let read = ReadSince::from_marker(&path, files, Path::new(&request.cwd))
+        .with_anchors(anchor_dirs::c(compilation, request));
     // Without inotify (or out of watches), every hit takes the ordinary path.
     let watch = CloseWatch::new(&path).ok();
     let mut args = compilation.preprocess_args.clone();
@@ -526,19 +526,6 @@ async fn early_lookup(
 }
 
 /// Where preprocessed text is written: the memory file system when there is one.
-fn scratch_dir() -> &'static Path {
-    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
-        let shm = Path::new("/dev/shm");
-        let writable = tempfile::tempfile_in(shm).is_ok();
-        if writable {
-            shm.to_path_buf()
-        } else {
-            std::env::temp_dir()
-        }
-    })
-}
-
 fn needs_no_preprocessing(language: Language) -> bool {
     matches!(
         language,

@@ -19,9 +19,9 @@
 use crate::flow::c_direct::{self, Direct};
 use crate::flow::c_search;
 use crate::flow::family::{Ended, KeyAfterCompile, LateKey, Unkeyed};
-use crate::flow::read_since::Started;
 use crate::flow::request_env;
 use crate::flow::services::Services;
+use crate::flow::started::Started;
 use crate::manifest_files::RecordListed;
 use sccache_core::compiler::gcc::CCompilation;
 use sccache_core::compiler::Language;
@@ -81,6 +81,7 @@ pub fn after_compile(
     };
     let scratch = scratch.into_temp_path();
     let started = Started::at(&scratch);
+    let anchors = crate::flow::anchor_dirs::c(compilation, request);
     let added = vec!["-MD".into(), "-MF".into(), scratch.as_os_str().to_owned()];
     let services = services.clone();
     let identity = *identity;
@@ -105,6 +106,7 @@ pub fn after_compile(
                     search,
                     cwd: PathBuf::from(&request.cwd),
                     started,
+                    anchors,
                     listings: services.library_scan.clone(),
                 };
                 match services.record_listed.send(message).await {

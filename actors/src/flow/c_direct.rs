@@ -13,8 +13,10 @@
 //! checks are in `manifest_files.rs`, the key in `hash_key::manifest_key`.
 
 use crate::flow::family::{EarlyRestore, FollowUp, Keyed};
-use crate::flow::read_since::{ReadFiles, ReadSince, Started};
+use crate::flow::read_since::{ReadFiles, ReadSince};
 use crate::flow::services::Services;
+use crate::flow::settled_path::Anchors;
+use crate::flow::started::Started;
 use crate::flow::steps::look_up_early;
 use crate::manifest_files::{CheckManifest, FindManifest, Found, Holding, RecordRead};
 use crate::storage::{LookupResult, Store};
@@ -174,6 +176,8 @@ pub struct Preprocessed {
     pub scratch: tempfile::TempPath,
     pub stderr: Vec<u8>,
     pub started: Started,
+    /// Directories whose identity was taken before the preprocessor ran (`settled_path`).
+    pub anchors: Anchors,
     pub cwd: PathBuf,
 }
 
@@ -192,6 +196,7 @@ pub fn record(
             scratch,
             stderr,
             started,
+            anchors,
             cwd,
         } = preprocessed;
         let message = RecordRead {
@@ -199,6 +204,7 @@ pub fn record(
             stderr,
             cwd,
             started,
+            anchors,
         };
         let recorded = services.record_read.send(message).await;
         drop(scratch);

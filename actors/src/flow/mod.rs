@@ -16,6 +16,7 @@
 //! `request_env`, `steps`), never from `dispatch`. Nothing here fails a build: every cache
 //! problem ends in running the real compiler.
 
+pub mod anchor_dirs;
 pub mod c;
 pub mod c_colour;
 pub mod c_depend;
@@ -31,6 +32,8 @@ pub mod rust_direct;
 pub mod rust_link;
 pub mod rust_query;
 pub mod services;
+pub mod settled_path;
+pub mod started;
 pub mod steps;
 
 pub use dispatch::{decide, execute, Decision, Plan};

@@ -20,13 +20,16 @@
 //! compile ends in running rustc uncached, so that the user sees rustc's own errors.
 
 use crate::detector::CompilerInfo;
+use crate::flow::anchor_dirs;
 use crate::flow::family::{EarlyRestore, EntryAdapter, Family, Keyed};
 use crate::flow::out_dir::OutDir;
-use crate::flow::read_since::{ReadFiles, ReadSince, Started};
+use crate::flow::read_since::{ReadFiles, ReadSince};
 use crate::flow::request_env::lookup as env_value;
 use crate::flow::rust_direct::{self, Compile, Crates, ListCrates, Looked};
 use crate::flow::rust_link;
 use crate::flow::services::Services;
+use crate::flow::settled_path::Anchors;
+use crate::flow::started::Started;
 use crate::hasher::DigestFiles;
 use crate::native_cpus::NativeQuery;
 use crate::outputs::OutputFile;
@@ -230,7 +233,7 @@ fn list_crates(
                 return Ok((None, link));
             }
             let run = DepInfoRun::BesideTheCompile;
-            let (mut dep_info, _) = read_dep_info(&services, &compilation, &request, run)
+            let (mut dep_info, _, _) = read_dep_info(&services, &compilation, &request, run)
                 .await
                 .ok_or("dep-info run failed")?;
             dep_info.files = rust_link::without_sysroot_crates(
@@ -282,10 +285,10 @@ async fn key_from_dep_info(
     compilation: &RustCompilation,
     request: &CompileRequest,
     inputs: Result<RustInputs, &'static str>,
-    dep_info: Option<(DepInfo, Started)>,
+    dep_info: Option<(DepInfo, Started, Anchors)>,
 ) -> Keyed {
     let started = Instant::now();
-    let Some((dep_info, started_reading)) = dep_info else {
+    let Some((dep_info, started_reading, anchors)) = dep_info else {
         return Keyed::Refused("dep-info run failed");
     };
     let mut inputs = match inputs {
@@ -297,7 +300,7 @@ async fn key_from_dep_info(
         paths: dep_info.files.iter().map(|file| cwd.join(file)).collect(),
         markers_in: None,
     };
-    let read = ReadSince::new(started_reading, read_files, cwd);
+    let read = ReadSince::new(started_reading, read_files, cwd).with_anchors(anchors);
     let mut dep_info = dep_info;
     if compilation.link.is_some() {
         dep_info.files = rust_link::without_sysroot_crates(info, compilation, dep_info.files, cwd);
@@ -405,7 +408,7 @@ async fn read_dep_info(
     compilation: &RustCompilation,
     request: &CompileRequest,
     run: DepInfoRun,
-) -> Option<(DepInfo, Started)> {
+) -> Option<(DepInfo, Started, Anchors)> {
     let dir = match private_dir().await {
         Ok(dir) => DepInfoDir(Some(dir)),
         Err(error) => {
@@ -415,6 +418,7 @@ async fn read_dep_info(
     };
     // A stat of a directory just made in the temporary directory, a metadata call.
     let started = Started::at(dir.path());
+    let anchors = anchor_dirs::rust(compilation, request);
     let mut args = rust::dep_info_args(&request.args, dir.path().as_os_str());
     let mut listing = None;
     if compilation.link.is_some() {
@@ -445,7 +449,7 @@ async fn read_dep_info(
     match tokio::fs::read(&path).await {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(text) => match rust::parse_dep_info(&text) {
-                Ok(info) => Some((info, started)),
+                Ok(info) => Some((info, started, anchors)),
                 Err(reason) => {
                     log::info!("dep-info {}: {reason}", path.display());
                     None

@@ -21,9 +21,11 @@
 use crate::flow::family::{
     EarlyRestore, Ended, FollowUp, KeyAfterCompile, Keyed, LateKey, Unkeyed,
 };
-use crate::flow::read_since::{ReadFiles, ReadSince, Started};
+use crate::flow::read_since::{ReadFiles, ReadSince};
 use crate::flow::rust_link;
 use crate::flow::services::Services;
+use crate::flow::settled_path::Anchors;
+use crate::flow::started::Started;
 use crate::flow::steps::look_up_early;
 use crate::rust_manifest_files::{
     CheckRustManifest, DepInfoRead, DigestCrates, DigestDepInfo, RustChecked,
@@ -181,6 +183,7 @@ pub async fn look_up(
     // can tell (cargo hard-links the `.rlib` of a crate it just finished into `target/debug`
     // right before starting this one, which would look like a change during the compile).
     let started = Started::fresh();
+    let anchors = crate::flow::anchor_dirs::rust(compilation, request);
     let later = Later {
         services: services.clone(),
         identity: *identity,
@@ -192,6 +195,7 @@ pub async fn look_up(
         dep_info_was_there,
         out_dir,
         started,
+        anchors,
         manifest,
         manifest_key,
         // Started now when it is needed, so that it runs beside the compile and the key is
@@ -267,6 +271,8 @@ struct Later {
     /// Where the compile writes its outputs.
     out_dir: PathBuf,
     started: Started,
+    /// Directories whose identity was taken before the compile (`settled_path`).
+    anchors: Anchors,
     manifest: RustManifest,
     manifest_key: CacheKey,
     /// A linking compile's crate listing.
@@ -303,6 +309,7 @@ impl Later {
             files: dep_info.files.clone(),
             cwd: self.cwd.clone(),
             started: self.started,
+            anchors: self.anchors.clone(),
             scan_extern: matches!(self.crates, Some(Listed::After(_))),
             verbatim_followed: self.link_args.is_some(),
         };
@@ -459,7 +466,7 @@ impl Later {
     fn searched_settled(&self) -> bool {
         let searched = self.inputs.link.iter().flat_map(|link| &link.searched);
         let dirs: Vec<PathBuf> = searched.map(PathBuf::from).collect();
-        self.started.dirs_settled(&dirs)
+        crate::flow::read_since::dirs_settled(self.started, &dirs, &self.cwd, &self.anchors)
     }
 
     /// `files` (crates, or files a link read) by stamp and digest, each settled before the
@@ -469,6 +476,7 @@ impl Later {
             files,
             cwd: self.cwd.clone(),
             started: self.started,
+            anchors: self.anchors.clone(),
         };
         match self.services.digest_crates.send(message).await {
             Ok(Ok(read)) => Ok(read),

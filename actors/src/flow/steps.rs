@@ -311,7 +311,7 @@ async fn compile_and_collect(
     }
     // Every output must be written after this (`outputs::collect`); later than any change
     // made before it, on a kernel with multigrain stamps.
-    let began = crate::flow::read_since::Started::fresh();
+    let began = crate::flow::started::Started::fresh();
     let output = match services.run(&request.exe, args, request).await {
         Ok(output) => output,
         Err(error) => {

@@ -541,11 +541,11 @@ async fn a_large_output_is_a_read_only_content_file_counted_with_its_entry() {
 
 /// A compile's outputs as `large_entry(0)` holds them, written into `<dir>/target` after the
 /// start returned.
-fn outputs_written(dir: &Path) -> (PathBuf, CacheEntry, crate::flow::read_since::Started) {
+fn outputs_written(dir: &Path) -> (PathBuf, CacheEntry, crate::flow::started::Started) {
     let out = dir.join("target");
     fs::create_dir(&out).unwrap();
     let expected = large_entry(0);
-    let began = crate::flow::read_since::Started::fresh();
+    let began = crate::flow::started::Started::fresh();
     for file in &expected.files {
         fs::write(out.join(&file.name), &file.data).unwrap();
     }
@@ -553,7 +553,7 @@ fn outputs_written(dir: &Path) -> (PathBuf, CacheEntry, crate::flow::read_since:
 }
 
 /// The outputs written into `out` since `began`, collected as a compile's are.
-async fn collect_outputs(out: &Path, began: crate::flow::read_since::Started) -> Vec<EntryFile> {
+async fn collect_outputs(out: &Path, began: crate::flow::started::Started) -> Vec<EntryFile> {
     crate::outputs::collect(targets(out), &DigestMemo::default(), began)
         .await
         .unwrap()

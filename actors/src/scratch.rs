@@ -1,0 +1,103 @@
+//! The preprocessor's scratch files: where they go (`/dev/shm` when it can be written, the
+//! temporary directory otherwise) and how they are named, with the server's process id, so
+//! that a server started after one that died without cleaning up (SIGKILL, the OOM killer)
+//! removes what that one left: a preprocessed file is megabytes of memory on `/dev/shm` until
+//! the machine restarts.
+
+use std::path::{Path, PathBuf};
+
+/// The start of every scratch file's name; the process id and a `-` follow.
+const PREFIX: &str = "sccache-cpp-";
+
+/// Where scratch files go.
+pub fn dir() -> &'static Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let shm = Path::new("/dev/shm");
+        let writable = tempfile::tempfile_in(shm).is_ok();
+        if writable {
+            shm.to_path_buf()
+        } else {
+            std::env::temp_dir()
+        }
+    })
+}
+
+/// A new scratch file for preprocessed text, removed when dropped.
+pub fn preprocessed() -> std::io::Result<tempfile::NamedTempFile> {
+    tempfile::Builder::new()
+        .prefix(&format!("{PREFIX}{}-", std::process::id()))
+        .suffix(".i")
+        .tempfile_in(dir())
+}
+
+/// Removes the scratch files of servers that are gone: this user's files named for a process
+/// that does not exist. A process id reused since by another process keeps its files (they
+/// are left, never another server's removed). Once, at the server's start.
+pub fn sweep() {
+    let Ok(entries) = std::fs::read_dir(dir()) else {
+        return;
+    };
+    let uid = rustix::process::getuid().as_raw();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = owner(&name.to_string_lossy()) else {
+            continue;
+        };
+        let ours = std::os::unix::fs::MetadataExt::uid(&match entry.metadata() {
+            Ok(metadata) => metadata,
+            Err(_) => continue,
+        }) == uid;
+        if ours && !alive(pid) {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => log::info!("removed {}, left by a server that is gone", name.display()),
+                Err(error) => log::debug!("cannot remove {}: {error}", name.display()),
+            }
+        }
+    }
+}
+
+/// The process id a scratch file's name carries.
+fn owner(name: &str) -> Option<i32> {
+    let rest = name.strip_prefix(PREFIX)?;
+    let (pid, _) = rest.split_once('-')?;
+    pid.parse().ok().filter(|pid| *pid > 0)
+}
+
+/// Whether a process with id `pid` exists (one of another user's counts).
+fn alive(pid: i32) -> bool {
+    let Some(pid) = rustix::process::Pid::from_raw(pid) else {
+        return false;
+    };
+    match rustix::process::test_kill_process(pid) {
+        Ok(()) => true,
+        Err(error) => error != rustix::io::Errno::SRCH,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_carries_its_server_s_process_id() {
+        assert_eq!(owner("sccache-cpp-4242-abc123.i"), Some(4242));
+        assert_eq!(owner("sccache-cpp-abc.i"), None);
+        assert_eq!(owner("sccache-cppXYZ.i"), None);
+        assert_eq!(owner("other-4242-x"), None);
+    }
+
+    #[test]
+    fn a_gone_server_s_scratch_file_is_swept_and_a_live_one_s_is_kept() {
+        let live = preprocessed().unwrap();
+        // A process that has exited: its id names nobody now (the test's own child, reaped).
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let gone = child.id();
+        child.wait().unwrap();
+        let left = dir().join(format!("{PREFIX}{gone}-left.i"));
+        std::fs::write(&left, "text").unwrap();
+        sweep();
+        assert!(live.path().exists(), "this server's file is kept");
+        assert!(!left.exists(), "the gone server's file is removed");
+    }
+}

@@ -1,0 +1,182 @@
+//! A directory on the way to a file the compile read, replaced while it ran (an include
+//! directory renamed into place, a link pointed elsewhere): every file keeps its stamps, so
+//! only the way to it tells that the file digested afterwards is not the one read. Such a
+//! compile records no direct result and stores no result keyed by what it did not read
+//! (`settled_path`). The swap is made by a stand-in compiler right after the real one ran, so
+//! that it falls inside the compile every time.
+
+use crate::c_direct::{compilers, progress, Project};
+use crate::harness::{assert_success, count, run, sccache_bin, write_script, Server};
+use std::path::Path;
+
+/// How the way to `inc/h.h` is made, and replaced.
+#[derive(Clone, Copy, Debug)]
+enum Swap {
+    /// `inc` a directory, renamed away and another renamed into its place.
+    RenamedDirectory,
+    /// `inc` a symbolic link, pointed at the other directory.
+    RepointedLink,
+}
+
+impl Swap {
+    fn set_up(self, dir: &Path) {
+        match self {
+            Swap::RenamedDirectory => std::fs::rename(dir.join("inc_a"), dir.join("inc")),
+            Swap::RepointedLink => std::os::unix::fs::symlink("inc_a", dir.join("inc")),
+        }
+        .unwrap_or_else(|error| panic!("{error}"));
+    }
+
+    /// The shell command that replaces the way, run in the project's directory.
+    fn command(self) -> &'static str {
+        match self {
+            Swap::RenamedDirectory => "mv inc inc_a && mv inc_b inc",
+            Swap::RepointedLink => "ln -s inc_b inc.new && mv -T inc.new inc",
+        }
+    }
+}
+
+/// A stand-in compiler: `real` with the arguments; after a compile (`-c`, not a
+/// preprocessor run, a dry run or a probe) while `swap-now` exists, `swap` is made and
+/// `swap-now` removed.
+fn swapping_compiler(path: &Path, real: &str, swap: Swap) {
+    write_script(
+        path,
+        &format!(
+            "#!/bin/sh\n\
+             case \" $* \" in *\" -E \"*|*\" -### \"*) exec {real} \"$@\" ;; *\" -c \"*) ;; \
+             *) exec {real} \"$@\" ;; esac\n\
+             {real} \"$@\"\nstatus=$?\n\
+             if [ -e swap-now ]; then rm swap-now; {}; fi\n\
+             exit $status\n",
+            swap.command()
+        ),
+    );
+}
+
+#[test]
+fn a_header_directory_replaced_during_a_c_compile_is_never_served_stale() {
+    for compiler in compilers() {
+        for swap in [Swap::RenamedDirectory, Swap::RepointedLink] {
+            for depend in ["true", "false"] {
+                replaced_during_a_c_compile(compiler, swap, depend);
+            }
+        }
+    }
+}
+
+fn replaced_during_a_c_compile(compiler: &str, swap: Swap, depend: &str) {
+    let project = Project {
+        server: Server::start_with(&[
+            ("SCCACHE_DIRECT", "true"),
+            ("SCCACHE_DIRECT_DEPEND", depend),
+        ]),
+        dir: tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}")),
+    };
+    project.write("inc_a/h.h", "#define VAL 1\n");
+    project.write("inc_b/h.h", "#define VAL 2\n");
+    project.write("a.c", "#include \"h.h\"\nint val(void) { return VAL; }\n");
+    swap.set_up(project.dir.path());
+    let cc = project.path("cc");
+    swapping_compiler(&cc, compiler, swap);
+    let cc = cc.to_str().unwrap_or_default();
+    // Past the clock's tick: every file is settled before the compile begins.
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    project.write("swap-now", "");
+    let stats = project.server.stats();
+    let not_stored = |stats: &serde_json::Value| {
+        count(stats, "depend_not_stored") + count(stats, "inputs_changed")
+    };
+    let (before, refused) = (progress(&stats), not_stored(&stats));
+    let output = run(project
+        .server
+        .command(sccache_bin())
+        .current_dir(project.dir.path())
+        .args([cc, "-Iinc", "-c", "a.c", "-o", "out.o"]));
+    let what = format!("{compiler}, {swap:?}, SCCACHE_DIRECT_DEPEND={depend}");
+    assert_success(&output, &what);
+    assert!(!project.path("swap-now").exists(), "the swap was made");
+    // Its result and record, or the reasons they were not made (on the depend path, nothing
+    // stored, once).
+    project
+        .server
+        .wait_for_stats(|stats| progress(stats) >= before + 2 || not_stored(stats) > refused);
+    // inc is B now: a compile through the cache gives B's object, as a plain one does
+    // (`compile` compares them), however often.
+    eprintln!("{what}: compiling with inc replaced");
+    for _ in 0..2 {
+        project.compile(cc, &["-Iinc", "-c", "a.c"], &[]);
+    }
+}
+
+/// The same for rustc: `mod modv;` found in `modv/`, a directory renamed into place while
+/// rustc compiles a library in direct mode. Nothing is stored for it, so the dep-info run's
+/// way of keying (a second server on the same cache, without direct mode) does not find
+/// `modv_a`'s rlib under `modv_b`'s key, nor does direct mode later: each gives the rlib a
+/// plain rustc makes now.
+#[test]
+fn a_module_directory_replaced_during_a_rust_compile_is_never_served_stale() {
+    let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
+    let path = dir.path();
+    let write = |name: &str, text: &str| crate::harness::write_under(path, name, text);
+    write("lib.rs", "mod modv;\npub fn val() -> u32 { modv::VAL }\n");
+    write("modv_a/mod.rs", "pub const VAL: u32 = 1;\n");
+    write("modv_b/mod.rs", "pub const VAL: u32 = 2;\n");
+    std::fs::rename(path.join("modv_a"), path.join("modv")).unwrap_or_else(|e| panic!("{e}"));
+    for out in ["out", "plain"] {
+        std::fs::create_dir_all(path.join(out)).unwrap_or_else(|e| panic!("{e}"));
+    }
+    // A stand-in rustc swapping `modv` after a compile, as `swapping_compiler` does for C.
+    let rustc = path.join("bin").join("rustc");
+    std::fs::create_dir_all(path.join("bin")).unwrap_or_else(|e| panic!("{e}"));
+    write_script(
+        &rustc,
+        "#!/bin/sh\n\
+         case \" $* \" in *\" --crate-name \"*) ;; *) exec rustc \"$@\" ;; esac\n\
+         rustc \"$@\"\nstatus=$?\n\
+         if [ -e swap-now ]; then rm swap-now; mv modv modv_a && mv modv_b modv; fi\n\
+         exit $status\n",
+    );
+    let args = |out: &'static str| {
+        [
+            "--crate-name",
+            "swapped",
+            "--edition=2021",
+            "lib.rs",
+            "--crate-type",
+            "lib",
+            "--emit=dep-info,metadata,link",
+            "--out-dir",
+            out,
+        ]
+    };
+    let cache = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
+    let direct = Server::start_in(cache.path(), &[("SCCACHE_DIRECT", "true")]);
+    let rlib = |out: &str| crate::harness::read(&path.join(out).join("libswapped.rlib"));
+    // Through `server`, and plainly: the same rlib.
+    let build = |server: &Server| {
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        let rustc = rustc.to_str().unwrap_or_default();
+        assert_success(&server.compile(path, rustc, &args("out")), "rustc");
+        let plain = run(std::process::Command::new("rustc")
+            .args(args("plain"))
+            .current_dir(path));
+        assert_success(&plain, "plain rustc");
+        assert!(rlib("out") == rlib("plain"), "the rlib a plain rustc makes");
+    };
+    write("swap-now", "");
+    let stats = direct.stats();
+    let writes = count(&stats, "cache_writes") + count(&stats, "inputs_changed");
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    assert_success(
+        &direct.compile(path, rustc.to_str().unwrap_or_default(), &args("out")),
+        "rustc",
+    );
+    assert!(!path.join("swap-now").exists(), "the swap was made");
+    direct.wait_for_stats(|stats| {
+        count(stats, "cache_writes") + count(stats, "inputs_changed") > writes
+    });
+    let by_dep_info = Server::start_in(cache.path(), &[("SCCACHE_DIRECT", "false")]);
+    build(&by_dep_info);
+    build(&direct);
+}
