@@ -5,5 +5,5 @@
 /// The C/C++ manifest's format (`direct::Manifest`).
 pub const C: u32 = 3;
 
-/// The rust manifest's format (`direct::rust`).
-pub const RUST: u32 = 2;
+/// The rust manifest's format (`direct::rust`). 3: env-deps by the digest of their value.
+pub const RUST: u32 = 3;

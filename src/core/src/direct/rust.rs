@@ -14,12 +14,14 @@ use std::os::unix::ffi::OsStrExt;
 /// Changed whenever a rust record's meaning changes; a manifest of another version is a miss.
 pub use crate::manifest_version::RUST as RUST_MANIFEST_VERSION;
 
-/// A variable the compile read through `env!`/`option_env!`, with the value it had in the
-/// environment of the compile that made the record (`None`: unset).
+/// A variable the compile read through `env!`/`option_env!`, with the SHA-256 of the value it
+/// had in the environment of the compile that made the record (`None`: unset). Never the value
+/// itself: a manifest goes to every backend, Redis and S3 included, and a variable read only
+/// to test it (`option_env!("DEPLOY_TOKEN").is_some()`) may be a secret that no output holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnvDep {
     pub name: String,
-    pub value: Option<ByteBuf>,
+    pub value_digest: Option<[u8; 32]>,
 }
 
 /// One result stored under a rust manifest, with what must hold for it to be this compile's.
@@ -152,16 +154,22 @@ pub fn env_deps(names: &[String], env: &[(OsString, OsString)]) -> Vec<EnvDep> {
         .into_iter()
         .map(|name| EnvDep {
             name: name.clone(),
-            value: env_value(env, name).map(|value| ByteBuf::from(value.as_bytes().to_vec())),
+            value_digest: env_value(env, name).map(value_digest),
         })
         .collect()
 }
 
 /// Whether every variable of a record has the same value (or is still unset) in `env`.
 pub fn env_holds(recorded: &RustRecorded, env: &[(OsString, OsString)]) -> bool {
-    recorded.env.iter().all(|dep| {
-        env_value(env, &dep.name).map(OsStr::as_bytes) == dep.value.as_deref().map(|v| &v[..])
-    })
+    recorded
+        .env
+        .iter()
+        .all(|dep| env_value(env, &dep.name).map(value_digest) == dep.value_digest)
+}
+
+/// What a record keeps of a variable's value (`EnvDep`).
+fn value_digest(value: &OsStr) -> [u8; 32] {
+    crate::hash_key::digest(value.as_bytes())
 }
 
 /// The other file a `mod` item could have found for each module file read: `d/m/mod.rs` for
@@ -248,6 +256,24 @@ mod tests {
         assert!(env_holds(&recorded, &env(&[("A", "2"), ("C", "x")])));
         assert!(!env_holds(&recorded, &env(&[("A", "1")])));
         assert!(!env_holds(&recorded, &env(&[("A", "2"), ("B", "")])));
+    }
+
+    /// A record goes to every backend: it keeps a variable's value by its digest alone.
+    #[test]
+    fn an_env_dep_s_value_is_never_in_the_record() {
+        let secret = "s3cr3t-t0k3n-value";
+        let recorded = RustRecorded {
+            files: Vec::new(),
+            crates: Vec::new(),
+            env: env_deps(&["TOKEN".to_owned()], &env(&[("TOKEN", secret)])),
+            absent: Vec::new(),
+            dirs: Vec::new(),
+            result: [1; 32],
+        };
+        let bytes = rmp_serde::to_vec(&recorded).unwrap();
+        assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()));
+        assert!(env_holds(&recorded, &env(&[("TOKEN", secret)])));
+        assert!(!env_holds(&recorded, &env(&[("TOKEN", "other")])));
     }
 
     #[test]
