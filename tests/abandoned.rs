@@ -44,19 +44,33 @@ fn wait_for_file(path: &Path) {
     }
 }
 
+/// Sends `held_gcc -c hello.c -o hello.o` in `dir` to `server` and waits until the compile
+/// proper has started (and holds); the client's connection, and the request to send again.
+fn start_held_compile(
+    server: &Server,
+    dir: &Path,
+) -> (std::net::TcpStream, sccache_core::protocol::CompileRequest) {
+    let exe = held_gcc(dir);
+    let args: Vec<OsString> = ["-c", "hello.c", "-o", "hello.o"]
+        .map(OsString::from)
+        .to_vec();
+    let compile = request(exe, dir.as_os_str().to_owned(), args);
+    let mut stream = connect(server);
+    send(
+        &mut stream,
+        &token(server),
+        Request::Compile(compile.clone()),
+    )
+    .unwrap_or_else(|error| panic!("cannot send: {error}"));
+    wait_for_file(&dir.join("started"));
+    (stream, compile)
+}
+
 #[test]
 fn an_abandoned_compile_is_interrupted_and_never_overwrites_a_newer_output() {
     let server = Server::start();
     let dir = fixture("c");
-    let exe = held_gcc(dir.path());
-    let args: Vec<OsString> = ["-c", "hello.c", "-o", "hello.o"]
-        .map(OsString::from)
-        .to_vec();
-    let compile = request(exe.clone(), dir.path().as_os_str().to_owned(), args.clone());
-    let mut stream = connect(&server);
-    send(&mut stream, &token(&server), Request::Compile(compile))
-        .unwrap_or_else(|error| panic!("cannot send: {error}"));
-    wait_for_file(&dir.path().join("started"));
+    let (stream, compile) = start_held_compile(&server, dir.path());
     // The client dies (make was interrupted), and the next build writes a newer object.
     drop(stream);
     let newer = b"the next build's object".to_vec();
@@ -71,7 +85,6 @@ fn an_abandoned_compile_is_interrupted_and_never_overwrites_a_newer_output() {
 
     // A client that stays gets its compile as usual.
     std::fs::remove_file(dir.path().join("hello.o")).unwrap();
-    let compile = request(exe, dir.path().as_os_str().to_owned(), args);
     let responses = compile_by_hand(&server, compile);
     assert!(
         matches!(responses.last(), Some(Response::CompileFinished(finished)) if finished.exit_code == Some(0)),
@@ -89,15 +102,7 @@ fn an_abandoned_compile_is_interrupted_and_never_overwrites_a_newer_output() {
 fn a_compile_whose_server_is_killed_never_writes_its_output_afterwards() {
     let server = Server::start();
     let dir = fixture("c");
-    let exe = held_gcc(dir.path());
-    let args: Vec<OsString> = ["-c", "hello.c", "-o", "hello.o"]
-        .map(OsString::from)
-        .to_vec();
-    let compile = request(exe, dir.path().as_os_str().to_owned(), args);
-    let mut stream = connect(&server);
-    send(&mut stream, &token(&server), Request::Compile(compile))
-        .unwrap_or_else(|error| panic!("cannot send: {error}"));
-    wait_for_file(&dir.path().join("started"));
+    let (stream, _) = start_held_compile(&server, dir.path());
     crate::harness::kill_hard(server.stats()["pid"].as_u64().unwrap_or(0));
     drop(stream);
     let newer = b"the next build's object".to_vec();
