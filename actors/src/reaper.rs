@@ -9,8 +9,9 @@
 //! server holds the writing end of. When that pipe closes (the server exited, however), the
 //! watcher interrupts the groups left as a terminal's Ctrl-C would (the driver removes its
 //! outputs), then kills what still runs two seconds later, and exits. A group is signalled only
-//! while its leader is the process the watcher was told of (same start time in `/proc`), so a
-//! process id reused since is never touched. Writes to the pipe never block the server: one
+//! while its leader is the process the watcher was told of (same start time in `/proc`), or,
+//! its leader gone, while members are left in it (a process id stays in use as long as a group
+//! is named by it), so a process id reused since is never touched. Writes to the pipe never block the server: one
 //! that would is dropped (and that group left unwatched).
 
 use std::collections::HashMap;
@@ -146,19 +147,25 @@ pub fn run() -> i32 {
     0
 }
 
-/// Sends `signal` to each group whose leader is still the process it was.
+/// Sends `signal` to each group that is still the one it was: its leader the process it was
+/// (same start time), or, the leader gone, members left in it (a wrapper script's background
+/// compiler). A process id stays in use while any group is named by it, so a group with members
+/// and no leader is still that group.
 fn signal_groups(groups: &HashMap<u32, u64>, signal: rustix::process::Signal) {
     for (&group, &start) in groups {
-        if start_time(group) != Some(start) {
-            continue;
-        }
         let Some(pid) = i32::try_from(group)
             .ok()
             .and_then(rustix::process::Pid::from_raw)
         else {
             continue;
         };
-        let _ = rustix::process::kill_process_group(pid, signal);
+        let same = match start_time(group) {
+            Some(now) => now == start,
+            None => rustix::process::test_kill_process_group(pid).is_ok(),
+        };
+        if same {
+            let _ = rustix::process::kill_process_group(pid, signal);
+        }
     }
 }
 

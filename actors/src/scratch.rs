@@ -26,13 +26,30 @@ pub fn dir() -> &'static Path {
 /// A new scratch file for preprocessed text, removed when dropped.
 pub fn preprocessed() -> std::io::Result<tempfile::NamedTempFile> {
     tempfile::Builder::new()
-        .prefix(&format!("{PREFIX}{}-", std::process::id()))
+        .prefix(&format!(
+            "{PREFIX}{}-{}-",
+            pid_namespace(),
+            std::process::id()
+        ))
         .suffix(".i")
         .tempfile_in(dir())
 }
 
+/// This process's pid namespace (the inode `/proc/self/ns/pid` names; 0 when unknown): a
+/// process id means something only in its own namespace, and two servers in two (containers,
+/// `unshare -p`) may share `/dev/shm`.
+fn pid_namespace() -> u64 {
+    static NAMESPACE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *NAMESPACE.get_or_init(|| {
+        std::fs::metadata("/proc/self/ns/pid")
+            .map(|metadata| std::os::unix::fs::MetadataExt::ino(&metadata))
+            .unwrap_or(0)
+    })
+}
+
 /// Removes the scratch files of servers that are gone: this user's files named for a process
-/// that does not exist. A process id reused since by another process keeps its files (they
+/// of this pid namespace that does not exist. A process id reused since by another process
+/// keeps its files, and so does a file of another namespace, whose ids say nothing here (they
 /// are left, never another server's removed). Once, at the server's start.
 pub fn sweep() {
     let Ok(entries) = std::fs::read_dir(dir()) else {
@@ -41,9 +58,12 @@ pub fn sweep() {
     let uid = rustix::process::getuid().as_raw();
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(pid) = owner(&name.to_string_lossy()) else {
+        let Some((namespace, pid)) = owner(&name.to_string_lossy()) else {
             continue;
         };
+        if namespace != pid_namespace() {
+            continue;
+        }
         let ours = std::os::unix::fs::MetadataExt::uid(&match entry.metadata() {
             Ok(metadata) => metadata,
             Err(_) => continue,
@@ -57,11 +77,13 @@ pub fn sweep() {
     }
 }
 
-/// The process id a scratch file's name carries.
-fn owner(name: &str) -> Option<i32> {
+/// The pid namespace and process id a scratch file's name carries.
+fn owner(name: &str) -> Option<(u64, i32)> {
     let rest = name.strip_prefix(PREFIX)?;
+    let (namespace, rest) = rest.split_once('-')?;
     let (pid, _) = rest.split_once('-')?;
-    pid.parse().ok().filter(|pid| *pid > 0)
+    let pid = pid.parse().ok().filter(|pid| *pid > 0)?;
+    Some((namespace.parse().ok()?, pid))
 }
 
 /// Whether a process with id `pid` exists (one of another user's counts).
@@ -81,7 +103,8 @@ mod tests {
 
     #[test]
     fn a_name_carries_its_server_s_process_id() {
-        assert_eq!(owner("sccache-cpp-4242-abc123.i"), Some(4242));
+        assert_eq!(owner("sccache-cpp-77-4242-abc123.i"), Some((77, 4242)));
+        assert_eq!(owner("sccache-cpp-4242-abc123.i"), None);
         assert_eq!(owner("sccache-cpp-abc.i"), None);
         assert_eq!(owner("sccache-cppXYZ.i"), None);
         assert_eq!(owner("other-4242-x"), None);
@@ -94,10 +117,15 @@ mod tests {
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let gone = child.id();
         child.wait().unwrap();
-        let left = dir().join(format!("{PREFIX}{gone}-left.i"));
+        let left = dir().join(format!("{PREFIX}{}-{gone}-left.i", pid_namespace()));
         std::fs::write(&left, "text").unwrap();
+        // Another namespace's: its process ids mean nothing here.
+        let elsewhere = dir().join(format!("{PREFIX}{}-{gone}-left.i", pid_namespace() + 1));
+        std::fs::write(&elsewhere, "text").unwrap();
         sweep();
         assert!(live.path().exists(), "this server's file is kept");
         assert!(!left.exists(), "the gone server's file is removed");
+        assert!(elsewhere.exists(), "another namespace's file is kept");
+        std::fs::remove_file(&elsewhere).unwrap();
     }
 }

@@ -69,9 +69,12 @@ impl Anchors {
         Anchors(Arc::new(identities))
     }
 
-    /// Whether `path` names the directory with `metadata` that it named before the compile.
-    fn holds(&self, path: &Path, metadata: &std::fs::Metadata) -> bool {
-        self.0.get(path) == Some(&(metadata.dev(), metadata.ino()))
+    /// Whether `path` is an anchor and names the directory with `metadata` that it named
+    /// before the compile (`Some(true)`), another one (`Some(false)`: the way changed, whatever
+    /// the times say, as a mount over it leaves them), or is none (`None`).
+    fn holds(&self, path: &Path, metadata: &std::fs::Metadata) -> Option<bool> {
+        let identity = self.0.get(path)?;
+        Some(*identity == (metadata.dev(), metadata.ino()))
     }
 }
 
@@ -147,8 +150,11 @@ impl SettledPaths {
             let Ok(metadata) = std::fs::symlink_metadata(&next) else {
                 return false;
             };
-            let held = self.held.contains(&next) || self.anchors.holds(&next, &metadata);
-            if !held && !self.step_holds(&at, &metadata) {
+            let held = match self.anchors.holds(&next, &metadata) {
+                Some(same) => same,
+                None => self.held.contains(&next) || self.step_holds(&at, &metadata),
+            };
+            if !held {
                 return false;
             }
             if metadata.file_type().is_symlink() {
@@ -306,5 +312,22 @@ mod tests {
         std::fs::create_dir(cwd.join("t/deps")).unwrap();
         std::fs::write(cwd.join("t/deps/liba.rlib"), "other").unwrap();
         assert!(!SettledPaths::new(started, cwd, &anchors).settled(crate_path));
+    }
+
+    /// An anchor that names another directory than it did (a mount over it leaves every time
+    /// as it was): the way changed.
+    #[test]
+    fn an_anchor_naming_another_directory_does_not_hold() {
+        let (dir, started, _) = settled_tree();
+        let cwd = dir.path();
+        let inc = cwd.join("inc");
+        let taken = std::fs::metadata(&inc).unwrap();
+        let other = Anchors(Arc::new(HashMap::from([(
+            inc.clone(),
+            (taken.dev(), taken.ino() + 1),
+        )])));
+        assert!(!SettledPaths::new(started, cwd, &other).settled(Path::new("inc/h.h")));
+        let same = Anchors(Arc::new(HashMap::from([(inc, (taken.dev(), taken.ino()))])));
+        assert!(SettledPaths::new(started, cwd, &same).settled(Path::new("inc/h.h")));
     }
 }
