@@ -180,3 +180,93 @@ fn a_module_directory_replaced_during_a_rust_compile_is_never_served_stale() {
     build(&by_dep_info);
     build(&direct);
 }
+
+/// The preprocessor's path reads the files twice: the preprocessor's run, then the compile's.
+/// A header that appears between the two in an earlier directory of the search (`-Ia -Ib`,
+/// `h.h` in `b` only, then in `a` too) is the compile's, not the text's: its object under the
+/// text's key would be every later hit's. The compile's dependency output names it, changed
+/// since the start, and nothing is stored. A stand-in compiler makes `a/h.h` right after the
+/// preprocessor's run; it is removed once the result is stored or refused; every mode that
+/// preprocesses.
+#[test]
+fn a_header_appearing_between_the_preprocessor_and_the_compile_is_never_served_stale() {
+    for compiler in compilers() {
+        for (direct, depend, extra) in [
+            ("false", "false", &[][..]),
+            ("true", "false", &[][..]),
+            ("false", "false", &["-MD"][..]),
+        ] {
+            appearing_between(compiler, direct, depend, extra);
+        }
+    }
+}
+
+fn appearing_between(compiler: &str, direct: &str, depend: &str, extra: &[&str]) {
+    let project = Project {
+        server: Server::start_with(&[
+            ("SCCACHE_DIRECT", direct),
+            ("SCCACHE_DIRECT_DEPEND", depend),
+        ]),
+        dir: tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}")),
+    };
+    project.write("b/h.h", "#define VAL 2\n");
+    project.write("a/keep", "");
+    project.write("a.c", "#include \"h.h\"\nint val(void) { return VAL; }\n");
+    let cc = project.path("cc");
+    write_script(
+        &cc,
+        &format!(
+            "#!/bin/sh\n\
+             case \" $* \" in\n\
+             *\" -### \"*) exec {compiler} \"$@\" ;;\n\
+             *\" -E \"*) {compiler} \"$@\"; status=$?\n\
+               if [ -e appear-now ]; then rm appear-now; echo '#define VAL 1' > a/h.h; fi; \
+             exit $status ;;\n\
+             esac\n\
+             exec {compiler} \"$@\"\n"
+        ),
+    );
+    let cc = cc.to_str().unwrap_or_default();
+    let mut args = vec!["-Ia", "-Ib", "-c", "a.c"];
+    args.extend_from_slice(extra);
+    // The server knows the compiler already, as in a build under way.
+    project.write("w.c", "int w;\n");
+    let mut warm = project.server.command(sccache_bin());
+    warm.current_dir(project.dir.path()).args([cc, "-c", "w.c"]);
+    assert_success(&run(&mut warm), "a first compile");
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    project.write("appear-now", "");
+    let stats = project.server.stats();
+    let stored =
+        |stats: &serde_json::Value| count(stats, "cache_writes") + count(stats, "inputs_changed");
+    let before = stored(&stats);
+    let mut command = project.server.command(sccache_bin());
+    command
+        .current_dir(project.dir.path())
+        .arg(cc)
+        .args(&args)
+        .args(["-o", "out.o"]);
+    let what = format!("{compiler}, SCCACHE_DIRECT={direct}, {extra:?}");
+    assert_success(&run(&mut command), &what);
+    assert!(
+        project.path("a/h.h").exists(),
+        "{what}: the header appeared"
+    );
+    project
+        .server
+        .wait_for_stats(|stats| stored(stats) > before);
+    // Settled: a later write of the manifest, if any, has landed. Then the header goes.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    std::fs::remove_file(project.path("a/h.h")).unwrap_or_else(|e| panic!("{e}"));
+    // b/h.h alone now: through the cache as plainly, however often.
+    for _ in 0..2 {
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        let mut cached = project.server.command(sccache_bin());
+        cached.current_dir(project.dir.path()).arg(cc).args(&args);
+        assert_success(&run(cached.args(["-o", "out.o"])), &what);
+        let mut plain = std::process::Command::new(compiler);
+        plain.current_dir(project.dir.path()).args(&args);
+        assert_success(&run(plain.args(["-o", "plain.o"])), "plain");
+        crate::harness::assert_same_file(&project.path("out.o"), &project.path("plain.o"));
+    }
+}

@@ -376,6 +376,44 @@ struct Early {
     lookup: Option<EarlyLookup>,
 }
 
+/// The compile of a miss reads its files again, after the preprocessor: `read` also checks
+/// the files its dependency output names (`ReadSince::with_dependency_file`), the user's file
+/// when the command line writes one, else ours, added to the compile (`-MD -MF`). A command
+/// line asking for dependencies in a way not told apart (`-Wp,-MD,...`, an `@file`) is left
+/// with the preprocessor's files alone.
+fn with_compile_dependencies(
+    read: ReadSince,
+    compilation: &CCompilation,
+    request: &CompileRequest,
+) -> ReadSince {
+    let users = compilation
+        .outputs
+        .iter()
+        .find(|output| output.role == sccache_core::compiler::OutputRole::DepFile);
+    if let Some(users) = users {
+        return read.with_dependency_file(PathBuf::from(&users.path), Vec::new(), None);
+    }
+    if c_depend::asks_for_dependencies(&request.args) {
+        return read;
+    }
+    let scratch = tempfile::Builder::new()
+        .prefix("sccache-deps")
+        .suffix(".d")
+        .tempfile();
+    match scratch {
+        Ok(scratch) => {
+            let scratch = scratch.into_temp_path();
+            let path = scratch.to_path_buf();
+            let args = vec!["-MD".into(), "-MF".into(), path.clone().into_os_string()];
+            read.with_dependency_file(path, args, Some(scratch))
+        }
+        Err(error) => {
+            log::warn!("cannot make a dependency file for the compile: {error}");
+            read
+        }
+    }
+}
+
 /// The digest of the compile's source text: the preprocessor's output, written to a scratch
 /// file and hashed on the hasher's threads, or the input itself where `-E` prints nothing.
 /// `None` when the preprocessor fails or the text cannot be read. With `verbose`, the
@@ -416,6 +454,7 @@ async fn source(
     };
     let read = ReadSince::from_marker(&path, files, Path::new(&request.cwd))
         .with_anchors(anchor_dirs::c(compilation, request));
+    let read = with_compile_dependencies(read, compilation, request);
     // Without inotify (or out of watches), every hit takes the ordinary path.
     let watch = CloseWatch::new(&path).ok();
     let mut args = compilation.preprocess_args.clone();

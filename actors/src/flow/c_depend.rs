@@ -166,7 +166,7 @@ fn is_forced_include(arg: &[u8]) -> bool {
 
 /// Whether the command line asks for dependency output itself (`-MD`, `-MMD`, `-M...`, through
 /// `-Wp,`/`-Xpreprocessor` or gcc's long spellings), or holds a response file that might.
-fn asks_for_dependencies(args: &[OsString]) -> bool {
+pub fn asks_for_dependencies(args: &[OsString]) -> bool {
     args.iter().any(|arg| {
         let arg = arg.as_bytes();
         arg.starts_with(b"-M")

@@ -23,6 +23,18 @@ pub struct ReadSince {
     dirs: Vec<PathBuf>,
     /// Directories whose identity was taken before the compile (`settled_path`).
     anchors: Anchors,
+    /// A dependency file the compile writes (`with_dependency_file`).
+    dependencies: Option<Dependencies>,
+}
+
+/// The compile's own dependency output, whose names are checked as the files read are.
+struct Dependencies {
+    /// Where the compile writes it.
+    path: PathBuf,
+    /// The arguments that make it write it there (none when the user's command line does).
+    args: Vec<std::ffi::OsString>,
+    /// Our scratch file, removed with this.
+    _scratch: Option<tempfile::TempPath>,
 }
 
 /// The files a compile read.
@@ -47,6 +59,7 @@ impl ReadSince {
             cwd: cwd.to_path_buf(),
             dirs: Vec::new(),
             anchors: Anchors::default(),
+            dependencies: None,
         }
     }
 
@@ -58,6 +71,7 @@ impl ReadSince {
             cwd: cwd.to_path_buf(),
             dirs: Vec::new(),
             anchors: Anchors::default(),
+            dependencies: None,
         }
     }
 
@@ -80,6 +94,33 @@ impl ReadSince {
     pub fn with_anchors(mut self, anchors: Anchors) -> ReadSince {
         self.anchors = anchors;
         self
+    }
+
+    /// Also checks every file the compile's own dependency output at `path` names (written
+    /// there by the user's command line, or by `args` added to it, with `scratch` our file
+    /// removed afterwards): the compile reads the files again after the preprocessor, and one
+    /// it found in another place than the preprocessor did (a header that appeared meanwhile
+    /// in an earlier directory of the search) is named there, with a change time at or after
+    /// the start. A dependency file that cannot be read or parsed refuses.
+    pub fn with_dependency_file(
+        mut self,
+        path: PathBuf,
+        args: Vec<std::ffi::OsString>,
+        scratch: Option<tempfile::TempPath>,
+    ) -> ReadSince {
+        self.dependencies = Some(Dependencies {
+            path,
+            args,
+            _scratch: scratch,
+        });
+        self
+    }
+
+    /// The arguments the compile must be given besides the user's (`with_dependency_file`).
+    pub fn compile_args(&self) -> &[std::ffi::OsString] {
+        self.dependencies
+            .as_ref()
+            .map_or(&[], |dependencies| &dependencies.args)
     }
 
     /// The anchors taken before the compile (`with_anchors`).
@@ -108,6 +149,21 @@ impl ReadSince {
                     return false;
                 }
             }
+        }
+        if let Some(dependencies) = &self.dependencies {
+            let path = self.cwd.join(&dependencies.path);
+            let names = std::fs::read(&path)
+                .ok()
+                .and_then(|text| sccache_core::direct::depfile::prerequisites(&text));
+            let Some(names) = names else {
+                log::info!("dependency file {} unreadable", path.display());
+                return false;
+            };
+            paths.extend(
+                names
+                    .into_iter()
+                    .map(|name| PathBuf::from(std::ffi::OsString::from_vec(name))),
+            );
         }
         let mut ways = SettledPaths::new(self.started, &self.cwd, &self.anchors);
         dirs_settled(self.started, &self.dirs, &self.cwd, &self.anchors)

@@ -306,8 +306,10 @@ async fn compile_and_collect(
         }
     };
     let mut args = request.args.clone();
-    if let StoreUnder::Later(_, added) = &under {
-        args.extend_from_slice(added);
+    match &under {
+        StoreUnder::Later(_, added) => args.extend_from_slice(added),
+        StoreUnder::Key(_, Some(read)) => args.extend_from_slice(read.compile_args()),
+        StoreUnder::Key(_, None) => {}
     }
     // Every output must be written after this (`outputs::collect`); later than any change
     // made before it, on a kernel with multigrain stamps.
