@@ -263,9 +263,7 @@ const C_PROBE: &str = "#if defined(__clang__)\n__sccache_compiler_is clang\n#eli
 
 /// A private directory holding the C probe's source, and the source's path.
 fn write_c_probe() -> Result<(tempfile::TempDir, PathBuf), String> {
-    let dir = tempfile::Builder::new()
-        .prefix("sccache-probe")
-        .tempdir()
+    let dir = crate::private_dir::make("sccache-probe")
         .map_err(|error| format!("cannot create a probe directory: {error}"))?;
     let source = dir.path().join("probe.c");
     std::fs::write(&source, C_PROBE).map_err(|error| format!("cannot write a probe: {error}"))?;

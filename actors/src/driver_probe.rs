@@ -156,9 +156,7 @@ impl script_env::RanIn for Resolved {
 
 /// A private directory with the dry run's (empty) input: clang wants its input to exist.
 fn make_probe_dir() -> Result<(tempfile::TempDir, PathBuf), String> {
-    let dir = tempfile::Builder::new()
-        .prefix("sccache-driver")
-        .tempdir()
+    let dir = crate::private_dir::make("sccache-driver")
         .map_err(|error| format!("cannot create a probe directory: {error}"))?;
     let input = dir.path().join("probe");
     std::fs::write(&input, b"").map_err(|error| format!("cannot write a probe: {error}"))?;

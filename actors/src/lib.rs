@@ -27,6 +27,7 @@ pub mod manifest_memo;
 pub mod native_cpus;
 pub mod outputs;
 pub mod passed_fds;
+pub mod private_dir;
 pub mod query_answers;
 pub mod read_budget;
 pub mod reaper;

@@ -260,11 +260,10 @@ async fn probe(
             .map_err(|error| error.to_string())?
     };
     let linker = linker.ok_or_else(|| format!("linker {:?} not found", request.linker))?;
-    let dir =
-        tokio::task::spawn_blocking(|| tempfile::Builder::new().prefix("sccache-linker").tempdir())
-            .await
-            .map_err(|error| error.to_string())?
-            .map_err(|error| format!("cannot create a probe directory: {error}"))?;
+    let dir = tokio::task::spawn_blocking(|| crate::private_dir::make("sccache-linker"))
+        .await
+        .map_err(|error| error.to_string())?
+        .map_err(|error| format!("cannot create a probe directory: {error}"))?;
     let dir_path = dir.path().as_os_str().to_owned();
     let args = vec![
         OsString::from("-###"),

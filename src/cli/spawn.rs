@@ -153,9 +153,7 @@ pub fn start_server(address: &ServerAddress, check_storage: bool) -> Result<(), 
         let what = what.to_owned();
         move |error| StartError::Setup(what, error)
     };
-    let directory = tempfile::Builder::new()
-        .prefix("sccache-notify")
-        .tempdir()
+    let directory = sccache_actors::private_dir::make("sccache-notify")
         .map_err(setup("cannot create a directory for the startup socket"))?;
     let socket_path = directory.path().join("notify.sock");
     let mut listener =

@@ -470,13 +470,9 @@ async fn read_dep_info(
 /// Creates the dep-info run's directory on the blocking pool: the event loop does not wait on
 /// the file system.
 async fn private_dir() -> std::io::Result<tempfile::TempDir> {
-    tokio::task::spawn_blocking(|| {
-        tempfile::Builder::new()
-            .prefix("sccache-dep-info")
-            .tempdir()
-    })
-    .await
-    .unwrap_or_else(|error| Err(std::io::Error::other(error)))
+    tokio::task::spawn_blocking(|| crate::private_dir::make("sccache-dep-info"))
+        .await
+        .unwrap_or_else(|error| Err(std::io::Error::other(error)))
 }
 
 /// The dep-info run's directory, removed on the blocking pool when dropped (removing a
