@@ -219,40 +219,73 @@ async fn run_process(run: Run, reaper: &Reaper) -> Result<ProcessOutput, RunErro
         reaper.started(group);
         Watched { reaper, group }
     });
-    let stdout_pipe = child.stdout.take();
-    let stderr_pipe = child.stderr.take();
-    let finished = async {
-        // Both pipes are drained together so that a child filling one never blocks on the
-        // other.
-        let (stdout, stderr) = tokio::join!(drain(stdout_pipe), drain(stderr_pipe));
-        (stdout, stderr, child.wait().await)
-    };
-    tokio::pin!(finished);
-    let client_gone = async {
-        match &run.client_gone {
-            Some(token) => token.cancelled().await,
-            None => std::future::pending().await,
-        }
-    };
-    let (stdout, stderr, status) = tokio::select! {
-        finished = &mut finished => finished,
-        () = client_gone => {
-            if let Some(group) = group {
-                interrupt(group);
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let (status, drained) = {
+        let finished = run_to_end(&mut child, &mut stdout, &mut stderr);
+        tokio::pin!(finished);
+        let client_gone = async {
+            match &run.client_gone {
+                Some(token) => token.cancelled().await,
+                None => std::future::pending().await,
             }
-            // It is waited for all the same: the driver removes its outputs on the way out.
-            finished.await
+        };
+        tokio::select! {
+            finished = &mut finished => finished,
+            () = client_gone => {
+                if let Some(group) = group {
+                    interrupt(group);
+                }
+                // It is waited for all the same: the driver removes its outputs on the way
+                // out.
+                finished.await
+            }
         }
     };
     let status = status.map_err(spawn_error)?;
+    drained.map_err(spawn_error)?;
     use std::os::unix::process::ExitStatusExt;
     Ok(ProcessOutput {
         exit_code: status.code(),
         signal: status.signal(),
-        stdout: stdout.map_err(spawn_error)?,
-        stderr: stderr.map_err(spawn_error)?,
+        stdout,
+        stderr,
         duration: started.elapsed(),
     })
+}
+
+/// How long a process's pipes may stay open after it exited.
+const PIPES_GRACE: Duration = Duration::from_secs(2);
+
+/// Waits for `child` to exit while draining its pipes into `stdout` and `stderr` (together, so
+/// that a child filling one never blocks on the other). Once it has exited, what is left in
+/// them is read until their end, for `PIPES_GRACE` at most: a process it left behind (a daemon
+/// it started, a background job) may hold them open for as long as it runs, and the compile
+/// is over.
+async fn run_to_end(
+    child: &mut tokio::process::Child,
+    stdout: &mut Vec<u8>,
+    stderr: &mut Vec<u8>,
+) -> (
+    std::io::Result<std::process::ExitStatus>,
+    std::io::Result<()>,
+) {
+    let (stdout_pipe, stderr_pipe) = (child.stdout.take(), child.stderr.take());
+    let drains = async {
+        let (out, err) = tokio::join!(drain(stdout_pipe, stdout), drain(stderr_pipe, stderr));
+        out.and(err)
+    };
+    tokio::pin!(drains);
+    let status = tokio::select! {
+        drained = &mut drains => return (child.wait().await, drained),
+        status = child.wait() => status,
+    };
+    match tokio::time::timeout(PIPES_GRACE, &mut drains).await {
+        Ok(drained) => (status, drained),
+        Err(_) => {
+            log::info!("a process left its output open after it exited: not waited for");
+            (status, Ok(()))
+        }
+    }
 }
 
 /// The server's own umask, which its children inherit; read once, from /proc rather than by
@@ -286,13 +319,12 @@ fn interrupt(leader: u32) {
     }
 }
 
-/// Reads a pipe to its end.
-async fn drain(pipe: Option<impl AsyncRead + Unpin>) -> std::io::Result<Vec<u8>> {
-    let mut kept = Vec::new();
+/// Reads a pipe to its end into `kept` (what was read is there should this be dropped).
+async fn drain(pipe: Option<impl AsyncRead + Unpin>, kept: &mut Vec<u8>) -> std::io::Result<()> {
     if let Some(mut pipe) = pipe {
-        pipe.read_to_end(&mut kept).await?;
+        pipe.read_to_end(kept).await?;
     }
-    Ok(kept)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -323,5 +355,21 @@ mod tests {
             }
             _ = &mut compile => panic!("the run beside waited for the compile to end"),
         }
+    }
+
+    /// A process that leaves a background job holding its output open (a compiler wrapper
+    /// starting a daemon) ends when it exits, with what it wrote, not when the job does.
+    #[actix_rt::test]
+    async fn a_process_ends_when_it_exits_though_a_job_it_left_holds_its_output() {
+        let dispatcher = Dispatcher::new(1, Reaper::default()).start();
+        let run = sh("(sleep 20 &); echo done; echo said >&2");
+        let output = tokio::time::timeout(Duration::from_secs(10), dispatcher.send(run))
+            .await
+            .expect("the run ended")
+            .expect("mailbox")
+            .expect("run");
+        assert!(output.success());
+        assert_eq!(output.stdout, b"done\n");
+        assert_eq!(output.stderr, b"said\n");
     }
 }
