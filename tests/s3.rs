@@ -548,6 +548,17 @@ fn builds_go_on_when_the_s3_server_dies_or_hangs() {
     let failed_reads = count(&stats, "cache_read_errors") + count(&stats, "cache_timeouts");
     assert_eq!(failed_reads, 6, "{stats:#}");
     assert_eq!(count(&stats, "compile_requests"), 7, "{stats:#}");
+    // After a lookup that timed out, the bucket rests a second: the next lookups answer at
+    // once, without a connection (the compiles after the first are well within that second).
+    listener
+        .set_nonblocking(true)
+        .unwrap_or_else(|error| panic!("{error}"));
+    let connections = std::iter::from_fn(|| listener.accept().ok()).count();
+    let lookups = 2 * SOURCES.len(); // a direct-mode manifest's and a result's per compile
+    assert!(
+        connections < lookups,
+        "{connections} connections for {lookups} lookups"
+    );
     for (_, object) in SOURCES {
         assert_eq!(
             read(&dead_dir.path().join(object)),

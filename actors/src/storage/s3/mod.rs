@@ -10,7 +10,10 @@
 //! only its writes to the stats actor.
 //!
 //! Invariants: creating the actor sends nothing and cannot fail for an unreachable endpoint
-//! (failures are counted as they happen); a write is retried only for failures that may pass
+//! (failures are counted as they happen); a lookup that timed out or found the endpoint
+//! unreachable makes the actor skip the bucket for `RETRY_PAUSE`, answering lookups at once
+//! with an error (a read error, a miss to the compile), as the Redis and REAPI actors do, so an
+//! endpoint that drops packets costs one storage timeout a second, not one per compile; a write is retried only for failures that may pass
 //! (timeouts, unreachable endpoints, 5xx), never for a refusal (4xx); with
 //! `SCCACHE_S3_NO_CREDENTIALS` the backend is read-only, since an unsigned write can only fail.
 //! Boundary: rusoto lives in `bucket` alone; this file sees bytes, object names and
@@ -36,6 +39,8 @@ pub use bucket::SetupError;
 /// Uploads carry whole entries and nobody waits on them, so an attempt may take at least this
 /// long even when lookups must answer within a shorter storage timeout.
 const MIN_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long lookups skip a bucket that timed out or could not be reached.
+const RETRY_PAUSE: Duration = Duration::from_secs(1);
 /// The pauses before the second and third attempts of a write that failed transiently.
 const WRITE_RETRY_PAUSES: [Duration; 2] = [Duration::from_millis(200), Duration::from_millis(800)];
 
@@ -57,6 +62,8 @@ pub struct S3Storage {
     failing: bool,
     /// The zstd level entries are stored at (`SCCACHE_CACHE_ZSTD_LEVEL`).
     zstd_level: i32,
+    /// Lookups skip the bucket until then, after one timed out or found it unreachable.
+    resting: Option<(Instant, String)>,
 }
 
 impl S3Storage {
@@ -81,6 +88,7 @@ impl S3Storage {
             stats,
             failing: false,
             zstd_level: sccache_core::entry_codec::DEFAULT_ZSTD_LEVEL,
+            resting: None,
         })
     }
 
@@ -151,34 +159,53 @@ impl Actor for S3Storage {
 }
 
 impl Handler<Lookup> for S3Storage {
-    type Result = ResponseFuture<LookupResult>;
+    type Result = ResponseActFuture<Self, LookupResult>;
 
     fn handle(&mut self, message: Lookup, _: &mut Context<Self>) -> Self::Result {
+        if let Some((until, reason)) = &self.resting {
+            if Instant::now() < *until {
+                let skipped = format!(
+                    "S3 bucket {}: skipped after a recent failure ({reason})",
+                    self.bucket.name()
+                );
+                return Box::pin(actix::fut::ready(LookupResult::Error(skipped)));
+            }
+            self.resting = None;
+        }
         let bucket = self.bucket.clone();
         let key = message.key;
         let object = object_name(&self.key_prefix, &key);
         let anonymous = self.anonymous;
         let read_only = self.read_only;
-        Box::pin(async move {
+        let lookup = async move {
             let bytes = match bucket.get(&object).await {
                 Ok(Some(bytes)) => bytes,
-                Ok(None) => return LookupResult::Miss,
+                Ok(None) => return (LookupResult::Miss, None),
                 // S3 refuses reads of absent objects (403) when listing the bucket is not
                 // allowed, as with the usual public-read policy.
                 Err(error) if anonymous && error.status() == Some(403) => {
                     log::debug!("S3 bucket {}: {object} refused: {error}", bucket.name());
-                    return LookupResult::Miss;
+                    return (LookupResult::Miss, None);
                 }
                 Err(error) => {
-                    return LookupResult::Error(format!(
+                    let unanswered = matches!(
+                        error,
+                        BucketError::TimedOut(_) | BucketError::Unreachable(_)
+                    );
+                    let message = format!(
                         "S3 bucket {}: GetObject {object} failed: {error}",
                         bucket.name()
-                    ))
+                    );
+                    let rest = unanswered.then(|| error.to_string());
+                    return (LookupResult::Error(message), rest);
                 }
             };
             let decoded = match spawn_blocking(move || decode_remote(bytes, &key)).await {
                 Ok(decoded) => decoded,
-                Err(error) => return LookupResult::Error(format!("decode task failed: {error}")),
+                Err(error) => {
+                    let failed = format!("decode task failed: {error}");
+                    return (LookupResult::Error(failed), None);
+                }
             };
             if matches!(decoded, LookupResult::Corrupt) && !read_only {
                 // Another reader may remove it first, or the store may refuse; either way the
@@ -190,8 +217,14 @@ impl Handler<Lookup> for S3Storage {
                     );
                 }
             }
-            decoded
-        })
+            (decoded, None)
+        };
+        Box::pin(lookup.into_actor(self).map(|(result, rest), actor, _| {
+            if let Some(reason) = rest {
+                actor.resting = Some((Instant::now() + RETRY_PAUSE, reason));
+            }
+            result
+        }))
     }
 }
 
