@@ -98,3 +98,73 @@ fn a_cache_directory_the_user_made_keeps_its_mode_and_entries_follow_it() {
         assert_eq!(mode(&file), 0o640, "{}", file.display());
     }
 }
+
+/// A binary that only tests a variable (`const ENABLED: bool =
+/// option_env!("DEPLOY_TOKEN").is_some()`) holds nothing of its value, but rustc's `.d` names it (`# env-dep:DEPLOY_TOKEN=...`): the value never
+/// reaches the cache (by both ways of keying; an entry goes to every backend), and a hit
+/// writes the `.d` a plain rustc writes, value and all. (A library's
+/// metadata records its env-deps' values: its `.rlib` holds them, as the entry then does.)
+#[test]
+fn an_env_dep_s_value_never_reaches_the_cache() {
+    let secret = "hunter2-TOPSECRET-9f8e7d";
+    for direct in ["true", "false"] {
+        let server = Server::start_with(&[("SCCACHE_DIRECT", direct)]);
+        let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+        let path = dir.path();
+        std::fs::write(
+            path.join("main.rs"),
+            "const ENABLED: bool = option_env!(\"DEPLOY_TOKEN\").is_some();\n\
+             fn main() { print!(\"{ENABLED}\"); }\n",
+        )
+        .unwrap_or_else(|error| panic!("{error}"));
+        let compile = |out: &str, through: Option<&Server>| {
+            std::fs::create_dir_all(path.join(out)).unwrap_or_else(|error| panic!("{error}"));
+            let args = [
+                "--crate-name",
+                "tested",
+                "--edition=2021",
+                "main.rs",
+                "--crate-type",
+                "bin",
+                "--emit=dep-info,link",
+                "--out-dir",
+                out,
+            ];
+            let mut command = match through {
+                Some(server) => {
+                    let mut command = server.command(sccache_bin());
+                    command.arg("rustc");
+                    command
+                }
+                None => std::process::Command::new("rustc"),
+            };
+            command
+                .args(args)
+                .current_dir(path)
+                .env("DEPLOY_TOKEN", secret);
+            assert_success(&run(&mut command), "rustc");
+            std::fs::read(path.join(out).join("tested.d")).unwrap_or_default()
+        };
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        compile("out1", Some(&server));
+        server.wait_for_stats(|stats| count(stats, "cache_writes") >= 1);
+        let (_, files) = everything_under(&server.cache_dir);
+        for file in files {
+            let bytes = std::fs::read(&file).unwrap_or_default();
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{} holds the value (SCCACHE_DIRECT={direct})",
+                file.display()
+            );
+        }
+        let plain = compile("out1", None);
+        assert!(String::from_utf8_lossy(&plain).contains(secret));
+        std::fs::remove_dir_all(path.join("out1")).unwrap_or_else(|error| panic!("{error}"));
+        let restored = compile("out1", Some(&server));
+        assert_eq!(count(&server.stats(), "cache_hits.counts.Rust"), 1);
+        assert_eq!(
+            String::from_utf8_lossy(&restored),
+            String::from_utf8_lossy(&plain)
+        );
+    }
+}

@@ -105,7 +105,7 @@ impl Family for CFamily {
     }
 
     /// C entries are stored and restored as they are.
-    fn adapter(&self) -> Box<dyn EntryAdapter + '_> {
+    fn adapter<'a>(&'a self, _: &'a CompileRequest) -> Box<dyn EntryAdapter + 'a> {
         Box::new(AsIs)
     }
 

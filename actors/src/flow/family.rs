@@ -36,7 +36,7 @@ pub trait Family: Sized + Send + 'static {
     fn targets(&self, request: &CompileRequest) -> Vec<OutputFile>;
 
     /// How entries of this compile are adapted for storing and restoring.
-    fn adapter(&self) -> Box<dyn EntryAdapter + '_>;
+    fn adapter<'a>(&'a self, request: &'a CompileRequest) -> Box<dyn EntryAdapter + 'a>;
 
     /// The source language, for the stats label (`c [gcc]`), when the family has several.
     fn language(&self) -> Option<Language> {

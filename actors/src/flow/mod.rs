@@ -23,6 +23,7 @@ pub mod c_depend;
 pub mod c_direct;
 pub mod c_search;
 pub mod dispatch;
+pub mod env_dep_values;
 pub mod family;
 pub mod out_dir;
 pub mod read_since;

@@ -5,6 +5,7 @@
 //! by this invocation's output directory on a hit, so a hit into another target directory
 //! reads as if compiled there. Sources named in the `.d` file are left alone.
 
+use crate::flow::env_dep_values;
 use crate::flow::family::EntryAdapter;
 use sccache_core::compiler::rust::RustCompilation;
 use sccache_core::entry::CacheEntry;
@@ -31,12 +32,15 @@ const ARTIFACT_NOTICES: [&[u8]; 2] = [
 /// rule targets and into the artifact notices on stderr.
 pub struct OutDir<'a> {
     compilation: &'a RustCompilation,
+    /// The compile's environment, whose env-dep values are kept out too (`env_dep_values`).
+    env: &'a [(std::ffi::OsString, std::ffi::OsString)],
     /// The output directory as rustc writes it.
     written: Vec<u8>,
 }
 
 impl EntryAdapter for OutDir<'_> {
     fn for_store(&self, entry: &mut CacheEntry) {
+        self.rewrite_dep_info(entry, |data| env_dep_values::strip(data, self.env));
         entry.stderr = replace_artifact_dir(&entry.stderr, &self.written, OUT_DIR_PLACEHOLDER);
         let escaped = make_escape(&self.written);
         self.replace_in_dep_info(
@@ -49,6 +53,7 @@ impl EntryAdapter for OutDir<'_> {
     }
 
     fn for_restore(&self, entry: &mut CacheEntry) {
+        self.rewrite_dep_info(entry, |data| env_dep_values::refill(data, self.env));
         entry.stderr = replace_artifact_dir(&entry.stderr, OUT_DIR_PLACEHOLDER, &self.written);
         let escaped = make_escape(&self.written);
         self.replace_in_dep_info(
@@ -64,18 +69,23 @@ impl EntryAdapter for OutDir<'_> {
 impl OutDir<'_> {
     /// Rewrites the rule targets of the entry's dep-info, each `(from, to)` pair in one pass.
     fn replace_in_dep_info(&self, entry: &mut CacheEntry, pairs: &[(&[u8], &[u8])]) {
+        let outputs: Vec<&[u8]> = self
+            .compilation
+            .outputs
+            .iter()
+            .map(|output| output.as_bytes())
+            .collect();
+        self.rewrite_dep_info(entry, |data| replace_rule_dir(data, pairs, &outputs));
+    }
+
+    /// Replaces the entry's dep-info file, if it has one, by `rewrite` of it.
+    fn rewrite_dep_info(&self, entry: &mut CacheEntry, rewrite: impl FnOnce(&[u8]) -> Vec<u8>) {
         if let Some(name) = &self.compilation.dep_info {
             let name = name.to_string_lossy();
             if let Some(file) = entry.files.iter_mut().find(|file| file.name == name) {
                 // A large dep-info file a backend keeps outside the entry is read in first.
                 file.load();
-                let outputs: Vec<&[u8]> = self
-                    .compilation
-                    .outputs
-                    .iter()
-                    .map(|output| output.as_bytes())
-                    .collect();
-                file.data = replace_rule_dir(&file.data, pairs, &outputs);
+                file.data = rewrite(&file.data);
             }
         }
     }
@@ -83,9 +93,13 @@ impl OutDir<'_> {
 
 impl<'a> OutDir<'a> {
     /// The adapter for a compile's entries.
-    pub fn new(compilation: &'a RustCompilation) -> Self {
+    pub fn new(
+        compilation: &'a RustCompilation,
+        env: &'a [(std::ffi::OsString, std::ffi::OsString)],
+    ) -> Self {
         OutDir {
             compilation,
+            env,
             written: out_dir_as_written(compilation),
         }
     }

@@ -78,8 +78,8 @@ impl Family for Rustc {
             .collect()
     }
 
-    fn adapter(&self) -> Box<dyn EntryAdapter + '_> {
-        Box::new(OutDir::new(&self.compilation))
+    fn adapter<'a>(&'a self, request: &'a CompileRequest) -> Box<dyn EntryAdapter + 'a> {
+        Box::new(OutDir::new(&self.compilation, &request.env))
     }
 
     fn stats_kind(&self) -> Option<String> {

@@ -61,7 +61,7 @@ pub async fn run<F: Family>(
     } = accepted;
     let recache = request_env::recache(&request);
     let targets = family.targets(&request);
-    let adapter = family.adapter();
+    let adapter = family.adapter(&request);
     // Under SCCACHE_RECACHE the entry is to be replaced, not read: no early lookup either.
     let early = (!recache).then_some(EarlyRestore {
         targets: &targets,
