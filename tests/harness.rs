@@ -457,7 +457,10 @@ pub fn compile_by_hand(server: &Server, request: CompileRequest) -> Vec<Response
         .unwrap_or_else(|error| panic!("cannot send: {error}"));
     let mut responses = Vec::new();
     while let Some(response) = receive(&mut stream) {
-        let done = !matches!(response, Response::CompileStarted);
+        let done = !matches!(
+            response,
+            Response::CompileStarted | Response::Output { .. } | Response::Working
+        );
         responses.push(response);
         if done {
             break;

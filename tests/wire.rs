@@ -136,3 +136,32 @@ fn stop_server_stops_an_older_server_of_this_user_over_tcp() {
     assert_success(&output, "sccache --stop-server facing a protocol-2 server");
     assert_eq!(token, Some(crate::harness::token(&server)));
 }
+
+/// A compile that takes longer than the keep-alive period: the server says every few seconds
+/// that it is under way (so a client can tell a stopped server from a long compile), then
+/// answers.
+#[test]
+fn a_long_compile_is_kept_alive_until_its_answer() {
+    let server = Server::start();
+    let dir = fixture("c");
+    let slow = dir.path().join("slow-gcc");
+    let gcc = crate::harness::gcc_path();
+    crate::harness::write_script(
+        &slow,
+        &format!(
+            "#!/bin/sh\ncase \" $* \" in *\" -o hello.o \"*) sleep 7;; esac\nexec {} \"$@\"\n",
+            gcc.to_string_lossy()
+        ),
+    );
+    let args = ["-c", "hello.c", "-o", "hello.o"].map(Into::into).to_vec();
+    let request = crate::harness::request(slow.into(), dir.path().into(), args);
+    let responses = crate::harness::compile_by_hand(&server, request);
+    assert!(
+        responses.iter().any(|r| matches!(r, Response::Working)),
+        "{responses:?}"
+    );
+    assert!(
+        matches!(responses.last(), Some(Response::CompileFinished(f)) if f.exit_code == Some(0)),
+        "{responses:?}"
+    );
+}

@@ -224,6 +224,11 @@ impl Connection {
     ) {
         self.begin();
         let received = std::time::Instant::now();
+        // Until its answer, the client hears every `KEEPALIVE` that the compile is under way
+        // (a hit's answer comes long before the first).
+        let keepalive = ctx.run_interval(protocol::KEEPALIVE, |actor, _| {
+            actor.reply(&Response::Working)
+        });
         if let Some(passed) = &self.passed {
             self.services.jobserver =
                 Jobserver::from_passed(passed.take(), &request.env).map(Arc::new);
@@ -233,16 +238,19 @@ impl Connection {
         ctx.spawn(decided.into_actor(self).then(move |decision, actor, ctx| {
             let plan = match decision {
                 Decision::Unhandled => {
+                    ctx.cancel_future(keepalive);
                     actor.reply(&Response::UnhandledCompile);
                     actor.end(ctx);
                     return Box::pin(fut::ready(())) as ResponseActFuture<Self, ()>;
                 }
                 Decision::Unsupported(reason) => {
+                    ctx.cancel_future(keepalive);
                     actor.reply(&Response::UnsupportedCompiler(reason));
                     actor.end(ctx);
                     return Box::pin(fut::ready(())) as ResponseActFuture<Self, ()>;
                 }
                 Decision::Answered(finished) => {
+                    ctx.cancel_future(keepalive);
                     actor.reply_finished(finished);
                     actor.end(ctx);
                     return Box::pin(fut::ready(())) as ResponseActFuture<Self, ()>;
@@ -259,6 +267,7 @@ impl Connection {
                 executed
                     .into_actor(actor)
                     .map(move |(finished, after), actor, ctx| {
+                        ctx.cancel_future(keepalive);
                         actor.reply_finished(finished);
                         log::debug!(
                             "compile answered {:?} after its request",

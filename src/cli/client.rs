@@ -398,6 +398,7 @@ pub fn response_name(response: &Response) -> &'static str {
         Response::Refused(_) => "Refused",
         Response::Challenge { .. } => "Challenge",
         Response::Output { .. } => "Output",
+        Response::Working => "Working",
     }
 }
 

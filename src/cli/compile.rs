@@ -6,11 +6,15 @@
 //! when it merely declined. Invariant: the compiler never runs here after the server sent a
 //! result (`CompileFinished`), so a compile is not run twice.
 
-use crate::client::{response_name, version_mismatch_message, Connection, ServerAddress};
+use crate::client::{
+    response_name, version_mismatch_message, ClientError, Connection, ServerAddress,
+};
 use crate::fallback;
 use crate::resolve::{own_exe, resolve_compiler, Resolution};
 use crate::spawn::connect_or_start;
-use sccache_core::protocol::{CompileFinished, CompileRequest, OutputStream, Request, Response};
+use sccache_core::protocol::{
+    CompileFinished, CompileRequest, OutputStream, Request, Response, SILENCE_LIMIT,
+};
 use std::ffi::OsString;
 use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
@@ -132,7 +136,7 @@ fn through_server(request: CompileRequest, descriptors: &[BorrowedFd<'_>]) -> Ou
     if let Err(error) = connection.send_passing(Request::Compile(request), descriptors) {
         return warn_local(format!("{error}; compiling locally"));
     }
-    let outcome = await_result(&mut connection);
+    let outcome = await_result(&mut connection, SILENCE_LIMIT);
     match &outcome {
         Outcome::Finished(finished) => log::debug!(
             "the server ran it: exit code {:?}, signal {:?}",
@@ -144,9 +148,15 @@ fn through_server(request: CompileRequest, descriptors: &[BorrowedFd<'_>]) -> Ou
     outcome
 }
 
-/// Reads the server's answers to a compile. No read timeout: a compile may take minutes, and a
-/// server that dies closes the connection.
-fn await_result(connection: &mut Connection) -> Outcome {
+/// Reads the server's answers to a compile. A compile may take minutes, and the server says
+/// every `KEEPALIVE` that it is still under way: a server that says nothing for
+/// `SILENCE_LIMIT` (stopped, deadlocked) is given up on, as one that dies and closes the
+/// connection is, and the compile runs here (the server interrupts its own when it notices the
+/// client gone). `silence_limit` is `SILENCE_LIMIT` but in tests.
+fn await_result(connection: &mut Connection, silence_limit: std::time::Duration) -> Outcome {
+    if let Err(error) = connection.set_read_timeout(Some(silence_limit)) {
+        return warn_local(format!("{error}; compiling locally"));
+    }
     let mut started = false;
     // Output that came in chunks ahead of the `CompileFinished` carrying the rest. It is
     // replayed only with the result: the connection may still break, and then the compile
@@ -155,10 +165,22 @@ fn await_result(connection: &mut Connection) -> Outcome {
     loop {
         let response = match connection.receive() {
             Ok(response) => response,
+            Err(ClientError::Io(error))
+                if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return warn_local(format!(
+                    "the server said nothing for {silence_limit:?} (stopped or stuck); \
+                     compiling locally"
+                ))
+            }
             Err(error) => return warn_local(format!("{error}; compiling locally")),
         };
         match response {
             Response::CompileStarted if !started => started = true,
+            Response::Working => {}
             Response::Output { stream, bytes } if started => match stream {
                 OutputStream::Stdout => stdout.extend_from_slice(&bytes),
                 OutputStream::Stderr => stderr.extend_from_slice(&bytes),
@@ -205,6 +227,12 @@ mod tests {
 
     /// A fake server that answers any request with `frames` (raw), then closes.
     fn answer_with(frames: Vec<Vec<u8>>) -> Outcome {
+        answer_then_hold(frames, std::time::Duration::ZERO)
+    }
+
+    /// The same server, holding the connection open for `hold` before it closes it; the
+    /// client gives up after half a second of silence.
+    fn answer_then_hold(frames: Vec<Vec<u8>>, hold: std::time::Duration) -> Outcome {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         let port = listener.local_addr().unwrap().port();
         let server = std::thread::spawn(move || {
@@ -222,11 +250,12 @@ mod tests {
             for frame in frames {
                 write_frame(&mut stream, &frame).unwrap();
             }
+            std::thread::sleep(hold);
         });
         let mut connection =
             Connection::open(&crate::client::tests::tcp_address(port, "")).unwrap();
         connection.send(Request::GetStats).unwrap();
-        let outcome = await_result(&mut connection);
+        let outcome = await_result(&mut connection, std::time::Duration::from_millis(500));
         server.join().unwrap();
         outcome
     }
@@ -269,6 +298,36 @@ mod tests {
         );
         assert!(frames.len() > 3);
         assert_eq!(answer_with(frames), Outcome::Finished(finished));
+    }
+
+    /// A compile under way for long: the server's `Working` frames are skipped.
+    #[test]
+    fn working_frames_are_skipped() {
+        let finished = CompileFinished {
+            exit_code: Some(0),
+            ..CompileFinished::default()
+        };
+        assert_eq!(
+            answer_with(vec![
+                frame(Response::Working),
+                frame(Response::Working),
+                frame(Response::CompileFinished(finished.clone()))
+            ]),
+            Outcome::Finished(finished)
+        );
+    }
+
+    /// A server that stops talking without closing the connection (SIGSTOP, a deadlock) is
+    /// given up on after the silence limit: the compile runs here.
+    #[test]
+    fn a_silent_server_is_given_up_on() {
+        let hold = std::time::Duration::from_secs(3);
+        match answer_then_hold(vec![frame(Response::Working)], hold) {
+            Outcome::Local(Some(warning)) => {
+                assert!(warning.contains("said nothing"), "{warning}")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

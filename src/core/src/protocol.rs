@@ -13,7 +13,7 @@ use std::fmt;
 /// Bumped whenever a message changes shape. Client and server must agree on it exactly.
 /// (2: paths, arguments and the environment travel as binaries. 3: the client's umask, the
 /// TCP handshake `Hello`/`Challenge`, output in `Output` chunks. 4: `stdin_is_null`.)
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// The most bytes of compiler output one `Output` frame carries; larger output travels in
 /// several, so no response comes near the frame limit however much a compiler prints.
@@ -134,7 +134,17 @@ pub enum Response {
         #[serde(with = "serde_bytes")]
         bytes: Vec<u8>,
     },
+    /// The compile is still under way (sent every `KEEPALIVE` until its answer): a client that
+    /// hears nothing for `SILENCE_LIMIT` takes the server for stuck and compiles itself.
+    Working,
 }
+
+/// How often the server says a compile is still under way.
+pub const KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How long a client waits for a word from the server during a compile before it gives up on
+/// it and compiles itself (a stopped or deadlocked server never closes the connection).
+pub const SILENCE_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Which of the compiler's streams an `Output` chunk belongs to.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
