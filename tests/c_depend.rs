@@ -126,7 +126,12 @@ fn preprocessed(runs: &[String], source: &str) -> bool {
 fn compiled_with_depend(runs: &[String], source: &str) -> bool {
     runs.iter().any(|run| {
         let args: Vec<&str> = run.split(' ').collect();
-        args.contains(&source) && args.contains(&"-MD") && args.contains(&"-MF")
+        // The depend path's dependency file is hidden beside the object (`.sccache-dep*`); the
+        // preprocessor's path adds one of its own in the temporary directory for its check.
+        let depend_file = args
+            .windows(2)
+            .any(|pair| pair[0] == "-MF" && pair[1].contains(".sccache-dep"));
+        args.contains(&source) && args.contains(&"-MD") && depend_file
     })
 }
 

@@ -42,7 +42,7 @@ pub struct Anchors(Arc<HashMap<PathBuf, (u64, u64)>>);
 
 impl Anchors {
     /// Takes the identity of each of `dirs` (relative to `cwd`, or absolute) and of every
-    /// directory on its path, and of `cwd`'s: a stat each, before the compile begins (a
+    /// entry on its path (a link as itself), and of `cwd`'s: a stat each, before the compile begins (a
     /// miss's cost). A name that is not there ends its path's.
     pub fn capture(dirs: impl IntoIterator<Item = PathBuf>, cwd: &Path) -> Anchors {
         let mut identities = HashMap::new();
@@ -58,7 +58,9 @@ impl Anchors {
                 if identities.contains_key(&prefix) {
                     continue;
                 }
-                match std::fs::metadata(&prefix) {
+                // The entry itself, a link not followed: the walk compares what it finds at
+                // each name, and a link it walks through is that link (its target walked after).
+                match std::fs::symlink_metadata(&prefix) {
                     Ok(metadata) => {
                         identities.insert(prefix.clone(), (metadata.dev(), metadata.ino()));
                     }
