@@ -430,7 +430,7 @@ fn built_into_another_target_directory(one: &str, two: &str) {
 
 /// rustc's arguments for a library `name` from `source` into `out_dir`, as cargo emits them
 /// (dep-info, metadata, link), with `extra` before the source.
-fn lib_args(name: &str, source: &str, out_dir: &str, extra: &[&str]) -> Vec<String> {
+pub fn lib_args(name: &str, source: &str, out_dir: &str, extra: &[&str]) -> Vec<String> {
     [
         "--crate-type",
         "lib",

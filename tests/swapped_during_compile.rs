@@ -137,19 +137,7 @@ fn a_module_directory_replaced_during_a_rust_compile_is_never_served_stale() {
          if [ -e swap-now ]; then rm swap-now; mv modv modv_a && mv modv_b modv; fi\n\
          exit $status\n",
     );
-    let args = |out: &'static str| {
-        [
-            "--crate-name",
-            "swapped",
-            "--edition=2021",
-            "lib.rs",
-            "--crate-type",
-            "lib",
-            "--emit=dep-info,metadata,link",
-            "--out-dir",
-            out,
-        ]
-    };
+    let args = |out: &str| crate::rust_cache::lib_args("swapped", "lib.rs", out, &[]);
     let cache = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
     let direct = Server::start_in(cache.path(), &[("SCCACHE_DIRECT", "true")]);
     let rlib = |out: &str| crate::harness::read(&path.join(out).join("libswapped.rlib"));
@@ -157,7 +145,9 @@ fn a_module_directory_replaced_during_a_rust_compile_is_never_served_stale() {
     let build = |server: &Server| {
         std::thread::sleep(std::time::Duration::from_millis(30));
         let rustc = rustc.to_str().unwrap_or_default();
-        assert_success(&server.compile(path, rustc, &args("out")), "rustc");
+        let out = args("out");
+        let out: Vec<&str> = out.iter().map(String::as_str).collect();
+        assert_success(&server.compile(path, rustc, &out), "rustc");
         let plain = run(std::process::Command::new("rustc")
             .args(args("plain"))
             .current_dir(path));
@@ -168,8 +158,10 @@ fn a_module_directory_replaced_during_a_rust_compile_is_never_served_stale() {
     let stats = direct.stats();
     let writes = count(&stats, "cache_writes") + count(&stats, "inputs_changed");
     std::thread::sleep(std::time::Duration::from_millis(30));
+    let out = args("out");
+    let out: Vec<&str> = out.iter().map(String::as_str).collect();
     assert_success(
-        &direct.compile(path, rustc.to_str().unwrap_or_default(), &args("out")),
+        &direct.compile(path, rustc.to_str().unwrap_or_default(), &out),
         "rustc",
     );
     assert!(!path.join("swap-now").exists(), "the swap was made");
