@@ -675,3 +675,42 @@ fn a_hits_dep_info_keeps_a_source_under_the_old_out_dir() {
         String::from_utf8_lossy(&crate::harness::read(&out.join("l.d")))
     );
 }
+
+/// rustc writes an env-dep's name escaped as it does the value (`BACK\\SLASH` for a backslash):
+/// the key and the record look the variable up by its own name, so a changed value misses, by
+/// both ways of keying.
+#[test]
+fn an_env_dep_whose_name_rustc_escapes_misses_when_its_value_changes() {
+    for direct in ["true", "false"] {
+        let server = Server::start_with(&[("SCCACHE_DIRECT", direct)]);
+        let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+        let path = dir.path();
+        std::fs::write(
+            path.join("main.rs"),
+            "fn main() { print!(\"{}\", option_env!(\"BACK\\\\SLASH\").unwrap_or(\"unset\")); }\n",
+        )
+        .unwrap_or_else(|error| panic!("{error}"));
+        std::fs::create_dir_all(path.join("out")).unwrap_or_else(|error| panic!("{error}"));
+        let build = |value: &str| {
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            let mut command = server.command(crate::harness::sccache_bin());
+            command
+                .current_dir(path)
+                .args(["rustc", "--crate-name", "main", "--edition=2021", "main.rs"])
+                .args([
+                    "--crate-type",
+                    "bin",
+                    "--emit=dep-info,link",
+                    "--out-dir",
+                    "out",
+                ])
+                .env("BACK\\SLASH", value);
+            assert_success(&run(&mut command), "rustc");
+            let output = run(&mut std::process::Command::new(path.join("out/main")));
+            String::from_utf8_lossy(&output.stdout).into_owned()
+        };
+        assert_eq!(build("one"), "one");
+        server.wait_for_stats(|stats| count(stats, "cache_writes") >= 1);
+        assert_eq!(build("two"), "two", "SCCACHE_DIRECT={direct}");
+    }
+}

@@ -187,6 +187,9 @@ fn a_header_appearing_between_the_preprocessor_and_the_compile_is_never_served_s
             ("false", "false", &[][..]),
             ("true", "false", &[][..]),
             ("false", "false", &["-MD"][..]),
+            ("false", "false", &["-MD", "-MP", "-MF", "a.d"][..]),
+            // Dependencies asked for and sent nowhere: ours is taken instead.
+            ("false", "false", &["-MD", "-MF", "/dev/null"][..]),
         ] {
             appearing_between(compiler, direct, depend, extra);
         }
@@ -260,5 +263,50 @@ fn appearing_between(compiler: &str, direct: &str, depend: &str, extra: &[&str])
         plain.current_dir(project.dir.path()).args(&args);
         assert_success(&run(plain.args(["-o", "plain.o"])), "plain");
         crate::harness::assert_same_file(&project.path("out.o"), &project.path("plain.o"));
+    }
+}
+
+/// The dependency check of the preprocessor's path changes nothing the user gets: a command
+/// line's own dependency file with `-MP`'s empty rules is read (the compile is stored and hits,
+/// the file as a plain compile writes it), and a compile that records its command line in the
+/// object (clang's `-frecord-command-line`) gets no flags of ours (the object is a plain
+/// compile's).
+#[test]
+fn the_dependency_check_changes_nothing_the_user_gets() {
+    for compiler in compilers() {
+        let mut cases: Vec<&[&str]> = vec![&["-c", "a.c", "-MD", "-MP", "-MF", "a.d"]];
+        if compiler == "clang" {
+            cases.push(&["-c", "a.c", "-frecord-command-line"]);
+        }
+        for args in cases {
+            let server = Server::start_with(&[("SCCACHE_DIRECT", "false")]);
+            let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
+            let path = dir.path();
+            crate::harness::write_under(path, "inc/h.h", "#define VAL 3\n");
+            crate::harness::write_under(
+                path,
+                "a.c",
+                "#include \"inc/h.h\"\nint val(void) { return VAL; }\n",
+            );
+            for round in 0..2 {
+                // The same command line both ways (a recorded one names the output): the plain
+                // compile's files are moved aside.
+                let mut plain = std::process::Command::new(compiler);
+                plain.current_dir(path).args(args);
+                assert_success(&run(plain.args(["-o", "a.o"])), "plain");
+                std::fs::rename(path.join("a.o"), path.join("plain.o")).unwrap_or_default();
+                let theirs = std::fs::read(path.join("a.d")).ok();
+                let _ = std::fs::remove_file(path.join("a.d"));
+                std::thread::sleep(std::time::Duration::from_millis(30));
+                let mut cached = server.command(sccache_bin());
+                cached.current_dir(path).arg(compiler).args(args);
+                assert_success(&run(cached.args(["-o", "a.o"])), "through the cache");
+                crate::harness::assert_same_file(&path.join("a.o"), &path.join("plain.o"));
+                assert_eq!(std::fs::read(path.join("a.d")).ok(), theirs);
+                let stats = server.wait_for_stats(|stats| count(stats, "cache_writes") >= 1);
+                let hits = count(&stats, "cache_hits.counts.C/C++");
+                assert_eq!(hits, round, "{compiler} {args:?}: {stats:#}");
+            }
+        }
     }
 }

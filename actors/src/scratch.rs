@@ -1,13 +1,17 @@
-//! The preprocessor's scratch files: where they go (`/dev/shm` when it can be written, the
-//! temporary directory otherwise) and how they are named, with the server's process id, so
-//! that a server started after one that died without cleaning up (SIGKILL, the OOM killer)
-//! removes what that one left: a preprocessed file is megabytes of memory on `/dev/shm` until
-//! the machine restarts.
+//! The preprocessor's scratch files (its text, the compile's dependency file): where they go
+//! (`/dev/shm` when it can be written, the temporary directory otherwise) and how they are
+//! named, with the server's process id, so that a server started after one that died without
+//! cleaning up (SIGKILL, the OOM killer) removes what that one left: a preprocessed file is
+//! megabytes of memory on `/dev/shm` until the machine restarts.
 
 use std::path::{Path, PathBuf};
 
-/// The start of every scratch file's name; the process id and a `-` follow.
+/// The start of a scratch file's name for preprocessed text; the pid namespace, the process id
+/// and a `-` follow.
 const PREFIX: &str = "sccache-cpp-";
+
+/// The same for a compile's dependency file.
+const DEPENDENCIES_PREFIX: &str = "sccache-deps-";
 
 /// Where scratch files go.
 pub fn dir() -> &'static Path {
@@ -25,13 +29,22 @@ pub fn dir() -> &'static Path {
 
 /// A new scratch file for preprocessed text, removed when dropped.
 pub fn preprocessed() -> std::io::Result<tempfile::NamedTempFile> {
+    scratch_file(PREFIX, ".i")
+}
+
+/// A new scratch file for a compile's dependency output, removed when dropped.
+pub fn dependencies() -> std::io::Result<tempfile::NamedTempFile> {
+    scratch_file(DEPENDENCIES_PREFIX, ".d")
+}
+
+fn scratch_file(prefix: &str, suffix: &str) -> std::io::Result<tempfile::NamedTempFile> {
     tempfile::Builder::new()
         .prefix(&format!(
-            "{PREFIX}{}-{}-",
+            "{prefix}{}-{}-",
             pid_namespace(),
             std::process::id()
         ))
-        .suffix(".i")
+        .suffix(suffix)
         .tempfile_in(dir())
 }
 
@@ -79,7 +92,9 @@ pub fn sweep() {
 
 /// The pid namespace and process id a scratch file's name carries.
 fn owner(name: &str) -> Option<(u64, i32)> {
-    let rest = name.strip_prefix(PREFIX)?;
+    let rest = name
+        .strip_prefix(PREFIX)
+        .or_else(|| name.strip_prefix(DEPENDENCIES_PREFIX))?;
     let (namespace, rest) = rest.split_once('-')?;
     let (pid, _) = rest.split_once('-')?;
     let pid = pid.parse().ok().filter(|pid| *pid > 0)?;
@@ -104,6 +119,7 @@ mod tests {
     #[test]
     fn a_name_carries_its_server_s_process_id() {
         assert_eq!(owner("sccache-cpp-77-4242-abc123.i"), Some((77, 4242)));
+        assert_eq!(owner("sccache-deps-77-4242-abc123.d"), Some((77, 4242)));
         assert_eq!(owner("sccache-cpp-4242-abc123.i"), None);
         assert_eq!(owner("sccache-cpp-abc.i"), None);
         assert_eq!(owner("sccache-cppXYZ.i"), None);

@@ -378,9 +378,11 @@ struct Early {
 
 /// The compile of a miss reads its files again, after the preprocessor: `read` also checks
 /// the files its dependency output names (`ReadSince::with_dependency_file`), the user's file
-/// when the command line writes one, else ours, added to the compile (`-MD -MF`). A command
-/// line asking for dependencies in a way not told apart (`-Wp,-MD,...`, an `@file`) is left
-/// with the preprocessor's files alone.
+/// when the command line writes one, else ours, added to the compile (`-MD -MF`), also over a
+/// user's output that goes nowhere (`-MF /dev/null`, clang's `-MF` without `-MD`). Left with
+/// the preprocessor's files alone: a command line asking for dependencies in a way not told
+/// apart (`-Wp,-MD,...`, an `@file`), and one that records its command line in the object
+/// (`-frecord-command-line`), where our flags would show.
 fn with_compile_dependencies(
     read: ReadSince,
     compilation: &CCompilation,
@@ -393,14 +395,14 @@ fn with_compile_dependencies(
     if let Some(users) = users {
         return read.with_dependency_file(PathBuf::from(&users.path), Vec::new(), None);
     }
-    if c_depend::asks_for_dependencies(&request.args) {
+    // Ours goes after the user's flags, its `-MF` the last (the one the compilers take).
+    let ours_changes_nothing = !c_depend::records_its_command_line(request)
+        && (!c_depend::asks_for_dependencies(&request.args)
+            || only_plain_dependency_flags(&request.args));
+    if !ours_changes_nothing {
         return read;
     }
-    let scratch = tempfile::Builder::new()
-        .prefix("sccache-deps")
-        .suffix(".d")
-        .tempfile();
-    match scratch {
+    match crate::scratch::dependencies() {
         Ok(scratch) => {
             let scratch = scratch.into_temp_path();
             let path = scratch.to_path_buf();
@@ -412,6 +414,27 @@ fn with_compile_dependencies(
             read
         }
     }
+}
+
+/// Whether every dependency flag of `args` is a plain one (`-MD`, `-MMD`, `-MP`, `-MG`, `-MF`,
+/// `-MT`, `-MQ`, joined to their value or before it): one more `-MD -MF` after them then takes
+/// the output and changes nothing else.
+fn only_plain_dependency_flags(args: &[std::ffi::OsString]) -> bool {
+    const PLAIN: [&[u8]; 4] = [b"-MD", b"-MMD", b"-MP", b"-MG"];
+    const WITH_VALUE: [&[u8]; 3] = [b"-MF", b"-MT", b"-MQ"];
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let bytes = arg.as_encoded_bytes();
+        if WITH_VALUE.contains(&bytes) {
+            args.next();
+            continue;
+        }
+        let plain = PLAIN.contains(&bytes) || WITH_VALUE.iter().any(|flag| bytes.starts_with(flag));
+        if !plain && c_depend::asks_for_dependencies(std::slice::from_ref(arg)) {
+            return false;
+        }
+    }
+    true
 }
 
 /// The digest of the compile's source text: the preprocessor's output, written to a scratch

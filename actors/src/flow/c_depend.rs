@@ -142,7 +142,7 @@ const TRANSIENT: &[&str] = &["file read changed recently", "new file on the incl
 /// Whether the compile writes its own command line into its outputs (clang's
 /// `-frecord-command-line`, `-grecord-gcc-switches` and kin, `-fembed-bitcode`; Apple's
 /// `RC_DEBUG_OPTIONS`): the added `-MD -MF <scratch>` would be in the object.
-fn records_its_command_line(request: &CompileRequest) -> bool {
+pub fn records_its_command_line(request: &CompileRequest) -> bool {
     request_env::is_set(request, "RC_DEBUG_OPTIONS")
         || request.args.iter().any(|arg| {
             let arg = arg.as_bytes();

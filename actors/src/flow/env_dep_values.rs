@@ -61,11 +61,13 @@ fn rewrite(data: &[u8], new: impl Fn(&[u8], &[u8]) -> Option<Vec<u8>>) -> Vec<u8
     result
 }
 
-/// The value of `name` in `env` (the last setting, as a process sees it).
-fn lookup<'a>(env: &'a [(OsString, OsString)], name: &[u8]) -> Option<&'a OsStr> {
+/// The value of the variable whose name rustc wrote as `escaped` in `env` (the last setting,
+/// as a process sees it).
+fn lookup<'a>(env: &'a [(OsString, OsString)], escaped: &[u8]) -> Option<&'a OsStr> {
+    let name = sccache_core::compiler::rust::unescape_env_dep(std::str::from_utf8(escaped).ok()?)?;
     env.iter()
         .rev()
-        .find(|(key, _)| key.as_bytes() == name)
+        .find(|(key, _)| key.as_bytes() == name.as_bytes())
         .map(|(_, value)| value.as_os_str())
 }
 

@@ -152,9 +152,9 @@ impl ReadSince {
         }
         if let Some(dependencies) = &self.dependencies {
             let path = self.cwd.join(&dependencies.path);
-            let names = std::fs::read(&path)
-                .ok()
-                .and_then(|text| sccache_core::direct::depfile::prerequisites(&text));
+            let names = std::fs::read(&path).ok().and_then(|text| {
+                sccache_core::direct::depfile::prerequisites_with_empty_rules(&text)
+            });
             let Some(names) = names else {
                 log::info!("dependency file {} unreadable", path.display());
                 return false;

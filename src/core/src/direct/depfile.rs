@@ -2,7 +2,8 @@
 //! compile read, as the compiler spelled their names, for direct mode's depend path
 //! (`flow::c`), which records a manifest from them without running the preprocessor.
 //!
-//! The file holds one rule (the server's `-MD` has no `-MP`): a second is refused. Its targets
+//! The file holds one rule (the server's `-MD` has no `-MP`): a second is refused; a user's file
+//! (`prerequisites_with_empty_rules`) may add `-MP`'s empty rules. Its targets
 //! are skipped; its prerequisites are split on blanks, with make's escapes undone (`\ `, `\#`,
 //! `$$`). A name with any other backslash, or a rule that is not whole, gives `None`: the
 //! compilers escape such names differently, and direct mode then takes the preprocessor's path.
@@ -16,7 +17,28 @@ pub fn prerequisites(text: &[u8]) -> Option<Vec<Vec<u8>>> {
     if !rest.iter().all(u8::is_ascii_whitespace) {
         return None;
     }
-    let colon = target_end(&rule)?;
+    rule_prerequisites(&rule)
+}
+
+/// The prerequisites of a dependency file a user's command line wrote: the first rule's, with
+/// any number of empty rules after it (`-MP` writes one per header: `inc/a.h:`), or `None`
+/// when anything else follows or they cannot be read for certain.
+pub fn prerequisites_with_empty_rules(text: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let (rule, mut rest) = first_rule(text)?;
+    while !rest.iter().all(u8::is_ascii_whitespace) {
+        let (empty, after) = first_rule(rest)?;
+        let colon = target_end(&empty)?;
+        if !empty[colon + 1..].iter().all(u8::is_ascii_whitespace) {
+            return None;
+        }
+        rest = after;
+    }
+    rule_prerequisites(&rule)
+}
+
+/// The prerequisites of one logical `rule`, make's escapes undone.
+fn rule_prerequisites(rule: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let colon = target_end(rule)?;
     let mut names = Vec::new();
     let mut name = Vec::new();
     let mut bytes = rule[colon + 1..].iter().copied().peekable();
@@ -135,5 +157,18 @@ mod tests {
         assert_eq!(names("a.o:\n"), None);
         assert_eq!(names(""), None);
         assert_eq!(names("no rule here\n"), None);
+    }
+
+    #[test]
+    fn a_user_s_file_may_add_empty_rules_and_nothing_else() {
+        let text =
+            b"c.o: c.c inc/a.h \\\n /usr/include/stdio.h\n\ninc/a.h:\n\n/usr/include/stdio.h:\n";
+        let names = prerequisites_with_empty_rules(text).unwrap();
+        assert_eq!(names.len(), 3);
+        assert_eq!(prerequisites(text), None);
+        assert_eq!(
+            prerequisites_with_empty_rules(b"c.o: c.c\nother: x.h\n"),
+            None
+        );
     }
 }

@@ -95,6 +95,26 @@ fn split_escaped(list: &str) -> Vec<String> {
     words
 }
 
+/// An env-dep's name or value as rustc wrote it (`escape_dep_env`: newline as `\n`, carriage
+/// return as `\r`, backslash as `\\`), unescaped; `None` for any other escape.
+pub fn unescape_env_dep(escaped: &str) -> Option<String> {
+    let mut plain = String::with_capacity(escaped.len());
+    let mut chars = escaped.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            plain.push(c);
+            continue;
+        }
+        match chars.next()? {
+            'n' => plain.push('\n'),
+            'r' => plain.push('\r'),
+            '\\' => plain.push('\\'),
+            _ => return None,
+        }
+    }
+    Some(plain)
+}
+
 /// Reads a rustc dep-info file: the prerequisites of its first rule and its `# env-dep:` lines.
 /// The target is found at the first `: ` (or a trailing `:`), so that Windows drive letters in
 /// the target do not end it early.
@@ -112,10 +132,14 @@ pub fn parse_dep_info(contents: &str) -> Result<DepInfo, &'static str> {
     let mut rule = String::new();
     for line in contents.lines() {
         if let Some(dep) = line.strip_prefix("# env-dep:") {
-            info.env_deps.push(match dep.split_once('=') {
-                Some((name, value)) => (name.to_owned(), Some(value.to_owned())),
-                None => (dep.to_owned(), None),
-            });
+            // rustc escapes the name as it does the value: the variable's own name is the
+            // one a key and a record must look up.
+            let (name, value) = match dep.split_once('=') {
+                Some((name, value)) => (name, Some(value.to_owned())),
+                None => (dep, None),
+            };
+            let name = unescape_env_dep(name).ok_or("dep-info env-dep name unreadable")?;
+            info.env_deps.push((name, value));
             continue;
         }
         if line.starts_with('#') {

@@ -25,7 +25,7 @@ mod linker_script;
 mod scan;
 mod tokens;
 
-pub use dep_info::{dep_info_args, parse_dep_info, DepInfo};
+pub use dep_info::{dep_info_args, parse_dep_info, unescape_env_dep, DepInfo};
 pub use emit::EmitKind;
 pub use failure::cacheable_failure;
 pub use link::{LinkLib, LinkSpec, LINKED_CRATE_TYPES};

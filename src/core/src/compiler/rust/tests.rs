@@ -670,7 +670,8 @@ fn dep_info_files_and_env() {
                   \n\
                   # env-dep:CARGO_PKG_NAME=foo\n\
                   # env-dep:MY_VAR\n\
-                  # env-dep:EQ=a=b\\nc\n";
+                  # env-dep:EQ=a=b\\nc\n\
+                  # env-dep:BACK\\\\SLASH=v\n";
     let info = parse_dep_info(sample).unwrap();
     assert_eq!(
         info.files,
@@ -682,6 +683,7 @@ fn dep_info_files_and_env() {
             ("CARGO_PKG_NAME".to_owned(), Some("foo".to_owned())),
             ("MY_VAR".to_owned(), None),
             ("EQ".to_owned(), Some("a=b\\nc".to_owned())),
+            ("BACK\\SLASH".to_owned(), Some("v".to_owned())),
         ]
     );
     let windows =
