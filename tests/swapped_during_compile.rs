@@ -190,6 +190,8 @@ fn a_header_appearing_between_the_preprocessor_and_the_compile_is_never_served_s
             ("false", "false", &["-MD", "-MP", "-MF", "a.d"][..]),
             // Dependencies asked for and sent nowhere: ours is taken instead.
             ("false", "false", &["-MD", "-MF", "/dev/null"][..]),
+            // A preprocessor option passed through that asks for no dependencies.
+            ("false", "false", &["-Wp,-DUNUSED=1"][..]),
         ] {
             appearing_between(compiler, direct, depend, extra);
         }
@@ -307,6 +309,50 @@ fn the_dependency_check_changes_nothing_the_user_gets() {
                 let hits = count(&stats, "cache_hits.counts.C/C++");
                 assert_eq!(hits, round, "{compiler} {args:?}: {stats:#}");
             }
+        }
+    }
+}
+
+/// What the compile prints and exits with is its own with the check: `-MF` without `-MD` is an
+/// error of gcc's (a warning of clang's), which our added `-MD` must not make go away; and a
+/// header in a directory whose name holds a backslash (which gcc writes as it is in the
+/// dependency file) is read by the check, so the compile is stored and hits.
+#[test]
+fn the_dependency_check_keeps_the_compile_s_own_errors_and_odd_names() {
+    for compiler in compilers() {
+        let server = Server::start_with(&[("SCCACHE_DIRECT", "false")]);
+        let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
+        let path = dir.path();
+        crate::harness::write_under(path, "in\\c/h.h", "#define VAL 4\n");
+        crate::harness::write_under(
+            path,
+            "a.c",
+            "#include \"h.h\"\nint val(void) { return VAL; }\n",
+        );
+        let both = |args: &[&str]| {
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            let mut cached = server.command(sccache_bin());
+            let cached = run(cached.current_dir(path).arg(compiler).args(args));
+            let plain = run(std::process::Command::new(compiler)
+                .current_dir(path)
+                .args(args));
+            (cached, plain)
+        };
+        let (cached, plain) = both(&["-I", "in\\c", "-c", "a.c", "-o", "a.o", "-MF", "a.d"]);
+        assert_eq!(cached.status.code(), plain.status.code(), "{compiler}");
+        assert_eq!(
+            String::from_utf8_lossy(&cached.stderr),
+            String::from_utf8_lossy(&plain.stderr),
+            "{compiler}"
+        );
+        // clang's compile succeeded (a warning) and was stored: its key is the next one's.
+        let stored_first = u64::from(cached.status.success());
+        let hits = |stats: &serde_json::Value| count(stats, "cache_hits.counts.C/C++");
+        for round in 0..2 {
+            let (cached, _) = both(&["-I", "in\\c", "-c", "a.c", "-o", "b.o"]);
+            assert_success(&cached, "through the cache");
+            let stats = server.wait_for_stats(|stats| count(stats, "cache_writes") >= 1);
+            assert_eq!(hits(&stats), round + stored_first, "{compiler}: {stats:#}");
         }
     }
 }

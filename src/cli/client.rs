@@ -304,6 +304,17 @@ impl Connection {
         stream.flush().map_err(ClientError::Io)
     }
 
+    /// The server's process, over a Unix socket (its peer credentials): `None` over TCP.
+    pub fn server_pid(&self) -> Option<rustix::process::Pid> {
+        match self.stream.get_ref() {
+            Stream::Unix(stream) => rustix::net::sockopt::socket_peercred(stream)
+                .ok()?
+                .pid
+                .into(),
+            Stream::Tcp(_) => None,
+        }
+    }
+
     /// Reads the next response.
     pub fn receive(&mut self) -> Result<Response, ClientError> {
         if let Some(answer) = self.pending.take() {

@@ -18,6 +18,7 @@ use sccache_core::protocol::{
 use std::ffi::OsString;
 use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Exit code when the compiler cannot be found, as sccache exits.
 const NOT_FOUND: i32 = 2;
@@ -153,7 +154,7 @@ fn through_server(request: CompileRequest, descriptors: &[BorrowedFd<'_>]) -> Ou
 /// `SILENCE_LIMIT` (stopped, deadlocked) is given up on, as one that dies and closes the
 /// connection is, and the compile runs here (the server interrupts its own when it notices the
 /// client gone). `silence_limit` is `SILENCE_LIMIT` but in tests.
-fn await_result(connection: &mut Connection, silence_limit: std::time::Duration) -> Outcome {
+fn await_result(connection: &mut Connection, silence_limit: Duration) -> Outcome {
     if let Err(error) = connection.set_read_timeout(Some(silence_limit)) {
         return warn_local(format!("{error}; compiling locally"));
     }
@@ -171,10 +172,7 @@ fn await_result(connection: &mut Connection, silence_limit: std::time::Duration)
                     std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                 ) =>
             {
-                return warn_local(format!(
-                    "the server said nothing for {silence_limit:?} (stopped or stuck); \
-                     compiling locally"
-                ))
+                return warn_local(give_up_on_a_silent_server(connection, silence_limit));
             }
             Err(error) => return warn_local(format!("{error}; compiling locally")),
         };
@@ -212,6 +210,25 @@ fn await_result(connection: &mut Connection, silence_limit: std::time::Duration)
             }
         }
     }
+}
+
+/// A server silent for `silence_limit` (stopped, deadlocked) is killed when it can be told
+/// (over a Unix socket, by its peer credentials): it would otherwise compile on, and write the
+/// outputs later over what the build wrote since; its watcher (`reaper`) then interrupts its
+/// compiles, and the next client starts a new server. A moment is left for that before the
+/// compile runs here. The warning to print.
+fn give_up_on_a_silent_server(connection: &Connection, silence_limit: Duration) -> String {
+    let stopped = match connection.server_pid() {
+        Some(pid) => match rustix::process::kill_process(pid, rustix::process::Signal::KILL) {
+            Ok(()) => {
+                std::thread::sleep(Duration::from_millis(300));
+                "; it was killed"
+            }
+            Err(_) => "",
+        },
+        None => "",
+    };
+    format!("the server said nothing for {silence_limit:?} (stopped or stuck){stopped}; compiling locally")
 }
 
 fn warn_local(message: String) -> Outcome {

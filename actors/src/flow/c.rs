@@ -397,8 +397,7 @@ fn with_compile_dependencies(
     }
     // Ours goes after the user's flags, its `-MF` the last (the one the compilers take).
     let ours_changes_nothing = !c_depend::records_its_command_line(request)
-        && (!c_depend::asks_for_dependencies(&request.args)
-            || only_plain_dependency_flags(&request.args));
+        && dependency_flags(&request.args) != DependencyFlags::Other;
     if !ours_changes_nothing {
         return read;
     }
@@ -416,25 +415,67 @@ fn with_compile_dependencies(
     }
 }
 
-/// Whether every dependency flag of `args` is a plain one (`-MD`, `-MMD`, `-MP`, `-MG`, `-MF`,
-/// `-MT`, `-MQ`, joined to their value or before it): one more `-MD -MF` after them then takes
-/// the output and changes nothing else.
-fn only_plain_dependency_flags(args: &[std::ffi::OsString]) -> bool {
+/// What a command line asks of the dependency output, for adding ours.
+#[derive(Debug, PartialEq)]
+enum DependencyFlags {
+    /// Nothing: ours goes to the compile as it is.
+    None,
+    /// Plain flags with `-MD` or `-MMD` (`-MP`, `-MG`, `-MF`, `-MT`, `-MQ` beside, joined to
+    /// their value or before it): one more `-MD -MF` after them takes the output and changes
+    /// nothing else.
+    Plain,
+    /// Anything else: `-MF` or `-MT` without `-MD` (gcc refuses them, and ours would make them
+    /// work), `-M`/`-MM`, `-MD`-like words inside `-Wp,` or after `-Xpreprocessor`, gcc's long
+    /// spellings, a response file.
+    Other,
+}
+
+fn dependency_flags(args: &[std::ffi::OsString]) -> DependencyFlags {
     const PLAIN: [&[u8]; 4] = [b"-MD", b"-MMD", b"-MP", b"-MG"];
     const WITH_VALUE: [&[u8]; 3] = [b"-MF", b"-MT", b"-MQ"];
-    let mut args = args.iter();
+    let (mut any, mut writes) = (false, false);
+    let mut args = args.iter().map(|arg| arg.as_encoded_bytes());
     while let Some(arg) = args.next() {
-        let bytes = arg.as_encoded_bytes();
-        if WITH_VALUE.contains(&bytes) {
-            args.next();
+        // A preprocessor option passed through: a dependency one is told apart no further.
+        let passed: Vec<&[u8]> = match arg.strip_prefix(b"-Wp,") {
+            Some(words) => words.split(|&byte| byte == b',').collect(),
+            None if arg == b"-Xpreprocessor" => args.next().into_iter().collect(),
+            None => Vec::new(),
+        };
+        if passed.iter().any(|word| word.starts_with(b"-M")) {
+            return DependencyFlags::Other;
+        }
+        if !passed.is_empty() || arg.starts_with(b"-Wp,") {
             continue;
         }
-        let plain = PLAIN.contains(&bytes) || WITH_VALUE.iter().any(|flag| bytes.starts_with(flag));
-        if !plain && c_depend::asks_for_dependencies(std::slice::from_ref(arg)) {
-            return false;
+        if [
+            &b"--write-"[..],
+            b"--dependencies",
+            b"--user-dependencies",
+            b"@",
+        ]
+        .iter()
+        .any(|prefix| arg.starts_with(prefix))
+        {
+            return DependencyFlags::Other;
+        }
+        if !arg.starts_with(b"-M") {
+            continue;
+        }
+        any = true;
+        if WITH_VALUE.contains(&arg) {
+            args.next();
+        } else if PLAIN.contains(&arg) {
+            writes |= arg == b"-MD" || arg == b"-MMD";
+        } else if !WITH_VALUE.iter().any(|flag| arg.starts_with(flag)) {
+            return DependencyFlags::Other;
         }
     }
-    true
+    match (any, writes) {
+        (false, _) => DependencyFlags::None,
+        (true, true) => DependencyFlags::Plain,
+        (true, false) => DependencyFlags::Other,
+    }
 }
 
 /// The digest of the compile's source text: the preprocessor's output, written to a scratch
@@ -613,5 +654,34 @@ mod tests {
         for name in ["clang", "gcc", "/usr/bin/cc", "clang++", "cl-tool"] {
             assert!(!runs_in_cl_mode(std::ffi::OsStr::new(name)), "{name}");
         }
+    }
+
+    #[test]
+    fn dependency_flags_are_sorted_by_what_ours_would_do_to_them() {
+        let flags = |words: &[&str]| {
+            let args: Vec<std::ffi::OsString> = words.iter().map(Into::into).collect();
+            dependency_flags(&args)
+        };
+        assert_eq!(
+            flags(&["-c", "a.c", "-Wp,-D_FORTIFY_SOURCE=2"]),
+            DependencyFlags::None
+        );
+        assert_eq!(
+            flags(&["-Xpreprocessor", "-DX=1", "-c"]),
+            DependencyFlags::None
+        );
+        assert_eq!(flags(&["-MD", "-MF", "/dev/null"]), DependencyFlags::Plain);
+        assert_eq!(
+            flags(&["-MMD", "-MP", "-MTx.o", "-MQ", "y"]),
+            DependencyFlags::Plain
+        );
+        // gcc refuses -MF without -MD: ours would make it work.
+        assert_eq!(flags(&["-MF", "a.d"]), DependencyFlags::Other);
+        assert_eq!(flags(&["-MT", "foo"]), DependencyFlags::Other);
+        assert_eq!(flags(&["-M"]), DependencyFlags::Other);
+        assert_eq!(flags(&["-Wp,-MD,a.d"]), DependencyFlags::Other);
+        assert_eq!(flags(&["-Xpreprocessor", "-MD"]), DependencyFlags::Other);
+        assert_eq!(flags(&["@args"]), DependencyFlags::Other);
+        assert_eq!(flags(&["--write-dependencies"]), DependencyFlags::Other);
     }
 }

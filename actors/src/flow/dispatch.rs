@@ -38,6 +38,7 @@ pub async fn decide(services: &Services, mut request: CompileRequest) -> Decisio
     // Every process the server runs for this request gets the client's environment, minus what
     // only made sense in the client's process.
     request_env::drop_inherited_jobserver(&mut request.env);
+    request_env::keep_first_settings(&mut request.env);
     let detected = services.detect.send(Detect {
         exe: request.exe.clone(),
         cwd: request.cwd.clone(),

@@ -61,6 +61,14 @@ pub fn drop_inherited_jobserver(env: &mut Vec<(OsString, OsString)>) {
     });
 }
 
+/// Keeps the first setting of each variable, as `getenv` finds it: an environment may hold a
+/// name twice (`execve` takes any list), and the compiler run by hand reads the first, where a
+/// process started from the whole list (`Command::envs`) and every lookup here took the last.
+pub fn keep_first_settings(env: &mut Vec<(OsString, OsString)>) {
+    let mut seen = std::collections::HashSet::new();
+    env.retain(|(name, _)| seen.insert(name.clone()));
+}
+
 /// Why a compile that reads the jobserver's variables is not stored.
 pub const READS_JOBSERVER_VARS: &str = "reads the jobserver's variables";
 
@@ -76,6 +84,19 @@ pub fn reads_jobserver_vars(env_deps: &[String]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_setting_of_a_name_is_the_one_kept() {
+        let mut env: Vec<(OsString, OsString)> = [("A", "first"), ("B", "b"), ("A", "second")]
+            .iter()
+            .map(|(name, value)| (name.into(), value.into()))
+            .collect();
+        keep_first_settings(&mut env);
+        assert_eq!(
+            env,
+            vec![("A".into(), "first".into()), ("B".into(), "b".into())]
+        );
+    }
 
     fn request(env: &[(&str, &str)]) -> CompileRequest {
         CompileRequest {

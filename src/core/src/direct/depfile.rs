@@ -17,12 +17,23 @@ pub fn prerequisites(text: &[u8]) -> Option<Vec<Vec<u8>>> {
     if !rest.iter().all(u8::is_ascii_whitespace) {
         return None;
     }
-    rule_prerequisites(&rule)
+    rule_prerequisites(&rule, Escapes::Strict)
 }
 
-/// The prerequisites of a dependency file a user's command line wrote: the first rule's, with
-/// any number of empty rules after it (`-MP` writes one per header: `inc/a.h:`), or `None`
-/// when anything else follows or they cannot be read for certain.
+/// How a backslash other than make's escapes is read.
+#[derive(Clone, Copy, PartialEq)]
+enum Escapes {
+    /// Refused: the compilers spell such names differently.
+    Strict,
+    /// Kept as written, with what follows it (gcc writes a backslash in a name as it is): a
+    /// name read wrong names no file, which a caller checking each file refuses.
+    Kept,
+}
+
+/// The names a compile's own dependency file gives (the user's, or one added for a check):
+/// the first rule's prerequisites, with any number of empty rules after it (`-MP` writes one
+/// per header: `inc/a.h:`), a backslash that is no make escape kept as written; `None` when
+/// anything else follows or the file is not whole.
 pub fn prerequisites_with_empty_rules(text: &[u8]) -> Option<Vec<Vec<u8>>> {
     let (rule, mut rest) = first_rule(text)?;
     while !rest.iter().all(u8::is_ascii_whitespace) {
@@ -33,11 +44,11 @@ pub fn prerequisites_with_empty_rules(text: &[u8]) -> Option<Vec<Vec<u8>>> {
         }
         rest = after;
     }
-    rule_prerequisites(&rule)
+    rule_prerequisites(&rule, Escapes::Kept)
 }
 
 /// The prerequisites of one logical `rule`, make's escapes undone.
-fn rule_prerequisites(rule: &[u8]) -> Option<Vec<Vec<u8>>> {
+fn rule_prerequisites(rule: &[u8], escapes: Escapes) -> Option<Vec<Vec<u8>>> {
     let colon = target_end(rule)?;
     let mut names = Vec::new();
     let mut name = Vec::new();
@@ -51,6 +62,7 @@ fn rule_prerequisites(rule: &[u8]) -> Option<Vec<Vec<u8>>> {
             }
             b'\\' => match bytes.next() {
                 Some(escaped @ (b' ' | b'#')) => name.push(escaped),
+                Some(other) if escapes == Escapes::Kept => name.extend_from_slice(&[b'\\', other]),
                 _ => return None,
             },
             b'$' => match bytes.next() {
