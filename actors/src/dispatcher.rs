@@ -1,7 +1,8 @@
 //! The dispatcher: the bounded pool of compiler processes.
 //!
 //! Every process the server runs for a client (preprocessor, compiler, probe) goes through
-//! `Run`, so at most `jobs` of them run at once however many clients are waiting. A process
+//! `Run`, so at most `jobs` of them run at once however many clients are waiting (and `jobs`
+//! runs beside them, below). A process
 //! that accompanies a compile already running (a linking rustc's crate listing, needed by the
 //! time that compile ends) takes a slot of a second pool of the same size instead
 //! (`Run::beside_a_compile`): waiting for a compile slot, it would start only when its own

@@ -1,6 +1,6 @@
 //! The preprocessor's scratch files (its text, the compile's dependency file): where they go
 //! (`/dev/shm` when it can be written, the temporary directory otherwise) and how they are
-//! named, with the server's process id, so that a server started after one that died without
+//! named, with the server's pid namespace and process id, so that a server started after one that died without
 //! cleaning up (SIGKILL, the OOM killer) removes what that one left: a preprocessed file is
 //! megabytes of memory on `/dev/shm` until the machine restarts.
 

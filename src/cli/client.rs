@@ -164,8 +164,11 @@ pub struct Connection {
     /// The answer to a handshake that was not a challenge (a server of another version, a
     /// refusal), given to the next `receive` in place of the request's answer.
     pending: Option<Response>,
-    /// Whether reads wait at most a set time (control commands); compiles wait forever.
+    /// Whether reads wait at most a set time (control commands, the handshake).
     timed: bool,
+    /// How long an untimed read waits in `poll` for the server's next word (a compile's
+    /// `SILENCE_LIMIT`); `None`: for ever.
+    silence_limit: Option<Duration>,
 }
 
 impl Connection {
@@ -194,10 +197,11 @@ impl Connection {
             credential: String::new(),
             pending: None,
             timed: false,
+            silence_limit: None,
         })
     }
 
-    /// Bounds how long each later read may wait (`None`: forever, for compiles).
+    /// Bounds how long each later read may wait (`None`: as `set_silence_limit` says).
     pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         self.timed = timeout.is_some();
         match self.stream.get_ref() {
@@ -315,13 +319,20 @@ impl Connection {
         }
     }
 
+    /// Bounds how long an untimed read waits for the server's next word, in `poll` (a
+    /// compile's reads: see `wait_readable` for why not `recv` with a timeout); a read that
+    /// waits longer fails with `TimedOut`.
+    pub fn set_silence_limit(&mut self, limit: Duration) {
+        self.silence_limit = Some(limit);
+    }
+
     /// Reads the next response.
     pub fn receive(&mut self) -> Result<Response, ClientError> {
         if let Some(answer) = self.pending.take() {
             return Ok(answer);
         }
         if !self.timed && self.stream.buffer().is_empty() {
-            wait_readable(self.stream.get_ref());
+            wait_readable(self.stream.get_ref(), self.silence_limit).map_err(ClientError::Io)?;
         }
         let frame = read_frame(&mut self.stream)?;
         decode_response(&frame).map_err(|error| ClientError::Garbage(error.to_string()))
@@ -366,17 +377,28 @@ fn send_with_descriptors(
 /// `recv` on a Unix socket is also woken, for nothing, when the server reads the request (the
 /// kernel announces the freed buffer space to every waiter); `poll` for input is not. On a
 /// 2-vCPU machine that needless wake-up preempts the server just as it starts the compile.
-/// Errors are left to the read that follows.
-fn wait_readable(stream: &Stream) {
+/// Errors are left to the read that follows; nothing to read within `limit` is `TimedOut`.
+fn wait_readable(stream: &Stream, limit: Option<Duration>) -> io::Result<()> {
     let descriptor = match stream {
         Stream::Tcp(stream) => stream.as_fd(),
         Stream::Unix(stream) => stream.as_fd(),
     };
     let mut poll = [PollFd::new(&descriptor, PollFlags::IN)];
+    let deadline = limit.map(|limit| std::time::Instant::now() + limit);
     loop {
-        match rustix::event::poll(&mut poll, None) {
+        let left = deadline.map(|deadline| {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            rustix::event::Timespec {
+                tv_sec: left.as_secs() as _,
+                tv_nsec: left.subsec_nanos() as _,
+            }
+        });
+        match rustix::event::poll(&mut poll, left.as_ref()) {
             Err(rustix::io::Errno::INTR) => continue,
-            _ => return,
+            Ok(0) if deadline.is_some() => {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, "no answer in time"))
+            }
+            _ => return Ok(()),
         }
     }
 }

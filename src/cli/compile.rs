@@ -155,9 +155,7 @@ fn through_server(request: CompileRequest, descriptors: &[BorrowedFd<'_>]) -> Ou
 /// connection is, and the compile runs here (the server interrupts its own when it notices the
 /// client gone). `silence_limit` is `SILENCE_LIMIT` but in tests.
 fn await_result(connection: &mut Connection, silence_limit: Duration) -> Outcome {
-    if let Err(error) = connection.set_read_timeout(Some(silence_limit)) {
-        return warn_local(format!("{error}; compiling locally"));
-    }
+    connection.set_silence_limit(silence_limit);
     let mut started = false;
     // Output that came in chunks ahead of the `CompileFinished` carrying the rest. It is
     // replayed only with the result: the connection may still break, and then the compile

@@ -8,7 +8,8 @@ use sccache_core::protocol::CompileRequest;
 use std::path::{Path, PathBuf};
 
 /// The directories whose identity is taken before a rust compile for `settled_path`: the
-/// working directory, the out-dir, the input's, the externs' and the search directories, and
+/// working directory, the out-dir, the input's and the externs' directories, a linking
+/// compile's search directories, and
 /// cargo's `OUT_DIR`, each with its ancestors (cargo adds files to `target/debug` and its
 /// `deps` and `build` all through a build). Stats on a miss only.
 pub fn rust(compilation: &RustCompilation, request: &CompileRequest) -> Anchors {

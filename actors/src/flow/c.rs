@@ -379,7 +379,8 @@ struct Early {
 /// The compile of a miss reads its files again, after the preprocessor: `read` also checks
 /// the files its dependency output names (`ReadSince::with_dependency_file`), the user's file
 /// when the command line writes one, else ours, added to the compile (`-MD -MF`), also over a
-/// user's output that goes nowhere (`-MF /dev/null`, clang's `-MF` without `-MD`). Left with
+/// user's output that goes nowhere (`-MD -MF /dev/null`), never over `-MF`/`-MT` without
+/// `-MD` (`dependency_flags`). Left with
 /// the preprocessor's files alone: a command line asking for dependencies in a way not told
 /// apart (`-Wp,-MD,...`, an `@file`), and one that records its command line in the object
 /// (`-frecord-command-line`), where our flags would show.
@@ -628,7 +629,6 @@ async fn early_lookup(
     Some(Early { digested, lookup })
 }
 
-/// Where preprocessed text is written: the memory file system when there is one.
 fn needs_no_preprocessing(language: Language) -> bool {
     matches!(
         language,

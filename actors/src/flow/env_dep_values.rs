@@ -61,8 +61,8 @@ fn rewrite(data: &[u8], new: impl Fn(&[u8], &[u8]) -> Option<Vec<u8>>) -> Vec<u8
     result
 }
 
-/// The value of the variable whose name rustc wrote as `escaped` in `env` (the last setting,
-/// as a process sees it).
+/// The value of the variable whose name rustc wrote as `escaped` in `env` (one setting per
+/// name: `request_env::keep_first_settings`).
 fn lookup<'a>(env: &'a [(OsString, OsString)], escaped: &[u8]) -> Option<&'a OsStr> {
     let name = sccache_core::compiler::rust::unescape_env_dep(std::str::from_utf8(escaped).ok()?)?;
     env.iter()

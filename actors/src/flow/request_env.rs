@@ -10,12 +10,14 @@ use sccache_core::protocol::CompileRequest;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 
-/// The value of a variable in the client's environment, as it was set (the last one wins).
+/// The value of a variable in the client's environment, as it was set (one setting per name
+/// after `decide`, which kept the first, as `getenv` finds it; else the last).
 pub fn value<'a>(request: &'a CompileRequest, name: &str) -> Option<&'a OsStr> {
     lookup(&request.env, name)
 }
 
-/// The value of a variable in an environment as a request carries it (the last one wins):
+/// The value of a variable in an environment as a request carries it (one setting per name
+/// after `decide`'s `keep_first_settings`; else the last):
 /// also for the detector's and driver prober's messages, which carry the request's.
 pub fn lookup<'a>(env: &'a [(OsString, OsString)], name: &str) -> Option<&'a OsStr> {
     env.iter()
@@ -63,7 +65,7 @@ pub fn drop_inherited_jobserver(env: &mut Vec<(OsString, OsString)>) {
 
 /// Keeps the first setting of each variable, as `getenv` finds it: an environment may hold a
 /// name twice (`execve` takes any list), and the compiler run by hand reads the first, where a
-/// process started from the whole list (`Command::envs`) and every lookup here took the last.
+/// process started from the whole list (`Command::envs`) and every lookup took the last.
 pub fn keep_first_settings(env: &mut Vec<(OsString, OsString)>) {
     let mut seen = std::collections::HashSet::new();
     env.retain(|(name, _)| seen.insert(name.clone()));

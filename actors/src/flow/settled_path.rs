@@ -16,14 +16,15 @@
 //! target is walked in its place. `..` goes back the way the walk came (a directory whose step
 //! held was not moved from its parent), and above the anchor to the working directory's
 //! parent as its real path names it. A directory whose identity (device and inode) was taken
-//! by its path before the compile (`Anchors`: the working directory, the output and search
-//! directories, and their ancestors, whose entries a build changes as it goes) and is the same
+//! by its path before the compile (`Anchors`: the working, input, output, search and extern
+//! directories and `OUT_DIR`, and their ancestors, whose entries a build changes as it goes) and is the same
 //! one now is reached by a step that holds, whatever its times say: only a replacement put
 //! back before the compile ended escapes that (docs/ARCHITECTURE.md). A step nothing vouches
 //! for (a directory with new entries, itself changed, or put there since) refuses.
 //!
-//! Used after a compile on the files and directories recorded, on the blocking pool (misses
-//! only).
+//! Used after a compile on the files and directories recorded or keyed, on the hasher's
+//! threads or the blocking pool, and for a rust link's searched directories on the event loop
+//! (a few metadata calls each); misses only.
 
 use crate::flow::started::Started;
 use std::collections::{HashMap, HashSet};
@@ -42,8 +43,9 @@ pub struct Anchors(Arc<HashMap<PathBuf, (u64, u64)>>);
 
 impl Anchors {
     /// Takes the identity of each of `dirs` (relative to `cwd`, or absolute) and of every
-    /// entry on its path (a link as itself), and of `cwd`'s: a stat each, before the compile begins (a
-    /// miss's cost). A name that is not there ends its path's.
+    /// entry on its path (a link as itself), and of `cwd`'s: a stat each, before the compile
+    /// begins (a miss's cost in direct mode; on the preprocessor's path, every compile's). A
+    /// name that is not there ends its path's.
     pub fn capture(dirs: impl IntoIterator<Item = PathBuf>, cwd: &Path) -> Anchors {
         let mut identities = HashMap::new();
         for dir in std::iter::once(cwd.to_path_buf()).chain(dirs) {

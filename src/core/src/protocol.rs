@@ -12,7 +12,8 @@ use std::fmt;
 
 /// Bumped whenever a message changes shape. Client and server must agree on it exactly.
 /// (2: paths, arguments and the environment travel as binaries. 3: the client's umask, the
-/// TCP handshake `Hello`/`Challenge`, output in `Output` chunks. 4: `stdin_is_null`.)
+/// TCP handshake `Hello`/`Challenge`, output in `Output` chunks. 4: `stdin_is_null`.
+/// 5: `Working`, the keep-alive.)
 pub const PROTOCOL_VERSION: u32 = 5;
 
 /// The most bytes of compiler output one `Output` frame carries; larger output travels in

@@ -137,7 +137,8 @@ impl Record for RustRecorded {
 /// A rust compile's manifest.
 pub type RustManifest = Records<RustRecorded>;
 
-/// The value of `name` in `env` (the last one wins, as in a process environment).
+/// The value of `name` in `env` (the server keeps one setting per name, the first, as `getenv`
+/// finds it; else the last).
 pub fn env_value<'a>(env: &'a [(OsString, OsString)], name: &str) -> Option<&'a OsStr> {
     env.iter()
         .rev()
