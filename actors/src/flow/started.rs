@@ -82,40 +82,30 @@ impl Started {
     }
 
     /// Whether a file with `metadata` was last modified before the start: nothing has written
-    /// it since. A whole-second stamp counts as modified since unless it is older than the
-    /// start by more than such a file system's tick (`COARSE_MARGIN`).
+    /// it since (`safely_before`).
     pub fn modified_before(&self, metadata: &std::fs::Metadata) -> bool {
-        let modified = nanos(metadata.mtime(), metadata.mtime_nsec());
-        // Whole-second stamps (ext3, FAT's two seconds) round a write after the start down.
-        let margin = if metadata.mtime_nsec() == 0 {
-            COARSE_MARGIN
-        } else {
-            0
-        };
-        modified < self.0.saturating_sub(margin)
+        self.safely_before(metadata.mtime(), metadata.mtime_nsec())
     }
 
-    /// Whether a file (or directory) with `metadata` last changed safely before the start:
-    /// git's "racily clean" rule, with two seconds of margin on whole-second file systems.
+    /// Whether a file (or directory) with `metadata` last changed safely before the start, by
+    /// both its times: git's "racily clean" rule.
     pub fn settled_before(&self, metadata: &std::fs::Metadata) -> bool {
-        let changed = nanos(metadata.ctime(), metadata.ctime_nsec());
-        let modified = nanos(metadata.mtime(), metadata.mtime_nsec());
-        let whole_seconds = metadata.ctime_nsec() == 0 && metadata.mtime_nsec() == 0;
-        let margin = if whole_seconds { COARSE_MARGIN } else { 0 };
-        let since = self.0 - margin;
-        changed < since && modified < since
+        self.safely_before(metadata.ctime(), metadata.ctime_nsec())
+            && self.modified_before(metadata)
     }
 
     /// Whether an inode with `metadata` changed at or after the start by its change time (its
-    /// contents, mode, links or name: a rename sets it), with `settled_before`'s margin.
+    /// contents, mode, links or name: a rename sets it).
     pub fn changed_since(&self, metadata: &std::fs::Metadata) -> bool {
-        let changed = nanos(metadata.ctime(), metadata.ctime_nsec());
-        let margin = if metadata.ctime_nsec() == 0 {
-            COARSE_MARGIN
-        } else {
-            0
-        };
-        changed >= self.0 - margin
+        !self.safely_before(metadata.ctime(), metadata.ctime_nsec())
+    }
+
+    /// Whether a stamp is before the start; one with no fraction of a second (ext3, FAT's two
+    /// seconds, which round a later change down) only when older by more than such a file
+    /// system's tick (`COARSE_MARGIN`).
+    fn safely_before(&self, seconds: i64, nanoseconds: i64) -> bool {
+        let margin = if nanoseconds == 0 { COARSE_MARGIN } else { 0 };
+        nanos(seconds, nanoseconds) < self.0.saturating_sub(margin)
     }
 }
 
