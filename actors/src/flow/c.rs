@@ -394,25 +394,16 @@ fn with_compile_dependencies(
         .iter()
         .find(|output| output.role == sccache_core::compiler::OutputRole::DepFile);
     if let Some(users) = users {
-        return read.with_dependency_file(PathBuf::from(&users.path), Vec::new(), None);
+        return read.with_users_dependency_file(PathBuf::from(&users.path));
     }
     // Ours goes after the user's flags, its `-MF` the last (the one the compilers take).
     let ours_changes_nothing = !c_depend::records_its_command_line(request)
         && dependency_flags(&request.args) != DependencyFlags::Other;
-    if !ours_changes_nothing {
-        return read;
-    }
-    match crate::scratch::dependencies() {
-        Ok(scratch) => {
-            let scratch = scratch.into_temp_path();
-            let path = scratch.to_path_buf();
-            let args = vec!["-MD".into(), "-MF".into(), path.clone().into_os_string()];
-            read.with_dependency_file(path, args, Some(scratch))
-        }
-        Err(error) => {
-            log::warn!("cannot make a dependency file for the compile: {error}");
-            read
-        }
+    match ours_changes_nothing {
+        true => read.with_our_dependency_file(|path| {
+            vec!["-MD".into(), "-MF".into(), path.as_os_str().to_owned()]
+        }),
+        false => read,
     }
 }
 

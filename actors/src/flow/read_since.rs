@@ -28,13 +28,16 @@ pub struct ReadSince {
 }
 
 /// The compile's own dependency output, whose names are checked as the files read are.
-struct Dependencies {
-    /// Where the compile writes it.
-    path: PathBuf,
-    /// The arguments that make it write it there (none when the user's command line does).
-    args: Vec<std::ffi::OsString>,
-    /// Our scratch file, removed with this.
-    _scratch: Option<tempfile::TempPath>,
+enum Dependencies {
+    /// The user's, which the command line writes at this path.
+    Users(PathBuf),
+    /// Ours: `flags` make the compile write it at a path; the scratch file is made when the
+    /// compile is about to run (`compile_args`: a miss's cost, not a hit's) and removed with
+    /// this.
+    Ours {
+        flags: fn(&Path) -> Vec<std::ffi::OsString>,
+        made: Option<tempfile::TempPath>,
+    },
 }
 
 /// The files a compile read.
@@ -96,31 +99,45 @@ impl ReadSince {
         self
     }
 
-    /// Also checks every file the compile's own dependency output at `path` names (written
-    /// there by the user's command line, or by `args` added to it, with `scratch` our file
-    /// removed afterwards): the compile reads the files again after the preprocessor, and one
-    /// it found in another place than the preprocessor did (a header that appeared meanwhile
-    /// in an earlier directory of the search) is named there, with a change time at or after
-    /// the start. A dependency file that cannot be read or parsed refuses.
-    pub fn with_dependency_file(
-        mut self,
-        path: PathBuf,
-        args: Vec<std::ffi::OsString>,
-        scratch: Option<tempfile::TempPath>,
-    ) -> ReadSince {
-        self.dependencies = Some(Dependencies {
-            path,
-            args,
-            _scratch: scratch,
-        });
+    /// Also checks every file the compile's own dependency output names: the compile reads
+    /// the files again after the preprocessor, and one it found in another place than the
+    /// preprocessor did (a header that appeared meanwhile in an earlier directory of the
+    /// search) is named there, with a change time at or after the start. A dependency file
+    /// that cannot be read or parsed refuses. The user's, at `path` (`with_users_dependency_file`),
+    /// or ours, which `flags` added to the compile make it write at a scratch path
+    /// (`with_our_dependency_file`).
+    pub fn with_users_dependency_file(mut self, path: PathBuf) -> ReadSince {
+        self.dependencies = Some(Dependencies::Users(path));
         self
     }
 
-    /// The arguments the compile must be given besides the user's (`with_dependency_file`).
-    pub fn compile_args(&self) -> &[std::ffi::OsString] {
-        self.dependencies
-            .as_ref()
-            .map_or(&[], |dependencies| &dependencies.args)
+    /// See `with_users_dependency_file`.
+    pub fn with_our_dependency_file(
+        mut self,
+        flags: fn(&Path) -> Vec<std::ffi::OsString>,
+    ) -> ReadSince {
+        self.dependencies = Some(Dependencies::Ours { flags, made: None });
+        self
+    }
+
+    /// The arguments the compile must be given besides the user's: ours makes its scratch file
+    /// now (should that fail, the check goes without it, as it did before it).
+    pub fn compile_args(&mut self) -> Vec<std::ffi::OsString> {
+        let Some(Dependencies::Ours { flags, made }) = &mut self.dependencies else {
+            return Vec::new();
+        };
+        let path = match made {
+            Some(made) => made.to_path_buf(),
+            None => match crate::scratch::dependencies() {
+                Ok(scratch) => made.insert(scratch.into_temp_path()).to_path_buf(),
+                Err(error) => {
+                    log::warn!("cannot make a dependency file for the compile: {error}");
+                    self.dependencies = None;
+                    return Vec::new();
+                }
+            },
+        };
+        flags(&path)
     }
 
     /// The anchors taken before the compile (`with_anchors`).
@@ -150,8 +167,12 @@ impl ReadSince {
                 }
             }
         }
-        if let Some(dependencies) = &self.dependencies {
-            let path = self.cwd.join(&dependencies.path);
+        let dependency_file = match &self.dependencies {
+            Some(Dependencies::Users(path)) => Some(self.cwd.join(path)),
+            Some(Dependencies::Ours { made, .. }) => made.as_ref().map(|made| made.to_path_buf()),
+            None => None,
+        };
+        if let Some(path) = dependency_file {
             let names = std::fs::read(&path).ok().and_then(|text| {
                 sccache_core::direct::depfile::prerequisites_with_empty_rules(&text)
             });

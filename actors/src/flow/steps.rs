@@ -285,7 +285,7 @@ enum StoreUnder {
 async fn compile_and_collect(
     services: &Services,
     missed: Missed<'_>,
-    under: StoreUnder,
+    mut under: StoreUnder,
 ) -> (CompileFinished, Option<Store>, Option<FollowUp>) {
     let Missed {
         label,
@@ -306,9 +306,9 @@ async fn compile_and_collect(
         }
     };
     let mut args = request.args.clone();
-    match &under {
+    match &mut under {
         StoreUnder::Later(_, added) => args.extend_from_slice(added),
-        StoreUnder::Key(_, Some(read)) => args.extend_from_slice(read.compile_args()),
+        StoreUnder::Key(_, Some(read)) => args.extend(read.compile_args()),
         StoreUnder::Key(_, None) => {}
     }
     // Every output must be written after this (`outputs::collect`); later than any change
