@@ -100,10 +100,11 @@ fn a_cache_directory_the_user_made_keeps_its_mode_and_entries_follow_it() {
 }
 
 /// A binary that only tests a variable (`const ENABLED: bool =
-/// option_env!("DEPLOY_TOKEN").is_some()`) holds nothing of its value, but rustc's `.d` names it (`# env-dep:DEPLOY_TOKEN=...`): the value never
-/// reaches the cache (by both ways of keying; an entry goes to every backend), and a hit
-/// writes the `.d` a plain rustc writes, value and all. (A library's
-/// metadata records its env-deps' values: its `.rlib` holds them, as the entry then does.)
+/// option_env!("DEPLOY_TOKEN").is_some()`) holds nothing of its value, but rustc's `.d` names
+/// it (`# env-dep:DEPLOY_TOKEN=...`): the value never reaches the cache (by both ways of
+/// keying; an entry goes to every backend), and a hit writes the `.d` a plain rustc writes,
+/// value and all. (A library's metadata records its env-deps' values: its `.rlib` holds them,
+/// as the entry then does.)
 #[test]
 fn an_env_dep_s_value_never_reaches_the_cache() {
     let secret = "hunter2-TOPSECRET-9f8e7d";

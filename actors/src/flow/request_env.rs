@@ -67,8 +67,13 @@ pub fn drop_inherited_jobserver(env: &mut Vec<(OsString, OsString)>) {
 /// name twice (`execve` takes any list), and the compiler run by hand reads the first, where a
 /// process started from the whole list (`Command::envs`) and every lookup took the last.
 pub fn keep_first_settings(env: &mut Vec<(OsString, OsString)>) {
-    let mut seen = std::collections::HashSet::new();
-    env.retain(|(name, _)| seen.insert(name.clone()));
+    // Every request pays the look; only one with a name set twice pays the copies.
+    let mut seen = std::collections::HashSet::with_capacity(env.len());
+    if env.iter().all(|(name, _)| seen.insert(name.as_os_str())) {
+        return;
+    }
+    let mut kept = std::collections::HashSet::with_capacity(env.len());
+    env.retain(|(name, _)| kept.insert(name.clone()));
 }
 
 /// Why a compile that reads the jobserver's variables is not stored.
