@@ -40,53 +40,52 @@ pub struct OutDir<'a> {
 
 impl EntryAdapter for OutDir<'_> {
     fn for_store(&self, entry: &mut CacheEntry) {
-        self.rewrite_dep_info(entry, |data| env_dep_values::strip(data, self.env));
         entry.stderr = replace_artifact_dir(&entry.stderr, &self.written, OUT_DIR_PLACEHOLDER);
         let escaped = make_escape(&self.written);
-        self.replace_in_dep_info(
-            entry,
-            &[
-                (&self.written, OUT_DIR_PLACEHOLDER),
-                (&escaped, ESCAPED_OUT_DIR_PLACEHOLDER),
-            ],
-        );
+        let pairs: [(&[u8], &[u8]); 2] = [
+            (&self.written, OUT_DIR_PLACEHOLDER),
+            (&escaped, ESCAPED_OUT_DIR_PLACEHOLDER),
+        ];
+        self.rewrite_dep_info(entry, &pairs, env_dep_values::strip);
     }
 
     fn for_restore(&self, entry: &mut CacheEntry) {
-        self.rewrite_dep_info(entry, |data| env_dep_values::refill(data, self.env));
         entry.stderr = replace_artifact_dir(&entry.stderr, OUT_DIR_PLACEHOLDER, &self.written);
         let escaped = make_escape(&self.written);
-        self.replace_in_dep_info(
-            entry,
-            &[
-                (OUT_DIR_PLACEHOLDER, &self.written),
-                (ESCAPED_OUT_DIR_PLACEHOLDER, &escaped),
-            ],
-        );
+        let pairs: [(&[u8], &[u8]); 2] = [
+            (OUT_DIR_PLACEHOLDER, &self.written),
+            (ESCAPED_OUT_DIR_PLACEHOLDER, &escaped),
+        ];
+        self.rewrite_dep_info(entry, &pairs, env_dep_values::refill);
     }
 }
 
-impl OutDir<'_> {
-    /// Rewrites the rule targets of the entry's dep-info, each `(from, to)` pair in one pass.
-    fn replace_in_dep_info(&self, entry: &mut CacheEntry, pairs: &[(&[u8], &[u8])]) {
-        let outputs: Vec<&[u8]> = self
-            .compilation
-            .outputs
-            .iter()
-            .map(|output| output.as_bytes())
-            .collect();
-        self.rewrite_dep_info(entry, |data| replace_rule_dir(data, pairs, &outputs));
-    }
+/// Keeps env-dep values out (`env_dep_values::strip`) or puts them back (`refill`).
+type EnvValues = fn(&[u8], &[(std::ffi::OsString, std::ffi::OsString)]) -> Vec<u8>;
 
-    /// Replaces the entry's dep-info file, if it has one, by `rewrite` of it.
-    fn rewrite_dep_info(&self, entry: &mut CacheEntry, rewrite: impl FnOnce(&[u8]) -> Vec<u8>) {
-        if let Some(name) = &self.compilation.dep_info {
-            let name = name.to_string_lossy();
-            if let Some(file) = entry.files.iter_mut().find(|file| file.name == name) {
-                // A large dep-info file a backend keeps outside the entry is read in first.
-                file.load();
-                file.data = rewrite(&file.data);
-            }
+impl OutDir<'_> {
+    /// Rewrites the entry's dep-info, if it has one: its env-dep values by `values`, then its
+    /// rule targets, each `(from, to)` pair of `pairs` in one pass.
+    fn rewrite_dep_info(
+        &self,
+        entry: &mut CacheEntry,
+        pairs: &[(&[u8], &[u8])],
+        values: EnvValues,
+    ) {
+        let Some(name) = &self.compilation.dep_info else {
+            return;
+        };
+        let name = name.to_string_lossy();
+        if let Some(file) = entry.files.iter_mut().find(|file| file.name == name) {
+            // A large dep-info file a backend keeps outside the entry is read in first.
+            file.load();
+            let outputs: Vec<&[u8]> = self
+                .compilation
+                .outputs
+                .iter()
+                .map(|output| output.as_bytes())
+                .collect();
+            file.data = replace_rule_dir(&values(&file.data, self.env), pairs, &outputs);
         }
     }
 }
