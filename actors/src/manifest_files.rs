@@ -334,10 +334,10 @@ impl Handler<RecordListed> for Hasher {
     }
 }
 
-/// Why a record is refused when the way to a file or directory it names may have changed
-/// during the compile (`settled_path`): a directory renamed into place, a link pointed
-/// elsewhere, the file stat'ed now may not be the one read.
-const WAY_CHANGED: &str = "file read changed recently";
+/// Why a record is refused when a file it names, or the way to it (`settled_path`: a directory
+/// renamed into place, a link pointed elsewhere), may have changed since the compile began:
+/// the file stat'ed now may not be the one read. Passing (`c_depend` records it next time).
+pub const CHANGED_RECENTLY: &str = "file read changed recently";
 
 /// A record of the files `names` (relative to `cwd`), read by a compile that began at
 /// `started`, whose include searches went through `search`.
@@ -366,7 +366,7 @@ fn record_files(
         let path = cwd.join(OsStr::from_bytes(name));
         let (file, scan, bytes) = read_settled(&path, name, started, from)?;
         if !ways.settled(Path::new(OsStr::from_bytes(name))) {
-            return Err(WAY_CHANGED);
+            return Err(CHANGED_RECENTLY);
         }
         kept += bytes.len();
         contents.push((kept <= KEPT_FOR_ALIASES).then_some(bytes));
@@ -402,7 +402,7 @@ fn record_files(
                         crate::file_system::read_regular(&cwd.join(OsStr::from_bytes(&file.name)))
                             .map_err(|_| "file read is unreadable")?;
                     if sccache_core::hash_key::digest(&bytes) != file.digest {
-                        return Err("file read changed recently");
+                        return Err(CHANGED_RECENTLY);
                     }
                     bytes
                 }
@@ -426,7 +426,7 @@ fn record_files(
             .filter(std::fs::Metadata::is_dir)
             .map(|metadata| (metadata.dev(), metadata.ino()));
         if dir_inode.is_some() && !ways.settled(Path::new(OsStr::from_bytes(&dir))) {
-            return Err(WAY_CHANGED);
+            return Err(CHANGED_RECENTLY);
         }
         let Some(dir_inode) = dir_inode else {
             match topmost_missing(cwd, &dir) {
@@ -643,12 +643,12 @@ fn read_settled(
         return Err("read a file that is not regular");
     }
     if !started.settled_before(&before) {
-        return Err("file read changed recently");
+        return Err(CHANGED_RECENTLY);
     }
     let bytes = crate::file_system::read_regular(path).map_err(|_| "file read is unreadable")?;
     let stamp = FileStamp::of(&before);
     if FileStamp::at(path) != Some(stamp) {
-        return Err("file read changed recently");
+        return Err(CHANGED_RECENTLY);
     }
     let scan = scan_header(&bytes);
     if let Some(reason) = scan.refusal {

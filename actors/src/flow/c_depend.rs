@@ -137,7 +137,10 @@ pub fn after_compile(
 
 /// Reasons a record could not be made that the next compile may not meet: a file read, or a
 /// candidate, changed while this one compiled.
-const TRANSIENT: &[&str] = &["file read changed recently", "new file on the include path"];
+const TRANSIENT: &[&str] = &[
+    crate::manifest_files::CHANGED_RECENTLY,
+    "new file on the include path",
+];
 
 /// Whether the compile writes its own command line into its outputs (clang's
 /// `-frecord-command-line`, `-grecord-gcc-switches` and kin, `-fembed-bitcode`; Apple's
