@@ -339,7 +339,6 @@ pub fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
 }
 
-/// Writes an executable script (a stand-in compiler) at `path`.
 /// Writes `text` to `name` under `dir`, making the directories it needs.
 pub fn write_under(dir: &Path, name: &str, text: &str) {
     let path = dir.join(name);
@@ -349,6 +348,7 @@ pub fn write_under(dir: &Path, name: &str, text: &str) {
     std::fs::write(&path, text).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
 }
 
+/// Writes an executable script (a stand-in compiler) at `path`.
 pub fn write_script(path: &Path, text: &str) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::write(path, text).unwrap_or_else(|error| panic!("{error}"));

@@ -111,7 +111,7 @@ impl Connection {
     /// announced by `CompileStarted` (the one answer that needs it).
     fn reply_finished(&mut self, finished: sccache_core::protocol::CompileFinished) {
         let frames = protocol::finished_in_frames(finished);
-        if frames.len() > 1 {
+        if frames.chunked() {
             self.reply(&Response::CompileStarted);
         }
         for frame in frames {

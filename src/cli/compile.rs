@@ -306,11 +306,7 @@ mod tests {
             ..CompileFinished::default()
         };
         let mut frames = vec![frame(Response::CompileStarted)];
-        frames.extend(
-            sccache_core::protocol::finished_in_frames(finished.clone())
-                .into_iter()
-                .map(frame),
-        );
+        frames.extend(sccache_core::protocol::finished_in_frames(finished.clone()).map(frame));
         assert!(frames.len() > 3);
         assert_eq!(answer_with(frames), Outcome::Finished(finished));
     }

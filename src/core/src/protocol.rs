@@ -155,25 +155,61 @@ pub enum OutputStream {
 }
 
 /// The responses that carry a compile's result: its output beyond the last `OUTPUT_CHUNK`
-/// bytes of each stream in `Output` frames, then the `CompileFinished` with the rest.
-pub fn finished_in_frames(mut finished: CompileFinished) -> Vec<Response> {
-    let mut frames = Vec::new();
-    for (stream, bytes) in [
-        (OutputStream::Stdout, &mut finished.stdout),
-        (OutputStream::Stderr, &mut finished.stderr),
-    ] {
-        if bytes.len() <= OUTPUT_CHUNK {
-            continue;
-        }
-        let last = (bytes.len() - 1) / OUTPUT_CHUNK * OUTPUT_CHUNK;
-        for chunk in bytes[..last].chunks(OUTPUT_CHUNK) {
-            let bytes = chunk.to_vec();
-            frames.push(Response::Output { stream, bytes });
-        }
-        *bytes = bytes.split_off(last);
+/// bytes of each stream in `Output` frames, then the `CompileFinished` with the rest. Each
+/// chunk is copied out when its frame is taken, so a large output is not held twice over.
+pub fn finished_in_frames(finished: CompileFinished) -> FinishedFrames {
+    FinishedFrames {
+        finished: Some(finished),
+        sent: [0, 0],
     }
-    frames.push(Response::CompileFinished(finished));
-    frames
+}
+
+/// The frames of a compile's result, in order (`finished_in_frames`).
+pub struct FinishedFrames {
+    finished: Option<CompileFinished>,
+    /// How much of stdout and of stderr went out in `Output` frames.
+    sent: [usize; 2],
+}
+
+impl FinishedFrames {
+    /// Whether the result takes more than its `CompileFinished` frame.
+    pub fn chunked(&self) -> bool {
+        self.finished.as_ref().is_some_and(|finished| {
+            finished.stdout.len() > OUTPUT_CHUNK || finished.stderr.len() > OUTPUT_CHUNK
+        })
+    }
+}
+
+/// Where a stream's last frame starts: the bytes before it go in `Output` chunks.
+fn last_chunk_start(length: usize) -> usize {
+    length.saturating_sub(1) / OUTPUT_CHUNK * OUTPUT_CHUNK
+}
+
+impl Iterator for FinishedFrames {
+    type Item = Response;
+
+    fn next(&mut self) -> Option<Response> {
+        let finished = self.finished.as_mut()?;
+        let streams = [
+            (OutputStream::Stdout, &mut finished.stdout),
+            (OutputStream::Stderr, &mut finished.stderr),
+        ];
+        for ((stream, bytes), sent) in streams.into_iter().zip(&mut self.sent) {
+            let last = last_chunk_start(bytes.len());
+            if *sent < last {
+                let chunk = bytes[*sent..*sent + OUTPUT_CHUNK].to_vec();
+                *sent += OUTPUT_CHUNK;
+                return Some(Response::Output {
+                    stream,
+                    bytes: chunk,
+                });
+            }
+            if last > 0 {
+                *bytes = bytes.split_off(last);
+            }
+        }
+        self.finished.take().map(Response::CompileFinished)
+    }
 }
 
 /// The outcome of a compile, as the compiler produced it (or would have).
@@ -407,7 +443,7 @@ mod tests {
             stdout: vec![1; OUTPUT_CHUNK],
             stderr: (0..3 * OUTPUT_CHUNK + 5).map(|index| index as u8).collect(),
         };
-        let frames = finished_in_frames(finished.clone());
+        let frames: Vec<Response> = finished_in_frames(finished.clone()).collect();
         assert_eq!(frames.len(), 4);
         let mut stderr = Vec::new();
         for frame in &frames[..3] {
