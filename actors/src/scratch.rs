@@ -1,8 +1,10 @@
 //! The preprocessor's scratch files (its text, the compile's dependency file): where they go
 //! (`/dev/shm` when it can be written, the temporary directory otherwise) and how they are
-//! named, with the server's pid namespace and process id, so that a server started after one that died without
-//! cleaning up (SIGKILL, the OOM killer) removes what that one left: a preprocessed file is
-//! megabytes of memory on `/dev/shm` until the machine restarts.
+//! named, with the server's pid namespace and process id, so that a server started after one
+//! that died without cleaning up (SIGKILL, the OOM killer) removes what that one left: a
+//! preprocessed file is megabytes of memory on `/dev/shm` until the machine restarts. The
+//! dependency file a compile without the preprocessor writes beside its object is named the
+//! same way, and a directory's are swept the first time a server puts one there.
 
 use std::path::{Path, PathBuf};
 
@@ -12,6 +14,9 @@ const PREFIX: &str = "sccache-cpp-";
 
 /// The same for a compile's dependency file.
 const DEPENDENCIES_PREFIX: &str = "sccache-deps-";
+
+/// The same for a dependency file beside an object (hidden from globs).
+const BESIDE_OBJECT_PREFIX: &str = ".sccache-dep-";
 
 /// Where scratch files go.
 pub fn dir() -> &'static Path {
@@ -37,7 +42,23 @@ pub fn dependencies() -> std::io::Result<tempfile::NamedTempFile> {
     scratch_file(DEPENDENCIES_PREFIX, ".d")
 }
 
+/// A new dependency file in `dir` (an object's directory), removed when dropped. The first
+/// time in this server's life, the files servers that are gone left in `dir` are removed too,
+/// on the blocking pool (`sweep_beside_objects`).
+pub fn dependencies_beside_object(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    let file = named(BESIDE_OBJECT_PREFIX, ".d", dir)?;
+    if first_time_in(dir) {
+        let dir = dir.to_path_buf();
+        tokio::task::spawn_blocking(move || sweep_beside_objects(&dir));
+    }
+    Ok(file)
+}
+
 fn scratch_file(prefix: &str, suffix: &str) -> std::io::Result<tempfile::NamedTempFile> {
+    named(prefix, suffix, dir())
+}
+
+fn named(prefix: &str, suffix: &str, dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
     tempfile::Builder::new()
         .prefix(&format!(
             "{prefix}{}-{}-",
@@ -45,7 +66,26 @@ fn scratch_file(prefix: &str, suffix: &str) -> std::io::Result<tempfile::NamedTe
             std::process::id()
         ))
         .suffix(suffix)
-        .tempfile_in(dir())
+        .tempfile_in(dir)
+}
+
+/// Whether this server has not yet put a dependency file in `dir` (remembered for a bounded
+/// number of directories; past it, forgotten all at once, and a directory is swept again).
+fn first_time_in(dir: &Path) -> bool {
+    const REMEMBERED: usize = 4096;
+    static SEEN: std::sync::Mutex<Option<std::collections::HashSet<PathBuf>>> =
+        std::sync::Mutex::new(None);
+    let mut seen = SEEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let seen = seen.get_or_insert_with(Default::default);
+    if seen.contains(dir) {
+        return false;
+    }
+    if seen.len() >= REMEMBERED {
+        seen.clear();
+    }
+    seen.insert(dir.to_path_buf())
 }
 
 /// This process's pid namespace (the inode `/proc/self/ns/pid` names; 0 when unknown): a
@@ -65,7 +105,24 @@ fn pid_namespace() -> u64 {
 /// keeps its files, and so does a file of another namespace, whose ids say nothing here (they
 /// are left, never another server's removed). Once, at the server's start.
 pub fn sweep() {
-    let Ok(entries) = std::fs::read_dir(dir()) else {
+    sweep_in(dir());
+}
+
+/// The same in an object's directory, for the dependency files put beside objects; only on a
+/// local file system: there a process id names a process of this machine (the initial pid
+/// namespace has the same number on every machine, and a directory shared over the network
+/// may hold a live server's file of another machine).
+fn sweep_beside_objects(dir: &Path) {
+    let local = std::fs::File::open(dir)
+        .map(|handle| crate::file_system::on_local_file_system(&handle))
+        .unwrap_or(false);
+    if local {
+        sweep_in(dir);
+    }
+}
+
+fn sweep_in(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     let uid = rustix::process::getuid().as_raw();
@@ -94,7 +151,8 @@ pub fn sweep() {
 fn owner(name: &str) -> Option<(u64, i32)> {
     let rest = name
         .strip_prefix(PREFIX)
-        .or_else(|| name.strip_prefix(DEPENDENCIES_PREFIX))?;
+        .or_else(|| name.strip_prefix(DEPENDENCIES_PREFIX))
+        .or_else(|| name.strip_prefix(BESIDE_OBJECT_PREFIX))?;
     let (namespace, rest) = rest.split_once('-')?;
     let (pid, _) = rest.split_once('-')?;
     let pid = pid.parse().ok().filter(|pid| *pid > 0)?;
@@ -120,6 +178,8 @@ mod tests {
     fn a_name_carries_its_server_s_process_id() {
         assert_eq!(owner("sccache-cpp-77-4242-abc123.i"), Some((77, 4242)));
         assert_eq!(owner("sccache-deps-77-4242-abc123.d"), Some((77, 4242)));
+        assert_eq!(owner(".sccache-dep-77-4242-abc123.d"), Some((77, 4242)));
+        assert_eq!(owner(".sccache-depabc123.d"), None);
         assert_eq!(owner("sccache-cpp-4242-abc123.i"), None);
         assert_eq!(owner("sccache-cpp-abc.i"), None);
         assert_eq!(owner("sccache-cppXYZ.i"), None);
@@ -143,5 +203,29 @@ mod tests {
         assert!(!left.exists(), "the gone server's file is removed");
         assert!(elsewhere.exists(), "another namespace's file is kept");
         std::fs::remove_file(&elsewhere).unwrap();
+    }
+
+    /// A dependency file beside an object that a gone server left is removed when a server
+    /// first puts one in that directory; a live server's stays.
+    #[actix_rt::test]
+    async fn a_gone_server_s_dependency_file_beside_an_object_is_swept() {
+        let objects = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let gone = child.id();
+        child.wait().unwrap();
+        let left = objects.path().join(format!(
+            "{BESIDE_OBJECT_PREFIX}{}-{gone}-left.d",
+            pid_namespace()
+        ));
+        std::fs::write(&left, "util.o: util.c").unwrap();
+        let live = dependencies_beside_object(objects.path()).unwrap();
+        for _ in 0..100 {
+            if !left.exists() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(!left.exists(), "the gone server's file is removed");
+        assert!(live.path().exists(), "this server's file is kept");
     }
 }

@@ -72,11 +72,7 @@ pub fn after_compile(
         .and_then(|object| Path::new(&object.path).parent())
         .map(|parent| Path::new(&request.cwd).join(parent))
         .unwrap_or_else(|| PathBuf::from(&request.cwd));
-    let Ok(scratch) = tempfile::Builder::new()
-        .prefix(".sccache-dep")
-        .suffix(".d")
-        .tempfile_in(&object_dir)
-    else {
+    let Ok(scratch) = crate::scratch::dependencies_beside_object(&object_dir) else {
         return Err(direct);
     };
     let scratch = scratch.into_temp_path();
