@@ -431,3 +431,45 @@ fn a_flood_of_compiler_output_is_replayed_whole_and_not_stored() {
     );
     assert_same_file(&dir.path().join("util.o"), &dir.path().join("plain.o"));
 }
+
+/// A server stopped in the middle of a compile (SIGSTOP: it keeps its TCP connections and
+/// says nothing) costs the build one silence limit, not for ever: the client gives up on it,
+/// kills it (over TCP, the process holding the connection's other end, as the kernel tells
+/// it), so its compile cannot write later, and compiles itself; the object is a plain
+/// compile's.
+#[test]
+fn a_server_stopped_mid_compile_over_tcp_is_killed_and_the_compile_runs_here() {
+    let server = Server::start();
+    let pid = server.stats()["pid"].as_u64().unwrap_or(0);
+    assert!(pid > 0);
+    let dir = fixture("c");
+    let script = "#!/bin/sh\ncase \" $* \" in *\" -E \"*) exec gcc \"$@\";; esac\nsleep 3\nexec gcc \"$@\"\n";
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        run(Command::new("kill").args(["-STOP", &pid.to_string()]))
+    });
+    let began = std::time::Instant::now();
+    let output = crate::harness::compile_through_wrapper(&server, dir.path(), script, &[]);
+    assert_success(
+        &stopper.join().unwrap_or_else(|_| panic!("kill")),
+        "kill -STOP",
+    );
+    assert_success(&output, "the compile");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("it was killed"), "{stderr}");
+    assert!(
+        began.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        began.elapsed()
+    );
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat.rsplit(") ").next().unwrap_or("").chars().next();
+    assert!(matches!(state, None | Some('Z') | Some('X')), "{stat}");
+    assert_success(
+        &run(Command::new("gcc")
+            .current_dir(dir.path())
+            .args(["-c", "util.c", "-o", "plain.o"])),
+        "plain gcc",
+    );
+    assert_same_file(&dir.path().join("util.o"), &dir.path().join("plain.o"));
+}

@@ -308,14 +308,15 @@ impl Connection {
         stream.flush().map_err(ClientError::Io)
     }
 
-    /// The server's process, over a Unix socket (its peer credentials): `None` over TCP.
+    /// The server's process, as the kernel tells it: over a Unix socket its peer credentials,
+    /// over TCP the process holding the connection's other end (`tcp_peer`).
     pub fn server_pid(&self) -> Option<rustix::process::Pid> {
         match self.stream.get_ref() {
             Stream::Unix(stream) => rustix::net::sockopt::socket_peercred(stream)
                 .ok()?
                 .pid
                 .into(),
-            Stream::Tcp(_) => None,
+            Stream::Tcp(stream) => crate::tcp_peer::peer_process(stream),
         }
     }
 

@@ -210,8 +210,8 @@ fn await_result(connection: &mut Connection, silence_limit: Duration) -> Outcome
     }
 }
 
-/// A server silent for `silence_limit` (stopped, deadlocked) is killed when it can be told
-/// (over a Unix socket, by its peer credentials): it would otherwise compile on, and write the
+/// A server silent for `silence_limit` (stopped, deadlocked) is killed when the kernel tells
+/// its process (`Connection::server_pid`): it would otherwise compile on, and write the
 /// outputs later over what the build wrote since; its watcher (`reaper`) then interrupts its
 /// compiles, and the next client starts a new server. A moment is left for that before the
 /// compile runs here. The warning to print.

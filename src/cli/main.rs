@@ -32,6 +32,7 @@ mod server_entry;
 mod spawn;
 mod stats_view;
 mod sys;
+mod tcp_peer;
 
 use args::Invocation;
 
