@@ -16,13 +16,27 @@ enum Swap {
     RenamedDirectory,
     /// `inc` a symbolic link, pointed at the other directory.
     RepointedLink,
+    /// `inc/sub` (`#include "sub/h.h"`) renamed away and another renamed into its place, and
+    /// `inc`'s modification time put back (`touch -r`): only its change time tells.
+    SubdirectoryTimePutBack,
+    /// `-Ia -Ib`: `a/h.h` a link to `../t/h.h`, which names nothing during the compile (so
+    /// `b/h.h` is read); then `t` renamed into place, and the search finds `a/h.h`.
+    LinkTargetAppears,
 }
 
 impl Swap {
     fn set_up(self, dir: &Path) {
+        let rename = |from: &str, to: &str| std::fs::rename(dir.join(from), dir.join(to));
         match self {
-            Swap::RenamedDirectory => std::fs::rename(dir.join("inc_a"), dir.join("inc")),
+            Swap::RenamedDirectory => rename("inc_a", "inc"),
             Swap::RepointedLink => std::os::unix::fs::symlink("inc_a", dir.join("inc")),
+            Swap::SubdirectoryTimePutBack => std::fs::create_dir(dir.join("inc"))
+                .and_then(|()| rename("inc_a", "inc/sub"))
+                .and_then(|()| rename("inc_b", "inc/sub_b")),
+            Swap::LinkTargetAppears => std::fs::create_dir(dir.join("a"))
+                .and_then(|()| std::os::unix::fs::symlink("../t/h.h", dir.join("a/h.h")))
+                .and_then(|()| rename("inc_a", "b"))
+                .and_then(|()| rename("inc_b", "t_old")),
         }
         .unwrap_or_else(|error| panic!("{error}"));
     }
@@ -32,8 +46,36 @@ impl Swap {
         match self {
             Swap::RenamedDirectory => "mv inc inc_a && mv inc_b inc",
             Swap::RepointedLink => "ln -s inc_b inc.new && mv -T inc.new inc",
+            Swap::SubdirectoryTimePutBack => {
+                "touch -r inc inc.time && mv inc/sub inc/sub_a && mv inc/sub_b inc/sub \
+                 && touch -r inc.time inc"
+            }
+            Swap::LinkTargetAppears => "mv t_old t",
         }
     }
+
+    /// How the source names the header.
+    fn header(self) -> &'static str {
+        match self {
+            Swap::SubdirectoryTimePutBack => "sub/h.h",
+            _ => "h.h",
+        }
+    }
+
+    /// The include search the command line gives.
+    fn search(self) -> &'static [&'static str] {
+        match self {
+            Swap::LinkTargetAppears => &["-Ia", "-Ib"],
+            _ => &["-Iinc"],
+        }
+    }
+
+    const ALL: [Swap; 4] = [
+        Swap::RenamedDirectory,
+        Swap::RepointedLink,
+        Swap::SubdirectoryTimePutBack,
+        Swap::LinkTargetAppears,
+    ];
 }
 
 /// A stand-in compiler: `real` with the arguments; after a compile (`-c`, not a
@@ -57,7 +99,7 @@ fn swapping_compiler(path: &Path, real: &str, swap: Swap) {
 #[test]
 fn a_header_directory_replaced_during_a_c_compile_is_never_served_stale() {
     for compiler in compilers() {
-        for swap in [Swap::RenamedDirectory, Swap::RepointedLink] {
+        for swap in Swap::ALL {
             for depend in ["true", "false"] {
                 replaced_during_a_c_compile(compiler, swap, depend);
             }
@@ -75,7 +117,11 @@ fn replaced_during_a_c_compile(compiler: &str, swap: Swap, depend: &str) {
     };
     project.write("inc_a/h.h", "#define VAL 1\n");
     project.write("inc_b/h.h", "#define VAL 2\n");
-    project.write("a.c", "#include \"h.h\"\nint val(void) { return VAL; }\n");
+    let source = format!(
+        "#include \"{}\"\nint val(void) {{ return VAL; }}\n",
+        swap.header()
+    );
+    project.write("a.c", &source);
     swap.set_up(project.dir.path());
     let cc = project.path("cc");
     swapping_compiler(&cc, compiler, swap);
@@ -92,7 +138,9 @@ fn replaced_during_a_c_compile(compiler: &str, swap: Swap, depend: &str) {
         .server
         .command(sccache_bin())
         .current_dir(project.dir.path())
-        .args([cc, "-Iinc", "-c", "a.c", "-o", "out.o"]));
+        .arg(cc)
+        .args(swap.search())
+        .args(["-c", "a.c", "-o", "out.o"]));
     let what = format!("{compiler}, {swap:?}, SCCACHE_DIRECT_DEPEND={depend}");
     assert_success(&output, &what);
     assert!(!project.path("swap-now").exists(), "the swap was made");
@@ -104,24 +152,41 @@ fn replaced_during_a_c_compile(compiler: &str, swap: Swap, depend: &str) {
     // inc is B now: a compile through the cache gives B's object, as a plain one does
     // (`compile` compares them), however often.
     eprintln!("{what}: compiling with inc replaced");
+    let args: Vec<&str> = swap.search().iter().copied().chain(["-c", "a.c"]).collect();
     for _ in 0..2 {
-        project.compile(cc, &["-Iinc", "-c", "a.c"], &[]);
+        project.compile(cc, &args, &[]);
     }
 }
 
-/// The same for rustc: `mod modv;` found in `modv/`, a directory renamed into place while
-/// rustc compiles a library in direct mode. Nothing is stored for it, so the dep-info run's
+/// The same for rustc: a module in `modv/sub/`, `modv` a directory renamed into place
+/// while rustc compiles a library in direct mode. Nothing is stored for it, so the dep-info run's
 /// way of keying (a second server on the same cache, without direct mode) does not find
 /// `modv_a`'s rlib under `modv_b`'s key, nor does direct mode later: each gives the rlib a
 /// plain rustc makes now.
 #[test]
 fn a_module_directory_replaced_during_a_rust_compile_is_never_served_stale() {
+    for swap in [
+        "mv modv modv_a && mv modv_b modv",
+        // The directory's modification time put back (before the compile began, as `cp -a`
+        // or `tar` would set it): only its change time tells.
+        "mv modv modv_a && mv modv_b modv && touch -d '1 hour ago' .",
+    ] {
+        module_replaced_during_a_rust_compile(swap);
+    }
+}
+
+fn module_replaced_during_a_rust_compile(swap: &str) {
     let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
     let path = dir.path();
     let write = |name: &str, text: &str| crate::harness::write_under(path, name, text);
-    write("lib.rs", "mod modv;\npub fn val() -> u32 { modv::VAL }\n");
-    write("modv_a/mod.rs", "pub const VAL: u32 = 1;\n");
-    write("modv_b/mod.rs", "pub const VAL: u32 = 2;\n");
+    // The module's own directory keeps its times: only the way to it changed (a file read
+    // in the swapped directory itself would show a new change time on its parent).
+    write(
+        "lib.rs",
+        "#[path = \"modv/sub/deep.rs\"]\nmod deep;\npub fn val() -> u32 { deep::VAL }\n",
+    );
+    write("modv_a/sub/deep.rs", "pub const VAL: u32 = 1;\n");
+    write("modv_b/sub/deep.rs", "pub const VAL: u32 = 2;\n");
     std::fs::rename(path.join("modv_a"), path.join("modv")).unwrap_or_else(|e| panic!("{e}"));
     for out in ["out", "plain"] {
         std::fs::create_dir_all(path.join(out)).unwrap_or_else(|e| panic!("{e}"));
@@ -131,11 +196,13 @@ fn a_module_directory_replaced_during_a_rust_compile_is_never_served_stale() {
     std::fs::create_dir_all(path.join("bin")).unwrap_or_else(|e| panic!("{e}"));
     write_script(
         &rustc,
-        "#!/bin/sh\n\
-         case \" $* \" in *\" --crate-name \"*) ;; *) exec rustc \"$@\" ;; esac\n\
-         rustc \"$@\"\nstatus=$?\n\
-         if [ -e swap-now ]; then rm swap-now; mv modv modv_a && mv modv_b modv; fi\n\
-         exit $status\n",
+        &format!(
+            "#!/bin/sh\n\
+             case \" $* \" in *\" --crate-name \"*) ;; *) exec rustc \"$@\" ;; esac\n\
+             rustc \"$@\"\nstatus=$?\n\
+             if [ -e swap-now ]; then rm swap-now; {swap}; fi\n\
+             exit $status\n"
+        ),
     );
     let args = |out: &str| crate::rust_cache::lib_args("swapped", "lib.rs", out, &[]);
     let cache = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));

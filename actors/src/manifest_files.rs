@@ -458,6 +458,11 @@ fn record_files(
                     if read_from.is_none() && !started.settled_before(&metadata) {
                         return Err("new file on the include path");
                     }
+                    // Its times are the file's at the end of its way, which may have led to
+                    // nothing during the compile (a link into a directory renamed in since).
+                    if !ways.settled(Path::new(OsStr::from_bytes(&path))) {
+                        return Err(CHANGED_RECENTLY);
+                    }
                     // A file read is checked by its own name. The same file by another name
                     // (a path through a link to a directory, which can be pointed elsewhere;
                     // a hard link, which can be replaced; gcc names a system header by its

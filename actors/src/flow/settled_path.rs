@@ -9,7 +9,9 @@
 //! from `/` for an absolute path, from the working directory for a relative one (a working
 //! directory itself replaced while the compile runs is beyond it; docs/ARCHITECTURE.md). A step
 //! from a directory `D` to its entry `N` leads where it led during the compile when `D`'s
-//! entries did not change since the compile began (its modification time is older), or when
+//! entries did not change since the compile began (its modification and change times are
+//! older: the first can be put back, `touch -r` after a rename, and setting it sets the
+//! second), or when
 //! the inode `N` names now was not put there since (its change time is older: a rename, a link,
 //! an unlink of another name, a creation each set the change time of the inode they place or
 //! take). A symbolic link on the way is such an inode (retargeting one makes a new one); its
@@ -194,7 +196,9 @@ impl SettledPaths {
         if !self.started.changed_since(entry) {
             return true;
         }
-        std::fs::metadata(dir).is_ok_and(|dir| self.started.modified_before(&dir))
+        // Both times: a modification time can be put back (`touch -r`, `cp -a`, `tar`), and a
+        // renamed directory's parent whose time was put back would vouch for the new entry.
+        std::fs::metadata(dir).is_ok_and(|dir| self.started.settled_before(&dir))
     }
 
     /// The parent of the working directory as its real path names it.
