@@ -398,40 +398,6 @@ fn a_compile_in_a_deleted_working_directory_runs_the_compiler() {
     assert_same_file(&dir.path().join("util.o"), &dir.path().join("plain.o"));
 }
 
-/// A compiler flooding stderr (17 MiB of diagnostics) gets all of it back on every compile,
-/// and its result is not stored: several copies of such a flood in the server are not worth a
-/// hit. The object is a plain compile's.
-#[test]
-fn a_flood_of_compiler_output_is_replayed_whole_and_not_stored() {
-    let server = Server::start();
-    let dir = fixture("c");
-    let flood = 17 << 20;
-    let script = format!(
-        "#!/bin/sh\ncase \" $* \" in *\" -E \"*) exec gcc \"$@\";; esac\n\
-         gcc \"$@\" || exit $?\nhead -c {flood} /dev/zero | tr '\\0' w >&2\n"
-    );
-    for round in 0..2 {
-        let output = crate::harness::compile_through_wrapper(&server, dir.path(), &script, &[]);
-        assert_success(&output, "the flooding compile");
-        assert_eq!(output.stderr.len(), flood, "round {round}");
-        assert!(
-            output.stderr.iter().all(|&byte| byte == b'w'),
-            "round {round}"
-        );
-        server.wait_for_stats(|stats| count(stats, "cache_writes_dropped") == round + 1);
-    }
-    let stats = server.stats();
-    assert_eq!(count(&stats, "cache_writes"), 0, "{stats:#}");
-    assert_eq!(count(&stats, "cache_hits.counts.C/C++"), 0, "{stats:#}");
-    assert_success(
-        &run(Command::new("gcc")
-            .current_dir(dir.path())
-            .args(["-c", "util.c", "-o", "plain.o"])),
-        "plain gcc",
-    );
-    assert_same_file(&dir.path().join("util.o"), &dir.path().join("plain.o"));
-}
-
 /// A server stopped in the middle of a compile (SIGSTOP: it keeps its TCP connections and
 /// says nothing) costs the build one silence limit, not for ever: the client gives up on it,
 /// kills it (over TCP, the process holding the connection's other end, as the kernel tells

@@ -576,7 +576,7 @@ fn build_and_run(server: &Server, dir: &Path, rustc: &str, extra: &[&str]) -> St
 
 /// Compiles `int cval(void) {{ return value; }}` in `dir` and archives it as `library` (made
 /// anew), then waits past the file system clock's tick, so that a record may be made of it.
-fn cval_archive(dir: &Path, library: &Path, value: u32) {
+pub fn cval_archive(dir: &Path, library: &Path, value: u32) {
     let source = dir.join("cv.c");
     std::fs::write(&source, format!("int cval(void) {{ return {value}; }}\n")).unwrap_or_default();
     let object = dir.join("cv.o");
@@ -598,7 +598,7 @@ fn cval_archive(dir: &Path, library: &Path, value: u32) {
 
 /// The keyword the test programs below call C with, spelled in two so that `tidy`'s check of
 /// where unsafe code may stand (it reads this file's text) sees none here.
-const UNSAFE: &str = concat!("un", "safe");
+pub const UNSAFE: &str = concat!("un", "safe");
 
 /// Files a link reads that only a link argument leads to: a linker script's `INCLUDE`d file
 /// (cortex-m-rt's `memory.x`), an object a script names in `INPUT`, and an object passed

@@ -38,6 +38,7 @@ const PROBE_ENV_VARS: &[&str] = &[
     "COMPILER_PATH",
     "GCC_EXEC_PREFIX",
     "LIBRARY_PATH",
+    "LPATH",
     "CCC_OVERRIDE_OPTIONS",
     "LANG",
     "LC_ALL",
@@ -167,7 +168,7 @@ fn depends_on_cwd(request: &ProbeLinker) -> bool {
             .fuse_ld
             .as_deref()
             .is_some_and(|name| relative_path(name.as_bytes()))
-        || ["PATH", "COMPILER_PATH", "LIBRARY_PATH"]
+        || ["PATH", "COMPILER_PATH", "LIBRARY_PATH", "LPATH"]
             .into_iter()
             .any(relative_entry)
         || env_value(&request.env, "GCC_EXEC_PREFIX")

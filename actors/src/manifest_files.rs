@@ -117,7 +117,8 @@ impl Hasher {
             FileStamp::of(&metadata).recorded() == file.stamp
                 || (metadata.is_file()
                     && self.memo.digest(path).ok() == Some(file.digest)
-                    && !may_be_taken_for_another(recorded, file))
+                    && !may_be_taken_for_another(recorded, file)
+                    && !renamed_shorter(path, &file.name))
         });
         files_same
             && recorded.probes.iter().all(|group| probes_hold(cwd, group))
@@ -130,6 +131,17 @@ impl Hasher {
                     == Some(file.stamp)
             })
     }
+}
+
+/// Whether gcc would now name a file read otherwise: it writes a system header's name as its
+/// real path when that is shorter (`-fcanonical-system-headers`), into the object's debug
+/// information and `__FILE__`. A file whose stamp moved (another inode now, say through a
+/// link on its way pointed elsewhere) holds by its digest only while its real path is no
+/// shorter than the name recorded, which gcc then writes as it did.
+fn renamed_shorter(path: &Path, name: &[u8]) -> bool {
+    std::fs::canonicalize(path).map_or(true, |real| {
+        real.as_os_str().len() < name.len() && real.as_os_str().as_bytes() != name
+    })
 }
 
 /// Whether a compiler could take `file` for another file of the record, so that its stamp
@@ -195,17 +207,19 @@ const LISTED_BYTES_PER_NAME: u64 = 128;
 
 /// Whether a directory's candidates are still no file: its `not_files` always looked at, its
 /// `gone` names only when the directory's stamp moved (or none was recorded). A directory that
-/// is no directory now holds no file at all. Many `gone` names of a small directory are
+/// is gone or no directory now refuses. Many `gone` names of a small directory are
 /// checked against its listing where a lookup matches names byte for byte (`names_listed`): a
 /// name not listed names nothing; one listed is looked up as any other.
 fn probes_hold(cwd: &Path, group: &DirProbes) -> bool {
     let mut path = cwd.join(OsStr::from_bytes(&group.dir));
-    let metadata = match std::fs::metadata(&path) {
-        Ok(metadata) => metadata,
-        Err(error) => return names_nothing(&error),
+    // A directory of candidates was one when the record was made: gone or no directory now,
+    // it holds no file, but a search says so (`-Wmissing-include-dirs`, gcc's "not a
+    // directory", clang's header map read from a file), so the compile may not be the same.
+    let Ok(metadata) = std::fs::metadata(&path) else {
+        return false;
     };
     if !metadata.is_dir() {
-        return true;
+        return false;
     }
     let unchanged = group.stamp == Some(FileStamp::of(&metadata).recorded());
     let names = group.gone.len() + group.not_files.len();
@@ -410,12 +424,21 @@ fn record_files(
             asked.extend(alias_uses(&bytes, &aliases)?);
         }
     }
+    if computed_include && matches!(from, ReadFrom::DependencyFile(_)) {
+        // A name a macro spells is in no scan, and clang writes a backslash in one as `/` in
+        // its dependency file (`a\b.h` as `a/b.h`, another file): the preprocessor's line
+        // markers keep it, so that path records it.
+        return Err("computed #include on the dependency path");
+    }
     if computed_include && pragma_once {
         // A file gcc skips under `#pragma once` is named nowhere, and a macro-named include
         // hides its spelling too: nothing would say where to look.
         return Err("computed #include with #pragma once");
     }
     let read_names: HashSet<Vec<u8>> = names.iter().map(|name| spelled_plainly(name)).collect();
+    // gcc includes `<stdc-predef.h>` before the source, silently when none is found: a
+    // spelling no file read shows where none was (a sysroot without one).
+    asked.push(b"stdc-predef.h".to_vec());
     let candidates = probes::candidates(search, names, &asked).ok_or("too many probes")?;
     let mut no_dir = Vec::new();
     let mut present = Vec::new();
@@ -429,6 +452,11 @@ fn record_files(
             return Err(CHANGED_RECENTLY);
         }
         let Some(dir_inode) = dir_inode else {
+            if search.contains(&dir) && !is_missing(&dir_path) {
+                // A search directory that is a file: clang reads it as a header map, whose
+                // contents say where names are found.
+                return Err("a search directory that is no directory");
+            }
             match topmost_missing(cwd, &dir) {
                 Some((parent, name)) => groups.gone(parent, name),
                 None => no_dir.push(ByteBuf::from(dir)),

@@ -49,11 +49,6 @@ pub struct AfterReply {
     pub follow_up: Option<FollowUp>,
 }
 
-/// The most a result's stdout and stderr together may hold to be stored: more is a flood of
-/// diagnostics (no build replays one usefully), and storing it would keep several copies of it
-/// in the server at once.
-pub const STORED_OUTPUT_LIMIT: usize = 16 << 20;
-
 /// Runs an accepted compile: from the cache when it can, from the compiler when it must.
 pub async fn run<F: Family>(
     services: &Services,
@@ -351,16 +346,6 @@ async fn compile_and_collect(
             log::debug!("Error executing cache write: Cannot write to read-only storage");
             services.record(Event::WriteSkipped);
         }
-        return (finished(output), None, None);
-    }
-    if output.stdout.len() + output.stderr.len() > STORED_OUTPUT_LIMIT {
-        // Kept, it would be copied into the entry and its encoding beside the reply's: a
-        // compiler's flood of diagnostics is answered, not stored.
-        log::info!(
-            "compiled, not stored: {} bytes of compiler output",
-            output.stdout.len() + output.stderr.len()
-        );
-        services.record(Event::WriteDropped);
         return (finished(output), None, None);
     }
     let keying = match under {

@@ -1,6 +1,6 @@
 //! Collecting: reading the files a compile wrote into an entry's files (`outputs`).
 
-use super::{blocking, OutputError, OutputFile};
+use super::file::{blocking, OutputError, OutputFile};
 use crate::digest_memo::DigestMemo;
 use crate::file_stamp::FileStamp;
 use crate::flow::started::Started;

@@ -1,7 +1,7 @@
 //! Restoring: writing an entry's files to their targets, prepared beside them and then put
 //! in place (`outputs`).
 
-use super::{blocking, OutputError, OutputFile};
+use super::file::{blocking, OutputError, OutputFile};
 use crate::file_stamp::FileStamp;
 use sccache_core::entry::{ContentSource, EntryFile, External};
 use std::collections::VecDeque;

@@ -72,8 +72,8 @@ pub struct Stats {
     pub multi_level: Option<Vec<LevelStats>>,
     /// Entries found corrupt or truncated (each also counts as a read error and a miss).
     pub corrupt_entries: u64,
-    /// Cache writes not made: too many were already pending for the backend, the entry alone
-    /// was larger than the cache, or the compiler's stdout and stderr were over 16 MiB.
+    /// Cache writes not made: too many were already pending for the backend, or the entry alone
+    /// was larger than the cache.
     pub cache_writes_dropped: u64,
     /// Results not stored because a file the compile read may have changed while it ran.
     pub inputs_changed: u64,

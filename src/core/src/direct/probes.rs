@@ -48,7 +48,11 @@ pub fn search_dirs(stderr: &[u8]) -> Option<Vec<Vec<u8>>> {
                 // be read and followed, which direct mode does not do.
                 return None;
             }
-            let dir = dir.strip_suffix(b" (framework directory)").unwrap_or(dir);
+            if dir.ends_with(b" (framework directory)") {
+                // clang finds `<Foo/Bar.h>` there as `Foo.framework/Headers/Bar.h`, a
+                // candidate this search does not make.
+                return None;
+            }
             dirs.push(dir.to_vec());
         }
     }

@@ -45,6 +45,10 @@ const REFUSED_FLAG_PREFIXES: &[&str] = &[
     "-fmodule-map-file",
     "-fdepfile-entry",
     "--config",
+    // gcc's `-remap`: a `header.gcc` in any search directory maps names to other files.
+    "-remap",
+    // A source in another encoding: its bytes hide the directives this scan looks for.
+    "-finput-charset",
 ];
 
 /// Words that, in a macro the command line defines (`-DSTAMP=__TIME__`,
@@ -92,6 +96,8 @@ fn prefix_reason(prefix: &str) -> &'static str {
         "-include-pch" | "-fpch-preprocess" => "precompiled header",
         "-B" | "-specs" | "--specs" | "--config" => "driver files",
         "-fplugin" => "plugin",
+        "-remap" => "header remapping",
+        "-finput-charset" => "source encoding",
         _ => "flag naming a file",
     }
 }
@@ -119,9 +125,10 @@ pub struct HeaderScan {
 /// text with its comments blanked out (`blank_comments`).
 pub fn scan_header(raw: &[u8]) -> HeaderScan {
     let mut scan = HeaderScan::default();
-    if memmem::find(raw, b"??/").is_some() {
+    if memmem::find(raw, b"??/").is_some() || memmem::find(raw, b"??=").is_some() {
         // With trigraphs on (`-trigraphs`, any `-std=c..`), `??/` is a backslash, which can
-        // splice a line where this scan would not.
+        // splice a line where this scan would not, and `??=` a `#`, which can start a
+        // directive (`??=pragma once`) this scan would not see.
         scan.refusal = Some("trigraph");
         return scan;
     }
@@ -198,7 +205,7 @@ pub fn scan_header(raw: &[u8]) -> HeaderScan {
             }
         }
         scan.pragma_once |= memmem::find_iter(text, b"once").any(|at| {
-            let before = text[..at].trim_ascii_end();
+            let before = text[..at].trim_blanks_end();
             before.ends_with(b"pragma") && is_directive(text, before.len() - b"pragma".len())
         });
     }
@@ -226,7 +233,7 @@ pub fn alias_uses(raw: &[u8], aliases: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, &'sta
             if !whole_word || code[at] == b' ' || asks_if_defined(&code, at) {
                 continue;
             }
-            let before = code[..at].trim_ascii_end();
+            let before = code[..at].trim_blanks_end();
             if ["define", "undef"].iter().any(|word| {
                 before.ends_with(word.as_bytes()) && is_directive(before, before.len() - word.len())
             }) {
@@ -250,16 +257,16 @@ fn alias_defined(code: &[u8], at: usize) -> Option<&[u8]> {
         .iter()
         .position(|byte| *byte == b'\n')
         .unwrap_or(after.len());
-    if !after[..line_end].trim_ascii().is_empty() {
+    if !after[..line_end].trim_blanks().is_empty() {
         return None;
     }
-    let before = code[..at].trim_ascii_end();
+    let before = code[..at].trim_blanks_end();
     let start = before
         .iter()
         .rposition(|byte| !is_identifier_byte(Some(byte)))
         .map_or(0, |end| end + 1);
     let name = &before[start..];
-    let directive = before[..start].trim_ascii_end();
+    let directive = before[..start].trim_blanks_end();
     (!name.is_empty()
         && directive.ends_with(b"define")
         && is_directive(directive, directive.len() - b"define".len()))
@@ -374,9 +381,9 @@ fn names_a_file_by_line(code: &[u8]) -> bool {
         };
         let rest = rest.trim_ascii_start();
         let rest = match rest.strip_prefix(b"line") {
-            Some(after) if !is_identifier_byte(after.first()) => after.trim_ascii(),
+            Some(after) if !is_identifier_byte(after.first()) => after.trim_blanks(),
             Some(_) => return false,
-            None if rest.first().is_some_and(u8::is_ascii_digit) => rest.trim_ascii(),
+            None if rest.first().is_some_and(u8::is_ascii_digit) => rest.trim_blanks(),
             None => return false,
         };
         !rest.iter().all(u8::is_ascii_digit)
@@ -385,7 +392,7 @@ fn names_a_file_by_line(code: &[u8]) -> bool {
 
 /// Whether the word ending just before blanks before `at` is `word` (a whole identifier).
 fn follows_word(text: &[u8], at: usize, word: &[u8]) -> bool {
-    let before = text[..at].trim_ascii_end();
+    let before = text[..at].trim_blanks_end();
     before.ends_with(word)
         && before[..before.len() - word.len()]
             .last()
@@ -395,8 +402,11 @@ fn follows_word(text: &[u8], at: usize, word: &[u8]) -> bool {
 /// Whether the `__has_include` at `at` is the operand of `defined` (`defined __has_include`,
 /// `defined(__has_include)`) or of `#ifdef`, `#ifndef`, `#elifdef`, `#elifndef`.
 fn asks_if_defined(code: &[u8], at: usize) -> bool {
-    let before = code[..at].trim_ascii_end();
-    let before = before.strip_suffix(b"(").unwrap_or(before).trim_ascii_end();
+    let before = code[..at].trim_blanks_end();
+    let before = before
+        .strip_suffix(b"(")
+        .unwrap_or(before)
+        .trim_blanks_end();
     let directive =
         |word: &[u8]| before.ends_with(word) && is_directive(before, before.len() - word.len());
     follows_word(before, before.len(), b"defined")
@@ -421,7 +431,7 @@ fn literal(rest: &[u8]) -> Option<&[u8]> {
 /// Whether the word at `at` follows a `#` or its digraph `%:` (and blanks) at the start of a
 /// directive.
 fn is_directive(bytes: &[u8], at: usize) -> bool {
-    let before = bytes[..at].trim_ascii_end();
+    let before = bytes[..at].trim_blanks_end();
     before.ends_with(b"#") || before.ends_with(b"%:")
 }
 
@@ -458,9 +468,38 @@ fn skip_identifier(rest: &[u8]) -> &[u8] {
 fn skip_blanks(rest: &[u8]) -> &[u8] {
     let end = rest
         .iter()
-        .position(|byte| !matches!(byte, b' ' | b'\t' | b'\n' | b'\r' | b'\\'))
+        .position(|byte| !(is_blank(*byte) || *byte == b'\\'))
         .unwrap_or(rest.len());
     &rest[end..]
+}
+
+/// `trim_ascii_end` and `trim_ascii` with the vertical tab too, which the preprocessor takes
+/// for a blank in a directive (and `u8::is_ascii_whitespace` does not).
+trait TrimBlanks {
+    fn trim_blanks_end(&self) -> &Self;
+    fn trim_blanks(&self) -> &Self;
+}
+
+impl TrimBlanks for [u8] {
+    fn trim_blanks_end(&self) -> &[u8] {
+        let end = self
+            .iter()
+            .rposition(|byte| !is_blank(*byte))
+            .map_or(0, |at| at + 1);
+        &self[..end]
+    }
+
+    fn trim_blanks(&self) -> &[u8] {
+        let start = self
+            .iter()
+            .position(|byte| !is_blank(*byte))
+            .unwrap_or(self.len());
+        self[start..].trim_blanks_end()
+    }
+}
+
+fn is_blank(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c')
 }
 
 #[cfg(test)]
@@ -618,5 +657,24 @@ mod tests {
             Some("flag naming a file")
         );
         assert_eq!(refusal_in_args(&args(&["@rsp"])), Some("response file"));
+        for (flag, reason) in [
+            ("-remap", "header remapping"),
+            ("-finput-charset=UTF-16LE", "source encoding"),
+        ] {
+            assert_eq!(refusal_in_args(&args(&["-c", "a.c", flag])), Some(reason));
+        }
+    }
+
+    /// A vertical tab or form feed is a blank in a directive, and `??=` a `#` with trigraphs
+    /// on: a `#pragma once` or `#include` spelled with them is seen (or refused).
+    #[test]
+    fn directives_spelled_with_other_blanks_or_trigraphs_are_seen() {
+        for text in [&b"#\x0bpragma once\n"[..], b"#\x0cpragma\x0bonce\n"] {
+            assert!(scan_header(text).pragma_once, "{text:?}");
+        }
+        let scan = scan_header(b"#\x0binclude\x0b<v.h>\n");
+        assert_eq!(scan.asked, [b"v.h".to_vec()]);
+        assert!(!scan.computed_include);
+        assert_eq!(scan_header(b"??=pragma once\n").refusal, Some("trigraph"));
     }
 }

@@ -39,6 +39,8 @@ const C_ENV_VARS: &[&str] = &[
     "CLANG_CONFIG_FILE_USER_DIR",
     // Whether clang reads its default configuration files (which may add any option).
     "CLANG_NO_DEFAULT_CONFIG",
+    // LLVM writes it as the producer of bitcode (`-flto`'s objects).
+    "LLVM_OVERRIDE_PRODUCER",
 ];
 
 /// Variables that change what gcc's preprocessor reads or how it reads the command line, beyond
@@ -266,6 +268,10 @@ mod tests {
             manifest(&["-O2"], "/w", &[("SOURCE_DATE_EPOCH", "1")], 1)
         );
         assert_ne!(base, manifest(&["-O2"], "/w", &[("PWD", "/w")], 1));
+        assert_ne!(
+            base,
+            manifest(&["-O2"], "/w", &[("LLVM_OVERRIDE_PRODUCER", "x")], 1)
+        );
         assert_ne!(base, manifest(&["-O2"], "/w", &[], 2));
         // Never a result's key for any text.
         assert_ne!(base, key(&compilation(&["-O2"]), "/w", &[], b""));

@@ -41,6 +41,10 @@ pub struct LinkInputs {
 /// needs, to check their symbols, which changes no output.
 const LINK_ENV_VARS: &[&str] = &[
     "LIBRARY_PATH",
+    // gcc's older name for `LIBRARY_PATH`, which it still reads.
+    "LPATH",
+    // lld writes it into the output's `.comment` as its version.
+    "LLD_VERSION",
     "LD_RUN_PATH",
     "COMPILER_PATH",
     "GCC_EXEC_PREFIX",

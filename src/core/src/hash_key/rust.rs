@@ -25,6 +25,8 @@ const RUST_ENV_VARS: &[&str] = &[
     "RUSTC_FORCE_RUSTC_VERSION",
     "RUSTC_OVERRIDE_VERSION_STRING",
     "RUST_TARGET_PATH",
+    // LLVM writes it as the producer of bitcode (an `lto` build's rlibs).
+    "LLVM_OVERRIDE_PRODUCER",
 ];
 
 /// The prefix of cargo's registry variables, left out of a rust key.
@@ -282,9 +284,17 @@ mod rust_tests {
         assert_ne!(base, key_with(&[], &linked(2, 1, "/l/libz.so")));
         assert_ne!(base, key_with(&[], &linked(1, 2, "/l/libz.so")));
         assert_ne!(base, key_with(&[], &linked(1, 1, "/m/libz.so")));
+        for variable in ["LIBRARY_PATH", "LPATH", "LLD_VERSION"] {
+            assert_ne!(
+                base,
+                key_with(&[(variable, "/x")], &linked(1, 1, "/l/libz.so")),
+                "{variable}"
+            );
+        }
+        // LLVM's producer string is written into every crate's bitcode, linked or not.
         assert_ne!(
-            base,
-            key_with(&[("LIBRARY_PATH", "/x")], &linked(1, 1, "/l/libz.so"))
+            key_with(&[], &inputs()),
+            key_with(&[("LLVM_OVERRIDE_PRODUCER", "x")], &inputs())
         );
         // The order files were found in does not count.
         let mut reversed = linked(1, 1, "/l/libz.so");
