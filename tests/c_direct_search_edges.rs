@@ -253,3 +253,58 @@ fn a_search_path_that_is_a_file_becomes_a_header_map() {
         },
     );
 }
+
+/// A header whose comments spell `#include` without a name (`stdio.h`: "previously
+/// #included.") makes no computed include: a compile reading it (with a `#pragma once` header
+/// too) is stored on the dependency path, and a fresh server's compile hits it, for every
+/// compiler.
+#[test]
+fn an_include_word_in_a_system_header_s_comment_keeps_the_dependency_path() {
+    use crate::harness::{assert_success, count, write_under, Server};
+    for compiler in compilers() {
+        let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+        let cache = dir.path().join("cache");
+        write_under(
+            dir.path(),
+            "hello.c",
+            "#include <stdio.h>\n#include \"once.h\"\nint main(void) { puts(\"hi\"); return 0; }\n",
+        );
+        write_under(dir.path(), "once.h", "#pragma once\nint once;\n");
+        write_under(dir.path(), "warm.c", "int warm;\n");
+        let compile = |server: &Server, source: &str| {
+            let object = source.replace(".c", ".o");
+            let output = run(server
+                .command(sccache_bin())
+                .current_dir(dir.path())
+                .args([compiler, "-c", source, "-o", &object]));
+            assert_success(&output, compiler);
+        };
+        let settled = |stats: &serde_json::Value| {
+            count(stats, "cache_hits.counts.C/C++")
+                + count(stats, "cache_writes")
+                + count(stats, "depend_not_stored")
+        };
+        for round in 0..3u64 {
+            std::thread::sleep(Duration::from_millis(30));
+            let server = Server::start_in(&cache, &[("SCCACHE_DIRECT", "true")]);
+            // Another file first: the compiler's search list is known, and a miss of
+            // `hello.c` compiles at once (the dependency path), as in a build of many files.
+            compile(&server, "warm.c");
+            let before = server.wait_for_stats(|stats| settled(stats) >= 1);
+            compile(&server, "hello.c");
+            let stats = server.wait_for_stats(|stats| settled(stats) > settled(&before));
+            assert_eq!(
+                count(&stats, "depend_not_stored"),
+                0,
+                "{compiler}: {stats:#}"
+            );
+            let hits = count(&stats, "cache_hits.counts.C/C++");
+            assert_eq!(
+                hits,
+                2 * u64::from(round > 0),
+                "{compiler}, round {round}: {stats:#}"
+            );
+            server.stop();
+        }
+    }
+}

@@ -32,6 +32,22 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// not hang on it.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Whether process `pid` runs a program of this one's name, as the server does (it is this
+/// binary): a forwarder between client and server (`ssh -L`, `socat`) holds the connection's
+/// other end as well, and must not be killed for the server's silence.
+fn runs_this_program(pid: rustix::process::Pid) -> bool {
+    let name = |path: std::path::PathBuf| {
+        let text = path.to_string_lossy().into_owned();
+        let text = text.strip_suffix(" (deleted)").unwrap_or(&text).to_owned();
+        std::path::Path::new(&text)
+            .file_name()
+            .map(ToOwned::to_owned)
+    };
+    let theirs = std::fs::read_link(format!("/proc/{}/exe", pid.as_raw_nonzero())).map(name);
+    let ours = std::fs::read_link("/proc/self/exe").map(name);
+    matches!((theirs, ours), (Ok(Some(theirs)), Ok(Some(ours))) if theirs == ours)
+}
+
 /// Why talking to the server failed.
 #[derive(Debug)]
 pub enum ClientError {
@@ -309,15 +325,14 @@ impl Connection {
     }
 
     /// The server's process, as the kernel tells it: over a Unix socket its peer credentials,
-    /// over TCP the process holding the connection's other end (`tcp_peer`).
+    /// over TCP the process holding the connection's other end (`tcp_peer`); only one that
+    /// runs a program of this one's name (`runs_this_program`).
     pub fn server_pid(&self) -> Option<rustix::process::Pid> {
-        match self.stream.get_ref() {
-            Stream::Unix(stream) => rustix::net::sockopt::socket_peercred(stream)
-                .ok()?
-                .pid
-                .into(),
-            Stream::Tcp(stream) => crate::tcp_peer::peer_process(stream),
-        }
+        let pid = match self.stream.get_ref() {
+            Stream::Unix(stream) => rustix::net::sockopt::socket_peercred(stream).ok()?.pid,
+            Stream::Tcp(stream) => crate::tcp_peer::peer_process(stream)?,
+        };
+        runs_this_program(pid).then_some(pid)
     }
 
     /// Bounds how long an untimed read waits for the server's next word, in `poll` (a
@@ -551,5 +566,21 @@ pub(crate) mod tests {
         let message = version_mismatch_message("9.9.9", 7);
         assert!(message.starts_with("server is version 9.9.9 (protocol 7), client is "));
         assert!(message.ends_with("run `sccache --stop-server`"));
+    }
+
+    /// Only a process of this program's name is taken for the server: a forwarder (here
+    /// `sleep`, any other program) is not.
+    #[test]
+    fn only_a_process_of_this_program_is_taken_for_the_server() {
+        let own = rustix::process::getpid();
+        assert!(runs_this_program(own));
+        let mut other = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let pid = rustix::process::Pid::from_raw(other.id() as i32).unwrap();
+        assert!(!runs_this_program(pid));
+        other.kill().unwrap();
+        other.wait().unwrap();
     }
 }

@@ -47,8 +47,22 @@ const REFUSED_FLAG_PREFIXES: &[&str] = &[
     "--config",
     // gcc's `-remap`: a `header.gcc` in any search directory maps names to other files.
     "-remap",
-    // A source in another encoding: its bytes hide the directives this scan looks for.
-    "-finput-charset",
+];
+
+/// Input charsets whose bytes spell the directives as ASCII does (UTF-8 is the compilers'
+/// default): any other (UTF-16, UTF-32, EBCDIC) hides them from the scan.
+const ASCII_COMPATIBLE_CHARSETS: &[&str] = &[
+    "utf-8",
+    "utf8",
+    "ascii",
+    "us-ascii",
+    "ansi_x3.4-1968",
+    "iso-8859-",
+    "iso8859-",
+    "iso_8859-",
+    "latin",
+    "cp125",
+    "windows-125",
 ];
 
 /// Words that, in a macro the command line defines (`-DSTAMP=__TIME__`,
@@ -81,6 +95,15 @@ pub fn refusal_in_args(args: &[OsString]) -> Option<&'static str> {
         let Some(text) = arg.to_str() else {
             continue;
         };
+        if let Some(charset) = text.strip_prefix("-finput-charset") {
+            let charset = charset.trim_start_matches('=').to_ascii_lowercase();
+            if !ASCII_COMPATIBLE_CHARSETS
+                .iter()
+                .any(|known| charset.starts_with(known))
+            {
+                return Some("source encoding");
+            }
+        }
         if let Some(prefix) = REFUSED_FLAG_PREFIXES
             .iter()
             .find(|prefix| text.starts_with(**prefix))
@@ -97,7 +120,6 @@ fn prefix_reason(prefix: &str) -> &'static str {
         "-B" | "-specs" | "--specs" | "--config" => "driver files",
         "-fplugin" => "plugin",
         "-remap" => "header remapping",
-        "-finput-charset" => "source encoding",
         _ => "flag naming a file",
     }
 }
@@ -187,7 +209,10 @@ pub fn scan_header(raw: &[u8]) -> HeaderScan {
             },
         }
     }
-    for text in [bytes, &code[..]] {
+    // The text as it is gives spellings in comments too (more candidates, harmless); a
+    // directive with no literal counts only outside comments (`stdio.h` says "previously
+    // #included." in one).
+    for (text, in_code) in [(bytes, false), (&code[..], true)] {
         for at in memmem::find_iter(text, b"include").chain(memmem::find_iter(text, b"import")) {
             if !is_directive(text, at) {
                 continue;
@@ -201,7 +226,7 @@ pub fn scan_header(raw: &[u8]) -> HeaderScan {
                     scan.asked.push(name.to_vec())
                 }
                 Some(_) => {}
-                None => scan.computed_include = true,
+                None => scan.computed_include |= in_code,
             }
         }
         scan.pragma_once |= memmem::find_iter(text, b"once").any(|at| {
@@ -660,8 +685,13 @@ mod tests {
         for (flag, reason) in [
             ("-remap", "header remapping"),
             ("-finput-charset=UTF-16LE", "source encoding"),
+            ("-finput-charset=IBM037", "source encoding"),
+            ("-finput-charset", "source encoding"),
         ] {
             assert_eq!(refusal_in_args(&args(&["-c", "a.c", flag])), Some(reason));
+        }
+        for flag in ["-finput-charset=UTF-8", "-finput-charset=iso-8859-1"] {
+            assert_eq!(refusal_in_args(&args(&["-c", "a.c", flag])), None, "{flag}");
         }
     }
 
@@ -676,5 +706,15 @@ mod tests {
         assert_eq!(scan.asked, [b"v.h".to_vec()]);
         assert!(!scan.computed_include);
         assert_eq!(scan_header(b"??=pragma once\n").refusal, Some("trigraph"));
+    }
+
+    /// A directive without a literal in a comment (`stdio.h`: "previously #included.") is no
+    /// computed include; one in the code is.
+    #[test]
+    fn an_include_word_in_a_comment_is_no_computed_include() {
+        let scan = scan_header(b"/* Once previously #included. */\n// #include_next through\n");
+        assert!(!scan.computed_include);
+        assert!(scan_header(b"#include HEADER\n").computed_include);
+        assert!(scan_header(b"/* c */ #include HEADER /* d */\n").computed_include);
     }
 }
