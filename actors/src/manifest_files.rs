@@ -314,8 +314,12 @@ fn record(message: &RecordRead) -> Result<Recorded, &'static str> {
 #[derive(Clone, Copy)]
 enum ReadFrom<'a> {
     Text,
-    /// With the directory listings to look for precompiled headers in.
-    DependencyFile(&'a LibraryScan),
+    /// With the directory listings to look for precompiled headers in, and whether clang
+    /// wrote it.
+    DependencyFile {
+        listings: &'a LibraryScan,
+        clang: bool,
+    },
 }
 
 /// Makes a record from a compile that ran without the preprocessor (direct mode's depend path):
@@ -331,6 +335,8 @@ pub struct RecordListed {
     /// Directories whose identity was taken before the compile (`settled_path`).
     pub anchors: Anchors,
     pub listings: LibraryScan,
+    /// Whether clang wrote the dependency file: it writes a backslash in a name as `/`.
+    pub clang: bool,
 }
 
 impl Handler<RecordListed> for Hasher {
@@ -343,7 +349,10 @@ impl Handler<RecordListed> for Hasher {
             &message.cwd,
             message.started,
             &message.anchors,
-            ReadFrom::DependencyFile(&message.listings),
+            ReadFrom::DependencyFile {
+                listings: &message.listings,
+                clang: message.clang,
+            },
         )
     }
 }
@@ -424,11 +433,11 @@ fn record_files(
             asked.extend(alias_uses(&bytes, &aliases)?);
         }
     }
-    if computed_include && matches!(from, ReadFrom::DependencyFile(_)) {
+    if computed_include && matches!(from, ReadFrom::DependencyFile { clang: true, .. }) {
         // A name a macro spells is in no scan, and clang writes a backslash in one as `/` in
         // its dependency file (`a\b.h` as `a/b.h`, another file): the preprocessor's line
-        // markers keep it, so that path records it.
-        return Err("computed #include on the dependency path");
+        // markers keep it, so that path records it. (gcc writes it as it is.)
+        return Err("computed #include on clang's dependency path");
     }
     if computed_include && pragma_once {
         // A file gcc skips under `#pragma once` is named nowhere, and a macro-named include
@@ -463,7 +472,7 @@ fn record_files(
             }
             continue;
         };
-        if let ReadFrom::DependencyFile(listings) = from {
+        if let ReadFrom::DependencyFile { listings, .. } = from {
             if precompiled_beside(listings, &dir_path, &paths) {
                 return Err("precompiled header");
             }
@@ -687,7 +696,7 @@ fn read_settled(
     if let Some(reason) = scan.refusal {
         return Err(reason);
     }
-    if let ReadFrom::DependencyFile(_) = from {
+    if let ReadFrom::DependencyFile { .. } = from {
         if let Some(reason) = refusal_in_source(&bytes) {
             return Err(reason);
         }

@@ -32,7 +32,7 @@ use crate::hasher::{DigestReadFiles, DigestSource, DigestedSource, ReadFilesErro
 use crate::outputs::OutputFile;
 use futures::future::{FutureExt, LocalBoxFuture, Shared};
 use sccache_core::compiler::gcc::{self, CCompilation};
-use sccache_core::compiler::{Language, Parsed};
+use sccache_core::compiler::{CompilerKind, Language, Parsed};
 use sccache_core::hash_key::{self, CacheKey, CompilerIdentity};
 use sccache_core::protocol::CompileRequest;
 use sccache_core::source_digest::SourceSummary;
@@ -186,7 +186,8 @@ impl Family for CFamily {
             let Some(identity) = identity.clone().await else {
                 return Keyed::Refused("unknown driver programs");
             };
-            match c_depend::after_compile(services, &identity, compilation, request, found) {
+            let clang = info.kind == CompilerKind::Clang;
+            match c_depend::after_compile(services, &identity, compilation, request, found, clang) {
                 Ok((later, added)) => return Keyed::AfterCompile(later, added),
                 Err(found) => direct = Some(found),
             }

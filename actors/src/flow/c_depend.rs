@@ -40,6 +40,7 @@ pub fn after_compile(
     compilation: &CCompilation,
     request: &CompileRequest,
     direct: Direct,
+    clang: bool,
 ) -> Result<(KeyAfterCompile, Vec<OsString>), Direct> {
     // Assembler with the preprocessor is left out: its macros can build a directive that
     // reads a file (`.incbin`) by token pasting, which no scan of the raw files sees and no
@@ -104,6 +105,7 @@ pub fn after_compile(
                     started,
                     anchors,
                     listings: services.library_scan.clone(),
+                    clang,
                 };
                 match services.record_listed.send(message).await {
                     Ok(recorded) => recorded,
