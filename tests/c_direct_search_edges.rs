@@ -308,3 +308,74 @@ fn an_include_word_in_a_system_header_s_comment_keeps_the_dependency_path() {
         }
     }
 }
+
+/// Sets a link's target by making a new link and renaming it over the old one.
+fn repoint(project: &Project, link: &str, target: &str) {
+    let fresh = project.path(&format!("{link}.new"));
+    std::os::unix::fs::symlink(target, &fresh).unwrap_or_default();
+    std::fs::rename(&fresh, project.path(link)).unwrap_or_default();
+}
+
+/// One directory by two names, one a link (`-I inc2 -I lnk`, `lnk -> inc2`): the compilers
+/// search it once, and clang's report names the one it kept, so the other was in no search;
+/// pointed elsewhere, the link's directory is searched again. The same for gcc keeping a
+/// system directory over the `-I` one it duplicates (`-I D -isystem L`, `L -> D`), where the
+/// name the header gets and the warnings it may give change.
+#[test]
+fn one_include_directory_by_two_names_is_searched_again_when_they_part() {
+    for compiler in compilers() {
+        let project = Project::new(&[
+            ("x.c", "#include <late.h>\nint f(void) { return V; }\n"),
+            ("inc2/keep", ""),
+            ("after/late.h", "#define V 1\n"),
+            ("ta/late.h", "#define V 2\n"),
+        ]);
+        std::os::unix::fs::symlink("inc2", project.path("lnk")).unwrap_or_default();
+        let args = ["-Iinc2", "-Ilnk", "-Iafter", "-c", "x.c"];
+        same_as_plain_after(&project, compiler, &args, || repoint(&project, "lnk", "ta"));
+
+        let project = Project::new(&[
+            (
+                "x.c",
+                "#include <x.h>\nconst char *f(void) { return x_file; }\n",
+            ),
+            ("D/x.h", "const char *x_file = __FILE__;\n"),
+        ]);
+        std::fs::create_dir(project.path("E")).unwrap_or_default();
+        std::os::unix::fs::symlink("../D/x.h", project.path("E/x.h")).unwrap_or_default();
+        std::os::unix::fs::symlink("D", project.path("L")).unwrap_or_default();
+        let args = ["-ID", "-isystem", "L", "-c", "x.c"];
+        same_as_plain_after(&project, compiler, &args, || repoint(&project, "L", "E"));
+    }
+}
+
+/// An SDK switched by a link, its versions sharing files by hard links (`cp -al`): the header
+/// read is the same inode through `current -> v2`, but gcc names a system header by its
+/// shorter real path, now `v2`'s, in `__FILE__` and the debug information.
+#[test]
+fn a_directory_link_pointed_at_hard_linked_copies_is_searched_again() {
+    let project = Project::new(&[
+        (
+            "x.c",
+            "#include <x.h>\nconst char *f(void) { return x_file; }\n",
+        ),
+        (
+            "sdk/v1/include/x.h",
+            "static const char *x_file = __FILE__;\n",
+        ),
+    ]);
+    std::fs::create_dir_all(project.path("sdk/v2/include")).unwrap_or_default();
+    std::fs::hard_link(
+        project.path("sdk/v1/include/x.h"),
+        project.path("sdk/v2/include/x.h"),
+    )
+    .unwrap_or_default();
+    std::os::unix::fs::symlink("v1", project.path("sdk/current")).unwrap_or_default();
+    let include = project.path("sdk/current/include").display().to_string();
+    same_as_plain_after(
+        &project,
+        "gcc",
+        &["-isystem", &include, "-c", "x.c"],
+        || repoint(&project, "sdk/current", "v2"),
+    );
+}

@@ -133,6 +133,43 @@ impl Hasher {
     }
 }
 
+/// Whether two of the search directories are one directory by two names, one of them through
+/// a link: the compilers search it once (gcc keeps a system directory over an `-I` one), and
+/// which they keep, and whether they still are one, depends on where the link leads, which no
+/// probe watches. The same directory named twice alike is no such case.
+fn one_directory_by_two_names(cwd: &Path, search: &[Vec<u8>]) -> bool {
+    let mut seen: HashMap<(u64, u64), PathBuf> = HashMap::new();
+    for dir in search {
+        let lexical = lexically_normal(&cwd.join(OsStr::from_bytes(dir)));
+        let Ok(metadata) = std::fs::metadata(&lexical) else {
+            continue;
+        };
+        if !metadata.is_dir() {
+            continue;
+        }
+        match seen.entry((metadata.dev(), metadata.ino())) {
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                entry.insert(lexical);
+            }
+            std::collections::hash_map::Entry::Occupied(entry) => {
+                let through_link =
+                    |path: &Path| std::fs::canonicalize(path).map_or(true, |real| real != path);
+                if *entry.get() != lexical && (through_link(entry.get()) || through_link(&lexical))
+                {
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
+/// `path` with `.` components and repeated or trailing slashes gone (`..` kept: it is the
+/// kernel's to resolve).
+fn lexically_normal(path: &Path) -> PathBuf {
+    path.components().collect()
+}
+
 /// Whether gcc would now name a file read otherwise: it writes a system header's name as its
 /// real path when that is shorter (`-fcanonical-system-headers`), into the object's debug
 /// information and `__FILE__`. A file whose stamp moved (another inode now, say through a
@@ -207,7 +244,7 @@ const LISTED_BYTES_PER_NAME: u64 = 128;
 
 /// Whether a directory's candidates are still no file: its `not_files` always looked at, its
 /// `gone` names only when the directory's stamp moved (or none was recorded). A directory that
-/// is gone or no directory now refuses. Many `gone` names of a small directory are
+/// is gone, no directory, or another directory (device and inode) now refuses. Many `gone` names of a small directory are
 /// checked against its listing where a lookup matches names byte for byte (`names_listed`): a
 /// name not listed names nothing; one listed is looked up as any other.
 fn probes_hold(cwd: &Path, group: &DirProbes) -> bool {
@@ -219,6 +256,16 @@ fn probes_hold(cwd: &Path, group: &DirProbes) -> bool {
         return false;
     };
     if !metadata.is_dir() {
+        return false;
+    }
+    if group
+        .stamp
+        .is_some_and(|stamp| (stamp.device, stamp.inode) != (metadata.dev(), metadata.ino()))
+    {
+        // Another directory by this name now (a link on the way pointed elsewhere, another
+        // directory renamed in): the same files may be found there by other names, which gcc
+        // writes (a system header's real path), and the compilers' duplicate search
+        // directories may be others.
         return false;
     }
     let unchanged = group.stamp == Some(FileStamp::of(&metadata).recorded());
@@ -444,6 +491,20 @@ fn record_files(
         // hides its spelling too: nothing would say where to look.
         return Err("computed #include with #pragma once");
     }
+    // The directories the command line and the environment name join the search: a
+    // compiler's report leaves out a duplicate (clang names the one it kept), and which
+    // directories are duplicates depends on where links lead.
+    let mut search = search.to_vec();
+    for dir in anchors.include_dirs() {
+        let dir = dir.as_os_str().as_bytes().to_vec();
+        if !search.contains(&dir) {
+            search.push(dir);
+        }
+    }
+    if one_directory_by_two_names(cwd, &search) {
+        return Err("an include directory by two names through a link");
+    }
+    let search = &search[..];
     let read_names: HashSet<Vec<u8>> = names.iter().map(|name| spelled_plainly(name)).collect();
     // gcc includes `<stdc-predef.h>` before the source, silently when none is found: a
     // spelling no file read shows where none was (a sysroot without one).

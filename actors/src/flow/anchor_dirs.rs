@@ -44,11 +44,41 @@ pub fn c(compilation: &CCompilation, request: &CompileRequest) -> Anchors {
         .outputs
         .iter()
         .map(|output| output.path.as_os_str());
+    let include = include_dirs(&request.args);
+    let named = include
+        .iter()
+        .cloned()
+        .chain(environment_dirs(request))
+        .collect();
     let dirs = std::iter::once(compilation.input.as_os_str())
         .chain(outputs)
         .filter_map(parent)
-        .chain(include_dirs(&request.args));
-    Anchors::capture(dirs, Path::new(&request.cwd))
+        .chain(include);
+    Anchors::capture(dirs, Path::new(&request.cwd)).with_include_dirs(named)
+}
+
+/// The include directories the environment names (`CPATH` and the language ones; an empty
+/// entry is the working directory).
+fn environment_dirs(request: &CompileRequest) -> Vec<PathBuf> {
+    const VARIABLES: [&str; 5] = [
+        "CPATH",
+        "C_INCLUDE_PATH",
+        "CPLUS_INCLUDE_PATH",
+        "OBJC_INCLUDE_PATH",
+        "OBJCPLUS_INCLUDE_PATH",
+    ];
+    request
+        .env
+        .iter()
+        .filter(|(name, _)| VARIABLES.iter().any(|variable| name == variable))
+        .flat_map(|(_, value)| {
+            value
+                .as_encoded_bytes()
+                .split(|byte| *byte == b':')
+                .map(|dir| PathBuf::from(bytes_os(if dir.is_empty() { b"." } else { dir })))
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// The include directories a command line names (`-I`, `-iquote`, `-isystem`, `-idirafter`,

@@ -39,9 +39,10 @@ use std::sync::Arc;
 const MAX_LINKS: usize = 40;
 
 /// Directories by path, each with the identity (device, inode) it had before a compile, and
-/// every ancestor of each by its path.
+/// every ancestor of each by its path; with the include directories a C command line names
+/// (`include_dirs`), for the record's search.
 #[derive(Debug, Clone, Default)]
-pub struct Anchors(Arc<HashMap<PathBuf, (u64, u64)>>);
+pub struct Anchors(Arc<HashMap<PathBuf, (u64, u64)>>, Arc<Vec<PathBuf>>);
 
 impl Anchors {
     /// Takes the identity of each of `dirs` (relative to `cwd`, or absolute) and of every
@@ -72,7 +73,20 @@ impl Anchors {
                 }
             }
         }
-        Anchors(Arc::new(identities))
+        Anchors(Arc::new(identities), Arc::default())
+    }
+
+    /// The same, with `dirs` as the include directories the command line and the environment
+    /// name (a compiler's report of its search leaves out a duplicate, and clang names the
+    /// one it kept).
+    pub fn with_include_dirs(mut self, dirs: Vec<PathBuf>) -> Anchors {
+        self.1 = Arc::new(dirs);
+        self
+    }
+
+    /// The include directories named (`with_include_dirs`).
+    pub fn include_dirs(&self) -> &[PathBuf] {
+        &self.1
     }
 
     /// Whether `path` is an anchor and names the directory with `metadata` that it named
@@ -330,12 +344,18 @@ mod tests {
         let cwd = dir.path();
         let inc = cwd.join("inc");
         let taken = std::fs::metadata(&inc).unwrap();
-        let other = Anchors(Arc::new(HashMap::from([(
-            inc.clone(),
-            (taken.dev(), taken.ino() + 1),
-        )])));
+        let other = Anchors(
+            Arc::new(HashMap::from([(
+                inc.clone(),
+                (taken.dev(), taken.ino() + 1),
+            )])),
+            Arc::default(),
+        );
         assert!(!SettledPaths::new(started, cwd, &other).settled(Path::new("inc/h.h")));
-        let same = Anchors(Arc::new(HashMap::from([(inc, (taken.dev(), taken.ino()))])));
+        let same = Anchors(
+            Arc::new(HashMap::from([(inc, (taken.dev(), taken.ino()))])),
+            Arc::default(),
+        );
         assert!(SettledPaths::new(started, cwd, &same).settled(Path::new("inc/h.h")));
     }
 }
