@@ -557,6 +557,17 @@ fn a_link_input_that_cannot_be_resolved_is_not_cacheable_with_its_reason() {
 /// Compiles `main.rs` in `dir` through `server` (with `rustc`, a program name or path) into the
 /// binary `out/main`, with `extra` arguments, runs it and answers its standard output.
 fn build_and_run(server: &Server, dir: &Path, rustc: &str, extra: &[&str]) -> String {
+    build_and_run_with(server, dir, rustc, extra, &[])
+}
+
+/// `build_and_run` with `env` set for the compile.
+pub fn build_and_run_with(
+    server: &Server,
+    dir: &Path,
+    rustc: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> String {
     let mut args = vec![
         "--crate-name",
         "main",
@@ -569,7 +580,13 @@ fn build_and_run(server: &Server, dir: &Path, rustc: &str, extra: &[&str]) -> St
         "out",
     ];
     args.extend_from_slice(extra);
-    assert_success(&server.compile(dir, rustc, &args), "rustc");
+    let compiled = run(server
+        .command(crate::harness::sccache_bin())
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .arg(rustc)
+        .args(&args));
+    assert_success(&compiled, "rustc");
     let output = run(&mut Command::new(dir.join("out/main")));
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }

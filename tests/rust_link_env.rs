@@ -3,36 +3,13 @@
 //! binary; LLVM's `LLVM_OVERRIDE_PRODUCER`, written into bitcode. Each is in the key (and the
 //! linker's probe is made for each `LPATH`), by both ways of keying.
 
-use crate::harness::{assert_success, count, have, run, sccache_bin, Server};
+use crate::harness::{count, have, Server};
 use crate::rust_crates::{cval_archive, UNSAFE};
 use std::path::Path;
-use std::process::Command;
 
-/// Compiles `main.rs` into `out/main` through `server` with `env`.
-fn compile_main(server: &Server, path: &Path, env: &[(&str, &str)]) {
-    let args = [
-        "--crate-name",
-        "main",
-        "--edition=2021",
-        "main.rs",
-        "--crate-type",
-        "bin",
-        "--emit=dep-info,link",
-        "--out-dir",
-        "out",
-    ];
-    let output = run(server
-        .command(sccache_bin())
-        .current_dir(path)
-        .envs(env.iter().copied())
-        .arg("rustc")
-        .args(args));
-    assert_success(&output, "rustc");
-}
-
-fn run_main(path: &Path) -> String {
-    let program = run(&mut Command::new(path.join("out/main")));
-    String::from_utf8_lossy(&program.stdout).trim().to_owned()
+/// Compiles `main.rs` in `path` into `out/main` through `server` with `env`, and runs it.
+fn build_and_run(server: &Server, path: &Path, env: &[(&str, &str)]) -> String {
+    crate::rust_crates::build_and_run_with(server, path, "rustc", &[], env)
 }
 
 /// `LPATH=libA` then `LPATH=libB`, each with its own `liblp.a`: the binary links the library
@@ -59,13 +36,11 @@ fn gcc_s_lpath_is_in_the_key_and_the_linker_s_probe() {
         cval_archive(path, &path.join("libB/liblp.a"), 2);
         let lpath = |sub: &str| path.join(sub).display().to_string();
         let (a, b) = (lpath("libA"), lpath("libB"));
-        compile_main(&server, path, &[("LPATH", &a)]);
-        assert_eq!(run_main(path), "1");
-        compile_main(&server, path, &[("LPATH", &a)]);
-        assert_eq!(run_main(path), "1");
+        assert_eq!(build_and_run(&server, path, &[("LPATH", &a)]), "1");
+        assert_eq!(build_and_run(&server, path, &[("LPATH", &a)]), "1");
         assert_eq!(count(&server.stats(), "cache_hits.counts.Rust"), 1);
-        compile_main(&server, path, &[("LPATH", &b)]);
-        assert_eq!(run_main(path), "2", "SCCACHE_DIRECT={direct}");
+        let linked = build_and_run(&server, path, &[("LPATH", &b)]);
+        assert_eq!(linked, "2", "SCCACHE_DIRECT={direct}");
     }
 }
 
@@ -81,8 +56,8 @@ fn lld_s_version_variable_is_in_the_key() {
         std::fs::create_dir_all(path.join("out")).unwrap_or_default();
         std::fs::write(path.join("main.rs"), "fn main() { print!(\"hi\") }\n").unwrap_or_default();
         let injected = "INJECTED-LLD-VERSION";
-        compile_main(&server, path, &[("LLD_VERSION", injected)]);
-        compile_main(&server, path, &[]);
+        build_and_run(&server, path, &[("LLD_VERSION", injected)]);
+        let printed = build_and_run(&server, path, &[]);
         let binary = crate::harness::read(&path.join("out/main"));
         assert!(
             !binary
@@ -90,6 +65,6 @@ fn lld_s_version_variable_is_in_the_key() {
                 .any(|window| window == injected.as_bytes()),
             "SCCACHE_DIRECT={direct}: the binary of a link without LLD_VERSION holds it"
         );
-        assert_eq!(run_main(path), "hi");
+        assert_eq!(printed, "hi");
     }
 }
