@@ -491,6 +491,48 @@ fn a_changed_directory_of_many_candidates_is_listed() {
     }
 }
 
+/// A record reads a directory of many candidates from one listing (40 names, more than a
+/// 4 KiB directory holds at 128 bytes a name): a name the listing holds
+/// is looked at as before, so a dangling link there (no file, yet) is watched on every hit and
+/// shadows once its target appears, though the directory itself never changes. On both ways
+/// of recording: the preprocessor's (a new server's first compile) and the depend path.
+#[test]
+fn a_record_lists_a_directory_of_many_candidates_and_watches_a_dangling_link_there() {
+    for compiler in compilers() {
+        for depend_path in [false, true] {
+            let mut files: Vec<(String, String)> = (0..40)
+                .map(|n| (format!("inc2/h{n}.h"), format!("#define H{n} {n}\n")))
+                .collect();
+            let mut source: String = (0..40).map(|n| format!("#include \"h{n}.h\"\n")).collect();
+            source.push_str("int value(void) { return H3; }\n");
+            files.push(("src/a.c".into(), source));
+            files.push(("src/warm.c".into(), "int warm(void) { return 1; }\n".into()));
+            files.push(("elsewhere/.keep".into(), String::new()));
+            let files: Vec<(&str, &str)> = files
+                .iter()
+                .map(|(name, text)| (name.as_str(), text.as_str()))
+                .collect();
+            let project = Project::new(&files);
+            std::fs::create_dir(project.path("inc1")).unwrap_or_else(|error| panic!("{error}"));
+            std::os::unix::fs::symlink("../elsewhere/h3.h", project.path("inc1/h3.h"))
+                .unwrap_or_else(|error| panic!("{error}"));
+            if depend_path {
+                // The compiler's search list known: the next miss is recorded from its
+                // dependency file.
+                project.compile(compiler, &["-c", "src/warm.c"], &[]);
+            }
+            let args = ["-c", "src/a.c", "-Iinc1", "-Iinc2"];
+            assert!(!project.compile(compiler, &args, &[]), "first compile");
+            assert!(project.compile(compiler, &args, &[]), "second compile");
+            project.write("elsewhere/h3.h", "#define H3 30\n");
+            assert!(
+                !project.compile(compiler, &args, &[]),
+                "{compiler} (depend path {depend_path}): a direct hit after the link's target"
+            );
+        }
+    }
+}
+
 #[test]
 fn a_corrupt_manifest_is_a_miss_removed_and_counted() {
     let mut project = Project::new(&[("a.c", CONF_USER), ("inc/conf.h", "#define CONF 1\n")]);

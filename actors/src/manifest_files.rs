@@ -512,22 +512,23 @@ fn record_files(
     let candidates = probes::candidates(search, names, &asked).ok_or("too many probes")?;
     let mut no_dir = Vec::new();
     let mut present = Vec::new();
+    let mut kinds = PathKinds::default();
     for (dir, paths) in candidates {
         let dir_path = cwd.join(OsStr::from_bytes(&dir));
-        let dir_inode = std::fs::metadata(&dir_path)
-            .ok()
-            .filter(std::fs::Metadata::is_dir)
+        let dir_metadata = kinds.dir(dir_path.clone());
+        let dir_inode = dir_metadata
+            .as_ref()
             .map(|metadata| (metadata.dev(), metadata.ino()));
         if dir_inode.is_some() && !ways.settled(Path::new(OsStr::from_bytes(&dir))) {
             return Err(CHANGED_RECENTLY);
         }
         let Some(dir_inode) = dir_inode else {
-            if search.contains(&dir) && !is_missing(&dir_path) {
+            if search.contains(&dir) && kinds.of(dir_path.clone()) != PathKind::Missing {
                 // A search directory that is a file: clang reads it as a header map, whose
                 // contents say where names are found.
                 return Err("a search directory that is no directory");
             }
-            match topmost_missing(cwd, &dir) {
+            match topmost_missing(&mut kinds, cwd, &dir) {
                 Some((parent, name)) => groups.gone(parent, name),
                 None => no_dir.push(ByteBuf::from(dir)),
             }
@@ -538,9 +539,38 @@ fn record_files(
                 return Err("precompiled header");
             }
         }
+        // Most candidates name nothing. Many in a small directory are told by one listing,
+        // as a hit checks them (`probes_hold`): where a lookup matches names byte for byte, a
+        // name the listing lacks names nothing.
+        let list = paths.len() > LISTED_ABOVE
+            && dir_metadata.as_ref().is_some_and(|metadata| {
+                metadata.len() <= paths.len() as u64 * LISTED_BYTES_PER_NAME
+            });
+        let listed = list
+            .then(|| {
+                let wanted: HashSet<&[u8]> = paths.iter().map(|path| basename(path)).collect();
+                crate::file_system::names_listed(&dir_path, &wanted)
+            })
+            .flatten();
         for path in paths {
+            if listed
+                .as_ref()
+                .is_some_and(|listed| !listed.contains(basename(&path)))
+            {
+                groups.gone(&dir, basename(&path));
+                continue;
+            }
             let full = cwd.join(OsStr::from_bytes(&path));
-            match std::fs::metadata(&full) {
+            // Else one `lstat` tells, and a link is followed after.
+            let entry = match std::fs::symlink_metadata(&full) {
+                Ok(entry) if entry.file_type().is_symlink() => std::fs::metadata(&full),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                    groups.gone(&dir, basename(&path));
+                    continue;
+                }
+                found => found,
+            };
+            match entry {
                 Ok(metadata) if metadata.is_file() => {
                     // Not read, yet a candidate: fine only if it was there before the
                     // preprocessor looked (it then lost the search, and nothing it holds
@@ -574,7 +604,7 @@ fn record_files(
                         });
                     }
                 }
-                _ if is_missing(&full) => groups.gone(&dir, basename(&path)),
+                // A dangling link, a directory, a path through a file.
                 _ => groups.not_file(&dir, basename(&path)),
             }
         }
@@ -678,19 +708,18 @@ fn spelled_plainly(name: &[u8]) -> Vec<u8> {
     plain
 }
 
-/// Whether nothing at all is at `path`, not even a dangling link.
-fn is_missing(path: &Path) -> bool {
-    std::fs::symlink_metadata(path).is_err_and(|error| error.kind() == std::io::ErrorKind::NotFound)
-}
-
 /// For a candidate directory `dir` that is missing, the directory and name of its first
 /// missing component, found by walking its path from the start as the kernel resolves it
 /// (`..` included): every path that begins with that directory and name resolves through
 /// them, so while the name is still missing there, nothing at or beneath `dir` exists. `None`
 /// when something other than a directory stands in the way (a file, a dangling link): then
 /// `dir` itself is checked on every hit.
-fn topmost_missing<'a>(cwd: &Path, dir: &'a [u8]) -> Option<(&'a [u8], &'a [u8])> {
-    if !is_missing(&cwd.join(OsStr::from_bytes(dir))) {
+fn topmost_missing<'a>(
+    kinds: &mut PathKinds,
+    cwd: &Path,
+    dir: &'a [u8],
+) -> Option<(&'a [u8], &'a [u8])> {
+    if kinds.of(cwd.join(OsStr::from_bytes(dir))) != PathKind::Missing {
         return None;
     }
     let mut start = 0;
@@ -702,20 +731,89 @@ fn topmost_missing<'a>(cwd: &Path, dir: &'a [u8]) -> Option<(&'a [u8], &'a [u8])
         let name = &dir[start..end];
         // `.` and `..` of a directory always exist.
         if !name.is_empty() && name != b"." && name != b".." {
-            let prefix = cwd.join(OsStr::from_bytes(&dir[..end]));
-            if is_missing(&prefix) {
-                let up = up_to(dir, start);
-                let up_is_dir = std::fs::metadata(cwd.join(OsStr::from_bytes(up)))
-                    .is_ok_and(|metadata| metadata.is_dir());
-                return up_is_dir.then_some((up, name));
-            }
-            if !std::fs::metadata(&prefix).is_ok_and(|metadata| metadata.is_dir()) {
-                return None;
+            match kinds.of(cwd.join(OsStr::from_bytes(&dir[..end]))) {
+                PathKind::Missing => {
+                    let up = up_to(dir, start);
+                    let up_is_dir = kinds.of(cwd.join(OsStr::from_bytes(up))) == PathKind::Dir;
+                    return up_is_dir.then_some((up, name));
+                }
+                PathKind::Dir => {}
+                PathKind::Other => return None,
             }
         }
         start = end + 1;
     }
     None
+}
+
+/// What the paths one record's making asks about are, each looked at once: a record's
+/// missing candidate directories share their leading directories (`/usr`, `/usr/include`...
+/// for every spelling with a directory, under every search directory). Sound for one record:
+/// a path looked at after the compile ended was that, throughout the compile, when the
+/// record also finds the directories on its way unchanged since before the compile began;
+/// and the probes' directory stamps are taken afresh at the end (`Groups::finish`).
+#[derive(Default)]
+struct PathKinds(HashMap<Vec<u8>, Seen>);
+
+/// What a path is, as `topmost_missing` asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PathKind {
+    /// Nothing there (`lstat` finds no entry).
+    Missing,
+    /// A directory, or a link to one.
+    Dir,
+    /// Anything else: a file, a dangling link, a path through a file, an unreadable one.
+    Other,
+}
+
+/// What was found at a path: a directory with its metadata (a link's target's).
+enum Seen {
+    Missing,
+    Dir(std::fs::Metadata),
+    Other,
+}
+
+impl PathKinds {
+    fn of(&mut self, path: PathBuf) -> PathKind {
+        match self.seen(path) {
+            Seen::Missing => PathKind::Missing,
+            Seen::Dir(_) => PathKind::Dir,
+            Seen::Other => PathKind::Other,
+        }
+    }
+
+    /// The directory at `path` (a link followed), if one is there.
+    fn dir(&mut self, path: PathBuf) -> Option<std::fs::Metadata> {
+        match self.seen(path) {
+            Seen::Dir(metadata) => Some(metadata.clone()),
+            _ => None,
+        }
+    }
+
+    fn seen(&mut self, path: PathBuf) -> &Seen {
+        // Beneath a path that names nothing, nothing is found either (`ENOENT`), whatever
+        // follows (`..` included).
+        // By bytes: `a/` and `a` differ where `a` is a link that leads nowhere.
+        let bytes = path.into_os_string().into_vec();
+        let beneath_missing = (1..bytes.len())
+            .filter(|&end| bytes[end] == b'/')
+            .any(|end| matches!(self.0.get(&bytes[..end]), Some(Seen::Missing)));
+        if beneath_missing {
+            return self.0.entry(bytes).or_insert(Seen::Missing);
+        }
+        self.0.entry(bytes).or_insert_with_key(|bytes| {
+            let path = Path::new(OsStr::from_bytes(bytes));
+            match std::fs::symlink_metadata(path) {
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => Seen::Missing,
+                Ok(entry) if entry.is_dir() => Seen::Dir(entry),
+                Ok(entry) if entry.file_type().is_symlink() => match std::fs::metadata(path) {
+                    Ok(target) if target.is_dir() => Seen::Dir(target),
+                    _ => Seen::Other,
+                },
+                _ => Seen::Other,
+            }
+        })
+    }
 }
 
 /// The part of `path` before the component that starts at `start`, without trailing slashes:
@@ -809,13 +907,14 @@ mod tests {
             ("inc/sub", None),
         ];
         for (dir, expected) in cases {
-            let found = topmost_missing(cwd, dir.as_bytes());
+            let found = topmost_missing(&mut PathKinds::default(), cwd, dir.as_bytes());
             let expected = expected.map(|(up, name)| (up.as_bytes(), name.as_bytes()));
             assert_eq!(found, expected, "{dir}");
         }
         let absolute = cwd.join("inc/gone/../x");
         let absolute = absolute.as_os_str().as_bytes();
-        let (up, name) = topmost_missing(Path::new("/"), absolute).unwrap();
+        let (up, name) =
+            topmost_missing(&mut PathKinds::default(), Path::new("/"), absolute).unwrap();
         assert_eq!(Path::new(OsStr::from_bytes(up)), cwd.join("inc"));
         assert_eq!(name, b"gone");
         assert_eq!(up_to(b"/gone", 1), b"/");
