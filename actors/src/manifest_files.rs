@@ -748,10 +748,12 @@ fn topmost_missing<'a>(
 
 /// What the paths one record's making asks about are, each looked at once: a record's
 /// missing candidate directories share their leading directories (`/usr`, `/usr/include`...
-/// for every spelling with a directory, under every search directory). Sound for one record:
-/// a path looked at after the compile ended was that, throughout the compile, when the
-/// record also finds the directories on its way unchanged since before the compile began;
-/// and the probes' directory stamps are taken afresh at the end (`Groups::finish`).
+/// for every spelling with a directory, under every search directory). What it says goes
+/// into probes alone (gone names, missing directories), whose directories' stamps are taken
+/// afresh when the record is finished (`Groups::finish`): a name that appears in one after it
+/// was looked at moves the stamp it is recorded with, so the hit looks again. The ways to the
+/// files read and to present candidates are walked afresh after each is looked at
+/// (`SettledPaths`), never from this memo.
 #[derive(Default)]
 struct PathKinds(HashMap<Vec<u8>, Seen>);
 

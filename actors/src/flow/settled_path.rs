@@ -167,19 +167,12 @@ impl SettledPaths {
                 continue;
             }
             let next = at.join(&name);
-            // A directory an earlier walk of this record came through, and found held: it did
-            // not change while the compile ran (whatever it does since), so it is not looked
-            // at again (a record walks `/usr/include` once, not once per header).
-            if self.held.contains(&next) {
-                came.push(std::mem::replace(&mut at, next));
-                continue;
-            }
             let Ok(metadata) = std::fs::symlink_metadata(&next) else {
                 return false;
             };
             let held = match self.anchors.holds(&next, &metadata) {
                 Some(same) => same,
-                None => self.step_holds(&at, &metadata),
+                None => self.held.contains(&next) || self.step_holds(&at, &metadata),
             };
             if !held {
                 return false;
