@@ -749,11 +749,12 @@ fn topmost_missing<'a>(
 /// What the paths one record's making asks about are, each looked at once: a record's
 /// missing candidate directories share their leading directories (`/usr`, `/usr/include`...
 /// for every spelling with a directory, under every search directory). What it says goes
-/// into probes alone (gone names, missing directories), whose directories' stamps are taken
-/// afresh when the record is finished (`Groups::finish`): a name that appears in one after it
-/// was looked at moves the stamp it is recorded with, so the hit looks again. The ways to the
-/// files read and to present candidates are walked afresh after each is looked at
-/// (`SettledPaths`), never from this memo.
+/// into probes (gone names, missing directories), whose directories' stamps are taken afresh
+/// when the record is finished (`Groups::finish`): a name that appears in one after it was
+/// looked at moves the stamp it is recorded with, so the hit looks again; and a candidate
+/// directory's identity, whose way is walked right after. The ways to the files read and to
+/// present candidates are walked afresh after each is looked at (`SettledPaths`), never from
+/// this memo.
 #[derive(Default)]
 struct PathKinds(HashMap<Vec<u8>, Seen>);
 
