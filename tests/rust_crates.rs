@@ -615,7 +615,21 @@ pub fn cval_archive(dir: &Path, library: &Path, value: u32) {
 
 /// The keyword the test programs below call C with, spelled in two so that `tidy`'s check of
 /// where unsafe code may stand (it reads this file's text) sees none here.
-pub const UNSAFE: &str = concat!("un", "safe");
+const UNSAFE: &str = concat!("un", "safe");
+
+/// Writes `main.rs` in `dir`, a program printing what C's `cval()` returns, with `link` (a
+/// `#[link(...)]` attribute, or nothing) on its `extern` block; and makes `out` and each of
+/// `subdirs` under `dir`.
+pub fn cval_program(dir: &Path, subdirs: &[&str], link: &str) {
+    for sub in std::iter::once("out").chain(subdirs.iter().copied()) {
+        std::fs::create_dir_all(dir.join(sub)).unwrap_or_default();
+    }
+    let program = format!(
+        "{link}\nextern \"C\" {{ fn cval() -> i32; }}\n\
+         fn main() {{ print!(\"{{}}\", {UNSAFE} {{ cval() }}) }}\n"
+    );
+    std::fs::write(dir.join("main.rs"), program).unwrap_or_default();
+}
 
 /// Files a link reads that only a link argument leads to: a linker script's `INCLUDE`d file
 /// (cortex-m-rt's `memory.x`), an object a script names in `INPUT`, and an object passed
@@ -739,15 +753,7 @@ fn a_library_script_is_followed(direct: &str) {
     let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
     let path = dir.path();
     let lib = path.join("L");
-    std::fs::create_dir_all(path.join("out")).unwrap_or_default();
-    std::fs::create_dir_all(&lib).unwrap_or_default();
-    std::fs::write(
-        path.join("main.rs"),
-        format!(
-            "extern \"C\" {{ fn cval() -> i32; }}\nfn main() {{ print!(\"{{}}\", {UNSAFE} {{ cval() }}) }}\n"
-        ),
-    )
-    .unwrap_or_default();
+    cval_program(path, &["L"], "");
     let object = |value: u32| {
         let source = path.join("cv.c");
         std::fs::write(&source, format!("int cval(void) {{ return {value}; }}\n"))
@@ -842,13 +848,7 @@ fn a_verbatim_library_is_in_the_key(direct: &str, in_source: bool) {
         true => "#[link(name = \"cv.bin\", kind = \"static\", modifiers = \"+verbatim\")]\n",
         false => "",
     };
-    std::fs::write(
-        path.join("main.rs"),
-        format!(
-            "{link}extern \"C\" {{ fn cval() -> i32; }}\nfn main() {{ print!(\"{{}}\", {UNSAFE} {{ cval() }}) }}\n"
-        ),
-    )
-    .unwrap_or_default();
+    cval_program(path, &[], link);
     let archive = |value: u32| cval_archive(path, &lib.join("cv.bin"), value);
     let compile = || {
         let args: &[&str] = match in_source {
@@ -994,17 +994,7 @@ fn a_library_in_an_earlier_directory_misses(direct: &str) {
     let server = Server::start_with(&[("SCCACHE_DIRECT", direct)]);
     let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
     let path = dir.path();
-    for sub in ["out", "A", "B"] {
-        std::fs::create_dir_all(path.join(sub)).unwrap_or_default();
-    }
-    std::fs::write(
-        path.join("main.rs"),
-        format!(
-            "#[link(name = \"cv\")]\nextern \"C\" {{ fn cval() -> i32; }}\n\
-             fn main() {{ print!(\"{{}}\", {UNSAFE} {{ cval() }}) }}\n"
-        ),
-    )
-    .unwrap_or_default();
+    cval_program(path, &["A", "B"], "#[link(name = \"cv\")]");
     // A shared library whose soname says which it is.
     let library = |into: &str, soname: &str| {
         let source = path.join("cv.c");
@@ -1155,17 +1145,7 @@ fn a_library_a_script_names_is_in_the_key(direct: &str) {
     let server = Server::start_with(&[("SCCACHE_DIRECT", direct)]);
     let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
     let path = dir.path();
-    for sub in ["out", "L"] {
-        std::fs::create_dir_all(path.join(sub)).unwrap_or_default();
-    }
-    std::fs::write(
-        path.join("main.rs"),
-        format!(
-            "#[link(name = \"foo\")]\nextern \"C\" {{ fn cval() -> i32; }}\n\
-             fn main() {{ print!(\"{{}}\", {UNSAFE} {{ cval() }}) }}\n"
-        ),
-    )
-    .unwrap_or_default();
+    cval_program(path, &["L"], "#[link(name = \"foo\")]");
     std::fs::write(path.join("L/libfoo.so"), "INPUT(-lbar)\n").unwrap_or_default();
     // `libbar.so` is an archive (ld goes by its bytes), so its contents are in the binary.
     let archive = |value: u32| cval_archive(path, &path.join("L/libbar.so"), value);
@@ -1190,18 +1170,11 @@ fn a_library_named_with_a_directory_is_not_cached() {
         let server = Server::start_with(&[("SCCACHE_DIRECT", direct)]);
         let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
         let path = dir.path();
-        for sub in ["out", "A/sub", "B/sub"] {
-            std::fs::create_dir_all(path.join(sub)).unwrap_or_default();
-        }
-        std::fs::write(
-            path.join("main.rs"),
-            format!(
-                "#[link(name = \"sub/libx.a\", kind = \"static\", modifiers = \"+verbatim\")]\n\
-                 extern \"C\" {{ fn cval() -> i32; }}\n\
-                 fn main() {{ print!(\"{{}}\", {UNSAFE} {{ cval() }}) }}\n"
-            ),
-        )
-        .unwrap_or_default();
+        cval_program(
+            path,
+            &["A/sub", "B/sub"],
+            "#[link(name = \"sub/libx.a\", kind = \"static\", modifiers = \"+verbatim\")]",
+        );
         let archive =
             |into: &str, value: u32| cval_archive(path, &path.join(into).join("sub/libx.a"), value);
         let compile = || {
@@ -1249,15 +1222,7 @@ fn a_library_found_through_an_empty_library_path_entry_is_in_the_key() {
         let server = Server::start_with(&[("SCCACHE_DIRECT", direct)]);
         let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
         let path = dir.path();
-        std::fs::create_dir_all(path.join("out")).unwrap_or_default();
-        std::fs::write(
-            path.join("main.rs"),
-            format!(
-                "#[link(name = \"lp\", kind = \"static\")]\nextern \"C\" {{ fn cval() -> i32; }}\n\
-                 fn main() {{ print!(\"{{}}\", {UNSAFE} {{ cval() }}) }}\n"
-            ),
-        )
-        .unwrap_or_default();
+        cval_program(path, &[], "#[link(name = \"lp\", kind = \"static\")]");
         let archive = |value: u32| cval_archive(path, &path.join("liblp.a"), value);
         let compile = || {
             let args = [

@@ -4,7 +4,7 @@
 //! linker's probe is made for each `LPATH`), by both ways of keying.
 
 use crate::harness::{count, have, Server};
-use crate::rust_crates::{cval_archive, UNSAFE};
+use crate::rust_crates::{cval_archive, cval_program};
 use std::path::Path;
 
 /// Compiles `main.rs` in `path` into `out/main` through `server` with `env`, and runs it.
@@ -21,17 +21,11 @@ fn gcc_s_lpath_is_in_the_key_and_the_linker_s_probe() {
         let server = Server::start_with(&[("SCCACHE_DIRECT", direct)]);
         let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
         let path = dir.path();
-        for sub in ["out", "libA", "libB"] {
-            std::fs::create_dir_all(path.join(sub)).unwrap_or_default();
-        }
-        std::fs::write(
-            path.join("main.rs"),
-            format!(
-                "#[link(name = \"lp\", kind = \"static\")]\nextern \"C\" {{ fn cval() -> i32; }}\n\
-                 fn main() {{ print!(\"{{}}\", {UNSAFE} {{ cval() }}) }}\n"
-            ),
-        )
-        .unwrap_or_default();
+        cval_program(
+            path,
+            &["libA", "libB"],
+            "#[link(name = \"lp\", kind = \"static\")]",
+        );
         cval_archive(path, &path.join("libA/liblp.a"), 1);
         cval_archive(path, &path.join("libB/liblp.a"), 2);
         let lpath = |sub: &str| path.join(sub).display().to_string();
