@@ -2,7 +2,7 @@
 //! a build writes into as it goes, whose times then say nothing about the way through them.
 
 use crate::flow::settled_path::Anchors;
-use sccache_core::compiler::gcc::CCompilation;
+use sccache_core::compiler::gcc::{CCompilation, INCLUDE_PATH_VARS};
 use sccache_core::compiler::rust::RustCompilation;
 use sccache_core::protocol::CompileRequest;
 use std::path::{Path, PathBuf};
@@ -60,17 +60,10 @@ pub fn c(compilation: &CCompilation, request: &CompileRequest) -> Anchors {
 /// The include directories the environment names (`CPATH` and the language ones; an empty
 /// entry is the working directory).
 fn environment_dirs(request: &CompileRequest) -> Vec<PathBuf> {
-    const VARIABLES: [&str; 5] = [
-        "CPATH",
-        "C_INCLUDE_PATH",
-        "CPLUS_INCLUDE_PATH",
-        "OBJC_INCLUDE_PATH",
-        "OBJCPLUS_INCLUDE_PATH",
-    ];
     request
         .env
         .iter()
-        .filter(|(name, _)| VARIABLES.iter().any(|variable| name == variable))
+        .filter(|(name, _)| INCLUDE_PATH_VARS.iter().any(|variable| name == variable))
         .flat_map(|(_, value)| {
             value
                 .as_encoded_bytes()

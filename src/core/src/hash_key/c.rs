@@ -154,6 +154,15 @@ mod tests {
     use crate::compiler::{Language, OutputRole};
     use crate::hash_key::writer::driver_digest;
 
+    /// The variables that add include directories (`compiler::gcc::INCLUDE_PATH_VARS`, which
+    /// direct mode's record searches too) are every C key's.
+    #[test]
+    fn every_include_path_variable_is_keyed() {
+        for variable in crate::compiler::gcc::INCLUDE_PATH_VARS {
+            assert!(C_ENV_VARS.contains(&variable), "{variable}");
+        }
+    }
+
     fn compilation(args: &[&str]) -> CCompilation {
         CCompilation {
             language: Language::C,

@@ -30,6 +30,16 @@ use scan::Scan;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
+/// The environment variables that add directories to gcc's and clang's include search (each a
+/// `:`-separated list; an empty entry is the working directory). Every C key holds them.
+pub const INCLUDE_PATH_VARS: [&str; 5] = [
+    "CPATH",
+    "C_INCLUDE_PATH",
+    "CPLUS_INCLUDE_PATH",
+    "OBJC_INCLUDE_PATH",
+    "OBJCPLUS_INCLUDE_PATH",
+];
+
 /// One output file a compile writes, by role and by the path this invocation asked for
 /// (relative paths are relative to the compile's working directory).
 #[derive(Debug, Clone, PartialEq, Eq)]
