@@ -453,23 +453,31 @@ fn a_specs_file_in_a_library_path_directory_is_watched() {
     );
 }
 
+/// A project whose `src/a.c` includes `inc2/h0.h` to `h{count - 1}.h` (each defining `H<n>`
+/// as `n`) and returns `H<returned>`, with the `extra` files.
+fn many_headers(count: usize, returned: usize, extra: &[(&str, &str)]) -> Project {
+    let mut files: Vec<(String, String)> = (0..count)
+        .map(|n| (format!("inc2/h{n}.h"), format!("#define H{n} {n}\n")))
+        .collect();
+    let mut source: String = (0..count)
+        .map(|n| format!("#include \"h{n}.h\"\n"))
+        .collect();
+    source.push_str(&format!("int value(void) {{ return H{returned}; }}\n"));
+    files.push(("src/a.c".into(), source));
+    let mut files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(name, text)| (name.as_str(), text.as_str()))
+        .collect();
+    files.extend_from_slice(extra);
+    Project::new(&files)
+}
+
 /// A directory of many candidates whose stamp moved is listed rather than looked up name by
 /// name: an unrelated new file there still hits directly, a shadowing header does not.
 #[test]
 fn a_changed_directory_of_many_candidates_is_listed() {
     for compiler in compilers() {
-        let mut files: Vec<(String, String)> = (0..24)
-            .map(|n| (format!("inc2/h{n}.h"), format!("#define H{n} {n}\n")))
-            .collect();
-        let mut source: String = (0..24).map(|n| format!("#include \"h{n}.h\"\n")).collect();
-        source.push_str("int value(void) { return H7; }\n");
-        files.push(("src/a.c".into(), source));
-        files.push(("inc1/.keep".into(), String::new()));
-        let files: Vec<(&str, &str)> = files
-            .iter()
-            .map(|(name, text)| (name.as_str(), text.as_str()))
-            .collect();
-        let project = Project::new(&files);
+        let project = many_headers(24, 7, &[("inc1/.keep", "")]);
         let args = ["-c", "src/a.c", "-Iinc1", "-Iinc2"];
         assert!(!project.compile(compiler, &args, &[]), "first compile");
         assert!(project.compile(compiler, &args, &[]), "second compile");
@@ -500,19 +508,11 @@ fn a_changed_directory_of_many_candidates_is_listed() {
 fn a_record_lists_a_directory_of_many_candidates_and_watches_a_dangling_link_there() {
     for compiler in compilers() {
         for depend_path in [false, true] {
-            let mut files: Vec<(String, String)> = (0..40)
-                .map(|n| (format!("inc2/h{n}.h"), format!("#define H{n} {n}\n")))
-                .collect();
-            let mut source: String = (0..40).map(|n| format!("#include \"h{n}.h\"\n")).collect();
-            source.push_str("int value(void) { return H3; }\n");
-            files.push(("src/a.c".into(), source));
-            files.push(("src/warm.c".into(), "int warm(void) { return 1; }\n".into()));
-            files.push(("elsewhere/.keep".into(), String::new()));
-            let files: Vec<(&str, &str)> = files
-                .iter()
-                .map(|(name, text)| (name.as_str(), text.as_str()))
-                .collect();
-            let project = Project::new(&files);
+            let extra = [
+                ("src/warm.c", "int warm(void) { return 1; }\n"),
+                ("elsewhere/.keep", ""),
+            ];
+            let project = many_headers(40, 3, &extra);
             std::fs::create_dir(project.path("inc1")).unwrap_or_else(|error| panic!("{error}"));
             std::os::unix::fs::symlink("../elsewhere/h3.h", project.path("inc1/h3.h"))
                 .unwrap_or_else(|error| panic!("{error}"));
