@@ -36,6 +36,7 @@ mod rust_failures;
 mod rust_jobserver;
 mod rust_link_env;
 mod rust_native;
+mod rust_proc_macros_loaded;
 mod rust_queries;
 mod rust_restore;
 #[cfg(feature = "s3")]

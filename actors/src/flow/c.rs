@@ -188,7 +188,13 @@ impl Family for CFamily {
             };
             let clang = info.kind == CompilerKind::Clang;
             match c_depend::after_compile(services, &identity, compilation, request, found, clang) {
-                Ok((later, added)) => return Keyed::AfterCompile(later, added),
+                Ok((later, args)) => {
+                    let added = crate::flow::family::Added {
+                        args,
+                        env: Vec::new(),
+                    };
+                    return Keyed::AfterCompile(later, added);
+                }
                 Err(found) => direct = Some(found),
             }
         }

@@ -76,10 +76,10 @@ pub enum Keyed {
         follow_up: Option<FollowUp>,
     },
     /// The key comes from the compile itself (a direct miss: the dep-info or dependency file
-    /// the compile writes lists what it read). The compile runs at once, with these arguments
-    /// added after the user's (the C family's `-MD -MF <scratch>`), counted as a miss (or a
-    /// failure), and its result is stored under the key this finds once it has ended.
-    AfterCompile(KeyAfterCompile, Vec<OsString>),
+    /// the compile writes lists what it read). The compile runs at once, with `Added` to the
+    /// user's arguments and environment, counted as a miss (or a failure), and its result is
+    /// stored under the key this finds once it has ended.
+    AfterCompile(KeyAfterCompile, Added),
     /// No key can be had: the compile runs uncached, counted under this reason (the
     /// preprocessor failed, an input is unreadable, the source reads a file unseen).
     Refused(&'static str),
@@ -97,6 +97,16 @@ impl Keyed {
             follow_up: None,
         }
     }
+}
+
+/// What a compile keyed after it runs with besides the user's.
+#[derive(Default)]
+pub struct Added {
+    /// Arguments after the user's (the C family's `-MD -MF <scratch>`).
+    pub args: Vec<OsString>,
+    /// Variables added to the user's environment (the rust family's loader log,
+    /// `loaded_objects`), none of which the user set.
+    pub env: Vec<(OsString, OsString)>,
 }
 
 /// Finds a key after the compile (`Keyed::AfterCompile`), told how it ended; an error is why

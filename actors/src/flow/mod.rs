@@ -25,6 +25,7 @@ pub mod c_search;
 pub mod dispatch;
 pub mod env_dep_values;
 pub mod family;
+pub mod loaded_objects;
 pub mod out_dir;
 pub mod read_since;
 pub mod request_env;

@@ -22,6 +22,7 @@
 use crate::detector::CompilerInfo;
 use crate::flow::anchor_dirs;
 use crate::flow::family::{EarlyRestore, EntryAdapter, Family, Keyed};
+use crate::flow::loaded_objects::{self, LoadLog};
 use crate::flow::out_dir::OutDir;
 use crate::flow::read_since::{ReadFiles, ReadSince};
 use crate::flow::request_env::lookup as env_value;
@@ -233,9 +234,8 @@ fn list_crates(
                 return Ok((None, link));
             }
             let run = DepInfoRun::BesideTheCompile;
-            let (mut dep_info, _, _) = read_dep_info(&services, &compilation, &request, run)
-                .await
-                .ok_or("dep-info run failed")?;
+            let (mut dep_info, _, _) =
+                read_dep_info(&services, &compilation, &request, run).await?;
             dep_info.files = rust_link::without_sysroot_crates(
                 &info,
                 &compilation,
@@ -285,11 +285,12 @@ async fn key_from_dep_info(
     compilation: &RustCompilation,
     request: &CompileRequest,
     inputs: Result<RustInputs, &'static str>,
-    dep_info: Option<(DepInfo, Started, Anchors)>,
+    dep_info: Result<(DepInfo, Started, Anchors), &'static str>,
 ) -> Keyed {
     let started = Instant::now();
-    let Some((dep_info, started_reading, anchors)) = dep_info else {
-        return Keyed::Refused("dep-info run failed");
+    let (dep_info, started_reading, anchors) = match dep_info {
+        Ok(dep_info) => dep_info,
+        Err(reason) => return Keyed::Refused(reason),
     };
     let mut inputs = match inputs {
         Ok(inputs) => inputs,
@@ -337,6 +338,9 @@ async fn key_from_dep_info(
         .collect();
     if crate::flow::request_env::reads_jobserver_vars(&inputs.env_deps) {
         return Keyed::Refused(crate::flow::request_env::READS_JOBSERVER_VARS);
+    }
+    if loaded_objects::reads_vars(&inputs.env_deps) {
+        return Keyed::Refused(loaded_objects::READS_VARS);
     }
     let key = hash_key::rust_key(
         &info.identity,
@@ -400,35 +404,39 @@ enum DepInfoRun {
     BesideTheCompile,
 }
 
+/// Why a dep-info run gave no dep-info (its errors are for the real compile to show).
+const DEP_INFO_RUN_FAILED: &str = "dep-info run failed";
+
 /// Runs rustc for the dep-info alone, in a private directory, and reads it, with when rustc
-/// started reading (the directory's making, by the file system's clock). `None` when that
-/// fails for any reason: the real compile will then show what is wrong.
+/// started reading (the directory's making, by the file system's clock). The objects rustc
+/// loaded (`loaded_objects`: its proc macros) join the dep-info's files, each once. An error
+/// is why that failed: the real compile will then show what is wrong.
 async fn read_dep_info(
     services: &Services,
     compilation: &RustCompilation,
     request: &CompileRequest,
     run: DepInfoRun,
-) -> Option<(DepInfo, Started, Anchors)> {
+) -> Result<(DepInfo, Started, Anchors), &'static str> {
     let dir = match private_dir().await {
         Ok(dir) => DepInfoDir(Some(dir)),
         Err(error) => {
             log::warn!("cannot create a directory for the dep-info run: {error}");
-            return None;
+            return Err(DEP_INFO_RUN_FAILED);
         }
     };
+    let loads = LoadLog::make(&request.env).await?;
     // A stat of a directory just made in the temporary directory, a metadata call.
     let started = Started::at(dir.path());
     let anchors = anchor_dirs::rust(compilation, request);
     let mut args = rust::dep_info_args(&request.args, dir.path().as_os_str());
-    let mut listing = None;
+    let mut request = request.clone();
+    request.env.extend(loads.env());
     if compilation.link.is_some() {
         let (arg, variable) = rust_link::crate_listing_args();
         args.push(arg);
-        let mut request = request.clone();
         request.env.push(variable);
-        listing = Some(request);
     }
-    let request = listing.as_ref().unwrap_or(request);
+    let request = &request;
     let output = match run {
         DepInfoRun::BeforeTheCompile => services.run(&request.exe, args, request).await,
         DepInfoRun::BesideTheCompile => {
@@ -439,32 +447,38 @@ async fn read_dep_info(
     };
     match output {
         Ok(output) if output.success() => {}
-        Ok(_) => return None,
+        Ok(_) => return Err(DEP_INFO_RUN_FAILED),
         Err(error) => {
             log::warn!("cannot run rustc for the dep-info: {error}");
-            return None;
+            return Err(DEP_INFO_RUN_FAILED);
         }
     }
     let path = dir.path().join(dep_info_name(compilation));
-    match tokio::fs::read(&path).await {
+    let mut info = match tokio::fs::read(&path).await {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(text) => match rust::parse_dep_info(&text) {
-                Ok(info) => Some((info, started, anchors)),
+                Ok(info) => info,
                 Err(reason) => {
                     log::info!("dep-info {}: {reason}", path.display());
-                    None
+                    return Err(DEP_INFO_RUN_FAILED);
                 }
             },
             Err(_) => {
                 log::info!("dep-info {} is not UTF-8", path.display());
-                None
+                return Err(DEP_INFO_RUN_FAILED);
             }
         },
         Err(error) => {
             log::warn!("rustc wrote no dep-info at {}: {error}", path.display());
-            None
+            return Err(DEP_INFO_RUN_FAILED);
+        }
+    };
+    for object in loads.read().await? {
+        if !info.files.contains(&object) {
+            info.files.push(object);
         }
     }
+    Ok((info, started, anchors))
 }
 
 /// Creates the dep-info run's directory on the blocking pool: the event loop does not wait on

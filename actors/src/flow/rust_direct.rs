@@ -19,8 +19,9 @@
 //! mode"); the file checks are in `rust_manifest_files.rs`, the keys in `hash_key`.
 
 use crate::flow::family::{
-    EarlyRestore, Ended, FollowUp, KeyAfterCompile, Keyed, LateKey, Unkeyed,
+    Added, EarlyRestore, Ended, FollowUp, KeyAfterCompile, Keyed, LateKey, Unkeyed,
 };
+use crate::flow::loaded_objects::{self, LoadLog};
 use crate::flow::read_since::{ReadFiles, ReadSince};
 use crate::flow::rust_link;
 use crate::flow::services::Services;
@@ -47,10 +48,10 @@ use std::path::{Path, PathBuf};
 pub enum Looked {
     /// A result restored without rustc.
     Hit(Keyed),
-    /// A miss: the compile runs at once, with these arguments added, and is keyed afterwards
-    /// (`Keyed::AfterCompile`); `None` when direct mode cannot record this compile (the
-    /// dep-info run's path then).
-    Miss(Option<(KeyAfterCompile, Vec<OsString>)>),
+    /// A miss: the compile runs at once, with these arguments and variables added, and is
+    /// keyed afterwards (`Keyed::AfterCompile`); `None` when direct mode cannot record this
+    /// compile (the dep-info run's path then).
+    Miss(Option<(KeyAfterCompile, Added)>),
 }
 
 /// What a compile is, beyond its dep-info: everything the manifest key and the result key
@@ -167,6 +168,11 @@ pub async fn look_up(
         Some(Crates { list, beside, .. }) => (Some((list, beside)), None),
         None => (None, None),
     };
+    // What the compile loads (its proc macros) is known from the loader's log only: without
+    // one, the dep-info run's path, which refuses for the same reason.
+    let Ok(loads) = LoadLog::make(&request.env).await else {
+        return Looked::Miss(None);
+    };
     let added = match &link_args {
         Some((path, _)) => {
             let mut print = OsString::from("link-args=");
@@ -205,6 +211,13 @@ pub async fn look_up(
             false => Listed::After(list),
         }),
         link_args,
+        names_extern: rust_link::names_extern(&request.args),
+        added_env: loads.env(),
+        loads: Some(loads),
+    };
+    let added = Added {
+        args: added,
+        env: later.added_env.clone(),
     };
     Looked::Miss(Some((
         Box::new(move |ended| Box::pin(later.key(ended))),
@@ -280,6 +293,11 @@ struct Later {
     /// In `rust_link::Scope::Listed`: where rustc prints the link command, and how the files
     /// it read are found from it.
     link_args: Option<(tempfile::TempPath, LinkedFiles)>,
+    /// Whether the command line names a crate to load (`rust_link::names_extern`).
+    names_extern: bool,
+    /// The loader's log of the compile (`loaded_objects`), and the variables that ask for it.
+    loads: Option<LoadLog>,
+    added_env: Vec<(OsString, OsString)>,
 }
 
 /// The crate listing of a linking compile, under way.
@@ -295,7 +313,7 @@ impl Later {
     /// The result's key from the dep-info the compile wrote (the recipe of the dep-info
     /// run's key, so both find the same entries), and the manifest's update to follow. A
     /// failed compile is keyed only if `failure_kept` lets it.
-    async fn key(self, ended: Ended) -> Result<LateKey, Unkeyed> {
+    async fn key(mut self, ended: Ended) -> Result<LateKey, Unkeyed> {
         if let Ended::Failed { exit_code, stderr } = &ended {
             self.failure_kept(*exit_code, stderr)
                 .map_err(Unkeyed::FailureKept)?;
@@ -335,6 +353,14 @@ impl Later {
                 crate::flow::request_env::READS_JOBSERVER_VARS,
             ));
         }
+        if loaded_objects::reads_vars(&names) {
+            return Err(Unkeyed::Refused(loaded_objects::READS_VARS));
+        }
+        let loads = self
+            .loads
+            .take()
+            .ok_or(Unkeyed::Refused(loaded_objects::UNKNOWN));
+        let loaded = loads?.read().await.map_err(Unkeyed::Refused)?;
         let mut recorded = recorded.map(|mut recorded| {
             recorded.env = env_deps(&names, &self.env);
             recorded
@@ -349,16 +375,13 @@ impl Later {
             Some((path, linked)) => link_read(path, linked).await?,
             None => Vec::new(),
         };
-        let key = match later.crates.take() {
-            None => later.result_key(),
+        match later.crates.take() {
+            None => {}
             // A compile that links: its key needs the crates it loaded, which the dep-info run
             // started beside the compile lists. The key is found before the reply, so a build
             // that removes the target directory right after (`cargo clean`) loses no result.
             Some(Listed::Beside(listing)) => {
-                later
-                    .key_with_crates(listing, linked, &mut recorded)
-                    .await?
-                    .0
+                later.with_crates(listing, linked, &mut recorded).await?;
             }
             // No `--extern`, and a file read spells `extern`: listed now. Crates found by
             // search alone are not recorded: the manifest key holds the directories searched
@@ -366,23 +389,20 @@ impl Later {
             // so such a record could be checked in another target directory's place.
             Some(Listed::After(list)) if extern_mentioned => {
                 let listing = actix_rt::spawn(list(true));
-                let (key, loaded) = later
-                    .key_with_crates(listing, linked, &mut recorded)
-                    .await?;
-                if loaded > 0 && recorded.is_ok() {
-                    let reason = "crates found without --extern";
-                    later.services.record(Event::NotDirect(reason.to_owned()));
-                    recorded = Err(reason);
+                let loaded = later.with_crates(listing, linked, &mut recorded).await?;
+                if loaded > 0 {
+                    later.found_without_extern(&mut recorded);
                 }
-                key
             }
             // No `--extern` and no `extern crate`: it loaded the sysroot's crates alone.
             Some(Listed::After(list)) => {
                 later
-                    .key_without_crates(list(false), linked, &mut recorded)
-                    .await?
+                    .without_crates(list(false), linked, &mut recorded)
+                    .await?;
             }
-        };
+        }
+        later.with_loaded(loaded, &mut recorded).await?;
+        let key = later.result_key();
         let follow_up = match recorded {
             Ok(mut recorded) => {
                 recorded.result = key.0;
@@ -435,17 +455,17 @@ impl Later {
         )
     }
 
-    /// The result key of a linking compile that loaded the sysroot's crates alone: its link's
+    /// The inputs of a linking compile that loaded the sysroot's crates alone: its link's
     /// inputs found again must be the lookup's (nothing changed since); the files the link
     /// read (`linked`, in `Scope::Listed`) join them and the record.
-    async fn key_without_crates(
+    async fn without_crates(
         &mut self,
         link_now: impl std::future::Future<
             Output = Result<(Option<DepInfo>, Option<LinkInputs>), &'static str>,
         >,
         linked: Vec<String>,
         recorded: &mut Result<RustRecorded, &'static str>,
-    ) -> Result<CacheKey, Unkeyed> {
+    ) -> Result<(), Unkeyed> {
         let (_, link_now) = link_now.await.map_err(Unkeyed::Refused)?;
         if self.inputs.link != link_now || !self.searched_settled() {
             // A library or the linker changed since the manifest's key was taken.
@@ -458,7 +478,57 @@ impl Later {
                 recorded.crates = read;
             }
         }
-        Ok(self.result_key())
+        Ok(())
+    }
+
+    /// The objects the compile loaded (`loaded_objects`: its proc macros) join the sources
+    /// and the record's crates, each once, by stamp and digest, settled before the compile
+    /// began. One found by search alone (no `--extern`) leaves the compile unrecorded, as a
+    /// crate does (`found_without_extern`).
+    async fn with_loaded(
+        &mut self,
+        loaded: Vec<String>,
+        recorded: &mut Result<RustRecorded, &'static str>,
+    ) -> Result<(), Unkeyed> {
+        let known: HashSet<&str> = self
+            .inputs
+            .sources
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .collect();
+        let new: Vec<String> = loaded
+            .into_iter()
+            .filter(|name| !known.contains(name.as_str()))
+            .collect();
+        if new.is_empty() {
+            return Ok(());
+        }
+        let read = self.digest_crates(new).await?;
+        self.inputs.sources.extend(read.iter().map(|file| {
+            (
+                String::from_utf8_lossy(&file.name).into_owned(),
+                file.digest,
+            )
+        }));
+        if !self.names_extern {
+            self.found_without_extern(recorded);
+        }
+        if let Ok(recorded) = recorded {
+            recorded.crates.extend(read);
+        }
+        Ok(())
+    }
+
+    /// Leaves the compile unrecorded: it loaded a crate found by search alone, and the
+    /// manifest key holds the directories searched for crates only for a command line that
+    /// names one (`rust_link::names_extern`), so its record could be checked in another
+    /// target directory's place.
+    fn found_without_extern(&self, recorded: &mut Result<RustRecorded, &'static str>) {
+        if recorded.is_ok() {
+            let reason = "crates found without --extern";
+            self.services.record(Event::NotDirect(reason.to_owned()));
+            *recorded = Err(reason);
+        }
     }
 
     /// Whether no directory the link searched changed since the compile began: a library that
@@ -486,18 +556,18 @@ impl Later {
         }
     }
 
-    /// A linking compile's result key: the crates a dep-info run lists (the files of cargo's
+    /// A linking compile's inputs for its result key: the crates a dep-info run lists (the files of cargo's
     /// dep-info and crates only, each settled before the compile began) join the sources, and
     /// the `.rlib` beside each `.rmeta` the link's files, as the dep-info run's recipe has
     /// them; the link's inputs found again must be those (nothing changed since the key was
-    /// looked up). The crates go into the record. With the key, how many crates beyond the
-    /// sysroot's the listing found.
-    async fn key_with_crates(
+    /// looked up). The crates go into the record. How many crates beyond the sysroot's the
+    /// listing found.
+    async fn with_crates(
         &mut self,
         list: Listing,
         linked: Vec<String>,
         recorded: &mut Result<RustRecorded, &'static str>,
-    ) -> Result<(CacheKey, usize), Unkeyed> {
+    ) -> Result<usize, Unkeyed> {
         let (listed, link_now) = list
             .await
             .map_err(|_| Unkeyed::Refused("crate listing lost"))?
@@ -559,7 +629,7 @@ impl Later {
         if let Ok(recorded) = recorded {
             recorded.crates = read_crates;
         }
-        Ok((self.result_key(), loaded))
+        Ok(loaded)
     }
 }
 

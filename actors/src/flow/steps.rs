@@ -14,8 +14,8 @@
 use crate::detector::CompilerInfo;
 use crate::dispatcher::{ProcessOutput, RunError};
 use crate::flow::family::{
-    EarlyLookup, EarlyRestore, Ended, EntryAdapter, Family, FollowUp, KeyAfterCompile, Keyed,
-    LateKey, Unkeyed,
+    Added, EarlyLookup, EarlyRestore, Ended, EntryAdapter, Family, FollowUp, KeyAfterCompile,
+    Keyed, LateKey, Unkeyed,
 };
 use crate::flow::read_since::ReadSince;
 use crate::flow::request_env;
@@ -26,7 +26,7 @@ use sccache_core::entry::CacheEntry;
 use sccache_core::hash_key::CacheKey;
 use sccache_core::protocol::{CompileFinished, CompileRequest};
 use sccache_core::stats::{Event, StatsLabel};
-use std::ffi::OsString;
+
 use std::time::Instant;
 
 /// A compile a family accepted: the compiler, the family's reading of the command line, and
@@ -276,8 +276,8 @@ struct Missed<'a> {
 /// taken from), or found after it.
 enum StoreUnder {
     Key(CacheKey, Option<Box<ReadSince>>),
-    /// With the arguments the compile runs with besides the user's.
-    Later(KeyAfterCompile, Vec<OsString>),
+    /// With what the compile runs with besides the user's arguments and environment.
+    Later(KeyAfterCompile, Added),
 }
 
 /// Counts a miss, compiles, and on success collects the outputs into the write to send after
@@ -306,15 +306,24 @@ async fn compile_and_collect(
         }
     };
     let mut args = request.args.clone();
+    let mut with_env = None;
     match &mut under {
-        StoreUnder::Later(_, added) => args.extend_from_slice(added),
+        StoreUnder::Later(_, added) => {
+            args.extend_from_slice(&added.args);
+            if !added.env.is_empty() {
+                let mut request = request.clone();
+                request.env.extend(added.env.iter().cloned());
+                with_env = Some(request);
+            }
+        }
         StoreUnder::Key(_, Some(read)) => args.extend(read.compile_args()),
         StoreUnder::Key(_, None) => {}
     }
+    let run_as = with_env.as_ref().unwrap_or(request);
     // Every output must be written after this (`outputs::collect`); later than any change
     // made before it, on a kernel with multigrain stamps.
     let began = crate::flow::started::Started::fresh();
-    let output = match services.run(&request.exe, args, request).await {
+    let output = match services.run(&request.exe, args, run_as).await {
         Ok(output) => output,
         Err(error) => {
             count_miss();

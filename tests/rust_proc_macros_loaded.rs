@@ -1,0 +1,125 @@
+//! What rustc loads is in the key: a proc macro re-exported by a dependency (`pub use
+//! pm::answer`, as `serde` re-exports its derive) is named on no command line of the crates
+//! that expand it, and the dependency's metadata names it by crate hash alone, which does not
+//! change when its build script links a C library with new contents. Every crate that
+//! expands it must miss then, by both ways of keying, and hit again when the old contents
+//! come back.
+
+use crate::harness::{assert_success, count, have, run, write_under, Server};
+use crate::rust_cache::cargo_in;
+use std::path::Path;
+
+/// A workspace: `pm` (a proc macro answering what its C library's `get_answer` returns),
+/// `mid` re-exporting it, `user` (a library) expanding it through `mid`, `app` printing
+/// `user`'s answer.
+fn workspace(dir: &Path) {
+    let package = |name: &str, deps: &str| {
+        format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n{deps}")
+    };
+    let on = |dep: &str| format!("[dependencies]\n{dep} = {{ path = \"../{dep}\" }}\n");
+    write_under(
+        dir,
+        "Cargo.toml",
+        "[workspace]\nmembers = [\"pm\", \"mid\", \"user\", \"app\"]\nresolver = \"2\"\n",
+    );
+    write_under(
+        dir,
+        "pm/Cargo.toml",
+        &package("pm", "build = \"build.rs\"\n[lib]\nproc-macro = true\n"),
+    );
+    write_under(
+        dir,
+        "pm/build.rs",
+        "use std::process::Command;\n\
+         fn main() {\n\
+         let out = std::env::var(\"OUT_DIR\").unwrap();\n\
+         println!(\"cargo:rerun-if-changed=answer.c\");\n\
+         let cc = Command::new(\"cc\").args([\"-c\", \"-fPIC\", \"answer.c\", \"-o\"])\
+         .arg(format!(\"{out}/answer.o\")).status().unwrap();\n\
+         assert!(cc.success());\n\
+         let _ = std::fs::remove_file(format!(\"{out}/libanswer.a\"));\n\
+         let ar = Command::new(\"ar\").arg(\"crs\").arg(format!(\"{out}/libanswer.a\"))\
+         .arg(format!(\"{out}/answer.o\")).status().unwrap();\n\
+         assert!(ar.success());\n\
+         println!(\"cargo:rustc-link-search=native={out}\");\n\
+         println!(\"cargo:rustc-link-lib=static=answer\");\n\
+         }\n",
+    );
+    write_under(
+        dir,
+        "pm/src/lib.rs",
+        "extern crate proc_macro;\n\
+         use proc_macro::TokenStream;\n\
+         extern \"C\" { fn get_answer() -> i32; }\n\
+         #[proc_macro]\n\
+         pub fn answer(_: TokenStream) -> TokenStream {\n\
+         format!(\"{}\", unsafe { get_answer() }).parse().unwrap()\n\
+         }\n",
+    );
+    write_under(dir, "mid/Cargo.toml", &package("mid", &on("pm")));
+    write_under(dir, "mid/src/lib.rs", "pub use pm::answer;\n");
+    write_under(dir, "user/Cargo.toml", &package("user", &on("mid")));
+    write_under(
+        dir,
+        "user/src/lib.rs",
+        "pub fn value() -> i32 { mid::answer!() }\n",
+    );
+    write_under(dir, "app/Cargo.toml", &package("app", &on("user")));
+    write_under(
+        dir,
+        "app/src/main.rs",
+        "fn main() { println!(\"answer={}\", user::value()); }\n",
+    );
+}
+
+/// Sets the answer of `pm`'s C library.
+fn answer(dir: &Path, value: i32) {
+    write_under(
+        dir,
+        "pm/answer.c",
+        &format!("int get_answer(void) {{ return {value}; }}\n"),
+    );
+}
+
+/// Builds through `server` and runs `app`.
+fn build_and_run(server: &Server, dir: &Path) -> String {
+    let target = dir.join("target");
+    let build = cargo_in(server, dir, &target, &["build", "--offline"], &[]);
+    assert_success(&build, &format!("cargo build\n{}", server.log()));
+    let app = run(&mut std::process::Command::new(target.join("debug/app")));
+    assert_success(&app, "app");
+    String::from_utf8_lossy(&app.stdout).trim().to_owned()
+}
+
+#[test]
+fn a_re_exported_proc_macro_s_new_shared_object_misses_the_crates_expanding_it() {
+    assert!(
+        have("cargo") && have("cc") && have("ar"),
+        "cargo, cc and ar are needed"
+    );
+    for direct in ["false", "true"] {
+        let server = Server::start_with(&[("SCCACHE_DIRECT", direct)]);
+        let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
+        let path = dir.path();
+        workspace(path);
+        answer(path, 1);
+        assert_eq!(build_and_run(&server, path), "answer=1");
+        answer(path, 2);
+        assert_eq!(
+            build_and_run(&server, path),
+            "answer=2",
+            "SCCACHE_DIRECT={direct}: the crate expanding the macro was restored from the old one"
+        );
+        let before = server.stats();
+        answer(path, 1);
+        assert_eq!(build_and_run(&server, path), "answer=1");
+        // The crates of the first build come back: `mid` and `user` are hits, not compiles.
+        let libs = |stats: &serde_json::Value| count(stats, "rust_crate_hits.lib");
+        assert_eq!(
+            libs(&server.stats()) - libs(&before),
+            2,
+            "SCCACHE_DIRECT={direct}: {}",
+            server.stats()
+        );
+    }
+}
