@@ -272,7 +272,7 @@ fn two_servers_share_the_cargo_build_through_redis() {
 #[test]
 fn a_second_server_with_an_empty_disk_gets_rust_direct_hits_through_redis() {
     use crate::rust_cache::CRATES as ALL;
-    use crate::rust_direct::{artifacts, miss_starts, DirectWorkspace, CRATES};
+    use crate::rust_direct::{artifacts, DirectWorkspace, CRATES, MISS_STARTS};
     let redis = RedisServer::start(&[]);
     let url = redis.url();
     let settings = [("SCCACHE_REDIS", url.as_str()), ("SCCACHE_DIRECT", "true")];
@@ -280,7 +280,7 @@ fn a_second_server_with_an_empty_disk_gets_rust_direct_hits_through_redis() {
     let target = workspace.target();
     let once = CRATES
         .iter()
-        .map(|name| (name.to_string(), miss_starts(name)))
+        .map(|name| (name.to_string(), MISS_STARTS))
         .collect();
     assert_eq!(workspace.clean_build_in(&target, &[]), once);
     workspace.wait_for_writes();

@@ -210,17 +210,14 @@ fn a_warm_build_hits_every_crate_type_and_restores_the_same_binary() {
 }
 
 /// Direct mode: no rustc process at all for a warm build, linking compiles included; a cold
-/// one starts the compiles, and a dep-info run beside each linking compile that has a
-/// `--extern` (one without, whose files never spell `extern`, loads the sysroot's crates
-/// alone, which its key holds already).
+/// one starts the compiles alone (a linking compile's crates are named by the link command
+/// rustc prints; no dep-info run lists them).
 #[test]
 fn direct_mode_a_warm_build_starts_no_rustc_and_restores_the_same_binary() {
     let workspace = Workspace::direct();
     let (cold, cold_starts) = workspace.clean_run_counting(&["build", "--offline"]);
     assert_eq!(cold, Counts::missing([true; 4]));
-    // Four compiles, and the dep-info runs of the proc-macro (cargo gives it `--extern
-    // proc_macro`) and the binary; none for the build script.
-    assert_eq!(cold_starts, 4 + 2, "{}", workspace.rustc_log_text());
+    assert_eq!(cold_starts, 4, "{}", workspace.rustc_log_text());
     let first = crate::harness::read(&workspace.binary());
     let (warm, warm_starts) = workspace.clean_run_counting(&["build", "--offline"]);
     assert_eq!(warm, Counts::missing([false; 4]));
@@ -236,13 +233,61 @@ fn direct_mode_a_warm_build_starts_no_rustc_and_restores_the_same_binary() {
     assert_eq!(not_direct, 0, "{stats:#}");
 }
 
+/// Direct mode: a miss of a compile that links expands its proc macros once, as a plain
+/// compile does. A crate listing beside the compile once expanded them a second time at the
+/// same moment, and a macro that takes a lock of its own failed the build now and then.
+#[test]
+fn direct_mode_a_linking_miss_expands_its_proc_macros_once() {
+    let workspace = Workspace::direct();
+    workspace.write(
+        "names/src/lib.rs",
+        "use proc_macro::TokenStream;\nuse std::io::Write;\n\n#[proc_macro]\n\
+         pub fn shout(input: TokenStream) -> TokenStream {\n    \
+         if let Some(log) = std::env::var_os(\"SHOUT_LOG\") {\n        \
+         let name = std::env::var(\"CARGO_CRATE_NAME\").unwrap_or_default();\n        \
+         let mut file = std::fs::OpenOptions::new().append(true).create(true).open(log)\n            \
+         .expect(\"the log\");\n        \
+         writeln!(file, \"{name}\").expect(\"a line\");\n    }\n    \
+         input.to_string().to_uppercase().parse().expect(\"a string literal\")\n}\n",
+    );
+    workspace.write(
+        "tool/Cargo.toml",
+        "[package]\nname = \"tool\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+         [dependencies]\ncorelib = { path = \"../corelib\" }\nnames = { path = \"../names\" }\n",
+    );
+    workspace.write(
+        "tool/src/main.rs",
+        "fn main() {\n    println!(\"{} {}\", corelib::message(), names::shout!(\"bin\"));\n}\n",
+    );
+    let logs = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
+    let log = logs.path().join("expansions");
+    let log_text = log.to_string_lossy().into_owned();
+    let (cold, _) = workspace.clean_run_in(&["build", "--offline"], &[("SHOUT_LOG", &log_text)]);
+    assert_eq!(cold, Counts::missing([true; 4]));
+    assert_eq!(workspace.run_tool(), "HELLO 7 BIN\n");
+    let text = std::fs::read_to_string(&log).unwrap_or_else(|error| panic!("{error}"));
+    let mut expanded: Vec<&str> = text.lines().collect();
+    expanded.sort_unstable();
+    assert_eq!(
+        expanded,
+        ["corelib", "tool"],
+        "{}",
+        workspace.rustc_log_text()
+    );
+}
+
 /// A build script without `--extern` whose source spells `extern` has its crates listed after
-/// its compile (the word may begin an `extern crate` item, which would load a crate its key
+/// its compile when rustc may find a crate by search (a plain `-L` directory, here from
+/// `RUSTFLAGS`: the word may begin an `extern crate` item, which would load a crate its key
 /// must hold); its result is still found again, directly and with the same binary.
 #[test]
 fn direct_mode_a_build_script_spelling_extern_has_its_crates_listed() {
     let workspace = Workspace::direct();
-    let (cold, _) = workspace.clean_run_counting(&["build", "--offline"]);
+    let searched = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
+    let flags = format!("-L {}", searched.path().display());
+    let rustflags = [("RUSTFLAGS", flags.as_str())];
+    let build = || workspace.clean_run_in(&["build", "--offline"], &rustflags);
+    let (cold, _) = build();
     assert_eq!(cold, Counts::missing([true; 4]));
     let build_rs = workspace.dir.path().join("corelib/build.rs");
     let text = std::fs::read_to_string(&build_rs).unwrap_or_else(|error| panic!("{error}"));
@@ -252,7 +297,7 @@ fn direct_mode_a_build_script_spelling_extern_has_its_crates_listed() {
     );
     // A clock step: a source written in the compile's own tick gets no manifest record.
     std::thread::sleep(std::time::Duration::from_millis(100));
-    let (edited, starts) = workspace.clean_run_counting(&["build", "--offline"]);
+    let (edited, starts) = build();
     // The build script misses (new source); its output is the same, so the rest hit.
     assert_eq!(edited, Counts::missing([false, true, false, false]));
     // Its compile and its listing, after the compile.
@@ -263,7 +308,7 @@ fn direct_mode_a_build_script_spelling_extern_has_its_crates_listed() {
         .filter(|line| line.contains("-Zbinary-dep-depinfo") && line.contains("build.rs"))
         .count();
     assert_eq!(listings, 1, "{}", workspace.rustc_log_text());
-    let (warm, warm_starts) = workspace.clean_run_counting(&["build", "--offline"]);
+    let (warm, warm_starts) = build();
     assert_eq!(warm, Counts::missing([false; 4]));
     assert_eq!(warm_starts, 0, "{}", workspace.server.log());
     assert_eq!(workspace.run_tool(), PLAIN_OUTPUT);

@@ -1,7 +1,7 @@
 //! Rust direct mode (issue 14): a crate whose manifest record holds is restored without any
 //! rustc process, and a miss runs rustc once (no dep-info run; a compile that links, the
-//! binary and the build script, one dep-info run after its reply, listing the crates it
-//! loaded). A native library bundled into an indirect dependency's `.rlib` misses the binary. Every build goes through a
+//! binary and the build script, finds the crates it loaded in the link command rustc prints).
+//! A native library bundled into an indirect dependency's `.rlib` misses the binary. Every build goes through a
 //! logging stand-in for rustc (`RUSTC=<script>`), so the tests count the rustc processes each
 //! crate started; they build the cargo fixture (`tests/fixtures/cargo`) after `cargo clean`.
 //!
@@ -20,17 +20,11 @@ use tempfile::TempDir;
 /// script, which link.
 pub(crate) const CRATES: [&str; 5] = ["util", "greet", "gen", "app", "build_script_build"];
 
-/// The rustc processes a direct miss of `name` starts: the compile, and for a compile that
-/// links with a `--extern` (`app`), beside the compile, the dep-info run that lists the crates
-/// it loads. `gen`'s build script has no `--extern` and never spells `extern`: it loads the
-/// sysroot's crates alone, which its key holds already, so nothing is listed.
-pub(crate) fn miss_starts(name: &str) -> u64 {
-    if name == "app" {
-        2
-    } else {
-        1
-    }
-}
+/// The rustc processes a direct miss of a crate starts: the compile alone. A compile that
+/// links (`app`, `gen`'s build script) finds the crates it loaded in the link command rustc
+/// prints (`--print link-args`), which names every `.rlib` of the graph: no dep-info run
+/// lists them.
+pub(crate) const MISS_STARTS: u64 = 1;
 
 /// A copy of the cargo fixture built through a direct-mode server and a logging rustc.
 pub(crate) struct DirectWorkspace {
@@ -201,7 +195,7 @@ fn missing(missed: &[&str]) -> Built {
         direct_hits: ALL - misses,
         started: missed
             .iter()
-            .map(|name| (name.to_string(), miss_starts(name)))
+            .map(|name| (name.to_string(), MISS_STARTS))
             .collect(),
     }
 }

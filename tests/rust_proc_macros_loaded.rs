@@ -10,8 +10,8 @@ use crate::rust_cache::cargo_in;
 use std::path::Path;
 
 /// A workspace: `pm` (a proc macro answering what its C library's `get_answer` returns),
-/// `mid` re-exporting it, `user` (a library) expanding it through `mid`, `app` printing
-/// `user`'s answer.
+/// `mid` re-exporting it, `user` (a library) expanding it through `mid`, `app` (a binary,
+/// which links) printing `user`'s answer and its own expansion.
 fn workspace(dir: &Path) {
     let package = |name: &str, deps: &str| {
         format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n{deps}")
@@ -64,11 +64,12 @@ fn workspace(dir: &Path) {
         "user/src/lib.rs",
         "pub fn value() -> i32 { mid::answer!() }\n",
     );
-    write_under(dir, "app/Cargo.toml", &package("app", &on("user")));
+    let deps = format!("{}mid = {{ path = \"../mid\" }}\n", on("user"));
+    write_under(dir, "app/Cargo.toml", &package("app", &deps));
     write_under(
         dir,
         "app/src/main.rs",
-        "fn main() { println!(\"answer={}\", user::value()); }\n",
+        "fn main() { println!(\"answer={} {}\", user::value(), mid::answer!()); }\n",
     );
 }
 
@@ -103,23 +104,27 @@ fn a_re_exported_proc_macro_s_new_shared_object_misses_the_crates_expanding_it()
         let path = dir.path();
         workspace(path);
         answer(path, 1);
-        assert_eq!(build_and_run(&server, path), "answer=1");
+        assert_eq!(build_and_run(&server, path), "answer=1 1");
         answer(path, 2);
         assert_eq!(
             build_and_run(&server, path),
-            "answer=2",
+            "answer=2 2",
             "SCCACHE_DIRECT={direct}: the crate expanding the macro was restored from the old one"
         );
         let before = server.stats();
         answer(path, 1);
-        assert_eq!(build_and_run(&server, path), "answer=1");
-        // The crates of the first build come back: `mid` and `user` are hits, not compiles.
-        let libs = |stats: &serde_json::Value| count(stats, "rust_crate_hits.lib");
-        assert_eq!(
-            libs(&server.stats()) - libs(&before),
-            2,
-            "SCCACHE_DIRECT={direct}: {}",
-            server.stats()
-        );
+        assert_eq!(build_and_run(&server, path), "answer=1 1");
+        // The crates of the first build come back: `mid`, `user` and `app` are hits.
+        let hits = |stats: &serde_json::Value, kind: &str| {
+            count(stats, &format!("rust_crate_hits.{kind}"))
+        };
+        let after = server.stats();
+        for (kind, expected) in [("lib", 2), ("bin", 1)] {
+            assert_eq!(
+                hits(&after, kind) - hits(&before, kind),
+                expected,
+                "SCCACHE_DIRECT={direct}, {kind}: {after}"
+            );
+        }
     }
 }

@@ -26,7 +26,7 @@ use crate::flow::loaded_objects::{self, LoadLog};
 use crate::flow::out_dir::OutDir;
 use crate::flow::read_since::{ReadFiles, ReadSince};
 use crate::flow::request_env::lookup as env_value;
-use crate::flow::rust_direct::{self, Compile, Crates, ListCrates, Looked};
+use crate::flow::rust_direct::{self, Compile, Crates, ListCrates, ListWhen, Looked};
 use crate::flow::rust_link;
 use crate::flow::services::Services;
 use crate::flow::settled_path::Anchors;
@@ -39,6 +39,7 @@ use sccache_core::compiler::rust::{self, DepInfo, RustCompilation};
 use sccache_core::compiler::Parsed;
 use sccache_core::hash_key::{self, RustInputs};
 use sccache_core::protocol::CompileRequest;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -125,7 +126,7 @@ impl Family for Rustc {
             inputs: &inputs,
             crates: compilation.link.is_some().then(|| Crates {
                 list: list_crates(services, info, compilation, request, scope),
-                beside: rust_link::names_extern(&request.args),
+                when: list_when(compilation, &request.args, scope),
                 linked: (scope == rust_link::Scope::Listed)
                     .then(|| linked_files(services, info, compilation, request)),
             }),
@@ -172,6 +173,24 @@ fn link_scope(info: &CompilerInfo, compilation: &RustCompilation) -> rust_link::
         rust_link::Scope::Listed
     } else {
         rust_link::Scope::Every
+    }
+}
+
+/// When a linking compile's crates are listed (`rust_direct::ListWhen`): never when the
+/// command rustc prints names them all (`Scope::Listed` and
+/// `RustCompilation::links_every_crate`); beside the compile when it may load a crate by a
+/// flag (`rust_link::names_extern`); else after it, if a file it read spells `extern`.
+fn list_when(
+    compilation: &RustCompilation,
+    args: &[OsString],
+    scope: rust_link::Scope,
+) -> ListWhen {
+    if scope == rust_link::Scope::Listed && compilation.links_every_crate() {
+        ListWhen::Printed
+    } else if rust_link::names_extern(args) {
+        ListWhen::Beside
+    } else {
+        ListWhen::After
     }
 }
 

@@ -8,9 +8,11 @@
 //! otherwise Keyed::AfterCompile: the shared steps run rustc, then
 //!     read its dep-info ─DigestDepInfo─▶ Hasher ─▶ rust_key ─▶ Store(result)
 //!     and after the reply Store(manifest key, manifest with the new record first)
-//! a compile that links (the link's inputs are in the manifest key): beside the compile,
-//!     ListCrates (a -Zbinary-dep-depinfo dep-info run) ─DigestCrates─▶ Hasher ─▶ rust_key
-//!     ─▶ Store(result), then Store(manifest, the record with the crates loaded);
+//! a compile that links (the link's inputs are in the manifest key), where the command rustc
+//!     prints names every crate it loads beyond the externs (`ListWhen::Printed`): the files
+//!     that command names ─DigestCrates─▶ Hasher ─▶ rust_key, no listing; otherwise beside
+//!     the compile, ListCrates (a -Zbinary-dep-depinfo dep-info run) ─DigestCrates─▶ Hasher
+//!     ─▶ rust_key ─▶ Store(result), then Store(manifest, the record with the crates loaded);
 //!     without `--extern`, after the compile and only if a file it read spells `extern`
 //!     (else it loaded the sysroot's crates alone, which the link's inputs hold)
 //! ```
@@ -70,12 +72,25 @@ pub struct Compile<'a> {
 /// How a linking compile's crates are listed.
 pub struct Crates {
     pub list: ListCrates,
-    /// Beside the compile (it has a `--extern` or a `-Z` option); else after it, and only
-    /// when a file it read spells `extern` (`direct::rust::mentions_extern`).
-    pub beside: bool,
+    pub when: ListWhen,
     /// In `rust_link::Scope::Listed`: how the files the link read are found from the command
     /// rustc prints (`--print link-args=FILE`, added to the compile).
     pub linked: Option<LinkedFiles>,
+}
+
+/// When a linking compile's crates are listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListWhen {
+    /// Beside the compile (it has a `--extern`).
+    Beside,
+    /// After it, and only when a file it read spells `extern`
+    /// (`direct::rust::mentions_extern`): else it loaded the sysroot's crates alone.
+    After,
+    /// Never: the command rustc prints names every crate the link reads beyond those the
+    /// key holds already (`RustCompilation::links_every_crate`, in `Scope::Listed`), and
+    /// those join the record as files the link read. A proc macro is not expanded a second
+    /// time beside the compile.
+    Printed,
 }
 
 /// The files a link read, from the text of the command rustc printed
@@ -158,14 +173,19 @@ pub async fn look_up(
     let (crates, link_args) = match crates {
         Some(Crates {
             list,
-            beside,
+            when,
             linked: Some(linked),
         }) => match printed_link_command() {
-            Some(path) => (Some((list, beside)), Some((path, linked))),
+            Some(path) => (Some((list, when)), Some((path, linked))),
             // Without it the files the link read cannot be known: the dep-info run's key.
             None => return Looked::Miss(None),
         },
-        Some(Crates { list, beside, .. }) => (Some((list, beside)), None),
+        // Only the printed command names the crates.
+        Some(Crates {
+            when: ListWhen::Printed,
+            ..
+        }) => return Looked::Miss(None),
+        Some(Crates { list, when, .. }) => (Some((list, when)), None),
         None => (None, None),
     };
     // What the compile loads (its proc macros) is known from the loader's log only: without
@@ -206,9 +226,10 @@ pub async fn look_up(
         manifest_key,
         // Started now when it is needed, so that it runs beside the compile and the key is
         // known at the reply.
-        crates: crates.map(|(list, beside)| match beside {
-            true => Listed::Beside(actix_rt::spawn(list(true))),
-            false => Listed::After(list),
+        crates: crates.map(|(list, when)| match when {
+            ListWhen::Beside => Listed::Beside(actix_rt::spawn(list(true))),
+            ListWhen::After => Listed::After(list),
+            ListWhen::Printed => Listed::Printed(list),
         }),
         link_args,
         names_extern: rust_link::names_extern(&request.args),
@@ -303,10 +324,12 @@ struct Later {
 /// The crate listing of a linking compile, under way.
 type Listing = tokio::task::JoinHandle<Result<(Option<DepInfo>, Option<LinkInputs>), &'static str>>;
 
-/// A linking compile's crate listing: started beside the compile, or left for after it.
+/// A linking compile's crate listing: started beside the compile, left for after it, or
+/// none (`ListWhen::Printed`: the link's inputs are found again, without crates).
 enum Listed {
     Beside(Listing),
     After(ListCrates),
+    Printed(ListCrates),
 }
 
 impl Later {
@@ -394,8 +417,9 @@ impl Later {
                     later.found_without_extern(&mut recorded);
                 }
             }
-            // No `--extern` and no `extern crate`: it loaded the sysroot's crates alone.
-            Some(Listed::After(list)) => {
+            // No `--extern` and no `extern crate`: it loaded the sysroot's crates alone. Or
+            // the printed command names every crate the link read.
+            Some(Listed::After(list) | Listed::Printed(list)) => {
                 later
                     .without_crates(list(false), linked, &mut recorded)
                     .await?;
@@ -455,7 +479,8 @@ impl Later {
         )
     }
 
-    /// The inputs of a linking compile that loaded the sysroot's crates alone: its link's
+    /// The inputs of a linking compile that loaded the sysroot's crates alone, or whose
+    /// printed link command names every crate it loaded (`ListWhen::Printed`): its link's
     /// inputs found again must be the lookup's (nothing changed since); the files the link
     /// read (`linked`, in `Scope::Listed`) join them and the record.
     async fn without_crates(

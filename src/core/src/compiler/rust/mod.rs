@@ -351,6 +351,43 @@ impl RustCompilation {
         }
         self.crate_types.first().map_or("lib", String::as_str)
     }
+
+    /// Whether the link of this compile (which links) is handed every crate it loads that
+    /// its `--extern` files do not stand for, by path: the `.rlib` of every crate of the
+    /// graph, which the command rustc prints names (`--print link-args`). Not so with LTO
+    /// (`-C lto` but `off`, `-C linker-plugin-lto`: rustc reads the crates' bitcode and hands
+    /// the linker its own object and temporary copies of the `.rlib`s), or when rustc may
+    /// find a crate by search (an `extern crate` or a path-less `--extern` looks in the `-L`
+    /// directories of kind `crate` and `all`, and may load a proc macro that nothing links);
+    /// the sysroot's crates are a link's inputs anyway. Rust dylibs are named by path too
+    /// (`-C prefer-dynamic`, which cargo gives every proc macro).
+    pub fn links_every_crate(&self) -> bool {
+        let Some(link) = &self.link else {
+            return false;
+        };
+        let searched = link
+            .search_dirs
+            .iter()
+            .any(|(kind, _)| matches!(kind.as_str(), "crate" | "all"));
+        let off = |value: &str| matches!(value, "no" | "n" | "off" | "false");
+        let codegen = self
+            .key_args
+            .windows(2)
+            .filter(|pair| pair[0] == "-C")
+            .filter_map(|pair| pair[1].to_str());
+        // The last of each counts, as for rustc.
+        let mut on = [false; 2];
+        for option in codegen {
+            let (name, value) = option.split_once('=').unwrap_or((option, "yes"));
+            let which = ["lto", "linker-plugin-lto"]
+                .iter()
+                .position(|known| *known == name);
+            if let Some(which) = which {
+                on[which] = !off(value);
+            }
+        }
+        !on.contains(&true) && !searched
+    }
 }
 
 /// A refusal with its stats label.

@@ -751,3 +751,38 @@ fn an_input_that_is_a_device_is_refused_however_it_is_spelled() {
     assert_eq!(refusal("stdin", "/dev"), "input from a device");
     assert_eq!(refusal("/proc/self/fd/0", "/tmp"), "input from a device");
 }
+
+/// A link names every crate it loads by path unless LTO merges them or a crate may be found by
+/// search (`-L` of kind `crate` or `all`); the last of an option counts, and `_` stands for
+/// `-`. Rust dylibs (`-C prefer-dynamic`, which cargo gives every proc macro) are named by
+/// path too.
+#[test]
+fn a_link_names_every_crate_unless_lto_dylibs_or_a_search_may_hide_one() {
+    let bin = "--crate-name m src/main.rs --crate-type bin --out-dir /o --extern a=/d/liba.rlib \
+               -L dependency=/d -L native=/n";
+    let links = |extra: &str| cacheable(&words(&format!("{bin} {extra}"))).links_every_crate();
+    assert!(links(""));
+    assert!(links("-C lto=off"));
+    assert!(links("-C lto=no -C linker-plugin-lto=false"));
+    assert!(links("-C prefer-dynamic"));
+    assert!(links("-C lto -C lto=off"));
+    assert!(links("-C opt-level=3 -C codegen-units=1"));
+    for extra in [
+        "-C lto",
+        "-C lto=fat",
+        "-C lto=thin",
+        "-C lto=off -C lto=yes",
+        "-C linker-plugin-lto",
+        "-C linker_plugin_lto=on",
+        "-L /d2",
+        "-L all=/d2",
+        "-L crate=/d2",
+    ] {
+        assert!(!links(extra), "{extra}");
+    }
+    let lib = "--crate-name a src/lib.rs --crate-type lib --out-dir /o";
+    assert!(
+        !cacheable(&words(lib)).links_every_crate(),
+        "a library links nothing"
+    );
+}
