@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 /// The hashing actor; run it with `SyncArbiter::start`, every thread with the same memo.
 pub struct Hasher {
-    /// Also read by the direct-mode handlers (`manifest_files.rs`).
+    /// Also read by the direct-mode handlers (`manifest_files.rs`, `manifest_record.rs`).
     pub(crate) memo: DigestMemo,
 }
 

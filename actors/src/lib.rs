@@ -24,6 +24,7 @@ pub mod linker_probe;
 pub mod listener;
 pub mod manifest_files;
 pub mod manifest_memo;
+pub mod manifest_record;
 pub mod native_cpus;
 pub mod outputs;
 pub mod passed_fds;

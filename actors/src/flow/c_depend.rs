@@ -22,7 +22,7 @@ use crate::flow::family::{Ended, KeyAfterCompile, LateKey, Unkeyed};
 use crate::flow::request_env;
 use crate::flow::services::Services;
 use crate::flow::started::Started;
-use crate::manifest_files::RecordListed;
+use crate::manifest_record::RecordListed;
 use sccache_core::compiler::gcc::CCompilation;
 use sccache_core::compiler::Language;
 use sccache_core::direct::depfile;
@@ -136,7 +136,7 @@ pub fn after_compile(
 /// Reasons a record could not be made that the next compile may not meet: a file read, or a
 /// candidate, changed while this one compiled.
 const TRANSIENT: &[&str] = &[
-    crate::manifest_files::CHANGED_RECENTLY,
+    crate::manifest_record::CHANGED_RECENTLY,
     "new file on the include path",
 ];
 
