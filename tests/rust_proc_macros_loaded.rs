@@ -1,18 +1,28 @@
 //! What rustc loads is in the key: a proc macro re-exported by a dependency (`pub use
 //! pm::answer`, as `serde` re-exports its derive) is named on no command line of the crates
 //! that expand it, and the dependency's metadata names it by crate hash alone, which does not
-//! change when its build script links a C library with new contents. Every crate that
-//! expands it must miss then, by both ways of keying, and hit again when the old contents
-//! come back.
+//! change when its build script links a C library with new contents, nor when a shared C
+//! library it needs changes. Every crate that expands it must miss then, by both ways of
+//! keying, and hit again when the old contents come back; and a direct record made in one
+//! target directory must not stand for the proc macro of another.
 
 use crate::harness::{assert_success, count, have, run, write_under, Server};
 use crate::rust_cache::cargo_in;
 use std::path::Path;
 
+/// How `pm` links its C library.
+#[derive(Clone, Copy, Debug)]
+enum Linked {
+    /// `libanswer.a`, into `pm`'s shared object.
+    Static,
+    /// `libanswer.so`, which the loader finds by `pm`'s rpath when rustc loads `pm`.
+    Shared,
+}
+
 /// A workspace: `pm` (a proc macro answering what its C library's `get_answer` returns),
 /// `mid` re-exporting it, `user` (a library) expanding it through `mid`, `app` (a binary,
 /// which links) printing `user`'s answer and its own expansion.
-fn workspace(dir: &Path) {
+fn workspace(dir: &Path, linked: Linked) {
     let package = |name: &str, deps: &str| {
         format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n{deps}")
     };
@@ -27,24 +37,34 @@ fn workspace(dir: &Path) {
         "pm/Cargo.toml",
         &package("pm", "build = \"build.rs\"\n[lib]\nproc-macro = true\n"),
     );
-    write_under(
-        dir,
-        "pm/build.rs",
-        "use std::process::Command;\n\
-         fn main() {\n\
-         let out = std::env::var(\"OUT_DIR\").unwrap();\n\
-         println!(\"cargo:rerun-if-changed=answer.c\");\n\
-         let cc = Command::new(\"cc\").args([\"-c\", \"-fPIC\", \"answer.c\", \"-o\"])\
+    let archive = "let cc = Command::new(\"cc\").args([\"-c\", \"-fPIC\", \"answer.c\", \"-o\"])\
          .arg(format!(\"{out}/answer.o\")).status().unwrap();\n\
          assert!(cc.success());\n\
          let _ = std::fs::remove_file(format!(\"{out}/libanswer.a\"));\n\
          let ar = Command::new(\"ar\").arg(\"crs\").arg(format!(\"{out}/libanswer.a\"))\
          .arg(format!(\"{out}/answer.o\")).status().unwrap();\n\
          assert!(ar.success());\n\
-         println!(\"cargo:rustc-link-search=native={out}\");\n\
-         println!(\"cargo:rustc-link-lib=static=answer\");\n\
-         }\n",
-    );
+         println!(\"cargo:rustc-link-lib=static=answer\");\n";
+    let shared =
+        "let cc = Command::new(\"cc\").args([\"-shared\", \"-fPIC\", \"answer.c\", \"-o\"])\
+         .arg(format!(\"{out}/libanswer.so\")).status().unwrap();\n\
+         assert!(cc.success());\n\
+         println!(\"cargo:rustc-link-lib=dylib=answer\");\n\
+         println!(\"cargo:rustc-link-arg=-Wl,-rpath,{out}\");\n";
+    let library = match linked {
+        Linked::Static => archive,
+        Linked::Shared => shared,
+    };
+    let build = [
+        "use std::process::Command;\n\
+         fn main() {\n\
+         let out = std::env::var(\"OUT_DIR\").unwrap();\n\
+         println!(\"cargo:rerun-if-changed=answer.c\");\n\
+         println!(\"cargo:rustc-link-search=native={out}\");\n",
+        library,
+        "}\n",
+    ];
+    write_under(dir, "pm/build.rs", &build.concat());
     write_under(
         dir,
         "pm/src/lib.rs",
@@ -82,18 +102,23 @@ fn answer(dir: &Path, value: i32) {
     );
 }
 
-/// Builds through `server` and runs `app`.
-fn build_and_run(server: &Server, dir: &Path) -> String {
-    let target = dir.join("target");
-    let build = cargo_in(server, dir, &target, &["build", "--offline"], &[]);
+/// Builds through `server` into the target directory `target` and runs `app`. The directory
+/// is given by `--target-dir`, so that the environment (`CARGO_TARGET_DIR`, in every key) is
+/// the same for every directory.
+fn build_and_run(server: &Server, dir: &Path, target: &str) -> String {
+    let args = ["build", "--offline", "--target-dir", target];
+    let build = cargo_in(server, dir, &dir.join("target"), &args, &[]);
     assert_success(&build, &format!("cargo build\n{}", server.log()));
-    let app = run(&mut std::process::Command::new(target.join("debug/app")));
+    let app = run(&mut std::process::Command::new(
+        dir.join(target).join("debug/app"),
+    ));
     assert_success(&app, "app");
     String::from_utf8_lossy(&app.stdout).trim().to_owned()
 }
 
-#[test]
-fn a_re_exported_proc_macro_s_new_shared_object_misses_the_crates_expanding_it() {
+/// Builds with answers 1, 2, 1 through a server of each mode: each build prints what a plain
+/// one would, and the third restores the first's crates (`mid`, `user`, `app` hit).
+fn answers_follow_the_library(linked: Linked) {
     assert!(
         have("cargo") && have("cc") && have("ar"),
         "cargo, cc and ar are needed"
@@ -102,19 +127,19 @@ fn a_re_exported_proc_macro_s_new_shared_object_misses_the_crates_expanding_it()
         let server = Server::start_with(&[("SCCACHE_DIRECT", direct)]);
         let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
         let path = dir.path();
-        workspace(path);
+        workspace(path, linked);
         answer(path, 1);
-        assert_eq!(build_and_run(&server, path), "answer=1 1");
+        assert_eq!(build_and_run(&server, path, "target"), "answer=1 1");
         answer(path, 2);
         assert_eq!(
-            build_and_run(&server, path),
+            build_and_run(&server, path, "target"),
             "answer=2 2",
-            "SCCACHE_DIRECT={direct}: the crate expanding the macro was restored from the old one"
+            "SCCACHE_DIRECT={direct}, {linked:?}: a crate expanding the macro was restored from \
+             the old one"
         );
         let before = server.stats();
         answer(path, 1);
-        assert_eq!(build_and_run(&server, path), "answer=1 1");
-        // The crates of the first build come back: `mid`, `user` and `app` are hits.
+        assert_eq!(build_and_run(&server, path, "target"), "answer=1 1");
         let hits = |stats: &serde_json::Value, kind: &str| {
             count(stats, &format!("rust_crate_hits.{kind}"))
         };
@@ -123,8 +148,40 @@ fn a_re_exported_proc_macro_s_new_shared_object_misses_the_crates_expanding_it()
             assert_eq!(
                 hits(&after, kind) - hits(&before, kind),
                 expected,
-                "SCCACHE_DIRECT={direct}, {kind}: {after}"
+                "SCCACHE_DIRECT={direct}, {linked:?}, {kind}: {after}"
             );
         }
     }
+}
+
+#[test]
+fn a_re_exported_proc_macro_s_new_shared_object_misses_the_crates_expanding_it() {
+    answers_follow_the_library(Linked::Static);
+}
+
+/// The proc macro's own shared object stays the same; the library it needs does not. The
+/// loader names that library by the path it was found at, and its digest joins the key.
+#[test]
+fn a_shared_library_a_proc_macro_needs_is_in_the_key() {
+    answers_follow_the_library(Linked::Shared);
+}
+
+/// One workspace, two target directories: the record `user`'s compile made in the first names
+/// the first's proc macro, and must not hold for the second's, built from a new C file (a
+/// record of a compile that loaded a proc macro holds only where the same directories are
+/// searched for crates).
+#[test]
+fn direct_mode_a_record_of_one_target_directory_does_not_stand_for_another_s_proc_macro() {
+    assert!(
+        have("cargo") && have("cc") && have("ar"),
+        "cargo, cc and ar are needed"
+    );
+    let server = Server::start_with(&[("SCCACHE_DIRECT", "true")]);
+    let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
+    let path = dir.path();
+    workspace(path, Linked::Static);
+    answer(path, 1);
+    assert_eq!(build_and_run(&server, path, "first"), "answer=1 1");
+    answer(path, 2);
+    assert_eq!(build_and_run(&server, path, "second"), "answer=2 2");
 }

@@ -8,10 +8,15 @@ use std::os::unix::fs::PermissionsExt;
 /// A new directory in the temporary directory, named `prefix` and random letters, 0700,
 /// removed with its contents when dropped.
 pub fn make(prefix: &str) -> std::io::Result<tempfile::TempDir> {
+    make_in(prefix, &std::env::temp_dir())
+}
+
+/// The same in `dir`.
+pub fn make_in(prefix: &str, dir: &std::path::Path) -> std::io::Result<tempfile::TempDir> {
     tempfile::Builder::new()
         .prefix(prefix)
         .permissions(std::fs::Permissions::from_mode(0o700))
-        .tempdir()
+        .tempdir_in(dir)
 }
 
 #[cfg(test)]

@@ -21,8 +21,8 @@ use crate::hasher::Hasher;
 use crate::manifest_files::Holding;
 use actix::prelude::*;
 use sccache_core::direct::rust::{
-    env_holds, listing_digest, module_alternatives, parent_dirs, Listing, RustManifest,
-    RustRecorded,
+    crate_search_holds, env_holds, listing_digest, module_alternatives, parent_dirs, Listing,
+    RustManifest, RustRecorded,
 };
 use sccache_core::direct::{ByteBuf, ReadFile};
 use std::ffi::{OsStr, OsString};
@@ -38,6 +38,8 @@ pub struct CheckRustManifest {
     pub manifest: RustManifest,
     pub cwd: PathBuf,
     pub env: Vec<(OsString, OsString)>,
+    /// The compile's crate search directories (`RustCompilation::crate_search`).
+    pub crate_search: Vec<OsString>,
 }
 
 /// What a check found, and the manifest it checked.
@@ -50,10 +52,16 @@ impl Handler<CheckRustManifest> for Hasher {
     type Result = MessageResult<CheckRustManifest>;
 
     fn handle(&mut self, message: CheckRustManifest, _: &mut SyncContext<Self>) -> Self::Result {
-        let CheckRustManifest { manifest, cwd, env } = message;
+        let CheckRustManifest {
+            manifest,
+            cwd,
+            env,
+            crate_search,
+        } = message;
         let holding = manifest
             .results
             .iter()
+            .filter(|recorded| crate_search_holds(recorded, &crate_search))
             .find(|recorded| holds(&self.memo, recorded, &cwd, &env))
             .map(|recorded| Holding {
                 result: recorded.result,
@@ -168,6 +176,7 @@ fn digest_dep_info(
         env: Vec::new(),
         absent,
         dirs,
+        crate_search: None,
         result: [0; 32],
     });
     Ok(DepInfoRead {

@@ -18,6 +18,9 @@ const DEPENDENCIES_PREFIX: &str = "sccache-deps-";
 /// The same for a dependency file beside an object (hidden from globs).
 const BESIDE_OBJECT_PREFIX: &str = ".sccache-dep-";
 
+/// The same for the directory of the dynamic loader's logs (`flow::loaded_objects`).
+const LOADER_LOGS_PREFIX: &str = "sccache-ld-";
+
 /// Where scratch files go.
 pub fn dir() -> &'static Path {
     static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
@@ -52,6 +55,30 @@ pub fn dependencies_beside_object(dir: &Path) -> std::io::Result<tempfile::Named
         tokio::task::spawn_blocking(move || sweep_beside_objects(&dir));
     }
     Ok(file)
+}
+
+/// This server's directory for the dynamic loader's logs (`flow::loaded_objects`), made once
+/// (0700, a random name) and kept for the server's life: a process a compile started may
+/// start others after the compile ended, each of which opens the log path it inherited, and
+/// glibc's loader writes to standard output when it cannot. Left at exit; the next server's
+/// `sweep` removes it. Blocking (a `mkdir` the first time).
+pub fn loader_logs() -> Option<&'static Path> {
+    static DIR: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let prefix = format!(
+            "{LOADER_LOGS_PREFIX}{}-{}-",
+            pid_namespace(),
+            std::process::id()
+        );
+        match crate::private_dir::make_in(&prefix, dir()) {
+            Ok(made) => Some(made.keep()),
+            Err(error) => {
+                log::warn!("cannot create a directory for the loader's logs: {error}");
+                None
+            }
+        }
+    })
+    .as_deref()
 }
 
 fn scratch_file(prefix: &str, suffix: &str) -> std::io::Result<tempfile::NamedTempFile> {
@@ -139,7 +166,11 @@ fn sweep_in(dir: &Path) {
             Err(_) => continue,
         }) == uid;
         if ours && !alive(pid) {
-            match std::fs::remove_file(entry.path()) {
+            let removed = match name.to_string_lossy().starts_with(LOADER_LOGS_PREFIX) {
+                true => std::fs::remove_dir_all(entry.path()),
+                false => std::fs::remove_file(entry.path()),
+            };
+            match removed {
                 Ok(()) => log::info!("removed {}, left by a server that is gone", name.display()),
                 Err(error) => log::debug!("cannot remove {}: {error}", name.display()),
             }
@@ -152,7 +183,8 @@ fn owner(name: &str) -> Option<(u64, i32)> {
     let rest = name
         .strip_prefix(PREFIX)
         .or_else(|| name.strip_prefix(DEPENDENCIES_PREFIX))
-        .or_else(|| name.strip_prefix(BESIDE_OBJECT_PREFIX))?;
+        .or_else(|| name.strip_prefix(BESIDE_OBJECT_PREFIX))
+        .or_else(|| name.strip_prefix(LOADER_LOGS_PREFIX))?;
     let (namespace, rest) = rest.split_once('-')?;
     let (pid, _) = rest.split_once('-')?;
     let pid = pid.parse().ok().filter(|pid| *pid > 0)?;
@@ -179,6 +211,7 @@ mod tests {
         assert_eq!(owner("sccache-cpp-77-4242-abc123.i"), Some((77, 4242)));
         assert_eq!(owner("sccache-deps-77-4242-abc123.d"), Some((77, 4242)));
         assert_eq!(owner(".sccache-dep-77-4242-abc123.d"), Some((77, 4242)));
+        assert_eq!(owner("sccache-ld-77-4242-abc123"), Some((77, 4242)));
         assert_eq!(owner(".sccache-depabc123.d"), None);
         assert_eq!(owner("sccache-cpp-4242-abc123.i"), None);
         assert_eq!(owner("sccache-cpp-abc.i"), None);
@@ -198,9 +231,19 @@ mod tests {
         // Another namespace's: its process ids mean nothing here.
         let elsewhere = dir().join(format!("{PREFIX}{}-{gone}-left.i", pid_namespace() + 1));
         std::fs::write(&elsewhere, "text").unwrap();
+        // A gone server's directory of loader logs, with a late process's log in it.
+        let logs = dir().join(format!(
+            "{LOADER_LOGS_PREFIX}{}-{gone}-left",
+            pid_namespace()
+        ));
+        std::fs::create_dir_all(&logs).unwrap();
+        std::fs::write(logs.join("7.1234"), "log").unwrap();
+        let live_logs = loader_logs().unwrap();
         sweep();
         assert!(live.path().exists(), "this server's file is kept");
         assert!(!left.exists(), "the gone server's file is removed");
+        assert!(!logs.exists(), "the gone server's loader logs are removed");
+        assert!(live_logs.exists(), "this server's loader logs are kept");
         assert!(elsewhere.exists(), "another namespace's file is kept");
         std::fs::remove_file(&elsewhere).unwrap();
     }

@@ -1,23 +1,27 @@
 //! The shared objects a rustc process loaded while it ran (its proc macros), from the dynamic
-//! loader's own log: glibc's `LD_DEBUG=files`, written to `LD_DEBUG_OUTPUT` in a private
-//! directory (one file per process, named by its pid).
+//! loader's own log: glibc's `LD_DEBUG=files`, written to `LD_DEBUG_OUTPUT` (one file per
+//! process, the path with `.<pid>` added) in the server's private directory for them
+//! (`scratch::loader_logs`), under a name of the compile's own.
 //!
 //! A crate that uses a proc macro re-exported by a dependency (`pub use pm::answer`, as
 //! `serde` re-exports its derive) names no file of the macro on its command line, and the
 //! dependency's metadata names the macro by crate hash alone; that hash does not change when
 //! the macro's shared object does for a reason outside its sources (a C library it links, a
 //! `CFLAGS` its build script reads). What the loader opened is what rustc ran, so every
-//! object it loaded goes into the key, by digest, and into the direct record.
+//! object it loaded goes into the key, by file name and digest, and into the direct record.
 //!
 //! The log is trusted only when it is a rustc's: a process file that names rustc's own
 //! `librustc_driver` (a rustc that is no glibc program, or a loader that ignores the
-//! variables, writes none, and then nothing is known: the compile is not stored). An object
-//! a proc macro brings in by name (`needed by` it) or one loaded by name without a path is
-//! beyond a digest taken here, and refused.
+//! variables, writes none, and then nothing is known: the compile is not stored). A library
+//! a loaded object brings in (`needed by` it: a proc macro linked against a shared C library)
+//! is one more object, found by the path its initialisation was called at (`calling init:`);
+//! one without such a line, or an object loaded by name without a path, is refused.
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The variables this module sets; a compile that reads either (`env!`) would see this
 /// module's values, not the user's, and is not stored.
@@ -27,55 +31,73 @@ pub const VARS: [&str; 2] = ["LD_DEBUG", "LD_DEBUG_OUTPUT"];
 pub const SET_BY_USER: &str = "LD_DEBUG set in the environment";
 pub const UNKNOWN: &str = "proc macros loaded unknown (no loader log)";
 pub const BY_NAME: &str = "a shared object loaded by name";
-pub const NEEDS_LIBRARY: &str = "a proc macro needs a shared library";
+pub const NEEDS_LIBRARY: &str = "a proc macro needs a library not found";
 pub const NOT_UTF8: &str = "a loaded object's name not UTF-8";
 pub const READS_VARS: &str = "reads LD_DEBUG";
 const NO_DIR: &str = "no directory for the loader's log";
 
-/// A private directory a rustc process's loader writes its log into; removed when dropped.
+/// A compile's loader log: the files `<dir>/<number>.<pid>` of the server's directory for
+/// them, read and removed by `read` (or removed when dropped unread).
 pub struct LoadLog {
-    dir: tempfile::TempDir,
+    dir: &'static Path,
+    /// The compile's own number, the start of its files' names.
+    number: u64,
+    read: bool,
 }
 
 impl LoadLog {
     /// A new log for a compile run with `env` (the request's); an error when the user set the
-    /// loader's variables (their log is theirs) or no directory can be made.
+    /// loader's variables (their log is theirs) or the directory cannot be made.
     pub async fn make(env: &[(OsString, OsString)]) -> Result<LoadLog, &'static str> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
         if env
             .iter()
             .any(|(name, _)| VARS.iter().any(|var| name == var))
         {
             return Err(SET_BY_USER);
         }
-        let made = tokio::task::spawn_blocking(|| crate::private_dir::make("sccache-loads")).await;
-        match made {
-            Ok(Ok(dir)) => Ok(LoadLog { dir }),
-            Ok(Err(error)) => {
-                log::warn!("cannot create a directory for the loader's log: {error}");
-                Err(NO_DIR)
-            }
-            Err(_) => Err(NO_DIR),
-        }
+        let dir = tokio::task::spawn_blocking(crate::scratch::loader_logs)
+            .await
+            .ok()
+            .flatten()
+            .ok_or(NO_DIR)?;
+        Ok(LoadLog {
+            dir,
+            number: NEXT.fetch_add(1, Ordering::Relaxed),
+            read: false,
+        })
     }
 
     /// The variables to add to the compile's environment.
     pub fn env(&self) -> Vec<(OsString, OsString)> {
+        let path = self.dir.join(self.number.to_string());
         vec![
             (VARS[0].into(), "files".into()),
-            (VARS[1].into(), self.dir.path().join("ld").into_os_string()),
+            (VARS[1].into(), path.into_os_string()),
         ]
     }
 
     /// The objects the rustc process(es) loaded after they started, as the loader named them
     /// (a path; a relative one is from the compile's directory), each once, sorted.
-    pub async fn read(self) -> Result<Vec<String>, &'static str> {
-        tokio::task::spawn_blocking(move || {
-            let logs = read_logs(self.dir.path());
-            drop(self.dir);
-            loaded(&logs)
-        })
-        .await
-        .unwrap_or(Err(UNKNOWN))
+    pub async fn read(mut self) -> Result<Vec<String>, &'static str> {
+        self.read = true;
+        let (dir, number) = (self.dir, self.number);
+        tokio::task::spawn_blocking(move || loaded(&take_logs(dir, number)))
+            .await
+            .unwrap_or(Err(UNKNOWN))
+    }
+}
+
+impl Drop for LoadLog {
+    fn drop(&mut self) {
+        if self.read {
+            return;
+        }
+        let (dir, number) = (self.dir, self.number);
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(move || take_logs(dir, number))),
+            Err(_) => drop(take_logs(dir, number)),
+        }
     }
 }
 
@@ -84,20 +106,50 @@ pub fn reads_vars(env_deps: &[String]) -> bool {
     env_deps.iter().any(|name| VARS.contains(&name.as_str()))
 }
 
-/// Every file in `dir`, read (one unreadable is left out: it can only lose a rustc's log,
-/// which then counts as unknown).
-fn read_logs(dir: &Path) -> Vec<Vec<u8>> {
+/// The name a loaded object is keyed by: its file name (cargo's carry the crate's metadata
+/// hash), not its directory (the target directory's, which a result does not depend on).
+pub fn key_name(name: &str) -> &str {
+    name.rsplit('/').next().unwrap_or(name)
+}
+
+/// `name` (a loaded object, as the loader named it: rustc resolves its search directories'
+/// links) spelled through the first of the compile's crate search directories (`search`, as
+/// written, from `cwd`) that holds it under its file name, so that a direct record checks the
+/// file that search finds: a `target` that is a link to another directory now names another
+/// file. Unchanged when none holds it (an `--extern` path, a library a proc macro needs).
+pub fn spelled_by_search(name: &str, search: &[OsString], cwd: &Path) -> String {
+    let identity = |path: &Path| std::fs::metadata(path).map(|meta| (meta.dev(), meta.ino()));
+    let Ok(loaded) = identity(&cwd.join(name)) else {
+        return name.to_owned();
+    };
+    search
+        .iter()
+        .map(|dir| PathBuf::from(dir).join(key_name(name)))
+        .find(|path| identity(&cwd.join(path)).is_ok_and(|found| found == loaded))
+        .and_then(|path| path.into_os_string().into_string().ok())
+        .unwrap_or_else(|| name.to_owned())
+}
+
+/// The compile's files in `dir` (`<number>.<pid>`), read and removed (one unreadable is left
+/// out: it can only lose a rustc's log, which then counts as unknown).
+fn take_logs(dir: &Path, number: u64) -> Vec<Vec<u8>> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
+    let start = format!("{number}.");
     entries
         .flatten()
-        .filter_map(|entry| std::fs::read(entry.path()).ok())
+        .filter(|entry| entry.file_name().as_bytes().starts_with(start.as_bytes()))
+        .filter_map(|entry| {
+            let log = std::fs::read(entry.path()).ok();
+            let _ = std::fs::remove_file(entry.path());
+            log
+        })
         .collect()
 }
 
-/// The objects loaded (`dynamically loaded by`) in the logs of rustc processes, or why they
-/// cannot be known.
+/// The objects loaded (`dynamically loaded by`) in the logs of rustc processes, and the
+/// libraries those brought in, by path; or why they cannot be known.
 fn loaded(logs: &[Vec<u8>]) -> Result<Vec<String>, &'static str> {
     let mut objects: Vec<String> = Vec::new();
     let mut a_rustc = false;
@@ -105,29 +157,38 @@ fn loaded(logs: &[Vec<u8>]) -> Result<Vec<String>, &'static str> {
         let lines: Vec<Line> = log.split(|&byte| byte == b'\n').filter_map(line).collect();
         let is_rustc = lines.iter().any(|line| match line {
             Line::Needed { name, .. } => file_name(name).starts_with(b"librustc_driver"),
-            Line::Loaded { .. } => false,
+            _ => false,
         });
         if !is_rustc {
             continue;
         }
         a_rustc = true;
-        let opened: Vec<&[u8]> = lines
+        let inits: Vec<&[u8]> = lines
             .iter()
             .filter_map(|line| match line {
-                Line::Loaded { name } => Some(*name),
-                Line::Needed { .. } => None,
+                Line::Init { path } => Some(*path),
+                _ => None,
             })
             .collect();
+        // What rustc loaded after it started, and what those brought in, by path.
+        let mut taken: Vec<&[u8]> = Vec::new();
         for line in &lines {
             match line {
                 Line::Loaded { name } if !name.contains(&b'/') => return Err(BY_NAME),
-                Line::Loaded { name } => {
-                    let name = std::str::from_utf8(name).map_err(|_| NOT_UTF8)?;
-                    objects.push(name.to_owned());
+                Line::Loaded { name } => taken.push(name),
+                Line::Needed { name, by } if taken.contains(by) => {
+                    let path = match name.contains(&b'/') {
+                        true => Some(*name),
+                        false => inits.iter().copied().find(|path| file_name(path) == *name),
+                    };
+                    taken.push(path.ok_or(NEEDS_LIBRARY)?);
                 }
-                Line::Needed { by, .. } if opened.contains(by) => return Err(NEEDS_LIBRARY),
-                Line::Needed { .. } => {}
+                _ => {}
             }
+        }
+        for path in taken {
+            let path = std::str::from_utf8(path).map_err(|_| NOT_UTF8)?;
+            objects.push(path.to_owned());
         }
     }
     if !a_rustc {
@@ -138,21 +199,29 @@ fn loaded(logs: &[Vec<u8>]) -> Result<Vec<String>, &'static str> {
     Ok(objects)
 }
 
-/// A line of the loader's `files` log that says an object was mapped.
+/// A line of the loader's `files` log that this module reads.
 #[derive(Debug, PartialEq)]
 enum Line<'a> {
     /// `file=NAME [NS];  dynamically loaded by BY [NS]`: opened by `dlopen`.
     Loaded { name: &'a [u8] },
     /// `file=NAME [NS];  needed by BY [NS]`: a dependency of `BY` (`DT_NEEDED`).
     Needed { name: &'a [u8], by: &'a [u8] },
+    /// `calling init: PATH`: an object's initialisation, with the path it was found at.
+    Init { path: &'a [u8] },
 }
 
-/// Parses one line (`PID:\tfile=...`); `None` for any other kind.
+/// Parses one line (`PID:\tfile=...`, `PID:\tcalling init: ...`); `None` for any other kind.
 fn line(text: &[u8]) -> Option<Line<'_>> {
+    const INIT: &[u8] = b"calling init: ";
+    if let Some(at) = find(text, INIT) {
+        if is_pid(&text[..at]) {
+            let path = text[at + INIT.len()..].trim_ascii_end();
+            return (!path.is_empty()).then_some(Line::Init { path });
+        }
+    }
     let at = find(text, b"file=")?;
     let (pid, rest) = text.split_at(at);
-    let pid = pid.trim_ascii();
-    if !(pid.ends_with(b":") && pid[..pid.len() - 1].iter().all(u8::is_ascii_digit)) {
+    if !is_pid(pid) {
         return None;
     }
     let rest = &rest[b"file=".len()..];
@@ -164,17 +233,21 @@ fn line(text: &[u8]) -> Option<Line<'_>> {
             continue;
         };
         let name = without_namespace(&rest[..at])?;
-        let by = without_namespace(
-            rest[at + marker.len()..]
-                .trim_ascii_end()
-                .strip_suffix(b"]")?,
-        )?;
+        let by = rest[at + marker.len()..].trim_ascii_end();
+        let by = without_namespace(by.strip_suffix(b"]")?)?;
         return Some(match loaded {
             true => Line::Loaded { name },
             false => Line::Needed { name, by },
         });
     }
     None
+}
+
+/// Whether `text` is a log line's start: blanks, the process id, `:`, blanks.
+fn is_pid(text: &[u8]) -> bool {
+    text.trim_ascii()
+        .strip_suffix(b":")
+        .is_some_and(|pid| !pid.is_empty() && pid.iter().all(u8::is_ascii_digit))
 }
 
 /// `NAME [NS` without ` [NS`.
@@ -232,28 +305,80 @@ mod tests {
     }
 
     #[test]
-    fn an_object_by_name_or_a_library_a_proc_macro_needs_is_refused() {
+    fn an_object_loaded_by_name_is_refused() {
         let by_name = format!(
             "{RUSTC}     18117:\tfile=libnss_files.so.2 [0];  dynamically loaded by /lib/libc.so.6 [0]\n"
         );
         assert_eq!(loaded(&logs(&[&by_name])), Err(BY_NAME));
+    }
+
+    #[test]
+    fn a_library_a_proc_macro_needs_is_taken_by_the_path_it_was_initialised_at() {
         let needs = format!(
-            "{RUSTC}{PM}     18117:\tfile=libanswer.so [0];  needed by /w/target/debug/deps/libpm-ff67.so [0]\n"
+            "{RUSTC}{PM}     18117:\tfile=libssl.so.3 [0];  needed by /w/target/debug/deps/libpm-ff67.so [0]\n\
+             18117:\tfile=libcrypto.so.3 [0];  needed by /usr/lib/libssl.so.3 [0]\n"
         );
+        // Without the paths their initialisation was called at, they cannot be had.
         assert_eq!(loaded(&logs(&[&needs])), Err(NEEDS_LIBRARY));
+        let inits = "     18117:\tcalling init: /usr/lib/libcrypto.so.3\n\
+             18117:\t\n\
+             18117:\tcalling init: /usr/lib/libssl.so.3\n";
+        let found = format!("{needs}{inits}");
+        assert_eq!(
+            loaded(&logs(&[&found])),
+            Ok(vec![
+                "/usr/lib/libcrypto.so.3".to_owned(),
+                "/usr/lib/libssl.so.3".to_owned(),
+                "/w/target/debug/deps/libpm-ff67.so".to_owned(),
+            ])
+        );
+        // A library only rustc itself needed is not taken.
+        assert_eq!(loaded(&logs(&[&format!("{RUSTC}{inits}")])), Ok(vec![]));
     }
 
     #[test]
     fn lines_of_other_kinds_are_not_taken() {
-        assert_eq!(
-            line(b"     1:\tcalling init: /a/file=b.so [0];  needed by x [0]"),
-            None
-        );
+        assert_eq!(line(b"     1:\tcalling fini: /a/b.so [0]"), None);
         assert_eq!(line(b"file=a [0];  needed by b [0]"), None);
         assert_eq!(line(b"  12:\tfile=a [x];  needed by b [0]"), None);
+        assert_eq!(line(b":\tfile=a [0];  needed by b [0]"), None);
         assert_eq!(
             line(b"  12:\tfile=/a b/c.so [0];  dynamically loaded by /d [1]"),
             Some(Line::Loaded { name: b"/a b/c.so" })
+        );
+        assert_eq!(
+            line(b"     1:\tcalling init: /a/file=b.so"),
+            Some(Line::Init {
+                path: b"/a/file=b.so"
+            })
+        );
+    }
+
+    #[test]
+    fn an_object_is_keyed_by_its_file_name() {
+        assert_eq!(
+            key_name("/w/target/debug/deps/libpm-ff67.so"),
+            "libpm-ff67.so"
+        );
+        assert_eq!(key_name("libpm.so"), "libpm.so");
+    }
+
+    #[test]
+    fn a_loaded_object_is_spelled_through_the_search_directory_holding_it() {
+        let root = tempfile::tempdir().unwrap();
+        let real = root.path().join("real/deps");
+        std::fs::create_dir_all(&real).unwrap();
+        std::fs::write(real.join("libpm-1.so"), "pm").unwrap();
+        std::os::unix::fs::symlink(root.path().join("real"), root.path().join("target")).unwrap();
+        let loaded = real.join("libpm-1.so").to_string_lossy().into_owned();
+        let search = [OsString::from("elsewhere"), OsString::from("target/deps")];
+        assert_eq!(
+            spelled_by_search(&loaded, &search, root.path()),
+            "target/deps/libpm-1.so"
+        );
+        assert_eq!(
+            spelled_by_search(&loaded, &search[..1], root.path()),
+            loaded
         );
     }
 

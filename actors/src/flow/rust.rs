@@ -253,8 +253,9 @@ fn list_crates(
                 return Ok((None, link));
             }
             let run = DepInfoRun::BesideTheCompile;
-            let (mut dep_info, _, _) =
-                read_dep_info(&services, &compilation, &request, run).await?;
+            let mut dep_info = read_dep_info(&services, &compilation, &request, run)
+                .await?
+                .info;
             dep_info.files = rust_link::without_sysroot_crates(
                 &info,
                 &compilation,
@@ -304,10 +305,15 @@ async fn key_from_dep_info(
     compilation: &RustCompilation,
     request: &CompileRequest,
     inputs: Result<RustInputs, &'static str>,
-    dep_info: Result<(DepInfo, Started, Anchors), &'static str>,
+    dep_info: Result<DepInfoRead, &'static str>,
 ) -> Keyed {
     let started = Instant::now();
-    let (dep_info, started_reading, anchors) = match dep_info {
+    let DepInfoRead {
+        info: dep_info,
+        loaded,
+        started: started_reading,
+        anchors,
+    } = match dep_info {
         Ok(dep_info) => dep_info,
         Err(reason) => return Keyed::Refused(reason),
     };
@@ -317,7 +323,12 @@ async fn key_from_dep_info(
     };
     let cwd = Path::new(&request.cwd);
     let read_files = ReadFiles {
-        paths: dep_info.files.iter().map(|file| cwd.join(file)).collect(),
+        paths: dep_info
+            .files
+            .iter()
+            .chain(&loaded)
+            .map(|file| cwd.join(file))
+            .collect(),
         markers_in: None,
     };
     let read = ReadSince::new(started_reading, read_files, cwd).with_anchors(anchors);
@@ -335,10 +346,19 @@ async fn key_from_dep_info(
         request,
         rust_link::Scope::Every,
     );
-    let (sources, link) = futures::join!(digest_sources(services, cwd, &dep_info.files), link);
-    let Some(sources) = sources else {
+    let (sources, loaded_digests, link) = futures::join!(
+        digest_sources(services, cwd, &dep_info.files),
+        digest_sources(services, cwd, &loaded),
+        link
+    );
+    let (Some(sources), Some(loaded_digests)) = (sources, loaded_digests) else {
         return Keyed::Refused("unreadable input");
     };
+    inputs.loaded = loaded
+        .iter()
+        .map(|name| loaded_objects::key_name(name).to_owned())
+        .zip(loaded_digests)
+        .collect();
     if let Some(reason) = reads_unseen_files(cwd, &dep_info.files, &crate_files).await {
         return Keyed::Refused(reason);
     }
@@ -426,16 +446,24 @@ enum DepInfoRun {
 /// Why a dep-info run gave no dep-info (its errors are for the real compile to show).
 const DEP_INFO_RUN_FAILED: &str = "dep-info run failed";
 
-/// Runs rustc for the dep-info alone, in a private directory, and reads it, with when rustc
-/// started reading (the directory's making, by the file system's clock). The objects rustc
-/// loaded (`loaded_objects`: its proc macros) join the dep-info's files, each once. An error
-/// is why that failed: the real compile will then show what is wrong.
+/// What a dep-info run found.
+struct DepInfoRead {
+    info: DepInfo,
+    /// The objects rustc loaded (`loaded_objects`: its proc macros), as the loader named them.
+    loaded: Vec<String>,
+    /// When rustc started reading (the directory's making, by the file system's clock).
+    started: Started,
+    anchors: Anchors,
+}
+
+/// Runs rustc for the dep-info alone, in a private directory, and reads it, with the objects
+/// it loaded. An error is why that failed: the real compile will then show what is wrong.
 async fn read_dep_info(
     services: &Services,
     compilation: &RustCompilation,
     request: &CompileRequest,
     run: DepInfoRun,
-) -> Result<(DepInfo, Started, Anchors), &'static str> {
+) -> Result<DepInfoRead, &'static str> {
     let dir = match private_dir().await {
         Ok(dir) => DepInfoDir(Some(dir)),
         Err(error) => {
@@ -473,7 +501,7 @@ async fn read_dep_info(
         }
     }
     let path = dir.path().join(dep_info_name(compilation));
-    let mut info = match tokio::fs::read(&path).await {
+    let info = match tokio::fs::read(&path).await {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(text) => match rust::parse_dep_info(&text) {
                 Ok(info) => info,
@@ -492,12 +520,13 @@ async fn read_dep_info(
             return Err(DEP_INFO_RUN_FAILED);
         }
     };
-    for object in loads.read().await? {
-        if !info.files.contains(&object) {
-            info.files.push(object);
-        }
-    }
-    Ok((info, started, anchors))
+    let loaded = loads.read().await?;
+    Ok(DepInfoRead {
+        info,
+        loaded,
+        started,
+        anchors,
+    })
 }
 
 /// Creates the dep-info run's directory on the blocking pool: the event loop does not wait on

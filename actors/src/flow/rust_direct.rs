@@ -36,7 +36,7 @@ use crate::rust_manifest_files::{
 };
 use crate::storage::{LookupResult, Store};
 use sccache_core::compiler::rust::{cacheable_failure, parse_dep_info, DepInfo, RustCompilation};
-use sccache_core::direct::rust::{env_deps, RustManifest, RustRecorded};
+use sccache_core::direct::rust::{crate_search_digest, env_deps, RustManifest, RustRecorded};
 use sccache_core::direct::ReadFile;
 use sccache_core::hash_key::{self, CacheKey, CompilerIdentity, LinkInputs, RustInputs};
 use sccache_core::protocol::CompileRequest;
@@ -147,7 +147,7 @@ pub async fn look_up(
     // written just before, is not taken for a change.
     let started = Started::file_clock_now();
     let cwd = PathBuf::from(&request.cwd);
-    let (holding, manifest) = check(services, manifest, &cwd, &request.env).await;
+    let (holding, manifest) = check(services, manifest, &cwd, request, compilation).await;
     if let Some(holding) = holding {
         let key = CacheKey(holding.result);
         let lookup = look_up_early(services, key, restore).await;
@@ -272,7 +272,8 @@ async fn check(
     services: &Services,
     manifest: RustManifest,
     cwd: &Path,
-    env: &[(OsString, OsString)],
+    request: &CompileRequest,
+    compilation: &RustCompilation,
 ) -> (Option<crate::manifest_files::Holding>, RustManifest) {
     if manifest.results.is_empty() {
         return (None, manifest);
@@ -280,7 +281,8 @@ async fn check(
     let message = CheckRustManifest {
         manifest,
         cwd: cwd.to_path_buf(),
-        env: env.to_vec(),
+        env: request.env.clone(),
+        crate_search: compilation.crate_search.clone(),
     };
     match services.check_rust_manifest.send(message).await {
         Ok(RustChecked { holding, manifest }) => (holding, manifest),
@@ -506,40 +508,39 @@ impl Later {
         Ok(())
     }
 
-    /// The objects the compile loaded (`loaded_objects`: its proc macros) join the sources
-    /// and the record's crates, each once, by stamp and digest, settled before the compile
-    /// began. One found by search alone (no `--extern`) leaves the compile unrecorded, as a
-    /// crate does (`found_without_extern`).
+    /// The objects the compile loaded (`loaded_objects`: its proc macros) join the key, by
+    /// file name and digest, and the record's crates, spelled through the crate search
+    /// directory that holds each (`loaded_objects::spelled_by_search`), by stamp and digest,
+    /// settled before the compile began. One found by search alone (no `--extern`) leaves the
+    /// compile unrecorded, as a crate does (`found_without_extern`).
     async fn with_loaded(
         &mut self,
         loaded: Vec<String>,
         recorded: &mut Result<RustRecorded, &'static str>,
     ) -> Result<(), Unkeyed> {
-        let known: HashSet<&str> = self
-            .inputs
-            .sources
-            .iter()
-            .map(|(name, _)| name.as_str())
-            .collect();
-        let new: Vec<String> = loaded
-            .into_iter()
-            .filter(|name| !known.contains(name.as_str()))
-            .collect();
-        if new.is_empty() {
+        if loaded.is_empty() {
             return Ok(());
         }
-        let read = self.digest_crates(new).await?;
-        self.inputs.sources.extend(read.iter().map(|file| {
-            (
-                String::from_utf8_lossy(&file.name).into_owned(),
-                file.digest,
-            )
-        }));
+        let search = &self.compilation.crate_search;
+        let names = loaded
+            .iter()
+            .map(|name| loaded_objects::spelled_by_search(name, search, &self.cwd))
+            .collect();
+        let read = self.digest_crates(names).await?;
+        self.inputs.loaded = read
+            .iter()
+            .map(|file| {
+                let name = String::from_utf8_lossy(&file.name);
+                (loaded_objects::key_name(&name).to_owned(), file.digest)
+            })
+            .collect();
         if !self.names_extern {
             self.found_without_extern(recorded);
         }
         if let Ok(recorded) = recorded {
             recorded.crates.extend(read);
+            let search = &self.compilation.crate_search;
+            recorded.crate_search = Some(crate_search_digest(search));
         }
         Ok(())
     }

@@ -5,5 +5,7 @@
 /// The C/C++ manifest's format (`direct::Manifest`).
 pub const C: u32 = 3;
 
-/// The rust manifest's format (`direct::rust`). 3: env-deps by the digest of their value.
-pub const RUST: u32 = 3;
+/// The rust manifest's format (`direct::rust`). 3: env-deps by the digest of their value. 4:
+/// the objects rustc loaded (its proc macros) among a record's crates; a record of 3 lacks
+/// them and would hold when one changed.
+pub const RUST: u32 = 4;

@@ -44,6 +44,12 @@ pub struct RustRecorded {
     /// (`listing_digest`): a proc macro that includes every file of a directory (rust-embed)
     /// lists it, untracked, so a file added or removed there must be a miss.
     pub dirs: Vec<Listing>,
+    /// For a compile that loaded shared objects (its proc macros, among `crates` by the path
+    /// of the search directory holding each): the digest of the directories it searched for
+    /// crates, as written (`crate_search_digest`). The record holds only for a compile that
+    /// searches the same ones: in another target directory those paths are not what it
+    /// loads. A record of a compile that loaded none stays good for every target directory.
+    pub crate_search: Option<[u8; 32]>,
     /// The key of the result.
     pub result: [u8; 32],
 }
@@ -160,6 +166,23 @@ pub fn env_deps(names: &[String], env: &[(OsString, OsString)]) -> Vec<EnvDep> {
         .collect()
 }
 
+/// The digest of a compile's crate search directories (`RustRecorded::crate_search`).
+pub fn crate_search_digest(dirs: &[OsString]) -> [u8; 32] {
+    let mut bytes = Vec::new();
+    for dir in dirs {
+        bytes.extend_from_slice(&(dir.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(dir.as_bytes());
+    }
+    crate::hash_key::digest(&bytes)
+}
+
+/// Whether a record holds for a compile searching `dirs` for crates.
+pub fn crate_search_holds(recorded: &RustRecorded, dirs: &[OsString]) -> bool {
+    recorded
+        .crate_search
+        .is_none_or(|digest| digest == crate_search_digest(dirs))
+}
+
 /// Whether every variable of a record has the same value (or is still unset) in `env`.
 pub fn env_holds(recorded: &RustRecorded, env: &[(OsString, OsString)]) -> bool {
     recorded
@@ -251,6 +274,7 @@ mod tests {
             env: env_deps(&names, &env(&[("A", "1"), ("A", "2")])),
             absent: Vec::new(),
             dirs: Vec::new(),
+            crate_search: None,
             result: [1; 32],
         };
         assert_eq!(recorded.env.len(), 2);
@@ -269,6 +293,7 @@ mod tests {
             env: env_deps(&["TOKEN".to_owned()], &env(&[("TOKEN", secret)])),
             absent: Vec::new(),
             dirs: Vec::new(),
+            crate_search: None,
             result: [1; 32],
         };
         let bytes = rmp_serde::to_vec(&recorded).unwrap();
@@ -324,6 +349,30 @@ mod tests {
     }
 
     #[test]
+    fn a_record_with_loaded_objects_holds_only_where_the_same_directories_are_searched() {
+        let mut recorded = RustRecorded {
+            files: Vec::new(),
+            crates: Vec::new(),
+            env: Vec::new(),
+            absent: Vec::new(),
+            dirs: Vec::new(),
+            crate_search: None,
+            result: [1; 32],
+        };
+        let first: Vec<OsString> = vec!["/w/first/debug/deps".into()];
+        let second: Vec<OsString> = vec!["/w/second/debug/deps".into()];
+        assert!(crate_search_holds(&recorded, &first));
+        assert!(crate_search_holds(&recorded, &second));
+        recorded.crate_search = Some(crate_search_digest(&first));
+        assert!(crate_search_holds(&recorded, &first));
+        assert!(!crate_search_holds(&recorded, &second));
+        // Two directories are not one spelled with their names run together.
+        let split: Vec<OsString> = vec!["/w/a".into(), "b".into()];
+        let joined: Vec<OsString> = vec!["/w/ab".into()];
+        assert_ne!(crate_search_digest(&split), crate_search_digest(&joined));
+    }
+
+    #[test]
     fn a_rust_manifest_round_trips_and_is_not_read_as_a_c_one() {
         let recorded = RustRecorded {
             files: Vec::new(),
@@ -334,6 +383,7 @@ mod tests {
                 dir: ByteBuf::from(b"src".to_vec()),
                 names: listing_digest(vec![b"b".to_vec(), b"a".to_vec()]),
             }],
+            crate_search: Some(crate_search_digest(&["target/deps".into()])),
             result: [3; 32],
         };
         let manifest = RustManifest::default().with(recorded);

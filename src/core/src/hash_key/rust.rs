@@ -63,6 +63,11 @@ pub struct RustInputs {
     /// For a compile that links (a `bin`, `proc-macro`, `dylib`, `cdylib`): what the link
     /// reads besides rustc's own outputs.
     pub link: Option<LinkInputs>,
+    /// The shared objects rustc loaded (its proc macros, and any library they brought in),
+    /// by file name (cargo's names carry the crate's metadata hash; the directory is the
+    /// target directory's, which a result does not depend on) with the digest of the file.
+    /// Order does not matter. Learnt with the sources, from the run itself.
+    pub loaded: Vec<(String, [u8; 32])>,
 }
 
 /// The key of a rustc compile: the compiler (with its sysroot), the arguments that change the
@@ -115,6 +120,17 @@ pub fn rust_key(
     if let Some(link) = &inputs.link {
         write_link(&mut key, link, env);
     }
+    // Only when there are any: a key of a compile that loads nothing stays as it was.
+    if !inputs.loaded.is_empty() {
+        let mut loaded: Vec<&(String, [u8; 32])> = inputs.loaded.iter().collect();
+        loaded.sort();
+        loaded.dedup();
+        key.field("loaded", &(loaded.len() as u64).to_le_bytes());
+        for (name, digest) in loaded {
+            key.field("loaded name", name.as_bytes());
+            key.field("loaded digest", digest);
+        }
+    }
 
     let mut env_deps: Vec<&str> = inputs.env_deps.iter().map(String::as_str).collect();
     env_deps.sort_unstable();
@@ -141,10 +157,10 @@ pub fn rust_key(
 /// The key of a rust compile's direct-mode manifest (`direct::rust`): everything `rust_key`
 /// takes except what comes from the dep-info (the sources' digests and the values of the
 /// variables the source reads), which the manifest's records hold and every hit checks, and
-/// the manifest format. `inputs.sources` and `inputs.env_deps` are ignored; everything else
-/// in `inputs` (externs, static libraries, what `native` means, a link's inputs, which the
-/// flow finds for a manifest without the crates only a dep-info lists) is in the key as in
-/// `rust_key`.
+/// the manifest format. `inputs.sources`, `inputs.env_deps` and `inputs.loaded` are
+/// ignored; everything else in `inputs` (externs, static libraries, what `native` means, a
+/// link's inputs, which the flow finds for a manifest without the crates only a dep-info
+/// lists) is in the key as in `rust_key`.
 pub fn rust_manifest_key(
     compiler: &CompilerIdentity,
     compilation: &crate::compiler::rust::RustCompilation,
@@ -155,6 +171,7 @@ pub fn rust_manifest_key(
     let without_dep_info = RustInputs {
         sources: Vec::new(),
         env_deps: Vec::new(),
+        loaded: Vec::new(),
         ..inputs.clone()
     };
     let compile = rust_key(compiler, compilation, cwd, env, &without_dep_info);
@@ -189,6 +206,7 @@ mod rust_tests {
             native_cpu: false,
             target: None,
             link: None,
+            crate_search: vec![],
         }
     }
 
@@ -207,6 +225,7 @@ mod rust_tests {
             env_deps: vec!["MY_VAR".into()],
             native_cpu: None,
             link: None,
+            loaded: vec![],
         }
     }
 
@@ -343,6 +362,15 @@ mod rust_tests {
         let mut native = inputs();
         native.native_cpu = Some(b"native - (currently haswell)".to_vec());
         changed.push(key_with(&[], &native));
+        let mut loaded = inputs();
+        loaded.loaded = vec![("libpm-1.so".into(), [5; 32])];
+        changed.push(key_with(&[], &loaded));
+        let mut loaded_other = inputs();
+        loaded_other.loaded = vec![("libpm-1.so".into(), [6; 32])];
+        changed.push(key_with(&[], &loaded_other));
+        let mut loaded_renamed = inputs();
+        loaded_renamed.loaded = vec![("libpm-2.so".into(), [5; 32])];
+        changed.push(key_with(&[], &loaded_renamed));
         let mut other_native = inputs();
         other_native.native_cpu = Some(b"native - (currently znver3)".to_vec());
         changed.push(key_with(&[], &other_native));
@@ -467,6 +495,7 @@ mod rust_tests {
         let mut sources = inputs();
         sources.sources[0].1 = [9; 32];
         sources.env_deps.push("OTHER".into());
+        sources.loaded.push(("libpm-1.so".into(), [5; 32]));
         assert_eq!(base, manifest(&[("MY_VAR", "x")], &sources));
         let mut extern_crate = inputs();
         extern_crate.externs[0].1 = [9; 32];

@@ -84,6 +84,12 @@ pub struct RustCompilation {
     pub native_cpu: bool,
     /// The `--target` value, if any.
     pub target: Option<String>,
+    /// The `-L` directories rustc searches for crates (kinds `dependency`, `crate`, `all`,
+    /// and no kind), as written, in order. A crate its dependents' metadata names (a proc
+    /// macro re-exported by a dependency) is found there by name and hash. Not in `key_args`
+    /// (a result does not depend on the target directory); a direct record of a compile that
+    /// loaded a proc macro holds only for the same (`direct::rust::RustRecorded::crate_search`).
+    pub crate_search: Vec<OsString>,
 }
 
 /// Reads a rustc command line (`args` without the rustc executable). `cwd` is the compile's
@@ -277,6 +283,12 @@ impl Scan {
             }
         }
 
+        let crate_search = self
+            .search_dirs
+            .iter()
+            .filter(|(kind, _)| matches!(kind.as_str(), "dependency" | "crate" | "all"))
+            .map(|(_, dir)| dir.clone())
+            .collect();
         // Order does not matter to rustc for these, so the key lists them sorted.
         let mut key_args = self.key_args;
         let link = match links {
@@ -338,6 +350,7 @@ impl Scan {
             dep_info,
             native_cpu: self.native_cpu,
             target: self.target,
+            crate_search,
         })
     }
 }
