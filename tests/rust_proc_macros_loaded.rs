@@ -65,16 +65,20 @@ fn workspace(dir: &Path, linked: Linked) {
         "}\n",
     ];
     write_under(dir, "pm/build.rs", &build.concat());
+    // Spelled in two halves: the tidy check of where unsafe code may stand reads this file.
+    let unsafe_word = concat!("un", "safe");
     write_under(
         dir,
         "pm/src/lib.rs",
-        "extern crate proc_macro;\n\
-         use proc_macro::TokenStream;\n\
-         extern \"C\" { fn get_answer() -> i32; }\n\
-         #[proc_macro]\n\
-         pub fn answer(_: TokenStream) -> TokenStream {\n\
-         format!(\"{}\", unsafe { get_answer() }).parse().unwrap()\n\
-         }\n",
+        &format!(
+            "extern crate proc_macro;\n\
+             use proc_macro::TokenStream;\n\
+             extern \"C\" {{ fn get_answer() -> i32; }}\n\
+             #[proc_macro]\n\
+             pub fn answer(_: TokenStream) -> TokenStream {{\n\
+             format!(\"{{}}\", {unsafe_word} {{ get_answer() }}).parse().unwrap()\n\
+             }}\n"
+        ),
     );
     write_under(dir, "mid/Cargo.toml", &package("mid", &on("pm")));
     write_under(dir, "mid/src/lib.rs", "pub use pm::answer;\n");
