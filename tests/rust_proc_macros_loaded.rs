@@ -121,7 +121,8 @@ fn build_and_run(server: &Server, dir: &Path, target: &str) -> String {
 }
 
 /// Builds with answers 1, 2, 1 through a server of each mode: each build prints what a plain
-/// one would, and the third restores the first's crates (`mid`, `user`, `app` hit).
+/// one would, and the third restores the first's crates (`mid` and `user` hit, and `app`
+/// with a static library).
 fn answers_follow_the_library(linked: Linked) {
     assert!(
         have("cargo") && have("cc") && have("ar"),
@@ -148,7 +149,14 @@ fn answers_follow_the_library(linked: Linked) {
             count(stats, &format!("rust_crate_hits.{kind}"))
         };
         let after = server.stats();
-        for (kind, expected) in [("lib", 2), ("bin", 1)] {
+        // With a shared library the binary's direct miss cannot be recorded (the loader found
+        // the library by its own search), and its next compile takes the dep-info run's key,
+        // another recipe than a direct miss's for a compile that links: the libraries hit.
+        let expected: &[(&str, u64)] = match linked {
+            Linked::Static => &[("lib", 2), ("bin", 1)],
+            Linked::Shared => &[("lib", 2)],
+        };
+        for &(kind, expected) in expected {
             assert_eq!(
                 hits(&after, kind) - hits(&before, kind),
                 expected,
@@ -188,4 +196,88 @@ fn direct_mode_a_record_of_one_target_directory_does_not_stand_for_another_s_pro
     assert_eq!(build_and_run(&server, path, "first"), "answer=1 1");
     answer(path, 2);
     assert_eq!(build_and_run(&server, path, "second"), "answer=2 2");
+}
+
+/// A proc macro linked against `libanswer.so` without a run path, found where the user's
+/// `LD_LIBRARY_PATH` says: the same sources built with another directory there expand to
+/// another answer. The library is keyed by its digest, and a direct miss that loaded it is not
+/// recorded (no record can replay the loader's search), by both ways of keying.
+#[test]
+fn a_library_a_proc_macro_finds_by_ld_library_path_is_followed() {
+    assert!(have("cargo") && have("cc"), "cargo and cc are needed");
+    let unsafe_word = concat!("un", "safe");
+    for direct in ["false", "true"] {
+        let server = Server::start_with(&[("SCCACHE_DIRECT", direct)]);
+        let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
+        let path = dir.path();
+        for (sub, value) in [("lA", 1), ("lB", 2)] {
+            let source = format!("int get_answer(void) {{ return {value}; }}\n");
+            write_under(path, &format!("{sub}/answer.c"), &source);
+            let library = path.join(sub).join("libanswer.so");
+            let source = path.join(sub).join("answer.c");
+            let cc = run(std::process::Command::new("cc")
+                .args(["-shared", "-fPIC", "-o"])
+                .arg(&library)
+                .arg(&source));
+            assert_success(&cc, "cc");
+        }
+        write_under(
+            path,
+            "Cargo.toml",
+            "[workspace]\nmembers = [\"pm\", \"user\"]\nresolver = \"2\"\n",
+        );
+        write_under(
+            path,
+            "pm/Cargo.toml",
+            "[package]\nname = \"pm\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\
+             [lib]\nproc-macro = true\n",
+        );
+        let link_dir = path.join("lA").display().to_string();
+        write_under(
+            path,
+            "pm/build.rs",
+            &format!(
+                "fn main() {{ println!(\"cargo:rustc-link-search=native={link_dir}\"); \
+                 println!(\"cargo:rustc-link-lib=dylib=answer\"); }}\n"
+            ),
+        );
+        write_under(
+            path,
+            "pm/src/lib.rs",
+            &format!(
+                "extern crate proc_macro;\n\
+                 extern \"C\" {{ fn get_answer() -> i32; }}\n\
+                 #[proc_macro]\n\
+                 pub fn answer(_: proc_macro::TokenStream) -> proc_macro::TokenStream {{\n\
+                 format!(\"{{}}\", {unsafe_word} {{ get_answer() }}).parse().unwrap()\n\
+                 }}\n"
+            ),
+        );
+        write_under(
+            path,
+            "user/Cargo.toml",
+            "[package]\nname = \"user\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\
+             [dependencies]\npm = { path = \"../pm\" }\n",
+        );
+        write_under(
+            path,
+            "user/src/main.rs",
+            "fn main() { print!(\"{}\", pm::answer!()); }\n",
+        );
+        let target = path.join("target");
+        let build_and_run = |sub: &str| {
+            let search = path.join(sub).display().to_string();
+            let env = [("LD_LIBRARY_PATH", search.as_str())];
+            let clean = cargo_in(&server, path, &target, &["clean"], &env);
+            assert_success(&clean, "cargo clean");
+            let build = cargo_in(&server, path, &target, &["build", "--offline"], &env);
+            assert_success(&build, &format!("cargo build\n{}", server.log()));
+            let user = run(&mut std::process::Command::new(target.join("debug/user")));
+            assert_success(&user, "user");
+            String::from_utf8_lossy(&user.stdout).into_owned()
+        };
+        assert_eq!(build_and_run("lA"), "1");
+        assert_eq!(build_and_run("lB"), "2", "SCCACHE_DIRECT={direct}");
+        assert_eq!(build_and_run("lA"), "1", "SCCACHE_DIRECT={direct}");
+    }
 }

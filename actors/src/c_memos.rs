@@ -1,8 +1,8 @@
 //! What the C flow remembers across compiles, shared by every connection through `Services`:
 //! the drivers whose identity the server has found (`DriversSeen`, `flow::c`), the include
 //! search lists of command lines (`SearchLists`, `flow::c_search`) and the manifest keys the
-//! depend path could not record (`DependRefused`, `flow::c_depend`). Each is a bounded set or
-//! map behind a mutex; none decides anything on its own.
+//! depend path could not record (`Unrecorded`, `flow::c_depend`; rust direct mode keeps one
+//! too). Each is a bounded set or map behind a mutex; none decides anything on its own.
 
 use sccache_core::hash_key::CacheKey;
 use std::collections::{HashMap, HashSet};
@@ -75,6 +75,7 @@ impl SearchLists {
     }
 }
 
-/// The manifest keys whose compile could not be recorded by the depend path: their next
-/// compile takes the preprocessor's path.
-pub type DependRefused = BoundedSet<CacheKey, 4096>;
+/// The manifest keys whose direct miss could not be recorded (C's depend path, rust direct
+/// mode): their next compile takes the path that keys by what the compiler read before it
+/// compiles (the preprocessor's, the dep-info run's).
+pub type Unrecorded = BoundedSet<CacheKey, 4096>;

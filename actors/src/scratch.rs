@@ -57,28 +57,37 @@ pub fn dependencies_beside_object(dir: &Path) -> std::io::Result<tempfile::Named
     Ok(file)
 }
 
-/// This server's directory for the dynamic loader's logs (`flow::loaded_objects`), made once
-/// (0700, a random name) and kept for the server's life: a process a compile started may
-/// start others after the compile ended, each of which opens the log path it inherited, and
-/// glibc's loader writes to standard output when it cannot. Left at exit; the next server's
-/// `sweep` removes it. Blocking (a `mkdir` the first time).
-pub fn loader_logs() -> Option<&'static Path> {
-    static DIR: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
-        let prefix = format!(
-            "{LOADER_LOGS_PREFIX}{}-{}-",
-            pid_namespace(),
-            std::process::id()
-        );
-        match crate::private_dir::make_in(&prefix, dir()) {
-            Ok(made) => Some(made.keep()),
-            Err(error) => {
-                log::warn!("cannot create a directory for the loader's logs: {error}");
-                None
-            }
+/// This server's directory for the dynamic loader's logs (`flow::loaded_objects`), made when
+/// first asked for (0700, a random name) and kept for the server's life: a process a compile
+/// started may start others after the compile ended, each of which opens the log path it
+/// inherited, and glibc's loader writes to standard output when it cannot. Made again when it
+/// is gone (systemd-logind removes a user's `/dev/shm` files at their last logout). Left at
+/// exit; the next server's `sweep` removes it. Blocking (a `stat`, a `mkdir` when made).
+pub fn loader_logs() -> Option<PathBuf> {
+    static DIR: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
+    let mut made = DIR
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(dir) = &*made {
+        if std::fs::symlink_metadata(dir).is_ok_and(|metadata| metadata.is_dir()) {
+            return Some(dir.clone());
         }
-    })
-    .as_deref()
+    }
+    let prefix = format!(
+        "{LOADER_LOGS_PREFIX}{}-{}-",
+        pid_namespace(),
+        std::process::id()
+    );
+    match crate::private_dir::make_in(&prefix, dir()) {
+        Ok(dir) => {
+            *made = Some(dir.keep());
+            made.clone()
+        }
+        Err(error) => {
+            log::warn!("cannot create a directory for the loader's logs: {error}");
+            None
+        }
+    }
 }
 
 fn scratch_file(prefix: &str, suffix: &str) -> std::io::Result<tempfile::NamedTempFile> {
@@ -239,6 +248,10 @@ mod tests {
         std::fs::create_dir_all(&logs).unwrap();
         std::fs::write(logs.join("7.1234"), "log").unwrap();
         let live_logs = loader_logs().unwrap();
+        // Made again when gone.
+        std::fs::remove_dir(&live_logs).unwrap();
+        let live_logs = loader_logs().unwrap();
+        assert!(live_logs.is_dir());
         sweep();
         assert!(live.path().exists(), "this server's file is kept");
         assert!(!left.exists(), "the gone server's file is removed");

@@ -133,6 +133,7 @@ fn start(
         compilers_seen: Default::default(),
         search_lists: Default::default(),
         depend_refused: Default::default(),
+        rust_unrecorded: Default::default(),
         digests,
         library_scan: crate::library_scan::LibraryScan::default(),
         native_cpus: crate::native_cpus::memo(),

@@ -15,7 +15,9 @@
 //! variables, writes none, and then nothing is known: the compile is not stored). A library
 //! a loaded object brings in (`needed by` it: a proc macro linked against a shared C library)
 //! is one more object, found by the path its initialisation was called at (`calling init:`);
-//! one without such a line, or an object loaded by name without a path, is refused.
+//! one without such a line, or an object loaded by name without a path, is refused. Such a
+//! library was found by the loader's own search (`LD_LIBRARY_PATH`, a run path, `$ORIGIN`),
+//! which no record can replay: it is keyed, never recorded (`Loaded::needed`).
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -32,14 +34,34 @@ pub const SET_BY_USER: &str = "LD_DEBUG set in the environment";
 pub const UNKNOWN: &str = "proc macros loaded unknown (no loader log)";
 pub const BY_NAME: &str = "a shared object loaded by name";
 pub const NEEDS_LIBRARY: &str = "a proc macro needs a library not found";
+/// Why a compile that loaded objects cannot be recorded for direct mode (it is still stored).
+pub const NEEDS_LIBRARY_UNRECORDED: &str = "a proc macro needs a shared library";
+pub const OUTSIDE_SEARCH: &str = "a loaded object outside the crate search directories";
 pub const NOT_UTF8: &str = "a loaded object's name not UTF-8";
 pub const READS_VARS: &str = "reads LD_DEBUG";
 const NO_DIR: &str = "no directory for the loader's log";
 
+/// What a compile loaded, by path as the loader named it (a relative one is from the
+/// compile's directory), each once, sorted.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Loaded {
+    /// The objects rustc (or an object it loaded) opened by path: its proc macros.
+    pub opened: Vec<String>,
+    /// The libraries those brought in, found by the loader's search.
+    pub needed: Vec<String>,
+}
+
+impl Loaded {
+    /// Every object, opened and needed.
+    pub fn all(&self) -> impl Iterator<Item = &String> {
+        self.opened.iter().chain(&self.needed)
+    }
+}
+
 /// A compile's loader log: the files `<dir>/<number>.<pid>` of the server's directory for
 /// them, read and removed by `read` (or removed when dropped unread).
 pub struct LoadLog {
-    dir: &'static Path,
+    dir: PathBuf,
     /// The compile's own number, the start of its files' names.
     number: u64,
     read: bool,
@@ -77,12 +99,11 @@ impl LoadLog {
         ]
     }
 
-    /// The objects the rustc process(es) loaded after they started, as the loader named them
-    /// (a path; a relative one is from the compile's directory), each once, sorted.
-    pub async fn read(mut self) -> Result<Vec<String>, &'static str> {
+    /// The objects the rustc process(es) loaded after they started.
+    pub async fn read(mut self) -> Result<Loaded, &'static str> {
         self.read = true;
-        let (dir, number) = (self.dir, self.number);
-        tokio::task::spawn_blocking(move || loaded(&take_logs(dir, number)))
+        let (dir, number) = (std::mem::take(&mut self.dir), self.number);
+        tokio::task::spawn_blocking(move || loaded(&take_logs(&dir, number)))
             .await
             .unwrap_or(Err(UNKNOWN))
     }
@@ -93,10 +114,10 @@ impl Drop for LoadLog {
         if self.read {
             return;
         }
-        let (dir, number) = (self.dir, self.number);
+        let (dir, number) = (std::mem::take(&mut self.dir), self.number);
         match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => drop(runtime.spawn_blocking(move || take_logs(dir, number))),
-            Err(_) => drop(take_logs(dir, number)),
+            Ok(runtime) => drop(runtime.spawn_blocking(move || take_logs(&dir, number))),
+            Err(_) => drop(take_logs(&dir, number)),
         }
     }
 }
@@ -112,22 +133,29 @@ pub fn key_name(name: &str) -> &str {
     name.rsplit('/').next().unwrap_or(name)
 }
 
-/// `name` (a loaded object, as the loader named it: rustc resolves its search directories'
-/// links) spelled through the first of the compile's crate search directories (`search`, as
-/// written, from `cwd`) that holds it under its file name, so that a direct record checks the
-/// file that search finds: a `target` that is a link to another directory now names another
-/// file. Unchanged when none holds it (an `--extern` path, a library a proc macro needs).
-pub fn spelled_by_search(name: &str, search: &[OsString], cwd: &Path) -> String {
+/// `name` (an opened object, as the loader named it: rustc resolves links) spelled the way
+/// the compile found it: through the first of its crate search directories (`search`, as
+/// written, from `cwd`) that holds the same file under the same file name, or as an
+/// `--extern` path (`externs`) to the same file. So a direct record checks the file that the
+/// compile's search finds: a `target` that is a link to another directory now names another
+/// file. `None` when neither holds it (a file by another name behind a link, a plugin a
+/// proc macro opened itself): no record can say how it was found.
+pub fn spelled(
+    name: &str,
+    search: &[OsString],
+    externs: &[OsString],
+    cwd: &Path,
+) -> Option<String> {
     let identity = |path: &Path| std::fs::metadata(path).map(|meta| (meta.dev(), meta.ino()));
-    let Ok(loaded) = identity(&cwd.join(name)) else {
-        return name.to_owned();
-    };
-    search
+    let loaded = identity(&cwd.join(name)).ok()?;
+    let through_search = search
         .iter()
-        .map(|dir| PathBuf::from(dir).join(key_name(name)))
+        .map(|dir| PathBuf::from(dir).join(key_name(name)));
+    let externs = externs.iter().map(PathBuf::from);
+    through_search
+        .chain(externs)
         .find(|path| identity(&cwd.join(path)).is_ok_and(|found| found == loaded))
         .and_then(|path| path.into_os_string().into_string().ok())
-        .unwrap_or_else(|| name.to_owned())
 }
 
 /// The compile's files in `dir` (`<number>.<pid>`), read and removed (one unreadable is left
@@ -150,8 +178,8 @@ fn take_logs(dir: &Path, number: u64) -> Vec<Vec<u8>> {
 
 /// The objects loaded (`dynamically loaded by`) in the logs of rustc processes, and the
 /// libraries those brought in, by path; or why they cannot be known.
-fn loaded(logs: &[Vec<u8>]) -> Result<Vec<String>, &'static str> {
-    let mut objects: Vec<String> = Vec::new();
+fn loaded(logs: &[Vec<u8>]) -> Result<Loaded, &'static str> {
+    let mut objects = Loaded::default();
     let mut a_rustc = false;
     for log in logs {
         let lines: Vec<Line> = log.split(|&byte| byte == b'\n').filter_map(line).collect();
@@ -172,30 +200,34 @@ fn loaded(logs: &[Vec<u8>]) -> Result<Vec<String>, &'static str> {
             .collect();
         // What rustc loaded after it started, and what those brought in, by path.
         let mut taken: Vec<&[u8]> = Vec::new();
+        let text = |path: &[u8]| std::str::from_utf8(path).map(str::to_owned);
         for line in &lines {
             match line {
                 Line::Loaded { name } if !name.contains(&b'/') => return Err(BY_NAME),
-                Line::Loaded { name } => taken.push(name),
+                Line::Loaded { name } => {
+                    taken.push(name);
+                    objects.opened.push(text(name).map_err(|_| NOT_UTF8)?);
+                }
                 Line::Needed { name, by } if taken.contains(by) => {
                     let path = match name.contains(&b'/') {
                         true => Some(*name),
                         false => inits.iter().copied().find(|path| file_name(path) == *name),
                     };
-                    taken.push(path.ok_or(NEEDS_LIBRARY)?);
+                    let path = path.ok_or(NEEDS_LIBRARY)?;
+                    taken.push(path);
+                    objects.needed.push(text(path).map_err(|_| NOT_UTF8)?);
                 }
                 _ => {}
             }
-        }
-        for path in taken {
-            let path = std::str::from_utf8(path).map_err(|_| NOT_UTF8)?;
-            objects.push(path.to_owned());
         }
     }
     if !a_rustc {
         return Err(UNKNOWN);
     }
-    objects.sort();
-    objects.dedup();
+    for list in [&mut objects.opened, &mut objects.needed] {
+        list.sort();
+        list.dedup();
+    }
     Ok(objects)
 }
 
@@ -289,11 +321,12 @@ mod tests {
     #[test]
     fn a_rustc_s_log_gives_the_proc_macros_it_opened() {
         let log = format!("{RUSTC}{PM}{PM}");
-        assert_eq!(
-            loaded(&logs(&[&log])),
-            Ok(vec!["/w/target/debug/deps/libpm-ff67.so".to_owned()])
-        );
-        assert_eq!(loaded(&logs(&[RUSTC])), Ok(vec![]));
+        let opened = Loaded {
+            opened: vec!["/w/target/debug/deps/libpm-ff67.so".to_owned()],
+            needed: vec![],
+        };
+        assert_eq!(loaded(&logs(&[&log])), Ok(opened));
+        assert_eq!(loaded(&logs(&[RUSTC])), Ok(Loaded::default()));
     }
 
     #[test]
@@ -301,7 +334,7 @@ mod tests {
         assert_eq!(loaded(&[]), Err(UNKNOWN));
         let linker = "     200:\tfile=libc.so.6 [0];  needed by /usr/bin/ld [0]\n     200:\tfile=/usr/lib/liblto_plugin.so [0];  dynamically loaded by /usr/bin/ld [0]\n";
         assert_eq!(loaded(&logs(&[linker])), Err(UNKNOWN));
-        assert_eq!(loaded(&logs(&[linker, RUSTC])), Ok(vec![]));
+        assert_eq!(loaded(&logs(&[linker, RUSTC])), Ok(Loaded::default()));
     }
 
     #[test]
@@ -324,16 +357,17 @@ mod tests {
              18117:\t\n\
              18117:\tcalling init: /usr/lib/libssl.so.3\n";
         let found = format!("{needs}{inits}");
-        assert_eq!(
-            loaded(&logs(&[&found])),
-            Ok(vec![
+        let expected = Loaded {
+            opened: vec!["/w/target/debug/deps/libpm-ff67.so".to_owned()],
+            needed: vec![
                 "/usr/lib/libcrypto.so.3".to_owned(),
                 "/usr/lib/libssl.so.3".to_owned(),
-                "/w/target/debug/deps/libpm-ff67.so".to_owned(),
-            ])
-        );
+            ],
+        };
+        assert_eq!(loaded(&logs(&[&found])), Ok(expected));
         // A library only rustc itself needed is not taken.
-        assert_eq!(loaded(&logs(&[&format!("{RUSTC}{inits}")])), Ok(vec![]));
+        let rustc_alone = format!("{RUSTC}{inits}");
+        assert_eq!(loaded(&logs(&[&rustc_alone])), Ok(Loaded::default()));
     }
 
     #[test]
@@ -364,7 +398,7 @@ mod tests {
     }
 
     #[test]
-    fn a_loaded_object_is_spelled_through_the_search_directory_holding_it() {
+    fn an_opened_object_is_spelled_the_way_the_compile_found_it() {
         let root = tempfile::tempdir().unwrap();
         let real = root.path().join("real/deps");
         std::fs::create_dir_all(&real).unwrap();
@@ -372,14 +406,25 @@ mod tests {
         std::os::unix::fs::symlink(root.path().join("real"), root.path().join("target")).unwrap();
         let loaded = real.join("libpm-1.so").to_string_lossy().into_owned();
         let search = [OsString::from("elsewhere"), OsString::from("target/deps")];
+        let spell = |search: &[OsString], externs: &[OsString]| {
+            spelled(&loaded, search, externs, root.path())
+        };
         assert_eq!(
-            spelled_by_search(&loaded, &search, root.path()),
-            "target/deps/libpm-1.so"
+            spell(&search, &[]).as_deref(),
+            Some("target/deps/libpm-1.so")
         );
+        // Not through a search directory: by an extern to the same file, else not at all.
+        let externs = [OsString::from("target/deps/libpm-1.so")];
         assert_eq!(
-            spelled_by_search(&loaded, &search[..1], root.path()),
-            loaded
+            spell(&search[..1], &externs).as_deref(),
+            Some("target/deps/libpm-1.so")
         );
+        assert_eq!(spell(&search[..1], &[]), None);
+        // A link in a search directory to a file of another name is no spelling of it.
+        std::fs::create_dir_all(root.path().join("links")).unwrap();
+        std::os::unix::fs::symlink(real.join("libpm-1.so"), root.path().join("links/libpm.so"))
+            .unwrap();
+        assert_eq!(spell(&[OsString::from("links")], &[]), None);
     }
 
     #[test]

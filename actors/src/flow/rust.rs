@@ -449,7 +449,8 @@ const DEP_INFO_RUN_FAILED: &str = "dep-info run failed";
 /// What a dep-info run found.
 struct DepInfoRead {
     info: DepInfo,
-    /// The objects rustc loaded (`loaded_objects`: its proc macros), as the loader named them.
+    /// The objects rustc loaded (`loaded_objects`: its proc macros and the libraries they
+    /// need), as the loader named them.
     loaded: Vec<String>,
     /// When rustc started reading (the directory's making, by the file system's clock).
     started: Started,
@@ -520,7 +521,7 @@ async fn read_dep_info(
             return Err(DEP_INFO_RUN_FAILED);
         }
     };
-    let loaded = loads.read().await?;
+    let loaded = loads.read().await?.all().cloned().collect();
     Ok(DepInfoRead {
         info,
         loaded,

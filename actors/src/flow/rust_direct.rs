@@ -23,7 +23,7 @@
 use crate::flow::family::{
     Added, EarlyRestore, Ended, FollowUp, KeyAfterCompile, Keyed, LateKey, Unkeyed,
 };
-use crate::flow::loaded_objects::{self, LoadLog};
+use crate::flow::loaded_objects::{self, LoadLog, Loaded};
 use crate::flow::read_since::{ReadFiles, ReadSince};
 use crate::flow::rust_link;
 use crate::flow::services::Services;
@@ -141,6 +141,12 @@ pub async fn look_up(
     };
     let manifest_key =
         hash_key::rust_manifest_key(identity, compilation, &request.cwd, &request.env, inputs);
+    if services.rust_unrecorded.contains(&manifest_key) {
+        // Its last direct miss could not be recorded (`Later::with_loaded`): the dep-info
+        // run's key can hit.
+        services.record(Event::NotDirect("not recordable before".into()));
+        return Looked::Miss(None);
+    }
     let manifest = fetch(services, manifest_key, label).await;
     // Before the check and the compile: a file changed since then keeps a result out of the
     // cache and out of the manifest. By the file system's clock: a build script's output,
@@ -508,24 +514,43 @@ impl Later {
         Ok(())
     }
 
-    /// The objects the compile loaded (`loaded_objects`: its proc macros) join the key, by
-    /// file name and digest, and the record's crates, spelled through the crate search
-    /// directory that holds each (`loaded_objects::spelled_by_search`), by stamp and digest,
-    /// settled before the compile began. One found by search alone (no `--extern`) leaves the
-    /// compile unrecorded, as a crate does (`found_without_extern`).
+    /// The objects the compile loaded (`loaded_objects`: its proc macros and the libraries
+    /// they need) join the key, by file name and digest, settled before the compile began.
+    /// The record takes the opened ones among its crates, spelled the way the compile found
+    /// each (`loaded_objects::spelled`), by stamp and digest, with the digest of its crate
+    /// search directories. A compile no record can replay (a library the loader found by its
+    /// own search; an object the compile did not find through its search directories or
+    /// externs; one found by search alone, without `--extern`: `found_without_extern`) is
+    /// stored unrecorded, and its manifest key remembered (`Services::rust_unrecorded`), so
+    /// that its next compile takes the dep-info run's path, whose key can hit.
     async fn with_loaded(
         &mut self,
-        loaded: Vec<String>,
+        loaded: Loaded,
         recorded: &mut Result<RustRecorded, &'static str>,
     ) -> Result<(), Unkeyed> {
-        if loaded.is_empty() {
+        if loaded.opened.is_empty() && loaded.needed.is_empty() {
             return Ok(());
         }
-        let search = &self.compilation.crate_search;
-        let names = loaded
+        let externs: Vec<OsString> = self
+            .compilation
+            .externs
             .iter()
-            .map(|name| loaded_objects::spelled_by_search(name, search, &self.cwd))
+            .map(|(_, path)| path.clone())
             .collect();
+        let search = &self.compilation.crate_search;
+        let spelled: Option<Vec<String>> = loaded
+            .opened
+            .iter()
+            .map(|name| loaded_objects::spelled(name, search, &externs, &self.cwd))
+            .collect();
+        let (names, unrecorded) = match spelled {
+            _ if !loaded.needed.is_empty() => (
+                loaded.all().cloned().collect(),
+                Some(loaded_objects::NEEDS_LIBRARY_UNRECORDED),
+            ),
+            Some(spelled) => (spelled, None),
+            None => (loaded.opened, Some(loaded_objects::OUTSIDE_SEARCH)),
+        };
         let read = self.digest_crates(names).await?;
         self.inputs.loaded = read
             .iter()
@@ -534,6 +559,14 @@ impl Later {
                 (loaded_objects::key_name(&name).to_owned(), file.digest)
             })
             .collect();
+        if let Some(reason) = unrecorded {
+            if recorded.is_ok() {
+                self.services.record(Event::NotDirect(reason.to_owned()));
+                *recorded = Err(reason);
+            }
+            self.services.rust_unrecorded.insert(&self.manifest_key);
+            return Ok(());
+        }
         if !self.names_extern {
             self.found_without_extern(recorded);
         }

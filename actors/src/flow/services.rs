@@ -4,7 +4,7 @@
 //! read error, a timeout each become a miss and an event). It decides nothing about keys or
 //! outputs.
 
-use crate::c_memos::{CompilersSeen, DependRefused, DriversSeen, SearchLists};
+use crate::c_memos::{CompilersSeen, DriversSeen, SearchLists, Unrecorded};
 use crate::detector::Detect;
 use crate::digest_memo::DigestMemo;
 use crate::dispatcher::{ProcessOutput, Run, RunError};
@@ -66,7 +66,10 @@ pub struct Services {
     /// The include search lists of C command lines, shared likewise (`c_search`).
     pub search_lists: SearchLists,
     /// The manifest keys the depend path could not record, shared likewise (`c_depend`).
-    pub depend_refused: DependRefused,
+    pub depend_refused: Unrecorded,
+    /// The rust manifest keys whose direct miss could not be recorded, shared likewise
+    /// (`rust_direct`): their compiles take the dep-info run's path.
+    pub rust_unrecorded: Unrecorded,
     pub check_rust_manifest: Recipient<CheckRustManifest>,
     pub digest_dep_info: Recipient<DigestDepInfo>,
     pub digest_crates: Recipient<DigestCrates>,
