@@ -38,6 +38,7 @@ pub const NEEDS_LIBRARY: &str = "a proc macro needs a library not found";
 pub const NEEDS_LIBRARY_UNRECORDED: &str = "a proc macro needs a shared library";
 pub const OUTSIDE_SEARCH: &str = "a loaded object outside the crate search directories";
 pub const NOT_UTF8: &str = "a loaded object's name not UTF-8";
+pub const SAME_FILE_NAME: &str = "two loaded objects of one file name";
 pub const READS_VARS: &str = "reads LD_DEBUG";
 const NO_DIR: &str = "no directory for the loader's log";
 
@@ -210,10 +211,9 @@ fn loaded(logs: &[Vec<u8>]) -> Result<Loaded, &'static str> {
                 }
                 Line::Needed { name, by } if taken.contains(by) => {
                     let path = match name.contains(&b'/') {
-                        true => Some(*name),
-                        false => inits.iter().copied().find(|path| file_name(path) == *name),
+                        true => *name,
+                        false => only_init_of(&inits, name).ok_or(NEEDS_LIBRARY)?,
                     };
-                    let path = path.ok_or(NEEDS_LIBRARY)?;
                     taken.push(path);
                     objects.needed.push(text(path).map_err(|_| NOT_UTF8)?);
                 }
@@ -228,7 +228,25 @@ fn loaded(logs: &[Vec<u8>]) -> Result<Loaded, &'static str> {
         list.sort();
         list.dedup();
     }
+    // The key names an object by its file name: two of one name would be told apart by
+    // nothing but their digests, which two swapped files keep.
+    let mut names: Vec<&str> = objects.all().map(|path| key_name(path)).collect();
+    let count = names.len();
+    names.sort_unstable();
+    names.dedup();
+    if names.len() != count {
+        return Err(SAME_FILE_NAME);
+    }
     Ok(objects)
+}
+
+/// The one path among `inits` whose file name is `name`; `None` when none or several are (an
+/// object of that name opened by path elsewhere: which one the loader found, the log does not
+/// say).
+fn only_init_of<'a>(inits: &[&'a [u8]], name: &[u8]) -> Option<&'a [u8]> {
+    let mut found = inits.iter().copied().filter(|path| file_name(path) == name);
+    let first = found.next()?;
+    found.all(|other| other == first).then_some(first)
 }
 
 /// A line of the loader's `files` log that this module reads.
@@ -368,6 +386,23 @@ mod tests {
         // A library only rustc itself needed is not taken.
         let rustc_alone = format!("{RUSTC}{inits}");
         assert_eq!(loaded(&logs(&[&rustc_alone])), Ok(Loaded::default()));
+    }
+
+    #[test]
+    fn two_objects_of_one_file_name_or_an_ambiguous_library_are_refused() {
+        let plugins = format!(
+            "{RUSTC}{PM}     18117:\tfile=/p1/plugin.so [0];  dynamically loaded by /w/target/debug/deps/libpm-ff67.so [0]\n\
+             18117:\tfile=/p2/plugin.so [0];  dynamically loaded by /w/target/debug/deps/libpm-ff67.so [0]\n"
+        );
+        assert_eq!(loaded(&logs(&[&plugins])), Err(SAME_FILE_NAME));
+        // `libh.so` opened by path from `B`, and needed by name, found elsewhere.
+        let ambiguous = format!(
+            "{RUSTC}{PM}     18117:\tfile=/B/libh.so [0];  dynamically loaded by /w/target/debug/deps/libpm-ff67.so [0]\n\
+             18117:\tcalling init: /B/libh.so\n\
+             18117:\tfile=libh.so [0];  needed by /w/target/debug/deps/libpm-ff67.so [0]\n\
+             18117:\tcalling init: /dirA/libh.so\n"
+        );
+        assert_eq!(loaded(&logs(&[&ambiguous])), Err(NEEDS_LIBRARY));
     }
 
     #[test]
