@@ -35,6 +35,7 @@ mod rust_direct;
 mod rust_failures;
 mod rust_jobserver;
 mod rust_link_env;
+mod rust_link_inputs;
 mod rust_native;
 mod rust_proc_macros_loaded;
 mod rust_queries;

@@ -4,12 +4,12 @@
 //! linker's probe is made for each `LPATH`), by both ways of keying.
 
 use crate::harness::{count, have, Server};
-use crate::rust_crates::{cval_archive, cval_program};
+use crate::rust_link_inputs::{cval_archive, cval_program};
 use std::path::Path;
 
 /// Compiles `main.rs` in `path` into `out/main` through `server` with `env`, and runs it.
 fn build_and_run(server: &Server, path: &Path, env: &[(&str, &str)]) -> String {
-    crate::rust_crates::build_and_run_with(server, path, "rustc", &[], env)
+    crate::rust_link_inputs::build_and_run_with(server, path, "rustc", &[], env)
 }
 
 /// `LPATH=libA` then `LPATH=libB`, each with its own `liblp.a`: the binary links the library
