@@ -21,8 +21,8 @@ use crate::hasher::Hasher;
 use crate::manifest_files::Holding;
 use actix::prelude::*;
 use sccache_core::direct::rust::{
-    crate_search_holds, env_holds, listing_digest, module_alternatives, parent_dirs, Listing,
-    RustManifest, RustRecorded,
+    crate_search_digest, crate_search_holds, env_holds, listing_digest, module_alternatives,
+    parent_dirs, Listing, RustManifest, RustRecorded,
 };
 use sccache_core::direct::{ByteBuf, ReadFile};
 use std::ffi::{OsStr, OsString};
@@ -58,10 +58,11 @@ impl Handler<CheckRustManifest> for Hasher {
             env,
             crate_search,
         } = message;
+        let search = crate_search_digest(&crate_search);
         let holding = manifest
             .results
             .iter()
-            .filter(|recorded| crate_search_holds(recorded, &crate_search))
+            .filter(|recorded| crate_search_holds(recorded, &search))
             .find(|recorded| holds(&self.memo, recorded, &cwd, &env))
             .map(|recorded| Holding {
                 result: recorded.result,

@@ -168,19 +168,15 @@ pub fn env_deps(names: &[String], env: &[(OsString, OsString)]) -> Vec<EnvDep> {
 
 /// The digest of a compile's crate search directories (`RustRecorded::crate_search`).
 pub fn crate_search_digest(dirs: &[OsString]) -> [u8; 32] {
-    let mut bytes = Vec::new();
-    for dir in dirs {
-        bytes.extend_from_slice(&(dir.len() as u64).to_le_bytes());
-        bytes.extend_from_slice(dir.as_bytes());
-    }
-    crate::hash_key::digest(&bytes)
+    let mut key = crate::hash_key::KeyWriter::new("crate search");
+    key.list("dir", dirs.iter().map(OsString::as_os_str));
+    key.finish().0
 }
 
-/// Whether a record holds for a compile searching `dirs` for crates.
-pub fn crate_search_holds(recorded: &RustRecorded, dirs: &[OsString]) -> bool {
-    recorded
-        .crate_search
-        .is_none_or(|digest| digest == crate_search_digest(dirs))
+/// Whether a record holds for a compile whose crate search directories have the digest
+/// `search` (`crate_search_digest`, taken once for every record checked).
+pub fn crate_search_holds(recorded: &RustRecorded, search: &[u8; 32]) -> bool {
+    recorded.crate_search.is_none_or(|digest| digest == *search)
 }
 
 /// Whether every variable of a record has the same value (or is still unset) in `env`.
@@ -361,9 +357,10 @@ mod tests {
         };
         let first: Vec<OsString> = vec!["/w/first/debug/deps".into()];
         let second: Vec<OsString> = vec!["/w/second/debug/deps".into()];
+        let (first, second) = (crate_search_digest(&first), crate_search_digest(&second));
         assert!(crate_search_holds(&recorded, &first));
         assert!(crate_search_holds(&recorded, &second));
-        recorded.crate_search = Some(crate_search_digest(&first));
+        recorded.crate_search = Some(first);
         assert!(crate_search_holds(&recorded, &first));
         assert!(!crate_search_holds(&recorded, &second));
         // Two directories are not one spelled with their names run together.

@@ -87,14 +87,11 @@ pub fn rust_key(
     key.list("args", compilation.key_args.iter().map(OsString::as_os_str));
     key.field("cwd", cwd.as_bytes());
 
-    let mut sources: Vec<&(String, [u8; 32])> = inputs.sources.iter().collect();
-    sources.sort();
-    sources.dedup();
-    key.field("sources", &(sources.len() as u64).to_le_bytes());
-    for (path, digest) in sources {
-        key.field("source path", path.as_bytes());
-        key.field("source digest", digest);
-    }
+    write_named_digests(
+        &mut key,
+        ["sources", "source path", "source digest"],
+        &inputs.sources,
+    );
     key.field("externs", &(inputs.externs.len() as u64).to_le_bytes());
     for (name, digest) in &inputs.externs {
         key.field("extern name", name.as_bytes());
@@ -122,14 +119,8 @@ pub fn rust_key(
     }
     // Only when there are any: a key of a compile that loads nothing stays as it was.
     if !inputs.loaded.is_empty() {
-        let mut loaded: Vec<&(String, [u8; 32])> = inputs.loaded.iter().collect();
-        loaded.sort();
-        loaded.dedup();
-        key.field("loaded", &(loaded.len() as u64).to_le_bytes());
-        for (name, digest) in loaded {
-            key.field("loaded name", name.as_bytes());
-            key.field("loaded digest", digest);
-        }
+        let labels = ["loaded", "loaded name", "loaded digest"];
+        write_named_digests(&mut key, labels, &inputs.loaded);
     }
 
     let mut env_deps: Vec<&str> = inputs.env_deps.iter().map(String::as_str).collect();
@@ -152,6 +143,19 @@ pub fn rust_key(
         key.field("cargo env value", value.as_bytes());
     }
     key.finish()
+}
+
+/// Writes `list` (names with digests) sorted and without repeats, as the order they were
+/// found in does not count: its length under `labels[0]`, then each name and digest.
+fn write_named_digests(key: &mut KeyWriter, labels: [&str; 3], list: &[(String, [u8; 32])]) {
+    let mut list: Vec<&(String, [u8; 32])> = list.iter().collect();
+    list.sort();
+    list.dedup();
+    key.field(labels[0], &(list.len() as u64).to_le_bytes());
+    for (name, digest) in list {
+        key.field(labels[1], name.as_bytes());
+        key.field(labels[2], digest);
+    }
 }
 
 /// The key of a rust compile's direct-mode manifest (`direct::rust`): everything `rust_key`
