@@ -77,12 +77,25 @@ pub fn keep_first_settings(env: &mut Vec<(OsString, OsString)>) {
 }
 
 /// Why a compile that reads the jobserver's variables is not stored.
-pub const READS_JOBSERVER_VARS: &str = "reads the jobserver's variables";
+const READS_JOBSERVER_VARS: &str = "reads the jobserver's variables";
+
+/// Why a compile that read these variables (`env!`, `option_env!`; its dep-info's env-deps)
+/// is not stored: it read one the server changes before it runs rustc, the jobserver's
+/// (`reads_jobserver_vars`) or the loader's (`loaded_objects::reads_vars`).
+pub fn reads_changed_vars(env_deps: &[String]) -> Option<&'static str> {
+    if reads_jobserver_vars(env_deps) {
+        Some(READS_JOBSERVER_VARS)
+    } else if crate::flow::loaded_objects::reads_vars(env_deps) {
+        Some(crate::flow::loaded_objects::READS_VARS)
+    } else {
+        None
+    }
+}
 
 /// Whether a compile's source reads (`env!`, `option_env!`) one of the jobserver's variables,
 /// which the server drops or renumbers before it runs rustc (`drop_inherited_jobserver`): what
 /// it compiled is not what the client's environment would have made, so it is never stored.
-pub fn reads_jobserver_vars(env_deps: &[String]) -> bool {
+fn reads_jobserver_vars(env_deps: &[String]) -> bool {
     env_deps
         .iter()
         .any(|name| sccache_core::jobserver::VARS.contains(&name.as_str()))

@@ -375,11 +375,8 @@ async fn key_from_dep_info(
         .into_iter()
         .map(|(name, _)| name)
         .collect();
-    if crate::flow::request_env::reads_jobserver_vars(&inputs.env_deps) {
-        return Keyed::Refused(crate::flow::request_env::READS_JOBSERVER_VARS);
-    }
-    if loaded_objects::reads_vars(&inputs.env_deps) {
-        return Keyed::Refused(loaded_objects::READS_VARS);
+    if let Some(reason) = crate::flow::request_env::reads_changed_vars(&inputs.env_deps) {
+        return Keyed::Refused(reason);
     }
     let key = hash_key::rust_key(
         &info.identity,
@@ -458,7 +455,8 @@ struct DepInfoRead {
 }
 
 /// Runs rustc for the dep-info alone, in a private directory, and reads it, with the objects
-/// it loaded. An error is why that failed: the real compile will then show what is wrong.
+/// it loaded (before the compile: the key's; beside it, none). An error is why that failed:
+/// the real compile will then show what is wrong.
 async fn read_dep_info(
     services: &Services,
     compilation: &RustCompilation,
@@ -472,13 +470,17 @@ async fn read_dep_info(
             return Err(DEP_INFO_RUN_FAILED);
         }
     };
-    let loads = LoadLog::make(&request.env).await?;
+    // A listing beside a compile needs no log: the compile's own names what it loaded.
+    let loads = match run {
+        DepInfoRun::BeforeTheCompile => Some(LoadLog::make(&request.env).await?),
+        DepInfoRun::BesideTheCompile => None,
+    };
     // A stat of a directory just made in the temporary directory, a metadata call.
     let started = Started::at(dir.path());
     let anchors = anchor_dirs::rust(compilation, request);
     let mut args = rust::dep_info_args(&request.args, dir.path().as_os_str());
     let mut request = request.clone();
-    request.env.extend(loads.env());
+    request.env.extend(loads.iter().flat_map(LoadLog::env));
     if compilation.link.is_some() {
         let (arg, variable) = rust_link::crate_listing_args();
         args.push(arg);
@@ -521,7 +523,10 @@ async fn read_dep_info(
             return Err(DEP_INFO_RUN_FAILED);
         }
     };
-    let loaded = loads.read().await?.all().cloned().collect();
+    let loaded = match loads {
+        Some(loads) => loads.read().await?.all().cloned().collect(),
+        None => Vec::new(),
+    };
     Ok(DepInfoRead {
         info,
         loaded,

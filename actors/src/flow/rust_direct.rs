@@ -199,6 +199,7 @@ pub async fn look_up(
     let Ok(loads) = LoadLog::make(&request.env).await else {
         return Looked::Miss(None);
     };
+    let loader_env = loads.env();
     let added = match &link_args {
         Some((path, _)) => {
             let mut print = OsString::from("link-args=");
@@ -239,12 +240,11 @@ pub async fn look_up(
         }),
         link_args,
         names_extern: rust_link::names_extern(&request.args),
-        added_env: loads.env(),
         loads: Some(loads),
     };
     let added = Added {
         args: added,
-        env: later.added_env.clone(),
+        env: loader_env,
     };
     Looked::Miss(Some((
         Box::new(move |ended| Box::pin(later.key(ended))),
@@ -324,9 +324,8 @@ struct Later {
     link_args: Option<(tempfile::TempPath, LinkedFiles)>,
     /// Whether the command line names a crate to load (`rust_link::names_extern`).
     names_extern: bool,
-    /// The loader's log of the compile (`loaded_objects`), and the variables that ask for it.
+    /// The loader's log of the compile (`loaded_objects`), taken when it is read.
     loads: Option<LoadLog>,
-    added_env: Vec<(OsString, OsString)>,
 }
 
 /// The crate listing of a linking compile, under way.
@@ -379,13 +378,8 @@ impl Later {
             .into_iter()
             .map(|(name, _)| name)
             .collect();
-        if crate::flow::request_env::reads_jobserver_vars(&names) {
-            return Err(Unkeyed::Refused(
-                crate::flow::request_env::READS_JOBSERVER_VARS,
-            ));
-        }
-        if loaded_objects::reads_vars(&names) {
-            return Err(Unkeyed::Refused(loaded_objects::READS_VARS));
+        if let Some(reason) = crate::flow::request_env::reads_changed_vars(&names) {
+            return Err(Unkeyed::Refused(reason));
         }
         let loads = self
             .loads
@@ -531,25 +525,26 @@ impl Later {
         if loaded.opened.is_empty() && loaded.needed.is_empty() {
             return Ok(());
         }
-        let externs: Vec<OsString> = self
-            .compilation
-            .externs
-            .iter()
-            .map(|(_, path)| path.clone())
-            .collect();
         let search = &self.compilation.crate_search;
-        let spelled: Option<Vec<String>> = loaded
-            .opened
-            .iter()
-            .map(|name| loaded_objects::spelled(name, search, &externs, &self.cwd))
-            .collect();
-        let (names, unrecorded) = match spelled {
-            _ if !loaded.needed.is_empty() => (
-                loaded.all().cloned().collect(),
-                Some(loaded_objects::NEEDS_LIBRARY_UNRECORDED),
-            ),
-            Some(spelled) => (spelled, None),
-            None => (loaded.opened, Some(loaded_objects::OUTSIDE_SEARCH)),
+        let (names, unrecorded) = if loaded.needed.is_empty() {
+            let externs: Vec<OsString> = self
+                .compilation
+                .externs
+                .iter()
+                .map(|(_, path)| path.clone())
+                .collect();
+            let spelled: Option<Vec<String>> = loaded
+                .opened
+                .iter()
+                .map(|name| loaded_objects::spelled(name, search, &externs, &self.cwd))
+                .collect();
+            match spelled {
+                Some(spelled) => (spelled, None),
+                None => (loaded.opened, Some(loaded_objects::OUTSIDE_SEARCH)),
+            }
+        } else {
+            let all = loaded.all().cloned().collect();
+            (all, Some(loaded_objects::NEEDS_LIBRARY_UNRECORDED))
         };
         let read = self.digest_crates(names).await?;
         self.inputs.loaded = read
@@ -572,8 +567,7 @@ impl Later {
         }
         if let Ok(recorded) = recorded {
             recorded.crates.extend(read);
-            let search = &self.compilation.crate_search;
-            recorded.crate_search = Some(crate_search_digest(search));
+            recorded.crate_search = Some(crate_search_digest(&self.compilation.crate_search));
         }
         Ok(())
     }
