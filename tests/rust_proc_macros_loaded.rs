@@ -65,21 +65,7 @@ fn workspace(dir: &Path, linked: Linked) {
         "}\n",
     ];
     write_under(dir, "pm/build.rs", &build.concat());
-    // Spelled in two halves: the tidy check of where unsafe code may stand reads this file.
-    let unsafe_word = concat!("un", "safe");
-    write_under(
-        dir,
-        "pm/src/lib.rs",
-        &format!(
-            "extern crate proc_macro;\n\
-             use proc_macro::TokenStream;\n\
-             extern \"C\" {{ fn get_answer() -> i32; }}\n\
-             #[proc_macro]\n\
-             pub fn answer(_: TokenStream) -> TokenStream {{\n\
-             format!(\"{{}}\", {unsafe_word} {{ get_answer() }}).parse().unwrap()\n\
-             }}\n"
-        ),
-    );
+    write_pm_source(dir);
     write_under(dir, "mid/Cargo.toml", &package("mid", &on("pm")));
     write_under(dir, "mid/src/lib.rs", "pub use pm::answer;\n");
     write_under(dir, "user/Cargo.toml", &package("user", &on("mid")));
@@ -94,6 +80,26 @@ fn workspace(dir: &Path, linked: Linked) {
         dir,
         "app/src/main.rs",
         "fn main() { println!(\"answer={} {}\", user::value(), mid::answer!()); }\n",
+    );
+}
+
+/// Writes `pm/src/lib.rs` under `dir`: a proc macro `answer!()` expanding to what the C
+/// function `get_answer` returns when rustc runs it.
+fn write_pm_source(dir: &Path) {
+    // Spelled in two halves: the tidy check of where unsafe code may stand reads this file.
+    let unsafe_word = concat!("un", "safe");
+    write_under(
+        dir,
+        "pm/src/lib.rs",
+        &format!(
+            "extern crate proc_macro;\n\
+             use proc_macro::TokenStream;\n\
+             extern \"C\" {{ fn get_answer() -> i32; }}\n\
+             #[proc_macro]\n\
+             pub fn answer(_: TokenStream) -> TokenStream {{\n\
+             format!(\"{{}}\", {unsafe_word} {{ get_answer() }}).parse().unwrap()\n\
+             }}\n"
+        ),
     );
 }
 
@@ -205,7 +211,6 @@ fn direct_mode_a_record_of_one_target_directory_does_not_stand_for_another_s_pro
 #[test]
 fn a_library_a_proc_macro_finds_by_ld_library_path_is_followed() {
     assert!(have("cargo") && have("cc"), "cargo and cc are needed");
-    let unsafe_word = concat!("un", "safe");
     for direct in ["false", "true"] {
         let server = Server::start_with(&[("SCCACHE_DIRECT", direct)]);
         let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("tempdir: {error}"));
@@ -241,18 +246,7 @@ fn a_library_a_proc_macro_finds_by_ld_library_path_is_followed() {
                  println!(\"cargo:rustc-link-lib=dylib=answer\"); }}\n"
             ),
         );
-        write_under(
-            path,
-            "pm/src/lib.rs",
-            &format!(
-                "extern crate proc_macro;\n\
-                 extern \"C\" {{ fn get_answer() -> i32; }}\n\
-                 #[proc_macro]\n\
-                 pub fn answer(_: proc_macro::TokenStream) -> proc_macro::TokenStream {{\n\
-                 format!(\"{{}}\", {unsafe_word} {{ get_answer() }}).parse().unwrap()\n\
-                 }}\n"
-            ),
-        );
+        write_pm_source(path);
         write_under(
             path,
             "user/Cargo.toml",
